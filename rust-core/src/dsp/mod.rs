@@ -1,0 +1,1 @@
+//! Streaming signal processing: filters, R-peak detection, signal quality, beat segmentation.

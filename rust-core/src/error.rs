@@ -1,0 +1,78 @@
+//! Internal error types. The public (FFI) error lives in [`crate::ffi`] and is converted in one place.
+
+use std::fmt;
+
+/// Where a byte- or text-level parser stopped: enough for a person to open the file and look.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// Byte offset from the start of the file.
+    Byte(u64),
+    /// 1-based line number of a text file.
+    Line(usize),
+    /// A named part of the file (e.g. "header", "signal 2").
+    Part(String),
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Byte(b) => write!(f, "byte {b}"),
+            Location::Line(l) => write!(f, "line {l}"),
+            Location::Part(p) => f.write_str(p),
+        }
+    }
+}
+
+/// A malformed input found by a pure parser (which does not know the file name).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{at}: {what}")]
+pub struct ParseError {
+    pub at: Location,
+    pub what: String,
+}
+
+impl ParseError {
+    pub fn new(at: Location, what: impl Into<String>) -> Self {
+        Self { at, what: what.into() }
+    }
+    pub fn at_byte(offset: u64, what: impl Into<String>) -> Self {
+        Self::new(Location::Byte(offset), what)
+    }
+    pub fn at_line(line: usize, what: impl Into<String>) -> Self {
+        Self::new(Location::Line(line), what)
+    }
+    pub fn in_part(part: impl Into<String>, what: impl Into<String>) -> Self {
+        Self::new(Location::Part(part.into()), what)
+    }
+}
+
+/// The core's internal error.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be opened or read.
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    /// A file was read but its content is truncated, corrupt or inconsistent.
+    #[error("{file}: {source}")]
+    Format { file: String, source: ParseError },
+    /// The file's format is not one we read.
+    #[error("{file}: unsupported: {what}")]
+    Unsupported { file: String, what: String },
+    /// A caller asked for something impossible (bad channel, empty time range, rate out of range…).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The signal exists but holds too little usable ECG for the requested analysis.
+    #[error("not enough usable signal: {0}")]
+    InsufficientSignal(String),
+}
+
+impl Error {
+    pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
+        Error::Io { path: path.as_ref().display().to_string(), source }
+    }
+    pub fn format(file: impl AsRef<std::path::Path>, source: ParseError) -> Self {
+        Error::Format { file: file.as_ref().display().to_string(), source }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,4 @@
+//! Pure parsers of recording formats: bytes or text in, typed values or [`crate::ParseError`] out.
+//! No file access here; [`crate::io`] opens the files.
+
+pub mod wfdb;

@@ -1,0 +1,21 @@
+//! StressBeat core.
+//!
+//! Layout (see `docs/ARCHITECTURE.md`):
+//! - pure logic, no I/O: [`formats`] (byte parsers), [`dsp`] (filters, R-peaks, quality, beats),
+//!   [`hrv`], [`eval`] (detector scoring), [`analysis`] (the recording pipeline);
+//! - adapters at the edge: [`io`] (files);
+//! - one thin FFI layer: [`ffi`] (uniffi proc-macros).
+
+pub mod analysis;
+pub mod dsp;
+pub mod error;
+pub mod eval;
+pub mod ffi;
+pub mod formats;
+pub mod hrv;
+pub mod io;
+pub mod record;
+
+pub use error::{Error, ParseError, Result};
+
+uniffi::setup_scaffolding!();

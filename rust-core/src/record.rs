@@ -1,0 +1,148 @@
+//! The in-memory recording every reader produces: signals in physical units plus annotations.
+
+/// One channel of a recording, in physical units.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signal {
+    /// Lead or channel label as written in the file (e.g. "MLII", "ECG", "V5").
+    pub label: String,
+    /// Physical unit as written in the file (e.g. "mV", "uV").
+    pub unit: String,
+    /// Samples per second of this channel.
+    pub sampling_rate_hz: f64,
+    /// Samples in `unit`. Invalid/missing samples (WFDB "invalid sample") are NaN.
+    pub samples: Vec<f32>,
+}
+
+impl Signal {
+    /// Factor that turns this signal's unit into millivolts, if the unit is a voltage.
+    pub fn millivolt_factor(&self) -> Option<f32> {
+        millivolt_factor(&self.unit)
+    }
+
+    /// The samples in millivolts (a copy), or `None` if the unit is not a voltage.
+    pub fn to_millivolts(&self) -> Option<Vec<f32>> {
+        let k = self.millivolt_factor()?;
+        Some(self.samples.iter().map(|&x| x * k).collect())
+    }
+
+    /// Duration in seconds.
+    pub fn duration_s(&self) -> f64 {
+        self.samples.len() as f64 / self.sampling_rate_hz
+    }
+
+    /// Whether the label looks like an ECG lead.
+    pub fn is_ecg_like(&self) -> bool {
+        is_ecg_label(&self.label)
+    }
+}
+
+/// Factor from `unit` to millivolts; `None` for non-voltage units.
+pub fn millivolt_factor(unit: &str) -> Option<f32> {
+    match unit.trim() {
+        "mV" | "mv" | "MV" | "millivolt" | "millivolts" => Some(1.0),
+        "uV" | "uv" | "µV" | "μV" | "microvolt" | "microvolts" => Some(1e-3),
+        "nV" | "nv" => Some(1e-6),
+        "V" | "v" | "volt" | "volts" => Some(1e3),
+        _ => None,
+    }
+}
+
+/// Whether a channel label names an ECG lead (MLII, V1-V6, I/II/III, aVR/aVL/aVF, "ECG …", "EKG").
+pub fn is_ecg_label(label: &str) -> bool {
+    let l = label.trim().to_ascii_uppercase();
+    let l = l.strip_prefix("ECG").map(|s| s.trim_start_matches([' ', '_', '-'])).unwrap_or(&l);
+    if label.trim().to_ascii_uppercase().starts_with("ECG") || l.starts_with("EKG") {
+        return true;
+    }
+    matches!(
+        l,
+        "MLI" | "MLII" | "MLIII" | "ML2" | "I" | "II" | "III" | "AVR" | "AVL" | "AVF" | "V" | "V1"
+            | "V2" | "V3" | "V4" | "V5" | "V6" | "D3" | "CM5" | "CM2" | "CM4" | "CC5" | "MV2"
+            | "ML5" | "MV1" | "ECG"
+    )
+}
+
+/// One annotation. For WFDB: one entry of an annotation file; for EDF+: one TAL entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Annotation {
+    /// Position in samples of the recording's `annotation_rate_hz`.
+    pub sample: i64,
+    /// Mnemonic (WFDB: "N", "V", "+", …; EDF+: the annotation text).
+    pub symbol: String,
+    /// WFDB annotation code (0 for EDF+ annotations).
+    pub code: u8,
+    pub subtype: i8,
+    pub chan: u8,
+    pub num: i8,
+    /// WFDB aux string (e.g. rhythm "(AFIB"), EDF+ has none.
+    pub aux: Option<String>,
+    /// EDF+ duration in seconds, if given.
+    pub duration_s: Option<f64>,
+}
+
+/// A whole recording: any number of channels (possibly at different rates) and annotations.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Recording {
+    /// Record name (file stem), never a person's name.
+    pub name: String,
+    pub signals: Vec<Signal>,
+    pub annotations: Vec<Annotation>,
+    /// Rate in which [`Annotation::sample`] counts (WFDB: the frame rate; EDF: the fastest signal).
+    pub annotation_rate_hz: f64,
+}
+
+/// WFDB beat annotation symbols (the beat labels `bxb` scores; everything else is a non-beat).
+pub const BEAT_SYMBOLS: &[&str] =
+    &["N", "L", "R", "B", "A", "a", "J", "S", "V", "r", "F", "e", "j", "n", "E", "/", "f", "Q", "?"];
+
+/// Whether an annotation symbol marks a beat.
+pub fn is_beat_symbol(symbol: &str) -> bool {
+    BEAT_SYMBOLS.contains(&symbol)
+}
+
+impl Recording {
+    /// Index of the default analysis channel: MLII when present, else the first ECG-like label,
+    /// else channel 0.
+    pub fn default_ecg_channel(&self) -> Option<usize> {
+        if self.signals.is_empty() {
+            return None;
+        }
+        let mlii = self.signals.iter().position(|s| {
+            let l = s.label.trim().to_ascii_uppercase();
+            l == "MLII" || l == "ML2" || l == "II" || l == "ECG II" || l == "ECG LEAD II"
+        });
+        Some(mlii.or_else(|| self.signals.iter().position(Signal::is_ecg_like)).unwrap_or(0))
+    }
+
+    /// Beat annotations (see [`BEAT_SYMBOLS`]).
+    pub fn beat_annotations(&self) -> impl Iterator<Item = &Annotation> {
+        self.annotations.iter().filter(|a| is_beat_symbol(&a.symbol))
+    }
+
+    /// Duration in seconds of the longest channel.
+    pub fn duration_s(&self) -> f64 {
+        self.signals.iter().map(Signal::duration_s).fold(0.0, f64::max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ecg_labels() {
+        for l in ["MLII", "V1", "ECG", "ECG ECG", "EKG", "ECG1", "II"] {
+            assert!(is_ecg_label(l), "{l}");
+        }
+        for l in ["EEG Fp1", "Resp", "ABP", "EDF Annotations"] {
+            assert!(!is_ecg_label(l), "{l}");
+        }
+    }
+
+    #[test]
+    fn unit_factors() {
+        assert_eq!(millivolt_factor("uV"), Some(1e-3));
+        assert_eq!(millivolt_factor("mV"), Some(1.0));
+        assert_eq!(millivolt_factor("degC"), None);
+    }
+}

@@ -1,0 +1,23 @@
+//! Helpers for the end-to-end tests: where the shared data lives, and skipping clearly when absent.
+
+use std::path::PathBuf;
+
+/// `../shared/data` relative to the workspace root (override with `STRESSBEAT_DATA`).
+pub fn data_dir() -> PathBuf {
+    if let Ok(d) = std::env::var("STRESSBEAT_DATA") {
+        return PathBuf::from(d);
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data")
+}
+
+/// The path of a data subfolder, or `None` (after printing why) when the shared data is absent.
+/// In CI (`CI` set) a missing folder is a failure, not a skip.
+pub fn dataset(sub: &str) -> Option<PathBuf> {
+    let p = data_dir().join(sub);
+    if p.is_dir() {
+        return Some(p);
+    }
+    assert!(std::env::var_os("CI").is_none(), "CI must have the shared data: {} is missing", p.display());
+    eprintln!("SKIP: {} not found; put the shared data beside the repository to run this test", p.display());
+    None
+}
