@@ -152,6 +152,12 @@ fn threshold(x: &[f64]) -> Vec<f64> {
     })
 }
 
+/// x / threshold, NaN where the threshold is 0 (NeuroKit2; NaN fails every comparison, so such
+/// beats are never flagged).
+fn normalise(x: f64, th: f64) -> f64 {
+    if th == 0.0 { f64::NAN } else { x / th }
+}
+
 /// numpy `pad(x, 2, "reflect")` index mapping.
 fn reflect(x: &[f64], i: isize) -> f64 {
     let n = x.len() as isize;
@@ -186,7 +192,7 @@ pub fn find_artifacts(peaks: &[f64]) -> Artifacts {
     drrs[0] = drrs[1..].iter().sum::<f64>() / (n - 1) as f64;
     let th1 = threshold(&drrs);
     for (d, t) in drrs.iter_mut().zip(&th1) {
-        *d /= t;
+        *d = normalise(*d, *t);
     }
     // Subspaces S12 and S22 (eq. 3–4).
     let mut s12 = vec![0.0; n];
@@ -218,7 +224,7 @@ pub fn find_artifacts(peaks: &[f64]) -> Artifacts {
         .collect();
     let th2 = threshold(&mrrs);
     for (m, t) in mrrs.iter_mut().zip(&th2) {
-        *m /= t;
+        *m = normalise(*m, *t);
     }
 
     let mut i = 0;
@@ -250,9 +256,9 @@ pub fn find_artifacts(peaks: &[f64]) -> Artifacts {
             let eq6 = (rr[j] / 2.0 - medrr[j]).abs() < th2[j]; // missed
             let next_rr = rr.get(j + 1).copied().unwrap_or(f64::NAN);
             let eq7 = (rr[j] + next_rr - medrr[j]).abs() < th2[j]; // extra
-            if (eq5 || eq4) && eq7 {
+            if eq5 && eq7 {
                 out.extra.push(j);
-            } else if (eq3 || eq4) && eq6 {
+            } else if eq3 && eq6 {
                 out.missed.push(j);
             } else {
                 out.longshort.push(j);
