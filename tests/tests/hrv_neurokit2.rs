@@ -18,7 +18,7 @@ use stressbeat_core::hrv::{clean_rr, correction::find_artifacts, hrv_metrics};
 
 /// Relative tolerance of LF/HF against NeuroKit2's Lomb–Scargle (different normalisation of the
 /// periodogram — astropy fits a floating mean — and a different frequency grid).
-const LFHF_LOMB_TOL: f64 = 0.15;
+const LFHF_LOMB_TOL: f64 = 0.05;
 
 fn fixture() -> Value {
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/hrv_neurokit2.json");
