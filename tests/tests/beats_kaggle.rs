@@ -7,6 +7,9 @@
 //! Kaggle rows with our beats. The Kaggle rows do not say which record/beat they come from, so
 //! a match is searched over all beats of all 26 records present.
 
+// Test-only helpers (not `#[test]` fns, which clippy.toml already covers) may unwrap.
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 
 use stressbeat_core::dsp::beats::{KACHUEE_LEN, KachueeBeat, kachuee_beats};
@@ -22,7 +25,11 @@ fn kaggle_rows(path: &Path) -> Vec<[f32; KACHUEE_LEN]> {
         if v.len() < 188 || v[0].is_empty() {
             continue; // header (",0,1,…,187"): its column names parse as numbers
         }
-        let Ok(vals) = v[v.len() - 188..].iter().map(|x| x.parse::<f32>()).collect::<Result<Vec<_>, _>>() else {
+        let Ok(vals) = v[v.len() - 188..]
+            .iter()
+            .map(|x| x.parse::<f32>())
+            .collect::<Result<Vec<_>, _>>()
+        else {
             continue; // header
         };
         let mut r = [0.0; KACHUEE_LEN];
@@ -39,7 +46,10 @@ fn signal_len(x: &[f32]) -> usize {
 
 fn pearson(a: &[f32], b: &[f32]) -> f64 {
     let n = a.len() as f64;
-    let (ma, mb) = (a.iter().map(|&v| f64::from(v)).sum::<f64>() / n, b.iter().map(|&v| f64::from(v)).sum::<f64>() / n);
+    let (ma, mb) = (
+        a.iter().map(|&v| f64::from(v)).sum::<f64>() / n,
+        b.iter().map(|&v| f64::from(v)).sum::<f64>() / n,
+    );
     let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
     for (&x, &y) in a.iter().zip(b) {
         let (x, y) = (f64::from(x) - ma, f64::from(y) - mb);
@@ -47,7 +57,11 @@ fn pearson(a: &[f32], b: &[f32]) -> f64 {
         saa += x * x;
         sbb += y * y;
     }
-    if saa > 0.0 && sbb > 0.0 { sab / (saa * sbb).sqrt() } else { 0.0 }
+    if saa > 0.0 && sbb > 0.0 {
+        sab / (saa * sbb).sqrt()
+    } else {
+        0.0
+    }
 }
 
 /// Share of rows/beats whose first value is ≥ 0.9, and the median signal length.
@@ -59,7 +73,10 @@ fn stats(rows: &[&[f32; KACHUEE_LEN]]) -> (f64, usize) {
 }
 
 fn check_properties(name: &str, r: &[f32; KACHUEE_LEN]) {
-    assert!(r.iter().all(|v| (0.0..=1.0).contains(v)), "{name}: outside [0,1]");
+    assert!(
+        r.iter().all(|v| (0.0..=1.0).contains(v)),
+        "{name}: outside [0,1]"
+    );
     let max = r.iter().copied().fold(f32::MIN, f32::max);
     assert_eq!(max, 1.0, "{name}: max {max}");
 }
@@ -68,12 +85,18 @@ fn load_mlii(h: &Path) -> (Vec<f32>, f64, Vec<i64>) {
     let r = load_recording(h, &LoadOptions::default()).unwrap();
     let ch = r.default_ecg_channel().unwrap();
     let beats = r.beat_annotations().map(|a| a.sample).collect();
-    (r.signals[ch].samples.clone(), r.signals[ch].sampling_rate_hz, beats)
+    (
+        r.signals[ch].samples.clone(),
+        r.signals[ch].sampling_rate_hz,
+        beats,
+    )
 }
 
 #[test]
 fn kachuee_representation_matches_kaggle_properties() {
-    let Some(kdir) = dataset("kaggle_heartbeat_samples") else { return };
+    let Some(kdir) = dataset("kaggle_heartbeat_samples") else {
+        return;
+    };
     let Some(mdir) = dataset("mitdb") else { return };
     let kaggle = kaggle_rows(&kdir.join("ECGInterpolation_mitbih_test_rows1-999.csv"));
     assert_eq!(kaggle.len(), 999);
@@ -110,9 +133,16 @@ fn kachuee_representation_matches_kaggle_properties() {
     let near_share = near as f64 / ours.len() as f64;
     let (k_first, k_len) = stats(&kaggle.iter().collect::<Vec<_>>());
     let (o_first, o_len) = stats(&ours.iter().map(|b| &b.samples).collect::<Vec<_>>());
-    eprintln!("Kaggle test rows: first value ≥ 0.9 in {:.1} %, median beat length {k_len}", 100.0 * k_first);
-    eprintln!("ours (mitdb 101): first value ≥ 0.9 in {:.1} %, median beat length {o_len}; \
-        {:.1} % start within 100 ms of an annotated beat", 100.0 * o_first, 100.0 * near_share);
+    eprintln!(
+        "Kaggle test rows: first value ≥ 0.9 in {:.1} %, median beat length {k_len}",
+        100.0 * k_first
+    );
+    eprintln!(
+        "ours (mitdb 101): first value ≥ 0.9 in {:.1} %, median beat length {o_len}; \
+        {:.1} % start within 100 ms of an annotated beat",
+        100.0 * o_first,
+        100.0 * near_share
+    );
     assert!(near_share > 0.95);
     assert!(k_first > 0.7 && o_first > 0.7);
     // 1.2·T at 125 Hz for 40–150 bpm
@@ -121,10 +151,14 @@ fn kachuee_representation_matches_kaggle_properties() {
 
 #[test]
 fn kaggle_rows_best_correlation_with_our_beats() {
-    let Some(kdir) = dataset("kaggle_heartbeat_samples") else { return };
+    let Some(kdir) = dataset("kaggle_heartbeat_samples") else {
+        return;
+    };
     let Some(mdir) = dataset("mitdb") else { return };
     let mut rows = kaggle_rows(&kdir.join("ECGformer_mitbih_test_first10rows.csv"));
-    rows.extend(kaggle_rows(&kdir.join("ECGformer_mitbih_train_first10rows.csv")));
+    rows.extend(kaggle_rows(
+        &kdir.join("ECGformer_mitbih_train_first10rows.csv"),
+    ));
     let mut hs: Vec<_> = std::fs::read_dir(&mdir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -154,8 +188,15 @@ fn kaggle_rows_best_correlation_with_our_beats() {
         strong += usize::from(*c > 0.99);
         similar += usize::from(*c > 0.9);
     }
-    eprintln!("{strong} of {} rows have a beat with r > 0.99, {similar} with r > 0.9", rows.len());
+    eprintln!(
+        "{strong} of {} rows have a beat with r > 0.99, {similar} with r > 0.9",
+        rows.len()
+    );
     // This is shape similarity, not identification: the same beat of ours is often the best match
     // of several rows, and only 26 of the 48 MIT-BIH records are here. Loose bound only.
-    assert!(similar * 4 >= rows.len() * 3, "{similar} of {} rows with r > 0.9", rows.len());
+    assert!(
+        similar * 4 >= rows.len() * 3,
+        "{similar} of {} rows with r > 0.9",
+        rows.len()
+    );
 }

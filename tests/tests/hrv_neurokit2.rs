@@ -13,6 +13,9 @@
 //! NeuroKit2 `signal_fixpeaks(method="Kubios", iterative=False)`, and the iterated correction must
 //! give the same RR series (±1 ms: NeuroKit2 truncates beat times to integer samples).
 
+// Test-only helpers (not `#[test]` fns, which clippy.toml already covers) may unwrap.
+#![allow(clippy::unwrap_used)]
+
 use serde_json::Value;
 use stressbeat_core::hrv::{clean_rr, correction::find_artifacts, hrv_metrics};
 
@@ -26,17 +29,35 @@ fn fixture() -> Value {
 }
 
 fn f64s(v: &Value) -> Vec<f64> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
 }
 
 fn rel(a: f64, b: f64) -> f64 {
-    if a == b { 0.0 } else { (a - b).abs() / b.abs().max(1e-12) }
+    if a == b {
+        0.0
+    } else {
+        (a - b).abs() / b.abs().max(1e-12)
+    }
 }
 
 #[test]
 fn time_domain_and_poincare_within_1_percent_of_neurokit2() {
     let fx = fixture();
-    let metrics = ["MeanNN", "SDNN", "RMSSD", "pNN50", "MeanHR", "SD1", "SD2", "LFHF_lomb", "LFHF_welch"];
+    let metrics = [
+        "MeanNN",
+        "SDNN",
+        "RMSSD",
+        "pNN50",
+        "MeanHR",
+        "SD1",
+        "SD2",
+        "LFHF_lomb",
+        "LFHF_welch",
+    ];
     let mut worst = vec![0.0f64; metrics.len()];
     for s in fx["series"].as_array().unwrap() {
         let name = s["name"].as_str().unwrap();
@@ -54,21 +75,44 @@ fn time_domain_and_poincare_within_1_percent_of_neurokit2() {
             m.lf_hf,
             m.lf_hf,
         ];
-        let keys = ["MeanNN", "SDNN", "RMSSD", "pNN50", "MeanHR_numpy", "SD1", "SD2", "LFHF_lomb", "LFHF_welch"];
+        let keys = [
+            "MeanNN",
+            "SDNN",
+            "RMSSD",
+            "pNN50",
+            "MeanHR_numpy",
+            "SD1",
+            "SD2",
+            "LFHF_lomb",
+            "LFHF_welch",
+        ];
         for (k, ((key, ours), w)) in keys.iter().zip(ours).zip(worst.iter_mut()).enumerate() {
             let theirs = nk[*key].as_f64().unwrap();
             let Some(ours) = ours else {
-                eprintln!("{name:>18} {:>10}: ours None (window {:.0} s) vs NK {theirs:.4}", metrics[k],
-                    rr.iter().sum::<f64>() / 1000.0);
+                eprintln!(
+                    "{name:>18} {:>10}: ours None (window {:.0} s) vs NK {theirs:.4}",
+                    metrics[k],
+                    rr.iter().sum::<f64>() / 1000.0
+                );
                 continue;
             };
             let r = rel(ours, theirs);
             *w = w.max(r);
-            eprintln!("{name:>18} {:>10}: ours {ours:>10.4} NK {theirs:>10.4} rel {:.2e}", metrics[k], r);
+            eprintln!(
+                "{name:>18} {:>10}: ours {ours:>10.4} NK {theirs:>10.4} rel {:.2e}",
+                metrics[k], r
+            );
             if k < 7 {
-                assert!(r < 0.01, "{name} {}: ours {ours} vs NeuroKit2 {theirs}", metrics[k]);
+                assert!(
+                    r < 0.01,
+                    "{name} {}: ours {ours} vs NeuroKit2 {theirs}",
+                    metrics[k]
+                );
             } else if k == 7 {
-                assert!(r < LFHF_LOMB_TOL, "{name} LF/HF: ours {ours} vs NeuroKit2 lomb {theirs}");
+                assert!(
+                    r < LFHF_LOMB_TOL,
+                    "{name} LF/HF: ours {ours} vs NeuroKit2 lomb {theirs}"
+                );
             }
         }
     }
@@ -84,7 +128,12 @@ fn artefact_classification_matches_neurokit2_kubios() {
         let name = f["name"].as_str().unwrap();
         let peaks = f64s(&f["peaks_ms"]);
         let idx = |k: &str| -> Vec<usize> {
-            f["artifacts"][k].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect()
+            f["artifacts"][k]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap() as usize)
+                .collect()
         };
         if !f["iterative"].as_bool().unwrap() {
             let a = find_artifacts(&peaks);
@@ -97,10 +146,18 @@ fn artefact_classification_matches_neurokit2_kubios() {
             let (clean, corr) = clean_rr(&rr);
             let nk_peaks = f64s(&f["peaks_clean_ms"]);
             let nk_rr: Vec<f64> = nk_peaks.windows(2).map(|w| w[1] - w[0]).collect();
-            eprintln!("{name}: {corr:?}, {} → {} intervals (NK {})", rr.len(), clean.len(), nk_rr.len());
+            eprintln!(
+                "{name}: {corr:?}, {} → {} intervals (NK {})",
+                rr.len(),
+                clean.len(),
+                nk_rr.len()
+            );
             assert_eq!(clean.len(), nk_rr.len(), "{name}");
             for (i, (a, b)) in clean.iter().zip(&nk_rr).enumerate() {
-                assert!((a - b).abs() <= 1.0 + 1e-9, "{name} interval {i}: ours {a} NK {b}");
+                assert!(
+                    (a - b).abs() <= 1.0 + 1e-9,
+                    "{name} interval {i}: ours {a} NK {b}"
+                );
             }
         }
     }

@@ -22,7 +22,10 @@ pub enum BeatWindow {
 
 impl BeatWindow {
     /// Common choice: 1/3 of the previous RR before R, 2/3 of the next RR after it.
-    pub const RR_THIRDS: BeatWindow = BeatWindow::RrRelative { pre_frac: 1.0 / 3.0, post_frac: 2.0 / 3.0 };
+    pub const RR_THIRDS: BeatWindow = BeatWindow::RrRelative {
+        pre_frac: 1.0 / 3.0,
+        post_frac: 2.0 / 3.0,
+    };
 }
 
 /// Linearly interpolated samples of `signal` at `out.len()` evenly spaced positions from `start`
@@ -34,7 +37,11 @@ pub fn resample_window(signal: &[f32], start: f64, end: f64, out: &mut [f32]) {
         out.fill(0.0);
         return;
     }
-    let step = if n > 1 { (end - start) / (n - 1) as f64 } else { 0.0 };
+    let step = if n > 1 {
+        (end - start) / (n - 1) as f64
+    } else {
+        0.0
+    };
     let last = (signal.len() - 1) as f64;
     for (k, o) in out.iter_mut().enumerate() {
         let pos = (start + k as f64 * step).clamp(0.0, last);
@@ -67,17 +74,24 @@ pub fn segment_beats(
         return Err(Error::InvalidArgument("beat length 0".into()));
     }
     if r_peaks.windows(2).any(|w| w[1] <= w[0]) {
-        return Err(Error::InvalidArgument("R-peaks must be strictly increasing".into()));
+        return Err(Error::InvalidArgument(
+            "R-peaks must be strictly increasing".into(),
+        ));
     }
     let (a, b) = match window {
         BeatWindow::Fixed { pre_s, post_s } => (pre_s, post_s),
-        BeatWindow::RrRelative { pre_frac, post_frac } => (pre_frac, post_frac),
+        BeatWindow::RrRelative {
+            pre_frac,
+            post_frac,
+        } => (pre_frac, post_frac),
     };
     if !(a.is_finite() && b.is_finite() && a >= 0.0 && b >= 0.0) {
         return Err(Error::InvalidArgument(format!("window {window:?}")));
     }
     if matches!(window, BeatWindow::RrRelative { .. }) && r_peaks.len() < 2 {
-        return Err(Error::InvalidArgument("an RR-relative window needs at least two R-peaks".into()));
+        return Err(Error::InvalidArgument(
+            "an RR-relative window needs at least two R-peaks".into(),
+        ));
     }
     out.clear();
     out.resize(r_peaks.len() * len, 0.0);
@@ -85,7 +99,10 @@ pub fn segment_beats(
         let r = r as f64;
         let (start, end) = match window {
             BeatWindow::Fixed { pre_s, post_s } => (r - pre_s * fs_hz, r + post_s * fs_hz),
-            BeatWindow::RrRelative { pre_frac, post_frac } => {
+            BeatWindow::RrRelative {
+                pre_frac,
+                post_frac,
+            } => {
                 let prev = i.checked_sub(1).map(|p| r - r_peaks[p] as f64);
                 let next = r_peaks.get(i + 1).map(|&q| q as f64 - r);
                 let rr_prev = prev.or(next).unwrap_or(0.0);
@@ -125,8 +142,9 @@ pub struct KachueeBeat {
 /// The beat representation of Kachuee, Fazeli & Sarrafzadeh (2018) "ECG Heartbeat Classification:
 /// A Deep Transferable Representation", IEEE ICHI, §III-A — the one of the Kaggle "ECG Heartbeat
 /// Categorization Dataset" (MIT-BIH, 187 samples at 125 Hz):
-/// 1. resample to 125 Hz (here: linear interpolation, no anti-alias filter — MIT-BIH is already
-///    band-limited to ~60 Hz by its recorders, a deviation from any filtering the authors did);
+/// 1. resample to 125 Hz (here: linear interpolation without an anti-alias filter; MIT-BIH's
+///    0.1–100 Hz pass band leaves little ECG energy above 62.5 Hz, but some noise may alias —
+///    the paper does not say how it resampled);
 /// 2. split into consecutive 10 s windows (a trailing part shorter than 10 s is dropped);
 /// 3. normalise each window to [0, 1] (min–max);
 /// 4. R-peak candidates: local maxima (zero crossings of the first difference) ≥ 0.9;
@@ -137,6 +155,9 @@ pub struct KachueeBeat {
 /// Deviation, taken from the published data rather than the paper: in every Kaggle row we checked
 /// (999 of `mitbih_test`) the beat's maximum is exactly 1.0 and its minimum 0, i.e. each selected
 /// beat was min–max rescaled again after step 6 — we do the same (`rescale_beat = true`).
+/// Their values are also multiples of 1/(max − min) in ADC units (e.g. row 0: k/273), which suggests
+/// original samples were picked rather than interpolated; our linear interpolation does not
+/// reproduce that, so rows are similar in shape (r > 0.9 for 19 of 20 tested), never bit-identical.
 /// Windows containing NaN (invalid samples) are skipped.
 pub fn kachuee_beats(signal: &[f32], fs_hz: f64, rescale_beat: bool) -> Result<Vec<KachueeBeat>> {
     if !(fs_hz.is_finite() && fs_hz > 0.0) {
@@ -177,7 +198,11 @@ pub fn kachuee_beats(signal: &[f32], fs_hz: f64, rescale_beat: bool) -> Result<V
         rr.extend(cand.windows(2).map(|c| (c[1] - c[0]) as f64));
         rr.sort_by(f64::total_cmp);
         let m = rr.len();
-        let t = if m % 2 == 1 { rr[m / 2] } else { 0.5 * (rr[m / 2 - 1] + rr[m / 2]) };
+        let t = if m % 2 == 1 {
+            rr[m / 2]
+        } else {
+            0.5 * (rr[m / 2 - 1] + rr[m / 2])
+        };
         let seg_len = ((KACHUEE_PERIOD_FACTOR * t).round() as usize).min(KACHUEE_LEN);
         for &c in &cand {
             let n_signal = seg_len.min(win - c);
@@ -204,7 +229,10 @@ pub fn kachuee_beats(signal: &[f32], fs_hz: f64, rescale_beat: bool) -> Result<V
 }
 
 fn min_max(x: &[f32]) -> (f32, f32) {
-    x.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)))
+    x.iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        })
 }
 
 #[cfg(test)]
@@ -230,8 +258,18 @@ mod tests {
         let s: Vec<f32> = (0..100).map(|i| i as f32).collect(); // value = index
         let mut out = Vec::new();
         // fs 10 Hz, 0.2 s before / 0.4 s after → [r−2, r+4] in 4 samples: r−2, r, r+2, r+4
-        segment_beats(&s, 10.0, &[20, 50], BeatWindow::Fixed { pre_s: 0.2, post_s: 0.4 }, 4, &mut out)
-            .unwrap();
+        segment_beats(
+            &s,
+            10.0,
+            &[20, 50],
+            BeatWindow::Fixed {
+                pre_s: 0.2,
+                post_s: 0.4,
+            },
+            4,
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(out, [18.0, 20.0, 22.0, 24.0, 48.0, 50.0, 52.0, 54.0]);
         // RR thirds: peaks 30, 60, 90 → beat 1: [60 − 10, 60 + 20]
         let cap = out.capacity();
@@ -249,12 +287,46 @@ mod tests {
         assert!(segment_beats(&s, 0.0, &[1], BeatWindow::RR_THIRDS, 4, &mut out).is_err());
         assert!(segment_beats(&s, 10.0, &[1], BeatWindow::RR_THIRDS, 4, &mut out).is_err());
         assert!(segment_beats(&s, 10.0, &[5, 5], BeatWindow::RR_THIRDS, 4, &mut out).is_err());
-        assert!(segment_beats(&s, 10.0, &[5], BeatWindow::Fixed { pre_s: 0.1, post_s: 0.1 }, 0, &mut out).is_err());
         assert!(
-            segment_beats(&s, 10.0, &[5], BeatWindow::Fixed { pre_s: f64::NAN, post_s: 0.1 }, 4, &mut out)
-                .is_err()
+            segment_beats(
+                &s,
+                10.0,
+                &[5],
+                BeatWindow::Fixed {
+                    pre_s: 0.1,
+                    post_s: 0.1
+                },
+                0,
+                &mut out
+            )
+            .is_err()
         );
-        segment_beats(&s, 10.0, &[], BeatWindow::Fixed { pre_s: 0.1, post_s: 0.1 }, 4, &mut out).unwrap();
+        assert!(
+            segment_beats(
+                &s,
+                10.0,
+                &[5],
+                BeatWindow::Fixed {
+                    pre_s: f64::NAN,
+                    post_s: 0.1
+                },
+                4,
+                &mut out
+            )
+            .is_err()
+        );
+        segment_beats(
+            &s,
+            10.0,
+            &[],
+            BeatWindow::Fixed {
+                pre_s: 0.1,
+                post_s: 0.1,
+            },
+            4,
+            &mut out,
+        )
+        .unwrap();
         assert!(out.is_empty());
     }
 

@@ -42,7 +42,12 @@ pub struct CleanOptions {
 
 impl Default for CleanOptions {
     fn default() -> Self {
-        Self { min_rr_ms: 200.0, max_rr_ms: 3000.0, lipponen_tarvainen: true, max_iterations: 10 }
+        Self {
+            min_rr_ms: 200.0,
+            max_rr_ms: 3000.0,
+            lipponen_tarvainen: true,
+            max_iterations: 10,
+        }
     }
 }
 
@@ -199,8 +204,11 @@ pub fn find_artifacts(peaks: &[f64]) -> Artifacts {
     let mut s22 = vec![0.0; n];
     for d in 0..n {
         let di = d as isize;
-        let (prev, next, next2) =
-            (reflect(&drrs, di - 1), reflect(&drrs, di + 1), reflect(&drrs, di + 2));
+        let (prev, next, next2) = (
+            reflect(&drrs, di - 1),
+            reflect(&drrs, di + 1),
+            reflect(&drrs, di + 2),
+        );
         if drrs[d] > 0.0 {
             s12[d] = prev.max(next);
         } else if drrs[d] < 0.0 {
@@ -302,7 +310,11 @@ fn correct_artifacts(a: &Artifacts, mut peaks: Vec<f64>) -> Vec<f64> {
     }
     if !missed.is_empty() {
         // Valid: 1 < idx < len (NeuroKit2); insert before the original indices, last first.
-        let valid: Vec<usize> = missed.iter().copied().filter(|&m| m > 1 && m < peaks.len()).collect();
+        let valid: Vec<usize> = missed
+            .iter()
+            .copied()
+            .filter(|&m| m > 1 && m < peaks.len())
+            .collect();
         for &m in valid.iter().rev() {
             let mid = peaks[m - 1] + (peaks[m] - peaks[m - 1]) / 2.0;
             peaks.insert(m, mid);
@@ -332,7 +344,9 @@ mod tests {
 
     /// 200 beats of a slow sinusoidal modulation around 800 ms (physiological variability).
     fn base() -> Vec<f64> {
-        (0..200).map(|i| 800.0 + 25.0 * (i as f64 * 0.3).sin()).collect()
+        (0..200)
+            .map(|i| 800.0 + 25.0 * (i as f64 * 0.3).sin())
+            .collect()
     }
 
     #[test]
@@ -352,7 +366,11 @@ mod tests {
         let merged = rr[100] + rr[101];
         rr.splice(100..102, [merged]);
         let (c, corr) = clean_rr(&rr);
-        assert_eq!((corr.missed, corr.extra, corr.ectopic), (1, 0, 0), "{corr:?}");
+        assert_eq!(
+            (corr.missed, corr.extra, corr.ectopic),
+            (1, 0, 0),
+            "{corr:?}"
+        );
         assert_eq!(c.len(), 200);
         assert!((c[100] - merged / 2.0).abs() < 1e-9 && (c[101] - merged / 2.0).abs() < 1e-9);
     }
@@ -368,7 +386,11 @@ mod tests {
         assert_eq!(c.len(), 200);
         // the merged beat's neighbour may be re-centred as long/short (NeuroKit2 does the same),
         // which keeps the sum of the two intervals around it
-        assert!((c[120] + c[121] - orig[120] - orig[121]).abs() < 1e-9, "{:?}", &c[118..123]);
+        assert!(
+            (c[120] + c[121] - orig[120] - orig[121]).abs() < 1e-9,
+            "{:?}",
+            &c[118..123]
+        );
     }
 
     #[test]

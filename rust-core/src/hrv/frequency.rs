@@ -95,7 +95,10 @@ pub fn lomb_scargle_band_powers(rr_ms: &[f64]) -> Option<BandPowers> {
         }
         sum
     };
-    Some(BandPowers { lf_ms2: band(LF_BAND_HZ), hf_ms2: band(HF_BAND_HZ) })
+    Some(BandPowers {
+        lf_ms2: band(LF_BAND_HZ),
+        hf_ms2: band(HF_BAND_HZ),
+    })
 }
 
 #[cfg(test)]
@@ -105,7 +108,9 @@ mod tests {
     /// RR series whose beat times are (nearly) even at 1 s, modulated by a sinusoid of amplitude
     /// `a` ms at `f` Hz: its power (variance) a²/2 must land in the band holding `f`.
     fn modulated(f: f64, a: f64, n: usize) -> Vec<f64> {
-        (0..n).map(|i| 1000.0 + a * (2.0 * std::f64::consts::PI * f * i as f64).sin()).collect()
+        (0..n)
+            .map(|i| 1000.0 + a * (2.0 * std::f64::consts::PI * f * i as f64).sin())
+            .collect()
     }
 
     #[test]
@@ -123,7 +128,10 @@ mod tests {
     #[test]
     fn degenerate_inputs() {
         assert_eq!(lomb_scargle_band_powers(&[]), None);
-        assert_eq!(lomb_scargle_band_powers(&[800.0, f64::NAN, 800.0, 800.0]), None);
+        assert_eq!(
+            lomb_scargle_band_powers(&[800.0, f64::NAN, 800.0, 800.0]),
+            None
+        );
         let p = lomb_scargle_band_powers(&[800.0; 100]).unwrap();
         assert_eq!((p.lf_ms2, p.hf_ms2), (0.0, 0.0));
     }

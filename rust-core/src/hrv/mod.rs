@@ -89,7 +89,11 @@ const SI_BIN_MS: f64 = 50.0;
 /// Checks an RR series: non-empty is the caller's concern, but every value must be a finite,
 /// positive number of milliseconds.
 fn validate(rr_ms: &[f64]) -> Result<()> {
-    if let Some((i, v)) = rr_ms.iter().enumerate().find(|(_, v)| !(v.is_finite() && **v > 0.0)) {
+    if let Some((i, v)) = rr_ms
+        .iter()
+        .enumerate()
+        .find(|(_, v)| !(v.is_finite() && **v > 0.0))
+    {
         return Err(Error::InvalidArgument(format!(
             "RR interval {i} is {v} ms; RR intervals must be finite and positive"
         )));
@@ -191,8 +195,7 @@ pub fn baevsky_stress_index(rr_ms: &[f64]) -> Option<f64> {
             *c += 1;
         }
     }
-    let (mode_bin, &mode_count) =
-        counts.iter().enumerate().rev().max_by_key(|(_, c)| **c)?; // rev: lowest bin wins ties
+    let (mode_bin, &mode_count) = counts.iter().enumerate().rev().max_by_key(|(_, c)| **c)?; // rev: lowest bin wins ties
     let mo_s = (first + mode_bin as f64 + 0.5) * SI_BIN_MS / 1000.0;
     let amo_pct = f64::from(mode_count) / rr_ms.len() as f64 * 100.0;
     Some(amo_pct / (2.0 * mo_s * mxdmn_s))
@@ -226,14 +229,18 @@ mod tests {
         assert!(close(m.rmssd_ms, 750f64.sqrt(), 1e-12)); // (100+400+900+1600) / 4
         assert_eq!(m.pnn50_pct, 0.0);
         // 60000/rr: 75, 74.0741, 75.9494, 73.1707, 76.9231
-        let hr = (75.0 + 60000.0 / 810.0 + 60000.0 / 790.0 + 60000.0 / 820.0 + 60000.0 / 780.0) / 5.0;
+        let hr =
+            (75.0 + 60000.0 / 810.0 + 60000.0 / 790.0 + 60000.0 / 820.0 + 60000.0 / 780.0) / 5.0;
         assert!(close(m.mean_hr_bpm, hr, 1e-12));
         // SD1: (x−y)/√2 = −10, 20, −30, 40 over √2 → mean 5/√2, SS = 2900/2, /3
         assert!(close(m.sd1_ms.unwrap(), (1450.0f64 / 3.0).sqrt(), 1e-12));
         // SD2: (x+y)/√2 = 1610, 1600, 1610, 1600 over √2 → SS = 100/2, /3
         assert!(close(m.sd2_ms.unwrap(), (50.0f64 / 3.0).sqrt(), 1e-12));
         // too short for frequency and stress index
-        assert_eq!((m.lf_ms2, m.hf_ms2, m.lf_hf, m.baevsky_stress_index), (None, None, None, None));
+        assert_eq!(
+            (m.lf_ms2, m.hf_ms2, m.lf_hf, m.baevsky_stress_index),
+            (None, None, None, None)
+        );
     }
 
     #[test]
@@ -261,10 +268,19 @@ mod tests {
 
     #[test]
     fn typed_errors_never_panics() {
-        assert!(matches!(hrv_metrics(&[]), Err(Error::InsufficientSignal(_))));
-        assert!(matches!(hrv_metrics(&[800.0]), Err(Error::InsufficientSignal(_))));
+        assert!(matches!(
+            hrv_metrics(&[]),
+            Err(Error::InsufficientSignal(_))
+        ));
+        assert!(matches!(
+            hrv_metrics(&[800.0]),
+            Err(Error::InsufficientSignal(_))
+        ));
         for bad in [f64::NAN, f64::INFINITY, -800.0, 0.0] {
-            assert!(matches!(hrv_metrics(&[800.0, bad, 800.0]), Err(Error::InvalidArgument(_))));
+            assert!(matches!(
+                hrv_metrics(&[800.0, bad, 800.0]),
+                Err(Error::InvalidArgument(_))
+            ));
         }
         assert!(matches!(analyze_rr(&[]), Err(Error::InsufficientSignal(_))));
         assert!(analyze_rr(&[f64::NAN; 10]).is_err());
@@ -272,13 +288,19 @@ mod tests {
 
     #[test]
     fn frequency_metrics_only_for_long_enough_windows() {
-        let rr: Vec<f64> = (0..60).map(|i| 800.0 + 20.0 * (i as f64 * 0.9).sin()).collect(); // 48 s
+        let rr: Vec<f64> = (0..60)
+            .map(|i| 800.0 + 20.0 * (i as f64 * 0.9).sin())
+            .collect(); // 48 s
         let m = hrv_metrics(&rr).unwrap();
         assert_eq!((m.lf_ms2, m.hf_ms2), (None, None));
-        let rr: Vec<f64> = (0..100).map(|i| 800.0 + 20.0 * (i as f64 * 0.9).sin()).collect(); // 80 s
+        let rr: Vec<f64> = (0..100)
+            .map(|i| 800.0 + 20.0 * (i as f64 * 0.9).sin())
+            .collect(); // 80 s
         let m = hrv_metrics(&rr).unwrap();
         assert!(m.hf_ms2.is_some() && m.lf_ms2.is_none() && m.lf_hf.is_none());
-        let rr: Vec<f64> = (0..200).map(|i| 800.0 + 20.0 * (i as f64 * 0.9).sin()).collect(); // 160 s
+        let rr: Vec<f64> = (0..200)
+            .map(|i| 800.0 + 20.0 * (i as f64 * 0.9).sin())
+            .collect(); // 160 s
         let m = hrv_metrics(&rr).unwrap();
         assert!(m.hf_ms2.is_some() && m.lf_ms2.is_some() && m.lf_hf.is_some());
     }
@@ -286,7 +308,9 @@ mod tests {
     #[test]
     fn analyze_reports_corrections() {
         // (a constant series has zero quartile thresholds: Lipponen–Tarvainen then flags nothing)
-        let mut rr: Vec<f64> = (0..100).map(|i| 800.0 + 20.0 * (i as f64 * 0.4).sin()).collect();
+        let mut rr: Vec<f64> = (0..100)
+            .map(|i| 800.0 + 20.0 * (i as f64 * 0.4).sin())
+            .collect();
         rr[50] = 1600.0; // a missed beat
         let m = analyze_rr(&rr).unwrap();
         assert_eq!(m.correction.missed, 1);
