@@ -33,13 +33,18 @@ fn read_text(path: &Path) -> Result<String> {
 
 /// The record name of a file: its stem.
 fn record_name(path: &Path) -> String {
-    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Load a recording; the format is chosen by extension: `.hea`/`.dat`/`.atr` (or no extension
 /// beside a `.hea`) → WFDB, `.edf` → EDF/EDF+, `.csv`/`.tsv`/`.txt` → delimited text.
 pub fn load_recording(path: &Path, opts: &LoadOptions) -> Result<Recording> {
-    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
     match ext.as_deref() {
         Some("hea") => read_wfdb(path),
         Some("dat") | Some("atr") => read_wfdb(&path.with_extension("hea")),
@@ -66,8 +71,8 @@ pub fn read_wfdb(header_path: &Path) -> Result<Recording> {
     for file in header.signal_files() {
         let data_path = resolve_signal_file(dir, file);
         let bytes = read_bytes(&data_path)?;
-        for (i, signal) in
-            wfdb::read_signal_file(&header, file, &bytes).map_err(|e| Error::format(&data_path, e))?
+        for (i, signal) in wfdb::read_signal_file(&header, file, &bytes)
+            .map_err(|e| Error::format(&data_path, e))?
         {
             if let Some(slot) = signals.get_mut(i) {
                 *slot = Some(signal);
@@ -90,7 +95,10 @@ pub fn read_wfdb(header_path: &Path) -> Result<Recording> {
 
 fn resolve_signal_file(dir: &Path, file: &str) -> PathBuf {
     // WFDB file names are relative to the header's directory; never let them escape it.
-    let name = Path::new(file).file_name().map(PathBuf::from).unwrap_or_else(|| PathBuf::from(file));
+    let name = Path::new(file)
+        .file_name()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(file));
     dir.join(name)
 }
 
@@ -121,7 +129,10 @@ pub fn read_csv(path: &Path, opts: &LoadOptions) -> Result<Recording> {
         csv::CsvError::Parse(p) => Error::format(path, p),
         csv::CsvError::NeedsSamplingRate => Error::InvalidArgument(format!("{file}: {e}")),
         csv::CsvError::BadOption(what) => Error::InvalidArgument(format!("{file}: {what}")),
-        csv::CsvError::NotEcg(what) => Error::Unsupported { file, what: format!("not ECG: {what}") },
+        csv::CsvError::NotEcg(what) => Error::Unsupported {
+            file,
+            what: format!("not ECG: {what}"),
+        },
     })?;
     Ok(Recording {
         name: record_name(path),

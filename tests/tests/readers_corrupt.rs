@@ -17,7 +17,10 @@ impl TempDir {
     fn new(tag: &str) -> Self {
         static N: AtomicUsize = AtomicUsize::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
-        let p = std::env::temp_dir().join(format!("stressbeat-corrupt-{}-{tag}-{n}", std::process::id()));
+        let p = std::env::temp_dir().join(format!(
+            "stressbeat-corrupt-{}-{tag}-{n}",
+            std::process::id()
+        ));
         let _ = std::fs::remove_dir_all(&p);
         std::fs::create_dir_all(&p).unwrap();
         TempDir(p)
@@ -45,13 +48,25 @@ fn load(p: &Path) -> Result<stressbeat_core::record::Recording, Error> {
 }
 
 /// Assert a Format error on the file named `file_name` whose message contains `what`.
-fn assert_format_error(r: Result<stressbeat_core::record::Recording, Error>, file_name: &str, what: &str) {
+fn assert_format_error(
+    r: Result<stressbeat_core::record::Recording, Error>,
+    file_name: &str,
+    what: &str,
+) {
     match r {
         Err(e @ Error::Format { .. }) => {
             let msg = e.to_string();
-            let Error::Format { file, .. } = &e else { unreachable!() };
-            assert!(file.ends_with(file_name), "error names {file}, expected {file_name}");
-            assert!(msg.contains(file_name) && msg.contains(what), "message {msg:?} lacks {what:?}");
+            let Error::Format { file, .. } = &e else {
+                unreachable!()
+            };
+            assert!(
+                file.ends_with(file_name),
+                "error names {file}, expected {file_name}"
+            );
+            assert!(
+                msg.contains(file_name) && msg.contains(what),
+                "message {msg:?} lacks {what:?}"
+            );
         }
         other => panic!("expected a Format error on {file_name} ({what}), got {other:?}"),
     }
@@ -69,7 +84,12 @@ fn mitdb_101(tag: &str) -> Option<(TempDir, PathBuf)> {
 }
 
 fn truncate(p: &Path, len: u64) {
-    std::fs::OpenOptions::new().write(true).open(p).unwrap().set_len(len).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(p)
+        .unwrap()
+        .set_len(len)
+        .unwrap();
 }
 
 fn flip_byte(p: &Path, at: usize) {
@@ -80,28 +100,36 @@ fn flip_byte(p: &Path, at: usize) {
 
 #[test]
 fn wfdb_copy_loads_before_corruption() {
-    let Some((_tmp, hea)) = mitdb_101("ok") else { return };
+    let Some((_tmp, hea)) = mitdb_101("ok") else {
+        return;
+    };
     let r = load(&hea).unwrap();
     assert_eq!(r.signals[0].samples.len(), 650_000);
 }
 
 #[test]
 fn wfdb_truncated_dat() {
-    let Some((tmp, hea)) = mitdb_101("trunc-dat") else { return };
+    let Some((tmp, hea)) = mitdb_101("trunc-dat") else {
+        return;
+    };
     truncate(&tmp.0.join("101.dat"), 1_000_000);
     assert_format_error(load(&hea), "101.dat", "truncated");
 }
 
 #[test]
 fn wfdb_corrupt_dat_fails_the_checksum() {
-    let Some((tmp, hea)) = mitdb_101("checksum") else { return };
+    let Some((tmp, hea)) = mitdb_101("checksum") else {
+        return;
+    };
     flip_byte(&tmp.0.join("101.dat"), 500_000);
     assert_format_error(load(&hea), "101.dat", "checksum mismatch");
 }
 
 #[test]
 fn wfdb_wrong_checksum_in_header() {
-    let Some((_tmp, hea)) = mitdb_101("checksum-hea") else { return };
+    let Some((_tmp, hea)) = mitdb_101("checksum-hea") else {
+        return;
+    };
     let text = std::fs::read_to_string(&hea).unwrap();
     // 101.hea: "101.dat 212 200 11 1024 955 29832 0 MLII"
     let changed = text.replacen(" 29832 ", " 29833 ", 1);
@@ -112,18 +140,26 @@ fn wfdb_wrong_checksum_in_header() {
 
 #[test]
 fn wfdb_garbage_header() {
-    let Some((_tmp, hea)) = mitdb_101("garbage-hea") else { return };
+    let Some((_tmp, hea)) = mitdb_101("garbage-hea") else {
+        return;
+    };
     std::fs::write(&hea, "101 two 360\n").unwrap();
     assert_format_error(load(&hea), "101.hea", "line 1");
     std::fs::write(&hea, b"101 2 360\n\xff\xfe\x00garbage\n").unwrap();
     assert_format_error(load(&hea), "101.hea", "UTF-8");
-    std::fs::write(&hea, "100 2 360 650000\n101.dat 212 200 11 1024 995 29832 0 MLII\n").unwrap();
+    std::fs::write(
+        &hea,
+        "100 2 360 650000\n101.dat 212 200 11 1024 995 29832 0 MLII\n",
+    )
+    .unwrap();
     assert_format_error(load(&hea), "101.hea", "2 signals");
 }
 
 #[test]
 fn wfdb_truncated_atr() {
-    let Some((tmp, hea)) = mitdb_101("trunc-atr") else { return };
+    let Some((tmp, hea)) = mitdb_101("trunc-atr") else {
+        return;
+    };
     let atr = tmp.0.join("101.atr");
     let len = std::fs::metadata(&atr).unwrap().len();
     truncate(&atr, len / 2 & !1);
@@ -134,7 +170,9 @@ fn wfdb_truncated_atr() {
 
 #[test]
 fn wfdb_missing_dat_is_an_io_error() {
-    let Some((tmp, hea)) = mitdb_101("missing-dat") else { return };
+    let Some((tmp, hea)) = mitdb_101("missing-dat") else {
+        return;
+    };
     std::fs::remove_file(tmp.0.join("101.dat")).unwrap();
     match load(&hea) {
         Err(Error::Io { path, .. }) => assert!(path.ends_with("101.dat"), "{path}"),
@@ -157,10 +195,16 @@ fn patch(p: &Path, at: usize, text: &str) {
 
 #[test]
 fn edf_wrong_record_count() {
-    let Some((_tmp, f)) = eegmat("edf-count") else { return };
+    let Some((_tmp, f)) = eegmat("edf-count") else {
+        return;
+    };
     let good = load(&f).unwrap();
     patch(&f, 236, "999     ");
-    assert_format_error(load(&f), "Subject01_2.edf", "truncated: header declares 999 data records");
+    assert_format_error(
+        load(&f),
+        "Subject01_2.edf",
+        "truncated: header declares 999 data records",
+    );
     patch(&f, 236, "10      ");
     assert_format_error(load(&f), "Subject01_2.edf", "inconsistent");
     // -1 ("unknown") is derived from the file size
@@ -170,7 +214,9 @@ fn edf_wrong_record_count() {
 
 #[test]
 fn edf_truncated_and_garbage() {
-    let Some((_tmp, f)) = eegmat("edf-trunc") else { return };
+    let Some((_tmp, f)) = eegmat("edf-trunc") else {
+        return;
+    };
     let len = std::fs::metadata(&f).unwrap().len();
     truncate(&f, len - 7);
     assert_format_error(load(&f), "Subject01_2.edf", "truncated");
@@ -182,11 +228,16 @@ fn edf_truncated_and_garbage() {
 
 #[test]
 fn edf_plus_d_is_unsupported() {
-    let Some((_tmp, f)) = eegmat("edf-d") else { return };
+    let Some((_tmp, f)) = eegmat("edf-d") else {
+        return;
+    };
     patch(&f, 192, "EDF+D");
     match load(&f) {
         Err(Error::Unsupported { file, what }) => {
-            assert!(file.ends_with("Subject01_2.edf") && what.contains("EDF+D"), "{file}: {what}")
+            assert!(
+                file.ends_with("Subject01_2.edf") && what.contains("EDF+D"),
+                "{file}: {what}"
+            )
         }
         other => panic!("expected Unsupported, got {other:?}"),
     }
@@ -194,7 +245,9 @@ fn edf_plus_d_is_unsupported() {
 
 #[test]
 fn csv_non_numeric_row_and_missing_rate() {
-    let Some(dir) = dataset("polar_h10") else { return };
+    let Some(dir) = dataset("polar_h10") else {
+        return;
+    };
     let tmp = TempDir::new("csv");
     let text = std::fs::read_to_string(dir.join("detectpvc/polar_h10.csv")).unwrap();
     let mut lines: Vec<&str> = text.lines().take(200).collect();
@@ -204,16 +257,27 @@ fn csv_non_numeric_row_and_missing_rate() {
     assert_format_error(load(&f), "polar_bad.csv", "line 151");
 
     // only the ECG column: no time column, so the rate must be given
-    let ecg_only: String =
-        text.lines().take(200).map(|l| l.split(',').nth(1).unwrap_or("").to_string() + "\n").collect();
+    let ecg_only: String = text
+        .lines()
+        .take(200)
+        .map(|l| l.split(',').nth(1).unwrap_or("").to_string() + "\n")
+        .collect();
     let f = tmp.0.join("ecg_only.csv");
     std::fs::write(&f, &ecg_only).unwrap();
     match load(&f) {
-        Err(Error::InvalidArgument(m)) => assert!(m.contains("ecg_only.csv") && m.contains("--fs"), "{m}"),
+        Err(Error::InvalidArgument(m)) => {
+            assert!(m.contains("ecg_only.csv") && m.contains("--fs"), "{m}")
+        }
         other => panic!("expected InvalidArgument, got {other:?}"),
     }
-    let opts = LoadOptions { csv_sampling_rate_hz: Some(130.0), csv_unit: None };
-    assert_eq!(load_recording(&f, &opts).unwrap().signals[0].samples.len(), 199);
+    let opts = LoadOptions {
+        csv_sampling_rate_hz: Some(130.0),
+        csv_unit: None,
+    };
+    assert_eq!(
+        load_recording(&f, &opts).unwrap().signals[0].samples.len(),
+        199
+    );
 
     // a row cut short (truncated file)
     let f = tmp.0.join("cut.csv");

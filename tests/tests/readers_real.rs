@@ -72,15 +72,31 @@ fn eegmat_edf_files_load_with_their_ecg_channel() {
         let r = load_recording(&f, &LoadOptions::default()).unwrap_or_else(|e| panic!("{e}"));
         let ch = r.default_ecg_channel().unwrap();
         let ecg = &r.signals[ch];
-        assert!(ecg.is_ecg_like(), "{}: channel {ch} is {:?}", r.name, ecg.label);
+        assert!(
+            ecg.is_ecg_like(),
+            "{}: channel {ch} is {:?}",
+            r.name,
+            ecg.label
+        );
         assert_eq!(ecg.sampling_rate_hz, 500.0, "{}", r.name);
         assert_eq!(r.annotation_rate_hz, 500.0);
         // the EEGMAT segments are 60 s (…_1: baseline, may be longer) or longer
-        assert!((30.0..=300.0).contains(&r.duration_s()), "{}: {} s", r.name, r.duration_s());
+        assert!(
+            (30.0..=300.0).contains(&r.duration_s()),
+            "{}: {} s",
+            r.name,
+            r.duration_s()
+        );
         let mv = ecg.to_millivolts().expect("ECG unit is a voltage");
-        let (lo, hi) = mv.iter().fold((f32::MAX, f32::MIN), |(l, h), &x| (l.min(x), h.max(x)));
+        let (lo, hi) = mv
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(l, h), &x| (l.min(x), h.max(x)));
         // a limb-lead ECG spans a tenth of a mV (Subject20_2: 0.13) to a few mV
-        assert!(hi - lo > 0.1 && hi - lo < 20.0, "{}: range {lo}..{hi} mV", r.name);
+        assert!(
+            hi - lo > 0.1 && hi - lo < 20.0,
+            "{}: range {lo}..{hi} mV",
+            r.name
+        );
     }
 }
 
@@ -105,13 +121,23 @@ fn csv_file(rel: &str) -> Option<std::path::PathBuf> {
 
 #[test]
 fn polar_h10_csv_loads_in_mv_at_130_hz() {
-    let Some(f) = csv_file("polar_h10/detectpvc/polar_h10.csv") else { return };
+    let Some(f) = csv_file("polar_h10/detectpvc/polar_h10.csv") else {
+        return;
+    };
     let r = load_recording(&f, &LoadOptions::default()).unwrap();
     let s = &r.signals[0];
     assert_eq!(s.label, "ecg");
     // the Polar H10 samples ECG at a nominal 130 Hz; the rate is estimated from the ns timestamps
-    assert!((s.sampling_rate_hz - 130.0).abs() < 1.0, "{}", s.sampling_rate_hz);
-    assert!((550.0..650.0).contains(&r.duration_s()), "{}", r.duration_s());
+    assert!(
+        (s.sampling_rate_hz - 130.0).abs() < 1.0,
+        "{}",
+        s.sampling_rate_hz
+    );
+    assert!(
+        (550.0..650.0).contains(&r.duration_s()),
+        "{}",
+        r.duration_s()
+    );
     // values like -0.098: millivolts (the H10's µV, divided by 1000 by the exporter)
     assert_eq!(s.unit, "mV");
     let max = s.samples.iter().fold(0f32, |m, &x| m.max(x.abs()));
@@ -120,16 +146,28 @@ fn polar_h10_csv_loads_in_mv_at_130_hz() {
 
 #[test]
 fn biopsykit_csv_uses_the_datetime_column_and_raw_units() {
-    let Some(f) = csv_file("biopsykit/ecg_sample_Vp01.csv") else { return };
+    let Some(f) = csv_file("biopsykit/ecg_sample_Vp01.csv") else {
+        return;
+    };
     let r = load_recording(&f, &LoadOptions::default()).unwrap();
     let s = &r.signals[0];
     assert_eq!(s.label, "ecg_raw");
     assert_eq!(s.unit, "raw", "ADC counts of unknown scale stay raw");
-    assert!((s.sampling_rate_hz - 256.0).abs() < 0.5, "{}", s.sampling_rate_hz);
+    assert!(
+        (s.sampling_rate_hz - 256.0).abs() < 0.5,
+        "{}",
+        s.sampling_rate_hz
+    );
     // with an explicit unit and rate the caller's choice wins
-    let opts = LoadOptions { csv_sampling_rate_hz: Some(256.0), csv_unit: Some("uV".into()) };
+    let opts = LoadOptions {
+        csv_sampling_rate_hz: Some(256.0),
+        csv_unit: Some("uV".into()),
+    };
     let r = load_recording(&f, &opts).unwrap();
-    assert_eq!((r.signals[0].unit.as_str(), r.signals[0].sampling_rate_hz), ("uV", 256.0));
+    assert_eq!(
+        (r.signals[0].unit.as_str(), r.signals[0].sampling_rate_hz),
+        ("uV", 256.0)
+    );
 }
 
 #[test]
@@ -142,7 +180,10 @@ fn polar_flow_and_rr_exports_are_reported_as_not_ecg() {
         let f = if f.exists() { f } else { continue };
         match load_recording(&f, &LoadOptions::default()) {
             Err(stressbeat_core::Error::Unsupported { file, what }) => {
-                assert!(file.ends_with(".csv") && what.contains("not ECG"), "{file}: {what}");
+                assert!(
+                    file.ends_with(".csv") && what.contains("not ECG"),
+                    "{file}: {what}"
+                );
             }
             other => panic!("{rel}: expected Unsupported, got {other:?}"),
         }

@@ -51,12 +51,16 @@ pub fn parse(text: &str, opts: &CsvOptions) -> Result<Signal, CsvError> {
     if let Some(u) = opts.unit
         && millivolt_factor(u).is_none()
     {
-        return Err(CsvError::BadOption(format!("unit {u:?} is not a voltage (use mV or uV)")));
+        return Err(CsvError::BadOption(format!(
+            "unit {u:?} is not a voltage (use mV or uV)"
+        )));
     }
     if let Some(fs) = opts.sampling_rate_hz
         && !(fs.is_finite() && fs > 0.0)
     {
-        return Err(CsvError::BadOption(format!("sampling rate {fs} is not positive")));
+        return Err(CsvError::BadOption(format!(
+            "sampling rate {fs} is not positive"
+        )));
     }
     let mut lines = text
         .trim_start_matches('\u{feff}')
@@ -64,50 +68,83 @@ pub fn parse(text: &str, opts: &CsvOptions) -> Result<Signal, CsvError> {
         .enumerate()
         .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
         .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
-    let (header_line, header) = lines.next().ok_or_else(|| ParseError::at_line(1, "no header row"))?;
-    let delimiter = [',', ';', '\t'].into_iter().max_by_key(|&d| header.matches(d).count()).unwrap_or(',');
+    let (header_line, header) = lines
+        .next()
+        .ok_or_else(|| ParseError::at_line(1, "no header row"))?;
+    let delimiter = [',', ';', '\t']
+        .into_iter()
+        .max_by_key(|&d| header.matches(d).count())
+        .unwrap_or(',');
     let names = split_row(header, delimiter).map_err(|e| ParseError::at_line(header_line, e))?;
     if names.first().is_some_and(|n| n == "Name") && names.get(1).is_some_and(|n| n == "Sport") {
-        return Err(CsvError::NotEcg("a Polar Flow training export (1 Hz heart rate), without ECG samples".into()));
+        return Err(CsvError::NotEcg(
+            "a Polar Flow training export (1 Hz heart rate), without ECG samples".into(),
+        ));
     }
     let rows: Vec<(usize, Vec<String>)> = lines
-        .map(|(ln, l)| split_row(l, delimiter).map(|r| (ln, r)).map_err(|e| ParseError::at_line(ln, e)))
+        .map(|(ln, l)| {
+            split_row(l, delimiter)
+                .map(|r| (ln, r))
+                .map_err(|e| ParseError::at_line(ln, e))
+        })
         .collect::<Result<_, _>>()?;
     let Some((first_line, first_row)) = rows.first() else {
         return Err(ParseError::at_line(header_line + 1, "no data rows after the header").into());
     };
 
     let time_col = names.iter().position(|n| is_time_name(n));
-    let ecg_col = names.iter().position(|n| base_name(n).eq_ignore_ascii_case("ecg"));
+    let ecg_col = names
+        .iter()
+        .position(|n| base_name(n).eq_ignore_ascii_case("ecg"));
     let col = match ecg_col {
         Some(c) => c,
         None => (0..names.len())
             .rev()
-            .find(|&c| Some(c) != time_col && first_row.get(c).is_some_and(|v| parse_number(v, delimiter).is_some()))
-            .ok_or_else(|| ParseError::at_line(*first_line, "no numeric column (and none named \"ecg\")"))?,
+            .find(|&c| {
+                Some(c) != time_col
+                    && first_row
+                        .get(c)
+                        .is_some_and(|v| parse_number(v, delimiter).is_some())
+            })
+            .ok_or_else(|| {
+                ParseError::at_line(*first_line, "no numeric column (and none named \"ecg\")")
+            })?,
     };
     let name = names.get(col).cloned().unwrap_or_default();
     if ecg_col.is_none() && is_heart_rate_name(&name) {
-        return Err(CsvError::NotEcg(format!("column {name:?} holds heart rate / RR intervals, not ECG samples")));
+        return Err(CsvError::NotEcg(format!(
+            "column {name:?} holds heart rate / RR intervals, not ECG samples"
+        )));
     }
 
     let mut samples = Vec::with_capacity(rows.len());
     for (ln, row) in &rows {
         if row.len() != names.len() {
-            return Err(ParseError::at_line(*ln, format!("{} fields, the header has {}", row.len(), names.len())).into());
+            return Err(ParseError::at_line(
+                *ln,
+                format!("{} fields, the header has {}", row.len(), names.len()),
+            )
+            .into());
         }
         let cell = row.get(col).map(|s| s.trim()).unwrap_or_default();
         let v = if cell.is_empty() {
             f32::NAN
         } else {
-            parse_number(cell, delimiter).ok_or_else(|| ParseError::at_line(*ln, format!("{name:?} value {cell:?} is not a number")))? as f32
+            parse_number(cell, delimiter).ok_or_else(|| {
+                ParseError::at_line(*ln, format!("{name:?} value {cell:?} is not a number"))
+            })? as f32
         };
         samples.push(v);
     }
 
     let sampling_rate_hz = match (opts.sampling_rate_hz, time_col) {
         (Some(fs), _) => fs,
-        (None, Some(tc)) => estimate_rate(&rows, tc, names.get(tc).map(String::as_str).unwrap_or_default(), delimiter)?,
+        (None, Some(tc)) => estimate_rate(
+            &rows,
+            tc,
+            names.get(tc).map(String::as_str).unwrap_or_default(),
+            delimiter,
+        )?,
         (None, None) => return Err(CsvError::NeedsSamplingRate),
     };
     let unit = match (opts.unit, unit_in_name(&name)) {
@@ -116,7 +153,12 @@ pub fn parse(text: &str, opts: &CsvOptions) -> Result<Signal, CsvError> {
         (None, None) if name.to_ascii_lowercase().contains("raw") => "raw".to_string(),
         (None, None) => "mV".to_string(),
     };
-    Ok(Signal { label: name, unit, sampling_rate_hz, samples })
+    Ok(Signal {
+        label: name,
+        unit,
+        sampling_rate_hz,
+        samples,
+    })
 }
 
 /// Split one row at `delimiter`, honouring `"quoted"` fields with `""` escapes (RFC 4180).
@@ -170,13 +212,14 @@ fn base_name(name: &str) -> &str {
 
 /// A voltage unit stated in a column name (`ECG (µV)`, `ecg_uV`), in our spelling.
 fn unit_in_name(name: &str) -> Option<&'static str> {
-    let tokens = name.split(['(', ')', '[', ']', '_', ' ']).filter(|t| !t.is_empty());
-    tokens.skip(1).find_map(|t| match millivolt_factor(t) {
-        Some(k) if k == 1.0 => Some("mV"),
-        Some(k) if k == 1e-3 => Some("uV"),
-        Some(k) if k == 1e3 => Some("V"),
-        Some(_) => Some("nV"),
-        None => None,
+    let tokens = name
+        .split(['(', ')', '[', ']', '_', ' '])
+        .filter(|t| !t.is_empty());
+    tokens.skip(1).find_map(|t| {
+        let k = millivolt_factor(t)?;
+        ["mV", "uV", "V", "nV"]
+            .into_iter()
+            .find(|u| millivolt_factor(u) == Some(k))
     })
 }
 
@@ -188,14 +231,23 @@ fn is_time_name(name: &str) -> bool {
 
 fn is_heart_rate_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    ["bpm", "hr", "heart", "rr", "rri", "ibi", "pulse"].iter().any(|k| n.split(|c: char| !c.is_ascii_alphanumeric()).any(|t| t == *k))
+    ["bpm", "hr", "heart", "rr", "rri", "ibi", "pulse"]
+        .iter()
+        .any(|k| {
+            n.split(|c: char| !c.is_ascii_alphanumeric())
+                .any(|t| t == *k)
+        })
         || n.contains("bpm")
 }
 
 /// Seconds per unit of a numeric time column, from its name or (for epoch times) its size.
 fn time_unit_s(name: &str, first: f64) -> f64 {
     let n = name.to_ascii_lowercase();
-    let says = |u: &str| n.ends_with(&format!("_{u}")) || n.contains(&format!("({u})")) || n.contains(&format!("[{u}]"));
+    let says = |u: &str| {
+        n.ends_with(&format!("_{u}"))
+            || n.contains(&format!("({u})"))
+            || n.contains(&format!("[{u}]"))
+    };
     match () {
         _ if says("ns") => 1e-9,
         _ if says("us") || says("µs") => 1e-6,
@@ -230,7 +282,11 @@ fn parse_clock_time(s: &str) -> Option<(i64, f64)> {
             let y: i64 = ymd.next()?.parse().ok()?;
             let mo: i64 = ymd.next()?.parse().ok()?;
             let dd: i64 = ymd.next()?.parse().ok()?;
-            if ymd.next().is_some() || !(1..=12).contains(&mo) || !(1..=31).contains(&dd) || !(0..=9999).contains(&y) {
+            if ymd.next().is_some()
+                || !(1..=12).contains(&mo)
+                || !(1..=31).contains(&dd)
+                || !(0..=9999).contains(&y)
+            {
                 return None;
             }
             days_from_civil(y, mo, dd)
@@ -251,8 +307,17 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 }
 
 /// Estimate the sampling rate from a time column: (rows − 1) / (last − first).
-fn estimate_rate(rows: &[(usize, Vec<String>)], col: usize, name: &str, delimiter: char) -> Result<f64, CsvError> {
-    let cell = |row: &Vec<String>| row.get(col).map(|s| s.trim().to_string()).unwrap_or_default();
+fn estimate_rate(
+    rows: &[(usize, Vec<String>)],
+    col: usize,
+    name: &str,
+    delimiter: char,
+) -> Result<f64, CsvError> {
+    let cell = |row: &Vec<String>| {
+        row.get(col)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
     let (Some((first_ln, first)), Some((last_ln, last))) = (rows.first(), rows.last()) else {
         return Err(CsvError::NeedsSamplingRate);
     };
@@ -264,14 +329,19 @@ fn estimate_rate(rows: &[(usize, Vec<String>)], col: usize, name: &str, delimite
     let seconds = |s: &str, ln: usize| -> Result<f64, CsvError> {
         let since_first = match (s.parse::<i64>(), f.parse::<i64>()) {
             (Ok(v), Ok(v0)) => Some(v.checked_sub(v0).map_or(f64::NAN, |d| d as f64)),
-            _ => parse_number(s, delimiter).zip(parse_number(&f, delimiter)).map(|(v, v0)| v - v0),
+            _ => parse_number(s, delimiter)
+                .zip(parse_number(&f, delimiter))
+                .map(|(v, v0)| v - v0),
         };
         match since_first {
             Some(d) => Ok(d * time_unit_s(name, parse_number(&f, delimiter).unwrap_or(0.0))),
             None => parse_clock_time(s)
                 .zip(parse_clock_time(&f))
                 .map(|((d, t), (d0, t0))| (d - d0) as f64 * 86_400.0 + (t - t0))
-                .ok_or_else(|| ParseError::at_line(ln, format!("time {s:?} is neither a number nor HH:MM:SS")).into()),
+                .ok_or_else(|| {
+                    ParseError::at_line(ln, format!("time {s:?} is neither a number nor HH:MM:SS"))
+                        .into()
+                }),
         }
     };
     // every time must parse and never go backwards
@@ -279,7 +349,9 @@ fn estimate_rate(rows: &[(usize, Vec<String>)], col: usize, name: &str, delimite
     for (ln, row) in rows {
         let t = seconds(&cell(row), *ln)?;
         if t.is_nan() || t < prev {
-            return Err(ParseError::at_line(*ln, format!("time goes backwards ({:?})", cell(row))).into());
+            return Err(
+                ParseError::at_line(*ln, format!("time goes backwards ({:?})", cell(row))).into(),
+            );
         }
         prev = t;
     }
@@ -300,19 +372,33 @@ mod tests {
     use super::*;
 
     fn opts(fs: Option<f64>, unit: Option<&str>) -> CsvOptions<'_> {
-        CsvOptions { sampling_rate_hz: fs, unit }
+        CsvOptions {
+            sampling_rate_hz: fs,
+            unit,
+        }
     }
 
     #[test]
     fn ecg_column_with_fs() {
-        let s = parse("Time;ECG (uV);x\r\n\r\n0;1,5;7\r\n1;2;8\r\n", &opts(Some(250.0), None)).unwrap();
-        assert_eq!((s.label.as_str(), s.unit.as_str(), s.sampling_rate_hz), ("ECG (uV)", "uV", 250.0));
+        let s = parse(
+            "Time;ECG (uV);x\r\n\r\n0;1,5;7\r\n1;2;8\r\n",
+            &opts(Some(250.0), None),
+        )
+        .unwrap();
+        assert_eq!(
+            (s.label.as_str(), s.unit.as_str(), s.sampling_rate_hz),
+            ("ECG (uV)", "uV", 250.0)
+        );
         assert_eq!(s.samples, [1.5, 2.0]);
     }
 
     #[test]
     fn last_numeric_column_and_quotes_and_tabs() {
-        let s = parse("\"a\"\tb\tc\n\"x, y\"\t1\t\"2\"\n\"q\"\"\"\t3\t4\n", &opts(Some(10.0), Some("uV"))).unwrap();
+        let s = parse(
+            "\"a\"\tb\tc\n\"x, y\"\t1\t\"2\"\n\"q\"\"\"\t3\t4\n",
+            &opts(Some(10.0), Some("uV")),
+        )
+        .unwrap();
         assert_eq!((s.label.as_str(), s.unit.as_str()), ("c", "uV"));
         assert_eq!(s.samples, [2.0, 4.0]);
     }
@@ -325,7 +411,8 @@ mod tests {
         assert!((parse(ns, &opts(None, None)).unwrap().sampling_rate_hz - 100.0).abs() < 1e-3);
         let ms = "t_ms,ecg\n0,1\n4,2\n8,3\n";
         assert!((parse(ms, &opts(None, None)).unwrap().sampling_rate_hz - 250.0).abs() < 1e-9);
-        let clock = "local_datetime,ecg_raw\n2019-10-23 23:59:59.996,1\n2019-10-24 00:00:00.000,2\n";
+        let clock =
+            "local_datetime,ecg_raw\n2019-10-23 23:59:59.996,1\n2019-10-24 00:00:00.000,2\n";
         let s = parse(clock, &opts(None, None)).unwrap();
         assert!((s.sampling_rate_hz - 250.0).abs() < 1e-6);
         assert_eq!(s.unit, "raw");
@@ -333,16 +420,38 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert_eq!(parse("ecg\n1\n2\n", &opts(None, None)), Err(CsvError::NeedsSamplingRate));
+        assert_eq!(
+            parse("ecg\n1\n2\n", &opts(None, None)),
+            Err(CsvError::NeedsSamplingRate)
+        );
         let e = parse("ecg\n1\nabc\n", &opts(Some(1.0), None)).unwrap_err();
-        assert!(matches!(&e, CsvError::Parse(p) if p.at == crate::error::Location::Line(3)), "{e}");
+        assert!(
+            matches!(&e, CsvError::Parse(p) if p.at == crate::error::Location::Line(3)),
+            "{e}"
+        );
         assert!(parse("", &opts(Some(1.0), None)).is_err());
         assert!(parse("ecg\n", &opts(Some(1.0), None)).is_err());
         assert!(parse("a,ecg\n1,2\n3\n", &opts(Some(1.0), None)).is_err());
         assert!(parse("a,ecg\n\"1,2\n", &opts(Some(1.0), None)).is_err());
-        assert!(parse("time,ecg\n0,1\n5,2\n", &opts(None, None)).unwrap_err().to_string().contains("implausible"));
-        assert!(parse("time,ecg\n1,1\n0,2\n", &opts(None, None)).unwrap_err().to_string().contains("backwards"));
-        assert!(matches!(parse("timestamp,rri_ms,hr_bpm\n1,900,60\n", &opts(None, None)), Err(CsvError::NotEcg(_))));
-        assert!(matches!(parse("ecg\n1\n", &opts(Some(1.0), Some("degC"))), Err(CsvError::BadOption(_))));
+        assert!(
+            parse("time,ecg\n0,1\n5,2\n", &opts(None, None))
+                .unwrap_err()
+                .to_string()
+                .contains("implausible")
+        );
+        assert!(
+            parse("time,ecg\n1,1\n0,2\n", &opts(None, None))
+                .unwrap_err()
+                .to_string()
+                .contains("backwards")
+        );
+        assert!(matches!(
+            parse("timestamp,rri_ms,hr_bpm\n1,900,60\n", &opts(None, None)),
+            Err(CsvError::NotEcg(_))
+        ));
+        assert!(matches!(
+            parse("ecg\n1\n", &opts(Some(1.0), Some("degC"))),
+            Err(CsvError::BadOption(_))
+        ));
     }
 }

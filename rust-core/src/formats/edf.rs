@@ -74,7 +74,10 @@ pub struct Header {
 impl Header {
     /// Bytes of one data record (2 bytes per sample of every signal).
     pub fn record_bytes(&self) -> u64 {
-        self.signals.iter().map(|s| s.samples_per_record as u64 * 2).sum()
+        self.signals
+            .iter()
+            .map(|s| s.samples_per_record as u64 * 2)
+            .sum()
     }
 
     /// Sampling rate of a signal.
@@ -91,22 +94,37 @@ fn field(bytes: &[u8], offset: usize, width: usize) -> Result<&str, ParseError> 
     if let Some(bad) = raw.iter().position(|b| !(0x20..=0x7e).contains(b)) {
         return Err(ParseError::at_byte(
             (offset + bad) as u64,
-            format!("header byte 0x{:02x} is not printable ASCII", raw.get(bad).copied().unwrap_or(0)),
+            format!(
+                "header byte 0x{:02x} is not printable ASCII",
+                raw.get(bad).copied().unwrap_or(0)
+            ),
         ));
     }
     // printable ASCII is valid UTF-8
     Ok(std::str::from_utf8(raw).unwrap_or_default().trim())
 }
 
-fn number<T: std::str::FromStr>(bytes: &[u8], offset: usize, width: usize, what: &str) -> Result<T, ParseError> {
+fn number<T: std::str::FromStr>(
+    bytes: &[u8],
+    offset: usize,
+    width: usize,
+    what: &str,
+) -> Result<T, ParseError> {
     let f = field(bytes, offset, width)?;
-    f.parse::<T>().map_err(|_| ParseError::at_byte(offset as u64, format!("bad {what} {f:?}")))
+    f.parse::<T>()
+        .map_err(|_| ParseError::at_byte(offset as u64, format!("bad {what} {f:?}")))
 }
 
 /// Parse the header and check it against the file length (`bytes` is the whole file).
 pub fn parse_header(bytes: &[u8]) -> Result<Header, ParseError> {
     if bytes.len() < BLOCK {
-        return Err(ParseError::at_byte(bytes.len() as u64, format!("truncated: {} bytes, an EDF header has at least 256", bytes.len())));
+        return Err(ParseError::at_byte(
+            bytes.len() as u64,
+            format!(
+                "truncated: {} bytes, an EDF header has at least 256",
+                bytes.len()
+            ),
+        ));
     }
     // fixed part: version 8, patient 80, recording 80, startdate 8, starttime 8, header bytes 8,
     // reserved 44, number of data records 8, duration of a data record 8, number of signals 4
@@ -115,7 +133,10 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header, ParseError> {
     }
     let version = field(bytes, 0, 8)?;
     if version != "0" {
-        return Err(ParseError::at_byte(0, format!("version {version:?} is not EDF's \"0\"")));
+        return Err(ParseError::at_byte(
+            0,
+            format!("version {version:?} is not EDF's \"0\""),
+        ));
     }
     let reserved = field(bytes, 192, 44)?;
     let kind = match reserved.get(..5) {
@@ -128,13 +149,28 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header, ParseError> {
     let record_duration_s: f64 = number(bytes, 244, 8, "data record duration")?;
     let ns: usize = number(bytes, 252, 4, "number of signals")?;
     if header_bytes != BLOCK * (ns + 1) {
-        return Err(ParseError::at_byte(184, format!("header size {header_bytes} does not match {ns} signals ({} expected)", BLOCK * (ns + 1))));
+        return Err(ParseError::at_byte(
+            184,
+            format!(
+                "header size {header_bytes} does not match {ns} signals ({} expected)",
+                BLOCK * (ns + 1)
+            ),
+        ));
     }
     if bytes.len() < header_bytes {
-        return Err(ParseError::at_byte(bytes.len() as u64, format!("truncated: header of {header_bytes} bytes, file of {}", bytes.len())));
+        return Err(ParseError::at_byte(
+            bytes.len() as u64,
+            format!(
+                "truncated: header of {header_bytes} bytes, file of {}",
+                bytes.len()
+            ),
+        ));
     }
     if !(record_duration_s.is_finite() && record_duration_s >= 0.0) {
-        return Err(ParseError::at_byte(244, format!("bad data record duration {record_duration_s}")));
+        return Err(ParseError::at_byte(
+            244,
+            format!("bad data record duration {record_duration_s}"),
+        ));
     }
 
     // signal part: each field for all signals before the next field (EDF §2.1.2)
@@ -153,19 +189,39 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header, ParseError> {
             samples_per_record: number(bytes, at(216, 8, i), 8, "samples per data record")?,
         };
         let offset = at(104, 8, i) as u64;
-        if !(s.physical_min.is_finite() && s.physical_max.is_finite()) || s.physical_min == s.physical_max {
-            return Err(ParseError::at_byte(offset, format!("signal {i} ({}): physical minimum and maximum must differ", s.label)));
+        if !(s.physical_min.is_finite() && s.physical_max.is_finite())
+            || s.physical_min == s.physical_max
+        {
+            return Err(ParseError::at_byte(
+                offset,
+                format!(
+                    "signal {i} ({}): physical minimum and maximum must differ",
+                    s.label
+                ),
+            ));
         }
         if s.digital_min >= s.digital_max {
-            return Err(ParseError::at_byte(at(120, 8, i) as u64, format!("signal {i} ({}): digital minimum {} is not below maximum {}", s.label, s.digital_min, s.digital_max)));
+            return Err(ParseError::at_byte(
+                at(120, 8, i) as u64,
+                format!(
+                    "signal {i} ({}): digital minimum {} is not below maximum {}",
+                    s.label, s.digital_min, s.digital_max
+                ),
+            ));
         }
         if s.samples_per_record == 0 {
-            return Err(ParseError::at_byte(at(216, 8, i) as u64, format!("signal {i} ({}): no samples per data record", s.label)));
+            return Err(ParseError::at_byte(
+                at(216, 8, i) as u64,
+                format!("signal {i} ({}): no samples per data record", s.label),
+            ));
         }
         signals.push(s);
     }
     if record_duration_s == 0.0 && signals.iter().any(|s| !s.is_annotations()) {
-        return Err(ParseError::at_byte(244, "data record duration 0 is allowed only without ordinary signals"));
+        return Err(ParseError::at_byte(
+            244,
+            "data record duration 0 is allowed only without ordinary signals",
+        ));
     }
 
     let mut header = Header {
@@ -186,7 +242,12 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header, ParseError> {
         -1 => {
             // "-1 (unknown)" while recording: derive from the file size (EDF+ §2.1.3)
             if record_bytes == 0 || data_bytes % record_bytes != 0 {
-                return Err(ParseError::at_byte(bytes.len() as u64, format!("number of data records is -1 and the {data_bytes} data bytes are not a whole number of {record_bytes}-byte records")));
+                return Err(ParseError::at_byte(
+                    bytes.len() as u64,
+                    format!(
+                        "number of data records is -1 and the {data_bytes} data bytes are not a whole number of {record_bytes}-byte records"
+                    ),
+                ));
             }
             data_bytes / record_bytes
         }
@@ -194,12 +255,26 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header, ParseError> {
             let n = n as u64;
             let needed = u128::from(n) * u128::from(record_bytes);
             if needed != u128::from(data_bytes) {
-                let what = if needed > u128::from(data_bytes) { "truncated" } else { "inconsistent" };
-                return Err(ParseError::at_byte(bytes.len() as u64, format!("{what}: header declares {n} data records of {record_bytes} bytes ({needed} bytes) but the file has {data_bytes} data bytes")));
+                let what = if needed > u128::from(data_bytes) {
+                    "truncated"
+                } else {
+                    "inconsistent"
+                };
+                return Err(ParseError::at_byte(
+                    bytes.len() as u64,
+                    format!(
+                        "{what}: header declares {n} data records of {record_bytes} bytes ({needed} bytes) but the file has {data_bytes} data bytes"
+                    ),
+                ));
             }
             n
         }
-        n => return Err(ParseError::at_byte(236, format!("bad number of data records {n}"))),
+        n => {
+            return Err(ParseError::at_byte(
+                236,
+                format!("bad number of data records {n}"),
+            ));
+        }
     };
     Ok(header)
 }
@@ -213,7 +288,10 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header, ParseError> {
 pub fn parse(bytes: &[u8]) -> Result<Recording, ParseError> {
     let header = parse_header(bytes)?;
     if header.kind == Kind::EdfPlusDiscontinuous {
-        return Err(ParseError::at_byte(192, "EDF+D (discontinuous) files are not supported"));
+        return Err(ParseError::at_byte(
+            192,
+            "EDF+D (discontinuous) files are not supported",
+        ));
     }
     let n_records = header.data_records as usize; // the data fit in `bytes`, so this fits usize
     let mut signals: Vec<Option<Signal>> = header
@@ -241,10 +319,14 @@ pub fn parse(bytes: &[u8]) -> Result<Recording, ParseError> {
     for record in 0..n_records {
         for (spec, signal) in header.signals.iter().zip(signals.iter_mut()) {
             let len = spec.samples_per_record * 2;
-            let block = bytes.get(pos..pos + len).ok_or_else(|| ParseError::at_byte(pos as u64, "truncated data record"))?;
+            let block = bytes
+                .get(pos..pos + len)
+                .ok_or_else(|| ParseError::at_byte(pos as u64, "truncated data record"))?;
             match signal {
                 Some(sig) => sig.samples.extend(
-                    block.chunks_exact(2).map(|b| spec.to_physical(i16::from_le_bytes([b[0], b[1]]))),
+                    block
+                        .chunks_exact(2)
+                        .map(|b| spec.to_physical(i16::from_le_bytes([b[0], b[1]]))),
                 ),
                 None => {
                     let onset = parse_annotation_block(block, pos, &mut |tal: Tal| {
@@ -254,7 +336,12 @@ pub fn parse(bytes: &[u8]) -> Result<Recording, ParseError> {
                     // EDF+C: record r starts r × duration after the first (EDF+ §2.2.4)
                     let expected = start + record as f64 * header.record_duration_s;
                     if header.kind == Kind::EdfPlusContinuous && (onset - expected).abs() > 1e-3 {
-                        return Err(ParseError::at_byte(pos as u64, format!("EDF+C record {record} starts at {onset} s, expected {expected} s: the file is discontinuous")));
+                        return Err(ParseError::at_byte(
+                            pos as u64,
+                            format!(
+                                "EDF+C record {record} starts at {onset} s, expected {expected} s: the file is discontinuous"
+                            ),
+                        ));
                     }
                 }
             }
@@ -297,7 +384,11 @@ struct Tal {
 /// Parse the annotation signal's bytes of one data record (starting at file offset `base`).
 /// Hands every annotation TAL to `sink` and returns the record's onset, taken from its first
 /// (time-keeping) TAL (EDF+ §2.2.4).
-fn parse_annotation_block(block: &[u8], base: usize, sink: &mut dyn FnMut(Tal)) -> Result<f64, ParseError> {
+fn parse_annotation_block(
+    block: &[u8],
+    base: usize,
+    sink: &mut dyn FnMut(Tal),
+) -> Result<f64, ParseError> {
     let mut record_onset = None;
     let mut start = 0;
     while start < block.len() {
@@ -307,30 +398,53 @@ fn parse_annotation_block(block: &[u8], base: usize, sink: &mut dyn FnMut(Tal)) 
             continue;
         }
         let at = (base + start) as u64;
-        let len = rest.iter().position(|&b| b == 0).ok_or_else(|| ParseError::at_byte(at, "TAL is not terminated by a 0 byte"))?;
+        let len = rest
+            .iter()
+            .position(|&b| b == 0)
+            .ok_or_else(|| ParseError::at_byte(at, "TAL is not terminated by a 0 byte"))?;
         let tal = rest.get(..len).unwrap_or_default();
-        let body = tal.strip_suffix(&[0x14]).ok_or_else(|| ParseError::at_byte(at, "TAL does not end with 0x14"))?;
+        let body = tal
+            .strip_suffix(&[0x14])
+            .ok_or_else(|| ParseError::at_byte(at, "TAL does not end with 0x14"))?;
         let mut parts = body.split(|&b| b == 0x14);
         let stamp = parts.next().unwrap_or_default();
         let (onset, duration) = match stamp.iter().position(|&b| b == 0x15) {
             Some(i) => (stamp.get(..i).unwrap_or_default(), stamp.get(i + 1..)),
             None => (stamp, None),
         };
-        let onset_s = parse_onset(onset).ok_or_else(|| ParseError::at_byte(at, format!("bad TAL onset {:?}", String::from_utf8_lossy(onset))))?;
+        let onset_s = parse_onset(onset).ok_or_else(|| {
+            ParseError::at_byte(
+                at,
+                format!("bad TAL onset {:?}", String::from_utf8_lossy(onset)),
+            )
+        })?;
         let duration_s = match duration {
-            Some(d) => Some(parse_duration(d).ok_or_else(|| ParseError::at_byte(at, format!("bad TAL duration {:?}", String::from_utf8_lossy(d))))?),
+            Some(d) => Some(parse_duration(d).ok_or_else(|| {
+                ParseError::at_byte(
+                    at,
+                    format!("bad TAL duration {:?}", String::from_utf8_lossy(d)),
+                )
+            })?),
             None => None,
         };
-        let texts: Vec<String> = parts.filter(|t| !t.is_empty()).map(|t| String::from_utf8_lossy(t).into_owned()).collect();
+        let texts: Vec<String> = parts
+            .filter(|t| !t.is_empty())
+            .map(|t| String::from_utf8_lossy(t).into_owned())
+            .collect();
         if record_onset.is_none() {
             record_onset = Some(onset_s);
         }
         if !texts.is_empty() {
-            sink(Tal { onset_s, duration_s, texts });
+            sink(Tal {
+                onset_s,
+                duration_s,
+                texts,
+            });
         }
         start += len + 1;
     }
-    record_onset.ok_or_else(|| ParseError::at_byte(base as u64, "data record has no time-keeping TAL"))
+    record_onset
+        .ok_or_else(|| ParseError::at_byte(base as u64, "data record has no time-keeping TAL"))
 }
 
 /// Onset: `+` or `-`, then a decimal number of seconds (EDF+ §2.2.2).
@@ -348,16 +462,29 @@ fn parse_duration(b: &[u8]) -> Option<f64> {
     if b.is_empty() || !b.iter().all(|c| c.is_ascii_digit() || *c == b'.') {
         return None;
     }
-    std::str::from_utf8(b).ok()?.parse::<f64>().ok().filter(|v| v.is_finite())
+    std::str::from_utf8(b)
+        .ok()?
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
 
+    /// (label, unit, phys_min, phys_max, dig_min, dig_max, samples per record)
+    type SignalDef<'a> = (&'a str, &'a str, f64, f64, i32, i32, usize);
+
     /// Build an EDF file: `signals` = (label, unit, phys_min, phys_max, dig_min, dig_max, spr),
     /// `records` = raw bytes of each data record.
-    pub(crate) fn build(reserved: &str, n_records: i64, duration: &str, signals: &[(&str, &str, f64, f64, i32, i32, usize)], records: &[Vec<u8>]) -> Vec<u8> {
+    pub(crate) fn build(
+        reserved: &str,
+        n_records: i64,
+        duration: &str,
+        signals: &[SignalDef],
+        records: &[Vec<u8>],
+    ) -> Vec<u8> {
         let pad = |s: &str, w: usize| format!("{s:<w$}");
         let ns = signals.len();
         let mut h = String::new();
@@ -371,7 +498,7 @@ pub(crate) mod tests {
         h += &pad(&n_records.to_string(), 8);
         h += &pad(duration, 8);
         h += &pad(&ns.to_string(), 4);
-        let col = |f: &dyn Fn(&(&str, &str, f64, f64, i32, i32, usize)) -> String, w: usize| -> String {
+        let col = |f: &dyn Fn(&SignalDef) -> String, w: usize| -> String {
             signals.iter().map(|s| pad(&f(s), w)).collect()
         };
         h += &col(&|s| s.0.to_string(), 16);
@@ -402,29 +529,55 @@ pub(crate) mod tests {
         b
     }
 
-    const ECG: (&str, &str, f64, f64, i32, i32, usize) = ("ECG", "mV", -1.0, 1.0, -1000, 1000, 4);
-    const ANN: (&str, &str, f64, f64, i32, i32, usize) = ("EDF Annotations", "", -1.0, 1.0, -32768, 32767, 16);
+    const ECG: SignalDef = ("ECG", "mV", -1.0, 1.0, -1000, 1000, 4);
+    const ANN: SignalDef = ("EDF Annotations", "", -1.0, 1.0, -32768, 32767, 16);
 
     #[test]
     fn edf_plus_c_with_annotations_and_two_rates() {
         let slow = ("Resp", "uV", 0.0, 100.0, 0, 100, 2);
-        let r0 = [samples(&[0, 500, 1000, -1000]), samples(&[0, 100]), tals("+0\x14\x14\0+0.5\x150.25\x14beat\x14x\x14\0", 32)].concat();
-        let r1 = [samples(&[1, 2, 3, 4]), samples(&[50, 50]), tals("+1\x14\x14\0", 32)].concat();
+        let r0 = [
+            samples(&[0, 500, 1000, -1000]),
+            samples(&[0, 100]),
+            tals("+0\x14\x14\0+0.5\x150.25\x14beat\x14x\x14\0", 32),
+        ]
+        .concat();
+        let r1 = [
+            samples(&[1, 2, 3, 4]),
+            samples(&[50, 50]),
+            tals("+1\x14\x14\0", 32),
+        ]
+        .concat();
         let b = build("EDF+C", 2, "1", &[ECG, slow, ANN], &[r0, r1]);
         let r = parse(&b).unwrap();
         assert_eq!(r.signals.len(), 2);
-        assert_eq!((r.signals[0].sampling_rate_hz, r.signals[1].sampling_rate_hz), (4.0, 2.0));
+        assert_eq!(
+            (r.signals[0].sampling_rate_hz, r.signals[1].sampling_rate_hz),
+            (4.0, 2.0)
+        );
         assert_eq!(r.signals[0].samples[..4], [0.0, 0.5, 1.0, -1.0]);
         assert_eq!(r.signals[1].samples, [0.0, 100.0, 50.0, 50.0]);
         assert_eq!(r.annotation_rate_hz, 4.0);
         assert_eq!(r.annotations.len(), 2);
-        assert_eq!((r.annotations[0].sample, r.annotations[0].symbol.as_str(), r.annotations[0].duration_s), (2, "beat", Some(0.25)));
+        assert_eq!(
+            (
+                r.annotations[0].sample,
+                r.annotations[0].symbol.as_str(),
+                r.annotations[0].duration_s
+            ),
+            (2, "beat", Some(0.25))
+        );
         assert_eq!(r.annotations[1].symbol, "x");
     }
 
     #[test]
     fn record_count_minus_one_is_derived() {
-        let b = build("", -1, "1", &[ECG], &[samples(&[1, 2, 3, 4]), samples(&[5, 6, 7, 8])]);
+        let b = build(
+            "",
+            -1,
+            "1",
+            &[ECG],
+            &[samples(&[1, 2, 3, 4]), samples(&[5, 6, 7, 8])],
+        );
         assert_eq!(parse_header(&b).unwrap().data_records, 2);
         let e = parse_header(&b[..b.len() - 1]).unwrap_err();
         assert!(e.what.contains("whole number"), "{e}");
@@ -433,8 +586,18 @@ pub(crate) mod tests {
     #[test]
     fn wrong_record_count_and_truncation() {
         let recs = [samples(&[1, 2, 3, 4]), samples(&[5, 6, 7, 8])];
-        assert!(parse(&build("", 3, "1", &[ECG], &recs)).unwrap_err().what.contains("truncated"));
-        assert!(parse(&build("", 1, "1", &[ECG], &recs)).unwrap_err().what.contains("inconsistent"));
+        assert!(
+            parse(&build("", 3, "1", &[ECG], &recs))
+                .unwrap_err()
+                .what
+                .contains("truncated")
+        );
+        assert!(
+            parse(&build("", 1, "1", &[ECG], &recs))
+                .unwrap_err()
+                .what
+                .contains("inconsistent")
+        );
         let b = build("", 2, "1", &[ECG], &recs);
         assert!(parse(&b[..300]).is_err());
         assert!(parse(&b[..100]).is_err());
@@ -446,7 +609,13 @@ pub(crate) mod tests {
         let d = build("EDF+D", 1, "1", &[ECG, ANN], &[rec("+0\x14\x14\0")]);
         assert_eq!(parse_header(&d).unwrap().kind, Kind::EdfPlusDiscontinuous);
         assert!(parse(&d).unwrap_err().what.contains("EDF+D"));
-        let gap = build("EDF+C", 2, "1", &[ECG, ANN], &[rec("+0\x14\x14\0"), rec("+5\x14\x14\0")]);
+        let gap = build(
+            "EDF+C",
+            2,
+            "1",
+            &[ECG, ANN],
+            &[rec("+0\x14\x14\0"), rec("+5\x14\x14\0")],
+        );
         assert!(parse(&gap).unwrap_err().what.contains("discontinuous"));
     }
 
@@ -459,17 +628,39 @@ pub(crate) mod tests {
             b
         };
         assert!(parse(&with(0, "1")).unwrap_err().what.contains("version"));
-        assert!(parse(&with(184, "999     ")).unwrap_err().what.contains("header size"));
+        assert!(
+            parse(&with(184, "999     "))
+                .unwrap_err()
+                .what
+                .contains("header size")
+        );
         assert!(parse(&with(244, "-1      ")).is_err());
         assert!(parse(&with(244, "abc     ")).is_err());
         // digital min == max (at 256 + 120 for the first signal)
-        assert!(parse(&with(256 + 120, "1000    ")).unwrap_err().what.contains("digital"));
+        assert!(
+            parse(&with(256 + 120, "1000    "))
+                .unwrap_err()
+                .what
+                .contains("digital")
+        );
         let mut b = good.clone();
         b[10] = 0xc3;
         assert_eq!(parse(&b).unwrap_err().at, crate::error::Location::Byte(10));
-        let bad_tal = build("EDF+C", 1, "1", &[ECG, ANN], &[[samples(&[0, 0, 0, 0]), tals("0\x14\x14\0", 32)].concat()]);
+        let bad_tal = build(
+            "EDF+C",
+            1,
+            "1",
+            &[ECG, ANN],
+            &[[samples(&[0, 0, 0, 0]), tals("0\x14\x14\0", 32)].concat()],
+        );
         assert!(parse(&bad_tal).unwrap_err().what.contains("onset"));
-        let unterminated = build("EDF+C", 1, "1", &[ECG, ANN], &[[samples(&[0, 0, 0, 0]), vec![b'+'; 32]].concat()]);
+        let unterminated = build(
+            "EDF+C",
+            1,
+            "1",
+            &[ECG, ANN],
+            &[[samples(&[0, 0, 0, 0]), vec![b'+'; 32]].concat()],
+        );
         assert!(parse(&unterminated).is_err());
     }
 }

@@ -88,11 +88,15 @@ pub fn invalid_sample(format: u16) -> i32 {
 }
 
 fn num<T: std::str::FromStr>(line: usize, field: &str, what: &str) -> Result<T, ParseError> {
-    field.parse::<T>().map_err(|_| ParseError::at_line(line, format!("bad {what} {field:?}")))
+    field
+        .parse::<T>()
+        .map_err(|_| ParseError::at_line(line, format!("bad {what} {field:?}")))
 }
 
 fn comment(line: &str) -> Option<String> {
-    line.trim_start().strip_prefix('#').map(|c| c.trim().to_string())
+    line.trim_start()
+        .strip_prefix('#')
+        .map(|c| c.trim().to_string())
 }
 
 /// Parse the text of a `.hea` file (single-segment records only).
@@ -117,11 +121,17 @@ pub fn parse_header(text: &str) -> Result<Header, ParseError> {
     let mut f = rec_line.split_whitespace();
     let name_field = f.next().unwrap_or_default();
     if name_field.contains('/') {
-        return Err(ParseError::at_line(ln, "multi-segment records are not supported"));
+        return Err(ParseError::at_line(
+            ln,
+            "multi-segment records are not supported",
+        ));
     }
     let nsig: usize = num(ln, f.next().unwrap_or(""), "number of signals")?;
     if nsig > MAX_SIGNALS {
-        return Err(ParseError::at_line(ln, format!("implausible number of signals {nsig}")));
+        return Err(ParseError::at_line(
+            ln,
+            format!("implausible number of signals {nsig}"),
+        ));
     }
     let (mut frame_rate_hz, mut counter_freq_hz): (f64, Option<f64>) = (250.0, None);
     if let Some(fs_field) = f.next() {
@@ -136,7 +146,10 @@ pub fn parse_header(text: &str) -> Result<Header, ParseError> {
         }
     }
     if !(frame_rate_hz.is_finite() && frame_rate_hz > 0.0) {
-        return Err(ParseError::at_line(ln, format!("sampling frequency {frame_rate_hz} is not positive")));
+        return Err(ParseError::at_line(
+            ln,
+            format!("sampling frequency {frame_rate_hz} is not positive"),
+        ));
     }
     let frames = match f.next() {
         Some(n) => Some(num::<u64>(ln, n, "number of samples")?).filter(|&n| n > 0),
@@ -148,7 +161,10 @@ pub fn parse_header(text: &str) -> Result<Header, ParseError> {
         let Some((ln, line)) = lines.next() else {
             return Err(ParseError::at_line(
                 rec_line_no + signals.len() + 1,
-                format!("header declares {nsig} signals but has {} signal lines", signals.len()),
+                format!(
+                    "header declares {nsig} signals but has {} signal lines",
+                    signals.len()
+                ),
             ));
         };
         match comment(line) {
@@ -172,7 +188,9 @@ pub fn parse_header(text: &str) -> Result<Header, ParseError> {
 fn parse_signal_line(ln: usize, line: &str) -> Result<SignalSpec, ParseError> {
     let mut it = line.split_whitespace();
     let file_name = it.next().unwrap_or_default().to_string();
-    let fmt_field = it.next().ok_or_else(|| ParseError::at_line(ln, "signal line has no format"))?;
+    let fmt_field = it
+        .next()
+        .ok_or_else(|| ParseError::at_line(ln, "signal line has no format"))?;
     let (fmt_field, byte_offset) = match fmt_field.split_once('+') {
         Some((a, b)) => (a, num::<u64>(ln, b, "byte offset")?),
         None => (fmt_field, 0),
@@ -187,7 +205,10 @@ fn parse_signal_line(ln: usize, line: &str) -> Result<SignalSpec, ParseError> {
     };
     let format: u16 = num(ln, fmt_field, "signal format")?;
     if samples_per_frame == 0 || samples_per_frame > MAX_SAMPLES_PER_FRAME {
-        return Err(ParseError::at_line(ln, format!("bad samples per frame {samples_per_frame}")));
+        return Err(ParseError::at_line(
+            ln,
+            format!("bad samples per frame {samples_per_frame}"),
+        ));
     }
 
     let (mut gain, mut baseline, mut units) = (DEFAULT_GAIN, None, "mV".to_string());
@@ -285,14 +306,22 @@ pub fn decode_signal_file(
     bytes: &[u8],
     frames: Option<u64>,
 ) -> Result<Vec<Vec<i32>>, ParseError> {
-    let Some(first) = specs.first() else { return Ok(Vec::new()) };
+    let Some(first) = specs.first() else {
+        return Ok(Vec::new());
+    };
     let part = || format!("signal file {}", first.file_name);
     let format = first.format;
     if specs.iter().any(|s| s.format != format) {
-        return Err(ParseError::in_part(part(), "signals in one file use different formats"));
+        return Err(ParseError::in_part(
+            part(),
+            "signals in one file use different formats",
+        ));
     }
     if specs.iter().any(|s| s.byte_offset != first.byte_offset) {
-        return Err(ParseError::in_part(part(), "signals in one file use different byte offsets"));
+        return Err(ParseError::in_part(
+            part(),
+            "signals in one file use different byte offsets",
+        ));
     }
     if !SUPPORTED_FORMATS.contains(&format) {
         return Err(ParseError::in_part(
@@ -301,9 +330,15 @@ pub fn decode_signal_file(
         ));
     }
     let offset = first.byte_offset;
-    let data = usize::try_from(offset).ok().and_then(|o| bytes.get(o..)).ok_or_else(|| {
-        ParseError::at_byte(bytes.len() as u64, format!("byte offset {offset} is past the end"))
-    })?;
+    let data = usize::try_from(offset)
+        .ok()
+        .and_then(|o| bytes.get(o..))
+        .ok_or_else(|| {
+            ParseError::at_byte(
+                bytes.len() as u64,
+                format!("byte offset {offset} is past the end"),
+            )
+        })?;
     let spf: Vec<usize> = specs.iter().map(|s| s.samples_per_frame as usize).collect();
     // at most MAX_SIGNALS × MAX_SAMPLES_PER_FRAME = 2^28: no overflow
     let per_frame: usize = spf.iter().sum();
@@ -322,8 +357,16 @@ pub fn decode_signal_file(
         None => available_frames,
     } as usize; // ≤ available_frames, which fits the data in memory
 
-    let mut out: Vec<Vec<i32>> = spf.iter().map(|&k| Vec::with_capacity(k * n_frames)).collect();
-    let mut values = ValueReader { format, data, pos: 0, pending: None };
+    let mut out: Vec<Vec<i32>> = spf
+        .iter()
+        .map(|&k| Vec::with_capacity(k * n_frames))
+        .collect();
+    let mut values = ValueReader {
+        format,
+        data,
+        pos: 0,
+        pending: None,
+    };
     for _ in 0..n_frames {
         for (column, &k) in out.iter_mut().zip(&spf) {
             for _ in 0..k {
@@ -342,8 +385,9 @@ pub fn read_signal_file(
     file_name: &str,
     bytes: &[u8],
 ) -> Result<Vec<(usize, Signal)>, ParseError> {
-    let idx: Vec<usize> =
-        (0..header.signals.len()).filter(|&i| header.signals[i].file_name == file_name).collect();
+    let idx: Vec<usize> = (0..header.signals.len())
+        .filter(|&i| header.signals[i].file_name == file_name)
+        .collect();
     let specs: Vec<&SignalSpec> = idx.iter().filter_map(|&i| header.signals.get(i)).collect();
     let adc = decode_signal_file(&specs, bytes, header.frames)?;
     let mut out = Vec::with_capacity(idx.len());
@@ -354,15 +398,25 @@ pub fn read_signal_file(
             if got != expected {
                 return Err(ParseError::in_part(
                     format!("signal {i} ({})", spec.description),
-                    format!("checksum mismatch (header {expected}, data {got}): corrupt signal file"),
+                    format!(
+                        "checksum mismatch (header {expected}, data {got}): corrupt signal file"
+                    ),
                 ));
             }
         }
         // signal(5): with skew s, this signal's sample for frame t is stored at frame t + s
         let skip = (spec.skew as usize).saturating_mul(spec.samples_per_frame as usize);
-        let mut samples: Vec<f32> = values.iter().skip(skip).map(|&v| spec.to_physical(v)).collect();
+        let mut samples: Vec<f32> = values
+            .iter()
+            .skip(skip)
+            .map(|&v| spec.to_physical(v))
+            .collect();
         samples.resize(values.len(), f32::NAN);
-        let label = if spec.description.is_empty() { format!("signal {i}") } else { spec.description.clone() };
+        let label = if spec.description.is_empty() {
+            format!("signal {i}")
+        } else {
+            spec.description.clone()
+        };
         out.push((
             i,
             Signal {
@@ -393,7 +447,9 @@ impl ValueReader<'_> {
                 if let Some(v) = self.pending.take() {
                     return Some(v);
                 }
-                let &[b0, b1] = self.data.get(self.pos..self.pos + 2)? else { return None };
+                let &[b0, b1] = self.data.get(self.pos..self.pos + 2)? else {
+                    return None;
+                };
                 let v0 = i32::from(b0) | (i32::from(b1 & 0x0f) << 8);
                 if let Some(&b2) = self.data.get(self.pos + 2) {
                     self.pending = Some(sign12(i32::from(b2) | (i32::from(b1 & 0xf0) << 4)));
@@ -403,7 +459,9 @@ impl ValueReader<'_> {
             }
             // format 16: little-endian two's complement
             _ => {
-                let &[lo, hi] = self.data.get(self.pos..self.pos + 2)? else { return None };
+                let &[lo, hi] = self.data.get(self.pos..self.pos + 2)? else {
+                    return None;
+                };
                 self.pos += 2;
                 Some(i32::from(i16::from_le_bytes([lo, hi])))
             }
@@ -418,7 +476,9 @@ fn sign12(v: i32) -> i32 {
 
 /// WFDB checksum: the low 16 bits of the sum of all samples, as a signed 16-bit value.
 pub fn checksum(samples: &[i32]) -> i32 {
-    let sum = samples.iter().fold(0i64, |acc, &v| acc.wrapping_add(i64::from(v)));
+    let sum = samples
+        .iter()
+        .fold(0i64, |acc, &v| acc.wrapping_add(i64::from(v)));
     i32::from(sum as u16 as i16)
 }
 
@@ -470,9 +530,15 @@ pub fn parse_annotations(bytes: &[u8]) -> Result<Vec<Annotation>, ParseError> {
                 if bytes.is_empty() {
                     return Ok(out);
                 }
-                return Err(ParseError::at_byte(pos as u64, "truncated: no end-of-annotations marker"));
+                return Err(ParseError::at_byte(
+                    pos as u64,
+                    "truncated: no end-of-annotations marker",
+                ));
             }
-            return Err(ParseError::at_byte(pos as u64, "truncated: odd number of bytes"));
+            return Err(ParseError::at_byte(
+                pos as u64,
+                "truncated: odd number of bytes",
+            ));
         };
         let code = (w >> 10) as u8;
         let field = (w & 0x3ff) as i64;
@@ -485,15 +551,23 @@ pub fn parse_annotations(bytes: &[u8]) -> Result<Vec<Annotation>, ParseError> {
                     return Err(ParseError::at_byte(pos as u64, "truncated SKIP record"));
                 };
                 let skip = (((hi as u32) << 16) | lo as u32) as i32 as i64;
-                time = time.checked_add(skip).ok_or_else(|| ParseError::at_byte(pos as u64, "time overflow"))?;
+                time = time
+                    .checked_add(skip)
+                    .ok_or_else(|| ParseError::at_byte(pos as u64, "time overflow"))?;
                 if time < 0 {
-                    return Err(ParseError::at_byte(pos as u64, format!("SKIP makes the time negative ({time})")));
+                    return Err(ParseError::at_byte(
+                        pos as u64,
+                        format!("SKIP makes the time negative ({time})"),
+                    ));
                 }
                 pos += 6;
             }
             NUM | SUB | CHN | AUX => {
                 let Some(last) = out.last_mut() else {
-                    return Err(ParseError::at_byte(pos as u64, format!("modifier code {code} before any annotation")));
+                    return Err(ParseError::at_byte(
+                        pos as u64,
+                        format!("modifier code {code} before any annotation"),
+                    ));
                 };
                 match code {
                     NUM => {
@@ -508,7 +582,10 @@ pub fn parse_annotations(bytes: &[u8]) -> Result<Vec<Annotation>, ParseError> {
                     _ => {
                         let len = field as usize; // ≤ 1023
                         let text = bytes.get(pos + 2..pos + 2 + len).ok_or_else(|| {
-                            ParseError::at_byte(pos as u64, format!("truncated AUX string of {len} bytes"))
+                            ParseError::at_byte(
+                                pos as u64,
+                                format!("truncated AUX string of {len} bytes"),
+                            )
                         })?;
                         let text = text.split(|&b| b == 0).next().unwrap_or(text);
                         last.aux = Some(String::from_utf8_lossy(text).into_owned());
@@ -518,7 +595,9 @@ pub fn parse_annotations(bytes: &[u8]) -> Result<Vec<Annotation>, ParseError> {
                 pos += 2;
             }
             c if c <= ACMAX => {
-                time = time.checked_add(field).ok_or_else(|| ParseError::at_byte(pos as u64, "time overflow"))?;
+                time = time
+                    .checked_add(field)
+                    .ok_or_else(|| ParseError::at_byte(pos as u64, "time overflow"))?;
                 out.push(Annotation {
                     sample: time,
                     symbol: annotation_mnemonic(c).to_string(),
@@ -532,7 +611,10 @@ pub fn parse_annotations(bytes: &[u8]) -> Result<Vec<Annotation>, ParseError> {
                 pos += 2;
             }
             c => {
-                return Err(ParseError::at_byte(pos as u64, format!("unknown annotation code {c}")));
+                return Err(ParseError::at_byte(
+                    pos as u64,
+                    format!("unknown annotation code {c}"),
+                ));
             }
         }
     }
@@ -552,7 +634,10 @@ mod tests {
         assert_eq!(h.frames, Some(650000));
         assert_eq!(h.signals.len(), 2);
         let s = &h.signals[0];
-        assert_eq!((s.format, s.gain, s.baseline, s.adc_zero, s.initial_value), (212, 200.0, 1024, 1024, 955));
+        assert_eq!(
+            (s.format, s.gain, s.baseline, s.adc_zero, s.initial_value),
+            (212, 200.0, 1024, 1024, 955)
+        );
         assert_eq!(s.checksum, Some(29832));
         assert_eq!(s.description, "MLII");
         assert_eq!(h.comments, vec!["75 F 1011 654 x1".to_string()]);
@@ -566,7 +651,16 @@ mod tests {
         .unwrap();
         assert_eq!(h.counter_freq_hz, Some(360.0));
         let s = &h.signals[0];
-        assert_eq!((s.samples_per_frame, s.skew, s.byte_offset, s.baseline, s.units.as_str()), (2, 3, 10, 0, "uV"));
+        assert_eq!(
+            (
+                s.samples_per_frame,
+                s.skew,
+                s.byte_offset,
+                s.baseline,
+                s.units.as_str()
+            ),
+            (2, 3, 10, 0, "uV")
+        );
         assert_eq!(h.signals[1].gain, DEFAULT_GAIN);
         assert_eq!(h.signals[1].baseline, 1024);
     }
@@ -586,7 +680,11 @@ mod tests {
         // values 1, -1, 2047, -2048 packed as two pairs
         let pack = |a: i32, b: i32| {
             let (a, b) = ((a & 0xfff) as u32, (b & 0xfff) as u32);
-            [(a & 0xff) as u8, ((a >> 8) | ((b >> 8) << 4)) as u8, (b & 0xff) as u8]
+            [
+                (a & 0xff) as u8,
+                ((a >> 8) | ((b >> 8) << 4)) as u8,
+                (b & 0xff) as u8,
+            ]
         };
         let mut bytes = Vec::new();
         bytes.extend(pack(1, -1));
@@ -602,7 +700,10 @@ mod tests {
     fn format_16() {
         let h = parse_header("r 1 100 3\nr.dat 16 1000/uV\n").unwrap();
         let specs: Vec<&SignalSpec> = h.signals.iter().collect();
-        let bytes: Vec<u8> = [5i16, -300, 32767].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let bytes: Vec<u8> = [5i16, -300, 32767]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
         let out = decode_signal_file(&specs, &bytes, Some(3)).unwrap();
         assert_eq!(out, vec![vec![5, -300, 32767]]);
         assert_eq!(h.signals[0].to_physical(-300), -0.3);
@@ -639,12 +740,27 @@ mod tests {
         b.extend([0, 0]);
         let a = parse_annotations(&b).unwrap();
         assert_eq!(a.len(), 4);
-        assert_eq!((a[0].sample, a[0].symbol.as_str(), a[0].subtype), (100, "N", 3));
-        assert_eq!((a[1].sample, a[1].symbol.as_str(), a[1].chan, a[1].subtype), (150, "V", 1, 0));
+        assert_eq!(
+            (a[0].sample, a[0].symbol.as_str(), a[0].subtype),
+            (100, "N", 3)
+        );
+        assert_eq!(
+            (a[1].sample, a[1].symbol.as_str(), a[1].chan, a[1].subtype),
+            (150, "V", 1, 0)
+        );
         assert_eq!(a[1].aux.as_deref(), Some("(N"));
-        assert_eq!((a[2].sample, a[2].symbol.as_str(), a[2].chan, a[2].num), (100_150, "+", 1, 7));
-        assert_eq!((a[3].sample, a[3].chan, a[3].num, a[3].aux.as_deref()), (100_160, 1, 7, None));
-        assert!(parse_annotations(&b[..b.len() - 2]).is_err(), "no end marker");
+        assert_eq!(
+            (a[2].sample, a[2].symbol.as_str(), a[2].chan, a[2].num),
+            (100_150, "+", 1, 7)
+        );
+        assert_eq!(
+            (a[3].sample, a[3].chan, a[3].num, a[3].aux.as_deref()),
+            (100_160, 1, 7, None)
+        );
+        assert!(
+            parse_annotations(&b[..b.len() - 2]).is_err(),
+            "no end marker"
+        );
         assert!(parse_annotations(&b[..5]).is_err(), "odd length");
         assert_eq!(parse_annotations(&[]).unwrap(), vec![]);
     }
@@ -655,18 +771,34 @@ mod tests {
         b.extend(word(1, 0));
         b.extend([0, 0]);
         assert!(parse_annotations(&b).unwrap_err().what.contains("negative"));
-        assert!(parse_annotations(&word(SUB, 1)).unwrap_err().what.contains("before any"));
-        assert!(parse_annotations(&word(55, 1)).unwrap_err().what.contains("unknown"));
+        assert!(
+            parse_annotations(&word(SUB, 1))
+                .unwrap_err()
+                .what
+                .contains("before any")
+        );
+        assert!(
+            parse_annotations(&word(55, 1))
+                .unwrap_err()
+                .what
+                .contains("unknown")
+        );
         let mut b = word(1, 1).to_vec();
         b.extend(word(AUX, 10));
         b.extend(*b"abc");
         assert!(parse_annotations(&b).unwrap_err().what.contains("AUX"));
-        assert!(parse_annotations(&skip(1)[..4]).unwrap_err().what.contains("SKIP"));
+        assert!(
+            parse_annotations(&skip(1)[..4])
+                .unwrap_err()
+                .what
+                .contains("SKIP")
+        );
     }
 
     #[test]
     fn huge_frame_count_is_checked_before_allocating() {
-        let h = parse_header("r 2 360 18446744073709551615\nr.dat 212x65536\nr.dat 212x65536\n").unwrap();
+        let h = parse_header("r 2 360 18446744073709551615\nr.dat 212x65536\nr.dat 212x65536\n")
+            .unwrap();
         let specs: Vec<&SignalSpec> = h.signals.iter().collect();
         let e = decode_signal_file(&specs, &[0; 30], h.frames).unwrap_err();
         assert!(e.what.contains("truncated"), "{e}");
@@ -683,14 +815,20 @@ mod tests {
 
     #[test]
     fn checksum_and_skew() {
-        let bytes: Vec<u8> = [10i16, 20, 30].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let bytes: Vec<u8> = [10i16, 20, 30]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
         let h = parse_header("r 1 100 3\nr.dat 16:1 10(0)/mV 16 0 10 60 0 ECG\n").unwrap();
         let s = read_signal_file(&h, "r.dat", &bytes).unwrap();
         assert_eq!(s[0].1.samples[..2], [2.0, 3.0]);
         assert!(s[0].1.samples[2].is_nan(), "skewed tail is padded with NaN");
         let bad = parse_header("r 1 100 3\nr.dat 16 10(0)/mV 16 0 10 61 0 ECG\n").unwrap();
         let e = read_signal_file(&bad, "r.dat", &bytes).unwrap_err();
-        assert!(e.what.contains("checksum mismatch") && e.to_string().contains("signal 0"), "{e}");
+        assert!(
+            e.what.contains("checksum mismatch") && e.to_string().contains("signal 0"),
+            "{e}"
+        );
     }
 
     #[test]
