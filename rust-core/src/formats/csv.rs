@@ -8,6 +8,7 @@
 //!   `ecg_mV`), else the last numeric column that is not the time column.
 //! - Unit: the caller's (`--unit`), else the one stated in the column name, else mV for an `ecg`
 //!   column; a column named `…raw…` without a stated unit is kept in raw ADC units (`"raw"`).
+//!   A units row under the header (`s,mV`) states units too.
 //! - Sampling rate: the caller's (`--fs`); else **estimated** from a time column (`time`,
 //!   `timestamp`, `*datetime*`, …) as (rows − 1) / (last time − first time). Numeric times are
 //!   seconds unless the name says `ms`/`us`/`ns`, or their size says epoch ms/µs/ns; text times
@@ -88,6 +89,14 @@ pub fn parse(text: &str, opts: &CsvOptions) -> Result<Signal, CsvError> {
                 .map_err(|e| ParseError::at_line(ln, e))
         })
         .collect::<Result<_, _>>()?;
+    // A units row right under the header (`s,mV`): no numbers, at least one voltage unit.
+    let units_row = rows.first().map(|(_, r)| r.clone()).filter(|r| {
+        r.iter().all(|c| parse_number(c, delimiter).is_none())
+            && r.iter().any(|c| canonical_unit(c).is_some())
+    });
+    let rows = rows
+        .get(usize::from(units_row.is_some())..)
+        .unwrap_or_default();
     let Some((first_line, first_row)) = rows.first() else {
         return Err(ParseError::at_line(header_line + 1, "no data rows after the header").into());
     };
@@ -118,7 +127,7 @@ pub fn parse(text: &str, opts: &CsvOptions) -> Result<Signal, CsvError> {
     }
 
     let mut samples = Vec::with_capacity(rows.len());
-    for (ln, row) in &rows {
+    for (ln, row) in rows {
         if row.len() != names.len() {
             return Err(ParseError::at_line(
                 *ln,
@@ -140,14 +149,18 @@ pub fn parse(text: &str, opts: &CsvOptions) -> Result<Signal, CsvError> {
     let sampling_rate_hz = match (opts.sampling_rate_hz, time_col) {
         (Some(fs), _) => fs,
         (None, Some(tc)) => estimate_rate(
-            &rows,
+            rows,
             tc,
             names.get(tc).map(String::as_str).unwrap_or_default(),
             delimiter,
         )?,
         (None, None) => return Err(CsvError::NeedsSamplingRate),
     };
-    let unit = match (opts.unit, unit_in_name(&name)) {
+    let stated = units_row
+        .as_ref()
+        .and_then(|r| r.get(col))
+        .and_then(|u| canonical_unit(u));
+    let unit = match (opts.unit, stated.or_else(|| unit_in_name(&name))) {
         (Some(u), _) => u.to_string(),
         (None, Some(u)) => u.to_string(),
         (None, None) if name.to_ascii_lowercase().contains("raw") => "raw".to_string(),
@@ -215,12 +228,19 @@ fn unit_in_name(name: &str) -> Option<&'static str> {
     let tokens = name
         .split(['(', ')', '[', ']', '_', ' '])
         .filter(|t| !t.is_empty());
-    tokens.skip(1).find_map(|t| {
-        let k = millivolt_factor(t)?;
-        ["mV", "uV", "V", "nV"]
-            .into_iter()
-            .find(|u| millivolt_factor(u) == Some(k))
-    })
+    tokens.skip(1).find_map(canonical_unit)
+}
+
+/// A voltage unit in our spelling (`µV`, `microvolt`, `(uV)` → `uV`).
+fn canonical_unit(text: &str) -> Option<&'static str> {
+    let t = text
+        .trim()
+        .trim_start_matches(['(', '['])
+        .trim_end_matches([')', ']']);
+    let k = millivolt_factor(t)?;
+    ["mV", "uV", "V", "nV"]
+        .into_iter()
+        .find(|u| millivolt_factor(u) == Some(k))
 }
 
 fn is_time_name(name: &str) -> bool {
@@ -390,6 +410,9 @@ mod tests {
             ("ECG (uV)", "uV", 250.0)
         );
         assert_eq!(s.samples, [1.5, 2.0]);
+        let s = parse("t,ecg\ns,[uV]\n0,1\n0.01,2\n", &opts(None, None)).unwrap();
+        assert_eq!((s.unit.as_str(), s.sampling_rate_hz), ("uV", 100.0));
+        assert_eq!(s.samples, [1.0, 2.0]);
     }
 
     #[test]

@@ -335,7 +335,11 @@ pub fn parse(bytes: &[u8]) -> Result<Recording, ParseError> {
                     let start = *first_onset.get_or_insert(onset);
                     // EDF+C: record r starts r × duration after the first (EDF+ §2.2.4)
                     let expected = start + record as f64 * header.record_duration_s;
-                    if header.kind == Kind::EdfPlusContinuous && (onset - expected).abs() > 1e-3 {
+                    // (a duration of 0 marks an annotation-only file, whose records have no span)
+                    let contiguous = header.kind != Kind::EdfPlusContinuous
+                        || header.record_duration_s == 0.0
+                        || (onset - expected).abs() <= 1e-3;
+                    if !contiguous {
                         return Err(ParseError::at_byte(
                             pos as u64,
                             format!(
