@@ -5,16 +5,18 @@ use std::path::{Path, PathBuf};
 
 use crate::{
     error::{Error, ParseError, Result},
-    formats::wfdb,
+    formats::{csv, edf, wfdb},
     record::{Recording, Signal},
 };
 
 /// Options for formats that do not describe themselves (CSV).
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
-    /// Sampling rate of a CSV file without a time column.
+    /// Sampling rate of a CSV file (`--fs`); without it the rate is estimated from a time
+    /// column, and a file without one is an [`Error::InvalidArgument`].
     pub csv_sampling_rate_hz: Option<f64>,
-    /// Unit of the CSV samples ("mV" or "uV"; default mV).
+    /// Unit of the CSV samples (`--unit`, "mV" or "uV"); overrides a unit in the column name.
+    /// Default: the column name's unit, else mV.
     pub csv_unit: Option<String>,
 }
 
@@ -22,13 +24,32 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::io(path, e))
 }
 
-/// Load a recording; the format is chosen by extension (`.hea`, `.edf`, `.csv`).
-/// A WFDB record may also be named without extension or by its `.dat`.
+fn read_text(path: &Path) -> Result<String> {
+    String::from_utf8(read_bytes(path)?).map_err(|e| {
+        let at = e.utf8_error().valid_up_to() as u64;
+        Error::format(path, ParseError::at_byte(at, "not UTF-8 text"))
+    })
+}
+
+/// The record name of a file: its stem.
+fn record_name(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Load a recording; the format is chosen by extension: `.hea`/`.dat`/`.atr` (or no extension
+/// beside a `.hea`) → WFDB, `.edf` → EDF/EDF+, `.csv`/`.tsv`/`.txt` → delimited text.
 pub fn load_recording(path: &Path, opts: &LoadOptions) -> Result<Recording> {
-    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
     match ext.as_deref() {
         Some("hea") => read_wfdb(path),
         Some("dat") | Some("atr") => read_wfdb(&path.with_extension("hea")),
+        Some("edf") => read_edf(path),
+        Some("csv") | Some("tsv") | Some("txt") => read_csv(path, opts),
         None if path.with_extension("hea").is_file() => read_wfdb(&path.with_extension("hea")),
         _ => Err(Error::Unsupported {
             file: path.display().to_string(),
@@ -38,64 +59,26 @@ pub fn load_recording(path: &Path, opts: &LoadOptions) -> Result<Recording> {
             ),
         }),
     }
-    .map(|r| {
-        let _ = opts;
-        r
-    })
 }
 
 /// Read a WFDB record from its `.hea` file, with its `.atr` annotations when present.
 pub fn read_wfdb(header_path: &Path) -> Result<Recording> {
-    let text = read_bytes(header_path)?;
-    let text = String::from_utf8(text).map_err(|e| {
-        Error::format(header_path, ParseError::at_byte(e.utf8_error().valid_up_to() as u64, "header is not UTF-8 text"))
-    })?;
+    let text = read_text(header_path)?;
     let header = wfdb::parse_header(&text).map_err(|e| Error::format(header_path, e))?;
     let dir = header_path.parent().unwrap_or(Path::new("."));
 
     let mut signals: Vec<Option<Signal>> = vec![None; header.signals.len()];
-    // group signals by file, preserving header order
-    let mut files: Vec<&str> = Vec::new();
-    for s in &header.signals {
-        if !files.contains(&s.file_name.as_str()) {
-            files.push(&s.file_name);
-        }
-    }
-    for file in files {
-        let idx: Vec<usize> =
-            (0..header.signals.len()).filter(|&i| header.signals[i].file_name == file).collect();
-        let specs: Vec<&wfdb::SignalSpec> = idx.iter().map(|&i| &header.signals[i]).collect();
+    for file in header.signal_files() {
         let data_path = resolve_signal_file(dir, file);
         let bytes = read_bytes(&data_path)?;
-        let adc = wfdb::decode_signal_file(&specs, &bytes, header.frames)
-            .map_err(|e| Error::format(&data_path, e))?;
-        for ((&i, spec), values) in idx.iter().zip(&specs).zip(adc) {
-            if let Some(expected) = spec.checksum {
-                let got = wfdb::checksum(&values);
-                if header.frames.is_some() && got != expected {
-                    return Err(Error::format(
-                        &data_path,
-                        ParseError::in_part(
-                            format!("signal {i}"),
-                            format!("checksum mismatch (header {expected}, data {got}): corrupt signal file"),
-                        ),
-                    ));
-                }
+        for (i, signal) in wfdb::read_signal_file(&header, file, &bytes)
+            .map_err(|e| Error::format(&data_path, e))?
+        {
+            if let Some(slot) = signals.get_mut(i) {
+                *slot = Some(signal);
             }
-            let skip = (spec.skew as usize) * spec.samples_per_frame as usize;
-            let mut samples: Vec<f32> =
-                values.iter().skip(skip).map(|&v| spec.to_physical(v)).collect();
-            samples.resize(values.len(), f32::NAN);
-            signals[i] = Some(Signal {
-                label: if spec.description.is_empty() { format!("signal {i}") } else { spec.description.clone() },
-                unit: spec.units.clone(),
-                sampling_rate_hz: header.frame_rate_hz * spec.samples_per_frame as f64,
-                samples,
-            });
         }
     }
-    let signals: Vec<Signal> = signals.into_iter().flatten().collect();
-
     let atr = header_path.with_extension("atr");
     let annotations = if atr.is_file() {
         wfdb::parse_annotations(&read_bytes(&atr)?).map_err(|e| Error::format(&atr, e))?
@@ -104,7 +87,7 @@ pub fn read_wfdb(header_path: &Path) -> Result<Recording> {
     };
     Ok(Recording {
         name: header.record_name,
-        signals,
+        signals: signals.into_iter().flatten().collect(),
         annotations,
         annotation_rate_hz: header.frame_rate_hz,
     })
@@ -112,6 +95,49 @@ pub fn read_wfdb(header_path: &Path) -> Result<Recording> {
 
 fn resolve_signal_file(dir: &Path, file: &str) -> PathBuf {
     // WFDB file names are relative to the header's directory; never let them escape it.
-    let name = Path::new(file).file_name().map(PathBuf::from).unwrap_or_else(|| PathBuf::from(file));
+    let name = Path::new(file)
+        .file_name()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(file));
     dir.join(name)
+}
+
+/// Read an EDF or EDF+C file. EDF+D (discontinuous) is reported as unsupported.
+pub fn read_edf(path: &Path) -> Result<Recording> {
+    let bytes = read_bytes(path)?;
+    let header = edf::parse_header(&bytes).map_err(|e| Error::format(path, e))?;
+    if header.kind == edf::Kind::EdfPlusDiscontinuous {
+        return Err(Error::Unsupported {
+            file: path.display().to_string(),
+            what: "EDF+D (discontinuous) recordings; convert to EDF+C or split at the gaps".into(),
+        });
+    }
+    let mut rec = edf::parse(&bytes).map_err(|e| Error::format(path, e))?;
+    rec.name = record_name(path);
+    Ok(rec)
+}
+
+/// Read a delimited text file (see [`csv`] for the layout, and for how the rate is estimated).
+pub fn read_csv(path: &Path, opts: &LoadOptions) -> Result<Recording> {
+    let text = read_text(path)?;
+    let csv_opts = csv::CsvOptions {
+        sampling_rate_hz: opts.csv_sampling_rate_hz,
+        unit: opts.csv_unit.as_deref(),
+    };
+    let file = path.display().to_string();
+    let signal = csv::parse(&text, &csv_opts).map_err(|e| match e {
+        csv::CsvError::Parse(p) => Error::format(path, p),
+        csv::CsvError::NeedsSamplingRate => Error::InvalidArgument(format!("{file}: {e}")),
+        csv::CsvError::BadOption(what) => Error::InvalidArgument(format!("{file}: {what}")),
+        csv::CsvError::NotEcg(what) => Error::Unsupported {
+            file,
+            what: format!("not ECG: {what}"),
+        },
+    })?;
+    Ok(Recording {
+        name: record_name(path),
+        annotation_rate_hz: signal.sampling_rate_hz,
+        signals: vec![signal],
+        annotations: Vec::new(),
+    })
 }

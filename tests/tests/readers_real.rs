@@ -57,3 +57,135 @@ fn qtdb_and_nstdb_records_load() {
         assert!(n > 0);
     }
 }
+
+#[test]
+fn eegmat_edf_files_load_with_their_ecg_channel() {
+    let Some(dir) = dataset("eegmat") else { return };
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "edf"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 20, "{} EDF files", files.len());
+    for f in files {
+        let r = load_recording(&f, &LoadOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+        let ch = r.default_ecg_channel().unwrap();
+        let ecg = &r.signals[ch];
+        assert!(
+            ecg.is_ecg_like(),
+            "{}: channel {ch} is {:?}",
+            r.name,
+            ecg.label
+        );
+        assert_eq!(ecg.sampling_rate_hz, 500.0, "{}", r.name);
+        assert_eq!(r.annotation_rate_hz, 500.0);
+        // the EEGMAT segments are 60 s (…_1: baseline, may be longer) or longer
+        assert!(
+            (30.0..=300.0).contains(&r.duration_s()),
+            "{}: {} s",
+            r.name,
+            r.duration_s()
+        );
+        let mv = ecg.to_millivolts().expect("ECG unit is a voltage");
+        let (lo, hi) = mv
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(l, h), &x| (l.min(x), h.max(x)));
+        // a limb-lead ECG spans a tenth of a mV (Subject20_2: 0.13) to a few mV
+        assert!(
+            hi - lo > 0.1 && hi - lo < 20.0,
+            "{}: range {lo}..{hi} mV",
+            r.name
+        );
+    }
+}
+
+#[test]
+fn eegmat_subject01_1_header_values() {
+    let Some(dir) = dataset("eegmat") else { return };
+    let r = load_recording(&dir.join("Subject01_1.edf"), &LoadOptions::default()).unwrap();
+    assert_eq!(r.name, "Subject01_1");
+    assert_eq!(r.signals.len(), 1);
+    let s = &r.signals[0];
+    assert_eq!((s.label.as_str(), s.unit.as_str()), ("ECG ECG", "mV"));
+    // 182 records of 1 s, 500 samples each
+    assert_eq!(s.samples.len(), 182 * 500);
+    // physical range in the header: -0.46309 .. 0.916526 mV
+    assert!(s.samples.iter().all(|&x| (-0.4632..=0.9166).contains(&x)));
+}
+
+fn csv_file(rel: &str) -> Option<std::path::PathBuf> {
+    let (sub, file) = rel.split_once('/').unwrap();
+    dataset(sub).map(|d| d.join(file))
+}
+
+#[test]
+fn polar_h10_csv_loads_in_mv_at_130_hz() {
+    let Some(f) = csv_file("polar_h10/detectpvc/polar_h10.csv") else {
+        return;
+    };
+    let r = load_recording(&f, &LoadOptions::default()).unwrap();
+    let s = &r.signals[0];
+    assert_eq!(s.label, "ecg");
+    // the Polar H10 samples ECG at a nominal 130 Hz; the rate is estimated from the ns timestamps
+    assert!(
+        (s.sampling_rate_hz - 130.0).abs() < 1.0,
+        "{}",
+        s.sampling_rate_hz
+    );
+    assert!(
+        (550.0..650.0).contains(&r.duration_s()),
+        "{}",
+        r.duration_s()
+    );
+    // values like -0.098: millivolts (the H10's µV, divided by 1000 by the exporter)
+    assert_eq!(s.unit, "mV");
+    let max = s.samples.iter().fold(0f32, |m, &x| m.max(x.abs()));
+    assert!((0.3..5.0).contains(&max), "max |x| = {max} mV");
+}
+
+#[test]
+fn biopsykit_csv_uses_the_datetime_column_and_raw_units() {
+    let Some(f) = csv_file("biopsykit/ecg_sample_Vp01.csv") else {
+        return;
+    };
+    let r = load_recording(&f, &LoadOptions::default()).unwrap();
+    let s = &r.signals[0];
+    assert_eq!(s.label, "ecg_raw");
+    assert_eq!(s.unit, "raw", "ADC counts of unknown scale stay raw");
+    assert!(
+        (s.sampling_rate_hz - 256.0).abs() < 0.5,
+        "{}",
+        s.sampling_rate_hz
+    );
+    // with an explicit unit and rate the caller's choice wins
+    let opts = LoadOptions {
+        csv_sampling_rate_hz: Some(256.0),
+        csv_unit: Some("uV".into()),
+    };
+    let r = load_recording(&f, &opts).unwrap();
+    assert_eq!(
+        (r.signals[0].unit.as_str(), r.signals[0].sampling_rate_hz),
+        ("uV", 256.0)
+    );
+}
+
+#[test]
+fn polar_flow_and_rr_exports_are_reported_as_not_ecg() {
+    for rel in [
+        "polar_h10/pmd_capture/Philipp_Diethelm_2023-01-13_11-40-07.csv",
+        "polar_h10/rr_log/polar_rri_20260623_001651.csv",
+    ] {
+        let Some(f) = csv_file(rel) else { return };
+        let f = if f.exists() { f } else { continue };
+        match load_recording(&f, &LoadOptions::default()) {
+            Err(stressbeat_core::Error::Unsupported { file, what }) => {
+                assert!(
+                    file.ends_with(".csv") && what.contains("not ECG"),
+                    "{file}: {what}"
+                );
+            }
+            other => panic!("{rel}: expected Unsupported, got {other:?}"),
+        }
+    }
+}

@@ -3,8 +3,8 @@
 //! References: WFDB Programmer's Guide, `header(5)`, `signal(5)`, `annot(5)` man pages.
 
 use crate::{
-    error::{Location, ParseError},
-    record::Annotation,
+    error::ParseError,
+    record::{Annotation, Signal},
 };
 
 /// Parsed record line and signal lines of a `.hea` header.
@@ -15,11 +15,24 @@ pub struct Header {
     pub frame_rate_hz: f64,
     /// Counter frequency, if given (`fs/counter`); informational.
     pub counter_freq_hz: Option<f64>,
-    /// Frames in the record, if given.
+    /// Frames in the record, if given and non-zero (header(5): 0 means "unspecified").
     pub frames: Option<u64>,
     pub signals: Vec<SignalSpec>,
     /// `#` comment lines (without the `#`).
     pub comments: Vec<String>,
+}
+
+impl Header {
+    /// The distinct signal file names, in header order.
+    pub fn signal_files(&self) -> Vec<&str> {
+        let mut files: Vec<&str> = Vec::new();
+        for s in &self.signals {
+            if !files.contains(&s.file_name.as_str()) {
+                files.push(&s.file_name);
+            }
+        }
+        files
+    }
 }
 
 /// One signal line of a header.
@@ -29,6 +42,7 @@ pub struct SignalSpec {
     pub format: u16,
     /// Samples of this signal per frame (multi-frequency records; default 1).
     pub samples_per_frame: u32,
+    /// Frames by which this signal's samples precede the others' (signal(5) "skew").
     pub skew: u32,
     pub byte_offset: u64,
     /// ADC units per physical unit (0 in the file means the default, 200).
@@ -50,7 +64,8 @@ impl SignalSpec {
         if adc == invalid_sample(self.format) {
             f32::NAN
         } else {
-            ((adc - self.baseline) as f64 / self.gain) as f32
+            // in f64: `adc - baseline` may overflow i32 for a hostile baseline
+            ((f64::from(adc) - f64::from(self.baseline)) / self.gain) as f32
         }
     }
 }
@@ -59,6 +74,10 @@ impl SignalSpec {
 pub const DEFAULT_GAIN: f64 = 200.0;
 /// Formats this reader decodes.
 pub const SUPPORTED_FORMATS: &[u16] = &[212, 16];
+/// Most signals a header may declare (a sanity bound, far above any real record).
+const MAX_SIGNALS: usize = 4096;
+/// Most samples per frame of one signal (a sanity bound).
+const MAX_SAMPLES_PER_FRAME: u32 = 1 << 16;
 
 /// The "invalid sample" marker of a format.
 pub fn invalid_sample(format: u16) -> i32 {
@@ -69,7 +88,15 @@ pub fn invalid_sample(format: u16) -> i32 {
 }
 
 fn num<T: std::str::FromStr>(line: usize, field: &str, what: &str) -> Result<T, ParseError> {
-    field.parse::<T>().map_err(|_| ParseError::at_line(line, format!("bad {what} {field:?}")))
+    field
+        .parse::<T>()
+        .map_err(|_| ParseError::at_line(line, format!("bad {what} {field:?}")))
+}
+
+fn comment(line: &str) -> Option<String> {
+    line.trim_start()
+        .strip_prefix('#')
+        .map(|c| c.trim().to_string())
 }
 
 /// Parse the text of a `.hea` file (single-segment records only).
@@ -81,42 +108,51 @@ pub fn parse_header(text: &str) -> Result<Header, ParseError> {
         .filter(|(_, l)| !l.trim().is_empty());
     let mut comments = Vec::new();
     let (rec_line_no, rec_line) = loop {
-        match lines.next() {
-            Some((_, l)) if l.trim_start().starts_with('#') => {
-                comments.push(l.trim_start()[1..].trim().to_string())
-            }
-            Some(x) => break x,
-            None => return Err(ParseError::at_line(1, "no record line")),
+        let Some((ln, l)) = lines.next() else {
+            return Err(ParseError::at_line(1, "no record line"));
+        };
+        match comment(l) {
+            Some(c) => comments.push(c),
+            None => break (ln, l),
         }
     };
-    let f: Vec<&str> = rec_line.split_whitespace().collect();
+    // record line: name[/nseg] nsig [fs[/counter[(base)]] [nsamp [time [date]]]]
     let ln = rec_line_no;
-    let name_field = f[0];
+    let mut f = rec_line.split_whitespace();
+    let name_field = f.next().unwrap_or_default();
     if name_field.contains('/') {
-        return Err(ParseError::at_line(ln, "multi-segment records are not supported"));
+        return Err(ParseError::at_line(
+            ln,
+            "multi-segment records are not supported",
+        ));
     }
-    let nsig: usize = num(ln, f.get(1).copied().unwrap_or(""), "number of signals")?;
-    if nsig > 4096 {
-        return Err(ParseError::at_line(ln, format!("implausible number of signals {nsig}")));
+    let nsig: usize = num(ln, f.next().unwrap_or(""), "number of signals")?;
+    if nsig > MAX_SIGNALS {
+        return Err(ParseError::at_line(
+            ln,
+            format!("implausible number of signals {nsig}"),
+        ));
     }
     let (mut frame_rate_hz, mut counter_freq_hz): (f64, Option<f64>) = (250.0, None);
-    if let Some(fs_field) = f.get(2) {
-        // fs[/counter[(base)]]
-        let (fs, rest) = match fs_field.split_once('/') {
+    if let Some(fs_field) = f.next() {
+        let (fs, counter) = match fs_field.split_once('/') {
             Some((a, b)) => (a, Some(b)),
-            None => (*fs_field, None),
+            None => (fs_field, None),
         };
         frame_rate_hz = num(ln, fs, "sampling frequency")?;
-        if let Some(c) = rest {
+        if let Some(c) = counter {
             let c = c.split('(').next().unwrap_or(c);
             counter_freq_hz = Some(num(ln, c, "counter frequency")?);
         }
     }
     if !(frame_rate_hz.is_finite() && frame_rate_hz > 0.0) {
-        return Err(ParseError::at_line(ln, format!("sampling frequency {frame_rate_hz} is not positive")));
+        return Err(ParseError::at_line(
+            ln,
+            format!("sampling frequency {frame_rate_hz} is not positive"),
+        ));
     }
-    let frames = match f.get(3) {
-        Some(n) => Some(num::<u64>(ln, n, "number of samples")?),
+    let frames = match f.next() {
+        Some(n) => Some(num::<u64>(ln, n, "number of samples")?).filter(|&n| n > 0),
         None => None,
     };
 
@@ -125,20 +161,18 @@ pub fn parse_header(text: &str) -> Result<Header, ParseError> {
         let Some((ln, line)) = lines.next() else {
             return Err(ParseError::at_line(
                 rec_line_no + signals.len() + 1,
-                format!("header declares {nsig} signals but has {} signal lines", signals.len()),
+                format!(
+                    "header declares {nsig} signals but has {} signal lines",
+                    signals.len()
+                ),
             ));
         };
-        if line.trim_start().starts_with('#') {
-            comments.push(line.trim_start()[1..].trim().to_string());
-            continue;
-        }
-        signals.push(parse_signal_line(ln, line)?);
-    }
-    for (_, l) in lines {
-        if let Some(c) = l.trim_start().strip_prefix('#') {
-            comments.push(c.trim().to_string());
+        match comment(line) {
+            Some(c) => comments.push(c),
+            None => signals.push(parse_signal_line(ln, line)?),
         }
     }
+    comments.extend(lines.filter_map(|(_, l)| comment(l)));
     Ok(Header {
         record_name: name_field.to_string(),
         frame_rate_hz,
@@ -149,11 +183,14 @@ pub fn parse_header(text: &str) -> Result<Header, ParseError> {
     })
 }
 
+/// One signal line: `file format[xspf][:skew][+offset] [gain[(baseline)][/units] [adcres [adczero
+/// [initval [checksum [blocksize [description]]]]]]]` (header(5)).
 fn parse_signal_line(ln: usize, line: &str) -> Result<SignalSpec, ParseError> {
     let mut it = line.split_whitespace();
     let file_name = it.next().unwrap_or_default().to_string();
-    let fmt_field = it.next().ok_or_else(|| ParseError::at_line(ln, "signal line has no format"))?;
-    // format[xspf][:skew][+offset]
+    let fmt_field = it
+        .next()
+        .ok_or_else(|| ParseError::at_line(ln, "signal line has no format"))?;
     let (fmt_field, byte_offset) = match fmt_field.split_once('+') {
         Some((a, b)) => (a, num::<u64>(ln, b, "byte offset")?),
         None => (fmt_field, 0),
@@ -167,11 +204,13 @@ fn parse_signal_line(ln: usize, line: &str) -> Result<SignalSpec, ParseError> {
         None => (fmt_field, 1),
     };
     let format: u16 = num(ln, fmt_field, "signal format")?;
-    if samples_per_frame == 0 || samples_per_frame > 1 << 16 {
-        return Err(ParseError::at_line(ln, format!("bad samples per frame {samples_per_frame}")));
+    if samples_per_frame == 0 || samples_per_frame > MAX_SAMPLES_PER_FRAME {
+        return Err(ParseError::at_line(
+            ln,
+            format!("bad samples per frame {samples_per_frame}"),
+        ));
     }
 
-    // gain[(baseline)][/units]
     let (mut gain, mut baseline, mut units) = (DEFAULT_GAIN, None, "mV".to_string());
     if let Some(g) = it.next() {
         let (g, u) = match g.split_once('/') {
@@ -184,9 +223,10 @@ fn parse_signal_line(ln: usize, line: &str) -> Result<SignalSpec, ParseError> {
         };
         gain = num(ln, g, "ADC gain")?;
         if gain == 0.0 {
-            gain = DEFAULT_GAIN;
+            gain = DEFAULT_GAIN; // header(5): a gain of 0 means "uncalibrated", use the default
         }
-        if !gain.is_finite() || gain < 0.0 {
+        // a negative gain (inverted polarity) is legal; NaN/inf is not
+        if !gain.is_finite() {
             return Err(ParseError::at_line(ln, format!("bad ADC gain {gain}")));
         }
         if let Some(b) = b {
@@ -198,7 +238,8 @@ fn parse_signal_line(ln: usize, line: &str) -> Result<SignalSpec, ParseError> {
     }
     let adc_resolution = match it.next() {
         Some(x) => num(ln, x, "ADC resolution")?,
-        None => 12,
+        None if format == 212 => 12,
+        None => 16,
     };
     let adc_zero = match it.next() {
         Some(x) => num(ln, x, "ADC zero")?,
@@ -235,47 +276,76 @@ fn parse_signal_line(ln: usize, line: &str) -> Result<SignalSpec, ParseError> {
     })
 }
 
+/// Bytes needed to store `values` samples in `format` (212 packs two 12-bit samples into 3 bytes;
+/// a trailing odd sample takes 2 bytes).
+fn bytes_for_values(format: u16, values: u64) -> u128 {
+    let v = u128::from(values);
+    match format {
+        212 => v / 2 * 3 + (v % 2) * 2,
+        _ => v * 2,
+    }
+}
+
+/// Whole samples in `len` bytes of `format`.
+fn values_in_bytes(format: u16, len: usize) -> u64 {
+    let len = len as u64;
+    match format {
+        212 => len / 3 * 2 + u64::from(len % 3 == 2),
+        _ => len / 2,
+    }
+}
+
 /// Decode the signals stored together in one signal file.
 ///
 /// `specs` are the header's signal lines that name this file, in header order; all must share
-/// one format. Returns one vector of ADC values per spec (`samples_per_frame × frames` each).
-/// `frames` (from the header) bounds the read; a file shorter than that is an error.
+/// one format and byte offset. Returns one vector of ADC values per spec
+/// (`samples_per_frame × frames` each). `frames` (from the header) bounds the read; a file
+/// shorter than that is an error (checked before anything is allocated).
 pub fn decode_signal_file(
     specs: &[&SignalSpec],
     bytes: &[u8],
     frames: Option<u64>,
 ) -> Result<Vec<Vec<i32>>, ParseError> {
-    let Some(first) = specs.first() else { return Ok(Vec::new()) };
+    let Some(first) = specs.first() else {
+        return Ok(Vec::new());
+    };
+    let part = || format!("signal file {}", first.file_name);
     let format = first.format;
     if specs.iter().any(|s| s.format != format) {
         return Err(ParseError::in_part(
-            format!("signal file {}", first.file_name),
+            part(),
             "signals in one file use different formats",
+        ));
+    }
+    if specs.iter().any(|s| s.byte_offset != first.byte_offset) {
+        return Err(ParseError::in_part(
+            part(),
+            "signals in one file use different byte offsets",
         ));
     }
     if !SUPPORTED_FORMATS.contains(&format) {
         return Err(ParseError::in_part(
-            format!("signal file {}", first.file_name),
+            part(),
             format!("signal format {format} is not supported (supported: 212, 16)"),
         ));
     }
     let offset = first.byte_offset;
-    let data = bytes.get(offset as usize..).ok_or_else(|| {
-        ParseError::at_byte(bytes.len() as u64, format!("byte offset {offset} is past the end"))
-    })?;
+    let data = usize::try_from(offset)
+        .ok()
+        .and_then(|o| bytes.get(o..))
+        .ok_or_else(|| {
+            ParseError::at_byte(
+                bytes.len() as u64,
+                format!("byte offset {offset} is past the end"),
+            )
+        })?;
     let spf: Vec<usize> = specs.iter().map(|s| s.samples_per_frame as usize).collect();
+    // at most MAX_SIGNALS × MAX_SAMPLES_PER_FRAME = 2^28: no overflow
     let per_frame: usize = spf.iter().sum();
-    let total_values = match format {
-        212 => data.len() * 2 / 3,
-        _ => data.len() / 2,
-    };
-    let available_frames = (total_values / per_frame) as u64;
+    let available_frames = values_in_bytes(format, data.len()) / per_frame as u64;
     let n_frames = match frames {
         Some(n) if n > available_frames => {
-            let needed = match format {
-                212 => (n as usize * per_frame).div_ceil(2) * 3,
-                _ => n as usize * per_frame * 2,
-            };
+            let needed = bytes_for_values(format, n).saturating_mul(per_frame as u128);
             return Err(ParseError::at_byte(
                 offset + data.len() as u64,
                 format!(
@@ -285,18 +355,77 @@ pub fn decode_signal_file(
         }
         Some(n) => n,
         None => available_frames,
-    } as usize;
+    } as usize; // ≤ available_frames, which fits the data in memory
 
-    let mut out: Vec<Vec<i32>> = spf.iter().map(|&k| Vec::with_capacity(k * n_frames)).collect();
-    let mut values = ValueReader { format, data, pos: 0, pending: None };
+    let mut out: Vec<Vec<i32>> = spf
+        .iter()
+        .map(|&k| Vec::with_capacity(k * n_frames))
+        .collect();
+    let mut values = ValueReader {
+        format,
+        data,
+        pos: 0,
+        pending: None,
+    };
     for _ in 0..n_frames {
-        for (sig, &k) in spf.iter().enumerate() {
+        for (column, &k) in out.iter_mut().zip(&spf) {
             for _ in 0..k {
-                // bounds were checked above
-                let v = values.next().unwrap_or(invalid_sample(format));
-                out[sig].push(v);
+                // counts were checked above, so `next` never runs out here
+                column.push(values.next().unwrap_or(invalid_sample(format)));
             }
         }
+    }
+    Ok(out)
+}
+
+/// Decode the signals of one signal file into physical [`Signal`]s, verifying the header's
+/// checksums and applying skew. Returns `(index in header, signal)` pairs.
+pub fn read_signal_file(
+    header: &Header,
+    file_name: &str,
+    bytes: &[u8],
+) -> Result<Vec<(usize, Signal)>, ParseError> {
+    let idx: Vec<usize> = (0..header.signals.len())
+        .filter(|&i| header.signals[i].file_name == file_name)
+        .collect();
+    let specs: Vec<&SignalSpec> = idx.iter().filter_map(|&i| header.signals.get(i)).collect();
+    let adc = decode_signal_file(&specs, bytes, header.frames)?;
+    let mut out = Vec::with_capacity(idx.len());
+    for ((&i, spec), values) in idx.iter().zip(&specs).zip(adc) {
+        // header(5): the checksum covers the `nsamp` samples, so only a known length is checked
+        if let (Some(expected), Some(_)) = (spec.checksum, header.frames) {
+            let got = checksum(&values);
+            if got != expected {
+                return Err(ParseError::in_part(
+                    format!("signal {i} ({})", spec.description),
+                    format!(
+                        "checksum mismatch (header {expected}, data {got}): corrupt signal file"
+                    ),
+                ));
+            }
+        }
+        // signal(5): with skew s, this signal's sample for frame t is stored at frame t + s
+        let skip = (spec.skew as usize).saturating_mul(spec.samples_per_frame as usize);
+        let mut samples: Vec<f32> = values
+            .iter()
+            .skip(skip)
+            .map(|&v| spec.to_physical(v))
+            .collect();
+        samples.resize(values.len(), f32::NAN);
+        let label = if spec.description.is_empty() {
+            format!("signal {i}")
+        } else {
+            spec.description.clone()
+        };
+        out.push((
+            i,
+            Signal {
+                label,
+                unit: spec.units.clone(),
+                sampling_rate_hz: header.frame_rate_hz * f64::from(spec.samples_per_frame),
+                samples,
+            },
+        ));
     }
     Ok(out)
 }
@@ -312,21 +441,29 @@ impl ValueReader<'_> {
     #[inline]
     fn next(&mut self) -> Option<i32> {
         match self.format {
+            // signal(5) format 212: byte 0 = low 8 bits of s0, byte 1 = high nibbles (s1 << 4 | s0),
+            // byte 2 = low 8 bits of s1
             212 => {
                 if let Some(v) = self.pending.take() {
                     return Some(v);
                 }
-                let b = self.data.get(self.pos..self.pos + 3)?;
+                let &[b0, b1] = self.data.get(self.pos..self.pos + 2)? else {
+                    return None;
+                };
+                let v0 = i32::from(b0) | (i32::from(b1 & 0x0f) << 8);
+                if let Some(&b2) = self.data.get(self.pos + 2) {
+                    self.pending = Some(sign12(i32::from(b2) | (i32::from(b1 & 0xf0) << 4)));
+                }
                 self.pos += 3;
-                let v0 = (b[0] as i32) | (((b[1] & 0x0f) as i32) << 8);
-                let v1 = (b[2] as i32) | (((b[1] & 0xf0) as i32) << 4);
-                self.pending = Some(sign12(v1));
                 Some(sign12(v0))
             }
+            // format 16: little-endian two's complement
             _ => {
-                let b = self.data.get(self.pos..self.pos + 2)?;
+                let &[lo, hi] = self.data.get(self.pos..self.pos + 2)? else {
+                    return None;
+                };
                 self.pos += 2;
-                Some(i16::from_le_bytes([b[0], b[1]]) as i32)
+                Some(i32::from(i16::from_le_bytes([lo, hi])))
             }
         }
     }
@@ -339,8 +476,10 @@ fn sign12(v: i32) -> i32 {
 
 /// WFDB checksum: the low 16 bits of the sum of all samples, as a signed 16-bit value.
 pub fn checksum(samples: &[i32]) -> i32 {
-    let sum = samples.iter().fold(0i64, |acc, &v| acc.wrapping_add(v as i64));
-    (sum as u16) as i16 as i32
+    let sum = samples
+        .iter()
+        .fold(0i64, |acc, &v| acc.wrapping_add(i64::from(v)));
+    i32::from(sum as u16 as i16)
 }
 
 /// Mnemonics of the standard WFDB annotation codes (index = code).
@@ -355,10 +494,17 @@ pub fn annotation_mnemonic(code: u8) -> &'static str {
     ANN_MNEMONICS.get(code as usize).copied().unwrap_or("?")
 }
 
+/// annot(5): codes 1..=ACMAX are annotations; 59..=63 are pseudo-annotations that modify them.
+const ACMAX: u8 = 49;
+/// Next 4 bytes: a signed 32-bit interval (high word first, each word little-endian).
 const SKIP: u8 = 59;
+/// `num` of this and later annotations.
 const NUM: u8 = 60;
+/// `subtyp` of this annotation only.
 const SUB: u8 = 61;
+/// `chan` of this and later annotations.
 const CHN: u8 = 62;
+/// Field = byte count of the aux string that follows (padded to even length).
 const AUX: u8 = 63;
 
 /// Parse an MIT-format annotation file (`.atr`, `.qrs`, …).
@@ -371,18 +517,28 @@ pub fn parse_annotations(bytes: &[u8]) -> Result<Vec<Annotation>, ParseError> {
     let mut time: i64 = 0;
     let (mut chan, mut num) = (0u8, 0i8);
     let word = |pos: usize| -> Option<u16> {
-        bytes.get(pos..pos + 2).map(|b| u16::from_le_bytes([b[0], b[1]]))
+        match bytes.get(pos..pos.checked_add(2)?)? {
+            &[lo, hi] => Some(u16::from_le_bytes([lo, hi])),
+            _ => None,
+        }
     };
     loop {
         let Some(w) = word(pos) else {
             if pos == bytes.len() {
-                // tolerate a missing end marker only on an empty file
-                if out.is_empty() && bytes.is_empty() {
+                // an empty file is an empty annotation list; otherwise annot(5) requires the
+                // end marker, and its absence means the file was cut
+                if bytes.is_empty() {
                     return Ok(out);
                 }
-                return Err(ParseError::at_byte(pos as u64, "truncated: no end-of-annotations marker"));
+                return Err(ParseError::at_byte(
+                    pos as u64,
+                    "truncated: no end-of-annotations marker",
+                ));
             }
-            return Err(ParseError::at_byte(pos as u64, "truncated: odd number of bytes"));
+            return Err(ParseError::at_byte(
+                pos as u64,
+                "truncated: odd number of bytes",
+            ));
         };
         let code = (w >> 10) as u8;
         let field = (w & 0x3ff) as i64;
@@ -395,15 +551,23 @@ pub fn parse_annotations(bytes: &[u8]) -> Result<Vec<Annotation>, ParseError> {
                     return Err(ParseError::at_byte(pos as u64, "truncated SKIP record"));
                 };
                 let skip = (((hi as u32) << 16) | lo as u32) as i32 as i64;
-                time = time.checked_add(skip).ok_or_else(|| ParseError::at_byte(pos as u64, "time overflow"))?;
+                time = time
+                    .checked_add(skip)
+                    .ok_or_else(|| ParseError::at_byte(pos as u64, "time overflow"))?;
                 if time < 0 {
-                    return Err(ParseError::at_byte(pos as u64, format!("SKIP makes the time negative ({time})")));
+                    return Err(ParseError::at_byte(
+                        pos as u64,
+                        format!("SKIP makes the time negative ({time})"),
+                    ));
                 }
                 pos += 6;
             }
             NUM | SUB | CHN | AUX => {
                 let Some(last) = out.last_mut() else {
-                    return Err(ParseError::at_byte(pos as u64, format!("modifier code {code} before any annotation")));
+                    return Err(ParseError::at_byte(
+                        pos as u64,
+                        format!("modifier code {code} before any annotation"),
+                    ));
                 };
                 match code {
                     NUM => {
@@ -416,9 +580,12 @@ pub fn parse_annotations(bytes: &[u8]) -> Result<Vec<Annotation>, ParseError> {
                         last.chan = chan;
                     }
                     _ => {
-                        let len = field as usize;
+                        let len = field as usize; // ≤ 1023
                         let text = bytes.get(pos + 2..pos + 2 + len).ok_or_else(|| {
-                            ParseError::at_byte(pos as u64, format!("truncated AUX string of {len} bytes"))
+                            ParseError::at_byte(
+                                pos as u64,
+                                format!("truncated AUX string of {len} bytes"),
+                            )
                         })?;
                         let text = text.split(|&b| b == 0).next().unwrap_or(text);
                         last.aux = Some(String::from_utf8_lossy(text).into_owned());
@@ -427,8 +594,10 @@ pub fn parse_annotations(bytes: &[u8]) -> Result<Vec<Annotation>, ParseError> {
                 }
                 pos += 2;
             }
-            c if c <= 49 => {
-                time += field;
+            c if c <= ACMAX => {
+                time = time
+                    .checked_add(field)
+                    .ok_or_else(|| ParseError::at_byte(pos as u64, "time overflow"))?;
                 out.push(Annotation {
                     sample: time,
                     symbol: annotation_mnemonic(c).to_string(),
@@ -442,15 +611,13 @@ pub fn parse_annotations(bytes: &[u8]) -> Result<Vec<Annotation>, ParseError> {
                 pos += 2;
             }
             c => {
-                return Err(ParseError::at_byte(pos as u64, format!("unknown annotation code {c}")));
+                return Err(ParseError::at_byte(
+                    pos as u64,
+                    format!("unknown annotation code {c}"),
+                ));
             }
         }
     }
-}
-
-/// The location of an error in the header.
-pub fn header_part() -> Location {
-    Location::Part("header".into())
 }
 
 #[cfg(test)]
@@ -467,7 +634,10 @@ mod tests {
         assert_eq!(h.frames, Some(650000));
         assert_eq!(h.signals.len(), 2);
         let s = &h.signals[0];
-        assert_eq!((s.format, s.gain, s.baseline, s.adc_zero, s.initial_value), (212, 200.0, 1024, 1024, 955));
+        assert_eq!(
+            (s.format, s.gain, s.baseline, s.adc_zero, s.initial_value),
+            (212, 200.0, 1024, 1024, 955)
+        );
         assert_eq!(s.checksum, Some(29832));
         assert_eq!(s.description, "MLII");
         assert_eq!(h.comments, vec!["75 F 1011 654 x1".to_string()]);
@@ -481,7 +651,16 @@ mod tests {
         .unwrap();
         assert_eq!(h.counter_freq_hz, Some(360.0));
         let s = &h.signals[0];
-        assert_eq!((s.samples_per_frame, s.skew, s.byte_offset, s.baseline, s.units.as_str()), (2, 3, 10, 0, "uV"));
+        assert_eq!(
+            (
+                s.samples_per_frame,
+                s.skew,
+                s.byte_offset,
+                s.baseline,
+                s.units.as_str()
+            ),
+            (2, 3, 10, 0, "uV")
+        );
         assert_eq!(h.signals[1].gain, DEFAULT_GAIN);
         assert_eq!(h.signals[1].baseline, 1024);
     }
@@ -491,7 +670,9 @@ mod tests {
         assert!(parse_header("").is_err());
         assert!(parse_header("r 2 360 100\nr.dat 212 200\n").is_err());
         assert!(parse_header("r 1 abc\n").is_err());
-        assert!(parse_header("r 1 360\nr.dat 212 -5\n").is_err());
+        assert!(parse_header("r 1 360\nr.dat 212 abc\n").is_err());
+        assert!(parse_header("r 1 360\nr.dat 212 inf\n").is_err());
+        assert!(parse_header("r 1 360\nr.dat 212x0\n").is_err());
     }
 
     #[test]
@@ -499,7 +680,11 @@ mod tests {
         // values 1, -1, 2047, -2048 packed as two pairs
         let pack = |a: i32, b: i32| {
             let (a, b) = ((a & 0xfff) as u32, (b & 0xfff) as u32);
-            [(a & 0xff) as u8, ((a >> 8) | ((b >> 8) << 4)) as u8, (b & 0xff) as u8]
+            [
+                (a & 0xff) as u8,
+                ((a >> 8) | ((b >> 8) << 4)) as u8,
+                (b & 0xff) as u8,
+            ]
         };
         let mut bytes = Vec::new();
         bytes.extend(pack(1, -1));
@@ -515,39 +700,140 @@ mod tests {
     fn format_16() {
         let h = parse_header("r 1 100 3\nr.dat 16 1000/uV\n").unwrap();
         let specs: Vec<&SignalSpec> = h.signals.iter().collect();
-        let bytes: Vec<u8> = [5i16, -300, 32767].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let bytes: Vec<u8> = [5i16, -300, 32767]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
         let out = decode_signal_file(&specs, &bytes, Some(3)).unwrap();
         assert_eq!(out, vec![vec![5, -300, 32767]]);
         assert_eq!(h.signals[0].to_physical(-300), -0.3);
         assert!(h.signals[0].to_physical(-32768).is_nan());
     }
 
+    /// One annotation word: 6-bit code, 10-bit field, little-endian.
+    fn word(code: u8, field: u16) -> [u8; 2] {
+        ((u16::from(code) << 10) | field).to_le_bytes()
+    }
+
+    /// A SKIP record: the word, then the interval as high word, low word (annot(5)).
+    fn skip(interval: i32) -> Vec<u8> {
+        let v = interval as u32;
+        let mut b = word(SKIP, 0).to_vec();
+        b.extend(((v >> 16) as u16).to_le_bytes());
+        b.extend(((v & 0xffff) as u16).to_le_bytes());
+        b
+    }
+
     #[test]
     fn annotations_with_modifiers() {
-        let w = |code: u16, f: u16| ((code << 10) | f).to_le_bytes();
         let mut b = Vec::new();
-        b.extend(w(1, 100)); // N at 100
-        b.extend(w(SUB as u16, 3));
-        b.extend(w(5, 50)); // V at 150
-        b.extend(w(CHN as u16, 1));
-        b.extend(w(AUX as u16, 3));
-        b.extend(*b"(N\0\0");
-        b.extend(w(SKIP as u16, 0));
-        b.extend(0u16.to_le_bytes());
-        b.extend(100_000u32.to_le_bytes()[..2].to_vec()); // low word of 100000
-        // fix: SKIP stores high word then low word
-        let n = b.len();
-        b[n - 4..n - 2].copy_from_slice(&((100_000u32 >> 16) as u16).to_le_bytes());
-        b[n - 2..].copy_from_slice(&((100_000u32 & 0xffff) as u16).to_le_bytes());
-        b.extend(w(28, 0)); // + at 100150
+        b.extend(word(1, 100)); // N at 100
+        b.extend(word(SUB, 3));
+        b.extend(word(5, 50)); // V at 150
+        b.extend(word(CHN, 1));
+        b.extend(word(AUX, 3));
+        b.extend(*b"(N\0\0"); // 3 bytes + pad
+        b.extend(skip(100_000));
+        b.extend(word(28, 0)); // + at 100150
+        b.extend(word(NUM, 7));
+        b.extend(word(1, 10)); // N at 100160, inherits chan 1 and num 7
         b.extend([0, 0]);
         let a = parse_annotations(&b).unwrap();
-        assert_eq!(a.len(), 3);
-        assert_eq!((a[0].sample, a[0].symbol.as_str(), a[0].subtype), (100, "N", 3));
-        assert_eq!((a[1].sample, a[1].symbol.as_str(), a[1].chan), (150, "V", 1));
+        assert_eq!(a.len(), 4);
+        assert_eq!(
+            (a[0].sample, a[0].symbol.as_str(), a[0].subtype),
+            (100, "N", 3)
+        );
+        assert_eq!(
+            (a[1].sample, a[1].symbol.as_str(), a[1].chan, a[1].subtype),
+            (150, "V", 1, 0)
+        );
         assert_eq!(a[1].aux.as_deref(), Some("(N"));
-        assert_eq!((a[2].sample, a[2].symbol.as_str(), a[2].chan), (100_150, "+", 1));
-        assert!(parse_annotations(&b[..b.len() - 2]).is_err());
-        assert!(parse_annotations(&b[..5]).is_err());
+        assert_eq!(
+            (a[2].sample, a[2].symbol.as_str(), a[2].chan, a[2].num),
+            (100_150, "+", 1, 7)
+        );
+        assert_eq!(
+            (a[3].sample, a[3].chan, a[3].num, a[3].aux.as_deref()),
+            (100_160, 1, 7, None)
+        );
+        assert!(
+            parse_annotations(&b[..b.len() - 2]).is_err(),
+            "no end marker"
+        );
+        assert!(parse_annotations(&b[..5]).is_err(), "odd length");
+        assert_eq!(parse_annotations(&[]).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn annotation_errors() {
+        let mut b = skip(-5);
+        b.extend(word(1, 0));
+        b.extend([0, 0]);
+        assert!(parse_annotations(&b).unwrap_err().what.contains("negative"));
+        assert!(
+            parse_annotations(&word(SUB, 1))
+                .unwrap_err()
+                .what
+                .contains("before any")
+        );
+        assert!(
+            parse_annotations(&word(55, 1))
+                .unwrap_err()
+                .what
+                .contains("unknown")
+        );
+        let mut b = word(1, 1).to_vec();
+        b.extend(word(AUX, 10));
+        b.extend(*b"abc");
+        assert!(parse_annotations(&b).unwrap_err().what.contains("AUX"));
+        assert!(
+            parse_annotations(&skip(1)[..4])
+                .unwrap_err()
+                .what
+                .contains("SKIP")
+        );
+    }
+
+    #[test]
+    fn huge_frame_count_is_checked_before_allocating() {
+        let h = parse_header("r 2 360 18446744073709551615\nr.dat 212x65536\nr.dat 212x65536\n")
+            .unwrap();
+        let specs: Vec<&SignalSpec> = h.signals.iter().collect();
+        let e = decode_signal_file(&specs, &[0; 30], h.frames).unwrap_err();
+        assert!(e.what.contains("truncated"), "{e}");
+    }
+
+    #[test]
+    fn format_212_odd_tail_sample() {
+        // 3 samples: one full group plus a 2-byte tail holding the third sample
+        let h = parse_header("r 1 360 3\nr.dat 212\n").unwrap();
+        let specs: Vec<&SignalSpec> = h.signals.iter().collect();
+        let out = decode_signal_file(&specs, &[1, 0x20, 2, 0xff, 0x07], Some(3)).unwrap();
+        assert_eq!(out, vec![vec![1, 2 | (2 << 8), 2047]]);
+    }
+
+    #[test]
+    fn checksum_and_skew() {
+        let bytes: Vec<u8> = [10i16, 20, 30]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let h = parse_header("r 1 100 3\nr.dat 16:1 10(0)/mV 16 0 10 60 0 ECG\n").unwrap();
+        let s = read_signal_file(&h, "r.dat", &bytes).unwrap();
+        assert_eq!(s[0].1.samples[..2], [2.0, 3.0]);
+        assert!(s[0].1.samples[2].is_nan(), "skewed tail is padded with NaN");
+        let bad = parse_header("r 1 100 3\nr.dat 16 10(0)/mV 16 0 10 61 0 ECG\n").unwrap();
+        let e = read_signal_file(&bad, "r.dat", &bytes).unwrap_err();
+        assert!(
+            e.what.contains("checksum mismatch") && e.to_string().contains("signal 0"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn hostile_baseline_does_not_overflow() {
+        let h = parse_header("r 1 100\nr.dat 16 1(-2147483648)\n").unwrap();
+        assert_eq!(h.signals[0].to_physical(32767), 32767.0 + 2147483648.0);
     }
 }

@@ -1,0 +1,480 @@
+//! Delimited text recordings (CSV, TSV, `;`-separated) with one ECG column.
+//!
+//! Layout: optional `#` comment lines, one header row, then one row per sample. Delimiter
+//! `,`, `;` or tab (whichever the header row uses most); `"quoted"` fields with `""` escapes;
+//! blank lines and CRLF line ends are ignored.
+//!
+//! - Samples: the column named `ecg` (case-insensitive, a unit suffix allowed, e.g. `ECG (uV)`,
+//!   `ecg_mV`), else the last numeric column that is not the time column.
+//! - Unit: the caller's (`--unit`), else the one stated in the column name, else mV for an `ecg`
+//!   column; a column named `…raw…` without a stated unit is kept in raw ADC units (`"raw"`).
+//!   A units row under the header (`s,mV`) states units too.
+//! - Sampling rate: the caller's (`--fs`); else **estimated** from a time column (`time`,
+//!   `timestamp`, `*datetime*`, …) as (rows − 1) / (last time − first time). Numeric times are
+//!   seconds unless the name says `ms`/`us`/`ns`, or their size says epoch ms/µs/ns; text times
+//!   are `[YYYY-MM-DD ]HH:MM:SS[.frac]`. With neither, [`CsvError::NeedsSamplingRate`].
+//! - An empty cell in the ECG column is a missing sample (NaN); any other non-number is an error.
+
+use crate::{
+    error::ParseError,
+    record::{Signal, millivolt_factor},
+};
+
+/// What the caller knows about a CSV file.
+#[derive(Debug, Clone, Default)]
+pub struct CsvOptions<'a> {
+    pub sampling_rate_hz: Option<f64>,
+    /// "mV" or "uV" (any unit [`millivolt_factor`] knows).
+    pub unit: Option<&'a str>,
+}
+
+/// Why a CSV file could not be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CsvError {
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// No `--fs` and no time column to estimate it from.
+    #[error("no sampling rate: the file has no time column; pass --fs HZ")]
+    NeedsSamplingRate,
+    /// The file holds no ECG samples (e.g. a heart-rate or RR export).
+    #[error("not an ECG recording: {0}")]
+    NotEcg(String),
+    /// The caller's options are unusable.
+    #[error("{0}")]
+    BadOption(String),
+}
+
+/// Plausible ECG sampling rates; an estimate outside this range means the time column was misread.
+const PLAUSIBLE_RATE_HZ: std::ops::RangeInclusive<f64> = 1.0..=100_000.0;
+
+/// Parse a delimited text file into its ECG signal.
+pub fn parse(text: &str, opts: &CsvOptions) -> Result<Signal, CsvError> {
+    if let Some(u) = opts.unit
+        && millivolt_factor(u).is_none()
+    {
+        return Err(CsvError::BadOption(format!(
+            "unit {u:?} is not a voltage (use mV or uV)"
+        )));
+    }
+    if let Some(fs) = opts.sampling_rate_hz
+        && !(fs.is_finite() && fs > 0.0)
+    {
+        return Err(CsvError::BadOption(format!(
+            "sampling rate {fs} is not positive"
+        )));
+    }
+    let mut lines = text
+        .trim_start_matches('\u{feff}')
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
+        .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
+    let (header_line, header) = lines
+        .next()
+        .ok_or_else(|| ParseError::at_line(1, "no header row"))?;
+    let delimiter = [',', ';', '\t']
+        .into_iter()
+        .max_by_key(|&d| header.matches(d).count())
+        .unwrap_or(',');
+    let names = split_row(header, delimiter).map_err(|e| ParseError::at_line(header_line, e))?;
+    if names.first().is_some_and(|n| n == "Name") && names.get(1).is_some_and(|n| n == "Sport") {
+        return Err(CsvError::NotEcg(
+            "a Polar Flow training export (1 Hz heart rate), without ECG samples".into(),
+        ));
+    }
+    let rows: Vec<(usize, Vec<String>)> = lines
+        .map(|(ln, l)| {
+            split_row(l, delimiter)
+                .map(|r| (ln, r))
+                .map_err(|e| ParseError::at_line(ln, e))
+        })
+        .collect::<Result<_, _>>()?;
+    // A units row right under the header (`s,mV`): no numbers, at least one voltage unit.
+    let units_row = rows.first().map(|(_, r)| r.clone()).filter(|r| {
+        r.iter().all(|c| parse_number(c, delimiter).is_none())
+            && r.iter().any(|c| canonical_unit(c).is_some())
+    });
+    let rows = rows
+        .get(usize::from(units_row.is_some())..)
+        .unwrap_or_default();
+    let Some((first_line, first_row)) = rows.first() else {
+        return Err(ParseError::at_line(header_line + 1, "no data rows after the header").into());
+    };
+
+    let time_col = names.iter().position(|n| is_time_name(n));
+    let ecg_col = names
+        .iter()
+        .position(|n| base_name(n).eq_ignore_ascii_case("ecg"));
+    let col = match ecg_col {
+        Some(c) => c,
+        None => (0..names.len())
+            .rev()
+            .find(|&c| {
+                Some(c) != time_col
+                    && first_row
+                        .get(c)
+                        .is_some_and(|v| parse_number(v, delimiter).is_some())
+            })
+            .ok_or_else(|| {
+                ParseError::at_line(*first_line, "no numeric column (and none named \"ecg\")")
+            })?,
+    };
+    let name = names.get(col).cloned().unwrap_or_default();
+    if ecg_col.is_none() && is_heart_rate_name(&name) {
+        return Err(CsvError::NotEcg(format!(
+            "column {name:?} holds heart rate / RR intervals, not ECG samples"
+        )));
+    }
+
+    let mut samples = Vec::with_capacity(rows.len());
+    for (ln, row) in rows {
+        if row.len() != names.len() {
+            return Err(ParseError::at_line(
+                *ln,
+                format!("{} fields, the header has {}", row.len(), names.len()),
+            )
+            .into());
+        }
+        let cell = row.get(col).map(|s| s.trim()).unwrap_or_default();
+        let v = if cell.is_empty() {
+            f32::NAN
+        } else {
+            parse_number(cell, delimiter).ok_or_else(|| {
+                ParseError::at_line(*ln, format!("{name:?} value {cell:?} is not a number"))
+            })? as f32
+        };
+        samples.push(v);
+    }
+
+    let sampling_rate_hz = match (opts.sampling_rate_hz, time_col) {
+        (Some(fs), _) => fs,
+        (None, Some(tc)) => estimate_rate(
+            rows,
+            tc,
+            names.get(tc).map(String::as_str).unwrap_or_default(),
+            delimiter,
+        )?,
+        (None, None) => return Err(CsvError::NeedsSamplingRate),
+    };
+    let stated = units_row
+        .as_ref()
+        .and_then(|r| r.get(col))
+        .and_then(|u| canonical_unit(u));
+    let unit = match (opts.unit, stated.or_else(|| unit_in_name(&name))) {
+        (Some(u), _) => u.to_string(),
+        (None, Some(u)) => u.to_string(),
+        (None, None) if name.to_ascii_lowercase().contains("raw") => "raw".to_string(),
+        (None, None) => "mV".to_string(),
+    };
+    Ok(Signal {
+        label: name,
+        unit,
+        sampling_rate_hz,
+        samples,
+    })
+}
+
+/// Split one row at `delimiter`, honouring `"quoted"` fields with `""` escapes (RFC 4180).
+fn split_row(line: &str, delimiter: char) -> Result<Vec<String>, String> {
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut chars = line.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') if field.trim().is_empty() => {
+                field.clear();
+                quoted = true;
+            }
+            (false, c) if c == delimiter => fields.push(std::mem::take(&mut field)),
+            (false, c) => field.push(c),
+        }
+    }
+    if quoted {
+        return Err("unterminated quoted field".into());
+    }
+    fields.push(field);
+    Ok(fields.into_iter().map(|f| f.trim().to_string()).collect())
+}
+
+/// A number; with `;` as delimiter a decimal comma is accepted too.
+fn parse_number(s: &str, delimiter: char) -> Option<f64> {
+    let s = s.trim();
+    let v = match s.parse::<f64>() {
+        Ok(v) => v,
+        Err(_) if delimiter == ';' => s.replacen(',', ".", 1).parse::<f64>().ok()?,
+        Err(_) => return None,
+    };
+    v.is_finite().then_some(v)
+}
+
+/// The column name without a unit suffix: `ECG (uV)`, `ecg [mV]`, `ecg_uv` → `ECG`, `ecg`.
+fn base_name(name: &str) -> &str {
+    let n = name.split(['(', '[']).next().unwrap_or(name).trim();
+    match n.rsplit_once(['_', ' ']) {
+        Some((base, unit)) if millivolt_factor(unit).is_some() => base.trim(),
+        _ => n,
+    }
+}
+
+/// A voltage unit stated in a column name (`ECG (µV)`, `ecg_uV`), in our spelling.
+fn unit_in_name(name: &str) -> Option<&'static str> {
+    let tokens = name
+        .split(['(', ')', '[', ']', '_', ' '])
+        .filter(|t| !t.is_empty());
+    tokens.skip(1).find_map(canonical_unit)
+}
+
+/// A voltage unit in our spelling (`µV`, `microvolt`, `(uV)` → `uV`).
+fn canonical_unit(text: &str) -> Option<&'static str> {
+    let t = text
+        .trim()
+        .trim_start_matches(['(', '['])
+        .trim_end_matches([')', ']']);
+    let k = millivolt_factor(t)?;
+    ["mV", "uV", "V", "nV"]
+        .into_iter()
+        .find(|u| millivolt_factor(u) == Some(k))
+}
+
+fn is_time_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    let base = n.split(['(', '[', ' ']).next().unwrap_or(&n);
+    base.contains("time") || base.contains("date") || matches!(base, "t" | "ts" | "t_s" | "t_ms")
+}
+
+fn is_heart_rate_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["bpm", "hr", "heart", "rr", "rri", "ibi", "pulse"]
+        .iter()
+        .any(|k| {
+            n.split(|c: char| !c.is_ascii_alphanumeric())
+                .any(|t| t == *k)
+        })
+        || n.contains("bpm")
+}
+
+/// Seconds per unit of a numeric time column, from its name or (for epoch times) its size.
+fn time_unit_s(name: &str, first: f64) -> f64 {
+    let n = name.to_ascii_lowercase();
+    let says = |u: &str| {
+        n.ends_with(&format!("_{u}"))
+            || n.contains(&format!("({u})"))
+            || n.contains(&format!("[{u}]"))
+    };
+    match () {
+        _ if says("ns") => 1e-9,
+        _ if says("us") || says("µs") => 1e-6,
+        _ if says("ms") => 1e-3,
+        _ if says("s") => 1.0,
+        // epoch times since 1970: ~1.7e9 s, 1.7e12 ms, 1.7e15 µs, 1.7e18 ns
+        _ if first.abs() > 1e17 => 1e-9,
+        _ if first.abs() > 1e14 => 1e-6,
+        _ if first.abs() > 1e11 => 1e-3,
+        _ => 1.0,
+    }
+}
+
+/// A text time `[YYYY-MM-DD[ T]]HH:MM:SS[.frac]` as (days since 1970, seconds of the day);
+/// kept apart so that differences stay exact to the microsecond.
+fn parse_clock_time(s: &str) -> Option<(i64, f64)> {
+    let s = s.trim();
+    let (date, clock) = match s.rsplit_once([' ', 'T']) {
+        Some((d, c)) => (Some(d.trim()), c),
+        None => (None, s),
+    };
+    let mut hms = clock.split(':');
+    let h: u32 = hms.next()?.parse().ok()?;
+    let m: u32 = hms.next()?.parse().ok()?;
+    let sec: f64 = hms.next()?.parse().ok()?;
+    if hms.next().is_some() || m > 59 || !(0.0..61.0).contains(&sec) {
+        return None;
+    }
+    let days = match date {
+        Some(d) => {
+            let mut ymd = d.split('-');
+            let y: i64 = ymd.next()?.parse().ok()?;
+            let mo: i64 = ymd.next()?.parse().ok()?;
+            let dd: i64 = ymd.next()?.parse().ok()?;
+            if ymd.next().is_some()
+                || !(1..=12).contains(&mo)
+                || !(1..=31).contains(&dd)
+                || !(0..=9999).contains(&y)
+            {
+                return None;
+            }
+            days_from_civil(y, mo, dd)
+        }
+        None => 0,
+    };
+    Some((days, f64::from(h) * 3600.0 + f64::from(m) * 60.0 + sec))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Estimate the sampling rate from a time column: (rows − 1) / (last − first).
+fn estimate_rate(
+    rows: &[(usize, Vec<String>)],
+    col: usize,
+    name: &str,
+    delimiter: char,
+) -> Result<f64, CsvError> {
+    let cell = |row: &Vec<String>| {
+        row.get(col)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
+    let (Some((first_ln, first)), Some((last_ln, last))) = (rows.first(), rows.last()) else {
+        return Err(CsvError::NeedsSamplingRate);
+    };
+    if rows.len() < 2 {
+        return Err(CsvError::NeedsSamplingRate);
+    }
+    let (f, l) = (cell(first), cell(last));
+    // seconds since the first row; integers are subtracted exactly (epoch ns exceed f64's 2^53)
+    let seconds = |s: &str, ln: usize| -> Result<f64, CsvError> {
+        let since_first = match (s.parse::<i64>(), f.parse::<i64>()) {
+            (Ok(v), Ok(v0)) => Some(v.checked_sub(v0).map_or(f64::NAN, |d| d as f64)),
+            _ => parse_number(s, delimiter)
+                .zip(parse_number(&f, delimiter))
+                .map(|(v, v0)| v - v0),
+        };
+        match since_first {
+            Some(d) => Ok(d * time_unit_s(name, parse_number(&f, delimiter).unwrap_or(0.0))),
+            None => parse_clock_time(s)
+                .zip(parse_clock_time(&f))
+                .map(|((d, t), (d0, t0))| (d - d0) as f64 * 86_400.0 + (t - t0))
+                .ok_or_else(|| {
+                    ParseError::at_line(ln, format!("time {s:?} is neither a number nor HH:MM:SS"))
+                        .into()
+                }),
+        }
+    };
+    // every time must parse and never go backwards
+    let mut prev = f64::NEG_INFINITY;
+    for (ln, row) in rows {
+        let t = seconds(&cell(row), *ln)?;
+        if t.is_nan() || t < prev {
+            return Err(
+                ParseError::at_line(*ln, format!("time goes backwards ({:?})", cell(row))).into(),
+            );
+        }
+        prev = t;
+    }
+    let span = seconds(&l, *last_ln)? - seconds(&f, *first_ln)?;
+    let fs = (rows.len() - 1) as f64 / span;
+    if !PLAUSIBLE_RATE_HZ.contains(&fs) {
+        return Err(ParseError::in_part(
+            format!("column {name:?}"),
+            format!("estimated sampling rate {fs} Hz is implausible; pass --fs HZ"),
+        )
+        .into());
+    }
+    Ok(fs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(fs: Option<f64>, unit: Option<&str>) -> CsvOptions<'_> {
+        CsvOptions {
+            sampling_rate_hz: fs,
+            unit,
+        }
+    }
+
+    #[test]
+    fn ecg_column_with_fs() {
+        let s = parse(
+            "Time;ECG (uV);x\r\n\r\n0;1,5;7\r\n1;2;8\r\n",
+            &opts(Some(250.0), None),
+        )
+        .unwrap();
+        assert_eq!(
+            (s.label.as_str(), s.unit.as_str(), s.sampling_rate_hz),
+            ("ECG (uV)", "uV", 250.0)
+        );
+        assert_eq!(s.samples, [1.5, 2.0]);
+        let s = parse("t,ecg\ns,[uV]\n0,1\n0.01,2\n", &opts(None, None)).unwrap();
+        assert_eq!((s.unit.as_str(), s.sampling_rate_hz), ("uV", 100.0));
+        assert_eq!(s.samples, [1.0, 2.0]);
+    }
+
+    #[test]
+    fn last_numeric_column_and_quotes_and_tabs() {
+        let s = parse(
+            "\"a\"\tb\tc\n\"x, y\"\t1\t\"2\"\n\"q\"\"\"\t3\t4\n",
+            &opts(Some(10.0), Some("uV")),
+        )
+        .unwrap();
+        assert_eq!((s.label.as_str(), s.unit.as_str()), ("c", "uV"));
+        assert_eq!(s.samples, [2.0, 4.0]);
+    }
+
+    #[test]
+    fn rate_from_time_columns() {
+        let s = parse("time,ecg\n0,1\n0.004,2\n0.008,3\n", &opts(None, None)).unwrap();
+        assert!((s.sampling_rate_hz - 250.0).abs() < 1e-9);
+        let ns = "time,ecg\n1714920600000000000,1\n1714920600010000000,2\n1714920600020000000,3\n";
+        assert!((parse(ns, &opts(None, None)).unwrap().sampling_rate_hz - 100.0).abs() < 1e-3);
+        let ms = "t_ms,ecg\n0,1\n4,2\n8,3\n";
+        assert!((parse(ms, &opts(None, None)).unwrap().sampling_rate_hz - 250.0).abs() < 1e-9);
+        let clock =
+            "local_datetime,ecg_raw\n2019-10-23 23:59:59.996,1\n2019-10-24 00:00:00.000,2\n";
+        let s = parse(clock, &opts(None, None)).unwrap();
+        assert!((s.sampling_rate_hz - 250.0).abs() < 1e-6);
+        assert_eq!(s.unit, "raw");
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(
+            parse("ecg\n1\n2\n", &opts(None, None)),
+            Err(CsvError::NeedsSamplingRate)
+        );
+        let e = parse("ecg\n1\nabc\n", &opts(Some(1.0), None)).unwrap_err();
+        assert!(
+            matches!(&e, CsvError::Parse(p) if p.at == crate::error::Location::Line(3)),
+            "{e}"
+        );
+        assert!(parse("", &opts(Some(1.0), None)).is_err());
+        assert!(parse("ecg\n", &opts(Some(1.0), None)).is_err());
+        assert!(parse("a,ecg\n1,2\n3\n", &opts(Some(1.0), None)).is_err());
+        assert!(parse("a,ecg\n\"1,2\n", &opts(Some(1.0), None)).is_err());
+        assert!(
+            parse("time,ecg\n0,1\n5,2\n", &opts(None, None))
+                .unwrap_err()
+                .to_string()
+                .contains("implausible")
+        );
+        assert!(
+            parse("time,ecg\n1,1\n0,2\n", &opts(None, None))
+                .unwrap_err()
+                .to_string()
+                .contains("backwards")
+        );
+        assert!(matches!(
+            parse("timestamp,rri_ms,hr_bpm\n1,900,60\n", &opts(None, None)),
+            Err(CsvError::NotEcg(_))
+        ));
+        assert!(matches!(
+            parse("ecg\n1\n", &opts(Some(1.0), Some("degC"))),
+            Err(CsvError::BadOption(_))
+        ));
+    }
+}

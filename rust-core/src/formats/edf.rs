@@ -1,0 +1,670 @@
+//! EDF and EDF+ files: the fixed header, the per-signal header, 16-bit data records, and EDF+
+//! annotations (time-stamped annotation lists, TALs).
+//!
+//! References: Kemp et al., "A simple format for exchange of digitized polygraphic recordings"
+//! (EDF, 1992) and the EDF+ specification (Kemp & Olivan, 2003), <https://www.edfplus.info/specs/>.
+
+use crate::{
+    error::ParseError,
+    record::{Annotation, Recording, Signal},
+};
+
+/// Size of the fixed part of the header and of each signal's part (EDF §2.1).
+const BLOCK: usize = 256;
+/// Label of the EDF+ annotation signal (EDF+ §2.2.1).
+pub const ANNOTATIONS_LABEL: &str = "EDF Annotations";
+/// Rate in which annotation samples count when a file has no ordinary signal (milliseconds).
+const ANNOTATION_ONLY_RATE_HZ: f64 = 1000.0;
+
+/// Which flavour of EDF the reserved field declares (EDF+ §2.1.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Plain EDF (reserved field not starting with "EDF+").
+    Edf,
+    /// EDF+C: contiguous data records.
+    EdfPlusContinuous,
+    /// EDF+D: data records may be separated by gaps (their onsets are in the annotations).
+    EdfPlusDiscontinuous,
+}
+
+/// One signal's part of the header.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignalHeader {
+    pub label: String,
+    pub transducer: String,
+    pub physical_dimension: String,
+    pub physical_min: f64,
+    pub physical_max: f64,
+    pub digital_min: i32,
+    pub digital_max: i32,
+    pub prefiltering: String,
+    pub samples_per_record: usize,
+}
+
+impl SignalHeader {
+    /// Whether this is the EDF+ annotation signal.
+    pub fn is_annotations(&self) -> bool {
+        self.label == ANNOTATIONS_LABEL
+    }
+
+    /// Digital → physical: a straight line through (dig_min, phys_min) and (dig_max, phys_max).
+    #[inline]
+    pub fn to_physical(&self, digital: i16) -> f32 {
+        let (d0, d1) = (f64::from(self.digital_min), f64::from(self.digital_max));
+        let scale = (self.physical_max - self.physical_min) / (d1 - d0);
+        (self.physical_min + (f64::from(digital) - d0) * scale) as f32
+    }
+}
+
+/// The whole header: fixed part plus signal parts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Header {
+    pub kind: Kind,
+    pub patient: String,
+    pub recording: String,
+    pub start_date: String,
+    pub start_time: String,
+    pub header_bytes: usize,
+    /// Number of data records (derived from the file size when the header says -1).
+    pub data_records: u64,
+    pub record_duration_s: f64,
+    pub signals: Vec<SignalHeader>,
+}
+
+impl Header {
+    /// Bytes of one data record (2 bytes per sample of every signal).
+    pub fn record_bytes(&self) -> u64 {
+        self.signals
+            .iter()
+            .map(|s| s.samples_per_record as u64 * 2)
+            .sum()
+    }
+
+    /// Sampling rate of a signal.
+    pub fn rate_hz(&self, s: &SignalHeader) -> f64 {
+        s.samples_per_record as f64 / self.record_duration_s
+    }
+}
+
+/// A fixed-width ASCII field at `offset` (the whole header must be printable ASCII, EDF §2.1).
+fn field(bytes: &[u8], offset: usize, width: usize) -> Result<&str, ParseError> {
+    let raw = bytes
+        .get(offset..offset + width)
+        .ok_or_else(|| ParseError::at_byte(bytes.len() as u64, "truncated header"))?;
+    if let Some(bad) = raw.iter().position(|b| !(0x20..=0x7e).contains(b)) {
+        return Err(ParseError::at_byte(
+            (offset + bad) as u64,
+            format!(
+                "header byte 0x{:02x} is not printable ASCII",
+                raw.get(bad).copied().unwrap_or(0)
+            ),
+        ));
+    }
+    // printable ASCII is valid UTF-8
+    Ok(std::str::from_utf8(raw).unwrap_or_default().trim())
+}
+
+fn number<T: std::str::FromStr>(
+    bytes: &[u8],
+    offset: usize,
+    width: usize,
+    what: &str,
+) -> Result<T, ParseError> {
+    let f = field(bytes, offset, width)?;
+    f.parse::<T>()
+        .map_err(|_| ParseError::at_byte(offset as u64, format!("bad {what} {f:?}")))
+}
+
+/// Parse the header and check it against the file length (`bytes` is the whole file).
+pub fn parse_header(bytes: &[u8]) -> Result<Header, ParseError> {
+    if bytes.len() < BLOCK {
+        return Err(ParseError::at_byte(
+            bytes.len() as u64,
+            format!(
+                "truncated: {} bytes, an EDF header has at least 256",
+                bytes.len()
+            ),
+        ));
+    }
+    // fixed part: version 8, patient 80, recording 80, startdate 8, starttime 8, header bytes 8,
+    // reserved 44, number of data records 8, duration of a data record 8, number of signals 4
+    if bytes.first() == Some(&0xff) {
+        return Err(ParseError::at_byte(0, "BDF (24-bit) files are not EDF"));
+    }
+    let version = field(bytes, 0, 8)?;
+    if version != "0" {
+        return Err(ParseError::at_byte(
+            0,
+            format!("version {version:?} is not EDF's \"0\""),
+        ));
+    }
+    let reserved = field(bytes, 192, 44)?;
+    let kind = match reserved.get(..5) {
+        Some("EDF+C") => Kind::EdfPlusContinuous,
+        Some("EDF+D") => Kind::EdfPlusDiscontinuous,
+        _ => Kind::Edf,
+    };
+    let header_bytes: usize = number(bytes, 184, 8, "header size")?;
+    let declared_records: i64 = number(bytes, 236, 8, "number of data records")?;
+    let record_duration_s: f64 = number(bytes, 244, 8, "data record duration")?;
+    let ns: usize = number(bytes, 252, 4, "number of signals")?;
+    if header_bytes != BLOCK * (ns + 1) {
+        return Err(ParseError::at_byte(
+            184,
+            format!(
+                "header size {header_bytes} does not match {ns} signals ({} expected)",
+                BLOCK * (ns + 1)
+            ),
+        ));
+    }
+    if bytes.len() < header_bytes {
+        return Err(ParseError::at_byte(
+            bytes.len() as u64,
+            format!(
+                "truncated: header of {header_bytes} bytes, file of {}",
+                bytes.len()
+            ),
+        ));
+    }
+    if !(record_duration_s.is_finite() && record_duration_s >= 0.0) {
+        return Err(ParseError::at_byte(
+            244,
+            format!("bad data record duration {record_duration_s}"),
+        ));
+    }
+
+    // signal part: each field for all signals before the next field (EDF §2.1.2)
+    let at = |field_start: usize, width: usize, i: usize| BLOCK + field_start * ns + i * width;
+    let mut signals = Vec::with_capacity(ns);
+    for i in 0..ns {
+        let s = SignalHeader {
+            label: field(bytes, at(0, 16, i), 16)?.to_string(),
+            transducer: field(bytes, at(16, 80, i), 80)?.to_string(),
+            physical_dimension: field(bytes, at(96, 8, i), 8)?.to_string(),
+            physical_min: number(bytes, at(104, 8, i), 8, "physical minimum")?,
+            physical_max: number(bytes, at(112, 8, i), 8, "physical maximum")?,
+            digital_min: number(bytes, at(120, 8, i), 8, "digital minimum")?,
+            digital_max: number(bytes, at(128, 8, i), 8, "digital maximum")?,
+            prefiltering: field(bytes, at(136, 80, i), 80)?.to_string(),
+            samples_per_record: number(bytes, at(216, 8, i), 8, "samples per data record")?,
+        };
+        let offset = at(104, 8, i) as u64;
+        if !(s.physical_min.is_finite() && s.physical_max.is_finite())
+            || s.physical_min == s.physical_max
+        {
+            return Err(ParseError::at_byte(
+                offset,
+                format!(
+                    "signal {i} ({}): physical minimum and maximum must differ",
+                    s.label
+                ),
+            ));
+        }
+        if s.digital_min >= s.digital_max {
+            return Err(ParseError::at_byte(
+                at(120, 8, i) as u64,
+                format!(
+                    "signal {i} ({}): digital minimum {} is not below maximum {}",
+                    s.label, s.digital_min, s.digital_max
+                ),
+            ));
+        }
+        if s.samples_per_record == 0 {
+            return Err(ParseError::at_byte(
+                at(216, 8, i) as u64,
+                format!("signal {i} ({}): no samples per data record", s.label),
+            ));
+        }
+        signals.push(s);
+    }
+    if record_duration_s == 0.0 && signals.iter().any(|s| !s.is_annotations()) {
+        return Err(ParseError::at_byte(
+            244,
+            "data record duration 0 is allowed only without ordinary signals",
+        ));
+    }
+
+    let mut header = Header {
+        kind,
+        patient: field(bytes, 8, 80)?.to_string(),
+        recording: field(bytes, 88, 80)?.to_string(),
+        start_date: field(bytes, 168, 8)?.to_string(),
+        start_time: field(bytes, 176, 8)?.to_string(),
+        header_bytes,
+        data_records: 0,
+        record_duration_s,
+        signals,
+    };
+    // The data records must fill the rest of the file exactly.
+    let record_bytes = header.record_bytes();
+    let data_bytes = (bytes.len() - header_bytes) as u64;
+    header.data_records = match declared_records {
+        -1 => {
+            // "-1 (unknown)" while recording: derive from the file size (EDF+ §2.1.3)
+            if record_bytes == 0 || data_bytes % record_bytes != 0 {
+                return Err(ParseError::at_byte(
+                    bytes.len() as u64,
+                    format!(
+                        "number of data records is -1 and the {data_bytes} data bytes are not a whole number of {record_bytes}-byte records"
+                    ),
+                ));
+            }
+            data_bytes / record_bytes
+        }
+        n if n >= 0 => {
+            let n = n as u64;
+            let needed = u128::from(n) * u128::from(record_bytes);
+            if needed != u128::from(data_bytes) {
+                let what = if needed > u128::from(data_bytes) {
+                    "truncated"
+                } else {
+                    "inconsistent"
+                };
+                return Err(ParseError::at_byte(
+                    bytes.len() as u64,
+                    format!(
+                        "{what}: header declares {n} data records of {record_bytes} bytes ({needed} bytes) but the file has {data_bytes} data bytes"
+                    ),
+                ));
+            }
+            n
+        }
+        n => {
+            return Err(ParseError::at_byte(
+                236,
+                format!("bad number of data records {n}"),
+            ));
+        }
+    };
+    Ok(header)
+}
+
+/// Read a whole EDF/EDF+C file into a [`Recording`] (without a name).
+///
+/// Ordinary signals are scaled to physical units; EDF+ annotations become [`Annotation`]s whose
+/// `sample` counts in the fastest ordinary signal's rate from the first record's start.
+/// EDF+D files are rejected: their records are not contiguous (callers should check
+/// [`Header::kind`] first to report that as unsupported).
+pub fn parse(bytes: &[u8]) -> Result<Recording, ParseError> {
+    let header = parse_header(bytes)?;
+    if header.kind == Kind::EdfPlusDiscontinuous {
+        return Err(ParseError::at_byte(
+            192,
+            "EDF+D (discontinuous) files are not supported",
+        ));
+    }
+    let n_records = header.data_records as usize; // the data fit in `bytes`, so this fits usize
+    let mut signals: Vec<Option<Signal>> = header
+        .signals
+        .iter()
+        .map(|s| {
+            (!s.is_annotations()).then(|| Signal {
+                label: s.label.clone(),
+                unit: s.physical_dimension.clone(),
+                sampling_rate_hz: header.rate_hz(s),
+                samples: Vec::with_capacity(s.samples_per_record * n_records),
+            })
+        })
+        .collect();
+    let annotation_rate_hz = signals
+        .iter()
+        .flatten()
+        .map(|s| s.sampling_rate_hz)
+        .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.max(r))))
+        .unwrap_or(ANNOTATION_ONLY_RATE_HZ);
+
+    let mut annotations = Vec::new();
+    let mut first_onset: Option<f64> = None;
+    let mut pos = header.header_bytes;
+    for record in 0..n_records {
+        for (spec, signal) in header.signals.iter().zip(signals.iter_mut()) {
+            let len = spec.samples_per_record * 2;
+            let block = bytes
+                .get(pos..pos + len)
+                .ok_or_else(|| ParseError::at_byte(pos as u64, "truncated data record"))?;
+            match signal {
+                Some(sig) => sig.samples.extend(
+                    block
+                        .chunks_exact(2)
+                        .map(|b| spec.to_physical(i16::from_le_bytes([b[0], b[1]]))),
+                ),
+                None => {
+                    let onset = parse_annotation_block(block, pos, &mut |tal: Tal| {
+                        annotations.push(tal);
+                    })?;
+                    let start = *first_onset.get_or_insert(onset);
+                    // EDF+C: record r starts r × duration after the first (EDF+ §2.2.4)
+                    let expected = start + record as f64 * header.record_duration_s;
+                    // (a duration of 0 marks an annotation-only file, whose records have no span)
+                    let contiguous = header.kind != Kind::EdfPlusContinuous
+                        || header.record_duration_s == 0.0
+                        || (onset - expected).abs() <= 1e-3;
+                    if !contiguous {
+                        return Err(ParseError::at_byte(
+                            pos as u64,
+                            format!(
+                                "EDF+C record {record} starts at {onset} s, expected {expected} s: the file is discontinuous"
+                            ),
+                        ));
+                    }
+                }
+            }
+            pos += len;
+        }
+    }
+    let origin = first_onset.unwrap_or(0.0);
+    let annotations = annotations
+        .into_iter()
+        .flat_map(|tal| {
+            let sample = ((tal.onset_s - origin) * annotation_rate_hz).round() as i64;
+            tal.texts.into_iter().map(move |text| Annotation {
+                sample,
+                symbol: text,
+                code: 0,
+                subtype: 0,
+                chan: 0,
+                num: 0,
+                aux: None,
+                duration_s: tal.duration_s,
+            })
+        })
+        .collect();
+    Ok(Recording {
+        name: String::new(),
+        signals: signals.into_iter().flatten().collect(),
+        annotations,
+        annotation_rate_hz,
+    })
+}
+
+/// One time-stamped annotation list: `+onset[\x15duration]\x14text\x14…\x14\0` (EDF+ §2.2.2).
+#[derive(Debug, Clone, PartialEq)]
+struct Tal {
+    onset_s: f64,
+    duration_s: Option<f64>,
+    texts: Vec<String>,
+}
+
+/// Parse the annotation signal's bytes of one data record (starting at file offset `base`).
+/// Hands every annotation TAL to `sink` and returns the record's onset, taken from its first
+/// (time-keeping) TAL (EDF+ §2.2.4).
+fn parse_annotation_block(
+    block: &[u8],
+    base: usize,
+    sink: &mut dyn FnMut(Tal),
+) -> Result<f64, ParseError> {
+    let mut record_onset = None;
+    let mut start = 0;
+    while start < block.len() {
+        let rest = block.get(start..).unwrap_or_default();
+        if rest.first() == Some(&0) {
+            start += 1; // padding between/after TALs
+            continue;
+        }
+        let at = (base + start) as u64;
+        let len = rest
+            .iter()
+            .position(|&b| b == 0)
+            .ok_or_else(|| ParseError::at_byte(at, "TAL is not terminated by a 0 byte"))?;
+        let tal = rest.get(..len).unwrap_or_default();
+        let body = tal
+            .strip_suffix(&[0x14])
+            .ok_or_else(|| ParseError::at_byte(at, "TAL does not end with 0x14"))?;
+        let mut parts = body.split(|&b| b == 0x14);
+        let stamp = parts.next().unwrap_or_default();
+        let (onset, duration) = match stamp.iter().position(|&b| b == 0x15) {
+            Some(i) => (stamp.get(..i).unwrap_or_default(), stamp.get(i + 1..)),
+            None => (stamp, None),
+        };
+        let onset_s = parse_onset(onset).ok_or_else(|| {
+            ParseError::at_byte(
+                at,
+                format!("bad TAL onset {:?}", String::from_utf8_lossy(onset)),
+            )
+        })?;
+        let duration_s = match duration {
+            Some(d) => Some(parse_duration(d).ok_or_else(|| {
+                ParseError::at_byte(
+                    at,
+                    format!("bad TAL duration {:?}", String::from_utf8_lossy(d)),
+                )
+            })?),
+            None => None,
+        };
+        let texts: Vec<String> = parts
+            .filter(|t| !t.is_empty())
+            .map(|t| String::from_utf8_lossy(t).into_owned())
+            .collect();
+        if record_onset.is_none() {
+            record_onset = Some(onset_s);
+        }
+        if !texts.is_empty() {
+            sink(Tal {
+                onset_s,
+                duration_s,
+                texts,
+            });
+        }
+        start += len + 1;
+    }
+    record_onset
+        .ok_or_else(|| ParseError::at_byte(base as u64, "data record has no time-keeping TAL"))
+}
+
+/// Onset: `+` or `-`, then a decimal number of seconds (EDF+ §2.2.2).
+fn parse_onset(b: &[u8]) -> Option<f64> {
+    let (&sign, digits) = b.split_first()?;
+    if sign != b'+' && sign != b'-' {
+        return None;
+    }
+    let v = parse_duration(digits)?;
+    Some(if sign == b'-' { -v } else { v })
+}
+
+/// Duration: an unsigned decimal number of seconds.
+fn parse_duration(b: &[u8]) -> Option<f64> {
+    if b.is_empty() || !b.iter().all(|c| c.is_ascii_digit() || *c == b'.') {
+        return None;
+    }
+    std::str::from_utf8(b)
+        .ok()?
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// (label, unit, phys_min, phys_max, dig_min, dig_max, samples per record)
+    type SignalDef<'a> = (&'a str, &'a str, f64, f64, i32, i32, usize);
+
+    /// Build an EDF file: `signals` = (label, unit, phys_min, phys_max, dig_min, dig_max, spr),
+    /// `records` = raw bytes of each data record.
+    pub(crate) fn build(
+        reserved: &str,
+        n_records: i64,
+        duration: &str,
+        signals: &[SignalDef],
+        records: &[Vec<u8>],
+    ) -> Vec<u8> {
+        let pad = |s: &str, w: usize| format!("{s:<w$}");
+        let ns = signals.len();
+        let mut h = String::new();
+        h += &pad("0", 8);
+        h += &pad("X X X X", 80);
+        h += &pad("Startdate X X X X", 80);
+        h += "01.01.11";
+        h += "00.00.00";
+        h += &pad(&(256 * (ns + 1)).to_string(), 8);
+        h += &pad(reserved, 44);
+        h += &pad(&n_records.to_string(), 8);
+        h += &pad(duration, 8);
+        h += &pad(&ns.to_string(), 4);
+        let col = |f: &dyn Fn(&SignalDef) -> String, w: usize| -> String {
+            signals.iter().map(|s| pad(&f(s), w)).collect()
+        };
+        h += &col(&|s| s.0.to_string(), 16);
+        h += &col(&|_| String::new(), 80);
+        h += &col(&|s| s.1.to_string(), 8);
+        h += &col(&|s| s.2.to_string(), 8);
+        h += &col(&|s| s.3.to_string(), 8);
+        h += &col(&|s| s.4.to_string(), 8);
+        h += &col(&|s| s.5.to_string(), 8);
+        h += &col(&|_| String::new(), 80);
+        h += &col(&|s| s.6.to_string(), 8);
+        h += &col(&|_| String::new(), 32);
+        let mut b = h.into_bytes();
+        for r in records {
+            b.extend(r);
+        }
+        b
+    }
+
+    fn samples(v: &[i16]) -> Vec<u8> {
+        v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    /// Annotation signal bytes of one record, padded to `len`.
+    fn tals(text: &str, len: usize) -> Vec<u8> {
+        let mut b = text.as_bytes().to_vec();
+        b.resize(len, 0);
+        b
+    }
+
+    const ECG: SignalDef = ("ECG", "mV", -1.0, 1.0, -1000, 1000, 4);
+    const ANN: SignalDef = ("EDF Annotations", "", -1.0, 1.0, -32768, 32767, 16);
+
+    #[test]
+    fn edf_plus_c_with_annotations_and_two_rates() {
+        let slow = ("Resp", "uV", 0.0, 100.0, 0, 100, 2);
+        let r0 = [
+            samples(&[0, 500, 1000, -1000]),
+            samples(&[0, 100]),
+            tals("+0\x14\x14\0+0.5\x150.25\x14beat\x14x\x14\0", 32),
+        ]
+        .concat();
+        let r1 = [
+            samples(&[1, 2, 3, 4]),
+            samples(&[50, 50]),
+            tals("+1\x14\x14\0", 32),
+        ]
+        .concat();
+        let b = build("EDF+C", 2, "1", &[ECG, slow, ANN], &[r0, r1]);
+        let r = parse(&b).unwrap();
+        assert_eq!(r.signals.len(), 2);
+        assert_eq!(
+            (r.signals[0].sampling_rate_hz, r.signals[1].sampling_rate_hz),
+            (4.0, 2.0)
+        );
+        assert_eq!(r.signals[0].samples[..4], [0.0, 0.5, 1.0, -1.0]);
+        assert_eq!(r.signals[1].samples, [0.0, 100.0, 50.0, 50.0]);
+        assert_eq!(r.annotation_rate_hz, 4.0);
+        assert_eq!(r.annotations.len(), 2);
+        assert_eq!(
+            (
+                r.annotations[0].sample,
+                r.annotations[0].symbol.as_str(),
+                r.annotations[0].duration_s
+            ),
+            (2, "beat", Some(0.25))
+        );
+        assert_eq!(r.annotations[1].symbol, "x");
+    }
+
+    #[test]
+    fn record_count_minus_one_is_derived() {
+        let b = build(
+            "",
+            -1,
+            "1",
+            &[ECG],
+            &[samples(&[1, 2, 3, 4]), samples(&[5, 6, 7, 8])],
+        );
+        assert_eq!(parse_header(&b).unwrap().data_records, 2);
+        let e = parse_header(&b[..b.len() - 1]).unwrap_err();
+        assert!(e.what.contains("whole number"), "{e}");
+    }
+
+    #[test]
+    fn wrong_record_count_and_truncation() {
+        let recs = [samples(&[1, 2, 3, 4]), samples(&[5, 6, 7, 8])];
+        assert!(
+            parse(&build("", 3, "1", &[ECG], &recs))
+                .unwrap_err()
+                .what
+                .contains("truncated")
+        );
+        assert!(
+            parse(&build("", 1, "1", &[ECG], &recs))
+                .unwrap_err()
+                .what
+                .contains("inconsistent")
+        );
+        let b = build("", 2, "1", &[ECG], &recs);
+        assert!(parse(&b[..300]).is_err());
+        assert!(parse(&b[..100]).is_err());
+    }
+
+    #[test]
+    fn edf_plus_d_and_gaps_are_rejected() {
+        let rec = |t: &str| [samples(&[0, 0, 0, 0]), tals(t, 32)].concat();
+        let d = build("EDF+D", 1, "1", &[ECG, ANN], &[rec("+0\x14\x14\0")]);
+        assert_eq!(parse_header(&d).unwrap().kind, Kind::EdfPlusDiscontinuous);
+        assert!(parse(&d).unwrap_err().what.contains("EDF+D"));
+        let gap = build(
+            "EDF+C",
+            2,
+            "1",
+            &[ECG, ANN],
+            &[rec("+0\x14\x14\0"), rec("+5\x14\x14\0")],
+        );
+        assert!(parse(&gap).unwrap_err().what.contains("discontinuous"));
+    }
+
+    #[test]
+    fn corrupt_headers() {
+        let good = build("", 1, "1", &[ECG], &[samples(&[1, 2, 3, 4])]);
+        let with = |off: usize, text: &str| {
+            let mut b = good.clone();
+            b[off..off + text.len()].copy_from_slice(text.as_bytes());
+            b
+        };
+        assert!(parse(&with(0, "1")).unwrap_err().what.contains("version"));
+        assert!(
+            parse(&with(184, "999     "))
+                .unwrap_err()
+                .what
+                .contains("header size")
+        );
+        assert!(parse(&with(244, "-1      ")).is_err());
+        assert!(parse(&with(244, "abc     ")).is_err());
+        // digital min == max (at 256 + 120 for the first signal)
+        assert!(
+            parse(&with(256 + 120, "1000    "))
+                .unwrap_err()
+                .what
+                .contains("digital")
+        );
+        let mut b = good.clone();
+        b[10] = 0xc3;
+        assert_eq!(parse(&b).unwrap_err().at, crate::error::Location::Byte(10));
+        let bad_tal = build(
+            "EDF+C",
+            1,
+            "1",
+            &[ECG, ANN],
+            &[[samples(&[0, 0, 0, 0]), tals("0\x14\x14\0", 32)].concat()],
+        );
+        assert!(parse(&bad_tal).unwrap_err().what.contains("onset"));
+        let unterminated = build(
+            "EDF+C",
+            1,
+            "1",
+            &[ECG, ANN],
+            &[[samples(&[0, 0, 0, 0]), vec![b'+'; 32]].concat()],
+        );
+        assert!(parse(&unterminated).is_err());
+    }
+}
