@@ -43,6 +43,10 @@ pub struct Score {
     pub fp: usize,
     /// Signed timing errors (detection − reference) of matched pairs, ms.
     pub timing_errors_ms: Vec<f64>,
+    /// Reference beats without a detection (annotation samples).
+    pub missed: Vec<i64>,
+    /// Detections without a reference beat.
+    pub false_positives: Vec<i64>,
 }
 
 fn ratio(a: usize, b: usize) -> f64 {
@@ -172,10 +176,14 @@ pub fn score_record(
                 score.tp += 1;
                 score.timing_errors_ms.push((dets[b] - r) as f64 * 1000.0 / annotation_rate_hz);
             }
-            None => score.fn_ += 1,
+            None => {
+                score.fn_ += 1;
+                score.missed.push(r);
+            }
         }
     }
-    score.fp = used.iter().filter(|u| !**u).count();
+    score.false_positives = dets.iter().zip(&used).filter(|(_, u)| !**u).map(|(d, _)| *d).collect();
+    score.fp = score.false_positives.len();
     score
 }
 
@@ -187,6 +195,8 @@ pub fn gross(name: &str, scores: &[Score]) -> Score {
         t.fn_ += s.fn_;
         t.fp += s.fp;
         t.timing_errors_ms.extend_from_slice(&s.timing_errors_ms);
+        t.missed.extend_from_slice(&s.missed);
+        t.false_positives.extend_from_slice(&s.false_positives);
     }
     t
 }

@@ -19,10 +19,10 @@ fn annotated(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// Detect on the first signal (MLII for mitdb/nstdb, first lead for qtdb) and score.
+/// Detect on the default ECG channel (MLII where present, else the first lead) and score.
 fn score_file(h: &Path) -> Score {
     let r = load_recording(h, &LoadOptions::default()).unwrap();
-    let s = &r.signals[0];
+    let s = &r.signals[r.default_ecg_channel().unwrap()];
     let peaks = detect_peaks(&s.samples, s.sampling_rate_hz);
     // annotation rate equals the signal rate in these databases; convert in general
     let k = r.annotation_rate_hz / s.sampling_rate_hz;
@@ -36,9 +36,28 @@ fn run(dir: &Path, only: Option<&str>) -> Score {
         if only.is_some_and(|o| h.file_stem().is_none_or(|s| s != o)) {
             continue;
         }
+        if std::env::var("STRESSBEAT_ONLY").is_ok_and(|o| h.file_stem().is_none_or(|s| s.to_str() != Some(o.as_str()))) {
+            continue;
+        }
         let s = score_file(&h);
         println!("{}", s.summary());
+        if std::env::var_os("STRESSBEAT_DEBUG").is_some() && s.p95_abs_error_ms() > 20.0 {
+            // histogram of signed timing errors (debugging aid)
+            let mut h = std::collections::BTreeMap::new();
+            for e in &s.timing_errors_ms {
+                *h.entry((e / 10.0).round() as i64 * 10).or_insert(0usize) += 1;
+            }
+            println!("    errors(ms→count): {h:?}");
+        }
+        if std::env::var("STRESSBEAT_DEBUG_REC").is_ok_and(|r| r == s.name) {
+            let fs = 360.0;
+            let t = |v: &[i64]| v.iter().map(|x| format!("{:.1}", *x as f64 / fs)).collect::<Vec<_>>().join(" ");
+            println!("    FN at s: {}\n    FP at s: {}", t(&s.missed), t(&s.false_positives));
+        }
         scores.push(s);
+    }
+    if std::env::var_os("STRESSBEAT_ONLY").is_some() {
+        return gross("TOTAL", &scores);
     }
     assert!(!scores.is_empty());
     let t = gross("TOTAL", &scores);

@@ -65,6 +65,9 @@ pub struct DetectorConfig {
     pub max_invalid_gap_s: f64,
     /// Half-width of the window in which the R-peak is refined on the input.
     pub refine_half_width_s: f64,
+    /// The negative extremum is taken as the R-peak only when it exceeds the positive one by
+    /// this factor (R-waves are annotated on the positive deflection when there is one).
+    pub negative_preference: f32,
 }
 
 impl Default for DetectorConfig {
@@ -73,7 +76,7 @@ impl Default for DetectorConfig {
             band_low_hz: 5.0,
             band_high_hz: 15.0,
             integration_window_s: 0.15,
-            peak_hold_s: 0.1,
+            peak_hold_s: 0.2,
             refractory_s: 0.2,
             t_wave_window_s: 0.36,
             warmup_s: 2.0,
@@ -81,7 +84,8 @@ impl Default for DetectorConfig {
             max_rr_s: 2.0,
             relearn_after_s: 8.0,
             max_invalid_gap_s: 1.0,
-            refine_half_width_s: 0.05,
+            refine_half_width_s: 0.06,
+            negative_preference: 1.5,
         }
     }
 }
@@ -139,6 +143,7 @@ pub struct RPeakDetector {
     refine: usize,
     baseline_half: usize,
     bp_delay: f64,
+    decay_at: u64,
     // filters
     bp: EcgFilter,
     hp: EcgFilter,
@@ -236,6 +241,7 @@ impl RPeakDetector {
             refine,
             baseline_half,
             bp_delay,
+            decay_at: u64::MAX,
             bp,
             hp,
             mask: len - 1,
@@ -538,7 +544,20 @@ impl RPeakDetector {
             }
             match best {
                 Some(b) => self.accept(b, true),
-                None => return,
+                None => {
+                    // nothing even at THR2: the amplitude may have dropped; lower the signal
+                    // level by half once per mean RR of silence and look again
+                    if self.n >= self.decay_at {
+                        self.spk = (0.5 * self.spk).max(self.npk);
+                        self.decay_at = self.n + rr as u64;
+                        continue;
+                    }
+                    if self.decay_at == u64::MAX {
+                        self.decay_at = self.n + rr as u64;
+                    }
+                    self.sb_dirty = true;
+                    return;
+                }
             }
         }
     }
@@ -548,6 +567,7 @@ impl RPeakDetector {
         let v = if self.spk <= 0.0 { p.value } else { v };
         let w = if searchback { 0.25 } else { 0.125 };
         self.spk = w * v + (1.0 - w) * self.spk;
+        self.decay_at = u64::MAX;
         if let Some(last) = self.last_qrs {
             let rr = ((p.k - last) as f64).min(self.cfg.max_rr_s * self.fs);
             self.rr[self.rr_pos] = rr;
@@ -618,7 +638,7 @@ impl RPeakDetector {
                 imin = t;
             }
         }
-        let (index, amplitude) = if vmax >= -vmin { (imax, vmax) } else { (imin, vmin) };
+        let (index, amplitude) = if -vmin <= self.cfg.negative_preference * vmax { (imax, vmax) } else { (imin, vmin) };
         if self.last_reported.is_some_and(|l| index <= l) {
             return None;
         }
@@ -642,7 +662,8 @@ impl RPeakDetector {
 /// NaN/inf samples are treated as invalid (see [`RPeakDetector::push`]). An invalid sampling
 /// rate gives an empty result.
 pub fn detect_peaks(samples: &[f32], fs: f64) -> Vec<usize> {
-    detect_peaks_with(samples, fs, DetectorConfig::default()).unwrap_or_default()
+    let cfg = DetectorConfig::default();
+    detect_peaks_with(samples, fs, cfg).unwrap_or_default()
 }
 
 /// [`detect_peaks`] with explicit parameters; errors on invalid parameters.
