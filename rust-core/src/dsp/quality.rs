@@ -266,3 +266,66 @@ pub fn assess_quality(samples: &[f32], fs: f64, cfg: QualityConfig) -> Result<Qu
     let usable_fraction = if total == 0 { 0.0 } else { usable as f64 / total as f64 };
     Ok(QualityReport { windows, usable_fraction })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsp::rpeak::tests::synth;
+
+    fn beats(dur: f64) -> Vec<f64> {
+        (0..).map(|i| 0.4 + 0.8 * f64::from(i)).take_while(|t| *t < dur - 0.5).collect()
+    }
+
+    fn noise(n: usize, amp: f32) -> Vec<f32> {
+        let mut seed = 7u32;
+        (0..n)
+            .map(|_| {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                amp * ((seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn clean_ecg_is_usable_at_several_rates() {
+        for fs in [130.0, 250.0, 360.0] {
+            let (x, _) = synth(fs, &beats(40.0), 40.0);
+            let r = assess_quality(&x, fs, QualityConfig::default()).unwrap();
+            assert_eq!(r.windows.len(), 10);
+            assert!(r.usable_fraction > 0.99, "fs {fs}: {:?}", r.windows[0]);
+            assert!(r.windows.iter().all(|w| w.issue == QualityIssue::Good));
+        }
+    }
+
+    #[test]
+    fn flat_nan_clipped_and_noisy_windows_are_flagged() {
+        let fs = 250.0;
+        let (mut x, _) = synth(fs, &beats(40.0), 40.0);
+        // window 1: flat line; window 3: NaN; window 5: clipped at 0.6 mV; window 7: noise
+        for v in &mut x[1000..2000] {
+            *v = 0.01;
+        }
+        for v in &mut x[3000..4000] {
+            *v = f32::NAN;
+        }
+        for v in &mut x[5000..6000] {
+            *v = (*v * 3.0).min(0.6);
+        }
+        let nz = noise(1000, 3.0);
+        for (v, n) in x[7000..8000].iter_mut().zip(&nz) {
+            *v += n;
+        }
+        let r = assess_quality(&x, fs, QualityConfig::default()).unwrap();
+        let issues: Vec<QualityIssue> = r.windows.iter().map(|w| w.issue).collect();
+        use QualityIssue::*;
+        assert_eq!(issues, vec![Good, LeadOff, Good, LeadOff, Good, Saturation, Good, Noise, Good, Good]);
+        assert!((r.usable_fraction - 0.6).abs() < 1e-9);
+        assert!(r.windows.iter().all(|w| (0.0..=1.0).contains(&w.score)));
+    }
+
+    #[test]
+    fn bad_window_length_is_an_error() {
+        assert!(SignalQuality::new(250.0, QualityConfig { window_s: 0.1, ..Default::default() }).is_err());
+        assert!(SignalQuality::new(5.0, QualityConfig::default()).is_err());
+    }
+}

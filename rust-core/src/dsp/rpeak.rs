@@ -14,7 +14,9 @@
 //! - only the integrated signal is thresholded (the paper also thresholds the band-passed
 //!   signal); the band-passed signal is used to *locate* the QRS instead;
 //! - a feature peak is the largest local maximum with no larger one within `peak_hold_s`
-//!   after it (bounded decision delay instead of the paper's "peak when the signal falls");
+//!   (= the 200 ms refractory period) after it: a bounded decision delay instead of the paper's
+//!   "peak when the signal falls", and a large QRS right after a sharp P-wave wins over it
+//!   instead of being blanked by the refractory period;
 //! - the peak value entering the signal-level estimate is capped at 3 × the current estimate,
 //!   so one large artefact cannot lift the threshold above normal beats for long;
 //! - learning phase: thresholds start from the first `warmup_s` (2nd-largest feature peak,
@@ -23,16 +25,22 @@
 //!   the detector re-learns after `relearn_after_s` without any QRS (amplitude change, lead
 //!   re-attached) or after a gap of invalid (NaN/inf) samples longer than `max_invalid_gap_s`;
 //! - search-back only considers candidates at least `max(refractory, RR/2)` after the
-//!   previous beat (skips T-waves) and may recover several missed beats in a row;
+//!   previous beat (skips T-waves) and may recover several missed beats in a row; when even
+//!   `THR2` finds nothing, the signal level is halved once per mean RR of silence and the
+//!   search repeated (recovers quickly from a sudden amplitude drop);
+//! - the paper's halving of thresholds for irregular rhythms is *not* used: on noisy records
+//!   it feeds back (false beats → irregular RR → lower thresholds → more false beats);
 //! - localisation (not in the paper, whose fiducial point is ≈ 45 ms late): the QRS is found as
 //!   the maximum |band-passed| inside the integration window, moved back by the band-pass
-//!   group delay at 10 Hz (computed from the design), and refined to the dominant extremum of
-//!   the input (0.5 Hz high-passed: negligible delay at QRS frequencies) within ± 50 ms,
-//!   measured from the local median. So `Peak::index` is in the input's own sampling and
-//!   sits on the R-wave (or on the dominant deflection of inverted / ventricular beats).
+//!   group delay at 10 Hz (computed from the design), and refined to the extremum of the
+//!   input (0.5 Hz high-passed: negligible delay at QRS frequencies) within ± 60 ms, measured
+//!   from the local median (± 200 ms). The positive extremum (R-wave) is taken unless the
+//!   negative one is `negative_preference` (1.5) times larger (inverted leads, QS complexes,
+//!   many PVCs). So `Peak::index` is in the input's own sampling and sits on the R-wave, or
+//!   on the dominant deflection of inverted / ventricular beats, as MIT-BIH annotates them.
 //!
 //! Latency: a peak is reported [`RPeakDetector::nominal_latency_samples`] after the R-wave
-//! (integration window + band-pass delay + hold ≈ 0.3 s) in normal operation; peaks recovered by
+//! (integration window + band-pass delay + hold ≈ 0.38 s) in normal operation; peaks recovered by
 //! search-back, or found during learning, come later but never later than
 //! [`RPeakDetector::max_latency_samples`].
 
@@ -374,11 +382,9 @@ impl RPeakDetector {
         self.last_qrs = None;
         self.rr_len = 0;
         self.sb_dirty = false;
-        let start = self.n.saturating_sub(self.mask as u64);
-        let _ = start;
-        for r in [&mut self.ring_d] {
-            r.iter_mut().for_each(|v| *v = 0.0);
-        }
+        self.decay_at = u64::MAX;
+        // the integrator subtracts old derivative values: forget them with the filter state
+        self.ring_d.iter_mut().for_each(|v| *v = 0.0);
     }
 
     #[inline]
@@ -436,6 +442,7 @@ impl RPeakDetector {
         self.last_qrs = None;
         self.rr_len = 0;
         self.sb_dirty = false;
+        self.decay_at = u64::MAX;
     }
 
     fn max_abs(&self, ring: &[f32], from: u64, to: u64) -> f32 {
@@ -683,4 +690,204 @@ pub fn detect_peaks_with(samples: &[f32], fs: f64, cfg: DetectorConfig) -> Resul
         out.push(p.index as usize);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Synthetic ECG: Gaussian P, Q, R, S, T waves (mV) at the given beat times (s).
+    pub(crate) fn synth(fs: f64, beats: &[f64], dur: f64) -> (Vec<f32>, Vec<usize>) {
+        let n = (dur * fs) as usize;
+        let mut x = vec![0.0f32; n];
+        // (offset s, width s, amplitude mV)
+        let waves = [(-0.2, 0.025, 0.15), (-0.03, 0.008, -0.1), (0.0, 0.01, 1.2), (0.03, 0.01, -0.25), (0.3, 0.06, 0.3)];
+        for &b in beats {
+            for &(o, w, a) in &waves {
+                let c = b + o;
+                let lo = ((c - 5.0 * w) * fs).max(0.0) as usize;
+                let hi = (((c + 5.0 * w) * fs) as usize).min(n);
+                for (i, v) in x.iter_mut().enumerate().take(hi).skip(lo) {
+                    let t = i as f64 / fs - c;
+                    *v += (a * (-0.5 * (t / w).powi(2)).exp()) as f32;
+                }
+            }
+        }
+        (x, beats.iter().map(|&b| (b * fs).round() as usize).collect())
+    }
+
+    fn regular(rr: f64, dur: f64) -> Vec<f64> {
+        let mut v = Vec::new();
+        let mut t = 0.5;
+        while t < dur - 0.5 {
+            v.push(t);
+            t += rr;
+        }
+        v
+    }
+
+    /// Every truth beat found within `tol` samples, nothing else.
+    fn assert_matches(found: &[usize], truth: &[usize], tol: usize) {
+        assert_eq!(found.len(), truth.len(), "found {found:?}\ntruth {truth:?}");
+        for (f, t) in found.iter().zip(truth) {
+            assert!(f.abs_diff(*t) <= tol, "found {f} for {t}\nfound {found:?}\ntruth {truth:?}");
+        }
+    }
+
+    #[test]
+    fn clean_signal_at_many_rates() {
+        for fs in [100.0, 130.0, 250.0, 360.0, 500.0, 1000.0] {
+            let (x, truth) = synth(fs, &regular(0.8, 30.0), 30.0);
+            let found = detect_peaks(&x, fs);
+            assert_matches(&found, &truth, (0.006 * fs).ceil() as usize);
+        }
+    }
+
+    #[test]
+    fn polar_h10_rate_with_noise_and_wander() {
+        let fs = 130.0;
+        let (mut x, truth) = synth(fs, &regular(0.7, 60.0), 60.0);
+        let mut seed = 12345u32;
+        for (i, v) in x.iter_mut().enumerate() {
+            let t = i as f64 / fs;
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let noise = (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+            *v += (1.5 * (2.0 * std::f64::consts::PI * 0.3 * t).sin()) as f32 + 0.1 * noise;
+        }
+        let found = detect_peaks(&x, fs);
+        assert_matches(&found, &truth, 2);
+    }
+
+    #[test]
+    fn inverted_polarity() {
+        let fs = 250.0;
+        let (x, truth) = synth(fs, &regular(0.9, 30.0), 30.0);
+        let inv: Vec<f32> = x.iter().map(|v| -v).collect();
+        let found = detect_peaks(&inv, fs);
+        assert_matches(&found, &truth, 2);
+    }
+
+    #[test]
+    fn pause_gives_no_false_beats_and_recovers() {
+        let fs = 360.0;
+        let mut beats = regular(0.8, 20.0);
+        let last = *beats.last().unwrap_or(&0.0);
+        // 3.5 s sinus pause, then regular again
+        let mut t = last + 3.5;
+        while t < 40.0 {
+            beats.push(t);
+            t += 0.8;
+        }
+        let (x, truth) = synth(fs, &beats, 40.5);
+        let found = detect_peaks(&x, fs);
+        assert_matches(&found, &truth, 2);
+    }
+
+    #[test]
+    fn ectopic_beat_with_other_polarity_is_found() {
+        let fs = 360.0;
+        let beats = regular(0.8, 30.0);
+        let (mut x, mut truth) = synth(fs, &beats, 30.0);
+        // a wide, negative premature beat between two normal ones
+        let pvc = beats[20] + 0.5;
+        for (i, v) in x.iter_mut().enumerate() {
+            let t = i as f64 / fs - pvc;
+            *v += (-1.8 * (-0.5 * (t / 0.03).powi(2)).exp()) as f32;
+        }
+        truth.push((pvc * fs).round() as usize);
+        truth.sort_unstable();
+        let found = detect_peaks(&x, fs);
+        assert_matches(&found, &truth, 3);
+    }
+
+    #[test]
+    fn missed_low_amplitude_beat_recovered_by_searchback() {
+        let fs = 360.0;
+        let beats = regular(0.8, 30.0);
+        let (mut x, truth) = synth(fs, &beats, 30.0);
+        // shrink beat 20 to 40 % (energy 16 %: below THR1, above THR2)
+        let c = (beats[20] * fs) as usize;
+        for v in &mut x[c - 90..c + 90] {
+            *v *= 0.4;
+        }
+        let mut det = RPeakDetector::new(fs).unwrap();
+        let mut peaks = Vec::new();
+        for &v in &x {
+            if let Some(p) = det.push(v) {
+                peaks.push(p);
+            }
+        }
+        det.finish();
+        while let Some(p) = det.pop() {
+            peaks.push(p);
+        }
+        let found: Vec<usize> = peaks.iter().map(|p| p.index as usize).collect();
+        assert_matches(&found, &truth, 2);
+        let p20 = peaks.iter().find(|p| p.index as usize == found[20]).unwrap();
+        assert!(p20.searchback);
+    }
+
+    #[test]
+    fn warming_up_state_and_latency_bounds() {
+        let fs = 360.0;
+        let (x, truth) = synth(fs, &regular(0.8, 30.0), 30.0);
+        let mut det = RPeakDetector::new(fs).unwrap();
+        assert!(matches!(det.state(), DetectorState::WarmingUp { .. }));
+        let mut peaks = Vec::new();
+        for (i, &v) in x.iter().enumerate() {
+            if let Some(p) = det.push(v) {
+                peaks.push(p);
+            }
+            if i == 100 {
+                assert!(matches!(det.state(), DetectorState::WarmingUp { remaining_samples } if remaining_samples > 0));
+            }
+        }
+        assert_eq!(det.state(), DetectorState::Running);
+        assert_eq!(peaks.len(), truth.len());
+        let nominal = det.nominal_latency_samples();
+        assert!(nominal as f64 / fs < 0.45, "{nominal}");
+        for p in &peaks {
+            let lat = p.reported_at - p.index;
+            assert!(lat <= det.max_latency_samples());
+            // after learning, normal beats come within the nominal latency
+            if p.index as f64 > 3.0 * fs && !p.searchback {
+                assert!(lat <= nominal, "latency {lat} > {nominal}");
+            }
+        }
+    }
+
+    #[test]
+    fn nan_and_inf_are_survived() {
+        let fs = 250.0;
+        let (mut x, truth) = synth(fs, &regular(0.8, 40.0), 40.0);
+        // a short dropout inside the PR interval, and a 3 s lead-off (NaN)
+        for v in &mut x[1000..1005] {
+            *v = f32::NAN;
+        }
+        x[3000] = f32::INFINITY;
+        x[3001] = f32::NEG_INFINITY;
+        for v in &mut x[5000..5750] {
+            *v = f32::NAN;
+        }
+        let found = detect_peaks(&x, fs);
+        // every beat outside the NaN stretch (and its re-learning) is still found, in order
+        let outside: Vec<usize> = truth.iter().copied().filter(|&t| !(4990..5760).contains(&t)).collect();
+        for t in &outside {
+            assert!(found.iter().any(|f| f.abs_diff(*t) <= 3), "beat at {t} missed: {found:?}");
+        }
+        assert!(found.windows(2).all(|w| w[0] < w[1]));
+        assert!(found.len() <= truth.len());
+        let all_nan = vec![f32::NAN; 5000];
+        assert!(detect_peaks(&all_nan, fs).is_empty());
+        assert!(detect_peaks(&[], fs).is_empty());
+        assert!(detect_peaks(&x, f64::NAN).is_empty());
+    }
+
+    #[test]
+    fn invalid_configs_are_errors() {
+        assert!(RPeakDetector::new(10.0).is_err());
+        assert!(RPeakDetector::new(f64::INFINITY).is_err());
+        let bad = DetectorConfig { integration_window_s: -1.0, ..Default::default() };
+        assert!(RPeakDetector::with_config(360.0, bad).is_err());
+    }
 }
