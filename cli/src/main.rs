@@ -1,1 +1,303 @@
-fn main() {}
+//! `stressbeat`: the StressBeat core on a laptop. Not a medical device.
+
+mod table;
+
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use stressbeat_core::{
+    analysis::{self, AnalysisOptions},
+    eval::{self, EvalOptions},
+    io::{LoadOptions, load_recording},
+    record::Recording,
+};
+
+const NOT_MEDICAL: &str = "StressBeat is not a medical device; do not use it for diagnosis.";
+
+#[derive(Parser, Debug)]
+#[command(name = "stressbeat", version, about = "StressBeat: ECG R-peaks, HRV and stress on a laptop", after_help = NOT_MEDICAL)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Detect R-peaks in a recording (WFDB .hea, EDF/EDF+ or CSV).
+    Peaks(RecordingArgs),
+    /// HRV metrics and signal quality of a recording.
+    Hrv(RecordingArgs),
+    /// Score the R-peak detector on every annotated WFDB record in a folder.
+    EvalPeaks {
+        /// Folder with .hea/.dat/.atr records.
+        dir: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+struct RecordingArgs {
+    /// Recording: a WFDB header (.hea), an EDF/EDF+ file (.edf) or a CSV file (.csv).
+    path: PathBuf,
+    /// Channel index (default: the first ECG-like lead, MLII where present).
+    #[arg(long)]
+    channel: Option<usize>,
+    /// Start of the analysed span, seconds from the start of the recording.
+    #[arg(long, value_name = "S")]
+    from: Option<f64>,
+    /// End of the analysed span, seconds from the start of the recording.
+    #[arg(long, value_name = "S")]
+    to: Option<f64>,
+    /// CSV only: sampling rate in Hz (otherwise taken from a time column).
+    #[arg(long, value_name = "HZ")]
+    fs: Option<f64>,
+    /// CSV only: unit of the samples.
+    #[arg(long, value_enum, default_value_t = Unit::MV)]
+    unit: Unit,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum Unit {
+    #[value(name = "mV")]
+    MV,
+    #[value(name = "uV")]
+    UV,
+}
+
+impl RecordingArgs {
+    fn load(&self) -> Result<Recording, String> {
+        let opts = LoadOptions {
+            csv_sampling_rate_hz: self.fs,
+            csv_unit: Some(match self.unit {
+                Unit::MV => "mV".into(),
+                Unit::UV => "uV".into(),
+            }),
+        };
+        load_recording(&self.path, &opts).map_err(|e| e.to_string())
+    }
+
+    fn analysis_options(&self) -> AnalysisOptions {
+        AnalysisOptions { channel: self.channel, from_s: self.from, to_s: self.to }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Peaks(args) => peaks(&args),
+        Command::Hrv(args) => hrv(&args),
+        Command::EvalPeaks { dir, json } => eval_peaks(&dir, json),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("stressbeat: error: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn print_json<T: Serialize>(value: &T) -> Result<(), String> {
+    let s = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+    println!("{s}");
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct PeaksJson {
+    sampling_rate_hz: f64,
+    peaks: Vec<usize>,
+}
+
+fn peaks(args: &RecordingArgs) -> Result<(), String> {
+    let rec = args.load()?;
+    let span = analysis::select_span(&rec, &args.analysis_options()).map_err(|e| e.to_string())?;
+    let peaks = analysis::detect_peaks(&span).map_err(|e| e.to_string())?;
+    let fs = span.sampling_rate_hz;
+    if args.json {
+        return print_json(&PeaksJson { sampling_rate_hz: fs, peaks });
+    }
+    println!(
+        "{}: channel {} ({}), {fs} Hz, {:.1} s, {} R-peaks",
+        rec.name,
+        span.channel,
+        span.label,
+        span.duration_s(),
+        peaks.len()
+    );
+    let mut t = table::Table::new(&["#", "sample", "time (s)", "RR (ms)"]);
+    for (i, &p) in peaks.iter().enumerate() {
+        let rr = if i > 0 {
+            format!("{:.1}", (p - peaks[i - 1]) as f64 * 1000.0 / fs)
+        } else {
+            String::new()
+        };
+        t.row(vec![(i + 1).to_string(), p.to_string(), format!("{:.3}", p as f64 / fs), rr]);
+    }
+    print!("{t}");
+    Ok(())
+}
+
+fn hrv(args: &RecordingArgs) -> Result<(), String> {
+    let rec = args.load()?;
+    let summary = analysis::analyze(&rec, &args.analysis_options()).map_err(|e| e.to_string())?;
+    if args.json {
+        return print_json(&summary);
+    }
+    println!(
+        "{}: {} at {} Hz, {:.1} s analysed, {} beats, {:.0} % of the signal usable",
+        summary.record_name,
+        summary.channel_label,
+        summary.sampling_rate_hz,
+        summary.duration_s,
+        summary.beat_count,
+        summary.usable_fraction * 100.0
+    );
+    let Some(h) = &summary.hrv else {
+        println!("Not enough clean RR intervals for HRV.");
+        println!("{NOT_MEDICAL}");
+        return Ok(());
+    };
+    let opt = |v: Option<f64>, prec: usize| v.map_or("n/a".to_string(), |x| format!("{x:.prec$}"));
+    let mut t = table::Table::new(&["metric", "value", "unit"]);
+    let c = &h.correction;
+    for (name, value, unit) in [
+        ("RR intervals used", h.n_intervals.to_string(), ""),
+        ("mean NN", format!("{:.1}", h.mean_nn_ms), "ms"),
+        ("SDNN", format!("{:.1}", h.sdnn_ms), "ms"),
+        ("RMSSD", format!("{:.1}", h.rmssd_ms), "ms"),
+        ("pNN50", format!("{:.1}", h.pnn50_pct), "%"),
+        ("mean HR", format!("{:.1}", h.mean_hr_bpm), "bpm"),
+        ("LF (0.04-0.15 Hz)", opt(h.lf_ms2, 0), "ms²"),
+        ("HF (0.15-0.4 Hz)", opt(h.hf_ms2, 0), "ms²"),
+        ("LF/HF", opt(h.lf_hf, 2), ""),
+        ("SD1", opt(h.sd1_ms, 1), "ms"),
+        ("SD2", opt(h.sd2_ms, 1), "ms"),
+        ("Baevsky stress index", opt(h.baevsky_stress_index, 1), ""),
+        (
+            "corrected (ectopic/missed/extra/artefact)",
+            format!("{}/{}/{}/{}", c.ectopic, c.missed, c.extra, c.artefacts),
+            "beats",
+        ),
+    ] {
+        t.row(vec![name.to_string(), value, unit.to_string()]);
+    }
+    print!("{t}");
+    println!("{NOT_MEDICAL}");
+    Ok(())
+}
+
+fn annotated_records(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut headers: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "hea") && p.with_extension("atr").is_file())
+        .collect();
+    headers.sort();
+    if headers.is_empty() {
+        return Err(format!("{}: no annotated WFDB records (.hea with .atr)", dir.display()));
+    }
+    Ok(headers)
+}
+
+#[derive(Serialize)]
+struct EvalJson {
+    tolerance_ms: f64,
+    records: Vec<ScoreJson>,
+    total: ScoreJson,
+}
+
+#[derive(Serialize)]
+struct ScoreJson {
+    record: String,
+    reference_beats: usize,
+    true_positives: usize,
+    false_negatives: usize,
+    false_positives: usize,
+    sensitivity: f64,
+    positive_predictivity: f64,
+    f1: f64,
+    median_error_ms: f64,
+    p95_error_ms: f64,
+}
+
+impl From<&eval::Score> for ScoreJson {
+    fn from(s: &eval::Score) -> Self {
+        ScoreJson {
+            record: s.name.clone(),
+            reference_beats: s.tp + s.fn_,
+            true_positives: s.tp,
+            false_negatives: s.fn_,
+            false_positives: s.fp,
+            sensitivity: s.sensitivity(),
+            positive_predictivity: s.positive_predictivity(),
+            f1: s.f1(),
+            median_error_ms: s.median_abs_error_ms(),
+            p95_error_ms: s.p95_abs_error_ms(),
+        }
+    }
+}
+
+fn eval_peaks(dir: &Path, json: bool) -> Result<(), String> {
+    let headers = annotated_records(dir)?;
+    let bar = ProgressBar::new(headers.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} records {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut records = Vec::with_capacity(headers.len());
+    for h in &headers {
+        bar.set_message(h.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+        let rec = load_recording(h, &LoadOptions::default()).map_err(|e| e.to_string())?;
+        let score = analysis::evaluate_record(&rec).map_err(|e| e.to_string())?;
+        records.push(score);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let total = eval::gross("TOTAL", &records);
+    let tolerance_ms = EvalOptions::default().tolerance_s * 1000.0;
+    if json {
+        return print_json(&EvalJson {
+            tolerance_ms,
+            records: records.iter().map(ScoreJson::from).collect(),
+            total: ScoreJson::from(&total),
+        });
+    }
+    let mut t = table::Table::new(&[
+        "record", "beats", "TP", "FN", "FP", "Se %", "+P %", "F1 %", "median ms", "p95 ms",
+    ]);
+    let row = |s: &eval::Score| {
+        vec![
+            s.name.clone(),
+            (s.tp + s.fn_).to_string(),
+            s.tp.to_string(),
+            s.fn_.to_string(),
+            s.fp.to_string(),
+            format!("{:.2}", s.sensitivity() * 100.0),
+            format!("{:.2}", s.positive_predictivity() * 100.0),
+            format!("{:.2}", s.f1() * 100.0),
+            format!("{:.1}", s.median_abs_error_ms()),
+            format!("{:.1}", s.p95_abs_error_ms()),
+        ]
+    };
+    for r in &records {
+        t.row(row(r));
+    }
+    t.row(row(&total));
+    print!("{t}");
+    println!(
+        "Matching window ±{tolerance_ms} ms, beat annotations only, each matched once; \
+         ventricular flutter episodes ([ … ]) excluded."
+    );
+    Ok(())
+}

@@ -1,9 +1,16 @@
-//! The recording pipeline (pure): a loaded [`Recording`] in, peaks, beats, quality and HRV out.
-//!
-//! CONTRACT (implemented at integration; the FFI and CLI call these):
-//! `pub fn analyze(rec: &Recording, opts: &AnalysisOptions) -> Result<RecordingSummary>`
+//! The recording pipeline (pure): a loaded [`Recording`] in, R-peaks, quality and HRV out.
 
-use crate::hrv::HrvMetrics;
+use crate::{
+    dsp::{
+        filter::validate_sampling_rate,
+        quality::{QualityConfig, assess_quality},
+        rpeak::{DetectorConfig, detect_peaks_with},
+    },
+    error::{Error, Result},
+    eval::{self, EvalOptions, Score},
+    hrv::{self, HrvMetrics},
+    record::Recording,
+};
 
 /// What to analyse.
 #[derive(Debug, Clone, Default)]
@@ -14,6 +21,81 @@ pub struct AnalysisOptions {
     pub from_s: Option<f64>,
     /// End, seconds from the beginning of the recording.
     pub to_s: Option<f64>,
+}
+
+/// The stretch of one channel an analysis runs on, in millivolts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EcgSpan {
+    pub channel: usize,
+    pub label: String,
+    pub sampling_rate_hz: f64,
+    /// Index in the channel of `samples_mv[0]`.
+    pub start_sample: usize,
+    pub samples_mv: Vec<f32>,
+}
+
+impl EcgSpan {
+    pub fn duration_s(&self) -> f64 {
+        self.samples_mv.len() as f64 / self.sampling_rate_hz
+    }
+}
+
+/// Pick the channel and time range of `opts`, converted to millivolts.
+pub fn select_span(rec: &Recording, opts: &AnalysisOptions) -> Result<EcgSpan> {
+    let channel = match opts.channel {
+        Some(c) if c < rec.signals.len() => c,
+        Some(c) => {
+            return Err(Error::InvalidArgument(format!(
+                "channel {c} does not exist (the recording has {} channels)",
+                rec.signals.len()
+            )));
+        }
+        None => rec
+            .default_ecg_channel()
+            .ok_or_else(|| Error::InsufficientSignal("the recording has no channels".into()))?,
+    };
+    let sig = &rec.signals[channel];
+    let fs = sig.sampling_rate_hz;
+    validate_sampling_rate(fs)?;
+    let k = sig.millivolt_factor().ok_or_else(|| {
+        Error::InvalidArgument(format!(
+            "channel {channel} ({}) is in {:?}, not a voltage",
+            sig.label, sig.unit
+        ))
+    })?;
+    let n = sig.samples.len();
+    let to_index = |t: f64| ((t * fs).round().max(0.0) as usize).min(n);
+    let start = opts.from_s.map_or(0, to_index);
+    let end = opts.to_s.map_or(n, to_index);
+    if let (Some(a), Some(b)) = (opts.from_s, opts.to_s) {
+        if b <= a {
+            return Err(Error::InvalidArgument(format!("--to ({b} s) must be after --from ({a} s)")));
+        }
+    }
+    if start >= end {
+        return Err(Error::InvalidArgument(format!(
+            "the time range is empty (the recording lasts {:.1} s)",
+            sig.duration_s()
+        )));
+    }
+    Ok(EcgSpan {
+        channel,
+        label: sig.label.clone(),
+        sampling_rate_hz: fs,
+        start_sample: start,
+        samples_mv: sig.samples[start..end].iter().map(|&x| x * k).collect(),
+    })
+}
+
+/// R-peaks of a span, as sample indices of the whole channel (the record's own sampling).
+pub fn detect_peaks(span: &EcgSpan) -> Result<Vec<usize>> {
+    let peaks = detect_peaks_with(&span.samples_mv, span.sampling_rate_hz, DetectorConfig::default())?;
+    Ok(peaks.into_iter().map(|p| p + span.start_sample).collect())
+}
+
+/// RR intervals (ms) between consecutive peaks.
+pub fn rr_intervals_ms(peaks: &[usize], fs: f64) -> Vec<f64> {
+    peaks.windows(2).map(|w| (w[1] - w[0]) as f64 * 1000.0 / fs).collect()
 }
 
 /// The summary of one analysed recording.
@@ -29,4 +111,41 @@ pub struct RecordingSummary {
     pub usable_fraction: f64,
     /// HRV over the whole span after RR cleaning; `None` if too few clean intervals.
     pub hrv: Option<HrvMetrics>,
+}
+
+/// Detect, score quality, and compute HRV over the selected span.
+pub fn analyze(rec: &Recording, opts: &AnalysisOptions) -> Result<RecordingSummary> {
+    let span = select_span(rec, opts)?;
+    let peaks = detect_peaks(&span)?;
+    let usable_fraction =
+        assess_quality(&span.samples_mv, span.sampling_rate_hz, QualityConfig::default())?.usable_fraction;
+    let rr = rr_intervals_ms(&peaks, span.sampling_rate_hz);
+    let hrv = hrv::analyze_rr(&rr).ok();
+    Ok(RecordingSummary {
+        record_name: rec.name.clone(),
+        channel_label: span.label.clone(),
+        sampling_rate_hz: span.sampling_rate_hz,
+        duration_s: span.duration_s(),
+        beat_count: peaks.len() as u32,
+        usable_fraction,
+        hrv,
+    })
+}
+
+/// Detect R-peaks on the default ECG channel of an annotated record and score them against its
+/// beat annotations (see [`crate::eval`] for the rules).
+pub fn evaluate_record(rec: &Recording) -> Result<Score> {
+    let span = select_span(rec, &AnalysisOptions::default())?;
+    let peaks = detect_peaks(&span)?;
+    // annotations count in the record's frame rate, which differs from the channel's rate in
+    // multi-frequency records
+    let k = rec.annotation_rate_hz / span.sampling_rate_hz;
+    let detections: Vec<i64> = peaks.iter().map(|&p| (p as f64 * k).round() as i64).collect();
+    Ok(eval::score_record(
+        &rec.name,
+        &rec.annotations,
+        rec.annotation_rate_hz,
+        &detections,
+        &EvalOptions::default(),
+    ))
 }

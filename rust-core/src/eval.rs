@@ -1,1 +1,241 @@
-//! (in progress)
+//! Detector scoring in the manner of WFDB `bxb` / ANSI/AAMI EC57 (beat-by-beat comparison).
+//!
+//! - Reference beats are the annotations whose symbol is a beat label
+//!   ([`crate::record::is_beat_symbol`]); detections are sample indices at the annotation rate.
+//! - A detection matches a reference beat if they are at most `tolerance_s` apart (150 ms as in
+//!   EC57). Each reference and each detection matches at most once; matching is greedy in time
+//!   order, each reference taking the nearest still-unmatched detection, except that a detection
+//!   closer to the following reference is left for it.
+//! - Ventricular flutter/fibrillation episodes (from a `[` annotation to the next `]`, or to the
+//!   end of the record) are excluded, as EC57 prescribes for QRS detection scoring: references
+//!   and detections inside them are not counted.
+//! - Scoring starts at `start_s` (bxb's default is 5 minutes, EC57's learning period; ours is 0:
+//!   the whole record is scored, which is stricter for a detector with a 2 s learning phase).
+//! - Timing error = detection − reference of each matched pair; statistics on its absolute value.
+//!
+//! Totals are gross: counts summed over records, timing errors pooled.
+
+use crate::record::{Annotation, is_beat_symbol};
+
+/// Scoring options.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EvalOptions {
+    /// Match window half-width in seconds (EC57: 0.15).
+    pub tolerance_s: f64,
+    /// Ignore everything before this time (seconds).
+    pub start_s: f64,
+    /// Exclude ventricular flutter/fibrillation episodes (`[` … `]`).
+    pub exclude_vf: bool,
+}
+
+impl Default for EvalOptions {
+    fn default() -> Self {
+        EvalOptions { tolerance_s: 0.15, start_s: 0.0, exclude_vf: true }
+    }
+}
+
+/// Counts and timing errors of one record (or of a set of records, see [`gross`]).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Score {
+    pub name: String,
+    pub tp: usize,
+    pub fn_: usize,
+    pub fp: usize,
+    /// Signed timing errors (detection − reference) of matched pairs, ms.
+    pub timing_errors_ms: Vec<f64>,
+    /// Reference beats without a detection (annotation samples).
+    pub missed: Vec<i64>,
+    /// Detections without a reference beat.
+    pub false_positives: Vec<i64>,
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 { 1.0 } else { a as f64 / b as f64 }
+}
+
+/// The `q`-quantile (0..1) of `v` (nearest-rank on the sorted absolute values); 0 when empty.
+fn abs_quantile(v: &[f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let mut a: Vec<f64> = v.iter().map(|x| x.abs()).collect();
+    a.sort_by(f64::total_cmp);
+    let i = ((q * a.len() as f64).ceil() as usize).clamp(1, a.len()) - 1;
+    a[i]
+}
+
+impl Score {
+    /// Sensitivity TP / (TP + FN).
+    pub fn sensitivity(&self) -> f64 {
+        ratio(self.tp, self.tp + self.fn_)
+    }
+    /// Positive predictivity TP / (TP + FP).
+    pub fn positive_predictivity(&self) -> f64 {
+        ratio(self.tp, self.tp + self.fp)
+    }
+    /// F1 = 2 TP / (2 TP + FP + FN).
+    pub fn f1(&self) -> f64 {
+        ratio(2 * self.tp, 2 * self.tp + self.fp + self.fn_)
+    }
+    /// Median absolute timing error, ms.
+    pub fn median_abs_error_ms(&self) -> f64 {
+        abs_quantile(&self.timing_errors_ms, 0.5)
+    }
+    /// 95th percentile of the absolute timing error, ms.
+    pub fn p95_abs_error_ms(&self) -> f64 {
+        abs_quantile(&self.timing_errors_ms, 0.95)
+    }
+    /// Mean signed timing error (bias), ms.
+    pub fn mean_error_ms(&self) -> f64 {
+        if self.timing_errors_ms.is_empty() {
+            0.0
+        } else {
+            self.timing_errors_ms.iter().sum::<f64>() / self.timing_errors_ms.len() as f64
+        }
+    }
+    /// One line summary.
+    pub fn summary(&self) -> String {
+        format!(
+            "{:>8} TP {:>6} FN {:>4} FP {:>4}  Se {:.3}% +P {:.3}% F1 {:.3}%  |err| median {:.1} ms p95 {:.1} ms bias {:+.1} ms",
+            self.name,
+            self.tp,
+            self.fn_,
+            self.fp,
+            100.0 * self.sensitivity(),
+            100.0 * self.positive_predictivity(),
+            100.0 * self.f1(),
+            self.median_abs_error_ms(),
+            self.p95_abs_error_ms(),
+            self.mean_error_ms()
+        )
+    }
+}
+
+/// Excluded (VF/flutter) spans `[from, to)` in annotation samples.
+fn vf_spans(ann: &[Annotation]) -> Vec<(i64, i64)> {
+    let mut spans = Vec::new();
+    let mut open: Option<i64> = None;
+    for a in ann {
+        match a.symbol.as_str() {
+            "[" => open = open.or(Some(a.sample)),
+            "]" => {
+                if let Some(s) = open.take() {
+                    spans.push((s, a.sample + 1));
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = open {
+        spans.push((s, i64::MAX));
+    }
+    spans
+}
+
+/// Score `detections` (sample indices at `annotation_rate_hz`) against the beat annotations.
+pub fn score_record(
+    name: &str,
+    annotations: &[Annotation],
+    annotation_rate_hz: f64,
+    detections: &[i64],
+    opts: &EvalOptions,
+) -> Score {
+    let spans = if opts.exclude_vf { vf_spans(annotations) } else { Vec::new() };
+    let start = (opts.start_s * annotation_rate_hz).round() as i64;
+    let keep = |t: i64| t >= start && !spans.iter().any(|&(a, b)| t >= a && t < b);
+    let mut refs: Vec<i64> =
+        annotations.iter().filter(|a| is_beat_symbol(&a.symbol)).map(|a| a.sample).filter(|&t| keep(t)).collect();
+    refs.sort_unstable();
+    let mut dets: Vec<i64> = detections.iter().copied().filter(|&t| keep(t)).collect();
+    dets.sort_unstable();
+    let tol = (opts.tolerance_s * annotation_rate_hz).round() as i64;
+    let mut used = vec![false; dets.len()];
+    let mut score = Score { name: name.to_string(), ..Score::default() };
+    let mut lo = 0usize; // first detection that can still match
+    for (ri, &r) in refs.iter().enumerate() {
+        while lo < dets.len() && dets[lo] < r - tol {
+            lo += 1;
+        }
+        let next_ref = refs.get(ri + 1).copied();
+        let mut best: Option<usize> = None;
+        let mut j = lo;
+        while j < dets.len() && dets[j] <= r + tol {
+            if !used[j] {
+                let d = (dets[j] - r).abs();
+                // leave a detection to the next reference when it is closer to that one
+                let closer_to_next = next_ref.is_some_and(|nr| (dets[j] - nr).abs() < d);
+                if !closer_to_next && best.is_none_or(|b| d < (dets[b] - r).abs()) {
+                    best = Some(j);
+                }
+            }
+            j += 1;
+        }
+        match best {
+            Some(b) => {
+                used[b] = true;
+                score.tp += 1;
+                score.timing_errors_ms.push((dets[b] - r) as f64 * 1000.0 / annotation_rate_hz);
+            }
+            None => {
+                score.fn_ += 1;
+                score.missed.push(r);
+            }
+        }
+    }
+    score.false_positives = dets.iter().zip(&used).filter(|(_, u)| !**u).map(|(d, _)| *d).collect();
+    score.fp = score.false_positives.len();
+    score
+}
+
+/// Gross totals: counts summed, timing errors pooled.
+pub fn gross(name: &str, scores: &[Score]) -> Score {
+    let mut t = Score { name: name.to_string(), ..Score::default() };
+    for s in scores {
+        t.tp += s.tp;
+        t.fn_ += s.fn_;
+        t.fp += s.fp;
+        t.timing_errors_ms.extend_from_slice(&s.timing_errors_ms);
+        t.missed.extend_from_slice(&s.missed);
+        t.false_positives.extend_from_slice(&s.false_positives);
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ann(sample: i64, symbol: &str) -> Annotation {
+        Annotation { sample, symbol: symbol.into(), code: 0, subtype: 0, chan: 0, num: 0, aux: None, duration_s: None }
+    }
+
+    #[test]
+    fn counts_and_timing() {
+        let a = vec![ann(100, "N"), ann(400, "V"), ann(700, "+"), ann(1000, "N")];
+        // 100 → 102 (TP), 400 missed, 1000 → 990 (TP), 2000 FP; "+" is not a beat
+        let s = score_record("x", &a, 1000.0, &[102, 990, 2000], &EvalOptions::default());
+        assert_eq!((s.tp, s.fn_, s.fp), (2, 1, 1));
+        assert_eq!(s.timing_errors_ms, vec![2.0, -10.0]);
+        assert!((s.sensitivity() - 2.0 / 3.0).abs() < 1e-12);
+        assert!((s.f1() - 4.0 / 6.0).abs() < 1e-12);
+        assert_eq!(s.median_abs_error_ms(), 2.0);
+        assert_eq!(s.p95_abs_error_ms(), 10.0);
+    }
+
+    #[test]
+    fn each_reference_matched_once_and_vf_excluded() {
+        let a = vec![ann(100, "N"), ann(200, "["), ann(300, "!"), ann(500, "]"), ann(800, "N")];
+        let s = score_record("x", &a, 1000.0, &[99, 101, 300, 450, 805], &EvalOptions::default());
+        // 99 matches 100; 101 is an extra (FP); 300 and 450 lie in VF; 805 matches 800
+        assert_eq!((s.tp, s.fn_, s.fp), (2, 0, 1));
+    }
+
+    #[test]
+    fn tolerance_is_150_ms() {
+        let a = vec![ann(1000, "N")];
+        let s = score_record("x", &a, 1000.0, &[1150], &EvalOptions::default());
+        assert_eq!(s.tp, 1);
+        let s = score_record("x", &a, 1000.0, &[1151], &EvalOptions::default());
+        assert_eq!((s.tp, s.fn_, s.fp), (0, 1, 1));
+    }
+}

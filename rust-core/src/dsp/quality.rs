@@ -1,0 +1,331 @@
+//! Signal-quality index per fixed window (default 4 s), streaming and allocation-free per sample.
+//!
+//! Each window gets a score in 0..1 and the main reason when it is low:
+//! - lead off: mostly invalid (NaN/inf) samples, or a flat line (standard deviation below
+//!   `flat_std`, input units — mV by default);
+//! - saturation: samples sitting in flat runs (≥ 20 ms of identical values) at the window's
+//!   running maximum or minimum, i.e. clipped at an amplifier rail;
+//! - noise: from two features of the 0.5–40 Hz filtered signal — kurtosis (a clean ECG is
+//!   peaky, kurtosis ≫ 3; Gaussian-like noise ≈ 3; Li, Rajagopalan & Clifford, Physiol. Meas.
+//!   2008, "kSQI") and the ratio of power above 40 Hz to power in 5–40 Hz (muscle/EMG).
+//!   (The high-frequency ratio is skipped when 40 Hz is too close to Nyquist, e.g. 100 Hz.)
+//!
+//! A window is *usable* when its score ≥ `usable_threshold` (0.5).
+
+use crate::dsp::filter::{EcgFilter, EcgFilterConfig, validate_sampling_rate};
+use crate::error::{Error, Result};
+
+/// Why a window scored low.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum QualityIssue {
+    /// Nothing wrong.
+    Good,
+    /// Muscle / motion noise.
+    Noise,
+    /// Clipped at the amplifier's rail.
+    Saturation,
+    /// Flat line or invalid samples: electrode off.
+    LeadOff,
+}
+
+/// Parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QualityConfig {
+    pub window_s: f64,
+    /// Standard deviation below which a window is a flat line (input units).
+    pub flat_std: f64,
+    /// Score at or above which a window counts as usable.
+    pub usable_threshold: f32,
+}
+
+impl Default for QualityConfig {
+    fn default() -> Self {
+        QualityConfig { window_s: 4.0, flat_std: 0.005, usable_threshold: 0.5 }
+    }
+}
+
+/// Quality of one window.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct WindowQuality {
+    /// First sample of the window.
+    pub start: u64,
+    /// Samples in the window.
+    pub len: u32,
+    /// 0 (unusable) … 1 (clean).
+    pub score: f32,
+    pub issue: QualityIssue,
+    pub usable: bool,
+    /// Kurtosis of the 0.5–40 Hz signal.
+    pub kurtosis: f32,
+    /// Power above 40 Hz / power 5–40 Hz (0 when not measured).
+    pub hf_ratio: f32,
+    pub clipped_fraction: f32,
+    pub invalid_fraction: f32,
+}
+
+/// Streaming quality assessor.
+#[derive(Debug, Clone)]
+pub struct SignalQuality {
+    cfg: QualityConfig,
+    win: u32,
+    band: EcgFilter,
+    hf: Option<EcgFilter>,
+    qrs: EcgFilter,
+    n: u64,
+    start: u64,
+    count: u32,
+    invalid: u32,
+    // raw moments for the flat-line test
+    s1: f64,
+    s2: f64,
+    // moments of the band signal
+    m1: f64,
+    m2: f64,
+    m3: f64,
+    m4: f64,
+    hf_pow: f64,
+    qrs_pow: f64,
+    // clipping
+    wmax: f32,
+    wmin: f32,
+    prev: f32,
+    run: u32,
+    min_run: u32,
+    clipped: u32,
+    valid: u32,
+}
+
+impl SignalQuality {
+    /// An assessor for sampling rate `fs`.
+    pub fn new(fs: f64, cfg: QualityConfig) -> Result<Self> {
+        validate_sampling_rate(fs)?;
+        if !(cfg.window_s.is_finite() && cfg.window_s >= 1.0 && cfg.window_s * fs < f64::from(u32::MAX)) {
+            return Err(Error::InvalidArgument(format!("quality window {} s (need ≥ 1 s)", cfg.window_s)));
+        }
+        let band = EcgFilter::new(fs, &EcgFilterConfig::default())?;
+        let hf = if 40.0 < 0.4 * fs {
+            Some(EcgFilter::new(fs, &EcgFilterConfig { highpass_hz: Some(40.0), lowpass_hz: None, ..Default::default() })?)
+        } else {
+            None
+        };
+        let qrs = EcgFilter::new(fs, &EcgFilterConfig { highpass_hz: Some(5.0), lowpass_hz: Some(40.0), ..Default::default() })?;
+        let mut q = SignalQuality {
+            cfg,
+            win: (cfg.window_s * fs).round() as u32,
+            band,
+            hf,
+            qrs,
+            n: 0,
+            start: 0,
+            count: 0,
+            invalid: 0,
+            s1: 0.0,
+            s2: 0.0,
+            m1: 0.0,
+            m2: 0.0,
+            m3: 0.0,
+            m4: 0.0,
+            hf_pow: 0.0,
+            qrs_pow: 0.0,
+            wmax: f32::MIN,
+            wmin: f32::MAX,
+            prev: f32::NAN,
+            run: 0,
+            min_run: (0.02 * fs).round().max(3.0) as u32,
+            clipped: 0,
+            valid: 0,
+        };
+        q.clear(0);
+        Ok(q)
+    }
+
+    fn clear(&mut self, start: u64) {
+        self.start = start;
+        self.count = 0;
+        self.invalid = 0;
+        self.valid = 0;
+        (self.s1, self.s2, self.m1, self.m2, self.m3, self.m4) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+        (self.hf_pow, self.qrs_pow) = (0.0, 0.0);
+        (self.wmax, self.wmin) = (f32::MIN, f32::MAX);
+        self.clipped = 0;
+    }
+
+    /// Push one sample; returns the window's quality when a window completes.
+    #[inline]
+    pub fn push(&mut self, x: f32) -> Option<WindowQuality> {
+        self.count += 1;
+        self.n += 1;
+        if x.is_finite() {
+            self.valid += 1;
+            let xf = f64::from(x);
+            self.s1 += xf;
+            self.s2 += xf * xf;
+            let y = f64::from(self.band.push(x));
+            let y2 = y * y;
+            self.m1 += y;
+            self.m2 += y2;
+            self.m3 += y2 * y;
+            self.m4 += y2 * y2;
+            if let Some(h) = &mut self.hf {
+                let v = f64::from(h.push(x));
+                self.hf_pow += v * v;
+            }
+            let v = f64::from(self.qrs.push(x));
+            self.qrs_pow += v * v;
+            // flat runs at the running extremes = clipping
+            if x == self.prev {
+                self.run += 1;
+                if x >= self.wmax || x <= self.wmin {
+                    if self.run == self.min_run {
+                        self.clipped += self.min_run;
+                    } else if self.run > self.min_run {
+                        self.clipped += 1;
+                    }
+                }
+            } else {
+                self.run = 1;
+            }
+            self.prev = x;
+            self.wmax = self.wmax.max(x);
+            self.wmin = self.wmin.min(x);
+        } else {
+            self.invalid += 1;
+            self.run = 0;
+            self.prev = f32::NAN;
+        }
+        if self.count >= self.win { Some(self.close()) } else { None }
+    }
+
+    /// Close a partial last window (≥ 1 s of samples are needed to say anything; shorter → None).
+    pub fn finish(&mut self) -> Option<WindowQuality> {
+        if self.count == 0 || f64::from(self.count) < f64::from(self.win) / self.cfg.window_s {
+            return None;
+        }
+        Some(self.close())
+    }
+
+    fn close(&mut self) -> WindowQuality {
+        let len = self.count;
+        let invalid_fraction = self.invalid as f32 / len as f32;
+        let v = f64::from(self.valid.max(1));
+        let var_raw = (self.s2 / v - (self.s1 / v).powi(2)).max(0.0);
+        let mean = self.m1 / v;
+        let var = (self.m2 / v - mean * mean).max(0.0);
+        // central 4th moment from raw moments
+        let m4c = self.m4 / v - 4.0 * mean * self.m3 / v + 6.0 * mean * mean * self.m2 / v - 3.0 * mean.powi(4);
+        let kurtosis = if var > 0.0 { (m4c / (var * var)) as f32 } else { 0.0 };
+        let hf_ratio = if self.hf.is_some() && self.qrs_pow > 0.0 { (self.hf_pow / self.qrs_pow) as f32 } else { 0.0 };
+        let clipped_fraction = self.clipped as f32 / len as f32;
+
+        let (score, issue) = if invalid_fraction > 0.5 || self.valid < 2 || var_raw.sqrt() < self.cfg.flat_std {
+            (0.0, QualityIssue::LeadOff)
+        } else if clipped_fraction > 0.05 {
+            (0.2 * (1.0 - clipped_fraction).max(0.0), QualityIssue::Saturation)
+        } else {
+            // kurtosis 3 (noise) → 0, ≥ 6 → 1; HF ratio ≤ 0.1 → 1, ≥ 0.6 → 0
+            let s_k = ((kurtosis - 3.0) / 3.0).clamp(0.0, 1.0);
+            let s_hf = if self.hf.is_some() { (1.0 - (hf_ratio - 0.1) / 0.5).clamp(0.0, 1.0) } else { 1.0 };
+            let s = s_k.min(s_hf) * (1.0 - invalid_fraction);
+            (s, if s < self.cfg.usable_threshold { QualityIssue::Noise } else { QualityIssue::Good })
+        };
+        let w = WindowQuality {
+            start: self.start,
+            len,
+            score,
+            issue,
+            usable: score >= self.cfg.usable_threshold,
+            kurtosis,
+            hf_ratio,
+            clipped_fraction,
+            invalid_fraction,
+        };
+        self.clear(self.n);
+        w
+    }
+}
+
+/// All windows of a signal and the fraction of samples in usable windows.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct QualityReport {
+    pub windows: Vec<WindowQuality>,
+    pub usable_fraction: f64,
+}
+
+/// Assess a whole signal.
+pub fn assess_quality(samples: &[f32], fs: f64, cfg: QualityConfig) -> Result<QualityReport> {
+    let mut q = SignalQuality::new(fs, cfg)?;
+    let mut windows = Vec::new();
+    for &x in samples {
+        if let Some(w) = q.push(x) {
+            windows.push(w);
+        }
+    }
+    windows.extend(q.finish());
+    let total: u64 = windows.iter().map(|w| u64::from(w.len)).sum();
+    let usable: u64 = windows.iter().filter(|w| w.usable).map(|w| u64::from(w.len)).sum();
+    let usable_fraction = if total == 0 { 0.0 } else { usable as f64 / total as f64 };
+    Ok(QualityReport { windows, usable_fraction })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsp::rpeak::tests::synth;
+
+    fn beats(dur: f64) -> Vec<f64> {
+        (0..).map(|i| 0.4 + 0.8 * f64::from(i)).take_while(|t| *t < dur - 0.5).collect()
+    }
+
+    fn noise(n: usize, amp: f32) -> Vec<f32> {
+        let mut seed = 7u32;
+        (0..n)
+            .map(|_| {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                amp * ((seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn clean_ecg_is_usable_at_several_rates() {
+        for fs in [130.0, 250.0, 360.0] {
+            let (x, _) = synth(fs, &beats(40.0), 40.0);
+            let r = assess_quality(&x, fs, QualityConfig::default()).unwrap();
+            assert_eq!(r.windows.len(), 10);
+            assert!(r.usable_fraction > 0.99, "fs {fs}: {:?}", r.windows[0]);
+            assert!(r.windows.iter().all(|w| w.issue == QualityIssue::Good));
+        }
+    }
+
+    #[test]
+    fn flat_nan_clipped_and_noisy_windows_are_flagged() {
+        let fs = 250.0;
+        let (mut x, _) = synth(fs, &beats(40.0), 40.0);
+        // window 1: flat line; window 3: NaN; window 5: clipped at 0.6 mV; window 7: noise
+        for v in &mut x[1000..2000] {
+            *v = 0.01;
+        }
+        for v in &mut x[3000..4000] {
+            *v = f32::NAN;
+        }
+        for v in &mut x[5000..6000] {
+            *v = (*v * 3.0).min(0.6);
+        }
+        let nz = noise(1000, 3.0);
+        for (v, n) in x[7000..8000].iter_mut().zip(&nz) {
+            *v += n;
+        }
+        let r = assess_quality(&x, fs, QualityConfig::default()).unwrap();
+        let issues: Vec<QualityIssue> = r.windows.iter().map(|w| w.issue).collect();
+        use QualityIssue::*;
+        assert_eq!(issues, vec![Good, LeadOff, Good, LeadOff, Good, Saturation, Good, Noise, Good, Good]);
+        assert!((r.usable_fraction - 0.6).abs() < 1e-9);
+        assert!(r.windows.iter().all(|w| (0.0..=1.0).contains(&w.score)));
+    }
+
+    #[test]
+    fn bad_window_length_is_an_error() {
+        assert!(SignalQuality::new(250.0, QualityConfig { window_s: 0.1, ..Default::default() }).is_err());
+        assert!(SignalQuality::new(5.0, QualityConfig::default()).is_err());
+    }
+}

@@ -1,0 +1,93 @@
+//! The R-peak detector on real recordings, scored like WFDB `bxb` (±150 ms, VF excluded,
+//! whole records, gross totals). Run in release mode: `cargo test --release -p stressbeat-e2e`.
+
+use std::path::{Path, PathBuf};
+
+use stressbeat_core::dsp::rpeak::detect_peaks;
+use stressbeat_core::eval::{EvalOptions, Score, gross, score_record};
+use stressbeat_core::io::{LoadOptions, load_recording};
+use stressbeat_e2e::dataset;
+
+/// Records (`.hea`) of a folder that have reference beat annotations (`.atr`).
+fn annotated(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "hea") && p.with_extension("atr").is_file())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Detect on the default ECG channel (MLII where present, else the first lead) and score.
+fn score_file(h: &Path) -> Score {
+    let r = load_recording(h, &LoadOptions::default()).unwrap();
+    let s = &r.signals[r.default_ecg_channel().unwrap()];
+    let peaks = detect_peaks(&s.samples, s.sampling_rate_hz);
+    // annotation rate equals the signal rate in these databases; convert in general
+    let k = r.annotation_rate_hz / s.sampling_rate_hz;
+    let dets: Vec<i64> = peaks.iter().map(|&p| (p as f64 * k).round() as i64).collect();
+    score_record(&r.name, &r.annotations, r.annotation_rate_hz, &dets, &EvalOptions::default())
+}
+
+fn run(dir: &Path, only: Option<&str>) -> Score {
+    let mut scores = Vec::new();
+    for h in annotated(dir) {
+        if only.is_some_and(|o| h.file_stem().is_none_or(|s| s != o)) {
+            continue;
+        }
+        if std::env::var("STRESSBEAT_ONLY").is_ok_and(|o| h.file_stem().is_none_or(|s| s.to_str() != Some(o.as_str()))) {
+            continue;
+        }
+        let s = score_file(&h);
+        println!("{}", s.summary());
+        if std::env::var_os("STRESSBEAT_DEBUG").is_some() && s.p95_abs_error_ms() > 20.0 {
+            // histogram of signed timing errors (debugging aid)
+            let mut h = std::collections::BTreeMap::new();
+            for e in &s.timing_errors_ms {
+                *h.entry((e / 10.0).round() as i64 * 10).or_insert(0usize) += 1;
+            }
+            println!("    errors(ms→count): {h:?}");
+        }
+        if std::env::var("STRESSBEAT_DEBUG_REC").is_ok_and(|r| r == s.name) {
+            let fs = 360.0;
+            let t = |v: &[i64]| v.iter().map(|x| format!("{:.1}", *x as f64 / fs)).collect::<Vec<_>>().join(" ");
+            println!("    FN at s: {}\n    FP at s: {}", t(&s.missed), t(&s.false_positives));
+        }
+        scores.push(s);
+    }
+    if std::env::var_os("STRESSBEAT_ONLY").is_some() {
+        return gross("TOTAL", &scores);
+    }
+    assert!(!scores.is_empty());
+    let t = gross("TOTAL", &scores);
+    println!("{}", t.summary());
+    t
+}
+
+#[test]
+fn mitdb_all_records() {
+    let Some(dir) = dataset("mitdb") else { return };
+    let t = run(&dir, None);
+    assert!(t.tp + t.fn_ > 50_000, "expected all 26 records");
+    assert!(t.sensitivity() >= 0.997, "Se {}", t.sensitivity());
+    assert!(t.positive_predictivity() >= 0.997, "+P {}", t.positive_predictivity());
+    assert!(t.median_abs_error_ms() <= 5.0, "median {}", t.median_abs_error_ms());
+    assert!(t.p95_abs_error_ms() <= 20.0, "p95 {}", t.p95_abs_error_ms());
+}
+
+#[test]
+fn qtdb_annotated_records_250hz() {
+    let Some(dir) = dataset("qtdb") else { return };
+    let t = run(&dir, None);
+    assert!(t.sensitivity() >= 0.995, "Se {}", t.sensitivity());
+    assert!(t.positive_predictivity() >= 0.995, "+P {}", t.positive_predictivity());
+}
+
+#[test]
+fn nstdb_118e12() {
+    let Some(dir) = dataset("nstdb") else { return };
+    let t = run(&dir, Some("118e12"));
+    assert!(t.sensitivity() >= 0.97, "Se {}", t.sensitivity());
+    assert!(t.positive_predictivity() >= 0.97, "+P {}", t.positive_predictivity());
+}
