@@ -30,3 +30,39 @@ pub struct RecordingSummary {
     /// HRV over the whole span after RR cleaning; `None` if too few clean intervals.
     pub hrv: Option<HrvMetrics>,
 }
+
+// TEMPORARY: replaced at integration (the lead's real pipeline). Minimal body so the FFI and the
+// binding tests run: picks the channel and span, reports name/label/rate/duration, no beats/HRV.
+pub fn analyze(
+    rec: &crate::record::Recording,
+    opts: &AnalysisOptions,
+) -> crate::error::Result<RecordingSummary> {
+    use crate::error::Error;
+    let idx = match opts.channel {
+        Some(c) if c < rec.signals.len() => c,
+        Some(_) => return Err(Error::InvalidArgument("channel index out of range".into())),
+        None => rec
+            .signals
+            .iter()
+            .position(|s| s.label.trim().eq_ignore_ascii_case("MLII"))
+            .or_else(|| rec.signals.iter().position(|s| s.is_ecg_like()))
+            .or(if rec.signals.is_empty() { None } else { Some(0) })
+            .ok_or_else(|| Error::InsufficientSignal("recording has no signals".into()))?,
+    };
+    let sig = &rec.signals[idx];
+    let total = sig.duration_s();
+    let from = opts.from_s.unwrap_or(0.0).max(0.0);
+    let to = opts.to_s.unwrap_or(total).min(total);
+    if to <= from {
+        return Err(Error::InvalidArgument("empty time span".into()));
+    }
+    Ok(RecordingSummary {
+        record_name: rec.name.clone(),
+        channel_label: sig.label.clone(),
+        sampling_rate_hz: sig.sampling_rate_hz,
+        duration_s: to - from,
+        beat_count: 0,
+        usable_fraction: 0.0,
+        hrv: None,
+    })
+}
