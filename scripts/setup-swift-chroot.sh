@@ -43,10 +43,13 @@ if ! command -v debootstrap >/dev/null; then
 fi
 
 mkdir -p "$(dirname "$CHROOT")"
-if [[ ! -x "$CHROOT/usr/bin/apt-get" ]]; then
+if [[ ! -f "$CHROOT/.stressbeat-debootstrap-done" ]]; then
     log "debootstrap $SUITE -> $CHROOT (first run; a few minutes)"
+    # A half-finished debootstrap is not resumable: start over (never while something is mounted).
+    for m in proc sys dev; do mountpoint -q "$CHROOT/$m" 2>/dev/null && die "$CHROOT/$m is mounted; unmount first"; done
     rm -rf "$CHROOT"
     run_quiet debootstrap --variant=minbase "$SUITE" "$CHROOT" "$MIRROR"
+    touch "$CHROOT/.stressbeat-debootstrap-done"
 fi
 
 mounted=0
