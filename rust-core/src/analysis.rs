@@ -46,7 +46,11 @@ pub fn analyze(
             .iter()
             .position(|s| s.label.trim().eq_ignore_ascii_case("MLII"))
             .or_else(|| rec.signals.iter().position(|s| s.is_ecg_like()))
-            .or(if rec.signals.is_empty() { None } else { Some(0) })
+            .or(if rec.signals.is_empty() {
+                None
+            } else {
+                Some(0)
+            })
             .ok_or_else(|| Error::InsufficientSignal("recording has no signals".into()))?,
     };
     let sig = &rec.signals[idx];

@@ -109,7 +109,12 @@ pub struct RecordingSummary {
 
 impl From<hrv::RrCorrection> for RrCorrection {
     fn from(c: hrv::RrCorrection) -> Self {
-        Self { ectopic: c.ectopic, missed: c.missed, extra: c.extra, artefacts: c.artefacts }
+        Self {
+            ectopic: c.ectopic,
+            missed: c.missed,
+            extra: c.extra,
+            artefacts: c.artefacts,
+        }
     }
 }
 
@@ -153,11 +158,15 @@ impl TryFrom<AnalysisOptions> for analysis::AnalysisOptions {
 
     /// Validates what the app passed; messages name the field, never a value.
     fn try_from(o: AnalysisOptions) -> Result<Self, StressBeatError> {
-        let bad = |message: &str| StressBeatError::InvalidArgument { message: message.to_owned() };
+        let bad = |message: &str| StressBeatError::InvalidArgument {
+            message: message.to_owned(),
+        };
         for (name, v) in [("fromS", o.from_s), ("toS", o.to_s)] {
             if let Some(v) = v {
                 if !v.is_finite() || v < 0.0 {
-                    return Err(bad(&format!("{name} must be a finite, non-negative number of seconds")));
+                    return Err(bad(&format!(
+                        "{name} must be a finite, non-negative number of seconds"
+                    )));
                 }
             }
         }
@@ -166,7 +175,11 @@ impl TryFrom<AnalysisOptions> for analysis::AnalysisOptions {
                 return Err(bad("fromS must be before toS"));
             }
         }
-        Ok(Self { channel: o.channel.map(|c| c as usize), from_s: o.from_s, to_s: o.to_s })
+        Ok(Self {
+            channel: o.channel.map(|c| c as usize),
+            from_s: o.from_s,
+            to_s: o.to_s,
+        })
     }
 }
 
@@ -213,7 +226,10 @@ pub enum StressBeatError {
 
 /// Only the file name (not the directory, which may contain a user name).
 fn file_name(path: &str) -> String {
-    Path::new(path).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into())
+    Path::new(path)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into())
 }
 
 /// THE conversion of internal errors into public ones (the only place).
@@ -225,9 +241,13 @@ impl From<crate::Error> for StressBeatError {
             E::Io { path, source } => {
                 let name = file_name(&path);
                 if source.kind() == std::io::ErrorKind::NotFound {
-                    Self::FileNotFound { message: format!("{name}: file not found") }
+                    Self::FileNotFound {
+                        message: format!("{name}: file not found"),
+                    }
                 } else {
-                    Self::CannotReadFile { message: format!("{name}: cannot read file ({})", source.kind()) }
+                    Self::CannotReadFile {
+                        message: format!("{name}: cannot read file ({})", source.kind()),
+                    }
                 }
             }
             E::Format { file, source } => {
@@ -237,27 +257,36 @@ impl From<crate::Error> for StressBeatError {
                     Location::Part(p) => p,
                 };
                 Self::CorruptRecording {
-                    message: format!("{}: corrupt or truncated recording (at {at})", file_name(&file)),
+                    message: format!(
+                        "{}: corrupt or truncated recording (at {at})",
+                        file_name(&file)
+                    ),
                 }
             }
-            E::Unsupported { file, .. } => {
-                Self::UnsupportedFormat { message: format!("{}: unsupported recording format", file_name(&file)) }
-            }
-            E::InvalidArgument(_) => Self::InvalidArgument {
-                message: "invalid analysis options (channel or time span) for this recording".into(),
+            E::Unsupported { file, .. } => Self::UnsupportedFormat {
+                message: format!("{}: unsupported recording format", file_name(&file)),
             },
-            E::InsufficientSignal(_) => {
-                Self::NotEnoughSignal { message: "not enough usable ECG signal for the analysis".into() }
-            }
+            E::InvalidArgument(_) => Self::InvalidArgument {
+                message: "invalid analysis options (channel or time span) for this recording"
+                    .into(),
+            },
+            E::InsufficientSignal(_) => Self::NotEnoughSignal {
+                message: "not enough usable ECG signal for the analysis".into(),
+            },
         }
     }
 }
 
 /// Run `f`, turning a panic into [`StressBeatError::Internal`] (the payload is not included:
 /// it could describe data).
-fn guard<T>(what: &str, f: impl FnOnce() -> Result<T, StressBeatError>) -> Result<T, StressBeatError> {
+fn guard<T>(
+    what: &str,
+    f: impl FnOnce() -> Result<T, StressBeatError>,
+) -> Result<T, StressBeatError> {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
-        Err(StressBeatError::Internal { message: format!("internal error in {what}; please report it") })
+        Err(StressBeatError::Internal {
+            message: format!("internal error in {what}; please report it"),
+        })
     })
 }
 
@@ -312,7 +341,10 @@ mod tests {
     #[test]
     fn unknown_extension_is_unsupported() {
         let err = analyze_recording("x.txt".into(), None).unwrap_err();
-        assert!(matches!(err, StressBeatError::UnsupportedFormat { .. }), "{err:?}");
+        assert!(
+            matches!(err, StressBeatError::UnsupportedFormat { .. }),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -321,16 +353,31 @@ mod tests {
             "/a/b/100.dat",
             ParseError::in_part("signal 0", "checksum mismatch (header 123, data 456)"),
         );
-        let StressBeatError::CorruptRecording { message } = e.into() else { panic!("variant") };
-        assert_eq!(message, "100.dat: corrupt or truncated recording (at signal 0)");
+        let StressBeatError::CorruptRecording { message } = e.into() else {
+            panic!("variant")
+        };
+        assert_eq!(
+            message,
+            "100.dat: corrupt or truncated recording (at signal 0)"
+        );
     }
 
     #[test]
     fn invalid_span_rejected_before_io() {
-        let opts = AnalysisOptions { channel: None, from_s: Some(10.0), to_s: Some(5.0) };
+        let opts = AnalysisOptions {
+            channel: None,
+            from_s: Some(10.0),
+            to_s: Some(5.0),
+        };
         let err = analyze_recording("/no/such.hea".into(), Some(opts)).unwrap_err();
-        assert!(matches!(err, StressBeatError::InvalidArgument { .. }), "{err:?}");
-        let opts = AnalysisOptions { from_s: Some(f64::NAN), ..Default::default() };
+        assert!(
+            matches!(err, StressBeatError::InvalidArgument { .. }),
+            "{err:?}"
+        );
+        let opts = AnalysisOptions {
+            from_s: Some(f64::NAN),
+            ..Default::default()
+        };
         assert!(matches!(
             analyze_recording("/no/such.hea".into(), Some(opts)),
             Err(StressBeatError::InvalidArgument { .. })
@@ -340,7 +387,9 @@ mod tests {
     #[test]
     fn panic_becomes_internal() {
         let r: Result<(), _> = guard("test", || panic!("boom with data 72 bpm"));
-        let Err(StressBeatError::Internal { message }) = r else { panic!("variant") };
+        let Err(StressBeatError::Internal { message }) = r else {
+            panic!("variant")
+        };
         assert!(!message.contains("72"));
     }
 
