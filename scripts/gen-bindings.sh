@@ -11,6 +11,7 @@
 # Prints the path of the library it generated from (last line on stdout).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+die() { echo "gen-bindings: $*" >&2; exit 1; }
 
 LANGS="${1:-all}"
 PROFILE="${PROFILE:-debug}"
@@ -26,15 +27,15 @@ lib="$target_dir/$PROFILE/libstressbeat_core.so"
 
 if [[ -z "${SKIP_BUILD:-}" ]]; then
     cargo build -q -p stressbeat-core -p uniffi-bindgen "${profile_flag[@]}" \
-        || { echo "gen-bindings: cargo build failed" >&2; exit 1; }
+        || die "cargo build failed"
 fi
-[[ -f "$lib" ]] || { echo "gen-bindings: $lib not found (build failed?)" >&2; exit 1; }
-bindgen="$target_dir/debug/uniffi-bindgen"
-[[ -x "$bindgen" ]] || cargo build -q -p uniffi-bindgen
+[[ -f "$lib" ]] || die "$lib not found (build failed?)"
+bindgen="$target_dir/$PROFILE/uniffi-bindgen"
+[[ -x "$bindgen" ]] || die "$bindgen not found"
 
 for lang in "${langs[@]}"; do
     rm -rf "${OUT_DIR:?}/$lang"; mkdir -p "$OUT_DIR/$lang"
     "$bindgen" generate --library "$lib" --language "$lang" --out-dir "$OUT_DIR/$lang" --no-format >/dev/null \
-        || { echo "gen-bindings: uniffi-bindgen failed for $lang" >&2; exit 1; }
+        || die "uniffi-bindgen failed for $lang"
 done
 echo "$lib"

@@ -306,8 +306,8 @@ pub fn core_version() -> String {
 ///
 /// `options` = `null`/`nil` analyses the default ECG channel over the whole recording.
 ///
-/// Throws [`StressBeatError`]: `FileNotFound`, `CannotReadFile`, `UnsupportedFormat`,
-/// `CorruptRecording`, `InvalidArgument`, `NotEnoughSignal`, `Internal`.
+/// Throws `StressBeatError` (Kotlin: `StressBeatException`): `FileNotFound`, `CannotReadFile`,
+/// `UnsupportedFormat`, `CorruptRecording`, `InvalidArgument`, `NotEnoughSignal`, `Internal`.
 #[uniffi::export]
 pub fn analyze_recording(
     path: String,
