@@ -1,1 +1,400 @@
-//! (in progress)
+//! The public API for the apps, exported with uniffi proc-macros (no UDL).
+//!
+//! Bindings are generated in *library mode* from the built `libstressbeat_core` (see
+//! `scripts/gen-bindings.sh`); the doc comments below (`///`) are carried into the generated
+//! Kotlin (`com.stressbeat.core`) and Swift (`StressBeatCore`) sources.
+//!
+//! Rules of this layer:
+//! - The core types ([`crate::analysis`], [`crate::hrv`]) carry no uniffi derives; this module
+//!   defines mirror records and converts with `From`.
+//! - Every failure reaches the apps as a typed [`StressBeatError`]. Internal [`crate::Error`]s are
+//!   converted in exactly one place (`impl From<crate::Error> for StressBeatError`).
+//! - Error messages never contain health data: only a fixed sentence, the file *name* and, for
+//!   corrupt files, where the parser stopped (byte/line/part). Internal details go to `log::debug!`.
+//! - No panic crosses the FFI: uniffi already turns a panic into a generic internal error, but each
+//!   exported function additionally runs under [`std::panic::catch_unwind`] so a panic becomes the
+//!   typed [`StressBeatError::Internal`]. (This relies on `panic = "unwind"`, which every profile,
+//!   including `mobile`, uses.)
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+
+use crate::{analysis, error::Location, hrv, io};
+
+// ---------------------------------------------------------------------------------------------
+// Records
+// ---------------------------------------------------------------------------------------------
+
+/// What to analyse. Every field is optional; `null`/`nil` (or no options at all) means
+/// "the default ECG channel, the whole recording".
+#[derive(Debug, Clone, Default, PartialEq, uniffi::Record)]
+pub struct AnalysisOptions {
+    /// Channel index (0-based); `null` = the default ECG channel (MLII where present).
+    #[uniffi(default)]
+    pub channel: Option<u32>,
+    /// Start of the analysed span, seconds from the beginning of the recording.
+    #[uniffi(default)]
+    pub from_s: Option<f64>,
+    /// End of the analysed span, seconds from the beginning of the recording.
+    #[uniffi(default)]
+    pub to_s: Option<f64>,
+}
+
+/// How the RR-interval cleaning changed the beat series before HRV was computed.
+#[derive(Debug, Clone, Copy, PartialEq, uniffi::Record)]
+pub struct RrCorrection {
+    /// Ectopic beats (short-long pairs) whose intervals were replaced.
+    pub ectopic: u32,
+    /// Missed beats (one interval ≈ two) that were split.
+    pub missed: u32,
+    /// Extra beats (two intervals ≈ one) that were merged.
+    pub extra: u32,
+    /// Physiologically impossible intervals (artefacts) removed or interpolated.
+    pub artefacts: u32,
+}
+
+/// Heart-rate variability of the analysed span. Frequency-domain and non-linear values are
+/// `null`/`nil` when the span is too short for them.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct HrvMetrics {
+    /// Number of clean NN intervals used.
+    pub n_intervals: u32,
+    /// Mean NN interval, milliseconds.
+    pub mean_nn_ms: f64,
+    /// Standard deviation of NN intervals, milliseconds.
+    pub sdnn_ms: f64,
+    /// Root mean square of successive differences, milliseconds.
+    pub rmssd_ms: f64,
+    /// Percentage of successive differences above 50 ms.
+    pub pnn50_pct: f64,
+    /// Mean heart rate, beats per minute.
+    pub mean_hr_bpm: f64,
+    /// Low-frequency power (0.04–0.15 Hz), ms².
+    pub lf_ms2: Option<f64>,
+    /// High-frequency power (0.15–0.4 Hz), ms².
+    pub hf_ms2: Option<f64>,
+    /// LF/HF ratio.
+    pub lf_hf: Option<f64>,
+    /// Poincaré SD1, milliseconds.
+    pub sd1_ms: Option<f64>,
+    /// Poincaré SD2, milliseconds.
+    pub sd2_ms: Option<f64>,
+    /// Baevsky stress index.
+    pub baevsky_stress_index: Option<f64>,
+    /// What the RR cleaning changed.
+    pub correction: RrCorrection,
+}
+
+/// The summary of one analysed recording.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct RecordingSummary {
+    /// Record name as written in the file (e.g. "101").
+    pub record_name: String,
+    /// Label of the analysed channel (e.g. "MLII").
+    pub channel_label: String,
+    /// Sampling rate of the analysed channel, Hz.
+    pub sampling_rate_hz: f64,
+    /// Length of the analysed span, seconds.
+    pub duration_s: f64,
+    /// Detected beats (R-peaks) in the analysed span.
+    pub beat_count: u32,
+    /// Mean heart rate over the span, beats per minute; `null`/`nil` when HRV could not be
+    /// computed (same value as `hrv.meanHrBpm`).
+    pub mean_hr_bpm: Option<f64>,
+    /// Fraction (0–1) of the span judged usable by the signal-quality index.
+    pub usable_fraction: f64,
+    /// HRV over the span after RR cleaning; `null`/`nil` if too few clean intervals.
+    pub hrv: Option<HrvMetrics>,
+}
+
+impl From<hrv::RrCorrection> for RrCorrection {
+    fn from(c: hrv::RrCorrection) -> Self {
+        Self {
+            ectopic: c.ectopic,
+            missed: c.missed,
+            extra: c.extra,
+            artefacts: c.artefacts,
+        }
+    }
+}
+
+impl From<hrv::HrvMetrics> for HrvMetrics {
+    fn from(m: hrv::HrvMetrics) -> Self {
+        Self {
+            n_intervals: m.n_intervals,
+            mean_nn_ms: m.mean_nn_ms,
+            sdnn_ms: m.sdnn_ms,
+            rmssd_ms: m.rmssd_ms,
+            pnn50_pct: m.pnn50_pct,
+            mean_hr_bpm: m.mean_hr_bpm,
+            lf_ms2: m.lf_ms2,
+            hf_ms2: m.hf_ms2,
+            lf_hf: m.lf_hf,
+            sd1_ms: m.sd1_ms,
+            sd2_ms: m.sd2_ms,
+            baevsky_stress_index: m.baevsky_stress_index,
+            correction: m.correction.into(),
+        }
+    }
+}
+
+impl From<analysis::RecordingSummary> for RecordingSummary {
+    fn from(s: analysis::RecordingSummary) -> Self {
+        Self {
+            record_name: s.record_name,
+            channel_label: s.channel_label,
+            sampling_rate_hz: s.sampling_rate_hz,
+            duration_s: s.duration_s,
+            beat_count: s.beat_count,
+            mean_hr_bpm: s.hrv.as_ref().map(|h| h.mean_hr_bpm),
+            usable_fraction: s.usable_fraction,
+            hrv: s.hrv.map(Into::into),
+        }
+    }
+}
+
+impl TryFrom<AnalysisOptions> for analysis::AnalysisOptions {
+    type Error = StressBeatError;
+
+    /// Validates what the app passed; messages name the field, never a value.
+    fn try_from(o: AnalysisOptions) -> Result<Self, StressBeatError> {
+        let bad = |message: &str| StressBeatError::InvalidArgument {
+            message: message.to_owned(),
+        };
+        for (name, v) in [("fromS", o.from_s), ("toS", o.to_s)] {
+            if let Some(v) = v {
+                if !v.is_finite() || v < 0.0 {
+                    return Err(bad(&format!(
+                        "{name} must be a finite, non-negative number of seconds"
+                    )));
+                }
+            }
+        }
+        if let (Some(a), Some(b)) = (o.from_s, o.to_s) {
+            if a >= b {
+                return Err(bad("fromS must be before toS"));
+            }
+        }
+        Ok(Self {
+            channel: o.channel.map(|c| c as usize),
+            from_s: o.from_s,
+            to_s: o.to_s,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Error
+// ---------------------------------------------------------------------------------------------
+
+/// Why a call failed. Each variant is something the app can act on; `message` is a short English
+/// sentence for logs/support that names at most the file (never signal or health values).
+///
+/// Kotlin: `StressBeatException.FileNotFound` etc. (a subclass of `Exception`);
+/// Swift: `StressBeatError.FileNotFound(message:)` (conforms to `Error`).
+#[derive(Debug, Clone, PartialEq, thiserror::Error, uniffi::Error)]
+#[uniffi(flat_error)]
+pub enum StressBeatError {
+    /// The file (or a file the recording refers to, e.g. its `.dat`) does not exist.
+    /// Action: ask the user to pick the recording again.
+    #[error("{message}")]
+    FileNotFound { message: String },
+    /// The file exists but could not be read (permissions, I/O error).
+    /// Action: check storage permissions / retry.
+    #[error("{message}")]
+    CannotReadFile { message: String },
+    /// The file is not a recording format the core reads (expected WFDB `.hea`, EDF, CSV).
+    /// Action: tell the user the format is unsupported.
+    #[error("{message}")]
+    UnsupportedFormat { message: String },
+    /// The file is a supported format but truncated, corrupt or inconsistent.
+    /// Action: tell the user the recording is damaged; re-export / re-record.
+    #[error("{message}")]
+    CorruptRecording { message: String },
+    /// The app passed impossible options (bad channel, empty or negative time span, …).
+    /// Action: a bug in the app; fix the call.
+    #[error("{message}")]
+    InvalidArgument { message: String },
+    /// The recording holds too little usable ECG for the analysis (noise, lead off, too short).
+    /// Action: ask the user to check the strap and record longer.
+    #[error("{message}")]
+    NotEnoughSignal { message: String },
+    /// A bug in the core (including a caught panic). Action: report it.
+    #[error("{message}")]
+    Internal { message: String },
+}
+
+/// Only the file name (not the directory, which may contain a user name).
+fn file_name(path: &str) -> String {
+    Path::new(path)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into())
+}
+
+/// THE conversion of internal errors into public ones (the only place).
+impl From<crate::Error> for StressBeatError {
+    fn from(e: crate::Error) -> Self {
+        log::debug!("stressbeat-core error: {e}");
+        use crate::Error as E;
+        match e {
+            E::Io { path, source } => {
+                let name = file_name(&path);
+                if source.kind() == std::io::ErrorKind::NotFound {
+                    Self::FileNotFound {
+                        message: format!("{name}: file not found"),
+                    }
+                } else {
+                    Self::CannotReadFile {
+                        message: format!("{name}: cannot read file ({})", source.kind()),
+                    }
+                }
+            }
+            E::Format { file, source } => {
+                let at = match source.at {
+                    Location::Byte(b) => format!("byte {b}"),
+                    Location::Line(l) => format!("line {l}"),
+                    Location::Part(p) => p,
+                };
+                Self::CorruptRecording {
+                    message: format!(
+                        "{}: corrupt or truncated recording (at {at})",
+                        file_name(&file)
+                    ),
+                }
+            }
+            E::Unsupported { file, .. } => Self::UnsupportedFormat {
+                message: format!("{}: unsupported recording format", file_name(&file)),
+            },
+            E::InvalidArgument(_) => Self::InvalidArgument {
+                message: "invalid analysis options (channel or time span) for this recording"
+                    .into(),
+            },
+            E::InsufficientSignal(_) => Self::NotEnoughSignal {
+                message: "not enough usable ECG signal for the analysis".into(),
+            },
+        }
+    }
+}
+
+/// Run `f`, turning a panic into [`StressBeatError::Internal`] (the payload is not included:
+/// it could describe data).
+fn guard<T>(
+    what: &str,
+    f: impl FnOnce() -> Result<T, StressBeatError>,
+) -> Result<T, StressBeatError> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(StressBeatError::Internal {
+            message: format!("internal error in {what}; please report it"),
+        })
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Functions
+// ---------------------------------------------------------------------------------------------
+
+/// Version of the StressBeat core library (e.g. "0.1.0").
+#[uniffi::export]
+pub fn core_version() -> String {
+    env!("CARGO_PKG_VERSION").to_owned()
+}
+
+/// Load the recording at `path` (WFDB `.hea`; the format is chosen by extension) and analyse it:
+/// beats, heart rate, signal quality and HRV. Blocking and CPU-heavy (a 30-minute recording takes
+/// well under a second on a phone): call it off the main thread.
+///
+/// `options` = `null`/`nil` analyses the default ECG channel over the whole recording.
+///
+/// Throws `StressBeatError` (Kotlin: `StressBeatException`): `FileNotFound`, `CannotReadFile`,
+/// `UnsupportedFormat`, `CorruptRecording`, `InvalidArgument`, `NotEnoughSignal`, `Internal`.
+#[uniffi::export]
+pub fn analyze_recording(
+    path: String,
+    options: Option<AnalysisOptions>,
+) -> Result<RecordingSummary, StressBeatError> {
+    guard("analyze_recording", || {
+        let opts: analysis::AnalysisOptions = options.unwrap_or_default().try_into()?;
+        let rec = io::load_recording(Path::new(&path), &io::LoadOptions::default())?;
+        let summary = analysis::analyze(&rec, &opts)?;
+        Ok(summary.into())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ParseError;
+
+    #[test]
+    fn missing_file_is_file_not_found_without_directory() {
+        let err = analyze_recording("/no/such/dir/secret-user/rec.hea".into(), None).unwrap_err();
+        match err {
+            StressBeatError::FileNotFound { message } => {
+                assert!(message.contains("rec.hea"), "{message}");
+                assert!(!message.contains("secret-user"), "{message}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_extension_is_unsupported() {
+        let err = analyze_recording("x.txt".into(), None).unwrap_err();
+        assert!(
+            matches!(err, StressBeatError::UnsupportedFormat { .. }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn format_error_hides_parser_detail() {
+        let e = crate::Error::format(
+            "/a/b/100.dat",
+            ParseError::in_part("signal 0", "checksum mismatch (header 123, data 456)"),
+        );
+        let StressBeatError::CorruptRecording { message } = e.into() else {
+            panic!("variant")
+        };
+        assert_eq!(
+            message,
+            "100.dat: corrupt or truncated recording (at signal 0)"
+        );
+    }
+
+    #[test]
+    fn invalid_span_rejected_before_io() {
+        let opts = AnalysisOptions {
+            channel: None,
+            from_s: Some(10.0),
+            to_s: Some(5.0),
+        };
+        let err = analyze_recording("/no/such.hea".into(), Some(opts)).unwrap_err();
+        assert!(
+            matches!(err, StressBeatError::InvalidArgument { .. }),
+            "{err:?}"
+        );
+        let opts = AnalysisOptions {
+            from_s: Some(f64::NAN),
+            ..Default::default()
+        };
+        assert!(matches!(
+            analyze_recording("/no/such.hea".into(), Some(opts)),
+            Err(StressBeatError::InvalidArgument { .. })
+        ));
+    }
+
+    #[test]
+    fn panic_becomes_internal() {
+        let r: Result<(), _> = guard("test", || panic!("boom with data 72 bpm"));
+        let Err(StressBeatError::Internal { message }) = r else {
+            panic!("variant")
+        };
+        assert!(!message.contains("72"));
+    }
+
+    #[test]
+    fn version_is_set() {
+        assert!(!core_version().is_empty());
+    }
+}

@@ -1,0 +1,4 @@
+// Test entry point for Linux without SwiftPM (swiftc-built XCTest runner).
+import XCTest
+
+XCTMain([testCase(AnalyzeRecordingTests.allTests)])

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Swift binding tests on Linux, end to end: build libstressbeat_core.so, generate the Swift
+# bindings (StressBeatCore.swift + StressBeatCoreFFI.h + .modulemap, library mode), then inside the
+# Debian trixie Swift chroot (scripts/setup-swift-chroot.sh) compile the module and the XCTest
+# cases with swiftc and run them against the real library.
+#
+#   scripts/test-swift.sh                       # quiet: XCTest summary + failures only
+#   VERBOSE=1 scripts/test-swift.sh             # full compiler and XCTest output
+#   EXCLUDE_NEEDS_ANALYSIS=1 scripts/test-swift.sh   # skip tests that need the real analysis
+# Env: PROFILE (debug), STRESSBEAT_DATA (../shared/data; real-data tests skip when absent),
+#      SWIFT_CHROOT (/var/cache/stressbeat/swift-chroot). Needs root (chroot).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$PWD"
+PROFILE="${PROFILE:-debug}"
+data="${STRESSBEAT_DATA:-$root/../shared/data}"
+out="$root/build/bindings"
+die() { echo "test-swift: $*" >&2; exit 1; }
+
+[[ $EUID -eq 0 ]] || die "must run as root (chroot)"
+chroot_dir="$(scripts/setup-swift-chroot.sh | tail -n1)"
+lib="$(PROFILE="$PROFILE" OUT_DIR="$out" scripts/gen-bindings.sh swift | tail -n1)"
+
+# Per-run work dir inside the chroot (several runs may share the chroot).
+run_rel="work/run-$$"
+run="$chroot_dir/$run_rel"
+proc_mounted=0
+cleanup() {
+    [[ $proc_mounted -eq 1 ]] && { umount "$chroot_dir/proc" 2>/dev/null || umount -l "$chroot_dir/proc" || true; }
+    rm -rf "${run:?}"
+}
+trap cleanup EXIT
+rm -rf "$run"; mkdir -p "$run"/{gen,lib,tests,out,data/mitdb}
+cp "$out"/swift/* "$run/gen/"
+cp "$lib" "$run/lib/"
+cp ios/Tests/StressBeatCoreTests/*.swift "$run/tests/"
+# Only the record files the tests read (the data itself never enters the repo).
+if [[ -f "$data/mitdb/101.hea" ]]; then
+    cp "$data"/mitdb/101.{hea,dat,atr} "$run/data/mitdb/" 2>/dev/null || cp "$data"/mitdb/101.{hea,dat} "$run/data/mitdb/"
+else
+    echo "test-swift: no real data at $data; real-recording tests will be skipped" >&2
+fi
+if ! mountpoint -q "$chroot_dir/proc"; then mount -t proc proc "$chroot_dir/proc"; proc_mounted=1; fi
+
+# Inside the chroot: 1) the StressBeatCore module (generated Swift over the C FFI module),
+# 2) the XCTest runner importing it, 3) run it.
+cat > "$run/build-and-test.sh" <<'INNER'
+set -euo pipefail
+cd "$(dirname "$0")"
+ffi=(-I gen -Xcc -fmodule-map-file=gen/StressBeatCoreFFI.modulemap)
+swiftc -parse-as-library -module-name StressBeatCore -emit-library -emit-module \
+    -emit-module-path out/StressBeatCore.swiftmodule -o out/libStressBeatCore.so \
+    "${ffi[@]}" gen/StressBeatCore.swift -L lib -lstressbeat_core -Xlinker -rpath -Xlinker '$ORIGIN/../lib' \
+    >out/compile.log 2>&1 || { cat out/compile.log; echo "swiftc failed: StressBeatCore module" >&2; exit 3; }
+swiftc -module-name StressBeatCoreTests -I out "${ffi[@]}" tests/*.swift -o out/run-tests \
+    -L out -lStressBeatCore -L lib -lstressbeat_core -Xlinker -rpath -Xlinker '$ORIGIN' -Xlinker -rpath -Xlinker '$ORIGIN/../lib' \
+    >>out/compile.log 2>&1 || { cat out/compile.log; echo "swiftc failed: tests" >&2; exit 3; }
+[[ -n "${VERBOSE:-}" ]] && cat out/compile.log
+exec out/run-tests
+INNER
+
+log="$root/build/test-swift.log"; mkdir -p "$(dirname "$log")"
+set +e
+chroot "$chroot_dir" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root TMPDIR=/tmp LANG=C.UTF-8 \
+    VERBOSE="${VERBOSE:-}" STRESSBEAT_DATA="/$run_rel/data" \
+    STRESSBEAT_EXCLUDE_NEEDS_ANALYSIS="$([[ -n "${EXCLUDE_NEEDS_ANALYSIS:-}" ]] && echo 1 || echo 0)" \
+    /bin/bash "/$run_rel/build-and-test.sh" >"$log" 2>&1
+rc=$?
+set -e
+if [[ -n "${VERBOSE:-}" ]]; then cat "$log"
+else grep -E "error|failed|skipped" "$log" | grep -vE "^Test Suite|' passed|Executed" | sed -n '1,60p' || true
+     grep -E "Executed" "$log" | tail -n1 | sed 's/^[[:space:]]*/XCTest: /' || true; fi
+# Closing summary line, counted per test case.
+count() { grep -cE "^Test Case '[^']+' $1 " "$log" || true; }
+p=$(count passed); f=$(count failed); s=$(count skipped)
+if [[ $rc -ne 0 || $((p + f + s)) -eq 0 ]]; then
+    [[ -z "${VERBOSE:-}" && $((p + f + s)) -eq 0 ]] && tail -n 40 "$log" >&2
+    echo "test-swift: $p passed, $f failed, $s skipped" >&2
+    die "FAILED (exit $rc; full log: $log)"
+fi
+echo "test-swift: $p passed, $f failed, $s skipped"
