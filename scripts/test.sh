@@ -10,7 +10,7 @@ cargo clippy --workspace --all-targets --locked -q -- -D warnings
 echo "== Rust tests (release: the end-to-end tests run the detector over whole databases)"
 cargo test --workspace --release --locked
 echo "== Kotlin bindings (JVM)"
-bash scripts/test-kotlin.sh
+PROFILE=release bash scripts/test-kotlin.sh
 echo "== Swift bindings (swiftlang in a Debian trixie chroot)"
-bash scripts/test-swift.sh
+PROFILE=release bash scripts/test-swift.sh
 echo "== all tests passed"

@@ -87,7 +87,11 @@ impl RecordingArgs {
     }
 
     fn analysis_options(&self) -> AnalysisOptions {
-        AnalysisOptions { channel: self.channel, from_s: self.from, to_s: self.to }
+        AnalysisOptions {
+            channel: self.channel,
+            from_s: self.from,
+            to_s: self.to,
+        }
     }
 }
 
@@ -125,7 +129,10 @@ fn peaks(args: &RecordingArgs) -> Result<(), String> {
     let peaks = analysis::detect_peaks(&span).map_err(|e| e.to_string())?;
     let fs = span.sampling_rate_hz;
     if args.json {
-        return print_json(&PeaksJson { sampling_rate_hz: fs, peaks });
+        return print_json(&PeaksJson {
+            sampling_rate_hz: fs,
+            peaks,
+        });
     }
     println!(
         "{}: channel {} ({}), {fs} Hz, {:.1} s, {} R-peaks",
@@ -142,7 +149,12 @@ fn peaks(args: &RecordingArgs) -> Result<(), String> {
         } else {
             String::new()
         };
-        t.row(vec![(i + 1).to_string(), p.to_string(), format!("{:.3}", p as f64 / fs), rr]);
+        t.row(vec![
+            (i + 1).to_string(),
+            p.to_string(),
+            format!("{:.3}", p as f64 / fs),
+            rr,
+        ]);
     }
     print!("{t}");
     Ok(())
@@ -205,7 +217,10 @@ fn annotated_records(dir: &Path) -> Result<Vec<PathBuf>, String> {
         .collect();
     headers.sort();
     if headers.is_empty() {
-        return Err(format!("{}: no annotated WFDB records (.hea with .atr)", dir.display()));
+        return Err(format!(
+            "{}: no annotated WFDB records (.hea with .atr)",
+            dir.display()
+        ));
     }
     Ok(headers)
 }
@@ -257,7 +272,11 @@ fn eval_peaks(dir: &Path, json: bool) -> Result<(), String> {
     );
     let mut records = Vec::with_capacity(headers.len());
     for h in &headers {
-        bar.set_message(h.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+        bar.set_message(
+            h.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
         let rec = load_recording(h, &LoadOptions::default()).map_err(|e| e.to_string())?;
         let score = analysis::evaluate_record(&rec).map_err(|e| e.to_string())?;
         records.push(score);
@@ -274,7 +293,16 @@ fn eval_peaks(dir: &Path, json: bool) -> Result<(), String> {
         });
     }
     let mut t = table::Table::new(&[
-        "record", "beats", "TP", "FN", "FP", "Se %", "+P %", "F1 %", "median ms", "p95 ms",
+        "record",
+        "beats",
+        "TP",
+        "FN",
+        "FP",
+        "Se %",
+        "+P %",
+        "F1 %",
+        "median ms",
+        "p95 ms",
     ]);
     let row = |s: &eval::Score| {
         vec![

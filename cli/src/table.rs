@@ -9,7 +9,10 @@ pub struct Table {
 
 impl Table {
     pub fn new(header: &[&str]) -> Self {
-        Self { header: header.iter().map(|s| s.to_string()).collect(), rows: Vec::new() }
+        Self {
+            header: header.iter().map(|s| s.to_string()).collect(),
+            rows: Vec::new(),
+        }
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
@@ -37,7 +40,11 @@ impl fmt::Display for Table {
             for (i, w) in widths.iter().enumerate() {
                 let c = cells.get(i).map(String::as_str).unwrap_or("");
                 let sep = if i + 1 == cols { "" } else { "  " };
-                if is_numeric(c) { write!(f, "{c:>w$}{sep}")? } else { write!(f, "{c:<w$}{sep}")? }
+                if is_numeric(c) {
+                    write!(f, "{c:>w$}{sep}")?
+                } else {
+                    write!(f, "{c:<w$}{sep}")?
+                }
             }
             writeln!(f)
         };

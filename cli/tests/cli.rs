@@ -7,32 +7,60 @@ fn stressbeat() -> Command {
 }
 
 fn data(sub: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data").join(sub);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data")
+        .join(sub);
     if p.exists() {
         return Some(p);
     }
-    assert!(std::env::var_os("CI").is_none(), "CI must have the shared data: {} is missing", p.display());
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must have the shared data: {} is missing",
+        p.display()
+    );
     eprintln!("SKIP: {} not found", p.display());
     None
 }
 
 fn json(out: &std::process::Output) -> serde_json::Value {
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("valid JSON on stdout")
 }
 
 #[test]
 fn peaks_json_shape_and_range() {
-    let Some(hea) = data("mitdb/101.hea") else { return };
+    let Some(hea) = data("mitdb/101.hea") else {
+        return;
+    };
     let out = stressbeat()
-        .args(["peaks", hea.to_str().unwrap(), "--from", "60", "--to", "120", "--json"])
+        .args([
+            "peaks",
+            hea.to_str().unwrap(),
+            "--from",
+            "60",
+            "--to",
+            "120",
+            "--json",
+        ])
         .output()
         .unwrap();
     let v = json(&out);
     assert_eq!(v["sampling_rate_hz"], 360.0);
-    let peaks: Vec<u64> = v["peaks"].as_array().unwrap().iter().map(|p| p.as_u64().unwrap()).collect();
+    let peaks: Vec<u64> = v["peaks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_u64().unwrap())
+        .collect();
     // record indices, not span-relative: all inside [60 s, 120 s) at 360 Hz
-    assert!(peaks.iter().all(|&p| (21_600..43_200).contains(&p)), "{peaks:?}");
+    assert!(
+        peaks.iter().all(|&p| (21_600..43_200).contains(&p)),
+        "{peaks:?}"
+    );
     // 101 runs at ~60-80 bpm: 60-80 beats per minute
     assert!((55..=85).contains(&peaks.len()), "{} peaks", peaks.len());
     assert!(peaks.windows(2).all(|w| w[0] < w[1]));
@@ -40,8 +68,13 @@ fn peaks_json_shape_and_range() {
 
 #[test]
 fn hrv_json_has_metrics_and_quality() {
-    let Some(edf) = data("eegmat/Subject01_1.edf") else { return };
-    let out = stressbeat().args(["hrv", edf.to_str().unwrap(), "--json"]).output().unwrap();
+    let Some(edf) = data("eegmat/Subject01_1.edf") else {
+        return;
+    };
+    let out = stressbeat()
+        .args(["hrv", edf.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
     let v = json(&out);
     let hr = v["hrv"]["mean_hr_bpm"].as_f64().unwrap();
     assert!((40.0..120.0).contains(&hr), "mean HR {hr}");
@@ -53,7 +86,10 @@ fn hrv_json_has_metrics_and_quality() {
 #[test]
 fn eval_peaks_json_totals() {
     let Some(dir) = data("nstdb") else { return };
-    let out = stressbeat().args(["eval-peaks", dir.to_str().unwrap(), "--json"]).output().unwrap();
+    let out = stressbeat()
+        .args(["eval-peaks", dir.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
     let v = json(&out);
     let records = v["records"].as_array().unwrap();
     assert_eq!(records.len(), 3, "118e00, 118e12, 118e24 are annotated");
@@ -62,7 +98,10 @@ fn eval_peaks_json_totals() {
 
 #[test]
 fn missing_file_is_a_clear_error_not_a_panic() {
-    let out = stressbeat().args(["peaks", "/nonexistent/rec.hea"]).output().unwrap();
+    let out = stressbeat()
+        .args(["peaks", "/nonexistent/rec.hea"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/rec.hea"), "{err}");
@@ -71,9 +110,17 @@ fn missing_file_is_a_clear_error_not_a_panic() {
 
 #[test]
 fn help_everywhere() {
-    for sub in [&["--help"][..], &["peaks", "--help"], &["hrv", "--help"], &["eval-peaks", "--help"]] {
+    for sub in [
+        &["--help"][..],
+        &["peaks", "--help"],
+        &["hrv", "--help"],
+        &["eval-peaks", "--help"],
+    ] {
         let out = stressbeat().args(sub).output().unwrap();
         assert!(out.status.success(), "{sub:?}");
-        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"), "{sub:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage"),
+            "{sub:?}"
+        );
     }
 }

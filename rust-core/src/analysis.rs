@@ -69,7 +69,9 @@ pub fn select_span(rec: &Recording, opts: &AnalysisOptions) -> Result<EcgSpan> {
     let end = opts.to_s.map_or(n, to_index);
     if let (Some(a), Some(b)) = (opts.from_s, opts.to_s) {
         if b <= a {
-            return Err(Error::InvalidArgument(format!("--to ({b} s) must be after --from ({a} s)")));
+            return Err(Error::InvalidArgument(format!(
+                "--to ({b} s) must be after --from ({a} s)"
+            )));
         }
     }
     if start >= end {
@@ -89,13 +91,20 @@ pub fn select_span(rec: &Recording, opts: &AnalysisOptions) -> Result<EcgSpan> {
 
 /// R-peaks of a span, as sample indices of the whole channel (the record's own sampling).
 pub fn detect_peaks(span: &EcgSpan) -> Result<Vec<usize>> {
-    let peaks = detect_peaks_with(&span.samples_mv, span.sampling_rate_hz, DetectorConfig::default())?;
+    let peaks = detect_peaks_with(
+        &span.samples_mv,
+        span.sampling_rate_hz,
+        DetectorConfig::default(),
+    )?;
     Ok(peaks.into_iter().map(|p| p + span.start_sample).collect())
 }
 
 /// RR intervals (ms) between consecutive peaks.
 pub fn rr_intervals_ms(peaks: &[usize], fs: f64) -> Vec<f64> {
-    peaks.windows(2).map(|w| (w[1] - w[0]) as f64 * 1000.0 / fs).collect()
+    peaks
+        .windows(2)
+        .map(|w| (w[1] - w[0]) as f64 * 1000.0 / fs)
+        .collect()
 }
 
 /// The summary of one analysed recording.
@@ -117,8 +126,12 @@ pub struct RecordingSummary {
 pub fn analyze(rec: &Recording, opts: &AnalysisOptions) -> Result<RecordingSummary> {
     let span = select_span(rec, opts)?;
     let peaks = detect_peaks(&span)?;
-    let usable_fraction =
-        assess_quality(&span.samples_mv, span.sampling_rate_hz, QualityConfig::default())?.usable_fraction;
+    let usable_fraction = assess_quality(
+        &span.samples_mv,
+        span.sampling_rate_hz,
+        QualityConfig::default(),
+    )?
+    .usable_fraction;
     let rr = rr_intervals_ms(&peaks, span.sampling_rate_hz);
     let hrv = hrv::analyze_rr(&rr).ok();
     Ok(RecordingSummary {
@@ -140,7 +153,10 @@ pub fn evaluate_record(rec: &Recording) -> Result<Score> {
     // annotations count in the record's frame rate, which differs from the channel's rate in
     // multi-frequency records
     let k = rec.annotation_rate_hz / span.sampling_rate_hz;
-    let detections: Vec<i64> = peaks.iter().map(|&p| (p as f64 * k).round() as i64).collect();
+    let detections: Vec<i64> = peaks
+        .iter()
+        .map(|&p| (p as f64 * k).round() as i64)
+        .collect();
     Ok(eval::score_record(
         &rec.name,
         &rec.annotations,

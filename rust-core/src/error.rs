@@ -33,7 +33,10 @@ pub struct ParseError {
 
 impl ParseError {
     pub fn new(at: Location, what: impl Into<String>) -> Self {
-        Self { at, what: what.into() }
+        Self {
+            at,
+            what: what.into(),
+        }
     }
     pub fn at_byte(offset: u64, what: impl Into<String>) -> Self {
         Self::new(Location::Byte(offset), what)
@@ -51,7 +54,10 @@ impl ParseError {
 pub enum Error {
     /// A file could not be opened or read.
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     /// A file was read but its content is truncated, corrupt or inconsistent.
     #[error("{file}: {source}")]
     Format { file: String, source: ParseError },
@@ -68,10 +74,16 @@ pub enum Error {
 
 impl Error {
     pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
-        Error::Io { path: path.as_ref().display().to_string(), source }
+        Error::Io {
+            path: path.as_ref().display().to_string(),
+            source,
+        }
     }
     pub fn format(file: impl AsRef<std::path::Path>, source: ParseError) -> Self {
-        Error::Format { file: file.as_ref().display().to_string(), source }
+        Error::Format {
+            file: file.as_ref().display().to_string(),
+            source,
+        }
     }
 }
 

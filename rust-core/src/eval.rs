@@ -30,7 +30,11 @@ pub struct EvalOptions {
 
 impl Default for EvalOptions {
     fn default() -> Self {
-        EvalOptions { tolerance_s: 0.15, start_s: 0.0, exclude_vf: true }
+        EvalOptions {
+            tolerance_s: 0.15,
+            start_s: 0.0,
+            exclude_vf: true,
+        }
     }
 }
 
@@ -140,17 +144,28 @@ pub fn score_record(
     detections: &[i64],
     opts: &EvalOptions,
 ) -> Score {
-    let spans = if opts.exclude_vf { vf_spans(annotations) } else { Vec::new() };
+    let spans = if opts.exclude_vf {
+        vf_spans(annotations)
+    } else {
+        Vec::new()
+    };
     let start = (opts.start_s * annotation_rate_hz).round() as i64;
     let keep = |t: i64| t >= start && !spans.iter().any(|&(a, b)| t >= a && t < b);
-    let mut refs: Vec<i64> =
-        annotations.iter().filter(|a| is_beat_symbol(&a.symbol)).map(|a| a.sample).filter(|&t| keep(t)).collect();
+    let mut refs: Vec<i64> = annotations
+        .iter()
+        .filter(|a| is_beat_symbol(&a.symbol))
+        .map(|a| a.sample)
+        .filter(|&t| keep(t))
+        .collect();
     refs.sort_unstable();
     let mut dets: Vec<i64> = detections.iter().copied().filter(|&t| keep(t)).collect();
     dets.sort_unstable();
     let tol = (opts.tolerance_s * annotation_rate_hz).round() as i64;
     let mut used = vec![false; dets.len()];
-    let mut score = Score { name: name.to_string(), ..Score::default() };
+    let mut score = Score {
+        name: name.to_string(),
+        ..Score::default()
+    };
     let mut lo = 0usize; // first detection that can still match
     for (ri, &r) in refs.iter().enumerate() {
         while lo < dets.len() && dets[lo] < r - tol {
@@ -174,7 +189,9 @@ pub fn score_record(
             Some(b) => {
                 used[b] = true;
                 score.tp += 1;
-                score.timing_errors_ms.push((dets[b] - r) as f64 * 1000.0 / annotation_rate_hz);
+                score
+                    .timing_errors_ms
+                    .push((dets[b] - r) as f64 * 1000.0 / annotation_rate_hz);
             }
             None => {
                 score.fn_ += 1;
@@ -182,14 +199,22 @@ pub fn score_record(
             }
         }
     }
-    score.false_positives = dets.iter().zip(&used).filter(|(_, u)| !**u).map(|(d, _)| *d).collect();
+    score.false_positives = dets
+        .iter()
+        .zip(&used)
+        .filter(|(_, u)| !**u)
+        .map(|(d, _)| *d)
+        .collect();
     score.fp = score.false_positives.len();
     score
 }
 
 /// Gross totals: counts summed, timing errors pooled.
 pub fn gross(name: &str, scores: &[Score]) -> Score {
-    let mut t = Score { name: name.to_string(), ..Score::default() };
+    let mut t = Score {
+        name: name.to_string(),
+        ..Score::default()
+    };
     for s in scores {
         t.tp += s.tp;
         t.fn_ += s.fn_;
@@ -206,7 +231,16 @@ mod tests {
     use super::*;
 
     fn ann(sample: i64, symbol: &str) -> Annotation {
-        Annotation { sample, symbol: symbol.into(), code: 0, subtype: 0, chan: 0, num: 0, aux: None, duration_s: None }
+        Annotation {
+            sample,
+            symbol: symbol.into(),
+            code: 0,
+            subtype: 0,
+            chan: 0,
+            num: 0,
+            aux: None,
+            duration_s: None,
+        }
     }
 
     #[test]
@@ -224,8 +258,20 @@ mod tests {
 
     #[test]
     fn each_reference_matched_once_and_vf_excluded() {
-        let a = vec![ann(100, "N"), ann(200, "["), ann(300, "!"), ann(500, "]"), ann(800, "N")];
-        let s = score_record("x", &a, 1000.0, &[99, 101, 300, 450, 805], &EvalOptions::default());
+        let a = vec![
+            ann(100, "N"),
+            ann(200, "["),
+            ann(300, "!"),
+            ann(500, "]"),
+            ann(800, "N"),
+        ];
+        let s = score_record(
+            "x",
+            &a,
+            1000.0,
+            &[99, 101, 300, 450, 805],
+            &EvalOptions::default(),
+        );
         // 99 matches 100; 101 is an extra (FP); 300 and 450 lie in VF; 805 matches 800
         assert_eq!((s.tp, s.fn_, s.fp), (2, 0, 1));
     }

@@ -50,15 +50,41 @@ pub fn millivolt_factor(unit: &str) -> Option<f32> {
 /// Whether a channel label names an ECG lead (MLII, V1-V6, I/II/III, aVR/aVL/aVF, "ECG …", "EKG").
 pub fn is_ecg_label(label: &str) -> bool {
     let l = label.trim().to_ascii_uppercase();
-    let l = l.strip_prefix("ECG").map(|s| s.trim_start_matches([' ', '_', '-'])).unwrap_or(&l);
+    let l = l
+        .strip_prefix("ECG")
+        .map(|s| s.trim_start_matches([' ', '_', '-']))
+        .unwrap_or(&l);
     if label.trim().to_ascii_uppercase().starts_with("ECG") || l.starts_with("EKG") {
         return true;
     }
     matches!(
         l,
-        "MLI" | "MLII" | "MLIII" | "ML2" | "I" | "II" | "III" | "AVR" | "AVL" | "AVF" | "V" | "V1"
-            | "V2" | "V3" | "V4" | "V5" | "V6" | "D3" | "CM5" | "CM2" | "CM4" | "CC5" | "MV2"
-            | "ML5" | "MV1" | "ECG"
+        "MLI"
+            | "MLII"
+            | "MLIII"
+            | "ML2"
+            | "I"
+            | "II"
+            | "III"
+            | "AVR"
+            | "AVL"
+            | "AVF"
+            | "V"
+            | "V1"
+            | "V2"
+            | "V3"
+            | "V4"
+            | "V5"
+            | "V6"
+            | "D3"
+            | "CM5"
+            | "CM2"
+            | "CM4"
+            | "CC5"
+            | "MV2"
+            | "ML5"
+            | "MV1"
+            | "ECG"
     )
 }
 
@@ -92,8 +118,9 @@ pub struct Recording {
 }
 
 /// WFDB beat annotation symbols (the beat labels `bxb` scores; everything else is a non-beat).
-pub const BEAT_SYMBOLS: &[&str] =
-    &["N", "L", "R", "B", "A", "a", "J", "S", "V", "r", "F", "e", "j", "n", "E", "/", "f", "Q", "?"];
+pub const BEAT_SYMBOLS: &[&str] = &[
+    "N", "L", "R", "B", "A", "a", "J", "S", "V", "r", "F", "e", "j", "n", "E", "/", "f", "Q", "?",
+];
 
 /// Whether an annotation symbol marks a beat.
 pub fn is_beat_symbol(symbol: &str) -> bool {
@@ -111,17 +138,25 @@ impl Recording {
             let l = s.label.trim().to_ascii_uppercase();
             l == "MLII" || l == "ML2" || l == "II" || l == "ECG II" || l == "ECG LEAD II"
         });
-        Some(mlii.or_else(|| self.signals.iter().position(Signal::is_ecg_like)).unwrap_or(0))
+        Some(
+            mlii.or_else(|| self.signals.iter().position(Signal::is_ecg_like))
+                .unwrap_or(0),
+        )
     }
 
     /// Beat annotations (see [`BEAT_SYMBOLS`]).
     pub fn beat_annotations(&self) -> impl Iterator<Item = &Annotation> {
-        self.annotations.iter().filter(|a| is_beat_symbol(&a.symbol))
+        self.annotations
+            .iter()
+            .filter(|a| is_beat_symbol(&a.symbol))
     }
 
     /// Duration in seconds of the longest channel.
     pub fn duration_s(&self) -> f64 {
-        self.signals.iter().map(Signal::duration_s).fold(0.0, f64::max)
+        self.signals
+            .iter()
+            .map(Signal::duration_s)
+            .fold(0.0, f64::max)
     }
 }
 

@@ -17,7 +17,14 @@ pub fn dataset(sub: &str) -> Option<PathBuf> {
     if p.is_dir() {
         return Some(p);
     }
-    assert!(std::env::var_os("CI").is_none(), "CI must have the shared data: {} is missing", p.display());
-    eprintln!("SKIP: {} not found; put the shared data beside the repository to run this test", p.display());
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must have the shared data: {} is missing",
+        p.display()
+    );
+    eprintln!(
+        "SKIP: {} not found; put the shared data beside the repository to run this test",
+        p.display()
+    );
     None
 }

@@ -26,8 +26,17 @@ fn score_file(h: &Path) -> Score {
     let peaks = detect_peaks(&s.samples, s.sampling_rate_hz);
     // annotation rate equals the signal rate in these databases; convert in general
     let k = r.annotation_rate_hz / s.sampling_rate_hz;
-    let dets: Vec<i64> = peaks.iter().map(|&p| (p as f64 * k).round() as i64).collect();
-    score_record(&r.name, &r.annotations, r.annotation_rate_hz, &dets, &EvalOptions::default())
+    let dets: Vec<i64> = peaks
+        .iter()
+        .map(|&p| (p as f64 * k).round() as i64)
+        .collect();
+    score_record(
+        &r.name,
+        &r.annotations,
+        r.annotation_rate_hz,
+        &dets,
+        &EvalOptions::default(),
+    )
 }
 
 fn run(dir: &Path, only: Option<&str>) -> Score {
@@ -36,7 +45,9 @@ fn run(dir: &Path, only: Option<&str>) -> Score {
         if only.is_some_and(|o| h.file_stem().is_none_or(|s| s != o)) {
             continue;
         }
-        if std::env::var("STRESSBEAT_ONLY").is_ok_and(|o| h.file_stem().is_none_or(|s| s.to_str() != Some(o.as_str()))) {
+        if std::env::var("STRESSBEAT_ONLY")
+            .is_ok_and(|o| h.file_stem().is_none_or(|s| s.to_str() != Some(o.as_str())))
+        {
             continue;
         }
         let s = score_file(&h);
@@ -51,8 +62,17 @@ fn run(dir: &Path, only: Option<&str>) -> Score {
         }
         if std::env::var("STRESSBEAT_DEBUG_REC").is_ok_and(|r| r == s.name) {
             let fs = 360.0;
-            let t = |v: &[i64]| v.iter().map(|x| format!("{:.1}", *x as f64 / fs)).collect::<Vec<_>>().join(" ");
-            println!("    FN at s: {}\n    FP at s: {}", t(&s.missed), t(&s.false_positives));
+            let t = |v: &[i64]| {
+                v.iter()
+                    .map(|x| format!("{:.1}", *x as f64 / fs))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            println!(
+                "    FN at s: {}\n    FP at s: {}",
+                t(&s.missed),
+                t(&s.false_positives)
+            );
         }
         scores.push(s);
     }
@@ -71,8 +91,16 @@ fn mitdb_all_records() {
     let t = run(&dir, None);
     assert!(t.tp + t.fn_ > 50_000, "expected all 26 records");
     assert!(t.sensitivity() >= 0.997, "Se {}", t.sensitivity());
-    assert!(t.positive_predictivity() >= 0.997, "+P {}", t.positive_predictivity());
-    assert!(t.median_abs_error_ms() <= 5.0, "median {}", t.median_abs_error_ms());
+    assert!(
+        t.positive_predictivity() >= 0.997,
+        "+P {}",
+        t.positive_predictivity()
+    );
+    assert!(
+        t.median_abs_error_ms() <= 5.0,
+        "median {}",
+        t.median_abs_error_ms()
+    );
     assert!(t.p95_abs_error_ms() <= 20.0, "p95 {}", t.p95_abs_error_ms());
 }
 
@@ -81,7 +109,11 @@ fn qtdb_annotated_records_250hz() {
     let Some(dir) = dataset("qtdb") else { return };
     let t = run(&dir, None);
     assert!(t.sensitivity() >= 0.995, "Se {}", t.sensitivity());
-    assert!(t.positive_predictivity() >= 0.995, "+P {}", t.positive_predictivity());
+    assert!(
+        t.positive_predictivity() >= 0.995,
+        "+P {}",
+        t.positive_predictivity()
+    );
 }
 
 #[test]
@@ -89,5 +121,9 @@ fn nstdb_118e12() {
     let Some(dir) = dataset("nstdb") else { return };
     let t = run(&dir, Some("118e12"));
     assert!(t.sensitivity() >= 0.97, "Se {}", t.sensitivity());
-    assert!(t.positive_predictivity() >= 0.97, "+P {}", t.positive_predictivity());
+    assert!(
+        t.positive_predictivity() >= 0.97,
+        "+P {}",
+        t.positive_predictivity()
+    );
 }

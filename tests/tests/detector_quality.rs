@@ -10,13 +10,21 @@ fn usable(path: &std::path::Path) -> f64 {
     let s = &r.signals[r.default_ecg_channel().unwrap()];
     let q = assess_quality(&s.samples, s.sampling_rate_hz, QualityConfig::default()).unwrap();
     let bad = q.windows.iter().filter(|w| !w.usable).count();
-    println!("{}: usable {:.3} ({} of {} windows flagged)", r.name, q.usable_fraction, bad, q.windows.len());
+    println!(
+        "{}: usable {:.3} ({} of {} windows flagged)",
+        r.name,
+        q.usable_fraction,
+        bad,
+        q.windows.len()
+    );
     q.usable_fraction
 }
 
 #[test]
 fn clean_records_are_usable_and_noise_lowers_usability() {
-    let (Some(mit), Some(nst)) = (dataset("mitdb"), dataset("nstdb")) else { return };
+    let (Some(mit), Some(nst)) = (dataset("mitdb"), dataset("nstdb")) else {
+        return;
+    };
     for rec in ["100", "101", "112", "118", "122"] {
         let p = mit.join(format!("{rec}.hea"));
         if p.is_file() {

@@ -48,14 +48,22 @@ fn check_corner(fs: f64, f0: f64, q: f64) -> Result<()> {
         )));
     }
     if !(q.is_finite() && q > 0.0) {
-        return Err(Error::InvalidArgument(format!("filter Q {q} must be positive")));
+        return Err(Error::InvalidArgument(format!(
+            "filter Q {q} must be positive"
+        )));
     }
     Ok(())
 }
 
 impl Biquad {
     fn from_raw(b0: f64, b1: f64, b2: f64, a0: f64, a1: f64, a2: f64) -> Self {
-        Biquad { b0: b0 / a0, b1: b1 / a0, b2: b2 / a0, a1: a1 / a0, a2: a2 / a0 }
+        Biquad {
+            b0: b0 / a0,
+            b1: b1 / a0,
+            b2: b2 / a0,
+            a1: a1 / a0,
+            a2: a2 / a0,
+        }
     }
 
     /// RBJ low-pass at `f0` Hz with quality `q`.
@@ -64,7 +72,14 @@ impl Biquad {
         let w = 2.0 * std::f64::consts::PI * f0 / fs;
         let (s, c) = w.sin_cos();
         let alpha = s / (2.0 * q);
-        Ok(Self::from_raw((1.0 - c) / 2.0, 1.0 - c, (1.0 - c) / 2.0, 1.0 + alpha, -2.0 * c, 1.0 - alpha))
+        Ok(Self::from_raw(
+            (1.0 - c) / 2.0,
+            1.0 - c,
+            (1.0 - c) / 2.0,
+            1.0 + alpha,
+            -2.0 * c,
+            1.0 - alpha,
+        ))
     }
 
     /// RBJ high-pass at `f0` Hz with quality `q`.
@@ -73,7 +88,14 @@ impl Biquad {
         let w = 2.0 * std::f64::consts::PI * f0 / fs;
         let (s, c) = w.sin_cos();
         let alpha = s / (2.0 * q);
-        Ok(Self::from_raw((1.0 + c) / 2.0, -(1.0 + c), (1.0 + c) / 2.0, 1.0 + alpha, -2.0 * c, 1.0 - alpha))
+        Ok(Self::from_raw(
+            (1.0 + c) / 2.0,
+            -(1.0 + c),
+            (1.0 + c) / 2.0,
+            1.0 + alpha,
+            -2.0 * c,
+            1.0 - alpha,
+        ))
     }
 
     /// RBJ notch at `f0` Hz; `q` = f0 / bandwidth (e.g. 30 → 2 Hz wide at 60 Hz).
@@ -82,7 +104,14 @@ impl Biquad {
         let w = 2.0 * std::f64::consts::PI * f0 / fs;
         let (s, c) = w.sin_cos();
         let alpha = s / (2.0 * q);
-        Ok(Self::from_raw(1.0, -2.0 * c, 1.0, 1.0 + alpha, -2.0 * c, 1.0 - alpha))
+        Ok(Self::from_raw(
+            1.0,
+            -2.0 * c,
+            1.0,
+            1.0 + alpha,
+            -2.0 * c,
+            1.0 - alpha,
+        ))
     }
 
     /// Complex response at `f_hz` as (re, im).
@@ -91,8 +120,14 @@ impl Biquad {
         // H = (b0 + b1 z^-1 + b2 z^-2) / (1 + a1 z^-1 + a2 z^-2), z^-1 = e^{-jw}
         let (c1, s1) = (w.cos(), -w.sin());
         let (c2, s2) = ((2.0 * w).cos(), -(2.0 * w).sin());
-        let (nr, ni) = (self.b0 + self.b1 * c1 + self.b2 * c2, self.b1 * s1 + self.b2 * s2);
-        let (dr, di) = (1.0 + self.a1 * c1 + self.a2 * c2, self.a1 * s1 + self.a2 * s2);
+        let (nr, ni) = (
+            self.b0 + self.b1 * c1 + self.b2 * c2,
+            self.b1 * s1 + self.b2 * s2,
+        );
+        let (dr, di) = (
+            1.0 + self.a1 * c1 + self.a2 * c2,
+            self.a1 * s1 + self.a2 * s2,
+        );
         let d = dr * dr + di * di;
         ((nr * dr + ni * di) / d, (ni * dr - nr * di) / d)
     }
@@ -170,7 +205,13 @@ pub struct EcgFilterConfig {
 impl Default for EcgFilterConfig {
     /// 0.5–40 Hz, 2nd order, no notch: the usual "monitoring" band.
     fn default() -> Self {
-        EcgFilterConfig { highpass_hz: Some(0.5), lowpass_hz: Some(40.0), order: 2, notch_hz: None, notch_q: 30.0 }
+        EcgFilterConfig {
+            highpass_hz: Some(0.5),
+            lowpass_hz: Some(40.0),
+            order: 2,
+            notch_hz: None,
+            notch_q: 30.0,
+        }
     }
 }
 
@@ -195,7 +236,10 @@ impl EcgFilterDesign {
     pub fn new(fs: f64, cfg: &EcgFilterConfig) -> Result<Self> {
         validate_sampling_rate(fs)?;
         if cfg.order != 2 && cfg.order != 4 {
-            return Err(Error::InvalidArgument(format!("filter order {} (expected 2 or 4)", cfg.order)));
+            return Err(Error::InvalidArgument(format!(
+                "filter order {} (expected 2 or 4)",
+                cfg.order
+            )));
         }
         let mut sections = Vec::new();
         if let Some(f) = cfg.highpass_hz {
@@ -207,7 +251,9 @@ impl EcgFilterDesign {
             let f = f.min(0.45 * fs);
             if let (Some(h), true) = (cfg.highpass_hz, f.is_finite()) {
                 if f <= h {
-                    return Err(Error::InvalidArgument(format!("low-pass {f} Hz must exceed high-pass {h} Hz")));
+                    return Err(Error::InvalidArgument(format!(
+                        "low-pass {f} Hz must exceed high-pass {h} Hz"
+                    )));
                 }
             }
             for &q in butterworth_qs(cfg.order) {
@@ -223,7 +269,11 @@ impl EcgFilterDesign {
                 return Err(Error::InvalidArgument(format!("notch frequency {f} Hz")));
             }
         }
-        Ok(EcgFilterDesign { sampling_rate_hz: fs, sections, notch_active })
+        Ok(EcgFilterDesign {
+            sampling_rate_hz: fs,
+            sections,
+            notch_active,
+        })
     }
 
     /// Whether the mains notch is part of the cascade (false when asked for none, or skipped
@@ -244,12 +294,18 @@ impl EcgFilterDesign {
 
     /// Total group delay in samples at `f_hz`.
     pub fn group_delay_samples(&self, f_hz: f64) -> f64 {
-        self.sections.iter().map(|s| s.group_delay_samples(self.sampling_rate_hz, f_hz)).sum()
+        self.sections
+            .iter()
+            .map(|s| s.group_delay_samples(self.sampling_rate_hz, f_hz))
+            .sum()
     }
 
     /// Magnitude response at `f_hz`.
     pub fn gain(&self, f_hz: f64) -> f64 {
-        self.sections.iter().map(|s| s.gain(self.sampling_rate_hz, f_hz)).product()
+        self.sections
+            .iter()
+            .map(|s| s.gain(self.sampling_rate_hz, f_hz))
+            .product()
     }
 }
 
@@ -270,7 +326,11 @@ impl EcgFilter {
     /// Wrap an existing design with fresh state.
     pub fn from_design(design: EcgFilterDesign) -> Self {
         let state = vec![BiquadState::default(); design.sections.len()];
-        EcgFilter { design, state, started: false }
+        EcgFilter {
+            design,
+            state,
+            started: false,
+        }
     }
 
     /// The design.
@@ -349,11 +409,18 @@ mod tests {
 
     #[test]
     fn notch_removes_mains_and_is_skipped_near_nyquist() {
-        let cfg = EcgFilterConfig { lowpass_hz: None, notch_hz: Some(50.0), ..Default::default() };
+        let cfg = EcgFilterConfig {
+            lowpass_hz: None,
+            notch_hz: Some(50.0),
+            ..Default::default()
+        };
         let mut f = EcgFilter::new(360.0, &cfg).unwrap();
         assert!(f.notch_active());
         assert!(sine_gain(&mut f, 360.0, 50.0) < 0.02);
-        let cfg60 = EcgFilterConfig { notch_hz: Some(60.0), ..cfg };
+        let cfg60 = EcgFilterConfig {
+            notch_hz: Some(60.0),
+            ..cfg
+        };
         assert!(!EcgFilter::new(130.0, &cfg60).unwrap().notch_active());
         assert!(EcgFilter::new(130.0, &cfg).unwrap().notch_active());
     }
@@ -362,9 +429,16 @@ mod tests {
     fn bad_configs_are_errors() {
         assert!(EcgFilter::new(f64::NAN, &EcgFilterConfig::default()).is_err());
         assert!(EcgFilter::new(10.0, &EcgFilterConfig::default()).is_err());
-        let bad = EcgFilterConfig { highpass_hz: Some(50.0), lowpass_hz: Some(20.0), ..Default::default() };
+        let bad = EcgFilterConfig {
+            highpass_hz: Some(50.0),
+            lowpass_hz: Some(20.0),
+            ..Default::default()
+        };
         assert!(EcgFilter::new(360.0, &bad).is_err());
-        let bad = EcgFilterConfig { order: 3, ..Default::default() };
+        let bad = EcgFilterConfig {
+            order: 3,
+            ..Default::default()
+        };
         assert!(EcgFilter::new(360.0, &bad).is_err());
     }
 
@@ -378,7 +452,14 @@ mod tests {
 
     #[test]
     fn group_delay_is_positive_for_lowpass() {
-        let d = EcgFilterDesign::new(360.0, &EcgFilterConfig { highpass_hz: None, ..Default::default() }).unwrap();
+        let d = EcgFilterDesign::new(
+            360.0,
+            &EcgFilterConfig {
+                highpass_hz: None,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let g = d.group_delay_samples(10.0);
         assert!(g > 1.0 && g < 10.0, "{g}");
     }

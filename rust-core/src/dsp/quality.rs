@@ -40,7 +40,11 @@ pub struct QualityConfig {
 
 impl Default for QualityConfig {
     fn default() -> Self {
-        QualityConfig { window_s: 4.0, flat_std: 0.005, usable_threshold: 0.5 }
+        QualityConfig {
+            window_s: 4.0,
+            flat_std: 0.005,
+            usable_threshold: 0.5,
+        }
     }
 }
 
@@ -99,16 +103,36 @@ impl SignalQuality {
     /// An assessor for sampling rate `fs`.
     pub fn new(fs: f64, cfg: QualityConfig) -> Result<Self> {
         validate_sampling_rate(fs)?;
-        if !(cfg.window_s.is_finite() && cfg.window_s >= 1.0 && cfg.window_s * fs < f64::from(u32::MAX)) {
-            return Err(Error::InvalidArgument(format!("quality window {} s (need ≥ 1 s)", cfg.window_s)));
+        if !(cfg.window_s.is_finite()
+            && cfg.window_s >= 1.0
+            && cfg.window_s * fs < f64::from(u32::MAX))
+        {
+            return Err(Error::InvalidArgument(format!(
+                "quality window {} s (need ≥ 1 s)",
+                cfg.window_s
+            )));
         }
         let band = EcgFilter::new(fs, &EcgFilterConfig::default())?;
         let hf = if 40.0 < 0.4 * fs {
-            Some(EcgFilter::new(fs, &EcgFilterConfig { highpass_hz: Some(40.0), lowpass_hz: None, ..Default::default() })?)
+            Some(EcgFilter::new(
+                fs,
+                &EcgFilterConfig {
+                    highpass_hz: Some(40.0),
+                    lowpass_hz: None,
+                    ..Default::default()
+                },
+            )?)
         } else {
             None
         };
-        let qrs = EcgFilter::new(fs, &EcgFilterConfig { highpass_hz: Some(5.0), lowpass_hz: Some(40.0), ..Default::default() })?;
+        let qrs = EcgFilter::new(
+            fs,
+            &EcgFilterConfig {
+                highpass_hz: Some(5.0),
+                lowpass_hz: Some(40.0),
+                ..Default::default()
+            },
+        )?;
         let mut q = SignalQuality {
             cfg,
             win: (cfg.window_s * fs).round() as u32,
@@ -193,7 +217,11 @@ impl SignalQuality {
             self.run = 0;
             self.prev = f32::NAN;
         }
-        if self.count >= self.win { Some(self.close()) } else { None }
+        if self.count >= self.win {
+            Some(self.close())
+        } else {
+            None
+        }
     }
 
     /// Close a partial last window (≥ 1 s of samples are needed to say anything; shorter → None).
@@ -212,22 +240,46 @@ impl SignalQuality {
         let mean = self.m1 / v;
         let var = (self.m2 / v - mean * mean).max(0.0);
         // central 4th moment from raw moments
-        let m4c = self.m4 / v - 4.0 * mean * self.m3 / v + 6.0 * mean * mean * self.m2 / v - 3.0 * mean.powi(4);
-        let kurtosis = if var > 0.0 { (m4c / (var * var)) as f32 } else { 0.0 };
-        let hf_ratio = if self.hf.is_some() && self.qrs_pow > 0.0 { (self.hf_pow / self.qrs_pow) as f32 } else { 0.0 };
+        let m4c = self.m4 / v - 4.0 * mean * self.m3 / v + 6.0 * mean * mean * self.m2 / v
+            - 3.0 * mean.powi(4);
+        let kurtosis = if var > 0.0 {
+            (m4c / (var * var)) as f32
+        } else {
+            0.0
+        };
+        let hf_ratio = if self.hf.is_some() && self.qrs_pow > 0.0 {
+            (self.hf_pow / self.qrs_pow) as f32
+        } else {
+            0.0
+        };
         let clipped_fraction = self.clipped as f32 / len as f32;
 
-        let (score, issue) = if invalid_fraction > 0.5 || self.valid < 2 || var_raw.sqrt() < self.cfg.flat_std {
-            (0.0, QualityIssue::LeadOff)
-        } else if clipped_fraction > 0.05 {
-            (0.2 * (1.0 - clipped_fraction).max(0.0), QualityIssue::Saturation)
-        } else {
-            // kurtosis 3 (noise) → 0, ≥ 6 → 1; HF ratio ≤ 0.1 → 1, ≥ 0.6 → 0
-            let s_k = ((kurtosis - 3.0) / 3.0).clamp(0.0, 1.0);
-            let s_hf = if self.hf.is_some() { (1.0 - (hf_ratio - 0.1) / 0.5).clamp(0.0, 1.0) } else { 1.0 };
-            let s = s_k.min(s_hf) * (1.0 - invalid_fraction);
-            (s, if s < self.cfg.usable_threshold { QualityIssue::Noise } else { QualityIssue::Good })
-        };
+        let (score, issue) =
+            if invalid_fraction > 0.5 || self.valid < 2 || var_raw.sqrt() < self.cfg.flat_std {
+                (0.0, QualityIssue::LeadOff)
+            } else if clipped_fraction > 0.05 {
+                (
+                    0.2 * (1.0 - clipped_fraction).max(0.0),
+                    QualityIssue::Saturation,
+                )
+            } else {
+                // kurtosis 3 (noise) → 0, ≥ 6 → 1; HF ratio ≤ 0.1 → 1, ≥ 0.6 → 0
+                let s_k = ((kurtosis - 3.0) / 3.0).clamp(0.0, 1.0);
+                let s_hf = if self.hf.is_some() {
+                    (1.0 - (hf_ratio - 0.1) / 0.5).clamp(0.0, 1.0)
+                } else {
+                    1.0
+                };
+                let s = s_k.min(s_hf) * (1.0 - invalid_fraction);
+                (
+                    s,
+                    if s < self.cfg.usable_threshold {
+                        QualityIssue::Noise
+                    } else {
+                        QualityIssue::Good
+                    },
+                )
+            };
         let w = WindowQuality {
             start: self.start,
             len,
@@ -262,9 +314,20 @@ pub fn assess_quality(samples: &[f32], fs: f64, cfg: QualityConfig) -> Result<Qu
     }
     windows.extend(q.finish());
     let total: u64 = windows.iter().map(|w| u64::from(w.len)).sum();
-    let usable: u64 = windows.iter().filter(|w| w.usable).map(|w| u64::from(w.len)).sum();
-    let usable_fraction = if total == 0 { 0.0 } else { usable as f64 / total as f64 };
-    Ok(QualityReport { windows, usable_fraction })
+    let usable: u64 = windows
+        .iter()
+        .filter(|w| w.usable)
+        .map(|w| u64::from(w.len))
+        .sum();
+    let usable_fraction = if total == 0 {
+        0.0
+    } else {
+        usable as f64 / total as f64
+    };
+    Ok(QualityReport {
+        windows,
+        usable_fraction,
+    })
 }
 
 #[cfg(test)]
@@ -273,7 +336,10 @@ mod tests {
     use crate::dsp::rpeak::tests::synth;
 
     fn beats(dur: f64) -> Vec<f64> {
-        (0..).map(|i| 0.4 + 0.8 * f64::from(i)).take_while(|t| *t < dur - 0.5).collect()
+        (0..)
+            .map(|i| 0.4 + 0.8 * f64::from(i))
+            .take_while(|t| *t < dur - 0.5)
+            .collect()
     }
 
     fn noise(n: usize, amp: f32) -> Vec<f32> {
@@ -318,14 +384,28 @@ mod tests {
         let r = assess_quality(&x, fs, QualityConfig::default()).unwrap();
         let issues: Vec<QualityIssue> = r.windows.iter().map(|w| w.issue).collect();
         use QualityIssue::*;
-        assert_eq!(issues, vec![Good, LeadOff, Good, LeadOff, Good, Saturation, Good, Noise, Good, Good]);
+        assert_eq!(
+            issues,
+            vec![
+                Good, LeadOff, Good, LeadOff, Good, Saturation, Good, Noise, Good, Good
+            ]
+        );
         assert!((r.usable_fraction - 0.6).abs() < 1e-9);
         assert!(r.windows.iter().all(|w| (0.0..=1.0).contains(&w.score)));
     }
 
     #[test]
     fn bad_window_length_is_an_error() {
-        assert!(SignalQuality::new(250.0, QualityConfig { window_s: 0.1, ..Default::default() }).is_err());
+        assert!(
+            SignalQuality::new(
+                250.0,
+                QualityConfig {
+                    window_s: 0.1,
+                    ..Default::default()
+                }
+            )
+            .is_err()
+        );
         assert!(SignalQuality::new(5.0, QualityConfig::default()).is_err());
     }
 }

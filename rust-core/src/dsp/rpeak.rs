@@ -215,8 +215,13 @@ impl RPeakDetector {
             cfg.max_invalid_gap_s,
             cfg.refine_half_width_s,
         ];
-        if times.iter().any(|t| !(t.is_finite() && *t > 0.0)) || cfg.integration_window_s > 1.0 || cfg.max_rr_s > 5.0 {
-            return Err(Error::InvalidArgument(format!("detector parameters out of range: {cfg:?}")));
+        if times.iter().any(|t| !(t.is_finite() && *t > 0.0))
+            || cfg.integration_window_s > 1.0
+            || cfg.max_rr_s > 5.0
+        {
+            return Err(Error::InvalidArgument(format!(
+                "detector parameters out of range: {cfg:?}"
+            )));
         }
         let bp_cfg = EcgFilterConfig {
             highpass_hz: Some(cfg.band_low_hz),
@@ -226,7 +231,13 @@ impl RPeakDetector {
             notch_q: 30.0,
         };
         let bp = EcgFilter::new(fs, &bp_cfg)?;
-        let hp = EcgFilter::new(fs, &EcgFilterConfig { lowpass_hz: None, ..EcgFilterConfig::default() })?;
+        let hp = EcgFilter::new(
+            fs,
+            &EcgFilterConfig {
+                lowpass_hz: None,
+                ..EcgFilterConfig::default()
+            },
+        )?;
         let bp_delay = bp.design().group_delay_samples(10.0).max(0.0);
         let win = secs(fs, cfg.integration_window_s);
         let hold = secs(fs, cfg.peak_hold_s) as u64;
@@ -310,10 +321,15 @@ impl RPeakDetector {
     /// What the detector is doing now.
     pub fn state(&self) -> DetectorState {
         if self.invalid_run > 0 {
-            DetectorState::InvalidInput { samples: self.invalid_run }
+            DetectorState::InvalidInput {
+                samples: self.invalid_run,
+            }
         } else if self.learning {
             DetectorState::WarmingUp {
-                remaining_samples: self.learn_until.saturating_sub(self.n).min(u64::from(u32::MAX)) as u32,
+                remaining_samples: self
+                    .learn_until
+                    .saturating_sub(self.n)
+                    .min(u64::from(u32::MAX)) as u32,
             }
         } else {
             DetectorState::Running
@@ -395,9 +411,17 @@ impl RPeakDetector {
         let b = self.bp.push(x);
         self.ring_bp[i] = b;
         // central difference (delay 1 sample), in units/s
-        let d = if n >= 2 { (b - self.ring_bp[(n - 2) & self.mask]) * (0.5 * self.fs) as f32 } else { 0.0 };
+        let d = if n >= 2 {
+            (b - self.ring_bp[(n - 2) & self.mask]) * (0.5 * self.fs) as f32
+        } else {
+            0.0
+        };
         self.ring_d[i] = d;
-        let old = if n >= self.win { self.ring_d[(n - self.win) & self.mask] } else { 0.0 };
+        let old = if n >= self.win {
+            self.ring_d[(n - self.win) & self.mask]
+        } else {
+            0.0
+        };
         self.mwi_sum += f64::from(d) * f64::from(d) - f64::from(old) * f64::from(old);
         if self.mwi_sum < 0.0 {
             self.mwi_sum = 0.0;
@@ -409,7 +433,11 @@ impl RPeakDetector {
         }
         // local maximum at n-1?
         if self.f1 > self.f2 && self.f1 >= f && self.cand.is_none_or(|c| self.f1 > c.value) {
-            self.cand = Some(FeaturePeak { k: self.n - 1, value: self.f1, slope: 0.0 });
+            self.cand = Some(FeaturePeak {
+                k: self.n - 1,
+                value: self.f1,
+                slope: 0.0,
+            });
         }
         self.f2 = self.f1;
         self.f1 = f;
@@ -483,7 +511,11 @@ impl RPeakDetector {
                 b = c.value;
             }
         }
-        let mean = if self.learn_count > 0 { self.learn_sum / self.learn_count as f64 } else { 0.0 };
+        let mean = if self.learn_count > 0 {
+            self.learn_sum / self.learn_count as f64
+        } else {
+            0.0
+        };
         self.spk = if b > 0.0 { b } else { a };
         self.npk = 0.5 * mean.min(self.spk);
         // classify what was seen while learning, in order
@@ -532,7 +564,9 @@ impl RPeakDetector {
     fn searchback(&mut self) {
         self.sb_dirty = false;
         loop {
-            let (Some(last), Some(rr)) = (self.last_qrs, self.rr_mean()) else { return };
+            let (Some(last), Some(rr)) = (self.last_qrs, self.rr_mean()) else {
+                return;
+            };
             if (self.n as f64) < last as f64 + self.cfg.searchback_rr_factor * rr {
                 // not yet due: check again on the next sample
                 self.sb_dirty = self.cands_len > 0;
@@ -584,7 +618,10 @@ impl RPeakDetector {
         self.last_qrs = Some(p.k);
         self.last_slope = p.slope;
         // candidates up to this beat are spent
-        let keep_from = self.cands[..self.cands_len].iter().position(|c| c.k > p.k).unwrap_or(self.cands_len);
+        let keep_from = self.cands[..self.cands_len]
+            .iter()
+            .position(|c| c.k > p.k)
+            .unwrap_or(self.cands_len);
         self.cands.copy_within(keep_from..self.cands_len, 0);
         self.cands_len -= keep_from;
         self.sb_dirty = self.cands_len > 0;
@@ -645,12 +682,21 @@ impl RPeakDetector {
                 imin = t;
             }
         }
-        let (index, amplitude) = if -vmin <= self.cfg.negative_preference * vmax { (imax, vmax) } else { (imin, vmin) };
+        let (index, amplitude) = if -vmin <= self.cfg.negative_preference * vmax {
+            (imax, vmax)
+        } else {
+            (imin, vmin)
+        };
         if self.last_reported.is_some_and(|l| index <= l) {
             return None;
         }
         self.last_reported = Some(index);
-        Some(Peak { index, amplitude, searchback, reported_at: self.n })
+        Some(Peak {
+            index,
+            amplitude,
+            searchback,
+            reported_at: self.n,
+        })
     }
 
     fn enqueue(&mut self, p: Peak) {
@@ -701,7 +747,13 @@ pub(crate) mod tests {
         let n = (dur * fs) as usize;
         let mut x = vec![0.0f32; n];
         // (offset s, width s, amplitude mV)
-        let waves = [(-0.2, 0.025, 0.15), (-0.03, 0.008, -0.1), (0.0, 0.01, 1.2), (0.03, 0.01, -0.25), (0.3, 0.06, 0.3)];
+        let waves = [
+            (-0.2, 0.025, 0.15),
+            (-0.03, 0.008, -0.1),
+            (0.0, 0.01, 1.2),
+            (0.03, 0.01, -0.25),
+            (0.3, 0.06, 0.3),
+        ];
         for &b in beats {
             for &(o, w, a) in &waves {
                 let c = b + o;
@@ -713,7 +765,10 @@ pub(crate) mod tests {
                 }
             }
         }
-        (x, beats.iter().map(|&b| (b * fs).round() as usize).collect())
+        (
+            x,
+            beats.iter().map(|&b| (b * fs).round() as usize).collect(),
+        )
     }
 
     fn regular(rr: f64, dur: f64) -> Vec<f64> {
@@ -730,7 +785,10 @@ pub(crate) mod tests {
     fn assert_matches(found: &[usize], truth: &[usize], tol: usize) {
         assert_eq!(found.len(), truth.len(), "found {found:?}\ntruth {truth:?}");
         for (f, t) in found.iter().zip(truth) {
-            assert!(f.abs_diff(*t) <= tol, "found {f} for {t}\nfound {found:?}\ntruth {truth:?}");
+            assert!(
+                f.abs_diff(*t) <= tol,
+                "found {f} for {t}\nfound {found:?}\ntruth {truth:?}"
+            );
         }
     }
 
@@ -823,7 +881,10 @@ pub(crate) mod tests {
         }
         let found: Vec<usize> = peaks.iter().map(|p| p.index as usize).collect();
         assert_matches(&found, &truth, 2);
-        let p20 = peaks.iter().find(|p| p.index as usize == found[20]).unwrap();
+        let p20 = peaks
+            .iter()
+            .find(|p| p.index as usize == found[20])
+            .unwrap();
         assert!(p20.searchback);
     }
 
@@ -839,7 +900,9 @@ pub(crate) mod tests {
                 peaks.push(p);
             }
             if i == 100 {
-                assert!(matches!(det.state(), DetectorState::WarmingUp { remaining_samples } if remaining_samples > 0));
+                assert!(
+                    matches!(det.state(), DetectorState::WarmingUp { remaining_samples } if remaining_samples > 0)
+                );
             }
         }
         assert_eq!(det.state(), DetectorState::Running);
@@ -871,9 +934,16 @@ pub(crate) mod tests {
         }
         let found = detect_peaks(&x, fs);
         // every beat outside the NaN stretch (and its re-learning) is still found, in order
-        let outside: Vec<usize> = truth.iter().copied().filter(|&t| !(4990..5760).contains(&t)).collect();
+        let outside: Vec<usize> = truth
+            .iter()
+            .copied()
+            .filter(|&t| !(4990..5760).contains(&t))
+            .collect();
         for t in &outside {
-            assert!(found.iter().any(|f| f.abs_diff(*t) <= 3), "beat at {t} missed: {found:?}");
+            assert!(
+                found.iter().any(|f| f.abs_diff(*t) <= 3),
+                "beat at {t} missed: {found:?}"
+            );
         }
         assert!(found.windows(2).all(|w| w[0] < w[1]));
         assert!(found.len() <= truth.len());
@@ -887,7 +957,10 @@ pub(crate) mod tests {
     fn invalid_configs_are_errors() {
         assert!(RPeakDetector::new(10.0).is_err());
         assert!(RPeakDetector::new(f64::INFINITY).is_err());
-        let bad = DetectorConfig { integration_window_s: -1.0, ..Default::default() };
+        let bad = DetectorConfig {
+            integration_window_s: -1.0,
+            ..Default::default()
+        };
         assert!(RPeakDetector::with_config(360.0, bad).is_err());
     }
 }
