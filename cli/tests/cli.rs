@@ -1,4 +1,5 @@
 //! The `stressbeat` binary as a user runs it: JSON shapes, exit codes, help.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may unwrap and panic
 
 use std::{path::PathBuf, process::Command};
 

@@ -1,5 +1,6 @@
 //! The R-peak detector on real recordings, scored like WFDB `bxb` (±150 ms, VF excluded,
 //! whole records, gross totals). Run in release mode: `cargo test --release -p stressbeat-e2e`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may unwrap and panic
 
 use std::path::{Path, PathBuf};
 

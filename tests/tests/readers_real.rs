@@ -1,4 +1,5 @@
 //! Every WFDB record in the shared data loads, checksums verify, and annotations parse.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may unwrap and panic
 
 use std::path::Path;
 
