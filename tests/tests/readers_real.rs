@@ -1,5 +1,8 @@
 //! Every WFDB record in the shared data loads, checksums verify, and annotations parse.
 
+// Test helpers outside #[test] fns may unwrap too: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::Path;
 
 use stressbeat_core::io::{LoadOptions, load_recording};
