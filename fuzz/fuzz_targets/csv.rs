@@ -1,5 +1,6 @@
 #![no_main]
 //! First byte picks the options (rate given or not, unit given or not); the rest is the text.
+//! A parsed signal has a positive finite rate.
 use libfuzzer_sys::fuzz_target;
 use stressbeat_core::formats::csv::{CsvOptions, parse};
 
@@ -10,5 +11,8 @@ fuzz_target!(|data: &[u8]| {
         sampling_rate_hz: (flags & 1 != 0).then_some(250.0),
         unit: (flags & 2 != 0).then_some("uV"),
     };
-    let _ = parse(text, &opts);
+    if let Ok(signal) = parse(text, &opts) {
+        assert!(signal.sampling_rate_hz.is_finite() && signal.sampling_rate_hz > 0.0);
+        assert!(!signal.samples.is_empty());
+    }
 });

@@ -624,6 +624,23 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn annotation_only_file_counts_in_milliseconds() {
+        let r0 = tals("+10\x14\x14\0", 32);
+        let r1 = tals("+30\x14\x14\0+31.5\x14stress\x14\0", 32);
+        let r = parse(&build("EDF+C", 2, "0", &[ANN], &[r0, r1])).unwrap();
+        assert!(r.signals.is_empty());
+        assert_eq!(r.annotation_rate_hz, 1000.0);
+        // onsets count from the first record's onset (10 s)
+        assert_eq!(
+            (r.annotations[0].sample, r.annotations[0].symbol.as_str()),
+            (21_500, "stress")
+        );
+        // duration 0 with an ordinary signal is not allowed
+        let b = build("", 1, "0", &[ECG], &[samples(&[1, 2, 3, 4])]);
+        assert!(parse(&b).unwrap_err().what.contains("duration 0"));
+    }
+
+    #[test]
     fn corrupt_headers() {
         let good = build("", 1, "1", &[ECG], &[samples(&[1, 2, 3, 4])]);
         let with = |off: usize, text: &str| {

@@ -832,6 +832,32 @@ mod tests {
     }
 
     #[test]
+    fn multi_frequency_frames_interleave_signals() {
+        // frame = 2 samples of signal 0, then 1 of signal 1 (signal(5))
+        let h = parse_header("r 2 100 2\nr.dat 16x2 1(0)/mV\nr.dat 16 1(0)/mV\n").unwrap();
+        let bytes: Vec<u8> = [1i16, 2, 10, 3, 4, 20]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let s = read_signal_file(&h, "r.dat", &bytes).unwrap();
+        assert_eq!(
+            (s[0].1.samples.clone(), s[0].1.sampling_rate_hz),
+            (vec![1.0, 2.0, 3.0, 4.0], 200.0)
+        );
+        assert_eq!(
+            (s[1].1.samples.clone(), s[1].1.sampling_rate_hz),
+            (vec![10.0, 20.0], 100.0)
+        );
+        let mixed = parse_header("r 2 100\nr.dat 16\nr.dat 212\n").unwrap();
+        assert!(
+            read_signal_file(&mixed, "r.dat", &bytes)
+                .unwrap_err()
+                .what
+                .contains("different formats")
+        );
+    }
+
+    #[test]
     fn hostile_baseline_does_not_overflow() {
         let h = parse_header("r 1 100\nr.dat 16 1(-2147483648)\n").unwrap();
         assert_eq!(h.signals[0].to_physical(32767), 32767.0 + 2147483648.0);
