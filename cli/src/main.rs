@@ -58,9 +58,9 @@ struct RecordingArgs {
     /// CSV only: sampling rate in Hz (otherwise taken from a time column).
     #[arg(long, value_name = "HZ")]
     fs: Option<f64>,
-    /// CSV only: unit of the samples.
-    #[arg(long, value_enum, default_value_t = Unit::MV)]
-    unit: Unit,
+    /// CSV only: unit of the samples (default: the unit the file states, else mV).
+    #[arg(long, value_enum)]
+    unit: Option<Unit>,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -78,7 +78,7 @@ impl RecordingArgs {
     fn load(&self) -> Result<Recording, String> {
         let opts = LoadOptions {
             csv_sampling_rate_hz: self.fs,
-            csv_unit: Some(match self.unit {
+            csv_unit: self.unit.map(|u| match u {
                 Unit::MV => "mV".into(),
                 Unit::UV => "uV".into(),
             }),

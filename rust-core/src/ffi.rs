@@ -340,7 +340,7 @@ mod tests {
 
     #[test]
     fn unknown_extension_is_unsupported() {
-        let err = analyze_recording("x.txt".into(), None).unwrap_err();
+        let err = analyze_recording("x.mp3".into(), None).unwrap_err();
         assert!(
             matches!(err, StressBeatError::UnsupportedFormat { .. }),
             "{err:?}"
