@@ -15,6 +15,7 @@ pub mod formats;
 pub mod hrv;
 pub mod io;
 pub mod record;
+pub mod sensor;
 
 pub use error::{Error, ParseError, Result};
 

@@ -1,6 +1,5 @@
 //! Truncated, corrupt and inconsistent copies of real recordings give typed errors that name the
 //! file and the place, never a panic or a silently wrong recording.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may unwrap and panic
 
 // Test helpers outside #[test] fns may unwrap too: a failure is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

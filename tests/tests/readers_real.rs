@@ -1,5 +1,4 @@
 //! Every WFDB record in the shared data loads, checksums verify, and annotations parse.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may unwrap and panic
 
 // Test helpers outside #[test] fns may unwrap too: a failure is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
