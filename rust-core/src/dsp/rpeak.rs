@@ -26,8 +26,8 @@
 //!   re-attached) or after a gap of invalid (NaN/inf) samples longer than `max_invalid_gap_s`;
 //! - search-back only considers candidates at least `max(refractory, RR/2)` after the
 //!   previous beat (skips T-waves) and may recover several missed beats in a row; when even
-//!   `THR2` finds nothing, the signal level is halved once per mean RR of silence and the
-//!   search repeated (recovers quickly from a sudden amplitude drop);
+//!   `THR2` finds nothing, the signal level is halved once per mean RR of silence (at most
+//!   twice) and the search repeated (recovers quickly from a sudden amplitude drop);
 //! - the paper's halving of thresholds for irregular rhythms is *not* used: on noisy records
 //!   it feeds back (false beats → irregular RR → lower thresholds → more false beats);
 //! - localisation (not in the paper, whose fiducial point is ≈ 45 ms late): the QRS is found as
@@ -134,6 +134,9 @@ struct FeaturePeak {
 const MAX_CANDIDATES: usize = 64;
 const MAX_PENDING: usize = 32;
 const RR_HISTORY: usize = 8;
+/// At most this many halvings of the signal level per silence (then re-learning takes over),
+/// so a genuine long pause does not lower the threshold into P-waves and noise.
+const MAX_DECAYS: u32 = 2;
 
 /// The streaming detector. See the module docs.
 #[derive(Debug, Clone)]
@@ -152,6 +155,7 @@ pub struct RPeakDetector {
     baseline_half: usize,
     bp_delay: f64,
     decay_at: u64,
+    decays: u32,
     // filters
     bp: EcgFilter,
     hp: EcgFilter,
@@ -250,6 +254,7 @@ impl RPeakDetector {
             baseline_half,
             bp_delay,
             decay_at: u64::MAX,
+            decays: 0,
             bp,
             hp,
             mask: len - 1,
@@ -383,6 +388,7 @@ impl RPeakDetector {
         self.rr_len = 0;
         self.sb_dirty = false;
         self.decay_at = u64::MAX;
+        self.decays = 0;
         // the integrator subtracts old derivative values: forget them with the filter state
         self.ring_d.iter_mut().for_each(|v| *v = 0.0);
     }
@@ -443,6 +449,7 @@ impl RPeakDetector {
         self.rr_len = 0;
         self.sb_dirty = false;
         self.decay_at = u64::MAX;
+        self.decays = 0;
     }
 
     fn max_abs(&self, ring: &[f32], from: u64, to: u64) -> f32 {
@@ -554,8 +561,9 @@ impl RPeakDetector {
                 None => {
                     // nothing even at THR2: the amplitude may have dropped; lower the signal
                     // level by half once per mean RR of silence and look again
-                    if self.n >= self.decay_at {
+                    if self.n >= self.decay_at && self.decays < MAX_DECAYS {
                         self.spk = (0.5 * self.spk).max(self.npk);
+                        self.decays += 1;
                         self.decay_at = self.n + rr as u64;
                         continue;
                     }
@@ -575,6 +583,7 @@ impl RPeakDetector {
         let w = if searchback { 0.25 } else { 0.125 };
         self.spk = w * v + (1.0 - w) * self.spk;
         self.decay_at = u64::MAX;
+        self.decays = 0;
         if let Some(last) = self.last_qrs {
             let rr = ((p.k - last) as f64).min(self.cfg.max_rr_s * self.fs);
             self.rr[self.rr_pos] = rr;
