@@ -185,6 +185,8 @@ pub struct RPeakDetector {
     rr_len: usize,
     rr_pos: usize,
     sb_dirty: bool,
+    /// Sample at which the search-back must be evaluated again even without news.
+    sb_wake: u64,
     cands: [FeaturePeak; MAX_CANDIDATES],
     cands_len: usize,
     pending: [Peak; MAX_PENDING],
@@ -280,6 +282,7 @@ impl RPeakDetector {
             rr_len: 0,
             rr_pos: 0,
             sb_dirty: false,
+            sb_wake: u64::MAX,
             cands: [FeaturePeak::default(); MAX_CANDIDATES],
             cands_len: 0,
             pending: [Peak::default(); MAX_PENDING],
@@ -387,6 +390,7 @@ impl RPeakDetector {
         self.last_qrs = None;
         self.rr_len = 0;
         self.sb_dirty = false;
+        self.sb_wake = u64::MAX;
         self.decay_at = u64::MAX;
         self.decays = 0;
         // the integrator subtracts old derivative values: forget them with the filter state
@@ -430,7 +434,7 @@ impl RPeakDetector {
             self.end_learning();
         }
         if !self.learning {
-            if self.sb_dirty {
+            if self.sb_dirty || self.n >= self.sb_wake {
                 self.searchback();
             }
             if self.last_qrs.is_some_and(|q| self.n > q + self.relearn) {
@@ -448,6 +452,7 @@ impl RPeakDetector {
         self.last_qrs = None;
         self.rr_len = 0;
         self.sb_dirty = false;
+        self.sb_wake = u64::MAX;
         self.decay_at = u64::MAX;
         self.decays = 0;
     }
@@ -536,13 +541,16 @@ impl RPeakDetector {
         (self.rr_len >= 2).then(|| self.rr[..self.rr_len].iter().sum::<f64>() / self.rr_len as f64)
     }
 
+    /// Search-back (evaluated only when due, when a candidate arrives, or to decay; so the
+    /// per-sample cost stays constant).
     fn searchback(&mut self) {
         self.sb_dirty = false;
+        self.sb_wake = u64::MAX;
         loop {
             let (Some(last), Some(rr)) = (self.last_qrs, self.rr_mean()) else { return };
-            if (self.n as f64) < last as f64 + self.cfg.searchback_rr_factor * rr {
-                // not yet due: check again on the next sample
-                self.sb_dirty = self.cands_len > 0;
+            let due = (last as f64 + self.cfg.searchback_rr_factor * rr).ceil() as u64;
+            if self.n < due {
+                self.sb_wake = due;
                 return;
             }
             let min_gap = (self.refractory as f64).max(0.5 * rr);
@@ -570,7 +578,9 @@ impl RPeakDetector {
                     if self.decay_at == u64::MAX {
                         self.decay_at = self.n + rr as u64;
                     }
-                    self.sb_dirty = true;
+                    if self.decays < MAX_DECAYS {
+                        self.sb_wake = self.decay_at;
+                    }
                     return;
                 }
             }
@@ -654,7 +664,8 @@ impl RPeakDetector {
                 imin = t;
             }
         }
-        let (index, amplitude) = if -vmin <= self.cfg.negative_preference * vmax { (imax, vmax) } else { (imin, vmin) };
+        let positive = -vmin <= self.cfg.negative_preference * vmax;
+        let (index, amplitude) = if positive { (imax, vmax) } else { (imin, vmin) };
         if self.last_reported.is_some_and(|l| index <= l) {
             return None;
         }
