@@ -156,6 +156,7 @@ pub struct RPeakDetector {
     bp_delay: f64,
     decay_at: u64,
     decays: u32,
+    finishing: bool,
     // filters
     bp: EcgFilter,
     hp: EcgFilter,
@@ -194,6 +195,12 @@ pub struct RPeakDetector {
     pending_len: usize,
     last_valid: f32,
     invalid_run: u32,
+}
+
+/// How many (mean) RR intervals after a beat the search-back may still report a peak:
+/// the search-back point plus one RR per signal-level halving.
+fn searchback_horizon_rr(cfg: &DetectorConfig) -> f64 {
+    cfg.searchback_rr_factor + f64::from(MAX_DECAYS)
 }
 
 fn secs(fs: f64, s: f64) -> usize {
@@ -239,7 +246,7 @@ impl RPeakDetector {
         let refine = secs(fs, cfg.refine_half_width_s);
         let baseline_half = secs(fs, 0.2);
         // history must cover learning and the search-back horizon plus the pipeline delay
-        let horizon_s = cfg.warmup_s.max(cfg.searchback_rr_factor * cfg.max_rr_s) + 1.0;
+        let horizon_s = cfg.warmup_s.max(searchback_horizon_rr(&cfg) * cfg.max_rr_s) + 1.0;
         let len = (secs(fs, horizon_s) + win + bp_delay.ceil() as usize + 2 * baseline_half)
             .next_power_of_two();
         Ok(RPeakDetector {
@@ -257,6 +264,7 @@ impl RPeakDetector {
             bp_delay,
             decay_at: u64::MAX,
             decays: 0,
+            finishing: false,
             bp,
             hp,
             mask: len - 1,
@@ -311,7 +319,7 @@ impl RPeakDetector {
 
     /// Upper bound on the report delay (search-back / learning), in samples.
     pub fn max_latency_samples(&self) -> u64 {
-        let horizon = (self.cfg.searchback_rr_factor * self.cfg.max_rr_s).max(self.cfg.warmup_s);
+        let horizon = (searchback_horizon_rr(&self.cfg) * self.cfg.max_rr_s).max(self.cfg.warmup_s);
         (horizon * self.fs).ceil() as u64 + self.nominal_latency_samples()
     }
 
@@ -366,6 +374,7 @@ impl RPeakDetector {
 
     /// End of input: decide the pending candidate and learning phase now. Drain with [`Self::pop`].
     pub fn finish(&mut self) {
+        self.finishing = true;
         if let Some(c) = self.cand.take() {
             self.on_feature_peak(c);
         }
@@ -484,6 +493,13 @@ impl RPeakDetector {
     }
 
     fn end_learning(&mut self) {
+        if self.cands_len == 0 && !self.finishing {
+            // nothing that looks like a beat yet (flat line, lead off): keep warming up
+            self.learn_until = self.n + self.warmup;
+            self.learn_sum = 0.0;
+            self.learn_count = 0;
+            return;
+        }
         self.learning = false;
         // signal level: 2nd-largest peak of the learning phase (robust to one artefact)
         let (mut a, mut b) = (0.0f64, 0.0f64);
@@ -619,6 +635,10 @@ impl RPeakDetector {
 
     fn locate(&mut self, k: u64, searchback: bool) -> Option<Peak> {
         let oldest = self.oldest();
+        let reach = self.win as u64 + self.bp_delay.ceil() as u64 + self.baseline_half as u64 + 2;
+        if oldest > 0 && k < oldest + reach {
+            return None; // no longer in the history (cannot happen with the sizes chosen in `new`)
+        }
         let newest = self.n;
         // coarse: largest |band-passed| inside the integration window that produced the peak
         let from = k.saturating_sub(self.win as u64 + 1).max(oldest);
@@ -901,6 +921,23 @@ pub(crate) mod tests {
         assert!(detect_peaks(&all_nan, fs).is_empty());
         assert!(detect_peaks(&[], fs).is_empty());
         assert!(detect_peaks(&x, f64::NAN).is_empty());
+    }
+
+    #[test]
+    fn flat_start_keeps_warming_up_then_detects() {
+        let fs = 130.0;
+        let (ecg, truth) = synth(fs, &regular(0.75, 30.0), 30.0);
+        let pad = (10.0 * fs) as usize;
+        let mut x = vec![0.2f32; pad];
+        x.extend_from_slice(&ecg);
+        let mut det = RPeakDetector::new(fs).unwrap();
+        for &v in &x[..pad] {
+            assert!(det.push(v).is_none());
+        }
+        assert!(matches!(det.state(), DetectorState::WarmingUp { .. }));
+        let found = detect_peaks(&x, fs);
+        let truth: Vec<usize> = truth.iter().map(|t| t + pad).collect();
+        assert_matches(&found, &truth, 2);
     }
 
     #[test]
