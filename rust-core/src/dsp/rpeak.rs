@@ -30,11 +30,12 @@
 //!   twice) and the search repeated (recovers quickly from a sudden amplitude drop);
 //! - the paper's halving of thresholds for irregular rhythms is *not* used: on noisy records
 //!   it feeds back (false beats → irregular RR → lower thresholds → more false beats);
-//! - localisation (not in the paper, whose fiducial point is ≈ 45 ms late): the QRS is found as
-//!   the maximum |band-passed| inside the integration window, moved back by the band-pass
-//!   group delay at 10 Hz (computed from the design), and refined to the extremum of the
-//!   input (0.5 Hz high-passed: negligible delay at QRS frequencies) within ± 60 ms, measured
-//!   from the local median (± 200 ms). The positive extremum (R-wave) is taken unless the
+//! - localisation (not in the paper, whose fiducial point is ≈ 45 ms late): the R-peak is the
+//!   extremum of the input (0.5 Hz high-passed: negligible delay at QRS frequencies) inside
+//!   the stretch whose energy the integration window summed — moved back by the band-pass
+//!   group delay at 10 Hz (computed from the design) and the derivative's 1 sample, widened by
+//!   `refine_margin_s` (10 ms) — measured from the local median (± 200 ms around the largest
+//!   |band-passed| sample). The positive extremum (R-wave) is taken unless the
 //!   negative one is `negative_preference` (1.5) times larger (inverted leads, QS complexes,
 //!   many PVCs). So `Peak::index` is in the input's own sampling and sits on the R-wave, or
 //!   on the dominant deflection of inverted / ventricular beats, as MIT-BIH annotates them.
@@ -71,8 +72,9 @@ pub struct DetectorConfig {
     pub relearn_after_s: f64,
     /// Re-learn after this many seconds of invalid (non-finite) input.
     pub max_invalid_gap_s: f64,
-    /// Half-width of the window in which the R-peak is refined on the input.
-    pub refine_half_width_s: f64,
+    /// The R-peak is searched on the input inside the integration window's stretch (moved back
+    /// by the filter delay), widened by this margin on both sides.
+    pub refine_margin_s: f64,
     /// The negative extremum is taken as the R-peak only when it exceeds the positive one by
     /// this factor (R-waves are annotated on the positive deflection when there is one).
     pub negative_preference: f32,
@@ -92,7 +94,7 @@ impl Default for DetectorConfig {
             max_rr_s: 2.0,
             relearn_after_s: 8.0,
             max_invalid_gap_s: 1.0,
-            refine_half_width_s: 0.06,
+            refine_margin_s: 0.01,
             negative_preference: 1.5,
         }
     }
@@ -226,7 +228,7 @@ impl RPeakDetector {
             cfg.max_rr_s,
             cfg.relearn_after_s,
             cfg.max_invalid_gap_s,
-            cfg.refine_half_width_s,
+            cfg.refine_margin_s,
         ];
         if times.iter().any(|t| !(t.is_finite() && *t > 0.0)) || cfg.integration_window_s > 1.0 || cfg.max_rr_s > 5.0 {
             return Err(Error::InvalidArgument(format!("detector parameters out of range: {cfg:?}")));
@@ -243,7 +245,7 @@ impl RPeakDetector {
         let bp_delay = bp.design().group_delay_samples(10.0).max(0.0);
         let win = secs(fs, cfg.integration_window_s);
         let hold = secs(fs, cfg.peak_hold_s) as u64;
-        let refine = secs(fs, cfg.refine_half_width_s);
+        let refine = secs(fs, cfg.refine_margin_s);
         let baseline_half = secs(fs, 0.2);
         // history must cover learning and the search-back horizon plus the pipeline delay
         let horizon_s = cfg.warmup_s.max(searchback_horizon_rr(&cfg) * cfg.max_rr_s) + 1.0;
@@ -669,9 +671,11 @@ impl RPeakDetector {
         let mid = cnt / 2;
         let (_, med, _) = s.select_nth_unstable_by(mid, f32::total_cmp);
         let base = *med;
-        // refine: dominant extremum within ± refine of the coarse position
-        let r_from = c.saturating_sub(self.refine as u64).max(oldest);
-        let r_to = (c + self.refine as u64).min(newest);
+        // refine: the extremum of the input inside the stretch whose energy the integration
+        // window summed (moved back by band-pass + derivative delay), widened by the margin
+        let d = self.bp_delay.round() as u64 + 1;
+        let r_from = k.saturating_sub(self.win as u64 + d + self.refine as u64).max(oldest);
+        let r_to = (k.saturating_sub(d) + self.refine as u64).min(newest);
         let (mut imax, mut vmax, mut imin, mut vmin) = (c, f32::MIN, c, f32::MAX);
         for t in r_from..=r_to {
             let v = self.ring_in[(t as usize) & self.mask] - base;
