@@ -503,9 +503,11 @@ impl RPeakDetector {
             return;
         }
         self.learning = false;
-        // signal level: 2nd-largest peak of the learning phase (robust to one artefact)
+        // signal level: 2nd-largest of the QRS-like peaks of the learning phase (robust to one
+        // artefact); QRS-like = at least half the steepest slope (T- and P-waves are flatter)
+        let steepest = self.cands[..self.cands_len].iter().fold(0.0f32, |m, c| m.max(c.slope));
         let (mut a, mut b) = (0.0f64, 0.0f64);
-        for c in &self.cands[..self.cands_len] {
+        for c in self.cands[..self.cands_len].iter().filter(|c| c.slope >= 0.5 * steepest) {
             if c.value > a {
                 b = a;
                 a = c.value;
