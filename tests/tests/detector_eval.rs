@@ -1,6 +1,8 @@
 //! The R-peak detector on real recordings, scored like WFDB `bxb` (±150 ms, VF excluded,
 //! whole records, gross totals). Run in release mode: `cargo test --release -p stressbeat-e2e`.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 use std::path::{Path, PathBuf};
 
 use stressbeat_core::dsp::rpeak::detect_peaks;
