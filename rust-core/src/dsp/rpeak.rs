@@ -40,10 +40,13 @@
 //!   many PVCs). So `Peak::index` is in the input's own sampling and sits on the R-wave, or
 //!   on the dominant deflection of inverted / ventricular beats, as MIT-BIH annotates them.
 //!
-//! Latency: a peak is reported [`RPeakDetector::nominal_latency_samples`] after the R-wave
-//! (integration window + band-pass delay + hold ≈ 0.38 s) in normal operation; peaks recovered by
-//! search-back, or found during learning, come later but never later than
-//! [`RPeakDetector::max_latency_samples`].
+//! Latency: a peak is reported at most [`RPeakDetector::nominal_latency_samples`] after the
+//! R-wave in normal operation: band-pass delay + integration window + hold ≈ 0.39 s
+//! (386 ms at 360 Hz, 400 ms at 130 Hz). Peaks recovered by search-back come about
+//! 1.66 × mean RR after the previous beat (later after signal-level halvings), peaks of the
+//! learning phase when it ends (2 s); none later than [`RPeakDetector::max_latency_samples`]
+//! (≈ 7.7 s, reached only with RR ≥ 2 s and two halvings). [`Peak::reported_at`] tells each
+//! peak's actual delay.
 
 use crate::dsp::filter::{EcgFilter, EcgFilterConfig, validate_sampling_rate};
 use crate::error::{Error, Result};
@@ -944,6 +947,17 @@ pub(crate) mod tests {
         let found = detect_peaks(&x, fs);
         let truth: Vec<usize> = truth.iter().map(|t| t + pad).collect();
         assert_matches(&found, &truth, 2);
+    }
+
+    #[test]
+    fn stated_latency() {
+        for fs in [130.0, 250.0, 360.0, 1000.0] {
+            let d = RPeakDetector::new(fs).unwrap();
+            let (nom, max) = (d.nominal_latency_samples() as f64 / fs, d.max_latency_samples() as f64 / fs);
+            println!("fs {fs}: nominal latency {:.0} ms, max {:.2} s", 1000.0 * nom, max);
+            assert!(nom > 0.35 && nom < 0.42, "{nom}");
+            assert!(max < 8.0, "{max}");
+        }
     }
 
     #[test]
