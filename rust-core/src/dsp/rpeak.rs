@@ -19,9 +19,11 @@
 //!   instead of being blanked by the refractory period;
 //! - the peak value entering the signal-level estimate is capped at 3 × the current estimate,
 //!   so one large artefact cannot lift the threshold above normal beats for long;
-//! - learning phase: thresholds start from the first `warmup_s` (2nd-largest feature peak,
-//!   robust to one artefact), then the peaks seen during learning are classified, so the
-//!   first beats are not lost; the state says [`DetectorState::WarmingUp`] meanwhile;
+//! - learning phase: thresholds start from the first `warmup_s` (signal level = 2nd-largest
+//!   feature peak among those with at least half the steepest slope: robust to one artefact
+//!   and to tall T-waves at slow rates), then the peaks seen during learning are classified,
+//!   so the first beats are not lost; the state says [`DetectorState::WarmingUp`] meanwhile,
+//!   and stays so while the input shows no peak at all (flat line);
 //!   the detector re-learns after `relearn_after_s` without any QRS (amplitude change, lead
 //!   re-attached) or after a gap of invalid (NaN/inf) samples longer than `max_invalid_gap_s`;
 //! - search-back only considers candidates at least `max(refractory, RR/2)` after the
