@@ -1,5 +1,9 @@
 //! The R-peak detector on real recordings, scored like WFDB `bxb` (±150 ms, VF excluded,
 //! whole records, gross totals). Run in release mode: `cargo test --release -p stressbeat-e2e`.
+//! Per-record lines are printed with `-- --nocapture`. Debugging aids (environment):
+//! `STRESSBEAT_DEBUG=1` histograms of timing errors for records with p95 > 20 ms,
+//! `STRESSBEAT_DEBUG_REC=108` the missed / false beats of one record,
+//! `STRESSBEAT_ONLY=108` score only that record (skips the assertions).
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
@@ -52,9 +56,7 @@ fn run(dir: &Path, only: Option<&str>) -> Score {
             println!("    errors(ms→count): {h:?}");
         }
         if std::env::var("STRESSBEAT_DEBUG_REC").is_ok_and(|r| r == s.name) {
-            let fs = 360.0;
-            let t = |v: &[i64]| v.iter().map(|x| format!("{:.1}", *x as f64 / fs)).collect::<Vec<_>>().join(" ");
-            println!("    FN at s: {}\n    FP at s: {}", t(&s.missed), t(&s.false_positives));
+            println!("    FN at samples: {:?}\n    FP at samples: {:?}", s.missed, s.false_positives);
         }
         scores.push(s);
     }
