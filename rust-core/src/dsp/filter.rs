@@ -348,8 +348,9 @@ impl EcgFilter {
         self.started = false;
     }
 
-    /// Filter one sample. Non-finite input is treated as 0 change (the previous output holds
-    /// its course) — callers that know better should substitute a value first.
+    /// Filter one sample. Non-finite input is filtered as 0 (never poisons the state; a
+    /// non-finite result resets the state) — callers that know better, like the R-peak
+    /// detector, substitute a value first (it holds the last valid sample).
     #[inline]
     pub fn push(&mut self, x: f32) -> f32 {
         let mut v = if x.is_finite() { f64::from(x) } else { 0.0 };

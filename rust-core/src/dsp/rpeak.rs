@@ -19,30 +19,36 @@
 //!   instead of being blanked by the refractory period;
 //! - the peak value entering the signal-level estimate is capped at 3 × the current estimate,
 //!   so one large artefact cannot lift the threshold above normal beats for long;
-//! - learning phase: thresholds start from the first `warmup_s` (2nd-largest feature peak,
-//!   robust to one artefact), then the peaks seen during learning are classified, so the
-//!   first beats are not lost; the state says [`DetectorState::WarmingUp`] meanwhile;
+//! - learning phase: thresholds start from the first `warmup_s` (signal level = 2nd-largest
+//!   feature peak among those with at least half the steepest slope: robust to one artefact
+//!   and to tall T-waves at slow rates), then the peaks seen during learning are classified,
+//!   so the first beats are not lost; the state says [`DetectorState::WarmingUp`] meanwhile,
+//!   and stays so while the input shows no peak at all (flat line);
 //!   the detector re-learns after `relearn_after_s` without any QRS (amplitude change, lead
 //!   re-attached) or after a gap of invalid (NaN/inf) samples longer than `max_invalid_gap_s`;
 //! - search-back only considers candidates at least `max(refractory, RR/2)` after the
 //!   previous beat (skips T-waves) and may recover several missed beats in a row; when even
-//!   `THR2` finds nothing, the signal level is halved once per mean RR of silence and the
-//!   search repeated (recovers quickly from a sudden amplitude drop);
+//!   `THR2` finds nothing, the signal level is halved once per mean RR of silence (at most
+//!   twice) and the search repeated (recovers quickly from a sudden amplitude drop);
 //! - the paper's halving of thresholds for irregular rhythms is *not* used: on noisy records
 //!   it feeds back (false beats → irregular RR → lower thresholds → more false beats);
-//! - localisation (not in the paper, whose fiducial point is ≈ 45 ms late): the QRS is found as
-//!   the maximum |band-passed| inside the integration window, moved back by the band-pass
-//!   group delay at 10 Hz (computed from the design), and refined to the extremum of the
-//!   input (0.5 Hz high-passed: negligible delay at QRS frequencies) within ± 60 ms, measured
-//!   from the local median (± 200 ms). The positive extremum (R-wave) is taken unless the
+//! - localisation (not in the paper, whose fiducial point is ≈ 45 ms late): the R-peak is the
+//!   extremum of the input (0.5 Hz high-passed: negligible delay at QRS frequencies) inside
+//!   the stretch whose energy the integration window summed — moved back by the band-pass
+//!   group delay at 10 Hz (computed from the design) and the derivative's 1 sample, widened by
+//!   `refine_margin_s` (10 ms) — measured from the local median (± 200 ms around the largest
+//!   |band-passed| sample). The positive extremum (R-wave) is taken unless the
 //!   negative one is `negative_preference` (1.5) times larger (inverted leads, QS complexes,
 //!   many PVCs). So `Peak::index` is in the input's own sampling and sits on the R-wave, or
 //!   on the dominant deflection of inverted / ventricular beats, as MIT-BIH annotates them.
 //!
-//! Latency: a peak is reported [`RPeakDetector::nominal_latency_samples`] after the R-wave
-//! (integration window + band-pass delay + hold ≈ 0.38 s) in normal operation; peaks recovered by
-//! search-back, or found during learning, come later but never later than
-//! [`RPeakDetector::max_latency_samples`].
+//! Latency: a peak is reported at most [`RPeakDetector::nominal_latency_samples`] after the
+//! R-wave in normal operation: band-pass delay + integration window + hold ≈ 0.39 s
+//! (386 ms at 360 Hz, 400 ms at 130 Hz). Peaks recovered by search-back come about
+//! 1.66 × mean RR after the previous beat (later after signal-level halvings), peaks of the
+//! learning phase when it ends (2 s); none later than [`RPeakDetector::max_latency_samples`]
+//! (≈ 7.7 s, reached only with RR ≥ 2 s and two halvings). [`Peak::reported_at`] tells each
+//! peak's actual delay.
 
 use crate::dsp::filter::{EcgFilter, EcgFilterConfig, validate_sampling_rate};
 use crate::error::{Error, Result};
@@ -71,8 +77,9 @@ pub struct DetectorConfig {
     pub relearn_after_s: f64,
     /// Re-learn after this many seconds of invalid (non-finite) input.
     pub max_invalid_gap_s: f64,
-    /// Half-width of the window in which the R-peak is refined on the input.
-    pub refine_half_width_s: f64,
+    /// The R-peak is searched on the input inside the integration window's stretch (moved back
+    /// by the filter delay), widened by this margin on both sides.
+    pub refine_margin_s: f64,
     /// The negative extremum is taken as the R-peak only when it exceeds the positive one by
     /// this factor (R-waves are annotated on the positive deflection when there is one).
     pub negative_preference: f32,
@@ -92,7 +99,7 @@ impl Default for DetectorConfig {
             max_rr_s: 2.0,
             relearn_after_s: 8.0,
             max_invalid_gap_s: 1.0,
-            refine_half_width_s: 0.06,
+            refine_margin_s: 0.01,
             negative_preference: 1.5,
         }
     }
@@ -134,6 +141,9 @@ struct FeaturePeak {
 const MAX_CANDIDATES: usize = 64;
 const MAX_PENDING: usize = 32;
 const RR_HISTORY: usize = 8;
+/// At most this many halvings of the signal level per silence (then re-learning takes over),
+/// so a genuine long pause does not lower the threshold into P-waves and noise.
+const MAX_DECAYS: u32 = 2;
 
 /// The streaming detector. See the module docs.
 #[derive(Debug, Clone)]
@@ -152,6 +162,8 @@ pub struct RPeakDetector {
     baseline_half: usize,
     bp_delay: f64,
     decay_at: u64,
+    decays: u32,
+    finishing: bool,
     // filters
     bp: EcgFilter,
     hp: EcgFilter,
@@ -181,6 +193,8 @@ pub struct RPeakDetector {
     rr_len: usize,
     rr_pos: usize,
     sb_dirty: bool,
+    /// Sample at which the search-back must be evaluated again even without news.
+    sb_wake: u64,
     cands: [FeaturePeak; MAX_CANDIDATES],
     cands_len: usize,
     pending: [Peak; MAX_PENDING],
@@ -188,6 +202,12 @@ pub struct RPeakDetector {
     pending_len: usize,
     last_valid: f32,
     invalid_run: u32,
+}
+
+/// How many (mean) RR intervals after a beat the search-back may still report a peak:
+/// the search-back point plus one RR per signal-level halving.
+fn searchback_horizon_rr(cfg: &DetectorConfig) -> f64 {
+    cfg.searchback_rr_factor + f64::from(MAX_DECAYS)
 }
 
 fn secs(fs: f64, s: f64) -> usize {
@@ -213,7 +233,7 @@ impl RPeakDetector {
             cfg.max_rr_s,
             cfg.relearn_after_s,
             cfg.max_invalid_gap_s,
-            cfg.refine_half_width_s,
+            cfg.refine_margin_s,
         ];
         if times.iter().any(|t| !(t.is_finite() && *t > 0.0))
             || cfg.integration_window_s > 1.0
@@ -241,10 +261,10 @@ impl RPeakDetector {
         let bp_delay = bp.design().group_delay_samples(10.0).max(0.0);
         let win = secs(fs, cfg.integration_window_s);
         let hold = secs(fs, cfg.peak_hold_s) as u64;
-        let refine = secs(fs, cfg.refine_half_width_s);
+        let refine = secs(fs, cfg.refine_margin_s);
         let baseline_half = secs(fs, 0.2);
         // history must cover learning and the search-back horizon plus the pipeline delay
-        let horizon_s = cfg.warmup_s.max(cfg.searchback_rr_factor * cfg.max_rr_s) + 1.0;
+        let horizon_s = cfg.warmup_s.max(searchback_horizon_rr(&cfg) * cfg.max_rr_s) + 1.0;
         let len = (secs(fs, horizon_s) + win + bp_delay.ceil() as usize + 2 * baseline_half)
             .next_power_of_two();
         Ok(RPeakDetector {
@@ -261,6 +281,8 @@ impl RPeakDetector {
             baseline_half,
             bp_delay,
             decay_at: u64::MAX,
+            decays: 0,
+            finishing: false,
             bp,
             hp,
             mask: len - 1,
@@ -286,6 +308,7 @@ impl RPeakDetector {
             rr_len: 0,
             rr_pos: 0,
             sb_dirty: false,
+            sb_wake: u64::MAX,
             cands: [FeaturePeak::default(); MAX_CANDIDATES],
             cands_len: 0,
             pending: [Peak::default(); MAX_PENDING],
@@ -314,7 +337,7 @@ impl RPeakDetector {
 
     /// Upper bound on the report delay (search-back / learning), in samples.
     pub fn max_latency_samples(&self) -> u64 {
-        let horizon = (self.cfg.searchback_rr_factor * self.cfg.max_rr_s).max(self.cfg.warmup_s);
+        let horizon = (searchback_horizon_rr(&self.cfg) * self.cfg.max_rr_s).max(self.cfg.warmup_s);
         (horizon * self.fs).ceil() as u64 + self.nominal_latency_samples()
     }
 
@@ -374,6 +397,7 @@ impl RPeakDetector {
 
     /// End of input: decide the pending candidate and learning phase now. Drain with [`Self::pop`].
     pub fn finish(&mut self) {
+        self.finishing = true;
         if let Some(c) = self.cand.take() {
             self.on_feature_peak(c);
         }
@@ -398,7 +422,9 @@ impl RPeakDetector {
         self.last_qrs = None;
         self.rr_len = 0;
         self.sb_dirty = false;
+        self.sb_wake = u64::MAX;
         self.decay_at = u64::MAX;
+        self.decays = 0;
         // the integrator subtracts old derivative values: forget them with the filter state
         self.ring_d.iter_mut().for_each(|v| *v = 0.0);
     }
@@ -452,7 +478,7 @@ impl RPeakDetector {
             self.end_learning();
         }
         if !self.learning {
-            if self.sb_dirty {
+            if self.sb_dirty || self.n >= self.sb_wake {
                 self.searchback();
             }
             if self.last_qrs.is_some_and(|q| self.n > q + self.relearn) {
@@ -470,7 +496,9 @@ impl RPeakDetector {
         self.last_qrs = None;
         self.rr_len = 0;
         self.sb_dirty = false;
+        self.sb_wake = u64::MAX;
         self.decay_at = u64::MAX;
+        self.decays = 0;
     }
 
     fn max_abs(&self, ring: &[f32], from: u64, to: u64) -> f32 {
@@ -500,10 +528,24 @@ impl RPeakDetector {
     }
 
     fn end_learning(&mut self) {
+        if self.cands_len == 0 && !self.finishing {
+            // nothing that looks like a beat yet (flat line, lead off): keep warming up
+            self.learn_until = self.n + self.warmup;
+            self.learn_sum = 0.0;
+            self.learn_count = 0;
+            return;
+        }
         self.learning = false;
-        // signal level: 2nd-largest peak of the learning phase (robust to one artefact)
+        // signal level: 2nd-largest of the QRS-like peaks of the learning phase (robust to one
+        // artefact); QRS-like = at least half the steepest slope (T- and P-waves are flatter)
+        let steepest = self.cands[..self.cands_len]
+            .iter()
+            .fold(0.0f32, |m, c| m.max(c.slope));
         let (mut a, mut b) = (0.0f64, 0.0f64);
-        for c in &self.cands[..self.cands_len] {
+        for c in self.cands[..self.cands_len]
+            .iter()
+            .filter(|c| c.slope >= 0.5 * steepest)
+        {
             if c.value > a {
                 b = a;
                 a = c.value;
@@ -561,15 +603,18 @@ impl RPeakDetector {
         (self.rr_len >= 2).then(|| self.rr[..self.rr_len].iter().sum::<f64>() / self.rr_len as f64)
     }
 
+    /// Search-back (evaluated only when due, when a candidate arrives, or to decay; so the
+    /// per-sample cost stays constant).
     fn searchback(&mut self) {
         self.sb_dirty = false;
+        self.sb_wake = u64::MAX;
         loop {
             let (Some(last), Some(rr)) = (self.last_qrs, self.rr_mean()) else {
                 return;
             };
-            if (self.n as f64) < last as f64 + self.cfg.searchback_rr_factor * rr {
-                // not yet due: check again on the next sample
-                self.sb_dirty = self.cands_len > 0;
+            let due = (last as f64 + self.cfg.searchback_rr_factor * rr).ceil() as u64;
+            if self.n < due {
+                self.sb_wake = due;
                 return;
             }
             let min_gap = (self.refractory as f64).max(0.5 * rr);
@@ -588,15 +633,18 @@ impl RPeakDetector {
                 None => {
                     // nothing even at THR2: the amplitude may have dropped; lower the signal
                     // level by half once per mean RR of silence and look again
-                    if self.n >= self.decay_at {
+                    if self.n >= self.decay_at && self.decays < MAX_DECAYS {
                         self.spk = (0.5 * self.spk).max(self.npk);
+                        self.decays += 1;
                         self.decay_at = self.n + rr as u64;
                         continue;
                     }
                     if self.decay_at == u64::MAX {
                         self.decay_at = self.n + rr as u64;
                     }
-                    self.sb_dirty = true;
+                    if self.decays < MAX_DECAYS {
+                        self.sb_wake = self.decay_at;
+                    }
                     return;
                 }
             }
@@ -609,6 +657,7 @@ impl RPeakDetector {
         let w = if searchback { 0.25 } else { 0.125 };
         self.spk = w * v + (1.0 - w) * self.spk;
         self.decay_at = u64::MAX;
+        self.decays = 0;
         if let Some(last) = self.last_qrs {
             let rr = ((p.k - last) as f64).min(self.cfg.max_rr_s * self.fs);
             self.rr[self.rr_pos] = rr;
@@ -637,6 +686,10 @@ impl RPeakDetector {
 
     fn locate(&mut self, k: u64, searchback: bool) -> Option<Peak> {
         let oldest = self.oldest();
+        let reach = self.win as u64 + self.bp_delay.ceil() as u64 + self.baseline_half as u64 + 2;
+        if oldest > 0 && k < oldest + reach {
+            return None; // no longer in the history (cannot happen with the sizes chosen in `new`)
+        }
         let newest = self.n;
         // coarse: largest |band-passed| inside the integration window that produced the peak
         let from = k.saturating_sub(self.win as u64 + 1).max(oldest);
@@ -667,9 +720,13 @@ impl RPeakDetector {
         let mid = cnt / 2;
         let (_, med, _) = s.select_nth_unstable_by(mid, f32::total_cmp);
         let base = *med;
-        // refine: dominant extremum within ± refine of the coarse position
-        let r_from = c.saturating_sub(self.refine as u64).max(oldest);
-        let r_to = (c + self.refine as u64).min(newest);
+        // refine: the extremum of the input inside the stretch whose energy the integration
+        // window summed (moved back by band-pass + derivative delay), widened by the margin
+        let d = self.bp_delay.round() as u64 + 1;
+        let r_from = k
+            .saturating_sub(self.win as u64 + d + self.refine as u64)
+            .max(oldest);
+        let r_to = (k.saturating_sub(d) + self.refine as u64).min(newest);
         let (mut imax, mut vmax, mut imin, mut vmin) = (c, f32::MIN, c, f32::MAX);
         for t in r_from..=r_to {
             let v = self.ring_in[(t as usize) & self.mask] - base;
@@ -682,11 +739,8 @@ impl RPeakDetector {
                 imin = t;
             }
         }
-        let (index, amplitude) = if -vmin <= self.cfg.negative_preference * vmax {
-            (imax, vmax)
-        } else {
-            (imin, vmin)
-        };
+        let positive = -vmin <= self.cfg.negative_preference * vmax;
+        let (index, amplitude) = if positive { (imax, vmax) } else { (imin, vmin) };
         if self.last_reported.is_some_and(|l| index <= l) {
             return None;
         }
@@ -951,6 +1005,41 @@ pub(crate) mod tests {
         assert!(detect_peaks(&all_nan, fs).is_empty());
         assert!(detect_peaks(&[], fs).is_empty());
         assert!(detect_peaks(&x, f64::NAN).is_empty());
+    }
+
+    #[test]
+    fn flat_start_keeps_warming_up_then_detects() {
+        let fs = 130.0;
+        let (ecg, truth) = synth(fs, &regular(0.75, 30.0), 30.0);
+        let pad = (10.0 * fs) as usize;
+        let mut x = vec![0.2f32; pad];
+        x.extend_from_slice(&ecg);
+        let mut det = RPeakDetector::new(fs).unwrap();
+        for &v in &x[..pad] {
+            assert!(det.push(v).is_none());
+        }
+        assert!(matches!(det.state(), DetectorState::WarmingUp { .. }));
+        let found = detect_peaks(&x, fs);
+        let truth: Vec<usize> = truth.iter().map(|t| t + pad).collect();
+        assert_matches(&found, &truth, 2);
+    }
+
+    #[test]
+    fn stated_latency() {
+        for fs in [130.0, 250.0, 360.0, 1000.0] {
+            let d = RPeakDetector::new(fs).unwrap();
+            let (nom, max) = (
+                d.nominal_latency_samples() as f64 / fs,
+                d.max_latency_samples() as f64 / fs,
+            );
+            println!(
+                "fs {fs}: nominal latency {:.0} ms, max {:.2} s",
+                1000.0 * nom,
+                max
+            );
+            assert!(nom > 0.35 && nom < 0.42, "{nom}");
+            assert!(max < 8.0, "{max}");
+        }
     }
 
     #[test]
