@@ -9,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
+use stressbeat_core::analysis;
 use stressbeat_core::dsp::rpeak::detect_peaks;
 use stressbeat_core::eval::{EvalOptions, Score, gross, score_record};
 use stressbeat_core::io::{LoadOptions, load_recording};
@@ -28,21 +29,7 @@ fn annotated(dir: &Path) -> Vec<PathBuf> {
 /// Detect on the default ECG channel (MLII where present, else the first lead) and score.
 fn score_file(h: &Path) -> Score {
     let r = load_recording(h, &LoadOptions::default()).unwrap();
-    let s = &r.signals[r.default_ecg_channel().unwrap()];
-    let peaks = detect_peaks(&s.samples, s.sampling_rate_hz);
-    // annotation rate equals the signal rate in these databases; convert in general
-    let k = r.annotation_rate_hz / s.sampling_rate_hz;
-    let dets: Vec<i64> = peaks
-        .iter()
-        .map(|&p| (p as f64 * k).round() as i64)
-        .collect();
-    score_record(
-        &r.name,
-        &r.annotations,
-        r.annotation_rate_hz,
-        &dets,
-        &EvalOptions::default(),
-    )
+    analysis::evaluate_record(&r).unwrap()
 }
 
 fn run(dir: &Path, only: Option<&str>) -> Score {
