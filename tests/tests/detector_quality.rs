@@ -1,7 +1,6 @@
 //! The signal-quality index on real recordings: clean MIT-BIH records are mostly usable, and the
 //! noise stress test records lose usable time as the added noise grows (24 → 12 → 0 dB SNR).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may unwrap and panic
-#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
 use stressbeat_core::dsp::quality::{QualityConfig, assess_quality};
 use stressbeat_core::io::{LoadOptions, load_recording};
