@@ -553,6 +553,9 @@ mod tests {
         let s = sensor0 + (1000.0 * SPAN as f64 * (1.0 + 50e-6)) as u64;
         let want = phone0 + (1000 * SPAN + 20 * MS) as i64;
         let got = c.phone_ns(s).unwrap();
-        assert!((0..25 * MS as i64).contains(&(got - want)), "{got} vs {want}");
+        assert!(
+            (0..25 * MS as i64).contains(&(got - want)),
+            "{got} vs {want}"
+        );
     }
 }
