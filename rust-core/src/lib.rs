@@ -16,6 +16,7 @@ pub mod hrv;
 pub mod io;
 pub mod record;
 pub mod sensor;
+pub mod sim;
 
 pub use error::{Error, ParseError, Result};
 
