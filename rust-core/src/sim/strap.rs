@@ -24,6 +24,8 @@
 use super::Rng;
 use super::ecgsyn::{EcgConfig, EcgSynth, LeadOff, TrueBeat};
 use super::faults::{FaultConfig, FaultKind, FaultRecord, LinkFaults};
+use crate::protocol::hrs::{HeartRateMeasurement, SensorContact, rr_from_ms};
+use crate::protocol::pmd;
 use crate::sensor::transport::{
     Characteristic, TransportCommand, TransportEvent, TransportEventKind,
 };
@@ -888,30 +890,30 @@ fn failed(command: TransportCommand, reason: &str) -> TransportEventKind {
     }
 }
 
-// TEMPORARY inline encoders until the `protocol` branch lands (then replaced by its encoders).
+/// A Heart Rate Measurement notification (the `protocol::hrs` encoder): u8 bpm, contact bits,
+/// the RR intervals (latest 9 at most: what fits an MTU-23 notification) in 1/1024 s.
 fn encode_hr(hr: u8, contact: bool, rr_s: &[f64]) -> Vec<u8> {
-    let mut flags = if contact { 0x06 } else { 0x04 };
-    if !rr_s.is_empty() {
-        flags |= 0x10;
+    let skip = rr_s.len().saturating_sub(9);
+    HeartRateMeasurement {
+        bpm: u16::from(hr),
+        bpm_u16: false,
+        contact: if contact {
+            SensorContact::Contact
+        } else {
+            SensorContact::NoContact
+        },
+        energy_kj: None,
+        rr_1024: rr_s[skip..]
+            .iter()
+            .map(|r| rr_from_ms(r * 1000.0))
+            .collect(),
     }
-    let mut v = vec![flags, hr];
-    for &r in rr_s.iter().rev().take(9).rev() {
-        let raw = (r * 1024.0).round().clamp(0.0, 65535.0) as u16;
-        v.extend_from_slice(&raw.to_le_bytes());
-    }
-    v
+    .encode()
 }
 
+/// An ECG frame type 0 (the `protocol::pmd` encoder); samples are already clamped to int24.
 fn encode_ecg_frame(ts_ns: u64, samples: &[i32; ECG_SAMPLES_PER_FRAME]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(ECG_FRAME_BYTES);
-    v.push(0x00);
-    v.extend_from_slice(&ts_ns.to_le_bytes());
-    v.push(0x00);
-    for &s in samples {
-        let b = s.to_le_bytes();
-        v.extend_from_slice(&b[..3]);
-    }
-    v
+    pmd::encode_ecg_frame(ts_ns, samples).unwrap_or_default()
 }
 
 #[cfg(test)]
