@@ -516,18 +516,32 @@ impl SimStrap {
         self.frame_len = 0;
         self.subs = Subs::default();
         let mut kept = Vec::with_capacity(self.queue.len());
-        for q in self.queue.drain(..) {
+        let mut lost = Vec::new();
+        let queue = std::mem::take(&mut self.queue);
+        for q in queue {
             if q.at_ms >= at && matches!(q.event, TransportEventKind::Notification { .. }) {
                 if let Some(i) = q.frame
                     && let Some(f) = self.truth.frames.get_mut(i)
+                    && f.delivered_ms.take().is_some()
                 {
-                    f.delivered_ms = None;
+                    let (first, seq) = (f.first_sample, f.seq);
+                    let at_ms = self.sample_time_ms(first).floor() as i64;
+                    lost.push(FaultRecord {
+                        kind: FaultKind::LostWithLink,
+                        at_ms,
+                        len_ms: (ECG_SAMPLES_PER_FRAME as f64 * 1000.0 / self.fs_true).round()
+                            as i64,
+                        first_sample: Some(first),
+                        n_samples: ECG_SAMPLES_PER_FRAME as u64,
+                        frame_seq: Some(seq),
+                    });
                 }
             } else {
                 kept.push(q);
             }
         }
         self.queue = kept;
+        self.truth.faults.append(&mut lost);
         self.push(
             at,
             None,
@@ -789,6 +803,8 @@ pub struct BasicPhone {
     streaming_since: Option<i64>,
     last_data_ms: i64,
     start_retry_at: Option<i64>,
+    /// A start sent and not answered yet (a silent strap): resent after 3 s.
+    start_sent_at: Option<i64>,
     /// Times the link was (re)established.
     pub connects: u32,
 }
@@ -808,8 +824,12 @@ impl BasicPhone {
             self.connect_at = None;
             strap.handle(TransportCommand::Connect, now_ms);
         }
+        if self.start_sent_at.is_some_and(|t| now_ms - t > 3000) {
+            self.start_retry_at = Some(now_ms);
+        }
         if self.start_retry_at.is_some_and(|t| now_ms >= t) {
             self.start_retry_at = None;
+            self.start_sent_at = Some(now_ms);
             strap.handle(TransportCommand::RequestMtu { mtu: 512 }, now_ms);
             strap.handle(write_cp(&START_ECG), now_ms);
         }
@@ -842,10 +862,13 @@ impl BasicPhone {
                     for c in cmds {
                         strap.handle(c, e.at_ms);
                     }
+                    self.start_sent_at = Some(e.at_ms);
                     self.last_data_ms = e.at_ms;
                 }
                 TransportEventKind::Disconnected { .. } => {
                     self.streaming_since = None;
+                    self.start_sent_at = None;
+                    self.start_retry_at = None;
                     self.connect_at = Some(e.at_ms + 1000);
                 }
                 TransportEventKind::CommandFailed {
@@ -857,6 +880,7 @@ impl BasicPhone {
                     value,
                 } => {
                     if let [0xF0, 0x02, 0x00, st, ..] = value.as_slice() {
+                        self.start_sent_at = None;
                         if *st == 0 || *st == 6 {
                             self.streaming_since = Some(e.at_ms);
                             self.last_data_ms = e.at_ms;
