@@ -1,5 +1,6 @@
 //! `stressbeat`: the StressBeat core on a laptop. Not a medical device.
 
+mod simulate;
 mod table;
 
 use std::{
@@ -40,6 +41,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Simulate a Polar H10 (synthetic ECG, BLE notifications, faults) into a capture or CSV.
+    Simulate(simulate::SimulateArgs),
 }
 
 #[derive(Args, Debug)]
@@ -101,6 +104,7 @@ fn main() -> ExitCode {
         Command::Peaks(args) => peaks(&args),
         Command::Hrv(args) => hrv(&args),
         Command::EvalPeaks { dir, json } => eval_peaks(&dir, json),
+        Command::Simulate(args) => simulate::simulate(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
