@@ -364,3 +364,25 @@ fn the_issue_spec_runs_without_panic_and_every_gap_is_explained() {
         assert!(explained, "unexplained gap {g:?}");
     }
 }
+
+#[test]
+fn a_strap_off_the_body_for_long_drops_the_link() {
+    let (ev, truth) = run("leadoff=2m/60s", 3.5, 13);
+    let lo = truth.faults_of(FaultKind::LeadOff).next().copied().unwrap();
+    let drop = ev
+        .iter()
+        .find(|e| matches!(e.kind, TransportEventKind::Disconnected { .. }))
+        .unwrap();
+    assert!(
+        (drop.at_ms - (lo.at_ms + 45_000)).abs() < 100,
+        "{}",
+        drop.at_ms
+    );
+    // back after contact returns
+    let fr = frames(&ev);
+    assert!(fr.iter().any(|(t, _)| *t > lo.at_ms + lo.len_ms + 5_000));
+    assert!(
+        !fr.iter()
+            .any(|(t, _)| *t > drop.at_ms + 100 && *t < lo.at_ms + lo.len_ms)
+    );
+}
