@@ -407,7 +407,7 @@ impl SimStrap {
                 if self.silent.is_some() {
                     return; // the strap stopped answering
                 }
-                let reply = self.control_point(value, now_ms);
+                let reply = self.control_point(value);
                 if self.subs.cp {
                     self.push(
                         now_ms + latency,
@@ -430,7 +430,7 @@ impl SimStrap {
     }
 
     /// Run a control-point command, return the indication.
-    fn control_point(&mut self, v: &[u8], now_ms: i64) -> Vec<u8> {
+    fn control_point(&mut self, v: &[u8]) -> Vec<u8> {
         let (op, ty) = match v {
             [op, ty, ..] => (*op, *ty),
             [op] => return vec![0xF0, *op, 0x00, 0x04, 0x00],
@@ -449,7 +449,6 @@ impl SimStrap {
                 } else {
                     self.streaming = true;
                     self.frame_len = 0;
-                    let _ = now_ms;
                     status(0)
                 }
             }
