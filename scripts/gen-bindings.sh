@@ -26,11 +26,12 @@ lib="$target_dir/$PROFILE/libstressbeat_core.so"
 [[ "$(uname -s)" == Darwin ]] && lib="$target_dir/$PROFILE/libstressbeat_core.dylib"
 
 if [[ -z "${SKIP_BUILD:-}" ]]; then
-    cargo build -q -p stressbeat-core -p uniffi-bindgen "${profile_flag[@]}" \
-        || die "cargo build failed"
+    cargo build -q -p stressbeat-core "${profile_flag[@]}" || die "cargo build failed"
+    # the generator's speed does not matter: always a debug build (a release one costs minutes)
+    cargo build -q -p uniffi-bindgen || die "cargo build of uniffi-bindgen failed"
 fi
 [[ -f "$lib" ]] || die "$lib not found (build failed?)"
-bindgen="$target_dir/$PROFILE/uniffi-bindgen"
+bindgen="$target_dir/debug/uniffi-bindgen"
 [[ -x "$bindgen" ]] || die "$bindgen not found"
 
 for lang in "${langs[@]}"; do

@@ -8,7 +8,7 @@ echo "== rustfmt, clippy"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -q -- -D warnings
 echo "== Rust tests (release: the end-to-end tests run the detector over whole databases)"
-cargo test --workspace --release --locked
+cargo test --workspace --exclude uniffi-bindgen --release --locked
 echo "== Kotlin bindings (JVM)"
 PROFILE=release bash scripts/test-kotlin.sh
 echo "== Swift bindings (swiftlang in a Debian trixie chroot)"
