@@ -1,7 +1,7 @@
 //! StressBeat core.
 //!
 //! Layout (see `docs/ARCHITECTURE.md`):
-//! - pure logic, no I/O: [`formats`] (byte parsers), [`dsp`] (filters, R-peaks, quality, beats),
+//! - pure logic, no I/O: [`formats`] (byte parsers), [`protocol`] (BLE values), [`dsp`] (filters, R-peaks, quality, beats),
 //!   [`hrv`], [`eval`] (detector scoring), [`analysis`] (the recording pipeline);
 //! - adapters at the edge: [`io`] (files);
 //! - one thin FFI layer: [`ffi`] (uniffi proc-macros).
@@ -14,6 +14,7 @@ pub mod ffi;
 pub mod formats;
 pub mod hrv;
 pub mod io;
+pub mod protocol;
 pub mod record;
 pub mod sensor;
 

@@ -3,4 +3,5 @@
 
 pub mod csv;
 pub mod edf;
+pub mod pmd_capture;
 pub mod wfdb;
