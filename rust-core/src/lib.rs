@@ -17,6 +17,7 @@ pub mod io;
 pub mod protocol;
 pub mod record;
 pub mod sensor;
+pub mod sim;
 
 pub use error::{Error, ParseError, Result};
 
