@@ -120,8 +120,8 @@ mod tests {
                     Some(TransportEventKind::Notification {
                         characteristic: Characteristic::PmdControlPoint,
                         value: vec![
-                            0xF0, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01, 0x82, 0x00, 0x01, 0x01,
-                            0x0E, 0x00,
+                            0xF0, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01, 0x82, 0x00, 0x01, 0x01, 0x0E,
+                            0x00,
                         ],
                     })
                 }
@@ -159,6 +159,9 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(writes, [vec![1, 0], vec![2, 0, 0, 1, 0x82, 0, 1, 1, 0x0E, 0]]);
+        assert_eq!(
+            writes,
+            [vec![1, 0], vec![2, 0, 0, 1, 0x82, 0, 1, 1, 0x0E, 0]]
+        );
     }
 }

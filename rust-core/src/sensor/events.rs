@@ -23,7 +23,10 @@ pub enum ConnectionState {
 impl ConnectionState {
     /// `Stopped` or `Failed`.
     pub fn is_terminal(&self) -> bool {
-        matches!(self, ConnectionState::Stopped | ConnectionState::Failed { .. })
+        matches!(
+            self,
+            ConnectionState::Stopped | ConnectionState::Failed { .. }
+        )
     }
 }
 
@@ -97,5 +100,9 @@ pub enum SensorEvent {
     /// down); sample times were re-aligned to the phone clock.
     TimestampJump { at_ms: i64, jump_ms: i64 },
     /// The stream sampling settings in use (after the start was accepted).
-    StreamStarted { at_ms: i64, sample_rate_hz: u16, resolution_bits: u16 },
+    StreamStarted {
+        at_ms: i64,
+        sample_rate_hz: u16,
+        resolution_bits: u16,
+    },
 }

@@ -242,7 +242,13 @@ pub fn recording_events(rec: &crate::record::Recording) -> Result<Vec<(i64, Sens
         let first = (k * 73) as f64 * interval_ms;
         let samples_uv: Vec<i32> = chunk
             .iter()
-            .map(|x| if x.is_finite() { (x * to_uv).round() as i32 } else { 0 })
+            .map(|x| {
+                if x.is_finite() {
+                    (x * to_uv).round() as i32
+                } else {
+                    0
+                }
+            })
             .collect();
         let last = first + (chunk.len() - 1) as f64 * interval_ms;
         out.push((

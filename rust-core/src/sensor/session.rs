@@ -112,12 +112,6 @@ enum Step {
     Start,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Arrival {
-    ts_ns: u64,
-    at_ms: i64,
-}
-
 /// Sensor-clock → phone-clock mapping and continuity of delivered frames.
 #[derive(Debug, Default)]
 struct Timeline {
@@ -128,7 +122,11 @@ struct Timeline {
     last_sample_ms: f64,
     /// Estimated sample interval (ns), follows the strap's real rate.
     interval_ns: f64,
-    last_arrival: Option<Arrival>,
+    /// Timestamps of recently accepted frames (duplicate detection).
+    recent: VecDeque<u64>,
+    /// Newest accepted sensor timestamp and the last frame length (samples).
+    newest_ts_ns: Option<u64>,
+    frame_len: usize,
     /// A frame whose timestamp disagreed with the clock, held until the next frame says whether
     /// it is a jump (keep) or a corrupt frame (drop).
     suspect: Option<(i64, decode::EcgFrame)>,
@@ -311,7 +309,10 @@ impl Session {
         if self.state == ConnectionState::Streaming
             && now_ms - self.last_data_ms >= self.cfg.silence_timeout_ms
         {
-            log::debug!("sensor: no data for {} ms; reconnecting", now_ms - self.last_data_ms);
+            log::debug!(
+                "sensor: no data for {} ms; reconnecting",
+                now_ms - self.last_data_ms
+            );
             self.drop_link(now_ms, GapCause::LinkLost);
         }
     }
@@ -431,6 +432,8 @@ impl Session {
         if self.tl.last_ts_ns.is_some() {
             self.tl.pending_cause = Some(cause);
         }
+        self.tl.recent.clear();
+        self.tl.newest_ts_ns = None;
         self.tl.suspect = None;
         self.attempt += 1;
         if let Some(max) = self.cfg.max_reconnect_attempts
@@ -451,7 +454,8 @@ impl Session {
 
     fn backoff_ms(&mut self, attempt: u32) -> i64 {
         let exp = attempt.saturating_sub(1).min(20);
-        let base = (self.cfg.backoff_initial_ms.saturating_mul(1 << exp)).min(self.cfg.backoff_max_ms);
+        let base =
+            (self.cfg.backoff_initial_ms.saturating_mul(1 << exp)).min(self.cfg.backoff_max_ms);
         // xorshift64*
         let mut x = self.rng;
         x ^= x >> 12;
@@ -474,7 +478,10 @@ impl Session {
             return;
         }
         if self.retries > self.cfg.max_retries {
-            log::debug!("sensor: step {step:?} timed out {} times; reconnecting", self.retries);
+            log::debug!(
+                "sensor: step {step:?} timed out {} times; reconnecting",
+                self.retries
+            );
             self.drop_link(now, GapCause::LinkLost);
             return;
         }
@@ -509,10 +516,8 @@ impl Session {
                 self.pmd = false;
                 self.streaming(at);
             }
-            TransportCommand::Connect => {
-                if self.step == Step::Link {
-                    self.lost(at, GapCause::LinkLost);
-                }
+            TransportCommand::Connect if self.step == Step::Link => {
+                self.lost(at, GapCause::LinkLost);
             }
             TransportCommand::Write {
                 characteristic: Characteristic::PmdControlPoint,
@@ -542,7 +547,10 @@ impl Session {
             Characteristic::HeartRateMeasurement => self.on_hr(at, v),
             Characteristic::BatteryLevel => {
                 if let Some(&p) = v.first() {
-                    self.events.push_back(SensorEvent::Battery { at_ms: at, percent: p });
+                    self.events.push_back(SensorEvent::Battery {
+                        at_ms: at,
+                        percent: p,
+                    });
                 }
             }
             Characteristic::PmdControlPoint => self.on_control_point(at, v),
@@ -573,51 +581,54 @@ impl Session {
     }
 
     fn on_control_point(&mut self, at: i64, v: &[u8]) {
-        if self.step == Step::Features && v.first() == Some(&0x0F) {
-            let ecg = v.get(1).is_some_and(|b| b & 1 != 0);
-            if !ecg {
-                self.pmd = false;
-                self.streaming(at);
-                return;
-            }
-            self.cmd_write(GET_ECG_SETTINGS.to_vec());
-            self.retries = 0;
-            self.await_step(Step::Settings, at);
-            return;
-        }
-        let Some(r) = decode::cp_reply(v) else {
-            // Not a reply: the strap stopped the measurement itself (`01 …`)?
-            if v.first() == Some(&0x01) && self.state == ConnectionState::Streaming && self.ecg_started
-            {
-                log::debug!("sensor: strap stopped the stream; restarting");
-                self.restart_stream(at);
-            }
+        let Some(msg) = decode::control_point(v) else {
             return;
         };
-        if r.measurement != 0 {
-            return;
-        }
-        match (self.step, r.opcode) {
+        let (opcode, status, (rates, res)) = match msg {
+            decode::Cp::Features { ecg } => {
+                if self.step == Step::Features {
+                    if ecg {
+                        self.cmd_write(GET_ECG_SETTINGS.to_vec());
+                        self.retries = 0;
+                        self.await_step(Step::Settings, at);
+                    } else {
+                        self.pmd = false;
+                        self.streaming(at);
+                    }
+                }
+                return;
+            }
+            decode::Cp::Stopped => {
+                if self.state == ConnectionState::Streaming && self.ecg_started {
+                    log::debug!("sensor: strap stopped the stream; restarting");
+                    self.restart_stream(at);
+                }
+                return;
+            }
+            decode::Cp::Reply {
+                measurement: 0,
+                opcode,
+                status,
+                settings,
+            } => (opcode, status, settings),
+            decode::Cp::Reply { .. } => return,
+        };
+        match (self.step, opcode) {
             (Step::Settings, 0x01) => {
-                if r.status != 0 {
+                if status != 0 {
                     self.retry_or_reconnect(at);
                     return;
                 }
-                let (rates, res) = decode::settings(r.params);
                 self.rate = pick(&rates, self.cfg.ecg_rate_hz);
                 self.resolution = pick(&res, self.cfg.ecg_resolution);
                 self.cmd_write(decode::start_ecg_command(self.rate, self.resolution));
                 self.retries = 0;
                 self.await_step(Step::Start, at);
             }
-            (Step::Start, 0x02) => match r.status {
+            (Step::Start, 0x02) => match status {
                 // 6 = already in state: the stream is running (e.g. after a quick reconnect).
                 0 | 6 => {
                     self.ecg_started = true;
-                    self.tl.interval_ns = self
-                        .tl
-                        .interval_ns
-                        .clamp(0.9e9 / f64::from(self.rate), 1.1e9 / f64::from(self.rate));
                     self.events.push_back(SensorEvent::StreamStarted {
                         at_ms: at,
                         sample_rate_hz: self.rate,
@@ -661,46 +672,82 @@ impl Session {
             return;
         };
         self.last_data_ms = at;
-        // Jump / corruption check against the last arrival.
-        if let Some((s_at, suspect)) = self.tl.suspect.take() {
-            let prev = self.tl.last_arrival;
-            if consistent(self.cfg.jump_threshold_ms, s_at, suspect.timestamp_ns, at, frame.timestamp_ns) {
-                // Two frames agree on the new clock: a real jump.
-                let jump_ms = prev.map_or(0, |p| {
-                    (suspect.timestamp_ns as i64 - p.ts_ns as i64) / 1_000_000 - (s_at - p.at_ms)
-                });
-                self.clock_jump(s_at, jump_ms);
-                self.accept(s_at, suspect);
-                self.accept(at, frame);
-                return;
-            }
-            self.stats.corrupt_frames_dropped += 1;
-            // fall through: judge `frame` against the previous arrival
-        }
-        if let Some(p) = self.tl.last_arrival
-            && !consistent(self.cfg.jump_threshold_ms, p.at_ms, p.ts_ns, at, frame.timestamp_ns)
-        {
-            self.tl.suspect = Some((at, frame));
+        if self.tl.recent.contains(&frame.timestamp_ns) {
+            self.stats.duplicates_dropped += 1;
             return;
         }
+        if !self.plausible(at, frame.timestamp_ns) {
+            match self.tl.suspect.take() {
+                Some((s_at, suspect))
+                    if consistent(
+                        self.cfg.jump_threshold_ms,
+                        s_at,
+                        suspect.timestamp_ns,
+                        at,
+                        frame.timestamp_ns,
+                    ) =>
+                {
+                    // Two frames agree on the new clock: a real jump.
+                    let jump_ms = self.tl.offset_ms.map_or(0, |o| {
+                        (o - (s_at as f64 - suspect.timestamp_ns as f64 / 1e6)).round() as i64
+                    });
+                    self.clock_jump(s_at, jump_ms);
+                    self.accept(s_at, suspect);
+                    self.accept(at, frame);
+                }
+                Some(_) => {
+                    self.stats.corrupt_frames_dropped += 1;
+                    self.tl.suspect = Some((at, frame));
+                }
+                None => self.tl.suspect = Some((at, frame)),
+            }
+            return;
+        }
+        if self.tl.suspect.take().is_some() {
+            self.stats.corrupt_frames_dropped += 1;
+        }
         self.accept(at, frame);
+    }
+
+    /// Does a frame's timestamp fit the sensor→phone mapping (arrival latency within
+    /// [-FORWARD_SLACK, jump_threshold]) and come after what was delivered?
+    fn plausible(&self, at: i64, ts_ns: u64) -> bool {
+        let Some(offset) = self.tl.offset_ms else {
+            return true;
+        };
+        let lat = at as f64 - ts_ns as f64 / 1e6 - offset;
+        if lat < -FORWARD_SLACK_MS || lat > self.cfg.jump_threshold_ms as f64 {
+            return false;
+        }
+        // Older than what was delivered, or behind the newest frame by anything but a few whole
+        // frames (a frame swapped with its successors): the clock went back.
+        if self.tl.last_ts_ns.is_some_and(|l| ts_ns < l) {
+            return false;
+        }
+        match self.tl.newest_ts_ns {
+            Some(newest) if ts_ns < newest => {
+                let frame_ns = self.tl.interval_ns * self.tl.frame_len as f64;
+                let k = (newest - ts_ns) as f64 / frame_ns;
+                k.round() <= MAX_REORDER_FRAMES && (k - k.round()).abs() <= 0.05
+            }
+            _ => true,
+        }
     }
 
     fn clock_jump(&mut self, at: i64, jump_ms: i64) {
         self.flush_frames();
         self.stats.timestamp_jumps += 1;
-        self.events.push_back(SensorEvent::TimestampJump { at_ms: at, jump_ms });
+        self.events
+            .push_back(SensorEvent::TimestampJump { at_ms: at, jump_ms });
         // Re-align: continuity from the phone clock.
         self.tl.offset_ms = None;
         self.tl.last_ts_ns = None;
-        self.tl.pending_cause = Some(GapCause::ClockJump);
+        self.tl.recent.clear();
+        self.tl.newest_ts_ns = None;
+        self.tl.pending_cause.get_or_insert(GapCause::ClockJump);
     }
 
     fn accept(&mut self, at: i64, frame: decode::EcgFrame) {
-        self.tl.last_arrival = Some(Arrival {
-            ts_ns: frame.timestamp_ns,
-            at_ms: at,
-        });
         // Track the sensor→phone offset: minimum latency, slowly released (drift).
         let obs = at as f64 - frame.timestamp_ns as f64 / 1e6;
         self.tl.offset_ms = Some(match self.tl.offset_ms {
@@ -708,29 +755,24 @@ impl Session {
             Some(o) if obs < o => obs,
             Some(o) => o + (obs - o) * 0.002,
         });
-        if let Some(last) = self.tl.last_ts_ns
-            && frame.timestamp_ns <= last
-        {
-            if frame.timestamp_ns == last {
-                self.stats.duplicates_dropped += 1;
-            } else {
-                self.stats.late_frames_dropped += 1;
-            }
+        if self.tl.recent.len() >= 16 {
+            self.tl.recent.pop_front();
+        }
+        self.tl.recent.push_back(frame.timestamp_ns);
+        self.tl.frame_len = frame.samples_uv.len();
+        self.tl.newest_ts_ns = Some(
+            self.tl
+                .newest_ts_ns
+                .map_or(frame.timestamp_ns, |t| t.max(frame.timestamp_ns)),
+        );
+        if self.tl.last_ts_ns.is_some_and(|l| frame.timestamp_ns <= l) {
+            self.stats.late_frames_dropped += 1;
             return;
         }
         let pos = self
             .tl
             .buffer
             .partition_point(|f| f.timestamp_ns < frame.timestamp_ns);
-        if self
-            .tl
-            .buffer
-            .get(pos)
-            .is_some_and(|f| f.timestamp_ns == frame.timestamp_ns)
-        {
-            self.stats.duplicates_dropped += 1;
-            return;
-        }
         self.tl.buffer.insert(pos, frame);
         while self.tl.buffer.len() > self.cfg.reorder_depth {
             let f = self.tl.buffer.remove(0);
@@ -750,7 +792,7 @@ impl Session {
             return;
         }
         let offset = self.tl.offset_ms.unwrap_or(0.0);
-        let last_ms = f.timestamp_ns as f64 / 1e6 + offset;
+        let mut last_ms = f.timestamp_ns as f64 / 1e6 + offset;
         let nominal = 1e9 / f64::from(self.rate.max(1));
         let mut interval_ns = self.tl.interval_ns;
         match self.tl.last_ts_ns {
@@ -766,7 +808,11 @@ impl Session {
                     let missing = (total - n as i64).max(0) as u64;
                     if missing > 0 {
                         let first_ms = last_ms - (n - 1) as f64 * interval_ns / 1e6;
-                        let cause = self.tl.pending_cause.take().unwrap_or(GapCause::FramesMissing);
+                        let cause = self
+                            .tl
+                            .pending_cause
+                            .take()
+                            .unwrap_or(GapCause::FramesMissing);
                         self.gap(self.tl.last_sample_ms, first_ms, missing, cause);
                     }
                 }
@@ -775,13 +821,30 @@ impl Session {
                 if let Some(cause) = self.tl.pending_cause.take()
                     && self.tl.last_sample_ms > 0.0
                 {
-                    // After a clock jump: estimate from the phone clock.
+                    // The sensor clock jumped: estimate the hole from the phone clock. A jump
+                    // without a link loss loses whole frames (or nothing): round to frames and
+                    // re-anchor the mapping so the samples continue seamlessly.
                     let first_ms = last_ms - (n - 1) as f64 * interval_ns / 1e6;
-                    let missing =
-                        (((first_ms - self.tl.last_sample_ms) * 1e6 / interval_ns).round() as i64 - 1)
-                            .max(0) as u64;
+                    let est = (first_ms - self.tl.last_sample_ms) * 1e6 / interval_ns - 1.0;
+                    let missing = if cause == GapCause::ClockJump {
+                        // The arrival latency of the frames that re-aligned the clock may exceed
+                        // the usual minimum by a link stall (≈ 1-2 frames): only a longer hole
+                        // counts, in whole frames.
+                        let stall = self.cfg.jump_threshold_ms as f64 * 1e6 / interval_ns;
+                        if est < stall {
+                            0
+                        } else {
+                            ((est / n as f64).round() as u64) * n as u64
+                        }
+                    } else {
+                        est.round().max(0.0) as u64
+                    };
+                    let first = self.tl.last_sample_ms + (missing + 1) as f64 * interval_ns / 1e6;
+                    let new_last = first + (n - 1) as f64 * interval_ns / 1e6;
+                    self.tl.offset_ms = Some(new_last - f.timestamp_ns as f64 / 1e6);
+                    last_ms = new_last;
                     if missing > 0 {
-                        self.gap(self.tl.last_sample_ms, first_ms, missing, cause);
+                        self.gap(self.tl.last_sample_ms, first, missing, cause);
                     }
                 }
             }
@@ -811,6 +874,13 @@ impl Session {
         });
     }
 }
+
+/// A frame may arrive at most this much "before" the mapped time of its last sample (jitter of
+/// the offset estimate) before it counts as a forward clock jump.
+const FORWARD_SLACK_MS: f64 = 400.0;
+
+/// How many whole frames a late (reordered) frame may lag the newest one.
+const MAX_REORDER_FRAMES: f64 = 3.0;
 
 /// `01 00`: get ECG measurement settings.
 pub const GET_ECG_SETTINGS: [u8; 2] = [0x01, 0x00];

@@ -75,3 +75,13 @@ impl<P: Peripheral> SensorSource for SessionSource<P> {
         self.pump(now_ms);
     }
 }
+
+/// The simulated H10 is an in-process peripheral.
+impl Peripheral for crate::sim::strap::SimStrap {
+    fn handle(&mut self, command: TransportCommand, now_ms: i64) {
+        crate::sim::strap::SimStrap::handle(self, command, now_ms);
+    }
+    fn poll(&mut self, now_ms: i64) -> Vec<TransportEvent> {
+        crate::sim::strap::SimStrap::poll(self, now_ms)
+    }
+}
