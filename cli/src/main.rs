@@ -1,5 +1,6 @@
 //! `stressbeat`: the StressBeat core on a laptop. Not a medical device.
 
+mod decode;
 mod table;
 
 use std::{
@@ -40,6 +41,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Decode one BLE value given in hex (Heart Rate Measurement, Polar PMD frame or reply).
+    #[command(subcommand)]
+    Decode(decode::DecodeCommand),
 }
 
 #[derive(Args, Debug)]
@@ -101,6 +105,7 @@ fn main() -> ExitCode {
         Command::Peaks(args) => peaks(&args),
         Command::Hrv(args) => hrv(&args),
         Command::EvalPeaks { dir, json } => eval_peaks(&dir, json),
+        Command::Decode(cmd) => decode::run(&cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

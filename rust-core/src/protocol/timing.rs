@@ -47,7 +47,8 @@ impl FrameTimes {
     /// Time of sample `i` (0 = oldest), ns on the same clock as the timestamps.
     pub fn time_ns(&self, i: usize) -> u64 {
         let back = self.n.saturating_sub(1).saturating_sub(i) as f64 * self.step_ns;
-        (self.last_ns as f64 - back).max(0.0).round() as u64
+        // Offsets in f64, absolute times in u64: a 2000-epoch ns timestamp exceeds f64 precision.
+        self.last_ns.saturating_sub(back.round() as u64)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
@@ -66,7 +67,8 @@ pub struct ClockEstimate {
 
 /// Estimates the clock offset and drift from (sensor timestamp, phone receive time) pairs.
 /// BLE delivery only adds latency, so it keeps the smallest offset per `bucket_s` of sensor time
-/// (a lower envelope) and fits a line through the last `max_buckets` minima (least squares).
+/// (a lower envelope) and fits a line through the last `max_buckets` minima (least squares;
+/// default 10 s × 360 = the last hour).
 #[derive(Debug, Clone)]
 pub struct ClockSync {
     bucket_s: f64,
@@ -79,7 +81,7 @@ pub struct ClockSync {
 
 impl Default for ClockSync {
     fn default() -> Self {
-        Self::new(10.0, 60)
+        Self::new(10.0, 360)
     }
 }
 
@@ -394,5 +396,166 @@ impl EcgFrameTracker {
             times: Some(times),
             event,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+    /// 73 samples at 130 Hz: 561.538 ms per H10 frame.
+    const SPAN: u64 = 73 * NS / 130;
+
+    fn frames(tr: &mut EcgFrameTracker, ts: &[u64], rx: Option<&[i64]>) -> Vec<FrameOutcome> {
+        ts.iter()
+            .enumerate()
+            .map(|(i, &t)| tr.push(t, &[i as i32; 73], rx.map(|r| r[i])))
+            .collect()
+    }
+
+    #[test]
+    fn epochs() {
+        assert_eq!(pmd_to_unix_ns(0), 946_684_800 * NS);
+        assert_eq!(unix_to_pmd_ns(946_684_800 * NS + 5), Some(5));
+        assert_eq!(unix_to_pmd_ns(0), None);
+        assert_eq!(H10_RESET_PMD_NS, 599_616_000 * NS);
+    }
+
+    #[test]
+    fn per_sample_times() {
+        // first frame: 1/fs, last sample exactly at the timestamp (even beyond f64 precision)
+        let big = 727_000_000_000_000_123;
+        let t = FrameTimes::new(None, big, 3, 100.0);
+        assert_eq!(
+            t.iter().collect::<Vec<_>>(),
+            vec![big - 20 * MS, big - 10 * MS, big]
+        );
+        // later frames: spread between the previous timestamp and this one
+        let t = FrameTimes::new(Some(1000), 1300, 3, 100.0);
+        assert_eq!(t.iter().collect::<Vec<_>>(), vec![1100, 1200, 1300]);
+        // a previous timestamp that is not earlier falls back to 1/fs
+        assert_eq!(FrameTimes::new(Some(1300), 1300, 1, 1e9).step_ns, 1.0);
+    }
+
+    #[test]
+    fn continuous_stream_and_rate() {
+        let mut tr = EcgFrameTracker::default();
+        let ts: Vec<u64> = (0..40).map(|i| 1_000 * NS + i * SPAN).collect();
+        let out = frames(&mut tr, &ts, None);
+        assert!(out.iter().all(|o| o.times.is_some() && o.event.is_none()));
+        assert!((out[5].times.unwrap().step_ns - 1e9 / 130.0).abs() < 0.01);
+        assert!((tr.sampling_rate_hz() - 130.0).abs() < 1e-3);
+        assert_eq!(tr.stats().frames_accepted, 40);
+    }
+
+    #[test]
+    fn gap_duplicate_out_of_order() {
+        let mut tr = EcgFrameTracker::default();
+        let t0 = 1_000 * NS;
+        assert!(tr.push(t0, &[1; 73], None).event.is_none());
+        // duplicate
+        let o = tr.push(t0, &[1; 73], None);
+        assert_eq!(
+            (o.times, o.event),
+            (None, Some(TimingEvent::Duplicate { timestamp_ns: t0 }))
+        );
+        // same timestamp, other samples: out of order
+        assert!(matches!(
+            tr.push(t0, &[2; 73], None).event,
+            Some(TimingEvent::OutOfOrder { .. })
+        ));
+        // two frames lost
+        let o = tr.push(t0 + 3 * SPAN, &[3; 73], None);
+        let Some(TimingEvent::Gap {
+            after_ns,
+            missing_samples,
+            missing_s,
+        }) = o.event
+        else {
+            panic!("{o:?}")
+        };
+        assert_eq!((after_ns, missing_samples), (t0, 146));
+        assert!((missing_s - 146.0 / 130.0).abs() < 1e-9);
+        assert!(o.times.is_some());
+        // an older frame arriving late
+        assert!(matches!(
+            tr.push(t0 + 2 * SPAN, &[4; 73], None).event,
+            Some(TimingEvent::OutOfOrder { .. })
+        ));
+        let s = tr.stats();
+        assert_eq!(
+            (
+                s.duplicates,
+                s.out_of_order,
+                s.gaps,
+                s.missing_samples,
+                s.frames_accepted
+            ),
+            (1, 2, 1, 146, 2)
+        );
+    }
+
+    #[test]
+    fn jumps_with_and_without_phone_times() {
+        // sensor clock reset to 2019 after power-down
+        let mut tr = EcgFrameTracker::default();
+        let t0 = 727_000_000 * NS;
+        tr.push(t0, &[1; 73], Some(0));
+        let o = tr.push(H10_RESET_PMD_NS + 5 * NS, &[2; 73], Some(600_000_000));
+        assert!(
+            matches!(o.event, Some(TimingEvent::Jump { reset: true, .. })),
+            "{o:?}"
+        );
+        assert!(o.times.is_some());
+        // forward jump: the sensor says 10 s passed, the phone 0.56 s
+        let mut tr = EcgFrameTracker::default();
+        tr.push(t0, &[1; 73], Some(0));
+        let o = tr.push(t0 + 10 * NS, &[2; 73], Some(561_000_000));
+        assert!(
+            matches!(o.event, Some(TimingEvent::Jump { reset: false, .. })),
+            "{o:?}"
+        );
+        // both clocks agree that 10 s passed: frames were lost, not a jump
+        let mut tr = EcgFrameTracker::default();
+        tr.push(t0, &[1; 73], Some(0));
+        let o = tr.push(t0 + 10 * NS, &[2; 73], Some(10_100_000_000));
+        assert!(matches!(o.event, Some(TimingEvent::Gap { .. })), "{o:?}");
+        // without phone times a very long forward step is a jump
+        let mut tr = EcgFrameTracker::default();
+        tr.push(t0, &[1; 73], None);
+        assert!(matches!(
+            tr.push(t0 + 3600 * NS, &[2; 73], None).event,
+            Some(TimingEvent::Jump { .. })
+        ));
+    }
+
+    #[test]
+    fn clock_offset_and_drift() {
+        // sensor runs 50 ppm fast relative to the phone; latency 20 ms + up to 200 ms jitter
+        let mut c = ClockSync::default();
+        let sensor0 = 727_000_000 * NS;
+        let phone0: i64 = 5_000_000_000;
+        let mut lcg: u64 = 1;
+        for i in 0..2000u64 {
+            let phone_true = i * SPAN; // phone-clock ns since start
+            let sensor = sensor0 + (phone_true as f64 * (1.0 + 50e-6)) as u64;
+            lcg = lcg.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let jitter = (lcg >> 33) % (200 * MS);
+            let rx = phone0 + (phone_true + 20 * MS + jitter) as i64;
+            c.observe(sensor, rx);
+        }
+        let e = c.estimate().unwrap();
+        // phone = sensor·(1 − 50e−6)…: drift ≈ −50 ppm
+        assert!((e.drift_ppm + 50.0).abs() < 10.0, "{e:?}");
+        // a sensor time maps to its phone time + the minimum latency (20 ms) + the bias of a
+        // per-bucket minimum of ~18 uniform jitters (≈ 10 ms)
+        let s = sensor0 + (1000.0 * SPAN as f64 * (1.0 + 50e-6)) as u64;
+        let want = phone0 + (1000 * SPAN + 20 * MS) as i64;
+        let got = c.phone_ns(s).unwrap();
+        assert!(
+            (0..25 * MS as i64).contains(&(got - want)),
+            "{got} vs {want}"
+        );
     }
 }

@@ -53,6 +53,16 @@ pub enum Subscription {
     Indicate,
 }
 
+impl Subscription {
+    /// The Client Characteristic Configuration (0x2902) value to write.
+    pub fn cccd_value(self) -> [u8; 2] {
+        match self {
+            Subscription::Notify => [0x01, 0x00],
+            Subscription::Indicate => [0x02, 0x00],
+        }
+    }
+}
+
 /// Something that happened on the link, stamped by the transport with the phone's monotonic
 /// clock in milliseconds.
 #[derive(Debug, Clone, PartialEq)]
@@ -110,6 +120,13 @@ pub enum TransportCommand {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cccd_values() {
+        // docs/protocols.md: indications `02 00` on the PMD control point, notifications `01 00`.
+        assert_eq!(Subscription::Indicate.cccd_value(), [0x02, 0x00]);
+        assert_eq!(Subscription::Notify.cccd_value(), [0x01, 0x00]);
+    }
 
     #[test]
     fn uuids_round_trip() {
