@@ -1,6 +1,7 @@
 //! `stressbeat`: the StressBeat core on a laptop. Not a medical device.
 
 mod decode;
+mod simulate;
 mod table;
 
 use std::{
@@ -44,6 +45,8 @@ enum Command {
     /// Decode one BLE value given in hex (Heart Rate Measurement, Polar PMD frame or reply).
     #[command(subcommand)]
     Decode(decode::DecodeCommand),
+    /// Simulate a Polar H10 (synthetic ECG, BLE notifications, faults) into a capture or CSV.
+    Simulate(simulate::SimulateArgs),
 }
 
 #[derive(Args, Debug)]
@@ -106,6 +109,7 @@ fn main() -> ExitCode {
         Command::Hrv(args) => hrv(&args),
         Command::EvalPeaks { dir, json } => eval_peaks(&dir, json),
         Command::Decode(cmd) => decode::run(&cmd),
+        Command::Simulate(args) => simulate::simulate(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -499,7 +499,17 @@ impl EcgSynth {
         let r = c.lf_hf.max(1e-3) * (1.0 + (c.stress_lf_hf_factor - 1.0) * s);
         let sig_lf = std * (r / (1.0 + r)).sqrt();
         let sig_hf = std * (1.0 / (1.0 + r)).sqrt();
-        let rr = 60.0 / hr.clamp(25.0, 240.0) + sig_lf * self.lf.at(t) + sig_hf * self.hf.at(t);
+        // Sampled at the beats, RR(t) is seen more often where it is short: the beat mean is
+        // 1/E_t[1/RR] ≈ m / (1 + σ²/m² + 3σ⁴/m⁴) for a tachogram centred at m. Solve for m so
+        // that the mean RR over beats (what a detector measures) is μ = 60/HR.
+        let mu = 60.0 / hr.clamp(25.0, 240.0);
+        let v = std * std;
+        let mut m = mu;
+        for _ in 0..4 {
+            let q = v / (m * m);
+            m = mu * (1.0 + q + 3.0 * q * q);
+        }
+        let rr = m + sig_lf * self.lf.at(t) + sig_hf * self.hf.at(t);
         rr.clamp(0.25, 2.4)
     }
 
@@ -680,6 +690,29 @@ fn calibrate_range(osc: &Oscillator, h: f64, rr: f64) -> f64 {
         }
     }
     if hi - lo > 1e-9 { hi - lo } else { 1.0 }
+}
+
+/// The true beats as WFDB-style annotations (sample = output sample index), for
+/// [`crate::eval::score_record`]. Beats hidden by lead-off are left out.
+pub fn annotations(beats: &[TrueBeat]) -> Vec<crate::record::Annotation> {
+    beats
+        .iter()
+        .filter(|b| !b.lead_off)
+        .map(|b| crate::record::Annotation {
+            sample: b.sample as i64,
+            symbol: b.label.symbol().to_string(),
+            code: match b.label {
+                BeatLabel::N => 1,
+                BeatLabel::V => 5,
+                BeatLabel::S => 9,
+            },
+            subtype: 0,
+            chan: 0,
+            num: 0,
+            aux: None,
+            duration_s: None,
+        })
+        .collect()
 }
 
 /// Convenience: `seconds` of signal and its true beats in one go (tests, CSV export).

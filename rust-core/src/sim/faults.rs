@@ -200,6 +200,8 @@ pub enum FaultKind {
     /// Samples generated while streaming was on but never sent (link down, silence, stream
     /// stopped by the link loss): `first_sample`/`n_samples` say which.
     SamplesNotSent,
+    /// A frame queued for sending when the link dropped, lost with it.
+    LostWithLink,
 }
 
 /// One injected fault.

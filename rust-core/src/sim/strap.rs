@@ -24,6 +24,8 @@
 use super::Rng;
 use super::ecgsyn::{EcgConfig, EcgSynth, LeadOff, TrueBeat};
 use super::faults::{FaultConfig, FaultKind, FaultRecord, LinkFaults};
+use crate::protocol::hrs::{HeartRateMeasurement, SensorContact, rr_from_ms};
+use crate::protocol::pmd;
 use crate::sensor::transport::{
     Characteristic, TransportCommand, TransportEvent, TransportEventKind,
 };
@@ -514,18 +516,32 @@ impl SimStrap {
         self.frame_len = 0;
         self.subs = Subs::default();
         let mut kept = Vec::with_capacity(self.queue.len());
-        for q in self.queue.drain(..) {
+        let mut lost = Vec::new();
+        let queue = std::mem::take(&mut self.queue);
+        for q in queue {
             if q.at_ms >= at && matches!(q.event, TransportEventKind::Notification { .. }) {
                 if let Some(i) = q.frame
                     && let Some(f) = self.truth.frames.get_mut(i)
+                    && f.delivered_ms.take().is_some()
                 {
-                    f.delivered_ms = None;
+                    let (first, seq) = (f.first_sample, f.seq);
+                    let at_ms = self.sample_time_ms(first).floor() as i64;
+                    lost.push(FaultRecord {
+                        kind: FaultKind::LostWithLink,
+                        at_ms,
+                        len_ms: (ECG_SAMPLES_PER_FRAME as f64 * 1000.0 / self.fs_true).round()
+                            as i64,
+                        first_sample: Some(first),
+                        n_samples: ECG_SAMPLES_PER_FRAME as u64,
+                        frame_seq: Some(seq),
+                    });
                 }
             } else {
                 kept.push(q);
             }
         }
         self.queue = kept;
+        self.truth.faults.append(&mut lost);
         self.push(
             at,
             None,
@@ -787,6 +803,8 @@ pub struct BasicPhone {
     streaming_since: Option<i64>,
     last_data_ms: i64,
     start_retry_at: Option<i64>,
+    /// A start sent and not answered yet (a silent strap): resent after 3 s.
+    start_sent_at: Option<i64>,
     /// Times the link was (re)established.
     pub connects: u32,
 }
@@ -806,8 +824,12 @@ impl BasicPhone {
             self.connect_at = None;
             strap.handle(TransportCommand::Connect, now_ms);
         }
+        if self.start_sent_at.is_some_and(|t| now_ms - t > 3000) {
+            self.start_retry_at = Some(now_ms);
+        }
         if self.start_retry_at.is_some_and(|t| now_ms >= t) {
             self.start_retry_at = None;
+            self.start_sent_at = Some(now_ms);
             strap.handle(TransportCommand::RequestMtu { mtu: 512 }, now_ms);
             strap.handle(write_cp(&START_ECG), now_ms);
         }
@@ -840,10 +862,13 @@ impl BasicPhone {
                     for c in cmds {
                         strap.handle(c, e.at_ms);
                     }
+                    self.start_sent_at = Some(e.at_ms);
                     self.last_data_ms = e.at_ms;
                 }
                 TransportEventKind::Disconnected { .. } => {
                     self.streaming_since = None;
+                    self.start_sent_at = None;
+                    self.start_retry_at = None;
                     self.connect_at = Some(e.at_ms + 1000);
                 }
                 TransportEventKind::CommandFailed {
@@ -855,6 +880,7 @@ impl BasicPhone {
                     value,
                 } => {
                     if let [0xF0, 0x02, 0x00, st, ..] = value.as_slice() {
+                        self.start_sent_at = None;
                         if *st == 0 || *st == 6 {
                             self.streaming_since = Some(e.at_ms);
                             self.last_data_ms = e.at_ms;
@@ -888,30 +914,30 @@ fn failed(command: TransportCommand, reason: &str) -> TransportEventKind {
     }
 }
 
-// TEMPORARY inline encoders until the `protocol` branch lands (then replaced by its encoders).
+/// A Heart Rate Measurement notification (the `protocol::hrs` encoder): u8 bpm, contact bits,
+/// the RR intervals (latest 9 at most: what fits an MTU-23 notification) in 1/1024 s.
 fn encode_hr(hr: u8, contact: bool, rr_s: &[f64]) -> Vec<u8> {
-    let mut flags = if contact { 0x06 } else { 0x04 };
-    if !rr_s.is_empty() {
-        flags |= 0x10;
+    let skip = rr_s.len().saturating_sub(9);
+    HeartRateMeasurement {
+        bpm: u16::from(hr),
+        bpm_u16: false,
+        contact: if contact {
+            SensorContact::Contact
+        } else {
+            SensorContact::NoContact
+        },
+        energy_kj: None,
+        rr_1024: rr_s[skip..]
+            .iter()
+            .map(|r| rr_from_ms(r * 1000.0))
+            .collect(),
     }
-    let mut v = vec![flags, hr];
-    for &r in rr_s.iter().rev().take(9).rev() {
-        let raw = (r * 1024.0).round().clamp(0.0, 65535.0) as u16;
-        v.extend_from_slice(&raw.to_le_bytes());
-    }
-    v
+    .encode()
 }
 
+/// An ECG frame type 0 (the `protocol::pmd` encoder); samples are already clamped to int24.
 fn encode_ecg_frame(ts_ns: u64, samples: &[i32; ECG_SAMPLES_PER_FRAME]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(ECG_FRAME_BYTES);
-    v.push(0x00);
-    v.extend_from_slice(&ts_ns.to_le_bytes());
-    v.push(0x00);
-    for &s in samples {
-        let b = s.to_le_bytes();
-        v.extend_from_slice(&b[..3]);
-    }
-    v
+    pmd::encode_ecg_frame(ts_ns, samples).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -1,0 +1,336 @@
+//! `stressbeat simulate`: a simulated Polar H10 (ECGSYN ECG, McSharry et al. 2003) driven by a
+//! minimal phone, written as a PMD capture (or the ECG itself as CSV), with the ground truth in
+//! side files: `FILE.peaks.csv` (true R-peaks) and `FILE.faults.csv` (injected faults).
+
+use std::{
+    fs::File,
+    io::{BufWriter, Write},
+    path::{Path, PathBuf},
+};
+
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use stressbeat_core::formats::pmd_capture::CaptureWriter;
+use stressbeat_core::sensor::transport::{Characteristic, TransportEventKind};
+use stressbeat_core::sim::ecgsyn::{EcgConfig, EcgSynth, NoiseConfig, StressEpisode, TrueBeat};
+use stressbeat_core::sim::faults::{FaultConfig, FaultRecord, SPEC_HELP};
+use stressbeat_core::sim::strap::{BasicPhone, SimStrap, StrapConfig};
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  stressbeat simulate --minutes 30 --out sim.bin\n  \
+stressbeat simulate --minutes 60 --stress-at 20 --stress-minutes 10 --out sim.csv\n  \
+stressbeat simulate --minutes 1440 --faults loss=5%,disconnect=2m/10s,leadoff=5m/20s --out day.bin\n\n\
+Side files: FILE.peaks.csv (true R-peaks: time_s,sample,label), FILE.faults.csv (injected faults).\n\
+Capture files hold the PMD data notifications as received by the phone (faults included)."
+)]
+pub struct SimulateArgs {
+    /// Length of the simulation in minutes.
+    #[arg(long, default_value_t = 10.0)]
+    minutes: f64,
+    /// Faults to inject (capture output; for CSV only lead-off applies).
+    #[arg(long, value_name = "SPEC", default_value = "", long_help = format!("Faults to inject: {SPEC_HELP}.\nExample: loss=5%,dup=1%,reorder=0.5%,corrupt=0.1%,jump=30m,drift=50ppm,disconnect=2m/10s,leadoff=5m/20s,silent=10m/30s"))]
+    faults: String,
+    /// Random seed (same seed, same output).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Mean heart rate at rest, bpm.
+    #[arg(long, default_value_t = 65.0)]
+    hr: f64,
+    /// Standard deviation of the RR intervals at rest, ms.
+    #[arg(long, value_name = "MS", default_value_t = 50.0)]
+    hrv: f64,
+    /// LF/HF power ratio at rest.
+    #[arg(long, default_value_t = 1.5)]
+    lf_hf: f64,
+    /// Start of a stress episode, minutes from the start (HR +20 bpm, RR std halved, LF/HF ×3).
+    #[arg(long, value_name = "MIN")]
+    stress_at: Option<f64>,
+    /// Length of the stress episode, minutes.
+    #[arg(long, value_name = "M", default_value_t = 10.0)]
+    stress_minutes: f64,
+    /// Premature ventricular beats per minute.
+    #[arg(long, default_value_t = 0.0)]
+    pvc_per_min: f64,
+    /// Premature atrial beats per minute.
+    #[arg(long, default_value_t = 0.0)]
+    pac_per_min: f64,
+    /// Noise level: 0 = clean, 1 = a strap at rest (wander, EMG, motion bursts), higher = worse.
+    #[arg(long, default_value_t = 1.0)]
+    noise: f64,
+    /// Add 50 Hz mains interference of this amplitude (µV).
+    #[arg(long, value_name = "UV", default_value_t = 0.0)]
+    mains: f64,
+    /// Output: a PMD capture (`H10 ECG v1.0 binary data` + length-prefixed notifications), or a
+    /// CSV `time_s,ecg_uv` when the name ends in .csv.
+    #[arg(long)]
+    out: PathBuf,
+    /// Output format (default: from the file name).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Capture,
+    Csv,
+}
+
+fn side(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+fn create(path: &Path) -> Result<BufWriter<File>, String> {
+    File::create(path)
+        .map(BufWriter::new)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn io_err(path: &Path) -> impl Fn(std::io::Error) -> String + '_ {
+    move |e| format!("{}: {e}", path.display())
+}
+
+impl SimulateArgs {
+    fn ecg_config(&self) -> Result<EcgConfig, String> {
+        if !(self.minutes.is_finite() && self.minutes > 0.0 && self.minutes <= 7.0 * 1440.0) {
+            return Err("--minutes must be in (0, 10080]".into());
+        }
+        if !(self.hr.is_finite() && (25.0..=220.0).contains(&self.hr)) {
+            return Err("--hr must be 25-220 bpm".into());
+        }
+        if !(self.noise.is_finite() && self.noise >= 0.0) {
+            return Err("--noise must be ≥ 0".into());
+        }
+        let mut noise = if self.noise == 0.0 {
+            NoiseConfig::clean()
+        } else {
+            NoiseConfig::scaled(self.noise)
+        };
+        noise.mains_uv = self.mains.max(0.0);
+        let stress = self
+            .stress_at
+            .map(|m| StressEpisode {
+                start_s: m * 60.0,
+                duration_s: self.stress_minutes.max(0.0) * 60.0,
+                intensity: 1.0,
+            })
+            .into_iter()
+            .collect();
+        Ok(EcgConfig {
+            hr_bpm: self.hr,
+            hrv_std_ms: self.hrv.max(0.0),
+            lf_hf: self.lf_hf.max(0.01),
+            stress,
+            pvc_per_min: self.pvc_per_min.max(0.0),
+            pac_per_min: self.pac_per_min.max(0.0),
+            noise,
+            seed: self.seed,
+            ..EcgConfig::default()
+        })
+    }
+}
+
+fn progress(total: u64, quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} simulated min {msg} (eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn write_beats(w: &mut impl Write, beats: &[TrueBeat], offset_s: f64) -> std::io::Result<()> {
+    for b in beats {
+        writeln!(
+            w,
+            "{:.4},{},{}{}",
+            b.time_s + offset_s,
+            b.sample,
+            b.label.symbol(),
+            if b.lead_off { ",lead_off" } else { "," }
+        )?;
+    }
+    Ok(())
+}
+
+fn write_faults(w: &mut impl Write, faults: &[FaultRecord]) -> std::io::Result<()> {
+    for f in faults {
+        writeln!(
+            w,
+            "{:?},{},{},{},{}",
+            f.kind,
+            f.at_ms,
+            f.len_ms,
+            f.first_sample.map_or(String::new(), |s| s.to_string()),
+            f.n_samples
+        )?;
+    }
+    Ok(())
+}
+
+pub fn simulate(args: &SimulateArgs) -> Result<(), String> {
+    let faults = FaultConfig::parse(&args.faults).map_err(|e| e.to_string())?;
+    let ecg = args.ecg_config()?;
+    let csv = match args.format {
+        Some(f) => f == Format::Csv,
+        None => args
+            .out
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv")),
+    };
+    if csv {
+        simulate_csv(args, ecg, &faults)
+    } else {
+        simulate_capture(args, ecg, faults)
+    }
+}
+
+/// The ECG itself: `time_s,ecg_uv` (lead-off windows applied; link faults do not apply).
+fn simulate_csv(args: &SimulateArgs, ecg: EcgConfig, faults: &FaultConfig) -> Result<(), String> {
+    if faults.has_link_faults()
+        || faults.disconnect.is_some()
+        || faults.silent.is_some()
+        || faults.power_down.is_some()
+        || faults.jump_every_ms.is_some()
+    {
+        eprintln!("stressbeat: note: CSV output is the ECG itself; only lead-off faults apply");
+    }
+    let peaks_path = side(&args.out, ".peaks.csv");
+    let mut out = create(&args.out)?;
+    let mut peaks = create(&peaks_path)?;
+    let e_out = io_err(&args.out);
+    let e_pk = io_err(&peaks_path);
+    writeln!(out, "time_s,ecg_uv").map_err(&e_out)?;
+    writeln!(peaks, "time_s,sample,label,flag").map_err(&e_pk)?;
+    let mut g = EcgSynth::new(ecg);
+    let fs = g.fs_hz();
+    let n = (args.minutes * 60.0 * fs).round() as u64;
+    let bar = progress(args.minutes.ceil() as u64, args.quiet);
+    let mut buf = vec![0f32; 1300];
+    let mut beats = Vec::new();
+    let mut k = 0u64;
+    while k < n {
+        let m = (buf.len() as u64).min(n - k) as usize;
+        for (i, v) in buf[..m].iter_mut().enumerate() {
+            let t_ms = ((k + i as u64) as f64 * 1000.0 / fs) as i64;
+            let off = faults.leadoff.is_some_and(|p| p.active(t_ms));
+            g.set_lead_off(off.then_some(stressbeat_core::sim::ecgsyn::LeadOff::Flat));
+            *v = g.next_sample();
+        }
+        for (i, v) in buf[..m].iter().enumerate() {
+            writeln!(out, "{:.4},{:.1}", (k + i as u64) as f64 / fs, v).map_err(&e_out)?;
+        }
+        k += m as u64;
+        g.drain_beats_into(&mut beats);
+        write_beats(&mut peaks, &beats, 0.0).map_err(&e_pk)?;
+        beats.clear();
+        bar.set_position((k as f64 / fs / 60.0) as u64);
+    }
+    out.flush().map_err(&e_out)?;
+    peaks.flush().map_err(&e_pk)?;
+    bar.finish_and_clear();
+    println!(
+        "wrote {} ({} samples at {fs} Hz) and {}",
+        args.out.display(),
+        n,
+        peaks_path.display()
+    );
+    Ok(())
+}
+
+/// The strap as the phone receives it: a PMD capture of every data notification.
+fn simulate_capture(
+    args: &SimulateArgs,
+    ecg: EcgConfig,
+    faults: FaultConfig,
+) -> Result<(), String> {
+    let peaks_path = side(&args.out, ".peaks.csv");
+    let faults_path = side(&args.out, ".faults.csv");
+    let e_out = io_err(&args.out);
+    let e_pk = io_err(&peaks_path);
+    let e_f = io_err(&faults_path);
+    let mut cap = CaptureWriter::new(create(&args.out)?).map_err(&e_out)?;
+    let mut peaks = create(&peaks_path)?;
+    let mut flog = create(&faults_path)?;
+    writeln!(peaks, "time_s,sample,label,flag").map_err(&e_pk)?;
+    writeln!(flog, "kind,at_ms,len_ms,first_sample,n_samples").map_err(&e_f)?;
+    let mut strap = SimStrap::new(StrapConfig {
+        ecg,
+        faults,
+        seed: args.seed,
+        ..StrapConfig::default()
+    });
+    let mut phone = BasicPhone::new();
+    let end_ms = (args.minutes * 60_000.0).round() as i64;
+    let bar = progress(args.minutes.ceil() as u64, args.quiet);
+    let (mut frames, mut hr, mut lost, mut disconnects) = (0u64, 0u64, 0u64, 0u64);
+    let mut gap_samples = 0u64;
+    let mut next_sample: Option<u64> = None;
+    let mut t = 0i64;
+    while t <= end_ms {
+        for e in phone.step(&mut strap, t) {
+            match &e.kind {
+                TransportEventKind::Notification {
+                    characteristic: Characteristic::PmdData,
+                    value,
+                } => {
+                    cap.write_record(value).map_err(&e_out)?;
+                    frames += 1;
+                }
+                TransportEventKind::Notification {
+                    characteristic: Characteristic::HeartRateMeasurement,
+                    ..
+                } => hr += 1,
+                TransportEventKind::Disconnected { .. } => disconnects += 1,
+                _ => {}
+            }
+        }
+        if t % 60_000 == 0 || t + 20 > end_ms {
+            // drain the ground truth every simulated minute (24-hour runs stay small)
+            let truth = strap.take_truth();
+            write_beats(&mut peaks, &truth.beats, truth.start_ms as f64 / 1000.0).map_err(&e_pk)?;
+            write_faults(&mut flog, &truth.faults).map_err(&e_f)?;
+            lost += truth
+                .frames
+                .iter()
+                .filter(|f| f.delivered_ms.is_none())
+                .count() as u64;
+            let mut fr = truth.delivered_frames();
+            fr.sort_by_key(|f| f.first_sample);
+            for f in fr {
+                if let Some(n) = next_sample
+                    && f.first_sample > n
+                {
+                    gap_samples += f.first_sample - n;
+                }
+                next_sample = Some(f.first_sample + u64::from(f.n_samples));
+            }
+            bar.set_position((t / 60_000) as u64);
+        }
+        t += 20;
+    }
+    cap.flush().map_err(&e_out)?;
+    peaks.flush().map_err(&e_pk)?;
+    flog.flush().map_err(&e_f)?;
+    bar.finish_and_clear();
+    println!(
+        "wrote {}: {frames} ECG notifications, {hr} heart-rate notifications, {disconnects} disconnects, \
+{lost} frames not delivered, {:.1} s of ECG missing",
+        args.out.display(),
+        gap_samples as f64 / 130.0
+    );
+    println!(
+        "ground truth: {} (R-peaks), {} (faults)",
+        peaks_path.display(),
+        faults_path.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,103 @@
+//! `stressbeat simulate`: capture and CSV outputs, side files, determinism, bad specs.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may unwrap and panic
+
+use std::{path::PathBuf, process::Command};
+
+use stressbeat_core::formats::pmd_capture;
+use stressbeat_core::protocol::pmd::{FrameContext, decode_ecg_into};
+
+fn stressbeat() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_stressbeat"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("stressbeat-sim-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
+#[test]
+fn capture_decodes_and_is_deterministic() {
+    let run = |name: &str| {
+        let out = tmp(name);
+        let st = stressbeat()
+            .args(["simulate", "--minutes", "2", "--seed", "5", "--quiet"])
+            .args(["--faults", "loss=5%,disconnect=1m/5s", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        out
+    };
+    let a = run("a.bin");
+    let b = run("b.bin");
+    let bytes = std::fs::read(&a).unwrap();
+    assert_eq!(bytes, std::fs::read(&b).unwrap());
+    let recs = pmd_capture::parse(&bytes).unwrap();
+    assert!(recs.len() > 150, "{}", recs.len());
+    let mut buf = Vec::new();
+    for r in recs {
+        decode_ecg_into(r, &FrameContext::default(), &mut buf).unwrap();
+        assert_eq!(buf.len(), 73);
+    }
+    let peaks =
+        std::fs::read_to_string(PathBuf::from(format!("{}.peaks.csv", a.display()))).unwrap();
+    assert!(peaks.lines().count() > 120);
+    let faults =
+        std::fs::read_to_string(PathBuf::from(format!("{}.faults.csv", a.display()))).unwrap();
+    assert!(faults.contains("Disconnect,60000,5000"));
+}
+
+#[test]
+fn csv_output_and_peaks() {
+    let out = tmp("x.csv");
+    let st = stressbeat()
+        .args([
+            "simulate",
+            "--minutes",
+            "1",
+            "--hr",
+            "90",
+            "--noise",
+            "0",
+            "--quiet",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let csv = std::fs::read_to_string(&out).unwrap();
+    assert!(csv.starts_with("time_s,ecg_uv\n"));
+    assert_eq!(csv.lines().count(), 1 + 60 * 130);
+    let peaks =
+        std::fs::read_to_string(PathBuf::from(format!("{}.peaks.csv", out.display()))).unwrap();
+    let n = peaks.lines().count() - 1;
+    assert!((85..=95).contains(&n), "{n}");
+}
+
+#[test]
+fn bad_fault_spec_is_an_error() {
+    let st = stressbeat()
+        .args([
+            "simulate",
+            "--minutes",
+            "1",
+            "--faults",
+            "loss=200%",
+            "--out",
+        ])
+        .arg(tmp("bad.bin"))
+        .output()
+        .unwrap();
+    assert_eq!(st.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&st.stderr).contains("bad fault spec"));
+}
