@@ -901,3 +901,192 @@ fn consistent(threshold_ms: i64, at_a: i64, ts_a: u64, at_b: i64, ts_b: u64) -> 
     let dp = i128::from(at_b - at_a);
     (ds - dp).abs() <= i128::from(threshold_ms)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sensor::replay::{H10_ECG_SETTINGS_REPLY, H10_FEATURES, H10_START_REPLY};
+
+    fn ev(at_ms: i64, kind: TransportEventKind) -> TransportEvent {
+        TransportEvent { at_ms, kind }
+    }
+    fn cp(at: i64, v: &[u8]) -> TransportEvent {
+        ev(
+            at,
+            TransportEventKind::Notification {
+                characteristic: Characteristic::PmdControlPoint,
+                value: v.to_vec(),
+            },
+        )
+    }
+    fn writes(c: &[TransportCommand]) -> Vec<Vec<u8>> {
+        c.iter()
+            .filter_map(|c| match c {
+                TransportCommand::Write { value, .. } => Some(value.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Connected and configured up to (not including) the start reply.
+    fn configured(mtu: u16) -> Session {
+        let mut s = Session::new(SessionConfig::default());
+        s.start(0);
+        assert_eq!(s.drain_commands(), [TransportCommand::Connect]);
+        s.handle(ev(10, TransportEventKind::Connected { mtu }));
+        s.handle(ev(
+            20,
+            TransportEventKind::ReadResult {
+                characteristic: Characteristic::PmdControlPoint,
+                value: H10_FEATURES.to_vec(),
+            },
+        ));
+        s.handle(cp(30, &H10_ECG_SETTINGS_REPLY));
+        s
+    }
+
+    #[test]
+    fn handshake_order_and_small_mtu() {
+        let mut s = configured(23);
+        let c = s.drain_commands();
+        assert_eq!(c[0], TransportCommand::RequestMtu { mtu: 512 });
+        assert!(c.contains(&TransportCommand::Subscribe {
+            characteristic: Characteristic::PmdControlPoint,
+            how: Subscription::Indicate
+        }));
+        assert_eq!(
+            writes(&c),
+            [
+                GET_ECG_SETTINGS.to_vec(),
+                decode::start_ecg_command(130, 14)
+            ]
+        );
+        s.handle(cp(40, &H10_START_REPLY));
+        assert_eq!(s.state(), &ConnectionState::Streaming);
+    }
+
+    #[test]
+    fn invalid_mtu_requests_mtu_and_retries_start() {
+        let mut s = configured(23);
+        s.drain_commands();
+        s.handle(cp(40, &[0xF0, 0x02, 0x00, 10, 0x00]));
+        let c = s.drain_commands();
+        assert_eq!(c[0], TransportCommand::RequestMtu { mtu: 512 });
+        assert_eq!(writes(&c), [decode::start_ecg_command(130, 14)]);
+        s.handle(cp(50, &H10_START_REPLY));
+        assert_eq!(s.state(), &ConnectionState::Streaming);
+    }
+
+    #[test]
+    fn reply_timeouts_retry_then_reconnect_with_backoff() {
+        let mut s = configured(512);
+        s.drain_commands();
+        // no start reply: 2 retries, then drop the link
+        s.tick(30 + 5_000);
+        s.tick(30 + 10_000);
+        assert_eq!(writes(&s.drain_commands()).len(), 2);
+        s.tick(30 + 15_000);
+        let c = s.drain_commands();
+        assert!(c.contains(&TransportCommand::Disconnect));
+        assert_eq!(s.state(), &ConnectionState::Reconnecting { attempt: 1 });
+        assert_eq!(s.stats().step_timeouts, 3);
+        // backoff: ~1 s, then connect; connect times out → attempt 2 after ~2 s
+        let t0 = 30 + 15_000;
+        s.tick(t0 + 700);
+        assert!(s.drain_commands().is_empty());
+        s.tick(t0 + 1_300);
+        assert_eq!(s.drain_commands(), [TransportCommand::Connect]);
+        s.tick(t0 + 1_300 + 15_000);
+        assert_eq!(s.state(), &ConnectionState::Reconnecting { attempt: 2 });
+        let d = s.next_deadline().unwrap() - (t0 + 1_300 + 15_000);
+        assert!((1_600..=2_400).contains(&d), "{d}");
+    }
+
+    #[test]
+    fn backoff_capped_and_jittered_deterministically() {
+        let mut a = Session::new(SessionConfig::default());
+        let mut b = Session::new(SessionConfig::default());
+        let da: Vec<i64> = (1..12).map(|k| a.backoff_ms(k)).collect();
+        let db: Vec<i64> = (1..12).map(|k| b.backoff_ms(k)).collect();
+        assert_eq!(da, db);
+        assert!(da.iter().all(|&d| d <= 36_000));
+        assert!(da[10] >= 24_000);
+    }
+
+    #[test]
+    fn strap_stop_indication_restarts_stream() {
+        let mut s = configured(512);
+        s.handle(cp(40, &H10_START_REPLY));
+        s.drain_commands();
+        s.handle(cp(1_000, &[0x01, 0x00]));
+        assert_eq!(
+            writes(&s.drain_commands()),
+            [decode::start_ecg_command(130, 14)]
+        );
+        s.handle(cp(1_050, &H10_START_REPLY));
+        assert_eq!(s.state(), &ConnectionState::Streaming);
+        assert_eq!(s.stats().stream_restarts, 1);
+    }
+
+    #[test]
+    fn stop_stops_stream_before_disconnect() {
+        let mut s = configured(512);
+        s.handle(cp(40, &H10_START_REPLY));
+        s.drain_commands();
+        s.stop(100);
+        assert_eq!(
+            s.drain_commands(),
+            [
+                TransportCommand::Write {
+                    characteristic: Characteristic::PmdControlPoint,
+                    value: STOP_ECG.to_vec()
+                },
+                TransportCommand::Disconnect
+            ]
+        );
+        assert_eq!(s.state(), &ConnectionState::Stopped);
+    }
+
+    #[test]
+    fn heart_rate_only_strap_and_silence() {
+        let mut s = Session::new(SessionConfig::default());
+        s.start(0);
+        s.handle(ev(10, TransportEventKind::Connected { mtu: 23 }));
+        s.handle(ev(
+            20,
+            TransportEventKind::CommandFailed {
+                command: TransportCommand::Subscribe {
+                    characteristic: Characteristic::PmdControlPoint,
+                    how: Subscription::Indicate,
+                },
+                reason: "no such characteristic".into(),
+            },
+        ));
+        assert_eq!(s.state(), &ConnectionState::Streaming);
+        s.tick(5_100);
+        assert_eq!(s.state(), &ConnectionState::Reconnecting { attempt: 1 });
+    }
+
+    #[test]
+    fn max_reconnect_attempts_fail() {
+        let mut s = Session::new(SessionConfig {
+            max_reconnect_attempts: Some(1),
+            ..SessionConfig::default()
+        });
+        s.start(0);
+        s.handle(ev(
+            5,
+            TransportEventKind::Disconnected { reason: "x".into() },
+        ));
+        assert_eq!(s.state(), &ConnectionState::Reconnecting { attempt: 1 });
+        s.tick(2_000);
+        s.handle(ev(
+            2_010,
+            TransportEventKind::CommandFailed {
+                command: TransportCommand::Connect,
+                reason: "unreachable".into(),
+            },
+        ));
+        assert!(matches!(s.state(), ConnectionState::Failed { .. }));
+    }
+}
