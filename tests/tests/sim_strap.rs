@@ -263,7 +263,7 @@ fn power_down_resets_the_sensor_clock_to_2019() {
     let before = ts(fr[0].1);
     let after = ts(fr[fr.len() - 1].1);
     assert!(before > NS_2019 + 365 * 86_400 * 1_000_000_000);
-    assert!(after >= NS_2019 && after < NS_2019 + 300 * 1_000_000_000);
+    assert!((NS_2019..NS_2019 + 300 * 1_000_000_000).contains(&after));
 }
 
 #[test]
@@ -363,4 +363,26 @@ fn the_issue_spec_runs_without_panic_and_every_gap_is_explained() {
         });
         assert!(explained, "unexplained gap {g:?}");
     }
+}
+
+#[test]
+fn a_strap_off_the_body_for_long_drops_the_link() {
+    let (ev, truth) = run("leadoff=2m/60s", 3.5, 13);
+    let lo = truth.faults_of(FaultKind::LeadOff).next().copied().unwrap();
+    let drop = ev
+        .iter()
+        .find(|e| matches!(e.kind, TransportEventKind::Disconnected { .. }))
+        .unwrap();
+    assert!(
+        (drop.at_ms - (lo.at_ms + 45_000)).abs() < 100,
+        "{}",
+        drop.at_ms
+    );
+    // back after contact returns
+    let fr = frames(&ev);
+    assert!(fr.iter().any(|(t, _)| *t > lo.at_ms + lo.len_ms + 5_000));
+    assert!(
+        !fr.iter()
+            .any(|(t, _)| *t > drop.at_ms + 100 && *t < lo.at_ms + lo.len_ms)
+    );
 }

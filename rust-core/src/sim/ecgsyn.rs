@@ -236,9 +236,14 @@ impl Morph {
             a: A,
             b: [0.0; 5],
         };
-        for i in 0..5 {
-            m.theta[i] = THETA[i] * tf[i];
-            m.b[i] = B[i] * hrfact;
+        for ((th, b), (t0, (b0, f))) in m
+            .theta
+            .iter_mut()
+            .zip(m.b.iter_mut())
+            .zip(THETA.iter().zip(B.iter().zip(tf)))
+        {
+            *th = t0 * f;
+            *b = b0 * hrfact;
         }
         match label {
             BeatLabel::N => {}
@@ -251,9 +256,9 @@ impl Morph {
                 // no P wave, QRS ~2.2× wider (amplitude ~ a·b², kept ~1.3× normal), discordant T
                 let w = 2.2;
                 m.a[0] = 0.0;
-                for i in 1..4 {
-                    m.b[i] *= w;
-                    m.a[i] *= 1.3 / (w * w);
+                for (b, a) in m.b[1..4].iter_mut().zip(m.a[1..4].iter_mut()) {
+                    *b *= w;
+                    *a *= 1.3 / (w * w);
                 }
                 m.theta[1] *= 1.6;
                 m.theta[3] *= 1.6;
@@ -281,13 +286,12 @@ impl Oscillator {
         let th = y.atan2(x);
         let m = &self.morph;
         let mut zd = 0.0;
-        for i in 0..5 {
-            let mut d = th - m.theta[i];
+        for ((&ti, &ai), &bi) in m.theta.iter().zip(&m.a).zip(&m.b) {
+            let mut d = th - ti;
             // Δθᵢ = (θ − θᵢ) mod 2π, in [−π, π)
             d -= TAU * ((d + PI) / TAU).floor();
-            let bi = m.b[i];
-            if m.a[i] != 0.0 && d.abs() < 6.0 * bi {
-                zd -= m.a[i] * d * (-0.5 * d * d / (bi * bi)).exp();
+            if ai != 0.0 && d.abs() < 6.0 * bi {
+                zd -= ai * d * (-0.5 * d * d / (bi * bi)).exp();
             }
         }
         zd -= z; // z0 = 0: baseline wander is added outside the ODE
@@ -324,19 +328,21 @@ impl ToneBank {
             freq: [0.0; N_TONES],
             phase: [0.0; N_TONES],
         };
-        for i in 0..N_TONES {
-            t.freq[i] = (f + c * rng.normal()).max(0.003);
-            t.phase[i] = rng.range(0.0, TAU);
+        for (fr, ph) in t.freq.iter_mut().zip(t.phase.iter_mut()) {
+            *fr = (f + c * rng.normal()).max(0.003);
+            *ph = rng.range(0.0, TAU);
         }
         t
     }
 
     fn at(&self, t: f64) -> f64 {
         let amp = (2.0 / N_TONES as f64).sqrt();
-        let mut s = 0.0;
-        for i in 0..N_TONES {
-            s += (TAU * self.freq[i] * t + self.phase[i]).cos();
-        }
+        let s: f64 = self
+            .freq
+            .iter()
+            .zip(&self.phase)
+            .map(|(f, p)| (TAU * f * t + p).cos())
+            .sum();
         s * amp
     }
 }

@@ -10,8 +10,9 @@
 //! timestamp = sensor ns since 2000 of the last sample); a start on an MTU < 232 → status 10; a
 //! start while streaming → 6; other settings → 5; stop `03 00` → `F0 03 00 00 00`; other types
 //! → 3 (not supported: the simulator has no ACC). Heart-rate notifications every ~1 s with the RR
-//! of the beats since the last one (1/1024 s) and the contact bits. A link loss stops the stream
-//! (a real H10 needs a new start after reconnecting).
+//! of the beats since the last one (1/1024 s) and the contact bits (lead-off: "no contact", no
+//! RR, flat ECG; 45 s off the body and the strap drops the link until contact returns). A link
+//! loss stops the stream (a real H10 needs a new start after reconnecting).
 //!
 //! Timing: the strap samples at 130 Hz on its own clock (drift: `faults.drift_ppm`); frames are
 //! sent at the next BLE connection event after their last sample, with link stalls (radio
@@ -36,6 +37,8 @@ pub const ECG_SAMPLES_PER_FRAME: usize = 73;
 pub const ECG_FRAME_BYTES: usize = 10 + 3 * ECG_SAMPLES_PER_FRAME;
 /// MTU needed for an ECG frame.
 pub const MIN_ECG_MTU: u16 = 232;
+/// An H10 off the body drops the link after about this long.
+pub const OFF_BODY_LINK_DROP_MS: i64 = 45_000;
 /// Nominal H10 ECG rate (in the strap's own clock).
 pub const H10_FS_HZ: f64 = 130.0;
 /// 2019-01-01T00:00:00Z in ns since 2000-01-01 (where the H10 clock restarts after power-down).
@@ -229,6 +232,10 @@ pub struct SimStrap {
     in_disconnect: bool,
     powered_down: bool,
     lead_off: bool,
+    /// Phone time the current lead-off began (the H10 drops the link 45 s later).
+    lead_off_since: Option<i64>,
+    /// Off the body for longer than [`OFF_BODY_LINK_DROP_MS`]: the strap dropped the link.
+    off_body_asleep: bool,
     silent: Option<usize>,
     /// Index of the open window record per scheduled kind (disconnect, power, leadoff).
     open_records: [Option<usize>; 3],
@@ -281,6 +288,8 @@ impl SimStrap {
             in_disconnect: false,
             powered_down: false,
             lead_off: false,
+            lead_off_since: None,
+            off_body_asleep: false,
             silent: None,
             open_records: [None; 3],
             cfg,
@@ -398,7 +407,7 @@ impl SimStrap {
                 if self.silent.is_some() {
                     return; // the strap stopped answering
                 }
-                let reply = self.control_point(value, now_ms);
+                let reply = self.control_point(value);
                 if self.subs.cp {
                     self.push(
                         now_ms + latency,
@@ -421,7 +430,7 @@ impl SimStrap {
     }
 
     /// Run a control-point command, return the indication.
-    fn control_point(&mut self, v: &[u8], now_ms: i64) -> Vec<u8> {
+    fn control_point(&mut self, v: &[u8]) -> Vec<u8> {
         let (op, ty) = match v {
             [op, ty, ..] => (*op, *ty),
             [op] => return vec![0xF0, *op, 0x00, 0x04, 0x00],
@@ -440,7 +449,6 @@ impl SimStrap {
                 } else {
                     self.streaming = true;
                     self.frame_len = 0;
-                    let _ = now_ms;
                     status(0)
                 }
             }
@@ -477,7 +485,7 @@ impl SimStrap {
     }
 
     fn available(&self) -> bool {
-        !self.in_disconnect && !self.powered_down
+        !self.in_disconnect && !self.powered_down && !self.off_body_asleep
     }
 
     fn try_connect(&mut self, t: i64) {
@@ -609,6 +617,7 @@ impl SimStrap {
         match (lo, self.lead_off) {
             (Some((s, e)), false) => {
                 self.lead_off = true;
+                self.lead_off_since = Some(t);
                 self.ecg.set_lead_off(Some(self.cfg.lead_off_style));
                 let i = self.record(FaultKind::LeadOff, s, e - s);
                 self.truth.faults[i].first_sample = Some(k);
@@ -616,6 +625,8 @@ impl SimStrap {
             }
             (None, true) => {
                 self.lead_off = false;
+                self.lead_off_since = None;
+                self.off_body_asleep = false;
                 self.ecg.set_lead_off(None);
                 if let Some(i) = self.open_records[2].take()
                     && let Some(r) = self.truth.faults.get_mut(i)
@@ -624,6 +635,14 @@ impl SimStrap {
                 }
             }
             _ => {}
+        }
+        // a real H10 drops the link ~45 s after it is taken off the body
+        if let Some(since) = self.lead_off_since
+            && !self.off_body_asleep
+            && t - since >= OFF_BODY_LINK_DROP_MS
+        {
+            self.off_body_asleep = true;
+            self.drop_link(t, "no skin contact for 45 s (strap asleep)");
         }
         let si = f.silent.and_then(|p| p.window_at(t - self.cfg.start_ms));
         match (si, self.silent) {
