@@ -15,8 +15,12 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
-/// (time s, ecg mV) rows and (report time s, RR ms) of the strap.
-fn load(text: &str) -> (Vec<(f64, f32)>, Vec<(f64, f64)>) {
+/// (time s, ecg mV) rows.
+type Ecg = Vec<(f64, f32)>;
+/// (report time s, RR ms) of the strap.
+type StrapRr = Vec<(f64, f64)>;
+
+fn load(text: &str) -> (Ecg, StrapRr) {
     let mut ecg = Vec::new();
     let mut strap = Vec::new();
     let mut t0 = None;

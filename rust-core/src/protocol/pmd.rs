@@ -660,6 +660,9 @@ fn decode_samples_into(
 
 /// Little-endian two's-complement integer of 1-4 bytes.
 fn read_signed(b: &[u8]) -> i32 {
+    if b.is_empty() {
+        return 0;
+    }
     let mut v: u32 = 0;
     for (i, &x) in b.iter().enumerate().take(4) {
         v |= u32::from(x) << (8 * i);
@@ -1213,6 +1216,9 @@ mod tests {
         decode_delta_into(&b, 1, 4, 0, &mut out).unwrap();
         assert_eq!(out, s);
         assert!(encode_delta_payload(&[70_000], 1, 2, &mut b).is_err());
+        // degenerate shapes given to the public decoder do not panic
+        assert!(decode_delta_into(&[1, 2, 3], 0, 0, 0, &mut out).is_err());
+        assert!(decode_delta_into(&[8, 1, 0xFF], 1, 0, 0, &mut out).is_ok());
         assert!(encode_delta_payload(&[1, 2], 3, 2, &mut b).is_err());
     }
 }
