@@ -1,6 +1,8 @@
 //! Replay sources on real files: the Polar H10 capture through the live session, and a WFDB
 //! record as chunks; paced replay with an injected clock (no sleeping).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may unwrap and panic
+
 use std::path::PathBuf;
 
 use stressbeat_core::sensor::replay::{ManualClock, ReplaySource};

@@ -3,6 +3,8 @@
 //! ground truth), reconnect and resume, and R-peak detection on the delivered ECG keeps its
 //! accuracy against the true beats (Se, +P ≥ 99 % on the frames that arrived).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may unwrap and panic
+
 use stressbeat_core::dsp::rpeak::detect_peaks;
 use stressbeat_core::sensor::source::{SensorSource, SessionSource};
 use stressbeat_core::sensor::{ConnectionState, GapCause, SensorEvent, Session, SessionConfig};
