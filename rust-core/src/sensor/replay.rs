@@ -21,7 +21,7 @@ use crate::{Error, Result, io};
 /// Magic at the start of a Polar capture file.
 pub const CAPTURE_MAGIC: &[u8; 24] = b"H10 ECG v1.0 binary data";
 
-/// The notifications of a Polar capture file.
+/// The notifications of a Polar capture file (a truncated last record is dropped).
 pub fn parse_capture(bytes: &[u8]) -> std::result::Result<Vec<Vec<u8>>, ParseError> {
     if bytes.len() < CAPTURE_MAGIC.len() || &bytes[..CAPTURE_MAGIC.len()] != CAPTURE_MAGIC {
         return Err(ParseError::at_byte(0, "not a Polar capture (bad magic)"));
@@ -34,7 +34,9 @@ pub fn parse_capture(bytes: &[u8]) -> std::result::Result<Vec<Vec<u8>>, ParseErr
         };
         let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
         let Some(v) = bytes.get(i + 4..i + 4 + len) else {
-            return Err(ParseError::at_byte(i as u64, "truncated notification"));
+            // A capture cut off mid-write (recorder killed): keep the complete records.
+            log::debug!("capture: truncated last record at byte {i}");
+            break;
         };
         out.push(v.to_vec());
         i += 4 + len;
