@@ -11,7 +11,7 @@ have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok
 want() { for p in "$@"; do have_pkg "$p" || need_apt+=("$p"); done; }
 
 command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust with rustup first" >&2; exit 1; }
-want pkg-config
+want pkg-config libdbus-1-dev   # libdbus-1-dev: btleplug (BlueZ over D-Bus), feature `ble`
 case "$part" in
   --rust) ;;
   --bindings|--all)

@@ -40,6 +40,9 @@ if [[ -f "$data/mitdb/101.hea" ]]; then
 else
     echo "test-swift: no real data at $data; real-recording tests will be skipped" >&2
 fi
+# The Polar H10 capture the bridge tests replay (read-only copy; absent → those tests skip).
+cap="polar_h10/pmd_capture/hr_data_2023-01-13_11-40-07.bin"
+if [[ -f "$data/$cap" ]]; then mkdir -p "$run/data/$(dirname "$cap")"; cp "$data/$cap" "$run/data/$cap"; fi
 if ! mountpoint -q "$chroot_dir/proc"; then mount -t proc proc "$chroot_dir/proc"; proc_mounted=1; fi
 
 # Inside the chroot: 1) the StressBeatCore module (generated Swift over the C FFI module),

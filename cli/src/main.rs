@@ -1,5 +1,6 @@
 //! `stressbeat`: the StressBeat core on a laptop. Not a medical device.
 
+mod ble;
 mod decode;
 mod simulate;
 mod table;
@@ -47,6 +48,10 @@ enum Command {
     Decode(decode::DecodeCommand),
     /// Simulate a Polar H10 (synthetic ECG, BLE notifications, faults) into a capture or CSV.
     Simulate(simulate::SimulateArgs),
+    /// List nearby heart-rate straps (Bluetooth).
+    Scan(ble::ScanArgs),
+    /// Record ECG from a strap (Polar H10) into a capture file and an EDF.
+    Record(ble::RecordArgs),
 }
 
 #[derive(Args, Debug)]
@@ -110,6 +115,8 @@ fn main() -> ExitCode {
         Command::EvalPeaks { dir, json } => eval_peaks(&dir, json),
         Command::Decode(cmd) => decode::run(&cmd),
         Command::Simulate(args) => simulate::simulate(&args),
+        Command::Scan(args) => ble::scan(&args),
+        Command::Record(args) => ble::record(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

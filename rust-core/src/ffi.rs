@@ -279,7 +279,7 @@ impl From<crate::Error> for StressBeatError {
 
 /// Run `f`, turning a panic into [`StressBeatError::Internal`] (the payload is not included:
 /// it could describe data).
-fn guard<T>(
+pub(crate) fn guard<T>(
     what: &str,
     f: impl FnOnce() -> Result<T, StressBeatError>,
 ) -> Result<T, StressBeatError> {
@@ -320,6 +320,18 @@ pub fn analyze_recording(
         Ok(summary.into())
     })
 }
+
+// ---------------------------------------------------------------------------------------------
+// Platform bridge (live strap through the phone's own BLE stack)
+// ---------------------------------------------------------------------------------------------
+
+// Defined next to the session in `crate::sensor::bridge` (same rules as this layer: mirror
+// records, typed errors through `guard`, no panic across the FFI); re-exported here so the whole
+// exported surface is visible from this module.
+pub use crate::sensor::bridge::{
+    BleCommand, BleTransport, ConnectionStateRecord, GapCauseRecord, SensorEventRecord,
+    StrapSession,
+};
 
 #[cfg(test)]
 mod tests {

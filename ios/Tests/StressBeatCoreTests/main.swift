@@ -1,4 +1,7 @@
 // Test entry point for Linux without SwiftPM (swiftc-built XCTest runner).
 import XCTest
 
-XCTMain([testCase(AnalyzeRecordingTests.allTests)])
+XCTMain([
+    testCase(AnalyzeRecordingTests.allTests),
+    testCase(StrapSessionBridgeTests.allTests),
+])

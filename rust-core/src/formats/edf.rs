@@ -473,6 +473,62 @@ fn parse_duration(b: &[u8]) -> Option<f64> {
         .filter(|v| v.is_finite())
 }
 
+/// Write one signal as a plain EDF file (1-second data records, 16-bit samples with
+/// digital = physical in the given `unit`, clamped to ±32767). The last record is padded with
+/// zeros. `start` is the EDF "dd.mm.yy" date and "hh.mm.ss" time.
+pub fn write_edf(
+    out: &mut impl std::io::Write,
+    label: &str,
+    unit: &str,
+    sampling_rate_hz: u32,
+    samples: &[i32],
+    start: (&str, &str),
+) -> std::io::Result<()> {
+    fn field(out: &mut Vec<u8>, v: &str, width: usize) {
+        let mut b: Vec<u8> = v
+            .bytes()
+            .filter(|c| (0x20..0x7F).contains(c))
+            .take(width)
+            .collect();
+        b.resize(width, b' ');
+        out.extend(b);
+    }
+    let n = sampling_rate_hz.max(1) as usize;
+    let records = samples.len().div_ceil(n).max(1);
+    let mut h = Vec::with_capacity(2 * BLOCK);
+    field(&mut h, "0", 8);
+    field(&mut h, "X X X X", 80);
+    field(&mut h, "Startdate X X X StressBeat", 80);
+    field(&mut h, start.0, 8);
+    field(&mut h, start.1, 8);
+    field(&mut h, &(2 * BLOCK).to_string(), 8);
+    field(&mut h, "", 44);
+    field(&mut h, &records.to_string(), 8);
+    field(&mut h, "1", 8);
+    field(&mut h, "1", 4);
+    field(&mut h, label, 16);
+    field(&mut h, "ECG electrodes", 80);
+    field(&mut h, unit, 8);
+    field(&mut h, "-32768", 8);
+    field(&mut h, "32767", 8);
+    field(&mut h, "-32768", 8);
+    field(&mut h, "32767", 8);
+    field(&mut h, "", 80);
+    field(&mut h, &n.to_string(), 8);
+    field(&mut h, "", 32);
+    out.write_all(&h)?;
+    let mut rec = Vec::with_capacity(2 * n);
+    for r in 0..records {
+        rec.clear();
+        for k in 0..n {
+            let v = samples.get(r * n + k).copied().unwrap_or(0);
+            rec.extend((v.clamp(-32768, 32767) as i16).to_le_bytes());
+        }
+        out.write_all(&rec)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -683,5 +739,30 @@ pub(crate) mod tests {
             &[[samples(&[0, 0, 0, 0]), vec![b'+'; 32]].concat()],
         );
         assert!(parse(&unterminated).is_err());
+    }
+
+    #[test]
+    fn write_edf_reads_back() {
+        let samples: Vec<i32> = (0..300).map(|i| (i * 37 % 2000) - 1000).collect();
+        let mut buf = Vec::new();
+        write_edf(
+            &mut buf,
+            "ECG",
+            "uV",
+            130,
+            &samples,
+            ("13.01.23", "11.40.07"),
+        )
+        .unwrap();
+        let rec = parse(&buf).unwrap();
+        assert_eq!(rec.signals.len(), 1);
+        let s = &rec.signals[0];
+        assert_eq!(s.label, "ECG");
+        assert_eq!(s.unit, "uV");
+        assert!((s.sampling_rate_hz - 130.0).abs() < 1e-9);
+        assert_eq!(s.samples.len(), 390);
+        for (a, b) in samples.iter().zip(&s.samples) {
+            assert!((*a as f32 - b).abs() < 1e-3, "{a} vs {b}");
+        }
     }
 }

@@ -1,0 +1,157 @@
+package com.stressbeat.core
+
+import java.io.File
+import java.nio.ByteBuffer
+import java.nio.ByteOrder
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.Assumptions.assumeTrue
+import org.junit.jupiter.api.Test
+
+/**
+ * The platform bridge (StrapSession + a Kotlin BleTransport) driven like the Android app would:
+ * a fake GATT stack answers the core's commands with a real Polar H10's replies
+ * (docs/protocols.md), then REAL captured PMD data notifications are fed in.
+ */
+class StrapSessionBridgeTest {
+    private val dataDir = File(System.getProperty("stressbeat.data.dir") ?: "../../../shared/data")
+    private val capture = File(dataDir, "polar_h10/pmd_capture/hr_data_2023-01-13_11-40-07.bin")
+
+    companion object {
+        const val CP = "fb005c81-02e7-f387-1cad-8acd2d8df0c8"
+        const val DATA = "fb005c82-02e7-f387-1cad-8acd2d8df0c8"
+        const val BATTERY = "00002a19-0000-1000-8000-00805f9b34fb"
+        fun bytes(vararg b: Int) = ByteArray(b.size) { b[it].toByte() }
+        val GET_ECG_SETTINGS = bytes(0x01, 0x00)
+        val START_ECG = bytes(0x02, 0x00, 0x00, 0x01, 0x82, 0x00, 0x01, 0x01, 0x0E, 0x00)
+        val STOP_ECG = bytes(0x03, 0x00)
+    }
+
+    /** Fake platform BLE stack answering like an H10; records every command in order. */
+    class FakeH10 : BleTransport {
+        lateinit var session: StrapSession
+        val commands = mutableListOf<BleCommand>()
+        var now = 0L
+
+        override fun execute(command: BleCommand) {
+            commands += command
+            when (command) {
+                is BleCommand.Connect -> session.onConnected(23u, now)
+                is BleCommand.Read -> when (command.characteristicUuid) {
+                    CP -> session.onReadResult(CP, bytes(0x0F, 0x05, 0x00), now)
+                    BATTERY -> session.onReadResult(BATTERY, bytes(87), now)
+                    else -> {}
+                }
+                is BleCommand.Write -> {
+                    val v = command.value
+                    when {
+                        v.contentEquals(GET_ECG_SETTINGS) -> session.onNotification(
+                            CP, bytes(0xF0, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01, 0x82, 0x00, 0x01, 0x01, 0x0E, 0x00), now)
+                        v.contentEquals(START_ECG) -> session.onNotification(CP, bytes(0xF0, 0x02, 0x00, 0x00, 0x00), now)
+                        v.contentEquals(STOP_ECG) -> session.onNotification(CP, bytes(0xF0, 0x03, 0x00, 0x00, 0x00), now)
+                    }
+                }
+                else -> {}
+            }
+        }
+    }
+
+    /** `[24-byte magic][u32 LE length][notification]*` */
+    private fun readCapture(f: File, max: Int): List<ByteArray> {
+        val b = ByteBuffer.wrap(f.readBytes()).order(ByteOrder.LITTLE_ENDIAN)
+        val magic = ByteArray(24).also { b.get(it) }
+        assertEquals("H10 ECG v1.0 binary data", String(magic, Charsets.US_ASCII))
+        val out = mutableListOf<ByteArray>()
+        while (b.remaining() >= 4 && out.size < max) {
+            val len = b.int
+            out += ByteArray(len).also { b.get(it) }
+        }
+        return out
+    }
+
+    private fun writes(cmds: List<BleCommand>) =
+        cmds.filterIsInstance<BleCommand.Write>().filter { it.characteristicUuid == CP }.map { it.value.toList() }
+
+    @Test
+    fun handshakeThenRealFramesDecoded() {
+        assumeTrue(capture.isFile, "SKIPPED: capture not available at ${capture.path} (set -Dstressbeat.data.dir)")
+        val frames = readCapture(capture, 200)
+        assertEquals(200, frames.size)
+
+        val h10 = FakeH10()
+        val session = StrapSession(h10, true)
+        h10.session = session
+        session.start(0)
+        assertEquals(ConnectionStateRecord.Streaming, session.state())
+
+        // The control-point conversation: get ECG settings, then start 130 Hz / 14-bit.
+        assertEquals(listOf(GET_ECG_SETTINGS.toList(), START_ECG.toList()), writes(h10.commands))
+        assertTrue(h10.commands.contains(BleCommand.Subscribe(CP, true)), "control point needs indications")
+        assertTrue(h10.commands.contains(BleCommand.Subscribe(DATA, false)))
+        assertTrue(h10.commands.any { it is BleCommand.RequestMtu && it.mtu >= 232u }, "MTU 23 must be raised")
+
+        // Real notifications, arriving at the phone clock of their sensor timestamps.
+        val ts0 = ByteBuffer.wrap(frames[0], 1, 8).order(ByteOrder.LITTLE_ENDIAN).long
+        var at = 0L
+        for (f in frames) {
+            val ts = ByteBuffer.wrap(f, 1, 8).order(ByteOrder.LITTLE_ENDIAN).long
+            at = 1000 + (ts - ts0) / 1_000_000 + 15
+            h10.now = at
+            session.onNotification(DATA, f, at)
+            session.tick(at)
+        }
+        h10.commands.clear()
+        session.stop(at + 10)
+        // The stream is stopped before the link is closed (a strap left streaming drains its battery).
+        assertEquals(listOf(STOP_ECG.toList()), writes(h10.commands))
+        assertEquals(BleCommand.Disconnect, h10.commands.last())
+        assertEquals(ConnectionStateRecord.Stopped, session.state())
+
+        val events = session.pollEvents()
+        val ecg = events.filterIsInstance<SensorEventRecord.Ecg>()
+        assertEquals(200, ecg.size)
+        assertTrue(ecg.all { it.samplesUv.size == 73 }, "73 samples per H10 frame")
+        assertEquals(200 * 73, ecg.sumOf { it.samplesUv.size })
+        assertTrue(events.none { it is SensorEventRecord.Gap }, "contiguous capture, no gaps")
+        // First sample = int24 LE at bytes 10..12 of the first frame.
+        val f = frames[0]
+        val first = ((f[10].toInt() and 0xFF) or ((f[11].toInt() and 0xFF) shl 8) or (f[12].toInt() shl 16))
+        assertEquals(first, ecg[0].samplesUv[0])
+        // ~130 Hz on the phone clock, times increasing.
+        assertTrue(ecg.all { it.sampleIntervalMs in 7.5..7.9 }, "interval ${ecg.map { it.sampleIntervalMs }.distinct().take(3)}")
+        assertTrue(ecg.zipWithNext().all { (a, b) -> b.firstSampleMs > a.firstSampleMs })
+        assertTrue(events.any { it is SensorEventRecord.Battery && it.percent == 87.toUByte() })
+        assertTrue(events.any { it is SensorEventRecord.StreamStarted && it.sampleRateHz == 130.toUShort() })
+    }
+
+    @Test
+    fun linkLossReconnectsAndRestartsEcg() {
+        val h10 = FakeH10()
+        val session = StrapSession(h10, true)
+        h10.session = session
+        session.start(0)
+        h10.commands.clear()
+        session.onDisconnected("out of range", 5_000)
+        val s = session.state()
+        assertTrue(s is ConnectionStateRecord.Reconnecting && s.attempt == 1u, "$s")
+        h10.now = 40_000
+        session.tick(40_000) // past any backoff (≤ 30 s + jitter)
+        assertEquals(ConnectionStateRecord.Streaming, session.state())
+        assertEquals(BleCommand.Connect, h10.commands.first())
+        assertEquals(listOf(GET_ECG_SETTINGS.toList(), START_ECG.toList()), writes(h10.commands))
+    }
+
+    @Test
+    fun unknownCharacteristicIgnored() {
+        val h10 = FakeH10()
+        val session = StrapSession(h10, false)
+        h10.session = session
+        session.start(0)
+        session.onNotification("00002a38-0000-1000-8000-00805f9b34fb", bytes(1), 10)
+        session.onNotification("00002a37-0000-1000-8000-00805f9b34fb", bytes(0x10, 0x3C, 0x37, 0x04, 0x07, 0x03), 20)
+        val hr = session.pollEvents().filterIsInstance<SensorEventRecord.HeartRate>().single()
+        assertEquals(60.toUShort(), hr.bpm)
+        assertEquals(1053.7, hr.rrMs[0], 0.1)
+        assertEquals(756.8, hr.rrMs[1], 0.1)
+    }
+}

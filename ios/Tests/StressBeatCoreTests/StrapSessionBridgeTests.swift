@@ -1,0 +1,144 @@
+// The platform bridge (StrapSession + a Swift BleTransport) driven like the iOS app would: a fake
+// CoreBluetooth stack answers the core's commands with a real Polar H10's replies
+// (docs/protocols.md), then REAL captured PMD data notifications are fed in.
+import Foundation
+import StressBeatCore
+import XCTest
+
+private let cpUuid = "fb005c81-02e7-f387-1cad-8acd2d8df0c8"
+private let dataUuid = "fb005c82-02e7-f387-1cad-8acd2d8df0c8"
+private let batteryUuid = "00002a19-0000-1000-8000-00805f9b34fb"
+private let getEcgSettings: [UInt8] = [0x01, 0x00]
+private let startEcg: [UInt8] = [0x02, 0x00, 0x00, 0x01, 0x82, 0x00, 0x01, 0x01, 0x0E, 0x00]
+private let stopEcg: [UInt8] = [0x03, 0x00]
+
+/// Fake platform BLE stack answering like an H10; records every command in order.
+final class FakeH10: BleTransport, @unchecked Sendable {
+    var session: StrapSession?
+    var commands: [BleCommand] = []
+    var now: Int64 = 0
+
+    func execute(command: BleCommand) {
+        commands.append(command)
+        guard let s = session else { return }
+        switch command {
+        case .connect:
+            try? s.onConnected(mtu: 23, atMs: now)
+        case let .read(uuid):
+            if uuid == cpUuid { try? s.onReadResult(characteristicUuid: cpUuid, value: Data([0x0F, 0x05, 0x00]), atMs: now) }
+            if uuid == batteryUuid { try? s.onReadResult(characteristicUuid: batteryUuid, value: Data([87]), atMs: now) }
+        case let .write(_, value):
+            let v = [UInt8](value)
+            if v == getEcgSettings {
+                try? s.onNotification(characteristicUuid: cpUuid,
+                                      value: Data([0xF0, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01, 0x82, 0x00, 0x01, 0x01, 0x0E, 0x00]), atMs: now)
+            } else if v == startEcg {
+                try? s.onNotification(characteristicUuid: cpUuid, value: Data([0xF0, 0x02, 0x00, 0x00, 0x00]), atMs: now)
+            } else if v == stopEcg {
+                try? s.onNotification(characteristicUuid: cpUuid, value: Data([0xF0, 0x03, 0x00, 0x00, 0x00]), atMs: now)
+            }
+        default:
+            break
+        }
+    }
+
+    func controlPointWrites() -> [[UInt8]] {
+        commands.compactMap {
+            if case let .write(uuid, value) = $0, uuid == cpUuid { return [UInt8](value) }
+            return nil
+        }
+    }
+}
+
+final class StrapSessionBridgeTests: XCTestCase {
+    static let dataDir = ProcessInfo.processInfo.environment["STRESSBEAT_DATA"] ?? "../shared/data"
+    static let capture = dataDir + "/polar_h10/pmd_capture/hr_data_2023-01-13_11-40-07.bin"
+
+    /// `[24-byte magic][u32 LE length][notification]*`
+    private func readCapture(max: Int) throws -> [[UInt8]] {
+        guard let d = FileManager.default.contents(atPath: Self.capture) else {
+            throw XCTSkip("capture not available at \(Self.capture) (set STRESSBEAT_DATA)")
+        }
+        let b = [UInt8](d)
+        XCTAssertEqual(String(decoding: b[0..<24], as: UTF8.self), "H10 ECG v1.0 binary data")
+        var i = 24
+        var out: [[UInt8]] = []
+        while i + 4 <= b.count && out.count < max {
+            let len = Int(b[i]) | Int(b[i + 1]) << 8 | Int(b[i + 2]) << 16 | Int(b[i + 3]) << 24
+            out.append(Array(b[(i + 4)..<(i + 4 + len)]))
+            i += 4 + len
+        }
+        return out
+    }
+
+    private func timestamp(_ f: [UInt8]) -> Int64 {
+        var v: UInt64 = 0
+        for k in 0..<8 { v |= UInt64(f[1 + k]) << (8 * UInt64(k)) }
+        return Int64(bitPattern: v)
+    }
+
+    func testHandshakeThenRealFramesDecoded() throws {
+        let frames = try readCapture(max: 200)
+        XCTAssertEqual(frames.count, 200)
+        let h10 = FakeH10()
+        let session = StrapSession(transport: h10, ecg: true)
+        h10.session = session
+        try session.start(nowMs: 0)
+        XCTAssertEqual(try session.state(), .streaming)
+        XCTAssertEqual(h10.controlPointWrites(), [getEcgSettings, startEcg])
+        XCTAssert(h10.commands.contains(.subscribe(characteristicUuid: cpUuid, indicate: true)))
+        XCTAssert(h10.commands.contains(.subscribe(characteristicUuid: dataUuid, indicate: false)))
+        XCTAssert(h10.commands.contains { if case let .requestMtu(m) = $0 { return m >= 232 }; return false })
+
+        let ts0 = timestamp(frames[0])
+        var at: Int64 = 0
+        for f in frames {
+            at = 1000 + (timestamp(f) - ts0) / 1_000_000 + 15
+            h10.now = at
+            try session.onNotification(characteristicUuid: dataUuid, value: Data(f), atMs: at)
+            try session.tick(nowMs: at)
+        }
+        h10.commands.removeAll()
+        try session.stop(nowMs: at + 10)
+        XCTAssertEqual(h10.controlPointWrites(), [stopEcg])
+        XCTAssertEqual(h10.commands.last, .disconnect)
+        XCTAssertEqual(try session.state(), .stopped)
+
+        let events = try session.pollEvents()
+        var chunks: [[Int32]] = []
+        var gaps = 0
+        for e in events {
+            if case let .ecg(_, interval, _, samples) = e {
+                chunks.append(samples)
+                XCTAssert(interval > 7.5 && interval < 7.9, "interval \(interval)")
+            }
+            if case .gap = e { gaps += 1 }
+        }
+        XCTAssertEqual(chunks.count, 200)
+        XCTAssert(chunks.allSatisfy { $0.count == 73 }, "73 samples per H10 frame")
+        XCTAssertEqual(gaps, 0)
+        let f = frames[0]
+        let first = Int32(f[10]) | Int32(f[11]) << 8 | Int32(Int8(bitPattern: f[12])) << 16
+        XCTAssertEqual(chunks[0][0], first)
+    }
+
+    func testLinkLossReconnectsAndRestartsEcg() throws {
+        let h10 = FakeH10()
+        let session = StrapSession(transport: h10, ecg: true)
+        h10.session = session
+        try session.start(nowMs: 0)
+        h10.commands.removeAll()
+        try session.onDisconnected(reason: "out of range", atMs: 5000)
+        XCTAssertEqual(try session.state(), .reconnecting(attempt: 1))
+        h10.now = 40000
+        try session.tick(nowMs: 40000)
+        XCTAssertEqual(try session.state(), .streaming)
+        XCTAssertEqual(h10.commands.first, .connect)
+        XCTAssertEqual(h10.controlPointWrites(), [getEcgSettings, startEcg])
+    }
+
+    static let allTests = [
+        ("testHandshakeThenRealFramesDecoded", testHandshakeThenRealFramesDecoded),
+        ("testLinkLossReconnectsAndRestartsEcg", testLinkLossReconnectsAndRestartsEcg),
+    ]
+}

@@ -1,0 +1,588 @@
+//! Platform bridge: the phone's own BLE stack (Android `BluetoothGatt`, iOS CoreBluetooth) moves
+//! the bytes, the core decides. The uniffi surface is in [`crate::ffi`] (`StrapSession`,
+//! `BleTransport`); this module holds the FFI-independent part: the session behind a mutex and a
+//! command dispatcher that never calls the foreign transport while holding the lock (so the
+//! transport may call back into the session synchronously from `execute`) and keeps command order.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::events::SensorEvent;
+use super::session::{Session, SessionConfig};
+use super::transport::{TransportCommand, TransportEvent};
+
+/// Something that carries out transport commands (the foreign transport behind the FFI).
+pub trait CommandSink: Send + Sync {
+    fn execute(&self, command: TransportCommand);
+}
+
+/// A poisoned lock (a panic happened while it was held) — reported, never unwrapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Poisoned;
+
+/// A [`Session`] shared between the app's BLE callbacks, its timer and its UI thread.
+#[derive(Debug)]
+pub struct BridgeCore {
+    session: Mutex<(Session, Vec<SensorEvent>)>,
+    pending: Mutex<VecDeque<TransportCommand>>,
+    dispatching: AtomicBool,
+}
+
+impl BridgeCore {
+    pub fn new(cfg: SessionConfig) -> Self {
+        Self {
+            session: Mutex::new((Session::new(cfg), Vec::new())),
+            pending: Mutex::new(VecDeque::new()),
+            dispatching: AtomicBool::new(false),
+        }
+    }
+
+    /// Run `f` on the session, then hand the commands it produced to `sink` (outside the lock).
+    pub fn with_session<R>(
+        &self,
+        sink: &dyn CommandSink,
+        f: impl FnOnce(&mut Session) -> R,
+    ) -> Result<R, Poisoned> {
+        let r = {
+            let mut g = self.session.lock().map_err(|_| Poisoned)?;
+            let (s, ev) = &mut *g;
+            let r = f(s);
+            s.drain_events_into(ev);
+            let cmds = s.drain_commands();
+            if !cmds.is_empty() {
+                self.pending.lock().map_err(|_| Poisoned)?.extend(cmds);
+            }
+            r
+        };
+        self.dispatch(sink)?;
+        Ok(r)
+    }
+
+    pub fn handle(&self, sink: &dyn CommandSink, ev: TransportEvent) -> Result<(), Poisoned> {
+        self.with_session(sink, |s| s.handle(ev))
+    }
+
+    /// Decoded events since the last call.
+    pub fn take_events(&self) -> Result<Vec<SensorEvent>, Poisoned> {
+        let mut g = self.session.lock().map_err(|_| Poisoned)?;
+        Ok(std::mem::take(&mut g.1))
+    }
+
+    /// Trampoline: the outermost caller executes queued commands in order; a call made from
+    /// inside `execute` only queues.
+    fn dispatch(&self, sink: &dyn CommandSink) -> Result<(), Poisoned> {
+        loop {
+            if self.dispatching.swap(true, Ordering::AcqRel) {
+                return Ok(());
+            }
+            loop {
+                let next = self.pending.lock().map_err(|_| Poisoned)?.pop_front();
+                match next {
+                    Some(c) => sink.execute(c),
+                    None => break,
+                }
+            }
+            self.dispatching.store(false, Ordering::Release);
+            // A command queued by another thread between the last pop and the store?
+            if self.pending.lock().map_err(|_| Poisoned)?.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+}
+
+// =============================================================================================
+// uniffi surface (re-exported by `crate::ffi`)
+// =============================================================================================
+
+use std::sync::Arc;
+
+use super::events::{ConnectionState, GapCause};
+use super::transport::{Characteristic, Subscription, TransportEventKind};
+use crate::ffi::{StressBeatError, guard};
+
+/// What the core asks the app's BLE code to do. Characteristics are 128-bit UUID strings
+/// (lowercase, hyphenated). Carry commands out in the order given; report results back through
+/// the [`StrapSession`] methods (`onConnected`, `onNotification`, `onReadResult`,
+/// `onCommandFailed`, `onDisconnected`).
+#[derive(Debug, Clone, PartialEq, uniffi::Enum)]
+pub enum BleCommand {
+    /// Connect (or reconnect) to the strap and discover its services; then call `onConnected`.
+    Connect,
+    /// Close the link.
+    Disconnect,
+    /// Enable notifications (`indicate = false`, CCCD `01 00`) or indications (`indicate = true`,
+    /// CCCD `02 00`: the PMD control point) — Android: write the CCCD descriptor yourself.
+    Subscribe {
+        characteristic_uuid: String,
+        indicate: bool,
+    },
+    /// Write with response.
+    Write {
+        characteristic_uuid: String,
+        value: Vec<u8>,
+    },
+    /// Read; answer with `onReadResult`.
+    Read { characteristic_uuid: String },
+    /// Request a larger ATT MTU (Android `requestMtu`; iOS negotiates on its own: ignore).
+    RequestMtu { mtu: u16 },
+}
+
+impl From<TransportCommand> for BleCommand {
+    fn from(c: TransportCommand) -> Self {
+        match c {
+            TransportCommand::Connect => BleCommand::Connect,
+            TransportCommand::Disconnect => BleCommand::Disconnect,
+            TransportCommand::Subscribe {
+                characteristic,
+                how,
+            } => BleCommand::Subscribe {
+                characteristic_uuid: characteristic.uuid().to_string(),
+                indicate: how == Subscription::Indicate,
+            },
+            TransportCommand::Write {
+                characteristic,
+                value,
+            } => BleCommand::Write {
+                characteristic_uuid: characteristic.uuid().to_string(),
+                value,
+            },
+            TransportCommand::Read { characteristic } => BleCommand::Read {
+                characteristic_uuid: characteristic.uuid().to_string(),
+            },
+            TransportCommand::RequestMtu { mtu } => BleCommand::RequestMtu { mtu },
+        }
+    }
+}
+
+impl BleCommand {
+    fn to_transport(&self) -> Option<TransportCommand> {
+        let ch = |u: &str| Characteristic::from_uuid(u);
+        Some(match self {
+            BleCommand::Connect => TransportCommand::Connect,
+            BleCommand::Disconnect => TransportCommand::Disconnect,
+            BleCommand::Subscribe {
+                characteristic_uuid,
+                indicate,
+            } => TransportCommand::Subscribe {
+                characteristic: ch(characteristic_uuid)?,
+                how: if *indicate {
+                    Subscription::Indicate
+                } else {
+                    Subscription::Notify
+                },
+            },
+            BleCommand::Write {
+                characteristic_uuid,
+                value,
+            } => TransportCommand::Write {
+                characteristic: ch(characteristic_uuid)?,
+                value: value.clone(),
+            },
+            BleCommand::Read {
+                characteristic_uuid,
+            } => TransportCommand::Read {
+                characteristic: ch(characteristic_uuid)?,
+            },
+            BleCommand::RequestMtu { mtu } => TransportCommand::RequestMtu { mtu: *mtu },
+        })
+    }
+}
+
+/// Implemented by the app (Kotlin/Swift) over the platform's BLE stack. `execute` must not
+/// block for long (queue the GATT operation and return); it may call back into the
+/// [`StrapSession`] synchronously (a reply is then handled before the next command is issued).
+#[uniffi::export(with_foreign)]
+pub trait BleTransport: Send + Sync {
+    fn execute(&self, command: BleCommand);
+}
+
+/// The connection state (mirror of the core's).
+#[derive(Debug, Clone, PartialEq, uniffi::Enum)]
+pub enum ConnectionStateRecord {
+    Idle,
+    Connecting,
+    Configuring,
+    Streaming,
+    Reconnecting { attempt: u32 },
+    Stopped,
+    Failed { reason: String },
+}
+
+impl From<ConnectionState> for ConnectionStateRecord {
+    fn from(s: ConnectionState) -> Self {
+        match s {
+            ConnectionState::Idle => Self::Idle,
+            ConnectionState::Connecting => Self::Connecting,
+            ConnectionState::Configuring => Self::Configuring,
+            ConnectionState::Streaming => Self::Streaming,
+            ConnectionState::Reconnecting { attempt } => Self::Reconnecting { attempt },
+            ConnectionState::Stopped => Self::Stopped,
+            ConnectionState::Failed { reason } => Self::Failed { reason },
+        }
+    }
+}
+
+/// Why ECG samples are missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum GapCauseRecord {
+    FramesMissing,
+    LinkLost,
+    StreamRestarted,
+    ClockJump,
+}
+
+impl From<GapCause> for GapCauseRecord {
+    fn from(c: GapCause) -> Self {
+        match c {
+            GapCause::FramesMissing => Self::FramesMissing,
+            GapCause::LinkLost => Self::LinkLost,
+            GapCause::StreamRestarted => Self::StreamRestarted,
+            GapCause::ClockJump => Self::ClockJump,
+        }
+    }
+}
+
+/// A decoded sensor event. Times are the app's monotonic clock in ms (the clock it passes as
+/// `atMs`/`nowMs`).
+#[derive(Debug, Clone, PartialEq, uniffi::Enum)]
+pub enum SensorEventRecord {
+    Connection {
+        state: ConnectionStateRecord,
+    },
+    /// One ECG frame: sample i at `firstSampleMs + i * sampleIntervalMs`, values µV.
+    Ecg {
+        first_sample_ms: f64,
+        sample_interval_ms: f64,
+        sensor_timestamp_ns: u64,
+        samples_uv: Vec<i32>,
+    },
+    HeartRate {
+        at_ms: i64,
+        bpm: u16,
+        rr_ms: Vec<f64>,
+        contact: Option<bool>,
+    },
+    Battery {
+        at_ms: i64,
+        percent: u8,
+    },
+    Contact {
+        at_ms: i64,
+        contact: Option<bool>,
+    },
+    Gap {
+        from_ms: f64,
+        to_ms: f64,
+        missing_samples: u64,
+        cause: GapCauseRecord,
+    },
+    TimestampJump {
+        at_ms: i64,
+        jump_ms: i64,
+    },
+    StreamStarted {
+        at_ms: i64,
+        sample_rate_hz: u16,
+        resolution_bits: u16,
+    },
+}
+
+impl From<SensorEvent> for SensorEventRecord {
+    fn from(e: SensorEvent) -> Self {
+        match e {
+            SensorEvent::Connection(s) => Self::Connection { state: s.into() },
+            SensorEvent::Ecg(c) => Self::Ecg {
+                first_sample_ms: c.first_sample_ms,
+                sample_interval_ms: c.sample_interval_ms,
+                sensor_timestamp_ns: c.sensor_timestamp_ns,
+                samples_uv: c.samples_uv,
+            },
+            SensorEvent::HeartRate {
+                at_ms,
+                bpm,
+                rr_ms,
+                contact,
+            } => Self::HeartRate {
+                at_ms,
+                bpm,
+                rr_ms,
+                contact,
+            },
+            SensorEvent::Battery { at_ms, percent } => Self::Battery { at_ms, percent },
+            SensorEvent::Contact { at_ms, contact } => Self::Contact { at_ms, contact },
+            SensorEvent::Gap {
+                from_ms,
+                to_ms,
+                missing_samples,
+                cause,
+            } => Self::Gap {
+                from_ms,
+                to_ms,
+                missing_samples,
+                cause: cause.into(),
+            },
+            SensorEvent::TimestampJump { at_ms, jump_ms } => Self::TimestampJump { at_ms, jump_ms },
+            SensorEvent::StreamStarted {
+                at_ms,
+                sample_rate_hz,
+                resolution_bits,
+            } => Self::StreamStarted {
+                at_ms,
+                sample_rate_hz,
+                resolution_bits,
+            },
+        }
+    }
+}
+
+struct ForeignSink(Arc<dyn BleTransport>);
+
+impl CommandSink for ForeignSink {
+    fn execute(&self, command: TransportCommand) {
+        self.0.execute(command.into());
+    }
+}
+
+fn poisoned(_: Poisoned) -> StressBeatError {
+    StressBeatError::Internal {
+        message: "internal error in the strap session; please report it".into(),
+    }
+}
+
+/// A live strap session driven by the platform's BLE stack. Thread-safe: BLE callbacks, a
+/// timer and the UI may call it from any thread.
+///
+/// Usage: create with the app's [`BleTransport`]; `start(nowMs)`; forward the stack's callbacks
+/// (`onConnected`, `onDisconnected`, `onNotification`, `onReadResult`, `onCommandFailed`); call
+/// `tick(nowMs)` about every 100-250 ms (timeouts, reconnection, silent strap); pull decoded
+/// events with `pollEvents()`; `stop(nowMs)` when done (stops the ECG stream, closes the link).
+/// All times: one monotonic clock in ms (Android `SystemClock.elapsedRealtime()`, iOS
+/// `ProcessInfo.systemUptime * 1000`).
+#[derive(uniffi::Object)]
+pub struct StrapSession {
+    core: BridgeCore,
+    sink: ForeignSink,
+}
+
+impl std::fmt::Debug for StrapSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StrapSession").finish_non_exhaustive()
+    }
+}
+
+impl StrapSession {
+    fn run<R>(&self, what: &str, f: impl FnOnce(&mut Session) -> R) -> Result<R, StressBeatError> {
+        guard(what, || {
+            self.core.with_session(&self.sink, f).map_err(poisoned)
+        })
+    }
+
+    fn event(
+        &self,
+        what: &str,
+        at_ms: i64,
+        kind: TransportEventKind,
+    ) -> Result<(), StressBeatError> {
+        self.run(what, |s| s.handle(TransportEvent { at_ms, kind }))
+    }
+}
+
+#[uniffi::export]
+impl StrapSession {
+    /// `ecg`: ask for raw ECG when the strap has it (Polar H10); `false`: heart rate only.
+    #[uniffi::constructor]
+    pub fn new(transport: Arc<dyn BleTransport>, ecg: bool) -> Arc<Self> {
+        Arc::new(Self {
+            core: BridgeCore::new(SessionConfig {
+                ecg,
+                ..SessionConfig::default()
+            }),
+            sink: ForeignSink(transport),
+        })
+    }
+
+    /// Begin: the core asks the transport to `Connect`.
+    pub fn start(&self, now_ms: i64) -> Result<(), StressBeatError> {
+        self.run("start", |s| s.start(now_ms))
+    }
+
+    /// Stop: the ECG stream is stopped (`03 00`) and the link closed. Terminal.
+    pub fn stop(&self, now_ms: i64) -> Result<(), StressBeatError> {
+        self.run("stop", |s| s.stop(now_ms))
+    }
+
+    /// The link is up and services are discovered; `mtu` = the current ATT MTU.
+    pub fn on_connected(&self, mtu: u16, at_ms: i64) -> Result<(), StressBeatError> {
+        self.event("on_connected", at_ms, TransportEventKind::Connected { mtu })
+    }
+
+    /// The link went down (for whatever reason).
+    pub fn on_disconnected(&self, reason: String, at_ms: i64) -> Result<(), StressBeatError> {
+        self.event(
+            "on_disconnected",
+            at_ms,
+            TransportEventKind::Disconnected { reason },
+        )
+    }
+
+    /// A notification or indication. Unknown characteristics are ignored.
+    pub fn on_notification(
+        &self,
+        characteristic_uuid: String,
+        value: Vec<u8>,
+        at_ms: i64,
+    ) -> Result<(), StressBeatError> {
+        let Some(characteristic) = Characteristic::from_uuid(&characteristic_uuid) else {
+            return Ok(());
+        };
+        self.event(
+            "on_notification",
+            at_ms,
+            TransportEventKind::Notification {
+                characteristic,
+                value,
+            },
+        )
+    }
+
+    /// The result of a `Read` command. Unknown characteristics are ignored.
+    pub fn on_read_result(
+        &self,
+        characteristic_uuid: String,
+        value: Vec<u8>,
+        at_ms: i64,
+    ) -> Result<(), StressBeatError> {
+        let Some(characteristic) = Characteristic::from_uuid(&characteristic_uuid) else {
+            return Ok(());
+        };
+        self.event(
+            "on_read_result",
+            at_ms,
+            TransportEventKind::ReadResult {
+                characteristic,
+                value,
+            },
+        )
+    }
+
+    /// A command could not be carried out (GATT error, characteristic missing, connect failed).
+    pub fn on_command_failed(
+        &self,
+        command: BleCommand,
+        reason: String,
+        at_ms: i64,
+    ) -> Result<(), StressBeatError> {
+        let Some(command) = command.to_transport() else {
+            return Ok(());
+        };
+        self.event(
+            "on_command_failed",
+            at_ms,
+            TransportEventKind::CommandFailed { command, reason },
+        )
+    }
+
+    /// Check deadlines (call every 100-250 ms, and at `nextDeadlineMs`).
+    pub fn tick(&self, now_ms: i64) -> Result<(), StressBeatError> {
+        self.run("tick", |s| s.tick(now_ms))
+    }
+
+    /// Decoded events since the last call, in order.
+    pub fn poll_events(&self) -> Result<Vec<SensorEventRecord>, StressBeatError> {
+        guard("poll_events", || {
+            Ok(self
+                .core
+                .take_events()
+                .map_err(poisoned)?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
+    }
+
+    /// The current connection state.
+    pub fn state(&self) -> Result<ConnectionStateRecord, StressBeatError> {
+        self.run("state", |s| s.state().clone().into())
+    }
+
+    /// When `tick` next has something to check, if anything.
+    pub fn next_deadline_ms(&self) -> Result<Option<i64>, StressBeatError> {
+        self.run("next_deadline_ms", |s| s.next_deadline())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sensor::transport::{Characteristic, TransportEventKind};
+    use std::sync::Arc;
+
+    /// Answers synchronously from inside `execute`, like a fake transport in the app tests.
+    struct Echo {
+        core: Arc<BridgeCore>,
+        log: Mutex<Vec<TransportCommand>>,
+    }
+    impl CommandSink for Echo {
+        fn execute(&self, c: TransportCommand) {
+            if let Ok(mut l) = self.log.lock() {
+                l.push(c.clone());
+            }
+            let reply = match &c {
+                TransportCommand::Connect => Some(TransportEventKind::Connected { mtu: 512 }),
+                TransportCommand::Read {
+                    characteristic: Characteristic::PmdControlPoint,
+                } => Some(TransportEventKind::ReadResult {
+                    characteristic: Characteristic::PmdControlPoint,
+                    value: vec![0x0F, 0x05, 0x00],
+                }),
+                TransportCommand::Write { value, .. } if value[..] == [1, 0] => {
+                    Some(TransportEventKind::Notification {
+                        characteristic: Characteristic::PmdControlPoint,
+                        value: vec![
+                            0xF0, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01, 0x82, 0x00, 0x01, 0x01, 0x0E,
+                            0x00,
+                        ],
+                    })
+                }
+                TransportCommand::Write { value, .. } if value[0] == 2 => {
+                    Some(TransportEventKind::Notification {
+                        characteristic: Characteristic::PmdControlPoint,
+                        value: vec![0xF0, 0x02, 0x00, 0x00, 0x00],
+                    })
+                }
+                _ => None,
+            };
+            if let Some(kind) = reply {
+                let _ = self.core.handle(self, TransportEvent { at_ms: 10, kind });
+            }
+        }
+    }
+
+    #[test]
+    fn reentrant_transport_keeps_order_and_reaches_streaming() {
+        let core = Arc::new(BridgeCore::new(SessionConfig::default()));
+        let echo = Echo {
+            core: core.clone(),
+            log: Mutex::new(Vec::new()),
+        };
+        core.with_session(&echo, |s| s.start(0)).unwrap();
+        let state = core.with_session(&echo, |s| s.state().clone()).unwrap();
+        assert_eq!(state, crate::sensor::ConnectionState::Streaming);
+        let writes: Vec<Vec<u8>> = echo
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|c| match c {
+                TransportCommand::Write { value, .. } => Some(value.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            writes,
+            [vec![1, 0], vec![2, 0, 0, 1, 0x82, 0, 1, 1, 0x0E, 0]]
+        );
+    }
+}

@@ -1,0 +1,122 @@
+//! The few byte layouts the session needs (docs/protocols.md). Kept minimal and private to the
+//! sensor module, delegating to `crate::protocol`.
+
+use crate::protocol::{hrs, pmd};
+
+/// A parsed PMD ECG data frame (µV samples).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct EcgFrame {
+    /// Sensor timestamp of the last sample, ns.
+    pub timestamp_ns: u64,
+    pub samples_uv: Vec<i32>,
+}
+
+/// Parse an ECG data frame with [`pmd::decode_ecg_into`]; `None` for anything else (other
+/// measurement, bad length, no samples).
+pub(crate) fn ecg_frame(bytes: &[u8]) -> Option<EcgFrame> {
+    let mut samples_uv = Vec::with_capacity(73);
+    let h = pmd::decode_ecg_into(bytes, &pmd::FrameContext::default(), &mut samples_uv).ok()?;
+    (!samples_uv.is_empty()).then_some(EcgFrame {
+        timestamp_ns: h.timestamp_ns,
+        samples_uv,
+    })
+}
+
+/// A decoded Heart Rate Measurement.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct HeartRate {
+    pub bpm: u16,
+    pub contact: Option<bool>,
+    pub rr_ms: Vec<f64>,
+}
+
+pub(crate) fn heart_rate(b: &[u8]) -> Option<HeartRate> {
+    let m = hrs::HeartRateMeasurement::decode(b).ok()?;
+    Some(HeartRate {
+        bpm: m.bpm,
+        contact: m.contact.detected(),
+        rr_ms: m.rr_ms().collect(),
+    })
+}
+
+/// A control-point message.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Cp {
+    Reply {
+        opcode: u8,
+        measurement: u8,
+        status: u8,
+        /// (sample rates, resolutions) offered / accepted, when the parameters hold settings.
+        settings: (Vec<u16>, Vec<u16>),
+    },
+    /// Features read: ECG supported?
+    Features { ecg: bool },
+    /// The strap stopped the stream itself.
+    Stopped,
+}
+
+pub(crate) fn control_point(b: &[u8]) -> Option<Cp> {
+    Some(match pmd::decode_control_point(b).ok()? {
+        pmd::ControlPointMessage::Response(r) => {
+            let settings = r
+                .settings()
+                .map(|s| (s.sample_rates, s.resolutions))
+                .unwrap_or_default();
+            Cp::Reply {
+                opcode: r.opcode,
+                measurement: r.measurement_byte & 0x3F,
+                status: r.status.code(),
+                settings,
+            }
+        }
+        pmd::ControlPointMessage::Features(set) => Cp::Features {
+            ecg: set.contains(pmd::MeasurementType::Ecg),
+        },
+        pmd::ControlPointMessage::MeasurementStopped { .. } => Cp::Stopped,
+    })
+}
+
+/// `02 00` + sample rate + resolution TLVs.
+pub(crate) fn start_ecg_command(rate: u16, resolution: u16) -> Vec<u8> {
+    pmd::Command::Start {
+        measurement: pmd::MeasurementType::Ecg,
+        settings: pmd::Settings::select(rate, resolution, None),
+    }
+    .encode()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn h10_sequences() {
+        assert_eq!(
+            start_ecg_command(130, 14),
+            [0x02, 0x00, 0x00, 0x01, 0x82, 0x00, 0x01, 0x01, 0x0E, 0x00]
+        );
+        let reply = [
+            0xF0, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01, 0x82, 0x00, 0x01, 0x01, 0x0E, 0x00,
+        ];
+        assert_eq!(
+            control_point(&reply).unwrap(),
+            Cp::Reply {
+                opcode: 1,
+                measurement: 0,
+                status: 0,
+                settings: (vec![130], vec![14])
+            }
+        );
+        assert_eq!(
+            control_point(&[0x0F, 0x05, 0x00]),
+            Some(Cp::Features { ecg: true })
+        );
+        assert_eq!(control_point(&[0x01, 0x00]), Some(Cp::Stopped));
+        let hr = heart_rate(&[0x10, 0x3C, 0x37, 0x04, 0x07, 0x03]).unwrap();
+        assert_eq!(hr.bpm, 60);
+        assert!((hr.rr_ms[0] - 1053.7).abs() < 0.1 && (hr.rr_ms[1] - 756.8).abs() < 0.1);
+        let mut f = vec![0u8; 10];
+        f.extend([0x02, 0x80, 0xFF]);
+        assert_eq!(ecg_frame(&f).unwrap().samples_uv, [-32766]);
+    }
+}

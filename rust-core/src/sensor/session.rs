@@ -1,0 +1,1092 @@
+//! The strap connection state machine. PURE: no I/O, no async, no clock. It consumes
+//! [`TransportEvent`]s (stamped with the phone clock) and `tick(now_ms)` calls, and produces
+//! [`TransportCommand`]s (for the transport to carry out, in order) and [`SensorEvent`]s.
+//!
+//! Flow: `start` → Connect → on Connected: RequestMtu (if the link's MTU is < 232), subscribe
+//! HR + battery (notify), read battery, subscribe the PMD control point (indicate) and PMD data
+//! (notify), read the control point (features), write "get ECG settings" (`01 00`), parse the
+//! reply, write "start ECG" (130 Hz, 14-bit), stream. A strap without PMD (the subscribe fails, or
+//! features lack ECG) streams heart rate only.
+//!
+//! Every awaited reply has a deadline checked in [`Session::tick`]; a step is retried
+//! `max_retries` times, then the link is dropped and re-established. Link loss → reconnect with
+//! exponential backoff (seeded jitter) and resume (re-subscribe, restart ECG); the samples lost are
+//! reported as a [`SensorEvent::Gap`]. The stream is always stopped (`03 00`) before a deliberate
+//! disconnect and on [`Session::stop`].
+//!
+//! ECG timing: the sensor timestamp of a frame is the time of its last sample; samples are spread
+//! evenly between the previous frame's timestamp and this one's. Sensor time is mapped to the
+//! phone clock with an offset aligned at the first frame and tracked (minimum-latency filter) to
+//! follow drift. Duplicates are dropped, a small reorder buffer puts late frames back in order,
+//! a single frame with an implausible timestamp is dropped as corrupt, and a confirmed jump of the
+//! sensor clock re-aligns the mapping ([`SensorEvent::TimestampJump`]).
+
+use std::collections::VecDeque;
+
+use super::decode;
+use super::events::{ConnectionState, EcgChunk, GapCause, SensorEvent};
+use super::transport::{
+    Characteristic, Subscription, TransportCommand, TransportEvent, TransportEventKind,
+};
+
+/// ATT MTU needed for a 229-byte ECG notification.
+pub const MIN_ECG_MTU: u16 = 232;
+
+/// Tunables. `Default` is what the apps use.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionConfig {
+    /// Ask for raw ECG when the strap has PMD (H10). `false`: heart rate only.
+    pub ecg: bool,
+    /// MTU requested when the link's MTU is too small for ECG frames.
+    pub request_mtu: u16,
+    /// Deadline for the link to come up after Connect.
+    pub connect_timeout_ms: i64,
+    /// Deadline for each control-point reply / read.
+    pub reply_timeout_ms: i64,
+    /// Retries of one configuration step before reconnecting.
+    pub max_retries: u32,
+    /// No data for this long while streaming → the strap is considered silent → reconnect.
+    pub silence_timeout_ms: i64,
+    /// Reconnect backoff: first delay, cap, and jitter fraction (± of the delay).
+    pub backoff_initial_ms: i64,
+    pub backoff_max_ms: i64,
+    pub backoff_jitter: f64,
+    /// Seed for the jitter (deterministic tests).
+    pub seed: u64,
+    /// Give up after this many consecutive failed reconnection attempts (`None`: never).
+    pub max_reconnect_attempts: Option<u32>,
+    /// ECG frames held back to put out-of-order frames back in order (each ≈ 0.56 s of latency).
+    pub reorder_depth: usize,
+    /// A sensor-vs-phone elapsed-time mismatch above this is a clock jump (or a corrupt frame).
+    pub jump_threshold_ms: i64,
+    /// Nominal ECG rate requested.
+    pub ecg_rate_hz: u16,
+    pub ecg_resolution: u16,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            ecg: true,
+            request_mtu: 512,
+            connect_timeout_ms: 15_000,
+            reply_timeout_ms: 5_000,
+            max_retries: 2,
+            silence_timeout_ms: 5_000,
+            backoff_initial_ms: 1_000,
+            backoff_max_ms: 30_000,
+            backoff_jitter: 0.2,
+            seed: 0x5EED_5EED,
+            max_reconnect_attempts: None,
+            reorder_depth: 2,
+            jump_threshold_ms: 3_000,
+            ecg_rate_hz: 130,
+            ecg_resolution: 14,
+        }
+    }
+}
+
+/// Counters for diagnostics and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionStats {
+    pub frames_delivered: u64,
+    pub samples_delivered: u64,
+    pub duplicates_dropped: u64,
+    pub late_frames_dropped: u64,
+    pub corrupt_frames_dropped: u64,
+    pub gaps: u64,
+    pub missing_samples: u64,
+    pub timestamp_jumps: u64,
+    pub reconnects: u64,
+    pub stream_restarts: u64,
+    pub step_timeouts: u64,
+}
+
+/// The reply the session is waiting for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Nothing,
+    Link,
+    Features,
+    Settings,
+    Start,
+}
+
+/// Sensor-clock → phone-clock mapping and continuity of delivered frames.
+#[derive(Debug, Default)]
+struct Timeline {
+    /// phone_ms = sensor_ns / 1e6 + offset_ms
+    offset_ms: Option<f64>,
+    /// Last delivered frame: sensor timestamp and phone time of its last sample.
+    last_ts_ns: Option<u64>,
+    last_sample_ms: f64,
+    /// Estimated sample interval (ns), follows the strap's real rate.
+    interval_ns: f64,
+    /// Timestamps of recently accepted frames (duplicate detection).
+    recent: VecDeque<u64>,
+    /// Newest accepted sensor timestamp and the last frame length (samples).
+    newest_ts_ns: Option<u64>,
+    frame_len: usize,
+    /// A frame whose timestamp disagreed with the clock, held until the next frame says whether
+    /// it is a jump (keep) or a corrupt frame (drop).
+    suspect: Option<(i64, decode::EcgFrame)>,
+    buffer: Vec<decode::EcgFrame>,
+    /// Cause for the next gap (set on link loss / restart).
+    pending_cause: Option<GapCause>,
+}
+
+/// The connection state machine. See the module documentation.
+#[derive(Debug)]
+pub struct Session {
+    cfg: SessionConfig,
+    state: ConnectionState,
+    step: Step,
+    deadline: Option<i64>,
+    retries: u32,
+    reconnect_at: Option<i64>,
+    attempt: u32,
+    rng: u64,
+    mtu: u16,
+    pmd: bool,
+    ecg_started: bool,
+    rate: u16,
+    resolution: u16,
+    expect_disconnect: bool,
+    last_data_ms: i64,
+    contact: Option<Option<bool>>,
+    tl: Timeline,
+    commands: VecDeque<TransportCommand>,
+    events: VecDeque<SensorEvent>,
+    stats: SessionStats,
+}
+
+impl Session {
+    pub fn new(cfg: SessionConfig) -> Self {
+        let rng = cfg.seed | 1;
+        let rate = cfg.ecg_rate_hz;
+        let resolution = cfg.ecg_resolution;
+        Self {
+            cfg,
+            state: ConnectionState::Idle,
+            step: Step::Nothing,
+            deadline: None,
+            retries: 0,
+            reconnect_at: None,
+            attempt: 0,
+            rng,
+            mtu: 23,
+            pmd: false,
+            ecg_started: false,
+            rate,
+            resolution,
+            expect_disconnect: false,
+            last_data_ms: 0,
+            contact: None,
+            tl: Timeline {
+                interval_ns: 1e9 / f64::from(rate.max(1)),
+                ..Timeline::default()
+            },
+            commands: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: SessionStats::default(),
+        }
+    }
+
+    pub fn state(&self) -> &ConnectionState {
+        &self.state
+    }
+
+    pub fn stats(&self) -> &SessionStats {
+        &self.stats
+    }
+
+    /// The next time `tick` has something to check (a deadline or a reconnection), if any.
+    pub fn next_deadline(&self) -> Option<i64> {
+        let silence = (self.state == ConnectionState::Streaming)
+            .then_some(self.last_data_ms + self.cfg.silence_timeout_ms);
+        [self.deadline, self.reconnect_at, silence]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Begin: ask the transport to connect.
+    pub fn start(&mut self, now_ms: i64) {
+        if self.state != ConnectionState::Idle {
+            return;
+        }
+        self.set_state(ConnectionState::Connecting);
+        self.connect(now_ms);
+    }
+
+    /// Stop on request: stop the ECG stream (a strap left streaming drains its battery), close
+    /// the link, deliver buffered frames. Terminal.
+    pub fn stop(&mut self, _now_ms: i64) {
+        if self.state.is_terminal() {
+            return;
+        }
+        let linked = matches!(
+            self.state,
+            ConnectionState::Configuring | ConnectionState::Streaming
+        );
+        if linked && self.ecg_started {
+            self.cmd_write(STOP_ECG.to_vec());
+        }
+        if linked || self.step == Step::Link {
+            self.expect_disconnect = true;
+            self.commands.push_back(TransportCommand::Disconnect);
+        }
+        self.ecg_started = false;
+        self.step = Step::Nothing;
+        self.deadline = None;
+        self.reconnect_at = None;
+        self.flush_frames();
+        self.set_state(ConnectionState::Stopped);
+    }
+
+    /// The next command for the transport, in order.
+    pub fn poll_command(&mut self) -> Option<TransportCommand> {
+        self.commands.pop_front()
+    }
+
+    /// All pending commands, in order.
+    pub fn drain_commands(&mut self) -> Vec<TransportCommand> {
+        self.commands.drain(..).collect()
+    }
+
+    /// The next decoded event.
+    pub fn poll_event(&mut self) -> Option<SensorEvent> {
+        self.events.pop_front()
+    }
+
+    /// Append all pending events to `out`.
+    pub fn drain_events_into(&mut self, out: &mut Vec<SensorEvent>) {
+        out.extend(self.events.drain(..));
+    }
+
+    /// Feed one transport event.
+    pub fn handle(&mut self, ev: TransportEvent) {
+        let at = ev.at_ms;
+        if self.state.is_terminal() || self.state == ConnectionState::Idle {
+            return;
+        }
+        match ev.kind {
+            TransportEventKind::Connected { mtu } => self.on_connected(at, mtu),
+            TransportEventKind::Disconnected { .. } => self.on_disconnected(at),
+            TransportEventKind::Notification {
+                characteristic,
+                value,
+            }
+            | TransportEventKind::ReadResult {
+                characteristic,
+                value,
+            } => self.on_value(at, characteristic, &value),
+            TransportEventKind::CommandFailed { command, reason } => {
+                self.on_command_failed(at, command, &reason)
+            }
+        }
+    }
+
+    /// Check deadlines: step timeouts, reconnection time, a silent strap.
+    pub fn tick(&mut self, now_ms: i64) {
+        if self.state.is_terminal() || self.state == ConnectionState::Idle {
+            return;
+        }
+        if let Some(t) = self.reconnect_at
+            && now_ms >= t
+        {
+            self.reconnect_at = None;
+            self.connect(now_ms);
+            return;
+        }
+        if let Some(d) = self.deadline
+            && now_ms >= d
+        {
+            self.stats.step_timeouts += 1;
+            self.on_step_timeout(now_ms);
+            return;
+        }
+        if self.state == ConnectionState::Streaming
+            && now_ms - self.last_data_ms >= self.cfg.silence_timeout_ms
+        {
+            log::debug!(
+                "sensor: no data for {} ms; reconnecting",
+                now_ms - self.last_data_ms
+            );
+            self.drop_link(now_ms, GapCause::LinkLost);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+
+    fn set_state(&mut self, s: ConnectionState) {
+        if self.state != s {
+            self.state = s.clone();
+            self.events.push_back(SensorEvent::Connection(s));
+        }
+    }
+
+    fn await_step(&mut self, step: Step, now_ms: i64) {
+        self.step = step;
+        let t = if step == Step::Link {
+            self.cfg.connect_timeout_ms
+        } else {
+            self.cfg.reply_timeout_ms
+        };
+        self.deadline = Some(now_ms + t);
+    }
+
+    fn connect(&mut self, now_ms: i64) {
+        self.commands.push_back(TransportCommand::Connect);
+        self.retries = 0;
+        self.await_step(Step::Link, now_ms);
+    }
+
+    fn cmd_write(&mut self, value: Vec<u8>) {
+        self.commands.push_back(TransportCommand::Write {
+            characteristic: Characteristic::PmdControlPoint,
+            value,
+        });
+    }
+
+    fn on_connected(&mut self, at: i64, mtu: u16) {
+        if self.step != Step::Link {
+            return;
+        }
+        self.mtu = mtu;
+        self.expect_disconnect = false;
+        self.ecg_started = false;
+        self.set_state(ConnectionState::Configuring);
+        if self.cfg.ecg && mtu < MIN_ECG_MTU {
+            self.commands.push_back(TransportCommand::RequestMtu {
+                mtu: self.cfg.request_mtu,
+            });
+        }
+        use Characteristic::*;
+        for c in [HeartRateMeasurement, BatteryLevel] {
+            self.commands.push_back(TransportCommand::Subscribe {
+                characteristic: c,
+                how: Subscription::Notify,
+            });
+        }
+        self.commands.push_back(TransportCommand::Read {
+            characteristic: BatteryLevel,
+        });
+        self.last_data_ms = at;
+        if self.cfg.ecg {
+            self.pmd = true;
+            self.commands.push_back(TransportCommand::Subscribe {
+                characteristic: PmdControlPoint,
+                how: Subscription::Indicate,
+            });
+            self.commands.push_back(TransportCommand::Subscribe {
+                characteristic: PmdData,
+                how: Subscription::Notify,
+            });
+            self.commands.push_back(TransportCommand::Read {
+                characteristic: PmdControlPoint,
+            });
+            self.retries = 0;
+            self.await_step(Step::Features, at);
+        } else {
+            self.streaming(at);
+        }
+    }
+
+    fn streaming(&mut self, at: i64) {
+        self.step = Step::Nothing;
+        self.deadline = None;
+        self.retries = 0;
+        self.attempt = 0;
+        self.last_data_ms = at;
+        self.set_state(ConnectionState::Streaming);
+    }
+
+    fn on_disconnected(&mut self, at: i64) {
+        if self.expect_disconnect {
+            self.expect_disconnect = false;
+            return;
+        }
+        if matches!(self.state, ConnectionState::Reconnecting { .. }) && self.step != Step::Link {
+            return; // already waiting to reconnect
+        }
+        log::debug!("sensor: link lost");
+        self.lost(at, GapCause::LinkLost);
+    }
+
+    /// Drop the link on purpose (stop the stream first), then reconnect.
+    fn drop_link(&mut self, at: i64, cause: GapCause) {
+        if self.ecg_started {
+            self.cmd_write(STOP_ECG.to_vec());
+        }
+        self.expect_disconnect = true;
+        self.commands.push_back(TransportCommand::Disconnect);
+        self.lost(at, cause);
+    }
+
+    fn lost(&mut self, at: i64, cause: GapCause) {
+        self.ecg_started = false;
+        self.step = Step::Nothing;
+        self.deadline = None;
+        self.flush_frames();
+        if self.tl.last_ts_ns.is_some() {
+            self.tl.pending_cause = Some(cause);
+        }
+        self.tl.recent.clear();
+        self.tl.newest_ts_ns = None;
+        self.tl.suspect = None;
+        self.attempt += 1;
+        if let Some(max) = self.cfg.max_reconnect_attempts
+            && self.attempt > max
+        {
+            self.set_state(ConnectionState::Failed {
+                reason: format!("no connection after {max} attempts"),
+            });
+            return;
+        }
+        self.stats.reconnects += 1;
+        self.set_state(ConnectionState::Reconnecting {
+            attempt: self.attempt,
+        });
+        let delay = self.backoff_ms(self.attempt);
+        self.reconnect_at = Some(at + delay);
+    }
+
+    fn backoff_ms(&mut self, attempt: u32) -> i64 {
+        let exp = attempt.saturating_sub(1).min(20);
+        let base =
+            (self.cfg.backoff_initial_ms.saturating_mul(1 << exp)).min(self.cfg.backoff_max_ms);
+        // xorshift64*
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        let u = (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64;
+        let j = (u * 2.0 - 1.0) * self.cfg.backoff_jitter;
+        ((base as f64) * (1.0 + j)).round().max(0.0) as i64
+    }
+
+    fn on_step_timeout(&mut self, now: i64) {
+        let step = self.step;
+        self.retries += 1;
+        if step == Step::Link {
+            // The connect never completed: abandon it and back off.
+            self.expect_disconnect = true;
+            self.commands.push_back(TransportCommand::Disconnect);
+            self.lost(now, GapCause::LinkLost);
+            return;
+        }
+        if self.retries > self.cfg.max_retries {
+            log::debug!(
+                "sensor: step {step:?} timed out {} times; reconnecting",
+                self.retries
+            );
+            self.drop_link(now, GapCause::LinkLost);
+            return;
+        }
+        let retries = self.retries;
+        self.resend(step, now);
+        self.retries = retries;
+    }
+
+    fn resend(&mut self, step: Step, now: i64) {
+        match step {
+            Step::Features => self.commands.push_back(TransportCommand::Read {
+                characteristic: Characteristic::PmdControlPoint,
+            }),
+            Step::Settings => self.cmd_write(GET_ECG_SETTINGS.to_vec()),
+            Step::Start => self.cmd_write(decode::start_ecg_command(self.rate, self.resolution)),
+            Step::Link | Step::Nothing => return,
+        }
+        self.await_step(step, now);
+    }
+
+    fn on_command_failed(&mut self, at: i64, command: TransportCommand, reason: &str) {
+        log::debug!("sensor: command failed: {command:?}: {reason}");
+        match command {
+            TransportCommand::Subscribe {
+                characteristic: Characteristic::PmdControlPoint | Characteristic::PmdData,
+                ..
+            }
+            | TransportCommand::Read {
+                characteristic: Characteristic::PmdControlPoint,
+            } if self.step == Step::Features => {
+                // No PMD service: a plain heart-rate strap.
+                self.pmd = false;
+                self.streaming(at);
+            }
+            TransportCommand::Connect if self.step == Step::Link => {
+                self.lost(at, GapCause::LinkLost);
+            }
+            TransportCommand::Write {
+                characteristic: Characteristic::PmdControlPoint,
+                ..
+            } if matches!(self.step, Step::Settings | Step::Start) => {
+                self.retry_or_reconnect(at);
+            }
+            // MTU, battery, HR subscription failures are not fatal.
+            _ => {}
+        }
+    }
+
+    fn retry_or_reconnect(&mut self, at: i64) {
+        let step = self.step;
+        self.retries += 1;
+        if self.retries > self.cfg.max_retries {
+            self.drop_link(at, GapCause::LinkLost);
+        } else {
+            let r = self.retries;
+            self.resend(step, at);
+            self.retries = r;
+        }
+    }
+
+    fn on_value(&mut self, at: i64, c: Characteristic, v: &[u8]) {
+        match c {
+            Characteristic::HeartRateMeasurement => self.on_hr(at, v),
+            Characteristic::BatteryLevel => {
+                if let Some(&p) = v.first() {
+                    self.events.push_back(SensorEvent::Battery {
+                        at_ms: at,
+                        percent: p,
+                    });
+                }
+            }
+            Characteristic::PmdControlPoint => self.on_control_point(at, v),
+            Characteristic::PmdData => self.on_pmd_data(at, v),
+        }
+    }
+
+    fn on_hr(&mut self, at: i64, v: &[u8]) {
+        let Some(hr) = decode::heart_rate(v) else {
+            return;
+        };
+        if !self.ecg_started {
+            self.last_data_ms = at;
+        }
+        if self.contact != Some(hr.contact) {
+            self.contact = Some(hr.contact);
+            self.events.push_back(SensorEvent::Contact {
+                at_ms: at,
+                contact: hr.contact,
+            });
+        }
+        self.events.push_back(SensorEvent::HeartRate {
+            at_ms: at,
+            bpm: hr.bpm,
+            rr_ms: hr.rr_ms,
+            contact: hr.contact,
+        });
+    }
+
+    fn on_control_point(&mut self, at: i64, v: &[u8]) {
+        let Some(msg) = decode::control_point(v) else {
+            return;
+        };
+        let (opcode, status, (rates, res)) = match msg {
+            decode::Cp::Features { ecg } => {
+                if self.step == Step::Features {
+                    if ecg {
+                        self.cmd_write(GET_ECG_SETTINGS.to_vec());
+                        self.retries = 0;
+                        self.await_step(Step::Settings, at);
+                    } else {
+                        self.pmd = false;
+                        self.streaming(at);
+                    }
+                }
+                return;
+            }
+            decode::Cp::Stopped => {
+                if self.state == ConnectionState::Streaming && self.ecg_started {
+                    log::debug!("sensor: strap stopped the stream; restarting");
+                    self.restart_stream(at);
+                }
+                return;
+            }
+            decode::Cp::Reply {
+                measurement: 0,
+                opcode,
+                status,
+                settings,
+            } => (opcode, status, settings),
+            decode::Cp::Reply { .. } => return,
+        };
+        match (self.step, opcode) {
+            (Step::Settings, 0x01) => {
+                if status != 0 {
+                    self.retry_or_reconnect(at);
+                    return;
+                }
+                self.rate = pick(&rates, self.cfg.ecg_rate_hz);
+                self.resolution = pick(&res, self.cfg.ecg_resolution);
+                self.cmd_write(decode::start_ecg_command(self.rate, self.resolution));
+                self.retries = 0;
+                self.await_step(Step::Start, at);
+            }
+            (Step::Start, 0x02) => match status {
+                // 6 = already in state: the stream is running (e.g. after a quick reconnect).
+                0 | 6 => {
+                    self.ecg_started = true;
+                    self.events.push_back(SensorEvent::StreamStarted {
+                        at_ms: at,
+                        sample_rate_hz: self.rate,
+                        resolution_bits: self.resolution,
+                    });
+                    self.streaming(at);
+                }
+                10 => {
+                    // Invalid MTU: ask again, then retry the start.
+                    self.commands.push_back(TransportCommand::RequestMtu {
+                        mtu: self.cfg.request_mtu,
+                    });
+                    self.retry_or_reconnect(at);
+                }
+                _ => self.retry_or_reconnect(at),
+            },
+            _ => {}
+        }
+    }
+
+    fn restart_stream(&mut self, at: i64) {
+        self.stats.stream_restarts += 1;
+        self.ecg_started = false;
+        self.flush_frames();
+        self.tl.pending_cause = Some(GapCause::StreamRestarted);
+        self.tl.suspect = None;
+        self.set_state(ConnectionState::Configuring);
+        self.cmd_write(decode::start_ecg_command(self.rate, self.resolution));
+        self.retries = 0;
+        self.await_step(Step::Start, at);
+    }
+
+    // --- ECG frames -----------------------------------------------------------------------
+
+    fn on_pmd_data(&mut self, at: i64, v: &[u8]) {
+        if !self.ecg_started {
+            return;
+        }
+        let Some(frame) = decode::ecg_frame(v) else {
+            self.stats.corrupt_frames_dropped += 1;
+            return;
+        };
+        self.last_data_ms = at;
+        if self.tl.recent.contains(&frame.timestamp_ns) {
+            self.stats.duplicates_dropped += 1;
+            return;
+        }
+        if !self.plausible(at, frame.timestamp_ns) {
+            match self.tl.suspect.take() {
+                Some((s_at, suspect))
+                    if consistent(
+                        self.cfg.jump_threshold_ms,
+                        s_at,
+                        suspect.timestamp_ns,
+                        at,
+                        frame.timestamp_ns,
+                    ) =>
+                {
+                    // Two frames agree on the new clock: a real jump.
+                    let jump_ms = self.tl.offset_ms.map_or(0, |o| {
+                        (o - (s_at as f64 - suspect.timestamp_ns as f64 / 1e6)).round() as i64
+                    });
+                    self.clock_jump(s_at, jump_ms);
+                    self.accept(s_at, suspect);
+                    self.accept(at, frame);
+                }
+                Some(_) => {
+                    self.stats.corrupt_frames_dropped += 1;
+                    self.tl.suspect = Some((at, frame));
+                }
+                None => self.tl.suspect = Some((at, frame)),
+            }
+            return;
+        }
+        if self.tl.suspect.take().is_some() {
+            self.stats.corrupt_frames_dropped += 1;
+        }
+        self.accept(at, frame);
+    }
+
+    /// Does a frame's timestamp fit the sensor→phone mapping (arrival latency within
+    /// [-FORWARD_SLACK, jump_threshold]) and come after what was delivered?
+    fn plausible(&self, at: i64, ts_ns: u64) -> bool {
+        let Some(offset) = self.tl.offset_ms else {
+            return true;
+        };
+        let lat = at as f64 - ts_ns as f64 / 1e6 - offset;
+        if lat < -FORWARD_SLACK_MS || lat > self.cfg.jump_threshold_ms as f64 {
+            return false;
+        }
+        // Older than what was delivered, or behind the newest frame by anything but a few whole
+        // frames (a frame swapped with its successors): the clock went back.
+        if self.tl.last_ts_ns.is_some_and(|l| ts_ns < l) {
+            return false;
+        }
+        match self.tl.newest_ts_ns {
+            Some(newest) if ts_ns < newest => {
+                let frame_ns = self.tl.interval_ns * self.tl.frame_len as f64;
+                let k = (newest - ts_ns) as f64 / frame_ns;
+                k.round() <= MAX_REORDER_FRAMES && (k - k.round()).abs() <= 0.05
+            }
+            _ => true,
+        }
+    }
+
+    fn clock_jump(&mut self, at: i64, jump_ms: i64) {
+        self.flush_frames();
+        self.stats.timestamp_jumps += 1;
+        self.events
+            .push_back(SensorEvent::TimestampJump { at_ms: at, jump_ms });
+        // Re-align: continuity from the phone clock.
+        self.tl.offset_ms = None;
+        self.tl.last_ts_ns = None;
+        self.tl.recent.clear();
+        self.tl.newest_ts_ns = None;
+        self.tl.pending_cause.get_or_insert(GapCause::ClockJump);
+    }
+
+    fn accept(&mut self, at: i64, frame: decode::EcgFrame) {
+        // Track the sensor→phone offset: minimum latency, slowly released (drift).
+        let obs = at as f64 - frame.timestamp_ns as f64 / 1e6;
+        self.tl.offset_ms = Some(match self.tl.offset_ms {
+            None => obs,
+            Some(o) if obs < o => obs,
+            Some(o) => o + (obs - o) * 0.002,
+        });
+        if self.tl.recent.len() >= 16 {
+            self.tl.recent.pop_front();
+        }
+        self.tl.recent.push_back(frame.timestamp_ns);
+        self.tl.frame_len = frame.samples_uv.len();
+        self.tl.newest_ts_ns = Some(
+            self.tl
+                .newest_ts_ns
+                .map_or(frame.timestamp_ns, |t| t.max(frame.timestamp_ns)),
+        );
+        if self.tl.last_ts_ns.is_some_and(|l| frame.timestamp_ns <= l) {
+            self.stats.late_frames_dropped += 1;
+            return;
+        }
+        let pos = self
+            .tl
+            .buffer
+            .partition_point(|f| f.timestamp_ns < frame.timestamp_ns);
+        self.tl.buffer.insert(pos, frame);
+        while self.tl.buffer.len() > self.cfg.reorder_depth {
+            let f = self.tl.buffer.remove(0);
+            self.deliver(f);
+        }
+    }
+
+    fn flush_frames(&mut self) {
+        for f in std::mem::take(&mut self.tl.buffer) {
+            self.deliver(f);
+        }
+    }
+
+    fn deliver(&mut self, f: decode::EcgFrame) {
+        let n = f.samples_uv.len();
+        if n == 0 {
+            return;
+        }
+        let offset = self.tl.offset_ms.unwrap_or(0.0);
+        let mut last_ms = f.timestamp_ns as f64 / 1e6 + offset;
+        let nominal = 1e9 / f64::from(self.rate.max(1));
+        let mut interval_ns = self.tl.interval_ns;
+        match self.tl.last_ts_ns {
+            Some(prev) => {
+                let d = (f.timestamp_ns - prev) as f64;
+                let per = d / n as f64;
+                if (per - nominal).abs() <= nominal * 0.05 {
+                    interval_ns = per;
+                    self.tl.interval_ns += (per - self.tl.interval_ns) * 0.05;
+                    self.tl.pending_cause = None;
+                } else {
+                    let total = (d / self.tl.interval_ns).round() as i64;
+                    let missing = (total - n as i64).max(0) as u64;
+                    if missing > 0 {
+                        let first_ms = last_ms - (n - 1) as f64 * interval_ns / 1e6;
+                        let cause = self
+                            .tl
+                            .pending_cause
+                            .take()
+                            .unwrap_or(GapCause::FramesMissing);
+                        self.gap(self.tl.last_sample_ms, first_ms, missing, cause);
+                    }
+                }
+            }
+            None => {
+                if let Some(cause) = self.tl.pending_cause.take()
+                    && self.tl.last_sample_ms > 0.0
+                {
+                    // The sensor clock jumped: estimate the hole from the phone clock. A jump
+                    // without a link loss loses whole frames (or nothing): round to frames and
+                    // re-anchor the mapping so the samples continue seamlessly.
+                    let first_ms = last_ms - (n - 1) as f64 * interval_ns / 1e6;
+                    let est = (first_ms - self.tl.last_sample_ms) * 1e6 / interval_ns - 1.0;
+                    let missing = if cause == GapCause::ClockJump {
+                        // The arrival latency of the frames that re-aligned the clock may exceed
+                        // the usual minimum by a link stall (≈ 1-2 frames): only a longer hole
+                        // counts, in whole frames.
+                        let stall = self.cfg.jump_threshold_ms as f64 * 1e6 / interval_ns;
+                        if est < stall {
+                            0
+                        } else {
+                            ((est / n as f64).round() as u64) * n as u64
+                        }
+                    } else {
+                        est.round().max(0.0) as u64
+                    };
+                    let first = self.tl.last_sample_ms + (missing + 1) as f64 * interval_ns / 1e6;
+                    let new_last = first + (n - 1) as f64 * interval_ns / 1e6;
+                    self.tl.offset_ms = Some(new_last - f.timestamp_ns as f64 / 1e6);
+                    last_ms = new_last;
+                    if missing > 0 {
+                        self.gap(self.tl.last_sample_ms, first, missing, cause);
+                    }
+                }
+            }
+        }
+        let interval_ms = interval_ns / 1e6;
+        let first_ms = last_ms - (n - 1) as f64 * interval_ms;
+        self.tl.last_ts_ns = Some(f.timestamp_ns);
+        self.tl.last_sample_ms = last_ms;
+        self.stats.frames_delivered += 1;
+        self.stats.samples_delivered += n as u64;
+        self.events.push_back(SensorEvent::Ecg(EcgChunk {
+            first_sample_ms: first_ms,
+            sample_interval_ms: interval_ms,
+            sensor_timestamp_ns: f.timestamp_ns,
+            samples_uv: f.samples_uv,
+        }));
+    }
+
+    fn gap(&mut self, from_ms: f64, to_ms: f64, missing: u64, cause: GapCause) {
+        self.stats.gaps += 1;
+        self.stats.missing_samples += missing;
+        self.events.push_back(SensorEvent::Gap {
+            from_ms,
+            to_ms,
+            missing_samples: missing,
+            cause,
+        });
+    }
+}
+
+/// A frame may arrive at most this much "before" the mapped time of its last sample (jitter of
+/// the offset estimate) before it counts as a forward clock jump.
+const FORWARD_SLACK_MS: f64 = 400.0;
+
+/// How many whole frames a late (reordered) frame may lag the newest one.
+const MAX_REORDER_FRAMES: f64 = 3.0;
+
+/// `01 00`: get ECG measurement settings.
+pub const GET_ECG_SETTINGS: [u8; 2] = [0x01, 0x00];
+/// `03 00`: stop ECG.
+pub const STOP_ECG: [u8; 2] = [0x03, 0x00];
+
+fn pick(offered: &[u16], wanted: u16) -> u16 {
+    if offered.is_empty() || offered.contains(&wanted) {
+        wanted
+    } else {
+        offered[0]
+    }
+}
+
+/// Do two arrivals agree on the sensor clock (elapsed sensor time ≈ elapsed phone time)?
+fn consistent(threshold_ms: i64, at_a: i64, ts_a: u64, at_b: i64, ts_b: u64) -> bool {
+    let ds = (ts_b as i128 - ts_a as i128) / 1_000_000;
+    let dp = i128::from(at_b - at_a);
+    (ds - dp).abs() <= i128::from(threshold_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sensor::replay::{H10_ECG_SETTINGS_REPLY, H10_FEATURES, H10_START_REPLY};
+
+    fn ev(at_ms: i64, kind: TransportEventKind) -> TransportEvent {
+        TransportEvent { at_ms, kind }
+    }
+    fn cp(at: i64, v: &[u8]) -> TransportEvent {
+        ev(
+            at,
+            TransportEventKind::Notification {
+                characteristic: Characteristic::PmdControlPoint,
+                value: v.to_vec(),
+            },
+        )
+    }
+    fn writes(c: &[TransportCommand]) -> Vec<Vec<u8>> {
+        c.iter()
+            .filter_map(|c| match c {
+                TransportCommand::Write { value, .. } => Some(value.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Connected and configured up to (not including) the start reply.
+    fn configured(mtu: u16) -> Session {
+        let mut s = Session::new(SessionConfig::default());
+        s.start(0);
+        assert_eq!(s.drain_commands(), [TransportCommand::Connect]);
+        s.handle(ev(10, TransportEventKind::Connected { mtu }));
+        s.handle(ev(
+            20,
+            TransportEventKind::ReadResult {
+                characteristic: Characteristic::PmdControlPoint,
+                value: H10_FEATURES.to_vec(),
+            },
+        ));
+        s.handle(cp(30, &H10_ECG_SETTINGS_REPLY));
+        s
+    }
+
+    #[test]
+    fn handshake_order_and_small_mtu() {
+        let mut s = configured(23);
+        let c = s.drain_commands();
+        assert_eq!(c[0], TransportCommand::RequestMtu { mtu: 512 });
+        assert!(c.contains(&TransportCommand::Subscribe {
+            characteristic: Characteristic::PmdControlPoint,
+            how: Subscription::Indicate
+        }));
+        assert_eq!(
+            writes(&c),
+            [
+                GET_ECG_SETTINGS.to_vec(),
+                decode::start_ecg_command(130, 14)
+            ]
+        );
+        s.handle(cp(40, &H10_START_REPLY));
+        assert_eq!(s.state(), &ConnectionState::Streaming);
+    }
+
+    #[test]
+    fn invalid_mtu_requests_mtu_and_retries_start() {
+        let mut s = configured(23);
+        s.drain_commands();
+        s.handle(cp(40, &[0xF0, 0x02, 0x00, 10, 0x00]));
+        let c = s.drain_commands();
+        assert_eq!(c[0], TransportCommand::RequestMtu { mtu: 512 });
+        assert_eq!(writes(&c), [decode::start_ecg_command(130, 14)]);
+        s.handle(cp(50, &H10_START_REPLY));
+        assert_eq!(s.state(), &ConnectionState::Streaming);
+    }
+
+    #[test]
+    fn reply_timeouts_retry_then_reconnect_with_backoff() {
+        let mut s = configured(512);
+        s.drain_commands();
+        // no start reply: 2 retries, then drop the link
+        s.tick(30 + 5_000);
+        s.tick(30 + 10_000);
+        assert_eq!(writes(&s.drain_commands()).len(), 2);
+        s.tick(30 + 15_000);
+        let c = s.drain_commands();
+        assert!(c.contains(&TransportCommand::Disconnect));
+        assert_eq!(s.state(), &ConnectionState::Reconnecting { attempt: 1 });
+        assert_eq!(s.stats().step_timeouts, 3);
+        // backoff: ~1 s, then connect; connect times out → attempt 2 after ~2 s
+        let t0 = 30 + 15_000;
+        s.tick(t0 + 700);
+        assert!(s.drain_commands().is_empty());
+        s.tick(t0 + 1_300);
+        assert_eq!(s.drain_commands(), [TransportCommand::Connect]);
+        s.tick(t0 + 1_300 + 15_000);
+        assert_eq!(s.state(), &ConnectionState::Reconnecting { attempt: 2 });
+        let d = s.next_deadline().unwrap() - (t0 + 1_300 + 15_000);
+        assert!((1_600..=2_400).contains(&d), "{d}");
+    }
+
+    #[test]
+    fn backoff_capped_and_jittered_deterministically() {
+        let mut a = Session::new(SessionConfig::default());
+        let mut b = Session::new(SessionConfig::default());
+        let da: Vec<i64> = (1..12).map(|k| a.backoff_ms(k)).collect();
+        let db: Vec<i64> = (1..12).map(|k| b.backoff_ms(k)).collect();
+        assert_eq!(da, db);
+        assert!(da.iter().all(|&d| d <= 36_000));
+        assert!(da[10] >= 24_000);
+    }
+
+    #[test]
+    fn strap_stop_indication_restarts_stream() {
+        let mut s = configured(512);
+        s.handle(cp(40, &H10_START_REPLY));
+        s.drain_commands();
+        s.handle(cp(1_000, &[0x01, 0x00]));
+        assert_eq!(
+            writes(&s.drain_commands()),
+            [decode::start_ecg_command(130, 14)]
+        );
+        s.handle(cp(1_050, &H10_START_REPLY));
+        assert_eq!(s.state(), &ConnectionState::Streaming);
+        assert_eq!(s.stats().stream_restarts, 1);
+    }
+
+    #[test]
+    fn stop_stops_stream_before_disconnect() {
+        let mut s = configured(512);
+        s.handle(cp(40, &H10_START_REPLY));
+        s.drain_commands();
+        s.stop(100);
+        assert_eq!(
+            s.drain_commands(),
+            [
+                TransportCommand::Write {
+                    characteristic: Characteristic::PmdControlPoint,
+                    value: STOP_ECG.to_vec()
+                },
+                TransportCommand::Disconnect
+            ]
+        );
+        assert_eq!(s.state(), &ConnectionState::Stopped);
+    }
+
+    #[test]
+    fn heart_rate_only_strap_and_silence() {
+        let mut s = Session::new(SessionConfig::default());
+        s.start(0);
+        s.handle(ev(10, TransportEventKind::Connected { mtu: 23 }));
+        s.handle(ev(
+            20,
+            TransportEventKind::CommandFailed {
+                command: TransportCommand::Subscribe {
+                    characteristic: Characteristic::PmdControlPoint,
+                    how: Subscription::Indicate,
+                },
+                reason: "no such characteristic".into(),
+            },
+        ));
+        assert_eq!(s.state(), &ConnectionState::Streaming);
+        s.tick(5_100);
+        assert_eq!(s.state(), &ConnectionState::Reconnecting { attempt: 1 });
+    }
+
+    #[test]
+    fn max_reconnect_attempts_fail() {
+        let mut s = Session::new(SessionConfig {
+            max_reconnect_attempts: Some(1),
+            ..SessionConfig::default()
+        });
+        s.start(0);
+        s.handle(ev(
+            5,
+            TransportEventKind::Disconnected { reason: "x".into() },
+        ));
+        assert_eq!(s.state(), &ConnectionState::Reconnecting { attempt: 1 });
+        s.tick(2_000);
+        s.handle(ev(
+            2_010,
+            TransportEventKind::CommandFailed {
+                command: TransportCommand::Connect,
+                reason: "unreachable".into(),
+            },
+        ));
+        assert!(matches!(s.state(), ConnectionState::Failed { .. }));
+    }
+}
