@@ -28,3 +28,14 @@ pub fn dataset(sub: &str) -> Option<PathBuf> {
     );
     None
 }
+
+/// Median of `v` (sorts it in place); NaN-free input expected. Panics on an empty slice.
+pub fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}

@@ -11,20 +11,10 @@ use stressbeat_core::{
         timing::EcgFrameTracker,
     },
 };
-use stressbeat_e2e::dataset;
+use stressbeat_e2e::{dataset, median};
 
 const CAPTURE: &str = "pmd_capture/hr_data_2023-01-13_11-40-07.bin";
 const EXPORT: &str = "pmd_capture/Philipp_Diethelm_2023-01-13_11-40-07.csv";
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
 
 /// The decoded capture: µV samples, their sensor times (ns), frame timestamps and the tracker.
 struct Decoded {

@@ -3,17 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use stressbeat_core::dsp::rpeak::detect_peaks;
-use stressbeat_e2e::dataset;
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
+use stressbeat_e2e::{dataset, median};
 
 /// (time s, ecg mV) rows.
 type Ecg = Vec<(f64, f32)>;
