@@ -414,19 +414,9 @@ impl RPeakDetector {
         self.f1 = 0.0;
         self.f2 = 0.0;
         self.cand = None;
-        self.learning = true;
-        self.learn_until = self.n + self.warmup;
-        self.learn_sum = 0.0;
-        self.learn_count = 0;
-        self.cands_len = 0;
-        self.last_qrs = None;
-        self.rr_len = 0;
-        self.sb_dirty = false;
-        self.sb_wake = u64::MAX;
-        self.decay_at = u64::MAX;
-        self.decays = 0;
         // the integrator subtracts old derivative values: forget them with the filter state
         self.ring_d.iter_mut().for_each(|v| *v = 0.0);
+        self.restart_learning_keep_filters();
     }
 
     #[inline]
