@@ -7,8 +7,6 @@
 #   VERBOSE=1 scripts/test-kotlin.sh
 #   MVN_OFFLINE=1 scripts/test-kotlin.sh   # after one online run (~/.m2 cache filled)
 # Env: PROFILE (debug), STRESSBEAT_DATA (../shared/data; real-data tests skip when absent),
-#      EXCLUDE_NEEDS_ANALYSIS=1 skips tests tagged "needs-analysis" (they need the real
-#      analysis::analyze, which replaces the TEMPORARY one at integration),
 #      MVN_ARGS (extra Maven args, e.g. "-Dtest=AnalyzeRecordingTest#missingFileIsFileNotFound").
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +24,6 @@ mvn_flags=(-B -f android/bindings-jvm/pom.xml
     "-Dstressbeat.data.dir=$data")
 mvn_flags+=(-Dstyle.color=never)
 [[ -n "${MVN_OFFLINE:-}" ]] && mvn_flags+=(-o)
-[[ -n "${EXCLUDE_NEEDS_ANALYSIS:-}" ]] && mvn_flags+=(-DexcludedGroups=needs-analysis)
 [[ -z "${VERBOSE:-}" ]] && mvn_flags+=(-q)
 summary() {  # one line from the surefire reports
     python3 - android/bindings-jvm/target/surefire-reports <<'PY' 2>/dev/null || true
@@ -46,5 +43,4 @@ if ! mvn "${mvn_flags[@]}" ${MVN_ARGS:-} test 2>&1 | sed 's/\x1b\[[0-9;]*m//g'; 
     exit 1
 fi
 summary
-[[ -n "${EXCLUDE_NEEDS_ANALYSIS:-}" ]] && echo "test-kotlin: (tests tagged needs-analysis excluded)"
 exit 0

@@ -6,7 +6,6 @@
 #
 #   scripts/test-swift.sh                       # quiet: XCTest summary + failures only
 #   VERBOSE=1 scripts/test-swift.sh             # full compiler and XCTest output
-#   EXCLUDE_NEEDS_ANALYSIS=1 scripts/test-swift.sh   # skip tests that need the real analysis
 # Env: PROFILE (debug), STRESSBEAT_DATA (../shared/data; real-data tests skip when absent),
 #      SWIFT_CHROOT (/var/cache/stressbeat/swift-chroot). Needs root (chroot).
 set -euo pipefail
@@ -66,7 +65,6 @@ log="$root/build/test-swift.log"; mkdir -p "$(dirname "$log")"
 set +e
 chroot "$chroot_dir" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root TMPDIR=/tmp LANG=C.UTF-8 \
     VERBOSE="${VERBOSE:-}" STRESSBEAT_DATA="/$run_rel/data" \
-    STRESSBEAT_EXCLUDE_NEEDS_ANALYSIS="$([[ -n "${EXCLUDE_NEEDS_ANALYSIS:-}" ]] && echo 1 || echo 0)" \
     /bin/bash "/$run_rel/build-and-test.sh" >"$log" 2>&1
 rc=$?
 set -e

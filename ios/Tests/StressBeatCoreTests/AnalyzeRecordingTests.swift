@@ -44,13 +44,8 @@ final class AnalyzeRecordingTests: XCTestCase {
         XCTAssertEqual(s.durationS, 60, accuracy: 1e-6)
     }
 
-    /// NEEDS THE REAL ANALYSIS (integration): fails against the TEMPORARY `analysis::analyze`
-    /// (0 beats, no HRV). MIT-BIH 101 has 1865 annotated beats.
-    /// Skipped when STRESSBEAT_EXCLUDE_NEEDS_ANALYSIS=1 (set by EXCLUDE_NEEDS_ANALYSIS=1 scripts/test-swift.sh).
+    /// The whole pipeline through the binding: MIT-BIH 101 has 1865 annotated beats.
     func testBeatsAndHeartRate() throws {
-        if ProcessInfo.processInfo.environment["STRESSBEAT_EXCLUDE_NEEDS_ANALYSIS"] == "1" {
-            throw XCTSkip("needs-analysis test excluded (EXCLUDE_NEEDS_ANALYSIS=1)")
-        }
         try requireRecord101()
         let s = try analyzeRecording(path: Self.record101, options: nil)
         XCTAssert((1850...1880).contains(s.beatCount), "beatCount \(s.beatCount) (expected 1850...1880)")

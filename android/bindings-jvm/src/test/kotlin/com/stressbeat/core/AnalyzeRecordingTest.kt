@@ -8,7 +8,6 @@ import org.junit.jupiter.api.Assertions.assertFalse
 import org.junit.jupiter.api.Assertions.assertNotNull
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Assumptions.assumeTrue
-import org.junit.jupiter.api.Tag
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.assertThrows
 import org.junit.jupiter.api.io.TempDir
@@ -48,13 +47,8 @@ class AnalyzeRecordingTest {
         assertEquals(60.0, s.durationS, 1e-6)
     }
 
-    /**
-     * NEEDS THE REAL ANALYSIS (integration): fails against the TEMPORARY `analysis::analyze`,
-     * which reports 0 beats and no HRV. MIT-BIH 101 has 1865 annotated beats.
-     * Excluded with `EXCLUDE_NEEDS_ANALYSIS=1 scripts/test-kotlin.sh` until then.
-     */
+    /** The whole pipeline through the binding: MIT-BIH 101 has 1865 annotated beats. */
     @Test
-    @Tag("needs-analysis")
     fun beatsAndHeartRate() {
         requireRecord101()
         val s = analyzeRecording(record101.path, null)
