@@ -305,7 +305,7 @@ impl PersonalBaseline {
         config: &BaselineConfig,
         alpha: Option<f64>,
     ) -> Result<(), BaselineRejection> {
-        if !(obs.usable_fraction >= config.min_usable_fraction) {
+        if !(obs.usable_fraction >= config.min_usable_fraction && obs.usable_fraction <= 1.0) {
             return Err(BaselineRejection::PoorSignal);
         }
         if obs.beat_counts.ectopic_fraction() > config.max_ectopic_fraction {
@@ -364,9 +364,11 @@ impl PersonalBaseline {
         let w = match alpha {
             Some(a) if self.feature_windows > warmup => a,
             _ => 1.0 / self.feature_windows as f64,
-        } as f32;
+        };
+        // In f64: a convex combination of finite f32 values stays finite.
         for (m, v) in self.features.iter_mut().zip(x) {
-            *m += w * (v - *m);
+            let (mf, vf) = (f64::from(*m), f64::from(*v));
+            *m = (mf + w * (vf - mf)) as f32;
         }
     }
 

@@ -131,7 +131,7 @@ pub enum NoScoreReason {
     },
     /// The heart rate is outside the plausible range (detection failure).
     ImplausibleHeartRate {
-        /// The reported rate, bpm.
+        /// The reported rate, bpm (0 for a non-finite value).
         bpm: f32,
     },
     /// Neither the model nor the HRV fallback gave a probability.
@@ -217,7 +217,7 @@ pub struct StressUpdate {
     pub confidence: f32,
     /// The held state (`None` before the first score and after a long gap).
     pub state: Option<StressState>,
-    /// The state changed on this update.
+    /// A new state was entered on this update (a reset to `None` is not a change).
     pub state_changed: bool,
     /// Why there is no score.
     pub reason: Option<NoScoreReason>,
@@ -225,7 +225,8 @@ pub struct StressUpdate {
     pub source: Option<ScoreSource>,
     /// The baseline the score is relative to.
     pub baseline: BaselineUsed,
-    /// The window's usable fraction (echoed for the history and alerts).
+    /// The window's usable fraction (echoed for the history; a non-finite or out-of-range input
+    /// reads 0).
     pub usable_fraction: f32,
     /// Calibration progress or outcome, while one runs.
     pub calibration: Option<CalibrationEvent>,
@@ -432,7 +433,7 @@ impl StressEngine {
             reason: None,
             source: None,
             baseline: self.baseline_used(),
-            usable_fraction: obs.usable_fraction,
+            usable_fraction: sane_fraction(obs.usable_fraction),
             calibration: None,
         };
         if obs.end_ms < obs.start_ms || self.state.last_end_ms.is_some_and(|t| at <= t) {
@@ -540,13 +541,11 @@ impl StressEngine {
     /// Quality gate, then the baseline-relative probability and its confidence.
     fn score_window(&self, obs: &WindowObservation) -> std::result::Result<Scored, NoScoreReason> {
         let c = &self.config;
-        if !(obs.usable_fraction >= c.min_usable_fraction) {
+        // Non-finite or above 1 is a broken quality index: treated as no usable signal.
+        let usable = obs.usable_fraction;
+        if !(usable >= c.min_usable_fraction && usable <= 1.0) {
             return Err(NoScoreReason::PoorSignal {
-                usable_fraction: if obs.usable_fraction.is_finite() {
-                    obs.usable_fraction
-                } else {
-                    0.0
-                },
+                usable_fraction: sane_fraction(usable),
                 required: c.min_usable_fraction,
             });
         }
@@ -559,6 +558,7 @@ impl StressEngine {
         }
         match obs.hr_bpm {
             Some(bpm) if !(bpm >= c.hr_range_bpm.0 && bpm <= c.hr_range_bpm.1) => {
+                let bpm = if bpm.is_finite() { bpm } else { 0.0 };
                 return Err(NoScoreReason::ImplausibleHeartRate { bpm });
             }
             _ => {}
@@ -615,4 +615,9 @@ struct Scored {
     probability: f32,
     confidence: f32,
     source: ScoreSource,
+}
+
+/// A fraction in 0-1, or 0 for a broken (non-finite, out-of-range) value.
+fn sane_fraction(x: f32) -> f32 {
+    if (0.0..=1.0).contains(&x) { x } else { 0.0 }
 }
