@@ -275,6 +275,17 @@ fn calibration_from_a_bad_signal_fails_and_keeps_the_old_baseline() {
         w.usable_fraction = 0.4;
         w
     });
+    // The bad signal is the reason shown while calibrating, not "calibrating".
+    assert!(updates[..updates.len() - 1].iter().all(|u| matches!(
+        u.reason,
+        Some(NoScoreReason::PoorSignal { .. })
+    ) && matches!(
+        u.calibration,
+        Some(CalibrationEvent::Progress {
+            accepted_windows: 0,
+            ..
+        })
+    )));
     assert_eq!(
         updates.last().unwrap().calibration,
         Some(CalibrationEvent::Failed(CalibrationError::TooFewWindows {
@@ -321,6 +332,14 @@ fn rolling_baseline_moves_slowly_and_a_stressful_week_stays_bounded() {
         "{}",
         b.hr_bpm.mean
     );
+
+    // A baseline saved under another clock (its last update "in the future") still learns.
+    let mut b = calibrated(60.0);
+    b.updated_ms = i64::MAX / 2;
+    let mut w = window(10 * MIN, 0.2);
+    w.hr_bpm = Some(64.0);
+    b.update_rolling(&w, &config).unwrap();
+    assert!(b.hr_bpm.mean > 60.0 && b.updated_ms == 10 * MIN);
 
     // A week at +30 bpm and p = 0.6: capped at the drift bounds.
     let mut b = calibrated(60.0);

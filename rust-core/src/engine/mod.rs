@@ -365,7 +365,9 @@ impl StressEngine {
         Self::restore(config, EngineState::default())
     }
 
-    /// Resume from a saved [`EngineState`]. Errors: an invalid config.
+    /// Resume from a saved [`EngineState`]. Errors: an invalid config. If the clock restarted
+    /// (e.g. a monotonic clock after a reboot), call [`StressEngine::reset_stream`] before the
+    /// first window, or it is taken as out of order.
     pub fn restore(config: EngineConfig, state: EngineState) -> Result<Self> {
         config.validate()?;
         Ok(Self { config, state })
@@ -447,14 +449,18 @@ impl StressEngine {
         if let Some(cal) = self.state.calibration.as_mut() {
             // Rejections are counted in the calibration itself.
             let _ = cal.add(obs);
-            out.reason = Some(NoScoreReason::Calibrating {
-                remaining_ms: cal.remaining_ms(at),
-            });
+            let remaining_ms = cal.remaining_ms(at);
+            let due = cal.is_due(at);
             out.calibration = Some(CalibrationEvent::Progress {
                 accepted_windows: cal.accepted,
-                remaining_ms: cal.remaining_ms(at),
+                remaining_ms,
             });
-            if cal.is_due(at) {
+            // A bad signal is reported as such (the user can fix it; lost-signal alerts see it).
+            out.reason = Some(match self.signal_gate(obs) {
+                Err(signal) => signal,
+                Ok(()) => NoScoreReason::Calibrating { remaining_ms },
+            });
+            if due {
                 out.calibration = Some(self.finish_calibration());
                 out.baseline = self.baseline_used();
             }
@@ -538,8 +544,8 @@ impl StressEngine {
         let _ = b.update_rolling(obs, cfg);
     }
 
-    /// Quality gate, then the baseline-relative probability and its confidence.
-    fn score_window(&self, obs: &WindowObservation) -> std::result::Result<Scored, NoScoreReason> {
+    /// The signal part of the quality gate: usable fraction, beats, plausible heart rate.
+    fn signal_gate(&self, obs: &WindowObservation) -> std::result::Result<(), NoScoreReason> {
         let c = &self.config;
         // Non-finite or above 1 is a broken quality index: treated as no usable signal.
         let usable = obs.usable_fraction;
@@ -563,6 +569,13 @@ impl StressEngine {
             }
             _ => {}
         }
+        Ok(())
+    }
+
+    /// Quality gate, then the baseline-relative probability and its confidence.
+    fn score_window(&self, obs: &WindowObservation) -> std::result::Result<Scored, NoScoreReason> {
+        self.signal_gate(obs)?;
+        let c = &self.config;
         let pm = obs.model_probability.and_then(valid_probability);
         let pf = obs.fallback_probability.and_then(valid_probability);
         let (p, source) = match (pm, pf) {
