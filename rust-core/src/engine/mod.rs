@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 pub use alerts::{
-    Alert, AlertEngine, AlertKind, AlertOutput, AlertPolicy, LinkStatus, QuietHours, Severity,
-    SuppressedAlert, SuppressionCause, SuppressionCounts,
+    Alert, AlertEngine, AlertKind, AlertOutput, AlertPolicy, AlertState, LinkStatus, NOT_MEDICAL,
+    QuietHours, Severity, SuppressedAlert, SuppressionCause, SuppressionCounts,
 };
 pub use baseline::{
     BaselineConfig, BaselineOrigin, BaselineRejection, Calibration, CalibrationError,
