@@ -12,6 +12,7 @@ pub mod error;
 pub mod eval;
 pub mod ffi;
 pub mod formats;
+pub mod history;
 pub mod hrv;
 pub mod io;
 pub mod protocol;
@@ -19,6 +20,6 @@ pub mod record;
 pub mod sensor;
 pub mod sim;
 
-pub use error::{Error, ParseError, Result};
+pub use error::{Error, ParseError, Result, StorageErrorKind};
 
 uniffi::setup_scaffolding!();

@@ -1,0 +1,1 @@
+//! Export: CSV of windows and RR, EDF+ of raw ECG.
