@@ -339,13 +339,7 @@ impl History {
             .map_err(storage_error)?;
         for at in alert_times {
             let d = day_of(at.map_err(storage_error)?);
-            if !days.contains_key(&d) {
-                let s = new_day(d);
-                days.insert(d, s);
-            }
-            if let Some(s) = days.get_mut(&d) {
-                s.alerts += 1;
-            }
+            days.entry(d).or_insert_with(|| new_day(d)).alerts += 1;
         }
         Ok(days.into_values().collect())
     }
@@ -527,9 +521,13 @@ impl History {
         };
         tx.commit().map_err(storage_error)?;
         self.forget_sessions();
-        self.conn
-            .execute_batch("PRAGMA incremental_vacuum")
+        // frees one page per step: run it to the end
+        let mut stmt = self
+            .conn
+            .prepare("PRAGMA incremental_vacuum")
             .map_err(storage_error)?;
+        let mut rows = stmt.query([]).map_err(storage_error)?;
+        while rows.next().map_err(storage_error)?.is_some() {}
         Ok(report)
     }
 
