@@ -162,7 +162,7 @@ pub struct RetentionReport {
     pub sessions: u64,
 }
 
-/// Seconds a window stands for: from its end to the next window's end in the same session, at
+/// Milliseconds a window stands for: from its end to the next window's end in the same session, at
 /// most its own length (SQL expression over `windows`, needs `session_id`, `start_ms`, `end_ms`).
 const WINDOW_SPAN_MS: &str = "MIN(end_ms - start_ms,
      COALESCE(LEAD(end_ms) OVER (PARTITION BY session_id ORDER BY end_ms), end_ms + (end_ms - start_ms))
