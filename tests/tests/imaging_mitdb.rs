@@ -12,8 +12,11 @@ use stressbeat_e2e::{dataset, median};
 
 const FS: f64 = 360.0;
 
-/// MLII in mV and (annotated sample, symbol) of record 119.
-fn record_119() -> Option<(Vec<f32>, Vec<(usize, String)>)> {
+/// (annotated sample, beat symbol).
+type Beat = (usize, String);
+
+/// MLII in mV and the annotated beats of record 119.
+fn record_119() -> Option<(Vec<f32>, Vec<Beat>)> {
     let dir = dataset("mitdb")?;
     let rec = load_recording(&dir.join("119.hea"), &LoadOptions::default()).unwrap();
     assert_eq!(rec.annotation_rate_hz, FS);
