@@ -2,6 +2,7 @@
 
 mod ble;
 mod decode;
+mod images;
 mod simulate;
 mod table;
 
@@ -35,6 +36,8 @@ enum Command {
     Peaks(RecordingArgs),
     /// HRV metrics and signal quality of a recording.
     Hrv(RecordingArgs),
+    /// Draw the model's input images of a recording into PNG files (one per beat / 30 s window).
+    Images(images::ImagesArgs),
     /// Score the R-peak detector on every annotated WFDB record in a folder.
     EvalPeaks {
         /// Folder with .hea/.dat/.atr records.
@@ -112,6 +115,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Peaks(args) => peaks(&args),
         Command::Hrv(args) => hrv(&args),
+        Command::Images(args) => images::images(&args),
         Command::EvalPeaks { dir, json } => eval_peaks(&dir, json),
         Command::Decode(cmd) => decode::run(&cmd),
         Command::Simulate(args) => simulate::simulate(&args),

@@ -1,11 +1,12 @@
 //! StressBeat core.
 //!
 //! Layout (see `docs/ARCHITECTURE.md`):
-//! - pure logic, no I/O: [`formats`] (byte parsers), [`protocol`] (BLE values), [`dsp`] (filters, R-peaks, quality, beats),
-//!   [`hrv`], [`eval`] (detector scoring), [`analysis`] (the recording pipeline), [`engine`] (stress
-//!   score, baseline, alerts);
-//! - adapters at the edge: [`io`] (files), [`history`] (the SQLite history);
-//! - one thin FFI layer: [`ffi`] (uniffi proc-macros).
+//! - pure logic, no I/O: `formats` (byte parsers), `protocol` (BLE values), `dsp` (filters,
+//!   R-peaks, quality, beats), `hrv`, `eval` (detector scoring), `analysis` (the recording
+//!   pipeline), `model_input` (what the models see), `imaging` (128×128 images), `model` (tract
+//!   inference), `engine` (stress score, baseline, alerts), `monitor` (the streaming pipeline);
+//! - adapters at the edge: `io` (files), `sensor` (BLE, replay), `history` (the SQLite history);
+//! - one thin FFI layer: `ffi` (uniffi proc-macros).
 
 pub mod analysis;
 pub mod dsp;
@@ -16,6 +17,7 @@ pub mod ffi;
 pub mod formats;
 pub mod history;
 pub mod hrv;
+pub mod imaging;
 pub mod io;
 pub mod protocol;
 pub mod record;

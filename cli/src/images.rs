@@ -1,0 +1,152 @@
+//! `stressbeat images`: the model's input images of a recording, as PNG files, for inspection.
+//!
+//! Drawn at the recording's own sampling rate from the signal as recorded (mV, unfiltered; each
+//! beat's median is removed in the overlay), with R-peaks from the core's detector. The models
+//! see the same channels computed at 130 Hz (`docs/model-format.md`); at another rate the beat
+//! window holds more samples, which changes antialiasing slightly, not the scales.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use stressbeat_core::{
+    analysis,
+    imaging::{Channel, IMAGE_PIXELS, IMAGE_SIZE, Imager, WindowData},
+};
+
+use crate::{NOT_MEDICAL, RecordingArgs, Unit};
+
+/// Length of one window image, seconds (the stress model's window).
+const WINDOW_S: f64 = 30.0;
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Beats: 0.3 s before to 0.5 s after each detected R-peak, at the recording's own rate. \
+Windows: consecutive full 30 s windows from --from."
+)]
+pub struct ImagesArgs {
+    /// Recording: a WFDB header (.hea), an EDF/EDF+ file (.edf) or a CSV file (.csv).
+    path: PathBuf,
+    /// Folder for the PNG files (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Image channel to draw (repeatable): beat (one PNG per beat, beat_000123.png), or
+    /// beat_overlay, tachogram, poincare (one PNG per full 30 s window). Default: all.
+    #[arg(long = "channel", value_name = "NAME")]
+    channels: Vec<String>,
+    /// ECG lead index (default: the first ECG-like lead, MLII where present).
+    #[arg(long)]
+    lead: Option<usize>,
+    /// Start of the span, seconds from the start of the recording.
+    #[arg(long, value_name = "S")]
+    from: Option<f64>,
+    /// End of the span, seconds from the start of the recording.
+    #[arg(long, value_name = "S")]
+    to: Option<f64>,
+    /// CSV only: sampling rate in Hz (otherwise taken from a time column).
+    #[arg(long, value_name = "HZ")]
+    fs: Option<f64>,
+    /// CSV only: unit of the samples (default: the unit the file states, else mV).
+    #[arg(long, value_enum)]
+    unit: Option<Unit>,
+}
+
+/// Run `stressbeat images`.
+pub fn images(args: &ImagesArgs) -> Result<(), String> {
+    let channels: Vec<Channel> = if args.channels.is_empty() {
+        Channel::ALL.to_vec()
+    } else {
+        args.channels
+            .iter()
+            .map(|n| Channel::from_name(n).map_err(|e| e.to_string()))
+            .collect::<Result<_, _>>()?
+    };
+    let recording = RecordingArgs {
+        path: args.path.clone(),
+        channel: args.lead,
+        from: args.from,
+        to: args.to,
+        fs: args.fs,
+        unit: args.unit,
+        json: false,
+    };
+    let rec = recording.load()?;
+    let span =
+        analysis::select_span(&rec, &recording.analysis_options()).map_err(|e| e.to_string())?;
+    let peaks: Vec<usize> = analysis::detect_peaks(&span)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|p| p - span.start_sample)
+        .collect();
+    let fs = span.sampling_rate_hz;
+    let signal = &span.samples_mv;
+    let mut imager = Imager::with_sampling_rate(fs).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    let mut img = vec![0u8; IMAGE_PIXELS];
+    let mut written = 0usize;
+
+    if channels.contains(&Channel::Beat) {
+        let (pre, post) = imager.beat_window();
+        for (i, &p) in peaks.iter().enumerate() {
+            let Some(beat) = p.checked_sub(pre).and_then(|s| signal.get(s..p + post)) else {
+                continue; // window runs off the span
+            };
+            imager
+                .render_beat(beat, &mut img)
+                .map_err(|e| e.to_string())?;
+            save_png(&args.out.join(format!("beat_{i:06}.png")), &img)?;
+            written += 1;
+        }
+    }
+
+    let window_len = (WINDOW_S * fs).round() as usize;
+    let windows = signal.len() / window_len.max(1);
+    let mut rr_s = Vec::new();
+    let mut window_peaks = Vec::new();
+    for k in 0..windows {
+        let (start, end) = (k * window_len, (k + 1) * window_len);
+        window_peaks.clear();
+        window_peaks.extend(
+            peaks
+                .iter()
+                .filter(|&&p| (start..end).contains(&p))
+                .map(|p| p - start),
+        );
+        rr_s.clear();
+        rr_s.extend(
+            window_peaks
+                .windows(2)
+                .map(|w| ((w[1] - w[0]) as f64 / fs) as f32),
+        );
+        let window = WindowData {
+            signal: &signal[start..end],
+            peaks: &window_peaks,
+            rr_s: &rr_s,
+        };
+        for &channel in channels.iter().filter(|c| c.is_window_channel()) {
+            imager
+                .render(channel, &window, &mut img)
+                .map_err(|e| e.to_string())?;
+            save_png(&args.out.join(format!("{channel}_{k:06}.png")), &img)?;
+            written += 1;
+        }
+    }
+    println!(
+        "{}: {} R-peaks, {windows} full {WINDOW_S:.0} s windows; wrote {written} PNG files to {}",
+        rec.name,
+        peaks.len(),
+        args.out.display()
+    );
+    println!("{NOT_MEDICAL}");
+    Ok(())
+}
+
+fn save_png(path: &Path, img: &[u8]) -> Result<(), String> {
+    image::save_buffer(
+        path,
+        img,
+        IMAGE_SIZE as u32,
+        IMAGE_SIZE as u32,
+        image::ExtendedColorType::L8,
+    )
+    .map_err(|e| format!("{}: {e}", path.display()))
+}

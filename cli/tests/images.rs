@@ -1,0 +1,105 @@
+//! `stressbeat images` on a minute of MIT-BIH record 101: one PNG per beat whose window fits in
+//! the span, one per full 30 s window and window channel, all 128×128 grayscale and not blank.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may unwrap and panic
+
+use std::{path::PathBuf, process::Command};
+
+fn stressbeat() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_stressbeat"))
+}
+
+fn mitdb_101() -> Option<PathBuf> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/mitdb/101.hea");
+    if p.exists() {
+        return Some(p);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must have the shared data: {} is missing",
+        p.display()
+    );
+    eprintln!("SKIP: {} not found", p.display());
+    None
+}
+
+#[test]
+fn images_writes_one_png_per_beat_and_window() {
+    let Some(hea) = mitdb_101() else {
+        return;
+    };
+    let hea = hea.to_str().unwrap();
+    let out_dir = std::env::temp_dir().join(format!("stressbeat-images-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let out = stressbeat()
+        .args(["images", hea, "--from", "60", "--to", "120", "--out"])
+        .arg(&out_dir)
+        .args([
+            "--channel",
+            "beat",
+            "--channel",
+            "tachogram",
+            "--channel",
+            "beat_overlay",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not a medical device"));
+
+    // Expected beats: the same detector's peaks whose 0.3 s + 0.5 s window fits in [60 s, 120 s).
+    let peaks = stressbeat()
+        .args(["peaks", hea, "--from", "60", "--to", "120", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&peaks.stdout).unwrap();
+    let expected_beats = v["peaks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_u64().unwrap())
+        .filter(|&p| p >= 60 * 360 + 108 && p + 180 <= 120 * 360)
+        .count();
+    assert!(expected_beats > 50, "{expected_beats} beats");
+
+    let mut names: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let count = |prefix: &str| names.iter().filter(|n| n.starts_with(prefix)).count();
+    assert_eq!(count("beat_0"), expected_beats);
+    assert_eq!(count("tachogram_"), 2);
+    assert_eq!(count("beat_overlay_"), 2);
+    assert_eq!(count("poincare_"), 0);
+    assert_eq!(names.len(), expected_beats + 4);
+    for name in &names {
+        let img = image::open(out_dir.join(name)).unwrap();
+        assert_eq!((img.width(), img.height()), (128, 128), "{name}");
+        let gray = img.as_luma8().expect("8-bit grayscale");
+        assert!(gray.pixels().any(|p| p.0[0] > 0), "{name} is blank");
+    }
+    std::fs::remove_dir_all(&out_dir).unwrap();
+}
+
+#[test]
+fn images_rejects_an_unknown_channel() {
+    let Some(hea) = mitdb_101() else {
+        return;
+    };
+    let out = stressbeat()
+        .args([
+            "images",
+            hea.to_str().unwrap(),
+            "--out",
+            "/nonexistent-never-written",
+        ])
+        .args(["--channel", "ecg"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown image channel"));
+}
