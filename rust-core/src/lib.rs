@@ -14,6 +14,7 @@ pub mod ffi;
 pub mod formats;
 pub mod hrv;
 pub mod io;
+pub mod model_input;
 pub mod protocol;
 pub mod record;
 pub mod sensor;
