@@ -19,6 +19,7 @@ pub mod history;
 pub mod hrv;
 pub mod imaging;
 pub mod io;
+pub mod model_input;
 pub mod protocol;
 pub mod record;
 pub mod sensor;
