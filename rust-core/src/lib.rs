@@ -14,6 +14,7 @@ pub mod ffi;
 pub mod formats;
 pub mod hrv;
 pub mod io;
+pub mod monitor;
 pub mod protocol;
 pub mod record;
 pub mod sensor;
