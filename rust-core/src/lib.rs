@@ -2,12 +2,14 @@
 //!
 //! Layout (see `docs/ARCHITECTURE.md`):
 //! - pure logic, no I/O: [`formats`] (byte parsers), [`protocol`] (BLE values), [`dsp`] (filters, R-peaks, quality, beats),
-//!   [`hrv`], [`eval`] (detector scoring), [`analysis`] (the recording pipeline);
+//!   [`hrv`], [`eval`] (detector scoring), [`analysis`] (the recording pipeline), [`engine`] (stress
+//!   score, baseline, alerts);
 //! - adapters at the edge: [`io`] (files);
 //! - one thin FFI layer: [`ffi`] (uniffi proc-macros).
 
 pub mod analysis;
 pub mod dsp;
+pub mod engine;
 pub mod error;
 pub mod eval;
 pub mod ffi;

@@ -1,0 +1,407 @@
+//! Personal baseline: an explicit calibration session and a slowly updated rolling baseline.
+//!
+//! A [`PersonalBaseline`] holds the person's calm level: heart rate, RMSSD, SDNN, the stress
+//! probability of each source (kept as logits) and the element-wise mean of the model's feature
+//! vector (opaque here; see `docs/model-format.md`). It is built by a [`Calibration`] (a few
+//! minutes of calm windows, equal weights) and then, or from scratch, updated by
+//! [`PersonalBaseline::update_rolling`] from calm, good-quality windows only, with a time constant of
+//! days and a bounded drift from its *anchor* (the values when it became mature), so a stressful
+//! week cannot become "normal".
+
+use serde::{Deserialize, Serialize};
+
+use super::WindowObservation;
+use super::score::{logit, valid_probability};
+
+/// Mean and variance of one quantity, equal-weighted (Welford) until `n` reaches the warm-up
+/// count, exponentially weighted after that.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct RunningStat {
+    /// Number of values that went in.
+    pub n: u64,
+    /// Current mean.
+    pub mean: f64,
+    /// Current (population) variance.
+    pub var: f64,
+}
+
+impl RunningStat {
+    /// Standard deviation.
+    pub fn std(&self) -> f64 {
+        self.var.max(0.0).sqrt()
+    }
+
+    /// Equal-weight update (Welford).
+    fn push_equal(&mut self, x: f64) {
+        self.n += 1;
+        let d = x - self.mean;
+        self.mean += d / self.n as f64;
+        let n = self.n as f64;
+        self.var = ((n - 1.0) * self.var + d * (x - self.mean)) / n;
+    }
+
+    /// Exponentially weighted update with weight `alpha` (0-1), equal weights while `n < warmup`.
+    fn push_weighted(&mut self, x: f64, alpha: f64, warmup: u64) {
+        if self.n < warmup {
+            self.push_equal(x);
+            return;
+        }
+        self.n += 1;
+        let d = x - self.mean;
+        self.mean += alpha * d;
+        self.var = (1.0 - alpha) * (self.var + alpha * d * d);
+    }
+
+    fn clamp_mean(&mut self, lo: f64, hi: f64) {
+        self.mean = self.mean.clamp(lo, hi);
+    }
+}
+
+/// How a baseline came to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BaselineOrigin {
+    /// From an explicit calibration session (then possibly updated by the rolling baseline).
+    Calibrated,
+    /// Learned from calm windows only (no calibration yet).
+    Learned,
+}
+
+/// The values drift is measured against (the baseline when it became mature).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct BaselineAnchor {
+    /// Heart rate, bpm.
+    pub hr_bpm: Option<f64>,
+    /// RMSSD, ms.
+    pub rmssd_ms: Option<f64>,
+    /// Model probability logit.
+    pub model_logit: Option<f64>,
+    /// Fallback probability logit.
+    pub fallback_logit: Option<f64>,
+    /// Feature means (empty when unknown).
+    pub features: Vec<f32>,
+}
+
+/// A person's calm level. Serialisable (the monitor stores it in the history).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersonalBaseline {
+    /// Calibration or learned.
+    pub origin: BaselineOrigin,
+    /// Time it was created, ms (caller's clock).
+    pub created_ms: i64,
+    /// End of the last window that updated it, ms.
+    pub updated_ms: i64,
+    /// Windows that went into it (calibration and rolling).
+    pub windows: u64,
+    /// Heart rate, bpm.
+    pub hr_bpm: RunningStat,
+    /// RMSSD, ms.
+    pub rmssd_ms: RunningStat,
+    /// SDNN, ms.
+    pub sdnn_ms: RunningStat,
+    /// Logit of the stress model's probability on calm windows.
+    pub model_logit: RunningStat,
+    /// Logit of the HRV fallback's probability on calm windows.
+    pub fallback_logit: RunningStat,
+    /// Element-wise mean of the model feature vectors (the model's `baseline` input); empty when
+    /// no window carried features.
+    pub features: Vec<f32>,
+    /// Windows that went into `features`.
+    pub feature_windows: u64,
+    /// Drift reference; `None` until the baseline is mature.
+    pub anchor: Option<BaselineAnchor>,
+}
+
+/// Parameters of calibration and of the rolling baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineConfig {
+    /// A calibration needs at least this many accepted windows (default 12, = 1 min of 5 s steps).
+    pub min_calibration_windows: u32,
+    /// Minimum usable fraction for a window to enter a baseline (default 0.8).
+    pub min_usable_fraction: f32,
+    /// Maximum share of non-N beats for a window to enter a baseline (default 0.1).
+    pub max_ectopic_fraction: f32,
+    /// Update the baseline from calm windows during monitoring (default true).
+    pub rolling_enabled: bool,
+    /// Rolling time constant, ms (default 3 days).
+    pub rolling_tau_ms: i64,
+    /// Time credited per rolling window at most, ms (default 5 s, the window step).
+    pub rolling_max_step_ms: i64,
+    /// A learned baseline becomes mature (anchored, used at full confidence) after this many
+    /// windows (default 60, = 5 min of 5 s steps).
+    pub mature_windows: u64,
+    /// Bounded drift from the anchor: heart rate, bpm (default 10).
+    pub max_drift_hr_bpm: f64,
+    /// Bounded drift: RMSSD and features, as a fraction of the anchor (default 0.3).
+    pub max_drift_relative: f64,
+    /// Bounded drift: probability logits (default 1.0).
+    pub max_drift_logit: f64,
+}
+
+impl Default for BaselineConfig {
+    fn default() -> Self {
+        Self {
+            min_calibration_windows: 12,
+            min_usable_fraction: 0.8,
+            max_ectopic_fraction: 0.1,
+            rolling_enabled: true,
+            rolling_tau_ms: 3 * 24 * 3_600_000,
+            rolling_max_step_ms: 5_000,
+            mature_windows: 60,
+            max_drift_hr_bpm: 10.0,
+            max_drift_relative: 0.3,
+            max_drift_logit: 1.0,
+        }
+    }
+}
+
+/// Why a window was not used for a baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum BaselineRejection {
+    /// Usable fraction below [`BaselineConfig::min_usable_fraction`].
+    PoorSignal,
+    /// Too many non-N beats.
+    Ectopy,
+    /// Neither heart rate nor a probability nor features.
+    NothingToLearn,
+}
+
+/// Why a calibration produced no baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum CalibrationError {
+    /// Too few windows were calm and clean enough.
+    #[error("calibration needs {needed} clean windows, got {accepted}")]
+    TooFewWindows {
+        /// Windows accepted.
+        accepted: u32,
+        /// Windows needed.
+        needed: u32,
+    },
+}
+
+/// An explicit calibration session: feed the windows of a few calm minutes, then
+/// [`Calibration::finish`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Start time, ms.
+    pub started_ms: i64,
+    /// Planned duration, ms.
+    pub duration_ms: i64,
+    /// Windows accepted so far.
+    pub accepted: u32,
+    /// Windows rejected so far.
+    pub rejected: u32,
+    baseline: PersonalBaseline,
+    config: BaselineConfig,
+}
+
+impl Calibration {
+    /// A calibration starting at `started_ms` and lasting `duration_ms`.
+    pub fn new(started_ms: i64, duration_ms: i64, config: BaselineConfig) -> Self {
+        Self {
+            started_ms,
+            duration_ms: duration_ms.max(0),
+            accepted: 0,
+            rejected: 0,
+            baseline: PersonalBaseline::empty(BaselineOrigin::Calibrated, started_ms),
+            config,
+        }
+    }
+
+    /// Add one window (equal weight). Returns why it was rejected, if it was.
+    pub fn add(&mut self, obs: &WindowObservation) -> Result<(), BaselineRejection> {
+        let r = self.baseline.learn(obs, &self.config, None);
+        match r {
+            Ok(()) => self.accepted += 1,
+            Err(_) => self.rejected += 1,
+        }
+        r
+    }
+
+    /// Whether the planned duration has elapsed at `now_ms`.
+    pub fn is_due(&self, now_ms: i64) -> bool {
+        now_ms.saturating_sub(self.started_ms) >= self.duration_ms
+    }
+
+    /// Remaining time at `now_ms`, ms (0 when due).
+    pub fn remaining_ms(&self, now_ms: i64) -> i64 {
+        (self.duration_ms - now_ms.saturating_sub(self.started_ms)).max(0)
+    }
+
+    /// The baseline, anchored at its calibrated values, or why there is none.
+    pub fn finish(self) -> Result<PersonalBaseline, CalibrationError> {
+        if self.accepted < self.config.min_calibration_windows {
+            return Err(CalibrationError::TooFewWindows {
+                accepted: self.accepted,
+                needed: self.config.min_calibration_windows,
+            });
+        }
+        let mut b = self.baseline;
+        b.anchor = Some(b.current_anchor());
+        Ok(b)
+    }
+}
+
+impl PersonalBaseline {
+    /// A baseline with nothing in it.
+    pub fn empty(origin: BaselineOrigin, created_ms: i64) -> Self {
+        Self {
+            origin,
+            created_ms,
+            updated_ms: created_ms,
+            windows: 0,
+            hr_bpm: RunningStat::default(),
+            rmssd_ms: RunningStat::default(),
+            sdnn_ms: RunningStat::default(),
+            model_logit: RunningStat::default(),
+            fallback_logit: RunningStat::default(),
+            features: Vec::new(),
+            feature_windows: 0,
+            anchor: None,
+        }
+    }
+
+    /// Whether it is anchored (a finished calibration, or a learned baseline with enough windows).
+    pub fn is_mature(&self) -> bool {
+        self.anchor.is_some()
+    }
+
+    /// The calm-level logit of a source's probability, when at least `min_n` windows had one.
+    pub fn calm_logit(&self, model: bool, min_n: u64) -> Option<f64> {
+        let s = if model {
+            &self.model_logit
+        } else {
+            &self.fallback_logit
+        };
+        (s.n >= min_n.max(1)).then_some(s.mean)
+    }
+
+    /// The model's `baseline` input, when windows carried features.
+    pub fn feature_vector(&self) -> Option<&[f32]> {
+        (!self.features.is_empty()).then_some(self.features.as_slice())
+    }
+
+    /// Rolling update from one calm window (the caller decides what is calm). Time-weighted with
+    /// the configured time constant; drift bounded once mature. A learned baseline anchors itself
+    /// when it reaches [`BaselineConfig::mature_windows`].
+    pub fn update_rolling(
+        &mut self,
+        obs: &WindowObservation,
+        config: &BaselineConfig,
+    ) -> Result<(), BaselineRejection> {
+        let dt = (obs.end_ms - self.updated_ms).clamp(0, config.rolling_max_step_ms.max(0)) as f64;
+        let tau = config.rolling_tau_ms.max(1) as f64;
+        let alpha = 1.0 - (-dt / tau).exp();
+        self.learn(obs, config, Some(alpha))?;
+        if self.anchor.is_none() && self.windows >= config.mature_windows {
+            self.anchor = Some(self.current_anchor());
+        }
+        Ok(())
+    }
+
+    /// Add one window: equal weight (`alpha` `None`) or exponential weight `alpha`.
+    fn learn(
+        &mut self,
+        obs: &WindowObservation,
+        config: &BaselineConfig,
+        alpha: Option<f64>,
+    ) -> Result<(), BaselineRejection> {
+        if !(obs.usable_fraction >= config.min_usable_fraction) {
+            return Err(BaselineRejection::PoorSignal);
+        }
+        if obs.beat_counts.ectopic_fraction() > config.max_ectopic_fraction {
+            return Err(BaselineRejection::Ectopy);
+        }
+        let hr = obs.hr_bpm.filter(|v| v.is_finite() && *v > 0.0);
+        let rmssd = obs.rmssd_ms.filter(|v| v.is_finite() && *v >= 0.0);
+        let sdnn = obs.sdnn_ms.filter(|v| v.is_finite() && *v >= 0.0);
+        let pm = obs.model_probability.and_then(valid_probability);
+        let pf = obs.fallback_probability.and_then(valid_probability);
+        let features_ok = !obs.features.is_empty()
+            && obs.features.iter().all(|v| v.is_finite())
+            && (self.features.is_empty() || self.features.len() == obs.features.len());
+        if hr.is_none() && pm.is_none() && pf.is_none() && !features_ok {
+            return Err(BaselineRejection::NothingToLearn);
+        }
+        // Warm-up: equal weights until mature, so a learned baseline converges fast.
+        let warmup = config.mature_windows;
+        let push = |s: &mut RunningStat, x: f64| match alpha {
+            Some(a) => s.push_weighted(x, a, warmup),
+            None => s.push_equal(x),
+        };
+        if let Some(v) = hr {
+            push(&mut self.hr_bpm, f64::from(v));
+        }
+        if let Some(v) = rmssd {
+            push(&mut self.rmssd_ms, f64::from(v));
+        }
+        if let Some(v) = sdnn {
+            push(&mut self.sdnn_ms, f64::from(v));
+        }
+        if let Some(p) = pm {
+            push(&mut self.model_logit, f64::from(logit(p)));
+        }
+        if let Some(p) = pf {
+            push(&mut self.fallback_logit, f64::from(logit(p)));
+        }
+        if features_ok {
+            self.learn_features(&obs.features, alpha, warmup);
+        }
+        self.windows += 1;
+        self.updated_ms = self.updated_ms.max(obs.end_ms);
+        if let Some(anchor) = &self.anchor {
+            self.bound_drift(&anchor.clone(), config);
+        }
+        Ok(())
+    }
+
+    fn learn_features(&mut self, x: &[f32], alpha: Option<f64>, warmup: u64) {
+        if self.features.is_empty() {
+            self.features = x.to_vec();
+            self.feature_windows = 1;
+            return;
+        }
+        self.feature_windows += 1;
+        let w = match alpha {
+            Some(a) if self.feature_windows > warmup => a,
+            _ => 1.0 / self.feature_windows as f64,
+        } as f32;
+        for (m, v) in self.features.iter_mut().zip(x) {
+            *m += w * (v - *m);
+        }
+    }
+
+    fn current_anchor(&self) -> BaselineAnchor {
+        let mean = |s: &RunningStat| (s.n > 0).then_some(s.mean);
+        BaselineAnchor {
+            hr_bpm: mean(&self.hr_bpm),
+            rmssd_ms: mean(&self.rmssd_ms),
+            model_logit: mean(&self.model_logit),
+            fallback_logit: mean(&self.fallback_logit),
+            features: self.features.clone(),
+        }
+    }
+
+    fn bound_drift(&mut self, a: &BaselineAnchor, c: &BaselineConfig) {
+        let around = |s: &mut RunningStat, centre: Option<f64>, half: f64| {
+            if let Some(c) = centre {
+                s.clamp_mean(c - half, c + half);
+            }
+        };
+        around(&mut self.hr_bpm, a.hr_bpm, c.max_drift_hr_bpm);
+        let rmssd_half = a.rmssd_ms.unwrap_or(0.0).abs() * c.max_drift_relative;
+        around(&mut self.rmssd_ms, a.rmssd_ms, rmssd_half);
+        around(&mut self.model_logit, a.model_logit, c.max_drift_logit);
+        around(
+            &mut self.fallback_logit,
+            a.fallback_logit,
+            c.max_drift_logit,
+        );
+        if a.features.len() == self.features.len() {
+            let rel = c.max_drift_relative as f32;
+            for (m, centre) in self.features.iter_mut().zip(&a.features) {
+                let half = centre.abs() * rel;
+                *m = m.clamp(centre - half, centre + half);
+            }
+        }
+    }
+}
