@@ -1,4 +1,5 @@
 //! What the monitor reports while it runs (to listeners and, where it matters, to the history).
+//! Every time is Unix ms (the source's monotonic clock mapped at the session's start).
 
 use crate::dsp::QualityIssue;
 use crate::sensor::{ConnectionState, GapCause};
@@ -15,7 +16,7 @@ pub enum HeartRateSource {
 /// Live heart rate and the RR intervals since the last update.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HeartRateUpdate {
-    /// Phone-clock time, ms.
+    /// Time (Unix ms), ms.
     pub at_ms: i64,
     /// Beats per minute.
     pub bpm: f64,
@@ -30,7 +31,7 @@ pub struct HeartRateUpdate {
 /// A batch of ECG for drawing: the 130 Hz signal in millivolts, a few batches per second.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EcgBatch {
-    /// Phone-clock time of the first sample, ms.
+    /// Time (Unix ms) of the first sample, ms.
     pub first_sample_ms: f64,
     /// Time between samples, ms.
     pub sample_interval_ms: f64,
@@ -41,7 +42,7 @@ pub struct EcgBatch {
 /// Signal quality of the latest quality window (4 s).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct QualityUpdate {
-    /// Phone-clock time of the end of the quality window, ms.
+    /// Time (Unix ms) of the end of the quality window, ms.
     pub at_ms: i64,
     /// 0 (unusable) … 1 (clean).
     pub score: f32,
@@ -95,10 +96,15 @@ pub enum MonitorEvent {
         missing_samples: u64,
         cause: GapCause,
     },
-    /// A stress result for one window.
-    Stress(super::StressUpdate),
+    /// A stress result for one window, with what was measured in it.
+    Stress {
+        /// The engine's result.
+        update: crate::engine::StressUpdate,
+        /// The window's measurements.
+        observation: crate::engine::WindowObservation,
+    },
     /// An alert.
-    Alert(super::Alert),
+    Alert(crate::engine::Alert),
     /// Something is degraded (reported once per cause).
     Degraded(Degradation),
     /// The session ended (source finished or stopped); `windows`: windows scored.

@@ -40,6 +40,8 @@ pub struct EcgFrontEnd {
     rr_new: [f64; HR_RR_COUNT],
     rr_new_len: usize,
     unusable_reported: bool,
+    /// Added to the source's clock: Unix ms.
+    offset_ms: f64,
 }
 
 impl EcgFrontEnd {
@@ -62,10 +64,16 @@ impl EcgFrontEnd {
             rr_new: [0.0; HR_RR_COUNT],
             rr_new_len: 0,
             unusable_reported: false,
+            offset_ms: 0.0,
         })
     }
 
-    /// Phone time of a 130 Hz sample index, ms.
+    /// Map the source's clock to Unix ms: `unix = source + offset_ms`.
+    pub fn set_time_offset(&mut self, offset_ms: f64) {
+        self.offset_ms = offset_ms;
+    }
+
+    /// Time of a 130 Hz sample index, Unix ms.
     pub fn time_of(&self, index: u64) -> f64 {
         self.anchor.1 + (index as f64 - self.anchor.0 as f64) * 1000.0 / MODEL_RATE_HZ
     }
@@ -102,7 +110,7 @@ impl EcgFrontEnd {
         rate.push_uv(&chunk.samples_uv, &mut self.resampled);
         // Re-anchor the clock on every chunk (follows the strap's real rate and resyncs).
         let delay_ms = rate.delay_samples() * chunk.sample_interval_ms;
-        self.anchor = (first, chunk.first_sample_ms - delay_ms);
+        self.anchor = (first, chunk.first_sample_ms - delay_ms + self.offset_ms);
         let resampled = std::mem::take(&mut self.resampled);
         for &x in &resampled {
             self.push_sample(x, true, out);

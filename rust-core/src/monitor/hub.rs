@@ -38,7 +38,7 @@ impl EventKind {
             MonitorEvent::HeartRate(_) => Self::HeartRate,
             MonitorEvent::Ecg(_) => Self::Ecg,
             MonitorEvent::Quality(_) => Self::Quality,
-            MonitorEvent::Stress(_) => Self::Stress,
+            MonitorEvent::Stress { .. } => Self::Stress,
             MonitorEvent::Alert(_) => Self::Alert,
             MonitorEvent::Connection { .. } => Self::Connection,
             MonitorEvent::SessionStarted { .. }

@@ -27,27 +27,23 @@ use std::sync::{Arc, Mutex};
 
 pub use events::{Degradation, EcgBatch, HeartRateSource, HeartRateUpdate, MonitorEvent};
 pub use hub::{Callback, EventKind, Hub, Subscription};
-pub use pipeline::{Pipeline, PipelineConfig, SharedHistory};
-pub use ports::{
-    Alert, AlertKind, BeatCounts, HistoryWriter, ScoreSource, SessionInfo, StressEngine,
-    StressLevel, StressUpdate, WindowAnalysis, WindowAnalyzer, WindowSignal,
-};
+pub use pipeline::{Engines, Pipeline, PipelineConfig, SharedEngines, SharedHistory};
+pub use ports::{HistoryWriter, SessionInfo, WindowAnalyzer, WindowSignal};
 pub use sources::{Pacing, SimulatorSpec};
 
 use crate::sensor::SensorSource;
 
-/// Makes the per-session parts (fresh state for every session).
+/// Makes the per-session window analyzer (models loaded once, shared).
 pub trait Parts: Send + Sync {
     /// Model inputs and models.
     fn analyzer(&self) -> Box<dyn WindowAnalyzer>;
-    /// The stress engine.
-    fn engine(&self) -> Box<dyn StressEngine>;
 }
 
 /// A monitor: at most one session at a time, listeners, and the history.
 pub struct Monitor {
     cfg: PipelineConfig,
     parts: Box<dyn Parts>,
+    engines: SharedEngines,
     history: Option<SharedHistory>,
     hub: Arc<Hub>,
     worker: Mutex<Option<worker::Worker>>,
@@ -77,14 +73,25 @@ pub enum StartError {
 
 impl Monitor {
     /// A monitor with the given parts; `history` = `None` keeps nothing.
-    pub fn new(cfg: PipelineConfig, parts: Box<dyn Parts>, history: Option<SharedHistory>) -> Self {
+    pub fn new(
+        cfg: PipelineConfig,
+        parts: Box<dyn Parts>,
+        engines: Engines,
+        history: Option<SharedHistory>,
+    ) -> Self {
         Self {
             cfg,
             parts,
+            engines: Arc::new(Mutex::new(engines)),
             history,
             hub: Hub::new(),
             worker: Mutex::new(None),
         }
+    }
+
+    /// The stress and alert engines (baseline, calibration, alert state).
+    pub fn engines(&self) -> &SharedEngines {
+        &self.engines
     }
 
     /// The history this monitor writes.
@@ -114,7 +121,7 @@ impl Monitor {
         let pipeline = Pipeline::new(
             self.cfg,
             self.parts.analyzer(),
-            self.parts.engine(),
+            self.engines.clone(),
             self.history.clone(),
         )?;
         self.hub.reset_state();

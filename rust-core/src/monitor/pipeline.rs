@@ -6,10 +6,22 @@ use std::sync::{Arc, Mutex};
 
 use super::events::{Degradation, HeartRateSource, HeartRateUpdate, MonitorEvent};
 use super::front::{EcgFrontEnd, MODEL_RATE_HZ};
-use super::ports::{
-    Alert, HistoryWriter, SessionInfo, StressEngine, WindowAnalysis, WindowAnalyzer, WindowSignal,
-};
-use crate::sensor::{SensorEvent, SensorSource};
+use super::ports::{HistoryWriter, SessionInfo, WindowAnalyzer, WindowSignal};
+use crate::engine::{AlertEngine, AlertOutput, LinkStatus, StressEngine, WindowObservation};
+use crate::sensor::{ConnectionState, SensorEvent, SensorSource};
+
+/// The stress and alert engines; shared so the baseline outlives a session and the app can
+/// start a calibration.
+#[derive(Debug)]
+pub struct Engines {
+    /// Scores windows against the personal baseline.
+    pub stress: StressEngine,
+    /// Raises alerts.
+    pub alerts: AlertEngine,
+}
+
+/// Engines shared between sessions and the app.
+pub type SharedEngines = Arc<Mutex<Engines>>;
 
 /// Window settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -46,7 +58,7 @@ pub struct Pipeline {
     cfg: PipelineConfig,
     front: EcgFrontEnd,
     analyzer: Box<dyn WindowAnalyzer>,
-    engine: Box<dyn StressEngine>,
+    engines: SharedEngines,
     history: Option<SharedHistory>,
     session_id: i64,
     window_len: u64,
@@ -56,9 +68,10 @@ pub struct Pipeline {
     classified_until: u64,
     sensor_events: Vec<SensorEvent>,
     windows: Vec<WindowSignal>,
-    analyses: Vec<WindowAnalysis>,
-    alerts: Vec<Alert>,
+    observations: Vec<WindowObservation>,
     windows_scored: u64,
+    /// Unix ms = source ms + offset.
+    offset_ms: i64,
     last_ms: i64,
     last_flush_ms: i64,
     storage_failed: bool,
@@ -78,7 +91,7 @@ impl Pipeline {
     pub fn new(
         cfg: PipelineConfig,
         analyzer: Box<dyn WindowAnalyzer>,
-        engine: Box<dyn StressEngine>,
+        engines: SharedEngines,
         history: Option<SharedHistory>,
     ) -> crate::Result<Self> {
         if !(cfg.window_s > 0.0 && cfg.step_s > 0.0 && cfg.lag_s >= 0.0) {
@@ -96,14 +109,14 @@ impl Pipeline {
             classified_until: 0,
             cfg,
             analyzer,
-            engine,
+            engines,
             history,
             session_id: 0,
             sensor_events: Vec::with_capacity(256),
             windows: Vec::with_capacity(cfg.max_batch),
-            analyses: Vec::with_capacity(cfg.max_batch),
-            alerts: Vec::new(),
+            observations: Vec::with_capacity(cfg.max_batch),
             windows_scored: 0,
+            offset_ms: 0,
             last_ms: 0,
             last_flush_ms: 0,
             storage_failed: false,
@@ -122,8 +135,14 @@ impl Pipeline {
 
     /// Open the session in the history and report what is degraded.
     pub fn begin(&mut self, info: &SessionInfo, out: &mut Vec<MonitorEvent>) {
-        self.last_ms = info.started_phone_ms;
-        self.last_flush_ms = info.started_phone_ms;
+        self.offset_ms = info.started_unix_ms - info.started_phone_ms;
+        self.front.set_time_offset(self.offset_ms as f64);
+        self.last_ms = info.started_unix_ms;
+        self.last_flush_ms = info.started_unix_ms;
+        if let Ok(mut e) = self.engines.lock() {
+            e.stress.reset_stream();
+            e.alerts.start_session(info.started_unix_ms);
+        }
         let mut failure = None;
         if let Some(h) = &self.history {
             match h.lock() {
@@ -162,12 +181,13 @@ impl Pipeline {
         }
         self.sensor_events = events;
         self.analyze_pending(out);
-        self.after(first, now_ms, out);
+        self.after(first, now_ms + self.offset_ms, out);
         alive
     }
 
-    /// Process one sensor event (`now_ms`: when it was taken from the source).
+    /// Process one sensor event (`now_ms`: the source's clock when it was taken).
     pub fn handle(&mut self, ev: SensorEvent, now_ms: i64, out: &mut Vec<MonitorEvent>) {
+        let off = self.offset_ms;
         match ev {
             SensorEvent::Ecg(chunk) => {
                 self.front.push_chunk(&chunk, out);
@@ -181,15 +201,15 @@ impl Pipeline {
             } => {
                 self.front.push_gap(missing_samples, out);
                 out.push(MonitorEvent::Gap {
-                    from_ms,
-                    to_ms,
+                    from_ms: from_ms + off as f64,
+                    to_ms: to_ms + off as f64,
                     missing_samples,
                     cause,
                 });
                 self.close_due_windows(out);
             }
             SensorEvent::Connection(state) => out.push(MonitorEvent::Connection {
-                at_ms: now_ms,
+                at_ms: now_ms + off,
                 state,
             }),
             SensorEvent::HeartRate {
@@ -198,15 +218,16 @@ impl Pipeline {
                 rr_ms,
                 contact,
             } => out.push(MonitorEvent::HeartRate(HeartRateUpdate {
-                at_ms,
+                at_ms: at_ms + off,
                 bpm: f64::from(bpm),
                 rr_ms,
                 contact,
                 source: HeartRateSource::Strap,
             })),
-            SensorEvent::Battery { at_ms, percent } => {
-                out.push(MonitorEvent::Battery { at_ms, percent })
-            }
+            SensorEvent::Battery { at_ms, percent } => out.push(MonitorEvent::Battery {
+                at_ms: at_ms + off,
+                percent,
+            }),
             SensorEvent::Contact { .. }
             | SensorEvent::TimestampJump { .. }
             | SensorEvent::StreamStarted { .. } => {}
@@ -271,23 +292,51 @@ impl Pipeline {
         if self.windows.is_empty() {
             return;
         }
-        self.analyses.clear();
-        self.analyzer.analyze(&self.windows, &mut self.analyses);
-        for (w, a) in self.windows.iter().zip(self.analyses.drain(..)) {
-            let update = self.engine.on_window(w, a);
+        let Ok(mut engines) = self.engines.lock() else {
+            self.windows.clear();
+            return;
+        };
+        self.observations.clear();
+        let baseline = engines.stress.baseline_features().map(<[f32]>::to_vec);
+        self.analyzer
+            .analyze(&self.windows, baseline.as_deref(), &mut self.observations);
+        for observation in self.observations.drain(..) {
+            let update = engines.stress.update(&observation);
             self.windows_scored += 1;
-            out.push(MonitorEvent::Stress(update));
+            out.push(MonitorEvent::Stress {
+                update,
+                observation,
+            });
         }
         self.windows.clear();
     }
 
-    /// Alerts for the events of this step, then history writes.
+    /// Alerts for the events of this step (`now_ms`: Unix), then history writes.
     fn after(&mut self, first: usize, now_ms: i64, out: &mut Vec<MonitorEvent>) {
         let end = out.len();
-        for ev in &out[first..end] {
-            self.engine.alerts(ev, &mut self.alerts);
+        if let Ok(mut e) = self.engines.lock() {
+            let mut alerts = Vec::new();
+            let mut take = |o: AlertOutput| {
+                for s in &o.suppressed {
+                    log::debug!("monitor: alert {:?} suppressed ({:?})", s.kind, s.cause);
+                }
+                alerts.extend(o.alerts);
+            };
+            for ev in &out[first..end] {
+                match ev {
+                    MonitorEvent::Stress { update, .. } => take(e.alerts.on_stress(update)),
+                    MonitorEvent::Battery { at_ms, percent } => {
+                        take(e.alerts.on_battery(*at_ms, *percent))
+                    }
+                    MonitorEvent::Connection { at_ms, state } => {
+                        take(e.alerts.on_link(*at_ms, link_status(state)))
+                    }
+                    _ => {}
+                }
+            }
+            take(e.alerts.tick(now_ms));
+            out.extend(alerts.into_iter().map(MonitorEvent::Alert));
         }
-        out.extend(self.alerts.drain(..).map(MonitorEvent::Alert));
         self.last_ms = self.last_ms.max(now_ms);
         let Some(h) = self.history.clone() else {
             return;
@@ -298,14 +347,22 @@ impl Pipeline {
                 let mut r = Ok(());
                 for ev in &out[first..] {
                     r = match ev {
-                        MonitorEvent::Stress(u) => h.window(self.session_id, u),
+                        MonitorEvent::Stress {
+                            update,
+                            observation,
+                        } => h.window(self.session_id, observation, update),
                         MonitorEvent::Alert(a) => h.alert(self.session_id, a),
                         MonitorEvent::Gap {
                             from_ms,
                             to_ms,
                             cause,
                             ..
-                        } => h.gap(self.session_id, *from_ms, *to_ms, *cause),
+                        } => h.gap(
+                            self.session_id,
+                            from_ms.round() as i64,
+                            to_ms.round() as i64,
+                            *cause,
+                        ),
                         _ => Ok(()),
                     };
                     if r.is_err() {
@@ -334,5 +391,17 @@ impl Pipeline {
                 reason: "the history could not be written".into(),
             }));
         }
+    }
+}
+
+/// The alert engine's view of the connection.
+fn link_status(state: &ConnectionState) -> LinkStatus {
+    match state {
+        ConnectionState::Streaming => LinkStatus::Streaming,
+        ConnectionState::Stopped | ConnectionState::Failed { .. } => LinkStatus::Stopped,
+        ConnectionState::Idle
+        | ConnectionState::Connecting
+        | ConnectionState::Configuring
+        | ConnectionState::Reconnecting { .. } => LinkStatus::Disconnected,
     }
 }
