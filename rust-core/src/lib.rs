@@ -4,7 +4,7 @@
 //! - pure logic, no I/O: [`formats`] (byte parsers), [`protocol`] (BLE values), [`dsp`] (filters, R-peaks, quality, beats),
 //!   [`hrv`], [`eval`] (detector scoring), [`analysis`] (the recording pipeline), [`engine`] (stress
 //!   score, baseline, alerts);
-//! - adapters at the edge: [`io`] (files);
+//! - adapters at the edge: [`io`] (files), [`history`] (the SQLite history);
 //! - one thin FFI layer: [`ffi`] (uniffi proc-macros).
 
 pub mod analysis;
@@ -14,6 +14,7 @@ pub mod error;
 pub mod eval;
 pub mod ffi;
 pub mod formats;
+pub mod history;
 pub mod hrv;
 pub mod io;
 pub mod monitor;
@@ -22,6 +23,6 @@ pub mod record;
 pub mod sensor;
 pub mod sim;
 
-pub use error::{Error, ParseError, Result};
+pub use error::{Error, ParseError, Result, StorageErrorKind};
 
 uniffi::setup_scaffolding!();
