@@ -1,7 +1,9 @@
 //! `stressbeat`: the StressBeat core on a laptop. Not a medical device.
 
 mod ble;
+mod dataset;
 mod decode;
+mod npy;
 mod simulate;
 mod table;
 
@@ -52,6 +54,9 @@ enum Command {
     Scan(ble::ScanArgs),
     /// Record ECG from a strap (Polar H10) into a capture file and an EDF.
     Record(ble::RecordArgs),
+    /// Export model inputs (computed as on the phone) as .npy files for training.
+    #[command(subcommand)]
+    Dataset(dataset::DatasetCommand),
 }
 
 #[derive(Args, Debug)]
@@ -117,6 +122,7 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate::simulate(&args),
         Command::Scan(args) => ble::scan(&args),
         Command::Record(args) => ble::record(&args),
+        Command::Dataset(cmd) => dataset::run(&cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

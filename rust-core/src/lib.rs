@@ -2,8 +2,8 @@
 //!
 //! Layout (see `docs/ARCHITECTURE.md`):
 //! - pure logic, no I/O: [`formats`] (byte parsers), [`protocol`] (BLE values), [`dsp`] (filters, R-peaks, quality, beats),
-//!   [`hrv`], [`eval`] (detector scoring), [`analysis`] (the recording pipeline), [`engine`] (stress
-//!   score, baseline, alerts);
+//!   [`hrv`], [`eval`] (detector scoring), [`analysis`] (the recording pipeline), [`imaging`] (model
+//!   images), [`model_input`], [`engine`] (stress score, baseline, alerts);
 //! - adapters at the edge: [`io`] (files), [`history`] (the SQLite history);
 //! - one thin FFI layer: [`ffi`] (uniffi proc-macros).
 
@@ -16,8 +16,11 @@ pub mod ffi;
 pub mod formats;
 pub mod history;
 pub mod hrv;
+pub mod imaging;
 pub mod io;
-pub mod monitor;
+//!   [`hrv`], [`eval`] (detector scoring), [`analysis`] (the recording pipeline), [`imaging`] (model
+//!   images), [`model_input`], [`engine`] (stress score, baseline, alerts);
+//! - adapters at the edge: [`io`] (files), [`history`] (the SQLite history);
 pub mod protocol;
 pub mod record;
 pub mod sensor;
