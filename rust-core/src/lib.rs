@@ -5,6 +5,7 @@
 //!   [`hrv`], [`eval`] (detector scoring), [`analysis`] (the recording pipeline), [`imaging`] (model
 //!   images), [`model_input`], [`engine`] (stress score, baseline, alerts);
 //! - adapters at the edge: [`io`] (files), [`history`] (the SQLite history);
+//! - the streaming [`monitor`] (one worker thread) joining sources, models, engine and history;
 //! - one thin FFI layer: [`ffi`] (uniffi proc-macros).
 
 pub mod analysis;
@@ -18,9 +19,8 @@ pub mod history;
 pub mod hrv;
 pub mod imaging;
 pub mod io;
-//!   [`hrv`], [`eval`] (detector scoring), [`analysis`] (the recording pipeline), [`imaging`] (model
-//!   images), [`model_input`], [`engine`] (stress score, baseline, alerts);
-//! - adapters at the edge: [`io`] (files), [`history`] (the SQLite history);
+pub mod model_input;
+pub mod monitor;
 pub mod protocol;
 pub mod record;
 pub mod sensor;
