@@ -288,7 +288,12 @@ impl PersonalBaseline {
         obs: &WindowObservation,
         config: &BaselineConfig,
     ) -> Result<(), BaselineRejection> {
-        let dt = (obs.end_ms - self.updated_ms).clamp(0, config.rolling_max_step_ms.max(0)) as f64;
+        let max_step = config.rolling_max_step_ms.max(0);
+        // A clock that went backwards (another session's clock) credits one full step.
+        let dt = match obs.end_ms.saturating_sub(self.updated_ms) {
+            d if d < 0 => max_step,
+            d => d.min(max_step),
+        } as f64;
         let tau = config.rolling_tau_ms.max(1) as f64;
         let alpha = 1.0 - (-dt / tau).exp();
         self.learn(obs, config, Some(alpha))?;
@@ -305,7 +310,7 @@ impl PersonalBaseline {
         config: &BaselineConfig,
         alpha: Option<f64>,
     ) -> Result<(), BaselineRejection> {
-        if !(obs.usable_fraction >= config.min_usable_fraction) {
+        if !(obs.usable_fraction >= config.min_usable_fraction && obs.usable_fraction <= 1.0) {
             return Err(BaselineRejection::PoorSignal);
         }
         if obs.beat_counts.ectopic_fraction() > config.max_ectopic_fraction {
@@ -347,7 +352,7 @@ impl PersonalBaseline {
             self.learn_features(&obs.features, alpha, warmup);
         }
         self.windows += 1;
-        self.updated_ms = self.updated_ms.max(obs.end_ms);
+        self.updated_ms = obs.end_ms;
         if let Some(anchor) = &self.anchor {
             self.bound_drift(&anchor.clone(), config);
         }
@@ -364,9 +369,11 @@ impl PersonalBaseline {
         let w = match alpha {
             Some(a) if self.feature_windows > warmup => a,
             _ => 1.0 / self.feature_windows as f64,
-        } as f32;
+        };
+        // In f64: a convex combination of finite f32 values stays finite.
         for (m, v) in self.features.iter_mut().zip(x) {
-            *m += w * (v - *m);
+            let (mf, vf) = (f64::from(*m), f64::from(*v));
+            *m = (mf + w * (vf - mf)) as f32;
         }
     }
 

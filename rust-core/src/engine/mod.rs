@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 pub use alerts::{
-    Alert, AlertEngine, AlertKind, AlertOutput, AlertPolicy, LinkStatus, QuietHours, Severity,
-    SuppressedAlert, SuppressionCause, SuppressionCounts,
+    Alert, AlertEngine, AlertKind, AlertOutput, AlertPolicy, AlertState, LinkStatus, NOT_MEDICAL,
+    QuietHours, Severity, SuppressedAlert, SuppressionCause, SuppressionCounts,
 };
 pub use baseline::{
     BaselineConfig, BaselineOrigin, BaselineRejection, Calibration, CalibrationError,
@@ -131,7 +131,7 @@ pub enum NoScoreReason {
     },
     /// The heart rate is outside the plausible range (detection failure).
     ImplausibleHeartRate {
-        /// The reported rate, bpm.
+        /// The reported rate, bpm (0 for a non-finite value).
         bpm: f32,
     },
     /// Neither the model nor the HRV fallback gave a probability.
@@ -217,7 +217,7 @@ pub struct StressUpdate {
     pub confidence: f32,
     /// The held state (`None` before the first score and after a long gap).
     pub state: Option<StressState>,
-    /// The state changed on this update.
+    /// A new state was entered on this update (a reset to `None` is not a change).
     pub state_changed: bool,
     /// Why there is no score.
     pub reason: Option<NoScoreReason>,
@@ -225,7 +225,8 @@ pub struct StressUpdate {
     pub source: Option<ScoreSource>,
     /// The baseline the score is relative to.
     pub baseline: BaselineUsed,
-    /// The window's usable fraction (echoed for the history and alerts).
+    /// The window's usable fraction (echoed for the history; a non-finite or out-of-range input
+    /// reads 0).
     pub usable_fraction: f32,
     /// Calibration progress or outcome, while one runs.
     pub calibration: Option<CalibrationEvent>,
@@ -364,7 +365,9 @@ impl StressEngine {
         Self::restore(config, EngineState::default())
     }
 
-    /// Resume from a saved [`EngineState`]. Errors: an invalid config.
+    /// Resume from a saved [`EngineState`]. Errors: an invalid config. If the clock restarted
+    /// (e.g. a monotonic clock after a reboot), call [`StressEngine::reset_stream`] before the
+    /// first window, or it is taken as out of order.
     pub fn restore(config: EngineConfig, state: EngineState) -> Result<Self> {
         config.validate()?;
         Ok(Self { config, state })
@@ -432,7 +435,7 @@ impl StressEngine {
             reason: None,
             source: None,
             baseline: self.baseline_used(),
-            usable_fraction: obs.usable_fraction,
+            usable_fraction: sane_fraction(obs.usable_fraction),
             calibration: None,
         };
         if obs.end_ms < obs.start_ms || self.state.last_end_ms.is_some_and(|t| at <= t) {
@@ -446,14 +449,18 @@ impl StressEngine {
         if let Some(cal) = self.state.calibration.as_mut() {
             // Rejections are counted in the calibration itself.
             let _ = cal.add(obs);
-            out.reason = Some(NoScoreReason::Calibrating {
-                remaining_ms: cal.remaining_ms(at),
-            });
+            let remaining_ms = cal.remaining_ms(at);
+            let due = cal.is_due(at);
             out.calibration = Some(CalibrationEvent::Progress {
                 accepted_windows: cal.accepted,
-                remaining_ms: cal.remaining_ms(at),
+                remaining_ms,
             });
-            if cal.is_due(at) {
+            // A bad signal is reported as such (the user can fix it; lost-signal alerts see it).
+            out.reason = Some(match self.signal_gate(obs) {
+                Err(signal) => signal,
+                Ok(()) => NoScoreReason::Calibrating { remaining_ms },
+            });
+            if due {
                 out.calibration = Some(self.finish_calibration());
                 out.baseline = self.baseline_used();
             }
@@ -537,16 +544,14 @@ impl StressEngine {
         let _ = b.update_rolling(obs, cfg);
     }
 
-    /// Quality gate, then the baseline-relative probability and its confidence.
-    fn score_window(&self, obs: &WindowObservation) -> std::result::Result<Scored, NoScoreReason> {
+    /// The signal part of the quality gate: usable fraction, beats, plausible heart rate.
+    fn signal_gate(&self, obs: &WindowObservation) -> std::result::Result<(), NoScoreReason> {
         let c = &self.config;
-        if !(obs.usable_fraction >= c.min_usable_fraction) {
+        // Non-finite or above 1 is a broken quality index: treated as no usable signal.
+        let usable = obs.usable_fraction;
+        if !(usable >= c.min_usable_fraction && usable <= 1.0) {
             return Err(NoScoreReason::PoorSignal {
-                usable_fraction: if obs.usable_fraction.is_finite() {
-                    obs.usable_fraction
-                } else {
-                    0.0
-                },
+                usable_fraction: sane_fraction(usable),
                 required: c.min_usable_fraction,
             });
         }
@@ -559,10 +564,18 @@ impl StressEngine {
         }
         match obs.hr_bpm {
             Some(bpm) if !(bpm >= c.hr_range_bpm.0 && bpm <= c.hr_range_bpm.1) => {
+                let bpm = if bpm.is_finite() { bpm } else { 0.0 };
                 return Err(NoScoreReason::ImplausibleHeartRate { bpm });
             }
             _ => {}
         }
+        Ok(())
+    }
+
+    /// Quality gate, then the baseline-relative probability and its confidence.
+    fn score_window(&self, obs: &WindowObservation) -> std::result::Result<Scored, NoScoreReason> {
+        self.signal_gate(obs)?;
+        let c = &self.config;
         let pm = obs.model_probability.and_then(valid_probability);
         let pf = obs.fallback_probability.and_then(valid_probability);
         let (p, source) = match (pm, pf) {
@@ -615,4 +628,9 @@ struct Scored {
     probability: f32,
     confidence: f32,
     source: ScoreSource,
+}
+
+/// A fraction in 0-1, or 0 for a broken (non-finite, out-of-range) value.
+fn sane_fraction(x: f32) -> f32 {
+    if (0.0..=1.0).contains(&x) { x } else { 0.0 }
 }

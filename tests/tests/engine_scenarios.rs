@@ -1,0 +1,454 @@
+//! Scripted scenarios for the stress engine: step response and its lag, no flicker on noise,
+//! the quality gate, the fallback's confidence, calibration and the bounded rolling baseline,
+//! persistence. Numbers printed with `--nocapture` are the ones in docs/adr/0005-stress-engine.md.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may unwrap and panic
+
+mod engine_common;
+
+use engine_common::{Noise, STEP_MS, WINDOW_MS, drive, window};
+use stressbeat_core::engine::{
+    BaselineConfig, BaselineOrigin, BaselineUsed, CalibrationError, CalibrationEvent, EngineConfig,
+    EngineState, Hysteresis, NoScoreReason, PersonalBaseline, ScoreSource, StressEngine,
+    StressState, StressUpdate, WindowObservation,
+};
+
+const MIN: i64 = 60_000;
+
+fn engine() -> StressEngine {
+    StressEngine::new(EngineConfig::default()).unwrap()
+}
+
+/// A window's probability when the underlying state steps from `calm` to `stress` at `step_ms`:
+/// proportional to the part of the 30 s window after the step.
+fn stepped(end_ms: i64, step_ms: i64, calm: f32, stress: f32) -> f32 {
+    let frac = ((end_ms - step_ms) as f32 / WINDOW_MS as f32).clamp(0.0, 1.0);
+    calm + (stress - calm) * frac
+}
+
+fn first_time(updates: &[StressUpdate], pred: impl Fn(&StressUpdate) -> bool) -> Option<i64> {
+    updates.iter().find(|u| pred(u)).map(|u| u.at_ms)
+}
+
+fn state_changes(updates: &[StressUpdate]) -> usize {
+    updates
+        .windows(2)
+        .filter(|w| w[0].state != w[1].state)
+        .count()
+}
+
+#[test]
+fn calm_step_stress_calm_transitions_and_lag() {
+    let mut e = engine();
+    let up = 10 * MIN;
+    let down = 20 * MIN;
+    let p = |t: i64| {
+        if t <= down {
+            stepped(t, up, 0.1, 0.9)
+        } else {
+            stepped(t, down, 0.9, 0.1)
+        }
+    };
+    let updates = drive(&mut e, 0, 30 * MIN, |t| window(t, p(t)));
+
+    // Calm before the step, High during the episode, Calm at the end.
+    assert!(
+        updates
+            .iter()
+            .filter(|u| u.at_ms <= up)
+            .all(|u| u.state == Some(StressState::Calm))
+    );
+    let states: Vec<_> = updates
+        .windows(2)
+        .filter(|w| w[0].state != w[1].state)
+        .map(|w| (w[1].at_ms, w[1].state.unwrap()))
+        .collect();
+    let path: Vec<_> = states.iter().map(|s| s.1).collect();
+    assert_eq!(
+        path,
+        [
+            StressState::Elevated,
+            StressState::High,
+            StressState::Elevated,
+            StressState::Calm
+        ],
+        "{states:?}"
+    );
+    let score_70 = first_time(&updates, |u| u.at_ms > up && u.score >= Some(70)).unwrap() - up;
+    let to_high = states[1].0 - up;
+    let score_40 = first_time(&updates, |u| u.at_ms > down && u.score < Some(40)).unwrap() - down;
+    let to_calm = states[3].0 - down;
+    println!(
+        "step 0.1→0.9: score ≥ 70 after {} s, High after {} s; step back: score < 40 after {} s, \
+         Calm after {} s",
+        score_70 / 1000,
+        to_high / 1000,
+        score_40 / 1000,
+        to_calm / 1000
+    );
+    // The 30 s window itself accounts for up to 30 s; smoothing (τ 30 s) and the 30 s dwell for
+    // the rest. "Does not lag by minutes": both directions well under 2 min.
+    assert!(score_70 <= 60_000, "{score_70}");
+    assert!(to_high <= 90_000, "{to_high}");
+    assert!(to_calm <= 90_000, "{to_calm}");
+    // Learned from the calm windows, the person's calm level (0.1) now maps to the calm target.
+    let last = updates.last().unwrap();
+    assert_eq!(last.baseline, BaselineUsed::Learned);
+    assert_eq!(last.score, Some(20), "{last:?}");
+}
+
+#[test]
+fn noisy_input_near_a_threshold_does_not_flicker() {
+    // Probabilities scattered ±0.2 around the elevated threshold for one hour.
+    // No rolling baseline here: it would learn the noise as this person's calm level.
+    let fixed = |config: EngineConfig| EngineConfig {
+        baseline: BaselineConfig {
+            rolling_enabled: false,
+            ..BaselineConfig::default()
+        },
+        ..config
+    };
+    let run = |config: EngineConfig| {
+        let mut e = StressEngine::new(fixed(config)).unwrap();
+        let mut noise = Noise::new(7);
+        let updates = drive(&mut e, 0, 60 * MIN, |t| {
+            window(t, 0.5 + 0.4 * (noise.next() - 0.5))
+        });
+        state_changes(&updates)
+    };
+    let with = run(EngineConfig::default());
+    let without = run(EngineConfig {
+        smoothing_tau_ms: 0,
+        hysteresis: Hysteresis {
+            elevated_exit: 50.0,
+            high_exit: 70.0,
+            min_dwell_ms: 0,
+            ..Hysteresis::default()
+        },
+        ..EngineConfig::default()
+    });
+    println!("noisy hour: {with} state changes (raw thresholds alone: {without})");
+    assert!(
+        without > 100,
+        "the input must be noisy enough to matter: {without}"
+    );
+    assert!(with <= 12, "{with} state changes in an hour");
+}
+
+#[test]
+fn poor_signal_gives_no_score_and_says_why() {
+    let mut e = engine();
+    let mut w = window(30_000, 0.9);
+    w.usable_fraction = 0.3;
+    let u = e.update(&w);
+    assert_eq!(u.score, None);
+    assert_eq!(u.confidence, 0.0);
+    assert_eq!(
+        u.reason,
+        Some(NoScoreReason::PoorSignal {
+            usable_fraction: 0.3,
+            required: 0.6
+        })
+    );
+    assert!(u.message().contains("30 % usable"), "{}", u.message());
+    assert!(!u.has_usable_signal());
+
+    let mut w = window(35_000, 0.9);
+    w.beat_counts.n = 4;
+    let u = e.update(&w);
+    assert!(matches!(
+        u.reason,
+        Some(NoScoreReason::TooFewBeats { beats: 4, .. })
+    ));
+
+    let mut w = window(40_000, 0.9);
+    w.usable_fraction = f32::NAN;
+    assert!(matches!(
+        e.update(&w).reason,
+        Some(NoScoreReason::PoorSignal { .. })
+    ));
+
+    let mut w = window(45_000, 0.9);
+    w.hr_bpm = Some(400.0);
+    assert!(matches!(
+        e.update(&w).reason,
+        Some(NoScoreReason::ImplausibleHeartRate { .. })
+    ));
+
+    let mut w = window(50_000, 0.9);
+    w.model_probability = Some(f32::NAN);
+    w.fallback_probability = None;
+    let u = e.update(&w);
+    assert_eq!(u.reason, Some(NoScoreReason::NoEstimate));
+    assert!(u.has_usable_signal(), "no estimate is not a signal problem");
+
+    // The same window with good signal is scored.
+    let u = e.update(&window(55_000, 0.9));
+    assert_eq!(u.reason, None);
+    assert_eq!(u.score, Some(90));
+}
+
+#[test]
+fn fallback_source_lowers_confidence_and_disagreement_too() {
+    let with = |model: Option<f32>, fallback: Option<f32>| {
+        let mut w = window(30_000, 0.0);
+        w.model_probability = model;
+        w.fallback_probability = fallback;
+        engine().update(&w)
+    };
+    let agree = with(Some(0.6), Some(0.6));
+    let model_only = with(Some(0.6), None);
+    let fallback_only = with(None, Some(0.6));
+    let disagree = with(Some(0.6), Some(0.1));
+    assert_eq!(agree.source, Some(ScoreSource::Model));
+    assert_eq!(fallback_only.source, Some(ScoreSource::HrvFallback));
+    assert_eq!(fallback_only.score, agree.score);
+    assert!(fallback_only.confidence < model_only.confidence);
+    assert!(disagree.confidence < agree.confidence);
+    assert_eq!(agree.confidence, model_only.confidence);
+    // An unusable model output falls back too.
+    let broken = with(Some(f32::INFINITY), Some(0.6));
+    assert_eq!(broken.source, Some(ScoreSource::HrvFallback));
+
+    // Worse signal (above the gate) lowers confidence.
+    let mut w = window(30_000, 0.6);
+    w.usable_fraction = 0.7;
+    assert!(engine().update(&w).confidence < agree.confidence);
+}
+
+#[test]
+fn calibration_makes_scores_relative_to_the_person() {
+    // This person's calm windows read 0.45: without a baseline that is an elevated score.
+    let calm = 0.45;
+    let mut plain = StressEngine::new(EngineConfig {
+        baseline: BaselineConfig {
+            rolling_enabled: false,
+            ..BaselineConfig::default()
+        },
+        ..EngineConfig::default()
+    })
+    .unwrap();
+    let plain_updates = drive(&mut plain, 0, 5 * MIN, |t| window(t, calm));
+    assert_eq!(plain_updates.last().unwrap().score, Some(45));
+
+    let mut e = engine();
+    e.start_calibration(0, 5 * MIN);
+    let cal = drive(&mut e, 0, 5 * MIN, |t| {
+        let mut w = window(t, calm);
+        w.features = vec![(t / STEP_MS % 2) as f32 * 2.0, 1.0];
+        w
+    });
+    assert!(
+        cal.iter()
+            .all(|u| u.score.is_none()
+                && matches!(u.reason, Some(NoScoreReason::Calibrating { .. })))
+    );
+    assert_eq!(
+        cal.last().unwrap().calibration,
+        Some(CalibrationEvent::Completed { windows: 60 })
+    );
+    let b = e.baseline().unwrap();
+    assert_eq!(b.origin, BaselineOrigin::Calibrated);
+    assert!((b.hr_bpm.mean - 70.0).abs() < 1e-9 && b.is_mature());
+    let f = e.baseline_features().unwrap();
+    assert!(
+        f.len() == 2 && (f[0] - 1.0).abs() < 1e-5 && (f[1] - 1.0).abs() < 1e-6,
+        "{f:?}"
+    );
+
+    let after = drive(&mut e, 5 * MIN, 10 * MIN, |t| window(t, calm));
+    let u = after.last().unwrap();
+    assert_eq!(u.baseline, BaselineUsed::Calibrated);
+    assert_eq!(u.score, Some(20), "calm level maps to the calm target");
+    assert_eq!(u.state, Some(StressState::Calm));
+    // Real stress is still high.
+    let stress = drive(&mut e, 10 * MIN, 15 * MIN, |t| window(t, 0.95));
+    assert_eq!(stress.last().unwrap().state, Some(StressState::High));
+}
+
+#[test]
+fn calibration_from_a_bad_signal_fails_and_keeps_the_old_baseline() {
+    let mut e = engine();
+    e.start_calibration(0, 2 * MIN);
+    let updates = drive(&mut e, 0, 2 * MIN, |t| {
+        let mut w = window(t, 0.2);
+        w.usable_fraction = 0.4;
+        w
+    });
+    // The bad signal is the reason shown while calibrating, not "calibrating".
+    assert!(updates[..updates.len() - 1].iter().all(|u| matches!(
+        u.reason,
+        Some(NoScoreReason::PoorSignal { .. })
+    ) && matches!(
+        u.calibration,
+        Some(CalibrationEvent::Progress {
+            accepted_windows: 0,
+            ..
+        })
+    )));
+    assert_eq!(
+        updates.last().unwrap().calibration,
+        Some(CalibrationEvent::Failed(CalibrationError::TooFewWindows {
+            accepted: 0,
+            needed: 12
+        }))
+    );
+    assert!(e.baseline().is_none());
+    // Scoring resumes after the calibration window.
+    assert!(e.update(&window(3 * MIN, 0.2)).score.is_some());
+}
+
+#[test]
+fn rolling_baseline_moves_slowly_and_a_stressful_week_stays_bounded() {
+    let config = BaselineConfig::default();
+    let calibrated = |hr: f32| {
+        let mut cal =
+            stressbeat_core::engine::Calibration::new(0, 5 * MIN, BaselineConfig::default());
+        let mut t = 0;
+        while t < 5 * MIN {
+            t += STEP_MS;
+            let mut w = window(t, 0.2);
+            w.hr_bpm = Some(hr);
+            cal.add(&w).unwrap();
+        }
+        cal.finish().unwrap()
+    };
+    let feed = |b: &mut PersonalBaseline, days: i64, hr: f32, p: f32| {
+        let start = b.updated_ms;
+        let mut t = start;
+        while t < start + days * 24 * 60 * MIN {
+            t += STEP_MS;
+            let mut w = window(t, p);
+            w.hr_bpm = Some(hr);
+            b.update_rolling(&w, &config).unwrap();
+        }
+    };
+    // One day at +4 bpm: the mean moves 1 − e^(−1/3) ≈ 28 % of the way (τ = 3 days).
+    let mut b = calibrated(60.0);
+    feed(&mut b, 1, 64.0, 0.2);
+    println!("HR baseline 60 → {:.2} after 1 day at 64", b.hr_bpm.mean);
+    assert!(
+        (b.hr_bpm.mean - (60.0 + 4.0 * 0.2835)).abs() < 0.1,
+        "{}",
+        b.hr_bpm.mean
+    );
+
+    // A baseline saved under another clock (its last update "in the future") still learns.
+    let mut b = calibrated(60.0);
+    b.updated_ms = i64::MAX / 2;
+    let mut w = window(10 * MIN, 0.2);
+    w.hr_bpm = Some(64.0);
+    b.update_rolling(&w, &config).unwrap();
+    assert!(b.hr_bpm.mean > 60.0 && b.updated_ms == 10 * MIN);
+
+    // A week at +30 bpm and p = 0.6: capped at the drift bounds.
+    let mut b = calibrated(60.0);
+    feed(&mut b, 7, 90.0, 0.6);
+    let anchor = b.anchor.clone().unwrap();
+    println!(
+        "after a week at 90 bpm / p 0.6: HR {:.1}, model logit {:.2} (anchor {:.2})",
+        b.hr_bpm.mean,
+        b.model_logit.mean,
+        anchor.model_logit.unwrap()
+    );
+    assert!((b.hr_bpm.mean - 70.0).abs() < 1e-6, "{}", b.hr_bpm.mean);
+    assert!((b.model_logit.mean - (anchor.model_logit.unwrap() + 1.0)).abs() < 1e-6);
+}
+
+#[test]
+fn engine_learns_a_baseline_from_calm_windows_only() {
+    let mut e = engine();
+    drive(&mut e, 0, 10 * MIN, |t| window(t, 0.3));
+    let b = e.baseline().unwrap();
+    assert_eq!(b.origin, BaselineOrigin::Learned);
+    assert!(b.is_mature(), "{} windows", b.windows);
+    let n = b.windows;
+    // High stress adds nothing.
+    drive(&mut e, 10 * MIN, 20 * MIN, |t| window(t, 0.95));
+    let b = e.baseline().unwrap();
+    assert!(b.windows <= n + 3, "{} → {}", n, b.windows);
+
+    let disabled = EngineConfig {
+        baseline: BaselineConfig {
+            rolling_enabled: false,
+            ..BaselineConfig::default()
+        },
+        ..EngineConfig::default()
+    };
+    let mut e = StressEngine::new(disabled).unwrap();
+    drive(&mut e, 0, 10 * MIN, |t| window(t, 0.3));
+    assert!(e.baseline().is_none());
+}
+
+#[test]
+fn state_round_trips_through_json_and_continues_identically() {
+    let mut a = engine();
+    let mut noise = Noise::new(3);
+    let mut make = move |t: i64| window(t, noise.next());
+    drive(&mut a, 0, 15 * MIN, &mut make);
+    let json = serde_json::to_string(a.state()).unwrap();
+    let state: EngineState = serde_json::from_str(&json).unwrap();
+    let mut b = StressEngine::restore(EngineConfig::default(), state).unwrap();
+    let ua = drive(&mut a, 15 * MIN, 25 * MIN, make.clone());
+    let ub = drive(&mut b, 15 * MIN, 25 * MIN, make);
+    assert_eq!(ua, ub);
+    let baseline: PersonalBaseline =
+        serde_json::from_str(&serde_json::to_string(a.baseline().unwrap()).unwrap()).unwrap();
+    assert_eq!(&baseline, a.baseline().unwrap());
+}
+
+#[test]
+fn out_of_order_and_long_gaps() {
+    let mut e = engine();
+    drive(&mut e, 0, 5 * MIN, |t| window(t, 0.9));
+    let u = e.update(&window(4 * MIN, 0.1));
+    assert_eq!(u.reason, Some(NoScoreReason::OutOfOrder));
+    assert_eq!(u.state, Some(StressState::High), "state unchanged");
+    let mut backwards = window(6 * MIN, 0.1);
+    backwards.start_ms = 7 * MIN;
+    assert_eq!(e.update(&backwards).reason, Some(NoScoreReason::OutOfOrder));
+
+    // Short poor-signal stretch: the state is held.
+    let poor = |t| WindowObservation {
+        usable_fraction: 0.0,
+        ..window(t, 0.9)
+    };
+    let held = drive(&mut e, 5 * MIN, 6 * MIN, poor);
+    assert!(held.iter().all(|u| u.state == Some(StressState::High)));
+    // Over `reset_after_ms` without a score: the state is forgotten, then restarts from the data.
+    let gone = drive(&mut e, 6 * MIN, 9 * MIN, poor);
+    assert_eq!(gone.last().unwrap().state, None);
+    let u = e.update(&window(10 * MIN, 0.1));
+    assert_eq!((u.state, u.score), (Some(StressState::Calm), Some(10)));
+}
+
+#[test]
+fn invalid_configs_are_typed_errors() {
+    let bad = [
+        EngineConfig {
+            min_usable_fraction: 1.5,
+            ..EngineConfig::default()
+        },
+        EngineConfig {
+            calm_target: 0.0,
+            ..EngineConfig::default()
+        },
+        EngineConfig {
+            hr_range_bpm: (200.0, 40.0),
+            ..EngineConfig::default()
+        },
+        EngineConfig {
+            hysteresis: Hysteresis {
+                high_enter: 30.0,
+                ..Hysteresis::default()
+            },
+            ..EngineConfig::default()
+        },
+    ];
+    for c in bad {
+        assert!(matches!(
+            StressEngine::new(c),
+            Err(stressbeat_core::Error::InvalidArgument(_))
+        ));
+    }
+}
