@@ -83,7 +83,9 @@ fn corrupt_model_is_reported_and_scores_come_from_hrv() {
     m.wait_until_finished().unwrap();
     let status = log.status.lock().unwrap();
     assert!(
-        status.iter().any(|s| matches!(s, MonitorStatus::ModelUnavailable { task, .. } if task == "stress")),
+        status
+            .iter()
+            .any(|s| matches!(s, MonitorStatus::ModelUnavailable { task, .. } if task == "stress")),
         "{status:?}"
     );
     let stress = log.stress.lock().unwrap();
@@ -99,7 +101,8 @@ fn faults_gaps_reach_listeners_and_history() {
     let m = StressMonitor::new(config(&dir.path().join("h.db"))).unwrap();
     let log = Arc::new(Log::default());
     let _a = m.subscribe_status(log.clone());
-    m.start(simulator(6.0, "loss=3%,disconnect=2m/10s")).unwrap();
+    m.start(simulator(6.0, "loss=3%,disconnect=2m/10s"))
+        .unwrap();
     m.wait_until_finished().unwrap();
     let gaps = log
         .status
@@ -123,5 +126,8 @@ fn faults_gaps_reach_listeners_and_history() {
     assert_eq!(sessions.len(), 2);
     assert_eq!(sessions[0].end_reason.as_deref(), Some("stopped"));
     m.shutdown().unwrap();
-    assert!(matches!(m.sessions(1), Err(StressBeatError::InvalidState { .. })));
+    assert!(matches!(
+        m.sessions(1),
+        Err(StressBeatError::InvalidState { .. })
+    ));
 }

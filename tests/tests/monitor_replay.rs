@@ -12,15 +12,19 @@ use stressbeat_core::monitor::analyzer::ModelAnalyzer;
 use stressbeat_core::monitor::interim::CrudeFallback;
 use stressbeat_core::monitor::sources::replay_source;
 use stressbeat_core::monitor::{
-    Engines, EventKind, Monitor, MonitorEvent, Parts, PipelineConfig, SessionInfo,
-    WindowAnalyzer,
+    Engines, EventKind, Monitor, MonitorEvent, Parts, PipelineConfig, SessionInfo, WindowAnalyzer,
 };
 use stressbeat_core::{analysis, io};
 
 struct Fallback;
 impl Parts for Fallback {
     fn analyzer(&self) -> Box<dyn WindowAnalyzer> {
-        Box::new(ModelAnalyzer::new(None, Some(Arc::new(CrudeFallback)), None, Vec::new()))
+        Box::new(ModelAnalyzer::new(
+            None,
+            Some(Arc::new(CrudeFallback)),
+            None,
+            Vec::new(),
+        ))
     }
 }
 
@@ -48,7 +52,10 @@ fn replay(path: &std::path::Path) -> (Vec<MonitorEvent>, MemoryHistory, f64) {
         .into_iter()
         .map(|k| {
             let l = log.clone();
-            m.subscribe(k, Arc::new(move |e: &MonitorEvent| l.lock().unwrap().push(e.clone())))
+            m.subscribe(
+                k,
+                Arc::new(move |e: &MonitorEvent| l.lock().unwrap().push(e.clone())),
+            )
         })
         .collect();
     let (source, pacing) = replay_source(path, None).unwrap();
@@ -92,11 +99,27 @@ fn mitdb_record_at_360_hz_is_resampled_and_scored_in_order() {
     let path = dir.join("101.hea");
     let (events, history, secs) = replay(&path);
     let s = &history.sessions[0];
-    eprintln!("mitdb 100 (30 min) replayed in {secs:.2} s, {} windows", s.windows.len());
-    assert!(!events.iter().any(|e| matches!(e, MonitorEvent::Degraded(_))), "nothing degraded");
+    eprintln!(
+        "mitdb 100 (30 min) replayed in {secs:.2} s, {} windows",
+        s.windows.len()
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, MonitorEvent::Degraded(_))),
+        "nothing degraded"
+    );
     // ≈ (1805 s − 30 s) / 5 s windows (record 101), every one stored, in order.
-    assert!((340..=356).contains(&s.windows.len()), "{}", s.windows.len());
-    assert!(s.windows.windows(2).all(|w| w[1].end_ms - w[0].end_ms == 5000));
+    assert!(
+        (340..=356).contains(&s.windows.len()),
+        "{}",
+        s.windows.len()
+    );
+    assert!(
+        s.windows
+            .windows(2)
+            .all(|w| w[1].end_ms - w[0].end_ms == 5000)
+    );
     assert!(s.ended.is_some());
     // The monitor's heart rate agrees with the batch analysis of the same record.
     let rec = io::load_recording(&path, &io::LoadOptions::default()).unwrap();
@@ -105,7 +128,10 @@ fn mitdb_record_at_360_hz_is_resampled_and_scored_in_order() {
     let mut hr = window_hr(&events);
     assert!(hr.len() > 300, "{} usable windows", hr.len());
     let median = stressbeat_e2e::median(&mut hr);
-    assert!((median - batch_hr).abs() < 3.0, "monitor {median:.1} bpm, batch {batch_hr:.1} bpm");
+    assert!(
+        (median - batch_hr).abs() < 3.0,
+        "monitor {median:.1} bpm, batch {batch_hr:.1} bpm"
+    );
     // ECG batches: 130 Hz, in order.
     let ecg: Vec<f64> = events
         .iter()
@@ -123,7 +149,10 @@ fn mitdb_record_at_360_hz_is_resampled_and_scored_in_order() {
         })
         .sum();
     let expected = 1805.0 * 130.0;
-    assert!((samples as f64 - expected).abs() < 0.01 * expected, "{samples} samples at 130 Hz");
+    assert!(
+        (samples as f64 - expected).abs() < 0.01 * expected,
+        "{samples} samples at 130 Hz"
+    );
 }
 
 #[test]
@@ -133,16 +162,28 @@ fn polar_h10_capture_replays_through_the_session() {
     };
     let (events, history, secs) = replay(&dir.join("hr_data_2023-01-13_11-40-07.bin"));
     let s = &history.sessions[0];
-    eprintln!("Polar capture replayed in {secs:.2} s, {} windows", s.windows.len());
+    eprintln!(
+        "Polar capture replayed in {secs:.2} s, {} windows",
+        s.windows.len()
+    );
     // 12,355 frames × 73 samples at 130 Hz ≈ 115 min.
     assert!(s.windows.len() > 1300, "{}", s.windows.len());
-    assert!(s.gaps.is_empty(), "the capture has no gaps: {:?}", &s.gaps[..s.gaps.len().min(3)]);
+    assert!(
+        s.gaps.is_empty(),
+        "the capture has no gaps: {:?}",
+        &s.gaps[..s.gaps.len().min(3)]
+    );
     let mut hr = window_hr(&events);
-    assert!(hr.len() > s.windows.len() / 2, "{} usable windows", hr.len());
+    assert!(
+        hr.len() > s.windows.len() / 2,
+        "{} usable windows",
+        hr.len()
+    );
     let median = stressbeat_e2e::median(&mut hr);
     // The session was a bike ride: the strap's own 1 Hz export of it (Polar Flow) has the same
     // typical heart rate.
-    let export = std::fs::read_to_string(dir.join("Philipp_Diethelm_2023-01-13_11-40-07.csv")).unwrap();
+    let export =
+        std::fs::read_to_string(dir.join("Philipp_Diethelm_2023-01-13_11-40-07.csv")).unwrap();
     let mut flow: Vec<f64> = export
         .lines()
         .skip(3)
@@ -151,7 +192,10 @@ fn polar_h10_capture_replays_through_the_session() {
     assert!(flow.len() > 6000);
     let flow_median = stressbeat_e2e::median(&mut flow);
     eprintln!("median HR: monitor {median:.1}, Polar Flow {flow_median:.1}");
-    assert!((median - flow_median).abs() < 5.0, "monitor {median:.1}, Polar Flow {flow_median:.1}");
+    assert!(
+        (median - flow_median).abs() < 5.0,
+        "monitor {median:.1}, Polar Flow {flow_median:.1}"
+    );
     // Raw ECG kept for export: every sample of the capture.
     let raw: usize = s.ecg.iter().map(|c| c.2.len()).sum();
     assert_eq!(raw, 12_355 * 73);

@@ -9,10 +9,10 @@ use super::events::Degradation;
 use super::ports::{WindowAnalyzer, WindowSignal};
 use crate::engine::{BeatCounts, WindowObservation};
 use crate::imaging::{Channel, IMAGE_PIXELS, Imager, WindowData};
-use crate::model_input::beat::beat_inputs;
-use crate::model_input::stress::{StressWindowConfig, stress_windows};
 use crate::model_input::MODEL_RATE_HZ;
+use crate::model_input::beat::beat_inputs;
 use crate::model_input::stress::HRV_FEATURE_NAMES;
+use crate::model_input::stress::{StressWindowConfig, stress_windows};
 
 /// The stress model as the analyzer uses it.
 pub trait StressScorer: Send + Sync {
@@ -77,7 +77,10 @@ impl ModelAnalyzer {
         beats: Option<std::sync::Arc<dyn BeatTyper>>,
         degradations: Vec<Degradation>,
     ) -> Self {
-        let channels = stress.as_ref().map(|s| s.image_channels()).unwrap_or_default();
+        let channels = stress
+            .as_ref()
+            .map(|s| s.image_channels())
+            .unwrap_or_default();
         Self {
             stress,
             fallback,
@@ -106,7 +109,10 @@ impl ModelAnalyzer {
         if let Some(typer) = self.beats.clone() {
             let known = |p: u64, c: &VecDeque<(u64, u8)>| c.iter().any(|&(q, _)| q == p);
             let inputs = beat_inputs(&w.samples_mv, &w.peaks);
-            let (len, r) = (crate::model_input::beat::BEAT_LEN, inputs.rr.len() / inputs.len().max(1));
+            let (len, r) = (
+                crate::model_input::beat::BEAT_LEN,
+                inputs.rr.len() / inputs.len().max(1),
+            );
             let mut beats = Vec::new();
             let mut rr = Vec::new();
             let mut which = Vec::new();
@@ -210,10 +216,7 @@ impl WindowAnalyzer for ModelAnalyzer {
                         for &c in &self.channels {
                             let at = self.images.len();
                             self.images.resize(at + IMAGE_PIXELS, 0);
-                            ok &= self
-                                .imager
-                                .render(c, &data, &mut self.images[at..])
-                                .is_ok();
+                            ok &= self.imager.render(c, &data, &mut self.images[at..]).is_ok();
                         }
                         if ok {
                             self.features.extend_from_slice(&sw.features);

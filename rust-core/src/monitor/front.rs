@@ -3,8 +3,8 @@
 //! Constructed once per stream; per sample nothing is allocated.
 
 use super::events::{EcgBatch, HeartRateSource, HeartRateUpdate, MonitorEvent, QualityUpdate};
-use super::ring::{PeakRing, SampleRing};
 use super::rate::RateAdapter;
+use super::ring::{PeakRing, SampleRing};
 use crate::dsp::{QualityConfig, RPeakDetector, SignalQuality};
 use crate::sensor::EcgChunk;
 
@@ -122,7 +122,10 @@ impl EcgFrontEnd {
     /// gap are judged unusable and the detector re-learns; the drawing batch is flushed.
     pub fn push_gap(&mut self, missing_samples_src: u64, out: &mut Vec<MonitorEvent>) {
         self.flush_draw(out);
-        let src_fs = self.rate.as_ref().map_or(MODEL_RATE_HZ, RateAdapter::source_rate_hz);
+        let src_fs = self
+            .rate
+            .as_ref()
+            .map_or(MODEL_RATE_HZ, RateAdapter::source_rate_hz);
         let n = (missing_samples_src as f64 * MODEL_RATE_HZ / src_fs)
             .min(MAX_GAP_FILL_S * MODEL_RATE_HZ)
             .round() as u64;
