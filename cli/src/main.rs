@@ -1,5 +1,6 @@
 //! `stressbeat`: the StressBeat core on a laptop. Not a medical device.
 
+mod bench_model;
 mod ble;
 mod decode;
 mod simulate;
@@ -52,6 +53,8 @@ enum Command {
     Scan(ble::ScanArgs),
     /// Record ECG from a strap (Polar H10) into a capture file and an EDF.
     Record(ble::RecordArgs),
+    /// Latency of an ONNX model in tract (one thread, random inputs).
+    BenchModel(bench_model::BenchModelArgs),
 }
 
 #[derive(Args, Debug)]
@@ -117,6 +120,7 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate::simulate(&args),
         Command::Scan(args) => ble::scan(&args),
         Command::Record(args) => ble::record(&args),
+        Command::BenchModel(args) => bench_model::bench_model(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -70,6 +70,9 @@ pub enum Error {
     /// The signal exists but holds too little usable ECG for the requested analysis.
     #[error("not enough usable signal: {0}")]
     InsufficientSignal(String),
+    /// A model file is damaged or does not match what the core computes, or tract failed.
+    #[error("model: {0}")]
+    Model(#[from] crate::model::ModelError),
 }
 
 impl Error {

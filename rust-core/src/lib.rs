@@ -3,6 +3,7 @@
 //! Layout (see `docs/ARCHITECTURE.md`):
 //! - pure logic, no I/O: [`formats`] (byte parsers), [`protocol`] (BLE values), [`dsp`] (filters, R-peaks, quality, beats),
 //!   [`hrv`], [`eval`] (detector scoring), [`analysis`] (the recording pipeline);
+//! - models: [`model`] (the stress and beat-type models through tract, embedded);
 //! - adapters at the edge: [`io`] (files);
 //! - one thin FFI layer: [`ffi`] (uniffi proc-macros).
 
@@ -14,6 +15,7 @@ pub mod ffi;
 pub mod formats;
 pub mod hrv;
 pub mod io;
+pub mod model;
 pub mod protocol;
 pub mod record;
 pub mod sensor;
