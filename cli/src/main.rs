@@ -2,7 +2,9 @@
 
 mod bench_model;
 mod ble;
+mod dataset;
 mod decode;
+mod npy;
 mod simulate;
 mod table;
 
@@ -55,6 +57,9 @@ enum Command {
     Record(ble::RecordArgs),
     /// Latency of an ONNX model in tract (one thread, random inputs).
     BenchModel(bench_model::BenchModelArgs),
+    /// Export model inputs (computed as on the phone) as .npy files for training.
+    #[command(subcommand)]
+    Dataset(dataset::DatasetCommand),
 }
 
 #[derive(Args, Debug)]
@@ -121,6 +126,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => ble::scan(&args),
         Command::Record(args) => ble::record(&args),
         Command::BenchModel(args) => bench_model::bench_model(&args),
+        Command::Dataset(cmd) => dataset::run(&cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,7 +2,7 @@
 //!
 //! Layout (see `docs/ARCHITECTURE.md`):
 //! - pure logic, no I/O: [`formats`] (byte parsers), [`protocol`] (BLE values), [`dsp`] (filters, R-peaks, quality, beats),
-//!   [`hrv`], [`eval`] (detector scoring), [`analysis`] (the recording pipeline);
+//!   [`hrv`], [`eval`] (detector scoring), [`analysis`] (the recording pipeline), [`imaging`] (model images);
 //! - models: [`model`] (the stress and beat-type models through tract, embedded);
 //! - adapters at the edge: [`io`] (files);
 //! - one thin FFI layer: [`ffi`] (uniffi proc-macros).
@@ -14,8 +14,10 @@ pub mod eval;
 pub mod ffi;
 pub mod formats;
 pub mod hrv;
+pub mod imaging;
 pub mod io;
 pub mod model;
+pub mod model_input;
 pub mod protocol;
 pub mod record;
 pub mod sensor;
