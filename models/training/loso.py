@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegressionCV
+from sklearn.model_selection import GroupKFold
 
 import metrics
 import nets
@@ -68,20 +69,35 @@ def run_hr_rule(data, fold, base_rows):
     return s_without, s_without > 0, s_with, s_with > 0, {"threshold_bpm": thr}
 
 
-def _lr(x_train, y, x_test):
-    mu, sd = x_train.mean(0), x_train.std(0)
+LR_C = [0.01, 0.1, 1.0]
+
+
+def fit_lr(x, y, groups):
+    """Balanced logistic regression on standardised x; C chosen by 4-fold cross-validation over
+    the groups (subjects) given, i.e. inside the training subjects only."""
+    mu, sd = x.mean(0), x.std(0)
     sd = np.where(sd > 1e-9, sd, 1.0)
-    m = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000)
-    m.fit((x_train - mu) / sd, y)
-    return m.decision_function((x_test - mu) / sd), m, mu, sd
+    cv = list(GroupKFold(4).split(x, y, groups))
+    m = LogisticRegressionCV(Cs=LR_C, cv=cv, class_weight="balanced", scoring="roc_auc", max_iter=2000)
+    m.fit((x - mu) / sd, y)
+    return {"mean": mu, "std": sd, "coef": m.coef_[0], "intercept": float(m.intercept_[0]), "C": float(m.C_[0])}
+
+
+def eval_lr(m, x):
+    return ((x - m["mean"]) / m["std"]) @ m["coef"] + m["intercept"]
+
+
+def _lr(x_train, y, x_test, groups):
+    m = fit_lr(x_train, y, groups)
+    return eval_lr(m, x_test), m
 
 
 def run_hrv_lr(data, fold, base_rows):
     """Per-setting logistic regression: raw features without, features minus baseline with."""
-    x, y, tr, t = data.features, data.label, fold.train_all, fold.test_rows
-    s0, *_ = _lr(x[tr], y[tr], x[t])
-    s1, *_ = _lr(x[tr] - base_rows[tr], y[tr], x[t] - base_rows[t])
-    return s0, s0 > 0, s1, s1 > 0, {}
+    x, y, tr, t, g = data.features, data.label, fold.train_all, fold.test_rows, data.subject[fold.train_all]
+    s0, m0 = _lr(x[tr], y[tr], x[t], g)
+    s1, m1 = _lr(x[tr] - base_rows[tr], y[tr], x[t] - base_rows[t], g)
+    return s0, s0 > 0, s1, s1 > 0, {"C_without": m0["C"], "C_with": m1["C"]}
 
 
 def fallback_design(x, b):
@@ -89,27 +105,22 @@ def fallback_design(x, b):
     return np.concatenate([x, x - b], 1)
 
 
-def fit_fallback(x, b_personal, b_population, y):
+def fit_fallback(x, b_personal, b_population, y, groups):
     """One logistic regression for both settings: every row once with each baseline."""
     xx = np.concatenate([fallback_design(x, b_personal), fallback_design(x, np.broadcast_to(b_population, x.shape))])
-    yy = np.concatenate([y, y])
-    mu, sd = xx.mean(0), xx.std(0)
-    sd = np.where(sd > 1e-9, sd, 1.0)
-    m = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000)
-    m.fit((xx - mu) / sd, yy)
-    return {"mean": mu, "std": sd, "coef": m.coef_[0], "intercept": float(m.intercept_[0])}
+    return fit_lr(xx, np.concatenate([y, y]), np.concatenate([groups, groups]))
 
 
 def eval_fallback(fb, x, b):
-    return ((fallback_design(x, b) - fb["mean"]) / fb["std"]) @ fb["coef"] + fb["intercept"]
+    return eval_lr(fb, fallback_design(x, b))
 
 
 def run_hrv_fallback(data, fold, base_rows):
     tr, t = fold.train_all, fold.test_rows
-    fb = fit_fallback(data.features[tr], base_rows[tr], fold.population_baseline, data.label[tr])
+    fb = fit_fallback(data.features[tr], base_rows[tr], fold.population_baseline, data.label[tr], data.subject[tr])
     s0 = eval_fallback(fb, data.features[t], np.broadcast_to(fold.population_baseline, data.features[t].shape))
     s1 = eval_fallback(fb, data.features[t], base_rows[t])
-    return s0, s0 > 0, s1, s1 > 0, {}
+    return s0, s0 > 0, s1, s1 > 0, {"C": fb["C"]}
 
 
 # ---------------------------------------------------------------- neural models

@@ -44,11 +44,11 @@ def train_full(data, channels, cfg, epochs: int, seed: int = 0):
 
 
 def fallback_json(data, base_rows, rows, pop):
-    fb = loso.fit_fallback(data.features[rows], base_rows[rows], pop, data.label[rows])
+    fb = loso.fit_fallback(data.features[rows], base_rows[rows], pop, data.label[rows], data.subject[rows])
     return {"features": data.feature_names * 2,
             "baseline_relative": [False] * len(data.feature_names) + [True] * len(data.feature_names),
             "mean": [float(v) for v in fb["mean"]], "std": [float(v) for v in fb["std"]],
-            "coef": [float(v) for v in fb["coef"]], "intercept": fb["intercept"]}
+            "coef": [float(v) for v in fb["coef"]], "intercept": fb["intercept"], "C": fb["C"]}
 
 
 def main():
