@@ -130,7 +130,7 @@ def calib_feeds(data, rows, base_rows, pop, channels, n=128, seed=0):
     r = rng.choice(rows, min(n, len(rows)), replace=False)
     feeds = []
     for k, w in enumerate(r):
-        h = float(k % 2)
+        h = float(k % 2 and np.isfinite(base_rows[w]).all())
         feeds.append({"image": data.images[w:w + 1, ci].astype(np.float32) / 255.0,
                       "features": data.features[w:w + 1],
                       "baseline": (base_rows[w:w + 1] if h else pop[None]).astype(np.float32),
@@ -202,8 +202,9 @@ def main():
                 sess = onnx_export.ort_session(p)
                 p0 = onnx_export.ort_predict(sess, data.images[t][:, ci], data.features[t], pop,
                                              np.zeros((len(t), 1)), len(ci))
-                p1 = onnx_export.ort_predict(sess, data.images[t][:, ci], data.features[t], base_rows[t],
-                                             np.ones((len(t), 1)), len(ci))
+                ok = np.isfinite(base_rows[t]).all(1)
+                p1 = onnx_export.ort_predict(sess, data.images[t][:, ci], data.features[t],
+                                             np.where(ok[:, None], base_rows[t], pop), ok[:, None], len(ci))
                 scores[v][0].append(p0)
                 scores[v][1].append(p1)
         rows_all.append(fold.test_rows)

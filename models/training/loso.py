@@ -150,6 +150,7 @@ def batches(T: Tensors, rows, base_rows, pop, mode: str):
     """batch_fn for nets.train. mode: 'random' baseline per row, 'with', 'without'."""
     pop_t = torch.from_numpy(pop.astype(np.float32))
     base_t = torch.from_numpy(np.nan_to_num(base_rows).astype(np.float32))
+    personal = torch.from_numpy(np.isfinite(base_rows).all(1).astype(np.float32))[:, None]
 
     def fn(idx, rng=None):
         r = rows[idx]
@@ -157,6 +158,7 @@ def batches(T: Tensors, rows, base_rows, pop, mode: str):
             h = torch.from_numpy((rng.random(len(r)) < 0.5).astype(np.float32))[:, None]
         else:
             h = torch.full((len(r), 1), 1.0 if mode == "with" else 0.0)
+        h = h * personal[r]  # a subject without a personal baseline gets the population one
         b = h * base_t[r] + (1 - h) * pop_t
         im = T.images[r] if T.images is not None else None
         return im, T.features[r], b, h, T.y[r]
@@ -320,6 +322,9 @@ def main():
                 r = run_beat_cnn(data, fold, base_rows, beat_t, cfg)
             else:
                 raise SystemExit(f"unknown method {key}")
+            no_base = ~np.isfinite(base_rows[fold.test_rows]).all(1)
+            if no_base.any():  # no personal baseline: the without-baseline score stands
+                r = (r[0], r[1], np.where(no_base, r[0], r[2]), np.where(no_base, r[1], r[3]), r[4])
             rows_all.append(fold.test_rows)
             s0_all.append(r[0]); p0_all.append(r[1]); s1_all.append(r[2]); p1_all.append(r[3])
             extra.append({k: v for k, v in r[4].items() if k != "net" and k != "val_loss"})
@@ -335,6 +340,7 @@ def main():
                "fold_info": extra}
         sel = np.isin(data.subject, subjects) & cand
         res["unscored_windows"] = int(np.sum(sel & ~data.scorable))
+        res["subjects_without_personal_baseline"] = [int(v) for v in subjects if int(v) not in baselines]
         res["candidate_windows"] = int(np.sum(sel))
         results[key] = res
         print(f"== {key}: without BA {res['without_baseline']['balanced_accuracy']:.3f} AUC {res['without_baseline']['auc']:.3f} | "
