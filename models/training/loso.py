@@ -140,7 +140,8 @@ class Tensors:
 def make_net(data, channels, cfg, use_features, fold, base_rows):
     net = nets.StressNet(len(channels or []), len(data.feature_names), use_image=bool(channels),
                          use_features=use_features, width=cfg["width"], pool=cfg["pool"],
-                         hidden=cfg["hidden"], dropout=cfg["dropout"])
+                         hidden=cfg["hidden"], dropout=cfg["dropout"], skip=cfg.get("skip", False),
+                         grid=cfg.get("grid", 1))
     tr = fold.train_inner
     net.set_standardisation(*standardisation(data.features[tr], base_rows[tr]))
     return net
@@ -180,7 +181,8 @@ def run_net(data, fold, base_rows, T, channels, cfg, use_features, seed=0):
     net, info = nets.train(net, batches(T, tr, base_rows, fold.population_baseline, mode), len(tr),
                            lambda: val_both(T, va, base_rows, fold.population_baseline),
                            epochs=cfg["epochs"], lr=cfg["lr"], seed=seed,
-                           class_weight=class_weight(data.label[tr]), patience=cfg["patience"])
+                           class_weight=class_weight(data.label[tr]), patience=cfg["patience"],
+                           min_epochs=cfg.get("min_epochs", 1))
 
     def logit(rows, mode):
         im, f, b, h, _ = batches(T, rows, base_rows, fold.population_baseline, mode)(np.arange(len(rows)))
@@ -218,7 +220,8 @@ def run_beat_cnn(data, fold, base_rows, BT, cfg, seed=0):
     """The paper's single-beat image CNN: per-beat probability, averaged per window."""
     bw = BT["beats_of_window"]
     net = nets.StressNet(1, len(data.feature_names), use_image=True, use_features=False,
-                         width=cfg["width"], pool=cfg["pool"], hidden=cfg["hidden"], dropout=cfg["dropout"])
+                         width=cfg["width"], pool=cfg["pool"], hidden=cfg["hidden"], dropout=cfg["dropout"],
+                         grid=cfg.get("grid", 1))
     ok_beat = BT["in_scorable"]
     tr = np.flatnonzero(ok_beat & np.isin(data.beat_subject, fold.train_subjects))
     va = np.flatnonzero(ok_beat & np.isin(data.beat_subject, fold.val_subjects))
@@ -236,7 +239,8 @@ def run_beat_cnn(data, fold, base_rows, BT, cfg, seed=0):
     sub = rng0.choice(tr, per_epoch, replace=False)
     net, info = nets.train(net, lambda idx, rng: fn(idx, rng, sub), per_epoch,
                            lambda: fn(np.arange(len(va)), None, va), epochs=cfg["epochs"], lr=cfg["lr"],
-                           seed=seed, class_weight=class_weight(data.beat_label[tr]), patience=cfg["patience"])
+                           seed=seed, class_weight=class_weight(data.beat_label[tr]), patience=cfg["patience"],
+                           min_epochs=cfg.get("min_epochs", 1))
 
     def window_logit(rows):
         out = np.zeros(len(rows))

@@ -14,21 +14,26 @@ from torch import nn
 import torch.nn.functional as F
 
 FEATURE_CLIP = 6.0
+IMAGE_SIDE = 128
 
 
 class ImageBranch(nn.Module):
     """Average-pool the 128x128 input by `pool`, then three 3x3 conv blocks and global pooling."""
 
-    def __init__(self, channels: int, widths: tuple[int, int, int] = (8, 16, 16), pool: int = 4):
+    def __init__(self, channels: int, widths: tuple[int, int, int] = (8, 16, 16), pool: int = 4,
+                 grid: int = 1):
         super().__init__()
-        self.pool = pool
+        self.pool, self.grid = pool, grid
         w1, w2, w3 = widths
+        side = IMAGE_SIDE // pool // 4
+        # grid > 1 keeps where things are (a tachogram's height is the heart rate): the last
+        # feature map is average-pooled to grid x grid cells instead of one global average
         self.convs = nn.Sequential(
             nn.Conv2d(channels, w1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(w1, w2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(w2, w3, 3, padding=1), nn.ReLU(),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.out_dim = w3
+            nn.AvgPool2d(side // grid), nn.Flatten())
+        self.out_dim = w3 * grid * grid
 
     def conv_layers(self) -> list[nn.Conv2d]:
         return [m for m in self.convs if isinstance(m, nn.Conv2d)]
@@ -44,18 +49,20 @@ class StressNet(nn.Module):
 
     def __init__(self, channels: int, n_features: int, use_image: bool = True,
                  use_features: bool = True, width: int = 8, pool: int = 4, hidden: int = 16,
-                 dropout: float = 0.2, widths: tuple[int, int, int] | None = None):
+                 dropout: float = 0.2, widths: tuple[int, int, int] | None = None, skip: bool = False,
+                 grid: int = 1):
         super().__init__()
         self.use_image, self.use_features = use_image, use_features
         widths = widths or (width, 2 * width, 2 * width)
-        self.image = ImageBranch(channels, widths, pool) if use_image else None
+        self.image = ImageBranch(channels, widths, pool, grid) if use_image else None
         dim = self.image.out_dim if use_image else 0
         self.register_buffer("mu", torch.zeros(n_features))
         self.register_buffer("sd", torch.ones(n_features))
         self.register_buffer("sd_rel", torch.ones(n_features))
+        self.skip = use_features and skip
         if use_features:
             self.feat = nn.Sequential(nn.Linear(2 * n_features + 1, hidden), nn.ReLU())
-            dim += hidden
+            dim += hidden + (2 * n_features + 1 if skip else 0)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(dim, 2))
 
     def set_standardisation(self, mu, sd, sd_rel):
@@ -70,7 +77,10 @@ class StressNet(nn.Module):
         if self.use_features:
             z = torch.clamp((features - self.mu) / self.sd, -FEATURE_CLIP, FEATURE_CLIP)
             r = torch.clamp((features - baseline) / self.sd_rel, -FEATURE_CLIP, FEATURE_CLIP)
-            parts.append(self.feat(torch.cat([z, r * has_baseline, has_baseline], 1)))
+            v = torch.cat([z, r * has_baseline, has_baseline], 1)
+            parts.append(self.feat(v))
+            if self.skip:  # linear path from the standardised features (a logistic regression inside)
+                parts.append(v)
         return self.head(torch.cat(parts, 1))
 
     def forward(self, image, features, baseline, has_baseline):
@@ -88,7 +98,7 @@ def pool_images(images_u8: np.ndarray, pool: int) -> torch.Tensor:
 
 def train(net: StressNet, batch_fn, n_train: int, val_fn, epochs: int = 20, lr: float = 3e-3,
           batch: int = 64, patience: int = 4, seed: int = 0, class_weight=None,
-          weight_decay: float = 1e-4) -> tuple[StressNet, dict]:
+          weight_decay: float = 1e-4, min_epochs: int = 1) -> tuple[StressNet, dict]:
     """Adam with early stopping on the validation loss (training subjects only).
 
     batch_fn(idx, rng) -> (image, features, baseline, has_baseline, y) for training rows idx;
@@ -115,6 +125,8 @@ def train(net: StressNet, batch_fn, n_train: int, val_fn, epochs: int = 20, lr: 
         with torch.no_grad():
             vl = F.cross_entropy(net.logits(*val[:4], prepooled=True), val[4], weight=w).item()
         hist.append(vl)
+        if ep + 1 < min_epochs:  # too early to trust a noisy validation loss
+            continue
         if vl < best_loss - 1e-4:
             best, best_loss, bad, best_epoch = copy.deepcopy(net.state_dict()), vl, 0, ep + 1
         else:

@@ -34,7 +34,7 @@ def train_full(data, channels, cfg, epochs: int, seed: int = 0):
     pop = data.features[rest].mean(0)
     net = nets.StressNet(len(channels), len(data.feature_names), use_image=bool(channels),
                          use_features=True, width=cfg["width"], pool=cfg["pool"], hidden=cfg["hidden"],
-                         dropout=cfg["dropout"])
+                         dropout=cfg["dropout"], skip=cfg.get("skip", False), grid=cfg.get("grid", 1))
     net.set_standardisation(*loso.standardisation(data.features[rows], base_rows[rows]))
     T = loso.Tensors(data, channels, cfg["pool"])
     net, _ = nets.train(net, loso.batches(T, rows, base_rows, pop, "random"), len(rows), None,
