@@ -227,7 +227,7 @@ def main():
         teacher = build_net(data, channels, cfg)
         teacher.load_state_dict(st["state"])
         teacher.eval()
-        rows_f = np.flatnonzero(data.scorable)
+        rows_f = np.flatnonzero(data.eval_mask())
         pop = np.asarray(st["population_baseline"], np.float32)
         paths = make_variants(data, channels, {**cfg, "final_epochs": st["epochs"]}, teacher, rows_f, None,
                               base_rows, pop, T, vd)

@@ -35,12 +35,14 @@ class Fold:
         rng = np.random.default_rng(1000 + test_subject + seed)
         self.val_subjects = rng.choice(others, N_VAL_SUBJECTS, replace=False)
         self.train_subjects = np.setdiff1d(others, self.val_subjects)
-        ok = data.scorable
+        # train on the same kind of windows as are scored (not the baseline span itself, whose
+        # features are part of the baseline mean and so sit artificially close to it)
+        ok = data.eval_mask()
         self.train_all = np.flatnonzero(ok & np.isin(data.subject, others))
         self.train_inner = np.flatnonzero(ok & np.isin(data.subject, self.train_subjects))
         self.val = np.flatnonzero(ok & np.isin(data.subject, self.val_subjects))
         self.test_rows = np.flatnonzero(data.eval_mask() & (data.subject == test_subject))
-        rest = ok & np.isin(data.subject, others) & (data.recording == stress_data.REST)
+        rest = ok & np.isin(data.subject, others) & (data.recording == stress_data.REST)  # scored rest windows
         self.population_baseline = data.features[rest].mean(0)
 
 
@@ -96,7 +98,8 @@ def run_hrv_lr(data, fold, base_rows):
     """Per-setting logistic regression: raw features without, features minus baseline with."""
     x, y, tr, t, g = data.features, data.label, fold.train_all, fold.test_rows, data.subject[fold.train_all]
     s0, m0 = _lr(x[tr], y[tr], x[t], g)
-    s1, m1 = _lr(x[tr] - base_rows[tr], y[tr], x[t] - base_rows[t], g)
+    tb = tr[np.isfinite(base_rows[tr]).all(1)]  # training subjects with a personal baseline
+    s1, m1 = _lr(x[tb] - base_rows[tb], y[tb], x[t] - base_rows[t], data.subject[tb])
     return s0, s0 > 0, s1, s1 > 0, {"C_without": m0["C"], "C_with": m1["C"]}
 
 
@@ -106,7 +109,9 @@ def fallback_design(x, b):
 
 
 def fit_fallback(x, b_personal, b_population, y, groups):
-    """One logistic regression for both settings: every row once with each baseline."""
+    """One logistic regression for both settings: every row once with each baseline (the
+    population one where a subject has no personal baseline)."""
+    b_personal = np.where(np.isfinite(b_personal), b_personal, b_population)
     xx = np.concatenate([fallback_design(x, b_personal), fallback_design(x, np.broadcast_to(b_population, x.shape))])
     return fit_lr(xx, np.concatenate([y, y]), np.concatenate([groups, groups]))
 

@@ -29,8 +29,8 @@ VERSION = "1.0.0"
 def train_full(data, channels, cfg, epochs: int, seed: int = 0):
     """The fusion net trained on every subject, each window with and without its baseline."""
     base_rows = data.baseline_rows(data.personal_baselines())
-    rows = np.flatnonzero(data.scorable)
-    rest = data.scorable & (data.recording == stress_data.REST)
+    rows = np.flatnonzero(data.eval_mask())  # as in loso.Fold: the baseline span itself is not trained on
+    rest = data.eval_mask() & (data.recording == stress_data.REST)  # as loso.Fold's population baseline
     pop = data.features[rest].mean(0)
     net = nets.StressNet(len(channels), len(data.feature_names), use_image=bool(channels),
                          use_features=True, width=cfg["width"], pool=cfg["pool"], hidden=cfg["hidden"],
