@@ -194,6 +194,11 @@ def run_net(data, fold, base_rows, T, channels, cfg, use_features, seed=0):
         return nets.predict_logit(net, im, f, b, h)
 
     t = fold.test_rows
+    if use_features and cfg.get("calibrate", False):
+        # the operating point of each setting: the best balanced accuracy on the validation subjects
+        off = [metrics.best_threshold(data.label[va], logit(va, m)) for m in ("without", "with")]
+        net.offset.copy_(torch.tensor(off, dtype=torch.float32))
+        info["offset"] = off
     s0 = logit(t, "without")
     if use_features:
         s1 = logit(t, "with")

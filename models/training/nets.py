@@ -59,6 +59,9 @@ class StressNet(nn.Module):
         self.register_buffer("mu", torch.zeros(n_features))
         self.register_buffer("sd", torch.ones(n_features))
         self.register_buffer("sd_rel", torch.ones(n_features))
+        # operating point per setting (without, with baseline), subtracted from the stress logit
+        # so that the shipped threshold 0.5 is the chosen one in both settings
+        self.register_buffer("offset", torch.zeros(2))
         self.skip = use_features and skip
         if use_features:
             self.feat = nn.Sequential(nn.Linear(2 * n_features + 1, hidden), nn.ReLU())
@@ -81,7 +84,11 @@ class StressNet(nn.Module):
             parts.append(self.feat(v))
             if self.skip:  # linear path from the standardised features (a logistic regression inside)
                 parts.append(v)
-        return self.head(torch.cat(parts, 1))
+        lg = self.head(torch.cat(parts, 1))
+        if self.use_features:
+            off = self.offset[0] + (self.offset[1] - self.offset[0]) * has_baseline
+            lg = lg - torch.cat([torch.zeros_like(off), off], 1)
+        return lg
 
     def forward(self, image, features, baseline, has_baseline):
         return torch.softmax(self.logits(image, features, baseline, has_baseline), 1)
