@@ -20,7 +20,8 @@ class BeatNet(nn.Module):
     """beat [B,1,L] + rr [B,R] (raw) -> class probabilities [B,5] (N,S,V,F,Q)."""
 
     def __init__(self, length: int, n_rr: int, width: int = 16, hidden: int = 32, dropout: float = 0.3,
-                 beat_scale: bool = False, global_pool: bool = False):
+                 beat_scale: bool = False, global_pool: bool = False, additive: bool = False,
+                 channels: int = 1):
         super().__init__()
         self.beat_scale = beat_scale
         self.register_buffer("beat_mean", torch.zeros(1))
@@ -28,14 +29,19 @@ class BeatNet(nn.Module):
         self.register_buffer("rr_mean", torch.zeros(n_rr))
         self.register_buffer("rr_std", torch.ones(n_rr))
         self.register_buffer("logit_offset", torch.zeros(5))
-        self.cnn = nn.Sequential(_conv(1, width, 7), _conv(width, 2 * width, 5), _conv(2 * width, 2 * width, 5))
+        self.channels = channels  # 2 (experimental): beat and a running template of the same person
+        self.cnn = nn.Sequential(_conv(channels, width, 7), _conv(width, 2 * width, 5), _conv(2 * width, 2 * width, 5))
         if global_pool:  # position-free summary: fewer weights, less room to memorise patients
             self.beat_fc = nn.Sequential(nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(2 * width, hidden), nn.ReLU())
         else:
             flat = 2 * width * (length // 8)
             self.beat_fc = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(flat, hidden), nn.ReLU())
         self.rr_mlp = nn.Sequential(nn.Linear(n_rr + int(beat_scale), 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU())
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden + 16, hidden), nn.ReLU(),
+        self.additive = additive
+        # additive: logits = f(beat) + g(rr), no interaction, so RR evidence is never ignored
+        self.beat_head = nn.Linear(hidden, 5) if additive else None
+        self.rr_head = nn.Linear(16, 5) if additive else None
+        self.head = None if additive else nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden + 16, hidden), nn.ReLU(),
                                   nn.Linear(hidden, 5))
 
     def set_normalisation(self, beats: np.ndarray, rr: np.ndarray) -> None:
@@ -54,7 +60,12 @@ class BeatNet(nn.Module):
             r = torch.cat([r, torch.log(amplitude)], dim=1)
         else:
             x = (beat - self.beat_mean) / self.beat_std
-        return self.head(torch.cat([self.beat_fc(self.cnn(x)), self.rr_mlp(r)], dim=1))
+        if self.channels == 2:  # beat and beat minus template
+            x = torch.cat([x[:, :1], x[:, :1] - x[:, 1:]], dim=1)
+        beat_features, rr_features = self.beat_fc(self.cnn(x)), self.rr_mlp(r)
+        if self.additive:
+            return self.beat_head(beat_features) + self.rr_head(rr_features)
+        return self.head(torch.cat([beat_features, rr_features], dim=1))
 
     def forward(self, beat: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
         """Calibrated probabilities (inference, export)."""

@@ -27,6 +27,7 @@ class TrainConfig:
     augment: bool = True
     beat_scale: bool = False  # feed the CNN amplitude-normalised beats (+ log amplitude to the MLP)
     global_pool: bool = False  # average the CNN features over time instead of flattening
+    additive: bool = False  # logits = f(beat) + g(rr) instead of a joint head
 
     def to_dict(self) -> dict:
         """Plain dict for reports."""
@@ -48,7 +49,7 @@ def fit(data: BeatSet, cfg: TrainConfig, seed: int = 0, log=None) -> BeatNet:
     np_rng = np.random.default_rng(seed)
     t_rng = torch.Generator().manual_seed(seed)
     model = BeatNet(data.length, data.rr.shape[1], cfg.width, cfg.hidden, cfg.dropout, cfg.beat_scale,
-                    cfg.global_pool)
+                    cfg.global_pool, cfg.additive, data.beats.shape[1])
     model.set_normalisation(data.beats, data.rr)
     counts = np.bincount(data.labels, minlength=5).astype(np.float64)
     normal = np.flatnonzero(data.labels == 0)
