@@ -63,8 +63,9 @@ def main() -> None:
         log(f"fold {i + 1}/{len(folds)} records {test_records} offsets {offsets[-1]}: {fmt(part)}")
     report = {
         "protocol": f"MIT-BIH DS1 ({len(set(data.records.tolist()))} records), {args.folds}-fold "
-                    "cross-validation by record (patient); normalisation and decision offsets fit on "
-                    "training records only",
+                    "cross-validation by record (patient); normalisation"
+                    + (f" and decision offsets ({args.inner}-fold inner CV)" if args.inner else "")
+                    + " fit on training records only",
         "data": args.data,
         "beats": int(n),
         "class_counts": np.bincount(data.labels, minlength=5).tolist(),

@@ -2,12 +2,13 @@
 
 Writes a copy of the beat export with a second beat channel, the causal running template (the
 element-wise median of the previous 16 exported windows of the same record), and one more RR
-feature, `pre_long_ratio` (pre-RR over the median of the last 64 pre-RRs). BeatNet then sees the
-beat and beat minus template. Rows are consecutive labelled beats, so "previous" skips the few
-unmatched detections; the core would have to compute the same thing on its own peaks.
+feature, `pre_long_ratio` (pre-RR over the median of it and the previous 64 pre-RRs). BeatNet
+then sees the beat and beat minus template. Rows are consecutive labelled beats, so "previous"
+skips the few unmatched detections; the core would have to compute the same on its own peaks.
 
 python -m beats.template_experiment --data /work/datasets/beats --out /tmp/beats-template
-python -m beats.cv --data /tmp/beats-template --out ../reports/beat-type-cv-template-experiment.json
+python -m beats.cv --data /tmp/beats-template --no-onnx --config '{"epochs": 8}' \
+    --out ../reports/beat-type-cv-template-experiment.json
 """
 
 import argparse
@@ -38,7 +39,7 @@ def main() -> None:
         for j, row in enumerate(rows):
             previous = rows[max(0, j - TEMPLATE_BEATS):j] if j > 0 else rows[:1]
             template[row] = np.median(beats[previous], axis=0)
-            long_ratio[row, 0] = rr[row, 0] / np.median(rr[rows[max(0, j - LONG_RR_BEATS + 1):j + 1], 0])
+            long_ratio[row, 0] = rr[row, 0] / np.median(rr[rows[max(0, j - LONG_RR_BEATS):j + 1], 0])
     np.save(dst / "beats.npy", np.concatenate([beats, template], axis=1).astype(np.float32))
     np.save(dst / "rr.npy", np.hstack([rr, long_ratio]).astype(np.float32))
     for name in ("labels.npy", "records.npy"):

@@ -17,7 +17,7 @@ class TrainConfig:
     width: int = 16
     hidden: int = 32
     dropout: float = 0.3
-    epochs: int = 12
+    epochs: int = 8
     batch: int = 256
     lr: float = 2e-3
     weight_decay: float = 1e-3
