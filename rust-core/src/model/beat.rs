@@ -8,7 +8,7 @@ use super::{
     CORE_VOCABULARY, LoadedModel, ModelError, ModelMetadata, Task, embedded_files,
     metadata::indices_in, read_model_files,
 };
-use crate::error::Result;
+use crate::{error::Result, model_input::beat::BeatInputs};
 
 /// Beats per tract run.
 const MAX_BATCH: usize = 256;
@@ -134,6 +134,11 @@ impl BeatClassifier {
             out.extend(probs.chunks_exact(5).map(prediction));
         }
         Ok(out)
+    }
+
+    /// Classify the beats of [`crate::model_input::beat::beat_inputs`] (row `i` is `inputs.peaks[i]`).
+    pub fn classify_inputs(&self, inputs: &BeatInputs) -> Result<Vec<BeatPrediction>, ModelError> {
+        self.classify(&inputs.beats, &inputs.rr)
     }
 }
 

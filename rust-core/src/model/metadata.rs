@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::ModelError;
+use crate::imaging::Channel;
 
 /// The `format` string of every metadata file this core reads.
 pub const FORMAT: &str = "stressbeat-model/1";
@@ -152,8 +153,8 @@ pub struct ModelMetadata {
 pub struct Vocabulary<'a> {
     /// The model rate (Hz).
     pub sampling_rate_hz: f64,
-    /// Image channel names the renderer knows.
-    pub image_channels: &'a [&'a str],
+    /// Image channels the renderer draws.
+    pub image_channels: &'a [Channel],
     /// Side of the square images, pixels.
     pub image_side: usize,
     /// HRV feature names a stress window has, in the order the core computes them.
@@ -316,10 +317,10 @@ impl ModelMetadata {
         no_duplicates("image_channels", channels)?;
         if let Some(c) = channels
             .iter()
-            .find(|c| !vocab.image_channels.contains(&c.as_str()))
+            .find(|c| !vocab.image_channels.iter().any(|k| k.name() == c.as_str()))
         {
             return Err(ModelError::ChannelMismatch {
-                expected: vocab.image_channels.iter().map(|s| s.to_string()).collect(),
+                expected: vocab.image_channels.iter().map(|k| k.name().to_owned()).collect(),
                 found: c.clone(),
             });
         }
@@ -340,8 +341,8 @@ impl ModelMetadata {
         if population.iter().any(|v| !v.is_finite()) {
             return Err(bad("`population_baseline` has a non-finite value"));
         }
+        // a fallback feature may appear twice: absolute and baseline-relative
         let fb = require("hrv_fallback", &self.hrv_fallback)?;
-        no_duplicates("hrv_fallback.features", &fb.features)?;
         let feature_refs: Vec<&str> = features.iter().map(String::as_str).collect();
         indices_in("hrv_fallback.features", &fb.features, &feature_refs)?;
         let n = fb.features.len();

@@ -24,26 +24,25 @@ pub use metadata::{
 pub use runtime::{OnnxGraph, OnnxModel};
 pub use stress::{HrvFallback, StressModel};
 
-use crate::error::{Error, Result};
+use crate::{
+    error::{Error, Result},
+    imaging::{Channel, IMAGE_SIZE},
+    model_input::{
+        MODEL_RATE_HZ,
+        beat::{BEAT_LEN, BEAT_PRE, RR_FEATURE_NAMES},
+        stress::HRV_FEATURE_NAMES,
+    },
+};
 
 /// What the core computes, by name (the checks at load compare a model's metadata to this).
 pub const CORE_VOCABULARY: Vocabulary<'static> = Vocabulary {
-    sampling_rate_hz: 130.0,
-    image_channels: &["beat", "beat_overlay", "tachogram", "poincare"],
-    image_side: 128,
-    hrv_features: &[
-        "hr_bpm",
-        "rmssd_ms",
-        "sdnn_ms",
-        "pnn50_pct",
-        "lf_hf",
-        "sd1_ms",
-        "sd2_ms",
-        "mean_nn_ms",
-    ],
-    rr_features: &["pre_rr_s", "post_rr_s", "local_rr_s", "pre_post_ratio"],
-    beat_length: 96,
-    beat_pre: 36,
+    sampling_rate_hz: MODEL_RATE_HZ,
+    image_channels: &Channel::ALL,
+    image_side: IMAGE_SIZE,
+    hrv_features: &HRV_FEATURE_NAMES,
+    rr_features: &RR_FEATURE_NAMES,
+    beat_length: BEAT_LEN,
+    beat_pre: BEAT_PRE,
 };
 
 /// Lower-case hex sha256 of `bytes`.

@@ -10,7 +10,11 @@ use super::{
     metadata::{HrvFallbackSpec, indices_in},
     read_model_files,
 };
-use crate::error::Result;
+use crate::{
+    error::Result,
+    imaging::Channel,
+    model_input::stress::{StressWindow, WindowRenderer},
+};
 
 /// Windows per tract run (bounds the image buffer: 64 × channels × 128² f32).
 const MAX_BATCH: usize = 64;
@@ -24,6 +28,8 @@ pub struct HrvFallback {
     feature_index: Vec<usize>,
     /// The population baseline in [`CORE_VOCABULARY`] order (NaN for features the model lacks).
     population_baseline: Vec<f32>,
+    /// The model's decision threshold.
+    threshold: f32,
 }
 
 impl HrvFallback {
@@ -52,6 +58,7 @@ impl HrvFallback {
             feature_index: indices_in("hrv_fallback.features", &spec.features, vocab)?,
             spec: spec.clone(),
             population_baseline,
+            threshold: meta.threshold,
         })
     }
 
@@ -63,6 +70,11 @@ impl HrvFallback {
     /// The embedded stress model's fallback (reads only the embedded metadata, not the ONNX).
     pub fn embedded() -> Result<Self, ModelError> {
         Self::from_json(embedded_files(Task::Stress)?.1)
+    }
+
+    /// Probability at or above which a window counts as stressed.
+    pub fn threshold(&self) -> f32 {
+        self.threshold
     }
 
     /// Stress probability from one window's features (in [`CORE_VOCABULARY`]`.hrv_features`
@@ -88,6 +100,8 @@ impl HrvFallback {
 #[derive(Debug, Clone)]
 pub struct StressModel {
     loaded: LoadedModel,
+    /// The image channels, in input order.
+    channels: Vec<Channel>,
     /// Per model feature: its index in [`CORE_VOCABULARY`]`.hrv_features`.
     feature_index: Vec<usize>,
     fallback: HrvFallback,
@@ -105,8 +119,20 @@ impl StressModel {
         let fallback = HrvFallback::from_metadata(loaded.metadata())?;
         let features = loaded.metadata().features.as_deref().unwrap_or_default();
         let feature_index = indices_in("features", features, CORE_VOCABULARY.hrv_features)?;
+        let channels = loaded
+            .metadata()
+            .channels()
+            .iter()
+            .map(|name| {
+                Channel::from_name(name).map_err(|_| ModelError::ChannelMismatch {
+                    expected: Channel::ALL.iter().map(|c| c.name().to_owned()).collect(),
+                    found: name.clone(),
+                })
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Self {
             loaded,
+            channels,
             feature_index,
             fallback,
         })
@@ -129,8 +155,8 @@ impl StressModel {
     }
 
     /// The image channels to render per window, in input order (may be empty).
-    pub fn image_channels(&self) -> &[String] {
-        self.loaded.metadata().channels()
+    pub fn image_channels(&self) -> &[Channel] {
+        &self.channels
     }
 
     /// Bytes of one window's images (`channels × side × side`).
@@ -211,5 +237,35 @@ impl StressModel {
             out.extend(probs.chunks_exact(2).map(|p| p[1]));
         }
         Ok(out)
+    }
+
+    /// Stress probability of each window of a 130 Hz signal (`None` for a window that is not
+    /// [`StressWindow::is_scorable`]): renders the model's image channels, then predicts in
+    /// batches. `baseline` as in [`Self::predict`].
+    pub fn score_windows(
+        &self,
+        samples_130hz: &[f32],
+        windows: &[StressWindow],
+        baseline: Option<&[f32]>,
+    ) -> Result<Vec<Option<f32>>> {
+        let scorable: Vec<&StressWindow> = windows.iter().filter(|w| w.is_scorable()).collect();
+        let mut renderer = WindowRenderer::new();
+        let mut probabilities = Vec::with_capacity(scorable.len());
+        for chunk in scorable.chunks(MAX_BATCH) {
+            let mut images = vec![0u8; chunk.len() * self.image_len()];
+            let mut features = Vec::with_capacity(chunk.len() * CORE_VOCABULARY.hrv_features.len());
+            let len = self.image_len();
+            for (i, w) in chunk.iter().enumerate() {
+                let img = &mut images[i * len..(i + 1) * len];
+                renderer.render_window(samples_130hz, w, &self.channels, img)?;
+                features.extend_from_slice(&w.features);
+            }
+            probabilities.extend(self.predict(&images, &features, baseline)?);
+        }
+        let mut scored = probabilities.into_iter();
+        Ok(windows
+            .iter()
+            .map(|w| if w.is_scorable() { scored.next() } else { None })
+            .collect())
     }
 }
