@@ -43,8 +43,9 @@ impl ModelSignal {
             analysis::select_span(&rec, &args.analysis_options()).map_err(|e| e.to_string())?;
         let samples_130hz = resample_to_model_rate(&span.samples_mv, span.sampling_rate_hz)
             .map_err(|e| e.to_string())?;
-        let peaks_130hz = detect_peaks_with(&samples_130hz, MODEL_RATE_HZ, DetectorConfig::default())
-            .map_err(|e| e.to_string())?;
+        let peaks_130hz =
+            detect_peaks_with(&samples_130hz, MODEL_RATE_HZ, DetectorConfig::default())
+                .map_err(|e| e.to_string())?;
         Ok(Self {
             sampling_rate_hz: span.sampling_rate_hz,
             start_sample: span.start_sample,
@@ -122,7 +123,11 @@ pub fn beats(args: &BeatsArgs) -> Result<(), String> {
     for class in BeatClass::ALL {
         let n = beats.iter().filter(|b| b.class == class.as_str()).count();
         let pct = 100.0 * n as f64 / beats.len().max(1) as f64;
-        counts.row(vec![class.as_str().into(), n.to_string(), format!("{pct:.1}")]);
+        counts.row(vec![
+            class.as_str().into(),
+            n.to_string(),
+            format!("{pct:.1}"),
+        ]);
     }
     print!("{counts}");
     let other: Vec<&BeatJson> = beats.iter().filter(|b| b.class != "N").collect();

@@ -69,7 +69,8 @@ fn shapes_from_graph(graph: &OnnxGraph) -> Result<Vec<TensorSpec>, String> {
 fn load(path: &Path, bytes: &[u8], use_metadata: bool) -> Result<(OnnxModel, bool), String> {
     let json_path = path.with_extension("json");
     if use_metadata && json_path.is_file() {
-        let json = std::fs::read(&json_path).map_err(|e| format!("{}: {e}", json_path.display()))?;
+        let json =
+            std::fs::read(&json_path).map_err(|e| format!("{}: {e}", json_path.display()))?;
         let meta = ModelMetadata::from_json(&json).map_err(|e| e.to_string())?;
         let loaded = LoadedModel::load(bytes, &json, meta.task).map_err(|e| e.to_string())?;
         return Ok((loaded.model().clone(), true));
@@ -149,7 +150,11 @@ pub fn bench_model(args: &BenchModelArgs) -> Result<(), String> {
         "{}: {} bytes, metadata {}, inputs {}",
         result.model,
         result.file_bytes,
-        if metadata_checked { "checked" } else { "absent (shapes from the graph)" },
+        if metadata_checked {
+            "checked"
+        } else {
+            "absent (shapes from the graph)"
+        },
         result
             .inputs
             .iter()

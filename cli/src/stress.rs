@@ -203,7 +203,11 @@ pub fn stress(args: &StressArgs) -> Result<(), String> {
             "Summary: mean stress probability {p:.2} over {} of {} windows: {}.",
             probs.len(),
             windows.len(),
-            if p >= threshold { "stressed" } else { "not stressed" }
+            if p >= threshold {
+                "stressed"
+            } else {
+                "not stressed"
+            }
         ),
         None => println!("Summary: no score: {}.", summary.note.unwrap_or(UNSCORED)),
     }

@@ -21,8 +21,12 @@ fn stress(c: &mut Criterion) {
     let nf = CORE_VOCABULARY.hrv_features.len();
     let mut group = c.benchmark_group("stress");
     for batch in [1, STRESS_BATCH] {
-        let images: Vec<u8> = (0..batch * model.image_len()).map(|i| (i % 253) as u8).collect();
-        let features: Vec<f32> = (0..batch * nf).map(|i| 10.0 + (i % 17) as f32 * 5.0).collect();
+        let images: Vec<u8> = (0..batch * model.image_len())
+            .map(|i| (i % 253) as u8)
+            .collect();
+        let features: Vec<f32> = (0..batch * nf)
+            .map(|i| 10.0 + (i % 17) as f32 * 5.0)
+            .collect();
         group.throughput(Throughput::Elements(batch as u64));
         group.bench_function(format!("batch{batch}"), |b| {
             b.iter(|| model.predict(black_box(&images), black_box(&features), None))
@@ -33,11 +37,18 @@ fn stress(c: &mut Criterion) {
 
 fn beat_type(c: &mut Criterion) {
     let model = BeatClassifier::embedded().expect("embedded beat-type model");
-    let (len, nrr) = (CORE_VOCABULARY.beat_length, CORE_VOCABULARY.rr_features.len());
+    let (len, nrr) = (
+        CORE_VOCABULARY.beat_length,
+        CORE_VOCABULARY.rr_features.len(),
+    );
     let mut group = c.benchmark_group("beat_type");
     for batch in [1, BEAT_BATCH] {
-        let beats: Vec<f32> = (0..batch * len).map(|i| ((i % len) as f32 / 7.0).sin()).collect();
-        let rr: Vec<f32> = (0..batch * nrr).map(|i| 0.7 + (i % 5) as f32 * 0.04).collect();
+        let beats: Vec<f32> = (0..batch * len)
+            .map(|i| ((i % len) as f32 / 7.0).sin())
+            .collect();
+        let rr: Vec<f32> = (0..batch * nrr)
+            .map(|i| 0.7 + (i % 5) as f32 * 0.04)
+            .collect();
         group.throughput(Throughput::Elements(batch as u64));
         group.bench_function(format!("batch{batch}"), |b| {
             b.iter(|| model.classify(black_box(&beats), black_box(&rr)))

@@ -18,7 +18,12 @@ fn model_file(name: &str) -> Vec<u8> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../models")
         .join(name);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e} (the shipped models belong in models/)", p.display()))
+    std::fs::read(&p).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (the shipped models belong in models/)",
+            p.display()
+        )
+    })
 }
 
 fn stress_files() -> (Vec<u8>, Value) {
@@ -60,7 +65,9 @@ fn stress_batch_gives_one_probability_per_window_and_batching_changes_nothing() 
     let images: Vec<u8> = (0..windows * model.image_len())
         .map(|i| ((i * 37) % 251) as u8)
         .collect();
-    let features: Vec<f32> = (0..windows * nf).map(|i| 20.0 + (i % 13) as f32 * 7.0).collect();
+    let features: Vec<f32> = (0..windows * nf)
+        .map(|i| 20.0 + (i % 13) as f32 * 7.0)
+        .collect();
     let batch = model.predict(&images, &features, None).unwrap();
     assert_eq!(batch.len(), windows);
     for (w, &p) in batch.iter().enumerate() {
@@ -96,7 +103,10 @@ fn fallback_follows_its_logistic_regression() {
     // the same regression written out from the JSON
     let mut logit = fb["intercept"].as_f64().unwrap();
     for (j, name) in fb["features"].as_array().unwrap().iter().enumerate() {
-        let i = names.iter().position(|n| *n == name.as_str().unwrap()).unwrap();
+        let i = names
+            .iter()
+            .position(|n| *n == name.as_str().unwrap())
+            .unwrap();
         let mut x = f64::from(features[i]);
         if fb["baseline_relative"][j].as_bool().unwrap() {
             x -= f64::from(baseline[i]);
@@ -105,8 +115,13 @@ fn fallback_follows_its_logistic_regression() {
             / fb["std"][j].as_f64().unwrap();
     }
     let expected = 1.0 / (1.0 + (-logit).exp());
-    let got = model.fallback_probability(&features, Some(&baseline)).unwrap();
-    assert!((f64::from(got) - expected).abs() < 1e-5, "{got} vs {expected}");
+    let got = model
+        .fallback_probability(&features, Some(&baseline))
+        .unwrap();
+    assert!(
+        (f64::from(got) - expected).abs() < 1e-5,
+        "{got} vs {expected}"
+    );
     let mut missing = features.clone();
     missing.iter_mut().for_each(|v| *v = f32::NAN);
     assert_eq!(model.fallback_probability(&missing, None), None);
@@ -115,16 +130,24 @@ fn fallback_follows_its_logistic_regression() {
 #[test]
 fn beat_batch_gives_probabilities_that_sum_to_one() {
     let model = BeatClassifier::embedded().unwrap();
-    let (len, nrr) = (CORE_VOCABULARY.beat_length, CORE_VOCABULARY.rr_features.len());
+    let (len, nrr) = (
+        CORE_VOCABULARY.beat_length,
+        CORE_VOCABULARY.rr_features.len(),
+    );
     let n = 300; // more than one internal batch
-    let beats: Vec<f32> = (0..n * len).map(|i| ((i % len) as f32 / 9.0).sin()).collect();
+    let beats: Vec<f32> = (0..n * len)
+        .map(|i| ((i % len) as f32 / 9.0).sin())
+        .collect();
     let rr: Vec<f32> = (0..n * nrr).map(|i| 0.6 + (i % 7) as f32 * 0.05).collect();
     let preds = model.classify(&beats, &rr).unwrap();
     assert_eq!(preds.len(), n);
     for p in &preds {
         let sum: f32 = p.probabilities.iter().sum();
         assert!((sum - 1.0).abs() < 1e-4, "{sum}");
-        assert_eq!(p.confidence, p.probabilities.iter().copied().fold(0.0, f32::max));
+        assert_eq!(
+            p.confidence,
+            p.probabilities.iter().copied().fold(0.0, f32::max)
+        );
     }
     assert!(matches!(
         model.classify(&beats[..len + 1], &rr[..nrr]),
@@ -159,7 +182,10 @@ fn a_truncated_file_is_truncated() {
     let (onnx, meta) = stress_files();
     for cut in [onnx.len() / 3, onnx.len() / 2, onnx.len() * 3 / 4] {
         let err = load_stress(&onnx[..cut], &meta).unwrap_err();
-        assert!(matches!(err, ModelError::Truncated { .. }), "cut at {cut}: {err:?}");
+        assert!(
+            matches!(err, ModelError::Truncated { .. }),
+            "cut at {cut}: {err:?}"
+        );
     }
     let err = load_stress(&[], &meta).unwrap_err();
     assert!(matches!(err, ModelError::Corrupt { .. }), "{err:?}");
@@ -178,16 +204,28 @@ fn bad_metadata_is_bad_metadata() {
     }
     let mut m = meta.clone();
     m["format"] = json!("stressbeat-model/2");
-    assert!(matches!(load_stress(&onnx, &m), Err(ModelError::BadMetadata { .. })));
+    assert!(matches!(
+        load_stress(&onnx, &m),
+        Err(ModelError::BadMetadata { .. })
+    ));
     let mut m = meta.clone();
     m["threshold"] = json!(1.5);
-    assert!(matches!(load_stress(&onnx, &m), Err(ModelError::BadMetadata { .. })));
+    assert!(matches!(
+        load_stress(&onnx, &m),
+        Err(ModelError::BadMetadata { .. })
+    ));
     let mut m = meta.clone();
     m["hrv_fallback"]["std"][0] = json!(0.0);
-    assert!(matches!(load_stress(&onnx, &m), Err(ModelError::BadMetadata { .. })));
+    assert!(matches!(
+        load_stress(&onnx, &m),
+        Err(ModelError::BadMetadata { .. })
+    ));
     let mut m = meta;
     m.as_object_mut().unwrap().remove("hrv_fallback");
-    assert!(matches!(load_stress(&onnx, &m), Err(ModelError::BadMetadata { .. })));
+    assert!(matches!(
+        load_stress(&onnx, &m),
+        Err(ModelError::BadMetadata { .. })
+    ));
 }
 
 #[test]
@@ -218,7 +256,10 @@ fn wrong_label_order_is_a_label_mismatch() {
     assert_eq!(found, ["N", "V", "S", "F", "Q"]);
     let (onnx, mut meta) = stress_files();
     meta["output"]["labels"] = json!(["stress", "calm"]);
-    assert!(matches!(load_stress(&onnx, &meta), Err(ModelError::LabelMismatch { .. })));
+    assert!(matches!(
+        load_stress(&onnx, &meta),
+        Err(ModelError::LabelMismatch { .. })
+    ));
 }
 
 #[test]
@@ -266,17 +307,32 @@ fn a_graph_whose_inputs_differ_from_the_metadata_is_a_shape_mismatch() {
     let unused = CORE_VOCABULARY
         .image_channels
         .iter()
-        .find(|c| !meta["image_channels"].as_array().unwrap().contains(&json!(c.name())))
+        .find(|c| {
+            !meta["image_channels"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(c.name()))
+        })
         .unwrap();
-    meta["image_channels"].as_array_mut().unwrap().push(json!(unused.name()));
+    meta["image_channels"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!(unused.name()));
     let channels = meta["image_channels"].as_array().unwrap().len();
     meta["inputs"][0]["shape"][1] = json!(channels);
     let err = load_stress(&onnx, &meta).unwrap_err();
-    let ModelError::ShapeMismatch { name, expected, found } = &err else {
+    let ModelError::ShapeMismatch {
+        name,
+        expected,
+        found,
+    } = &err
+    else {
         panic!("{err:?}")
     };
     assert_eq!(name, "graph input 0");
-    assert!(expected.contains(&channels.to_string()) && found.contains(&(channels - 1).to_string()));
+    assert!(
+        expected.contains(&channels.to_string()) && found.contains(&(channels - 1).to_string())
+    );
     // the beat graph under the stress metadata (checksum updated): inputs differ
     let (beat_onnx, _) = beat_files();
     let (_, mut meta) = stress_files();
@@ -302,7 +358,13 @@ fn tract_failing_to_optimise_is_typed() {
     shapes[1] = TensorSpec::new(&shapes[1].name, &[-1, 3, 3]);
     let err = graph.optimise(&shapes).unwrap_err();
     assert!(
-        matches!(err, ModelError::Tract { stage: TractStage::Optimise, .. }),
+        matches!(
+            err,
+            ModelError::Tract {
+                stage: TractStage::Optimise,
+                ..
+            }
+        ),
         "{err:?}"
     );
 }

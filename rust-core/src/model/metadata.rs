@@ -320,7 +320,11 @@ impl ModelMetadata {
             .find(|c| !vocab.image_channels.iter().any(|k| k.name() == c.as_str()))
         {
             return Err(ModelError::ChannelMismatch {
-                expected: vocab.image_channels.iter().map(|k| k.name().to_owned()).collect(),
+                expected: vocab
+                    .image_channels
+                    .iter()
+                    .map(|k| k.name().to_owned())
+                    .collect(),
                 found: c.clone(),
             });
         }
@@ -361,7 +365,9 @@ impl ModelMetadata {
             }
         }
         let finite = fb.mean.iter().chain(&fb.coef).all(|v| v.is_finite());
-        if !finite || !fb.intercept.is_finite() || fb.std.iter().any(|s| !(*s > 0.0 && s.is_finite()))
+        if !finite
+            || !fb.intercept.is_finite()
+            || fb.std.iter().any(|s| !(*s > 0.0 && s.is_finite()))
         {
             return Err(bad(
                 "`hrv_fallback` needs finite mean/coef/intercept and std > 0",
@@ -373,7 +379,11 @@ impl ModelMetadata {
     fn validate_beat(&self, vocab: &Vocabulary<'_>) -> Result<(), ModelError> {
         let beat = require("beat", &self.beat)?;
         if beat.length != vocab.beat_length {
-            return Err(feature_mismatch("beat.length", vocab.beat_length, beat.length));
+            return Err(feature_mismatch(
+                "beat.length",
+                vocab.beat_length,
+                beat.length,
+            ));
         }
         if beat.pre != vocab.beat_pre {
             return Err(feature_mismatch("beat.pre", vocab.beat_pre, beat.pre));

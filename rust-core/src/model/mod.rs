@@ -18,8 +18,8 @@ use std::path::Path;
 pub use beat::{BeatClass, BeatClassifier, BeatPrediction};
 pub use error::{ModelError, TractStage};
 pub use metadata::{
-    BEAT_LABELS, BeatSpec, FORMAT, HrvFallbackSpec, ModelMetadata, OutputSpec, STRESS_LABELS,
-    Task, TensorSpec, Vocabulary,
+    BEAT_LABELS, BeatSpec, FORMAT, HrvFallbackSpec, ModelMetadata, OutputSpec, STRESS_LABELS, Task,
+    TensorSpec, Vocabulary,
 };
 pub use runtime::{OnnxGraph, OnnxModel};
 pub use stress::{HrvFallback, StressModel};
@@ -83,7 +83,10 @@ impl LoadedModel {
             return Err(ModelError::ShapeMismatch {
                 name: "output".into(),
                 expected: metadata.output.name.clone(),
-                found: outputs.first().cloned().unwrap_or_else(|| "no output".into()),
+                found: outputs
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| "no output".into()),
             });
         }
         let model = graph.optimise(&metadata.inputs)?;
@@ -190,5 +193,7 @@ fn embedded_files(task: Task) -> Result<(&'static [u8], &'static [u8]), ModelErr
         Task::Stress => EMBEDDED_STRESS,
         Task::BeatType => EMBEDDED_BEAT,
     };
-    files.ok_or(ModelError::NotEmbedded { task: task.as_str() })
+    files.ok_or(ModelError::NotEmbedded {
+        task: task.as_str(),
+    })
 }

@@ -26,16 +26,14 @@ impl OnnxGraph {
     /// decoding or graph-building failure is [`ModelError::Corrupt`].
     pub fn parse(bytes: &[u8]) -> Result<Self, ModelError> {
         let onnx = tract_onnx::onnx();
-        let proto = onnx
-            .proto_model_for_read(&mut &bytes[..])
-            .map_err(|e| {
-                let detail = format!("{e:#}");
-                if TRUNCATION_HINTS.iter().any(|h| detail.contains(h)) {
-                    ModelError::Truncated { detail }
-                } else {
-                    ModelError::Corrupt { detail }
-                }
-            })?;
+        let proto = onnx.proto_model_for_read(&mut &bytes[..]).map_err(|e| {
+            let detail = format!("{e:#}");
+            if TRUNCATION_HINTS.iter().any(|h| detail.contains(h)) {
+                ModelError::Truncated { detail }
+            } else {
+                ModelError::Corrupt { detail }
+            }
+        })?;
         if proto.graph.is_none() {
             return Err(ModelError::Corrupt {
                 detail: "no graph in the file".into(),
@@ -153,9 +151,9 @@ impl OnnxModel {
 
     /// Values per batch row of input `i` (the product of its non-batch dimensions).
     pub fn row_len(&self, i: usize) -> usize {
-        self.inputs
-            .get(i)
-            .map_or(0, |s| s.shape.iter().filter(|&&d| d >= 0).product::<i64>() as usize)
+        self.inputs.get(i).map_or(0, |s| {
+            s.shape.iter().filter(|&&d| d >= 0).product::<i64>() as usize
+        })
     }
 
     /// Run one batch of `batch` rows: `data[i]` holds input `i`, row-major, `batch * row_len(i)`
@@ -189,12 +187,10 @@ impl OnnxModel {
         }
         let fail = |e: TractError| ModelError::tract(TractStage::Run, &e);
         let outputs = self.plan.run(values).map_err(fail)?;
-        let first = outputs
-            .first()
-            .ok_or_else(|| ModelError::Tract {
-                stage: TractStage::Run,
-                detail: "the model has no output".into(),
-            })?;
+        let first = outputs.first().ok_or_else(|| ModelError::Tract {
+            stage: TractStage::Run,
+            detail: "the model has no output".into(),
+        })?;
         let view = first.to_plain_array_view::<f32>().map_err(fail)?;
         Ok(view.iter().copied().collect())
     }

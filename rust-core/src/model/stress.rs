@@ -5,8 +5,7 @@ use std::path::Path;
 use once_cell::sync::Lazy;
 
 use super::{
-    CORE_VOCABULARY, LoadedModel, ModelError, ModelMetadata, Task,
-    embedded_files,
+    CORE_VOCABULARY, LoadedModel, ModelError, ModelMetadata, Task, embedded_files,
     metadata::{HrvFallbackSpec, indices_in},
     read_model_files,
 };
