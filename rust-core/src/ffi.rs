@@ -311,7 +311,7 @@ impl From<crate::Error> for StressBeatError {
                 Self::Model {
                     message: "a model file is missing, corrupt or incompatible".into(),
                 }
-            },
+            }
         }
     }
 }

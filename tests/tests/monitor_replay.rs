@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use stressbeat_core::engine::{AlertEngine, AlertPolicy, EngineConfig, StressEngine};
 use stressbeat_core::history::{MemoryHistory, SessionStart, SourceKind};
+use stressbeat_core::model::{BeatClassifier, HrvFallback, StressModel};
 use stressbeat_core::monitor::analyzer::ModelAnalyzer;
-use stressbeat_core::monitor::interim::CrudeFallback;
 use stressbeat_core::monitor::sources::replay_source;
 use stressbeat_core::monitor::{
     Engines, EventKind, Monitor, MonitorEvent, Parts, PipelineConfig, SessionInfo, WindowAnalyzer,
@@ -20,9 +20,9 @@ struct Fallback;
 impl Parts for Fallback {
     fn analyzer(&self) -> Box<dyn WindowAnalyzer> {
         Box::new(ModelAnalyzer::new(
-            None,
-            Some(Arc::new(CrudeFallback)),
-            None,
+            Some(Arc::new(StressModel::embedded().unwrap().clone())),
+            Some(Arc::new(HrvFallback::embedded().unwrap())),
+            Some(Arc::new(BeatClassifier::embedded().unwrap().clone())),
             Vec::new(),
         ))
     }

@@ -6,10 +6,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use stressbeat_core::engine::{AlertEngine, AlertPolicy, EngineConfig, StressEngine};
+use stressbeat_core::engine::{AlertEngine, AlertPolicy, EngineConfig, ScoreSource, StressEngine};
 use stressbeat_core::history::{MemoryHistory, SessionStart, SourceKind};
+use stressbeat_core::model::{BeatClassifier, HrvFallback, StressModel};
 use stressbeat_core::monitor::analyzer::ModelAnalyzer;
-use stressbeat_core::monitor::interim::CrudeFallback;
 use stressbeat_core::monitor::sources::simulator_source;
 use stressbeat_core::monitor::{
     Engines, EventKind, Monitor, MonitorEvent, Pacing, Parts, PipelineConfig, SessionInfo,
@@ -23,9 +23,9 @@ struct Interim;
 impl Parts for Interim {
     fn analyzer(&self) -> Box<dyn WindowAnalyzer> {
         Box::new(ModelAnalyzer::new(
-            None,
-            Some(Arc::new(CrudeFallback)),
-            None,
+            Some(Arc::new(StressModel::embedded().unwrap().clone())),
+            Some(Arc::new(HrvFallback::embedded().unwrap())),
+            Some(Arc::new(BeatClassifier::embedded().unwrap().clone())),
             Vec::new(),
         ))
     }
@@ -253,6 +253,29 @@ fn simulated_session_with_stress_episode_end_to_end() {
     eprintln!("mean score before {b:.1}, during {d:.1}, after {a:.1}");
     assert!(d > b + 25.0, "before {b:.1}, during {d:.1}");
     assert!(a < d, "after {a:.1}, during {d:.1}");
+    // Scored by the embedded stress model; beats classified (a sinus rhythm: mostly N).
+    let scored: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            MonitorEvent::Stress { update, .. } if update.score.is_some() => Some(update.source),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        scored.iter().all(|s| *s == Some(ScoreSource::Model)),
+        "{scored:?}"
+    );
+    let (n, total) = s.windows.iter().fold((0, 0), |(n, t), w| {
+        let b = w.beats;
+        (
+            n + b.normal,
+            t + b.normal + b.supraventricular + b.ventricular + b.fusion + b.unknown,
+        )
+    });
+    assert!(
+        total > 0 && f64::from(n) / f64::from(total) > 0.9,
+        "{n} N of {total}"
+    );
 }
 
 #[test]

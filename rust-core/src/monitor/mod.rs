@@ -16,7 +16,6 @@ pub mod analyzer;
 pub mod events;
 pub mod front;
 pub mod hub;
-pub mod interim;
 pub mod pipeline;
 pub mod ports;
 pub mod rate;
