@@ -100,7 +100,7 @@ fn mitdb_record_at_360_hz_is_resampled_and_scored_in_order() {
     let (events, history, secs) = replay(&path);
     let s = &history.sessions[0];
     eprintln!(
-        "mitdb 100 (30 min) replayed in {secs:.2} s, {} windows",
+        "mitdb 101 (30 min) replayed in {secs:.2} s, {} windows",
         s.windows.len()
     );
     assert!(
