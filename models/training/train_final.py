@@ -34,7 +34,7 @@ def train_full(data, channels, cfg, epochs: int, seed: int = 0):
     pop = data.features[rest].mean(0)
     net = nets.StressNet(len(channels), len(data.feature_names), use_image=bool(channels),
                          use_features=True, width=cfg["width"], pool=cfg["pool"], hidden=cfg["hidden"],
-                         dropout=cfg["dropout"], skip=cfg.get("skip", False), grid=cfg.get("grid", 1))
+                         dropout=cfg["dropout"], skip=cfg.get("skip", False), grid=cfg.get("grid", 1), gate=cfg.get("gate", False))
     net.set_standardisation(*loso.standardisation(data.features[rows], base_rows[rows]))
     T = loso.Tensors(data, channels, cfg["pool"])
     net, _ = nets.train(net, loso.batches(T, rows, base_rows, pop, "random"), len(rows), None,
@@ -71,6 +71,11 @@ def main():
     channels = [c for c in args.method.partition(":")[2].split("+") if c]
     epochs = int(np.median([f["best_epoch"] for f in res["fold_info"]]))
     net, pop, base_rows, rows = train_full(data, channels, cfg, epochs, args.seed)
+    if cfg.get("calibrate", False):
+        # operating points: the median of the LOSO folds' (chosen on their validation subjects)
+        off = np.median([f["offset"] for f in res["fold_info"]], axis=0)
+        net.offset.copy_(torch.as_tensor(off, dtype=torch.float32))
+        print(f"operating points (logit offsets without, with baseline): {off.round(3).tolist()}")
 
     if args.save_state:
         torch.save({"state": net.state_dict(), "population_baseline": pop, "epochs": epochs}, args.save_state)
