@@ -65,7 +65,9 @@ def prune(net: nets.StressNet, keep: float) -> nets.StressNet:
             w = w[:, kept[i - 1]]
         c_new.weight.data.copy_(w)
         c_new.bias.data.copy_(c_old.bias.detach()[kept[i]])
-    cols = torch.cat([kept[-1], torch.arange(convs[-1].out_channels, net.head[1].in_features)])
+    cells = net.image.grid ** 2  # the embedding is [channel, grid, grid] flattened
+    image_cols = (kept[-1][:, None] * cells + torch.arange(cells)[None, :]).reshape(-1)
+    cols = torch.cat([image_cols, torch.arange(convs[-1].out_channels * cells, net.head[1].in_features)])
     new.head[1].weight.data.copy_(net.head[1].weight.detach()[:, cols])
     new.head[1].bias.data.copy_(net.head[1].bias.detach())
     return new
