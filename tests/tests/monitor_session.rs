@@ -337,9 +337,16 @@ fn faults_every_gap_stored_and_session_survives() {
 fn panicking_listener_does_not_stop_the_session_and_cancel_stops_delivery() {
     let history = Arc::new(Mutex::new(MemoryHistory::default()));
     let m = monitor(history.clone());
+    // Panics on its first three calls (the output stays readable), then keeps being called.
+    let bad_calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let b = bad_calls.clone();
     let _bad = m.subscribe(
         EventKind::Ecg,
-        Arc::new(|_: &MonitorEvent| panic!("listener bug")),
+        Arc::new(move |_: &MonitorEvent| {
+            if b.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 3 {
+                panic!("listener bug")
+            }
+        }),
     );
     let count = Arc::new(Mutex::new(0u32));
     let c = count.clone();
@@ -375,6 +382,11 @@ fn panicking_listener_does_not_stop_the_session_and_cancel_stops_delivery() {
     .unwrap();
     m.wait();
     assert_eq!(*count.lock().unwrap(), 10, "no event after cancel");
+    let bad = bad_calls.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        bad > 100,
+        "the panicking listener stays subscribed: {bad} calls"
+    );
     let events = log.lock().unwrap();
     assert!(matches!(events.last(), Some(MonitorEvent::Finished { windows, .. }) if *windows > 10));
     assert_eq!(history.lock().unwrap().sessions.len(), 1);
