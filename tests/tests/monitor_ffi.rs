@@ -131,3 +131,91 @@ fn faults_gaps_reach_listeners_and_history() {
         Err(StressBeatError::InvalidState { .. })
     ));
 }
+
+/// A fake platform BLE stack answering like an H10 (the replies of docs/protocols.md).
+struct FakeH10 {
+    session: Mutex<Option<Arc<stressbeat_core::ffi::StrapSession>>>,
+}
+
+const CP: &str = "fb005c81-02e7-f387-1cad-8acd2d8df0c8";
+const DATA: &str = "fb005c82-02e7-f387-1cad-8acd2d8df0c8";
+
+impl stressbeat_core::ffi::BleTransport for FakeH10 {
+    fn execute(&self, command: stressbeat_core::ffi::BleCommand) {
+        use stressbeat_core::ffi::BleCommand as C;
+        let Some(s) = self.session.lock().unwrap().clone() else {
+            return;
+        };
+        match command {
+            C::Connect => s.on_connected(512, 0).unwrap(),
+            C::Read {
+                characteristic_uuid,
+            } if characteristic_uuid == CP => s
+                .on_read_result(CP.into(), vec![0x0F, 0x05, 0x00], 0)
+                .unwrap(),
+            C::Write { value, .. } if value == [1, 0] => s
+                .on_notification(
+                    CP.into(),
+                    vec![0xF0, 0x01, 0, 0, 0, 0, 0x01, 0x82, 0, 0x01, 0x01, 0x0E, 0],
+                    0,
+                )
+                .unwrap(),
+            C::Write { value, .. } if value.first() == Some(&2) => s
+                .on_notification(CP.into(), vec![0xF0, 0x02, 0, 0, 0], 0)
+                .unwrap(),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn platform_bridge_session_is_monitored_and_stored() {
+    let Some(dir) = stressbeat_e2e::dataset("polar_h10/pmd_capture") else {
+        return;
+    };
+    let bytes = std::fs::read(dir.join("hr_data_2023-01-13_11-40-07.bin")).unwrap();
+    let frames = stressbeat_core::sensor::replay::parse_capture(&bytes).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let m = StressMonitor::new(config(&tmp.path().join("h.db"))).unwrap();
+    let log = Arc::new(Log::default());
+    let _a = m.subscribe_stress(log.clone());
+    let h10 = Arc::new(FakeH10 {
+        session: Mutex::new(None),
+    });
+    let session = stressbeat_core::ffi::StrapSession::new(h10.clone(), true);
+    *h10.session.lock().unwrap() = Some(session.clone());
+    m.start(MonitorSource::PlatformBridge {
+        session: session.clone(),
+        now_ms: 0,
+    })
+    .unwrap();
+    session.start(0).unwrap();
+    // Three minutes of real notifications at their sensor times (the app's clock).
+    let ts = |f: &[u8]| u64::from_le_bytes(f[1..9].try_into().unwrap());
+    let t0 = ts(&frames[0]);
+    let mut at = 0;
+    for f in frames.iter().take(320) {
+        at = 1_000 + ((ts(f) - t0) / 1_000_000) as i64;
+        session.on_notification(DATA.into(), f.clone(), at).unwrap();
+        session.tick(at).unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    m.stop().unwrap();
+    assert!(at > 170_000, "{at}");
+    let stress = log.stress.lock().unwrap();
+    // (≈ 180 s − 30 s window − 3 s lag) / 5 s
+    assert!(
+        (27..=31).contains(&stress.len()),
+        "{} windows",
+        stress.len()
+    );
+    assert!(
+        stress
+            .iter()
+            .all(|u| u.hr_bpm.is_some_and(|hr| (60.0..200.0).contains(&hr)))
+    );
+    let sessions = m.sessions(1).unwrap();
+    assert_eq!(sessions[0].windows as usize, stress.len());
+    assert_eq!(sessions[0].end_reason.as_deref(), Some("stopped"));
+    m.shutdown().unwrap();
+}
