@@ -3,6 +3,8 @@
 //! StressBeat is not a medical device: scores and alerts are for personal insight, not
 //! diagnosis; apps must say so wherever they show them.
 
+#![warn(missing_docs)]
+
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -323,26 +325,53 @@ pub struct ConnectionUpdate {
 /// Session-level news.
 #[derive(Debug, Clone, PartialEq, uniffi::Enum)]
 pub enum MonitorStatus {
-    /// A session began; `sessionId` is its history id.
-    SessionStarted { session_id: i64 },
-    /// Strap battery, percent.
-    Battery { at_ms: i64, percent: u8 },
-    /// ECG missing between two times (Unix ms).
+    /// A session began.
+    SessionStarted {
+        /// Its history id.
+        session_id: i64,
+    },
+    /// Strap battery.
+    Battery {
+        /// Unix time, ms.
+        at_ms: i64,
+        /// Percent.
+        percent: u8,
+    },
+    /// ECG is missing between two times.
     Gap {
+        /// Last sample before the gap, Unix ms.
         from_ms: f64,
+        /// First sample after the gap, Unix ms.
         to_ms: f64,
+        /// Samples missing (at the strap's rate).
         missing_samples: u64,
+        /// Why.
         cause: GapCauseRecord,
     },
-    /// A model could not be used; scores come from the HRV fallback (`task`: "stress" or
-    /// "beat_type").
-    ModelUnavailable { task: String, reason: String },
+    /// A model could not be used; scores come from the HRV fallback.
+    ModelUnavailable {
+        /// "stress" or "beat_type".
+        task: String,
+        /// Why (no paths).
+        reason: String,
+    },
     /// The history could not be written; live results continue.
-    StorageFailed { reason: String },
+    StorageFailed {
+        /// Why.
+        reason: String,
+    },
     /// The source's ECG cannot be analysed (e.g. an unsupported sampling rate).
-    EcgUnusable { reason: String },
+    EcgUnusable {
+        /// Why.
+        reason: String,
+    },
     /// The session ended and is stored.
-    Finished { session_id: i64, windows: u64 },
+    Finished {
+        /// Its history id.
+        session_id: i64,
+        /// Windows scored.
+        windows: u64,
+    },
 }
 
 /// Receives heart rate updates (on the monitor's thread: return quickly).
@@ -433,8 +462,11 @@ pub enum SessionSource {
     PlatformBridge,
     /// The simulator.
     Simulator,
-    /// A replayed file (its name only).
-    Replay { file_name: String },
+    /// A replayed file.
+    Replay {
+        /// Its name (never the folder).
+        file_name: String,
+    },
 }
 
 /// A stored session.

@@ -77,23 +77,40 @@ pub enum Degradation {
 /// One thing the monitor reports. Ordered: events reach listeners in the order produced.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MonitorEvent {
-    /// A session began (history id when stored, else 0).
-    SessionStarted { session_id: i64 },
+    /// A session began.
+    SessionStarted {
+        /// History id when stored, else 0.
+        session_id: i64,
+    },
     /// The connection to the strap changed state.
-    Connection { at_ms: i64, state: ConnectionState },
+    Connection {
+        /// Unix ms.
+        at_ms: i64,
+        /// The new state.
+        state: ConnectionState,
+    },
     /// Heart rate and RR.
     HeartRate(HeartRateUpdate),
     /// ECG for drawing.
     Ecg(EcgBatch),
     /// Signal quality.
     Quality(QualityUpdate),
-    /// Strap battery, percent.
-    Battery { at_ms: i64, percent: u8 },
+    /// Strap battery.
+    Battery {
+        /// Unix ms.
+        at_ms: i64,
+        /// Percent.
+        percent: u8,
+    },
     /// Missing ECG.
     Gap {
+        /// Last sample before, Unix ms.
         from_ms: f64,
+        /// First sample after, Unix ms.
         to_ms: f64,
+        /// Samples missing at the source's rate.
         missing_samples: u64,
+        /// Why.
         cause: GapCause,
     },
     /// A stress result for one window, with what was measured in it.
@@ -107,6 +124,11 @@ pub enum MonitorEvent {
     Alert(crate::engine::Alert),
     /// Something is degraded (reported once per cause).
     Degraded(Degradation),
-    /// The session ended (source finished or stopped); `windows`: windows scored.
-    Finished { session_id: i64, windows: u64 },
+    /// The session ended (source finished or stopped) and is stored.
+    Finished {
+        /// History id (0 when not stored).
+        session_id: i64,
+        /// Windows scored.
+        windows: u64,
+    },
 }

@@ -12,6 +12,8 @@
 //! The parts the pipeline joins sit behind small traits ([`ports`]); the worker thread
 //! ([`worker`]) is the only thread, and a [`Monitor`] owns at most one session at a time.
 
+#![warn(missing_docs)]
+
 pub mod analyzer;
 pub mod events;
 pub mod front;
