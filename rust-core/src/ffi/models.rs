@@ -37,7 +37,6 @@ fn unavailable(
     problems: &mut Vec<Degradation>,
 ) -> Result<(), StressBeatError> {
     log::warn!("monitor: {task} model unavailable");
-    log::debug!("monitor: {task} model: {err}");
     let public: StressBeatError = err.into();
     if strict {
         return Err(match public {

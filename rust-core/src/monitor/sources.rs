@@ -207,13 +207,14 @@ impl BleSource {
                     ));
                 };
                 rt.block_on(async {
+                    // Reasons without the device's name (it may carry its serial number).
                     let adapter = match ble::first_adapter().await {
                         Ok(a) => a,
-                        Err(e) => return failed(e.to_string()),
+                        Err(_) => return failed("no Bluetooth adapter".into()),
                     };
                     let p = match ble::find(&adapter, &device, 15.0).await {
                         Ok(p) => p,
-                        Err(e) => return failed(e.to_string()),
+                        Err(_) => return failed("strap not found".into()),
                     };
                     let stop = async {
                         let _ = stop_rx.await;
@@ -222,8 +223,8 @@ impl BleSource {
                         let _ = tx.send(e);
                     })
                     .await;
-                    if let Err(e) = r {
-                        failed(e.to_string());
+                    if r.is_err() {
+                        failed("Bluetooth error".into());
                     }
                 });
             })?;
