@@ -1167,6 +1167,11 @@ impl StressMonitor {
         })
     }
 
+    /// Mark a stored alert as seen; `false` when there is no such alert.
+    pub fn acknowledge_alert(&self, alert_id: i64) -> Result<bool, StressBeatError> {
+        self.query("acknowledge_alert", |h| h.acknowledge_alert(alert_id))
+    }
+
     /// Write session `sessionId` to the file `path` in `format`; returns the rows (CSV) or
     /// samples (EDF) written. Errors: `InvalidArgument` (no such session, no raw ECG),
     /// `CannotReadFile` (the file cannot be written), `Storage`.
