@@ -442,3 +442,47 @@ fn new_listener_gets_current_state_and_second_start_is_refused_while_running() {
     m.stop();
     assert!(!m.is_running());
 }
+
+#[test]
+fn sustained_stress_raises_an_alert_that_is_stored() {
+    let spec = SimulatorSpec {
+        minutes: 20.0,
+        seed: 5,
+        stress: vec![StressEpisode {
+            start_s: 300.0,
+            duration_s: 720.0,
+            intensity: 1.0,
+        }],
+        faults: FaultConfig::default(),
+        noisy: false,
+    };
+    let (events, history, _) = run(&spec);
+    let alerts: Vec<&stressbeat_core::engine::Alert> = events
+        .iter()
+        .filter_map(|e| match e {
+            MonitorEvent::Alert(a) => Some(a),
+            _ => None,
+        })
+        .collect();
+    let stress: Vec<_> = alerts
+        .iter()
+        .filter(|a| a.kind == stressbeat_core::engine::AlertKind::SustainedHighStress)
+        .collect();
+    assert_eq!(stress.len(), 1, "one alert (then the cooldown): {alerts:?}");
+    let at_s = (stress[0].at_ms - T0) as f64 / 1000.0;
+    // High for the policy's 5 minutes inside the episode (300-1020 s).
+    assert!((600.0..1020.0).contains(&at_s), "alert at {at_s} s");
+    assert!(!stress[0].reason.is_empty());
+    let h = history.lock().unwrap();
+    let stored: Vec<&str> = h.sessions[0]
+        .alerts
+        .iter()
+        .map(|a| a.kind.as_str())
+        .collect();
+    assert!(stored.contains(&"stress_high"), "{stored:?}");
+    assert_eq!(
+        h.sessions[0].alerts.len(),
+        alerts.len(),
+        "every alert stored"
+    );
+}
