@@ -38,7 +38,7 @@ VARIANTS = ["float", "int8_weights", "qdq_static", "pruned", "pruned_int8_weight
 
 def build_net(data, channels, cfg, **kw):
     args = dict(width=cfg["width"], pool=cfg["pool"], hidden=cfg["hidden"], dropout=cfg["dropout"],
-                skip=cfg.get("skip", False), grid=cfg.get("grid", 1))
+                skip=cfg.get("skip", False), grid=cfg.get("grid", 1), gate=cfg.get("gate", False))
     args.update(kw)
     return nets.StressNet(len(channels), len(data.feature_names), use_image=True, use_features=True, **args)
 
@@ -56,7 +56,7 @@ def prune(net: nets.StressNet, keep: float) -> nets.StressNet:
         widths.append(n)
     new = nets.StressNet(convs[0].in_channels, len(net.mu), True, net.use_features, pool=net.image.pool,
                          hidden=net.feat[0].out_features, dropout=net.head[0].p, widths=tuple(widths),
-                         skip=net.skip, grid=net.image.grid)
+                         skip=net.skip, grid=net.image.grid, gate=net.gate)
     new.load_state_dict({k: v for k, v in net.state_dict().items() if not k.startswith(("image.", "head."))},
                         strict=False)
     for i, (c_old, c_new) in enumerate(zip(convs, new.image.conv_layers())):
@@ -65,7 +65,9 @@ def prune(net: nets.StressNet, keep: float) -> nets.StressNet:
             w = w[:, kept[i - 1]]
         c_new.weight.data.copy_(w)
         c_new.bias.data.copy_(c_old.bias.detach()[kept[i]])
-    cols = torch.cat([kept[-1], torch.arange(convs[-1].out_channels, net.head[1].in_features)])
+    cells = net.image.grid ** 2  # the embedding is [channel, grid, grid] flattened
+    image_cols = (kept[-1][:, None] * cells + torch.arange(cells)[None, :]).reshape(-1)
+    cols = torch.cat([image_cols, torch.arange(convs[-1].out_channels * cells, net.head[1].in_features)])
     new.head[1].weight.data.copy_(net.head[1].weight.detach()[:, cols])
     new.head[1].bias.data.copy_(net.head[1].bias.detach())
     return new

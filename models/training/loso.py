@@ -146,7 +146,7 @@ def make_net(data, channels, cfg, use_features, fold, base_rows):
     net = nets.StressNet(len(channels or []), len(data.feature_names), use_image=bool(channels),
                          use_features=use_features, width=cfg["width"], pool=cfg["pool"],
                          hidden=cfg["hidden"], dropout=cfg["dropout"], skip=cfg.get("skip", False),
-                         grid=cfg.get("grid", 1))
+                         grid=cfg.get("grid", 1), gate=cfg.get("gate", False))
     tr = fold.train_inner
     net.set_standardisation(*standardisation(data.features[tr], base_rows[tr]))
     return net

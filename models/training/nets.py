@@ -50,7 +50,7 @@ class StressNet(nn.Module):
     def __init__(self, channels: int, n_features: int, use_image: bool = True,
                  use_features: bool = True, width: int = 8, pool: int = 4, hidden: int = 16,
                  dropout: float = 0.2, widths: tuple[int, int, int] | None = None, skip: bool = False,
-                 grid: int = 1):
+                 grid: int = 1, gate: bool = False):
         super().__init__()
         self.use_image, self.use_features = use_image, use_features
         widths = widths or (width, 2 * width, 2 * width)
@@ -62,7 +62,7 @@ class StressNet(nn.Module):
         # operating point per setting (without, with baseline), subtracted from the stress logit
         # so that the shipped threshold 0.5 is the chosen one in both settings
         self.register_buffer("offset", torch.zeros(2))
-        self.skip = use_features and skip
+        self.skip, self.gate = use_features and skip, gate
         if use_features:
             self.feat = nn.Sequential(nn.Linear(2 * n_features + 1, hidden), nn.ReLU())
             dim += hidden + (2 * n_features + 1 if skip else 0)
@@ -80,6 +80,8 @@ class StressNet(nn.Module):
         if self.use_features:
             z = torch.clamp((features - self.mu) / self.sd, -FEATURE_CLIP, FEATURE_CLIP)
             r = torch.clamp((features - baseline) / self.sd_rel, -FEATURE_CLIP, FEATURE_CLIP)
+            if self.gate:  # with a baseline only the changes from it count, absolute values without
+                z = z * (1 - has_baseline)
             v = torch.cat([z, r * has_baseline, has_baseline], 1)
             parts.append(self.feat(v))
             if self.skip:  # linear path from the standardised features (a logistic regression inside)

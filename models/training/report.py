@@ -83,14 +83,23 @@ def compression_table(comp: dict, ort: dict, tract: dict) -> str:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--loso", required=True)
+    ap.add_argument("--loso", required=True, action="append", help="LOSO report(s); several are merged")
+    ap.add_argument("--merged-out", default="", help="write the merged LOSO report here")
+    ap.add_argument("--order", default="", help="comma-separated method keys (table order)")
     ap.add_argument("--compression", default="")
     ap.add_argument("--ort", default="")
     ap.add_argument("--tract", default="")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
-    loso = json.loads(Path(args.loso).read_text())
-    parts = ["## Comparison (LOSO, 26 subjects, window level)", "", comparison_table(loso)]
+    loso = {"methods": {}}
+    for p in args.loso:
+        r = json.loads(Path(p).read_text())
+        loso["protocol"] = r["protocol"]
+        loso["methods"].update(r["methods"])
+    if args.merged_out:
+        Path(args.merged_out).write_text(json.dumps(loso, indent=1))
+    order = [k for k in args.order.split(",") if k] or None
+    parts = ["## Comparison (LOSO, 26 subjects, window level)", "", comparison_table(loso, order)]
     if args.compression:
         comp = json.loads(Path(args.compression).read_text())
         ort = json.loads(Path(args.ort).read_text()) if args.ort else {}

@@ -26,15 +26,20 @@ import stress_data
 VERSION = "1.0.0"
 
 
+def build(data, channels, cfg) -> nets.StressNet:
+    return nets.StressNet(len(channels), len(data.feature_names), use_image=bool(channels),
+                          use_features=True, width=cfg["width"], pool=cfg["pool"], hidden=cfg["hidden"],
+                          dropout=cfg["dropout"], skip=cfg.get("skip", False), grid=cfg.get("grid", 1),
+                          gate=cfg.get("gate", False))
+
+
 def train_full(data, channels, cfg, epochs: int, seed: int = 0):
     """The fusion net trained on every subject, each window with and without its baseline."""
     base_rows = data.baseline_rows(data.personal_baselines())
     rows = np.flatnonzero(data.eval_mask())  # as in loso.Fold: the baseline span itself is not trained on
     rest = data.eval_mask() & (data.recording == stress_data.REST)  # as loso.Fold's population baseline
     pop = data.features[rest].mean(0)
-    net = nets.StressNet(len(channels), len(data.feature_names), use_image=bool(channels),
-                         use_features=True, width=cfg["width"], pool=cfg["pool"], hidden=cfg["hidden"],
-                         dropout=cfg["dropout"], skip=cfg.get("skip", False), grid=cfg.get("grid", 1))
+    net = build(data, channels, cfg)
     net.set_standardisation(*loso.standardisation(data.features[rows], base_rows[rows]))
     T = loso.Tensors(data, channels, cfg["pool"])
     net, _ = nets.train(net, loso.batches(T, rows, base_rows, pop, "random"), len(rows), None,
@@ -62,6 +67,7 @@ def main():
     ap.add_argument("--variant", default="int8_weights", choices=["float", "int8_weights"])
     ap.add_argument("--compression", default="", help="compression report to copy into metrics")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--from-state", default="", help="skip training: export this --save-state file")
     args = ap.parse_args()
     torch.set_num_threads(1)
     data = stress_data.load(args.data)
@@ -70,7 +76,21 @@ def main():
     cfg = res["cfg"]
     channels = [c for c in args.method.partition(":")[2].split("+") if c]
     epochs = int(np.median([f["best_epoch"] for f in res["fold_info"]]))
-    net, pop, base_rows, rows = train_full(data, channels, cfg, epochs, args.seed)
+    if args.from_state:
+        st = torch.load(args.from_state, weights_only=False)
+        net, _ = build(data, channels, cfg), None
+        net.load_state_dict(st["state"])
+        net.eval()
+        pop, epochs = np.asarray(st["population_baseline"]), st["epochs"]
+        base_rows = data.baseline_rows(data.personal_baselines())
+        rows = np.flatnonzero(data.eval_mask())
+    else:
+        net, pop, base_rows, rows = train_full(data, channels, cfg, epochs, args.seed)
+    if cfg.get("calibrate", False) and not args.from_state:
+        # operating points: the median of the LOSO folds' (chosen on their validation subjects)
+        off = np.median([f["offset"] for f in res["fold_info"]], axis=0)
+        net.offset.copy_(torch.as_tensor(off, dtype=torch.float32))
+        print(f"operating points (logit offsets without, with baseline): {off.round(3).tolist()}")
 
     if args.save_state:
         torch.save({"state": net.state_dict(), "population_baseline": pop, "epochs": epochs}, args.save_state)
@@ -106,7 +126,7 @@ def main():
                         "with_baseline": res["with_baseline"], "unscored_windows": res["unscored_windows"],
                         "candidate_windows": res["candidate_windows"]},
                "protocol": rep["protocol"], "final_training": {"epochs": epochs, "windows": int(len(rows)),
-                                                                "subjects": int(len(data.subjects))}}
+                                                                "subjects": int(len(np.unique(data.subject[rows])))}}
     if args.compression:
         metrics["compression"] = json.loads(Path(args.compression).read_text())
     meta = {
