@@ -1,11 +1,14 @@
 //! `stressbeat`: the StressBeat core on a laptop. Not a medical device.
 
+mod beats;
+mod bench_model;
 mod ble;
 mod dataset;
 mod decode;
 mod images;
 mod npy;
 mod simulate;
+mod stress;
 mod table;
 
 use std::{
@@ -57,12 +60,18 @@ enum Command {
     Scan(ble::ScanArgs),
     /// Record ECG from a strap (Polar H10) into a capture file and an EDF.
     Record(ble::RecordArgs),
+    /// AAMI class (N, S, V, F, Q) of every beat of a recording (beat-type model).
+    Beats(beats::BeatsArgs),
+    /// Stress probability per 30 s window of a recording (stress model).
+    Stress(stress::StressArgs),
+    /// Latency of an ONNX model in tract (one thread, random inputs).
+    BenchModel(bench_model::BenchModelArgs),
     /// Export model inputs (computed as on the phone) as .npy files for training.
     #[command(subcommand)]
     Dataset(dataset::DatasetCommand),
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 struct RecordingArgs {
     /// Recording: a WFDB header (.hea), an EDF/EDF+ file (.edf) or a CSV file (.csv).
     path: PathBuf,
@@ -126,6 +135,9 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate::simulate(&args),
         Command::Scan(args) => ble::scan(&args),
         Command::Record(args) => ble::record(&args),
+        Command::Beats(args) => beats::beats(&args),
+        Command::Stress(args) => stress::stress(&args),
+        Command::BenchModel(args) => bench_model::bench_model(&args),
         Command::Dataset(cmd) => dataset::run(&cmd),
     };
     match result {
