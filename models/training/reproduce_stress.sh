@@ -19,7 +19,7 @@ LOSO="$REPORTS/stress_loso.json"
 # 1. LOSO comparison table (classical baselines, image models, fusions; per-fold fusion nets kept)
 python loso.py --data "$DATA" --out "$LOSO" --cfg "$CFG" --methods hr_rule,hrv_lr,hrv_fallback,features_mlp
 python loso.py --data "$DATA" --out "$LOSO" --cfg "$CFG" \
-  --methods img:tachogram,img:poincare,img:beat_overlay,img:beat,beat_cnn
+  --methods img:tachogram,img:poincare,img:beat_overlay,img:beat,img:tachogram+poincare,img:beat+beat_overlay+tachogram+poincare,beat_cnn
 python loso.py --data "$DATA" --out "$LOSO" --cfg "$CFG" --methods fusion:tachogram+poincare --save-nets "$WORK/fold-nets"
 python loso.py --data "$DATA" --out "$LOSO" --cfg "$CFG_SHIP" --methods "fusion:$CHANNELS" --save-nets "$WORK/fold-nets"
 
