@@ -32,6 +32,10 @@ python compress.py --data "$DATA" --report "$LOSO" --method "fusion:$CHANNELS" \
   --nets "$WORK/fold-nets" --final-float "$WORK/stress_final.pt" --variants-dir "$WORK/variants" \
   --out "$REPORTS/stress_compression.json"
 
+# the shipped stress.json also records the compression metrics (same ONNX, no retraining)
+python train_final.py --data "$DATA" --report "$LOSO" --method "fusion:$CHANNELS" --out-dir .. \
+  --from-state "$WORK/stress_final.pt" --compression "$REPORTS/stress_compression.json"
+
 # 4. latency: onnxruntime here, tract through the CLI when available
 python bench_onnxruntime.py "$WORK"/variants/*.onnx --json "$REPORTS/stress_latency_onnxruntime.json"
 if [ -n "${STRESSBEAT:-}" ]; then
