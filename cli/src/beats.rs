@@ -6,9 +6,8 @@ use clap::Args;
 use serde::Serialize;
 use stressbeat_core::{
     analysis,
-    dsp::rpeak::{DetectorConfig, detect_peaks_with},
-    model::{BeatClass, BeatClassifier},
-    model_input::{MODEL_RATE_HZ, beat::beat_inputs, resample_to_model_rate},
+    model::{BeatClass, BeatClassifier, ModelSignal},
+    model_input::beat::beat_inputs,
 };
 
 use crate::{NOT_MEDICAL, RecordingArgs, print_json, table};
@@ -24,46 +23,10 @@ pub struct BeatsArgs {
 }
 
 /// The analysed span of a recording at the model rate, with its R-peaks.
-pub(crate) struct ModelSignal {
-    /// The recording's own sampling rate, Hz.
-    pub sampling_rate_hz: f64,
-    /// Index (recording's sampling) of the span's first sample.
-    pub start_sample: usize,
-    /// The span in mV at [`MODEL_RATE_HZ`].
-    pub samples_130hz: Vec<f32>,
-    /// R-peaks of `samples_130hz` (indices at 130 Hz).
-    pub peaks_130hz: Vec<usize>,
-}
-
-impl ModelSignal {
-    /// Load, select the span, resample to 130 Hz and detect R-peaks there (as the phone does).
-    pub fn load(args: &RecordingArgs) -> Result<Self, String> {
-        let rec = args.load()?;
-        let span =
-            analysis::select_span(&rec, &args.analysis_options()).map_err(|e| e.to_string())?;
-        let samples_130hz = resample_to_model_rate(&span.samples_mv, span.sampling_rate_hz)
-            .map_err(|e| e.to_string())?;
-        let peaks_130hz =
-            detect_peaks_with(&samples_130hz, MODEL_RATE_HZ, DetectorConfig::default())
-                .map_err(|e| e.to_string())?;
-        Ok(Self {
-            sampling_rate_hz: span.sampling_rate_hz,
-            start_sample: span.start_sample,
-            samples_130hz,
-            peaks_130hz,
-        })
-    }
-
-    /// Seconds from the start of the recording of the span's first sample.
-    pub fn offset_s(&self) -> f64 {
-        self.start_sample as f64 / self.sampling_rate_hz
-    }
-
-    /// A 130 Hz index of the span as a sample index of the whole recording (its own sampling).
-    pub fn record_sample(&self, index_130hz: usize) -> usize {
-        self.start_sample
-            + (index_130hz as f64 * self.sampling_rate_hz / MODEL_RATE_HZ).round() as usize
-    }
+pub(crate) fn model_signal(args: &RecordingArgs) -> Result<ModelSignal, String> {
+    let rec = args.load()?;
+    let span = analysis::select_span(&rec, &args.analysis_options()).map_err(|e| e.to_string())?;
+    ModelSignal::from_span(&span).map_err(|e| e.to_string())
 }
 
 #[derive(Serialize)]
@@ -89,7 +52,7 @@ pub fn beats(args: &BeatsArgs) -> Result<(), String> {
         }
         None => BeatClassifier::embedded().map_err(|e| e.to_string())?,
     };
-    let signal = ModelSignal::load(&args.recording)?;
+    let signal = model_signal(&args.recording)?;
     let inputs = beat_inputs(&signal.samples_130hz, &signal.peaks_130hz);
     let predictions = model.classify_inputs(&inputs).map_err(|e| e.to_string())?;
     let beats: Vec<BeatJson> = inputs

@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 use stressbeat_core::{
-    model::{HrvFallback, StressModel},
+    model::{HrvFallback, ModelSignal, StressModel},
     model_input::stress::{StressWindowConfig, baseline_features, stress_windows},
 };
 
-use crate::{NOT_MEDICAL, RecordingArgs, beats::ModelSignal, print_json, table};
+use crate::{NOT_MEDICAL, RecordingArgs, beats::model_signal, print_json, table};
 
 /// Arguments of `stressbeat stress`.
 #[derive(Args, Debug)]
@@ -133,7 +133,7 @@ pub fn stress(args: &StressArgs) -> Result<(), String> {
                 to: args.baseline_to,
                 ..args.recording.clone()
             };
-            let signal = ModelSignal::load(&base_args)?;
+            let signal = model_signal(&base_args)?;
             let windows = stress_windows(
                 &signal.samples_130hz,
                 &signal.peaks_130hz,
@@ -149,7 +149,7 @@ pub fn stress(args: &StressArgs) -> Result<(), String> {
         }
         None => None,
     };
-    let signal = ModelSignal::load(&args.recording)?;
+    let signal = model_signal(&args.recording)?;
     let scored = scorer.score(&signal, baseline.as_deref())?;
     let threshold = scorer.threshold();
     let probs: Vec<f32> = scored.iter().filter_map(|w| w.2).collect();

@@ -193,7 +193,9 @@ def main():
     rows_all = []
     for s in subjects:
         fold = loso.Fold(data, int(s))
-        st = torch.load(Path(args.nets) / f"{args.method.replace(':', '_')}_s{int(s):02d}.pt")
+        if len(fold.test_rows) == 0:  # a subject without any scorable window
+            continue
+        st = torch.load(Path(args.nets) / f"{args.method.replace(':', '_')}_s{int(s):02d}.pt", weights_only=False)
         teacher = build_net(data, channels, cfg)
         teacher.load_state_dict(st["state"])
         teacher.eval()
@@ -225,7 +227,7 @@ def main():
     if args.variants_dir and args.final_float:
         vd = Path(args.variants_dir)
         vd.mkdir(parents=True, exist_ok=True)
-        st = torch.load(args.final_float)
+        st = torch.load(args.final_float, weights_only=False)
         teacher = build_net(data, channels, cfg)
         teacher.load_state_dict(st["state"])
         teacher.eval()

@@ -98,4 +98,4 @@ def ort_predict(sess, image_u8: np.ndarray | None, features, baseline, has_basel
         feed = {"image": img, "features": features[s].astype(np.float32),
                 "baseline": baseline[s].astype(np.float32), "has_baseline": has_baseline[s].astype(np.float32)}
         out.append(sess.run(["probabilities"], {k: v for k, v in feed.items() if k in names})[0][:, 1])
-    return np.concatenate(out)
+    return np.concatenate(out) if out else np.zeros(0, np.float32)

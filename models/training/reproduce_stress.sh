@@ -19,7 +19,7 @@ LOSO="$REPORTS/stress_loso.json"
 # 1. LOSO comparison table (classical baselines, image models, fusions; per-fold fusion nets kept)
 python loso.py --data "$DATA" --out "$LOSO" --cfg "$CFG" --methods hr_rule,hrv_lr,hrv_fallback,features_mlp
 python loso.py --data "$DATA" --out "$LOSO" --cfg "$CFG" \
-  --methods img:tachogram,img:poincare,img:beat_overlay,img:beat,beat_cnn
+  --methods img:tachogram,img:poincare,img:beat_overlay,img:beat,img:tachogram+poincare,img:beat+beat_overlay+tachogram+poincare,beat_cnn
 python loso.py --data "$DATA" --out "$LOSO" --cfg "$CFG" --methods fusion:tachogram+poincare --save-nets "$WORK/fold-nets"
 python loso.py --data "$DATA" --out "$LOSO" --cfg "$CFG_SHIP" --methods "fusion:$CHANNELS" --save-nets "$WORK/fold-nets"
 
@@ -31,6 +31,10 @@ python train_final.py --data "$DATA" --report "$LOSO" --method "fusion:$CHANNELS
 python compress.py --data "$DATA" --report "$LOSO" --method "fusion:$CHANNELS" \
   --nets "$WORK/fold-nets" --final-float "$WORK/stress_final.pt" --variants-dir "$WORK/variants" \
   --out "$REPORTS/stress_compression.json"
+
+# the shipped stress.json also records the compression metrics (same ONNX, no retraining)
+python train_final.py --data "$DATA" --report "$LOSO" --method "fusion:$CHANNELS" --out-dir .. \
+  --from-state "$WORK/stress_final.pt" --compression "$REPORTS/stress_compression.json"
 
 # 4. latency: onnxruntime here, tract through the CLI when available
 python bench_onnxruntime.py "$WORK"/variants/*.onnx --json "$REPORTS/stress_latency_onnxruntime.json"

@@ -11,6 +11,7 @@ mod beat;
 mod error;
 mod metadata;
 mod runtime;
+mod signal;
 mod stress;
 
 use std::path::Path;
@@ -22,6 +23,7 @@ pub use metadata::{
     TensorSpec, Vocabulary,
 };
 pub use runtime::{OnnxGraph, OnnxModel};
+pub use signal::ModelSignal;
 pub use stress::{HrvFallback, StressModel};
 
 use crate::{

@@ -1,0 +1,120 @@
+//! The embedded models on real recordings through the core API (the path the phone takes).
+//! Subjects and records here are in the models' training data: these tests check the inference
+//! pipeline (feature order, image channels, baseline, beat alignment), not generalisation (see
+//! the model cards for cross-validated figures).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+
+use stressbeat_core::{
+    analysis::{AnalysisOptions, select_span},
+    io::{LoadOptions, load_recording},
+    model::{BeatClass, BeatClassifier, ModelSignal, StressModel},
+    model_input::{
+        beat::{AamiClass, aami_class, beat_inputs},
+        stress::{StressWindowConfig, baseline_features, stress_windows},
+    },
+};
+
+fn signal(path: &Path, from_s: Option<f64>, to_s: Option<f64>) -> ModelSignal {
+    let rec = load_recording(path, &LoadOptions::default()).unwrap();
+    let opts = AnalysisOptions {
+        from_s,
+        to_s,
+        ..AnalysisOptions::default()
+    };
+    ModelSignal::from_span(&select_span(&rec, &opts).unwrap()).unwrap()
+}
+
+/// Mean stress probability of the scorable windows of a span.
+fn mean_stress(model: &StressModel, s: &ModelSignal, baseline: &[f32]) -> f32 {
+    let windows = stress_windows(
+        &s.samples_130hz,
+        &s.peaks_130hz,
+        &StressWindowConfig::default(),
+    )
+    .unwrap();
+    let p: Vec<f32> = model
+        .score_windows(&s.samples_130hz, &windows, Some(baseline))
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .collect();
+    assert!(!p.is_empty());
+    p.iter().sum::<f32>() / p.len() as f32
+}
+
+#[test]
+fn eegmat_task_scores_above_rest_with_a_personal_baseline() {
+    let Some(dir) = stressbeat_e2e::dataset("eegmat") else {
+        return;
+    };
+    let model = StressModel::embedded().unwrap();
+    let mut higher = 0;
+    let subjects = ["03", "04", "06", "07", "09", "12"];
+    for s in subjects {
+        let rest_path = dir.join(format!("Subject{s}_1.edf"));
+        let base = signal(&rest_path, None, Some(60.0));
+        let base_windows = stress_windows(
+            &base.samples_130hz,
+            &base.peaks_130hz,
+            &StressWindowConfig::default(),
+        )
+        .unwrap();
+        let baseline = baseline_features(&base_windows).unwrap();
+        let rest = mean_stress(model, &signal(&rest_path, Some(60.0), None), &baseline);
+        let task = mean_stress(
+            model,
+            &signal(&dir.join(format!("Subject{s}_2.edf")), None, None),
+            &baseline,
+        );
+        eprintln!("Subject{s}: rest {rest:.2}, task {task:.2}");
+        higher += usize::from(task > rest + 0.1);
+    }
+    assert!(
+        higher >= subjects.len() - 1,
+        "{higher} of {}",
+        subjects.len()
+    );
+}
+
+#[test]
+fn mitdb_208_ventricular_beats_are_called_v() {
+    let Some(dir) = stressbeat_e2e::dataset("mitdb") else {
+        return;
+    };
+    let path = dir.join("208.hea");
+    let s = signal(&path, Some(0.0), Some(600.0));
+    let inputs = beat_inputs(&s.samples_130hz, &s.peaks_130hz);
+    let preds = BeatClassifier::embedded()
+        .unwrap()
+        .classify_inputs(&inputs)
+        .unwrap();
+    let rec = load_recording(&path, &LoadOptions::default()).unwrap();
+    let tolerance = (0.15 * s.sampling_rate_hz) as i64;
+    let (mut v, mut v_called) = (0, 0);
+    for a in rec
+        .annotations
+        .iter()
+        .filter(|a| a.sample < (600.0 * s.sampling_rate_hz) as i64)
+    {
+        if aami_class(&a.symbol) != Some(AamiClass::V) {
+            continue;
+        }
+        let nearest = inputs
+            .peaks
+            .iter()
+            .zip(&preds)
+            .map(|(&p, pred)| (s.record_sample(p) as i64, pred))
+            .min_by_key(|(p, _)| (p - a.sample).abs())
+            .filter(|(p, _)| (p - a.sample).abs() <= tolerance);
+        if let Some((_, pred)) = nearest {
+            v += 1;
+            v_called += usize::from(pred.class == BeatClass::V);
+        }
+    }
+    let se = v_called as f64 / v as f64;
+    eprintln!("208 first 10 min: {v} detected reference V beats, {v_called} called V (Se {se:.3})");
+    assert!(v > 200, "{v}");
+    assert!(se >= 0.9, "{se}");
+}
