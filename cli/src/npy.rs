@@ -58,7 +58,7 @@ pub fn to_npy<T: NpyElement>(data: &[T], shape: &[usize]) -> Result<Vec<u8>, Str
     }
     header.push('\n');
     let hlen = u16::try_from(header.len()).map_err(|_| "npy: header too long".to_string())?;
-    let mut out = Vec::with_capacity(total + data.len() * std::mem::size_of::<T>());
+    let mut out = Vec::with_capacity(total + std::mem::size_of_val(data));
     out.extend_from_slice(b"\x93NUMPY\x01\x00");
     out.extend_from_slice(&hlen.to_le_bytes());
     out.extend_from_slice(header.as_bytes());
