@@ -73,7 +73,7 @@ def compression_table(comp: dict, ort: dict, tract: dict) -> str:
         t = next((x for k, x in tract.items() if Path(k).name == f), None)
         o = next((x for k, x in ort.items() if Path(k).name == f), None)
         t_s = (f"{t['median_us']:.0f}" if isinstance(t, dict) and "median_us" in t
-               else (str(t) if t is not None else "not measured"))
+               else ("fails to load (see report)" if isinstance(t, str) else "not measured"))
         o_s = f"{o['median_us']:.0f}" if o else "not measured"
         w0, w1 = r["without_baseline"], r["with_baseline"]
         lines.append(f"| {v} | {r.get('size_bytes', '-')} | {pct(w0['balanced_accuracy'])} / {w0['auc']:.3f} "
