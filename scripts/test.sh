@@ -7,10 +7,10 @@ bash scripts/setup.sh --all
 echo "== rustfmt, clippy"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -q -- -D warnings
-echo "== Rust tests (release: the end-to-end tests run the detector over whole databases)"
-cargo test --workspace --exclude uniffi-bindgen --release --locked
+echo "== Rust tests (profile ci: optimised, no LTO; the end-to-end tests run whole databases)"
+cargo test --workspace --exclude uniffi-bindgen --profile ci --locked
 echo "== Kotlin bindings (JVM)"
-PROFILE=release bash scripts/test-kotlin.sh
+PROFILE=ci bash scripts/test-kotlin.sh
 echo "== Swift bindings (swiftlang in a Debian trixie chroot)"
-PROFILE=release bash scripts/test-swift.sh
+PROFILE=ci bash scripts/test-swift.sh
 echo "== all tests passed"
