@@ -70,6 +70,48 @@ pub enum Error {
     /// The signal exists but holds too little usable ECG for the requested analysis.
     #[error("not enough usable signal: {0}")]
     InsufficientSignal(String),
+    /// The history database failed (full disk, read-only, corrupt file, newer schema…). What was
+    /// committed before stays in the database.
+    #[error("history storage ({kind}): {message}")]
+    Storage {
+        /// What kind of failure, for the caller to decide (free space, reopen, reset).
+        kind: StorageErrorKind,
+        /// SQLite's message; never contains stored values (all values are bound parameters).
+        message: String,
+    },
+}
+
+/// Kinds of history-database failure (see [`Error::Storage`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageErrorKind {
+    /// The disk (or the configured size cap) is full.
+    Full,
+    /// The database was opened read-only or the file is not writable.
+    ReadOnly,
+    /// The file is not a database or is damaged.
+    Corrupt,
+    /// Another connection held a lock for longer than the busy timeout.
+    Busy,
+    /// The database was written by a newer StressBeat (schema version unknown to this build).
+    NewerSchema,
+    /// The database file could not be opened (missing folder, permissions).
+    CannotOpen,
+    /// Any other SQLite failure.
+    Other,
+}
+
+impl fmt::Display for StorageErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Full => "full",
+            Self::ReadOnly => "read-only",
+            Self::Corrupt => "corrupt",
+            Self::Busy => "busy",
+            Self::NewerSchema => "newer schema",
+            Self::CannotOpen => "cannot open",
+            Self::Other => "other",
+        })
+    }
 }
 
 impl Error {

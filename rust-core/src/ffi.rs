@@ -273,6 +273,9 @@ impl From<crate::Error> for StressBeatError {
             E::InsufficientSignal(_) => Self::NotEnoughSignal {
                 message: "not enough usable ECG signal for the analysis".into(),
             },
+            E::Storage { kind, .. } => Self::Internal {
+                message: format!("history database error ({kind})"),
+            },
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod eval;
 pub mod ffi;
 pub mod formats;
+pub mod history;
 pub mod hrv;
 pub mod io;
 pub mod protocol;
@@ -21,6 +22,6 @@ pub mod record;
 pub mod sensor;
 pub mod sim;
 
-pub use error::{Error, ParseError, Result};
+pub use error::{Error, ParseError, Result, StorageErrorKind};
 
 uniffi::setup_scaffolding!();

@@ -484,6 +484,163 @@ pub fn write_edf(
     samples: &[i32],
     start: (&str, &str),
 ) -> std::io::Result<()> {
+    write_file(
+        out,
+        &WriteSpec {
+            label,
+            unit,
+            sampling_rate_hz,
+            samples,
+            start_date: start.0,
+            start_time: start.1,
+            recording: "Startdate X X X StressBeat",
+            plus: None,
+        },
+    )
+}
+
+/// One annotation for [`write_edf_plus`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EdfAnnotation<'a> {
+    /// Onset in seconds from the file's start time (header date and time).
+    pub onset_s: f64,
+    /// Duration in seconds, if any.
+    pub duration_s: Option<f64>,
+    /// Text (UTF-8; the TAL delimiters 0x00, 0x14 and 0x15 are removed).
+    pub text: &'a str,
+}
+
+/// The one ordinary signal [`write_edf_plus`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EdfSignal<'a> {
+    /// Label (e.g. "ECG").
+    pub label: &'a str,
+    /// Physical unit of `samples` (e.g. "uV").
+    pub unit: &'a str,
+    /// Sampling rate, Hz (the samples per 1-second record).
+    pub sampling_rate_hz: u32,
+    /// Samples; digital = physical, clamped to ±32767.
+    pub samples: &'a [i32],
+}
+
+/// The civil start of an EDF+ file (whole seconds; a sub-second start goes in the first
+/// record's onset).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EdfStart {
+    /// Year (four digits; the header's two-digit year follows EDF+ §2.1.3.2: 1985–2084).
+    pub year: i64,
+    /// Month 1–12.
+    pub month: u32,
+    /// Day 1–31.
+    pub day: u32,
+    /// Hour 0–23.
+    pub hour: u32,
+    /// Minute 0–59.
+    pub minute: u32,
+    /// Second 0–59.
+    pub second: u32,
+}
+
+/// Write one signal as an EDF+C file with an "EDF Annotations" signal (EDFbrowser reads it):
+/// 1-second data records, samples as in [`write_edf`], patient "X X X X" (anonymous), record `r`
+/// starting `first_record_onset_s + r` seconds after `start`, and each annotation in the record
+/// holding its onset (the first record for earlier ones, the last for later ones).
+pub fn write_edf_plus(
+    out: &mut impl std::io::Write,
+    signal: &EdfSignal<'_>,
+    start: &EdfStart,
+    first_record_onset_s: f64,
+    annotations: &[EdfAnnotation<'_>],
+) -> std::io::Result<()> {
+    const MONTHS: [&str; 12] = [
+        "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+    ];
+    let month = MONTHS
+        .get(start.month.saturating_sub(1) as usize)
+        .copied()
+        .unwrap_or("JAN");
+    let recording = format!(
+        "Startdate {:02}-{month}-{:04} X X StressBeat",
+        start.day, start.year
+    );
+    let start_date = format!(
+        "{:02}.{:02}.{:02}",
+        start.day,
+        start.month,
+        start.year.rem_euclid(100)
+    );
+    let start_time = format!("{:02}.{:02}.{:02}", start.hour, start.minute, start.second);
+    write_file(
+        out,
+        &WriteSpec {
+            label: signal.label,
+            unit: signal.unit,
+            sampling_rate_hz: signal.sampling_rate_hz,
+            samples: signal.samples,
+            start_date: &start_date,
+            start_time: &start_time,
+            recording: &recording,
+            plus: Some((first_record_onset_s, annotations)),
+        },
+    )
+}
+
+/// What [`write_file`] writes; `plus` = (first record onset, annotations) for EDF+C.
+struct WriteSpec<'a> {
+    label: &'a str,
+    unit: &'a str,
+    sampling_rate_hz: u32,
+    samples: &'a [i32],
+    start_date: &'a str,
+    start_time: &'a str,
+    recording: &'a str,
+    plus: Option<(f64, &'a [EdfAnnotation<'a>])>,
+}
+
+/// Seconds as a TAL number: "+" or "-", at most 3 decimals, no trailing zeros (EDF+ §2.2.2).
+fn tal_seconds(v: f64, signed: bool) -> String {
+    let t = format!("{:.3}", v.abs());
+    let t = t.trim_end_matches('0').trim_end_matches('.');
+    let t = if t.is_empty() { "0" } else { t };
+    match (signed, v < 0.0 && t != "0") {
+        (false, _) => t.to_string(),
+        (true, true) => format!("-{t}"),
+        (true, false) => format!("+{t}"),
+    }
+}
+
+/// The annotation bytes of every record: a time-keeping TAL, then the record's annotations.
+fn annotation_records(
+    first_onset_s: f64,
+    records: usize,
+    notes: &[EdfAnnotation<'_>],
+) -> Vec<Vec<u8>> {
+    let mut blocks: Vec<Vec<u8>> = (0..records)
+        .map(|r| format!("{}\x14\x14\0", tal_seconds(first_onset_s + r as f64, true)).into_bytes())
+        .collect();
+    for a in notes {
+        let r = ((a.onset_s - first_onset_s).floor().max(0.0) as usize).min(records - 1);
+        let text: String = a
+            .text
+            .chars()
+            .filter(|c| !matches!(c, '\0' | '\x14' | '\x15'))
+            .collect();
+        let mut tal = tal_seconds(a.onset_s, true);
+        if let Some(d) = a.duration_s {
+            tal.push('\x15');
+            tal.push_str(&tal_seconds(d, false));
+        }
+        tal.push('\x14');
+        tal.push_str(&text);
+        tal.push_str("\x14\0");
+        if let Some(block) = blocks.get_mut(r) {
+            block.extend(tal.bytes());
+        }
+    }
+    blocks
+}
+
+fn write_file(out: &mut impl std::io::Write, spec: &WriteSpec<'_>) -> std::io::Result<()> {
     fn field(out: &mut Vec<u8>, v: &str, width: usize) {
         let mut b: Vec<u8> = v
             .bytes()
@@ -493,36 +650,65 @@ pub fn write_edf(
         b.resize(width, b' ');
         out.extend(b);
     }
-    let n = sampling_rate_hz.max(1) as usize;
-    let records = samples.len().div_ceil(n).max(1);
-    let mut h = Vec::with_capacity(2 * BLOCK);
+    let n = spec.sampling_rate_hz.max(1) as usize;
+    let records = spec.samples.len().div_ceil(n).max(1);
+    let annotations = spec
+        .plus
+        .map(|(onset, notes)| annotation_records(onset, records, notes));
+    // samples per record of the annotation signal: room for the fullest record
+    let annotation_spr = annotations
+        .as_ref()
+        .map(|a| a.iter().map(Vec::len).max().unwrap_or(0).div_ceil(2));
+    let ns = 1 + usize::from(annotation_spr.is_some());
+    let mut h = Vec::with_capacity((ns + 1) * BLOCK);
     field(&mut h, "0", 8);
     field(&mut h, "X X X X", 80);
-    field(&mut h, "Startdate X X X StressBeat", 80);
-    field(&mut h, start.0, 8);
-    field(&mut h, start.1, 8);
-    field(&mut h, &(2 * BLOCK).to_string(), 8);
-    field(&mut h, "", 44);
+    field(&mut h, spec.recording, 80);
+    field(&mut h, spec.start_date, 8);
+    field(&mut h, spec.start_time, 8);
+    field(&mut h, &((ns + 1) * BLOCK).to_string(), 8);
+    field(&mut h, if spec.plus.is_some() { "EDF+C" } else { "" }, 44);
     field(&mut h, &records.to_string(), 8);
     field(&mut h, "1", 8);
-    field(&mut h, "1", 4);
-    field(&mut h, label, 16);
-    field(&mut h, "ECG electrodes", 80);
-    field(&mut h, unit, 8);
-    field(&mut h, "-32768", 8);
-    field(&mut h, "32767", 8);
-    field(&mut h, "-32768", 8);
-    field(&mut h, "32767", 8);
-    field(&mut h, "", 80);
-    field(&mut h, &n.to_string(), 8);
-    field(&mut h, "", 32);
+    field(&mut h, &ns.to_string(), 4);
+    // each header field for every signal in turn: (ECG, annotations)
+    let columns: [(&str, &str, usize); 9] = [
+        (spec.label, ANNOTATIONS_LABEL, 16),
+        ("ECG electrodes", "", 80),
+        (spec.unit, "", 8),
+        ("-32768", "-1", 8),
+        ("32767", "1", 8),
+        ("-32768", "-32768", 8),
+        ("32767", "32767", 8),
+        ("", "", 80),
+        ("", "", 8), // samples per record: below
+    ];
+    for (i, (ecg, ann, width)) in columns.iter().enumerate() {
+        let (ecg, ann) = if i == 8 {
+            (n.to_string(), annotation_spr.unwrap_or(0).to_string())
+        } else {
+            ((*ecg).to_string(), (*ann).to_string())
+        };
+        field(&mut h, &ecg, *width);
+        if annotation_spr.is_some() {
+            field(&mut h, &ann, *width);
+        }
+    }
+    for _ in 0..ns {
+        field(&mut h, "", 32);
+    }
     out.write_all(&h)?;
-    let mut rec = Vec::with_capacity(2 * n);
+    let mut rec = Vec::with_capacity(2 * n + 2 * annotation_spr.unwrap_or(0));
     for r in 0..records {
         rec.clear();
         for k in 0..n {
-            let v = samples.get(r * n + k).copied().unwrap_or(0);
+            let v = spec.samples.get(r * n + k).copied().unwrap_or(0);
             rec.extend((v.clamp(-32768, 32767) as i16).to_le_bytes());
+        }
+        if let (Some(blocks), Some(spr)) = (&annotations, annotation_spr) {
+            let block = blocks.get(r).map(Vec::as_slice).unwrap_or_default();
+            rec.extend(block);
+            rec.resize(2 * n + 2 * spr, 0);
         }
         out.write_all(&rec)?;
     }
@@ -764,5 +950,75 @@ pub(crate) mod tests {
         for (a, b) in samples.iter().zip(&s.samples) {
             assert!((*a as f32 - b).abs() < 1e-3, "{a} vs {b}");
         }
+    }
+
+    #[test]
+    fn write_edf_plus_reads_back_with_annotations() {
+        let samples: Vec<i32> = (0..650).map(|i| (i * 53 % 3000) - 1500).collect();
+        let notes = [
+            EdfAnnotation {
+                onset_s: 0.25,
+                duration_s: None,
+                text: "start",
+            },
+            EdfAnnotation {
+                onset_s: 2.5,
+                duration_s: Some(1.25),
+                text: "gap\x14 filled",
+            },
+            EdfAnnotation {
+                onset_s: 4.9,
+                duration_s: None,
+                text: "alarm: élevé",
+            },
+        ];
+        let start = EdfStart {
+            year: 2026,
+            month: 11,
+            day: 21,
+            hour: 18,
+            minute: 5,
+            second: 9,
+        };
+        let mut buf = Vec::new();
+        let signal = EdfSignal {
+            label: "ECG",
+            unit: "uV",
+            sampling_rate_hz: 130,
+            samples: &samples,
+        };
+        write_edf_plus(&mut buf, &signal, &start, 0.25, &notes).unwrap();
+        let header = parse_header(&buf).unwrap();
+        assert_eq!(header.kind, Kind::EdfPlusContinuous);
+        assert_eq!(header.recording, "Startdate 21-NOV-2026 X X StressBeat");
+        assert_eq!(
+            (header.start_date.as_str(), header.start_time.as_str()),
+            ("21.11.26", "18.05.09")
+        );
+        assert_eq!(header.signals.len(), 2);
+        assert!(header.signals[1].is_annotations());
+        let rec = parse(&buf).unwrap();
+        assert_eq!(rec.signals.len(), 1);
+        assert_eq!(rec.signals[0].samples.len(), 650);
+        for (a, b) in samples.iter().zip(&rec.signals[0].samples) {
+            assert!((*a as f32 - b).abs() < 1e-3);
+        }
+        // onsets count from the first record (0.25 s after the start time)
+        let got: Vec<(i64, &str, Option<f64>)> = rec
+            .annotations
+            .iter()
+            .map(|a| (a.sample, a.symbol.as_str(), a.duration_s))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (0, "start", None),
+                (293, "gap filled", Some(1.25)),
+                (605, "alarm: élevé", None)
+            ]
+        );
+        assert_eq!(tal_seconds(-0.5, true), "-0.5");
+        assert_eq!(tal_seconds(3.0, true), "+3");
+        assert_eq!(tal_seconds(1.2345, false), "1.234");
     }
 }

@@ -1,0 +1,308 @@
+//! Export of a session: CSV of windows and of RR intervals, EDF+ of the raw ECG.
+//!
+//! CSV (RFC 4180): a header line, one record per line, CRLF line ends, fields quoted (with `"`
+//! doubled) when they hold a comma, quote, CR or LF; an empty field is a missing value; times as
+//! both ISO 8601 UTC (`2026-11-21T18:05:00.250Z`) and Unix milliseconds.
+//!
+//! Windows CSV columns: `session_id, start_utc, end_utc, start_ms, end_ms, usable_fraction,
+//! mean_hr_bpm, rmssd_ms, sdnn_ms, pnn50_pct, lf_hf, stress_probability, score, confidence,
+//! state, scored_by, beats_n, beats_s, beats_v, beats_f, beats_q` (see [`WindowRecord`] for
+//! units). RR CSV columns: `session_id, at_utc, at_ms, rr_ms`.
+//!
+//! EDF+C: one "ECG" signal in µV at the session's rate, chunks placed by their timestamps; a
+//! stretch with no ECG is filled with [`GAP_FILL_UV`] and annotated; alerts and recorded gaps
+//! are annotations too. Start date/time in the header are UTC.
+//!
+//! [`WindowRecord`]: super::WindowRecord
+
+use std::io::Write;
+
+use rusqlite::params;
+
+use super::{
+    History, SessionId,
+    store::{decode_samples, storage_error},
+    time::{format_utc_iso, utc_fields},
+};
+use crate::{
+    Error, Result,
+    formats::edf::{EdfAnnotation, EdfSignal, EdfStart, write_edf_plus},
+};
+
+/// Value (µV) written in place of missing ECG in an EDF+ export.
+pub const GAP_FILL_UV: i32 = 0;
+/// Chunks that start within this many samples of where the previous one ended are joined as
+/// contiguous (timestamp jitter); farther ahead is a gap, farther back an overlap (skipped).
+const JOIN_TOLERANCE_SAMPLES: i64 = 2;
+
+/// What [`History::export_edf`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EdfExport {
+    /// ECG samples in the file (gap fill included, record padding excluded).
+    pub samples: u64,
+    /// Samples filled with [`GAP_FILL_UV`].
+    pub filled_samples: u64,
+    /// Samples dropped because their chunk overlapped earlier data.
+    pub overlapping_samples: u64,
+    /// Annotations written.
+    pub annotations: u64,
+}
+
+/// One CSV field per RFC 4180.
+fn csv_field(out: &mut String, v: &str) {
+    if v.contains([',', '"', '\r', '\n']) {
+        out.push('"');
+        out.push_str(&v.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(v);
+    }
+}
+
+fn csv_line(out: &mut impl Write, fields: &[String]) -> Result<()> {
+    let mut line = String::with_capacity(256);
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            line.push(',');
+        }
+        csv_field(&mut line, f);
+    }
+    line.push_str("\r\n");
+    out.write_all(line.as_bytes()).map_err(write_error)
+}
+
+fn write_error(e: std::io::Error) -> Error {
+    Error::io("export output", e)
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+impl History {
+    fn require_session(&self, session: SessionId) -> Result<()> {
+        let found: i64 = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM sessions WHERE id = ?1",
+                [session],
+                |r| r.get(0),
+            )
+            .map_err(storage_error)?;
+        if found == 0 {
+            return Err(Error::InvalidArgument(format!(
+                "history session {session} does not exist"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Write a session's windows as CSV (columns in the module docs); returns the row count.
+    pub fn export_windows_csv(&self, session: SessionId, out: &mut impl Write) -> Result<u64> {
+        self.require_session(session)?;
+        const COLUMNS: [&str; 21] = [
+            "session_id",
+            "start_utc",
+            "end_utc",
+            "start_ms",
+            "end_ms",
+            "usable_fraction",
+            "mean_hr_bpm",
+            "rmssd_ms",
+            "sdnn_ms",
+            "pnn50_pct",
+            "lf_hf",
+            "stress_probability",
+            "score",
+            "confidence",
+            "state",
+            "scored_by",
+            "beats_n",
+            "beats_s",
+            "beats_v",
+            "beats_f",
+            "beats_q",
+        ];
+        csv_line(out, &COLUMNS.map(String::from))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT start_ms, end_ms, usable_fraction, mean_hr_bpm, rmssd_ms, sdnn_ms,
+                 pnn50_pct, lf_hf, stress_probability, score, confidence, state, scored_by,
+                 beats_n, beats_s, beats_v, beats_f, beats_q
+                 FROM windows WHERE session_id = ?1 ORDER BY end_ms",
+            )
+            .map_err(storage_error)?;
+        let mut rows = stmt.query([session]).map_err(storage_error)?;
+        let mut n = 0;
+        while let Some(r) = rows.next().map_err(storage_error)? {
+            let get_f = |i| r.get::<_, Option<f64>>(i).map_err(storage_error);
+            let get_i = |i| r.get::<_, i64>(i).map_err(storage_error);
+            let get_s = |i| r.get::<_, String>(i).map_err(storage_error);
+            let (start, end) = (get_i(0)?, get_i(1)?);
+            let mut fields = vec![
+                session.to_string(),
+                format_utc_iso(start),
+                format_utc_iso(end),
+                start.to_string(),
+                end.to_string(),
+            ];
+            for i in 2..=10 {
+                fields.push(opt(get_f(i)?));
+            }
+            fields.push(get_s(11)?);
+            fields.push(get_s(12)?);
+            for i in 13..=17 {
+                fields.push(get_i(i)?.to_string());
+            }
+            csv_line(out, &fields)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Write a session's RR intervals as CSV (columns in the module docs); returns the row count.
+    pub fn export_rr_csv(&self, session: SessionId, out: &mut impl Write) -> Result<u64> {
+        self.require_session(session)?;
+        csv_line(
+            out,
+            &["session_id", "at_utc", "at_ms", "rr_ms"].map(String::from),
+        )?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT at_ms, rr_ms FROM rr WHERE session_id = ?1 ORDER BY at_ms")
+            .map_err(storage_error)?;
+        let mut rows = stmt.query([session]).map_err(storage_error)?;
+        let mut n = 0;
+        while let Some(r) = rows.next().map_err(storage_error)? {
+            let at: i64 = r.get(0).map_err(storage_error)?;
+            let rr: f64 = r.get(1).map_err(storage_error)?;
+            csv_line(
+                out,
+                &[
+                    session.to_string(),
+                    format_utc_iso(at),
+                    at.to_string(),
+                    rr.to_string(),
+                ],
+            )?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Write a session's raw ECG as EDF+C with annotations (see the module docs). Fails with
+    /// [`Error::InvalidArgument`] when the session has no raw ECG (none recorded, or removed by
+    /// retention) or its chunks have different sampling rates.
+    pub fn export_edf(&self, session: SessionId, out: &mut impl Write) -> Result<EdfExport> {
+        self.require_session(session)?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT first_sample_ms, sampling_rate_hz, bytes_per_sample, samples
+                 FROM ecg_chunks WHERE session_id = ?1 ORDER BY first_sample_ms, rowid",
+            )
+            .map_err(storage_error)?;
+        let mut rows = stmt.query(params![session]).map_err(storage_error)?;
+        let mut samples: Vec<i32> = Vec::new();
+        let mut rate_and_t0: Option<(u32, i64)> = None;
+        // filled stretches as (first sample, sample count)
+        let mut filled: Vec<(i64, i64)> = Vec::new();
+        let mut overlapping = 0u64;
+        while let Some(r) = rows.next().map_err(storage_error)? {
+            let first_ms: i64 = r.get(0).map_err(storage_error)?;
+            let rate: u32 = r.get(1).map_err(storage_error)?;
+            let width: u8 = r.get(2).map_err(storage_error)?;
+            let blob: Vec<u8> = r.get(3).map_err(storage_error)?;
+            let chunk = decode_samples(width, &blob).ok_or_else(|| Error::Storage {
+                kind: crate::StorageErrorKind::Corrupt,
+                message: "ECG chunk with a malformed sample blob".into(),
+            })?;
+            let (rate0, t0) = *rate_and_t0.get_or_insert((rate, first_ms));
+            if rate != rate0 {
+                return Err(Error::InvalidArgument(
+                    "EDF export: the session's ECG chunks have different sampling rates".into(),
+                ));
+            }
+            let at = ((first_ms - t0) as f64 * f64::from(rate) / 1000.0).round() as i64;
+            let end = samples.len() as i64;
+            let skip = if at > end + JOIN_TOLERANCE_SAMPLES {
+                filled.push((end, at - end));
+                samples.resize(at as usize, GAP_FILL_UV);
+                0
+            } else if at < end - JOIN_TOLERANCE_SAMPLES {
+                (end - at) as usize
+            } else {
+                0
+            };
+            let skip = skip.min(chunk.len());
+            overlapping += skip as u64;
+            samples.extend(chunk.get(skip..).unwrap_or_default());
+        }
+        let Some((rate, t0)) = rate_and_t0 else {
+            return Err(Error::InvalidArgument(format!(
+                "EDF export: session {session} has no raw ECG"
+            )));
+        };
+        // the header holds whole seconds; the first record starts `sub_s` later
+        let start_ms = t0.div_euclid(1000) * 1000;
+        let sub_s = (t0 - start_ms) as f64 / 1000.0;
+        let (year, month, day, hour, minute, second, _) = utc_fields(start_ms);
+        let onset = |ms: i64| (ms - start_ms) as f64 / 1000.0;
+        let mut texts: Vec<(f64, Option<f64>, String)> = vec![(
+            sub_s,
+            None,
+            "StressBeat export, not a medical device".to_string(),
+        )];
+        for (first, count) in &filled {
+            texts.push((
+                sub_s + *first as f64 / f64::from(rate),
+                Some(*count as f64 / f64::from(rate)),
+                format!("no ECG (filled with {GAP_FILL_UV} uV)"),
+            ));
+        }
+        for g in self.session_gaps(session)? {
+            texts.push((
+                onset(g.from_ms),
+                Some((g.to_ms - g.from_ms).max(0) as f64 / 1000.0),
+                format!("gap: {} ({} samples missing)", g.cause, g.missing_samples),
+            ));
+        }
+        for a in self.session_alerts(session)? {
+            texts.push((
+                onset(a.at_ms),
+                None,
+                format!("alert: {} (severity {}): {}", a.kind, a.severity, a.reason),
+            ));
+        }
+        let annotations: Vec<EdfAnnotation<'_>> = texts
+            .iter()
+            .map(|(onset_s, duration_s, text)| EdfAnnotation {
+                onset_s: *onset_s,
+                duration_s: *duration_s,
+                text,
+            })
+            .collect();
+        let signal = EdfSignal {
+            label: "ECG",
+            unit: "uV",
+            sampling_rate_hz: rate,
+            samples: &samples,
+        };
+        let start = EdfStart {
+            year,
+            month,
+            day,
+            hour,
+            minute,
+            second,
+        };
+        write_edf_plus(out, &signal, &start, sub_s, &annotations).map_err(write_error)?;
+        Ok(EdfExport {
+            samples: samples.len() as u64,
+            filled_samples: filled.iter().map(|(_, n)| *n as u64).sum(),
+            overlapping_samples: overlapping,
+            annotations: annotations.len() as u64,
+        })
+    }
+}

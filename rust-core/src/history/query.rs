@@ -1,0 +1,546 @@
+//! Queries for the apps and the retention policy. Queries see committed data only.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::{
+    BeatCounts, GapRecord, History, HistorySink, SessionId, SourceKind, store::storage_error,
+    time::local_day,
+};
+use crate::{Error, Result};
+
+/// One bucket of [`History::timeline`]. Aggregates are over the windows whose end falls in the
+/// bucket; `None` when none of them had the value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelinePoint {
+    /// Bucket start (ms, UTC).
+    pub start_ms: i64,
+    /// Bucket end (ms, UTC, exclusive).
+    pub end_ms: i64,
+    /// Windows in the bucket.
+    pub windows: u32,
+    /// Mean heart rate, bpm.
+    pub mean_hr_bpm: Option<f64>,
+    /// Mean stress score.
+    pub mean_score: Option<f64>,
+    /// Highest stress score.
+    pub max_score: Option<f64>,
+    /// Lowest usable fraction (signal quality) in the bucket.
+    pub min_usable_fraction: Option<f64>,
+}
+
+/// Time spent in one engine state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateMinutes {
+    /// State name as stored.
+    pub state: String,
+    /// Minutes.
+    pub minutes: f64,
+}
+
+/// One local day of [`History::daily_summaries`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct DailySummary {
+    /// Local date, "YYYY-MM-DD".
+    pub date: String,
+    /// Start of the local day (ms, UTC).
+    pub day_start_ms: i64,
+    /// Windows that ended that day.
+    pub windows: u32,
+    /// Mean stress score.
+    pub mean_score: Option<f64>,
+    /// Highest stress score.
+    pub max_score: Option<f64>,
+    /// Minutes in each state (each window counts from its end to the next window's end, at most
+    /// its own length, so overlapping windows are not counted twice), by state name.
+    pub minutes_by_state: Vec<StateMinutes>,
+    /// Alerts raised that day.
+    pub alerts: u32,
+    /// Mean heart rate, bpm.
+    pub mean_hr_bpm: Option<f64>,
+    /// Mean RMSSD, ms.
+    pub mean_rmssd_ms: Option<f64>,
+}
+
+/// An alert as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRow {
+    /// Alert id (for [`History::acknowledge_alert`]).
+    pub id: i64,
+    /// Its session.
+    pub session_id: SessionId,
+    /// When (ms, UTC).
+    pub at_ms: i64,
+    /// Kind.
+    pub kind: String,
+    /// Severity (0 = info).
+    pub severity: u8,
+    /// Reason shown to the user.
+    pub reason: String,
+    /// Whether the user acknowledged it.
+    pub acknowledged: bool,
+}
+
+/// A session with its counts ([`History::sessions`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionSummary {
+    /// Id.
+    pub id: SessionId,
+    /// Start (ms, UTC).
+    pub started_at_ms: i64,
+    /// End (ms, UTC); `None` for a running session or one whose process was killed.
+    pub ended_at_ms: Option<i64>,
+    /// Stored end reason ("stopped", …); `None` when not ended.
+    pub end_reason: Option<String>,
+    /// From start to the end, or to the last stored window/RR when not ended.
+    pub duration_ms: i64,
+    /// Source.
+    pub source: SourceKind,
+    /// Device model (clear).
+    pub device_model: Option<String>,
+    /// Salted hash of the device identity.
+    pub device_hash: Option<String>,
+    /// Windows stored.
+    pub windows: u32,
+    /// RR intervals stored.
+    pub rr_intervals: u32,
+    /// Raw ECG samples stored.
+    pub ecg_samples: u64,
+    /// Alerts.
+    pub alerts: u32,
+    /// Gaps.
+    pub gaps: u32,
+}
+
+/// A session with its aggregates, alerts and gaps ([`History::session_detail`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionDetail {
+    /// The session and its counts.
+    pub summary: SessionSummary,
+    /// Mean heart rate over its windows, bpm.
+    pub mean_hr_bpm: Option<f64>,
+    /// Mean RMSSD, ms.
+    pub mean_rmssd_ms: Option<f64>,
+    /// Mean stress score.
+    pub mean_score: Option<f64>,
+    /// Highest stress score.
+    pub max_score: Option<f64>,
+    /// Beats by class over all windows.
+    pub beats: BeatCounts,
+    /// Minutes in each state (as in [`DailySummary::minutes_by_state`]).
+    pub minutes_by_state: Vec<StateMinutes>,
+    /// Alerts, oldest first.
+    pub alerts: Vec<AlertRow>,
+    /// Gaps, oldest first.
+    pub gaps: Vec<GapRecord>,
+}
+
+/// How long data is kept ([`History::apply_retention`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionPolicy {
+    /// Windows, RR, alerts, gaps and sessions older than this many days are deleted.
+    pub keep_days: u32,
+    /// Raw ECG older than this many days is deleted (usually much shorter: it is the bulk).
+    pub keep_raw_ecg_days: u32,
+}
+
+/// Rows deleted by [`History::apply_retention`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetentionReport {
+    /// Windows.
+    pub windows: u64,
+    /// RR intervals.
+    pub rr_intervals: u64,
+    /// Raw ECG chunks.
+    pub ecg_chunks: u64,
+    /// Alerts.
+    pub alerts: u64,
+    /// Gaps.
+    pub gaps: u64,
+    /// Sessions left with no data.
+    pub sessions: u64,
+}
+
+/// Seconds a window stands for: from its end to the next window's end in the same session, at
+/// most its own length (SQL expression over `windows`, needs `session_id`, `start_ms`, `end_ms`).
+const WINDOW_SPAN_MS: &str = "MIN(end_ms - start_ms,
+     COALESCE(LEAD(end_ms) OVER (PARTITION BY session_id ORDER BY end_ms), end_ms + (end_ms - start_ms))
+     - end_ms)";
+
+const SESSION_SUMMARY_SQL: &str = "SELECT s.id, s.started_at_ms, s.ended_at_ms, s.end_reason,
+     s.source_kind, s.source_detail, s.device_model, s.device_hash,
+     (SELECT COUNT(*) FROM windows WHERE session_id = s.id),
+     (SELECT COUNT(*) FROM rr WHERE session_id = s.id),
+     (SELECT COALESCE(SUM(sample_count), 0) FROM ecg_chunks WHERE session_id = s.id),
+     (SELECT COUNT(*) FROM alerts WHERE session_id = s.id),
+     (SELECT COUNT(*) FROM gaps WHERE session_id = s.id),
+     MAX(COALESCE((SELECT MAX(end_ms) FROM windows WHERE session_id = s.id), s.started_at_ms),
+         COALESCE((SELECT MAX(at_ms) FROM rr WHERE session_id = s.id), s.started_at_ms))
+     FROM sessions s";
+
+fn session_summary(r: &Row<'_>) -> rusqlite::Result<SessionSummary> {
+    let started_at_ms: i64 = r.get(1)?;
+    let ended_at_ms: Option<i64> = r.get(2)?;
+    let last_data_ms: i64 = r.get(13)?;
+    let kind: String = r.get(4)?;
+    Ok(SessionSummary {
+        id: r.get(0)?,
+        started_at_ms,
+        ended_at_ms,
+        end_reason: r.get(3)?,
+        duration_ms: ended_at_ms.unwrap_or(last_data_ms) - started_at_ms,
+        source: SourceKind::from_stored(&kind, r.get(5)?),
+        device_model: r.get(6)?,
+        device_hash: r.get(7)?,
+        windows: r.get(8)?,
+        rr_intervals: r.get(9)?,
+        ecg_samples: r.get::<_, i64>(10)?.max(0) as u64,
+        alerts: r.get(11)?,
+        gaps: r.get(12)?,
+    })
+}
+
+fn alert_row(r: &Row<'_>) -> rusqlite::Result<AlertRow> {
+    Ok(AlertRow {
+        id: r.get(0)?,
+        session_id: r.get(1)?,
+        at_ms: r.get(2)?,
+        kind: r.get(3)?,
+        severity: r.get(4)?,
+        reason: r.get(5)?,
+        acknowledged: r.get(6)?,
+    })
+}
+
+const ALERT_COLUMNS: &str = "id, session_id, at_ms, kind, severity, reason, acknowledged";
+
+fn check_range(from_ms: i64, to_ms: i64) -> Result<()> {
+    if to_ms <= from_ms {
+        return Err(Error::InvalidArgument(
+            "history query: the range end must be after its start".into(),
+        ));
+    }
+    Ok(())
+}
+
+impl History {
+    /// The windows ending in `[from_ms, to_ms)` downsampled to at most `points` equal buckets
+    /// (empty buckets are left out), oldest first.
+    pub fn timeline(&self, from_ms: i64, to_ms: i64, points: u32) -> Result<Vec<TimelinePoint>> {
+        check_range(from_ms, to_ms)?;
+        if points == 0 {
+            return Err(Error::InvalidArgument(
+                "history timeline: at least one point".into(),
+            ));
+        }
+        let span = i128::from(to_ms) - i128::from(from_ms);
+        let n = i128::from(points);
+        let bound = |b: i128| (i128::from(from_ms) + b * span / n) as i64;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT (end_ms - ?1) * ?3 / (?2 - ?1) AS bucket, COUNT(*), AVG(mean_hr_bpm),
+                 AVG(score), MAX(score), MIN(usable_fraction)
+                 FROM windows WHERE end_ms >= ?1 AND end_ms < ?2 GROUP BY bucket ORDER BY bucket",
+            )
+            .map_err(storage_error)?;
+        let rows = stmt
+            .query_map(params![from_ms, to_ms, points], |r| {
+                let b: i64 = r.get(0)?;
+                Ok(TimelinePoint {
+                    start_ms: bound(i128::from(b)),
+                    end_ms: bound(i128::from(b) + 1),
+                    windows: r.get(1)?,
+                    mean_hr_bpm: r.get(2)?,
+                    mean_score: r.get(3)?,
+                    max_score: r.get(4)?,
+                    min_usable_fraction: r.get(5)?,
+                })
+            })
+            .map_err(storage_error)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(storage_error)
+    }
+
+    /// One summary per local day (fixed `utc_offset_minutes`, east positive) that has windows or
+    /// alerts in `[from_ms, to_ms)`, oldest first.
+    pub fn daily_summaries(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        utc_offset_minutes: i32,
+    ) -> Result<Vec<DailySummary>> {
+        check_range(from_ms, to_ms)?;
+        let offset_ms = i64::from(utc_offset_minutes) * 60_000;
+        let mut days: BTreeMap<i64, DailySummary> = BTreeMap::new();
+        let day_of = |ms: i64| local_day(ms, utc_offset_minutes).0;
+        let new_day = |d: i64| -> DailySummary {
+            let day_start_ms = d * 86_400_000 - offset_ms;
+            DailySummary {
+                date: local_day(day_start_ms, utc_offset_minutes).1,
+                day_start_ms,
+                windows: 0,
+                mean_score: None,
+                max_score: None,
+                minutes_by_state: Vec::new(),
+                alerts: 0,
+                mean_hr_bpm: None,
+                mean_rmssd_ms: None,
+            }
+        };
+        // SQLite's integer division truncates toward zero: shift to keep days floor-divided
+        let day_sql =
+            "((end_ms + ?3) - ((end_ms + ?3) % 86400000 + 86400000) % 86400000) / 86400000";
+        let sql = format!(
+            "SELECT {day_sql} AS day, COUNT(*), AVG(score), MAX(score), AVG(mean_hr_bpm),
+             AVG(rmssd_ms) FROM windows WHERE end_ms >= ?1 AND end_ms < ?2 GROUP BY day"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(storage_error)?;
+        let mut rows = stmt
+            .query(params![from_ms, to_ms, offset_ms])
+            .map_err(storage_error)?;
+        while let Some(r) = rows.next().map_err(storage_error)? {
+            let d: i64 = r.get(0).map_err(storage_error)?;
+            let mut s = new_day(d);
+            s.windows = r.get(1).map_err(storage_error)?;
+            s.mean_score = r.get(2).map_err(storage_error)?;
+            s.max_score = r.get(3).map_err(storage_error)?;
+            s.mean_hr_bpm = r.get(4).map_err(storage_error)?;
+            s.mean_rmssd_ms = r.get(5).map_err(storage_error)?;
+            days.insert(d, s);
+        }
+        let sql = format!(
+            "SELECT {day_sql} AS day, state, SUM(span) FROM
+             (SELECT end_ms, state, {WINDOW_SPAN_MS} AS span FROM windows
+              WHERE end_ms >= ?1 AND end_ms < ?2)
+             GROUP BY day, state ORDER BY day, state"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(storage_error)?;
+        let mut rows = stmt
+            .query(params![from_ms, to_ms, offset_ms])
+            .map_err(storage_error)?;
+        while let Some(r) = rows.next().map_err(storage_error)? {
+            let d: i64 = r.get(0).map_err(storage_error)?;
+            let state: String = r.get(1).map_err(storage_error)?;
+            let span_ms: f64 = r.get(2).map_err(storage_error)?;
+            if let Some(s) = days.get_mut(&d) {
+                s.minutes_by_state.push(StateMinutes {
+                    state,
+                    minutes: span_ms / 60_000.0,
+                });
+            }
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT at_ms FROM alerts WHERE at_ms >= ?1 AND at_ms < ?2")
+            .map_err(storage_error)?;
+        let alert_times = stmt
+            .query_map(params![from_ms, to_ms], |r| r.get::<_, i64>(0))
+            .map_err(storage_error)?;
+        for at in alert_times {
+            let d = day_of(at.map_err(storage_error)?);
+            days.entry(d).or_insert_with(|| new_day(d)).alerts += 1;
+        }
+        Ok(days.into_values().collect())
+    }
+
+    /// Alerts in `[from_ms, to_ms)`, newest first, at most `limit`.
+    pub fn alerts(&self, from_ms: i64, to_ms: i64, limit: u32) -> Result<Vec<AlertRow>> {
+        check_range(from_ms, to_ms)?;
+        let sql = format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts WHERE at_ms >= ?1 AND at_ms < ?2
+             ORDER BY at_ms DESC, id DESC LIMIT ?3"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(storage_error)?;
+        let rows = stmt
+            .query_map(params![from_ms, to_ms, limit], alert_row)
+            .map_err(storage_error)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(storage_error)
+    }
+
+    /// Mark an alert acknowledged (after committing pending writes); false if there is no such
+    /// alert.
+    pub fn acknowledge_alert(&mut self, alert_id: i64) -> Result<bool> {
+        self.flush()?;
+        let n = self
+            .conn
+            .execute(
+                "UPDATE alerts SET acknowledged = 1 WHERE id = ?1",
+                [alert_id],
+            )
+            .map_err(storage_error)?;
+        Ok(n > 0)
+    }
+
+    /// Sessions, newest first, at most `limit`.
+    pub fn sessions(&self, limit: u32) -> Result<Vec<SessionSummary>> {
+        let sql =
+            format!("{SESSION_SUMMARY_SQL} ORDER BY s.started_at_ms DESC, s.id DESC LIMIT ?1");
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(storage_error)?;
+        let rows = stmt
+            .query_map([limit], session_summary)
+            .map_err(storage_error)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(storage_error)
+    }
+
+    /// One session with its aggregates, alerts and gaps; `None` if there is no such session.
+    pub fn session_detail(&self, id: SessionId) -> Result<Option<SessionDetail>> {
+        let sql = format!("{SESSION_SUMMARY_SQL} WHERE s.id = ?1");
+        let Some(summary) = self
+            .conn
+            .query_row(&sql, [id], session_summary)
+            .optional()
+            .map_err(storage_error)?
+        else {
+            return Ok(None);
+        };
+        let (mean_hr_bpm, mean_rmssd_ms, mean_score, max_score, beats) = self
+            .conn
+            .query_row(
+                "SELECT AVG(mean_hr_bpm), AVG(rmssd_ms), AVG(score), MAX(score),
+                 COALESCE(SUM(beats_n), 0), COALESCE(SUM(beats_s), 0), COALESCE(SUM(beats_v), 0),
+                 COALESCE(SUM(beats_f), 0), COALESCE(SUM(beats_q), 0)
+                 FROM windows WHERE session_id = ?1",
+                [id],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        BeatCounts {
+                            normal: r.get(4)?,
+                            supraventricular: r.get(5)?,
+                            ventricular: r.get(6)?,
+                            fusion: r.get(7)?,
+                            unknown: r.get(8)?,
+                        },
+                    ))
+                },
+            )
+            .map_err(storage_error)?;
+        let sql = format!(
+            "SELECT state, SUM(span) FROM (SELECT state, {WINDOW_SPAN_MS} AS span FROM windows
+             WHERE session_id = ?1) GROUP BY state ORDER BY state"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(storage_error)?;
+        let minutes_by_state = stmt
+            .query_map([id], |r| {
+                Ok(StateMinutes {
+                    state: r.get(0)?,
+                    minutes: r.get::<_, f64>(1)? / 60_000.0,
+                })
+            })
+            .map_err(storage_error)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(storage_error)?;
+        let alerts = self.session_alerts(id)?;
+        let gaps = self.session_gaps(id)?;
+        Ok(Some(SessionDetail {
+            summary,
+            mean_hr_bpm,
+            mean_rmssd_ms,
+            mean_score,
+            max_score,
+            beats,
+            minutes_by_state,
+            alerts,
+            gaps,
+        }))
+    }
+
+    /// A session's alerts, oldest first.
+    pub(super) fn session_alerts(&self, id: SessionId) -> Result<Vec<AlertRow>> {
+        let sql =
+            format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE session_id = ?1 ORDER BY at_ms, id");
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(storage_error)?;
+        let rows = stmt.query_map([id], alert_row).map_err(storage_error)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(storage_error)
+    }
+
+    /// A session's gaps, oldest first.
+    pub(super) fn session_gaps(&self, id: SessionId) -> Result<Vec<GapRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT from_ms, to_ms, missing_samples, cause FROM gaps WHERE session_id = ?1
+                 ORDER BY from_ms",
+            )
+            .map_err(storage_error)?;
+        let rows = stmt
+            .query_map([id], |r| {
+                Ok(GapRecord {
+                    from_ms: r.get(0)?,
+                    to_ms: r.get(1)?,
+                    missing_samples: r.get::<_, i64>(2)?.max(0) as u64,
+                    cause: r.get(3)?,
+                })
+            })
+            .map_err(storage_error)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(storage_error)
+    }
+
+    /// Delete what the policy no longer keeps (relative to `now_ms`), in one transaction after
+    /// committing pending writes, then give the freed pages back to the file system
+    /// (`PRAGMA incremental_vacuum`).
+    pub fn apply_retention(
+        &mut self,
+        now_ms: i64,
+        policy: RetentionPolicy,
+    ) -> Result<RetentionReport> {
+        const DAY_MS: i64 = 86_400_000;
+        self.flush()?;
+        let cutoff = now_ms - i64::from(policy.keep_days) * DAY_MS;
+        let ecg_cutoff =
+            now_ms - i64::from(policy.keep_raw_ecg_days.min(policy.keep_days)) * DAY_MS;
+        let tx = self.conn.transaction().map_err(storage_error)?;
+        let delete = |sql: &str, at: i64| -> Result<u64> {
+            tx.execute(sql, [at])
+                .map(|n| n as u64)
+                .map_err(storage_error)
+        };
+        let report = RetentionReport {
+            ecg_chunks: delete(
+                "DELETE FROM ecg_chunks WHERE first_sample_ms < ?1",
+                ecg_cutoff,
+            )?,
+            windows: delete("DELETE FROM windows WHERE end_ms < ?1", cutoff)?,
+            rr_intervals: delete("DELETE FROM rr WHERE at_ms < ?1", cutoff)?,
+            alerts: delete("DELETE FROM alerts WHERE at_ms < ?1", cutoff)?,
+            gaps: delete("DELETE FROM gaps WHERE to_ms < ?1", cutoff)?,
+            sessions: delete(
+                "DELETE FROM sessions WHERE started_at_ms < ?1
+                 AND COALESCE(ended_at_ms, started_at_ms) < ?1
+                 AND NOT EXISTS (SELECT 1 FROM windows WHERE session_id = sessions.id)
+                 AND NOT EXISTS (SELECT 1 FROM rr WHERE session_id = sessions.id)
+                 AND NOT EXISTS (SELECT 1 FROM ecg_chunks WHERE session_id = sessions.id)
+                 AND NOT EXISTS (SELECT 1 FROM alerts WHERE session_id = sessions.id)
+                 AND NOT EXISTS (SELECT 1 FROM gaps WHERE session_id = sessions.id)",
+                cutoff,
+            )?,
+        };
+        tx.commit().map_err(storage_error)?;
+        self.forget_sessions();
+        // frees one page per step: run it to the end
+        let mut stmt = self
+            .conn
+            .prepare("PRAGMA incremental_vacuum")
+            .map_err(storage_error)?;
+        let mut rows = stmt.query([]).map_err(storage_error)?;
+        while rows.next().map_err(storage_error)?.is_some() {}
+        Ok(report)
+    }
+
+    /// Size of the database file in bytes (pages × page size, WAL excluded).
+    pub fn size_bytes(&self) -> Result<u64> {
+        let pages: i64 = self
+            .conn
+            .pragma_query_value(None, "page_count", |r| r.get(0))
+            .map_err(storage_error)?;
+        let page: i64 = self
+            .conn
+            .pragma_query_value(None, "page_size", |r| r.get(0))
+            .map_err(storage_error)?;
+        Ok((pages * page).max(0) as u64)
+    }
+}

@@ -1,0 +1,281 @@
+//! Unit tests of the store: migrations, batching, device hashing, typed errors.
+
+use std::time::Duration;
+
+use super::*;
+use crate::{Error, StorageErrorKind};
+
+pub(crate) fn start(at: i64) -> SessionStart {
+    SessionStart {
+        started_at_ms: at,
+        source: SourceKind::Replay {
+            file_name: "rec.edf".into(),
+        },
+        device_model: Some("Polar H10".into()),
+        device_identity: Some("Polar H10 A1B2C3D4 / AA:BB:CC:DD:EE:FF".into()),
+    }
+}
+
+pub(crate) fn window(start_ms: i64, score: f64) -> WindowRecord {
+    WindowRecord {
+        start_ms,
+        end_ms: start_ms + 60_000,
+        usable_fraction: 0.9,
+        mean_hr_bpm: Some(70.0),
+        rmssd_ms: Some(40.0),
+        score: Some(score),
+        state: "calm".into(),
+        scored_by: "hrv-fallback".into(),
+        ..Default::default()
+    }
+}
+
+fn kind(e: Error) -> StorageErrorKind {
+    match e {
+        Error::Storage { kind, .. } => kind,
+        other => panic!("not a storage error: {other}"),
+    }
+}
+
+#[test]
+fn migrates_a_version_1_database_and_keeps_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    {
+        let mut old = History::open_at_version(&path, 1).unwrap();
+        assert_eq!(schema::version(&old.conn).unwrap(), 1);
+        let id = old.begin_session(&start(1_000)).unwrap();
+        // version 1 has no `acknowledged` column: insert the way version 1 did
+        old.conn
+            .execute(
+                "INSERT INTO alerts (session_id, at_ms, kind, severity, reason)
+                 VALUES (?1, 5000, 'stress_high', 2, 'high score')",
+                [id],
+            )
+            .unwrap();
+        old.append_window(id, &window(1_000, 50.0)).unwrap();
+        old.flush().unwrap();
+    }
+    let mut h = History::open(&path, HistoryOptions::default()).unwrap();
+    assert_eq!(schema::version(&h.conn).unwrap(), SCHEMA_VERSION);
+    let alerts = h.alerts(0, 10_000, 10).unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert!(!alerts[0].acknowledged);
+    assert!(h.acknowledge_alert(alerts[0].id).unwrap());
+    assert!(h.alerts(0, 10_000, 10).unwrap()[0].acknowledged);
+    h.save_baseline("default", "{\"rmssd\":40}", 9).unwrap();
+    h.flush().unwrap();
+    assert_eq!(
+        h.load_baseline("default").unwrap(),
+        Some(("{\"rmssd\":40}".into(), 9))
+    );
+    assert_eq!(h.sessions(10).unwrap()[0].windows, 1);
+    // pragmas the crash safety relies on
+    let mode: String = h
+        .conn
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let vacuum: i64 = h
+        .conn
+        .pragma_query_value(None, "auto_vacuum", |r| r.get(0))
+        .unwrap();
+    assert_eq!(vacuum, 2, "incremental auto-vacuum");
+}
+
+#[test]
+fn refuses_a_newer_schema_and_a_non_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    {
+        let h = History::open(&path, HistoryOptions::default()).unwrap();
+        h.conn
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+    }
+    let e = History::open(&path, HistoryOptions::default()).unwrap_err();
+    assert_eq!(kind(e), StorageErrorKind::NewerSchema);
+
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, vec![0x5a; 8192]).unwrap();
+    let e = History::open(&junk, HistoryOptions::default()).unwrap_err();
+    assert_eq!(kind(e), StorageErrorKind::Corrupt);
+    // the file is left as it was
+    assert_eq!(std::fs::read(&junk).unwrap(), vec![0x5a; 8192]);
+
+    let e = History::open(
+        dir.path().join("no/such/dir/h.db"),
+        HistoryOptions::default(),
+    )
+    .unwrap_err();
+    assert_eq!(kind(e), StorageErrorKind::CannotOpen);
+}
+
+#[test]
+fn appends_wait_for_the_commit_interval_then_commit_together() {
+    let mut h = History::open_in_memory(HistoryOptions {
+        commit_interval: Duration::from_secs(3600),
+        ..Default::default()
+    })
+    .unwrap();
+    let id = h.begin_session(&start(0)).unwrap();
+    for i in 0..10 {
+        h.append_rr(id, i * 1000, 800.0).unwrap();
+    }
+    assert_eq!((h.commit_count(), h.pending_records()), (0, 10));
+    assert_eq!(h.sessions(1).unwrap()[0].rr_intervals, 0, "not yet visible");
+    h.flush().unwrap();
+    assert_eq!((h.commit_count(), h.pending_records()), (1, 0));
+    assert_eq!(h.sessions(1).unwrap()[0].rr_intervals, 10);
+
+    // an interval of zero commits on every append; a full buffer commits early
+    let mut eager = History::open_in_memory(HistoryOptions {
+        commit_interval: Duration::ZERO,
+        ..Default::default()
+    })
+    .unwrap();
+    let id = eager.begin_session(&start(0)).unwrap();
+    eager.append_rr(id, 0, 800.0).unwrap();
+    assert_eq!(eager.commit_count(), 1);
+    let mut small = History::open_in_memory(HistoryOptions {
+        commit_interval: Duration::from_secs(3600),
+        max_pending_records: 4,
+        ..Default::default()
+    })
+    .unwrap();
+    let id = small.begin_session(&start(0)).unwrap();
+    for i in 0..9 {
+        small.append_rr(id, i, 800.0).unwrap();
+    }
+    assert_eq!((small.commit_count(), small.pending_records()), (2, 1));
+}
+
+#[test]
+fn unknown_session_is_refused_at_append() {
+    let mut h = History::open_in_memory(HistoryOptions::default()).unwrap();
+    assert!(matches!(
+        h.append_rr(42, 0, 800.0),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert_eq!(h.pending_records(), 0);
+}
+
+#[test]
+fn device_identity_is_stored_only_as_a_salted_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    let mut h = History::open(&path, HistoryOptions::default()).unwrap();
+    let a = h.begin_session(&start(0)).unwrap();
+    let b = h.begin_session(&start(1)).unwrap();
+    h.close().unwrap();
+    let h = History::open(&path, HistoryOptions::default()).unwrap();
+    let s = h.sessions(10).unwrap();
+    let hash = |id| s.iter().find(|x| x.id == id).unwrap().device_hash.clone();
+    assert_eq!(hash(a), hash(b), "same device, same hash");
+    assert_eq!(hash(a).unwrap().len(), 32);
+    assert_eq!(s[0].device_model.as_deref(), Some("Polar H10"));
+    assert_eq!(
+        s[0].source,
+        SourceKind::Replay {
+            file_name: "rec.edf".into()
+        }
+    );
+    drop(h);
+    let bytes = std::fs::read(&path).unwrap();
+    for secret in ["A1B2C3D4", "AA:BB:CC"] {
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "{secret} in clear"
+        );
+    }
+    // another database has another salt
+    let mut other = History::open_in_memory(HistoryOptions::default()).unwrap();
+    let c = other.begin_session(&start(0)).unwrap();
+    assert_ne!(
+        other
+            .session_detail(c)
+            .unwrap()
+            .unwrap()
+            .summary
+            .device_hash,
+        hash(a)
+    );
+}
+
+#[test]
+fn read_only_history_refuses_writes_with_a_typed_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    let mut w = History::open(&path, HistoryOptions::default()).unwrap();
+    let id = w.begin_session(&start(0)).unwrap();
+    w.append_window(id, &window(0, 10.0)).unwrap();
+    w.close().unwrap();
+    let mut r = History::open(
+        &path,
+        HistoryOptions {
+            read_only: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        kind(r.begin_session(&start(5)).unwrap_err()),
+        StorageErrorKind::ReadOnly
+    );
+    assert_eq!(
+        kind(r.append_rr(id, 0, 800.0).unwrap_err()),
+        StorageErrorKind::ReadOnly
+    );
+    assert_eq!(
+        kind(r.end_session(id, 9, EndReason::Stopped).unwrap_err()),
+        StorageErrorKind::ReadOnly
+    );
+    assert_eq!(r.sessions(5).unwrap()[0].windows, 1, "still readable");
+}
+
+#[test]
+fn a_full_database_gives_a_typed_error_and_keeps_what_was_committed() {
+    let mut h = History::open_in_memory(HistoryOptions {
+        commit_interval: Duration::ZERO,
+        max_size_bytes: Some(256 * 1024),
+        max_pending_records: 8,
+        ..Default::default()
+    })
+    .unwrap();
+    let id = h.begin_session(&start(0)).unwrap();
+    let samples: Vec<i32> = (0..4096).map(|i| (i * 7919) % 60_000 - 30_000).collect();
+    let mut committed = 0;
+    let err = loop {
+        let chunk = EcgChunk {
+            first_sample_ms: committed * 1000,
+            sampling_rate_hz: 130,
+            samples_uv: &samples,
+        };
+        match h.append_ecg(id, &chunk) {
+            Ok(()) => committed += 1,
+            Err(e) => break e,
+        }
+        assert!(committed < 1000, "the cap was never reached");
+    };
+    assert_eq!(kind(err), StorageErrorKind::Full);
+    assert_eq!(h.integrity_check().unwrap(), "ok");
+    let s = h.session_detail(id).unwrap().unwrap().summary;
+    assert_eq!(s.ecg_samples, committed as u64 * 4096);
+    // failures keep the batch until it reaches twice the cap, then drop and count it
+    for _ in 0..20 {
+        let _ = h.append_rr(id, 0, 800.0);
+    }
+    assert!(h.dropped_records() > 0);
+    assert!(h.pending_records() < 16);
+}
+
+#[test]
+fn ecg_samples_round_trip_in_both_widths() {
+    for samples in [vec![0, -32768, 32767, 5], vec![0, 40_000, -70_000, 1]] {
+        let (width, blob) = store::encode_samples(&samples);
+        assert_eq!(usize::from(width) * samples.len(), blob.len());
+        assert_eq!(store::decode_samples(width, &blob).unwrap(), samples);
+    }
+    assert_eq!(store::decode_samples(3, &[0; 6]), None);
+    assert_eq!(store::decode_samples(2, &[0; 5]), None);
+}
