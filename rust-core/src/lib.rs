@@ -3,7 +3,7 @@
 //! Layout (see `docs/ARCHITECTURE.md`):
 //! - pure logic, no I/O: [`formats`] (byte parsers), [`protocol`] (BLE values), [`dsp`] (filters, R-peaks, quality, beats),
 //!   [`hrv`], [`eval`] (detector scoring), [`analysis`] (the recording pipeline), [`engine`] (stress
-//!   score, baseline, alerts);
+//!   score, baseline, alerts), [`imaging`] (model images);
 //! - adapters at the edge: [`io`] (files);
 //! - one thin FFI layer: [`ffi`] (uniffi proc-macros).
 
@@ -16,6 +16,7 @@ pub mod ffi;
 pub mod formats;
 pub mod history;
 pub mod hrv;
+pub mod imaging;
 pub mod io;
 pub mod protocol;
 pub mod record;
