@@ -18,6 +18,7 @@ pub mod history;
 pub mod hrv;
 pub mod imaging;
 pub mod io;
+pub mod monitor;
 pub mod protocol;
 pub mod record;
 pub mod sensor;

@@ -389,6 +389,19 @@ impl StrapSession {
     }
 }
 
+impl StrapSession {
+    /// Decoded events since the last call (for the monitor; none when the lock is poisoned).
+    pub(crate) fn take_sensor_events(&self) -> Vec<SensorEvent> {
+        self.core.take_events().unwrap_or_default()
+    }
+
+    /// Whether the session has stopped or failed (a poisoned lock counts as failed).
+    pub(crate) fn is_terminal(&self) -> bool {
+        self.state()
+            .map_or(true, |s| matches!(s, ConnectionStateRecord::Stopped | ConnectionStateRecord::Failed { .. }))
+    }
+}
+
 #[uniffi::export]
 impl StrapSession {
     /// `ecg`: ask for raw ECG when the strap has it (Polar H10); `false`: heart rate only.

@@ -1,0 +1,112 @@
+//! What the monitor reports while it runs (to listeners and, where it matters, to the history).
+//! Every time is Unix ms (the source's monotonic clock mapped at the session's start).
+
+use crate::dsp::QualityIssue;
+use crate::sensor::{ConnectionState, GapCause};
+
+/// Where a heart-rate value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeartRateSource {
+    /// The strap's own Heart Rate service (bpm + RR as the strap computed them).
+    Strap,
+    /// R-peaks detected by the core in the ECG.
+    Ecg,
+}
+
+/// Live heart rate and the RR intervals since the last update.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeartRateUpdate {
+    /// Time (Unix ms), ms.
+    pub at_ms: i64,
+    /// Beats per minute.
+    pub bpm: f64,
+    /// RR intervals since the previous update of the same source, ms, oldest first.
+    pub rr_ms: Vec<f64>,
+    /// Skin contact as the strap reports it (`None`: not reported / ECG source).
+    pub contact: Option<bool>,
+    /// Strap or ECG.
+    pub source: HeartRateSource,
+}
+
+/// A batch of ECG for drawing: the 130 Hz signal in millivolts, a few batches per second.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EcgBatch {
+    /// Time (Unix ms) of the first sample, ms.
+    pub first_sample_ms: f64,
+    /// Time between samples, ms.
+    pub sample_interval_ms: f64,
+    /// Samples, mV (NaN where the signal was missing).
+    pub samples_mv: Vec<f32>,
+}
+
+/// Signal quality of the latest quality window (4 s).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QualityUpdate {
+    /// Time (Unix ms) of the end of the quality window, ms.
+    pub at_ms: i64,
+    /// 0 (unusable) … 1 (clean).
+    pub score: f32,
+    /// Usable for analysis.
+    pub usable: bool,
+    /// The main problem when the score is low.
+    pub issue: QualityIssue,
+}
+
+/// A part of the monitor that could not be used; the monitor keeps going without it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Degradation {
+    /// A model file is missing or corrupt: scores come from the HRV fallback.
+    ModelUnavailable {
+        /// "stress" or "beat_type".
+        task: String,
+        /// Short reason without paths or data.
+        reason: String,
+    },
+    /// The history could not be written (disk full, database locked …); live results continue.
+    StorageFailed {
+        /// Short reason without paths or data.
+        reason: String,
+    },
+    /// The source's sampling rate could not be handled (e.g. no resampler): no ECG analysis.
+    EcgUnusable {
+        /// Short reason.
+        reason: String,
+    },
+}
+
+/// One thing the monitor reports. Ordered: events reach listeners in the order produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MonitorEvent {
+    /// A session began (history id when stored, else 0).
+    SessionStarted { session_id: i64 },
+    /// The connection to the strap changed state.
+    Connection { at_ms: i64, state: ConnectionState },
+    /// Heart rate and RR.
+    HeartRate(HeartRateUpdate),
+    /// ECG for drawing.
+    Ecg(EcgBatch),
+    /// Signal quality.
+    Quality(QualityUpdate),
+    /// Strap battery, percent.
+    Battery { at_ms: i64, percent: u8 },
+    /// Missing ECG.
+    Gap {
+        from_ms: f64,
+        to_ms: f64,
+        missing_samples: u64,
+        cause: GapCause,
+    },
+    /// A stress result for one window, with what was measured in it.
+    Stress {
+        /// The engine's result.
+        update: crate::engine::StressUpdate,
+        /// The window's measurements.
+        observation: crate::engine::WindowObservation,
+    },
+    /// An alert.
+    Alert(crate::engine::Alert),
+    /// Something is degraded (reported once per cause).
+    Degraded(Degradation),
+    /// The session ended (source finished or stopped); `windows`: windows scored.
+    Finished { session_id: i64, windows: u64 },
+}

@@ -1,0 +1,230 @@
+//! The streaming front end: ECG chunks in (any rate, µV), the 130 Hz model signal out into the
+//! ring buffers, R-peaks, signal quality, drawing batches and ECG-derived heart rate.
+//! Constructed once per stream; per sample nothing is allocated.
+
+use super::events::{EcgBatch, HeartRateSource, HeartRateUpdate, MonitorEvent, QualityUpdate};
+use super::ring::{PeakRing, SampleRing};
+use super::rate::RateAdapter;
+use crate::dsp::{QualityConfig, RPeakDetector, SignalQuality};
+use crate::sensor::EcgChunk;
+
+/// The model sampling rate everything downstream uses (Hz).
+pub const MODEL_RATE_HZ: f64 = 130.0;
+/// Samples per drawing batch (0.5 s at 130 Hz).
+pub const DRAW_BATCH: usize = 65;
+/// At most this much of a gap is filled with invalid samples (s); longer gaps only shift time.
+pub const MAX_GAP_FILL_S: f64 = 35.0;
+/// RR intervals outside this range (ms) are not beat-to-beat intervals (gap, missed beat).
+const RR_RANGE_MS: (f64, f64) = (250.0, 2500.0);
+/// RR intervals averaged for the ECG-derived heart rate.
+const HR_RR_COUNT: usize = 8;
+
+/// Streaming ECG front end at 130 Hz. See the module documentation.
+#[derive(Debug)]
+pub struct EcgFrontEnd {
+    rate: Option<RateAdapter>,
+    detector: RPeakDetector,
+    quality: SignalQuality,
+    /// The 130 Hz signal (mV).
+    pub samples: SampleRing,
+    /// R-peaks (absolute 130 Hz indices).
+    pub peaks: PeakRing,
+    /// Phone time (ms) of a reference sample: (index, ms).
+    anchor: (u64, f64),
+    draw: Vec<f32>,
+    draw_first_index: u64,
+    resampled: Vec<f32>,
+    /// Recent RR intervals (ms), newest last, and how many are new since the last HR update.
+    rr: [f64; HR_RR_COUNT],
+    rr_len: usize,
+    rr_new: [f64; HR_RR_COUNT],
+    rr_new_len: usize,
+    unusable_reported: bool,
+    /// Added to the source's clock: Unix ms.
+    offset_ms: f64,
+}
+
+impl EcgFrontEnd {
+    /// A front end keeping `ring_s` seconds of signal.
+    pub fn new(ring_s: f64) -> crate::Result<Self> {
+        let n = (ring_s * MODEL_RATE_HZ).ceil() as usize;
+        Ok(Self {
+            rate: None,
+            detector: RPeakDetector::new(MODEL_RATE_HZ)?,
+            quality: SignalQuality::new(MODEL_RATE_HZ, QualityConfig::default())?,
+            samples: SampleRing::new(n),
+            // 300 bpm over the ring.
+            peaks: PeakRing::new((ring_s * 5.0).ceil() as usize + 8),
+            anchor: (0, 0.0),
+            draw: Vec::with_capacity(DRAW_BATCH),
+            draw_first_index: 0,
+            resampled: Vec::with_capacity(1024),
+            rr: [0.0; HR_RR_COUNT],
+            rr_len: 0,
+            rr_new: [0.0; HR_RR_COUNT],
+            rr_new_len: 0,
+            unusable_reported: false,
+            offset_ms: 0.0,
+        })
+    }
+
+    /// Map the source's clock to Unix ms: `unix = source + offset_ms`.
+    pub fn set_time_offset(&mut self, offset_ms: f64) {
+        self.offset_ms = offset_ms;
+    }
+
+    /// Time of a 130 Hz sample index, Unix ms.
+    pub fn time_of(&self, index: u64) -> f64 {
+        self.anchor.1 + (index as f64 - self.anchor.0 as f64) * 1000.0 / MODEL_RATE_HZ
+    }
+
+    /// Absolute index of the next sample.
+    pub fn next_index(&self) -> u64 {
+        self.samples.next_index()
+    }
+
+    /// Feed one ECG chunk; appends drawing batches, quality and heart-rate events to `out`.
+    pub fn push_chunk(&mut self, chunk: &EcgChunk, out: &mut Vec<MonitorEvent>) {
+        if chunk.samples_uv.is_empty() {
+            return;
+        }
+        let fs = 1000.0 / chunk.sample_interval_ms;
+        let first = self.next_index();
+        let rate = match &mut self.rate {
+            Some(r) => r,
+            None => match RateAdapter::new(fs) {
+                Ok(r) => self.rate.insert(r),
+                Err(reason) => {
+                    if !self.unusable_reported {
+                        self.unusable_reported = true;
+                        log::warn!("monitor: ECG not analysed: {reason}");
+                        out.push(MonitorEvent::Degraded(
+                            super::events::Degradation::EcgUnusable { reason },
+                        ));
+                    }
+                    return;
+                }
+            },
+        };
+        self.resampled.clear();
+        rate.push_uv(&chunk.samples_uv, &mut self.resampled);
+        // Re-anchor the clock on every chunk (follows the strap's real rate and resyncs).
+        let delay_ms = rate.delay_samples() * chunk.sample_interval_ms;
+        self.anchor = (first, chunk.first_sample_ms - delay_ms + self.offset_ms);
+        let resampled = std::mem::take(&mut self.resampled);
+        for &x in &resampled {
+            self.push_sample(x, true, out);
+        }
+        self.resampled = resampled;
+        self.emit_heart_rate(out);
+    }
+
+    /// Missing ECG: fill up to [`MAX_GAP_FILL_S`] with invalid samples so that windows over the
+    /// gap are judged unusable and the detector re-learns; the drawing batch is flushed.
+    pub fn push_gap(&mut self, missing_samples_src: u64, out: &mut Vec<MonitorEvent>) {
+        self.flush_draw(out);
+        let src_fs = self.rate.as_ref().map_or(MODEL_RATE_HZ, RateAdapter::source_rate_hz);
+        let n = (missing_samples_src as f64 * MODEL_RATE_HZ / src_fs)
+            .min(MAX_GAP_FILL_S * MODEL_RATE_HZ)
+            .round() as u64;
+        for _ in 0..n {
+            self.push_sample(f32::NAN, false, out);
+        }
+        if let Some(r) = &mut self.rate {
+            r.reset();
+        }
+        // RR across a gap is not an interval.
+        self.rr_len = 0;
+        self.draw_first_index = self.next_index();
+    }
+
+    fn push_sample(&mut self, x: f32, draw: bool, out: &mut Vec<MonitorEvent>) {
+        let index = self.next_index();
+        self.samples.push(x);
+        if let Some(peak) = self.detector.push(x) {
+            self.on_peak(peak.index);
+            while let Some(p) = self.detector.pop() {
+                self.on_peak(p.index);
+            }
+        }
+        if let Some(q) = self.quality.push(x) {
+            let end = q.start + u64::from(q.len);
+            out.push(MonitorEvent::Quality(QualityUpdate {
+                at_ms: self.time_of(end) as i64,
+                score: q.score,
+                usable: q.usable,
+                issue: q.issue,
+            }));
+        }
+        if draw {
+            if self.draw.is_empty() {
+                self.draw_first_index = index;
+            }
+            self.draw.push(x);
+            if self.draw.len() >= DRAW_BATCH {
+                self.flush_draw(out);
+            }
+        }
+    }
+
+    fn on_peak(&mut self, index: u64) {
+        if let Some(prev) = self.peaks.last() {
+            let rr = (index.saturating_sub(prev)) as f64 * 1000.0 / MODEL_RATE_HZ;
+            if (RR_RANGE_MS.0..=RR_RANGE_MS.1).contains(&rr) {
+                push_bounded(&mut self.rr, &mut self.rr_len, rr);
+                push_bounded(&mut self.rr_new, &mut self.rr_new_len, rr);
+            }
+        }
+        self.peaks.push(index);
+    }
+
+    fn emit_heart_rate(&mut self, out: &mut Vec<MonitorEvent>) {
+        if self.rr_new_len == 0 || self.rr_len == 0 {
+            return;
+        }
+        let mean = self.rr[..self.rr_len].iter().sum::<f64>() / self.rr_len as f64;
+        let at = self.peaks.last().map_or(0.0, |p| self.time_of(p));
+        out.push(MonitorEvent::HeartRate(HeartRateUpdate {
+            at_ms: at as i64,
+            bpm: 60_000.0 / mean,
+            rr_ms: self.rr_new[..self.rr_new_len].to_vec(),
+            contact: None,
+            source: HeartRateSource::Ecg,
+        }));
+        self.rr_new_len = 0;
+    }
+
+    /// Emit the pending drawing batch, if any.
+    pub fn flush_draw(&mut self, out: &mut Vec<MonitorEvent>) {
+        if self.draw.is_empty() {
+            return;
+        }
+        out.push(MonitorEvent::Ecg(EcgBatch {
+            first_sample_ms: self.time_of(self.draw_first_index),
+            sample_interval_ms: 1000.0 / MODEL_RATE_HZ,
+            samples_mv: self.draw.clone(),
+        }));
+        self.draw.clear();
+    }
+
+    /// End of the stream: decide pending peaks.
+    pub fn finish(&mut self, out: &mut Vec<MonitorEvent>) {
+        self.detector.finish();
+        while let Some(p) = self.detector.pop() {
+            self.on_peak(p.index);
+        }
+        self.flush_draw(out);
+        self.emit_heart_rate(out);
+    }
+}
+
+/// Append to a fixed array, dropping the oldest when full.
+fn push_bounded(buf: &mut [f64; HR_RR_COUNT], len: &mut usize, v: f64) {
+    if *len == HR_RR_COUNT {
+        buf.copy_within(1.., 0);
+        buf[HR_RR_COUNT - 1] = v;
+    } else {
+        buf[*len] = v;
+        *len += 1;
+    }
+}

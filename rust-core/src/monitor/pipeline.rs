@@ -1,0 +1,407 @@
+//! The streaming pipeline, one step at a time: sensor events in, monitor events out, history
+//! written. Pure apart from what its parts do (the history writes); driven by the caller's
+//! clock, so a simulated session runs as fast as the CPU allows.
+
+use std::sync::{Arc, Mutex};
+
+use super::events::{Degradation, HeartRateSource, HeartRateUpdate, MonitorEvent};
+use super::front::{EcgFrontEnd, MODEL_RATE_HZ};
+use super::ports::{HistoryWriter, SessionInfo, WindowAnalyzer, WindowSignal};
+use crate::engine::{AlertEngine, AlertOutput, LinkStatus, StressEngine, WindowObservation};
+use crate::sensor::{ConnectionState, SensorEvent, SensorSource};
+
+/// The stress and alert engines; shared so the baseline outlives a session and the app can
+/// start a calibration.
+#[derive(Debug)]
+pub struct Engines {
+    /// Scores windows against the personal baseline.
+    pub stress: StressEngine,
+    /// Raises alerts.
+    pub alerts: AlertEngine,
+}
+
+/// Engines shared between sessions and the app.
+pub type SharedEngines = Arc<Mutex<Engines>>;
+
+/// Window settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PipelineConfig {
+    /// Analysis window, s.
+    pub window_s: f64,
+    /// A window closes every `step_s` seconds of signal.
+    pub step_s: f64,
+    /// A window is analysed this long after its end (late R-peaks are final by then), s.
+    pub lag_s: f64,
+    /// Windows analysed together at most (fast replay closes many per step).
+    pub max_batch: usize,
+    /// History made durable at least this often (phone ms).
+    pub flush_every_ms: i64,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            window_s: 30.0,
+            step_s: 5.0,
+            lag_s: 3.0,
+            max_batch: 16,
+            flush_every_ms: 1_000,
+        }
+    }
+}
+
+/// The history shared between the pipeline (writes) and the app (queries).
+pub type SharedHistory = Arc<Mutex<dyn HistoryWriter>>;
+
+/// One monitoring session's pipeline. See the module documentation.
+pub struct Pipeline {
+    cfg: PipelineConfig,
+    front: EcgFrontEnd,
+    analyzer: Box<dyn WindowAnalyzer>,
+    engines: SharedEngines,
+    history: Option<SharedHistory>,
+    session_id: i64,
+    window_len: u64,
+    step_len: u64,
+    lag_len: u64,
+    next_end: u64,
+    classified_until: u64,
+    sensor_events: Vec<SensorEvent>,
+    windows: Vec<WindowSignal>,
+    observations: Vec<WindowObservation>,
+    windows_scored: u64,
+    /// Unix ms = source ms + offset.
+    offset_ms: i64,
+    last_ms: i64,
+    last_flush_ms: i64,
+    storage_failed: bool,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("session_id", &self.session_id)
+            .field("windows_scored", &self.windows_scored)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pipeline {
+    /// A pipeline over the given parts; `history` = `None` keeps nothing.
+    pub fn new(
+        cfg: PipelineConfig,
+        analyzer: Box<dyn WindowAnalyzer>,
+        engines: SharedEngines,
+        history: Option<SharedHistory>,
+    ) -> crate::Result<Self> {
+        if !(cfg.window_s > 0.0 && cfg.step_s > 0.0 && cfg.lag_s >= 0.0) {
+            return Err(crate::Error::InvalidArgument(
+                "window, step and lag must be positive".into(),
+            ));
+        }
+        let samples = |s: f64| (s * MODEL_RATE_HZ).round() as u64;
+        Ok(Self {
+            front: EcgFrontEnd::new(cfg.window_s + cfg.lag_s + cfg.step_s + 2.0)?,
+            window_len: samples(cfg.window_s),
+            step_len: samples(cfg.step_s).max(1),
+            lag_len: samples(cfg.lag_s),
+            next_end: samples(cfg.window_s),
+            classified_until: 0,
+            cfg,
+            analyzer,
+            engines,
+            history,
+            session_id: 0,
+            sensor_events: Vec::with_capacity(256),
+            windows: Vec::with_capacity(cfg.max_batch),
+            observations: Vec::with_capacity(cfg.max_batch),
+            windows_scored: 0,
+            offset_ms: 0,
+            last_ms: 0,
+            last_flush_ms: 0,
+            storage_failed: false,
+        })
+    }
+
+    /// Windows scored so far.
+    pub fn windows_scored(&self) -> u64 {
+        self.windows_scored
+    }
+
+    /// The history id of the session (0 when not stored).
+    pub fn session_id(&self) -> i64 {
+        self.session_id
+    }
+
+    /// Open the session in the history and report what is degraded.
+    pub fn begin(&mut self, info: &SessionInfo, out: &mut Vec<MonitorEvent>) {
+        self.offset_ms = info.started_unix_ms - info.started_phone_ms;
+        self.front.set_time_offset(self.offset_ms as f64);
+        self.last_ms = info.started_unix_ms;
+        self.last_flush_ms = info.started_unix_ms;
+        if let Ok(mut e) = self.engines.lock() {
+            e.stress.reset_stream();
+            e.alerts.start_session(info.started_unix_ms);
+        }
+        let mut failure = None;
+        if let Some(h) = &self.history {
+            match h.lock() {
+                Ok(mut h) => match h.begin_session(info) {
+                    Ok(id) => self.session_id = id,
+                    Err(e) => failure = Some(e.to_string()),
+                },
+                Err(_) => failure = Some("history lock poisoned".into()),
+            }
+        }
+        out.push(MonitorEvent::SessionStarted {
+            session_id: self.session_id,
+        });
+        if let Some(e) = failure {
+            self.storage_failure(&e, out);
+        }
+        for d in self.analyzer.degradations() {
+            log::warn!("monitor: degraded: {d:?}");
+            out.push(MonitorEvent::Degraded(d));
+        }
+    }
+
+    /// Poll `source` at `now_ms` and process what it yields. Returns `false` once the source
+    /// has finished.
+    pub fn step(
+        &mut self,
+        source: &mut dyn SensorSource,
+        now_ms: i64,
+        out: &mut Vec<MonitorEvent>,
+    ) -> bool {
+        let first = out.len();
+        let mut events = std::mem::take(&mut self.sensor_events);
+        let alive = source.poll(now_ms, &mut events);
+        for ev in events.drain(..) {
+            self.handle(ev, now_ms, out);
+        }
+        self.sensor_events = events;
+        self.analyze_pending(out);
+        self.after(first, now_ms + self.offset_ms, out);
+        alive
+    }
+
+    /// Process one sensor event (`now_ms`: the source's clock when it was taken).
+    pub fn handle(&mut self, ev: SensorEvent, now_ms: i64, out: &mut Vec<MonitorEvent>) {
+        let off = self.offset_ms;
+        match ev {
+            SensorEvent::Ecg(chunk) => {
+                self.front.push_chunk(&chunk, out);
+                self.close_due_windows(out);
+            }
+            SensorEvent::Gap {
+                from_ms,
+                to_ms,
+                missing_samples,
+                cause,
+            } => {
+                self.front.push_gap(missing_samples, out);
+                out.push(MonitorEvent::Gap {
+                    from_ms: from_ms + off as f64,
+                    to_ms: to_ms + off as f64,
+                    missing_samples,
+                    cause,
+                });
+                self.close_due_windows(out);
+            }
+            SensorEvent::Connection(state) => out.push(MonitorEvent::Connection {
+                at_ms: now_ms + off,
+                state,
+            }),
+            SensorEvent::HeartRate {
+                at_ms,
+                bpm,
+                rr_ms,
+                contact,
+            } => out.push(MonitorEvent::HeartRate(HeartRateUpdate {
+                at_ms: at_ms + off,
+                bpm: f64::from(bpm),
+                rr_ms,
+                contact,
+                source: HeartRateSource::Strap,
+            })),
+            SensorEvent::Battery { at_ms, percent } => out.push(MonitorEvent::Battery {
+                at_ms: at_ms + off,
+                percent,
+            }),
+            SensorEvent::Contact { .. }
+            | SensorEvent::TimestampJump { .. }
+            | SensorEvent::StreamStarted { .. } => {}
+        }
+    }
+
+    /// End of the session: score what can be scored, close the session in the history.
+    pub fn finish(&mut self, out: &mut Vec<MonitorEvent>) {
+        let first = out.len();
+        self.front.finish(out);
+        self.close_due_windows(out);
+        self.analyze_pending(out);
+        self.after(first, self.last_ms, out);
+        if let Some(h) = self.history.clone() {
+            let r = h
+                .lock()
+                .map_err(|_| "history lock poisoned".to_owned())
+                .and_then(|mut h| {
+                    h.end_session(self.session_id, self.last_ms)
+                        .map_err(|e| e.to_string())
+                });
+            if let Err(e) = r {
+                self.storage_failure(&e, out);
+            }
+        }
+        out.push(MonitorEvent::Finished {
+            session_id: self.session_id,
+            windows: self.windows_scored,
+        });
+    }
+
+    fn close_due_windows(&mut self, out: &mut Vec<MonitorEvent>) {
+        while self.front.next_index() >= self.next_end + self.lag_len {
+            let end = self.next_end;
+            let start = end - self.window_len;
+            self.next_end += self.step_len;
+            let mut samples = Vec::with_capacity(self.window_len as usize);
+            if !self.front.samples.copy_span(start, end, &mut samples) {
+                continue;
+            }
+            let mut peaks = Vec::new();
+            self.front.peaks.copy_span(start, end, &mut peaks);
+            let new_from_rel = self.classified_until.saturating_sub(start) as usize;
+            let new_from = peaks.partition_point(|&p| p < new_from_rel);
+            self.classified_until = end;
+            self.front.peaks.forget_before(start + self.step_len);
+            self.windows.push(WindowSignal {
+                start_index: start,
+                start_ms: self.front.time_of(start).round() as i64,
+                end_ms: self.front.time_of(end).round() as i64,
+                samples_mv: samples,
+                peaks,
+                new_from,
+            });
+            if self.windows.len() >= self.cfg.max_batch {
+                self.analyze_pending(out);
+            }
+        }
+    }
+
+    fn analyze_pending(&mut self, out: &mut Vec<MonitorEvent>) {
+        if self.windows.is_empty() {
+            return;
+        }
+        let Ok(mut engines) = self.engines.lock() else {
+            self.windows.clear();
+            return;
+        };
+        self.observations.clear();
+        let baseline = engines.stress.baseline_features().map(<[f32]>::to_vec);
+        self.analyzer
+            .analyze(&self.windows, baseline.as_deref(), &mut self.observations);
+        for observation in self.observations.drain(..) {
+            let update = engines.stress.update(&observation);
+            self.windows_scored += 1;
+            out.push(MonitorEvent::Stress {
+                update,
+                observation,
+            });
+        }
+        self.windows.clear();
+    }
+
+    /// Alerts for the events of this step (`now_ms`: Unix), then history writes.
+    fn after(&mut self, first: usize, now_ms: i64, out: &mut Vec<MonitorEvent>) {
+        let end = out.len();
+        if let Ok(mut e) = self.engines.lock() {
+            let mut alerts = Vec::new();
+            let mut take = |o: AlertOutput| {
+                for s in &o.suppressed {
+                    log::debug!("monitor: alert {:?} suppressed ({:?})", s.kind, s.cause);
+                }
+                alerts.extend(o.alerts);
+            };
+            for ev in &out[first..end] {
+                match ev {
+                    MonitorEvent::Stress { update, .. } => take(e.alerts.on_stress(update)),
+                    MonitorEvent::Battery { at_ms, percent } => {
+                        take(e.alerts.on_battery(*at_ms, *percent))
+                    }
+                    MonitorEvent::Connection { at_ms, state } => {
+                        take(e.alerts.on_link(*at_ms, link_status(state)))
+                    }
+                    _ => {}
+                }
+            }
+            take(e.alerts.tick(now_ms));
+            out.extend(alerts.into_iter().map(MonitorEvent::Alert));
+        }
+        self.last_ms = self.last_ms.max(now_ms);
+        let Some(h) = self.history.clone() else {
+            return;
+        };
+        let flush = now_ms - self.last_flush_ms >= self.cfg.flush_every_ms;
+        let result = match h.lock() {
+            Ok(mut h) => {
+                let mut r = Ok(());
+                for ev in &out[first..] {
+                    r = match ev {
+                        MonitorEvent::Stress {
+                            update,
+                            observation,
+                        } => h.window(self.session_id, observation, update),
+                        MonitorEvent::Alert(a) => h.alert(self.session_id, a),
+                        MonitorEvent::Gap {
+                            from_ms,
+                            to_ms,
+                            cause,
+                            ..
+                        } => h.gap(
+                            self.session_id,
+                            from_ms.round() as i64,
+                            to_ms.round() as i64,
+                            *cause,
+                        ),
+                        _ => Ok(()),
+                    };
+                    if r.is_err() {
+                        break;
+                    }
+                }
+                if r.is_ok() && flush {
+                    self.last_flush_ms = now_ms;
+                    r = h.flush();
+                }
+                r.map_err(|e| e.to_string())
+            }
+            Err(_) => Err("history lock poisoned".into()),
+        };
+        if let Err(e) = result {
+            self.storage_failure(&e, out);
+        }
+    }
+
+    fn storage_failure(&mut self, detail: &str, out: &mut Vec<MonitorEvent>) {
+        log::debug!("monitor: history write failed: {detail}");
+        if !self.storage_failed {
+            self.storage_failed = true;
+            log::warn!("monitor: history not written; live results continue");
+            out.push(MonitorEvent::Degraded(Degradation::StorageFailed {
+                reason: "the history could not be written".into(),
+            }));
+        }
+    }
+}
+
+/// The alert engine's view of the connection.
+fn link_status(state: &ConnectionState) -> LinkStatus {
+    match state {
+        ConnectionState::Streaming => LinkStatus::Streaming,
+        ConnectionState::Stopped | ConnectionState::Failed { .. } => LinkStatus::Stopped,
+        ConnectionState::Idle
+        | ConnectionState::Connecting
+        | ConnectionState::Configuring
+        | ConnectionState::Reconnecting { .. } => LinkStatus::Disconnected,
+    }
+}

@@ -1,0 +1,172 @@
+//! The sources a monitor session can run on, and their pacing.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::sensor::replay::{Clock, ManualClock, ReplaySource, SystemClock};
+use crate::sensor::source::SessionSource;
+use crate::sensor::{SensorEvent, SensorSource, Session, SessionConfig};
+use crate::sim::ecgsyn::{EcgConfig, NoiseConfig, StressEpisode};
+use crate::sim::faults::FaultConfig;
+use crate::sim::strap::{SimStrap, StrapConfig};
+
+/// How the worker advances time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pacing {
+    /// A virtual clock that jumps `step_ms` per step: as fast as the CPU allows, deterministic.
+    AsFastAsPossible {
+        /// Virtual time per step, ms.
+        step_ms: i64,
+    },
+    /// The real monotonic clock, one step every `step_ms`.
+    RealTime {
+        /// Time per step, ms.
+        step_ms: i64,
+    },
+}
+
+impl Pacing {
+    /// The clock and the step for this pacing.
+    pub fn clock(self) -> (Box<dyn Clock + Send>, i64) {
+        match self {
+            Pacing::AsFastAsPossible { step_ms } => {
+                (Box::new(ManualClock::default()), step_ms.max(1))
+            }
+            Pacing::RealTime { step_ms } => (Box::new(SystemClock::default()), step_ms.max(1)),
+        }
+    }
+}
+
+/// A simulated strap session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimulatorSpec {
+    /// Length, minutes.
+    pub minutes: f64,
+    /// Seed (same seed, same session).
+    pub seed: u64,
+    /// Stress episodes.
+    pub stress: Vec<StressEpisode>,
+    /// Link and signal faults.
+    pub faults: FaultConfig,
+    /// Typical (motion, muscle, mains) noise instead of a clean signal.
+    pub noisy: bool,
+}
+
+/// The simulated H10 behind a real [`Session`], ending after `spec.minutes`.
+pub fn simulator_source(spec: &SimulatorSpec) -> TimeLimited<SessionSource<SimStrap>> {
+    let strap = SimStrap::new(StrapConfig {
+        ecg: EcgConfig {
+            stress: spec.stress.clone(),
+            noise: if spec.noisy {
+                NoiseConfig::typical()
+            } else {
+                NoiseConfig::clean()
+            },
+            seed: spec.seed,
+            ..EcgConfig::default()
+        },
+        faults: spec.faults.clone(),
+        seed: spec.seed,
+        ..StrapConfig::default()
+    });
+    let session = Session::new(SessionConfig {
+        seed: spec.seed,
+        ..SessionConfig::default()
+    });
+    TimeLimited::new(
+        SessionSource::new(session, strap),
+        (spec.minutes * 60_000.0).round() as i64,
+    )
+}
+
+/// A file replayed: `speed` `None` = as fast as possible (virtual clock), else that multiple
+/// of real time. Returns the source and the pacing to run it with.
+pub fn replay_source(
+    path: &Path,
+    speed: Option<f64>,
+) -> crate::Result<(ReplaySource<ManualClock>, Pacing)> {
+    let (source_speed, pacing) = match speed.filter(|s| s.is_finite() && *s > 0.0) {
+        // Released 1 s of recording per virtual second: bounded work per step.
+        None => (Some(1.0), Pacing::AsFastAsPossible { step_ms: 1_000 }),
+        Some(s) => (Some(s), Pacing::RealTime { step_ms: 100 }),
+    };
+    let source = ReplaySource::open(path, source_speed, ManualClock::default())?;
+    Ok((source, pacing))
+}
+
+/// A source that ends at phone time `end_ms` (the inner source is stopped then).
+#[derive(Debug)]
+pub struct TimeLimited<S> {
+    inner: S,
+    end_ms: i64,
+    stopped: bool,
+}
+
+impl<S: SensorSource> TimeLimited<S> {
+    /// `inner` until `end_ms`.
+    pub fn new(inner: S, end_ms: i64) -> Self {
+        Self {
+            inner,
+            end_ms,
+            stopped: false,
+        }
+    }
+}
+
+impl<S: SensorSource> SensorSource for TimeLimited<S> {
+    fn poll(&mut self, now_ms: i64, out: &mut Vec<SensorEvent>) -> bool {
+        if self.stopped {
+            return false;
+        }
+        let alive = self.inner.poll(now_ms.min(self.end_ms), out);
+        if now_ms >= self.end_ms {
+            self.stop(self.end_ms);
+            self.inner.poll(self.end_ms, out);
+            return false;
+        }
+        alive
+    }
+
+    fn stop(&mut self, now_ms: i64) {
+        if !self.stopped {
+            self.stopped = true;
+            self.inner.stop(now_ms);
+        }
+    }
+}
+
+/// The platform bridge's [`crate::sensor::bridge::StrapSession`] as a source: the app drives
+/// the session (callbacks, `tick`); the monitor consumes its decoded events.
+#[derive(Debug)]
+pub struct BridgeSource {
+    session: Arc<crate::sensor::bridge::StrapSession>,
+    last_ms: i64,
+}
+
+impl BridgeSource {
+    /// Consume `session`'s events.
+    pub fn new(session: Arc<crate::sensor::bridge::StrapSession>) -> Self {
+        Self {
+            session,
+            last_ms: 0,
+        }
+    }
+}
+
+impl SensorSource for BridgeSource {
+    fn poll(&mut self, _now_ms: i64, out: &mut Vec<SensorEvent>) -> bool {
+        let n = out.len();
+        out.extend(self.session.take_sensor_events());
+        for e in &out[n..] {
+            if let SensorEvent::HeartRate { at_ms, .. } | SensorEvent::Battery { at_ms, .. } = e {
+                self.last_ms = self.last_ms.max(*at_ms);
+            }
+        }
+        !self.session.is_terminal()
+    }
+
+    fn stop(&mut self, _now_ms: i64) {
+        // The session's own clock (the app's); `stop` does not depend on the time.
+        let _ = self.session.stop(self.last_ms);
+    }
+}

@@ -1,0 +1,135 @@
+//! The monitor's one worker thread: runs the pipeline step by step on its clock and delivers
+//! every event to the listeners from this thread. A panic inside a step is caught and logged;
+//! the session goes on (it ends after a few in a row).
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+
+use super::hub::Hub;
+use super::pipeline::Pipeline;
+use super::ports::SessionInfo;
+use super::sources::Pacing;
+use crate::sensor::SensorSource;
+
+/// Consecutive panicking steps after which the session ends.
+const MAX_FAILED_STEPS: u32 = 3;
+
+/// What one session runs.
+pub struct Run {
+    /// The pipeline (parts, history).
+    pub pipeline: Pipeline,
+    /// Where the events come from.
+    pub source: Box<dyn SensorSource + Send>,
+    /// Clock and step.
+    pub pacing: Pacing,
+    /// For the history.
+    pub info: SessionInfo,
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Run")
+            .field("pacing", &self.pacing)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A running (or finished) session's thread.
+#[derive(Debug)]
+pub struct Worker {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Start the thread.
+    pub fn spawn(run: Run, hub: Arc<Hub>) -> std::io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("stressbeat-monitor".into())
+            .spawn(move || run_session(run, &hub, &flag))?;
+        Ok(Self {
+            stop,
+            handle: Some(handle),
+        })
+    }
+
+    /// Ask the session to stop (returns at once).
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::Release);
+    }
+
+    /// Wait for the thread to end.
+    pub fn join(&mut self) {
+        if let Some(h) = self.handle.take() {
+            if h.join().is_err() {
+                log::error!("monitor: worker thread ended abnormally");
+            }
+        }
+    }
+
+    /// Whether the thread has ended.
+    pub fn is_finished(&self) -> bool {
+        self.handle.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+}
+
+fn run_session(run: Run, hub: &Hub, stop: &AtomicBool) {
+    let Run {
+        mut pipeline,
+        mut source,
+        pacing,
+        info,
+    } = run;
+    let (mut clock, step_ms) = pacing.clock();
+    let mut out = Vec::with_capacity(256);
+    pipeline.begin(&info, &mut out);
+    publish(hub, &mut out);
+    let mut failed = 0;
+    loop {
+        let now = clock.now_ms();
+        let stopping = stop.load(Ordering::Acquire);
+        let step = catch_unwind(AssertUnwindSafe(|| {
+            if stopping {
+                source.stop(now);
+            }
+            pipeline.step(source.as_mut(), now, &mut out)
+        }));
+        match step {
+            Ok(alive) => {
+                failed = 0;
+                publish(hub, &mut out);
+                if !alive || stopping {
+                    break;
+                }
+            }
+            Err(_) => {
+                failed += 1;
+                out.clear();
+                log::error!("monitor: internal error in a pipeline step ({failed} in a row)");
+                if failed >= MAX_FAILED_STEPS || stopping {
+                    break;
+                }
+            }
+        }
+        clock.sleep_until_ms(now + step_ms);
+    }
+    if catch_unwind(AssertUnwindSafe(|| pipeline.finish(&mut out))).is_err() {
+        log::error!("monitor: internal error while finishing the session");
+        out.clear();
+        out.push(super::events::MonitorEvent::Finished {
+            session_id: pipeline.session_id(),
+            windows: pipeline.windows_scored(),
+        });
+    }
+    publish(hub, &mut out);
+}
+
+fn publish(hub: &Hub, out: &mut Vec<super::events::MonitorEvent>) {
+    for ev in out.drain(..) {
+        hub.publish(&ev);
+    }
+}

@@ -1,0 +1,301 @@
+//! The stress monitor end to end on the simulated strap: a session with a stress episode runs
+//! through the whole pipeline (as fast as possible, on a virtual clock) into the history and
+//! the listeners.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use stressbeat_core::engine::{AlertEngine, AlertPolicy, EngineConfig, StressEngine};
+use stressbeat_core::monitor::interim::{HrvOnlyAnalyzer, MemoryHistory};
+use stressbeat_core::monitor::sources::simulator_source;
+use stressbeat_core::monitor::{
+    Engines, EventKind, Monitor, MonitorEvent, Pacing, Parts, PipelineConfig, SessionInfo,
+    SimulatorSpec, WindowAnalyzer,
+};
+use stressbeat_core::sensor::{ConnectionState, GapCause};
+use stressbeat_core::sim::ecgsyn::StressEpisode;
+use stressbeat_core::sim::faults::FaultConfig;
+
+struct Interim;
+impl Parts for Interim {
+    fn analyzer(&self) -> Box<dyn WindowAnalyzer> {
+        Box::new(HrvOnlyAnalyzer)
+    }
+}
+
+const T0: i64 = 1_800_000_000_000;
+
+fn monitor(history: Arc<Mutex<MemoryHistory>>) -> Monitor {
+    let engines = Engines {
+        stress: StressEngine::new(EngineConfig::default()).unwrap(),
+        alerts: AlertEngine::new(AlertPolicy::default()).unwrap(),
+    };
+    Monitor::new(
+        PipelineConfig::default(),
+        Box::new(Interim),
+        engines,
+        Some(history),
+    )
+}
+
+fn info() -> SessionInfo {
+    SessionInfo {
+        source: "simulator".into(),
+        device: "simulated H10".into(),
+        started_unix_ms: T0,
+        started_phone_ms: 0,
+    }
+}
+
+/// Subscribe to every kind; events land in one list in delivery order.
+fn record_all(m: &Monitor) -> (Arc<Mutex<Vec<MonitorEvent>>>, Vec<stressbeat_core::monitor::Subscription>) {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let subs = [
+        EventKind::HeartRate,
+        EventKind::Ecg,
+        EventKind::Quality,
+        EventKind::Stress,
+        EventKind::Alert,
+        EventKind::Connection,
+        EventKind::Status,
+    ]
+    .into_iter()
+    .map(|k| {
+        let l = log.clone();
+        m.subscribe(k, Arc::new(move |e: &MonitorEvent| l.lock().unwrap().push(e.clone())))
+    })
+    .collect();
+    (log, subs)
+}
+
+fn run(spec: &SimulatorSpec) -> (Vec<MonitorEvent>, Arc<Mutex<MemoryHistory>>, f64) {
+    let history = Arc::new(Mutex::new(MemoryHistory::default()));
+    let m = monitor(history.clone());
+    let (log, _subs) = record_all(&m);
+    let t = Instant::now();
+    m.start(
+        Box::new(simulator_source(spec)),
+        Pacing::AsFastAsPossible { step_ms: 250 },
+        info(),
+    )
+    .unwrap();
+    m.wait();
+    let secs = t.elapsed().as_secs_f64();
+    let events = log.lock().unwrap().clone();
+    (events, history, secs)
+}
+
+fn stress_scores(events: &[MonitorEvent], from_s: f64, to_s: f64) -> Vec<f64> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            MonitorEvent::Stress { update, .. } => {
+                let t = (update.at_ms - T0) as f64 / 1000.0;
+                ((from_s..to_s).contains(&t)).then_some(update.score.map(f64::from))?
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+#[test]
+fn simulated_session_with_stress_episode_end_to_end() {
+    let spec = SimulatorSpec {
+        minutes: 14.0,
+        seed: 7,
+        stress: vec![StressEpisode {
+            start_s: 360.0,
+            duration_s: 300.0,
+            intensity: 1.0,
+        }],
+        faults: FaultConfig::default(),
+        noisy: false,
+    };
+    let (events, history, secs) = run(&spec);
+    eprintln!("14 simulated minutes in {secs:.2} s, {} events", events.len());
+
+    // Order: started first, finished last; connection goes to streaming and ends stopped.
+    assert!(matches!(events.first(), Some(MonitorEvent::SessionStarted { .. })), "{:?}", events.first());
+    let Some(MonitorEvent::Finished { session_id, windows }) = events.last() else {
+        panic!("last event {:?}", events.last())
+    };
+    let states: Vec<&ConnectionState> = events
+        .iter()
+        .filter_map(|e| match e {
+            MonitorEvent::Connection { state, .. } => Some(state),
+            _ => None,
+        })
+        .collect();
+    assert!(states.contains(&&ConnectionState::Streaming), "{states:?}");
+    assert_eq!(states.last(), Some(&&ConnectionState::Stopped));
+
+    // ECG batches: a few per second, in time order, never per sample.
+    let ecg: Vec<(f64, usize)> = events
+        .iter()
+        .filter_map(|e| match e {
+            MonitorEvent::Ecg(b) => Some((b.first_sample_ms, b.samples_mv.len())),
+            _ => None,
+        })
+        .collect();
+    assert!(ecg.windows(2).all(|w| w[1].0 > w[0].0), "ECG batches out of order");
+    let per_s = ecg.len() as f64 / (14.0 * 60.0);
+    assert!((1.0..=4.0).contains(&per_s), "{per_s} batches/s");
+    assert!(ecg.iter().all(|(_, n)| *n >= 20), "tiny batches");
+
+    // Stress updates every 5 s in order, each one stored.
+    let at: Vec<i64> = events
+        .iter()
+        .filter_map(|e| match e {
+            MonitorEvent::Stress { update, .. } => Some(update.at_ms),
+            _ => None,
+        })
+        .collect();
+    assert!(at.windows(2).all(|w| w[1] - w[0] >= 4_900 && w[1] - w[0] <= 5_100), "{:?}", &at[..5]);
+    assert_eq!(at.len() as u64, *windows);
+    // ≈ (14 min - 30 s window - connection set-up) / 5 s
+    assert!((150..=163).contains(&at.len()), "{} windows", at.len());
+    let h = history.lock().unwrap();
+    let s = h.sessions.iter().find(|s| s.id == *session_id).unwrap();
+    assert_eq!(s.windows.len(), at.len());
+    assert!(s.end_ms.is_some());
+    assert!(s.gaps.is_empty(), "no faults, no gaps: {:?}", s.gaps);
+
+    // Heart rate from the strap and from the ECG.
+    let hr: Vec<f64> = events
+        .iter()
+        .filter_map(|e| match e {
+            MonitorEvent::HeartRate(h) => Some(h.bpm),
+            _ => None,
+        })
+        .collect();
+    assert!(hr.len() > 14 * 60, "{} HR updates", hr.len());
+
+    for e in events.iter().filter(|e| matches!(e, MonitorEvent::Stress { .. })).step_by(20) {
+        if let MonitorEvent::Stress { update, observation } = e {
+            eprintln!("{:?} {:?} {:?} {:?} {:?}", update.score, update.reason, observation.usable_fraction, observation.hr_bpm, observation.fallback_probability);
+        }
+    }
+    // Stress rises during the episode (ramp excluded) and falls after it.
+    let before = stress_scores(&events, 120.0, 355.0);
+    let during = stress_scores(&events, 450.0, 660.0);
+    let after = stress_scores(&events, 780.0, 840.0);
+    assert!(before.len() > 30 && during.len() > 30, "{} / {}", before.len(), during.len());
+    let (b, d, a) = (mean(&before), mean(&during), mean(&after));
+    eprintln!("mean score before {b:.1}, during {d:.1}, after {a:.1}");
+    assert!(d > b + 25.0, "before {b:.1}, during {d:.1}");
+    assert!(a < d, "after {a:.1}, during {d:.1}");
+}
+
+#[test]
+fn faults_every_gap_stored_and_session_survives() {
+    let spec = SimulatorSpec {
+        minutes: 10.0,
+        seed: 3,
+        stress: Vec::new(),
+        faults: FaultConfig::parse("loss=5%,dup=2%,disconnect=2m/10s").unwrap(),
+        noisy: true,
+    };
+    let (events, history, _) = run(&spec);
+    let gaps: Vec<(i64, GapCause)> = events
+        .iter()
+        .filter_map(|e| match e {
+            MonitorEvent::Gap { from_ms, cause, .. } => Some((from_ms.round() as i64, *cause)),
+            _ => None,
+        })
+        .collect();
+    let h = history.lock().unwrap();
+    let stored: Vec<(i64, GapCause)> = h.sessions[0].gaps.iter().map(|g| (g.0, g.2)).collect();
+    assert_eq!(stored, gaps, "every gap reported is stored");
+    let link = gaps.iter().filter(|g| g.1 == GapCause::LinkLost).count();
+    assert!(link >= 4, "4 disconnects in 10 minutes, {link} link-loss gaps");
+    assert!(gaps.len() > 20, "5 % frame loss: {} gaps", gaps.len());
+    let windows = h.sessions[0].windows.len();
+    assert!(windows > 100, "{windows} windows");
+    // Windows across a disconnect are not scored because of the signal.
+    let unscored = h.sessions[0]
+        .windows
+        .iter()
+        .filter(|(_, u)| u.reason.is_some_and(|r| r.is_signal_problem()))
+        .count();
+    assert!(unscored > 0, "windows over 10 s holes must be gated");
+    assert!(matches!(events.last(), Some(MonitorEvent::Finished { .. })));
+}
+
+#[test]
+fn panicking_listener_does_not_stop_the_session_and_cancel_stops_delivery() {
+    let history = Arc::new(Mutex::new(MemoryHistory::default()));
+    let m = monitor(history.clone());
+    let _bad = m.subscribe(EventKind::Ecg, Arc::new(|_: &MonitorEvent| panic!("listener bug")));
+    let count = Arc::new(Mutex::new(0u32));
+    let c = count.clone();
+    let sub = Arc::new(Mutex::new(None::<stressbeat_core::monitor::Subscription>));
+    let s2 = sub.clone();
+    let handle = m.subscribe(
+        EventKind::Ecg,
+        Arc::new(move |_: &MonitorEvent| {
+            let mut n = c.lock().unwrap();
+            *n += 1;
+            if *n == 10 {
+                // Cancel from inside the listener (on the worker thread).
+                if let Some(s) = s2.lock().unwrap().as_ref() {
+                    s.cancel();
+                }
+            }
+        }),
+    );
+    *sub.lock().unwrap() = Some(handle);
+    let (log, _subs) = record_all(&m);
+    let spec = SimulatorSpec {
+        minutes: 2.0,
+        seed: 1,
+        stress: Vec::new(),
+        faults: FaultConfig::default(),
+        noisy: false,
+    };
+    m.start(Box::new(simulator_source(&spec)), Pacing::AsFastAsPossible { step_ms: 250 }, info())
+        .unwrap();
+    m.wait();
+    assert_eq!(*count.lock().unwrap(), 10, "no event after cancel");
+    let events = log.lock().unwrap();
+    assert!(matches!(events.last(), Some(MonitorEvent::Finished { windows, .. }) if *windows > 10));
+    assert_eq!(history.lock().unwrap().sessions.len(), 1);
+}
+
+#[test]
+fn new_listener_gets_current_state_and_second_start_is_refused_while_running() {
+    let history = Arc::new(Mutex::new(MemoryHistory::default()));
+    let m = monitor(history);
+    let spec = SimulatorSpec {
+        minutes: 1.0,
+        seed: 2,
+        stress: Vec::new(),
+        faults: FaultConfig::default(),
+        noisy: false,
+    };
+    m.start(Box::new(simulator_source(&spec)), Pacing::RealTime { step_ms: 100 }, info())
+        .unwrap();
+    let again = m.start(Box::new(simulator_source(&spec)), Pacing::AsFastAsPossible { step_ms: 250 }, info());
+    assert!(again.is_err(), "one session at a time");
+    // Wait for the stream to come up (real time: connection takes a few hundred ms).
+    let t = Instant::now();
+    let got = Arc::new(Mutex::new(Vec::new()));
+    loop {
+        let g = got.clone();
+        let sub = m.subscribe(EventKind::Connection, Arc::new(move |e: &MonitorEvent| g.lock().unwrap().push(e.clone())));
+        let first = got.lock().unwrap().first().cloned();
+        drop(sub);
+        if matches!(first, Some(MonitorEvent::Connection { state: ConnectionState::Streaming, .. })) {
+            break;
+        }
+        got.lock().unwrap().clear();
+        assert!(t.elapsed().as_secs() < 20, "never streaming: {first:?}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    m.stop();
+    assert!(!m.is_running());
+}
