@@ -2,7 +2,12 @@
 
 mod ble;
 mod decode;
+mod demo;
+mod history;
+mod live_view;
+mod report;
 mod simulate;
+mod store;
 mod table;
 
 use std::{
@@ -31,6 +36,11 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run a simulated strap with a stress episode through the whole monitor: live view,
+    /// history, summary and a PNG report. Start here.
+    Demo(demo::DemoArgs),
+    /// Run a recording (WFDB, EDF, CSV, Polar capture) through the monitor like the demo.
+    Replay(demo::ReplayArgs),
     /// Detect R-peaks in a recording (WFDB .hea, EDF/EDF+ or CSV).
     Peaks(RecordingArgs),
     /// HRV metrics and signal quality of a recording.
@@ -52,6 +62,10 @@ enum Command {
     Scan(ble::ScanArgs),
     /// Record ECG from a strap (Polar H10) into a capture file and an EDF.
     Record(ble::RecordArgs),
+    /// Sessions, daily summaries and recent alerts in the history.
+    History(history::HistoryArgs),
+    /// Export a session from the history as CSV (windows or RR) or EDF+ (raw ECG).
+    Export(history::ExportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -117,6 +131,10 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate::simulate(&args),
         Command::Scan(args) => ble::scan(&args),
         Command::Record(args) => ble::record(&args),
+        Command::Demo(args) => demo::demo(&args),
+        Command::Replay(args) => demo::replay(&args),
+        Command::History(args) => history::history(&args),
+        Command::Export(args) => history::export(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

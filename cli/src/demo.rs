@@ -1,0 +1,383 @@
+//! `stressbeat demo` (a simulated H10 with a stress episode) and `stressbeat replay` (a real
+//! recording): the whole monitor pipeline into the history, a live view, a summary and the PNG
+//! report.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use clap::Args;
+use stressbeat_core::{
+    engine::{AlertEngine, AlertPolicy, EngineConfig, PersonalBaseline, StressEngine},
+    history::{SessionDetail, SourceKind},
+    io::{LoadOptions, load_recording},
+    monitor::{
+        Engines, EventKind, Monitor, MonitorEvent, Pacing, Parts, PipelineConfig, SessionInfo,
+        SharedHistory, SimulatorSpec, Subscription, WindowAnalyzer,
+        interim::HrvOnlyAnalyzer,
+        sources::{replay_source, simulator_source},
+    },
+    sensor::SensorSource,
+    sim::{ecgsyn::StressEpisode, faults::FaultConfig},
+};
+
+use crate::{
+    NOT_MEDICAL,
+    history::{open_rw, resolve_db},
+    live_view::{LiveCounts, LiveView},
+    report::write_report,
+    store::SqliteWriter,
+};
+
+/// `stressbeat demo`.
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Simulated minutes (a stress episode fills the middle third).
+    #[arg(long, default_value_t = 20.0)]
+    minutes: f64,
+    /// History database (default: a file in the user's data directory, printed).
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// PNG report (default: next to the database, named after the session).
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Run in real time instead of as fast as possible.
+    #[arg(long)]
+    realtime: bool,
+    /// Simulator seed (same seed, same signal).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Link and signal faults, e.g. "loss=5%,dup=1%,disconnect=2m/10s" (see docs/simulator.md).
+    #[arg(long)]
+    faults: Option<String>,
+}
+
+/// `stressbeat replay`.
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    /// Recording: WFDB (.hea), EDF/EDF+, CSV or a Polar capture.
+    file: PathBuf,
+    /// History database (default: a file in the user's data directory, printed).
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// PNG report (default: next to the database, named after the session).
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// A calm recording of the same person: calibrates the personal baseline first.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+}
+
+/// The parts the monitor joins (interim: HRV-only analysis until the models are joined).
+#[derive(Debug)]
+struct DemoParts;
+
+impl Parts for DemoParts {
+    fn analyzer(&self) -> Box<dyn WindowAnalyzer> {
+        Box::new(HrvOnlyAnalyzer)
+    }
+}
+
+/// Fresh engines with the default configuration.
+pub fn new_engines() -> Result<Engines, String> {
+    Ok(Engines {
+        stress: StressEngine::new(EngineConfig::default()).map_err(|e| e.to_string())?,
+        alerts: AlertEngine::new(AlertPolicy::default()).map_err(|e| e.to_string())?,
+    })
+}
+
+/// A monitor over the demo parts.
+pub fn new_monitor(engines: Engines, history: Option<SharedHistory>) -> Monitor {
+    Monitor::new(
+        PipelineConfig::default(),
+        Box::new(DemoParts),
+        engines,
+        history,
+    )
+}
+
+fn now_unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A finished monitored session.
+struct Outcome {
+    session: i64,
+    counts: LiveCounts,
+    wall_s: f64,
+    writer: Arc<Mutex<SqliteWriter>>,
+}
+
+/// Run `source` through a monitor writing into `writer`, with the live view; waits for the end.
+fn run_session(
+    writer: SqliteWriter,
+    engines: Engines,
+    source: Box<dyn SensorSource + Send>,
+    pacing: Pacing,
+    info: SessionInfo,
+    length_ms: i64,
+) -> Result<Outcome, String> {
+    let (writer, port) = writer.shared();
+    let monitor = new_monitor(engines, Some(port));
+    let view = LiveView::new(info.started_unix_ms, length_ms);
+    let session = Arc::new(Mutex::new(0i64));
+    let mut subs: Vec<Subscription> = [
+        EventKind::HeartRate,
+        EventKind::Stress,
+        EventKind::Alert,
+        EventKind::Status,
+    ]
+    .into_iter()
+    .map(|k| monitor.subscribe(k, view.callback()))
+    .collect();
+    let warned = Arc::new(AtomicBool::new(false));
+    for kind in [EventKind::Ecg, EventKind::HeartRate, EventKind::Status] {
+        let (w, s, warned) = (writer.clone(), session.clone(), warned.clone());
+        subs.push(monitor.subscribe(
+            kind,
+            Arc::new(move |ev: &MonitorEvent| {
+                if let MonitorEvent::SessionStarted { session_id } = ev
+                    && let Ok(mut s) = s.lock()
+                {
+                    *s = *session_id;
+                }
+                if let Ok(mut w) = w.lock()
+                    && let Err(e) = w.on_event(ev)
+                    && !warned.swap(true, Ordering::Relaxed)
+                {
+                    eprintln!("stressbeat: raw ECG/RR not stored: {e}");
+                }
+            }),
+        ));
+    }
+    let t = Instant::now();
+    monitor
+        .start(source, pacing, info)
+        .map_err(|e| e.to_string())?;
+    monitor.wait();
+    let wall_s = t.elapsed().as_secs_f64();
+    drop(subs);
+    let counts = view.finish();
+    {
+        let mut w = writer.lock().map_err(|_| "history lock poisoned")?;
+        stressbeat_core::monitor::HistoryWriter::flush(&mut *w).map_err(|e| e.to_string())?;
+    }
+    let session = *session.lock().map_err(|_| "session lock poisoned")?;
+    if session == 0 {
+        return Err("the session was not stored in the history".into());
+    }
+    Ok(Outcome {
+        session,
+        counts,
+        wall_s,
+        writer,
+    })
+}
+
+/// Print the summary and draw the report.
+fn finish(outcome: &Outcome, db: &Path, report: Option<&Path>, what: &str) -> Result<(), String> {
+    let w = outcome.writer.lock().map_err(|_| "history lock poisoned")?;
+    let h = w.history();
+    let detail = h
+        .session_detail(outcome.session)
+        .map_err(|e| e.to_string())?
+        .ok_or("the session is missing from the history")?;
+    let report_path = report.map_or_else(
+        || db.with_file_name(format!("stressbeat-session-{}.png", outcome.session)),
+        Path::to_path_buf,
+    );
+    let drawn = write_report(h, outcome.session, &report_path)?;
+    print_summary(&detail, &outcome.counts, outcome.wall_s, what);
+    println!("History:  {} (session {})", db.display(), outcome.session);
+    println!(
+        "Report:   {} ({} timeline points, {} beat images)",
+        report_path.display(),
+        drawn.points,
+        drawn.beats
+    );
+    println!("\n{NOT_MEDICAL}");
+    Ok(())
+}
+
+fn print_summary(d: &SessionDetail, counts: &LiveCounts, wall_s: f64, what: &str) {
+    let s = &d.summary;
+    let minutes = s.duration_ms as f64 / 60_000.0;
+    println!("\n== {what}: {minutes:.1} min in {wall_s:.1} s");
+    println!(
+        "windows {} ({} scored), RR intervals {}, ECG samples {}, gaps {}, alerts {}",
+        s.windows, counts.scored, s.rr_intervals, s.ecg_samples, s.gaps, s.alerts
+    );
+    let f = |v: Option<f64>, unit: &str| v.map_or_else(|| "-".into(), |x| format!("{x:.1}{unit}"));
+    println!(
+        "mean HR {}, mean RMSSD {}, stress score mean {} / max {}",
+        f(d.mean_hr_bpm, " bpm"),
+        f(d.mean_rmssd_ms, " ms"),
+        f(d.mean_score, ""),
+        f(d.max_score, "")
+    );
+    if !d.minutes_by_state.is_empty() {
+        let states: Vec<String> = d
+            .minutes_by_state
+            .iter()
+            .map(|m| format!("{} {:.1} min", m.state, m.minutes))
+            .collect();
+        println!("time by state: {}", states.join(", "));
+    }
+    for a in &d.alerts {
+        println!(
+            "alert at +{:.1} min: {} ({})",
+            (a.at_ms - s.started_at_ms) as f64 / 60_000.0,
+            a.kind,
+            a.reason
+        );
+    }
+    for text in &counts.degraded {
+        println!("degraded: {text}");
+    }
+}
+
+/// The demo's simulator: a stress episode over the middle third.
+pub fn demo_spec(minutes: f64, seed: u64, faults: FaultConfig) -> SimulatorSpec {
+    let total_s = minutes * 60.0;
+    SimulatorSpec {
+        minutes,
+        seed,
+        stress: vec![StressEpisode {
+            start_s: total_s / 3.0,
+            duration_s: total_s / 3.0,
+            intensity: 1.0,
+        }],
+        faults,
+        noisy: false,
+    }
+}
+
+/// Run `stressbeat demo`.
+pub fn demo(args: &DemoArgs) -> Result<(), String> {
+    if !(args.minutes.is_finite() && args.minutes > 0.0 && args.minutes <= 7.0 * 24.0 * 60.0) {
+        return Err("--minutes must be between 0 and one week".into());
+    }
+    let faults = match &args.faults {
+        Some(spec) => FaultConfig::parse(spec).map_err(|e| format!("--faults: {}", e.0))?,
+        None => FaultConfig::default(),
+    };
+    let db = resolve_db(args.db.as_deref())?;
+    println!(
+        "StressBeat demo: a simulated Polar H10, {:.0} minutes with a stress episode in the middle third.",
+        args.minutes
+    );
+    println!("History database: {}", db.display());
+    let writer = SqliteWriter::new(open_rw(&db)?, SourceKind::Simulator);
+    let spec = demo_spec(args.minutes, args.seed, faults);
+    let pacing = if args.realtime {
+        Pacing::RealTime { step_ms: 100 }
+    } else {
+        Pacing::AsFastAsPossible { step_ms: 250 }
+    };
+    let info = SessionInfo {
+        source: "simulator".into(),
+        device: "simulated Polar H10".into(),
+        started_unix_ms: now_unix_ms(),
+        started_phone_ms: 0,
+    };
+    let length_ms = (args.minutes * 60_000.0) as i64;
+    let outcome = run_session(
+        writer,
+        new_engines()?,
+        Box::new(simulator_source(&spec)),
+        pacing,
+        info,
+        length_ms,
+    )?;
+    finish(&outcome, &db, args.report.as_deref(), "Simulated session")
+}
+
+/// Length of a recording in ms, when it can be read as one (captures: `None`).
+fn recording_length_ms(path: &Path) -> Option<i64> {
+    let rec = load_recording(path, &LoadOptions::default()).ok()?;
+    let ch = rec.default_ecg_channel()?;
+    Some((rec.signals.get(ch)?.duration_s() * 1000.0) as i64)
+}
+
+/// Calibrate a baseline on `path` (nothing stored); returns it with a line saying how it went.
+fn calibrate(path: &Path) -> Result<(PersonalBaseline, u64), String> {
+    let length_ms = recording_length_ms(path).ok_or_else(|| {
+        format!(
+            "{}: not a recording the baseline can be read from",
+            path.display()
+        )
+    })?;
+    let mut engines = new_engines()?;
+    let start = now_unix_ms();
+    // Windows end every 5 s up to the end; the calibration closes on the last of them.
+    engines
+        .stress
+        .start_calibration(start, (length_ms - 10_000).max(30_000));
+    let monitor = new_monitor(engines, None);
+    let (source, pacing) = replay_source(path, None).map_err(|e| e.to_string())?;
+    monitor
+        .start(
+            Box::new(source),
+            pacing,
+            SessionInfo {
+                source: "replay".into(),
+                device: "recording".into(),
+                started_unix_ms: start,
+                started_phone_ms: 0,
+            },
+        )
+        .map_err(|e| e.to_string())?;
+    monitor.wait();
+    let e = monitor
+        .engines()
+        .lock()
+        .map_err(|_| "engine lock poisoned")?;
+    match e.stress.baseline() {
+        Some(b) => Ok((b.clone(), b.windows)),
+        None => Err(format!(
+            "{}: calibration failed (too few clean windows for a baseline)",
+            path.display()
+        )),
+    }
+}
+
+/// Run `stressbeat replay`.
+pub fn replay(args: &ReplayArgs) -> Result<(), String> {
+    let db = resolve_db(args.db.as_deref())?;
+    println!("History database: {}", db.display());
+    let mut engines = new_engines()?;
+    if let Some(b) = &args.baseline {
+        let (baseline, windows) = calibrate(b)?;
+        println!(
+            "Personal baseline from {} ({windows} windows): HR {:.1} bpm, RMSSD {:.1} ms",
+            b.display(),
+            baseline.hr_bpm.mean,
+            baseline.rmssd_ms.mean
+        );
+        engines.stress.set_baseline(Some(baseline));
+    }
+    let file_name = args
+        .file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let writer = SqliteWriter::new(open_rw(&db)?, SourceKind::Replay { file_name });
+    let (source, pacing) = replay_source(&args.file, None).map_err(|e| e.to_string())?;
+    let info = SessionInfo {
+        source: "replay".into(),
+        device: "recording".into(),
+        started_unix_ms: now_unix_ms(),
+        started_phone_ms: 0,
+    };
+    let length_ms = recording_length_ms(&args.file).unwrap_or(0);
+    let outcome = run_session(writer, engines, Box::new(source), pacing, info, length_ms)?;
+    finish(
+        &outcome,
+        &db,
+        args.report.as_deref(),
+        &format!("Replay of {}", args.file.display()),
+    )
+}
