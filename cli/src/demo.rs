@@ -10,7 +10,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use clap::Args;
 use stressbeat_core::{
     engine::{AlertEngine, AlertPolicy, EngineConfig, PersonalBaseline, StressEngine},
-    history::{SessionDetail, SourceKind},
+    history::{History, SessionDetail, SourceKind},
     io::{LoadOptions, load_recording},
     monitor::{
         Engines, EventKind, Monitor, MonitorEvent, Pacing, Parts, PipelineConfig, SessionInfo,
@@ -104,15 +104,17 @@ fn now_unix_ms() -> i64 {
 }
 
 /// A finished monitored session.
-struct Outcome {
-    session: i64,
+pub(crate) struct Outcome {
+    /// Its history id.
+    pub session: i64,
     counts: LiveCounts,
     wall_s: f64,
-    writer: Arc<Mutex<SqliteWriter>>,
+    /// The history it was written to.
+    pub writer: Arc<Mutex<SqliteWriter>>,
 }
 
 /// Run `source` through a monitor writing into `writer`, with the live view; waits for the end.
-fn run_session(
+pub(crate) fn run_session(
     writer: SqliteWriter,
     engines: Engines,
     source: Box<dyn SensorSource + Send>,
@@ -295,6 +297,24 @@ pub fn demo(args: &DemoArgs) -> Result<(), String> {
     finish(&outcome, &db, args.report.as_deref(), "Simulated session")
 }
 
+/// Simulate `minutes` of the demo session (as fast as possible) into `history` (tests).
+#[cfg(test)]
+pub(crate) fn simulate_into(history: History, minutes: f64, seed: u64) -> Result<Outcome, String> {
+    run_session(
+        SqliteWriter::new(history, SourceKind::Simulator),
+        new_engines()?,
+        Box::new(simulator_source(&demo_spec(minutes, seed, FaultConfig::default()))),
+        Pacing::AsFastAsPossible { step_ms: 250 },
+        SessionInfo {
+            source: "simulator".into(),
+            device: "simulated Polar H10".into(),
+            started_unix_ms: 1_800_000_000_000,
+            started_phone_ms: 0,
+        },
+        (minutes * 60_000.0) as i64,
+    )
+}
+
 /// Length of a recording in ms, when it can be read as one (captures: `None`).
 fn recording_length_ms(path: &Path) -> Option<i64> {
     let rec = load_recording(path, &LoadOptions::default()).ok()?;
@@ -317,6 +337,18 @@ fn calibrate(path: &Path) -> Result<(PersonalBaseline, u64), String> {
         .stress
         .start_calibration(start, (length_ms - 10_000).max(30_000));
     let monitor = new_monitor(engines, None);
+    let degraded = Arc::new(Mutex::new(Vec::<String>::new()));
+    let d = degraded.clone();
+    let _sub = monitor.subscribe(
+        EventKind::Status,
+        Arc::new(move |ev: &MonitorEvent| {
+            if let MonitorEvent::Degraded(x) = ev
+                && let Ok(mut d) = d.lock()
+            {
+                d.push(format!("{x:?}"));
+            }
+        }),
+    );
     let (source, pacing) = replay_source(path, None).map_err(|e| e.to_string())?;
     monitor
         .start(
@@ -338,8 +370,12 @@ fn calibrate(path: &Path) -> Result<(PersonalBaseline, u64), String> {
     match e.stress.baseline() {
         Some(b) => Ok((b.clone(), b.windows)),
         None => Err(format!(
-            "{}: calibration failed (too few clean windows for a baseline)",
-            path.display()
+            "{}: calibration failed (too few clean windows for a baseline){}",
+            path.display(),
+            degraded
+                .lock()
+                .map(|d| d.iter().map(|x| format!("; {x}")).collect::<String>())
+                .unwrap_or_default()
         )),
     }
 }

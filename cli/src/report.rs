@@ -664,3 +664,52 @@ impl Canvas {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use stressbeat_core::history::HistoryOptions;
+
+    fn count(img: &RgbImage, a: PlotArea, color: Rgb<u8>) -> usize {
+        (a.y..a.y + a.h)
+            .flat_map(|y| (a.x..a.x + a.w).map(move |x| (x, y)))
+            .filter(|&(x, y)| *img.get_pixel(x, y) == color)
+            .count()
+    }
+
+    #[test]
+    fn report_of_a_short_simulated_session() {
+        let history = History::open_in_memory(HistoryOptions::default()).unwrap();
+        let run = crate::demo::simulate_into(history, 3.0, 11).unwrap();
+        let w = run.writer.lock().unwrap();
+        let data = collect(w.history(), run.session).unwrap();
+        assert!(data.timeline.len() >= 25, "{} points", data.timeline.len());
+        assert_eq!(data.beats.len(), BEAT_IMAGES, "{:?}", data.beats_note);
+        for b in &data.beats {
+            assert!(b.pixels.iter().filter(|&&p| p > 128).count() > 100);
+        }
+        let img = render(&data);
+        assert_eq!(img.dimensions(), (WIDTH, HEIGHT));
+        // Both plots hold their line (a 3-minute series spans most of the width).
+        assert!(count(&img, HR_PLOT, HR_LINE) > 600);
+        assert!(count(&img, SCORE_PLOT, SCORE_LINE) > 600);
+        // The beat images are drawn (dark pixels inside the first frame).
+        let beat = PlotArea {
+            x: 21,
+            y: BEATS_TOP + 27,
+            w: 254,
+            h: 254,
+        };
+        let dark = (beat.y..beat.y + beat.h)
+            .flat_map(|y| (beat.x..beat.x + beat.w).map(move |x| (x, y)))
+            .filter(|&(x, y)| img.get_pixel(x, y).0[0] < 100)
+            .count();
+        assert!(dark > 300, "{dark} dark pixels in the first beat");
+        // Deterministic for a given history.
+        assert_eq!(render(&collect(w.history(), run.session).unwrap()), img);
+        // An unknown session is an error.
+        assert!(collect(w.history(), run.session + 1).is_err());
+    }
+}
