@@ -10,7 +10,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use clap::Args;
 use stressbeat_core::{
     engine::{AlertEngine, AlertPolicy, EngineConfig, PersonalBaseline, StressEngine},
-    history::{History, SessionDetail, SourceKind},
+    history::{SessionDetail, SourceKind},
     io::{LoadOptions, load_recording},
     monitor::{
         Engines, EventKind, Monitor, MonitorEvent, Pacing, Parts, PipelineConfig, SessionInfo,
@@ -299,7 +299,8 @@ pub fn demo(args: &DemoArgs) -> Result<(), String> {
 
 /// Simulate `minutes` of the demo session (as fast as possible) into `history` (tests).
 #[cfg(test)]
-pub(crate) fn simulate_into(history: History, minutes: f64, seed: u64) -> Result<Outcome, String> {
+pub(crate) fn simulate_into(
+    history: stressbeat_core::history::History, minutes: f64, seed: u64) -> Result<Outcome, String> {
     run_session(
         SqliteWriter::new(history, SourceKind::Simulator),
         new_engines()?,

@@ -7,6 +7,7 @@ mod history;
 mod live_view;
 mod report;
 mod simulate;
+mod soak;
 mod store;
 mod table;
 
@@ -66,6 +67,10 @@ enum Command {
     History(history::HistoryArgs),
     /// Export a session from the history as CSV (windows or RR) or EDF+ (raw ECG).
     Export(history::ExportArgs),
+    /// Long simulated session with faults, checked against the simulator's ground truth
+    /// (see docs/soak.md).
+    #[command(hide = true)]
+    Soak(soak::SoakArgs),
 }
 
 #[derive(Args, Debug)]
@@ -135,6 +140,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => demo::replay(&args),
         Command::History(args) => history::history(&args),
         Command::Export(args) => history::export(&args),
+        Command::Soak(args) => soak::soak(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
