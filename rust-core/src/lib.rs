@@ -4,7 +4,7 @@
 //! - pure logic, no I/O: [`formats`] (byte parsers), [`protocol`] (BLE values), [`dsp`] (filters, R-peaks, quality, beats),
 //!   [`hrv`], [`eval`] (detector scoring), [`analysis`] (the recording pipeline), [`engine`] (stress
 //!   score, baseline, alerts), [`imaging`] (model images);
-//! - adapters at the edge: [`io`] (files);
+//! - adapters at the edge: [`io`] (files), [`history`] (the SQLite history);
 //! - one thin FFI layer: [`ffi`] (uniffi proc-macros).
 
 pub mod analysis;

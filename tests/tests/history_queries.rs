@@ -81,7 +81,14 @@ fn timeline_buckets_windows_and_aggregates() {
     assert_eq!(t.iter().map(|p| p.windows).sum::<u32>(), 59);
     // more points than windows: one point per window, empty buckets omitted
     assert_eq!(h.timeline(T0, T0 + 600_000, 6000).unwrap().len(), 59);
+    // 7 buckets of ceil(600 s / 7) = 85.715 s; the last is clipped to the range end
+    let uneven = h.timeline(T0, T0 + 600_000, 7).unwrap();
+    assert_eq!(uneven.len(), 7);
+    assert_eq!(uneven[1].start_ms, T0 + 85_715);
+    assert_eq!(uneven[6].end_ms, T0 + 600_000);
+    assert_eq!(uneven.iter().map(|p| p.windows).sum::<u32>(), 59);
     assert!(h.timeline(T0, T0, 10).is_err());
+    assert!(h.timeline(i64::MIN, i64::MAX, 10).is_err());
     assert!(h.timeline(T0, T0 + 1, 0).is_err());
 }
 

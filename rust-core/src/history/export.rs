@@ -10,8 +10,8 @@
 //! units). RR CSV columns: `session_id, at_utc, at_ms, rr_ms`.
 //!
 //! EDF+C: one "ECG" signal in µV at the session's rate, chunks placed by their timestamps; a
-//! stretch with no ECG is filled with [`GAP_FILL_UV`] and annotated; alerts and recorded gaps
-//! are annotations too. Start date/time in the header are UTC.
+//! stretch with no ECG is filled with [`GAP_FILL_UV`] and annotated (values beyond ±32767 µV are
+//! clipped); alerts and recorded gaps are annotations too. Start date/time in the header are UTC.
 //!
 //! [`WindowRecord`]: super::WindowRecord
 

@@ -162,7 +162,7 @@ pub struct RetentionReport {
     pub sessions: u64,
 }
 
-/// Seconds a window stands for: from its end to the next window's end in the same session, at
+/// Milliseconds a window stands for: from its end to the next window's end in the same session, at
 /// most its own length (SQL expression over `windows`, needs `session_id`, `start_ms`, `end_ms`).
 const WINDOW_SPAN_MS: &str = "MIN(end_ms - start_ms,
      COALESCE(LEAD(end_ms) OVER (PARTITION BY session_id ORDER BY end_ms), end_ms + (end_ms - start_ms))
@@ -225,8 +225,9 @@ fn check_range(from_ms: i64, to_ms: i64) -> Result<()> {
 }
 
 impl History {
-    /// The windows ending in `[from_ms, to_ms)` downsampled to at most `points` equal buckets
-    /// (empty buckets are left out), oldest first.
+    /// The windows ending in `[from_ms, to_ms)` downsampled to at most `points` buckets of
+    /// `ceil((to_ms - from_ms) / points)` ms each (the last one clipped to `to_ms`; empty buckets
+    /// are left out), oldest first.
     pub fn timeline(&self, from_ms: i64, to_ms: i64, points: u32) -> Result<Vec<TimelinePoint>> {
         check_range(from_ms, to_ms)?;
         if points == 0 {
@@ -234,23 +235,25 @@ impl History {
                 "history timeline: at least one point".into(),
             ));
         }
-        let span = i128::from(to_ms) - i128::from(from_ms);
-        let n = i128::from(points);
-        let bound = |b: i128| (i128::from(from_ms) + b * span / n) as i64;
+        // buckets of a whole number of ms: `points` or fewer cover the range
+        let span = i64::try_from(i128::from(to_ms) - i128::from(from_ms))
+            .map_err(|_| Error::InvalidArgument("history timeline: range too long".into()))?;
+        let width = (span / i64::from(points)).max(1) + i64::from(span % i64::from(points) != 0);
+        let bound = |b: i64| from_ms.saturating_add(b.saturating_mul(width)).min(to_ms);
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT (end_ms - ?1) * ?3 / (?2 - ?1) AS bucket, COUNT(*), AVG(mean_hr_bpm),
+                "SELECT (end_ms - ?1) / ?3 AS bucket, COUNT(*), AVG(mean_hr_bpm),
                  AVG(score), MAX(score), MIN(usable_fraction)
                  FROM windows WHERE end_ms >= ?1 AND end_ms < ?2 GROUP BY bucket ORDER BY bucket",
             )
             .map_err(storage_error)?;
         let rows = stmt
-            .query_map(params![from_ms, to_ms, points], |r| {
+            .query_map(params![from_ms, to_ms, width], |r| {
                 let b: i64 = r.get(0)?;
                 Ok(TimelinePoint {
-                    start_ms: bound(i128::from(b)),
-                    end_ms: bound(i128::from(b) + 1),
+                    start_ms: bound(b),
+                    end_ms: bound(b + 1),
                     windows: r.get(1)?,
                     mean_hr_bpm: r.get(2)?,
                     mean_score: r.get(3)?,

@@ -218,6 +218,7 @@ impl History {
     /// Flush, then close the connection (checkpointing the WAL), reporting any failure.
     pub fn close(mut self) -> Result<()> {
         self.flush()?;
+        // `Drop` needs a connection to flush into: leave an empty in-memory one behind
         let conn = std::mem::replace(
             &mut self.conn,
             Connection::open_in_memory().map_err(storage_error)?,
@@ -335,6 +336,13 @@ impl Drop for History {
             log::warn!("history: {} records lost on close: {e}", self.pending.len());
         }
     }
+}
+
+/// The last component of a path (a replay's directory may hold a user name).
+fn file_name_only(path: &str) -> String {
+    Path::new(path)
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned())
 }
 
 /// 16 bytes from the standard library's per-process random hash keys and the clock.
@@ -509,7 +517,7 @@ impl HistorySink for History {
                 params![
                     start.started_at_ms,
                     start.source.as_str(),
-                    start.source.detail(),
+                    start.source.detail().map(file_name_only),
                     start.device_model,
                     hash
                 ],

@@ -9,7 +9,7 @@ pub(crate) fn start(at: i64) -> SessionStart {
     SessionStart {
         started_at_ms: at,
         source: SourceKind::Replay {
-            file_name: "rec.edf".into(),
+            file_name: "/home/alice/recordings/rec.edf".into(),
         },
         device_model: Some("Polar H10".into()),
         device_identity: Some("Polar H10 A1B2C3D4 / AA:BB:CC:DD:EE:FF".into()),
@@ -161,7 +161,7 @@ fn unknown_session_is_refused_at_append() {
 }
 
 #[test]
-fn device_identity_is_stored_only_as_a_salted_hash() {
+fn device_identity_and_replay_directory_are_not_stored_in_clear() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("h.db");
     let mut h = History::open(&path, HistoryOptions::default()).unwrap();
@@ -182,7 +182,7 @@ fn device_identity_is_stored_only_as_a_salted_hash() {
     );
     drop(h);
     let bytes = std::fs::read(&path).unwrap();
-    for secret in ["A1B2C3D4", "AA:BB:CC"] {
+    for secret in ["A1B2C3D4", "AA:BB:CC", "alice"] {
         assert!(
             !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
             "{secret} in clear"
