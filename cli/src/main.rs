@@ -1,11 +1,13 @@
 //! `stressbeat`: the StressBeat core on a laptop. Not a medical device.
 
 mod ble;
+mod dataset;
 mod decode;
 mod demo;
 mod history;
 mod live_view;
 mod report;
+mod npy;
 mod simulate;
 mod soak;
 mod store;
@@ -71,6 +73,9 @@ enum Command {
     /// (see docs/soak.md).
     #[command(hide = true)]
     Soak(soak::SoakArgs),
+    /// Export model inputs (computed as on the phone) as .npy files for training.
+    #[command(subcommand)]
+    Dataset(dataset::DatasetCommand),
 }
 
 #[derive(Args, Debug)]
@@ -141,6 +146,7 @@ fn main() -> ExitCode {
         Command::History(args) => history::history(&args),
         Command::Export(args) => history::export(&args),
         Command::Soak(args) => soak::soak(&args),
+        Command::Dataset(cmd) => dataset::run(&cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -19,6 +19,20 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
+mod logging;
+mod models;
+mod monitor;
+
+pub use logging::init_logging;
+pub use monitor::{
+    AlertConfig, AlertKind, AlertListener, BeatCounts, ConnectionListener, ConnectionUpdate,
+    DailySummary, EcgBatch, EcgListener, ExportFormat, HeartRateListener, HeartRateUpdate,
+    MonitorAlert, MonitorSource, MonitorStatus, SessionSource, SessionSummary, SignalIssue,
+    SignalQualityListener, SignalQualityUpdate, SimulatedStress, StatusListener, StoredAlert,
+    StressLevel, StressListener, StressMonitor, StressMonitorConfig, StressUpdate, Subscription,
+    TimelinePoint,
+};
+
 use crate::{analysis, error::Location, hrv, io};
 
 // ---------------------------------------------------------------------------------------------
@@ -219,6 +233,22 @@ pub enum StressBeatError {
     /// Action: ask the user to check the strap and record longer.
     #[error("{message}")]
     NotEnoughSignal { message: String },
+    /// The history database cannot be opened or written (bad path, disk full, read-only,
+    /// damaged file, newer app's schema). Action: check storage; offer to reset the history.
+    #[error("{message}")]
+    Storage { message: String },
+    /// A model file is missing, corrupt or does not match this core (only with strict model
+    /// loading; otherwise the monitor reports it and scores from HRV). Action: reinstall/update.
+    #[error("{message}")]
+    Model { message: String },
+    /// The call does not fit the object's state (a session already running, the monitor shut
+    /// down). Action: a bug in the app's flow; stop first / create a new monitor.
+    #[error("{message}")]
+    InvalidState { message: String },
+    /// The feature is not available in this build or on this device (e.g. the core's own
+    /// Bluetooth). Action: use another source.
+    #[error("{message}")]
+    Unsupported { message: String },
     /// A bug in the core (including a caught panic). Action: report it.
     #[error("{message}")]
     Internal { message: String },
@@ -273,7 +303,7 @@ impl From<crate::Error> for StressBeatError {
             E::InsufficientSignal(_) => Self::NotEnoughSignal {
                 message: "not enough usable ECG signal for the analysis".into(),
             },
-            E::Storage { kind, .. } => Self::Internal {
+            E::Storage { kind, .. } => Self::Storage {
                 message: format!("history database error ({kind})"),
             },
         }

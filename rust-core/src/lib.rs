@@ -2,9 +2,10 @@
 //!
 //! Layout (see `docs/ARCHITECTURE.md`):
 //! - pure logic, no I/O: [`formats`] (byte parsers), [`protocol`] (BLE values), [`dsp`] (filters, R-peaks, quality, beats),
-//!   [`hrv`], [`eval`] (detector scoring), [`analysis`] (the recording pipeline), [`engine`] (stress
-//!   score, baseline, alerts), [`imaging`] (model images);
+//!   [`hrv`], [`eval`] (detector scoring), [`analysis`] (the recording pipeline), [`imaging`] (model
+//!   images), [`model_input`], [`engine`] (stress score, baseline, alerts);
 //! - adapters at the edge: [`io`] (files), [`history`] (the SQLite history);
+//! - the streaming [`monitor`] (one worker thread) joining sources, models, engine and history;
 //! - one thin FFI layer: [`ffi`] (uniffi proc-macros).
 
 pub mod analysis;
@@ -18,6 +19,7 @@ pub mod history;
 pub mod hrv;
 pub mod imaging;
 pub mod io;
+pub mod model_input;
 pub mod monitor;
 pub mod protocol;
 pub mod record;

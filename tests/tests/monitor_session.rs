@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use stressbeat_core::engine::{AlertEngine, AlertPolicy, EngineConfig, StressEngine};
-use stressbeat_core::monitor::interim::{HrvOnlyAnalyzer, MemoryHistory};
+use stressbeat_core::history::{MemoryHistory, SessionStart, SourceKind};
+use stressbeat_core::monitor::analyzer::ModelAnalyzer;
+use stressbeat_core::monitor::interim::CrudeFallback;
 use stressbeat_core::monitor::sources::simulator_source;
 use stressbeat_core::monitor::{
     Engines, EventKind, Monitor, MonitorEvent, Pacing, Parts, PipelineConfig, SessionInfo,
@@ -20,7 +22,7 @@ use stressbeat_core::sim::faults::FaultConfig;
 struct Interim;
 impl Parts for Interim {
     fn analyzer(&self) -> Box<dyn WindowAnalyzer> {
-        Box::new(HrvOnlyAnalyzer)
+        Box::new(ModelAnalyzer::new(None, Some(Arc::new(CrudeFallback)), None, Vec::new()))
     }
 }
 
@@ -41,9 +43,12 @@ fn monitor(history: Arc<Mutex<MemoryHistory>>) -> Monitor {
 
 fn info() -> SessionInfo {
     SessionInfo {
-        source: "simulator".into(),
-        device: "simulated H10".into(),
-        started_unix_ms: T0,
+        start: SessionStart {
+            started_at_ms: T0,
+            source: SourceKind::Simulator,
+            device_model: Some("simulated H10".into()),
+            device_identity: None,
+        },
         started_phone_ms: 0,
     }
 }
@@ -121,7 +126,11 @@ fn simulated_session_with_stress_episode_end_to_end() {
 
     // Order: started first, finished last; connection goes to streaming and ends stopped.
     assert!(matches!(events.first(), Some(MonitorEvent::SessionStarted { .. })), "{:?}", events.first());
-    let Some(MonitorEvent::Finished { session_id, windows }) = events.last() else {
+    let Some(MonitorEvent::Finished {
+        session_id,
+        windows,
+    }) = events.last()
+    else {
         panic!("last event {:?}", events.last())
     };
     let states: Vec<&ConnectionState> = events
@@ -162,8 +171,12 @@ fn simulated_session_with_stress_episode_end_to_end() {
     let h = history.lock().unwrap();
     let s = h.sessions.iter().find(|s| s.id == *session_id).unwrap();
     assert_eq!(s.windows.len(), at.len());
-    assert!(s.end_ms.is_some());
+    assert!(s.ended.is_some());
     assert!(s.gaps.is_empty(), "no faults, no gaps: {:?}", s.gaps);
+    // RR and raw ECG stored for export: about one RR per beat, every ECG sample.
+    assert!(s.rr.len() > 14 * 60, "{} RR", s.rr.len());
+    let samples: usize = s.ecg.iter().map(|c| c.2.len()).sum();
+    assert!(samples as f64 > 0.95 * 130.0 * 14.0 * 60.0 - 130.0 * 10.0, "{samples} samples");
 
     // Heart rate from the strap and from the ECG.
     let hr: Vec<f64> = events
@@ -176,8 +189,19 @@ fn simulated_session_with_stress_episode_end_to_end() {
     assert!(hr.len() > 14 * 60, "{} HR updates", hr.len());
 
     for e in events.iter().filter(|e| matches!(e, MonitorEvent::Stress { .. })).step_by(20) {
-        if let MonitorEvent::Stress { update, observation } = e {
-            eprintln!("{:?} {:?} {:?} {:?} {:?}", update.score, update.reason, observation.usable_fraction, observation.hr_bpm, observation.fallback_probability);
+        if let MonitorEvent::Stress {
+            update,
+            observation,
+        } = e
+        {
+            eprintln!(
+                "{:?} {:?} {:?} {:?} {:?}",
+                update.score,
+                update.reason,
+                observation.usable_fraction,
+                observation.hr_bpm,
+                observation.fallback_probability
+            );
         }
     }
     // Stress rises during the episode (ramp excluded) and falls after it.
@@ -209,20 +233,34 @@ fn faults_every_gap_stored_and_session_survives() {
         })
         .collect();
     let h = history.lock().unwrap();
-    let stored: Vec<(i64, GapCause)> = h.sessions[0].gaps.iter().map(|g| (g.0, g.2)).collect();
-    assert_eq!(stored, gaps, "every gap reported is stored");
+    let stored: Vec<(i64, &str)> = h.sessions[0]
+        .gaps
+        .iter()
+        .map(|g| (g.from_ms, g.cause.as_str()))
+        .collect();
+    let reported: Vec<(i64, &str)> = gaps
+        .iter()
+        .map(|&(t, c)| (t, stressbeat_core::monitor::pipeline::gap_cause_name(c)))
+        .collect();
+    assert_eq!(stored, reported, "every gap reported is stored");
     let link = gaps.iter().filter(|g| g.1 == GapCause::LinkLost).count();
     assert!(link >= 4, "4 disconnects in 10 minutes, {link} link-loss gaps");
     assert!(gaps.len() > 20, "5 % frame loss: {} gaps", gaps.len());
     let windows = h.sessions[0].windows.len();
     assert!(windows > 100, "{windows} windows");
-    // Windows across a disconnect are not scored because of the signal.
-    let unscored = h.sessions[0]
-        .windows
-        .iter()
-        .filter(|(_, u)| u.reason.is_some_and(|r| r.is_signal_problem()))
-        .count();
-    assert!(unscored > 0, "windows over 10 s holes must be gated");
+    // A window holding a whole 10 s hole has at most ≈ 2/3 of its signal.
+    for &(from, cause) in &gaps {
+        if cause != GapCause::LinkLost {
+            continue;
+        }
+        let over = h.sessions[0]
+            .windows
+            .iter()
+            .find(|w| w.start_ms <= from && w.end_ms >= from + 12_000)
+            .unwrap_or_else(|| panic!("no window over the gap at {from}"));
+        assert!(over.usable_fraction < 0.75, "{over:?}");
+        assert!(over.score.is_none(), "a window over a 10 s hole is not scored: {over:?}");
+    }
     assert!(matches!(events.last(), Some(MonitorEvent::Finished { .. })));
 }
 

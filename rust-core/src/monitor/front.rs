@@ -8,8 +8,7 @@ use super::rate::RateAdapter;
 use crate::dsp::{QualityConfig, RPeakDetector, SignalQuality};
 use crate::sensor::EcgChunk;
 
-/// The model sampling rate everything downstream uses (Hz).
-pub const MODEL_RATE_HZ: f64 = 130.0;
+pub use crate::model_input::MODEL_RATE_HZ;
 /// Samples per drawing batch (0.5 s at 130 Hz).
 pub const DRAW_BATCH: usize = 65;
 /// At most this much of a gap is filled with invalid samples (s); longer gaps only shift time.
@@ -106,11 +105,11 @@ impl EcgFrontEnd {
                 }
             },
         };
+        if rate.anchor_on_next_chunk() {
+            self.anchor = (first, chunk.first_sample_ms + self.offset_ms);
+        }
         self.resampled.clear();
         rate.push_uv(&chunk.samples_uv, &mut self.resampled);
-        // Re-anchor the clock on every chunk (follows the strap's real rate and resyncs).
-        let delay_ms = rate.delay_samples() * chunk.sample_interval_ms;
-        self.anchor = (first, chunk.first_sample_ms - delay_ms + self.offset_ms);
         let resampled = std::mem::take(&mut self.resampled);
         for &x in &resampled {
             self.push_sample(x, true, out);

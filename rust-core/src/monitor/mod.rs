@@ -13,6 +13,7 @@
 //! ([`worker`]) is the only thread, and a [`Monitor`] owns at most one session at a time.
 
 pub mod events;
+pub mod analyzer;
 pub mod front;
 pub mod hub;
 pub mod interim;
@@ -28,7 +29,7 @@ use std::sync::{Arc, Mutex};
 pub use events::{Degradation, EcgBatch, HeartRateSource, HeartRateUpdate, MonitorEvent};
 pub use hub::{Callback, EventKind, Hub, Subscription};
 pub use pipeline::{Engines, Pipeline, PipelineConfig, SharedEngines, SharedHistory};
-pub use ports::{HistoryWriter, SessionInfo, WindowAnalyzer, WindowSignal};
+pub use ports::{SessionInfo, WindowAnalyzer, WindowSignal};
 pub use sources::{Pacing, SimulatorSpec};
 
 use crate::sensor::SensorSource;

@@ -6,9 +6,18 @@ use std::sync::{Arc, Mutex};
 
 use super::events::{Degradation, HeartRateSource, HeartRateUpdate, MonitorEvent};
 use super::front::{EcgFrontEnd, MODEL_RATE_HZ};
-use super::ports::{HistoryWriter, SessionInfo, WindowAnalyzer, WindowSignal};
-use crate::engine::{AlertEngine, AlertOutput, LinkStatus, StressEngine, WindowObservation};
-use crate::sensor::{ConnectionState, SensorEvent, SensorSource};
+use super::ports::{SessionInfo, WindowAnalyzer, WindowSignal};
+use crate::engine::{
+    Alert, AlertEngine, AlertKind, AlertOutput, LinkStatus, ScoreSource, Severity, StressEngine,
+    StressUpdate, WindowObservation,
+};
+use crate::history::{
+    AlertRecord, BeatCounts, EcgChunk, EndReason, GapRecord, HistorySink, WindowRecord,
+};
+use crate::sensor::{ConnectionState, GapCause, SensorEvent, SensorSource};
+
+/// Profile name under which the engine's baseline is kept in the history.
+pub const BASELINE_PROFILE: &str = "default";
 
 /// The stress and alert engines; shared so the baseline outlives a session and the app can
 /// start a calibration.
@@ -51,7 +60,7 @@ impl Default for PipelineConfig {
 }
 
 /// The history shared between the pipeline (writes) and the app (queries).
-pub type SharedHistory = Arc<Mutex<dyn HistoryWriter>>;
+pub type SharedHistory = Arc<Mutex<dyn HistorySink>>;
 
 /// One monitoring session's pipeline. See the module documentation.
 pub struct Pipeline {
@@ -75,6 +84,8 @@ pub struct Pipeline {
     last_ms: i64,
     last_flush_ms: i64,
     storage_failed: bool,
+    /// ECG seen in this session (then RR comes from the ECG, else from the strap).
+    ecg_seen: bool,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -120,6 +131,7 @@ impl Pipeline {
             last_ms: 0,
             last_flush_ms: 0,
             storage_failed: false,
+            ecg_seen: false,
         })
     }
 
@@ -135,18 +147,19 @@ impl Pipeline {
 
     /// Open the session in the history and report what is degraded.
     pub fn begin(&mut self, info: &SessionInfo, out: &mut Vec<MonitorEvent>) {
-        self.offset_ms = info.started_unix_ms - info.started_phone_ms;
+        let started = info.start.started_at_ms;
+        self.offset_ms = started - info.started_phone_ms;
         self.front.set_time_offset(self.offset_ms as f64);
-        self.last_ms = info.started_unix_ms;
-        self.last_flush_ms = info.started_unix_ms;
+        self.last_ms = started;
+        self.last_flush_ms = started;
         if let Ok(mut e) = self.engines.lock() {
             e.stress.reset_stream();
-            e.alerts.start_session(info.started_unix_ms);
+            e.alerts.start_session(started);
         }
         let mut failure = None;
         if let Some(h) = &self.history {
             match h.lock() {
-                Ok(mut h) => match h.begin_session(info) {
+                Ok(mut h) => match h.begin_session(&info.start) {
                     Ok(id) => self.session_id = id,
                     Err(e) => failure = Some(e.to_string()),
                 },
@@ -159,10 +172,7 @@ impl Pipeline {
         if let Some(e) = failure {
             self.storage_failure(&e, out);
         }
-        for d in self.analyzer.degradations() {
-            log::warn!("monitor: degraded: {d:?}");
-            out.push(MonitorEvent::Degraded(d));
-        }
+        self.report_degradations(out);
     }
 
     /// Poll `source` at `now_ms` and process what it yields. Returns `false` once the source
@@ -190,7 +200,9 @@ impl Pipeline {
         let off = self.offset_ms;
         match ev {
             SensorEvent::Ecg(chunk) => {
+                self.ecg_seen = true;
                 self.front.push_chunk(&chunk, out);
+                self.store_raw_ecg(&chunk, out);
                 self.close_due_windows(out);
             }
             SensorEvent::Gap {
@@ -234,20 +246,30 @@ impl Pipeline {
         }
     }
 
-    /// End of the session: score what can be scored, close the session in the history.
-    pub fn finish(&mut self, out: &mut Vec<MonitorEvent>) {
+    /// End of the session: score what can be scored, close the session in the history (with
+    /// the engine's baseline).
+    pub fn finish(&mut self, reason: EndReason, out: &mut Vec<MonitorEvent>) {
         let first = out.len();
         self.front.finish(out);
         self.close_due_windows(out);
         self.analyze_pending(out);
         self.after(first, self.last_ms, out);
         if let Some(h) = self.history.clone() {
+            let baseline = self.engines.lock().ok().and_then(|e| {
+                e.stress
+                    .baseline()
+                    .and_then(|b| serde_json::to_string(b).ok())
+            });
+            let (id, end) = (self.session_id, self.last_ms);
             let r = h
                 .lock()
                 .map_err(|_| "history lock poisoned".to_owned())
                 .and_then(|mut h| {
-                    h.end_session(self.session_id, self.last_ms)
-                        .map_err(|e| e.to_string())
+                    if let Some(json) = &baseline {
+                        h.save_baseline(BASELINE_PROFILE, json, end)
+                            .map_err(|e| e.to_string())?;
+                    }
+                    h.end_session(id, end, reason).map_err(|e| e.to_string())
                 });
             if let Err(e) = r {
                 self.storage_failure(&e, out);
@@ -292,14 +314,19 @@ impl Pipeline {
         if self.windows.is_empty() {
             return;
         }
+        let baseline = self
+            .engines
+            .lock()
+            .ok()
+            .and_then(|e| e.stress.baseline_features().map(<[f32]>::to_vec));
+        self.observations.clear();
+        self.analyzer
+            .analyze(&self.windows, baseline.as_deref(), &mut self.observations);
+        self.report_degradations(out);
         let Ok(mut engines) = self.engines.lock() else {
             self.windows.clear();
             return;
         };
-        self.observations.clear();
-        let baseline = engines.stress.baseline_features().map(<[f32]>::to_vec);
-        self.analyzer
-            .analyze(&self.windows, baseline.as_deref(), &mut self.observations);
         for observation in self.observations.drain(..) {
             let update = engines.stress.update(&observation);
             self.windows_scored += 1;
@@ -345,24 +372,43 @@ impl Pipeline {
         let result = match h.lock() {
             Ok(mut h) => {
                 let mut r = Ok(());
+                let id = self.session_id;
                 for ev in &out[first..] {
                     r = match ev {
                         MonitorEvent::Stress {
                             update,
                             observation,
-                        } => h.window(self.session_id, observation, update),
-                        MonitorEvent::Alert(a) => h.alert(self.session_id, a),
+                        } => h.append_window(
+                            id,
+                            &window_record(observation, update, self.analyzer.as_ref()),
+                        ),
+                        MonitorEvent::Alert(a) => h.append_alert(id, &alert_record(a)),
                         MonitorEvent::Gap {
                             from_ms,
                             to_ms,
+                            missing_samples,
                             cause,
-                            ..
-                        } => h.gap(
-                            self.session_id,
-                            from_ms.round() as i64,
-                            to_ms.round() as i64,
-                            *cause,
+                        } => h.append_gap(
+                            id,
+                            &GapRecord {
+                                from_ms: from_ms.round() as i64,
+                                to_ms: to_ms.round() as i64,
+                                missing_samples: *missing_samples,
+                                cause: gap_cause_name(*cause).into(),
+                            },
                         ),
+                        MonitorEvent::HeartRate(hr)
+                            if (hr.source == HeartRateSource::Ecg) == self.ecg_seen =>
+                        {
+                            // RR i ends at `at_ms` minus the intervals after it.
+                            let mut at = hr.at_ms as f64;
+                            let mut res = Ok(());
+                            for &rr in hr.rr_ms.iter().rev() {
+                                res = res.and_then(|()| h.append_rr(id, at.round() as i64, rr));
+                                at -= rr;
+                            }
+                            res
+                        }
                         _ => Ok(()),
                     };
                     if r.is_err() {
@@ -378,6 +424,33 @@ impl Pipeline {
             Err(_) => Err("history lock poisoned".into()),
         };
         if let Err(e) = result {
+            self.storage_failure(&e, out);
+        }
+    }
+
+    fn report_degradations(&mut self, out: &mut Vec<MonitorEvent>) {
+        for d in self.analyzer.take_degradations() {
+            log::warn!("monitor: degraded: {d:?}");
+            out.push(MonitorEvent::Degraded(d));
+        }
+    }
+
+    /// The strap's own samples for export (EDF+), at the source rate.
+    fn store_raw_ecg(&mut self, chunk: &crate::sensor::EcgChunk, out: &mut Vec<MonitorEvent>) {
+        let Some(h) = self.history.clone() else {
+            return;
+        };
+        let rate = (1000.0 / chunk.sample_interval_ms).round();
+        let rec = EcgChunk {
+            first_sample_ms: (chunk.first_sample_ms + self.offset_ms as f64).round() as i64,
+            sampling_rate_hz: if rate.is_finite() && rate >= 1.0 { rate as u32 } else { 0 },
+            samples_uv: &chunk.samples_uv,
+        };
+        let r = match h.lock() {
+            Ok(mut h) => h.append_ecg(self.session_id, &rec).map_err(|e| e.to_string()),
+            Err(_) => Err("history lock poisoned".into()),
+        };
+        if let Err(e) = r {
             self.storage_failure(&e, out);
         }
     }
@@ -403,5 +476,88 @@ fn link_status(state: &ConnectionState) -> LinkStatus {
         | ConnectionState::Connecting
         | ConnectionState::Configuring
         | ConnectionState::Reconnecting { .. } => LinkStatus::Disconnected,
+    }
+}
+
+/// What the history keeps of a scored window.
+fn window_record(
+    o: &WindowObservation,
+    u: &StressUpdate,
+    analyzer: &dyn WindowAnalyzer,
+) -> WindowRecord {
+    let feature = |name: &str| {
+        crate::model_input::stress::HRV_FEATURE_NAMES
+            .iter()
+            .position(|n| *n == name)
+            .and_then(|i| o.features.get(i))
+            .filter(|v| v.is_finite())
+            .map(|&v| f64::from(v))
+    };
+    let b = o.beat_counts;
+    WindowRecord {
+        start_ms: o.start_ms,
+        end_ms: o.end_ms,
+        usable_fraction: f64::from(o.usable_fraction),
+        mean_hr_bpm: o.hr_bpm.map(f64::from),
+        rmssd_ms: o.rmssd_ms.map(f64::from),
+        sdnn_ms: o.sdnn_ms.map(f64::from),
+        pnn50_pct: feature("pnn50"),
+        lf_hf: None,
+        stress_probability: match u.source {
+            Some(ScoreSource::Model) => o.model_probability,
+            Some(ScoreSource::HrvFallback) => o.fallback_probability,
+            None => o.model_probability.or(o.fallback_probability),
+        }
+        .map(f64::from),
+        score: u.score.map(f64::from),
+        confidence: u.score.map(|_| f64::from(u.confidence)),
+        state: u.state.map_or("unknown", |s| s.name()).into(),
+        scored_by: match u.source {
+            Some(ScoreSource::Model) => analyzer.model_name(),
+            Some(ScoreSource::HrvFallback) => "hrv-fallback".into(),
+            None => String::new(),
+        },
+        beats: BeatCounts {
+            normal: b.n,
+            supraventricular: b.s,
+            ventricular: b.v,
+            fusion: b.f,
+            unknown: b.q,
+        },
+    }
+}
+
+/// What the history keeps of an alert.
+fn alert_record(a: &Alert) -> AlertRecord {
+    AlertRecord {
+        at_ms: a.at_ms,
+        kind: alert_kind_name(a.kind).into(),
+        severity: match a.severity {
+            Severity::Info => 0,
+            Severity::Warning => 1,
+        },
+        reason: a.reason.clone(),
+    }
+}
+
+/// Stored name of an alert kind.
+pub fn alert_kind_name(k: AlertKind) -> &'static str {
+    match k {
+        AlertKind::SustainedHighStress => "stress_high",
+        AlertKind::SignalLost => "signal_lost",
+        AlertKind::SignalBack => "signal_back",
+        AlertKind::BatteryLow => "battery_low",
+        AlertKind::StrapDisconnected => "strap_disconnected",
+        AlertKind::StrapReconnected => "strap_reconnected",
+    }
+}
+
+/// Stored name of a gap cause.
+pub fn gap_cause_name(c: GapCause) -> &'static str {
+    match c {
+        GapCause::FramesMissing => "frame_loss",
+        GapCause::LinkLost => "disconnect",
+        GapCause::StreamRestarted => "stream_restart",
+        GapCause::ClockJump => "timestamp_jump",
     }
 }

@@ -1,11 +1,9 @@
-//! The seams between the pipeline and the parts it joins that own resources: window analysis
-//! (model inputs and models) and the history. Each is a small trait so the pipeline can be
-//! tested with fakes and the parts can be swapped. The stress and alert engines are used
-//! directly ([`crate::engine`]).
+//! The seam between the pipeline and the models: window analysis is a small trait so the
+//! pipeline can be tested with fakes. The stress and alert engines ([`crate::engine`]) and the
+//! history ([`crate::history::HistorySink`]) are used directly.
 
 use super::events::Degradation;
-use crate::engine::{Alert, StressUpdate, WindowObservation};
-use crate::sensor::GapCause;
+use crate::engine::WindowObservation;
 
 /// One closed analysis window of the 130 Hz signal. Times are Unix ms.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,41 +33,18 @@ pub trait WindowAnalyzer: Send {
         baseline_features: Option<&[f32]>,
         out: &mut Vec<WindowObservation>,
     );
-    /// Parts that could not be loaded (reported once when the session starts).
-    fn degradations(&self) -> Vec<Degradation>;
+    /// Problems since the last call (a model that could not be loaded or failed); reported
+    /// once each.
+    fn take_degradations(&mut self) -> Vec<Degradation>;
+    /// Name and version of the stress model (stored with each model-scored window).
+    fn model_name(&self) -> String;
 }
 
 /// Facts about a session for the history.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionInfo {
-    /// "simulator", "replay", "platform-bridge", "ble".
-    pub source: String,
-    /// Device description without identifiers (e.g. "Polar H10", "simulated H10").
-    pub device: String,
-    /// Wall-clock start, Unix ms.
-    pub started_unix_ms: i64,
-    /// The source's (monotonic) clock at `started_unix_ms`.
+    /// What the history stores about the start (wall-clock start, source, device model).
+    pub start: crate::history::SessionStart,
+    /// The source's (monotonic) clock at `start.started_at_ms`.
     pub started_phone_ms: i64,
-}
-
-/// Where the monitor stores what happened. Times are Unix ms.
-pub trait HistoryWriter: Send {
-    /// Open a session; returns its id.
-    fn begin_session(&mut self, info: &SessionInfo) -> crate::Result<i64>;
-    /// Store one analysed and scored window.
-    fn window(
-        &mut self,
-        session: i64,
-        observation: &WindowObservation,
-        update: &StressUpdate,
-    ) -> crate::Result<()>;
-    /// Store an alert.
-    fn alert(&mut self, session: i64, alert: &Alert) -> crate::Result<()>;
-    /// Store a gap in the ECG.
-    fn gap(&mut self, session: i64, from_ms: i64, to_ms: i64, cause: GapCause)
-    -> crate::Result<()>;
-    /// Close the session at `end_ms` and make everything durable.
-    fn end_session(&mut self, session: i64, end_ms: i64) -> crate::Result<()>;
-    /// Make everything written so far durable (called about once per second of data).
-    fn flush(&mut self) -> crate::Result<()>;
 }

@@ -1,19 +1,19 @@
 //! Brings a source's ECG to the 130 Hz model rate (only when needed) and to millivolts.
 
-use super::front::MODEL_RATE_HZ;
+use crate::model_input::{MODEL_RATE_HZ, Resampler};
 
 /// A source within this relative distance of 130 Hz is taken as 130 Hz (a Polar H10 runs at
 /// ≈ 130.05 Hz on the phone clock; the clock is re-anchored on every chunk).
 pub const RATE_TOLERANCE: f64 = 0.01;
 
-/// Pass-through or streaming resampler.
+/// Pass-through or streaming resampler, plus the µV → mV conversion.
 #[derive(Debug)]
-pub enum RateAdapter {
-    /// Already (close enough to) 130 Hz.
-    PassThrough {
-        /// The source's rate, Hz.
-        source_hz: f64,
-    },
+pub struct RateAdapter {
+    source_hz: f64,
+    /// `None`: pass-through.
+    resampler: Option<Resampler>,
+    scratch: Vec<f32>,
+    fresh: bool,
 }
 
 impl RateAdapter {
@@ -22,35 +22,55 @@ impl RateAdapter {
         if !source_hz.is_finite() || source_hz <= 0.0 {
             return Err("invalid sampling rate".into());
         }
-        if ((source_hz - MODEL_RATE_HZ) / MODEL_RATE_HZ).abs() <= RATE_TOLERANCE {
-            return Ok(Self::PassThrough { source_hz });
-        }
-        Err(format!(
-            "sampling rate {source_hz:.1} Hz: resampling to 130 Hz not available"
-        ))
+        let resampler = if ((source_hz - MODEL_RATE_HZ) / MODEL_RATE_HZ).abs() <= RATE_TOLERANCE {
+            None
+        } else {
+            Some(Resampler::new(source_hz).map_err(|_| {
+                format!("sampling rate {source_hz:.1} Hz cannot be resampled to 130 Hz")
+            })?)
+        };
+        Ok(Self {
+            source_hz,
+            resampler,
+            scratch: Vec::with_capacity(1024),
+            fresh: true,
+        })
     }
 
     /// The source's rate, Hz.
     pub fn source_rate_hz(&self) -> f64 {
-        match self {
-            Self::PassThrough { source_hz } => *source_hz,
-        }
+        self.source_hz
     }
 
-    /// Delay of the output behind the input, in source samples.
-    pub fn delay_samples(&self) -> f64 {
-        match self {
-            Self::PassThrough { .. } => 0.0,
-        }
+    /// Whether the output clock should be re-anchored on this chunk: every chunk when passing
+    /// through (follows the strap's clock), only the first after a (re)start when resampling
+    /// (outputs are evenly spaced from there).
+    pub fn anchor_on_next_chunk(&self) -> bool {
+        self.resampler.is_none() || self.fresh
     }
 
     /// Convert µV samples and append the 130 Hz mV samples to `out`.
     pub fn push_uv(&mut self, samples_uv: &[i32], out: &mut Vec<f32>) {
-        match self {
-            Self::PassThrough { .. } => out.extend(samples_uv.iter().map(|&v| v as f32 / 1000.0)),
+        self.fresh = false;
+        let mv = samples_uv.iter().map(|&v| v as f32 / 1000.0);
+        match &mut self.resampler {
+            None => out.extend(mv),
+            Some(r) => {
+                self.scratch.clear();
+                self.scratch.extend(mv);
+                r.push(&self.scratch, out);
+            }
         }
     }
 
-    /// Forget filter state (after a gap).
-    pub fn reset(&mut self) {}
+    /// Forget the signal so far (after a gap): the next chunk starts a new stream.
+    pub fn reset(&mut self) {
+        if let Some(r) = &mut self.resampler {
+            // Only after a gap: rebuilding the kernel table is not per-sample work.
+            if let Ok(fresh) = Resampler::new(self.source_hz) {
+                *r = fresh;
+            }
+        }
+        self.fresh = true;
+    }
 }

@@ -175,3 +175,97 @@ impl SensorSource for BridgeSource {
         let _ = self.session.stop(self.last_ms);
     }
 }
+
+/// A strap over btleplug (feature `ble`): a thread with its own single-threaded async runtime
+/// finds the device and runs the session; events cross to the monitor through a channel.
+#[cfg(feature = "ble")]
+#[derive(Debug)]
+pub struct BleSource {
+    events: std::sync::mpsc::Receiver<SensorEvent>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[cfg(feature = "ble")]
+impl BleSource {
+    /// Scan for `device` (name, name prefix or id) for up to 15 s and stream from it.
+    pub fn connect(device: String) -> std::io::Result<Self> {
+        use crate::sensor::ble;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("stressbeat-ble".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        log::warn!("ble: no runtime: {e}");
+                        return;
+                    }
+                };
+                let failed = |reason: String| {
+                    let _ = tx.send(SensorEvent::Connection(
+                        crate::sensor::ConnectionState::Failed { reason },
+                    ));
+                };
+                rt.block_on(async {
+                    let adapter = match ble::first_adapter().await {
+                        Ok(a) => a,
+                        Err(e) => return failed(e.to_string()),
+                    };
+                    let p = match ble::find(&adapter, &device, 15.0).await {
+                        Ok(p) => p,
+                        Err(e) => return failed(e.to_string()),
+                    };
+                    let stop = async {
+                        let _ = stop_rx.await;
+                    };
+                    let r = ble::run_session(&adapter, p, SessionConfig::default(), stop, |e| {
+                        let _ = tx.send(e);
+                    })
+                    .await;
+                    if let Err(e) = r {
+                        failed(e.to_string());
+                    }
+                });
+            })?;
+        Ok(Self {
+            events: rx,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+}
+
+#[cfg(feature = "ble")]
+impl SensorSource for BleSource {
+    fn poll(&mut self, _now_ms: i64, out: &mut Vec<SensorEvent>) -> bool {
+        let mut ended = false;
+        loop {
+            match self.events.try_recv() {
+                Ok(e) => {
+                    ended |= matches!(&e, SensorEvent::Connection(s) if s.is_terminal());
+                    out.push(e);
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    ended = true;
+                    break;
+                }
+            }
+        }
+        !ended
+    }
+
+    fn stop(&mut self, _now_ms: i64) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -11,6 +11,7 @@ use super::hub::Hub;
 use super::pipeline::Pipeline;
 use super::ports::SessionInfo;
 use super::sources::Pacing;
+use crate::history::EndReason;
 use crate::sensor::SensorSource;
 
 /// Consecutive panicking steps after which the session ends.
@@ -89,6 +90,7 @@ fn run_session(run: Run, hub: &Hub, stop: &AtomicBool) {
     pipeline.begin(&info, &mut out);
     publish(hub, &mut out);
     let mut failed = 0;
+    let mut reason = EndReason::SourceEnded;
     loop {
         let now = clock.now_ms();
         let stopping = stop.load(Ordering::Acquire);
@@ -102,7 +104,11 @@ fn run_session(run: Run, hub: &Hub, stop: &AtomicBool) {
             Ok(alive) => {
                 failed = 0;
                 publish(hub, &mut out);
-                if !alive || stopping {
+                if stopping {
+                    reason = EndReason::Stopped;
+                    break;
+                }
+                if !alive {
                     break;
                 }
             }
@@ -111,13 +117,14 @@ fn run_session(run: Run, hub: &Hub, stop: &AtomicBool) {
                 out.clear();
                 log::error!("monitor: internal error in a pipeline step ({failed} in a row)");
                 if failed >= MAX_FAILED_STEPS || stopping {
+                    reason = EndReason::Error;
                     break;
                 }
             }
         }
         clock.sleep_until_ms(now + step_ms);
     }
-    if catch_unwind(AssertUnwindSafe(|| pipeline.finish(&mut out))).is_err() {
+    if catch_unwind(AssertUnwindSafe(|| pipeline.finish(reason, &mut out))).is_err() {
         log::error!("monitor: internal error while finishing the session");
         out.clear();
         out.push(super::events::MonitorEvent::Finished {

@@ -1,0 +1,402 @@
+//! `stressbeat dataset`: exports model inputs, computed by the core exactly as on the phone
+//! (`stressbeat_core::model_input`), as `.npy` files plus a `meta.json` for training.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+use stressbeat_core::{
+    analysis::{self, AnalysisOptions},
+    dsp::{
+        beats::{KACHUEE_LEN, kachuee_beats},
+        quality::{QualityConfig, assess_quality},
+        rpeak::{DetectorConfig, detect_peaks_with},
+    },
+    io::{LoadOptions, load_recording},
+    model_input::{
+        MODEL_RATE_HZ,
+        beat::{AAMI_LABELS, BEAT_LEN, BEAT_PRE, RR_FEATURE_NAMES, aami_class, beat_inputs},
+        resample_to_model_rate,
+        stress::{HRV_FEATURE_NAMES, MIN_USABLE_FRACTION, StressWindowConfig, stress_windows},
+    },
+    record::Recording,
+};
+
+use crate::npy::write_npy;
+
+/// Which dataset to export.
+#[derive(Subcommand, Debug)]
+pub enum DatasetCommand {
+    /// EEGMAT (rest vs mental arithmetic): stress windows with HRV features and images.
+    Stress(DatasetArgs),
+    /// MIT-BIH Arrhythmia DS1: beat windows, RR features and AAMI labels.
+    Beats(DatasetArgs),
+}
+
+/// Input folder and output folder.
+#[derive(Args, Debug)]
+pub struct DatasetArgs {
+    /// Folder with the recordings (EEGMAT `SubjectNN_R.edf`, or MIT-BIH `.hea/.dat/.atr`).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Output folder (created).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// MIT-BIH records of the de Chazal et al. (2004) training set DS1 (paced records excluded).
+pub const DS1: [&str; 22] = [
+    "101", "106", "108", "109", "112", "114", "115", "116", "118", "119", "122", "124", "201",
+    "203", "205", "207", "208", "209", "215", "220", "223", "230",
+];
+
+/// Matching tolerance between a detected R-peak and a reference beat annotation (s).
+const MATCH_TOLERANCE_S: f64 = 0.15;
+
+/// Runs a dataset export.
+pub fn run(cmd: &DatasetCommand) -> Result<(), String> {
+    match cmd {
+        DatasetCommand::Stress(a) => stress(a),
+        DatasetCommand::Beats(a) => beats(a),
+    }
+}
+
+fn git_commit() -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn create_out(out: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))
+}
+
+fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), String> {
+    let s = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+    std::fs::write(path, s).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The default ECG channel of `rec` in mV at 130 Hz, with its label and original rate.
+fn ecg_at_model_rate(rec: &Recording) -> Result<(Vec<f32>, String, f64, Vec<f32>), String> {
+    let span =
+        analysis::select_span(rec, &AnalysisOptions::default()).map_err(|e| e.to_string())?;
+    let x = resample_to_model_rate(&span.samples_mv, span.sampling_rate_hz)
+        .map_err(|e| e.to_string())?;
+    Ok((x, span.label, span.sampling_rate_hz, span.samples_mv))
+}
+
+fn detect_130(x: &[f32]) -> Result<Vec<usize>, String> {
+    detect_peaks_with(x, MODEL_RATE_HZ, DetectorConfig::default()).map_err(|e| e.to_string())
+}
+
+/// One-to-one matching of detections to reference beats: each detection takes the nearest
+/// reference within `tol` (same units) unless an earlier detection already took it.
+/// Returns, per detection, the index of its reference, and the number of detections that found
+/// their nearest reference already taken.
+fn match_to_reference(detections: &[i64], reference: &[i64], tol: i64) -> (Vec<Option<usize>>, usize) {
+    let mut taken = vec![false; reference.len()];
+    let mut duplicates = 0;
+    let matched = detections
+        .iter()
+        .map(|&d| {
+            let j = reference.partition_point(|&r| r < d);
+            let best = [j.checked_sub(1), (j < reference.len()).then_some(j)]
+                .into_iter()
+                .flatten()
+                .min_by_key(|&k| (reference[k] - d).abs())
+                .filter(|&k| (reference[k] - d).abs() <= tol)?;
+            if taken[best] {
+                duplicates += 1;
+                return None;
+            }
+            taken[best] = true;
+            Some(best)
+        })
+        .collect();
+    (matched, duplicates)
+}
+
+fn beats(args: &DatasetArgs) -> Result<(), String> {
+    create_out(&args.out)?;
+    let (mut beats, mut rr, mut labels, mut records, mut peaks, mut ref_samples) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut k_beats, mut k_labels, mut k_records) = (Vec::new(), Vec::new(), Vec::new());
+    let mut per_record = Vec::new();
+    let mut missing = Vec::new();
+    for name in DS1 {
+        let hea = args.data.join(format!("{name}.hea"));
+        if !hea.is_file() || !hea.with_extension("atr").is_file() {
+            missing.push(name);
+            continue;
+        }
+        let rec = load_recording(&hea, &LoadOptions::default()).map_err(|e| e.to_string())?;
+        let (x, label, fs, raw) = ecg_at_model_rate(&rec)?;
+        let record_id: i32 = name.parse().map_err(|_| format!("record name {name}"))?;
+        let ann_fs = rec.annotation_rate_hz;
+        let reference: Vec<(i64, usize)> = rec
+            .annotations
+            .iter()
+            .filter_map(|a| aami_class(&a.symbol).map(|c| (a.sample, c as usize)))
+            .collect();
+        let ref_pos: Vec<i64> = reference.iter().map(|r| r.0).collect();
+        let tol = (MATCH_TOLERANCE_S * ann_fs).round() as i64;
+
+        let detected = detect_130(&x)?;
+        let bi = beat_inputs(&x, &detected);
+        let det_ann: Vec<i64> = bi
+            .peaks
+            .iter()
+            .map(|&p| (p as f64 * ann_fs / MODEL_RATE_HZ).round() as i64)
+            .collect();
+        let (matched, duplicates) = match_to_reference(&det_ann, &ref_pos, tol);
+        let mut class_counts = [0usize; 5];
+        let mut kept = 0usize;
+        for (i, m) in matched.iter().enumerate() {
+            let Some(m) = *m else { continue };
+            let class = reference[m].1;
+            class_counts[class] += 1;
+            kept += 1;
+            beats.extend_from_slice(bi.beat(i).unwrap_or(&[]));
+            rr.extend_from_slice(bi.rr_features(i).unwrap_or(&[]));
+            labels.push(class as i64);
+            records.push(record_id);
+            peaks.push(bi.peaks[i] as i64);
+            ref_samples.push(reference[m].0);
+        }
+
+        // Kachuee & al. (2018) beats on the original-rate signal, labelled the same way
+        let kb = kachuee_beats(&raw, fs, true).map_err(|e| e.to_string())?;
+        let k_pos: Vec<i64> = kb
+            .iter()
+            .map(|b| (b.r_index_input as f64 * ann_fs / fs).round() as i64)
+            .collect();
+        let (k_matched, _) = match_to_reference(&k_pos, &ref_pos, tol);
+        let mut k_kept = 0usize;
+        for (b, m) in kb.iter().zip(&k_matched) {
+            let Some(m) = *m else { continue };
+            k_beats.extend_from_slice(&b.samples);
+            k_labels.push(reference[m].1 as i64);
+            k_records.push(record_id);
+            k_kept += 1;
+        }
+        eprintln!(
+            "{name}: {} detected, {kept} labelled beats, {} Kachuee beats labelled of {}",
+            detected.len(),
+            k_kept,
+            kb.len()
+        );
+        per_record.push(json!({
+            "record": name,
+            "channel": label,
+            "sampling_rate_hz": fs,
+            "reference_beats": reference.len(),
+            "detected_peaks": detected.len(),
+            "beats_with_window_and_neighbours": bi.len(),
+            "labelled": kept,
+            "unmatched_dropped": bi.len() - kept,
+            "duplicate_matches_dropped": duplicates,
+            "class_counts": class_counts,
+            "kachuee_beats": kb.len(),
+            "kachuee_labelled": k_kept,
+        }));
+    }
+    if records.is_empty() {
+        return Err(format!(
+            "{}: none of the DS1 records found",
+            args.data.display()
+        ));
+    }
+    let n = labels.len();
+    let out = &args.out;
+    write_npy(&out.join("beats.npy"), &beats, &[n, 1, BEAT_LEN])?;
+    write_npy(&out.join("rr.npy"), &rr, &[n, RR_FEATURE_NAMES.len()])?;
+    write_npy(&out.join("labels.npy"), &labels, &[n])?;
+    write_npy(&out.join("records.npy"), &records, &[n])?;
+    write_npy(&out.join("peaks.npy"), &peaks, &[n])?;
+    write_npy(&out.join("reference_samples.npy"), &ref_samples, &[n])?;
+    let k = k_labels.len();
+    write_npy(&out.join("kachuee_beats.npy"), &k_beats, &[k, KACHUEE_LEN])?;
+    write_npy(&out.join("kachuee_labels.npy"), &k_labels, &[k])?;
+    write_npy(&out.join("kachuee_records.npy"), &k_records, &[k])?;
+    let mut totals = [0usize; 5];
+    for &l in &labels {
+        totals[l as usize] += 1;
+    }
+    write_json(
+        &out.join("meta.json"),
+        &json!({
+            "dataset": "beats",
+            "source": "MIT-BIH Arrhythmia Database, DS1 (de Chazal et al. 2004), MLII",
+            "sampling_rate_hz": MODEL_RATE_HZ,
+            "beat": {"length": BEAT_LEN, "pre": BEAT_PRE, "rr_features": RR_FEATURE_NAMES,
+                     "normalisation": "window median subtracted, mV"},
+            "labels": AAMI_LABELS,
+            "label_counts": totals,
+            "count": n,
+            "match_tolerance_s": MATCH_TOLERANCE_S,
+            "files": {
+                "beats.npy": "[n, 1, length] f32", "rr.npy": "[n, R] f32",
+                "labels.npy": "[n] i64 (index into labels)", "records.npy": "[n] i32 record number",
+                "peaks.npy": "[n] i64 R-peak sample at 130 Hz",
+                "reference_samples.npy": "[n] i64 matched annotation sample (360 Hz)",
+                "kachuee_beats.npy": "[k, 187] f32 (Kachuee et al. 2018, 125 Hz)",
+                "kachuee_labels.npy": "[k] i64", "kachuee_records.npy": "[k] i32"
+            },
+            "kachuee_count": k,
+            "records": per_record,
+            "missing_records": missing,
+            "git_commit": git_commit(),
+        }),
+    )?;
+    println!(
+        "beats: {n} labelled beats (N/S/V/F/Q = {totals:?}), {k} Kachuee beats -> {}",
+        out.display()
+    );
+    Ok(())
+}
+
+/// Subject number and recording number (1 = rest, 2 = mental arithmetic) of `SubjectNN_R.edf`.
+fn eegmat_name(path: &Path) -> Option<(i32, i32)> {
+    let stem = path.file_stem()?.to_str()?;
+    let (s, r) = stem.strip_prefix("Subject")?.split_once('_')?;
+    Some((s.parse().ok()?, r.parse().ok()?))
+}
+
+/// Per-window columns of the stress export.
+#[derive(Default)]
+struct StressRows {
+    subject: Vec<i32>,
+    recording: Vec<i32>,
+    label: Vec<i64>,
+    start_s: Vec<f32>,
+    end_s: Vec<f32>,
+    usable: Vec<f32>,
+    scorable: Vec<u8>,
+    n_peaks: Vec<i32>,
+    features: Vec<f32>,
+}
+
+fn stress(args: &DatasetArgs) -> Result<(), String> {
+    create_out(&args.out)?;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&args.data)
+        .map_err(|e| format!("{}: {e}", args.data.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "edf") && eegmat_name(p).is_some())
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(format!(
+            "{}: no EEGMAT SubjectNN_R.edf files",
+            args.data.display()
+        ));
+    }
+    let cfg = StressWindowConfig::default();
+    let mut rows = StressRows::default();
+    let mut per_record = Vec::new();
+    for path in &files {
+        let Some((subject, recording)) = eegmat_name(path) else {
+            continue;
+        };
+        let rec = load_recording(path, &LoadOptions::default()).map_err(|e| e.to_string())?;
+        let (x, label, fs, _) = ecg_at_model_rate(&rec)?;
+        let peaks = detect_130(&x)?;
+        let windows = stress_windows(&x, &peaks, &cfg).map_err(|e| e.to_string())?;
+        let quality = assess_quality(&x, MODEL_RATE_HZ, QualityConfig::default())
+            .map_err(|e| e.to_string())?;
+        for w in &windows {
+            rows.subject.push(subject);
+            rows.recording.push(recording);
+            rows.label.push(i64::from(recording == 2));
+            rows.start_s.push(w.start_s as f32);
+            rows.end_s.push(w.end_s as f32);
+            rows.usable.push(w.usable_fraction);
+            rows.scorable.push(u8::from(w.is_scorable()));
+            rows.n_peaks.push(w.peaks.len() as i32);
+            rows.features.extend_from_slice(&w.features);
+        }
+        let duration_s = x.len() as f64 / MODEL_RATE_HZ;
+        let scorable = windows.iter().filter(|w| w.is_scorable()).count();
+        eprintln!(
+            "Subject{subject:02}_{recording}: {duration_s:.0} s, {} peaks ({:.1} bpm), {:.0} % usable, {scorable}/{} windows scorable",
+            peaks.len(),
+            peaks.len().saturating_sub(1) as f64 * 60.0
+                / ((peaks.last().copied().unwrap_or(0) - peaks.first().copied().unwrap_or(0))
+                    .max(1) as f64
+                    / MODEL_RATE_HZ),
+            quality.usable_fraction * 100.0,
+            windows.len()
+        );
+        per_record.push(json!({
+            "subject": subject,
+            "recording": recording,
+            "channel": label,
+            "sampling_rate_hz": fs,
+            "duration_s": duration_s,
+            "peaks": peaks.len(),
+            "usable_fraction": quality.usable_fraction,
+            "windows": windows.len(),
+            "scorable_windows": scorable,
+        }));
+    }
+    let n = rows.label.len();
+    let f = HRV_FEATURE_NAMES.len();
+    let out = &args.out;
+    write_npy(&out.join("subject.npy"), &rows.subject, &[n])?;
+    write_npy(&out.join("recording.npy"), &rows.recording, &[n])?;
+    write_npy(&out.join("label.npy"), &rows.label, &[n])?;
+    write_npy(&out.join("start_s.npy"), &rows.start_s, &[n])?;
+    write_npy(&out.join("end_s.npy"), &rows.end_s, &[n])?;
+    write_npy(&out.join("usable_fraction.npy"), &rows.usable, &[n])?;
+    write_npy(&out.join("scorable.npy"), &rows.scorable, &[n])?;
+    write_npy(&out.join("n_peaks.npy"), &rows.n_peaks, &[n])?;
+    write_npy(&out.join("features.npy"), &rows.features, &[n, f])?;
+    write_json(
+        &out.join("meta.json"),
+        &json!({
+            "dataset": "stress",
+            "source": "EEGMAT (PhysioNet eegmat 1.0.0): SubjectNN_1 rest, SubjectNN_2 mental arithmetic; channel 'ECG ECG'",
+            "sampling_rate_hz": MODEL_RATE_HZ,
+            "window": {"window_s": cfg.window_s, "step_s": cfg.step_s},
+            "min_usable_fraction": MIN_USABLE_FRACTION,
+            "features": HRV_FEATURE_NAMES,
+            "labels": ["calm", "stress"],
+            "count": n,
+            "files": {
+                "subject.npy": "[n] i32", "recording.npy": "[n] i32 (1 rest, 2 task)",
+                "label.npy": "[n] i64 (0 rest, 1 task)", "start_s.npy": "[n] f32",
+                "end_s.npy": "[n] f32", "usable_fraction.npy": "[n] f32",
+                "scorable.npy": "[n] u8 (usable and all features finite)",
+                "n_peaks.npy": "[n] i32", "features.npy": "[n, F] f32 (NaN = not computable)"
+            },
+            "records": per_record,
+            "git_commit": git_commit(),
+        }),
+    )?;
+    println!("stress: {n} windows from {} recordings -> {}", per_record.len(), out.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matching_is_one_to_one_and_within_tolerance() {
+        let reference = [100, 200, 300];
+        let (m, dup) = match_to_reference(&[95, 104, 160, 290, 400], &reference, 10);
+        assert_eq!(m, vec![Some(0), None, None, Some(2), None]);
+        assert_eq!(dup, 1);
+        assert_eq!(match_to_reference(&[5], &[], 10).0, vec![None]);
+    }
+
+    #[test]
+    fn eegmat_names() {
+        assert_eq!(eegmat_name(Path::new("x/Subject07_2.edf")), Some((7, 2)));
+        assert_eq!(eegmat_name(Path::new("subject-info.csv")), None);
+        assert_eq!(eegmat_name(Path::new("Subject07.edf")), None);
+    }
+}

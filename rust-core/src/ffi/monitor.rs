@@ -1,0 +1,1150 @@
+//! The live monitor for the apps: one [`StressMonitor`] object (sessions, listeners, history).
+//!
+//! StressBeat is not a medical device: scores and alerts are for personal insight, not
+//! diagnosis; apps must say so wherever they show them.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::{StressBeatError, guard};
+use crate::engine::{self, AlertEngine, AlertPolicy, EngineConfig, QuietHours, StressEngine};
+use crate::history::{self, History, HistoryOptions, HistorySink, SessionStart, SourceKind};
+use crate::monitor::{self, EventKind, MonitorEvent, Pacing, SessionInfo};
+use crate::sensor::bridge::{ConnectionStateRecord, GapCauseRecord, StrapSession};
+use crate::sensor::SensorSource;
+
+// ---------------------------------------------------------------------------------------------
+// Configuration and sources
+// ---------------------------------------------------------------------------------------------
+
+/// When to raise alerts. Every field has a default (`AlertConfig()` / `AlertConfig()` in Swift).
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct AlertConfig {
+    /// High stress must last this long before an alert, seconds.
+    #[uniffi(default = 300)]
+    pub sustained_high_s: u32,
+    /// Minimum time between two stress alerts, seconds.
+    #[uniffi(default = 1800)]
+    pub stress_cooldown_s: u32,
+    /// At most this many alerts in any rolling hour.
+    #[uniffi(default = 4)]
+    pub max_per_hour: u32,
+    /// At most this many alerts in any rolling day.
+    #[uniffi(default = 12)]
+    pub max_per_day: u32,
+    /// Quiet hours start, minutes after local midnight (`null`/`nil`: no quiet hours).
+    #[uniffi(default)]
+    pub quiet_start_minute: Option<u16>,
+    /// Quiet hours end (exclusive), minutes after local midnight.
+    #[uniffi(default)]
+    pub quiet_end_minute: Option<u16>,
+    /// No usable signal while streaming for this long → alert, seconds.
+    #[uniffi(default = 120)]
+    pub lost_signal_after_s: u32,
+    /// Strap battery at or below this → alert, percent.
+    #[uniffi(default = 15)]
+    pub battery_low_percent: u8,
+    /// Strap disconnected for this long → alert, seconds.
+    #[uniffi(default = 60)]
+    pub disconnected_after_s: u32,
+}
+
+impl Default for AlertConfig {
+    fn default() -> Self {
+        Self {
+            sustained_high_s: 300,
+            stress_cooldown_s: 1800,
+            max_per_hour: 4,
+            max_per_day: 12,
+            quiet_start_minute: None,
+            quiet_end_minute: None,
+            lost_signal_after_s: 120,
+            battery_low_percent: 15,
+            disconnected_after_s: 60,
+        }
+    }
+}
+
+impl AlertConfig {
+    fn policy(&self) -> AlertPolicy {
+        let ms = |s: u32| i64::from(s) * 1000;
+        let d = AlertPolicy::default();
+        AlertPolicy {
+            sustained_high_ms: ms(self.sustained_high_s),
+            stress_cooldown_ms: ms(self.stress_cooldown_s),
+            max_per_hour: self.max_per_hour,
+            max_per_day: self.max_per_day,
+            quiet_hours: match (self.quiet_start_minute, self.quiet_end_minute) {
+                (Some(start_minute), Some(end_minute)) => Some(QuietHours {
+                    start_minute,
+                    end_minute,
+                }),
+                _ => None,
+            },
+            lost_signal_after_ms: ms(self.lost_signal_after_s),
+            battery_low_percent: self.battery_low_percent,
+            battery_rearm_percent: self.battery_low_percent.saturating_add(10).min(100),
+            disconnected_after_ms: ms(self.disconnected_after_s),
+            ..d
+        }
+    }
+}
+
+/// How a [`StressMonitor`] is set up.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct StressMonitorConfig {
+    /// The history database file (created when missing). Its directory must exist.
+    pub database_path: String,
+    /// A stress model (`.onnx`, with its `.json` beside it); `null`/`nil`: the built-in one.
+    #[uniffi(default)]
+    pub stress_model_path: Option<String>,
+    /// A beat-type model (`.onnx` + `.json`); `null`/`nil`: the built-in one.
+    #[uniffi(default)]
+    pub beat_model_path: Option<String>,
+    /// `true`: a model that cannot be loaded is an error (`StressBeatError.Model`);
+    /// `false` (default): it is reported (status `ModelUnavailable`) and scores come from the
+    /// HRV fallback.
+    #[uniffi(default = false)]
+    pub strict_models: bool,
+    /// Alert policy; `null`/`nil`: the defaults.
+    #[uniffi(default)]
+    pub alerts: Option<AlertConfig>,
+    /// Local time zone offset in minutes east of UTC (quiet hours, daily summaries).
+    #[uniffi(default = 0)]
+    pub utc_offset_minutes: i32,
+}
+
+/// A stress episode of the simulated wearer.
+#[derive(Debug, Clone, Copy, PartialEq, uniffi::Record)]
+pub struct SimulatedStress {
+    /// Start, seconds from the beginning of the session.
+    pub start_s: f64,
+    /// Length, seconds.
+    pub duration_s: f64,
+    /// 0–1.
+    pub intensity: f64,
+}
+
+/// Where a monitoring session's ECG comes from.
+#[derive(Debug, Clone, uniffi::Enum)]
+pub enum MonitorSource {
+    /// A simulated Polar H10 (synthetic ECG, real protocol and connection logic).
+    Simulator {
+        /// Length, minutes.
+        minutes: f64,
+        /// Same seed, same session.
+        seed: u64,
+        /// Stress episodes.
+        stress: Vec<SimulatedStress>,
+        /// Fault specification, e.g. `"loss=5%,dup=1%,disconnect=2m/10s"`; empty: none.
+        faults: String,
+        /// `true`: run in real time; `false`: as fast as possible.
+        realtime: bool,
+    },
+    /// A recording (WFDB `.hea`, EDF, CSV, or a Polar capture) replayed.
+    ReplayFile {
+        /// The file.
+        path: String,
+        /// Multiple of real time (`1.0` = real time); `null`/`nil`: as fast as possible.
+        speed: Option<f64>,
+    },
+    /// A strap driven by the app's own BLE stack (the app keeps calling the session's
+    /// callbacks and `tick`; the monitor consumes its events).
+    PlatformBridge {
+        /// The session.
+        session: Arc<StrapSession>,
+        /// The app's monotonic clock now, ms (the clock it passes to the session), so the
+        /// monitor can map it to wall time.
+        now_ms: i64,
+    },
+    /// A strap over the core's own Bluetooth (desktop builds with feature `ble`; otherwise
+    /// `start` fails with `Unsupported`).
+    Ble {
+        /// Device name or address as shown by a scan.
+        device: String,
+    },
+}
+
+// ---------------------------------------------------------------------------------------------
+// Listener records
+// ---------------------------------------------------------------------------------------------
+
+/// Live heart rate.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct HeartRateUpdate {
+    /// Unix time, ms.
+    pub at_ms: i64,
+    /// Beats per minute.
+    pub bpm: f64,
+    /// RR intervals since the previous update of the same origin, ms, oldest first.
+    pub rr_ms: Vec<f64>,
+    /// Skin contact as the strap reports it (`null`: not reported).
+    pub contact: Option<bool>,
+    /// `true`: from R-peaks in the ECG; `false`: the strap's Heart Rate service.
+    pub from_ecg: bool,
+}
+
+/// ECG for drawing: a few batches per second of the 130 Hz signal.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct EcgBatch {
+    /// Unix time of the first sample, ms.
+    pub first_sample_ms: f64,
+    /// Time between samples, ms.
+    pub sample_interval_ms: f64,
+    /// Samples, mV.
+    pub samples_mv: Vec<f32>,
+}
+
+/// The main problem of a poor signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum SignalIssue {
+    /// Nothing wrong.
+    Good,
+    /// Muscle or motion noise.
+    Noise,
+    /// Clipped at the amplifier's rail.
+    Saturation,
+    /// Electrode off / no signal.
+    LeadOff,
+}
+
+/// Signal quality of the latest 4 s.
+#[derive(Debug, Clone, Copy, PartialEq, uniffi::Record)]
+pub struct SignalQualityUpdate {
+    /// Unix time, ms.
+    pub at_ms: i64,
+    /// 0 (unusable) … 1 (clean).
+    pub score: f32,
+    /// Usable for analysis.
+    pub usable: bool,
+    /// The main problem.
+    pub issue: SignalIssue,
+}
+
+/// Held stress state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum StressLevel {
+    /// Calm.
+    Calm,
+    /// Elevated.
+    Elevated,
+    /// High.
+    High,
+}
+
+/// Beats in a window by AAMI class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct BeatCounts {
+    /// Normal.
+    pub normal: u32,
+    /// Supraventricular ectopic.
+    pub supraventricular: u32,
+    /// Ventricular ectopic.
+    pub ventricular: u32,
+    /// Fusion.
+    pub fusion: u32,
+    /// Unclassifiable.
+    pub unknown: u32,
+}
+
+/// The stress result of one 30 s window (every 5 s). Not a medical device.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct StressUpdate {
+    /// Window start, Unix ms.
+    pub window_start_ms: i64,
+    /// Window end, Unix ms.
+    pub at_ms: i64,
+    /// 0–100 relative to the personal baseline; `null`: see `noScoreReason`.
+    pub score: Option<u8>,
+    /// 0–1.
+    pub confidence: f32,
+    /// Held state (`null` before the first score).
+    pub level: Option<StressLevel>,
+    /// The level changed on this update.
+    pub level_changed: bool,
+    /// Why there is no score (a short sentence).
+    pub no_score_reason: Option<String>,
+    /// `true` when the score comes from the HRV fallback (no usable stress model).
+    pub from_hrv_fallback: bool,
+    /// Usable signal fraction of the window, 0–1.
+    pub usable_fraction: f32,
+    /// Mean heart rate, bpm.
+    pub hr_bpm: Option<f32>,
+    /// RMSSD, ms.
+    pub rmssd_ms: Option<f32>,
+    /// Beats of the window by class.
+    pub beats: BeatCounts,
+}
+
+/// What an alert is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum AlertKind {
+    /// Stress stayed high.
+    SustainedHighStress,
+    /// No usable ECG while the strap streams.
+    SignalLost,
+    /// Usable ECG is back.
+    SignalBack,
+    /// Strap battery low.
+    BatteryLow,
+    /// The strap has been disconnected for a while.
+    StrapDisconnected,
+    /// The strap is back.
+    StrapReconnected,
+}
+
+/// An alert to show, with why.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct MonitorAlert {
+    /// Unix time, ms.
+    pub at_ms: i64,
+    /// Kind.
+    pub kind: AlertKind,
+    /// `true`: needs attention; `false`: information (e.g. a resolution).
+    pub warning: bool,
+    /// Why, in words (no personal data).
+    pub reason: String,
+    /// Start of the time range it is about, Unix ms.
+    pub from_ms: i64,
+    /// End of that range, Unix ms.
+    pub to_ms: i64,
+}
+
+/// The strap connection changed.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct ConnectionUpdate {
+    /// Unix time, ms.
+    pub at_ms: i64,
+    /// New state.
+    pub state: ConnectionStateRecord,
+}
+
+/// Session-level news.
+#[derive(Debug, Clone, PartialEq, uniffi::Enum)]
+pub enum MonitorStatus {
+    /// A session began; `sessionId` is its history id.
+    SessionStarted { session_id: i64 },
+    /// Strap battery, percent.
+    Battery { at_ms: i64, percent: u8 },
+    /// ECG missing between two times (Unix ms).
+    Gap {
+        from_ms: f64,
+        to_ms: f64,
+        missing_samples: u64,
+        cause: GapCauseRecord,
+    },
+    /// A model could not be used; scores come from the HRV fallback (`task`: "stress" or
+    /// "beat_type").
+    ModelUnavailable { task: String, reason: String },
+    /// The history could not be written; live results continue.
+    StorageFailed { reason: String },
+    /// The source's ECG cannot be analysed (e.g. an unsupported sampling rate).
+    EcgUnusable { reason: String },
+    /// The session ended and is stored.
+    Finished { session_id: i64, windows: u64 },
+}
+
+/// Receives heart rate updates (on the monitor's thread: return quickly).
+#[uniffi::export(with_foreign)]
+pub trait HeartRateListener: Send + Sync {
+    /// A heart rate update.
+    fn on_heart_rate(&self, update: HeartRateUpdate);
+}
+
+/// Receives ECG batches for drawing (on the monitor's thread: return quickly).
+#[uniffi::export(with_foreign)]
+pub trait EcgListener: Send + Sync {
+    /// A batch of ECG.
+    fn on_ecg(&self, batch: EcgBatch);
+}
+
+/// Receives signal quality (on the monitor's thread: return quickly).
+#[uniffi::export(with_foreign)]
+pub trait SignalQualityListener: Send + Sync {
+    /// A quality update.
+    fn on_signal_quality(&self, update: SignalQualityUpdate);
+}
+
+/// Receives stress updates (on the monitor's thread: return quickly).
+#[uniffi::export(with_foreign)]
+pub trait StressListener: Send + Sync {
+    /// A stress update.
+    fn on_stress(&self, update: StressUpdate);
+}
+
+/// Receives alerts (on the monitor's thread: return quickly).
+#[uniffi::export(with_foreign)]
+pub trait AlertListener: Send + Sync {
+    /// An alert.
+    fn on_alert(&self, alert: MonitorAlert);
+}
+
+/// Receives connection changes (on the monitor's thread: return quickly).
+#[uniffi::export(with_foreign)]
+pub trait ConnectionListener: Send + Sync {
+    /// A connection change.
+    fn on_connection(&self, update: ConnectionUpdate);
+}
+
+/// Receives session-level news (on the monitor's thread: return quickly).
+#[uniffi::export(with_foreign)]
+pub trait StatusListener: Send + Sync {
+    /// A status event.
+    fn on_status(&self, status: MonitorStatus);
+}
+
+/// A listener's subscription. Events stop after `cancel()` returns, or when the subscription
+/// is released (Kotlin: `close()`/garbage collection; Swift: last reference dropped).
+#[derive(uniffi::Object)]
+pub struct Subscription {
+    inner: monitor::Subscription,
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+#[uniffi::export]
+impl Subscription {
+    /// Stop delivering events to the listener (idempotent).
+    pub fn cancel(&self) {
+        self.inner.cancel();
+    }
+
+    /// Whether events are still delivered.
+    pub fn is_active(&self) -> bool {
+        self.inner.is_active()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// History records
+// ---------------------------------------------------------------------------------------------
+
+/// Where a stored session's ECG came from.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum SessionSource {
+    /// A strap over the core's Bluetooth.
+    Ble,
+    /// A strap over the app's BLE stack.
+    PlatformBridge,
+    /// The simulator.
+    Simulator,
+    /// A replayed file (its name only).
+    Replay { file_name: String },
+}
+
+/// A stored session.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct SessionSummary {
+    /// History id.
+    pub id: i64,
+    /// Start, Unix ms.
+    pub started_at_ms: i64,
+    /// End, Unix ms (`null` while running or after a crash).
+    pub ended_at_ms: Option<i64>,
+    /// "stopped", "disconnected", "source_ended", "error".
+    pub end_reason: Option<String>,
+    /// Where the ECG came from.
+    pub source: SessionSource,
+    /// Device model (never a serial number).
+    pub device_model: Option<String>,
+    /// Windows stored.
+    pub windows: u32,
+    /// Alerts stored.
+    pub alerts: u32,
+    /// Gaps stored.
+    pub gaps: u32,
+}
+
+/// A point of a downsampled stress timeline.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct TimelinePoint {
+    /// Bucket start, Unix ms.
+    pub start_ms: i64,
+    /// Bucket end, Unix ms.
+    pub end_ms: i64,
+    /// Windows in the bucket.
+    pub windows: u32,
+    /// Mean heart rate, bpm.
+    pub mean_hr_bpm: Option<f64>,
+    /// Mean score.
+    pub mean_score: Option<f64>,
+    /// Highest score.
+    pub max_score: Option<f64>,
+}
+
+/// One local day.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct DailySummary {
+    /// Local date, `YYYY-MM-DD`.
+    pub date: String,
+    /// Windows scored or not.
+    pub windows: u32,
+    /// Mean score.
+    pub mean_score: Option<f64>,
+    /// Highest score.
+    pub max_score: Option<f64>,
+    /// Minutes in the high state.
+    pub high_minutes: f64,
+    /// Alerts.
+    pub alerts: u32,
+    /// Mean heart rate, bpm.
+    pub mean_hr_bpm: Option<f64>,
+}
+
+/// A stored alert.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct StoredAlert {
+    /// Alert id.
+    pub id: i64,
+    /// Session id.
+    pub session_id: i64,
+    /// Unix time, ms.
+    pub at_ms: i64,
+    /// Kind ("stress_high", "signal_lost", "signal_back", "battery_low",
+    /// "strap_disconnected", "strap_reconnected").
+    pub kind: String,
+    /// 0 information, 1 warning.
+    pub severity: u8,
+    /// Why.
+    pub reason: String,
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ExportFormat {
+    /// Per-window stress, HR and HRV as CSV.
+    WindowsCsv,
+    /// RR intervals as CSV.
+    RrCsv,
+    /// The raw ECG with annotations as EDF+ (opens in EDFbrowser).
+    Edf,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversions
+// ---------------------------------------------------------------------------------------------
+
+fn heart_rate(u: &monitor::HeartRateUpdate) -> HeartRateUpdate {
+    HeartRateUpdate {
+        at_ms: u.at_ms,
+        bpm: u.bpm,
+        rr_ms: u.rr_ms.clone(),
+        contact: u.contact,
+        from_ecg: u.source == monitor::HeartRateSource::Ecg,
+    }
+}
+
+fn stress_update(u: &engine::StressUpdate, o: &engine::WindowObservation) -> StressUpdate {
+    let b = o.beat_counts;
+    StressUpdate {
+        window_start_ms: u.window_start_ms,
+        at_ms: u.at_ms,
+        score: u.score,
+        confidence: u.confidence,
+        level: u.state.map(|s| match s {
+            engine::StressState::Calm => StressLevel::Calm,
+            engine::StressState::Elevated => StressLevel::Elevated,
+            engine::StressState::High => StressLevel::High,
+        }),
+        level_changed: u.state_changed,
+        no_score_reason: u.reason.map(|r| r.message()),
+        from_hrv_fallback: u.source == Some(engine::ScoreSource::HrvFallback),
+        usable_fraction: u.usable_fraction,
+        hr_bpm: o.hr_bpm,
+        rmssd_ms: o.rmssd_ms,
+        beats: BeatCounts {
+            normal: b.n,
+            supraventricular: b.s,
+            ventricular: b.v,
+            fusion: b.f,
+            unknown: b.q,
+        },
+    }
+}
+
+fn alert(a: &engine::Alert) -> MonitorAlert {
+    MonitorAlert {
+        at_ms: a.at_ms,
+        kind: match a.kind {
+            engine::AlertKind::SustainedHighStress => AlertKind::SustainedHighStress,
+            engine::AlertKind::SignalLost => AlertKind::SignalLost,
+            engine::AlertKind::SignalBack => AlertKind::SignalBack,
+            engine::AlertKind::BatteryLow => AlertKind::BatteryLow,
+            engine::AlertKind::StrapDisconnected => AlertKind::StrapDisconnected,
+            engine::AlertKind::StrapReconnected => AlertKind::StrapReconnected,
+        },
+        warning: a.severity == engine::Severity::Warning,
+        reason: a.reason.clone(),
+        from_ms: a.from_ms,
+        to_ms: a.to_ms,
+    }
+}
+
+fn status(ev: &MonitorEvent) -> Option<MonitorStatus> {
+    use monitor::Degradation as D;
+    Some(match ev {
+        MonitorEvent::SessionStarted { session_id } => MonitorStatus::SessionStarted {
+            session_id: *session_id,
+        },
+        MonitorEvent::Battery { at_ms, percent } => MonitorStatus::Battery {
+            at_ms: *at_ms,
+            percent: *percent,
+        },
+        MonitorEvent::Gap {
+            from_ms,
+            to_ms,
+            missing_samples,
+            cause,
+        } => MonitorStatus::Gap {
+            from_ms: *from_ms,
+            to_ms: *to_ms,
+            missing_samples: *missing_samples,
+            cause: (*cause).into(),
+        },
+        MonitorEvent::Degraded(D::ModelUnavailable { task, reason }) => {
+            MonitorStatus::ModelUnavailable {
+                task: task.clone(),
+                reason: reason.clone(),
+            }
+        }
+        MonitorEvent::Degraded(D::StorageFailed { reason }) => MonitorStatus::StorageFailed {
+            reason: reason.clone(),
+        },
+        MonitorEvent::Degraded(D::EcgUnusable { reason }) => MonitorStatus::EcgUnusable {
+            reason: reason.clone(),
+        },
+        MonitorEvent::Finished {
+            session_id,
+            windows,
+        } => MonitorStatus::Finished {
+            session_id: *session_id,
+            windows: *windows,
+        },
+        _ => return None,
+    })
+}
+
+fn session_summary(s: history::SessionSummary) -> SessionSummary {
+    SessionSummary {
+        id: s.id,
+        started_at_ms: s.started_at_ms,
+        ended_at_ms: s.ended_at_ms,
+        end_reason: s.end_reason,
+        source: match s.source {
+            SourceKind::Ble => SessionSource::Ble,
+            SourceKind::Bridge => SessionSource::PlatformBridge,
+            SourceKind::Simulator => SessionSource::Simulator,
+            SourceKind::Replay { file_name } => SessionSource::Replay { file_name },
+        },
+        device_model: s.device_model,
+        windows: s.windows,
+        alerts: s.alerts,
+        gaps: s.gaps,
+    }
+}
+
+fn invalid_state(message: &str) -> StressBeatError {
+    StressBeatError::InvalidState {
+        message: message.into(),
+    }
+}
+
+fn storage(message: &str) -> StressBeatError {
+    StressBeatError::Storage {
+        message: message.into(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The monitor
+// ---------------------------------------------------------------------------------------------
+
+/// The stress monitor: runs one session at a time on its own worker thread (the only thread
+/// the core starts), delivers live results to listeners from that thread, and stores
+/// everything in the history database. Thread-safe; every method returns quickly except
+/// `stop`/`shutdown` (which wait for the session to be stored) and the history queries.
+///
+/// Results are for personal insight only: StressBeat is not a medical device.
+#[derive(uniffi::Object)]
+pub struct StressMonitor {
+    monitor: monitor::Monitor,
+    history: Arc<Mutex<History>>,
+    utc_offset_minutes: i32,
+    shut_down: AtomicBool,
+}
+
+impl std::fmt::Debug for StressMonitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StressMonitor").finish_non_exhaustive()
+    }
+}
+
+impl StressMonitor {
+    fn check_open(&self) -> Result<(), StressBeatError> {
+        if self.shut_down.load(Ordering::Acquire) {
+            return Err(invalid_state("the monitor has been shut down"));
+        }
+        Ok(())
+    }
+
+    fn subscribe(&self, kind: EventKind, f: impl Fn(&MonitorEvent) + Send + Sync + 'static) -> Arc<Subscription> {
+        Arc::new(Subscription {
+            inner: self.monitor.subscribe(kind, Arc::new(f)),
+        })
+    }
+
+    /// Run `f` on the history after committing pending writes.
+    fn query<T>(
+        &self,
+        what: &str,
+        f: impl FnOnce(&mut History) -> crate::Result<T>,
+    ) -> Result<T, StressBeatError> {
+        guard(what, || {
+            self.check_open()?;
+            let mut h = self
+                .history
+                .lock()
+                .map_err(|_| storage("history unavailable after an internal error"))?;
+            h.flush()?;
+            Ok(f(&mut h)?)
+        })
+    }
+
+    fn session_source(
+        &self,
+        source: MonitorSource,
+    ) -> Result<(Box<dyn SensorSource + Send>, Pacing, SessionInfo), StressBeatError> {
+        let now_unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let start = |source: SourceKind, model: &str| SessionStart {
+            started_at_ms: now_unix,
+            source,
+            device_model: Some(model.into()),
+            device_identity: None,
+        };
+        Ok(match source {
+            MonitorSource::Simulator {
+                minutes,
+                seed,
+                stress,
+                faults,
+                realtime,
+            } => {
+                if !(minutes.is_finite() && minutes > 0.0 && minutes <= 7.0 * 24.0 * 60.0) {
+                    return Err(StressBeatError::InvalidArgument {
+                        message: "minutes must be in (0, 10080]".into(),
+                    });
+                }
+                let faults = crate::sim::faults::FaultConfig::parse(&faults).map_err(|_| {
+                    StressBeatError::InvalidArgument {
+                        message: "faults: not a valid fault specification".into(),
+                    }
+                })?;
+                let spec = monitor::SimulatorSpec {
+                    minutes,
+                    seed,
+                    stress: stress
+                        .iter()
+                        .map(|s| crate::sim::ecgsyn::StressEpisode {
+                            start_s: s.start_s,
+                            duration_s: s.duration_s,
+                            intensity: s.intensity,
+                        })
+                        .collect(),
+                    faults,
+                    noisy: true,
+                };
+                let pacing = if realtime {
+                    Pacing::RealTime { step_ms: 100 }
+                } else {
+                    Pacing::AsFastAsPossible { step_ms: 250 }
+                };
+                (
+                    Box::new(monitor::sources::simulator_source(&spec)),
+                    pacing,
+                    SessionInfo {
+                        start: start(SourceKind::Simulator, "simulated Polar H10"),
+                        started_phone_ms: 0,
+                    },
+                )
+            }
+            MonitorSource::ReplayFile { path, speed } => {
+                let (src, pacing) = monitor::sources::replay_source(Path::new(&path), speed)?;
+                let file_name = super::file_name(&path);
+                (
+                    Box::new(src),
+                    pacing,
+                    SessionInfo {
+                        start: start(SourceKind::Replay { file_name }, "recording"),
+                        started_phone_ms: 0,
+                    },
+                )
+            }
+            MonitorSource::PlatformBridge { session, now_ms } => (
+                Box::new(monitor::sources::BridgeSource::new(session)),
+                Pacing::RealTime { step_ms: 100 },
+                SessionInfo {
+                    start: start(SourceKind::Bridge, "chest strap"),
+                    started_phone_ms: now_ms,
+                },
+            ),
+            MonitorSource::Ble { device } => ble_source(&device, start(SourceKind::Ble, "chest strap"))?,
+        })
+    }
+}
+
+#[cfg(not(feature = "ble"))]
+fn ble_source(
+    _device: &str,
+    _start: SessionStart,
+) -> Result<(Box<dyn SensorSource + Send>, Pacing, SessionInfo), StressBeatError> {
+    Err(StressBeatError::Unsupported {
+        message: "this build has no Bluetooth support (feature `ble`); use the platform bridge"
+            .into(),
+    })
+}
+
+#[cfg(feature = "ble")]
+fn ble_source(
+    device: &str,
+    start: SessionStart,
+) -> Result<(Box<dyn SensorSource + Send>, Pacing, SessionInfo), StressBeatError> {
+    let src = monitor::sources::BleSource::connect(device.to_owned()).map_err(|e| {
+        log::debug!("ble: {e}");
+        StressBeatError::Unsupported {
+            message: "Bluetooth is not available on this machine".into(),
+        }
+    })?;
+    Ok((
+        Box::new(src),
+        Pacing::RealTime { step_ms: 100 },
+        SessionInfo {
+            start,
+            started_phone_ms: 0,
+        },
+    ))
+}
+
+#[uniffi::export]
+impl StressMonitor {
+    /// Open (or create) the history and load the models. Errors: `Storage` (the database
+    /// cannot be opened: bad path, not a database, newer schema …), `Model` (with
+    /// `strictModels`, a model file is missing or corrupt), `InvalidArgument`.
+    #[uniffi::constructor]
+    pub fn new(config: StressMonitorConfig) -> Result<Arc<Self>, StressBeatError> {
+        guard("StressMonitor.new", || {
+            let policy = config.alerts.clone().unwrap_or_default().policy();
+            let mut alerts = AlertEngine::new(policy).map_err(|_| {
+                StressBeatError::InvalidArgument {
+                    message: "alerts: invalid alert configuration".into(),
+                }
+            })?;
+            alerts.set_utc_offset_minutes(config.utc_offset_minutes).map_err(|_| {
+                StressBeatError::InvalidArgument {
+                    message: "utcOffsetMinutes must be within ±18 h".into(),
+                }
+            })?;
+            let mut history = History::open(&config.database_path, HistoryOptions::default())?;
+            let mut stress = StressEngine::new(EngineConfig {
+                min_usable_fraction: crate::model_input::stress::MIN_USABLE_FRACTION,
+                ..EngineConfig::default()
+            })?;
+            if let Ok(Some((json, _))) = history.load_baseline(monitor::pipeline::BASELINE_PROFILE) {
+                match serde_json::from_str(&json) {
+                    Ok(b) => stress.set_baseline(Some(b)),
+                    Err(_) => log::warn!("monitor: stored baseline unreadable; starting without"),
+                }
+            }
+            let parts = super::models::load_parts(
+                config.stress_model_path.as_deref(),
+                config.beat_model_path.as_deref(),
+                config.strict_models,
+            )?;
+            let history = Arc::new(Mutex::new(history));
+            let shared: monitor::SharedHistory = history.clone();
+            Ok(Arc::new(Self {
+                monitor: monitor::Monitor::new(
+                    monitor::PipelineConfig::default(),
+                    Box::new(parts),
+                    monitor::Engines { stress, alerts },
+                    Some(shared),
+                ),
+                history,
+                utc_offset_minutes: config.utc_offset_minutes,
+                shut_down: AtomicBool::new(false),
+            }))
+        })
+    }
+
+    /// Start a session on `source` (returns at once; results arrive through the listeners).
+    /// Errors: `InvalidState` (a session is running, or after `shutdown`), `FileNotFound` /
+    /// `CorruptRecording` / `UnsupportedFormat` (replay), `InvalidArgument`, `Unsupported`.
+    pub fn start(&self, source: MonitorSource) -> Result<(), StressBeatError> {
+        guard("StressMonitor.start", || {
+            self.check_open()?;
+            if self.monitor.is_running() {
+                return Err(invalid_state("a session is already running; stop it first"));
+            }
+            let (src, pacing, info) = self.session_source(source)?;
+            self.monitor.start(src, pacing, info).map_err(|e| match e {
+                monitor::StartError::AlreadyRunning => {
+                    invalid_state("a session is already running; stop it first")
+                }
+                monitor::StartError::Core(e) => e.into(),
+                monitor::StartError::Thread(_) => StressBeatError::Internal {
+                    message: "cannot start the monitor thread".into(),
+                },
+            })
+        })
+    }
+
+    /// Stop the running session (if any) and wait until it is stored (stops the strap's stream).
+    pub fn stop(&self) -> Result<(), StressBeatError> {
+        guard("StressMonitor.stop", || {
+            self.monitor.stop();
+            Ok(())
+        })
+    }
+
+    /// Wait until the running session (if any) ends by itself (end of a replay or simulation).
+    pub fn wait_until_finished(&self) -> Result<(), StressBeatError> {
+        guard("StressMonitor.waitUntilFinished", || {
+            self.monitor.wait();
+            Ok(())
+        })
+    }
+
+    /// Whether a session is running.
+    pub fn is_running(&self) -> bool {
+        self.monitor.is_running()
+    }
+
+    /// Stop, commit the history and release it. Afterwards every call fails with
+    /// `InvalidState`.
+    pub fn shutdown(&self) -> Result<(), StressBeatError> {
+        guard("StressMonitor.shutdown", || {
+            self.monitor.stop();
+            if self.shut_down.swap(true, Ordering::AcqRel) {
+                return Ok(());
+            }
+            let mut h = self
+                .history
+                .lock()
+                .map_err(|_| storage("history unavailable after an internal error"))?;
+            h.flush()?;
+            Ok(())
+        })
+    }
+
+    /// Start a calibration of the personal baseline lasting `durationS` seconds (sit calmly):
+    /// windows feed it instead of being scored. It is kept for later sessions.
+    pub fn start_calibration(&self, duration_s: u32) -> Result<(), StressBeatError> {
+        guard("StressMonitor.startCalibration", || {
+            self.check_open()?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            let mut e = self
+                .monitor
+                .engines()
+                .lock()
+                .map_err(|_| invalid_state("the engine is unavailable after an internal error"))?;
+            e.stress.start_calibration(now, i64::from(duration_s) * 1000);
+            Ok(())
+        })
+    }
+
+    /// Heart rate and RR: the latest at once, then every update.
+    pub fn subscribe_heart_rate(&self, listener: Arc<dyn HeartRateListener>) -> Arc<Subscription> {
+        self.subscribe(EventKind::HeartRate, move |e| {
+            if let MonitorEvent::HeartRate(u) = e {
+                listener.on_heart_rate(heart_rate(u));
+            }
+        })
+    }
+
+    /// ECG batches for drawing (about two per second): the latest at once, then every batch.
+    pub fn subscribe_ecg(&self, listener: Arc<dyn EcgListener>) -> Arc<Subscription> {
+        self.subscribe(EventKind::Ecg, move |e| {
+            if let MonitorEvent::Ecg(b) = e {
+                listener.on_ecg(EcgBatch {
+                    first_sample_ms: b.first_sample_ms,
+                    sample_interval_ms: b.sample_interval_ms,
+                    samples_mv: b.samples_mv.clone(),
+                });
+            }
+        })
+    }
+
+    /// Signal quality (every 4 s): the latest at once, then every update.
+    pub fn subscribe_signal_quality(
+        &self,
+        listener: Arc<dyn SignalQualityListener>,
+    ) -> Arc<Subscription> {
+        self.subscribe(EventKind::Quality, move |e| {
+            if let MonitorEvent::Quality(q) = e {
+                listener.on_signal_quality(SignalQualityUpdate {
+                    at_ms: q.at_ms,
+                    score: q.score,
+                    usable: q.usable,
+                    issue: match q.issue {
+                        crate::dsp::QualityIssue::Good => SignalIssue::Good,
+                        crate::dsp::QualityIssue::Noise => SignalIssue::Noise,
+                        crate::dsp::QualityIssue::Saturation => SignalIssue::Saturation,
+                        crate::dsp::QualityIssue::LeadOff => SignalIssue::LeadOff,
+                    },
+                });
+            }
+        })
+    }
+
+    /// Stress updates (every 5 s): the latest at once, then every update.
+    pub fn subscribe_stress(&self, listener: Arc<dyn StressListener>) -> Arc<Subscription> {
+        self.subscribe(EventKind::Stress, move |e| {
+            if let MonitorEvent::Stress {
+                update,
+                observation,
+            } = e
+            {
+                listener.on_stress(stress_update(update, observation));
+            }
+        })
+    }
+
+    /// Alerts as they are raised (past alerts: `alerts(...)`).
+    pub fn subscribe_alerts(&self, listener: Arc<dyn AlertListener>) -> Arc<Subscription> {
+        self.subscribe(EventKind::Alert, move |e| {
+            if let MonitorEvent::Alert(a) = e {
+                listener.on_alert(alert(a));
+            }
+        })
+    }
+
+    /// Connection state: the current state at once, then every change.
+    pub fn subscribe_connection(&self, listener: Arc<dyn ConnectionListener>) -> Arc<Subscription> {
+        self.subscribe(EventKind::Connection, move |e| {
+            if let MonitorEvent::Connection { at_ms, state } = e {
+                listener.on_connection(ConnectionUpdate {
+                    at_ms: *at_ms,
+                    state: state.clone().into(),
+                });
+            }
+        })
+    }
+
+    /// Session news (started, battery, gaps, degraded parts, finished) as it happens.
+    pub fn subscribe_status(&self, listener: Arc<dyn StatusListener>) -> Arc<Subscription> {
+        self.subscribe(EventKind::Status, move |e| {
+            if let Some(s) = status(e) {
+                listener.on_status(s);
+            }
+        })
+    }
+
+    /// Stored sessions, newest first, at most `limit`.
+    pub fn sessions(&self, limit: u32) -> Result<Vec<SessionSummary>, StressBeatError> {
+        self.query("sessions", |h| {
+            Ok(h.sessions(limit)?.into_iter().map(session_summary).collect())
+        })
+    }
+
+    /// The stress timeline of `[fromMs, toMs)` (Unix ms) in at most `points` points.
+    pub fn timeline(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        points: u32,
+    ) -> Result<Vec<TimelinePoint>, StressBeatError> {
+        self.query("timeline", |h| {
+            Ok(h.timeline(from_ms, to_ms, points)?
+                .into_iter()
+                .map(|p| TimelinePoint {
+                    start_ms: p.start_ms,
+                    end_ms: p.end_ms,
+                    windows: p.windows,
+                    mean_hr_bpm: p.mean_hr_bpm,
+                    mean_score: p.mean_score,
+                    max_score: p.max_score,
+                })
+                .collect())
+        })
+    }
+
+    /// One summary per local day in `[fromMs, toMs)`.
+    pub fn daily_summaries(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<DailySummary>, StressBeatError> {
+        let offset = self.utc_offset_minutes;
+        self.query("daily_summaries", |h| {
+            Ok(h.daily_summaries(from_ms, to_ms, offset)?
+                .into_iter()
+                .map(|d| DailySummary {
+                    high_minutes: d
+                        .minutes_by_state
+                        .iter()
+                        .filter(|m| m.state == "high")
+                        .map(|m| m.minutes)
+                        .sum(),
+                    date: d.date,
+                    windows: d.windows,
+                    mean_score: d.mean_score,
+                    max_score: d.max_score,
+                    alerts: d.alerts,
+                    mean_hr_bpm: d.mean_hr_bpm,
+                })
+                .collect())
+        })
+    }
+
+    /// Stored alerts in `[fromMs, toMs)`, newest first, at most `limit`.
+    pub fn alerts(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredAlert>, StressBeatError> {
+        self.query("alerts", |h| {
+            Ok(h.alerts(from_ms, to_ms, limit)?
+                .into_iter()
+                .map(|a| StoredAlert {
+                    id: a.id,
+                    session_id: a.session_id,
+                    at_ms: a.at_ms,
+                    kind: a.kind,
+                    severity: a.severity,
+                    reason: a.reason,
+                })
+                .collect())
+        })
+    }
+
+    /// Write session `sessionId` to the file `path` in `format`; returns the rows (CSV) or
+    /// samples (EDF) written. Errors: `InvalidArgument` (no such session, no raw ECG),
+    /// `CannotReadFile` (the file cannot be written), `Storage`.
+    pub fn export_session(
+        &self,
+        session_id: i64,
+        format: ExportFormat,
+        path: String,
+    ) -> Result<u64, StressBeatError> {
+        self.query("export_session", |h| {
+            let file = std::fs::File::create(&path).map_err(|e| crate::Error::io(&path, e))?;
+            let mut out = std::io::BufWriter::new(file);
+            let n = match format {
+                ExportFormat::WindowsCsv => h.export_windows_csv(session_id, &mut out)?,
+                ExportFormat::RrCsv => h.export_rr_csv(session_id, &mut out)?,
+                ExportFormat::Edf => h.export_edf(session_id, &mut out)?.samples,
+            };
+            std::io::Write::flush(&mut out).map_err(|e| crate::Error::io(&path, e))?;
+            Ok(n)
+        })
+    }
+}

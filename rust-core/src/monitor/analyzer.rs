@@ -1,0 +1,257 @@
+//! The window analyzer: model inputs ([`crate::model_input`]), images ([`crate::imaging`]), the
+//! stress model with its HRV fallback, and the beat classifier. The models sit behind two small
+//! traits ([`StressScorer`], [`BeatTyper`]) so a missing or corrupt model degrades to the HRV
+//! fallback / unclassified beats instead of stopping the monitor.
+
+use std::collections::VecDeque;
+
+use super::events::Degradation;
+use super::ports::{WindowAnalyzer, WindowSignal};
+use crate::engine::{BeatCounts, WindowObservation};
+use crate::imaging::{Channel, IMAGE_PIXELS, Imager, WindowData};
+use crate::model_input::beat::beat_inputs;
+use crate::model_input::stress::{StressWindowConfig, stress_windows};
+use crate::model_input::MODEL_RATE_HZ;
+use crate::model_input::stress::HRV_FEATURE_NAMES;
+
+/// The stress model as the analyzer uses it.
+pub trait StressScorer: Send + Sync {
+    /// Name and version (stored with each model-scored window).
+    fn name(&self) -> String;
+    /// Image channels per window, in input order.
+    fn image_channels(&self) -> Vec<Channel>;
+    /// Stress probability per window: `images` = per window the channels' `IMAGE_PIXELS` bytes;
+    /// `features` = per window the [`HRV_FEATURE_NAMES`] values; `baseline` the person's.
+    fn predict(
+        &self,
+        images: &[u8],
+        features: &[f32],
+        baseline: Option<&[f32]>,
+    ) -> Result<Vec<f32>, String>;
+}
+
+/// The HRV-only fallback probability (a logistic regression on the features).
+pub trait FallbackScorer: Send + Sync {
+    /// Stress probability from one window's [`HRV_FEATURE_NAMES`] values.
+    fn probability(&self, features: &[f32], baseline: Option<&[f32]>) -> Option<f32>;
+}
+
+/// The beat classifier as the analyzer uses it.
+pub trait BeatTyper: Send + Sync {
+    /// AAMI class index (0 N, 1 S, 2 V, 3 F, 4 Q) per beat.
+    fn classify(&self, beats: &[f32], rr: &[f32]) -> Result<Vec<u8>, String>;
+}
+
+/// Classified beats remembered (absolute 130 Hz index, class), about two windows' worth.
+const CLASS_CACHE: usize = 512;
+
+/// Model inputs and models for windows. See the module documentation.
+pub struct ModelAnalyzer {
+    stress: Option<std::sync::Arc<dyn StressScorer>>,
+    fallback: Option<std::sync::Arc<dyn FallbackScorer>>,
+    beats: Option<std::sync::Arc<dyn BeatTyper>>,
+    channels: Vec<Channel>,
+    imager: Imager,
+    images: Vec<u8>,
+    features: Vec<f32>,
+    classes: VecDeque<(u64, u8)>,
+    degradations: Vec<Degradation>,
+}
+
+impl std::fmt::Debug for ModelAnalyzer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModelAnalyzer")
+            .field("stress_model", &self.stress.is_some())
+            .field("fallback", &self.fallback.is_some())
+            .field("beat_model", &self.beats.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ModelAnalyzer {
+    /// An analyzer over the given models (`None`: not available); `degradations` are the
+    /// problems met while loading them, reported when the session starts.
+    pub fn new(
+        stress: Option<std::sync::Arc<dyn StressScorer>>,
+        fallback: Option<std::sync::Arc<dyn FallbackScorer>>,
+        beats: Option<std::sync::Arc<dyn BeatTyper>>,
+        degradations: Vec<Degradation>,
+    ) -> Self {
+        let channels = stress.as_ref().map(|s| s.image_channels()).unwrap_or_default();
+        Self {
+            stress,
+            fallback,
+            beats,
+            channels,
+            imager: Imager::new(),
+            images: Vec::new(),
+            features: Vec::new(),
+            classes: VecDeque::with_capacity(CLASS_CACHE),
+            degradations,
+        }
+    }
+
+    fn degrade(&mut self, task: &str, reason: String) {
+        log::warn!("monitor: {task} model disabled for this session: {reason}");
+        self.degradations.push(Degradation::ModelUnavailable {
+            task: task.into(),
+            reason,
+        });
+    }
+
+    /// Classify the window's beats not classified yet; count the window's beats by class
+    /// (unclassified beats count as N).
+    fn count_beats(&mut self, w: &WindowSignal) -> BeatCounts {
+        let abs = |p: usize| w.start_index + p as u64;
+        if let Some(typer) = self.beats.clone() {
+            let known = |p: u64, c: &VecDeque<(u64, u8)>| c.iter().any(|&(q, _)| q == p);
+            let inputs = beat_inputs(&w.samples_mv, &w.peaks);
+            let (len, r) = (crate::model_input::beat::BEAT_LEN, inputs.rr.len() / inputs.len().max(1));
+            let mut beats = Vec::new();
+            let mut rr = Vec::new();
+            let mut which = Vec::new();
+            for (i, &p) in inputs.peaks.iter().enumerate() {
+                if !known(abs(p), &self.classes) {
+                    beats.extend_from_slice(&inputs.beats[i * len..(i + 1) * len]);
+                    rr.extend_from_slice(&inputs.rr[i * r..(i + 1) * r]);
+                    which.push(abs(p));
+                }
+            }
+            if !which.is_empty() {
+                match typer.classify(&beats, &rr) {
+                    Ok(classes) => {
+                        for (p, c) in which.into_iter().zip(classes) {
+                            if self.classes.len() == CLASS_CACHE {
+                                self.classes.pop_front();
+                            }
+                            self.classes.push_back((p, c));
+                        }
+                    }
+                    Err(e) => {
+                        self.beats = None;
+                        self.degrade("beat_type", e);
+                    }
+                }
+            }
+        }
+        let mut counts = BeatCounts::default();
+        for &p in &w.peaks {
+            let class = self
+                .classes
+                .iter()
+                .rev()
+                .find(|&&(q, _)| q == abs(p))
+                .map_or(0, |&(_, c)| c);
+            match class {
+                1 => counts.s += 1,
+                2 => counts.v += 1,
+                3 => counts.f += 1,
+                4 => counts.q += 1,
+                _ => counts.n += 1,
+            }
+        }
+        counts
+    }
+}
+
+impl WindowAnalyzer for ModelAnalyzer {
+    fn analyze(
+        &mut self,
+        windows: &[WindowSignal],
+        baseline: Option<&[f32]>,
+        out: &mut Vec<WindowObservation>,
+    ) {
+        let first = out.len();
+        let nf = HRV_FEATURE_NAMES.len();
+        let baseline = baseline.filter(|b| b.len() == nf);
+        // Observations, and the model batch of the scorable windows.
+        self.images.clear();
+        self.features.clear();
+        let mut scorable = Vec::new();
+        for (k, w) in windows.iter().enumerate() {
+            let cfg = StressWindowConfig {
+                window_s: w.samples_mv.len() as f64 / MODEL_RATE_HZ,
+                step_s: w.samples_mv.len() as f64 / MODEL_RATE_HZ,
+            };
+            let sw = stress_windows(&w.samples_mv, &w.peaks, &cfg)
+                .ok()
+                .and_then(|v| v.into_iter().next());
+            let beat_counts = self.count_beats(w);
+            let mut obs = WindowObservation {
+                start_ms: w.start_ms,
+                end_ms: w.end_ms,
+                beat_counts,
+                ..WindowObservation::default()
+            };
+            if let Some(sw) = sw {
+                let f = |name: &str| {
+                    HRV_FEATURE_NAMES
+                        .iter()
+                        .position(|n| *n == name)
+                        .and_then(|i| sw.features.get(i).copied())
+                        .filter(|v| v.is_finite())
+                };
+                obs.usable_fraction = sw.usable_fraction;
+                obs.hr_bpm = f("hr_bpm");
+                obs.rmssd_ms = f("rmssd_ms");
+                obs.sdnn_ms = f("sdnn_ms");
+                if sw.is_scorable() {
+                    obs.fallback_probability = self
+                        .fallback
+                        .as_ref()
+                        .and_then(|fb| fb.probability(&sw.features, baseline));
+                    if self.stress.is_some() {
+                        let data = WindowData {
+                            signal: &w.samples_mv,
+                            peaks: &sw.peaks,
+                            rr_s: &sw.rr_s,
+                        };
+                        let mut ok = true;
+                        for &c in &self.channels {
+                            let at = self.images.len();
+                            self.images.resize(at + IMAGE_PIXELS, 0);
+                            ok &= self
+                                .imager
+                                .render(c, &data, &mut self.images[at..])
+                                .is_ok();
+                        }
+                        if ok {
+                            self.features.extend_from_slice(&sw.features);
+                            scorable.push(k);
+                        } else {
+                            let keep = scorable.len() * self.channels.len() * IMAGE_PIXELS;
+                            self.images.truncate(keep);
+                        }
+                    }
+                }
+                obs.features = sw.features;
+            }
+            out.push(obs);
+        }
+        if let (Some(model), false) = (self.stress.clone(), scorable.is_empty()) {
+            match model.predict(&self.images, &self.features, baseline) {
+                Ok(p) if p.len() == scorable.len() => {
+                    for (k, p) in scorable.into_iter().zip(p) {
+                        out[first + k].model_probability = p.is_finite().then_some(p);
+                    }
+                }
+                Ok(_) => {
+                    self.stress = None;
+                    self.degrade("stress", "wrong number of outputs".into());
+                }
+                Err(e) => {
+                    self.stress = None;
+                    self.degrade("stress", e);
+                }
+            }
+        }
+    }
+
+    fn take_degradations(&mut self) -> Vec<Degradation> {
+        std::mem::take(&mut self.degradations)
+    }
+
+    fn model_name(&self) -> String {
+        self.stress.as_ref().map(|s| s.name()).unwrap_or_default()
+    }
+}
