@@ -3,19 +3,19 @@
 //! report.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Args;
 use stressbeat_core::{
     engine::{AlertEngine, AlertPolicy, EngineConfig, PersonalBaseline, StressEngine},
-    history::{SessionDetail, SourceKind},
+    history::{History, HistorySink, SessionDetail, SessionStart, SourceKind},
     io::{LoadOptions, load_recording},
     monitor::{
         Engines, EventKind, Monitor, MonitorEvent, Pacing, Parts, PipelineConfig, SessionInfo,
         SharedHistory, SimulatorSpec, Subscription, WindowAnalyzer,
-        interim::HrvOnlyAnalyzer,
+        analyzer::ModelAnalyzer,
+        interim::CrudeFallback,
         sources::{replay_source, simulator_source},
     },
     sensor::SensorSource,
@@ -27,7 +27,6 @@ use crate::{
     history::{open_rw, resolve_db},
     live_view::{LiveCounts, LiveView},
     report::write_report,
-    store::SqliteWriter,
 };
 
 /// `stressbeat demo`.
@@ -69,14 +68,25 @@ pub struct ReplayArgs {
     baseline: Option<PathBuf>,
 }
 
-/// The parts the monitor joins (interim: HRV-only analysis until the models are joined).
+/// The parts the monitor joins (interim: model inputs with the HRV fallback only, until the
+/// models are joined).
 #[derive(Debug)]
 struct DemoParts;
 
 impl Parts for DemoParts {
     fn analyzer(&self) -> Box<dyn WindowAnalyzer> {
-        Box::new(HrvOnlyAnalyzer)
+        demo_analyzer()
     }
+}
+
+/// The window analyzer the demo runs.
+pub fn demo_analyzer() -> Box<dyn WindowAnalyzer> {
+    Box::new(ModelAnalyzer::new(
+        None,
+        Some(Arc::new(CrudeFallback)),
+        None,
+        Vec::new(),
+    ))
 }
 
 /// Fresh engines with the default configuration.
@@ -97,10 +107,43 @@ pub fn new_monitor(engines: Engines, history: Option<SharedHistory>) -> Monitor 
     )
 }
 
+/// Device model stored for simulated sessions.
+pub const SIMULATED_DEVICE: &str = "simulated Polar H10";
+/// Device model stored for replayed recordings.
+const RECORDING_DEVICE: &str = "recording";
+
+/// A session of `source` starting at `started_at_ms` (Unix), phone clock 0.
+pub fn session_info(source: SourceKind, device: &str, started_at_ms: i64) -> SessionInfo {
+    SessionInfo {
+        start: SessionStart {
+            started_at_ms,
+            source,
+            device_model: Some(device.into()),
+            device_identity: None,
+        },
+        started_phone_ms: 0,
+    }
+}
+
 fn now_unix_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Wall-clock start of a session of `length_ms` replayed faster than real time: so that it
+/// ends now, but never overlapping the sessions already in `history` (their timelines would
+/// mix).
+fn placed_start_ms(history: &History, length_ms: i64) -> i64 {
+    let after_last = history
+        .sessions(1)
+        .ok()
+        .and_then(|s| {
+            s.first()
+                .map(|s| s.started_at_ms + s.duration_ms.max(0) + 1_000)
+        })
+        .unwrap_or(i64::MIN);
+    (now_unix_ms() - length_ms.max(0)).max(after_last)
 }
 
 /// A finished monitored session.
@@ -110,21 +153,23 @@ pub(crate) struct Outcome {
     counts: LiveCounts,
     wall_s: f64,
     /// The history it was written to.
-    pub writer: Arc<Mutex<SqliteWriter>>,
+    pub history: Arc<Mutex<History>>,
 }
 
-/// Run `source` through a monitor writing into `writer`, with the live view; waits for the end.
+/// Run `source` through a monitor writing into `history`, with the live view; waits for the
+/// end.
 pub(crate) fn run_session(
-    writer: SqliteWriter,
+    history: History,
     engines: Engines,
     source: Box<dyn SensorSource + Send>,
     pacing: Pacing,
     info: SessionInfo,
     length_ms: i64,
 ) -> Result<Outcome, String> {
-    let (writer, port) = writer.shared();
+    let history = Arc::new(Mutex::new(history));
+    let port: SharedHistory = history.clone();
     let monitor = new_monitor(engines, Some(port));
-    let view = LiveView::new(info.started_unix_ms, length_ms);
+    let view = LiveView::new(info.start.started_at_ms, length_ms);
     let session = Arc::new(Mutex::new(0i64));
     let mut subs: Vec<Subscription> = [
         EventKind::HeartRate,
@@ -135,26 +180,17 @@ pub(crate) fn run_session(
     .into_iter()
     .map(|k| monitor.subscribe(k, view.callback()))
     .collect();
-    let warned = Arc::new(AtomicBool::new(false));
-    for kind in [EventKind::Ecg, EventKind::HeartRate, EventKind::Status] {
-        let (w, s, warned) = (writer.clone(), session.clone(), warned.clone());
-        subs.push(monitor.subscribe(
-            kind,
-            Arc::new(move |ev: &MonitorEvent| {
-                if let MonitorEvent::SessionStarted { session_id } = ev
-                    && let Ok(mut s) = s.lock()
-                {
-                    *s = *session_id;
-                }
-                if let Ok(mut w) = w.lock()
-                    && let Err(e) = w.on_event(ev)
-                    && !warned.swap(true, Ordering::Relaxed)
-                {
-                    eprintln!("stressbeat: raw ECG/RR not stored: {e}");
-                }
-            }),
-        ));
-    }
+    let s = session.clone();
+    subs.push(monitor.subscribe(
+        EventKind::Status,
+        Arc::new(move |ev: &MonitorEvent| {
+            if let MonitorEvent::SessionStarted { session_id } = ev
+                && let Ok(mut s) = s.lock()
+            {
+                *s = *session_id;
+            }
+        }),
+    ));
     let t = Instant::now();
     monitor
         .start(source, pacing, info)
@@ -163,10 +199,11 @@ pub(crate) fn run_session(
     let wall_s = t.elapsed().as_secs_f64();
     drop(subs);
     let counts = view.finish();
-    {
-        let mut w = writer.lock().map_err(|_| "history lock poisoned")?;
-        stressbeat_core::monitor::HistoryWriter::flush(&mut *w).map_err(|e| e.to_string())?;
-    }
+    history
+        .lock()
+        .map_err(|_| "history lock poisoned")?
+        .flush()
+        .map_err(|e| e.to_string())?;
     let session = *session.lock().map_err(|_| "session lock poisoned")?;
     if session == 0 {
         return Err("the session was not stored in the history".into());
@@ -175,14 +212,17 @@ pub(crate) fn run_session(
         session,
         counts,
         wall_s,
-        writer,
+        history,
     })
 }
 
 /// Print the summary and draw the report.
 fn finish(outcome: &Outcome, db: &Path, report: Option<&Path>, what: &str) -> Result<(), String> {
-    let w = outcome.writer.lock().map_err(|_| "history lock poisoned")?;
-    let h = w.history();
+    let h = outcome
+        .history
+        .lock()
+        .map_err(|_| "history lock poisoned")?;
+    let h = &*h;
     let detail = h
         .session_detail(outcome.session)
         .map_err(|e| e.to_string())?
@@ -236,6 +276,9 @@ fn print_summary(d: &SessionDetail, counts: &LiveCounts, wall_s: f64, what: &str
             a.reason
         );
     }
+    for (reason, n) in &counts.unscored {
+        println!("no score in {n} windows: {reason}");
+    }
     for text in &counts.degraded {
         println!("degraded: {text}");
     }
@@ -272,22 +315,22 @@ pub fn demo(args: &DemoArgs) -> Result<(), String> {
         args.minutes
     );
     println!("History database: {}", db.display());
-    let writer = SqliteWriter::new(open_rw(&db)?, SourceKind::Simulator);
+    let history = open_rw(&db)?;
     let spec = demo_spec(args.minutes, args.seed, faults);
     let pacing = if args.realtime {
         Pacing::RealTime { step_ms: 100 }
     } else {
         Pacing::AsFastAsPossible { step_ms: 250 }
     };
-    let info = SessionInfo {
-        source: "simulator".into(),
-        device: "simulated Polar H10".into(),
-        started_unix_ms: now_unix_ms(),
-        started_phone_ms: 0,
-    };
     let length_ms = (args.minutes * 60_000.0) as i64;
+    let start = if args.realtime {
+        now_unix_ms()
+    } else {
+        placed_start_ms(&history, length_ms)
+    };
+    let info = session_info(SourceKind::Simulator, SIMULATED_DEVICE, start);
     let outcome = run_session(
-        writer,
+        history,
         new_engines()?,
         Box::new(simulator_source(&spec)),
         pacing,
@@ -300,18 +343,20 @@ pub fn demo(args: &DemoArgs) -> Result<(), String> {
 /// Simulate `minutes` of the demo session (as fast as possible) into `history` (tests).
 #[cfg(test)]
 pub(crate) fn simulate_into(
-    history: stressbeat_core::history::History, minutes: f64, seed: u64) -> Result<Outcome, String> {
+    history: stressbeat_core::history::History,
+    minutes: f64,
+    seed: u64,
+) -> Result<Outcome, String> {
     run_session(
-        SqliteWriter::new(history, SourceKind::Simulator),
+        history,
         new_engines()?,
-        Box::new(simulator_source(&demo_spec(minutes, seed, FaultConfig::default()))),
+        Box::new(simulator_source(&demo_spec(
+            minutes,
+            seed,
+            FaultConfig::default(),
+        ))),
         Pacing::AsFastAsPossible { step_ms: 250 },
-        SessionInfo {
-            source: "simulator".into(),
-            device: "simulated Polar H10".into(),
-            started_unix_ms: 1_800_000_000_000,
-            started_phone_ms: 0,
-        },
+        session_info(SourceKind::Simulator, SIMULATED_DEVICE, 1_800_000_000_000),
         (minutes * 60_000.0) as i64,
     )
 }
@@ -355,12 +400,13 @@ fn calibrate(path: &Path) -> Result<(PersonalBaseline, u64), String> {
         .start(
             Box::new(source),
             pacing,
-            SessionInfo {
-                source: "replay".into(),
-                device: "recording".into(),
-                started_unix_ms: start,
-                started_phone_ms: 0,
-            },
+            session_info(
+                SourceKind::Replay {
+                    file_name: String::new(),
+                },
+                RECORDING_DEVICE,
+                start,
+            ),
         )
         .map_err(|e| e.to_string())?;
     monitor.wait();
@@ -401,16 +447,12 @@ pub fn replay(args: &ReplayArgs) -> Result<(), String> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let writer = SqliteWriter::new(open_rw(&db)?, SourceKind::Replay { file_name });
+    let history = open_rw(&db)?;
     let (source, pacing) = replay_source(&args.file, None).map_err(|e| e.to_string())?;
-    let info = SessionInfo {
-        source: "replay".into(),
-        device: "recording".into(),
-        started_unix_ms: now_unix_ms(),
-        started_phone_ms: 0,
-    };
     let length_ms = recording_length_ms(&args.file).unwrap_or(0);
-    let outcome = run_session(writer, engines, Box::new(source), pacing, info, length_ms)?;
+    let start = placed_start_ms(&history, length_ms);
+    let info = session_info(SourceKind::Replay { file_name }, RECORDING_DEVICE, start);
+    let outcome = run_session(history, engines, Box::new(source), pacing, info, length_ms)?;
     finish(
         &outcome,
         &db,

@@ -24,6 +24,8 @@ pub struct LiveCounts {
     pub gaps: u64,
     /// Degradations reported (model missing, storage failed …), in words.
     pub degraded: Vec<String>,
+    /// Unscored windows by the reason's first words, in first-seen order.
+    pub unscored: Vec<(String, u64)>,
 }
 
 #[derive(Debug)]
@@ -114,6 +116,18 @@ impl State {
                 self.counts.windows += 1;
                 if update.score.is_some() {
                     self.counts.scored += 1;
+                } else if let Some(r) = update.reason {
+                    let msg = r.message();
+                    let kind = msg
+                        .split([':', '('])
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .to_string();
+                    match self.counts.unscored.iter_mut().find(|(k, _)| *k == kind) {
+                        Some((_, n)) => *n += 1,
+                        None => self.counts.unscored.push((kind, 1)),
+                    }
                 }
                 self.stress = update.message();
                 update.at_ms

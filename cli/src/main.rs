@@ -6,11 +6,10 @@ mod decode;
 mod demo;
 mod history;
 mod live_view;
-mod report;
 mod npy;
+mod report;
 mod simulate;
 mod soak;
-mod store;
 mod table;
 
 use std::{

@@ -683,8 +683,8 @@ mod tests {
     fn report_of_a_short_simulated_session() {
         let history = History::open_in_memory(HistoryOptions::default()).unwrap();
         let run = crate::demo::simulate_into(history, 3.0, 11).unwrap();
-        let w = run.writer.lock().unwrap();
-        let data = collect(w.history(), run.session).unwrap();
+        let w = run.history.lock().unwrap();
+        let data = collect(&*w, run.session).unwrap();
         assert!(data.timeline.len() >= 25, "{} points", data.timeline.len());
         assert_eq!(data.beats.len(), BEAT_IMAGES, "{:?}", data.beats_note);
         for b in &data.beats {
@@ -708,8 +708,8 @@ mod tests {
             .count();
         assert!(dark > 300, "{dark} dark pixels in the first beat");
         // Deterministic for a given history.
-        assert_eq!(render(&collect(w.history(), run.session).unwrap()), img);
+        assert_eq!(render(&collect(&*w, run.session).unwrap()), img);
         // An unknown session is an error.
-        assert!(collect(w.history(), run.session + 1).is_err());
+        assert!(collect(&*w, run.session + 1).is_err());
     }
 }

@@ -8,19 +8,15 @@ use std::time::Instant;
 
 use clap::Args;
 use stressbeat_core::{
-    history::{GapRecord, SourceKind},
-    monitor::{
-        MonitorEvent, Pipeline, PipelineConfig, SessionInfo, interim::HrvOnlyAnalyzer,
-        sources::simulator_source,
-    },
+    history::{EndReason, GapRecord, HistorySink, SourceKind},
+    monitor::{MonitorEvent, Pipeline, PipelineConfig, SharedHistory, sources::simulator_source},
     sensor::SensorSource,
     sim::{faults::FaultConfig, strap::FrameTruth},
 };
 
 use crate::{
-    demo::{demo_spec, new_engines},
+    demo::{SIMULATED_DEVICE, demo_analyzer, demo_spec, new_engines, session_info},
     history::{open_rw, resolve_db},
-    store::SqliteWriter,
 };
 
 /// Phone time per pipeline step, ms (the demo's as-fast-as-possible step).
@@ -64,7 +60,13 @@ fn memory_kb() -> Option<(u64, u64)> {
 fn mem_text() -> String {
     memory_kb().map_or_else(
         || "RSS n/a".into(),
-        |(hwm, rss)| format!("peak RSS {:.1} MiB, RSS {:.1} MiB", hwm as f64 / 1024.0, rss as f64 / 1024.0),
+        |(hwm, rss)| {
+            format!(
+                "peak RSS {:.1} MiB, RSS {:.1} MiB",
+                hwm as f64 / 1024.0,
+                rss as f64 / 1024.0
+            )
+        },
     )
 }
 
@@ -112,21 +114,17 @@ pub fn soak(args: &SoakArgs) -> Result<(), String> {
     );
     let minutes = args.hours * 60.0;
     let mut source = simulator_source(&demo_spec(minutes, args.seed, faults));
-    let (writer, port) = SqliteWriter::new(open_rw(&db)?, SourceKind::Simulator).shared();
+    let history = std::sync::Arc::new(std::sync::Mutex::new(open_rw(&db)?));
+    let port: SharedHistory = history.clone();
     let mut pipeline = Pipeline::new(
         PipelineConfig::default(),
-        Box::new(HrvOnlyAnalyzer),
+        demo_analyzer(),
         std::sync::Arc::new(std::sync::Mutex::new(new_engines()?)),
         Some(port),
     )
     .map_err(|e| e.to_string())?;
     let t0_unix = 1_800_000_000_000i64;
-    let info = SessionInfo {
-        source: "simulator".into(),
-        device: "simulated Polar H10".into(),
-        started_unix_ms: t0_unix,
-        started_phone_ms: 0,
-    };
+    let info = session_info(SourceKind::Simulator, SIMULATED_DEVICE, t0_unix);
     let started = Instant::now();
     let mut out = Vec::with_capacity(1024);
     let mut truth = TruthGaps::default();
@@ -138,21 +136,26 @@ pub fn soak(args: &SoakArgs) -> Result<(), String> {
                   alerts: &mut u64,
                   session: &mut i64|
      -> Result<(), String> {
-        let mut w = writer.lock().map_err(|_| "history lock poisoned")?;
         for ev in out.drain(..) {
             match &ev {
                 MonitorEvent::SessionStarted { session_id } => *session = *session_id,
                 MonitorEvent::Stress { .. } => *windows += 1,
                 MonitorEvent::Gap { .. } => *gaps += 1,
                 MonitorEvent::Alert(_) => *alerts += 1,
+                MonitorEvent::Degraded(d) => return Err(format!("degraded: {d:?}")),
                 _ => {}
             }
-            w.on_event(&ev).map_err(|e| e.to_string())?;
         }
         Ok(())
     };
     pipeline.begin(&info, &mut out);
-    handle(&mut out, &mut windows, &mut gap_events, &mut alerts, &mut session)?;
+    handle(
+        &mut out,
+        &mut windows,
+        &mut gap_events,
+        &mut alerts,
+        &mut session,
+    )?;
     let end_ms = (minutes * 60_000.0).round() as i64;
     let mut now = 0i64;
     let mut next_report = 3_600_000i64;
@@ -160,7 +163,13 @@ pub fn soak(args: &SoakArgs) -> Result<(), String> {
     let mut hour1 = None;
     loop {
         let alive = pipeline.step(&mut source, now, &mut out);
-        handle(&mut out, &mut windows, &mut gap_events, &mut alerts, &mut session)?;
+        handle(
+            &mut out,
+            &mut windows,
+            &mut gap_events,
+            &mut alerts,
+            &mut session,
+        )?;
         // Take the ground truth while the strap is disconnected (no frame in flight refers
         // to it then), at most once an hour: memory stays flat.
         let strap = &mut source.inner_mut().peripheral;
@@ -191,18 +200,23 @@ pub fn soak(args: &SoakArgs) -> Result<(), String> {
             source.stop(now);
         }
     }
-    pipeline.finish(&mut out);
-    handle(&mut out, &mut windows, &mut gap_events, &mut alerts, &mut session)?;
+    pipeline.finish(EndReason::SourceEnded, &mut out);
+    handle(
+        &mut out,
+        &mut windows,
+        &mut gap_events,
+        &mut alerts,
+        &mut session,
+    )?;
     let chunk = source.inner_mut().peripheral.take_truth();
     let (fs, start) = (chunk.fs_hz, chunk.start_ms as f64);
     truth.add_chunk(chunk.frames, |k| start + k as f64 * 1000.0 / fs);
     let wall_s = started.elapsed().as_secs_f64();
     let end_mem = memory_kb();
 
-    let w = writer.lock().map_err(|_| "history lock poisoned")?;
-    let mut w_flush = w;
-    stressbeat_core::monitor::HistoryWriter::flush(&mut *w_flush).map_err(|e| e.to_string())?;
-    let h = w_flush.history();
+    let mut h = history.lock().map_err(|_| "history lock poisoned")?;
+    h.flush().map_err(|e| e.to_string())?;
+    let h = &*h;
     let detail = h
         .session_detail(session)
         .map_err(|e| e.to_string())?
@@ -231,10 +245,23 @@ pub fn soak(args: &SoakArgs) -> Result<(), String> {
         spurious
     );
     for (a, b) in missed.iter().take(10) {
-        println!("  missed: {:.3} s .. {:.3} s (phone time)", a / 1000.0, b / 1000.0);
+        println!(
+            "  missed: {:.3} s .. {:.3} s (phone time)",
+            a / 1000.0,
+            b / 1000.0
+        );
     }
-    let kb = |m: Option<(u64, u64)>| m.map_or_else(|| "n/a".into(), |(h, _)| format!("{:.1} MiB", h as f64 / 1024.0));
-    println!("peak RSS (VmHWM): after 1 h {}, at the end {}", kb(hour1), kb(end_mem));
+    let kb = |m: Option<(u64, u64)>| {
+        m.map_or_else(
+            || "n/a".into(),
+            |(h, _)| format!("{:.1} MiB", h as f64 / 1024.0),
+        )
+    };
+    println!(
+        "peak RSS (VmHWM): after 1 h {}, at the end {}",
+        kb(hour1),
+        kb(end_mem)
+    );
     if !missed.is_empty() {
         return Err(format!("{} true gaps are not in the history", missed.len()));
     }
@@ -243,7 +270,11 @@ pub fn soak(args: &SoakArgs) -> Result<(), String> {
 
 /// True gaps (phone ms) with no overlapping stored gap (Unix ms = phone + `offset`), and the
 /// number of stored gaps overlapping no true gap.
-fn compare_gaps(truth: &[(f64, f64)], stored: &[GapRecord], offset: f64) -> (Vec<(f64, f64)>, usize) {
+fn compare_gaps(
+    truth: &[(f64, f64)],
+    stored: &[GapRecord],
+    offset: f64,
+) -> (Vec<(f64, f64)>, usize) {
     let mut stored: Vec<(f64, f64)> = stored
         .iter()
         .map(|g| (g.from_ms as f64 - offset, g.to_ms as f64 - offset))

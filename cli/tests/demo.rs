@@ -137,7 +137,6 @@ fn history_of_a_missing_database_is_an_error() {
 }
 
 #[test]
-#[ignore = "needs the monitor's resampling of 500 Hz recordings to 130 Hz (monitor branch)"]
 fn replay_of_eegmat_with_baseline() {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/eegmat");
     let (task, rest) = (data.join("Subject01_2.edf"), data.join("Subject01_1.edf"));

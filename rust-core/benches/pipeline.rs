@@ -1,8 +1,9 @@
 //! Whole monitor pipeline on one thread (one core): ECG chunks → 130 Hz front end (filter,
 //! R-peaks, quality) → 30 s windows every 5 s → window analysis → stress engine → alerts →
-//! history (in memory). The input is a pre-recorded simulated H10 session (10 min, a stress
+//! history. The input is a pre-recorded simulated H10 session (10 min, a stress
 //! episode, 5 % frame loss and a disconnect every 2 min), so the simulator's own cost is not
-//! counted.
+//! counted. The history is the real SQLite store (in memory: no disk latency). Interim parts:
+//! model inputs with the HRV fallback, no models yet.
 //!
 //! - `pipeline/session_10min`: the session as fast as possible (1 s of signal per step); the
 //!   multiple of real time is 600 s / the time per iteration (also printed at the start).
@@ -18,7 +19,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use stressbeat_core::engine::{AlertEngine, AlertPolicy, EngineConfig, StressEngine};
-use stressbeat_core::monitor::interim::{HrvOnlyAnalyzer, MemoryHistory};
+use stressbeat_core::history::{EndReason, History, HistoryOptions, SessionStart, SourceKind};
+use stressbeat_core::monitor::analyzer::ModelAnalyzer;
+use stressbeat_core::monitor::interim::CrudeFallback;
 use stressbeat_core::monitor::sources::simulator_source;
 use stressbeat_core::monitor::{
     Engines, MonitorEvent, Pipeline, PipelineConfig, SessionInfo, SimulatorSpec,
@@ -67,19 +70,28 @@ impl Runner {
             stress: StressEngine::new(EngineConfig::default()).unwrap(),
             alerts: AlertEngine::new(AlertPolicy::default()).unwrap(),
         };
+        let history = History::open_in_memory(HistoryOptions::default()).unwrap();
         let mut pipeline = Pipeline::new(
             PipelineConfig::default(),
-            Box::new(HrvOnlyAnalyzer),
+            Box::new(ModelAnalyzer::new(
+                None,
+                Some(Arc::new(CrudeFallback)),
+                None,
+                Vec::new(),
+            )),
             Arc::new(Mutex::new(engines)),
-            Some(Arc::new(Mutex::new(MemoryHistory::default()))),
+            Some(Arc::new(Mutex::new(history))),
         )
         .unwrap();
         let mut out = Vec::with_capacity(1024);
         pipeline.begin(
             &SessionInfo {
-                source: "simulator".into(),
-                device: "simulated H10".into(),
-                started_unix_ms: 1_800_000_000_000,
+                start: SessionStart {
+                    started_at_ms: 1_800_000_000_000,
+                    source: SourceKind::Simulator,
+                    device_model: Some("simulated H10".into()),
+                    device_identity: None,
+                },
                 started_phone_ms: 0,
             },
             &mut out,
@@ -95,7 +107,9 @@ impl Runner {
 
     /// One step of `step_ms`; returns (alive, windows scored in it).
     fn step(&mut self, step_ms: i64) -> (bool, usize) {
-        let alive = self.pipeline.step(&mut self.source, self.now, &mut self.out);
+        let alive = self
+            .pipeline
+            .step(&mut self.source, self.now, &mut self.out);
         self.now += step_ms;
         let windows = self
             .out
@@ -109,7 +123,7 @@ impl Runner {
     /// The whole session; returns the windows scored.
     fn run(mut self, step_ms: i64) -> u64 {
         while self.step(step_ms).0 {}
-        self.pipeline.finish(&mut self.out);
+        self.pipeline.finish(EndReason::SourceEnded, &mut self.out);
         self.pipeline.windows_scored()
     }
 }
