@@ -97,11 +97,7 @@ fn detect_130(x: &[f32]) -> Result<Vec<usize>, String> {
 /// reference within `tol` (same units) unless an earlier detection already took it.
 /// Returns, per detection, the index of its reference, and the number of detections that found
 /// their nearest reference already taken.
-fn match_to_reference(
-    detections: &[i64],
-    reference: &[i64],
-    tol: i64,
-) -> (Vec<Option<usize>>, usize) {
+fn match_to_reference(detections: &[i64], reference: &[i64], tol: i64) -> (Vec<Option<usize>>, usize) {
     let mut taken = vec![false; reference.len()];
     let mut duplicates = 0;
     let matched = detections
@@ -126,14 +122,8 @@ fn match_to_reference(
 
 fn beats(args: &DatasetArgs) -> Result<(), String> {
     create_out(&args.out)?;
-    let (mut beats, mut rr, mut labels, mut records, mut peaks, mut ref_samples) = (
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-    );
+    let (mut beats, mut rr, mut labels, mut records, mut peaks, mut ref_samples) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut k_beats, mut k_labels, mut k_records) = (Vec::new(), Vec::new(), Vec::new());
     let mut per_record = Vec::new();
     let mut missing = Vec::new();
@@ -334,8 +324,8 @@ fn stress(args: &DatasetArgs) -> Result<(), String> {
             "Subject{subject:02}_{recording}: {duration_s:.0} s, {} peaks ({:.1} bpm), {:.0} % usable, {scorable}/{} windows scorable",
             peaks.len(),
             peaks.len().saturating_sub(1) as f64 * 60.0
-                / ((peaks.last().copied().unwrap_or(0) - peaks.first().copied().unwrap_or(0)).max(1)
-                    as f64
+                / ((peaks.last().copied().unwrap_or(0) - peaks.first().copied().unwrap_or(0))
+                    .max(1) as f64
                     / MODEL_RATE_HZ),
             quality.usable_fraction * 100.0,
             windows.len()
@@ -386,11 +376,7 @@ fn stress(args: &DatasetArgs) -> Result<(), String> {
             "git_commit": git_commit(),
         }),
     )?;
-    println!(
-        "stress: {n} windows from {} recordings -> {}",
-        per_record.len(),
-        out.display()
-    );
+    println!("stress: {n} windows from {} recordings -> {}", per_record.len(), out.display());
     Ok(())
 }
 
