@@ -363,17 +363,7 @@ pub fn render(data: &ReportData) -> RgbImage {
         format!("mean RMSSD  {}", opt(d.mean_rmssd_ms, "ms")),
         format!("mean score  {}", opt(d.mean_score, "")),
         format!("max score   {}", opt(d.max_score, "")),
-        format!(
-            "beats       {} (N {}, S {}, V {})",
-            d.beats.normal
-                + d.beats.supraventricular
-                + d.beats.ventricular
-                + d.beats.fusion
-                + d.beats.unknown,
-            d.beats.normal,
-            d.beats.supraventricular,
-            d.beats.ventricular
-        ),
+        beat_classes(&d.beats),
         "minutes by state:".to_string(),
         format!(
             " {}",
@@ -421,6 +411,21 @@ pub fn render(data: &ReportData) -> RgbImage {
         INK,
     );
     c.img
+}
+
+/// Beat classes as shares (windows overlap, so the stored counts are not beat counts).
+fn beat_classes(b: &stressbeat_core::history::BeatCounts) -> String {
+    let total = b.normal + b.supraventricular + b.ventricular + b.fusion + b.unknown;
+    if total == 0 {
+        return "beat classes -".into();
+    }
+    let pct = |n: u32| f64::from(n) * 100.0 / f64::from(total);
+    format!(
+        "beat classes N {:.1} %, S {:.1} %, V {:.1} %",
+        pct(b.normal),
+        pct(b.supraventricular),
+        pct(b.ventricular)
+    )
 }
 
 fn mid(p: &TimelinePoint) -> i64 {
