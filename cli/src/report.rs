@@ -10,7 +10,10 @@ use std::path::Path;
 use font8x8::legacy::BASIC_LEGACY;
 use image::{Rgb, RgbImage};
 use stressbeat_core::{
-    dsp::rpeak::detect_peaks,
+    dsp::{
+        filter::{EcgFilter, EcgFilterConfig},
+        rpeak::detect_peaks,
+    },
     engine::Hysteresis,
     formats::edf,
     history::{History, SessionDetail, SessionId, TimelinePoint, format_utc_iso},
@@ -149,6 +152,14 @@ fn example_beats(history: &History, session: SessionId, t0: i64) -> Result<Vec<B
                 .all(|x| x.is_finite() && *x != 0.0)
         })
         .collect();
+    // Drawn band-passed without phase shift (forward and backward): no baseline wander.
+    let mut mv = mv;
+    let mut filter = EcgFilter::new(fs, &EcgFilterConfig::default()).map_err(|e| e.to_string())?;
+    for _ in 0..2 {
+        filter.reset();
+        filter.process_in_place(&mut mv);
+        mv.reverse();
+    }
     let mut out = Vec::new();
     for k in 0..BEAT_IMAGES.min(usable.len()) {
         let p = usable[(2 * k + 1) * usable.len() / (2 * BEAT_IMAGES)];
@@ -196,7 +207,7 @@ pub fn render(data: &ReportData) -> RgbImage {
     );
     let source = match &s.source {
         stressbeat_core::history::SourceKind::Replay { file_name } => {
-            format!("replay of {file_name}")
+            format!("replay {file_name}")
         }
         other => other.as_str().to_string(),
     };
@@ -204,10 +215,10 @@ pub fn render(data: &ReportData) -> RgbImage {
         20,
         54,
         &format!(
-            "{}  |  {}  |  started {}",
+            "{}  |  {}  |  started {}Z",
             source,
             s.device_model.as_deref().unwrap_or("unknown device"),
-            format_utc_iso(t0)
+            format_utc_iso(t0).get(..19).unwrap_or_default()
         ),
         2,
         INK,
@@ -319,6 +330,10 @@ pub fn render(data: &ReportData) -> RgbImage {
         max_step_ms(data),
         SCORE_LINE,
     );
+    if score.is_empty() {
+        let msg = "no scored windows in this session";
+        c.text(SCORE_PLOT.x + 200, SCORE_PLOT.y + SCORE_PLOT.h / 2, msg, 2, INK);
+    }
     time_axis(&mut c, SCORE_PLOT, t0, t1);
 
     // Example beats.
