@@ -12,12 +12,16 @@ use stressbeat_core::{
         quality::{QualityConfig, assess_quality},
         rpeak::{DetectorConfig, detect_peaks_with},
     },
+    imaging::{Channel, IMAGE_PIXELS, IMAGE_SIZE},
     io::{LoadOptions, load_recording},
     model_input::{
         MODEL_RATE_HZ,
         beat::{AAMI_LABELS, BEAT_LEN, BEAT_PRE, RR_FEATURE_NAMES, aami_class, beat_inputs},
         resample_to_model_rate,
-        stress::{HRV_FEATURE_NAMES, MIN_USABLE_FRACTION, StressWindowConfig, stress_windows},
+        stress::{
+            HRV_FEATURE_NAMES, MIN_USABLE_FRACTION, StressWindowConfig, WindowRenderer,
+            stress_windows,
+        },
     },
     record::Recording,
 };
@@ -97,7 +101,11 @@ fn detect_130(x: &[f32]) -> Result<Vec<usize>, String> {
 /// reference within `tol` (same units) unless an earlier detection already took it.
 /// Returns, per detection, the index of its reference, and the number of detections that found
 /// their nearest reference already taken.
-fn match_to_reference(detections: &[i64], reference: &[i64], tol: i64) -> (Vec<Option<usize>>, usize) {
+fn match_to_reference(
+    detections: &[i64],
+    reference: &[i64],
+    tol: i64,
+) -> (Vec<Option<usize>>, usize) {
     let mut taken = vec![false; reference.len()];
     let mut duplicates = 0;
     let matched = detections
@@ -122,8 +130,14 @@ fn match_to_reference(detections: &[i64], reference: &[i64], tol: i64) -> (Vec<O
 
 fn beats(args: &DatasetArgs) -> Result<(), String> {
     create_out(&args.out)?;
-    let (mut beats, mut rr, mut labels, mut records, mut peaks, mut ref_samples) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut beats, mut rr, mut labels, mut records, mut peaks, mut ref_samples) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
     let (mut k_beats, mut k_labels, mut k_records) = (Vec::new(), Vec::new(), Vec::new());
     let mut per_record = Vec::new();
     let mut missing = Vec::new();
@@ -278,6 +292,21 @@ struct StressRows {
     scorable: Vec<u8>,
     n_peaks: Vec<i32>,
     features: Vec<f32>,
+    images: Vec<u8>,
+}
+
+/// Per-beat columns of the stress export (single-beat images).
+#[derive(Default)]
+struct BeatRows {
+    subject: Vec<i32>,
+    recording: Vec<i32>,
+    label: Vec<i64>,
+    time_s: Vec<f32>,
+    /// Row of the first window containing the beat, -1 if none.
+    window: Vec<i64>,
+    /// Whether the beat lies in a usable 4 s quality window.
+    usable: Vec<u8>,
+    images: Vec<u8>,
 }
 
 fn stress(args: &DatasetArgs) -> Result<(), String> {
@@ -296,6 +325,10 @@ fn stress(args: &DatasetArgs) -> Result<(), String> {
     }
     let cfg = StressWindowConfig::default();
     let mut rows = StressRows::default();
+    let mut beat_rows = BeatRows::default();
+    let mut renderer = WindowRenderer::new();
+    let channels = Channel::ALL;
+    let mut img = vec![0u8; IMAGE_PIXELS];
     let mut per_record = Vec::new();
     for path in &files {
         let Some((subject, recording)) = eegmat_name(path) else {
@@ -307,7 +340,13 @@ fn stress(args: &DatasetArgs) -> Result<(), String> {
         let windows = stress_windows(&x, &peaks, &cfg).map_err(|e| e.to_string())?;
         let quality = assess_quality(&x, MODEL_RATE_HZ, QualityConfig::default())
             .map_err(|e| e.to_string())?;
+        let first_row = rows.label.len();
         for w in &windows {
+            let at = rows.images.len();
+            rows.images.resize(at + channels.len() * IMAGE_PIXELS, 0);
+            renderer
+                .render_window(&x, w, &channels, &mut rows.images[at..])
+                .map_err(|e| e.to_string())?;
             rows.subject.push(subject);
             rows.recording.push(recording);
             rows.label.push(i64::from(recording == 2));
@@ -318,20 +357,52 @@ fn stress(args: &DatasetArgs) -> Result<(), String> {
             rows.n_peaks.push(w.peaks.len() as i32);
             rows.features.extend_from_slice(&w.features);
         }
+        for &p in &peaks {
+            if !renderer
+                .render_single_beat(&x, p, &mut img)
+                .map_err(|e| e.to_string())?
+            {
+                continue;
+            }
+            beat_rows.images.extend_from_slice(&img);
+            beat_rows.subject.push(subject);
+            beat_rows.recording.push(recording);
+            beat_rows.label.push(i64::from(recording == 2));
+            beat_rows.time_s.push((p as f64 / MODEL_RATE_HZ) as f32);
+            let window = windows
+                .iter()
+                .position(|w| (w.start_sample..w.end_sample).contains(&p))
+                .map_or(-1, |i| (first_row + i) as i64);
+            beat_rows.window.push(window);
+            let usable = quality
+                .windows
+                .iter()
+                .find(|q| (q.start..q.start + u64::from(q.len)).contains(&(p as u64)))
+                .is_some_and(|q| q.usable);
+            beat_rows.usable.push(u8::from(usable));
+        }
         let duration_s = x.len() as f64 / MODEL_RATE_HZ;
         let scorable = windows.iter().filter(|w| w.is_scorable()).count();
         eprintln!(
             "Subject{subject:02}_{recording}: {duration_s:.0} s, {} peaks ({:.1} bpm), {:.0} % usable, {scorable}/{} windows scorable",
             peaks.len(),
             peaks.len().saturating_sub(1) as f64 * 60.0
-                / ((peaks.last().copied().unwrap_or(0) - peaks.first().copied().unwrap_or(0))
-                    .max(1) as f64
+                / ((peaks.last().copied().unwrap_or(0) - peaks.first().copied().unwrap_or(0)).max(1)
+                    as f64
                     / MODEL_RATE_HZ),
             quality.usable_fraction * 100.0,
             windows.len()
         );
+        let mut hr: Vec<f32> = windows
+            .iter()
+            .map(|w| w.features[0])
+            .filter(|v| v.is_finite())
+            .collect();
+        hr.sort_by(f32::total_cmp);
+        let median_hr = hr.get(hr.len() / 2).copied();
         per_record.push(json!({
             "subject": subject,
+            "median_window_hr_bpm": median_hr,
             "recording": recording,
             "channel": label,
             "sampling_rate_hz": fs,
@@ -354,6 +425,24 @@ fn stress(args: &DatasetArgs) -> Result<(), String> {
     write_npy(&out.join("scorable.npy"), &rows.scorable, &[n])?;
     write_npy(&out.join("n_peaks.npy"), &rows.n_peaks, &[n])?;
     write_npy(&out.join("features.npy"), &rows.features, &[n, f])?;
+    write_npy(
+        &out.join("images.npy"),
+        &rows.images,
+        &[n, channels.len(), IMAGE_SIZE, IMAGE_SIZE],
+    )?;
+    let m = beat_rows.label.len();
+    write_npy(
+        &out.join("beat_images.npy"),
+        &beat_rows.images,
+        &[m, IMAGE_SIZE, IMAGE_SIZE],
+    )?;
+    write_npy(&out.join("beat_subject.npy"), &beat_rows.subject, &[m])?;
+    write_npy(&out.join("beat_recording.npy"), &beat_rows.recording, &[m])?;
+    write_npy(&out.join("beat_label.npy"), &beat_rows.label, &[m])?;
+    write_npy(&out.join("beat_time_s.npy"), &beat_rows.time_s, &[m])?;
+    write_npy(&out.join("beat_window.npy"), &beat_rows.window, &[m])?;
+    write_npy(&out.join("beat_usable.npy"), &beat_rows.usable, &[m])?;
+    let channel_names: Vec<&str> = channels.iter().map(|c| c.name()).collect();
     write_json(
         &out.join("meta.json"),
         &json!({
@@ -363,20 +452,33 @@ fn stress(args: &DatasetArgs) -> Result<(), String> {
             "window": {"window_s": cfg.window_s, "step_s": cfg.step_s},
             "min_usable_fraction": MIN_USABLE_FRACTION,
             "features": HRV_FEATURE_NAMES,
+            "image_channels": channel_names,
+            "image_size": IMAGE_SIZE,
             "labels": ["calm", "stress"],
             "count": n,
+            "beat_count": m,
             "files": {
                 "subject.npy": "[n] i32", "recording.npy": "[n] i32 (1 rest, 2 task)",
                 "label.npy": "[n] i64 (0 rest, 1 task)", "start_s.npy": "[n] f32",
                 "end_s.npy": "[n] f32", "usable_fraction.npy": "[n] f32",
                 "scorable.npy": "[n] u8 (usable and all features finite)",
-                "n_peaks.npy": "[n] i32", "features.npy": "[n, F] f32 (NaN = not computable)"
+                "n_peaks.npy": "[n] i32", "features.npy": "[n, F] f32 (NaN = not computable)",
+                "images.npy": "[n, C, 128, 128] u8 (channels in image_channels order)",
+                "beat_images.npy": "[m, 128, 128] u8 single-beat 'beat' channel, every detected beat",
+                "beat_subject.npy": "[m] i32", "beat_recording.npy": "[m] i32",
+                "beat_label.npy": "[m] i64", "beat_time_s.npy": "[m] f32 R-peak time",
+                "beat_window.npy": "[m] i64 row of the first window holding the beat, -1 none",
+                "beat_usable.npy": "[m] u8 beat in a usable 4 s quality window"
             },
             "records": per_record,
             "git_commit": git_commit(),
         }),
     )?;
-    println!("stress: {n} windows from {} recordings -> {}", per_record.len(), out.display());
+    println!(
+        "stress: {n} windows, {m} single beats from {} recordings -> {}",
+        per_record.len(),
+        out.display()
+    );
     Ok(())
 }
 

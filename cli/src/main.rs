@@ -1,5 +1,7 @@
 //! `stressbeat`: the StressBeat core on a laptop. Not a medical device.
 
+mod beats;
+mod bench_model;
 mod ble;
 mod dataset;
 mod decode;
@@ -10,6 +12,7 @@ mod npy;
 mod report;
 mod simulate;
 mod soak;
+mod stress;
 mod table;
 
 use std::{
@@ -72,12 +75,18 @@ enum Command {
     /// (see docs/soak.md).
     #[command(hide = true)]
     Soak(soak::SoakArgs),
+    /// AAMI class (N, S, V, F, Q) of every beat of a recording (beat-type model).
+    Beats(beats::BeatsArgs),
+    /// Stress probability per 30 s window of a recording (stress model).
+    Stress(stress::StressArgs),
+    /// Latency of an ONNX model in tract (one thread, random inputs).
+    BenchModel(bench_model::BenchModelArgs),
     /// Export model inputs (computed as on the phone) as .npy files for training.
     #[command(subcommand)]
     Dataset(dataset::DatasetCommand),
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 struct RecordingArgs {
     /// Recording: a WFDB header (.hea), an EDF/EDF+ file (.edf) or a CSV file (.csv).
     path: PathBuf,
@@ -145,6 +154,9 @@ fn main() -> ExitCode {
         Command::History(args) => history::history(&args),
         Command::Export(args) => history::export(&args),
         Command::Soak(args) => soak::soak(&args),
+        Command::Beats(args) => beats::beats(&args),
+        Command::Stress(args) => stress::stress(&args),
+        Command::BenchModel(args) => bench_model::bench_model(&args),
         Command::Dataset(cmd) => dataset::run(&cmd),
     };
     match result {

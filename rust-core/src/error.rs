@@ -79,6 +79,9 @@ pub enum Error {
         /// SQLite's message; never contains stored values (all values are bound parameters).
         message: String,
     },
+    /// A model file is damaged or does not match what the core computes, or tract failed.
+    #[error("model: {0}")]
+    Model(#[from] crate::model::ModelError),
 }
 
 /// Kinds of history-database failure (see [`Error::Storage`]).

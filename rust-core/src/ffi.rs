@@ -306,6 +306,12 @@ impl From<crate::Error> for StressBeatError {
             E::Storage { kind, .. } => Self::Storage {
                 message: format!("history database error ({kind})"),
             },
+            E::Model(e) => {
+                log::debug!("model error: {e}");
+                Self::Model {
+                    message: "a model file is missing, corrupt or incompatible".into(),
+                }
+            }
         }
     }
 }

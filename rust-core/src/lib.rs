@@ -4,6 +4,7 @@
 //! - pure logic, no I/O: [`formats`] (byte parsers), [`protocol`] (BLE values), [`dsp`] (filters, R-peaks, quality, beats),
 //!   [`hrv`], [`eval`] (detector scoring), [`analysis`] (the recording pipeline), [`imaging`] (model
 //!   images), [`model_input`], [`engine`] (stress score, baseline, alerts);
+//! - models: [`model`] (the stress and beat-type models through tract, embedded);
 //! - adapters at the edge: [`io`] (files), [`history`] (the SQLite history);
 //! - the streaming [`monitor`] (one worker thread) joining sources, models, engine and history;
 //! - one thin FFI layer: [`ffi`] (uniffi proc-macros).
@@ -19,6 +20,7 @@ pub mod history;
 pub mod hrv;
 pub mod imaging;
 pub mod io;
+pub mod model;
 pub mod model_input;
 pub mod monitor;
 pub mod protocol;

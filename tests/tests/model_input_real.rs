@@ -56,7 +56,11 @@ fn mitdb_resampled_keeps_detector_accuracy() {
     let t = gross("130 Hz", &scores);
     println!("{}", t.summary());
     assert!(t.sensitivity() >= 0.995, "Se {}", t.sensitivity());
-    assert!(t.positive_predictivity() >= 0.995, "+P {}", t.positive_predictivity());
+    assert!(
+        t.positive_predictivity() >= 0.995,
+        "+P {}",
+        t.positive_predictivity()
+    );
 }
 
 #[test]
@@ -71,7 +75,12 @@ fn mitdb_beat_windows_centre_on_r() {
     let x = resample_to_model_rate(&span.samples_mv, span.sampling_rate_hz).unwrap();
     let peaks = detect_peaks(&x, MODEL_RATE_HZ);
     let b = beat_inputs(&x, &peaks);
-    assert!(b.len() + 2 >= peaks.len() && b.len() > 1800, "{} of {}", b.len(), peaks.len());
+    assert!(
+        b.len() + 2 >= peaks.len() && b.len() > 1800,
+        "{} of {}",
+        b.len(),
+        peaks.len()
+    );
     // the median beat of a normal record peaks at the R index with about 1 mV
     let mut avg = vec![0.0f64; BEAT_LEN];
     for i in 0..b.len() {
@@ -136,6 +145,14 @@ fn eegmat_stress_windows() {
         .filter_map(|(s, a)| hr_task.iter().find(|(t, _)| t == s).map(|(_, b)| (*a, *b)))
         .collect();
     let rises = pairs.iter().filter(|(a, b)| b > a).count();
-    assert!(rises * 4 >= pairs.len() * 3, "HR rose in {rises} of {}", pairs.len());
-    assert!(pairs.iter().all(|(a, b)| (45.0..130.0).contains(a) && (45.0..160.0).contains(b)));
+    assert!(
+        rises * 4 >= pairs.len() * 3,
+        "HR rose in {rises} of {}",
+        pairs.len()
+    );
+    assert!(
+        pairs
+            .iter()
+            .all(|(a, b)| (45.0..130.0).contains(a) && (45.0..160.0).contains(b))
+    );
 }

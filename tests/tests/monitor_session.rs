@@ -6,10 +6,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use stressbeat_core::engine::{AlertEngine, AlertPolicy, EngineConfig, StressEngine};
+use stressbeat_core::engine::{AlertEngine, AlertPolicy, EngineConfig, ScoreSource, StressEngine};
 use stressbeat_core::history::{MemoryHistory, SessionStart, SourceKind};
+use stressbeat_core::model::{BeatClassifier, HrvFallback, StressModel};
 use stressbeat_core::monitor::analyzer::ModelAnalyzer;
-use stressbeat_core::monitor::interim::CrudeFallback;
 use stressbeat_core::monitor::sources::simulator_source;
 use stressbeat_core::monitor::{
     Engines, EventKind, Monitor, MonitorEvent, Pacing, Parts, PipelineConfig, SessionInfo,
@@ -22,7 +22,12 @@ use stressbeat_core::sim::faults::FaultConfig;
 struct Interim;
 impl Parts for Interim {
     fn analyzer(&self) -> Box<dyn WindowAnalyzer> {
-        Box::new(ModelAnalyzer::new(None, Some(Arc::new(CrudeFallback)), None, Vec::new()))
+        Box::new(ModelAnalyzer::new(
+            Some(Arc::new(StressModel::embedded().unwrap().clone())),
+            Some(Arc::new(HrvFallback::embedded().unwrap())),
+            Some(Arc::new(BeatClassifier::embedded().unwrap().clone())),
+            Vec::new(),
+        ))
     }
 }
 
@@ -54,7 +59,12 @@ fn info() -> SessionInfo {
 }
 
 /// Subscribe to every kind; events land in one list in delivery order.
-fn record_all(m: &Monitor) -> (Arc<Mutex<Vec<MonitorEvent>>>, Vec<stressbeat_core::monitor::Subscription>) {
+fn record_all(
+    m: &Monitor,
+) -> (
+    Arc<Mutex<Vec<MonitorEvent>>>,
+    Vec<stressbeat_core::monitor::Subscription>,
+) {
     let log = Arc::new(Mutex::new(Vec::new()));
     let subs = [
         EventKind::HeartRate,
@@ -68,7 +78,10 @@ fn record_all(m: &Monitor) -> (Arc<Mutex<Vec<MonitorEvent>>>, Vec<stressbeat_cor
     .into_iter()
     .map(|k| {
         let l = log.clone();
-        m.subscribe(k, Arc::new(move |e: &MonitorEvent| l.lock().unwrap().push(e.clone())))
+        m.subscribe(
+            k,
+            Arc::new(move |e: &MonitorEvent| l.lock().unwrap().push(e.clone())),
+        )
     })
     .collect();
     (log, subs)
@@ -122,10 +135,17 @@ fn simulated_session_with_stress_episode_end_to_end() {
         noisy: false,
     };
     let (events, history, secs) = run(&spec);
-    eprintln!("14 simulated minutes in {secs:.2} s, {} events", events.len());
+    eprintln!(
+        "14 simulated minutes in {secs:.2} s, {} events",
+        events.len()
+    );
 
     // Order: started first, finished last; connection goes to streaming and ends stopped.
-    assert!(matches!(events.first(), Some(MonitorEvent::SessionStarted { .. })), "{:?}", events.first());
+    assert!(
+        matches!(events.first(), Some(MonitorEvent::SessionStarted { .. })),
+        "{:?}",
+        events.first()
+    );
     let Some(MonitorEvent::Finished {
         session_id,
         windows,
@@ -151,7 +171,10 @@ fn simulated_session_with_stress_episode_end_to_end() {
             _ => None,
         })
         .collect();
-    assert!(ecg.windows(2).all(|w| w[1].0 > w[0].0), "ECG batches out of order");
+    assert!(
+        ecg.windows(2).all(|w| w[1].0 > w[0].0),
+        "ECG batches out of order"
+    );
     let per_s = ecg.len() as f64 / (14.0 * 60.0);
     assert!((1.0..=4.0).contains(&per_s), "{per_s} batches/s");
     assert!(ecg.iter().all(|(_, n)| *n >= 20), "tiny batches");
@@ -164,7 +187,12 @@ fn simulated_session_with_stress_episode_end_to_end() {
             _ => None,
         })
         .collect();
-    assert!(at.windows(2).all(|w| w[1] - w[0] >= 4_900 && w[1] - w[0] <= 5_100), "{:?}", &at[..5]);
+    assert!(
+        at.windows(2)
+            .all(|w| w[1] - w[0] >= 4_900 && w[1] - w[0] <= 5_100),
+        "{:?}",
+        &at[..5]
+    );
     assert_eq!(at.len() as u64, *windows);
     // ≈ (14 min - 30 s window - connection set-up) / 5 s
     assert!((150..=163).contains(&at.len()), "{} windows", at.len());
@@ -176,7 +204,10 @@ fn simulated_session_with_stress_episode_end_to_end() {
     // RR and raw ECG stored for export: about one RR per beat, every ECG sample.
     assert!(s.rr.len() > 14 * 60, "{} RR", s.rr.len());
     let samples: usize = s.ecg.iter().map(|c| c.2.len()).sum();
-    assert!(samples as f64 > 0.95 * 130.0 * 14.0 * 60.0 - 130.0 * 10.0, "{samples} samples");
+    assert!(
+        samples as f64 > 0.95 * 130.0 * 14.0 * 60.0 - 130.0 * 10.0,
+        "{samples} samples"
+    );
 
     // Heart rate from the strap and from the ECG.
     let hr: Vec<f64> = events
@@ -188,7 +219,11 @@ fn simulated_session_with_stress_episode_end_to_end() {
         .collect();
     assert!(hr.len() > 14 * 60, "{} HR updates", hr.len());
 
-    for e in events.iter().filter(|e| matches!(e, MonitorEvent::Stress { .. })).step_by(20) {
+    for e in events
+        .iter()
+        .filter(|e| matches!(e, MonitorEvent::Stress { .. }))
+        .step_by(20)
+    {
         if let MonitorEvent::Stress {
             update,
             observation,
@@ -208,11 +243,39 @@ fn simulated_session_with_stress_episode_end_to_end() {
     let before = stress_scores(&events, 120.0, 355.0);
     let during = stress_scores(&events, 450.0, 660.0);
     let after = stress_scores(&events, 780.0, 840.0);
-    assert!(before.len() > 30 && during.len() > 30, "{} / {}", before.len(), during.len());
+    assert!(
+        before.len() > 30 && during.len() > 30,
+        "{} / {}",
+        before.len(),
+        during.len()
+    );
     let (b, d, a) = (mean(&before), mean(&during), mean(&after));
     eprintln!("mean score before {b:.1}, during {d:.1}, after {a:.1}");
     assert!(d > b + 25.0, "before {b:.1}, during {d:.1}");
     assert!(a < d, "after {a:.1}, during {d:.1}");
+    // Scored by the embedded stress model; beats classified (a sinus rhythm: mostly N).
+    let scored: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            MonitorEvent::Stress { update, .. } if update.score.is_some() => Some(update.source),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        scored.iter().all(|s| *s == Some(ScoreSource::Model)),
+        "{scored:?}"
+    );
+    let (n, total) = s.windows.iter().fold((0, 0), |(n, t), w| {
+        let b = w.beats;
+        (
+            n + b.normal,
+            t + b.normal + b.supraventricular + b.ventricular + b.fusion + b.unknown,
+        )
+    });
+    assert!(
+        total > 0 && f64::from(n) / f64::from(total) > 0.9,
+        "{n} N of {total}"
+    );
 }
 
 #[test]
@@ -244,7 +307,10 @@ fn faults_every_gap_stored_and_session_survives() {
         .collect();
     assert_eq!(stored, reported, "every gap reported is stored");
     let link = gaps.iter().filter(|g| g.1 == GapCause::LinkLost).count();
-    assert!(link >= 4, "4 disconnects in 10 minutes, {link} link-loss gaps");
+    assert!(
+        link >= 4,
+        "4 disconnects in 10 minutes, {link} link-loss gaps"
+    );
     assert!(gaps.len() > 20, "5 % frame loss: {} gaps", gaps.len());
     let windows = h.sessions[0].windows.len();
     assert!(windows > 100, "{windows} windows");
@@ -259,7 +325,10 @@ fn faults_every_gap_stored_and_session_survives() {
             .find(|w| w.start_ms <= from && w.end_ms >= from + 12_000)
             .unwrap_or_else(|| panic!("no window over the gap at {from}"));
         assert!(over.usable_fraction < 0.75, "{over:?}");
-        assert!(over.score.is_none(), "a window over a 10 s hole is not scored: {over:?}");
+        assert!(
+            over.score.is_none(),
+            "a window over a 10 s hole is not scored: {over:?}"
+        );
     }
     assert!(matches!(events.last(), Some(MonitorEvent::Finished { .. })));
 }
@@ -268,7 +337,17 @@ fn faults_every_gap_stored_and_session_survives() {
 fn panicking_listener_does_not_stop_the_session_and_cancel_stops_delivery() {
     let history = Arc::new(Mutex::new(MemoryHistory::default()));
     let m = monitor(history.clone());
-    let _bad = m.subscribe(EventKind::Ecg, Arc::new(|_: &MonitorEvent| panic!("listener bug")));
+    // Panics on its first three calls (the output stays readable), then keeps being called.
+    let bad_calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let b = bad_calls.clone();
+    let _bad = m.subscribe(
+        EventKind::Ecg,
+        Arc::new(move |_: &MonitorEvent| {
+            if b.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 3 {
+                panic!("listener bug")
+            }
+        }),
+    );
     let count = Arc::new(Mutex::new(0u32));
     let c = count.clone();
     let sub = Arc::new(Mutex::new(None::<stressbeat_core::monitor::Subscription>));
@@ -295,10 +374,19 @@ fn panicking_listener_does_not_stop_the_session_and_cancel_stops_delivery() {
         faults: FaultConfig::default(),
         noisy: false,
     };
-    m.start(Box::new(simulator_source(&spec)), Pacing::AsFastAsPossible { step_ms: 250 }, info())
-        .unwrap();
+    m.start(
+        Box::new(simulator_source(&spec)),
+        Pacing::AsFastAsPossible { step_ms: 250 },
+        info(),
+    )
+    .unwrap();
     m.wait();
     assert_eq!(*count.lock().unwrap(), 10, "no event after cancel");
+    let bad = bad_calls.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        bad > 100,
+        "the panicking listener stays subscribed: {bad} calls"
+    );
     let events = log.lock().unwrap();
     assert!(matches!(events.last(), Some(MonitorEvent::Finished { windows, .. }) if *windows > 10));
     assert_eq!(history.lock().unwrap().sessions.len(), 1);
@@ -315,19 +403,36 @@ fn new_listener_gets_current_state_and_second_start_is_refused_while_running() {
         faults: FaultConfig::default(),
         noisy: false,
     };
-    m.start(Box::new(simulator_source(&spec)), Pacing::RealTime { step_ms: 100 }, info())
-        .unwrap();
-    let again = m.start(Box::new(simulator_source(&spec)), Pacing::AsFastAsPossible { step_ms: 250 }, info());
+    m.start(
+        Box::new(simulator_source(&spec)),
+        Pacing::RealTime { step_ms: 100 },
+        info(),
+    )
+    .unwrap();
+    let again = m.start(
+        Box::new(simulator_source(&spec)),
+        Pacing::AsFastAsPossible { step_ms: 250 },
+        info(),
+    );
     assert!(again.is_err(), "one session at a time");
     // Wait for the stream to come up (real time: connection takes a few hundred ms).
     let t = Instant::now();
     let got = Arc::new(Mutex::new(Vec::new()));
     loop {
         let g = got.clone();
-        let sub = m.subscribe(EventKind::Connection, Arc::new(move |e: &MonitorEvent| g.lock().unwrap().push(e.clone())));
+        let sub = m.subscribe(
+            EventKind::Connection,
+            Arc::new(move |e: &MonitorEvent| g.lock().unwrap().push(e.clone())),
+        );
         let first = got.lock().unwrap().first().cloned();
         drop(sub);
-        if matches!(first, Some(MonitorEvent::Connection { state: ConnectionState::Streaming, .. })) {
+        if matches!(
+            first,
+            Some(MonitorEvent::Connection {
+                state: ConnectionState::Streaming,
+                ..
+            })
+        ) {
             break;
         }
         got.lock().unwrap().clear();

@@ -4,4 +4,5 @@ import XCTest
 XCTMain([
     testCase(AnalyzeRecordingTests.allTests),
     testCase(StrapSessionBridgeTests.allTests),
+    testCase(StressMonitorTests.allTests),
 ])

@@ -11,8 +11,8 @@ use super::{StressBeatError, guard};
 use crate::engine::{self, AlertEngine, AlertPolicy, EngineConfig, QuietHours, StressEngine};
 use crate::history::{self, History, HistoryOptions, HistorySink, SessionStart, SourceKind};
 use crate::monitor::{self, EventKind, MonitorEvent, Pacing, SessionInfo};
-use crate::sensor::bridge::{ConnectionStateRecord, GapCauseRecord, StrapSession};
 use crate::sensor::SensorSource;
+use crate::sensor::bridge::{ConnectionStateRecord, GapCauseRecord, StrapSession};
 
 // ---------------------------------------------------------------------------------------------
 // Configuration and sources
@@ -692,7 +692,11 @@ impl StressMonitor {
         Ok(())
     }
 
-    fn subscribe(&self, kind: EventKind, f: impl Fn(&MonitorEvent) + Send + Sync + 'static) -> Arc<Subscription> {
+    fn subscribe(
+        &self,
+        kind: EventKind,
+        f: impl Fn(&MonitorEvent) + Send + Sync + 'static,
+    ) -> Arc<Subscription> {
         Arc::new(Subscription {
             inner: self.monitor.subscribe(kind, Arc::new(f)),
         })
@@ -794,7 +798,9 @@ impl StressMonitor {
                     started_phone_ms: now_ms,
                 },
             ),
-            MonitorSource::Ble { device } => ble_source(&device, start(SourceKind::Ble, "chest strap"))?,
+            MonitorSource::Ble { device } => {
+                ble_source(&device, start(SourceKind::Ble, "chest strap"))?
+            }
         })
     }
 }
@@ -840,22 +846,22 @@ impl StressMonitor {
     pub fn new(config: StressMonitorConfig) -> Result<Arc<Self>, StressBeatError> {
         guard("StressMonitor.new", || {
             let policy = config.alerts.clone().unwrap_or_default().policy();
-            let mut alerts = AlertEngine::new(policy).map_err(|_| {
-                StressBeatError::InvalidArgument {
+            let mut alerts =
+                AlertEngine::new(policy).map_err(|_| StressBeatError::InvalidArgument {
                     message: "alerts: invalid alert configuration".into(),
-                }
-            })?;
-            alerts.set_utc_offset_minutes(config.utc_offset_minutes).map_err(|_| {
-                StressBeatError::InvalidArgument {
+                })?;
+            alerts
+                .set_utc_offset_minutes(config.utc_offset_minutes)
+                .map_err(|_| StressBeatError::InvalidArgument {
                     message: "utcOffsetMinutes must be within ±18 h".into(),
-                }
-            })?;
+                })?;
             let mut history = History::open(&config.database_path, HistoryOptions::default())?;
             let mut stress = StressEngine::new(EngineConfig {
                 min_usable_fraction: crate::model_input::stress::MIN_USABLE_FRACTION,
                 ..EngineConfig::default()
             })?;
-            if let Ok(Some((json, _))) = history.load_baseline(monitor::pipeline::BASELINE_PROFILE) {
+            if let Ok(Some((json, _))) = history.load_baseline(monitor::pipeline::BASELINE_PROFILE)
+            {
                 match serde_json::from_str(&json) {
                     Ok(b) => stress.set_baseline(Some(b)),
                     Err(_) => log::warn!("monitor: stored baseline unreadable; starting without"),
@@ -950,12 +956,12 @@ impl StressMonitor {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as i64);
-            let mut e = self
-                .monitor
-                .engines()
-                .lock()
-                .map_err(|_| invalid_state("the engine is unavailable after an internal error"))?;
-            e.stress.start_calibration(now, i64::from(duration_s) * 1000);
+            let mut e =
+                self.monitor.engines().lock().map_err(|_| {
+                    invalid_state("the engine is unavailable after an internal error")
+                })?;
+            e.stress
+                .start_calibration(now, i64::from(duration_s) * 1000);
             Ok(())
         })
     }
@@ -1050,7 +1056,10 @@ impl StressMonitor {
     /// Stored sessions, newest first, at most `limit`.
     pub fn sessions(&self, limit: u32) -> Result<Vec<SessionSummary>, StressBeatError> {
         self.query("sessions", |h| {
-            Ok(h.sessions(limit)?.into_iter().map(session_summary).collect())
+            Ok(h.sessions(limit)?
+                .into_iter()
+                .map(session_summary)
+                .collect())
         })
     }
 

@@ -142,7 +142,8 @@ pub fn beat_inputs(samples_130hz: &[f32], peaks: &[usize]) -> BeatInputs {
     out.beats.reserve(peaks.len() * BEAT_LEN);
     out.rr.reserve(peaks.len() * r);
     for (i, &p) in peaks.iter().enumerate() {
-        if rr_features(peaks, i, &mut feats) && beat_window(samples_130hz, p, &mut win, &mut scratch)
+        if rr_features(peaks, i, &mut feats)
+            && beat_window(samples_130hz, p, &mut win, &mut scratch)
         {
             out.peaks.push(p);
             out.beats.extend_from_slice(&win);
@@ -200,7 +201,11 @@ mod tests {
         assert_eq!(b.beats.len(), 3 * BEAT_LEN);
         let w = b.beat(1).unwrap();
         assert_eq!(w[BEAT_PRE], 2.0);
-        assert!(w.iter().enumerate().all(|(i, &v)| i == BEAT_PRE || v == 0.0));
+        assert!(
+            w.iter()
+                .enumerate()
+                .all(|(i, &v)| i == BEAT_PRE || v == 0.0)
+        );
         assert!(b.beat(3).is_none());
     }
 

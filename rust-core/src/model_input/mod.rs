@@ -187,7 +187,7 @@ impl Resampler {
             let t = self.k as f64 * self.step;
             let base = t.floor();
             let ib = base as i64;
-            if ib > last_pos || ib + self.half as i64 > avail {
+            if t > last_pos as f64 || ib + self.half as i64 > avail {
                 break;
             }
             let pos = (t - base) * PHASES as f64;
@@ -252,7 +252,11 @@ mod tests {
         for (fs, n) in [(500.0, 5000usize), (360.0, 3601), (250.0, 7), (100.0, 1000)] {
             let y = resample_to_model_rate(&vec![1.0; n], fs).unwrap();
             let step = fs / MODEL_RATE_HZ;
-            assert_eq!(y.len(), ((n - 1) as f64 / step).floor() as usize + 1, "fs {fs}");
+            assert_eq!(
+                y.len(),
+                ((n - 1) as f64 / step).floor() as usize + 1,
+                "fs {fs}"
+            );
             // unit DC gain, edges included
             assert!(y.iter().all(|v| (v - 1.0).abs() < 1e-5), "fs {fs}");
         }

@@ -24,6 +24,7 @@ use super::beat::{BEAT_LEN, BEAT_PRE, beat_window, median_in_place};
 use crate::dsp::quality::{QualityConfig, WindowQuality, assess_quality};
 use crate::error::{Error, Result};
 use crate::hrv::{clean_rr, hrv_metrics};
+use crate::imaging::{Channel, IMAGE_PIXELS, Imager, WindowData};
 
 /// Names of [`StressWindow::features`], in column order.
 pub const HRV_FEATURE_NAMES: [&str; 9] = [
@@ -223,6 +224,95 @@ pub fn baseline_features(windows: &[StressWindow]) -> Option<Vec<f32>> {
     (n > 0).then(|| sum.iter().map(|s| (s / n as f64) as f32).collect())
 }
 
+/// Renders the image channels of stress windows and single beats with the imaging module's
+/// [`Imager`], reusing its buffers (no allocation per image after the first window).
+#[derive(Debug)]
+pub struct WindowRenderer {
+    imager: Imager,
+    /// The window's R-peaks relative to its first sample.
+    rel_peaks: Vec<usize>,
+}
+
+impl Default for WindowRenderer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WindowRenderer {
+    /// A renderer for 130 Hz windows.
+    pub fn new() -> Self {
+        WindowRenderer {
+            imager: Imager::new(),
+            rel_peaks: Vec::new(),
+        }
+    }
+
+    /// Draws `channels` of `window` (of the 130 Hz signal `samples_130hz` it was cut from) into
+    /// `out`, one [`IMAGE_PIXELS`] image per channel in order. The images see only the window's
+    /// own samples, R-peaks and corrected RR series.
+    ///
+    /// Errors: `out` not `channels.len() · IMAGE_PIXELS` long, or a window outside the signal
+    /// ([`Error::InvalidArgument`]).
+    pub fn render_window(
+        &mut self,
+        samples_130hz: &[f32],
+        window: &StressWindow,
+        channels: &[Channel],
+        out: &mut [u8],
+    ) -> Result<()> {
+        if out.len() != channels.len() * IMAGE_PIXELS {
+            return Err(Error::InvalidArgument(format!(
+                "{} bytes for {} images",
+                out.len(),
+                channels.len()
+            )));
+        }
+        let signal = samples_130hz
+            .get(window.start_sample..window.end_sample)
+            .ok_or_else(|| Error::InvalidArgument("window outside the signal".into()))?;
+        self.rel_peaks.clear();
+        self.rel_peaks.extend(
+            window
+                .peaks
+                .iter()
+                .map(|p| p.saturating_sub(window.start_sample)),
+        );
+        let data = WindowData {
+            signal,
+            peaks: &self.rel_peaks,
+            rr_s: &window.rr_s,
+        };
+        for (&c, img) in channels.iter().zip(out.chunks_exact_mut(IMAGE_PIXELS)) {
+            self.imager.render(c, &data, img)?;
+        }
+        Ok(())
+    }
+
+    /// Draws the single beat at R-peak `peak` ([`Channel::Beat`], the imager's beat window) into
+    /// `out` (`IMAGE_PIXELS`). Returns false, leaving `out` untouched, when the beat window does
+    /// not fit in the signal or holds a non-finite sample.
+    pub fn render_single_beat(
+        &mut self,
+        samples_130hz: &[f32],
+        peak: usize,
+        out: &mut [u8],
+    ) -> Result<bool> {
+        let (pre, post) = self.imager.beat_window();
+        let Some(beat) = peak
+            .checked_sub(pre)
+            .and_then(|s| samples_130hz.get(s..peak + post))
+        else {
+            return Ok(false);
+        };
+        if beat.iter().any(|v| !v.is_finite()) {
+            return Ok(false);
+        }
+        self.imager.render_beat(beat, out)?;
+        Ok(true)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,7 +346,11 @@ mod tests {
             assert!((f[3] - 100.0).abs() < 10.0, "RMSSD {f:?}");
             assert!((f[7] - 1.2).abs() < 0.15, "R amplitude {f:?}");
             assert!((f[8] - 0.3).abs() < 0.1, "T amplitude {f:?}");
-            assert!(win.peaks.iter().all(|&p| p >= win.start_sample && p < win.end_sample));
+            assert!(
+                win.peaks
+                    .iter()
+                    .all(|&p| p >= win.start_sample && p < win.end_sample)
+            );
             assert_eq!(win.rr_s.len() + 1, win.peaks.len());
         }
         let base = baseline_features(&w).unwrap();
@@ -268,7 +362,10 @@ mod tests {
         let x = vec![0.0f32; 130 * 40];
         let w = stress_windows(&x, &[], &StressWindowConfig::default()).unwrap();
         assert_eq!(w.len(), 3);
-        assert!(w.iter().all(|w| !w.is_scorable() && w.usable_fraction == 0.0));
+        assert!(
+            w.iter()
+                .all(|w| !w.is_scorable() && w.usable_fraction == 0.0)
+        );
         assert!(w[0].features.iter().all(|v| v.is_nan()));
         assert_eq!(baseline_features(&w), None);
     }
@@ -303,5 +400,27 @@ mod tests {
         let qs = [q(0, true), q(100, false), q(200, true)];
         assert!((usable_fraction(&qs, 50, 250) - 0.5).abs() < 1e-6);
         assert_eq!(usable_fraction(&qs, 10, 10), 0.0);
+    }
+
+    #[test]
+    fn renders_every_channel_of_a_window_and_single_beats() {
+        let times = beat_times(40.0, |_| 0.8);
+        let (x, peaks) = synth(MODEL_RATE_HZ, &times, 40.0);
+        let w = stress_windows(&x, &peaks, &StressWindowConfig::default()).unwrap();
+        let mut r = WindowRenderer::new();
+        let mut out = vec![0u8; Channel::ALL.len() * IMAGE_PIXELS];
+        r.render_window(&x, &w[1], &Channel::ALL, &mut out).unwrap();
+        for (c, img) in Channel::ALL.iter().zip(out.chunks_exact(IMAGE_PIXELS)) {
+            assert!(img.iter().any(|&v| v > 0), "{c} blank");
+        }
+        assert!(
+            r.render_window(&x, &w[1], &Channel::ALL, &mut out[1..])
+                .is_err()
+        );
+        let mut img = vec![0u8; IMAGE_PIXELS];
+        assert!(r.render_single_beat(&x, peaks[5], &mut img).unwrap());
+        assert!(img.iter().any(|&v| v > 0));
+        assert!(!r.render_single_beat(&x, 3, &mut img).unwrap());
+        assert!(!r.render_single_beat(&x, x.len() - 2, &mut img).unwrap());
     }
 }

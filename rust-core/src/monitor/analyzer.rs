@@ -1,4 +1,4 @@
-//! The window analyzer: model inputs ([`crate::model_input`]), images ([`crate::imaging`]), the
+//! The window analyzer: model inputs and images ([`crate::model_input`]), the
 //! stress model with its HRV fallback, and the beat classifier. The models sit behind two small
 //! traits ([`StressScorer`], [`BeatTyper`]) so a missing or corrupt model degrades to the HRV
 //! fallback / unclassified beats instead of stopping the monitor.
@@ -8,11 +8,13 @@ use std::collections::VecDeque;
 use super::events::Degradation;
 use super::ports::{WindowAnalyzer, WindowSignal};
 use crate::engine::{BeatCounts, WindowObservation};
-use crate::imaging::{Channel, IMAGE_PIXELS, Imager, WindowData};
-use crate::model_input::beat::beat_inputs;
-use crate::model_input::stress::{StressWindowConfig, stress_windows};
+use crate::imaging::{Channel, IMAGE_PIXELS};
+use crate::model::{BeatClass, BeatClassifier, HrvFallback, StressModel};
 use crate::model_input::MODEL_RATE_HZ;
-use crate::model_input::stress::HRV_FEATURE_NAMES;
+use crate::model_input::beat::beat_inputs;
+use crate::model_input::stress::{
+    HRV_FEATURE_NAMES, StressWindowConfig, WindowRenderer, stress_windows,
+};
 
 /// The stress model as the analyzer uses it.
 pub trait StressScorer: Send + Sync {
@@ -51,7 +53,7 @@ pub struct ModelAnalyzer {
     fallback: Option<std::sync::Arc<dyn FallbackScorer>>,
     beats: Option<std::sync::Arc<dyn BeatTyper>>,
     channels: Vec<Channel>,
-    imager: Imager,
+    renderer: WindowRenderer,
     images: Vec<u8>,
     features: Vec<f32>,
     classes: VecDeque<(u64, u8)>,
@@ -77,13 +79,16 @@ impl ModelAnalyzer {
         beats: Option<std::sync::Arc<dyn BeatTyper>>,
         degradations: Vec<Degradation>,
     ) -> Self {
-        let channels = stress.as_ref().map(|s| s.image_channels()).unwrap_or_default();
+        let channels = stress
+            .as_ref()
+            .map(|s| s.image_channels())
+            .unwrap_or_default();
         Self {
             stress,
             fallback,
             beats,
             channels,
-            imager: Imager::new(),
+            renderer: WindowRenderer::new(),
             images: Vec::new(),
             features: Vec::new(),
             classes: VecDeque::with_capacity(CLASS_CACHE),
@@ -106,7 +111,10 @@ impl ModelAnalyzer {
         if let Some(typer) = self.beats.clone() {
             let known = |p: u64, c: &VecDeque<(u64, u8)>| c.iter().any(|&(q, _)| q == p);
             let inputs = beat_inputs(&w.samples_mv, &w.peaks);
-            let (len, r) = (crate::model_input::beat::BEAT_LEN, inputs.rr.len() / inputs.len().max(1));
+            let (len, r) = (
+                crate::model_input::beat::BEAT_LEN,
+                inputs.rr.len() / inputs.len().max(1),
+            );
             let mut beats = Vec::new();
             let mut rr = Vec::new();
             let mut which = Vec::new();
@@ -201,26 +209,20 @@ impl WindowAnalyzer for ModelAnalyzer {
                         .as_ref()
                         .and_then(|fb| fb.probability(&sw.features, baseline));
                     if self.stress.is_some() {
-                        let data = WindowData {
-                            signal: &w.samples_mv,
-                            peaks: &sw.peaks,
-                            rr_s: &sw.rr_s,
-                        };
-                        let mut ok = true;
-                        for &c in &self.channels {
-                            let at = self.images.len();
-                            self.images.resize(at + IMAGE_PIXELS, 0);
-                            ok &= self
-                                .imager
-                                .render(c, &data, &mut self.images[at..])
-                                .is_ok();
-                        }
-                        if ok {
+                        let at = self.images.len();
+                        self.images
+                            .resize(at + self.channels.len() * IMAGE_PIXELS, 0);
+                        let drawn = self.renderer.render_window(
+                            &w.samples_mv,
+                            &sw,
+                            &self.channels,
+                            &mut self.images[at..],
+                        );
+                        if drawn.is_ok() {
                             self.features.extend_from_slice(&sw.features);
                             scorable.push(k);
                         } else {
-                            let keep = scorable.len() * self.channels.len() * IMAGE_PIXELS;
-                            self.images.truncate(keep);
+                            self.images.truncate(at);
                         }
                     }
                 }
@@ -253,5 +255,53 @@ impl WindowAnalyzer for ModelAnalyzer {
 
     fn model_name(&self) -> String {
         self.stress.as_ref().map(|s| s.name()).unwrap_or_default()
+    }
+}
+
+impl StressScorer for StressModel {
+    fn name(&self) -> String {
+        let m = self.metadata();
+        format!("{} {}", m.name, m.version)
+    }
+
+    fn image_channels(&self) -> Vec<Channel> {
+        StressModel::image_channels(self).to_vec()
+    }
+
+    fn predict(
+        &self,
+        images: &[u8],
+        features: &[f32],
+        baseline: Option<&[f32]>,
+    ) -> Result<Vec<f32>, String> {
+        StressModel::predict(self, images, features, baseline).map_err(|e| {
+            log::debug!("stress model: {e}");
+            "the stress model failed to run".to_owned()
+        })
+    }
+}
+
+impl FallbackScorer for HrvFallback {
+    fn probability(&self, features: &[f32], baseline: Option<&[f32]>) -> Option<f32> {
+        HrvFallback::probability(self, features, baseline)
+    }
+}
+
+impl BeatTyper for BeatClassifier {
+    fn classify(&self, beats: &[f32], rr: &[f32]) -> Result<Vec<u8>, String> {
+        let predictions = BeatClassifier::classify(self, beats, rr).map_err(|e| {
+            log::debug!("beat model: {e}");
+            "the beat-type model failed to run".to_owned()
+        })?;
+        Ok(predictions
+            .iter()
+            .map(|p| match p.class {
+                BeatClass::N => 0,
+                BeatClass::S => 1,
+                BeatClass::V => 2,
+                BeatClass::F => 3,
+                BeatClass::Q => 4,
+            })
+            .collect())
     }
 }

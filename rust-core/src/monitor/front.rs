@@ -3,8 +3,8 @@
 //! Constructed once per stream; per sample nothing is allocated.
 
 use super::events::{EcgBatch, HeartRateSource, HeartRateUpdate, MonitorEvent, QualityUpdate};
-use super::ring::{PeakRing, SampleRing};
 use super::rate::RateAdapter;
+use super::ring::{PeakRing, SampleRing};
 use crate::dsp::{QualityConfig, RPeakDetector, SignalQuality};
 use crate::sensor::EcgChunk;
 
@@ -122,7 +122,10 @@ impl EcgFrontEnd {
     /// gap are judged unusable and the detector re-learns; the drawing batch is flushed.
     pub fn push_gap(&mut self, missing_samples_src: u64, out: &mut Vec<MonitorEvent>) {
         self.flush_draw(out);
-        let src_fs = self.rate.as_ref().map_or(MODEL_RATE_HZ, RateAdapter::source_rate_hz);
+        let src_fs = self
+            .rate
+            .as_ref()
+            .map_or(MODEL_RATE_HZ, RateAdapter::source_rate_hz);
         let n = (missing_samples_src as f64 * MODEL_RATE_HZ / src_fs)
             .min(MAX_GAP_FILL_S * MODEL_RATE_HZ)
             .round() as u64;
@@ -225,5 +228,92 @@ fn push_bounded(buf: &mut [f64; HR_RR_COUNT], len: &mut usize, v: f64) {
     } else {
         buf[*len] = v;
         *len += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(first_ms: f64, fs: f64, n: usize, f: impl Fn(usize) -> f32) -> EcgChunk {
+        EcgChunk {
+            first_sample_ms: first_ms,
+            sample_interval_ms: 1000.0 / fs,
+            sensor_timestamp_ns: 0,
+            samples_uv: (0..n).map(|i| (f(i) * 1000.0) as i32).collect(),
+        }
+    }
+
+    /// A spike train at 75 bpm (0.8 s), in mV.
+    fn beats(fs: f64) -> impl Fn(usize) -> f32 {
+        move |i| {
+            let t = i as f64 / fs;
+            let d = (t % 0.8) - 0.4;
+            (1.5 * (-(d * d) / (2.0 * 0.012f64.powi(2))).exp()) as f32
+        }
+    }
+
+    #[test]
+    fn resampled_source_gives_130_hz_times_batches_and_heart_rate() {
+        let mut fe = EcgFrontEnd::new(40.0).unwrap();
+        fe.set_time_offset(1_000_000.0);
+        let fs = 360.0;
+        let f = beats(fs);
+        let mut out = Vec::new();
+        for k in 0..100 {
+            let c = chunk(k as f64 * 100.0 * 1000.0 / fs, fs, 100, |i| f(k * 100 + i));
+            fe.push_chunk(&c, &mut out);
+        }
+        // 10 000 samples at 360 Hz ≈ 27.8 s ≈ 3611 samples at 130 Hz (minus the kernel tail).
+        let n = fe.next_index();
+        assert!((3580..=3612).contains(&n), "{n}");
+        assert!((fe.time_of(130) - 1_001_000.0).abs() < 1e-6);
+        let batches: Vec<&EcgBatch> = out
+            .iter()
+            .filter_map(|e| match e {
+                MonitorEvent::Ecg(b) => Some(b),
+                _ => None,
+            })
+            .collect();
+        assert!(batches.iter().all(|b| b.samples_mv.len() == DRAW_BATCH));
+        assert!(
+            batches
+                .windows(2)
+                .all(|w| { (w[1].first_sample_ms - w[0].first_sample_ms - 500.0).abs() < 1e-6 })
+        );
+        let hr: Vec<f64> = out
+            .iter()
+            .filter_map(|e| match e {
+                MonitorEvent::HeartRate(h) => Some(h.bpm),
+                _ => None,
+            })
+            .collect();
+        assert!(hr.len() > 10);
+        assert!(
+            hr[hr.len() / 2..].iter().all(|b| (b - 75.0).abs() < 1.0),
+            "{hr:?}"
+        );
+    }
+
+    #[test]
+    fn gap_is_filled_with_invalid_samples_bounded_and_not_drawn() {
+        let mut fe = EcgFrontEnd::new(40.0).unwrap();
+        let f = beats(130.0);
+        let mut out = Vec::new();
+        fe.push_chunk(&chunk(0.0, 130.0, 1300, &f), &mut out);
+        out.clear();
+        fe.push_gap(130 * 10, &mut out);
+        assert_eq!(fe.next_index(), 1300 + 1300);
+        assert!(
+            !out.iter().any(
+                |e| matches!(e, MonitorEvent::Ecg(b) if b.samples_mv.iter().any(|x| x.is_nan()))
+            )
+        );
+        let mut span = Vec::new();
+        assert!(fe.samples.copy_span(1300, 2600, &mut span));
+        assert!(span.iter().all(|x| x.is_nan()));
+        // A day-long gap fills at most MAX_GAP_FILL_S.
+        fe.push_gap(130 * 86_400, &mut out);
+        assert_eq!(fe.next_index(), 2600 + (MAX_GAP_FILL_S * 130.0) as u64);
     }
 }

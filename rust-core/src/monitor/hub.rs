@@ -112,7 +112,9 @@ impl Hub {
             if let Ok(mut e) = self.entries.lock() {
                 e.push(entry.clone());
             }
-            cur.iter().find(|(k, _)| *k == kind).map(|(_, ev)| ev.clone())
+            cur.iter()
+                .find(|(k, _)| *k == kind)
+                .map(|(_, ev)| ev.clone())
         });
         if let (Some(ev), Ok(_)) = (current, &guard) {
             invoke(&entry, &ev);
@@ -184,7 +186,10 @@ fn invoke(entry: &Entry, ev: &MonitorEvent) {
     let r = catch_unwind(AssertUnwindSafe(|| (entry.callback)(ev)));
     IN_CALLBACK.with(|c| c.set(was_in));
     if r.is_err() {
-        log::warn!("monitor: a {:?} listener panicked; it stays subscribed", entry.kind);
+        log::warn!(
+            "monitor: a {:?} listener panicked; it stays subscribed",
+            entry.kind
+        );
     }
     if t0.elapsed() > SLOW_LISTENER && !entry.slow_reported.swap(true, Ordering::Relaxed) {
         log::warn!(
@@ -256,7 +261,10 @@ mod tests {
     fn recorder() -> (Arc<Mutex<Vec<MonitorEvent>>>, Callback) {
         let got = Arc::new(Mutex::new(Vec::new()));
         let g = got.clone();
-        (got, Arc::new(move |e: &MonitorEvent| g.lock().unwrap().push(e.clone())))
+        (
+            got,
+            Arc::new(move |e: &MonitorEvent| g.lock().unwrap().push(e.clone())),
+        )
     }
 
     #[test]

@@ -12,11 +12,10 @@
 //! The parts the pipeline joins sit behind small traits ([`ports`]); the worker thread
 //! ([`worker`]) is the only thread, and a [`Monitor`] owns at most one session at a time.
 
-pub mod events;
 pub mod analyzer;
+pub mod events;
 pub mod front;
 pub mod hub;
-pub mod interim;
 pub mod pipeline;
 pub mod ports;
 pub mod rate;

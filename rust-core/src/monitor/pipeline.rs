@@ -443,11 +443,17 @@ impl Pipeline {
         let rate = (1000.0 / chunk.sample_interval_ms).round();
         let rec = EcgChunk {
             first_sample_ms: (chunk.first_sample_ms + self.offset_ms as f64).round() as i64,
-            sampling_rate_hz: if rate.is_finite() && rate >= 1.0 { rate as u32 } else { 0 },
+            sampling_rate_hz: if rate.is_finite() && rate >= 1.0 {
+                rate as u32
+            } else {
+                0
+            },
             samples_uv: &chunk.samples_uv,
         };
         let r = match h.lock() {
-            Ok(mut h) => h.append_ecg(self.session_id, &rec).map_err(|e| e.to_string()),
+            Ok(mut h) => h
+                .append_ecg(self.session_id, &rec)
+                .map_err(|e| e.to_string()),
             Err(_) => Err("history lock poisoned".into()),
         };
         if let Err(e) = r {

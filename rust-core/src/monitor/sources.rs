@@ -65,7 +65,7 @@ pub fn simulator_source(spec: &SimulatorSpec) -> TimeLimited<SessionSource<SimSt
             seed: spec.seed,
             ..EcgConfig::default()
         },
-        faults: spec.faults.clone(),
+        faults: spec.faults,
         seed: spec.seed,
         ..StrapConfig::default()
     });

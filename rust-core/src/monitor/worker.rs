@@ -63,9 +63,14 @@ impl Worker {
         self.stop.store(true, Ordering::Release);
     }
 
-    /// Wait for the thread to end.
+    /// Wait for the thread to end (from the worker itself, e.g. a listener dropping the last
+    /// reference to its monitor, it only detaches: the session ends after this step).
     pub fn join(&mut self) {
         if let Some(h) = self.handle.take() {
+            if h.thread().id() == std::thread::current().id() {
+                self.request_stop();
+                return;
+            }
             if h.join().is_err() {
                 log::error!("monitor: worker thread ended abnormally");
             }

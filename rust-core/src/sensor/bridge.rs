@@ -397,8 +397,12 @@ impl StrapSession {
 
     /// Whether the session has stopped or failed (a poisoned lock counts as failed).
     pub(crate) fn is_terminal(&self) -> bool {
-        self.state()
-            .map_or(true, |s| matches!(s, ConnectionStateRecord::Stopped | ConnectionStateRecord::Failed { .. }))
+        self.state().map_or(true, |s| {
+            matches!(
+                s,
+                ConnectionStateRecord::Stopped | ConnectionStateRecord::Failed { .. }
+            )
+        })
     }
 }
 

@@ -1,0 +1,179 @@
+package com.stressbeat.core
+
+import java.io.File
+import java.nio.file.Files
+import java.util.Collections
+import org.junit.jupiter.api.AfterEach
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertFalse
+import org.junit.jupiter.api.Assertions.assertNotNull
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.assertThrows
+
+/**
+ * The live monitor through the bindings, as an app would use it: a simulated strap session
+ * (as fast as possible) observed through Kotlin listeners, then the history queried.
+ */
+class StressMonitorTest {
+    private val dir: File = Files.createTempDirectory("stressbeat-monitor").toFile()
+
+    @AfterEach
+    fun cleanup() {
+        dir.deleteRecursively()
+    }
+
+    private fun config(db: String = File(dir, "history.db").path) = StressMonitorConfig(
+        databasePath = db,
+        stressModelPath = null,
+        beatModelPath = null,
+        strictModels = false,
+        alerts = null,
+        utcOffsetMinutes = 0,
+    )
+
+    private fun simulator(minutes: Double, stress: List<SimulatedStress> = emptyList()) =
+        MonitorSource.Simulator(minutes = minutes, seed = 7uL, stress = stress, faults = "", realtime = false)
+
+    /** Every event of every kind, in arrival order. */
+    class Recorder : HeartRateListener, EcgListener, SignalQualityListener, StressListener,
+        AlertListener, ConnectionListener, StatusListener {
+        val events: MutableList<Any> = Collections.synchronizedList(mutableListOf())
+        override fun onHeartRate(update: HeartRateUpdate) { events += update }
+        override fun onEcg(batch: EcgBatch) { events += batch }
+        override fun onSignalQuality(update: SignalQualityUpdate) { events += update }
+        override fun onStress(update: StressUpdate) { events += update }
+        override fun onAlert(alert: MonitorAlert) { events += alert }
+        override fun onConnection(update: ConnectionUpdate) { events += update }
+        override fun onStatus(status: MonitorStatus) { events += status }
+
+        fun subscribeAll(m: StressMonitor) = listOf(
+            m.subscribeHeartRate(this), m.subscribeEcg(this), m.subscribeSignalQuality(this),
+            m.subscribeStress(this), m.subscribeAlerts(this), m.subscribeConnection(this),
+            m.subscribeStatus(this),
+        )
+    }
+
+    @Test
+    fun simulatedSessionThroughListenersThenHistory() {
+        val monitor = StressMonitor(config())
+        val rec = Recorder()
+        val subs = rec.subscribeAll(monitor)
+        monitor.start(simulator(4.0, listOf(SimulatedStress(120.0, 90.0, 1.0))))
+        monitor.waitUntilFinished()
+        assertFalse(monitor.isRunning())
+        val events = rec.events.toList()
+
+        // Started first, finished last.
+        val started = events.first()
+        assertTrue(started is MonitorStatus.SessionStarted, "first event $started")
+        val finished = events.last()
+        assertTrue(finished is MonitorStatus.Finished, "last event $finished")
+        finished as MonitorStatus.Finished
+        assertEquals((started as MonitorStatus.SessionStarted).sessionId, finished.sessionId)
+
+        // The connection comes up, then stops.
+        val states = events.filterIsInstance<ConnectionUpdate>().map { it.state }
+        assertTrue(ConnectionStateRecord.Streaming in states, "$states")
+        assertEquals(ConnectionStateRecord.Stopped, states.last())
+
+        // In order: ECG batches and stress updates move forward in time.
+        val ecg = events.filterIsInstance<EcgBatch>()
+        assertTrue(ecg.size > 4 * 60, "${ecg.size} ECG batches")
+        assertTrue(ecg.zipWithNext().all { (a, b) -> b.firstSampleMs > a.firstSampleMs }, "ECG out of order")
+        assertTrue(ecg.all { it.samplesMv.size in 20..200 }, "batches, never single samples")
+        val stress = events.filterIsInstance<StressUpdate>()
+        assertEquals(finished.windows, stress.size.toULong())
+        assertTrue(stress.size > 30, "${stress.size} windows")
+        assertTrue(stress.zipWithNext().all { (a, b) -> b.atMs - a.atMs == 5000L || b.atMs - a.atMs in 4990L..5010L })
+        assertTrue(stress.any { it.score != null }, "some windows scored")
+        assertTrue(events.filterIsInstance<HeartRateUpdate>().any { !it.fromEcg && it.bpm > 30 }, "strap heart rate")
+        assertTrue(events.filterIsInstance<SignalQualityUpdate>().isNotEmpty())
+
+        // The history has the session with every window.
+        val sessions = monitor.sessions(10u)
+        assertEquals(1, sessions.size)
+        val s = sessions[0]
+        assertEquals(finished.sessionId, s.id)
+        assertEquals(stress.size.toUInt(), s.windows)
+        assertEquals(SessionSource.Simulator, s.source)
+        assertEquals("source_ended", s.endReason)
+        val timeline = monitor.timeline(stress.first().windowStartMs, stress.last().atMs + 1, 10u)
+        assertTrue(timeline.isNotEmpty() && timeline.size <= 10, "$timeline")
+        assertEquals(stress.size.toUInt(), timeline.sumOf { it.windows })
+        val csv = File(dir, "windows.csv")
+        assertEquals(stress.size.toULong(), monitor.exportSession(s.id, ExportFormat.WINDOWS_CSV, csv.path))
+        assertTrue(csv.readLines().size == stress.size + 1, "header + one row per window")
+
+        subs.forEach { it.close() }
+        monitor.shutdown()
+        assertThrows<StressBeatException.InvalidState> { monitor.sessions(1u) }
+    }
+
+    @Test
+    fun currentStateAtOnceAndCancelledSubscriptionGetsNothing() {
+        val monitor = StressMonitor(config())
+        val seen = Collections.synchronizedList(mutableListOf<EcgBatch>())
+        lateinit var sub: Subscription
+        sub = monitor.subscribeEcg(object : EcgListener {
+            override fun onEcg(batch: EcgBatch) {
+                seen += batch
+                if (seen.size == 5) sub.cancel() // from inside the listener, on the monitor's thread
+            }
+        })
+        monitor.start(simulator(1.5))
+        monitor.waitUntilFinished()
+        assertEquals(5, seen.size, "no event after cancel()")
+        assertFalse(sub.isActive())
+
+        // A new listener gets the current state at once (the session's last state: stopped).
+        val now = mutableListOf<ConnectionUpdate>()
+        val s2 = monitor.subscribeConnection(object : ConnectionListener {
+            override fun onConnection(update: ConnectionUpdate) { now += update }
+        })
+        assertEquals(ConnectionStateRecord.Stopped, now.single().state)
+        s2.close()
+        monitor.shutdown()
+    }
+
+    @Test
+    fun typedErrors() {
+        // A database in a directory that does not exist.
+        val e = assertThrows<StressBeatException.Storage> {
+            StressMonitor(config(db = File(dir, "no/such/dir/history.db").path))
+        }
+        assertFalse(e.message!!.contains(dir.path), "no paths in messages: ${e.message}")
+
+        // One session at a time.
+        val monitor = StressMonitor(config())
+        monitor.start(MonitorSource.Simulator(30.0, 1uL, emptyList(), "", true))
+        assertThrows<StressBeatException.InvalidState> { monitor.start(simulator(1.0)) }
+        monitor.stop()
+        assertThrows<StressBeatException.InvalidArgument> {
+            monitor.start(MonitorSource.Simulator(1.0, 1uL, emptyList(), "loss=lots", false))
+        }
+        assertThrows<StressBeatException.FileNotFound> {
+            monitor.start(MonitorSource.ReplayFile(File(dir, "missing.hea").path, null))
+        }
+        monitor.shutdown()
+
+        // A corrupt model file: an error when strict, else reported and scored from HRV.
+        val bad = File(dir, "stress.onnx").apply { writeBytes(ByteArray(100) { it.toByte() }) }
+        File(dir, "stress.json").writeText("{not json")
+        assertThrows<StressBeatException.Model> {
+            StressMonitor(config().copy(stressModelPath = bad.path, strictModels = true))
+        }
+        val lenient = StressMonitor(config().copy(stressModelPath = bad.path))
+        val rec = Recorder()
+        val subs = listOf(lenient.subscribeStatus(rec), lenient.subscribeStress(rec))
+        lenient.start(simulator(2.0))
+        lenient.waitUntilFinished()
+        val problem = rec.events.filterIsInstance<MonitorStatus.ModelUnavailable>().firstOrNull()
+        assertNotNull(problem, "the corrupt model is reported")
+        assertEquals("stress", problem!!.task)
+        val scored = rec.events.filterIsInstance<StressUpdate>().filter { it.score != null }
+        assertTrue(scored.isNotEmpty() && scored.all { it.fromHrvFallback }, "scores from the HRV fallback")
+        subs.forEach { it.close() }
+        lenient.shutdown()
+    }
+}

@@ -1,0 +1,279 @@
+//! `stressbeat beats`, `stress` and `bench-model` on real recordings: JSON shapes, sample and time
+//! frames, classes against MIT-BIH reference labels.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may unwrap and panic
+
+use std::{path::PathBuf, process::Command};
+
+use serde_json::Value;
+use stressbeat_core::{
+    io::{LoadOptions, load_recording},
+    model_input::beat::{AamiClass, aami_class},
+};
+
+fn stressbeat() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_stressbeat"))
+}
+
+fn data(sub: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data")
+        .join(sub);
+    if p.exists() {
+        return Some(p);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must have the shared data: {} is missing",
+        p.display()
+    );
+    eprintln!("SKIP: {} not found", p.display());
+    None
+}
+
+fn run_json(args: &[&str]) -> Value {
+    let out = stressbeat().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("valid JSON on stdout")
+}
+
+fn model(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../models")
+        .join(name)
+}
+
+/// Record 119 (MIT-BIH DS1, frequent ventricular bigeminy). DS1 is the beat model's training set,
+/// so this checks the pipeline (sampling frames, beat alignment, labels), not generalisation.
+#[test]
+fn beats_finds_v_where_the_reference_says_v() {
+    let Some(hea) = data("mitdb/119.hea") else {
+        return;
+    };
+    let (from_s, to_s) = (60.0, 660.0);
+    let v = run_json(&[
+        "beats",
+        hea.to_str().unwrap(),
+        "--from",
+        "60",
+        "--to",
+        "660",
+        "--json",
+    ]);
+    let fs = v["sampling_rate_hz"].as_f64().unwrap();
+    assert_eq!(fs, 360.0);
+    let beats: Vec<(i64, String, f64)> = v["beats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            assert_eq!(b.as_object().unwrap().len(), 3, "{b}");
+            (
+                b["sample"].as_i64().unwrap(),
+                b["class"].as_str().unwrap().to_owned(),
+                b["confidence"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    for (s, class, c) in &beats {
+        assert!((from_s * fs) as i64 <= *s && *s < (to_s * fs) as i64, "{s}");
+        assert!(["N", "S", "V", "F", "Q"].contains(&class.as_str()));
+        assert!((0.2..=1.0).contains(c), "{c}");
+    }
+    let rec = load_recording(&hea, &LoadOptions::default()).unwrap();
+    let reference: Vec<(i64, AamiClass)> = rec
+        .annotations
+        .iter()
+        .filter(|a| (from_s * fs) as i64 + 100 <= a.sample && a.sample < (to_s * fs) as i64 - 100)
+        .filter_map(|a| aami_class(&a.symbol).map(|c| (a.sample, c)))
+        .collect();
+    let tolerance = (0.15 * fs) as i64;
+    let nearest = |s: i64| {
+        beats
+            .iter()
+            .min_by_key(|b| (b.0 - s).abs())
+            .filter(|b| (b.0 - s).abs() <= tolerance)
+    };
+    let matched = reference.iter().filter(|r| nearest(r.0).is_some()).count();
+    let ref_v: Vec<i64> = reference
+        .iter()
+        .filter(|r| r.1 == AamiClass::V)
+        .map(|r| r.0)
+        .collect();
+    let v_found = ref_v
+        .iter()
+        .filter(|&&s| nearest(s).is_some_and(|b| b.1 == "V"))
+        .count();
+    let called_v: Vec<i64> = beats.iter().filter(|b| b.1 == "V").map(|b| b.0).collect();
+    let v_right = called_v
+        .iter()
+        .filter(|&&s| ref_v.iter().any(|r| (r - s).abs() <= tolerance))
+        .count();
+    let se = v_found as f64 / ref_v.len() as f64;
+    let ppv = v_right as f64 / called_v.len() as f64;
+    eprintln!(
+        "119 [{from_s}, {to_s}) s: {} reference beats, {matched} matched; V: {} reference, Se {se:.3}, \
+         {} called, +P {ppv:.3}",
+        reference.len(),
+        ref_v.len(),
+        called_v.len()
+    );
+    assert!(ref_v.len() > 100, "{}", ref_v.len());
+    assert!(matched as f64 >= 0.98 * reference.len() as f64);
+    assert!(se >= 0.95, "V sensitivity {se}");
+    assert!(ppv >= 0.95, "V positive predictivity {ppv}");
+}
+
+fn assert_window_shape(w: &Value) {
+    let o = w.as_object().unwrap();
+    let p = &w["stress_probability"];
+    if p.is_null() {
+        assert!(w["stressed"].is_null(), "{w}");
+        assert!(w["note"].as_str().is_some_and(|n| !n.is_empty()), "{w}");
+        assert_eq!(o.len(), 5, "{w}");
+    } else {
+        let p = p.as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&p), "{w}");
+        assert_eq!(w["stressed"].as_bool().unwrap(), p >= 0.5, "{w}");
+        assert_eq!(o.len(), 4, "{w}");
+    }
+}
+
+/// EEGMAT subject 3: the rest recording as the personal baseline, then the arithmetic task.
+#[test]
+fn stress_json_schema_and_times_relative_to_the_file() {
+    let Some(dir) = data("eegmat") else {
+        return;
+    };
+    let task = dir.join("Subject03_2.edf");
+    let rest = dir.join("Subject03_1.edf");
+    let v = run_json(&[
+        "stress",
+        task.to_str().unwrap(),
+        "--from",
+        "10",
+        "--baseline",
+        rest.to_str().unwrap(),
+        "--baseline-to",
+        "60",
+        "--json",
+    ]);
+    assert_eq!(v.as_object().unwrap().len(), 2);
+    let windows = v["windows"].as_array().unwrap();
+    assert!(!windows.is_empty());
+    for (i, w) in windows.iter().enumerate() {
+        assert_window_shape(w);
+        let (start, end) = (w["start_s"].as_f64().unwrap(), w["end_s"].as_f64().unwrap());
+        // relative to the file, not to --from
+        assert!((start - (10.0 + 5.0 * i as f64)).abs() < 1e-6, "{start}");
+        assert!((end - start - 30.0).abs() < 1e-6);
+    }
+    let scored: Vec<f64> = windows
+        .iter()
+        .filter_map(|w| w["stress_probability"].as_f64())
+        .collect();
+    assert!(!scored.is_empty());
+    let mean = scored.iter().sum::<f64>() / scored.len() as f64;
+    let s = &v["summary"];
+    assert!((s["stress_probability"].as_f64().unwrap() - mean).abs() < 1e-5);
+    assert_eq!(s["stressed"].as_bool().unwrap(), mean >= 0.5);
+}
+
+#[test]
+fn stress_says_when_a_window_cannot_be_scored() {
+    let Some(dir) = data("eegmat") else {
+        return;
+    };
+    // subject 1's task recording: most of its ECG is unusable (noise)
+    let v = run_json(&[
+        "stress",
+        dir.join("Subject01_2.edf").to_str().unwrap(),
+        "--json",
+    ]);
+    let windows = v["windows"].as_array().unwrap();
+    windows.iter().for_each(assert_window_shape);
+    assert!(windows.iter().any(|w| w["stress_probability"].is_null()));
+    if windows.iter().all(|w| w["stress_probability"].is_null()) {
+        assert!(v["summary"]["stress_probability"].is_null());
+        assert!(v["summary"]["note"].is_string());
+    }
+}
+
+#[test]
+fn stress_table_ends_with_not_a_medical_device() {
+    let Some(dir) = data("eegmat") else {
+        return;
+    };
+    let out = stressbeat()
+        .args(["stress", dir.join("Subject03_2.edf").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let last = text.lines().last().unwrap().to_lowercase();
+    assert!(last.contains("not a medical device"), "{text}");
+}
+
+#[test]
+fn a_damaged_model_file_is_refused_with_its_reason() {
+    let Some(hea) = data("mitdb/119.hea") else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("stressbeat-cli-models-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut onnx = std::fs::read(model("beat-type.onnx")).unwrap();
+    let at = onnx.len() / 2;
+    onnx[at] ^= 0x10;
+    std::fs::write(dir.join("m.onnx"), &onnx).unwrap();
+    std::fs::copy(model("beat-type.json"), dir.join("m.json")).unwrap();
+    let out = stressbeat()
+        .args(["beats", hea.to_str().unwrap(), "--to", "30", "--model"])
+        .arg(dir.join("m.onnx"))
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("sha256") || err.contains("corrupt"), "{err}");
+}
+
+#[test]
+fn bench_model_reports_latency_with_and_without_metadata() {
+    let v = run_json(&[
+        "bench-model",
+        model("beat-type.onnx").to_str().unwrap(),
+        "--batch",
+        "4",
+        "--iterations",
+        "5",
+        "--json",
+    ]);
+    assert_eq!(v["metadata_checked"], true);
+    assert_eq!(v["batch"], 4);
+    assert_eq!(v["threads"], 1);
+    let median = v["median_us_per_inference"].as_f64().unwrap();
+    assert!(median > 0.0 && median <= v["p95_us_per_inference"].as_f64().unwrap());
+    assert!(
+        (v["median_us_per_batch"].as_f64().unwrap() - 4.0 * median).abs()
+            < 1e-6 * median.max(1.0) * 4.0
+    );
+    // a raw variant without its .json: shapes from the graph
+    let dir = std::env::temp_dir().join(format!("stressbeat-bench-model-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(model("stress.onnx"), dir.join("variant.onnx")).unwrap();
+    let v = run_json(&[
+        "bench-model",
+        dir.join("variant.onnx").to_str().unwrap(),
+        "--iterations",
+        "3",
+        "--json",
+    ]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(v["metadata_checked"], false);
+    let inputs = v["inputs"].as_array().unwrap();
+    assert_eq!(inputs[0]["name"], "image");
+    assert_eq!(inputs[0]["shape"][0], -1);
+}

@@ -1,0 +1,163 @@
+// The live monitor through the bindings, as the iOS app would use it: a simulated strap session
+// (as fast as possible) observed through Swift listeners, then the history queried.
+import Foundation
+import StressBeatCore
+import XCTest
+
+/// Every event of every kind, in arrival order (listeners run on the monitor's thread).
+final class Recorder: HeartRateListener, EcgListener, SignalQualityListener, StressListener,
+    AlertListener, ConnectionListener, StatusListener, @unchecked Sendable {
+    private let lock = NSLock()
+    private var list: [Any] = []
+    var events: [Any] { lock.lock(); defer { lock.unlock() }; return list }
+    private func add(_ e: Any) { lock.lock(); list.append(e); lock.unlock() }
+
+    func onHeartRate(update: HeartRateUpdate) { add(update) }
+    func onEcg(batch: EcgBatch) { add(batch) }
+    func onSignalQuality(update: SignalQualityUpdate) { add(update) }
+    func onStress(update: StressUpdate) { add(update) }
+    func onAlert(alert: MonitorAlert) { add(alert) }
+    func onConnection(update: ConnectionUpdate) { add(update) }
+    func onStatus(status: MonitorStatus) { add(status) }
+
+    func subscribeAll(_ m: StressMonitor) -> [Subscription] {
+        [m.subscribeHeartRate(listener: self), m.subscribeEcg(listener: self),
+         m.subscribeSignalQuality(listener: self), m.subscribeStress(listener: self),
+         m.subscribeAlerts(listener: self), m.subscribeConnection(listener: self),
+         m.subscribeStatus(listener: self)]
+    }
+}
+
+/// Cancels its own subscription after `limit` batches.
+final class CancellingEcgListener: EcgListener, @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    let limit: Int
+    var subscription: Subscription?
+    init(limit: Int) { self.limit = limit }
+    var count: Int { lock.lock(); defer { lock.unlock() }; return n }
+    func onEcg(batch: EcgBatch) {
+        lock.lock(); n += 1; let reached = n == limit; lock.unlock()
+        if reached { subscription?.cancel() }
+    }
+}
+
+final class StressMonitorTests: XCTestCase {
+    private func tempDir() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sbm-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        return dir
+    }
+
+    private func simulator(_ minutes: Double, _ stress: [SimulatedStress] = []) -> MonitorSource {
+        .simulator(minutes: minutes, seed: 7, stress: stress, faults: "", realtime: false)
+    }
+
+    func testSimulatedSessionThroughListenersThenHistory() throws {
+        let dir = try tempDir()
+        let monitor = try StressMonitor(config: StressMonitorConfig(databasePath: dir.appendingPathComponent("h.db").path))
+        let rec = Recorder()
+        let subs = rec.subscribeAll(monitor)
+        try monitor.start(source: simulator(4, [SimulatedStress(startS: 120, durationS: 90, intensity: 1)]))
+        try monitor.waitUntilFinished()
+        XCTAssertFalse(monitor.isRunning())
+        let events = rec.events
+
+        guard case let .sessionStarted(id)? = events.first as? MonitorStatus else {
+            return XCTFail("first event \(String(describing: events.first))")
+        }
+        guard case let .finished(sessionId, windows)? = events.last as? MonitorStatus else {
+            return XCTFail("last event \(String(describing: events.last))")
+        }
+        XCTAssertEqual(id, sessionId)
+        let states = events.compactMap { ($0 as? ConnectionUpdate)?.state }
+        XCTAssert(states.contains(.streaming), "\(states)")
+        XCTAssertEqual(states.last, .stopped)
+
+        let ecg = events.compactMap { $0 as? EcgBatch }
+        XCTAssertGreaterThan(ecg.count, 4 * 60)
+        XCTAssert(zip(ecg, ecg.dropFirst()).allSatisfy { $1.firstSampleMs > $0.firstSampleMs }, "ECG out of order")
+        XCTAssert(ecg.allSatisfy { (20...200).contains($0.samplesMv.count) }, "batches, never single samples")
+        let stress = events.compactMap { $0 as? StressUpdate }
+        XCTAssertEqual(UInt64(stress.count), windows)
+        XCTAssertGreaterThan(stress.count, 30)
+        XCTAssert(zip(stress, stress.dropFirst()).allSatisfy { abs($1.atMs - $0.atMs - 5000) <= 10 })
+        XCTAssert(stress.contains { $0.score != nil }, "some windows scored")
+
+        let sessions = try monitor.sessions(limit: 10)
+        XCTAssertEqual(sessions.count, 1)
+        XCTAssertEqual(sessions[0].id, sessionId)
+        XCTAssertEqual(sessions[0].windows, UInt32(stress.count))
+        XCTAssertEqual(sessions[0].source, .simulator)
+        let timeline = try monitor.timeline(fromMs: stress[0].windowStartMs, toMs: stress[stress.count - 1].atMs + 1, points: 10)
+        XCTAssertEqual(timeline.reduce(0) { $0 + $1.windows }, UInt32(stress.count))
+        let csv = dir.appendingPathComponent("w.csv")
+        XCTAssertEqual(try monitor.exportSession(sessionId: sessionId, format: .windowsCsv, path: csv.path), UInt64(stress.count))
+
+        subs.forEach { $0.cancel() }
+        try monitor.shutdown()
+        XCTAssertThrowsError(try monitor.sessions(limit: 1)) { error in
+            guard case StressBeatError.InvalidState = error else { return XCTFail("expected InvalidState, got \(error)") }
+        }
+    }
+
+    func testCancelledSubscriptionGetsNothingAndNewcomerGetsCurrentState() throws {
+        let dir = try tempDir()
+        let monitor = try StressMonitor(config: StressMonitorConfig(databasePath: dir.appendingPathComponent("h.db").path))
+        let l = CancellingEcgListener(limit: 5)
+        l.subscription = monitor.subscribeEcg(listener: l)
+        try monitor.start(source: simulator(1.5))
+        try monitor.waitUntilFinished()
+        XCTAssertEqual(l.count, 5, "no event after cancel()")
+        XCTAssertEqual(l.subscription?.isActive(), false)
+
+        let rec = Recorder()
+        let sub = monitor.subscribeConnection(listener: rec)
+        let now = rec.events.compactMap { ($0 as? ConnectionUpdate)?.state }
+        XCTAssertEqual(now, [.stopped], "the current state at once")
+        sub.cancel()
+        try monitor.shutdown()
+    }
+
+    func testTypedErrors() throws {
+        let dir = try tempDir()
+        XCTAssertThrowsError(try StressMonitor(config: StressMonitorConfig(
+            databasePath: dir.appendingPathComponent("no/such/dir/h.db").path))) { error in
+            guard case let StressBeatError.Storage(message) = error else { return XCTFail("expected Storage, got \(error)") }
+            XCTAssertFalse(message.contains(dir.path), "no paths in messages: \(message)")
+        }
+        let bad = dir.appendingPathComponent("stress.onnx")
+        try Data((0..<100).map { UInt8($0) }).write(to: bad)
+        try "{not json".write(to: dir.appendingPathComponent("stress.json"), atomically: true, encoding: .utf8)
+        let db = dir.appendingPathComponent("h.db").path
+        XCTAssertThrowsError(try StressMonitor(config: StressMonitorConfig(
+            databasePath: db, stressModelPath: bad.path, strictModels: true))) { error in
+            guard case StressBeatError.Model = error else { return XCTFail("expected Model, got \(error)") }
+        }
+        let monitor = try StressMonitor(config: StressMonitorConfig(databasePath: db, stressModelPath: bad.path))
+        let rec = Recorder()
+        let subs = [monitor.subscribeStatus(listener: rec), monitor.subscribeStress(listener: rec)]
+        try monitor.start(source: simulator(2))
+        XCTAssertThrowsError(try monitor.start(source: simulator(1))) { error in
+            guard case StressBeatError.InvalidState = error else { return XCTFail("expected InvalidState, got \(error)") }
+        }
+        try monitor.waitUntilFinished()
+        let problems = rec.events.compactMap { e -> String? in
+            if case let .modelUnavailable(task, _)? = e as? MonitorStatus { return task }
+            return nil
+        }
+        XCTAssertEqual(problems, ["stress"], "the corrupt model is reported")
+        let scored = rec.events.compactMap { $0 as? StressUpdate }.filter { $0.score != nil }
+        XCTAssert(!scored.isEmpty && scored.allSatisfy { $0.fromHrvFallback }, "scores from the HRV fallback")
+        subs.forEach { $0.cancel() }
+        try monitor.shutdown()
+    }
+
+    static let allTests = [
+        ("testSimulatedSessionThroughListenersThenHistory", testSimulatedSessionThroughListenersThenHistory),
+        ("testCancelledSubscriptionGetsNothingAndNewcomerGetsCurrentState",
+         testCancelledSubscriptionGetsNothingAndNewcomerGetsCurrentState),
+        ("testTypedErrors", testTypedErrors),
+    ]
+}

@@ -1,0 +1,96 @@
+"""Markdown tables for the model card from the JSON reports (so no figure is copied by hand).
+
+python -m beats.card --cv ../reports/beat-type-cv.json --final ../reports/beat-type-final.json \
+    --kaggle ../reports/beat-type-kaggle.json [--latency ../reports/beat-type-latency.json]
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+from .data import LABELS
+
+
+def pct(v) -> str:
+    """A fraction as a percentage, '-' when undefined."""
+    return "-" if v is None else f"{100 * v:.1f}"
+
+
+def metrics_table(cv: dict) -> str:
+    """Pooled Se / +P per class with record-bootstrap CIs, float and int8."""
+    rows = ["| class | beats | Se % (95 % CI) | +P % (95 % CI) | float Se / +P % |", "|---|---|---|---|---|"]
+    q, f = cv["onnx_int8"], cv["onnx_float"]
+    ci = q["ci95_record_bootstrap"]
+    for k, name in enumerate(LABELS):
+        def cell(key):
+            lo_hi = ci.get(key)
+            tail = f" ({pct(lo_hi[0])}-{pct(lo_hi[1])})" if lo_hi else ""
+            return pct(q["pooled"][key]) + tail
+        rows.append(f"| {name} | {cv['class_counts'][k]} | {cell(f'{name}_se')} | {cell(f'{name}_ppv')} | "
+                    f"{pct(f['pooled'][f'{name}_se'])} / {pct(f['pooled'][f'{name}_ppv'])} |")
+    rows.append(f"| all (accuracy) | {sum(cv['class_counts'])} | {cell('accuracy')} | | "
+                f"{pct(f['pooled']['accuracy'])} |")
+    return "\n".join(rows)
+
+
+def confusion_table(cv: dict) -> str:
+    """Pooled confusion matrix of the int8 model."""
+    cm = cv["onnx_int8"]["confusion"]["rows_reference_cols_predicted"]
+    rows = ["| reference \\ predicted | " + " | ".join(LABELS) + " |", "|---" * 6 + "|"]
+    rows += [f"| {LABELS[i]} | " + " | ".join(str(v) for v in row) + " |" for i, row in enumerate(cm)]
+    return "\n".join(rows)
+
+
+def per_record_table(cv: dict) -> str:
+    """V and S per record (int8 model)."""
+    rows = ["| record | beats | V ref | V pred | V TP | V Se % | V +P % | S ref | S pred | S TP | S Se % | S +P % |",
+            "|---" * 12 + "|"]
+    for r in cv["onnx_int8"]["per_record"]:
+        rows.append(f"| {r['record']} | {r['beats']} | {r['V_true']} | {r['V_pred']} | {r['V_tp']} | "
+                    f"{pct(r['V_se'])} | {pct(r['V_ppv'])} | {r['S_true']} | {r['S_pred']} | {r['S_tp']} | "
+                    f"{pct(r['S_se'])} | {pct(r['S_ppv'])} |")
+    return "\n".join(rows)
+
+
+def size_table(final: dict, latency: dict | None) -> str:
+    """File size and latency, float vs int8 weights."""
+    ort_lat = final["onnxruntime_latency_us_median_1_thread"]
+    rows = ["| variant | size (bytes) | onnxruntime µs, batch 1 | onnxruntime µs, batch 64 |"
+            + (" tract µs (median, 1 thread) |" if latency else ""),
+            "|---|---|---|---|" + ("---|" if latency else "")]
+    for kind in ("float", "int8_weights"):
+        row = (f"| {kind} | {final['size_bytes'][kind]} | {ort_lat[f'{kind}_batch1']} | "
+               f"{ort_lat[f'{kind}_batch64']} |")
+        if latency:
+            row += f" {latency.get(kind, '-')} |"
+        rows.append(row)
+    return "\n".join(rows)
+
+
+def main() -> None:
+    """Prints the tables."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--cv", required=True)
+    ap.add_argument("--final", required=True)
+    ap.add_argument("--kaggle")
+    ap.add_argument("--latency")
+    args = ap.parse_args()
+    cv = json.loads(Path(args.cv).read_text())
+    final = json.loads(Path(args.final).read_text())
+    latency = json.loads(Path(args.latency).read_text()) if args.latency else None
+    print("### Patient-wise CV (int8 model as shipped; float for comparison)\n\n" + metrics_table(cv))
+    print("\nint8 minus float, points: " + ", ".join(
+        f"{k} {v:+.2f}" for k, v in cv["int8_vs_float_points"].items() if v is not None))
+    print(f"\nfloat/int8 prediction agreement: {100 * cv['int8_float_prediction_agreement']:.2f} %")
+    print("\n### Confusion matrix (pooled over folds, int8)\n\n" + confusion_table(cv))
+    print("\n### Per record, V and S (int8)\n\n" + per_record_table(cv))
+    print("\n### Size and latency\n\n" + size_table(final, latency))
+    if args.kaggle:
+        k = json.loads(Path(args.kaggle).read_text())
+        print(f"\n### Kaggle-style comparison (LEAKY random beat split)\n\naccuracy {pct(k['accuracy'])} % on "
+              f"{k['data']}; {k['split']}; per class: "
+              + ", ".join(f"{n} Se {pct(k['per_class'][f'{n}_se'])}" for n in LABELS))
+
+
+if __name__ == "__main__":
+    main()

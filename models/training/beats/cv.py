@@ -1,0 +1,98 @@
+"""Patient-wise cross-validation on MIT-BIH DS1 (folds of whole records), float and int8 ONNX.
+
+python -m beats.cv --data /work/datasets/beats --out ../reports/beat-type-cv.json
+"""
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .calibrate import inner_offsets
+from .data import load_beats, record_folds
+from .metrics import fmt, summary
+from .onnx_io import export_float, ort_probabilities, quantize_weights_int8
+from .train import TrainConfig, fit, predict_logits
+
+
+def main() -> None:
+    """Runs the CV and writes the JSON report."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data", required=True, help="directory written by `stressbeat dataset beats`")
+    ap.add_argument("--out", required=True, help="report JSON path")
+    ap.add_argument("--folds", type=int, default=11)
+    ap.add_argument("--config", default="{}", help="JSON overrides of TrainConfig")
+    ap.add_argument("--inner", type=int, default=0, help="inner folds for decision offsets (0: none)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-onnx", action="store_true", help="skip the per-fold ONNX float/int8 check")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    cfg = TrainConfig(**json.loads(args.config))
+    data = load_beats(args.data)
+    folds = record_folds(data.records, args.folds)
+    start = time.time()
+
+    def log(msg: str) -> None:
+        print(f"[{time.time() - start:6.0f}s] {msg}", flush=True)
+
+    n = len(data.labels)
+    logits = np.zeros((n, 5), np.float32)
+    preds = {"torch": np.zeros(n, np.int64), "onnx_float": np.zeros(n, np.int64), "onnx_int8": np.zeros(n, np.int64)}
+    offsets = []
+    tmp = Path(tempfile.mkdtemp(prefix="beat-cv-"))
+    for i, test_records in enumerate(folds):
+        test = np.isin(data.records, test_records)
+        train, held = data.subset(~test), data.subset(test)
+        model = fit(train, cfg, seed=args.seed + i)
+        if args.inner:
+            offset = inner_offsets(train, cfg, args.inner, args.seed + i, log)
+            model.logit_offset.copy_(torch.from_numpy(offset))
+        offsets.append(model.logit_offset.tolist())
+        logits[test] = predict_logits(model, held)
+        preds["torch"][test] = (logits[test] + model.logit_offset.numpy()).argmax(1)
+        if not args.no_onnx:
+            export_float(model, data.length, data.rr.shape[1], str(tmp / "f.onnx"))
+            quantize_weights_int8(str(tmp / "f.onnx"), str(tmp / "q.onnx"))
+            preds["onnx_float"][test] = ort_probabilities(str(tmp / "f.onnx"), held).argmax(1)
+            preds["onnx_int8"][test] = ort_probabilities(str(tmp / "q.onnx"), held).argmax(1)
+        part = summary(held.labels, preds["torch"][test], held.records, reps=0)["pooled"]
+        log(f"fold {i + 1}/{len(folds)} records {test_records} offsets {offsets[-1]}: {fmt(part)}")
+    report = {
+        "protocol": f"MIT-BIH DS1 ({len(set(data.records.tolist()))} records), {args.folds}-fold "
+                    "cross-validation by record (patient); normalisation"
+                    + (f" and decision offsets ({args.inner}-fold inner CV)" if args.inner else "")
+                    + " fit on training records only",
+        "data": args.data,
+        "beats": int(n),
+        "class_counts": np.bincount(data.labels, minlength=5).tolist(),
+        "config": cfg.to_dict(),
+        "inner_folds": args.inner,
+        "seed": args.seed,
+        "folds": folds,
+        "fold_offsets": offsets,
+        "seconds": round(time.time() - start, 1),
+        "torch": summary(data.labels, preds["torch"], data.records),
+    }
+    if not args.no_onnx:
+        report["onnx_float"] = summary(data.labels, preds["onnx_float"], data.records)
+        report["onnx_int8"] = summary(data.labels, preds["onnx_int8"], data.records)
+        report["int8_vs_float_points"] = {
+            k: None if report["onnx_float"]["pooled"][k] is None else
+            round(100 * (report["onnx_int8"]["pooled"][k] - report["onnx_float"]["pooled"][k]), 3)
+            for k in report["onnx_float"]["pooled"]}
+        report["int8_float_prediction_agreement"] = float((preds["onnx_float"] == preds["onnx_int8"]).mean())
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=1))
+    np.savez_compressed(Path(args.out).with_suffix(".logits.npz"), logits=logits, labels=data.labels,
+                        records=data.records)
+    log("pooled " + fmt(report["torch"]["pooled"]))
+    if not args.no_onnx:
+        log("int8   " + fmt(report["onnx_int8"]["pooled"]))
+
+
+if __name__ == "__main__":
+    main()

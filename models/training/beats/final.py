@@ -1,0 +1,120 @@
+"""Trains the shipped beat-type model on all DS1 records with the CV-chosen settings, exports it
+(float and int8 weights), compares the two, and writes models/beat-type.{onnx,json}.
+
+python -m beats.final --data /work/datasets/beats --cv ../reports/beat-type-cv.json --models ..
+"""
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .calibrate import inner_offsets
+from .data import LABELS, load_beats
+from .onnx_io import export_float, ort_probabilities, ort_session, quantize_weights_int8, sha256
+from .train import TrainConfig, fit
+
+
+def ort_latency_us(path: str, length: int, n_rr: int, batch: int, reps: int = 300) -> float:
+    """Median onnxruntime latency (µs) of one call with `batch` beats, one thread."""
+    sess = ort_session(path)
+    feed = {"beat": np.random.default_rng(0).normal(0, 0.3, (batch, 1, length)).astype(np.float32),
+            "rr": np.full((batch, n_rr), 0.8, np.float32)}
+    for _ in range(20):
+        sess.run(None, feed)
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        sess.run(None, feed)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times) * 1e6)
+
+
+def pick(pooled: dict, keys=("N_se", "N_ppv", "S_se", "S_ppv", "V_se", "V_ppv", "F_se", "F_ppv", "accuracy")) -> dict:
+    """Rounded subset of pooled metrics."""
+    return {k: None if pooled[k] is None else round(pooled[k], 4) for k in keys}
+
+
+def main() -> None:
+    """Trains, exports, quantizes and writes the shipped files and the final report."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--cv", required=True, help="report of beats.cv (config and metrics)")
+    ap.add_argument("--models", required=True, help="the repository's models/ directory")
+    ap.add_argument("--kaggle", help="report of beats.kaggle (optional, quoted in the metadata)")
+    ap.add_argument("--name", default="beat-type")
+    ap.add_argument("--version", default="1.0.0")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--work", help="where the float model is kept for comparison (default: a temp dir)")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    cv = json.loads(Path(args.cv).read_text())
+    cfg = TrainConfig(**cv["config"])
+    data = load_beats(args.data)
+    models = Path(args.models)
+    (models / "reports").mkdir(parents=True, exist_ok=True)
+    start = time.time()
+    model = fit(data, cfg, seed=args.seed, log=print)
+    if cv["inner_folds"]:
+        model.logit_offset.copy_(torch.from_numpy(inner_offsets(data, cfg, cv["inner_folds"], args.seed, print)))
+    n_rr = data.rr.shape[1]
+    work = Path(args.work or tempfile.mkdtemp(prefix="beat-final-"))
+    work.mkdir(parents=True, exist_ok=True)
+    float_path = work / f"{args.name}-float.onnx"
+    int8_path = models / f"{args.name}.onnx"
+    export_float(model, data.length, n_rr, str(float_path))
+    quantized = quantize_weights_int8(str(float_path), str(int8_path))
+    p_float = ort_probabilities(str(float_path), data)
+    p_int8 = ort_probabilities(str(int8_path), data)
+    final = {
+        "float_model": str(float_path),
+        "trained_on": f"all {len(set(data.records.tolist()))} DS1 records, {len(data.labels)} beats",
+        "config": cfg.to_dict(),
+        "logit_offset": model.logit_offset.tolist(),
+        "seconds": round(time.time() - start, 1),
+        "quantized_tensors": quantized,
+        "size_bytes": {"float": float_path.stat().st_size, "int8_weights": int8_path.stat().st_size},
+        "training_set_agreement_float_int8": float((p_float.argmax(1) == p_int8.argmax(1)).mean()),
+        "max_abs_probability_difference_float_int8": float(np.abs(p_float - p_int8).max()),
+        "onnxruntime_latency_us_median_1_thread": {
+            f"{kind}_batch{b}": round(ort_latency_us(str(path), data.length, n_rr, b), 1)
+            for kind, path in (("float", float_path), ("int8_weights", int8_path)) for b in (1, 64)},
+    }
+    (models / "reports" / f"{args.name}-final.json").write_text(json.dumps(final, indent=1))
+    metrics = {
+        "protocol": cv["protocol"],
+        "cv_int8_pooled": pick(cv["onnx_int8"]["pooled"]),
+        "cv_int8_ci95_record_bootstrap": {k: [round(v[0], 4), round(v[1], 4)]
+                                          for k, v in cv["onnx_int8"]["ci95_record_bootstrap"].items()},
+        "cv_float_pooled": pick(cv["onnx_float"]["pooled"]),
+        "cv_confusion_int8": cv["onnx_int8"]["confusion"]["rows_reference_cols_predicted"],
+        "size_bytes": final["size_bytes"],
+    }
+    if args.kaggle:
+        kaggle = json.loads(Path(args.kaggle).read_text())
+        metrics["kaggle_style_random_beat_split_accuracy_leaky"] = kaggle["accuracy"]
+    meta = {
+        "format": "stressbeat-model/1",
+        "task": "beat_type",
+        "name": args.name,
+        "version": args.version,
+        "onnx_sha256": sha256(str(int8_path)),
+        "sampling_rate_hz": 130.0,
+        "inputs": [{"name": "beat", "shape": [-1, 1, data.length]}, {"name": "rr", "shape": [-1, n_rr]}],
+        "output": {"name": "probabilities", "labels": LABELS},
+        "beat": {"length": data.length, "pre": int(data.meta["beat"]["pre"]),
+                 "rr_features": list(data.meta["beat"]["rr_features"])},
+        "threshold": 0.5,
+        "quantization": "int8 weights (symmetric, per output channel, DequantizeLinear), float activations",
+        "metrics": metrics,
+    }
+    (models / f"{args.name}.json").write_text(json.dumps(meta, indent=2) + "\n")
+    print(json.dumps(final, indent=1))
+
+
+if __name__ == "__main__":
+    main()

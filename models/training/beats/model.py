@@ -1,0 +1,72 @@
+"""Beat-type network: a small 1D CNN on the beat and an MLP on the RR features.
+
+Standardisation constants and the decision offsets are buffers, so the exported graph takes raw
+inputs and returns calibrated softmax probabilities.
+"""
+
+import numpy as np
+import torch
+from torch import nn
+
+CLIP = 8.0
+
+
+def _conv(c_in: int, c_out: int, k: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv1d(c_in, c_out, k, padding=k // 2), nn.BatchNorm1d(c_out),
+                         nn.ReLU(), nn.MaxPool1d(2))
+
+
+class BeatNet(nn.Module):
+    """beat [B,1,L] + rr [B,R] (raw) -> class probabilities [B,5] (N,S,V,F,Q)."""
+
+    def __init__(self, length: int, n_rr: int, width: int = 16, hidden: int = 32, dropout: float = 0.3,
+                 beat_scale: bool = False, global_pool: bool = False, additive: bool = False,
+                 channels: int = 1):
+        super().__init__()
+        self.beat_scale = beat_scale
+        self.register_buffer("beat_mean", torch.zeros(1))
+        self.register_buffer("beat_std", torch.ones(1))
+        self.register_buffer("rr_mean", torch.zeros(n_rr))
+        self.register_buffer("rr_std", torch.ones(n_rr))
+        self.register_buffer("logit_offset", torch.zeros(5))
+        self.channels = channels  # 2 (experimental): beat and a running template of the same person
+        self.cnn = nn.Sequential(_conv(channels, width, 7), _conv(width, 2 * width, 5), _conv(2 * width, 2 * width, 5))
+        if global_pool:  # position-free summary: fewer weights, less room to memorise patients
+            self.beat_fc = nn.Sequential(nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(2 * width, hidden), nn.ReLU())
+        else:
+            flat = 2 * width * (length // 8)
+            self.beat_fc = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(flat, hidden), nn.ReLU())
+        self.rr_mlp = nn.Sequential(nn.Linear(n_rr + int(beat_scale), 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU())
+        self.additive = additive
+        # additive: logits = f(beat) + g(rr), no interaction, so RR evidence is never ignored
+        self.beat_head = nn.Linear(hidden, 5) if additive else None
+        self.rr_head = nn.Linear(16, 5) if additive else None
+        self.head = None if additive else nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden + 16, hidden), nn.ReLU(),
+                                  nn.Linear(hidden, 5))
+
+    def set_normalisation(self, beats: np.ndarray, rr: np.ndarray) -> None:
+        """Fits the input standardisation on training data only."""
+        self.beat_mean.fill_(float(beats.mean()))
+        self.beat_std.fill_(float(beats.std()) + 1e-6)
+        self.rr_mean.copy_(torch.from_numpy(rr.mean(axis=0)))
+        self.rr_std.copy_(torch.from_numpy(rr.std(axis=0) + 1e-6))
+
+    def logits(self, beat: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
+        """Uncalibrated logits (training)."""
+        r = torch.clamp((rr - self.rr_mean) / self.rr_std, -CLIP, CLIP)
+        if self.beat_scale:
+            amplitude = torch.amax(torch.abs(beat), dim=2) + 0.05  # [B,1], mV
+            x = beat / amplitude.unsqueeze(2)
+            r = torch.cat([r, torch.log(amplitude)], dim=1)
+        else:
+            x = (beat - self.beat_mean) / self.beat_std
+        if self.channels == 2:  # beat and beat minus template
+            x = torch.cat([x[:, :1], x[:, :1] - x[:, 1:]], dim=1)
+        beat_features, rr_features = self.beat_fc(self.cnn(x)), self.rr_mlp(r)
+        if self.additive:
+            return self.beat_head(beat_features) + self.rr_head(rr_features)
+        return self.head(torch.cat([beat_features, rr_features], dim=1))
+
+    def forward(self, beat: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
+        """Calibrated probabilities (inference, export)."""
+        return torch.softmax(self.logits(beat, rr) + self.logit_offset, dim=1)

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Reproduces the stress model: LOSO comparison, final model, compression variants, latency, tables.
+# Usage (from the repository root, venv active, dataset exported by `stressbeat dataset stress`):
+#   DATA=/tmp/stress-dataset WORK=/tmp/stress-work bash models/training/reproduce_stress.sh
+# Optional: STRESSBEAT=target/release/stressbeat (tract latency via `stressbeat bench-model`).
+set -euo pipefail
+DATA=${DATA:?export the dataset first: stressbeat dataset stress --data ../shared/data/eegmat --out DIR}
+WORK=${WORK:-/tmp/stress-work}
+CHANNELS=${CHANNELS:-tachogram}          # the shipped model's image channels (chosen by LOSO, models/stress.md)
+# hyper-parameters: every net (grid head, linear feature path, early stopping after 6 epochs) ...
+CFG='{"grid": 4, "skip": true, "min_epochs": 6, "patience": 5, "epochs": 30}'
+# ... and the shipped fusion (smaller, more dropout, per-setting operating points)
+CFG_SHIP='{"grid": 4, "skip": true, "min_epochs": 6, "patience": 5, "epochs": 30, "width": 4, "hidden": 8, "dropout": 0.5, "calibrate": true}'
+REPORTS=$(pwd)/models/reports
+mkdir -p "$WORK" "$REPORTS"
+cd models/training
+LOSO="$REPORTS/stress_loso.json"
+
+# 1. LOSO comparison table (classical baselines, image models, fusions; per-fold fusion nets kept)
+python loso.py --data "$DATA" --out "$LOSO" --cfg "$CFG" --methods hr_rule,hrv_lr,hrv_fallback,features_mlp
+python loso.py --data "$DATA" --out "$LOSO" --cfg "$CFG" \
+  --methods img:tachogram,img:poincare,img:beat_overlay,img:beat,beat_cnn
+python loso.py --data "$DATA" --out "$LOSO" --cfg "$CFG" --methods fusion:tachogram+poincare --save-nets "$WORK/fold-nets"
+python loso.py --data "$DATA" --out "$LOSO" --cfg "$CFG_SHIP" --methods "fusion:$CHANNELS" --save-nets "$WORK/fold-nets"
+
+# 2. final model on all subjects (int8 weights, float activations) + its float twin
+python train_final.py --data "$DATA" --report "$LOSO" --method "fusion:$CHANNELS" \
+  --out-dir .. --float-out "$WORK/stress_float.onnx" --save-state "$WORK/stress_final.pt"
+
+# 3. compression variants, each LOSO-evaluated; the final model's variants for benchmarking
+python compress.py --data "$DATA" --report "$LOSO" --method "fusion:$CHANNELS" \
+  --nets "$WORK/fold-nets" --final-float "$WORK/stress_final.pt" --variants-dir "$WORK/variants" \
+  --out "$REPORTS/stress_compression.json"
+
+# 4. latency: onnxruntime here, tract through the CLI when available
+python bench_onnxruntime.py "$WORK"/variants/*.onnx --json "$REPORTS/stress_latency_onnxruntime.json"
+if [ -n "${STRESSBEAT:-}" ]; then
+  python bench_tract.py --stressbeat "$STRESSBEAT" "$WORK"/variants/*.onnx --json "$REPORTS/stress_latency_tract.json"
+fi
+
+# 5. tables for the model card
+python report.py --loso "$LOSO" --compression "$REPORTS/stress_compression.json" \
+  --ort "$REPORTS/stress_latency_onnxruntime.json" \
+  $( [ -f "$REPORTS/stress_latency_tract.json" ] && echo --tract "$REPORTS/stress_latency_tract.json" ) \
+  --out "$REPORTS/stress_tables.md"

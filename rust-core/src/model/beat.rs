@@ -1,0 +1,158 @@
+//! The beat-type model: one AAMI class (N, S, V, F, Q) per beat.
+
+use std::path::Path;
+
+use once_cell::sync::Lazy;
+
+use super::{
+    CORE_VOCABULARY, LoadedModel, ModelError, ModelMetadata, Task, embedded_files,
+    metadata::indices_in, read_model_files,
+};
+use crate::{error::Result, model_input::beat::BeatInputs};
+
+/// Beats per tract run.
+const MAX_BATCH: usize = 256;
+
+/// AAMI beat classes, in the model's output order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BeatClass {
+    /// Normal (and bundle branch block, escape) beats.
+    N,
+    /// Supraventricular ectopic beats.
+    S,
+    /// Ventricular ectopic beats.
+    V,
+    /// Fusion of ventricular and normal beats.
+    F,
+    /// Paced or unclassifiable beats.
+    Q,
+}
+
+impl BeatClass {
+    /// All classes, in output order.
+    pub const ALL: [BeatClass; 5] = [
+        BeatClass::N,
+        BeatClass::S,
+        BeatClass::V,
+        BeatClass::F,
+        BeatClass::Q,
+    ];
+
+    /// The one-letter label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BeatClass::N => "N",
+            BeatClass::S => "S",
+            BeatClass::V => "V",
+            BeatClass::F => "F",
+            BeatClass::Q => "Q",
+        }
+    }
+}
+
+/// The class of one beat and the model's probabilities.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BeatPrediction {
+    /// The most probable class.
+    pub class: BeatClass,
+    /// Its probability.
+    pub confidence: f32,
+    /// Every class's probability, in [`BeatClass::ALL`] order.
+    pub probabilities: [f32; 5],
+}
+
+/// The beat-type classifier.
+#[derive(Debug, Clone)]
+pub struct BeatClassifier {
+    loaded: LoadedModel,
+    /// Per model RR column: its index in [`CORE_VOCABULARY`]`.rr_features`.
+    rr_index: Vec<usize>,
+}
+
+static EMBEDDED: Lazy<Result<BeatClassifier, ModelError>> = Lazy::new(|| {
+    let (onnx, json) = embedded_files(Task::BeatType)?;
+    BeatClassifier::load(onnx, json)
+});
+
+impl BeatClassifier {
+    /// Check and optimise a beat-type model from its ONNX and metadata bytes.
+    pub fn load(onnx: &[u8], metadata_json: &[u8]) -> Result<Self, ModelError> {
+        let loaded = LoadedModel::load(onnx, metadata_json, Task::BeatType)?;
+        let names = loaded
+            .metadata()
+            .beat
+            .as_ref()
+            .map(|b| b.rr_features.as_slice())
+            .unwrap_or_default();
+        let rr_index = indices_in("beat.rr_features", names, CORE_VOCABULARY.rr_features)?;
+        Ok(Self { loaded, rr_index })
+    }
+
+    /// Load `path` (`.onnx`) and the `.json` beside it.
+    pub fn load_from_path(onnx_path: &Path) -> Result<Self> {
+        let (onnx, json) = read_model_files(onnx_path)?;
+        Ok(Self::load(&onnx, &json)?)
+    }
+
+    /// The model embedded in the library, loaded and optimised on first use.
+    pub fn embedded() -> Result<&'static Self, ModelError> {
+        EMBEDDED.as_ref().map_err(Clone::clone)
+    }
+
+    /// The model's metadata.
+    pub fn metadata(&self) -> &ModelMetadata {
+        self.loaded.metadata()
+    }
+
+    /// Classify a batch of beats.
+    ///
+    /// - `beats`: per beat, [`CORE_VOCABULARY`]`.beat_length` samples (normalised as the core's
+    ///   beat input does);
+    /// - `rr`: per beat, the [`CORE_VOCABULARY`]`.rr_features` values, raw.
+    pub fn classify(&self, beats: &[f32], rr: &[f32]) -> Result<Vec<BeatPrediction>, ModelError> {
+        let len = CORE_VOCABULARY.beat_length;
+        let n_rr = CORE_VOCABULARY.rr_features.len();
+        let rows = beats.len() / len;
+        if beats.len() % len != 0 || rr.len() != rows * n_rr {
+            return Err(ModelError::BadBatch(format!(
+                "{} beat samples and {} RR values do not make whole beats \
+                 ({len} samples and {n_rr} RR values each)",
+                beats.len(),
+                rr.len()
+            )));
+        }
+        let mut out = Vec::with_capacity(rows);
+        for start in (0..rows).step_by(MAX_BATCH) {
+            let n = MAX_BATCH.min(rows - start);
+            let rr_cols: Vec<f32> = rr[start * n_rr..(start + n) * n_rr]
+                .chunks_exact(n_rr)
+                .flat_map(|row| self.rr_index.iter().map(move |&i| row[i]))
+                .collect();
+            let probs = self
+                .loaded
+                .run(n, &[&beats[start * len..(start + n) * len], &rr_cols])?;
+            out.extend(probs.chunks_exact(5).map(prediction));
+        }
+        Ok(out)
+    }
+
+    /// Classify the beats of [`crate::model_input::beat::beat_inputs`] (row `i` is `inputs.peaks[i]`).
+    pub fn classify_inputs(&self, inputs: &BeatInputs) -> Result<Vec<BeatPrediction>, ModelError> {
+        self.classify(&inputs.beats, &inputs.rr)
+    }
+}
+
+fn prediction(p: &[f32]) -> BeatPrediction {
+    let mut probabilities = [0.0; 5];
+    probabilities.copy_from_slice(p);
+    let (best, &confidence) = probabilities
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .unwrap_or((0, &0.0));
+    BeatPrediction {
+        class: BeatClass::ALL[best],
+        confidence,
+        probabilities,
+    }
+}

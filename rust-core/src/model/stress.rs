@@ -1,0 +1,270 @@
+//! The stress model (calm vs stress per window) and its HRV-only fallback.
+
+use std::path::Path;
+
+use once_cell::sync::Lazy;
+
+use super::{
+    CORE_VOCABULARY, LoadedModel, ModelError, ModelMetadata, Task, embedded_files,
+    metadata::{HrvFallbackSpec, indices_in},
+    read_model_files,
+};
+use crate::{
+    error::Result,
+    imaging::Channel,
+    model_input::stress::{StressWindow, WindowRenderer},
+};
+
+/// Windows per tract run (bounds the image buffer: 64 × channels × 128² f32).
+const MAX_BATCH: usize = 64;
+
+/// The logistic regression of a stress model's `hrv_fallback`, evaluated in pure Rust.
+/// Usable on its own (e.g. when the ONNX file is corrupt but its metadata is fine).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HrvFallback {
+    spec: HrvFallbackSpec,
+    /// Per fallback feature: its index in [`CORE_VOCABULARY`]`.hrv_features`.
+    feature_index: Vec<usize>,
+    /// The population baseline in [`CORE_VOCABULARY`] order (NaN for features the model lacks).
+    population_baseline: Vec<f32>,
+    /// The model's decision threshold.
+    threshold: f32,
+}
+
+impl HrvFallback {
+    /// The fallback of a stress model's metadata (checked as at model load, without the graph).
+    pub fn from_metadata(meta: &ModelMetadata) -> Result<Self, ModelError> {
+        meta.validate(Task::Stress, &CORE_VOCABULARY)?;
+        let (Some(spec), Some(features), Some(population)) = (
+            &meta.hrv_fallback,
+            &meta.features,
+            &meta.population_baseline,
+        ) else {
+            // validate() requires all three for a stress model
+            return Err(ModelError::BadMetadata {
+                detail: "stress metadata without hrv_fallback".into(),
+            });
+        };
+        let vocab = CORE_VOCABULARY.hrv_features;
+        let mut population_baseline = vec![f32::NAN; vocab.len()];
+        for (i, v) in indices_in("features", features, vocab)?
+            .into_iter()
+            .zip(population)
+        {
+            population_baseline[i] = *v;
+        }
+        Ok(Self {
+            feature_index: indices_in("hrv_fallback.features", &spec.features, vocab)?,
+            spec: spec.clone(),
+            population_baseline,
+            threshold: meta.threshold,
+        })
+    }
+
+    /// The fallback from a metadata file's bytes.
+    pub fn from_json(metadata_json: &[u8]) -> Result<Self, ModelError> {
+        Self::from_metadata(&ModelMetadata::from_json(metadata_json)?)
+    }
+
+    /// The embedded stress model's fallback (reads only the embedded metadata, not the ONNX).
+    pub fn embedded() -> Result<Self, ModelError> {
+        Self::from_json(embedded_files(Task::Stress)?.1)
+    }
+
+    /// Probability at or above which a window counts as stressed.
+    pub fn threshold(&self) -> f32 {
+        self.threshold
+    }
+
+    /// Stress probability from one window's features (in [`CORE_VOCABULARY`]`.hrv_features`
+    /// order) and the person's baseline (same order; `None` = the population baseline).
+    /// `None` when a feature it needs is not finite.
+    pub fn probability(&self, features: &[f32], baseline: Option<&[f32]>) -> Option<f32> {
+        let baseline = baseline.unwrap_or(&self.population_baseline);
+        let mut logit = self.spec.intercept;
+        for (j, &i) in self.feature_index.iter().enumerate() {
+            let mut x = f64::from(*features.get(i)?);
+            if self.spec.baseline_relative[j] {
+                x -= f64::from(*baseline.get(i)?);
+            }
+            logit += self.spec.coef[j] * (x - self.spec.mean[j]) / self.spec.std[j];
+        }
+        logit
+            .is_finite()
+            .then(|| (1.0 / (1.0 + (-logit).exp())) as f32)
+    }
+}
+
+/// The stress model: per window, the probability of `stress`.
+#[derive(Debug, Clone)]
+pub struct StressModel {
+    loaded: LoadedModel,
+    /// The image channels, in input order.
+    channels: Vec<Channel>,
+    /// Per model feature: its index in [`CORE_VOCABULARY`]`.hrv_features`.
+    feature_index: Vec<usize>,
+    fallback: HrvFallback,
+}
+
+static EMBEDDED: Lazy<Result<StressModel, ModelError>> = Lazy::new(|| {
+    let (onnx, json) = embedded_files(Task::Stress)?;
+    StressModel::load(onnx, json)
+});
+
+impl StressModel {
+    /// Check and optimise a stress model from its ONNX and metadata bytes.
+    pub fn load(onnx: &[u8], metadata_json: &[u8]) -> Result<Self, ModelError> {
+        let loaded = LoadedModel::load(onnx, metadata_json, Task::Stress)?;
+        let fallback = HrvFallback::from_metadata(loaded.metadata())?;
+        let features = loaded.metadata().features.as_deref().unwrap_or_default();
+        let feature_index = indices_in("features", features, CORE_VOCABULARY.hrv_features)?;
+        let channels = loaded
+            .metadata()
+            .channels()
+            .iter()
+            .map(|name| {
+                Channel::from_name(name).map_err(|_| ModelError::ChannelMismatch {
+                    expected: Channel::ALL.iter().map(|c| c.name().to_owned()).collect(),
+                    found: name.clone(),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            loaded,
+            channels,
+            feature_index,
+            fallback,
+        })
+    }
+
+    /// Load `path` (`.onnx`) and the `.json` beside it.
+    pub fn load_from_path(onnx_path: &Path) -> Result<Self> {
+        let (onnx, json) = read_model_files(onnx_path)?;
+        Ok(Self::load(&onnx, &json)?)
+    }
+
+    /// The model embedded in the library, loaded and optimised on first use.
+    pub fn embedded() -> Result<&'static Self, ModelError> {
+        EMBEDDED.as_ref().map_err(Clone::clone)
+    }
+
+    /// The model's metadata.
+    pub fn metadata(&self) -> &ModelMetadata {
+        self.loaded.metadata()
+    }
+
+    /// The image channels to render per window, in input order (may be empty).
+    pub fn image_channels(&self) -> &[Channel] {
+        &self.channels
+    }
+
+    /// Bytes of one window's images (`channels × side × side`).
+    pub fn image_len(&self) -> usize {
+        self.image_channels().len() * CORE_VOCABULARY.image_side * CORE_VOCABULARY.image_side
+    }
+
+    /// Probability at or above which a window counts as stressed.
+    pub fn threshold(&self) -> f32 {
+        self.loaded.metadata().threshold
+    }
+
+    /// The model's HRV-only fallback.
+    pub fn fallback(&self) -> &HrvFallback {
+        &self.fallback
+    }
+
+    /// The fallback's stress probability (see [`HrvFallback::probability`]).
+    pub fn fallback_probability(&self, features: &[f32], baseline: Option<&[f32]>) -> Option<f32> {
+        self.fallback.probability(features, baseline)
+    }
+
+    /// Stress probability of each of a batch of windows.
+    ///
+    /// - `images`: per window, [`Self::image_len`] bytes (channels in [`Self::image_channels`]
+    ///   order, each `side × side` row-major);
+    /// - `features`: per window, the [`CORE_VOCABULARY`]`.hrv_features` values, raw;
+    /// - `baseline`: the person's baseline in the same order, or `None` for the population one.
+    pub fn predict(
+        &self,
+        images: &[u8],
+        features: &[f32],
+        baseline: Option<&[f32]>,
+    ) -> Result<Vec<f32>, ModelError> {
+        let n_all = CORE_VOCABULARY.hrv_features.len();
+        let rows = features.len() / n_all;
+        if features.len() % n_all != 0 || images.len() != rows * self.image_len() {
+            return Err(ModelError::BadBatch(format!(
+                "{} feature values and {} image bytes do not make whole windows \
+                 ({n_all} features and {} bytes each)",
+                features.len(),
+                images.len(),
+                self.image_len()
+            )));
+        }
+        if baseline.is_some_and(|b| b.len() != n_all) {
+            return Err(ModelError::BadBatch(format!(
+                "the baseline needs {n_all} values"
+            )));
+        }
+        let population = &self.fallback.population_baseline;
+        let base: Vec<f32> = self
+            .feature_index
+            .iter()
+            .map(|&i| baseline.map_or(population[i], |b| b[i]))
+            .collect();
+        let has_baseline = if baseline.is_some() { 1.0 } else { 0.0 };
+        let mut out = Vec::with_capacity(rows);
+        for start in (0..rows).step_by(MAX_BATCH) {
+            let n = MAX_BATCH.min(rows - start);
+            let img_len = self.image_len();
+            let pixels: Vec<f32> = images[start * img_len..(start + n) * img_len]
+                .iter()
+                .map(|&p| f32::from(p) / 255.0)
+                .collect();
+            let feats: Vec<f32> = features[start * n_all..(start + n) * n_all]
+                .chunks_exact(n_all)
+                .flat_map(|row| self.feature_index.iter().map(move |&i| row[i]))
+                .collect();
+            let bases: Vec<f32> = std::iter::repeat_n(&base, n).flatten().copied().collect();
+            let flags = vec![has_baseline; n];
+            let mut inputs: Vec<&[f32]> = Vec::with_capacity(4);
+            if img_len > 0 {
+                inputs.push(&pixels);
+            }
+            inputs.extend([&feats[..], &bases[..], &flags[..]]);
+            let probs = self.loaded.run(n, &inputs)?;
+            out.extend(probs.chunks_exact(2).map(|p| p[1]));
+        }
+        Ok(out)
+    }
+
+    /// Stress probability of each window of a 130 Hz signal (`None` for a window that is not
+    /// [`StressWindow::is_scorable`]): renders the model's image channels, then predicts in
+    /// batches. `baseline` as in [`Self::predict`].
+    pub fn score_windows(
+        &self,
+        samples_130hz: &[f32],
+        windows: &[StressWindow],
+        baseline: Option<&[f32]>,
+    ) -> Result<Vec<Option<f32>>> {
+        let scorable: Vec<&StressWindow> = windows.iter().filter(|w| w.is_scorable()).collect();
+        let mut renderer = WindowRenderer::new();
+        let mut probabilities = Vec::with_capacity(scorable.len());
+        for chunk in scorable.chunks(MAX_BATCH) {
+            let mut images = vec![0u8; chunk.len() * self.image_len()];
+            let mut features = Vec::with_capacity(chunk.len() * CORE_VOCABULARY.hrv_features.len());
+            let len = self.image_len();
+            for (i, w) in chunk.iter().enumerate() {
+                let img = &mut images[i * len..(i + 1) * len];
+                renderer.render_window(samples_130hz, w, &self.channels, img)?;
+                features.extend_from_slice(&w.features);
+            }
+            probabilities.extend(self.predict(&images, &features, baseline)?);
+        }
+        let mut scored = probabilities.into_iter();
+        Ok(windows
+            .iter()
+            .map(|w| if w.is_scorable() { scored.next() } else { None })
+            .collect())
+    }
+}

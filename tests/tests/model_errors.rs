@@ -1,0 +1,423 @@
+//! Model loading: the embedded models work, and every damaged or mismatched model file gives its
+//! typed error (never a panic).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use stressbeat_core::{
+    Error,
+    model::{
+        BeatClassifier, CORE_VOCABULARY, HrvFallback, ModelError, OnnxGraph, StressModel,
+        TensorSpec, TractStage, sha256_hex,
+    },
+};
+
+fn model_file(name: &str) -> Vec<u8> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../models")
+        .join(name);
+    std::fs::read(&p).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (the shipped models belong in models/)",
+            p.display()
+        )
+    })
+}
+
+fn stress_files() -> (Vec<u8>, Value) {
+    let json = serde_json::from_slice(&model_file("stress.json")).unwrap();
+    (model_file("stress.onnx"), json)
+}
+
+fn beat_files() -> (Vec<u8>, Value) {
+    let json = serde_json::from_slice(&model_file("beat-type.json")).unwrap();
+    (model_file("beat-type.onnx"), json)
+}
+
+fn bytes(v: &Value) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap()
+}
+
+fn load_stress(onnx: &[u8], meta: &Value) -> Result<StressModel, ModelError> {
+    StressModel::load(onnx, &bytes(meta))
+}
+
+#[test]
+fn embedded_models_load_and_match_the_files() {
+    let stress = StressModel::embedded().expect("embedded stress model");
+    let beat = BeatClassifier::embedded().expect("embedded beat model");
+    let (onnx, meta) = stress_files();
+    assert_eq!(stress.metadata().onnx_sha256, sha256_hex(&onnx));
+    assert_eq!(stress.metadata().name, meta["name"].as_str().unwrap());
+    let (onnx, _) = beat_files();
+    assert_eq!(beat.metadata().onnx_sha256, sha256_hex(&onnx));
+    // the fallback needs only the metadata
+    HrvFallback::embedded().expect("embedded fallback");
+}
+
+#[test]
+fn stress_batch_gives_one_probability_per_window_and_batching_changes_nothing() {
+    let model = StressModel::embedded().unwrap();
+    let nf = CORE_VOCABULARY.hrv_features.len();
+    let windows = 5;
+    let images: Vec<u8> = (0..windows * model.image_len())
+        .map(|i| ((i * 37) % 251) as u8)
+        .collect();
+    let features: Vec<f32> = (0..windows * nf)
+        .map(|i| 20.0 + (i % 13) as f32 * 7.0)
+        .collect();
+    let batch = model.predict(&images, &features, None).unwrap();
+    assert_eq!(batch.len(), windows);
+    for (w, &p) in batch.iter().enumerate() {
+        assert!((0.0..=1.0).contains(&p), "window {w}: {p}");
+        let one = model
+            .predict(
+                &images[w * model.image_len()..(w + 1) * model.image_len()],
+                &features[w * nf..(w + 1) * nf],
+                None,
+            )
+            .unwrap();
+        assert!((one[0] - p).abs() < 1e-5, "batched {p} vs alone {}", one[0]);
+    }
+    // a personal baseline is an input: it changes the answer
+    let baseline: Vec<f32> = features[..nf].iter().map(|v| v * 0.5).collect();
+    let with = model.predict(&images, &features, Some(&baseline)).unwrap();
+    assert_ne!(with, batch);
+    // wrong sizes are a typed error
+    assert!(matches!(
+        model.predict(&images[1..], &features, None),
+        Err(ModelError::BadBatch(_))
+    ));
+}
+
+#[test]
+fn fallback_follows_its_logistic_regression() {
+    let (_, meta) = stress_files();
+    let fb = &meta["hrv_fallback"];
+    let model = StressModel::embedded().unwrap();
+    let names = CORE_VOCABULARY.hrv_features;
+    let features: Vec<f32> = (0..names.len()).map(|i| 30.0 + i as f32 * 11.0).collect();
+    let baseline: Vec<f32> = features.iter().map(|v| v * 0.8).collect();
+    // the same regression written out from the JSON
+    let mut logit = fb["intercept"].as_f64().unwrap();
+    for (j, name) in fb["features"].as_array().unwrap().iter().enumerate() {
+        let i = names
+            .iter()
+            .position(|n| *n == name.as_str().unwrap())
+            .unwrap();
+        let mut x = f64::from(features[i]);
+        if fb["baseline_relative"][j].as_bool().unwrap() {
+            x -= f64::from(baseline[i]);
+        }
+        logit += fb["coef"][j].as_f64().unwrap() * (x - fb["mean"][j].as_f64().unwrap())
+            / fb["std"][j].as_f64().unwrap();
+    }
+    let expected = 1.0 / (1.0 + (-logit).exp());
+    let got = model
+        .fallback_probability(&features, Some(&baseline))
+        .unwrap();
+    assert!(
+        (f64::from(got) - expected).abs() < 1e-5,
+        "{got} vs {expected}"
+    );
+    let mut missing = features.clone();
+    missing.iter_mut().for_each(|v| *v = f32::NAN);
+    assert_eq!(model.fallback_probability(&missing, None), None);
+}
+
+#[test]
+fn beat_batch_gives_probabilities_that_sum_to_one() {
+    let model = BeatClassifier::embedded().unwrap();
+    let (len, nrr) = (
+        CORE_VOCABULARY.beat_length,
+        CORE_VOCABULARY.rr_features.len(),
+    );
+    let n = 300; // more than one internal batch
+    let beats: Vec<f32> = (0..n * len)
+        .map(|i| ((i % len) as f32 / 9.0).sin())
+        .collect();
+    let rr: Vec<f32> = (0..n * nrr).map(|i| 0.6 + (i % 7) as f32 * 0.05).collect();
+    let preds = model.classify(&beats, &rr).unwrap();
+    assert_eq!(preds.len(), n);
+    for p in &preds {
+        let sum: f32 = p.probabilities.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-4, "{sum}");
+        assert_eq!(
+            p.confidence,
+            p.probabilities.iter().copied().fold(0.0, f32::max)
+        );
+    }
+    assert!(matches!(
+        model.classify(&beats[..len + 1], &rr[..nrr]),
+        Err(ModelError::BadBatch(_))
+    ));
+}
+
+#[test]
+fn a_flipped_byte_is_a_checksum_mismatch_or_corrupt_never_accepted() {
+    let (onnx, meta) = stress_files();
+    let mut checksum_errors = 0;
+    for k in 1..20 {
+        let mut bad = onnx.clone();
+        let at = bad.len() * k / 20;
+        bad[at] ^= 0x01;
+        match load_stress(&bad, &meta) {
+            Err(ModelError::ChecksumMismatch { expected, found }) => {
+                assert_eq!(expected, meta["onnx_sha256"].as_str().unwrap());
+                assert_eq!(found, sha256_hex(&bad));
+                checksum_errors += 1;
+            }
+            Err(ModelError::Corrupt { .. } | ModelError::Truncated { .. }) => {}
+            other => panic!("byte {at} flipped: {other:?}"),
+        }
+    }
+    // most of the file is weights: flipping one of their bits decodes fine, the checksum catches it
+    assert!(checksum_errors >= 10, "{checksum_errors} of 19");
+}
+
+#[test]
+fn a_truncated_file_is_truncated() {
+    let (onnx, meta) = stress_files();
+    for cut in [onnx.len() / 3, onnx.len() / 2, onnx.len() * 3 / 4] {
+        let err = load_stress(&onnx[..cut], &meta).unwrap_err();
+        assert!(
+            matches!(err, ModelError::Truncated { .. }),
+            "cut at {cut}: {err:?}"
+        );
+    }
+    let err = load_stress(&[], &meta).unwrap_err();
+    assert!(matches!(err, ModelError::Corrupt { .. }), "{err:?}");
+}
+
+#[test]
+fn bad_metadata_is_bad_metadata() {
+    let (onnx, meta) = stress_files();
+    for json in [
+        b"not json".to_vec(),
+        b"{}".to_vec(),
+        bytes(&json!({"format": "stressbeat-model/1"})),
+    ] {
+        let err = StressModel::load(&onnx, &json).unwrap_err();
+        assert!(matches!(err, ModelError::BadMetadata { .. }), "{err:?}");
+    }
+    let mut m = meta.clone();
+    m["format"] = json!("stressbeat-model/2");
+    assert!(matches!(
+        load_stress(&onnx, &m),
+        Err(ModelError::BadMetadata { .. })
+    ));
+    let mut m = meta.clone();
+    m["threshold"] = json!(1.5);
+    assert!(matches!(
+        load_stress(&onnx, &m),
+        Err(ModelError::BadMetadata { .. })
+    ));
+    let mut m = meta.clone();
+    m["hrv_fallback"]["std"][0] = json!(0.0);
+    assert!(matches!(
+        load_stress(&onnx, &m),
+        Err(ModelError::BadMetadata { .. })
+    ));
+    let mut m = meta;
+    m.as_object_mut().unwrap().remove("hrv_fallback");
+    assert!(matches!(
+        load_stress(&onnx, &m),
+        Err(ModelError::BadMetadata { .. })
+    ));
+}
+
+#[test]
+fn wrong_task_is_a_task_mismatch() {
+    let (onnx, meta) = stress_files();
+    let err = BeatClassifier::load(&onnx, &bytes(&meta)).unwrap_err();
+    assert_eq!(
+        err,
+        ModelError::TaskMismatch {
+            expected: "beat_type".into(),
+            found: "stress".into()
+        }
+    );
+    let (onnx, meta) = beat_files();
+    let err = load_stress(&onnx, &meta).unwrap_err();
+    assert!(matches!(err, ModelError::TaskMismatch { .. }), "{err:?}");
+}
+
+#[test]
+fn wrong_label_order_is_a_label_mismatch() {
+    let (onnx, mut meta) = beat_files();
+    meta["output"]["labels"] = json!(["N", "V", "S", "F", "Q"]);
+    let err = BeatClassifier::load(&onnx, &bytes(&meta)).unwrap_err();
+    let ModelError::LabelMismatch { expected, found } = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(expected, ["N", "S", "V", "F", "Q"]);
+    assert_eq!(found, ["N", "V", "S", "F", "Q"]);
+    let (onnx, mut meta) = stress_files();
+    meta["output"]["labels"] = json!(["stress", "calm"]);
+    assert!(matches!(
+        load_stress(&onnx, &meta),
+        Err(ModelError::LabelMismatch { .. })
+    ));
+}
+
+#[test]
+fn names_the_core_cannot_compute_are_mismatches() {
+    let (onnx, meta) = stress_files();
+    let mut m = meta.clone();
+    m["image_channels"][0] = json!("spectrogram");
+    let err = load_stress(&onnx, &m).unwrap_err();
+    assert!(
+        matches!(&err, ModelError::ChannelMismatch { found, .. } if found == "spectrogram"),
+        "{err:?}"
+    );
+    let mut m = meta.clone();
+    m["features"][0] = json!("skin_conductance");
+    let err = load_stress(&onnx, &m).unwrap_err();
+    assert!(
+        matches!(&err, ModelError::FeatureMismatch { field, found, .. } if field == "features" && found == "skin_conductance"),
+        "{err:?}"
+    );
+    let mut m = meta.clone();
+    m["population_baseline"].as_array_mut().unwrap().pop();
+    assert!(matches!(
+        load_stress(&onnx, &m),
+        Err(ModelError::FeatureMismatch { field, .. }) if field == "population_baseline"
+    ));
+    let mut m = meta;
+    m["sampling_rate_hz"] = json!(250.0);
+    assert!(matches!(
+        load_stress(&onnx, &m),
+        Err(ModelError::FeatureMismatch { field, .. }) if field == "sampling_rate_hz"
+    ));
+    let (onnx, mut meta) = beat_files();
+    meta["beat"]["length"] = json!(CORE_VOCABULARY.beat_length + 1);
+    let err = BeatClassifier::load(&onnx, &bytes(&meta)).unwrap_err();
+    assert!(
+        matches!(&err, ModelError::FeatureMismatch { field, .. } if field == "beat.length"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_graph_whose_inputs_differ_from_the_metadata_is_a_shape_mismatch() {
+    // metadata consistent in itself (3 channels, 3 in the shape) but the graph takes 2
+    let (onnx, mut meta) = stress_files();
+    let unused = CORE_VOCABULARY
+        .image_channels
+        .iter()
+        .find(|c| {
+            !meta["image_channels"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(c.name()))
+        })
+        .unwrap();
+    meta["image_channels"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!(unused.name()));
+    let channels = meta["image_channels"].as_array().unwrap().len();
+    meta["inputs"][0]["shape"][1] = json!(channels);
+    let err = load_stress(&onnx, &meta).unwrap_err();
+    let ModelError::ShapeMismatch {
+        name,
+        expected,
+        found,
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(name, "graph input 0");
+    assert!(
+        expected.contains(&channels.to_string()) && found.contains(&(channels - 1).to_string())
+    );
+    // the beat graph under the stress metadata (checksum updated): inputs differ
+    let (beat_onnx, _) = beat_files();
+    let (_, mut meta) = stress_files();
+    meta["onnx_sha256"] = json!(sha256_hex(&beat_onnx));
+    let err = load_stress(&beat_onnx, &meta).unwrap_err();
+    assert!(matches!(err, ModelError::ShapeMismatch { .. }), "{err:?}");
+    // metadata whose inputs contradict its own features
+    let (onnx, mut meta) = stress_files();
+    meta["inputs"][1]["shape"][1] = json!(99);
+    let err = load_stress(&onnx, &meta).unwrap_err();
+    assert!(
+        matches!(&err, ModelError::ShapeMismatch { name, .. } if name == "metadata input 1"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn tract_failing_to_optimise_is_typed() {
+    let (onnx, _) = beat_files();
+    let graph = OnnxGraph::parse(&onnx).unwrap();
+    let mut shapes = graph.inputs();
+    shapes[0].shape = vec![-1, 1, 7]; // too short for the convolutions and pooling
+    shapes[1] = TensorSpec::new(&shapes[1].name, &[-1, 3, 3]);
+    let err = graph.optimise(&shapes).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ModelError::Tract {
+                stage: TractStage::Optimise,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn missing_metadata_file_is_typed() {
+    let dir = std::env::temp_dir().join(format!("stressbeat-model-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let onnx = dir.join("stress.onnx");
+    std::fs::write(&onnx, model_file("stress.onnx")).unwrap();
+    let err = StressModel::load_from_path(&onnx).unwrap_err();
+    assert!(
+        matches!(err, Error::Model(ModelError::MissingMetadata { .. })),
+        "{err:?}"
+    );
+    // with the metadata beside it, the same path loads
+    std::fs::write(dir.join("stress.json"), model_file("stress.json")).unwrap();
+    StressModel::load_from_path(&onnx).unwrap();
+    let err = StressModel::load_from_path(&dir.join("absent.onnx")).unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..4096)) {
+        let (_, meta) = stress_files();
+        prop_assert!(load_stress(&data, &meta).is_err());
+        let _ = BeatClassifier::load(&data, &data);
+        let _ = HrvFallback::from_json(&data);
+    }
+
+    #[test]
+    fn damaged_models_with_matching_checksums_never_panic(
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+        cut in any::<prop::sample::Index>(),
+        truncate in any::<bool>(),
+    ) {
+        // the checksum is updated, so the damage reaches the graph parser and tract
+        let (mut onnx, mut meta) = beat_files();
+        for (at, value) in &edits {
+            let i = at.index(onnx.len());
+            onnx[i] = *value;
+        }
+        if truncate {
+            onnx.truncate(cut.index(onnx.len()));
+        }
+        meta["onnx_sha256"] = json!(sha256_hex(&onnx));
+        if let Ok(model) = BeatClassifier::load(&onnx, &bytes(&meta)) {
+            let (len, nrr) = (CORE_VOCABULARY.beat_length, CORE_VOCABULARY.rr_features.len());
+            let _ = model.classify(&vec![0.1; 2 * len], &vec![0.8; 2 * nrr]);
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! The monitor through its FFI object in Rust (what Kotlin and Swift call): typed errors, a
+//! corrupt model reported while scoring continues from HRV, gaps stored under faults.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::{Arc, Mutex};
+
+use stressbeat_core::ffi::{
+    MonitorSource, MonitorStatus, StatusListener, StressBeatError, StressListener, StressMonitor,
+    StressMonitorConfig, StressUpdate,
+};
+
+#[derive(Default)]
+struct Log {
+    status: Mutex<Vec<MonitorStatus>>,
+    stress: Mutex<Vec<StressUpdate>>,
+}
+impl StatusListener for Log {
+    fn on_status(&self, s: MonitorStatus) {
+        self.status.lock().unwrap().push(s);
+    }
+}
+impl StressListener for Log {
+    fn on_stress(&self, u: StressUpdate) {
+        self.stress.lock().unwrap().push(u);
+    }
+}
+
+fn config(db: &std::path::Path) -> StressMonitorConfig {
+    StressMonitorConfig {
+        database_path: db.to_string_lossy().into_owned(),
+        stress_model_path: None,
+        beat_model_path: None,
+        strict_models: false,
+        alerts: None,
+        utc_offset_minutes: 0,
+    }
+}
+
+fn simulator(minutes: f64, faults: &str) -> MonitorSource {
+    MonitorSource::Simulator {
+        minutes,
+        seed: 11,
+        stress: Vec::new(),
+        faults: faults.into(),
+        realtime: false,
+    }
+}
+
+#[test]
+fn bad_database_path_is_a_storage_error_without_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("private-user/none/history.db");
+    let err = StressMonitor::new(config(&db)).unwrap_err();
+    let StressBeatError::Storage { message } = err else {
+        panic!("{err:?}")
+    };
+    assert!(!message.contains("private-user"), "{message}");
+}
+
+#[test]
+fn corrupt_model_is_reported_and_scores_come_from_hrv() {
+    let dir = tempfile::tempdir().unwrap();
+    let onnx = dir.path().join("stress.onnx");
+    std::fs::write(&onnx, b"definitely not an onnx graph").unwrap();
+    std::fs::write(dir.path().join("stress.json"), b"{\"format\": 1").unwrap();
+    let mut strict = config(&dir.path().join("h.db"));
+    strict.stress_model_path = Some(onnx.to_string_lossy().into_owned());
+    strict.strict_models = true;
+    assert!(matches!(
+        StressMonitor::new(strict.clone()),
+        Err(StressBeatError::Model { .. })
+    ));
+
+    let lenient = StressMonitorConfig {
+        strict_models: false,
+        ..strict
+    };
+    let m = StressMonitor::new(lenient).unwrap();
+    let log = Arc::new(Log::default());
+    let _a = m.subscribe_status(log.clone());
+    let _b = m.subscribe_stress(log.clone());
+    m.start(simulator(3.0, "")).unwrap();
+    m.wait_until_finished().unwrap();
+    let status = log.status.lock().unwrap();
+    assert!(
+        status
+            .iter()
+            .any(|s| matches!(s, MonitorStatus::ModelUnavailable { task, .. } if task == "stress")),
+        "{status:?}"
+    );
+    let stress = log.stress.lock().unwrap();
+    let scored: Vec<&StressUpdate> = stress.iter().filter(|u| u.score.is_some()).collect();
+    assert!(scored.len() > 10, "{} scored windows", scored.len());
+    assert!(scored.iter().all(|u| u.from_hrv_fallback));
+    m.shutdown().unwrap();
+}
+
+#[test]
+fn faults_gaps_reach_listeners_and_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = StressMonitor::new(config(&dir.path().join("h.db"))).unwrap();
+    let log = Arc::new(Log::default());
+    let _a = m.subscribe_status(log.clone());
+    m.start(simulator(6.0, "loss=3%,disconnect=2m/10s"))
+        .unwrap();
+    m.wait_until_finished().unwrap();
+    let gaps = log
+        .status
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|s| matches!(s, MonitorStatus::Gap { .. }))
+        .count();
+    assert!(gaps >= 5, "{gaps} gaps");
+    let sessions = m.sessions(5).unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].gaps as usize, gaps, "every gap stored");
+    // Two sessions in a row on one monitor; the second is refused while the first runs.
+    m.start(simulator(60.0, "")).unwrap();
+    assert!(matches!(
+        m.start(simulator(1.0, "")),
+        Err(StressBeatError::InvalidState { .. })
+    ));
+    m.stop().unwrap();
+    let sessions = m.sessions(5).unwrap();
+    assert_eq!(sessions.len(), 2);
+    assert_eq!(sessions[0].end_reason.as_deref(), Some("stopped"));
+    m.shutdown().unwrap();
+    assert!(matches!(
+        m.sessions(1),
+        Err(StressBeatError::InvalidState { .. })
+    ));
+}
+
+/// A fake platform BLE stack answering like an H10 (the replies of docs/protocols.md).
+struct FakeH10 {
+    session: Mutex<Option<Arc<stressbeat_core::ffi::StrapSession>>>,
+}
+
+const CP: &str = "fb005c81-02e7-f387-1cad-8acd2d8df0c8";
+const DATA: &str = "fb005c82-02e7-f387-1cad-8acd2d8df0c8";
+
+impl stressbeat_core::ffi::BleTransport for FakeH10 {
+    fn execute(&self, command: stressbeat_core::ffi::BleCommand) {
+        use stressbeat_core::ffi::BleCommand as C;
+        let Some(s) = self.session.lock().unwrap().clone() else {
+            return;
+        };
+        match command {
+            C::Connect => s.on_connected(512, 0).unwrap(),
+            C::Read {
+                characteristic_uuid,
+            } if characteristic_uuid == CP => s
+                .on_read_result(CP.into(), vec![0x0F, 0x05, 0x00], 0)
+                .unwrap(),
+            C::Write { value, .. } if value == [1, 0] => s
+                .on_notification(
+                    CP.into(),
+                    vec![0xF0, 0x01, 0, 0, 0, 0, 0x01, 0x82, 0, 0x01, 0x01, 0x0E, 0],
+                    0,
+                )
+                .unwrap(),
+            C::Write { value, .. } if value.first() == Some(&2) => s
+                .on_notification(CP.into(), vec![0xF0, 0x02, 0, 0, 0], 0)
+                .unwrap(),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn platform_bridge_session_is_monitored_and_stored() {
+    let Some(dir) = stressbeat_e2e::dataset("polar_h10/pmd_capture") else {
+        return;
+    };
+    let bytes = std::fs::read(dir.join("hr_data_2023-01-13_11-40-07.bin")).unwrap();
+    let frames = stressbeat_core::sensor::replay::parse_capture(&bytes).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let m = StressMonitor::new(config(&tmp.path().join("h.db"))).unwrap();
+    let log = Arc::new(Log::default());
+    let _a = m.subscribe_stress(log.clone());
+    let h10 = Arc::new(FakeH10 {
+        session: Mutex::new(None),
+    });
+    let session = stressbeat_core::ffi::StrapSession::new(h10.clone(), true);
+    *h10.session.lock().unwrap() = Some(session.clone());
+    m.start(MonitorSource::PlatformBridge {
+        session: session.clone(),
+        now_ms: 0,
+    })
+    .unwrap();
+    session.start(0).unwrap();
+    // Three minutes of real notifications at their sensor times (the app's clock).
+    let ts = |f: &[u8]| u64::from_le_bytes(f[1..9].try_into().unwrap());
+    let t0 = ts(&frames[0]);
+    let mut at = 0;
+    for f in frames.iter().take(320) {
+        at = 1_000 + ((ts(f) - t0) / 1_000_000) as i64;
+        session.on_notification(DATA.into(), f.clone(), at).unwrap();
+        session.tick(at).unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    m.stop().unwrap();
+    assert!(at > 170_000, "{at}");
+    let stress = log.stress.lock().unwrap();
+    // (≈ 180 s − 30 s window − 3 s lag) / 5 s
+    assert!(
+        (27..=31).contains(&stress.len()),
+        "{} windows",
+        stress.len()
+    );
+    assert!(
+        stress
+            .iter()
+            .all(|u| u.hr_bpm.is_some_and(|hr| (60.0..200.0).contains(&hr)))
+    );
+    let sessions = m.sessions(1).unwrap();
+    assert_eq!(sessions[0].windows as usize, stress.len());
+    assert_eq!(sessions[0].end_reason.as_deref(), Some("stopped"));
+    m.shutdown().unwrap();
+}

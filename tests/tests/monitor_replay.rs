@@ -1,0 +1,203 @@
+//! The stress monitor on real recordings replayed as fast as possible: a MIT-BIH record at
+//! 360 Hz (streaming resampling to 130 Hz) and the real Polar H10 capture (through the real
+//! session). Skips when the shared data is absent.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use stressbeat_core::engine::{AlertEngine, AlertPolicy, EngineConfig, StressEngine};
+use stressbeat_core::history::{MemoryHistory, SessionStart, SourceKind};
+use stressbeat_core::model::{BeatClassifier, HrvFallback, StressModel};
+use stressbeat_core::monitor::analyzer::ModelAnalyzer;
+use stressbeat_core::monitor::sources::replay_source;
+use stressbeat_core::monitor::{
+    Engines, EventKind, Monitor, MonitorEvent, Parts, PipelineConfig, SessionInfo, WindowAnalyzer,
+};
+use stressbeat_core::{analysis, io};
+
+struct Fallback;
+impl Parts for Fallback {
+    fn analyzer(&self) -> Box<dyn WindowAnalyzer> {
+        Box::new(ModelAnalyzer::new(
+            Some(Arc::new(StressModel::embedded().unwrap().clone())),
+            Some(Arc::new(HrvFallback::embedded().unwrap())),
+            Some(Arc::new(BeatClassifier::embedded().unwrap().clone())),
+            Vec::new(),
+        ))
+    }
+}
+
+/// Replay `path` through a monitor; every event in order, the memory history, seconds taken.
+fn replay(path: &std::path::Path) -> (Vec<MonitorEvent>, MemoryHistory, f64) {
+    let history = Arc::new(Mutex::new(MemoryHistory::default()));
+    let m = Monitor::new(
+        PipelineConfig::default(),
+        Box::new(Fallback),
+        Engines {
+            stress: StressEngine::new(EngineConfig::default()).unwrap(),
+            alerts: AlertEngine::new(AlertPolicy::default()).unwrap(),
+        },
+        Some(history.clone()),
+    );
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let kinds = [
+        EventKind::HeartRate,
+        EventKind::Stress,
+        EventKind::Connection,
+        EventKind::Status,
+        EventKind::Ecg,
+    ];
+    let _subs: Vec<_> = kinds
+        .into_iter()
+        .map(|k| {
+            let l = log.clone();
+            m.subscribe(
+                k,
+                Arc::new(move |e: &MonitorEvent| l.lock().unwrap().push(e.clone())),
+            )
+        })
+        .collect();
+    let (source, pacing) = replay_source(path, None).unwrap();
+    let info = SessionInfo {
+        start: SessionStart {
+            started_at_ms: 1_700_000_000_000,
+            source: SourceKind::Replay {
+                file_name: "x".into(),
+            },
+            device_model: None,
+            device_identity: None,
+        },
+        started_phone_ms: 0,
+    };
+    let t = Instant::now();
+    m.start(Box::new(source), pacing, info).unwrap();
+    m.wait();
+    let secs = t.elapsed().as_secs_f64();
+    let events = log.lock().unwrap().clone();
+    let h = std::mem::take(&mut *history.lock().unwrap());
+    (events, h, secs)
+}
+
+fn window_hr(events: &[MonitorEvent]) -> Vec<f64> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            MonitorEvent::Stress { observation, .. } if observation.usable_fraction > 0.9 => {
+                observation.hr_bpm.map(f64::from)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn mitdb_record_at_360_hz_is_resampled_and_scored_in_order() {
+    let Some(dir) = stressbeat_e2e::dataset("mitdb") else {
+        return;
+    };
+    let path = dir.join("101.hea");
+    let (events, history, secs) = replay(&path);
+    let s = &history.sessions[0];
+    eprintln!(
+        "mitdb 101 (30 min) replayed in {secs:.2} s, {} windows",
+        s.windows.len()
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, MonitorEvent::Degraded(_))),
+        "nothing degraded"
+    );
+    // ≈ (1805 s − 30 s) / 5 s windows (record 101), every one stored, in order.
+    assert!(
+        (340..=356).contains(&s.windows.len()),
+        "{}",
+        s.windows.len()
+    );
+    assert!(
+        s.windows
+            .windows(2)
+            .all(|w| w[1].end_ms - w[0].end_ms == 5000)
+    );
+    assert!(s.ended.is_some());
+    // The monitor's heart rate agrees with the batch analysis of the same record.
+    let rec = io::load_recording(&path, &io::LoadOptions::default()).unwrap();
+    let batch = analysis::analyze(&rec, &analysis::AnalysisOptions::default()).unwrap();
+    let batch_hr = batch.hrv.unwrap().mean_hr_bpm;
+    let mut hr = window_hr(&events);
+    assert!(hr.len() > 300, "{} usable windows", hr.len());
+    let median = stressbeat_e2e::median(&mut hr);
+    assert!(
+        (median - batch_hr).abs() < 3.0,
+        "monitor {median:.1} bpm, batch {batch_hr:.1} bpm"
+    );
+    // ECG batches: 130 Hz, in order.
+    let ecg: Vec<f64> = events
+        .iter()
+        .filter_map(|e| match e {
+            MonitorEvent::Ecg(b) => Some(b.first_sample_ms),
+            _ => None,
+        })
+        .collect();
+    assert!(ecg.windows(2).all(|w| w[1] > w[0]));
+    let samples: usize = events
+        .iter()
+        .map(|e| match e {
+            MonitorEvent::Ecg(b) => b.samples_mv.len(),
+            _ => 0,
+        })
+        .sum();
+    let expected = 1805.0 * 130.0;
+    assert!(
+        (samples as f64 - expected).abs() < 0.01 * expected,
+        "{samples} samples at 130 Hz"
+    );
+}
+
+#[test]
+fn polar_h10_capture_replays_through_the_session() {
+    let Some(dir) = stressbeat_e2e::dataset("polar_h10/pmd_capture") else {
+        return;
+    };
+    let (events, history, secs) = replay(&dir.join("hr_data_2023-01-13_11-40-07.bin"));
+    let s = &history.sessions[0];
+    eprintln!(
+        "Polar capture replayed in {secs:.2} s, {} windows",
+        s.windows.len()
+    );
+    // 12,355 frames × 73 samples at 130 Hz ≈ 115 min.
+    assert!(s.windows.len() > 1300, "{}", s.windows.len());
+    assert!(
+        s.gaps.is_empty(),
+        "the capture has no gaps: {:?}",
+        &s.gaps[..s.gaps.len().min(3)]
+    );
+    let mut hr = window_hr(&events);
+    assert!(
+        hr.len() > s.windows.len() / 2,
+        "{} usable windows",
+        hr.len()
+    );
+    let median = stressbeat_e2e::median(&mut hr);
+    // The session was a bike ride: the strap's own 1 Hz export of it (Polar Flow) has the same
+    // typical heart rate.
+    let export =
+        std::fs::read_to_string(dir.join("Philipp_Diethelm_2023-01-13_11-40-07.csv")).unwrap();
+    let mut flow: Vec<f64> = export
+        .lines()
+        .skip(3)
+        .filter_map(|l| l.split(',').nth(2)?.parse().ok())
+        .collect();
+    assert!(flow.len() > 6000);
+    let flow_median = stressbeat_e2e::median(&mut flow);
+    eprintln!("median HR: monitor {median:.1}, Polar Flow {flow_median:.1}");
+    assert!(
+        (median - flow_median).abs() < 5.0,
+        "monitor {median:.1}, Polar Flow {flow_median:.1}"
+    );
+    // Raw ECG kept for export: every sample of the capture.
+    let raw: usize = s.ecg.iter().map(|c| c.2.len()).sum();
+    assert_eq!(raw, 12_355 * 73);
+    assert!(matches!(events.last(), Some(MonitorEvent::Finished { .. })));
+}
