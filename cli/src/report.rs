@@ -332,7 +332,13 @@ pub fn render(data: &ReportData) -> RgbImage {
     );
     if score.is_empty() {
         let msg = "no scored windows in this session";
-        c.text(SCORE_PLOT.x + 200, SCORE_PLOT.y + SCORE_PLOT.h / 2, msg, 2, INK);
+        c.text(
+            SCORE_PLOT.x + 200,
+            SCORE_PLOT.y + SCORE_PLOT.h / 2,
+            msg,
+            2,
+            INK,
+        );
     }
     time_axis(&mut c, SCORE_PLOT, t0, t1);
 

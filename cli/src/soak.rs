@@ -9,13 +9,15 @@ use std::time::Instant;
 use clap::Args;
 use stressbeat_core::{
     history::{EndReason, GapRecord, HistorySink, SourceKind},
-    monitor::{MonitorEvent, Pipeline, PipelineConfig, SharedHistory, sources::simulator_source},
+    monitor::{
+        MonitorEvent, Parts, Pipeline, PipelineConfig, SharedHistory, sources::simulator_source,
+    },
     sensor::SensorSource,
     sim::{faults::FaultConfig, strap::FrameTruth},
 };
 
 use crate::{
-    demo::{SIMULATED_DEVICE, demo_analyzer, demo_spec, new_engines, session_info},
+    demo::{DemoParts, SIMULATED_DEVICE, demo_spec, new_engines, session_info},
     history::{open_rw, resolve_db},
 };
 
@@ -118,7 +120,7 @@ pub fn soak(args: &SoakArgs) -> Result<(), String> {
     let port: SharedHistory = history.clone();
     let mut pipeline = Pipeline::new(
         PipelineConfig::default(),
-        demo_analyzer(),
+        DemoParts::embedded().analyzer(),
         std::sync::Arc::new(std::sync::Mutex::new(new_engines()?)),
         Some(port),
     )

@@ -2,8 +2,8 @@
 //! R-peaks, quality) → 30 s windows every 5 s → window analysis → stress engine → alerts →
 //! history. The input is a pre-recorded simulated H10 session (10 min, a stress
 //! episode, 5 % frame loss and a disconnect every 2 min), so the simulator's own cost is not
-//! counted. The history is the real SQLite store (in memory: no disk latency). Interim parts:
-//! model inputs with the HRV fallback, no models yet.
+//! counted. The history is the real SQLite store (in memory: no disk latency); the models are
+//! the embedded stress model (with its HRV fallback) and beat classifier, run by tract.
 //!
 //! - `pipeline/session_10min`: the session as fast as possible (1 s of signal per step); the
 //!   multiple of real time is 600 s / the time per iteration (also printed at the start).
@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use stressbeat_core::engine::{AlertEngine, AlertPolicy, EngineConfig, StressEngine};
 use stressbeat_core::history::{EndReason, History, HistoryOptions, SessionStart, SourceKind};
+use stressbeat_core::model::{BeatClassifier, HrvFallback, StressModel};
 use stressbeat_core::monitor::analyzer::ModelAnalyzer;
-use stressbeat_core::monitor::interim::CrudeFallback;
 use stressbeat_core::monitor::sources::simulator_source;
 use stressbeat_core::monitor::{
     Engines, MonitorEvent, Pipeline, PipelineConfig, SessionInfo, SimulatorSpec,
@@ -74,9 +74,9 @@ impl Runner {
         let mut pipeline = Pipeline::new(
             PipelineConfig::default(),
             Box::new(ModelAnalyzer::new(
-                None,
-                Some(Arc::new(CrudeFallback)),
-                None,
+                Some(Arc::new(StressModel::embedded().unwrap().clone())),
+                Some(Arc::new(HrvFallback::embedded().unwrap())),
+                Some(Arc::new(BeatClassifier::embedded().unwrap().clone())),
                 Vec::new(),
             )),
             Arc::new(Mutex::new(engines)),
