@@ -710,7 +710,7 @@ mod tests {
         let history = History::open_in_memory(HistoryOptions::default()).unwrap();
         let run = crate::demo::simulate_into(history, 3.0, 11).unwrap();
         let w = run.history.lock().unwrap();
-        let data = collect(&*w, run.session).unwrap();
+        let data = collect(&w, run.session).unwrap();
         assert!(data.timeline.len() >= 25, "{} points", data.timeline.len());
         assert_eq!(data.beats.len(), BEAT_IMAGES, "{:?}", data.beats_note);
         for b in &data.beats {
@@ -734,8 +734,8 @@ mod tests {
             .count();
         assert!(dark > 300, "{dark} dark pixels in the first beat");
         // Deterministic for a given history.
-        assert_eq!(render(&collect(&*w, run.session).unwrap()), img);
+        assert_eq!(render(&collect(&w, run.session).unwrap()), img);
         // An unknown session is an error.
-        assert!(collect(&*w, run.session + 1).is_err());
+        assert!(collect(&w, run.session + 1).is_err());
     }
 }
