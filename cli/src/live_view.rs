@@ -129,7 +129,11 @@ impl State {
                         None => self.counts.unscored.push((kind, 1)),
                     }
                 }
-                self.stress = update.message();
+                self.stress = match (update.score, update.state) {
+                    (Some(score), Some(state)) => format!("stress {score} {}", state.name()),
+                    (Some(score), None) => format!("stress {score}"),
+                    _ => update.message(),
+                };
                 update.at_ms
             }
             MonitorEvent::Alert(a) => {
@@ -155,7 +159,7 @@ impl State {
         };
         let t = at - self.start_ms;
         let msg = format!(
-            "{} / {}  HR {}  {}  alerts {}",
+            "{}/{} HR {} | {} | alerts {}",
             clock(t),
             clock(self.length_ms),
             self.hr
