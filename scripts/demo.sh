@@ -1,22 +1,30 @@
 #!/usr/bin/env bash
-# The main job: build the release CLI, then analyse real recordings from ../shared/data:
-# HRV and signal quality of an EEGMAT subject (rest, then mental arithmetic) and the R-peak
-# detector's accuracy on all MIT-BIH records. Safe to re-run; the build is incremental.
+# The main job: build the release CLI, then run `stressbeat demo` (a simulated Polar H10 with a
+# stress episode through the whole monitor: live view, SQLite history, summary, PNG report) and
+# list the history. With the shared data beside the repository (../shared/data), also replay a
+# real EEGMAT recording (mental arithmetic) calibrated on the same subject at rest.
+# Needs nothing beyond the repository; safe to re-run (the build is incremental, the history grows).
+# Options are passed to `stressbeat demo` (e.g. --minutes 5, --realtime, --db FILE).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --rust
 cargo build --release --locked -q -p stressbeat-cli
-sb=./target/release/stressbeat
-data=../shared/data
-if [ ! -d "$data/mitdb" ]; then
-  echo "demo: $data not found. Put the shared data beside this repository (see README, Data)." >&2
-  exit 1
+sb="${CARGO_TARGET_DIR:-target}/release/stressbeat"
+"$sb" demo "$@"
+data=../shared/data/eegmat
+db=()
+for ((i = 1; i <= $#; i++)); do
+  if [ "${!i}" = "--db" ]; then j=$((i + 1)); db=(--db "${!j}"); fi
+done
+if [ -f "$data/Subject01_2.edf" ] && [ -f "$data/Subject01_1.edf" ]; then
+  echo
+  echo "== Replay of a real recording: EEGMAT subject 1, mental arithmetic, baseline from rest"
+  if ! "$sb" replay "$data/Subject01_2.edf" --baseline "$data/Subject01_1.edf" "${db[@]}"; then
+    echo "demo: the replay failed (see above); the simulated demo above is complete." >&2
+  fi
+else
+  echo
+  echo "(No $data beside the repository: skipping the replay of a real recording.)"
 fi
-echo "== HRV of EEGMAT Subject 1 at rest ($data/eegmat/Subject01_1.edf)"
-"$sb" hrv "$data/eegmat/Subject01_1.edf"
 echo
-echo "== HRV of the same subject during mental arithmetic ($data/eegmat/Subject01_2.edf)"
-"$sb" hrv "$data/eegmat/Subject01_2.edf"
-echo
-echo "== R-peak detector on the MIT-BIH Arrhythmia Database ($data/mitdb)"
-"$sb" eval-peaks "$data/mitdb"
+"$sb" history "${db[@]}"

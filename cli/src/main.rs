@@ -5,9 +5,14 @@ mod bench_model;
 mod ble;
 mod dataset;
 mod decode;
+mod demo;
+mod history;
 mod images;
+mod live_view;
 mod npy;
+mod report;
 mod simulate;
+mod soak;
 mod stress;
 mod table;
 
@@ -37,6 +42,11 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run a simulated strap with a stress episode through the whole monitor: live view,
+    /// history, summary and a PNG report. Start here.
+    Demo(demo::DemoArgs),
+    /// Run a recording (WFDB, EDF, CSV, Polar capture) through the monitor like the demo.
+    Replay(demo::ReplayArgs),
     /// Detect R-peaks in a recording (WFDB .hea, EDF/EDF+ or CSV).
     Peaks(RecordingArgs),
     /// HRV metrics and signal quality of a recording.
@@ -60,6 +70,14 @@ enum Command {
     Scan(ble::ScanArgs),
     /// Record ECG from a strap (Polar H10) into a capture file and an EDF.
     Record(ble::RecordArgs),
+    /// Sessions, daily summaries and recent alerts in the history.
+    History(history::HistoryArgs),
+    /// Export a session from the history as CSV (windows or RR) or EDF+ (raw ECG).
+    Export(history::ExportArgs),
+    /// Long simulated session with faults, checked against the simulator's ground truth
+    /// (see docs/soak.md).
+    #[command(hide = true)]
+    Soak(soak::SoakArgs),
     /// AAMI class (N, S, V, F, Q) of every beat of a recording (beat-type model).
     Beats(beats::BeatsArgs),
     /// Stress probability per 30 s window of a recording (stress model).
@@ -135,6 +153,11 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate::simulate(&args),
         Command::Scan(args) => ble::scan(&args),
         Command::Record(args) => ble::record(&args),
+        Command::Demo(args) => demo::demo(&args),
+        Command::Replay(args) => demo::replay(&args),
+        Command::History(args) => history::history(&args),
+        Command::Export(args) => history::export(&args),
+        Command::Soak(args) => soak::soak(&args),
         Command::Beats(args) => beats::beats(&args),
         Command::Stress(args) => stress::stress(&args),
         Command::BenchModel(args) => bench_model::bench_model(&args),

@@ -111,6 +111,11 @@ impl<S: SensorSource> TimeLimited<S> {
             stopped: false,
         }
     }
+
+    /// The wrapped source (e.g. the simulator's ground truth).
+    pub fn inner_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
 }
 
 impl<S: SensorSource> SensorSource for TimeLimited<S> {

@@ -1,0 +1,496 @@
+//! `stressbeat demo` (a simulated H10 with a stress episode) and `stressbeat replay` (a real
+//! recording): the whole monitor pipeline into the history, a live view, a summary and the PNG
+//! report.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use clap::Args;
+use stressbeat_core::{
+    engine::{AlertEngine, AlertPolicy, EngineConfig, PersonalBaseline, StressEngine},
+    history::{History, HistorySink, SessionDetail, SessionStart, SourceKind},
+    io::{LoadOptions, load_recording},
+    model::{BeatClassifier, HrvFallback, StressModel},
+    monitor::{
+        Degradation, Engines, EventKind, Monitor, MonitorEvent, Pacing, Parts, PipelineConfig,
+        SessionInfo, SharedHistory, SimulatorSpec, Subscription, WindowAnalyzer,
+        analyzer::{BeatTyper, FallbackScorer, ModelAnalyzer, StressScorer},
+        sources::{replay_source, simulator_source},
+    },
+    sensor::SensorSource,
+    sim::{ecgsyn::StressEpisode, faults::FaultConfig},
+};
+
+use crate::{
+    NOT_MEDICAL,
+    history::{open_rw, resolve_db},
+    live_view::{LiveCounts, LiveView},
+    report::write_report,
+};
+
+/// `stressbeat demo`.
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Simulated minutes (a stress episode fills the middle third).
+    #[arg(long, default_value_t = 20.0)]
+    minutes: f64,
+    /// History database (default: a file in the user's data directory, printed).
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// PNG report (default: next to the database, named after the session).
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Run in real time instead of as fast as possible.
+    #[arg(long)]
+    realtime: bool,
+    /// Simulator seed (same seed, same signal).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Link and signal faults, e.g. "loss=5%,dup=1%,disconnect=2m/10s" (see docs/simulator.md).
+    #[arg(long)]
+    faults: Option<String>,
+}
+
+/// `stressbeat replay`.
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    /// Recording: WFDB (.hea), EDF/EDF+, CSV or a Polar capture.
+    file: PathBuf,
+    /// History database (default: a file in the user's data directory, printed).
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// PNG report (default: next to the database, named after the session).
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// A calm recording of the same person: calibrates the personal baseline first.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+}
+
+/// The parts the monitor joins: the models built into the library (stress model with its HRV
+/// fallback, beat classifier), loaded once. One that cannot be loaded is reported as a
+/// degradation when a session starts, and the monitor goes on without it.
+pub struct DemoParts {
+    stress: Option<Arc<dyn StressScorer>>,
+    fallback: Option<Arc<dyn FallbackScorer>>,
+    beats: Option<Arc<dyn BeatTyper>>,
+    problems: Vec<Degradation>,
+}
+
+impl DemoParts {
+    /// Load the embedded models.
+    pub fn embedded() -> Self {
+        let mut problems = Vec::new();
+        let mut unavailable = |task: &str, e: String| {
+            problems.push(Degradation::ModelUnavailable {
+                task: task.into(),
+                reason: e,
+            })
+        };
+        let (stress, fallback): (Option<Arc<dyn StressScorer>>, Option<HrvFallback>) =
+            match StressModel::embedded() {
+                Ok(m) => (Some(Arc::new(m.clone())), Some(m.fallback().clone())),
+                Err(e) => {
+                    unavailable("stress", e.to_string());
+                    (None, HrvFallback::embedded().ok())
+                }
+            };
+        let beats: Option<Arc<dyn BeatTyper>> = match BeatClassifier::embedded() {
+            Ok(b) => Some(Arc::new(b.clone())),
+            Err(e) => {
+                unavailable("beat_type", e.to_string());
+                None
+            }
+        };
+        Self {
+            stress,
+            fallback: fallback.map(|f| Arc::new(f) as Arc<dyn FallbackScorer>),
+            beats,
+            problems,
+        }
+    }
+}
+
+impl Parts for DemoParts {
+    fn analyzer(&self) -> Box<dyn WindowAnalyzer> {
+        Box::new(ModelAnalyzer::new(
+            self.stress.clone(),
+            self.fallback.clone(),
+            self.beats.clone(),
+            self.problems.clone(),
+        ))
+    }
+}
+
+/// Fresh engines with the default configuration.
+pub fn new_engines() -> Result<Engines, String> {
+    Ok(Engines {
+        stress: StressEngine::new(EngineConfig::default()).map_err(|e| e.to_string())?,
+        alerts: AlertEngine::new(AlertPolicy::default()).map_err(|e| e.to_string())?,
+    })
+}
+
+/// A monitor over the demo parts.
+pub fn new_monitor(engines: Engines, history: Option<SharedHistory>) -> Monitor {
+    Monitor::new(
+        PipelineConfig::default(),
+        Box::new(DemoParts::embedded()),
+        engines,
+        history,
+    )
+}
+
+/// Device model stored for simulated sessions.
+pub const SIMULATED_DEVICE: &str = "simulated Polar H10";
+/// Device model stored for replayed recordings.
+const RECORDING_DEVICE: &str = "recording";
+
+/// A session of `source` starting at `started_at_ms` (Unix), phone clock 0.
+pub fn session_info(source: SourceKind, device: &str, started_at_ms: i64) -> SessionInfo {
+    SessionInfo {
+        start: SessionStart {
+            started_at_ms,
+            source,
+            device_model: Some(device.into()),
+            device_identity: None,
+        },
+        started_phone_ms: 0,
+    }
+}
+
+fn now_unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Wall-clock start of a session of `length_ms` replayed faster than real time: so that it
+/// ends now, but never overlapping the sessions already in `history` (their timelines would
+/// mix).
+fn placed_start_ms(history: &History, length_ms: i64) -> i64 {
+    let after_last = history
+        .sessions(1)
+        .ok()
+        .and_then(|s| {
+            s.first()
+                .map(|s| s.started_at_ms + s.duration_ms.max(0) + 1_000)
+        })
+        .unwrap_or(i64::MIN);
+    (now_unix_ms() - length_ms.max(0)).max(after_last)
+}
+
+/// A finished monitored session.
+pub(crate) struct Outcome {
+    /// Its history id.
+    pub session: i64,
+    counts: LiveCounts,
+    wall_s: f64,
+    /// The history it was written to.
+    pub history: Arc<Mutex<History>>,
+}
+
+/// Run `source` through a monitor writing into `history`, with the live view; waits for the
+/// end.
+pub(crate) fn run_session(
+    history: History,
+    engines: Engines,
+    source: Box<dyn SensorSource + Send>,
+    pacing: Pacing,
+    info: SessionInfo,
+    length_ms: i64,
+) -> Result<Outcome, String> {
+    let history = Arc::new(Mutex::new(history));
+    let port: SharedHistory = history.clone();
+    let monitor = new_monitor(engines, Some(port));
+    let view = LiveView::new(info.start.started_at_ms, length_ms);
+    let session = Arc::new(Mutex::new(0i64));
+    let mut subs: Vec<Subscription> = [
+        EventKind::HeartRate,
+        EventKind::Stress,
+        EventKind::Alert,
+        EventKind::Status,
+    ]
+    .into_iter()
+    .map(|k| monitor.subscribe(k, view.callback()))
+    .collect();
+    let s = session.clone();
+    subs.push(monitor.subscribe(
+        EventKind::Status,
+        Arc::new(move |ev: &MonitorEvent| {
+            if let MonitorEvent::SessionStarted { session_id } = ev
+                && let Ok(mut s) = s.lock()
+            {
+                *s = *session_id;
+            }
+        }),
+    ));
+    let t = Instant::now();
+    monitor
+        .start(source, pacing, info)
+        .map_err(|e| e.to_string())?;
+    monitor.wait();
+    let wall_s = t.elapsed().as_secs_f64();
+    drop(subs);
+    let counts = view.finish();
+    history
+        .lock()
+        .map_err(|_| "history lock poisoned")?
+        .flush()
+        .map_err(|e| e.to_string())?;
+    let session = *session.lock().map_err(|_| "session lock poisoned")?;
+    if session == 0 {
+        return Err("the session was not stored in the history".into());
+    }
+    Ok(Outcome {
+        session,
+        counts,
+        wall_s,
+        history,
+    })
+}
+
+/// Print the summary and draw the report.
+fn finish(outcome: &Outcome, db: &Path, report: Option<&Path>, what: &str) -> Result<(), String> {
+    let h = outcome
+        .history
+        .lock()
+        .map_err(|_| "history lock poisoned")?;
+    let h = &*h;
+    let detail = h
+        .session_detail(outcome.session)
+        .map_err(|e| e.to_string())?
+        .ok_or("the session is missing from the history")?;
+    let report_path = report.map_or_else(
+        || db.with_file_name(format!("stressbeat-session-{}.png", outcome.session)),
+        Path::to_path_buf,
+    );
+    let drawn = write_report(h, outcome.session, &report_path)?;
+    print_summary(&detail, &outcome.counts, outcome.wall_s, what);
+    println!("History:  {} (session {})", db.display(), outcome.session);
+    println!(
+        "Report:   {} ({} timeline points, {} beat images)",
+        report_path.display(),
+        drawn.points,
+        drawn.beats
+    );
+    println!("\n{NOT_MEDICAL}");
+    Ok(())
+}
+
+fn print_summary(d: &SessionDetail, counts: &LiveCounts, wall_s: f64, what: &str) {
+    let s = &d.summary;
+    let minutes = s.duration_ms as f64 / 60_000.0;
+    println!("\n== {what}: {minutes:.1} min in {wall_s:.1} s");
+    println!(
+        "windows {} ({} scored), RR intervals {}, ECG samples {}, gaps {}, alerts {}",
+        s.windows, counts.scored, s.rr_intervals, s.ecg_samples, s.gaps, s.alerts
+    );
+    let f = |v: Option<f64>, unit: &str| v.map_or_else(|| "-".into(), |x| format!("{x:.1}{unit}"));
+    println!(
+        "mean HR {}, mean RMSSD {}, stress score mean {} / max {}",
+        f(d.mean_hr_bpm, " bpm"),
+        f(d.mean_rmssd_ms, " ms"),
+        f(d.mean_score, ""),
+        f(d.max_score, "")
+    );
+    if !d.minutes_by_state.is_empty() {
+        let states: Vec<String> = d
+            .minutes_by_state
+            .iter()
+            .map(|m| format!("{} {:.1} min", m.state, m.minutes))
+            .collect();
+        println!("time by state: {}", states.join(", "));
+    }
+    for a in &d.alerts {
+        println!(
+            "alert at +{:.1} min: {} ({})",
+            (a.at_ms - s.started_at_ms) as f64 / 60_000.0,
+            a.kind,
+            a.reason
+        );
+    }
+    for (reason, n) in &counts.unscored {
+        println!("no score in {n} windows: {reason}");
+    }
+    for text in &counts.degraded {
+        println!("degraded: {text}");
+    }
+}
+
+/// The demo's simulator: a stress episode over the middle third.
+pub fn demo_spec(minutes: f64, seed: u64, faults: FaultConfig) -> SimulatorSpec {
+    let total_s = minutes * 60.0;
+    SimulatorSpec {
+        minutes,
+        seed,
+        stress: vec![StressEpisode {
+            start_s: total_s / 3.0,
+            duration_s: total_s / 3.0,
+            intensity: 1.0,
+        }],
+        faults,
+        noisy: false,
+    }
+}
+
+/// Run `stressbeat demo`.
+pub fn demo(args: &DemoArgs) -> Result<(), String> {
+    if !(args.minutes.is_finite() && args.minutes > 0.0 && args.minutes <= 7.0 * 24.0 * 60.0) {
+        return Err("--minutes must be between 0 and one week".into());
+    }
+    let faults = match &args.faults {
+        Some(spec) => FaultConfig::parse(spec).map_err(|e| format!("--faults: {}", e.0))?,
+        None => FaultConfig::default(),
+    };
+    let db = resolve_db(args.db.as_deref())?;
+    println!(
+        "StressBeat demo: a simulated Polar H10, {:.0} minutes with a stress episode in the middle third.",
+        args.minutes
+    );
+    println!("History database: {}", db.display());
+    let history = open_rw(&db)?;
+    let spec = demo_spec(args.minutes, args.seed, faults);
+    let pacing = if args.realtime {
+        Pacing::RealTime { step_ms: 100 }
+    } else {
+        Pacing::AsFastAsPossible { step_ms: 250 }
+    };
+    let length_ms = (args.minutes * 60_000.0) as i64;
+    let start = if args.realtime {
+        now_unix_ms()
+    } else {
+        placed_start_ms(&history, length_ms)
+    };
+    let info = session_info(SourceKind::Simulator, SIMULATED_DEVICE, start);
+    let outcome = run_session(
+        history,
+        new_engines()?,
+        Box::new(simulator_source(&spec)),
+        pacing,
+        info,
+        length_ms,
+    )?;
+    finish(&outcome, &db, args.report.as_deref(), "Simulated session")
+}
+
+/// Simulate `minutes` of the demo session (as fast as possible) into `history` (tests).
+#[cfg(test)]
+pub(crate) fn simulate_into(
+    history: stressbeat_core::history::History,
+    minutes: f64,
+    seed: u64,
+) -> Result<Outcome, String> {
+    run_session(
+        history,
+        new_engines()?,
+        Box::new(simulator_source(&demo_spec(
+            minutes,
+            seed,
+            FaultConfig::default(),
+        ))),
+        Pacing::AsFastAsPossible { step_ms: 250 },
+        session_info(SourceKind::Simulator, SIMULATED_DEVICE, 1_800_000_000_000),
+        (minutes * 60_000.0) as i64,
+    )
+}
+
+/// Length of a recording in ms, when it can be read as one (captures: `None`).
+fn recording_length_ms(path: &Path) -> Option<i64> {
+    let rec = load_recording(path, &LoadOptions::default()).ok()?;
+    let ch = rec.default_ecg_channel()?;
+    Some((rec.signals.get(ch)?.duration_s() * 1000.0) as i64)
+}
+
+/// Calibrate a baseline on `path` (nothing stored); returns it with a line saying how it went.
+fn calibrate(path: &Path) -> Result<(PersonalBaseline, u64), String> {
+    let length_ms = recording_length_ms(path).ok_or_else(|| {
+        format!(
+            "{}: not a recording the baseline can be read from",
+            path.display()
+        )
+    })?;
+    let mut engines = new_engines()?;
+    let start = now_unix_ms();
+    // Windows end every 5 s up to the end; the calibration closes on the last of them.
+    engines
+        .stress
+        .start_calibration(start, (length_ms - 10_000).max(30_000));
+    let monitor = new_monitor(engines, None);
+    let degraded = Arc::new(Mutex::new(Vec::<String>::new()));
+    let d = degraded.clone();
+    let _sub = monitor.subscribe(
+        EventKind::Status,
+        Arc::new(move |ev: &MonitorEvent| {
+            if let MonitorEvent::Degraded(x) = ev
+                && let Ok(mut d) = d.lock()
+            {
+                d.push(format!("{x:?}"));
+            }
+        }),
+    );
+    let (source, pacing) = replay_source(path, None).map_err(|e| e.to_string())?;
+    monitor
+        .start(
+            Box::new(source),
+            pacing,
+            session_info(
+                SourceKind::Replay {
+                    file_name: String::new(),
+                },
+                RECORDING_DEVICE,
+                start,
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+    monitor.wait();
+    let e = monitor
+        .engines()
+        .lock()
+        .map_err(|_| "engine lock poisoned")?;
+    match e.stress.baseline() {
+        Some(b) => Ok((b.clone(), b.windows)),
+        None => Err(format!(
+            "{}: calibration failed (too few clean windows for a baseline){}",
+            path.display(),
+            degraded
+                .lock()
+                .map(|d| d.iter().map(|x| format!("; {x}")).collect::<String>())
+                .unwrap_or_default()
+        )),
+    }
+}
+
+/// Run `stressbeat replay`.
+pub fn replay(args: &ReplayArgs) -> Result<(), String> {
+    let db = resolve_db(args.db.as_deref())?;
+    println!("History database: {}", db.display());
+    let mut engines = new_engines()?;
+    if let Some(b) = &args.baseline {
+        let (baseline, windows) = calibrate(b)?;
+        println!(
+            "Personal baseline from {} ({windows} windows): HR {:.1} bpm, RMSSD {:.1} ms",
+            b.display(),
+            baseline.hr_bpm.mean,
+            baseline.rmssd_ms.mean
+        );
+        engines.stress.set_baseline(Some(baseline));
+    }
+    let file_name = args
+        .file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let history = open_rw(&db)?;
+    let (source, pacing) = replay_source(&args.file, None).map_err(|e| e.to_string())?;
+    let length_ms = recording_length_ms(&args.file).unwrap_or(0);
+    let start = placed_start_ms(&history, length_ms);
+    let info = session_info(SourceKind::Replay { file_name }, RECORDING_DEVICE, start);
+    let outcome = run_session(history, engines, Box::new(source), pacing, info, length_ms)?;
+    finish(
+        &outcome,
+        &db,
+        args.report.as_deref(),
+        &format!("Replay of {}", args.file.display()),
+    )
+}

@@ -1,0 +1,298 @@
+//! `stressbeat history` (sessions, daily summaries, recent alerts) and `stressbeat export` (a
+//! session as CSV or EDF+), plus where the history database lives by default.
+
+use std::{
+    fs::File,
+    io::{BufWriter, Write},
+    path::{Path, PathBuf},
+};
+
+use clap::{Args, ValueEnum};
+use serde_json::json;
+use stressbeat_core::history::{
+    AlertRow, DailySummary, History, HistoryOptions, SessionSummary, SourceKind, format_utc_iso,
+};
+
+use crate::{NOT_MEDICAL, print_json, table::Table};
+
+/// Sessions listed by `stressbeat history`.
+const SESSIONS_SHOWN: u32 = 20;
+/// Alerts listed by `stressbeat history`.
+const ALERTS_SHOWN: u32 = 10;
+
+/// The default history database: `$XDG_DATA_HOME/stressbeat/history.sqlite` (else
+/// `~/.local/share/…`, else the temporary directory).
+pub fn default_db_path() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".local").join("share"))
+        })
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("stressbeat").join("history.sqlite")
+}
+
+/// `path` or the default, its folder created.
+pub fn resolve_db(path: Option<&Path>) -> Result<PathBuf, String> {
+    let p = path.map_or_else(default_db_path, Path::to_path_buf);
+    if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    Ok(p)
+}
+
+/// Open the history at `path` for writing (created if needed).
+pub fn open_rw(path: &Path) -> Result<History, String> {
+    History::open(path, HistoryOptions::default())
+        .map_err(|e| format!("cannot open the history {}: {e}", path.display()))
+}
+
+/// Open an existing history at `path` for queries.
+pub fn open_ro(path: &Path) -> Result<History, String> {
+    if !path.exists() {
+        return Err(format!(
+            "no history at {} (run `stressbeat demo` first, or pass --db)",
+            path.display()
+        ));
+    }
+    History::open(
+        path,
+        HistoryOptions {
+            read_only: true,
+            ..HistoryOptions::default()
+        },
+    )
+    .map_err(|e| format!("cannot open the history {}: {e}", path.display()))
+}
+
+/// `stressbeat history`.
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    /// History database (default: printed by `stressbeat demo`).
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `stressbeat export`.
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Session id (see `stressbeat history`).
+    #[arg(long)]
+    session: i64,
+    /// csv: the session's windows (stress, HRV); edf: its raw ECG as EDF+ with annotations.
+    #[arg(long, value_enum)]
+    format: ExportFormat,
+    /// CSV only: write the RR intervals instead of the windows.
+    #[arg(long)]
+    rr: bool,
+    /// Output file.
+    #[arg(long)]
+    out: PathBuf,
+    /// History database (default: printed by `stressbeat demo`).
+    #[arg(long)]
+    db: Option<PathBuf>,
+}
+
+/// Export formats.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum ExportFormat {
+    /// RFC 4180 CSV.
+    Csv,
+    /// EDF+C.
+    Edf,
+}
+
+/// Source of a session in words.
+pub fn source_text(s: &SourceKind) -> String {
+    match s {
+        SourceKind::Replay { file_name } => format!("replay {file_name}"),
+        other => other.as_str().to_string(),
+    }
+}
+
+fn fmt_opt(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), |x| format!("{x:.1}"))
+}
+
+/// Run `stressbeat history`.
+pub fn history(args: &HistoryArgs) -> Result<(), String> {
+    let path = args.db.clone().unwrap_or_else(default_db_path);
+    let h = open_ro(&path)?;
+    let sessions = h.sessions(SESSIONS_SHOWN).map_err(|e| e.to_string())?;
+    let from = sessions.iter().map(|s| s.started_at_ms).min().unwrap_or(0);
+    let to = sessions
+        .iter()
+        .map(|s| s.started_at_ms + s.duration_ms.max(0))
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let days = h.daily_summaries(from, to, 0).map_err(|e| e.to_string())?;
+    let alerts = h
+        .alerts(i64::MIN / 2, i64::MAX / 2, ALERTS_SHOWN)
+        .map_err(|e| e.to_string())?;
+    if args.json {
+        return print_json(&json!({
+            "database": path.display().to_string(),
+            "sessions": sessions.iter().map(session_json).collect::<Vec<_>>(),
+            "daily_summaries_utc": days.iter().map(day_json).collect::<Vec<_>>(),
+            "recent_alerts": alerts.iter().map(alert_json).collect::<Vec<_>>(),
+            "note": NOT_MEDICAL,
+        }));
+    }
+    println!("History: {}\n", path.display());
+    println!("Sessions (newest first)");
+    let mut t = Table::new(&[
+        "id",
+        "started (UTC)",
+        "minutes",
+        "source",
+        "device",
+        "windows",
+        "alerts",
+        "gaps",
+        "end",
+    ]);
+    for s in &sessions {
+        t.row(vec![
+            s.id.to_string(),
+            format_utc_iso(s.started_at_ms),
+            format!("{:.1}", s.duration_ms as f64 / 60_000.0),
+            source_text(&s.source),
+            s.device_model.clone().unwrap_or_else(|| "-".into()),
+            s.windows.to_string(),
+            s.alerts.to_string(),
+            s.gaps.to_string(),
+            s.end_reason.clone().unwrap_or_else(|| "open".into()),
+        ]);
+    }
+    print!("{t}");
+    println!("\nDaily summaries (UTC days)");
+    let mut t = Table::new(&[
+        "date",
+        "windows",
+        "mean score",
+        "max score",
+        "mean HR",
+        "mean RMSSD",
+        "alerts",
+        "minutes by state",
+    ]);
+    for d in &days {
+        t.row(vec![
+            d.date.clone(),
+            d.windows.to_string(),
+            fmt_opt(d.mean_score),
+            fmt_opt(d.max_score),
+            fmt_opt(d.mean_hr_bpm),
+            fmt_opt(d.mean_rmssd_ms),
+            d.alerts.to_string(),
+            d.minutes_by_state
+                .iter()
+                .map(|m| format!("{} {:.1}", m.state, m.minutes))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ]);
+    }
+    print!("{t}");
+    println!("\nRecent alerts (newest first)");
+    let mut t = Table::new(&["at (UTC)", "session", "kind", "severity", "reason"]);
+    for a in &alerts {
+        t.row(vec![
+            format_utc_iso(a.at_ms),
+            a.session_id.to_string(),
+            a.kind.clone(),
+            a.severity.to_string(),
+            a.reason.clone(),
+        ]);
+    }
+    print!("{t}");
+    println!("\n{NOT_MEDICAL}");
+    Ok(())
+}
+
+fn session_json(s: &SessionSummary) -> serde_json::Value {
+    json!({
+        "id": s.id,
+        "started_at_ms": s.started_at_ms,
+        "started_utc": format_utc_iso(s.started_at_ms),
+        "ended_at_ms": s.ended_at_ms,
+        "end_reason": s.end_reason,
+        "duration_ms": s.duration_ms,
+        "source": source_text(&s.source),
+        "device_model": s.device_model,
+        "windows": s.windows,
+        "rr_intervals": s.rr_intervals,
+        "ecg_samples": s.ecg_samples,
+        "alerts": s.alerts,
+        "gaps": s.gaps,
+    })
+}
+
+fn day_json(d: &DailySummary) -> serde_json::Value {
+    json!({
+        "date": d.date,
+        "windows": d.windows,
+        "mean_score": d.mean_score,
+        "max_score": d.max_score,
+        "mean_hr_bpm": d.mean_hr_bpm,
+        "mean_rmssd_ms": d.mean_rmssd_ms,
+        "alerts": d.alerts,
+        "minutes_by_state": d.minutes_by_state.iter().map(|m| (m.state.clone(), json!(m.minutes))).collect::<serde_json::Map<_, _>>(),
+    })
+}
+
+fn alert_json(a: &AlertRow) -> serde_json::Value {
+    json!({
+        "id": a.id,
+        "session_id": a.session_id,
+        "at_ms": a.at_ms,
+        "at_utc": format_utc_iso(a.at_ms),
+        "kind": a.kind,
+        "severity": a.severity,
+        "reason": a.reason,
+        "acknowledged": a.acknowledged,
+    })
+}
+
+/// Run `stressbeat export`.
+pub fn export(args: &ExportArgs) -> Result<(), String> {
+    let path = args.db.clone().unwrap_or_else(default_db_path);
+    let h = open_ro(&path)?;
+    let file = File::create(&args.out)
+        .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
+    let mut out = BufWriter::new(file);
+    let what = match (args.format, args.rr) {
+        (ExportFormat::Csv, false) => {
+            let n = h
+                .export_windows_csv(args.session, &mut out)
+                .map_err(|e| e.to_string())?;
+            format!("{n} windows")
+        }
+        (ExportFormat::Csv, true) => {
+            let n = h
+                .export_rr_csv(args.session, &mut out)
+                .map_err(|e| e.to_string())?;
+            format!("{n} RR intervals")
+        }
+        (ExportFormat::Edf, _) => {
+            let r = h
+                .export_edf(args.session, &mut out)
+                .map_err(|e| e.to_string())?;
+            format!(
+                "{} ECG samples ({} filled in gaps), {} annotations",
+                r.samples, r.filled_samples, r.annotations
+            )
+        }
+    };
+    out.flush()
+        .map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
+    println!("session {} -> {}: {what}", args.session, args.out.display());
+    Ok(())
+}

@@ -1,0 +1,183 @@
+//! The live terminal view of a monitored session: a progress bar over the session's (simulated
+//! or recorded) time with heart rate and stress state, and alerts printed as they happen. When
+//! stdout is not a terminal, plain lines instead (one per `PLAIN_EVERY_MS` of session time).
+
+use std::io::IsTerminal;
+use std::sync::{Arc, Mutex};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use stressbeat_core::monitor::{Callback, MonitorEvent};
+
+/// Plain output prints a status line this often (session time).
+const PLAIN_EVERY_MS: i64 = 60_000;
+
+/// Counts the summary needs.
+#[derive(Debug, Default, Clone)]
+pub struct LiveCounts {
+    /// Windows scored.
+    pub windows: u64,
+    /// Windows with a score.
+    pub scored: u64,
+    /// Alerts raised.
+    pub alerts: u64,
+    /// Gaps reported.
+    pub gaps: u64,
+    /// Degradations reported (model missing, storage failed …), in words.
+    pub degraded: Vec<String>,
+    /// Unscored windows by the reason's first words, in first-seen order.
+    pub unscored: Vec<(String, u64)>,
+}
+
+#[derive(Debug)]
+struct State {
+    bar: Option<ProgressBar>,
+    start_ms: i64,
+    length_ms: i64,
+    last_plain_ms: i64,
+    hr: Option<f64>,
+    stress: String,
+    counts: LiveCounts,
+}
+
+/// The view; its [`LiveView::callback`] is subscribed to every event kind.
+#[derive(Debug, Clone)]
+pub struct LiveView {
+    state: Arc<Mutex<State>>,
+}
+
+fn clock(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+impl LiveView {
+    /// A view of a session starting at `start_ms` (Unix) and lasting about `length_ms`.
+    pub fn new(start_ms: i64, length_ms: i64) -> Self {
+        let bar = std::io::stdout().is_terminal().then(|| {
+            let b = ProgressBar::new(length_ms.max(1) as u64 / 1000);
+            let style = ProgressStyle::with_template("{spinner} [{bar:30}] {msg} ({elapsed} real)")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
+            b.set_style(style);
+            b
+        });
+        Self {
+            state: Arc::new(Mutex::new(State {
+                bar,
+                start_ms,
+                length_ms,
+                last_plain_ms: 0,
+                hr: None,
+                stress: "waiting for the first window".into(),
+                counts: LiveCounts::default(),
+            })),
+        }
+    }
+
+    /// The listener to subscribe.
+    pub fn callback(&self) -> Callback {
+        let state = self.state.clone();
+        Arc::new(move |ev: &MonitorEvent| {
+            if let Ok(mut s) = state.lock() {
+                s.on_event(ev);
+            }
+        })
+    }
+
+    /// Close the bar and return the counts.
+    pub fn finish(&self) -> LiveCounts {
+        match self.state.lock() {
+            Ok(mut s) => {
+                if let Some(b) = s.bar.take() {
+                    b.finish_and_clear();
+                }
+                s.counts.clone()
+            }
+            Err(_) => LiveCounts::default(),
+        }
+    }
+}
+
+impl State {
+    fn say(&self, line: &str) {
+        match &self.bar {
+            Some(b) => b.println(line),
+            None => println!("{line}"),
+        }
+    }
+
+    fn on_event(&mut self, ev: &MonitorEvent) {
+        let at = match ev {
+            MonitorEvent::HeartRate(hr) => {
+                self.hr = Some(hr.bpm);
+                hr.at_ms
+            }
+            MonitorEvent::Stress { update, .. } => {
+                self.counts.windows += 1;
+                if update.score.is_some() {
+                    self.counts.scored += 1;
+                } else if let Some(r) = update.reason {
+                    let msg = r.message();
+                    let kind = msg
+                        .split([':', '('])
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .to_string();
+                    match self.counts.unscored.iter_mut().find(|(k, _)| *k == kind) {
+                        Some((_, n)) => *n += 1,
+                        None => self.counts.unscored.push((kind, 1)),
+                    }
+                }
+                self.stress = match (update.score, update.state) {
+                    (Some(score), Some(state)) => format!("stress {score} {}", state.name()),
+                    (Some(score), None) => format!("stress {score}"),
+                    _ => update.message(),
+                };
+                update.at_ms
+            }
+            MonitorEvent::Alert(a) => {
+                self.counts.alerts += 1;
+                self.say(&format!(
+                    "  ! {} alert: {}",
+                    clock(a.at_ms - self.start_ms),
+                    a.reason
+                ));
+                a.at_ms
+            }
+            MonitorEvent::Gap { to_ms, .. } => {
+                self.counts.gaps += 1;
+                to_ms.round() as i64
+            }
+            MonitorEvent::Degraded(d) => {
+                let text = format!("{d:?}");
+                self.say(&format!("  degraded: {text}"));
+                self.counts.degraded.push(text);
+                return;
+            }
+            _ => return,
+        };
+        let t = at - self.start_ms;
+        let msg = format!(
+            "{}/{} HR {} | {} | alerts {}",
+            clock(t),
+            clock(self.length_ms),
+            self.hr
+                .map_or_else(|| "-".into(), |h| format!("{h:.0} bpm")),
+            self.stress,
+            self.counts.alerts
+        );
+        match &self.bar {
+            Some(b) => {
+                b.set_position((t.max(0) / 1000) as u64);
+                b.set_message(msg);
+            }
+            None => {
+                if t - self.last_plain_ms >= PLAIN_EVERY_MS {
+                    self.last_plain_ms = t - t % PLAIN_EVERY_MS;
+                    println!("{msg}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,741 @@
+//! The PNG session report, drawn from the history alone (same history, same PNG): title, session
+//! facts, heart rate and stress score over time (calm / elevated / high bands, alerts marked, gaps
+//! shaded), example beat images, an HRV summary and the "not a medical device" footer.
+//!
+//! Drawing uses a few primitives on an RGB buffer and the 8×8 bitmap font (`font8x8`) scaled up;
+//! no system fonts.
+
+use std::path::Path;
+
+use font8x8::legacy::BASIC_LEGACY;
+use image::{Rgb, RgbImage};
+use stressbeat_core::{
+    dsp::{
+        filter::{EcgFilter, EcgFilterConfig},
+        rpeak::detect_peaks,
+    },
+    engine::Hysteresis,
+    formats::edf,
+    history::{History, SessionDetail, SessionId, TimelinePoint, format_utc_iso},
+    imaging::{IMAGE_PIXELS, IMAGE_SIZE, Imager},
+};
+
+/// Width of the report, pixels.
+pub const WIDTH: u32 = 1200;
+/// Height of the report, pixels.
+pub const HEIGHT: u32 = 1250;
+/// Beat images shown (spread evenly over the session).
+const BEAT_IMAGES: usize = 4;
+/// Beat images are drawn at this multiple of their 128 px size.
+const BEAT_SCALE: u32 = 2;
+
+const WHITE: Rgb<u8> = Rgb([255, 255, 255]);
+const INK: Rgb<u8> = Rgb([30, 30, 40]);
+const MUTED: Rgb<u8> = Rgb([110, 110, 120]);
+const GRID: Rgb<u8> = Rgb([225, 225, 230]);
+const GAP: Rgb<u8> = Rgb([200, 200, 205]);
+const HR_LINE: Rgb<u8> = Rgb([200, 40, 60]);
+const SCORE_LINE: Rgb<u8> = Rgb([30, 60, 160]);
+const ALERT: Rgb<u8> = Rgb([230, 90, 0]);
+const CALM_BAND: Rgb<u8> = Rgb([226, 243, 228]);
+const ELEVATED_BAND: Rgb<u8> = Rgb([252, 244, 214]);
+const HIGH_BAND: Rgb<u8> = Rgb([250, 222, 222]);
+
+/// A plot's area on the canvas, pixels (left, top, width, height).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlotArea {
+    /// Left edge.
+    pub x: u32,
+    /// Top edge.
+    pub y: u32,
+    /// Width.
+    pub w: u32,
+    /// Height.
+    pub h: u32,
+}
+
+/// Heart-rate plot area.
+pub const HR_PLOT: PlotArea = PlotArea {
+    x: 90,
+    y: 150,
+    w: 1070,
+    h: 200,
+};
+/// Stress-score plot area.
+pub const SCORE_PLOT: PlotArea = PlotArea {
+    x: 90,
+    y: 410,
+    w: 1070,
+    h: 220,
+};
+/// Top of the beat-image row.
+pub const BEATS_TOP: u32 = 690;
+
+/// One example beat for the report.
+#[derive(Debug, Clone)]
+pub struct BeatImage {
+    /// When the beat happened (ms, UTC).
+    pub at_ms: i64,
+    /// The 128×128 grayscale image (crate imaging).
+    pub pixels: Vec<u8>,
+}
+
+/// Everything the report shows, read from the history.
+#[derive(Debug, Clone)]
+pub struct ReportData {
+    /// The session, its aggregates, alerts and gaps.
+    pub detail: SessionDetail,
+    /// Heart rate and score over the session, downsampled to the plot width.
+    pub timeline: Vec<TimelinePoint>,
+    /// Example beats (empty when the session has no raw ECG).
+    pub beats: Vec<BeatImage>,
+    /// Why there are no beat images, when there are none.
+    pub beats_note: Option<String>,
+}
+
+/// What [`write_report`] drew.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportSummary {
+    /// Timeline points plotted.
+    pub points: usize,
+    /// Beat images drawn.
+    pub beats: usize,
+}
+
+/// Read what the report needs for `session`.
+pub fn collect(history: &History, session: SessionId) -> Result<ReportData, String> {
+    let detail = history
+        .session_detail(session)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no session {session} in the history"))?;
+    let s = &detail.summary;
+    let end = s.started_at_ms + s.duration_ms.max(1);
+    let timeline = history
+        .timeline(s.started_at_ms, end + 1, HR_PLOT.w)
+        .map_err(|e| e.to_string())?;
+    let (beats, beats_note) = match example_beats(history, session, s.started_at_ms) {
+        Ok(b) if b.is_empty() => (b, Some("no beats found in the stored ECG".to_string())),
+        Ok(b) => (b, None),
+        Err(why) => (Vec::new(), Some(why)),
+    };
+    Ok(ReportData {
+        detail,
+        timeline,
+        beats,
+        beats_note,
+    })
+}
+
+/// Beats at evenly spread times of the session's stored raw ECG (exported as EDF+ and read back,
+/// so the report sees exactly what an export would).
+fn example_beats(history: &History, session: SessionId, t0: i64) -> Result<Vec<BeatImage>, String> {
+    let mut bytes = Vec::new();
+    history
+        .export_edf(session, &mut bytes)
+        .map_err(|e| format!("no raw ECG stored ({e})"))?;
+    let rec = edf::parse(&bytes).map_err(|e| format!("stored ECG unreadable ({e})"))?;
+    // The export starts at the first stored sample, close to the session's start (`t0`).
+    let Some(sig) = rec.signals.iter().find(|s| !s.samples.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let fs = sig.sampling_rate_hz;
+    let mv: Vec<f32> = sig.to_millivolts().unwrap_or_else(|| sig.samples.clone());
+    let peaks = detect_peaks(&mv, fs);
+    let mut imager = Imager::with_sampling_rate(fs).map_err(|e| e.to_string())?;
+    let (pre, post) = imager.beat_window();
+    let usable: Vec<usize> = peaks
+        .into_iter()
+        .filter(|&p| p >= pre && p + post <= mv.len())
+        .filter(|&p| {
+            mv[p - pre..p + post]
+                .iter()
+                .all(|x| x.is_finite() && *x != 0.0)
+        })
+        .collect();
+    // Drawn band-passed without phase shift (forward and backward): no baseline wander.
+    let mut mv = mv;
+    let mut filter = EcgFilter::new(fs, &EcgFilterConfig::default()).map_err(|e| e.to_string())?;
+    for _ in 0..2 {
+        filter.reset();
+        filter.process_in_place(&mut mv);
+        mv.reverse();
+    }
+    let mut out = Vec::new();
+    for k in 0..BEAT_IMAGES.min(usable.len()) {
+        let p = usable[(2 * k + 1) * usable.len() / (2 * BEAT_IMAGES)];
+        let mut pixels = vec![0u8; IMAGE_PIXELS];
+        imager
+            .render_beat(&mv[p - pre..p + post], &mut pixels)
+            .map_err(|e| e.to_string())?;
+        out.push(BeatImage {
+            at_ms: t0 + (p as f64 * 1000.0 / fs).round() as i64,
+            pixels,
+        });
+    }
+    Ok(out)
+}
+
+/// Collect, draw and save the report of `session` as PNG at `path`.
+pub fn write_report(
+    history: &History,
+    session: SessionId,
+    path: &Path,
+) -> Result<ReportSummary, String> {
+    let data = collect(history, session)?;
+    let img = render(&data);
+    img.save_with_format(path, image::ImageFormat::Png)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(ReportSummary {
+        points: data.timeline.len(),
+        beats: data.beats.len(),
+    })
+}
+
+/// Draw the report.
+pub fn render(data: &ReportData) -> RgbImage {
+    let mut c = Canvas::new(WIDTH, HEIGHT);
+    let s = &data.detail.summary;
+    let t0 = s.started_at_ms;
+    let t1 = t0 + s.duration_ms.max(1);
+
+    c.text(
+        20,
+        16,
+        &format!("StressBeat session {} report", s.id),
+        3,
+        INK,
+    );
+    let source = match &s.source {
+        stressbeat_core::history::SourceKind::Replay { file_name } => {
+            format!("replay {file_name}")
+        }
+        other => other.as_str().to_string(),
+    };
+    c.text(
+        20,
+        54,
+        &format!(
+            "{}  |  {}  |  started {}Z",
+            source,
+            s.device_model.as_deref().unwrap_or("unknown device"),
+            format_utc_iso(t0).get(..19).unwrap_or_default()
+        ),
+        2,
+        INK,
+    );
+    c.text(
+        20,
+        78,
+        &format!(
+            "{}  |  {} windows  |  {} gaps  |  {} alerts  |  {} RR intervals",
+            duration_text(s.duration_ms),
+            s.windows,
+            s.gaps,
+            s.alerts,
+            s.rr_intervals
+        ),
+        2,
+        MUTED,
+    );
+
+    // Heart rate.
+    let hr: Vec<(i64, f64)> = data
+        .timeline
+        .iter()
+        .filter_map(|p| Some((mid(p), p.mean_hr_bpm?)))
+        .collect();
+    let (lo, hi) = hr_range(&hr);
+    c.text(HR_PLOT.x, HR_PLOT.y - 26, "Heart rate (bpm)", 2, INK);
+    c.frame(HR_PLOT, GRID);
+    shade_gaps(&mut c, HR_PLOT, data, t0, t1);
+    for v in ticks(lo, hi) {
+        let y = y_of(HR_PLOT, v, lo, hi);
+        c.hline(HR_PLOT.x, HR_PLOT.x + HR_PLOT.w, y, GRID);
+        c.text_right(
+            HR_PLOT.x - 8,
+            y.saturating_sub(7),
+            &format!("{v:.0}"),
+            2,
+            MUTED,
+        );
+    }
+    plot_series(
+        &mut c,
+        HR_PLOT,
+        &hr,
+        t0,
+        t1,
+        lo,
+        hi,
+        max_step_ms(data),
+        HR_LINE,
+    );
+    time_axis(&mut c, HR_PLOT, t0, t1);
+
+    // Stress score with bands and alerts.
+    let h = Hysteresis::default();
+    let bands = [
+        (0.0, f64::from(h.elevated_enter), CALM_BAND, "calm"),
+        (
+            f64::from(h.elevated_enter),
+            f64::from(h.high_enter),
+            ELEVATED_BAND,
+            "elevated",
+        ),
+        (f64::from(h.high_enter), 100.0, HIGH_BAND, "high"),
+    ];
+    c.text(
+        SCORE_PLOT.x,
+        SCORE_PLOT.y - 26,
+        "Stress score (0-100) vs personal baseline; alerts marked",
+        2,
+        INK,
+    );
+    for (from, to, color, name) in bands {
+        let top = y_of(SCORE_PLOT, to, 0.0, 100.0);
+        let bottom = y_of(SCORE_PLOT, from, 0.0, 100.0);
+        c.fill_rect(SCORE_PLOT.x, top, SCORE_PLOT.w, bottom - top, color);
+        c.text(SCORE_PLOT.x + 6, top + 4, name, 2, MUTED);
+    }
+    c.frame(SCORE_PLOT, GRID);
+    shade_gaps(&mut c, SCORE_PLOT, data, t0, t1);
+    for v in [0.0, 25.0, 50.0, 75.0, 100.0] {
+        let y = y_of(SCORE_PLOT, v, 0.0, 100.0);
+        c.text_right(
+            SCORE_PLOT.x - 8,
+            y.saturating_sub(7),
+            &format!("{v:.0}"),
+            2,
+            MUTED,
+        );
+    }
+    for a in &data.detail.alerts {
+        let x = x_of(SCORE_PLOT, a.at_ms, t0, t1);
+        c.vline(x, SCORE_PLOT.y, SCORE_PLOT.y + SCORE_PLOT.h, ALERT);
+        c.fill_rect(x.saturating_sub(4), SCORE_PLOT.y, 9, 9, ALERT);
+    }
+    let score: Vec<(i64, f64)> = data
+        .timeline
+        .iter()
+        .filter_map(|p| Some((mid(p), p.mean_score?)))
+        .collect();
+    plot_series(
+        &mut c,
+        SCORE_PLOT,
+        &score,
+        t0,
+        t1,
+        0.0,
+        100.0,
+        max_step_ms(data),
+        SCORE_LINE,
+    );
+    if score.is_empty() {
+        let msg = "no scored windows in this session";
+        c.text(
+            SCORE_PLOT.x + 200,
+            SCORE_PLOT.y + SCORE_PLOT.h / 2,
+            msg,
+            2,
+            INK,
+        );
+    }
+    time_axis(&mut c, SCORE_PLOT, t0, t1);
+
+    // Example beats.
+    c.text(
+        20,
+        BEATS_TOP,
+        "Example beats (R-peak centred, shape only)",
+        2,
+        INK,
+    );
+    let img_px = IMAGE_SIZE as u32 * BEAT_SCALE;
+    for (k, b) in data.beats.iter().enumerate() {
+        let x = 20 + k as u32 * (img_px + 20);
+        let y = BEATS_TOP + 26;
+        c.gray_image(x, y, &b.pixels, BEAT_SCALE);
+        c.text(
+            x,
+            y + img_px + 6,
+            &format!("at {}", clock_text(b.at_ms - t0)),
+            2,
+            MUTED,
+        );
+    }
+    if let Some(note) = &data.beats_note {
+        c.text(20, BEATS_TOP + 30, note, 2, MUTED);
+    }
+
+    // HRV summary.
+    let d = &data.detail;
+    let sx = 20;
+    let mut y = BEATS_TOP + 26 + img_px + 40;
+    c.text(sx, y, "Summary", 2, INK);
+    y += 26;
+    let states = d
+        .minutes_by_state
+        .iter()
+        .map(|m| format!("{} {:.1}", m.state, m.minutes))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let lines = [
+        format!("mean HR     {}", opt(d.mean_hr_bpm, "bpm")),
+        format!("mean RMSSD  {}", opt(d.mean_rmssd_ms, "ms")),
+        format!("mean score  {}", opt(d.mean_score, "")),
+        format!("max score   {}", opt(d.max_score, "")),
+        beat_classes(&d.beats),
+        "minutes by state:".to_string(),
+        format!(
+            " {}",
+            if states.is_empty() {
+                "-".into()
+            } else {
+                states
+            }
+        ),
+    ];
+    for l in &lines {
+        c.text(sx, y, l, 2, INK);
+        y += 22;
+    }
+    let ax = WIDTH / 2 + 20;
+    let mut y = BEATS_TOP + 26 + img_px + 40;
+    c.text(ax, y, &format!("Alerts ({})", d.alerts.len()), 2, INK);
+    y += 26;
+    for a in d.alerts.iter().take(7) {
+        c.text(
+            ax,
+            y,
+            &format!("{} {}", clock_text(a.at_ms - t0), a.kind),
+            2,
+            ALERT,
+        );
+        y += 22;
+    }
+    if d.alerts.len() > 7 {
+        c.text(
+            ax,
+            y,
+            &format!("... and {} more", d.alerts.len() - 7),
+            2,
+            MUTED,
+        );
+    }
+
+    c.fill_rect(0, HEIGHT - 44, WIDTH, 44, Rgb([240, 240, 244]));
+    c.text(
+        20,
+        HEIGHT - 30,
+        "Not a medical device. For personal insight only, not for diagnosis.",
+        2,
+        INK,
+    );
+    c.img
+}
+
+/// Beat classes as shares (windows overlap, so the stored counts are not beat counts).
+fn beat_classes(b: &stressbeat_core::history::BeatCounts) -> String {
+    let total = b.normal + b.supraventricular + b.ventricular + b.fusion + b.unknown;
+    if total == 0 {
+        return "beat classes -".into();
+    }
+    let pct = |n: u32| f64::from(n) * 100.0 / f64::from(total);
+    format!(
+        "beat classes N {:.1} %, S {:.1} %, V {:.1} %",
+        pct(b.normal),
+        pct(b.supraventricular),
+        pct(b.ventricular)
+    )
+}
+
+fn mid(p: &TimelinePoint) -> i64 {
+    p.start_ms + (p.end_ms - p.start_ms) / 2
+}
+
+/// Longest step between points drawn as one line: a bucket plus a window step, or 15 s.
+fn max_step_ms(data: &ReportData) -> i64 {
+    let bucket = data.timeline.first().map_or(0, |p| p.end_ms - p.start_ms);
+    (2 * bucket).max(15_000)
+}
+
+fn hr_range(hr: &[(i64, f64)]) -> (f64, f64) {
+    let (lo, hi) = hr
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &(_, v)| {
+            (lo.min(v), hi.max(v))
+        });
+    if !lo.is_finite() {
+        return (40.0, 120.0);
+    }
+    let lo = ((lo - 5.0) / 10.0).floor() * 10.0;
+    let hi = ((hi + 5.0) / 10.0).ceil() * 10.0;
+    (lo.max(0.0), hi.max(lo + 20.0))
+}
+
+fn ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let step = if hi - lo > 80.0 { 20.0 } else { 10.0 };
+    let mut v = (lo / step).ceil() * step;
+    let mut out = Vec::new();
+    while v <= hi + 1e-9 {
+        out.push(v);
+        v += step;
+    }
+    out
+}
+
+fn x_of(a: PlotArea, t: i64, t0: i64, t1: i64) -> u32 {
+    let f = ((t - t0) as f64 / (t1 - t0).max(1) as f64).clamp(0.0, 1.0);
+    a.x + (f * f64::from(a.w - 1)).round() as u32
+}
+
+fn y_of(a: PlotArea, v: f64, lo: f64, hi: f64) -> u32 {
+    let f = ((v - lo) / (hi - lo)).clamp(0.0, 1.0);
+    a.y + a.h - 1 - (f * f64::from(a.h - 1)).round() as u32
+}
+
+fn shade_gaps(c: &mut Canvas, a: PlotArea, data: &ReportData, t0: i64, t1: i64) {
+    for g in &data.detail.gaps {
+        let x0 = x_of(a, g.from_ms, t0, t1);
+        let x1 = x_of(a, g.to_ms, t0, t1).max(x0 + 1);
+        c.fill_rect(x0, a.y + 1, x1 - x0, a.h - 2, GAP);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn plot_series(
+    c: &mut Canvas,
+    a: PlotArea,
+    pts: &[(i64, f64)],
+    t0: i64,
+    t1: i64,
+    lo: f64,
+    hi: f64,
+    max_step_ms: i64,
+    color: Rgb<u8>,
+) {
+    for w in pts.windows(2) {
+        let ((ta, va), (tb, vb)) = (w[0], w[1]);
+        if tb - ta > max_step_ms {
+            continue;
+        }
+        let (xa, ya) = (x_of(a, ta, t0, t1), y_of(a, va, lo, hi));
+        let (xb, yb) = (x_of(a, tb, t0, t1), y_of(a, vb, lo, hi));
+        c.line(xa, ya, xb, yb, color);
+        c.line(xa, ya + 1, xb, yb + 1, color);
+    }
+    if let [(t, v)] = pts {
+        let (x, y) = (x_of(a, *t, t0, t1), y_of(a, *v, lo, hi));
+        c.fill_rect(x.saturating_sub(2), y.saturating_sub(2), 5, 5, color);
+    }
+}
+
+fn time_axis(c: &mut Canvas, a: PlotArea, t0: i64, t1: i64) {
+    let span = t1 - t0;
+    let step = [
+        10_000i64, 30_000, 60_000, 120_000, 300_000, 600_000, 1_800_000, 3_600_000, 7_200_000,
+        14_400_000,
+    ]
+    .into_iter()
+    .find(|s| span / s <= 8)
+    .unwrap_or(14_400_000);
+    let mut t = 0;
+    while t <= span {
+        let x = x_of(a, t0 + t, t0, t1);
+        c.vline(x, a.y + a.h, a.y + a.h + 5, MUTED);
+        let label = clock_text(t);
+        let half = 8 * label.len() as u32;
+        let lx = x.saturating_sub(half).max(a.x).min(WIDTH - 2 * half - 2);
+        c.text(lx, a.y + a.h + 10, &label, 2, MUTED);
+        t += step;
+    }
+}
+
+/// Elapsed time as "m:ss" or "h:mm:ss".
+fn clock_text(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+fn duration_text(ms: i64) -> String {
+    let min = ms as f64 / 60_000.0;
+    if min >= 120.0 {
+        format!("{:.1} h", min / 60.0)
+    } else {
+        format!("{min:.1} min")
+    }
+}
+
+fn opt(v: Option<f64>, unit: &str) -> String {
+    v.map_or_else(|| "-".to_string(), |x| format!("{x:.1} {unit}"))
+}
+
+/// An RGB canvas with the drawing primitives the report needs (clipped at the edges).
+struct Canvas {
+    img: RgbImage,
+}
+
+impl Canvas {
+    fn new(w: u32, h: u32) -> Self {
+        Self {
+            img: RgbImage::from_pixel(w, h, WHITE),
+        }
+    }
+
+    fn put(&mut self, x: u32, y: u32, color: Rgb<u8>) {
+        if x < self.img.width() && y < self.img.height() {
+            self.img.put_pixel(x, y, color);
+        }
+    }
+
+    fn fill_rect(&mut self, x: u32, y: u32, w: u32, h: u32, color: Rgb<u8>) {
+        for yy in y..y.saturating_add(h).min(self.img.height()) {
+            for xx in x..x.saturating_add(w).min(self.img.width()) {
+                self.img.put_pixel(xx, yy, color);
+            }
+        }
+    }
+
+    fn hline(&mut self, x0: u32, x1: u32, y: u32, color: Rgb<u8>) {
+        self.fill_rect(x0, y, x1.saturating_sub(x0), 1, color);
+    }
+
+    fn vline(&mut self, x: u32, y0: u32, y1: u32, color: Rgb<u8>) {
+        self.fill_rect(x, y0, 1, y1.saturating_sub(y0), color);
+    }
+
+    fn frame(&mut self, a: PlotArea, color: Rgb<u8>) {
+        self.hline(a.x, a.x + a.w, a.y, color);
+        self.hline(a.x, a.x + a.w, a.y + a.h - 1, color);
+        self.vline(a.x, a.y, a.y + a.h, color);
+        self.vline(a.x + a.w - 1, a.y, a.y + a.h, color);
+    }
+
+    /// Bresenham line.
+    fn line(&mut self, x0: u32, y0: u32, x1: u32, y1: u32, color: Rgb<u8>) {
+        let (mut x, mut y) = (i64::from(x0), i64::from(y0));
+        let (x1, y1) = (i64::from(x1), i64::from(y1));
+        let (dx, dy) = ((x1 - x).abs(), -(y1 - y).abs());
+        let (sx, sy) = (if x < x1 { 1 } else { -1 }, if y < y1 { 1 } else { -1 });
+        let mut err = dx + dy;
+        loop {
+            self.put(x as u32, y as u32, color);
+            if x == x1 && y == y1 {
+                break;
+            }
+            let e2 = 2 * err;
+            if e2 >= dy {
+                err += dy;
+                x += sx;
+            }
+            if e2 <= dx {
+                err += dx;
+                y += sy;
+            }
+        }
+    }
+
+    /// ASCII text from the 8×8 font at `scale` (other characters print as '?').
+    fn text(&mut self, x: u32, y: u32, s: &str, scale: u32, color: Rgb<u8>) {
+        for (i, ch) in s.chars().enumerate() {
+            let code = if ch.is_ascii() {
+                ch as usize
+            } else {
+                '?' as usize
+            };
+            let glyph = BASIC_LEGACY[code];
+            let gx = x + i as u32 * 8 * scale;
+            for (row, bits) in glyph.iter().enumerate() {
+                for col in 0..8u32 {
+                    if bits >> col & 1 == 1 {
+                        self.fill_rect(
+                            gx + col * scale,
+                            y + row as u32 * scale,
+                            scale,
+                            scale,
+                            color,
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Text ending at `right`.
+    fn text_right(&mut self, right: u32, y: u32, s: &str, scale: u32, color: Rgb<u8>) {
+        let w = s.len() as u32 * 8 * scale;
+        self.text(right.saturating_sub(w), y, s, scale, color);
+    }
+
+    /// A 128×128 grayscale image, inverted (dark line on white), scaled by `scale`.
+    fn gray_image(&mut self, x: u32, y: u32, pixels: &[u8], scale: u32) {
+        let n = IMAGE_SIZE as u32;
+        for (i, &p) in pixels.iter().enumerate().take(IMAGE_PIXELS) {
+            let (px, py) = (i as u32 % n, i as u32 / n);
+            let v = 255 - p;
+            self.fill_rect(x + px * scale, y + py * scale, scale, scale, Rgb([v, v, v]));
+        }
+        self.frame(
+            PlotArea {
+                x,
+                y,
+                w: n * scale,
+                h: n * scale,
+            },
+            GRID,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use stressbeat_core::history::HistoryOptions;
+
+    fn count(img: &RgbImage, a: PlotArea, color: Rgb<u8>) -> usize {
+        (a.y..a.y + a.h)
+            .flat_map(|y| (a.x..a.x + a.w).map(move |x| (x, y)))
+            .filter(|&(x, y)| *img.get_pixel(x, y) == color)
+            .count()
+    }
+
+    #[test]
+    fn report_of_a_short_simulated_session() {
+        let history = History::open_in_memory(HistoryOptions::default()).unwrap();
+        let run = crate::demo::simulate_into(history, 3.0, 11).unwrap();
+        let w = run.history.lock().unwrap();
+        let data = collect(&w, run.session).unwrap();
+        assert!(data.timeline.len() >= 25, "{} points", data.timeline.len());
+        assert_eq!(data.beats.len(), BEAT_IMAGES, "{:?}", data.beats_note);
+        for b in &data.beats {
+            assert!(b.pixels.iter().filter(|&&p| p > 128).count() > 100);
+        }
+        let img = render(&data);
+        assert_eq!(img.dimensions(), (WIDTH, HEIGHT));
+        // Both plots hold their line (a 3-minute series spans most of the width).
+        assert!(count(&img, HR_PLOT, HR_LINE) > 600);
+        assert!(count(&img, SCORE_PLOT, SCORE_LINE) > 600);
+        // The beat images are drawn (dark pixels inside the first frame).
+        let beat = PlotArea {
+            x: 21,
+            y: BEATS_TOP + 27,
+            w: 254,
+            h: 254,
+        };
+        let dark = (beat.y..beat.y + beat.h)
+            .flat_map(|y| (beat.x..beat.x + beat.w).map(move |x| (x, y)))
+            .filter(|&(x, y)| img.get_pixel(x, y).0[0] < 100)
+            .count();
+        assert!(dark > 300, "{dark} dark pixels in the first beat");
+        // Deterministic for a given history.
+        assert_eq!(render(&collect(&w, run.session).unwrap()), img);
+        // An unknown session is an error.
+        assert!(collect(&w, run.session + 1).is_err());
+    }
+}
