@@ -16,10 +16,10 @@ db=()
 for ((i = 1; i <= $#; i++)); do
   if [ "${!i}" = "--db" ]; then j=$((i + 1)); db=(--db "${!j}"); fi
 done
-if [ -f "$data/Subject01_2.edf" ] && [ -f "$data/Subject01_1.edf" ]; then
+if [ -f "$data/Subject03_2.edf" ] && [ -f "$data/Subject03_1.edf" ]; then
   echo
-  echo "== Replay of a real recording: EEGMAT subject 1, mental arithmetic, baseline from rest"
-  if ! "$sb" replay "$data/Subject01_2.edf" --baseline "$data/Subject01_1.edf" "${db[@]}"; then
+  echo "== Replay of a real recording: EEGMAT subject 3, mental arithmetic, baseline from rest"
+  if ! "$sb" replay "$data/Subject03_2.edf" --baseline "$data/Subject03_1.edf" "${db[@]}"; then
     echo "demo: the replay failed (see above); the simulated demo above is complete." >&2
   fi
 else
