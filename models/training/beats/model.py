@@ -17,7 +17,11 @@ def _conv(c_in: int, c_out: int, k: int) -> nn.Sequential:
 
 
 class BeatNet(nn.Module):
-    """beat [B,1,L] + rr [B,R] (raw) -> class probabilities [B,5] (N,S,V,F,Q)."""
+    """beat [B,1,L] + rr [B,R] (raw) -> class probabilities [B,5] (N,S,V,F,Q).
+
+    The shipped model uses the defaults; `beat_scale`, `global_pool`, `additive` and
+    `channels=2` are the variants tried in the model card.
+    """
 
     def __init__(self, length: int, n_rr: int, width: int = 16, hidden: int = 32, dropout: float = 0.3,
                  beat_scale: bool = False, global_pool: bool = False, additive: bool = False,
@@ -41,8 +45,8 @@ class BeatNet(nn.Module):
         # additive: logits = f(beat) + g(rr), no interaction, so RR evidence is never ignored
         self.beat_head = nn.Linear(hidden, 5) if additive else None
         self.rr_head = nn.Linear(16, 5) if additive else None
-        self.head = None if additive else nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden + 16, hidden), nn.ReLU(),
-                                  nn.Linear(hidden, 5))
+        self.head = None if additive else nn.Sequential(
+            nn.Dropout(dropout), nn.Linear(hidden + 16, hidden), nn.ReLU(), nn.Linear(hidden, 5))
 
     def set_normalisation(self, beats: np.ndarray, rr: np.ndarray) -> None:
         """Fits the input standardisation on training data only."""
