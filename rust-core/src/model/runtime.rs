@@ -24,7 +24,16 @@ const TRUNCATION_HINTS: [&str; 2] = ["buffer underflow", "unexpected end"];
 impl OnnxGraph {
     /// Decode ONNX bytes. A protobuf that ends early is [`ModelError::Truncated`]; any other
     /// decoding or graph-building failure is [`ModelError::Corrupt`].
+    /// tract can panic on a malformed graph; that is [`ModelError::Corrupt`] too.
     pub fn parse(bytes: &[u8]) -> Result<Self, ModelError> {
+        std::panic::catch_unwind(|| Self::parse_unguarded(bytes)).unwrap_or_else(|_| {
+            Err(ModelError::Corrupt {
+                detail: "tract panicked while building the graph".into(),
+            })
+        })
+    }
+
+    fn parse_unguarded(bytes: &[u8]) -> Result<Self, ModelError> {
         let onnx = tract_onnx::onnx();
         let proto = onnx.proto_model_for_read(&mut &bytes[..]).map_err(|e| {
             let detail = format!("{e:#}");
@@ -78,7 +87,20 @@ impl OnnxGraph {
 
     /// Fix every input to f32 of `shapes` (in graph order; `-1` = one shared symbolic batch
     /// dimension), optimise once and make the plan runnable on one thread.
-    pub fn optimise(mut self, shapes: &[TensorSpec]) -> Result<OnnxModel, ModelError> {
+    /// tract can panic on a malformed graph (seen in shape inference); that is a typed error too.
+    pub fn optimise(self, shapes: &[TensorSpec]) -> Result<OnnxModel, ModelError> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.optimise_unguarded(shapes)
+        }))
+        .unwrap_or_else(|_| {
+            Err(ModelError::Tract {
+                stage: TractStage::Optimise,
+                detail: "tract panicked on this graph".into(),
+            })
+        })
+    }
+
+    fn optimise_unguarded(mut self, shapes: &[TensorSpec]) -> Result<OnnxModel, ModelError> {
         let fail = |e: TractError| ModelError::tract(TractStage::Optimise, &e);
         let batch = self.model.sym("N");
         for (i, spec) in shapes.iter().enumerate() {
