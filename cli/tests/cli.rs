@@ -1,26 +1,12 @@
 //! The `stressbeat` binary as a user runs it: JSON shapes, exit codes, help.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may unwrap and panic
 
-use std::{path::PathBuf, process::Command};
+use std::process::Command;
+
+use stressbeat_e2e::dataset;
 
 fn stressbeat() -> Command {
     Command::new(env!("CARGO_BIN_EXE_stressbeat"))
-}
-
-fn data(sub: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data")
-        .join(sub);
-    if p.exists() {
-        return Some(p);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must have the shared data: {} is missing",
-        p.display()
-    );
-    eprintln!("SKIP: {} not found", p.display());
-    None
 }
 
 fn json(out: &std::process::Output) -> serde_json::Value {
@@ -34,7 +20,7 @@ fn json(out: &std::process::Output) -> serde_json::Value {
 
 #[test]
 fn peaks_json_shape_and_range() {
-    let Some(hea) = data("mitdb/101.hea") else {
+    let Some(hea) = dataset("mitdb").map(|d| d.join("101.hea")) else {
         return;
     };
     let out = stressbeat()
@@ -69,7 +55,7 @@ fn peaks_json_shape_and_range() {
 
 #[test]
 fn hrv_json_has_metrics_and_quality() {
-    let Some(edf) = data("eegmat/Subject01_1.edf") else {
+    let Some(edf) = dataset("eegmat").map(|d| d.join("Subject01_1.edf")) else {
         return;
     };
     let out = stressbeat()
@@ -86,7 +72,7 @@ fn hrv_json_has_metrics_and_quality() {
 
 #[test]
 fn eval_peaks_json_totals() {
-    let Some(dir) = data("nstdb") else { return };
+    let Some(dir) = dataset("nstdb") else { return };
     let out = stressbeat()
         .args(["eval-peaks", dir.to_str().unwrap(), "--json"])
         .output()

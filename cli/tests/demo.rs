@@ -138,12 +138,10 @@ fn history_of_a_missing_database_is_an_error() {
 
 #[test]
 fn replay_of_eegmat_with_baseline() {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/eegmat");
-    let (task, rest) = (data.join("Subject01_2.edf"), data.join("Subject01_1.edf"));
-    if !task.exists() || !rest.exists() {
-        eprintln!("SKIPPED: {} not found", data.display());
+    let Some(data) = stressbeat_e2e::dataset("eegmat") else {
         return;
-    }
+    };
+    let (task, rest) = (data.join("Subject01_2.edf"), data.join("Subject01_1.edf"));
     let dir = tmp_dir("replay");
     let db = dir.join("history.sqlite");
     let report = dir.join("replay.png");

@@ -2,29 +2,17 @@
 //! the span, one per full 30 s window and window channel, all 128×128 grayscale and not blank.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may unwrap and panic
 
-use std::{path::PathBuf, process::Command};
+use std::process::Command;
+
+use stressbeat_e2e::dataset;
 
 fn stressbeat() -> Command {
     Command::new(env!("CARGO_BIN_EXE_stressbeat"))
 }
 
-fn mitdb_101() -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/mitdb/101.hea");
-    if p.exists() {
-        return Some(p);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must have the shared data: {} is missing",
-        p.display()
-    );
-    eprintln!("SKIP: {} not found", p.display());
-    None
-}
-
 #[test]
 fn images_writes_one_png_per_beat_and_window() {
-    let Some(hea) = mitdb_101() else {
+    let Some(hea) = dataset("mitdb").map(|d| d.join("101.hea")) else {
         return;
     };
     let hea = hea.to_str().unwrap();
@@ -87,7 +75,7 @@ fn images_writes_one_png_per_beat_and_window() {
 
 #[test]
 fn images_rejects_an_unknown_channel() {
-    let Some(hea) = mitdb_101() else {
+    let Some(hea) = dataset("mitdb").map(|d| d.join("101.hea")) else {
         return;
     };
     let out = stressbeat()

@@ -4,6 +4,8 @@
 
 use std::{path::PathBuf, process::Command};
 
+use stressbeat_e2e::dataset;
+
 use serde_json::Value;
 use stressbeat_core::{
     io::{LoadOptions, load_recording},
@@ -12,22 +14,6 @@ use stressbeat_core::{
 
 fn stressbeat() -> Command {
     Command::new(env!("CARGO_BIN_EXE_stressbeat"))
-}
-
-fn data(sub: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data")
-        .join(sub);
-    if p.exists() {
-        return Some(p);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must have the shared data: {} is missing",
-        p.display()
-    );
-    eprintln!("SKIP: {} not found", p.display());
-    None
 }
 
 fn run_json(args: &[&str]) -> Value {
@@ -50,7 +36,7 @@ fn model(name: &str) -> PathBuf {
 /// so this checks the pipeline (sampling frames, beat alignment, labels), not generalisation.
 #[test]
 fn beats_finds_v_where_the_reference_says_v() {
-    let Some(hea) = data("mitdb/119.hea") else {
+    let Some(hea) = dataset("mitdb").map(|d| d.join("119.hea")) else {
         return;
     };
     let (from_s, to_s) = (60.0, 660.0);
@@ -145,7 +131,7 @@ fn assert_window_shape(w: &Value) {
 /// EEGMAT subject 3: the rest recording as the personal baseline, then the arithmetic task.
 #[test]
 fn stress_json_schema_and_times_relative_to_the_file() {
-    let Some(dir) = data("eegmat") else {
+    let Some(dir) = dataset("eegmat") else {
         return;
     };
     let task = dir.join("Subject03_2.edf");
@@ -184,7 +170,7 @@ fn stress_json_schema_and_times_relative_to_the_file() {
 
 #[test]
 fn stress_says_when_a_window_cannot_be_scored() {
-    let Some(dir) = data("eegmat") else {
+    let Some(dir) = dataset("eegmat") else {
         return;
     };
     // subject 1's task recording: most of its ECG is unusable (noise)
@@ -204,7 +190,7 @@ fn stress_says_when_a_window_cannot_be_scored() {
 
 #[test]
 fn stress_table_ends_with_not_a_medical_device() {
-    let Some(dir) = data("eegmat") else {
+    let Some(dir) = dataset("eegmat") else {
         return;
     };
     let out = stressbeat()
@@ -219,7 +205,7 @@ fn stress_table_ends_with_not_a_medical_device() {
 
 #[test]
 fn a_damaged_model_file_is_refused_with_its_reason() {
-    let Some(hea) = data("mitdb/119.hea") else {
+    let Some(hea) = dataset("mitdb").map(|d| d.join("119.hea")) else {
         return;
     };
     let dir = std::env::temp_dir().join(format!("stressbeat-cli-models-{}", std::process::id()));
