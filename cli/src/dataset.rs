@@ -16,7 +16,7 @@ use stressbeat_core::{
     io::{LoadOptions, load_recording},
     model_input::{
         MODEL_RATE_HZ,
-        beat::{AAMI_LABELS, BEAT_LEN, BEAT_PRE, RR_FEATURE_NAMES, aami_class, beat_inputs},
+        beat::{AAMI_LABELS, BEAT_CHANNELS, BEAT_LEN, BEAT_PRE, RR_FEATURE_NAMES, aami_class, beat_inputs, LONG_RR_BEATS, TEMPLATE_BEATS},
         resample_to_model_rate,
         stress::{
             HRV_FEATURE_NAMES, MIN_USABLE_FRACTION, StressWindowConfig, WindowRenderer,
@@ -174,7 +174,7 @@ fn beats(args: &DatasetArgs) -> Result<(), String> {
             let class = reference[m].1;
             class_counts[class] += 1;
             kept += 1;
-            beats.extend_from_slice(bi.beat(i).unwrap_or(&[]));
+            beats.extend_from_slice(bi.row(i).unwrap_or(&[]));
             rr.extend_from_slice(bi.rr_features(i).unwrap_or(&[]));
             labels.push(class as i64);
             records.push(record_id);
@@ -226,7 +226,7 @@ fn beats(args: &DatasetArgs) -> Result<(), String> {
     }
     let n = labels.len();
     let out = &args.out;
-    write_npy(&out.join("beats.npy"), &beats, &[n, 1, BEAT_LEN])?;
+    write_npy(&out.join("beats.npy"), &beats, &[n, BEAT_CHANNELS, BEAT_LEN])?;
     write_npy(&out.join("rr.npy"), &rr, &[n, RR_FEATURE_NAMES.len()])?;
     write_npy(&out.join("labels.npy"), &labels, &[n])?;
     write_npy(&out.join("records.npy"), &records, &[n])?;
@@ -247,7 +247,9 @@ fn beats(args: &DatasetArgs) -> Result<(), String> {
             "source": "MIT-BIH Arrhythmia Database, DS1 (de Chazal et al. 2004), MLII",
             "sampling_rate_hz": MODEL_RATE_HZ,
             "beat": {"length": BEAT_LEN, "pre": BEAT_PRE, "rr_features": RR_FEATURE_NAMES,
-                     "normalisation": "window median subtracted, mV"},
+                     "normalisation": "window median subtracted, mV",
+                     "channels": ["beat", "template"],
+                     "template_beats": TEMPLATE_BEATS, "long_rr_beats": LONG_RR_BEATS},
             "labels": AAMI_LABELS,
             "label_counts": totals,
             "count": n,
