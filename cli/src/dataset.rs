@@ -16,7 +16,10 @@ use stressbeat_core::{
     io::{LoadOptions, load_recording},
     model_input::{
         MODEL_RATE_HZ,
-        beat::{AAMI_LABELS, BEAT_CHANNELS, BEAT_LEN, BEAT_PRE, RR_FEATURE_NAMES, aami_class, beat_inputs, LONG_RR_BEATS, TEMPLATE_BEATS},
+        beat::{
+            AAMI_LABELS, BEAT_CHANNELS, BEAT_LEN, BEAT_PRE, LONG_RR_BEATS, RR_FEATURE_NAMES,
+            TEMPLATE_BEATS, aami_class, beat_inputs,
+        },
         resample_to_model_rate,
         stress::{
             HRV_FEATURE_NAMES, MIN_USABLE_FRACTION, StressWindowConfig, WindowRenderer,
@@ -226,7 +229,11 @@ fn beats(args: &DatasetArgs) -> Result<(), String> {
     }
     let n = labels.len();
     let out = &args.out;
-    write_npy(&out.join("beats.npy"), &beats, &[n, BEAT_CHANNELS, BEAT_LEN])?;
+    write_npy(
+        &out.join("beats.npy"),
+        &beats,
+        &[n, BEAT_CHANNELS, BEAT_LEN],
+    )?;
     write_npy(&out.join("rr.npy"), &rr, &[n, RR_FEATURE_NAMES.len()])?;
     write_npy(&out.join("labels.npy"), &labels, &[n])?;
     write_npy(&out.join("records.npy"), &records, &[n])?;

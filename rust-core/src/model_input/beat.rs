@@ -136,9 +136,8 @@ impl BeatContext {
         } else {
             for (k, t) in template.iter_mut().enumerate() {
                 self.scratch.clear();
-                self.scratch.extend(
-                    (0..self.n_windows).map(|j| self.windows[j * BEAT_LEN + k]),
-                );
+                self.scratch
+                    .extend((0..self.n_windows).map(|j| self.windows[j * BEAT_LEN + k]));
                 *t = median_in_place(&mut self.scratch);
             }
         }
@@ -350,7 +349,11 @@ mod tests {
             let want = median_in_place(&mut sorted);
             let t = b.template(row).unwrap();
             assert_eq!(t[BEAT_PRE], want, "row {row}");
-            assert!(t.iter().enumerate().all(|(i, &v)| i == BEAT_PRE || v == 0.0));
+            assert!(
+                t.iter()
+                    .enumerate()
+                    .all(|(i, &v)| i == BEAT_PRE || v == 0.0)
+            );
         }
         assert_eq!(b.template(37).unwrap()[BEAT_PRE], 29.5); // median of 22..=37
     }
@@ -387,7 +390,7 @@ mod tests {
         let whole = beat_inputs(&x, &peaks);
         let mut ctx = BeatContext::new();
         let mut streamed = BeatInputs::default();
-        let mut from = 0;
+        let mut from = 0usize;
         // overlapping stretches of signal, as a live session sees them
         for end in [1500usize, 3000, 4500, x.len()] {
             let start = end.saturating_sub(2500);
@@ -396,7 +399,8 @@ mod tests {
                 .filter(|&&p| p >= start && p < end)
                 .map(|&p| p - start)
                 .collect();
-            let part = beat_inputs_after(&x[start..end], &local, from.saturating_sub(start), &mut ctx);
+            let part =
+                beat_inputs_after(&x[start..end], &local, from.saturating_sub(start), &mut ctx);
             if let Some(&last) = part.peaks.last() {
                 from = start + last + 1;
             }

@@ -301,3 +301,61 @@ impl BeatTyper for BeatClassifier {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::model_input::beat::{BEAT_PRE, beat_inputs};
+
+    /// Records every row it is asked to classify; calls everything N.
+    #[derive(Default)]
+    struct Recorder(Mutex<(Vec<f32>, Vec<f32>)>);
+
+    impl BeatTyper for Recorder {
+        fn classify(&self, beats: &[f32], rr: &[f32]) -> Result<Vec<u8>, String> {
+            let mut seen = self.0.lock().map_err(|e| e.to_string())?;
+            seen.0.extend_from_slice(beats);
+            seen.1.extend_from_slice(rr);
+            Ok(vec![
+                0;
+                rr.len()
+                    / crate::model_input::beat::RR_FEATURE_NAMES.len()
+            ])
+        }
+    }
+
+    #[test]
+    fn overlapping_windows_classify_each_beat_once_with_session_templates() {
+        let peaks: Vec<usize> = (1..60).map(|k| k * 100).collect();
+        let mut x = vec![0.0f32; 6100];
+        for (k, &p) in peaks.iter().enumerate() {
+            x[p] = 1.0 + (k % 5) as f32;
+            x[p - BEAT_PRE / 2] = 0.1 * (k % 3) as f32;
+        }
+        let recorder = Arc::new(Recorder::default());
+        let mut analyzer = ModelAnalyzer::new(None, None, Some(recorder.clone()), Vec::new());
+        let mut out = Vec::new();
+        for start in (0..x.len()).step_by(1000) {
+            let end = (start + 2500).min(x.len());
+            let w = WindowSignal {
+                start_index: start as u64,
+                start_ms: 0,
+                end_ms: 0,
+                samples_mv: x[start..end].to_vec(),
+                peaks: peaks
+                    .iter()
+                    .filter(|&&p| p >= start && p < end)
+                    .map(|&p| p - start)
+                    .collect(),
+                new_from: 0,
+            };
+            analyzer.analyze(std::slice::from_ref(&w), None, &mut out);
+        }
+        let whole = beat_inputs(&x, &peaks);
+        let seen = recorder.0.lock().unwrap();
+        assert_eq!(seen.1, whole.rr);
+        assert_eq!(seen.0, whole.beats);
+    }
+}
