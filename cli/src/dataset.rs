@@ -6,18 +6,20 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use stressbeat_core::{
-    analysis::{self, AnalysisOptions},
+    analysis::{self, AnalysisOptions, EcgSpan},
     dsp::{
         beats::{KACHUEE_LEN, kachuee_beats},
         quality::{QualityConfig, assess_quality},
-        rpeak::{DetectorConfig, detect_peaks_with},
     },
     imaging::{Channel, IMAGE_PIXELS, IMAGE_SIZE},
     io::{LoadOptions, load_recording},
+    model::ModelSignal,
     model_input::{
         MODEL_RATE_HZ,
-        beat::{AAMI_LABELS, BEAT_LEN, BEAT_PRE, RR_FEATURE_NAMES, aami_class, beat_inputs},
-        resample_to_model_rate,
+        beat::{
+            AAMI_LABELS, BEAT_CHANNELS, BEAT_LEN, BEAT_PRE, LONG_RR_BEATS, RR_FEATURE_NAMES,
+            TEMPLATE_BEATS, aami_class, beat_inputs,
+        },
         stress::{
             HRV_FEATURE_NAMES, MIN_USABLE_FRACTION, StressWindowConfig, WindowRenderer,
             stress_windows,
@@ -84,17 +86,12 @@ fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), String> {
     std::fs::write(path, s).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// The default ECG channel of `rec` in mV at 130 Hz, with its label and original rate.
-fn ecg_at_model_rate(rec: &Recording) -> Result<(Vec<f32>, String, f64, Vec<f32>), String> {
+/// The default ECG channel of `rec` and its analysis at the model rate (as the phone computes).
+fn model_signal(rec: &Recording) -> Result<(EcgSpan, ModelSignal), String> {
     let span =
         analysis::select_span(rec, &AnalysisOptions::default()).map_err(|e| e.to_string())?;
-    let x = resample_to_model_rate(&span.samples_mv, span.sampling_rate_hz)
-        .map_err(|e| e.to_string())?;
-    Ok((x, span.label, span.sampling_rate_hz, span.samples_mv))
-}
-
-fn detect_130(x: &[f32]) -> Result<Vec<usize>, String> {
-    detect_peaks_with(x, MODEL_RATE_HZ, DetectorConfig::default()).map_err(|e| e.to_string())
+    let signal = ModelSignal::from_span(&span).map_err(|e| e.to_string())?;
+    Ok((span, signal))
 }
 
 /// One-to-one matching of detections to reference beats: each detection takes the nearest
@@ -148,7 +145,8 @@ fn beats(args: &DatasetArgs) -> Result<(), String> {
             continue;
         }
         let rec = load_recording(&hea, &LoadOptions::default()).map_err(|e| e.to_string())?;
-        let (x, label, fs, raw) = ecg_at_model_rate(&rec)?;
+        let (span, signal) = model_signal(&rec)?;
+        let (x, detected) = (&signal.samples_130hz, &signal.peaks_130hz);
         let record_id: i32 = name.parse().map_err(|_| format!("record name {name}"))?;
         let ann_fs = rec.annotation_rate_hz;
         let reference: Vec<(i64, usize)> = rec
@@ -159,8 +157,7 @@ fn beats(args: &DatasetArgs) -> Result<(), String> {
         let ref_pos: Vec<i64> = reference.iter().map(|r| r.0).collect();
         let tol = (MATCH_TOLERANCE_S * ann_fs).round() as i64;
 
-        let detected = detect_130(&x)?;
-        let bi = beat_inputs(&x, &detected);
+        let bi = beat_inputs(x, detected);
         let det_ann: Vec<i64> = bi
             .peaks
             .iter()
@@ -174,7 +171,7 @@ fn beats(args: &DatasetArgs) -> Result<(), String> {
             let class = reference[m].1;
             class_counts[class] += 1;
             kept += 1;
-            beats.extend_from_slice(bi.beat(i).unwrap_or(&[]));
+            beats.extend_from_slice(bi.row(i).unwrap_or(&[]));
             rr.extend_from_slice(bi.rr_features(i).unwrap_or(&[]));
             labels.push(class as i64);
             records.push(record_id);
@@ -183,7 +180,8 @@ fn beats(args: &DatasetArgs) -> Result<(), String> {
         }
 
         // Kachuee & al. (2018) beats on the original-rate signal, labelled the same way
-        let kb = kachuee_beats(&raw, fs, true).map_err(|e| e.to_string())?;
+        let (raw, fs) = (&span.samples_mv, span.sampling_rate_hz);
+        let kb = kachuee_beats(raw, fs, true).map_err(|e| e.to_string())?;
         let k_pos: Vec<i64> = kb
             .iter()
             .map(|b| (b.r_index_input as f64 * ann_fs / fs).round() as i64)
@@ -205,8 +203,8 @@ fn beats(args: &DatasetArgs) -> Result<(), String> {
         );
         per_record.push(json!({
             "record": name,
-            "channel": label,
-            "sampling_rate_hz": fs,
+            "channel": span.label,
+            "sampling_rate_hz": span.sampling_rate_hz,
             "reference_beats": reference.len(),
             "detected_peaks": detected.len(),
             "beats_with_window_and_neighbours": bi.len(),
@@ -226,7 +224,11 @@ fn beats(args: &DatasetArgs) -> Result<(), String> {
     }
     let n = labels.len();
     let out = &args.out;
-    write_npy(&out.join("beats.npy"), &beats, &[n, 1, BEAT_LEN])?;
+    write_npy(
+        &out.join("beats.npy"),
+        &beats,
+        &[n, BEAT_CHANNELS, BEAT_LEN],
+    )?;
     write_npy(&out.join("rr.npy"), &rr, &[n, RR_FEATURE_NAMES.len()])?;
     write_npy(&out.join("labels.npy"), &labels, &[n])?;
     write_npy(&out.join("records.npy"), &records, &[n])?;
@@ -247,7 +249,9 @@ fn beats(args: &DatasetArgs) -> Result<(), String> {
             "source": "MIT-BIH Arrhythmia Database, DS1 (de Chazal et al. 2004), MLII",
             "sampling_rate_hz": MODEL_RATE_HZ,
             "beat": {"length": BEAT_LEN, "pre": BEAT_PRE, "rr_features": RR_FEATURE_NAMES,
-                     "normalisation": "window median subtracted, mV"},
+                     "normalisation": "window median subtracted, mV",
+                     "channels": ["beat", "template"],
+                     "template_beats": TEMPLATE_BEATS, "long_rr_beats": LONG_RR_BEATS},
             "labels": AAMI_LABELS,
             "label_counts": totals,
             "count": n,
@@ -335,17 +339,17 @@ fn stress(args: &DatasetArgs) -> Result<(), String> {
             continue;
         };
         let rec = load_recording(path, &LoadOptions::default()).map_err(|e| e.to_string())?;
-        let (x, label, fs, _) = ecg_at_model_rate(&rec)?;
-        let peaks = detect_130(&x)?;
-        let windows = stress_windows(&x, &peaks, &cfg).map_err(|e| e.to_string())?;
-        let quality = assess_quality(&x, MODEL_RATE_HZ, QualityConfig::default())
+        let (span, signal) = model_signal(&rec)?;
+        let (x, peaks) = (&signal.samples_130hz, &signal.peaks_130hz);
+        let windows = stress_windows(x, peaks, &cfg).map_err(|e| e.to_string())?;
+        let quality = assess_quality(x, MODEL_RATE_HZ, QualityConfig::default())
             .map_err(|e| e.to_string())?;
         let first_row = rows.label.len();
         for w in &windows {
             let at = rows.images.len();
             rows.images.resize(at + channels.len() * IMAGE_PIXELS, 0);
             renderer
-                .render_window(&x, w, &channels, &mut rows.images[at..])
+                .render_window(x, w, &channels, &mut rows.images[at..])
                 .map_err(|e| e.to_string())?;
             rows.subject.push(subject);
             rows.recording.push(recording);
@@ -357,9 +361,9 @@ fn stress(args: &DatasetArgs) -> Result<(), String> {
             rows.n_peaks.push(w.peaks.len() as i32);
             rows.features.extend_from_slice(&w.features);
         }
-        for &p in &peaks {
+        for &p in peaks {
             if !renderer
-                .render_single_beat(&x, p, &mut img)
+                .render_single_beat(x, p, &mut img)
                 .map_err(|e| e.to_string())?
             {
                 continue;
@@ -404,8 +408,8 @@ fn stress(args: &DatasetArgs) -> Result<(), String> {
             "subject": subject,
             "median_window_hr_bpm": median_hr,
             "recording": recording,
-            "channel": label,
-            "sampling_rate_hz": fs,
+            "channel": span.label,
+            "sampling_rate_hz": span.sampling_rate_hz,
             "duration_s": duration_s,
             "peaks": peaks.len(),
             "usable_fraction": quality.usable_fraction,

@@ -38,7 +38,7 @@ fn stress(c: &mut Criterion) {
 fn beat_type(c: &mut Criterion) {
     let model = BeatClassifier::embedded().expect("embedded beat-type model");
     let (len, nrr) = (
-        CORE_VOCABULARY.beat_length,
+        CORE_VOCABULARY.beat_channels * CORE_VOCABULARY.beat_length,
         CORE_VOCABULARY.rr_features.len(),
     );
     let mut group = c.benchmark_group("beat_type");

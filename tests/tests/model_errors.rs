@@ -131,7 +131,7 @@ fn fallback_follows_its_logistic_regression() {
 fn beat_batch_gives_probabilities_that_sum_to_one() {
     let model = BeatClassifier::embedded().unwrap();
     let (len, nrr) = (
-        CORE_VOCABULARY.beat_length,
+        CORE_VOCABULARY.beat_channels * CORE_VOCABULARY.beat_length,
         CORE_VOCABULARY.rr_features.len(),
     );
     let n = 300; // more than one internal batch
@@ -354,7 +354,7 @@ fn tract_failing_to_optimise_is_typed() {
     let (onnx, _) = beat_files();
     let graph = OnnxGraph::parse(&onnx).unwrap();
     let mut shapes = graph.inputs();
-    shapes[0].shape = vec![-1, 1, 7]; // too short for the convolutions and pooling
+    shapes[0].shape = vec![-1, 2, 7]; // too short for the convolutions and pooling
     shapes[1] = TensorSpec::new(&shapes[1].name, &[-1, 3, 3]);
     let err = graph.optimise(&shapes).unwrap_err();
     assert!(
@@ -416,7 +416,10 @@ proptest! {
         }
         meta["onnx_sha256"] = json!(sha256_hex(&onnx));
         if let Ok(model) = BeatClassifier::load(&onnx, &bytes(&meta)) {
-            let (len, nrr) = (CORE_VOCABULARY.beat_length, CORE_VOCABULARY.rr_features.len());
+            let (len, nrr) = (
+                CORE_VOCABULARY.beat_channels * CORE_VOCABULARY.beat_length,
+                CORE_VOCABULARY.rr_features.len(),
+            );
             let _ = model.classify(&vec![0.1; 2 * len], &vec![0.8; 2 * nrr]);
         }
     }

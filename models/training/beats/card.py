@@ -52,6 +52,19 @@ def per_record_table(cv: dict) -> str:
     return "\n".join(rows)
 
 
+def compare_table(rows: list[tuple[str, dict]]) -> str:
+    """Pooled int8 Se / +P (95 % CI) of N, S, V and accuracy, one row per (name, CV report)."""
+    keys = ["N_se", "N_ppv", "S_se", "S_ppv", "V_se", "V_ppv", "accuracy"]
+    out = ["| model | " + " | ".join(k.replace("_se", " Se").replace("_ppv", " +P") for k in keys) + " |",
+           "|---" * (len(keys) + 1) + "|"]
+    for name, cv in rows:
+        q = cv["onnx_int8"]
+        ci = q["ci95_record_bootstrap"]
+        out.append(f"| {name} | " + " | ".join(
+            f"{pct(q['pooled'][k])} ({pct(ci[k][0])}-{pct(ci[k][1])})" for k in keys) + " |")
+    return "\n".join(out)
+
+
 def size_table(final: dict, latency: dict | None) -> str:
     """File size and latency, float vs int8 weights."""
     ort_lat = final["onnxruntime_latency_us_median_1_thread"]
@@ -74,11 +87,16 @@ def main() -> None:
     ap.add_argument("--final", required=True)
     ap.add_argument("--kaggle")
     ap.add_argument("--latency")
+    ap.add_argument("--previous", help="CV report of the previous model (v1, without template)")
     args = ap.parse_args()
     cv = json.loads(Path(args.cv).read_text())
     final = json.loads(Path(args.final).read_text())
     latency = json.loads(Path(args.latency).read_text()) if args.latency else None
     print("### Patient-wise CV (int8 model as shipped; float for comparison)\n\n" + metrics_table(cv))
+    if args.previous:
+        previous = json.loads(Path(args.previous).read_text())
+        print("\n### Against v1 (no template), int8, patient-wise CV\n\n"
+              + compare_table([("v1 without template", previous), ("v2 with template", cv)]))
     print("\nint8 minus float, points: " + ", ".join(
         f"{k} {v:+.2f}" for k, v in cv["int8_vs_float_points"].items() if v is not None))
     print(f"\nfloat/int8 prediction agreement: {100 * cv['int8_float_prediction_agreement']:.2f} %")

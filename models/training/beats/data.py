@@ -17,7 +17,7 @@ DS1 = [101, 106, 108, 109, 112, 114, 115, 116, 118, 119, 122, 124,
 class BeatSet:
     """Beats of one data set: windows, raw RR features, AAMI class indices and record ids."""
 
-    beats: np.ndarray  # [n, 1, L] f32
+    beats: np.ndarray  # [n, C, L] f32: the window, then (C = 2) its template
     rr: np.ndarray  # [n, R] f32, raw
     labels: np.ndarray  # [n] int64, index into LABELS
     records: np.ndarray  # [n] int64

@@ -19,10 +19,10 @@ from .onnx_io import export_float, ort_probabilities, ort_session, quantize_weig
 from .train import TrainConfig, fit
 
 
-def ort_latency_us(path: str, length: int, n_rr: int, batch: int, reps: int = 300) -> float:
+def ort_latency_us(path: str, channels: int, length: int, n_rr: int, batch: int, reps: int = 300) -> float:
     """Median onnxruntime latency (µs) of one call with `batch` beats, one thread."""
     sess = ort_session(path)
-    feed = {"beat": np.random.default_rng(0).normal(0, 0.3, (batch, 1, length)).astype(np.float32),
+    feed = {"beat": np.random.default_rng(0).normal(0, 0.3, (batch, channels, length)).astype(np.float32),
             "rr": np.full((batch, n_rr), 0.8, np.float32)}
     for _ in range(20):
         sess.run(None, feed)
@@ -47,7 +47,7 @@ def main() -> None:
     ap.add_argument("--models", required=True, help="the repository's models/ directory")
     ap.add_argument("--kaggle", help="report of beats.kaggle (optional, quoted in the metadata)")
     ap.add_argument("--name", default="beat-type")
-    ap.add_argument("--version", default="1.0.0")
+    ap.add_argument("--version", default="2.0.0")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work", help="where the float model is kept for comparison (default: a temp dir)")
     args = ap.parse_args()
@@ -81,7 +81,7 @@ def main() -> None:
         "training_set_agreement_float_int8": float((p_float.argmax(1) == p_int8.argmax(1)).mean()),
         "max_abs_probability_difference_float_int8": float(np.abs(p_float - p_int8).max()),
         "onnxruntime_latency_us_median_1_thread": {
-            f"{kind}_batch{b}": round(ort_latency_us(str(path), data.length, n_rr, b), 1)
+            f"{kind}_batch{b}": round(ort_latency_us(str(path), data.beats.shape[1], data.length, n_rr, b), 1)
             for kind, path in (("float", float_path), ("int8_weights", int8_path)) for b in (1, 64)},
     }
     (models / "reports" / f"{args.name}-final.json").write_text(json.dumps(final, indent=1))
@@ -104,7 +104,7 @@ def main() -> None:
         "version": args.version,
         "onnx_sha256": sha256(str(int8_path)),
         "sampling_rate_hz": 130.0,
-        "inputs": [{"name": "beat", "shape": [-1, 1, data.length]}, {"name": "rr", "shape": [-1, n_rr]}],
+        "inputs": [{"name": "beat", "shape": [-1, data.beats.shape[1], data.length]}, {"name": "rr", "shape": [-1, n_rr]}],
         "output": {"name": "probabilities", "labels": LABELS},
         "beat": {"length": data.length, "pre": int(data.meta["beat"]["pre"]),
                  "rr_features": list(data.meta["beat"]["rr_features"])},

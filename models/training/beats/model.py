@@ -17,10 +17,9 @@ def _conv(c_in: int, c_out: int, k: int) -> nn.Sequential:
 
 
 class BeatNet(nn.Module):
-    """beat [B,1,L] + rr [B,R] (raw) -> class probabilities [B,5] (N,S,V,F,Q).
+    """beat [B,C,L] + rr [B,R] (raw) -> class probabilities [B,5] (N,S,V,F,Q).
 
-    The shipped model uses the defaults; `beat_scale`, `global_pool`, `additive` and
-    `channels=2` are the variants tried in the model card.
+    C = 2 (shipped): the beat and its running template; the CNN sees the beat and beat - template.
     """
 
     def __init__(self, length: int, n_rr: int, width: int = 16, hidden: int = 32, dropout: float = 0.3,
@@ -33,7 +32,7 @@ class BeatNet(nn.Module):
         self.register_buffer("rr_mean", torch.zeros(n_rr))
         self.register_buffer("rr_std", torch.ones(n_rr))
         self.register_buffer("logit_offset", torch.zeros(5))
-        self.channels = channels  # 2 (experimental): beat and a running template of the same person
+        self.channels = channels  # 2: beat and the running template of the same person
         self.cnn = nn.Sequential(_conv(channels, width, 7), _conv(width, 2 * width, 5), _conv(2 * width, 2 * width, 5))
         if global_pool:  # position-free summary: fewer weights, less room to memorise patients
             self.beat_fc = nn.Sequential(nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(2 * width, hidden), nn.ReLU())
@@ -45,8 +44,8 @@ class BeatNet(nn.Module):
         # additive: logits = f(beat) + g(rr), no interaction, so RR evidence is never ignored
         self.beat_head = nn.Linear(hidden, 5) if additive else None
         self.rr_head = nn.Linear(16, 5) if additive else None
-        self.head = None if additive else nn.Sequential(
-            nn.Dropout(dropout), nn.Linear(hidden + 16, hidden), nn.ReLU(), nn.Linear(hidden, 5))
+        self.head = None if additive else nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden + 16, hidden), nn.ReLU(),
+                                  nn.Linear(hidden, 5))
 
     def set_normalisation(self, beats: np.ndarray, rr: np.ndarray) -> None:
         """Fits the input standardisation on training data only."""

@@ -18,7 +18,7 @@ OPSET = 13
 def export_float(model: BeatNet, length: int, n_rr: int, path: str) -> None:
     """Exports `model` (eval mode, BatchNorm folded) with a dynamic batch axis."""
     model.eval()
-    beat = torch.zeros(2, 1, length)
+    beat = torch.zeros(2, model.channels, length)
     rr = torch.ones(2, n_rr)
     torch.onnx.export(model, (beat, rr), path, input_names=["beat", "rr"], output_names=["probabilities"],
                       dynamic_axes={"beat": {0: "batch"}, "rr": {0: "batch"}, "probabilities": {0: "batch"}},

@@ -106,11 +106,11 @@ impl BeatClassifier {
 
     /// Classify a batch of beats.
     ///
-    /// - `beats`: per beat, [`CORE_VOCABULARY`]`.beat_length` samples (normalised as the core's
-    ///   beat input does);
+    /// - `beats`: per beat, [`CORE_VOCABULARY`]`.beat_channels` × `.beat_length` samples (the
+    ///   window and its template, as [`crate::model_input::beat::beat_inputs`] writes them);
     /// - `rr`: per beat, the [`CORE_VOCABULARY`]`.rr_features` values, raw.
     pub fn classify(&self, beats: &[f32], rr: &[f32]) -> Result<Vec<BeatPrediction>, ModelError> {
-        let len = CORE_VOCABULARY.beat_length;
+        let len = CORE_VOCABULARY.beat_channels * CORE_VOCABULARY.beat_length;
         let n_rr = CORE_VOCABULARY.rr_features.len();
         let rows = beats.len() / len;
         if beats.len() % len != 0 || rr.len() != rows * n_rr {

@@ -163,6 +163,8 @@ pub struct Vocabulary<'a> {
     pub rr_features: &'a [&'a str],
     /// Beat window length (samples).
     pub beat_length: usize,
+    /// Channels per beat (the window, then its template).
+    pub beat_channels: usize,
     /// Samples before the R-peak in a beat window.
     pub beat_pre: usize,
 }
@@ -253,7 +255,7 @@ impl ModelMetadata {
                     .as_ref()
                     .map_or((0, 0), |b| (b.length as i64, b.rr_features.len() as i64));
                 vec![
-                    TensorSpec::new("beat", &[-1, 1, length]),
+                    TensorSpec::new("beat", &[-1, vocab.beat_channels as i64, length]),
                     TensorSpec::new("rr", &[-1, rr]),
                 ]
             }

@@ -31,7 +31,7 @@ use crate::{
     imaging::{Channel, IMAGE_SIZE},
     model_input::{
         MODEL_RATE_HZ,
-        beat::{BEAT_LEN, BEAT_PRE, RR_FEATURE_NAMES},
+        beat::{BEAT_CHANNELS, BEAT_LEN, BEAT_PRE, RR_FEATURE_NAMES},
         stress::HRV_FEATURE_NAMES,
     },
 };
@@ -44,6 +44,7 @@ pub const CORE_VOCABULARY: Vocabulary<'static> = Vocabulary {
     hrv_features: &HRV_FEATURE_NAMES,
     rr_features: &RR_FEATURE_NAMES,
     beat_length: BEAT_LEN,
+    beat_channels: BEAT_CHANNELS,
     beat_pre: BEAT_PRE,
 };
 

@@ -9,7 +9,15 @@
 //!
 //! RR features ([`RR_FEATURE_NAMES`], seconds and ratios): the RR before and after the beat, the
 //! local mean RR (mean of up to 10 RR intervals ending at this beat, the pre-RR included), and
-//! pre/local and post/pre (prematurity and compensatory pause, which mark S and V beats).
+//! pre/local and post/pre (prematurity and compensatory pause, which mark S and V beats), and
+//! pre/long: the pre-RR over the median pre-RR of this beat and the previous [`LONG_RR_BEATS`] beats.
+//!
+//! Per-person reference ([`BeatContext`]): each beat comes with a second channel, its template,
+//! the element-wise median of the windows of the previous [`TEMPLATE_BEATS`] beats of the same
+//! recording (same normalisation). "Previous beats" are the earlier rows of the same context, i.e.
+//! the beats that got inputs; the first beat's template is its own window, and until 16 beats
+//! exist the template is the median of those that do (likewise the long RR median). Both are
+//! causal, so a live session computes them with one [`BeatContext`] fed beat by beat.
 
 use super::MODEL_RATE_HZ;
 
@@ -18,13 +26,21 @@ pub const BEAT_LEN: usize = 96;
 /// Samples before the R-peak; the R-peak is at index `BEAT_PRE` of the window.
 pub const BEAT_PRE: usize = 36;
 /// RR feature names, in column order.
-pub const RR_FEATURE_NAMES: [&str; 5] = [
+pub const RR_FEATURE_NAMES: [&str; 6] = [
     "pre_rr_s",
     "post_rr_s",
     "local_rr_s",
     "pre_local_ratio",
     "post_pre_ratio",
+    "pre_long_ratio",
 ];
+/// Channels per beat row: the beat window, then its template.
+pub const BEAT_CHANNELS: usize = 2;
+/// Previous beats whose median is the template.
+pub const TEMPLATE_BEATS: usize = 16;
+/// Previous beats whose pre-RR (with this beat's) give the median of `pre_long_ratio`.
+pub const LONG_RR_BEATS: usize = 64;
+const N_RR: usize = RR_FEATURE_NAMES.len();
 /// Number of RR intervals averaged for `local_rr_s`.
 pub const LOCAL_RR_BEATS: usize = 10;
 
@@ -33,7 +49,8 @@ pub const LOCAL_RR_BEATS: usize = 10;
 pub struct BeatInputs {
     /// R-peak index (in the 130 Hz signal) of each row.
     pub peaks: Vec<usize>,
-    /// `peaks.len() × BEAT_LEN`, row-major, mV minus the window median.
+    /// `peaks.len() × BEAT_CHANNELS × BEAT_LEN`, row-major: the window (mV minus the window
+    /// median), then its template.
     pub beats: Vec<f32>,
     /// `peaks.len() × RR_FEATURE_NAMES.len()`, row-major.
     pub rr: Vec<f32>,
@@ -50,15 +67,94 @@ impl BeatInputs {
         self.peaks.is_empty()
     }
 
+    /// Both channels of beat `i` (`BEAT_CHANNELS × BEAT_LEN` samples); `None` out of range.
+    pub fn row(&self, i: usize) -> Option<&[f32]> {
+        let row = BEAT_CHANNELS * BEAT_LEN;
+        self.beats.get(i * row..(i + 1) * row)
+    }
+
     /// The window of beat `i` (`BEAT_LEN` samples); `None` out of range.
     pub fn beat(&self, i: usize) -> Option<&[f32]> {
-        self.beats.get(i * BEAT_LEN..(i + 1) * BEAT_LEN)
+        self.row(i).map(|r| &r[..BEAT_LEN])
+    }
+
+    /// The template of beat `i` (`BEAT_LEN` samples); `None` out of range.
+    pub fn template(&self, i: usize) -> Option<&[f32]> {
+        self.row(i).map(|r| &r[BEAT_LEN..])
     }
 
     /// The RR features of beat `i`; `None` out of range.
     pub fn rr_features(&self, i: usize) -> Option<&[f32]> {
-        let r = RR_FEATURE_NAMES.len();
-        self.rr.get(i * r..(i + 1) * r)
+        self.rr.get(i * N_RR..(i + 1) * N_RR)
+    }
+}
+
+/// The per-recording history behind the template channel and `pre_long_ratio`: the windows of
+/// the last [`TEMPLATE_BEATS`] beats and the pre-RR of the last [`LONG_RR_BEATS`] beats. Fixed
+/// size, allocation-free after [`BeatContext::new`]; one per recording or live session.
+#[derive(Debug, Clone)]
+pub struct BeatContext {
+    windows: Vec<f32>,
+    n_windows: usize,
+    next_window: usize,
+    pre_rr: [f32; LONG_RR_BEATS],
+    n_rr: usize,
+    next_rr: usize,
+    scratch: Vec<f32>,
+}
+
+impl Default for BeatContext {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl BeatContext {
+    /// An empty history.
+    pub fn new() -> Self {
+        Self {
+            windows: vec![0.0; TEMPLATE_BEATS * BEAT_LEN],
+            n_windows: 0,
+            next_window: 0,
+            pre_rr: [0.0; LONG_RR_BEATS],
+            n_rr: 0,
+            next_rr: 0,
+            scratch: Vec::with_capacity(LONG_RR_BEATS + 1),
+        }
+    }
+
+    /// Completes the row of the next beat and adds the beat to the history. `window`: its
+    /// normalised window; `rr`: its RR features with all but `pre_long_ratio` set (that one is
+    /// written here); `template`: receives the template (`BEAT_LEN` samples). Returns false,
+    /// changing nothing, on wrong lengths.
+    pub fn push(&mut self, window: &[f32], rr: &mut [f32], template: &mut [f32]) -> bool {
+        if window.len() != BEAT_LEN || template.len() != BEAT_LEN || rr.len() != N_RR {
+            return false;
+        }
+        if self.n_windows == 0 {
+            template.copy_from_slice(window);
+        } else {
+            for (k, t) in template.iter_mut().enumerate() {
+                self.scratch.clear();
+                self.scratch
+                    .extend((0..self.n_windows).map(|j| self.windows[j * BEAT_LEN + k]));
+                *t = median_in_place(&mut self.scratch);
+            }
+        }
+        let slot = self.next_window * BEAT_LEN;
+        self.windows[slot..slot + BEAT_LEN].copy_from_slice(window);
+        self.next_window = (self.next_window + 1) % TEMPLATE_BEATS;
+        self.n_windows = (self.n_windows + 1).min(TEMPLATE_BEATS);
+
+        let pre = rr[0];
+        self.scratch.clear();
+        self.scratch.extend_from_slice(&self.pre_rr[..self.n_rr]);
+        self.scratch.push(pre);
+        rr[N_RR - 1] = pre / median_in_place(&mut self.scratch);
+        self.pre_rr[self.next_rr] = pre;
+        self.next_rr = (self.next_rr + 1) % LONG_RR_BEATS;
+        self.n_rr = (self.n_rr + 1).min(LONG_RR_BEATS);
+        true
     }
 }
 
@@ -100,11 +196,12 @@ pub(crate) fn median_in_place(v: &mut [f32]) -> f32 {
     }
 }
 
-/// RR features (see [`RR_FEATURE_NAMES`]) of beat `i` of `peaks` (130 Hz indices) into `out`.
-/// Returns false when the beat lacks a neighbour on either side, the peaks around it are not
-/// increasing, or `out` has the wrong length.
+/// The RR features of beat `i` of `peaks` (130 Hz indices) that need no history (all of
+/// [`RR_FEATURE_NAMES`] but the last, `pre_long_ratio`, which [`BeatContext::push`] adds) into
+/// `out` (`RR_FEATURE_NAMES.len() - 1` values). Returns false when the beat lacks a neighbour on
+/// either side, the peaks around it are not increasing, or `out` has the wrong length.
 pub fn rr_features(peaks: &[usize], i: usize, out: &mut [f32]) -> bool {
-    if out.len() != RR_FEATURE_NAMES.len() || i == 0 || i + 1 >= peaks.len() {
+    if out.len() != N_RR - 1 || i == 0 || i + 1 >= peaks.len() {
         return false;
     }
     let rr = |j: usize| -> Option<f64> {
@@ -131,22 +228,40 @@ pub fn rr_features(peaks: &[usize], i: usize, out: &mut [f32]) -> bool {
     true
 }
 
-/// Beat windows and RR features of every R-peak of a 130 Hz signal (mV) that has a full window
-/// and both neighbours (see [`beat_window`], [`rr_features`]); others are skipped.
+/// Beat inputs of every R-peak of a 130 Hz signal (mV) that has a full window and both
+/// neighbours (see [`beat_window`], [`rr_features`]; others are skipped), with a fresh
+/// [`BeatContext`]: the whole signal is one recording.
 pub fn beat_inputs(samples_130hz: &[f32], peaks: &[usize]) -> BeatInputs {
-    let r = RR_FEATURE_NAMES.len();
+    beat_inputs_after(samples_130hz, peaks, 0, &mut BeatContext::new())
+}
+
+/// Like [`beat_inputs`], continuing `context`, for the peaks at index `from` or later only
+/// (earlier ones went through `context` before). A live session calls it on each new stretch of
+/// signal with `from` just past the last peak it fed, so every beat enters `context` once, in
+/// order.
+pub fn beat_inputs_after(
+    samples_130hz: &[f32],
+    peaks: &[usize],
+    from: usize,
+    context: &mut BeatContext,
+) -> BeatInputs {
     let mut out = BeatInputs::default();
-    let mut win = [0.0f32; BEAT_LEN];
-    let mut feats = [0.0f32; RR_FEATURE_NAMES.len()];
+    let mut row = [0.0f32; BEAT_CHANNELS * BEAT_LEN];
+    let mut feats = [0.0f32; N_RR];
     let mut scratch = Vec::with_capacity(BEAT_LEN);
-    out.beats.reserve(peaks.len() * BEAT_LEN);
-    out.rr.reserve(peaks.len() * r);
+    out.beats.reserve(peaks.len() * BEAT_CHANNELS * BEAT_LEN);
+    out.rr.reserve(peaks.len() * N_RR);
     for (i, &p) in peaks.iter().enumerate() {
-        if rr_features(peaks, i, &mut feats)
-            && beat_window(samples_130hz, p, &mut win, &mut scratch)
+        if p < from {
+            continue;
+        }
+        let (win, template) = row.split_at_mut(BEAT_LEN);
+        if rr_features(peaks, i, &mut feats[..N_RR - 1])
+            && beat_window(samples_130hz, p, win, &mut scratch)
+            && context.push(win, &mut feats, template)
         {
             out.peaks.push(p);
-            out.beats.extend_from_slice(&win);
+            out.beats.extend_from_slice(&row);
             out.rr.extend_from_slice(&feats);
         }
     }
@@ -198,7 +313,7 @@ mod tests {
         let peaks = [100usize, 200, 300, 430, 560];
         let b = beat_inputs(&x, &peaks);
         assert_eq!(b.peaks, vec![200, 300, 430]);
-        assert_eq!(b.beats.len(), 3 * BEAT_LEN);
+        assert_eq!(b.beats.len(), 3 * BEAT_CHANNELS * BEAT_LEN);
         let w = b.beat(1).unwrap();
         assert_eq!(w[BEAT_PRE], 2.0);
         assert!(
@@ -207,6 +322,93 @@ mod tests {
                 .all(|(i, &v)| i == BEAT_PRE || v == 0.0)
         );
         assert!(b.beat(3).is_none());
+    }
+
+    /// Beats every 100 samples, the R of beat k `amp(k)` mV above a flat baseline.
+    fn spikes(n: usize, amp: impl Fn(usize) -> f32) -> (Vec<f32>, Vec<usize>) {
+        let peaks: Vec<usize> = (1..=n).map(|k| k * 100).collect();
+        let mut x = vec![0.0f32; (n + 2) * 100];
+        for (k, &p) in peaks.iter().enumerate() {
+            x[p] = amp(k);
+        }
+        (x, peaks)
+    }
+
+    #[test]
+    fn template_is_the_median_of_the_previous_sixteen_beats() {
+        let (x, peaks) = spikes(40, |k| k as f32);
+        let b = beat_inputs(&x, &peaks);
+        // rows are beats 1..=38 (amplitude = row + 1)
+        assert_eq!(b.len(), 38);
+        assert_eq!(b.template(0).unwrap(), b.beat(0).unwrap());
+        for row in 1..b.len() {
+            let prev: Vec<f32> = (row.saturating_sub(TEMPLATE_BEATS)..row)
+                .map(|j| (j + 1) as f32)
+                .collect();
+            let mut sorted = prev.clone();
+            let want = median_in_place(&mut sorted);
+            let t = b.template(row).unwrap();
+            assert_eq!(t[BEAT_PRE], want, "row {row}");
+            assert!(
+                t.iter()
+                    .enumerate()
+                    .all(|(i, &v)| i == BEAT_PRE || v == 0.0)
+            );
+        }
+        assert_eq!(b.template(37).unwrap()[BEAT_PRE], 29.5); // median of 22..=37
+    }
+
+    #[test]
+    fn long_ratio_uses_the_median_of_this_and_sixty_four_previous_pre_rrs() {
+        // 70 intervals of 1 s, one premature 0.5 s, then 1 s again
+        let mut peaks: Vec<usize> = (0..=70).map(|k| k * 130).collect();
+        peaks.push(70 * 130 + 65);
+        peaks.push(71 * 130 + 65);
+        peaks.push(72 * 130 + 65);
+        let x = vec![0.0f32; 80 * 130];
+        let b = beat_inputs(&x, &peaks);
+        let ratio = |p: usize| {
+            let i = b.peaks.iter().position(|&q| q == p).unwrap();
+            b.rr_features(i).unwrap()[5]
+        };
+        assert_eq!(ratio(70 * 130 + 65), 0.5);
+        assert_eq!(ratio(71 * 130 + 65), 1.0);
+        let mut ctx = BeatContext::new();
+        let mut rr = [0.8, 1.0, 1.0, 1.0, 1.0, 0.0];
+        let (w, mut t) = ([0.0f32; BEAT_LEN], [0.0f32; BEAT_LEN]);
+        assert!(ctx.push(&w, &mut rr, &mut t));
+        assert_eq!(rr[5], 1.0); // first beat: its own pre-RR
+        rr[0] = 0.4;
+        assert!(ctx.push(&w, &mut rr, &mut t));
+        assert!((rr[5] - 0.4 / 0.6).abs() < 1e-6); // median of 0.8 and 0.4
+        assert!(!ctx.push(&w[..3], &mut rr, &mut t));
+    }
+
+    #[test]
+    fn streaming_in_pieces_matches_one_pass() {
+        let (x, peaks) = spikes(60, |k| 1.0 + (k % 7) as f32);
+        let whole = beat_inputs(&x, &peaks);
+        let mut ctx = BeatContext::new();
+        let mut streamed = BeatInputs::default();
+        let mut from = 0usize;
+        // overlapping stretches of signal, as a live session sees them
+        for end in [1500usize, 3000, 4500, x.len()] {
+            let start = end.saturating_sub(2500);
+            let local: Vec<usize> = peaks
+                .iter()
+                .filter(|&&p| p >= start && p < end)
+                .map(|&p| p - start)
+                .collect();
+            let part =
+                beat_inputs_after(&x[start..end], &local, from.saturating_sub(start), &mut ctx);
+            if let Some(&last) = part.peaks.last() {
+                from = start + last + 1;
+            }
+            streamed.peaks.extend(part.peaks.iter().map(|&p| p + start));
+            streamed.beats.extend_from_slice(&part.beats);
+            streamed.rr.extend_from_slice(&part.rr);
+        }
+        assert_eq!(streamed, whole);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::engine::{BeatCounts, WindowObservation};
 use crate::imaging::{Channel, IMAGE_PIXELS};
 use crate::model::{BeatClass, BeatClassifier, HrvFallback, StressModel};
 use crate::model_input::MODEL_RATE_HZ;
-use crate::model_input::beat::beat_inputs;
+use crate::model_input::beat::{BeatContext, beat_inputs_after};
 use crate::model_input::stress::{
     HRV_FEATURE_NAMES, StressWindowConfig, WindowRenderer, stress_windows,
 };
@@ -57,6 +57,10 @@ pub struct ModelAnalyzer {
     images: Vec<u8>,
     features: Vec<f32>,
     classes: VecDeque<(u64, u8)>,
+    /// The session's beat history (templates, long RR), fed each beat once, in order.
+    beat_context: BeatContext,
+    /// Absolute 130 Hz index of the last beat fed to `beat_context`.
+    last_fed: Option<u64>,
     degradations: Vec<Degradation>,
 }
 
@@ -92,6 +96,8 @@ impl ModelAnalyzer {
             images: Vec::new(),
             features: Vec::new(),
             classes: VecDeque::with_capacity(CLASS_CACHE),
+            beat_context: BeatContext::new(),
+            last_fed: None,
             degradations,
         }
     }
@@ -104,35 +110,25 @@ impl ModelAnalyzer {
         });
     }
 
-    /// Classify the window's beats not classified yet; count the window's beats by class
-    /// (unclassified beats count as N).
+    /// Classify the window's beats not classified yet (those after the last one fed to the
+    /// session's beat context, so each beat's template comes from the session's previous beats,
+    /// as in training); count the window's beats by class (unclassified beats count as N).
     fn count_beats(&mut self, w: &WindowSignal) -> BeatCounts {
         let abs = |p: usize| w.start_index + p as u64;
         if let Some(typer) = self.beats.clone() {
-            let known = |p: u64, c: &VecDeque<(u64, u8)>| c.iter().any(|&(q, _)| q == p);
-            let inputs = beat_inputs(&w.samples_mv, &w.peaks);
-            let (len, r) = (
-                crate::model_input::beat::BEAT_LEN,
-                inputs.rr.len() / inputs.len().max(1),
-            );
-            let mut beats = Vec::new();
-            let mut rr = Vec::new();
-            let mut which = Vec::new();
-            for (i, &p) in inputs.peaks.iter().enumerate() {
-                if !known(abs(p), &self.classes) {
-                    beats.extend_from_slice(&inputs.beats[i * len..(i + 1) * len]);
-                    rr.extend_from_slice(&inputs.rr[i * r..(i + 1) * r]);
-                    which.push(abs(p));
-                }
-            }
-            if !which.is_empty() {
-                match typer.classify(&beats, &rr) {
+            let from = self
+                .last_fed
+                .map_or(0, |q| (q + 1).saturating_sub(w.start_index) as usize);
+            let inputs = beat_inputs_after(&w.samples_mv, &w.peaks, from, &mut self.beat_context);
+            if let Some(&last) = inputs.peaks.last() {
+                self.last_fed = Some(abs(last));
+                match typer.classify(&inputs.beats, &inputs.rr) {
                     Ok(classes) => {
-                        for (p, c) in which.into_iter().zip(classes) {
+                        for (&p, c) in inputs.peaks.iter().zip(classes) {
                             if self.classes.len() == CLASS_CACHE {
                                 self.classes.pop_front();
                             }
-                            self.classes.push_back((p, c));
+                            self.classes.push_back((abs(p), c));
                         }
                     }
                     Err(e) => {
@@ -303,5 +299,63 @@ impl BeatTyper for BeatClassifier {
                 BeatClass::Q => 4,
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::model_input::beat::{BEAT_PRE, beat_inputs};
+
+    /// Records every row it is asked to classify; calls everything N.
+    #[derive(Default)]
+    struct Recorder(Mutex<(Vec<f32>, Vec<f32>)>);
+
+    impl BeatTyper for Recorder {
+        fn classify(&self, beats: &[f32], rr: &[f32]) -> Result<Vec<u8>, String> {
+            let mut seen = self.0.lock().map_err(|e| e.to_string())?;
+            seen.0.extend_from_slice(beats);
+            seen.1.extend_from_slice(rr);
+            Ok(vec![
+                0;
+                rr.len()
+                    / crate::model_input::beat::RR_FEATURE_NAMES.len()
+            ])
+        }
+    }
+
+    #[test]
+    fn overlapping_windows_classify_each_beat_once_with_session_templates() {
+        let peaks: Vec<usize> = (1..60).map(|k| k * 100).collect();
+        let mut x = vec![0.0f32; 6100];
+        for (k, &p) in peaks.iter().enumerate() {
+            x[p] = 1.0 + (k % 5) as f32;
+            x[p - BEAT_PRE / 2] = 0.1 * (k % 3) as f32;
+        }
+        let recorder = Arc::new(Recorder::default());
+        let mut analyzer = ModelAnalyzer::new(None, None, Some(recorder.clone()), Vec::new());
+        let mut out = Vec::new();
+        for start in (0..x.len()).step_by(1000) {
+            let end = (start + 2500).min(x.len());
+            let w = WindowSignal {
+                start_index: start as u64,
+                start_ms: 0,
+                end_ms: 0,
+                samples_mv: x[start..end].to_vec(),
+                peaks: peaks
+                    .iter()
+                    .filter(|&&p| p >= start && p < end)
+                    .map(|&p| p - start)
+                    .collect(),
+                new_from: 0,
+            };
+            analyzer.analyze(std::slice::from_ref(&w), None, &mut out);
+        }
+        let whole = beat_inputs(&x, &peaks);
+        let seen = recorder.0.lock().unwrap();
+        assert_eq!(seen.1, whole.rr);
+        assert_eq!(seen.0, whole.beats);
     }
 }
