@@ -11,11 +11,9 @@ use stressbeat_core::{
     engine::{AlertEngine, AlertPolicy, EngineConfig, PersonalBaseline, StressEngine},
     history::{History, HistorySink, SessionDetail, SessionStart, SourceKind},
     io::{LoadOptions, load_recording},
-    model::{BeatClassifier, HrvFallback, StressModel},
     monitor::{
-        Degradation, Engines, EventKind, Monitor, MonitorEvent, Pacing, Parts, PipelineConfig,
-        SessionInfo, SharedHistory, SimulatorSpec, Subscription, WindowAnalyzer,
-        analyzer::{BeatTyper, FallbackScorer, ModelAnalyzer, StressScorer},
+        Engines, EventKind, ModelParts, Monitor, MonitorEvent, Pacing, PipelineConfig, SessionInfo,
+        SharedHistory, SimulatorSpec, Subscription,
         sources::{replay_source, simulator_source},
     },
     sensor::SensorSource,
@@ -68,61 +66,6 @@ pub struct ReplayArgs {
     baseline: Option<PathBuf>,
 }
 
-/// The parts the monitor joins: the models built into the library (stress model with its HRV
-/// fallback, beat classifier), loaded once. One that cannot be loaded is reported as a
-/// degradation when a session starts, and the monitor goes on without it.
-pub struct DemoParts {
-    stress: Option<Arc<dyn StressScorer>>,
-    fallback: Option<Arc<dyn FallbackScorer>>,
-    beats: Option<Arc<dyn BeatTyper>>,
-    problems: Vec<Degradation>,
-}
-
-impl DemoParts {
-    /// Load the embedded models.
-    pub fn embedded() -> Self {
-        let mut problems = Vec::new();
-        let mut unavailable = |task: &str, e: String| {
-            problems.push(Degradation::ModelUnavailable {
-                task: task.into(),
-                reason: e,
-            })
-        };
-        let (stress, fallback): (Option<Arc<dyn StressScorer>>, Option<HrvFallback>) =
-            match StressModel::embedded() {
-                Ok(m) => (Some(Arc::new(m.clone())), Some(m.fallback().clone())),
-                Err(e) => {
-                    unavailable("stress", e.to_string());
-                    (None, HrvFallback::embedded().ok())
-                }
-            };
-        let beats: Option<Arc<dyn BeatTyper>> = match BeatClassifier::embedded() {
-            Ok(b) => Some(Arc::new(b.clone())),
-            Err(e) => {
-                unavailable("beat_type", e.to_string());
-                None
-            }
-        };
-        Self {
-            stress,
-            fallback: fallback.map(|f| Arc::new(f) as Arc<dyn FallbackScorer>),
-            beats,
-            problems,
-        }
-    }
-}
-
-impl Parts for DemoParts {
-    fn analyzer(&self) -> Box<dyn WindowAnalyzer> {
-        Box::new(ModelAnalyzer::new(
-            self.stress.clone(),
-            self.fallback.clone(),
-            self.beats.clone(),
-            self.problems.clone(),
-        ))
-    }
-}
-
 /// Fresh engines with the default configuration.
 pub fn new_engines() -> Result<Engines, String> {
     Ok(Engines {
@@ -135,7 +78,7 @@ pub fn new_engines() -> Result<Engines, String> {
 pub fn new_monitor(engines: Engines, history: Option<SharedHistory>) -> Monitor {
     Monitor::new(
         PipelineConfig::default(),
-        Box::new(DemoParts::embedded()),
+        Box::new(ModelParts::embedded().0),
         engines,
         history,
     )

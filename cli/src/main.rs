@@ -142,7 +142,29 @@ impl RecordingArgs {
     }
 }
 
+/// Exit status of a process killed by SIGPIPE (128 + 13), as shells report it.
+const BROKEN_PIPE_EXIT: i32 = 141;
+
+/// `stressbeat … | head` closes stdout early; Rust ignores SIGPIPE, so the next `println!`
+/// panics. End quietly instead, with the status a SIGPIPE would give.
+fn exit_quietly_on_broken_pipe() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if payload.contains("failed printing to stdout") && payload.contains("Broken pipe") {
+            std::process::exit(BROKEN_PIPE_EXIT);
+        }
+        default_hook(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    exit_quietly_on_broken_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Peaks(args) => peaks(&args),

@@ -10,14 +10,15 @@ use clap::Args;
 use stressbeat_core::{
     history::{EndReason, GapRecord, HistorySink, SourceKind},
     monitor::{
-        MonitorEvent, Parts, Pipeline, PipelineConfig, SharedHistory, sources::simulator_source,
+        ModelParts, MonitorEvent, Parts, Pipeline, PipelineConfig, SharedHistory,
+        sources::simulator_source,
     },
     sensor::SensorSource,
     sim::{faults::FaultConfig, strap::FrameTruth},
 };
 
 use crate::{
-    demo::{DemoParts, SIMULATED_DEVICE, demo_spec, new_engines, session_info},
+    demo::{SIMULATED_DEVICE, demo_spec, new_engines, session_info},
     history::{open_rw, resolve_db},
 };
 
@@ -120,7 +121,7 @@ pub fn soak(args: &SoakArgs) -> Result<(), String> {
     let port: SharedHistory = history.clone();
     let mut pipeline = Pipeline::new(
         PipelineConfig::default(),
-        DemoParts::embedded().analyzer(),
+        ModelParts::embedded().0.analyzer(),
         std::sync::Arc::new(std::sync::Mutex::new(new_engines()?)),
         Some(port),
     )

@@ -111,3 +111,22 @@ fn help_everywhere() {
         );
     }
 }
+
+#[test]
+fn closed_stdout_ends_quietly_like_sigpipe() {
+    let Some(hea) = dataset("mitdb").map(|d| d.join("100.hea")) else {
+        return;
+    };
+    let mut child = stressbeat()
+        .args(["peaks", hea.to_str().unwrap(), "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // `stressbeat peaks … | head -c0`: the reader goes away before anything is written.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(141), "{err}");
+}

@@ -20,11 +20,9 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use stressbeat_core::engine::{AlertEngine, AlertPolicy, EngineConfig, StressEngine};
 use stressbeat_core::history::{EndReason, History, HistoryOptions, SessionStart, SourceKind};
-use stressbeat_core::model::{BeatClassifier, HrvFallback, StressModel};
-use stressbeat_core::monitor::analyzer::ModelAnalyzer;
 use stressbeat_core::monitor::sources::simulator_source;
 use stressbeat_core::monitor::{
-    Engines, MonitorEvent, Pipeline, PipelineConfig, SessionInfo, SimulatorSpec,
+    Engines, ModelParts, MonitorEvent, Parts, Pipeline, PipelineConfig, SessionInfo, SimulatorSpec,
 };
 use stressbeat_core::sensor::replay::{ManualClock, ReplaySource};
 use stressbeat_core::sensor::{SensorEvent, SensorSource};
@@ -73,12 +71,7 @@ impl Runner {
         let history = History::open_in_memory(HistoryOptions::default()).unwrap();
         let mut pipeline = Pipeline::new(
             PipelineConfig::default(),
-            Box::new(ModelAnalyzer::new(
-                Some(Arc::new(StressModel::embedded().unwrap().clone())),
-                Some(Arc::new(HrvFallback::embedded().unwrap())),
-                Some(Arc::new(BeatClassifier::embedded().unwrap().clone())),
-                Vec::new(),
-            )),
+            ModelParts::embedded().0.analyzer(),
             Arc::new(Mutex::new(engines)),
             Some(Arc::new(Mutex::new(history))),
         )

@@ -208,7 +208,14 @@ impl OnnxModel {
             values.push(tensor.into_tvalue());
         }
         let fail = |e: TractError| ModelError::tract(TractStage::Run, &e);
-        let outputs = self.plan.run(values).map_err(fail)?;
+        // A panic inside tract must not unwind into the monitor thread or across the FFI.
+        let outputs =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.plan.run(values)))
+                .map_err(|_| ModelError::Tract {
+                    stage: TractStage::Run,
+                    detail: "tract panicked while running the model".into(),
+                })?
+                .map_err(fail)?;
         let first = outputs.first().ok_or_else(|| ModelError::Tract {
             stage: TractStage::Run,
             detail: "the model has no output".into(),

@@ -18,6 +18,7 @@ pub mod analyzer;
 pub mod events;
 pub mod front;
 pub mod hub;
+pub mod models;
 pub mod pipeline;
 pub mod ports;
 pub mod rate;
@@ -29,6 +30,7 @@ use std::sync::{Arc, Mutex};
 
 pub use events::{Degradation, EcgBatch, HeartRateSource, HeartRateUpdate, MonitorEvent};
 pub use hub::{Callback, EventKind, Hub, Subscription};
+pub use models::{ModelLoadFailure, ModelParts};
 pub use pipeline::{Engines, Pipeline, PipelineConfig, SharedEngines, SharedHistory};
 pub use ports::{SessionInfo, WindowAnalyzer, WindowSignal};
 pub use sources::{Pacing, SimulatorSpec};

@@ -1,0 +1,124 @@
+//! The models a monitor joins, loaded once and shared by its sessions: the stress model with its
+//! HRV fallback, and the beat classifier. A model that cannot be loaded is reported as a
+//! degradation when each session starts, and the monitor goes on without it (HRV fallback,
+//! unclassified beats).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::analyzer::{BeatTyper, FallbackScorer, ModelAnalyzer, StressScorer};
+use super::{Degradation, Parts, WindowAnalyzer};
+use crate::model::{BeatClassifier, HrvFallback, StressModel};
+
+/// What a session is told when a model could not be loaded (no path, no file content).
+const UNAVAILABLE: &str = "missing, corrupt or incompatible model file; using the fallback";
+
+/// A model that could not be loaded.
+#[derive(Debug)]
+pub struct ModelLoadFailure {
+    /// `"stress"` or `"beat_type"`.
+    pub task: &'static str,
+    /// Why.
+    pub error: crate::Error,
+}
+
+/// The loaded models; see the module documentation.
+pub struct ModelParts {
+    stress: Option<Arc<dyn StressScorer>>,
+    fallback: Option<Arc<dyn FallbackScorer>>,
+    beats: Option<Arc<dyn BeatTyper>>,
+    problems: Vec<Degradation>,
+}
+
+impl std::fmt::Debug for ModelParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModelParts")
+            .field("stress_model", &self.stress.is_some())
+            .field("fallback", &self.fallback.is_some())
+            .field("beat_model", &self.beats.is_some())
+            .field("problems", &self.problems)
+            .finish()
+    }
+}
+
+impl ModelParts {
+    /// The models built into the library.
+    pub fn embedded() -> (Self, Vec<ModelLoadFailure>) {
+        Self::load(None, None)
+    }
+
+    /// Load the stress and beat models from files (`None`: the ones built into the library).
+    /// Returns the parts (without what failed) and the failures. When the stress model fails,
+    /// the HRV fallback comes from its metadata file if that is readable, else the built-in one.
+    pub fn load(
+        stress_path: Option<&Path>,
+        beat_path: Option<&Path>,
+    ) -> (Self, Vec<ModelLoadFailure>) {
+        let mut failures = Vec::new();
+        let stress = match stress_path {
+            Some(p) => StressModel::load_from_path(p),
+            None => StressModel::embedded().cloned().map_err(crate::Error::from),
+        };
+        let (stress, fallback): (Option<Arc<dyn StressScorer>>, Option<HrvFallback>) = match stress
+        {
+            Ok(m) => {
+                let fallback = m.fallback().clone();
+                (Some(Arc::new(m)), Some(fallback))
+            }
+            Err(error) => {
+                failures.push(ModelLoadFailure {
+                    task: "stress",
+                    error,
+                });
+                let own = stress_path
+                    .and_then(|p| std::fs::read(p.with_extension("json")).ok())
+                    .and_then(|json| HrvFallback::from_json(&json).ok());
+                (None, own.or_else(|| HrvFallback::embedded().ok()))
+            }
+        };
+        let beats = match beat_path {
+            Some(p) => BeatClassifier::load_from_path(p),
+            None => BeatClassifier::embedded()
+                .cloned()
+                .map_err(crate::Error::from),
+        };
+        let beats: Option<Arc<dyn BeatTyper>> = match beats {
+            Ok(b) => Some(Arc::new(b)),
+            Err(error) => {
+                failures.push(ModelLoadFailure {
+                    task: "beat_type",
+                    error,
+                });
+                None
+            }
+        };
+        let problems = failures
+            .iter()
+            .map(|f| {
+                log::warn!("monitor: {} model unavailable", f.task);
+                Degradation::ModelUnavailable {
+                    task: f.task.into(),
+                    reason: UNAVAILABLE.into(),
+                }
+            })
+            .collect();
+        let parts = Self {
+            stress,
+            fallback: fallback.map(|f| Arc::new(f) as Arc<dyn FallbackScorer>),
+            beats,
+            problems,
+        };
+        (parts, failures)
+    }
+}
+
+impl Parts for ModelParts {
+    fn analyzer(&self) -> Box<dyn WindowAnalyzer> {
+        Box::new(ModelAnalyzer::new(
+            self.stress.clone(),
+            self.fallback.clone(),
+            self.beats.clone(),
+            self.problems.clone(),
+        ))
+    }
+}
