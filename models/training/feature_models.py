@@ -81,10 +81,12 @@ class Candidate:
         return Candidate(structure, rep, subset, penalty, float(c.removeprefix("C=")))
 
 
-def candidates() -> dict[str, list[Candidate]]:
-    """Candidates per setting ('without', 'with'); shared ones appear in both."""
+def candidates(exclude: tuple[str, ...] = ()) -> dict[str, list[Candidate]]:
+    """Candidates per setting ('without', 'with'); shared ones appear in both. Subsets holding an
+    `exclude`d feature are left out."""
+    subsets = [s for s in SUBSETS if not set(SUBSETS[s]) & set(exclude)]
     # L1 on one feature is L2 (same ranking), so the single-feature subset is L2 only
-    grid = [(s, p, c) for s in SUBSETS for p in PENALTIES for c in CS if not (p == "l1" and len(SUBSETS[s]) == 1)]
+    grid = [(s, p, c) for s in subsets for p in PENALTIES for c in CS if not (p == "l1" and len(SUBSETS[s]) == 1)]
     shared = [Candidate("shared", r, s, p, c) for r in SHARED_REPS for s, p, c in grid]
     without = [Candidate("per_setting", r, s, p, c) for r in REPS_WITHOUT for s, p, c in grid]
     with_ = [Candidate("per_setting", r, s, p, c) for r in REPS for s, p, c in grid]
@@ -438,6 +440,18 @@ def quantize_like_onnx(W: np.ndarray) -> np.ndarray:
     return np.clip(np.round(W / scale), -127, 127) * scale
 
 
+def calibration_scale(y: np.ndarray, margin: np.ndarray) -> float:
+    """The slope a > 0 for which sigmoid(a * margin) best fits y (class-balanced log-likelihood):
+    rescales probabilities without moving the 0.5 decision point or changing any ranking."""
+    from scipy.optimize import minimize_scalar
+    w = np.where(y == 1, len(y) / (2.0 * max(y.sum(), 1)), len(y) / (2.0 * max((y == 0).sum(), 1)))
+
+    def loss(log_a):
+        t = np.exp(log_a) * margin
+        return float(np.sum(w * (np.logaddexp(0, t) - y * t)))
+    return float(np.exp(minimize_scalar(loss, bounds=(-8.0, 8.0), method="bounded").x))
+
+
 def train_heads(data, design, base_rows, subjects, chosen: dict[str, str], offsets: dict[str, float]):
     """Fits each setting's candidate on `subjects` and folds both into W [4F, 2], bias [2]."""
     W, bias = [], []
@@ -481,7 +495,8 @@ def replay_nested(data, design, base_rows, report: dict, quantize: bool):
 
 def export(data, design, base_rows, report: dict, out_dir: Path, work: Path) -> dict:
     """Ships the per-setting candidate chosen most often across the outer folds, trained on all
-    subjects, offsets from a grouped CV over all subjects; float and int8-weight graphs."""
+    subjects, offsets and probability scales from a grouped CV over all subjects; float and
+    int8-weight graphs."""
     import onnxruntime  # noqa: F401  (fail early when absent)
     subjects = data.subjects
     chosen = {st: Counter(report["nested"][f"{st}_baseline"]["chosen_in_order"]).most_common(1)[0][0]
@@ -490,6 +505,9 @@ def export(data, design, base_rows, report: dict, out_dir: Path, work: Path) -> 
     inner = inner_oof(data, design, base_rows, subjects, cands)
     offsets = {st: metrics.best_threshold(inner[st][0], inner[st][1][chosen[st]]) for st in chosen}
     W, bias = train_heads(data, design, base_rows, subjects, chosen, offsets)
+    # probability scale of each head from the same out-of-fold scores (decisions unchanged)
+    scales = {st: calibration_scale(inner[st][0], inner[st][1][chosen[st]] - offsets[st]) for st in chosen}
+    W, bias = W * np.array([scales["without"], scales["with"]]), bias * np.array([scales["without"], scales["with"]])
     pop = population_baseline(data, subjects)
     work.mkdir(parents=True, exist_ok=True)
     float_path, int8_path = work / "stress_float.onnx", work / "stress_int8_weights.onnx"
@@ -510,7 +528,7 @@ def export(data, design, base_rows, report: dict, out_dir: Path, work: Path) -> 
     print(f"onnx vs numpy: {checks}")
     if max(checks.values()) > 1e-4:
         raise SystemExit("exported graph disagrees with the numpy model")
-    return {"chosen": chosen, "offsets": offsets, "W": W.tolist(), "bias": bias.tolist(), "checks": checks,
+    return {"chosen": chosen, "offsets": offsets, "calibration_scales": scales, "W": W.tolist(), "bias": bias.tolist(), "checks": checks,
             "population_baseline": pop, "float_path": float_path, "int8_path": int8_path,
             "sizes": {"float": float_path.stat().st_size, "int8_weights": int8_path.stat().st_size}}
 
@@ -520,11 +538,13 @@ def main():
     ap.add_argument("--data", required=True)
     ap.add_argument("--out", required=True, help="JSON report")
     ap.add_argument("--loso", default="", help="stress_loso.json: adds the nested rows for report.py")
+    ap.add_argument("--loso-prefix", default="feature_lr", help="method-key prefix of the --loso rows")
     ap.add_argument("--export-dir", default="", help="write stress.onnx + stress.json here")
     ap.add_argument("--top", type=int, default=10, help="un-nested candidates listed per setting")
     ap.add_argument("--no-loso", action="store_true", help="reuse the report at --out (export only)")
     ap.add_argument("--work", default="/tmp/stress-feature-work", help="ONNX variants (outside the repo)")
     ap.add_argument("--variant", default="float", choices=["float", "int8_weights"], help="the one shipped")
+    ap.add_argument("--exclude", default="", help="comma-separated features no candidate may use")
     ap.add_argument("--inner-folds", type=int, default=INNER_FOLDS, help="inner CV folds; 0 = one per subject")
     ap.add_argument("--selection", default=RULES[0], choices=RULES, help="the primary selection rule")
     ap.add_argument("--workers", type=int, default=1, help="outer folds run in parallel")
@@ -541,12 +561,12 @@ def main():
     if args.export_dir:
         ship(args, data, design, base_rows, report, out)
     if args.loso:
-        add_loso_rows(Path(args.loso), report)
+        add_loso_rows(Path(args.loso), report, args.loso_prefix)
 
 
 def run_report(args, data, design, base_rows, out: Path) -> None:
     """The nested and un-nested LOSO of every candidate → the JSON report at out."""
-    cands = candidates()
+    cands = candidates(tuple(f for f in args.exclude.split(",") if f))
     subjects = data.subjects[: args.folds] if args.folds else data.subjects
     res = run_loso(data, design, base_rows, cands, subjects, args.workers, args.inner_folds)
     for st in res:  # the primary rule's nested result; the other rules are reported beside it
@@ -587,6 +607,7 @@ def run_report(args, data, design, base_rows, out: Path) -> None:
                      "simplest candidate within one subject-bootstrap SE of it); per setting; decision offset = best "
                      "balanced-accuracy threshold on the chosen candidate's inner out-of-fold scores",
         "candidates": {st: len(cs) for st, cs in cands.items()}, "C_grid": CS, "penalties": PENALTIES,
+        "excluded_features": [f for f in args.exclude.split(",") if f],
         "subsets": SUBSETS, "representations": list(REPS), "log_features": POSITIVE,
         "bootstrap": f"{metrics.N_BOOT} resamples of subjects"}}
     nested = {}
@@ -678,7 +699,8 @@ def ship(args, data, design, base_rows, report: dict, out: Path) -> None:
             "note": "LOSO of the nested procedure with each fold's chosen models folded into the graph's "
                     "weights (float), and the same weights after int8 quantization"}
     (out.parent / "stress_feature_compression.json").write_text(json.dumps(comp, indent=1))
-    report["shipped"] = {"chosen": ex["chosen"], "offsets": ex["offsets"], "W": ex["W"], "bias": ex["bias"],
+    report["shipped"] = {"chosen": ex["chosen"], "offsets": ex["offsets"],
+                         "calibration_scales": ex["calibration_scales"], "W": ex["W"], "bias": ex["bias"],
                          "onnx_checks": ex["checks"], "sizes": ex["sizes"], "variant": args.variant}
     out.write_text(json.dumps(report, indent=1))
     dst = Path(args.export_dir) / "stress.onnx"
@@ -690,7 +712,8 @@ def ship(args, data, design, base_rows, report: dict, out: Path) -> None:
                              "unscored_windows": report["unscored_windows"],
                              "candidate_windows": report["candidate_windows"]},
                     "protocol": report["protocol"],
-                    "final_training": {"chosen": ex["chosen"], "offsets": ex["offsets"], "windows": int(len(rows)),
+                    "final_training": {"chosen": ex["chosen"], "offsets": ex["offsets"],
+                                       "calibration_scales": ex["calibration_scales"], "windows": int(len(rows)),
                                        "subjects": int(len(np.unique(data.subject[rows])))},
                     "compression": comp}
     for st in ("without_baseline", "with_baseline"):  # keep the metadata small
@@ -701,24 +724,25 @@ def ship(args, data, design, base_rows, report: dict, out: Path) -> None:
                                "none (float32)" if args.variant == "float" else "int8 weights, float activations",
                                loso_metrics, version="2.0.0")
     print(f"wrote {dst} ({dst.stat().st_size} bytes), sizes {ex['sizes']}, chosen {ex['chosen']}, "
-          f"offsets {ex['offsets']}")
+          f"offsets {ex['offsets']}, calibration scales {ex['calibration_scales']}")
     for v, r in variants.items():
         print(f"  {v}: without {r['without_baseline']['balanced_accuracy']:.3f}/{r['without_baseline']['auc']:.3f} "
               f"with {r['with_baseline']['balanced_accuracy']:.3f}/{r['with_baseline']['auc']:.3f}")
 
 
-def add_loso_rows(path: Path, report: dict) -> None:
-    """Adds the nested result and the un-nested bests as rows of the LOSO comparison report."""
+def add_loso_rows(path: Path, report: dict, prefix: str) -> None:
+    """Adds the nested results and the un-nested bests as rows `<prefix>_...` of the LOSO
+    comparison report (the primary rule's row last)."""
     loso_rep = json.loads(path.read_text())
     extra = {"unscored_windows": report["unscored_windows"], "candidate_windows": report["candidate_windows"]}
     settings = ("without_baseline", "with_baseline")
     primary = report["protocol"]["selection"].split()[2]
-    rows = {"feature_lr_unnested_ba": {st: report["unnested"][st]["best_by_ba"] for st in settings},
-            "feature_lr_unnested_auc": {st: report["unnested"][st]["best_by_auc"] for st in settings}}
+    rows = {f"{prefix}_unnested_ba": {st: report["unnested"][st]["best_by_ba"] for st in settings},
+            f"{prefix}_unnested_auc": {st: report["unnested"][st]["best_by_auc"] for st in settings}}
     for rule, v in report["nested_by_rule"].items():  # the primary rule's row last
         if rule != primary:
-            rows[f"feature_lr_nested_{rule}"] = {st: v[st] for st in settings}
-    rows["feature_lr_nested"] = {st: report["nested"][st] for st in settings}
+            rows[f"{prefix}_nested_{rule}"] = {st: v[st] for st in settings}
+    rows[f"{prefix}_nested"] = {st: report["nested"][st] for st in settings}
     for k, v in rows.items():
         loso_rep["methods"].pop(k, None)  # re-added at the end (table order)
         loso_rep["methods"][k] = {**v, **extra, "source": "feature_models.py"}

@@ -18,10 +18,14 @@ LABELS = {
     "beat_cnn": "(c) single-beat 128x128 image CNN (paper), mean per window",
     "img": "(d) window image CNN",
     "fusion": "(e) fusion: image branch + HRV + baseline",
-    "feature_lr_unnested_ba": "(f') feature logistic regression, best candidate by LOSO BA (un-nested, optimistic)",
-    "feature_lr_unnested_auc": "(f'') feature logistic regression, best candidate by LOSO AUC (un-nested, optimistic)",
-    "feature_lr_nested_best_auc": "(f0) feature logistic regression, nested selection, rule: best inner AUC (declared first)",
-    "feature_lr_nested": "(f) feature logistic regression, nested selection, rule: simplest within 1 SE of the best inner AUC (shipped)",
+    "feature_lr_amp_unnested_ba": "(g') feature LR incl. R/T amplitudes, best candidate by outer LOSO BA (un-nested, optimistic)",
+    "feature_lr_amp_unnested_auc": "(g'') feature LR incl. R/T amplitudes, best candidate by outer LOSO AUC (un-nested, optimistic)",
+    "feature_lr_amp_nested_best_auc": "(g0) feature LR incl. R/T amplitudes, nested, rule: best inner AUC (declared first)",
+    "feature_lr_amp_nested": "(g) feature LR incl. R/T amplitudes, nested, rule: simplest within 1 SE of the best inner AUC",
+    "feature_lr_unnested_ba": "(f') feature LR, HR/HRV only, best candidate by outer LOSO BA (un-nested, optimistic)",
+    "feature_lr_unnested_auc": "(f'') feature LR, HR/HRV only, best candidate by outer LOSO AUC (un-nested, optimistic)",
+    "feature_lr_nested_best_auc": "(f0) feature LR, HR/HRV only, nested, rule: best inner AUC",
+    "feature_lr_nested": "(f) feature LR, HR/HRV only, nested, rule: simplest within 1 SE of the best inner AUC (shipped)",
 }
 
 

@@ -44,13 +44,15 @@ if [ -n "${STRESSBEAT:-}" ]; then
   python bench_tract.py --stressbeat "$STRESSBEAT" "$WORK"/variants/*.onnx --json "$REPORTS/stress_latency_tract.json"
 fi
 
-# 5. the shipped model: feature-only logistic regressions chosen by nested LOSO (5-fold grouped
-#    inner CV, rule "simplest within one SE of the best inner AUC"), float graph → models/stress.*;
-#    its rows are appended to the LOSO report; then the inner-LOSO sensitivity run (report only)
+# 5. feature-only logistic regressions chosen by nested LOSO (5-fold grouped inner CV, rule
+#    "simplest within one SE of the best inner AUC"); rows appended to the LOSO report. First all
+#    features (rows g, report only), then the shipped family without the R/T amplitudes (rows f),
+#    trained on all subjects → models/stress.{onnx,json} (float graph)
+python feature_models.py --data "$DATA" --out "$REPORTS/stress_feature_models_with_amplitudes.json" \
+  --inner-folds 5 --selection auc_1se --loso "$LOSO" --loso-prefix feature_lr_amp --workers 2
 python feature_models.py --data "$DATA" --out "$REPORTS/stress_feature_models.json" --inner-folds 5 \
-  --selection auc_1se --loso "$LOSO" --export-dir .. --work "$WORK/feature-variants" --variant float --workers 2
-python feature_models.py --data "$DATA" --out "$REPORTS/stress_feature_models_inner_loso.json" --inner-folds 0 \
-  --selection auc_1se --workers 2
+  --selection auc_1se --exclude r_amp_mv,t_amp_mv --loso "$LOSO" --loso-prefix feature_lr \
+  --export-dir .. --work "$WORK/feature-variants" --variant float --workers 2
 python bench_onnxruntime.py "$WORK"/feature-variants/*.onnx --runs 3000 \
   --json "$REPORTS/stress_feature_latency_onnxruntime.json"
 if [ -n "${STRESSBEAT:-}" ]; then
