@@ -1,20 +1,23 @@
 """Feature-only stress models (no image) chosen by nested leave-one-subject-out selection.
 
     python feature_models.py --data DIR --out ../reports/stress_feature_models.json \
-        [--loso ../reports/stress_loso.json] [--export-dir ..]
+        [--selection auc_1se] [--exclude r_amp_mv,t_amp_mv] [--loso ../reports/stress_loso.json] \
+        [--export-dir .. [--no-loso]]
 
-Candidates: balanced logistic regressions on feature subsets, L1 or L2, C from a grid, in three
-representations of the baseline (none, `x - b`, `log(x / b)` for the positive features) and
-two structures (one model per setting; one shared model with a `has_baseline` flag). Per setting
-(without / with a personal baseline), inside every outer LOSO fold, the candidate with the best
-pooled out-of-fold AUC of a 5-fold subject-grouped CV over the fold's training subjects is
-chosen; its decision offset is the best balanced-accuracy threshold on those out-of-fold scores;
-it is refit on all training subjects and scores the test subject. The outer LOSO of this whole
-procedure is the honest ("nested") result; every candidate's own outer LOSO (the "un-nested" best
-is optimistic by selection) is reported for contrast.
+Candidates: balanced logistic regressions on feature subsets, L1 or L2, C from a grid, with the
+baseline used not at all, as `x - b` or as `log(x / b)` (positive features), and two structures
+(one model per setting; one shared model with a `has_baseline` flag). Per setting (without / with
+a personal baseline), inside every outer LOSO fold, a subject-grouped inner CV over the fold's
+training subjects gives every candidate out-of-fold scores and a rule picks one (`best_auc`: the
+best pooled AUC; `auc_1se`: the simplest within one bootstrap SE of it); its decision offset is
+the best balanced-accuracy threshold on its out-of-fold scores; it is refit on all training
+subjects and scores the test subject. The outer LOSO of this whole procedure is the honest
+("nested") result; every candidate's own outer LOSO (the "un-nested" best is optimistic by
+selection) is reported for contrast.
 
-`--export-dir`: trains the candidate each setting chose most often on all subjects (offset from a
-5-fold grouped CV over all subjects) and writes `stress.onnx` + `stress.json` there.
+`--export-dir`: trains the candidate each setting chose most often on all subjects (offset and
+probability scale from a 5-fold grouped CV over all subjects) and writes `stress.onnx` +
+`stress.json` there.
 """
 from __future__ import annotations
 
@@ -169,6 +172,7 @@ def newton_l2(Z: np.ndarray, y: np.ndarray, C: float, iters: int = 50) -> tuple[
 
 
 def score(m: dict, X: np.ndarray) -> np.ndarray:
+    """Logit of a fitted model for design matrix X."""
     return ((X - m["mean"]) / m["std"]) @ m["coef"] + m["intercept"]
 
 
@@ -207,6 +211,7 @@ def population_baseline(data, subjects) -> np.ndarray:
 
 
 def fit_candidate(data, design, base_rows, subjects, setting, c):
+    """Candidate c fit on `subjects` for `setting`; also returns their population baseline."""
     pop = population_baseline(data, subjects)
     R = Rows(data, design, base_rows, pop, subjects, setting, c.structure)
     m = fit(design.matrix(c, R.fit_x, R.fit_b, R.fit_h), data.label[R.fit_rows], c)
@@ -214,6 +219,7 @@ def fit_candidate(data, design, base_rows, subjects, setting, c):
 
 
 def candidate_score(data, design, m, c, x, b, h):
+    """Logit of fitted candidate c for rows x with baselines b and has_baseline flags h."""
     return score(m, design.matrix(c, x, b, h))
 
 
@@ -274,6 +280,7 @@ def select(y, oof: dict, cands, rule: str = "best_auc", subject=None, seed: int 
 
 
 def outer_scores(data, design, base_rows, train_subjects, test_rows, setting, c):
+    """Candidate c fit on the training subjects, logits of the test rows in `setting`."""
     m, pop = fit_candidate(data, design, base_rows, train_subjects, setting, c)
     x = data.features[test_rows]
     if setting == "with":
@@ -464,6 +471,7 @@ def train_heads(data, design, base_rows, subjects, chosen: dict[str, str], offse
 
 
 def heads_logit(design, W, bias, x, b, h):
+    """The graph's logit in numpy: the with head where h is 1, the without head elsewhere."""
     l = graph_columns(design, x, b) @ W + bias
     return np.where(h > 0.5, l[:, 1], l[:, 0])
 
@@ -680,7 +688,6 @@ def ship(args, data, design, base_rows, report: dict, out: Path) -> None:
     import shutil
     import train_final
     ex = export(data, design, base_rows, report, Path(args.export_dir), Path(args.work))
-    rows = np.flatnonzero(data.eval_mask() & np.isin(data.subject, [s for s in data.subjects]))
     variants = {}
     for name, q in (("float", False), ("int8_weights", True)):
         r, s0, s1 = replay_nested(data, design, base_rows, report, q)
