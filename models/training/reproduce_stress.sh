@@ -53,6 +53,9 @@ python feature_models.py --data "$DATA" --out "$REPORTS/stress_feature_models_wi
 python feature_models.py --data "$DATA" --out "$REPORTS/stress_feature_models.json" --inner-folds 5 \
   --selection auc_1se --exclude r_amp_mv,t_amp_mv --loso "$LOSO" --loso-prefix feature_lr \
   --export-dir .. --work "$WORK/feature-variants" --variant float --workers 2
+# sensitivity (report only, ~5x slower): the same with a leave-one-subject-out inner CV
+python feature_models.py --data "$DATA" --out "$REPORTS/stress_feature_models_inner_loso.json" --inner-folds 0 \
+  --selection auc_1se --exclude r_amp_mv,t_amp_mv --workers 2
 python bench_onnxruntime.py "$WORK"/feature-variants/*.onnx --runs 3000 \
   --json "$REPORTS/stress_feature_latency_onnxruntime.json"
 if [ -n "${STRESSBEAT:-}" ]; then
