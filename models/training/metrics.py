@@ -50,5 +50,8 @@ def best_threshold(y: np.ndarray, score: np.ndarray) -> float:
     cands = np.concatenate([[s[0] - 1.0], (s[:-1] + s[1:]) / 2, [s[-1] + 1.0]])
     if len(cands) > 400:
         cands = np.quantile(score, np.linspace(0, 1, 401))
-    bas = [balanced_accuracy(y, (score > t).astype(int)) for t in cands]
+    above = score[None, :] > cands[:, None]  # [thresholds, windows]
+    recalls = [(above[:, y == 1].mean(1) if c == 1 else (~above[:, y == 0]).mean(1))
+               for c in (0, 1) if np.any(y == c)]
+    bas = np.mean(recalls, axis=0)  # balanced_accuracy of every threshold at once
     return float(cands[int(np.argmax(bas))])

@@ -18,6 +18,14 @@ LABELS = {
     "beat_cnn": "(c) single-beat 128x128 image CNN (paper), mean per window",
     "img": "(d) window image CNN",
     "fusion": "(e) fusion: image branch + HRV + baseline",
+    "feature_lr_amp_unnested_ba": "(g') feature LR incl. R/T amplitudes, best candidate by outer LOSO BA (un-nested, optimistic)",
+    "feature_lr_amp_unnested_auc": "(g'') feature LR incl. R/T amplitudes, best candidate by outer LOSO AUC (un-nested, optimistic)",
+    "feature_lr_amp_nested_best_auc": "(g0) feature LR incl. R/T amplitudes, nested, rule: best inner AUC (declared first)",
+    "feature_lr_amp_nested": "(g) feature LR incl. R/T amplitudes, nested, rule: simplest within 1 SE of the best inner AUC",
+    "feature_lr_unnested_ba": "(f') feature LR, HR/HRV only, best candidate by outer LOSO BA (un-nested, optimistic)",
+    "feature_lr_unnested_auc": "(f'') feature LR, HR/HRV only, best candidate by outer LOSO AUC (un-nested, optimistic)",
+    "feature_lr_nested_best_auc": "(f0) feature LR, HR/HRV only, nested, rule: best inner AUC",
+    "feature_lr_nested": "(f) feature LR, HR/HRV only, nested, rule: simplest within 1 SE of the best inner AUC (shipped)",
 }
 
 
@@ -86,9 +94,9 @@ def main():
     ap.add_argument("--loso", required=True, action="append", help="LOSO report(s); several are merged")
     ap.add_argument("--merged-out", default="", help="write the merged LOSO report here")
     ap.add_argument("--order", default="", help="comma-separated method keys (table order)")
-    ap.add_argument("--compression", default="")
-    ap.add_argument("--ort", default="")
-    ap.add_argument("--tract", default="")
+    ap.add_argument("--compression", action="append", default=[], help="compression report(s)")
+    ap.add_argument("--ort", action="append", default=[], help="onnxruntime latencies, one per --compression")
+    ap.add_argument("--tract", action="append", default=[], help="tract latencies, one per --compression")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     loso = {"methods": {}}
@@ -100,10 +108,10 @@ def main():
         Path(args.merged_out).write_text(json.dumps(loso, indent=1))
     order = [k for k in args.order.split(",") if k] or None
     parts = ["## Comparison (LOSO, 26 subjects, window level)", "", comparison_table(loso, order)]
-    if args.compression:
-        comp = json.loads(Path(args.compression).read_text())
-        ort = json.loads(Path(args.ort).read_text()) if args.ort else {}
-        tract = json.loads(Path(args.tract).read_text()) if args.tract else {}
+    for i, c in enumerate(args.compression):
+        comp = json.loads(Path(c).read_text())
+        ort = json.loads(Path(args.ort[i]).read_text()) if i < len(args.ort) else {}
+        tract = json.loads(Path(args.tract[i]).read_text()) if i < len(args.tract) else {}
         parts += ["", f"## Compression ({comp['method']}, LOSO per variant)", "", compression_table(comp, ort, tract)]
     Path(args.out).write_text("\n".join(parts) + "\n")
     print("\n".join(parts))

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Reproduces the stress model: LOSO comparison, final model, compression variants, latency, tables.
+# Reproduces the stress model: LOSO comparison (image and fusion nets included), the fusion's
+# compression variants, the shipped feature-only model (nested LOSO selection), latency, tables.
 # Usage (from the repository root, venv active, dataset exported by `stressbeat dataset stress`):
 #   DATA=/tmp/stress-dataset WORK=/tmp/stress-work bash models/training/reproduce_stress.sh
 # Optional: STRESSBEAT=target/release/stressbeat (tract latency via `stressbeat bench-model`).
@@ -23,17 +24,18 @@ python loso.py --data "$DATA" --out "$LOSO" --cfg "$CFG" \
 python loso.py --data "$DATA" --out "$LOSO" --cfg "$CFG" --methods fusion:tachogram+poincare --save-nets "$WORK/fold-nets"
 python loso.py --data "$DATA" --out "$LOSO" --cfg "$CFG_SHIP" --methods "fusion:$CHANNELS" --save-nets "$WORK/fold-nets"
 
-# 2. final model on all subjects (int8 weights, float activations) + its float twin
+# 2. the fusion (no longer shipped, kept for the comparison) on all subjects, into $WORK/fusion
+mkdir -p "$WORK/fusion"
 python train_final.py --data "$DATA" --report "$LOSO" --method "fusion:$CHANNELS" \
-  --out-dir .. --float-out "$WORK/stress_float.onnx" --save-state "$WORK/stress_final.pt"
+  --out-dir "$WORK/fusion" --float-out "$WORK/stress_float.onnx" --save-state "$WORK/stress_final.pt"
 
 # 3. compression variants, each LOSO-evaluated; the final model's variants for benchmarking
 python compress.py --data "$DATA" --report "$LOSO" --method "fusion:$CHANNELS" \
   --nets "$WORK/fold-nets" --final-float "$WORK/stress_final.pt" --variants-dir "$WORK/variants" \
   --out "$REPORTS/stress_compression.json"
 
-# the shipped stress.json also records the compression metrics (same ONNX, no retraining)
-python train_final.py --data "$DATA" --report "$LOSO" --method "fusion:$CHANNELS" --out-dir .. \
+# the fusion's stress.json also records the compression metrics (same ONNX, no retraining)
+python train_final.py --data "$DATA" --report "$LOSO" --method "fusion:$CHANNELS" --out-dir "$WORK/fusion" \
   --from-state "$WORK/stress_final.pt" --compression "$REPORTS/stress_compression.json"
 
 # 4. latency: onnxruntime here, tract through the CLI when available
@@ -42,8 +44,29 @@ if [ -n "${STRESSBEAT:-}" ]; then
   python bench_tract.py --stressbeat "$STRESSBEAT" "$WORK"/variants/*.onnx --json "$REPORTS/stress_latency_tract.json"
 fi
 
-# 5. tables for the model card
+# 5. feature-only logistic regressions chosen by nested LOSO (5-fold grouped inner CV, rule
+#    "simplest within one SE of the best inner AUC"); rows appended to the LOSO report. First all
+#    features (rows g, report only), then the shipped family without the R/T amplitudes (rows f),
+#    trained on all subjects → models/stress.{onnx,json} (float graph)
+python feature_models.py --data "$DATA" --out "$REPORTS/stress_feature_models_with_amplitudes.json" \
+  --inner-folds 5 --selection auc_1se --loso "$LOSO" --loso-prefix feature_lr_amp --workers 2
+python feature_models.py --data "$DATA" --out "$REPORTS/stress_feature_models.json" --inner-folds 5 \
+  --selection auc_1se --exclude r_amp_mv,t_amp_mv --loso "$LOSO" --loso-prefix feature_lr \
+  --export-dir .. --work "$WORK/feature-variants" --variant float --workers 2
+# sensitivity (report only, ~5x slower): the same with a leave-one-subject-out inner CV
+python feature_models.py --data "$DATA" --out "$REPORTS/stress_feature_models_inner_loso.json" --inner-folds 0 \
+  --selection auc_1se --exclude r_amp_mv,t_amp_mv --workers 2
+python bench_onnxruntime.py "$WORK"/feature-variants/*.onnx --runs 3000 \
+  --json "$REPORTS/stress_feature_latency_onnxruntime.json"
+if [ -n "${STRESSBEAT:-}" ]; then
+  python bench_tract.py --stressbeat "$STRESSBEAT" "$WORK"/feature-variants/*.onnx --iterations 3000 \
+    --json "$REPORTS/stress_feature_latency_tract.json"
+fi
+
+# 6. tables for the model card
 python report.py --loso "$LOSO" --compression "$REPORTS/stress_compression.json" \
   --ort "$REPORTS/stress_latency_onnxruntime.json" \
   $( [ -f "$REPORTS/stress_latency_tract.json" ] && echo --tract "$REPORTS/stress_latency_tract.json" ) \
+  --compression "$REPORTS/stress_feature_compression.json" --ort "$REPORTS/stress_feature_latency_onnxruntime.json" \
+  $( [ -f "$REPORTS/stress_feature_latency_tract.json" ] && echo --tract "$REPORTS/stress_feature_latency_tract.json" ) \
   --out "$REPORTS/stress_tables.md"

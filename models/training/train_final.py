@@ -56,6 +56,28 @@ def fallback_json(data, base_rows, rows, pop):
             "coef": [float(v) for v in fb["coef"]], "intercept": fb["intercept"], "C": fb["C"]}
 
 
+def write_metadata(path: Path, onnx_path: Path, data, channels: list[str], pop, base_rows, rows, name: str,
+                   quantization: str, metrics: dict, version: str = VERSION) -> None:
+    """`stress.json` for the graph at onnx_path (docs/model-format.md): inputs (no `image` when
+    channels is empty), population baseline, threshold 0.5, the HRV fallback fit on `rows`."""
+    nf = len(data.feature_names)
+    inputs = [{"name": "image", "shape": [-1, len(channels), 128, 128]}] if channels else []
+    inputs += [{"name": "features", "shape": [-1, nf]}, {"name": "baseline", "shape": [-1, nf]},
+               {"name": "has_baseline", "shape": [-1, 1]}]
+    meta = {
+        "format": "stressbeat-model/1", "task": "stress", "name": name, "version": version,
+        "onnx_sha256": onnx_export.sha256(onnx_path), "sampling_rate_hz": float(data.meta["sampling_rate_hz"]),
+        "inputs": inputs,
+        "output": {"name": "probabilities", "labels": ["calm", "stress"]},
+        "image_channels": channels, "features": data.feature_names,
+        "population_baseline": [float(v) for v in pop], "threshold": 0.5,
+        "hrv_fallback": fallback_json(data, base_rows, rows, pop),
+        "quantization": quantization,
+        "metrics": metrics,
+    }
+    path.write_text(json.dumps(meta, indent=1) + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True)
@@ -129,21 +151,9 @@ def main():
                                                                 "subjects": int(len(np.unique(data.subject[rows])))}}
     if args.compression:
         metrics["compression"] = json.loads(Path(args.compression).read_text())
-    meta = {
-        "format": "stressbeat-model/1", "task": "stress", "name": "stress-fusion", "version": VERSION,
-        "onnx_sha256": onnx_export.sha256(onnx_path), "sampling_rate_hz": float(data.meta["sampling_rate_hz"]),
-        "inputs": [{"name": "image", "shape": [-1, len(channels), 128, 128]},
-                   {"name": "features", "shape": [-1, len(data.feature_names)]},
-                   {"name": "baseline", "shape": [-1, len(data.feature_names)]},
-                   {"name": "has_baseline", "shape": [-1, 1]}],
-        "output": {"name": "probabilities", "labels": ["calm", "stress"]},
-        "image_channels": channels, "features": data.feature_names,
-        "population_baseline": [float(v) for v in pop], "threshold": 0.5,
-        "hrv_fallback": fallback_json(data, base_rows, rows, pop),
-        "quantization": "int8 weights, float activations" if args.variant == "int8_weights" else "none (float32)",
-        "metrics": metrics,
-    }
-    (out / "stress.json").write_text(json.dumps(meta, indent=1) + "\n")
+    write_metadata(out / "stress.json", onnx_path, data, channels, pop, base_rows, rows, "stress-fusion",
+                   "int8 weights, float activations" if args.variant == "int8_weights" else "none (float32)",
+                   metrics)
     print(f"wrote {onnx_path} ({onnx_path.stat().st_size} bytes) and {out / 'stress.json'}")
 
 

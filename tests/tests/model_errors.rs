@@ -85,11 +85,17 @@ fn stress_batch_gives_one_probability_per_window_and_batching_changes_nothing() 
     let baseline: Vec<f32> = features[..nf].iter().map(|v| v * 0.5).collect();
     let with = model.predict(&images, &features, Some(&baseline)).unwrap();
     assert_ne!(with, batch);
-    // wrong sizes are a typed error
+    // wrong sizes are a typed error (a partial window of features, or of image bytes)
     assert!(matches!(
-        model.predict(&images[1..], &features, None),
+        model.predict(&images, &features[1..], None),
         Err(ModelError::BadBatch(_))
     ));
+    if model.image_len() > 0 {
+        assert!(matches!(
+            model.predict(&images[1..], &features, None),
+            Err(ModelError::BadBatch(_))
+        ));
+    }
 }
 
 #[test]
@@ -266,7 +272,10 @@ fn wrong_label_order_is_a_label_mismatch() {
 fn names_the_core_cannot_compute_are_mismatches() {
     let (onnx, meta) = stress_files();
     let mut m = meta.clone();
-    m["image_channels"][0] = json!("spectrogram");
+    m["image_channels"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("spectrogram"));
     let err = load_stress(&onnx, &m).unwrap_err();
     assert!(
         matches!(&err, ModelError::ChannelMismatch { found, .. } if found == "spectrogram"),
@@ -302,8 +311,10 @@ fn names_the_core_cannot_compute_are_mismatches() {
 
 #[test]
 fn a_graph_whose_inputs_differ_from_the_metadata_is_a_shape_mismatch() {
-    // metadata consistent in itself (3 channels, 3 in the shape) but the graph takes 2
+    // metadata consistent in itself (one channel more than the graph takes, and the image
+    // input's shape says so) but the graph takes one channel fewer (or no image at all)
     let (onnx, mut meta) = stress_files();
+    let graph_has_image = meta["inputs"][0]["name"] == json!("image");
     let unused = CORE_VOCABULARY
         .image_channels
         .iter()
@@ -319,7 +330,13 @@ fn a_graph_whose_inputs_differ_from_the_metadata_is_a_shape_mismatch() {
         .unwrap()
         .push(json!(unused.name()));
     let channels = meta["image_channels"].as_array().unwrap().len();
-    meta["inputs"][0]["shape"][1] = json!(channels);
+    let side = CORE_VOCABULARY.image_side;
+    let image = json!({"name": "image", "shape": [-1, channels, side, side]});
+    if graph_has_image {
+        meta["inputs"][0] = image;
+    } else {
+        meta["inputs"].as_array_mut().unwrap().insert(0, image);
+    }
     let err = load_stress(&onnx, &meta).unwrap_err();
     let ModelError::ShapeMismatch {
         name,
@@ -330,8 +347,14 @@ fn a_graph_whose_inputs_differ_from_the_metadata_is_a_shape_mismatch() {
         panic!("{err:?}")
     };
     assert_eq!(name, "graph input 0");
+    let graph_input_0 = if graph_has_image {
+        (channels - 1).to_string()
+    } else {
+        "features".to_owned()
+    };
     assert!(
-        expected.contains(&channels.to_string()) && found.contains(&(channels - 1).to_string())
+        expected.contains(&channels.to_string()) && found.contains(&graph_input_0),
+        "{expected} / {found}"
     );
     // the beat graph under the stress metadata (checksum updated): inputs differ
     let (beat_onnx, _) = beat_files();
