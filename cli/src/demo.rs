@@ -338,21 +338,18 @@ pub(crate) fn simulate_into(
     )
 }
 
-/// Length of a recording in ms, when it can be read as one (captures: `None`).
-fn recording_length_ms(path: &Path) -> Option<i64> {
-    let rec = load_recording(path, &LoadOptions::default()).ok()?;
-    let ch = rec.default_ecg_channel()?;
-    Some((rec.signals.get(ch)?.duration_s() * 1000.0) as i64)
+/// Length of a recording in ms (a Polar capture is not a recording: an error).
+fn recording_length_ms(path: &Path) -> Result<i64, String> {
+    let rec = load_recording(path, &LoadOptions::default()).map_err(|e| e.to_string())?;
+    rec.default_ecg_channel()
+        .and_then(|ch| rec.signals.get(ch))
+        .map(|s| (s.duration_s() * 1000.0) as i64)
+        .ok_or_else(|| format!("{}: no ECG channel", path.display()))
 }
 
 /// Calibrate a baseline on `path` (nothing stored); returns it with a line saying how it went.
 fn calibrate(path: &Path) -> Result<(PersonalBaseline, u64), String> {
-    let length_ms = recording_length_ms(path).ok_or_else(|| {
-        format!(
-            "{}: not a recording the baseline can be read from",
-            path.display()
-        )
-    })?;
+    let length_ms = recording_length_ms(path).map_err(|e| format!("baseline recording: {e}"))?;
     let mut engines = new_engines()?;
     let start = now_unix_ms();
     // Windows end every 5 s up to the end; the calibration closes on the last of them.

@@ -167,3 +167,26 @@ fn replay_of_eegmat_with_baseline() {
     assert!(image::open(&report).is_ok());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn replay_with_a_missing_baseline_names_the_file_and_the_cause() {
+    let Some(data) = stressbeat_e2e::dataset("eegmat") else {
+        return;
+    };
+    let dir = tmp_dir("missing-baseline");
+    let missing = dir.join("no-such-rest.edf");
+    let out = stressbeat()
+        .arg("replay")
+        .arg(data.join("Subject03_2.edf"))
+        .arg("--baseline")
+        .arg(&missing)
+        .arg("--db")
+        .arg(dir.join("history.sqlite"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no-such-rest.edf"), "{err}");
+    assert!(err.contains("No such file"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
