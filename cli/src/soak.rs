@@ -14,7 +14,7 @@ use stressbeat_core::{
         sources::simulator_source,
     },
     sensor::SensorSource,
-    sim::{faults::FaultConfig, strap::FrameTruth},
+    sim::{faults::FaultConfig, strap::GroundTruth},
 };
 
 use crate::{
@@ -81,19 +81,46 @@ struct TruthGaps {
 }
 
 impl TruthGaps {
-    fn add_chunk(&mut self, mut frames: Vec<FrameTruth>, time_of: impl Fn(u64) -> f64) {
-        frames.retain(|f| f.delivered_ms.is_some() && !f.corrupted);
-        frames.sort_by_key(|f| f.first_sample);
-        for f in frames {
+    fn add_chunk(&mut self, chunk: &GroundTruth) {
+        for f in chunk.delivered_frames() {
             if let Some(n) = self.next_sample {
                 if f.first_sample > n {
-                    self.gaps.push((time_of(n), time_of(f.first_sample)));
+                    self.gaps.push((
+                        chunk.sample_time_ms(n),
+                        chunk.sample_time_ms(f.first_sample),
+                    ));
                 } else if f.first_sample + u64::from(f.n_samples) <= n {
                     continue; // a duplicate or an older frame
                 }
             }
             self.next_sample = Some(f.first_sample + u64::from(f.n_samples));
         }
+    }
+}
+
+/// What the pipeline reported so far.
+#[derive(Debug, Default)]
+struct EventTally {
+    session: i64,
+    windows: u64,
+    gaps: u64,
+    alerts: u64,
+}
+
+impl EventTally {
+    /// Count and drain `out`; a degradation ends the soak.
+    fn absorb(&mut self, out: &mut Vec<MonitorEvent>) -> Result<(), String> {
+        for ev in out.drain(..) {
+            match &ev {
+                MonitorEvent::SessionStarted { session_id } => self.session = *session_id,
+                MonitorEvent::Stress { .. } => self.windows += 1,
+                MonitorEvent::Gap { .. } => self.gaps += 1,
+                MonitorEvent::Alert(_) => self.alerts += 1,
+                MonitorEvent::Degraded(d) => return Err(format!("degraded: {d:?}")),
+                _ => {}
+            }
+        }
+        Ok(())
     }
 }
 
@@ -131,34 +158,9 @@ pub fn soak(args: &SoakArgs) -> Result<(), String> {
     let started = Instant::now();
     let mut out = Vec::with_capacity(1024);
     let mut truth = TruthGaps::default();
-    let (mut windows, mut gap_events, mut alerts) = (0u64, 0u64, 0u64);
-    let mut session = 0;
-    let handle = |out: &mut Vec<MonitorEvent>,
-                  windows: &mut u64,
-                  gaps: &mut u64,
-                  alerts: &mut u64,
-                  session: &mut i64|
-     -> Result<(), String> {
-        for ev in out.drain(..) {
-            match &ev {
-                MonitorEvent::SessionStarted { session_id } => *session = *session_id,
-                MonitorEvent::Stress { .. } => *windows += 1,
-                MonitorEvent::Gap { .. } => *gaps += 1,
-                MonitorEvent::Alert(_) => *alerts += 1,
-                MonitorEvent::Degraded(d) => return Err(format!("degraded: {d:?}")),
-                _ => {}
-            }
-        }
-        Ok(())
-    };
+    let mut tally = EventTally::default();
     pipeline.begin(&info, &mut out);
-    handle(
-        &mut out,
-        &mut windows,
-        &mut gap_events,
-        &mut alerts,
-        &mut session,
-    )?;
+    tally.absorb(&mut out)?;
     let end_ms = (minutes * 60_000.0).round() as i64;
     let mut now = 0i64;
     let mut next_report = 3_600_000i64;
@@ -166,27 +168,22 @@ pub fn soak(args: &SoakArgs) -> Result<(), String> {
     let mut hour1 = None;
     loop {
         let alive = pipeline.step(&mut source, now, &mut out);
-        handle(
-            &mut out,
-            &mut windows,
-            &mut gap_events,
-            &mut alerts,
-            &mut session,
-        )?;
+        tally.absorb(&mut out)?;
         // Take the ground truth while the strap is disconnected (no frame in flight refers
         // to it then), at most once an hour: memory stays flat.
         let strap = &mut source.inner_mut().peripheral;
         if now - last_take >= 3_600_000 && !strap.is_connected() {
             last_take = now;
-            let chunk = strap.take_truth();
-            let (fs, start) = (chunk.fs_hz, chunk.start_ms as f64);
-            truth.add_chunk(chunk.frames, |k| start + k as f64 * 1000.0 / fs);
+            truth.add_chunk(&strap.take_truth());
         }
         if now >= next_report {
             let line = format!(
-                "  {:>5.1} h simulated in {:>7.1} s: {windows} windows, {gap_events} gaps, {alerts} alerts, {}",
+                "  {:>5.1} h simulated in {:>7.1} s: {} windows, {} gaps, {} alerts, {}",
                 now as f64 / 3_600_000.0,
                 started.elapsed().as_secs_f64(),
+                tally.windows,
+                tally.gaps,
+                tally.alerts,
                 mem_text()
             );
             println!("{line}");
@@ -204,16 +201,8 @@ pub fn soak(args: &SoakArgs) -> Result<(), String> {
         }
     }
     pipeline.finish(EndReason::SourceEnded, &mut out);
-    handle(
-        &mut out,
-        &mut windows,
-        &mut gap_events,
-        &mut alerts,
-        &mut session,
-    )?;
-    let chunk = source.inner_mut().peripheral.take_truth();
-    let (fs, start) = (chunk.fs_hz, chunk.start_ms as f64);
-    truth.add_chunk(chunk.frames, |k| start + k as f64 * 1000.0 / fs);
+    tally.absorb(&mut out)?;
+    truth.add_chunk(&source.inner_mut().peripheral.take_truth());
     let wall_s = started.elapsed().as_secs_f64();
     let end_mem = memory_kb();
 
@@ -221,7 +210,7 @@ pub fn soak(args: &SoakArgs) -> Result<(), String> {
     h.flush().map_err(|e| e.to_string())?;
     let h = &*h;
     let detail = h
-        .session_detail(session)
+        .session_detail(tally.session)
         .map_err(|e| e.to_string())?
         .ok_or("the soak session is missing from the history")?;
     let integrity = h.integrity_check().map_err(|e| e.to_string())?;
