@@ -17,8 +17,8 @@ use stressbeat_core::{
     model_input::{
         MODEL_RATE_HZ,
         beat::{
-            AAMI_LABELS, BEAT_CHANNELS, BEAT_LEN, BEAT_PRE, LONG_RR_BEATS, RR_FEATURE_NAMES,
-            TEMPLATE_BEATS, aami_class, beat_inputs,
+            AAMI_LABELS, BEAT_CHANNELS, BEAT_LEN, BEAT_PRE, IRREGULARITY_BEATS, LONG_RR_BEATS,
+            RR_FEATURE_NAMES, TEMPLATE_BEATS, aami_class, beat_inputs,
         },
         stress::{
             HRV_FEATURE_NAMES, MIN_USABLE_FRACTION, StressWindowConfig, WindowRenderer,
@@ -251,7 +251,8 @@ fn beats(args: &DatasetArgs) -> Result<(), String> {
             "beat": {"length": BEAT_LEN, "pre": BEAT_PRE, "rr_features": RR_FEATURE_NAMES,
                      "normalisation": "window median subtracted, mV",
                      "channels": ["beat", "template"],
-                     "template_beats": TEMPLATE_BEATS, "long_rr_beats": LONG_RR_BEATS},
+                     "template_beats": TEMPLATE_BEATS, "long_rr_beats": LONG_RR_BEATS,
+                     "irregularity_beats": IRREGULARITY_BEATS},
             "labels": AAMI_LABELS,
             "label_counts": totals,
             "count": n,

@@ -8,6 +8,8 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
+
 from .data import LABELS
 
 
@@ -65,6 +67,23 @@ def compare_table(rows: list[tuple[str, dict]]) -> str:
     return "\n".join(out)
 
 
+def s_offset_table(npz_path: str, offsets=(-1.0, 0.0, 1.0, 2.0, 3.0)) -> str:
+    """Operating curve: pooled out-of-fold CV probabilities (float) with `offset` added to log P(S)."""
+    cv = np.load(npz_path)
+    labels = cv["labels"]
+    log_p = np.log(np.maximum(cv["probabilities"], 1e-12))
+    rows = ["| log P(S) offset | S Se % | S +P % | V Se % | V +P % | N Se % |", "|---|---|---|---|---|---|"]
+    for offset in offsets:
+        pred = (log_p + np.array([0.0, offset, 0.0, 0.0, 0.0])).argmax(1)
+
+        def se_ppv(k):
+            tp = int(((pred == k) & (labels == k)).sum())
+            return pct(tp / max(1, int((labels == k).sum()))), pct(tp / max(1, int((pred == k).sum())))
+        (s_se, s_ppv), (v_se, v_ppv), (n_se, _) = se_ppv(1), se_ppv(2), se_ppv(0)
+        rows.append(f"| {offset:g}{' (shipped)' if offset == 0 else ''} | {s_se} | {s_ppv} | {v_se} | {v_ppv} | {n_se} |")
+    return "\n".join(rows)
+
+
 def size_table(final: dict, latency: dict | None) -> str:
     """File size and latency, float vs int8 weights."""
     ort_lat = final["onnxruntime_latency_us_median_1_thread"]
@@ -87,21 +106,26 @@ def main() -> None:
     ap.add_argument("--final", required=True)
     ap.add_argument("--kaggle")
     ap.add_argument("--latency")
-    ap.add_argument("--previous", help="CV report of the previous model (v1, without template)")
+    ap.add_argument("--previous", nargs="*", default=[], metavar="NAME=REPORT",
+                    help="CV reports of earlier models, e.g. 'v1 without template=../reports/beat-type-cv-v1.json'")
     args = ap.parse_args()
     cv = json.loads(Path(args.cv).read_text())
     final = json.loads(Path(args.final).read_text())
     latency = json.loads(Path(args.latency).read_text()) if args.latency else None
     print("### Patient-wise CV (int8 model as shipped; float for comparison)\n\n" + metrics_table(cv))
     if args.previous:
-        previous = json.loads(Path(args.previous).read_text())
-        print("\n### Against v1 (no template), int8, patient-wise CV\n\n"
-              + compare_table([("v1 without template", previous), ("v2 with template", cv)]))
+        earlier = [(name, json.loads(Path(path).read_text()))
+                   for name, path in (item.split("=", 1) for item in args.previous)]
+        print("\n### Against earlier versions, int8, patient-wise CV\n\n"
+              + compare_table(earlier + [("this model", cv)]))
     print("\nint8 minus float, points: " + ", ".join(
         f"{k} {v:+.2f}" for k, v in cv["int8_vs_float_points"].items() if v is not None))
     print(f"\nfloat/int8 prediction agreement: {100 * cv['int8_float_prediction_agreement']:.2f} %")
     print("\n### Confusion matrix (pooled over folds, int8)\n\n" + confusion_table(cv))
     print("\n### Per record, V and S (int8)\n\n" + per_record_table(cv))
+    npz = Path(args.cv).with_suffix(".logits.npz")
+    if npz.exists():
+        print("\n### S operating curve (float, pooled out-of-fold)\n\n" + s_offset_table(str(npz)))
     print("\n### Size and latency\n\n" + size_table(final, latency))
     if args.kaggle:
         k = json.loads(Path(args.kaggle).read_text())

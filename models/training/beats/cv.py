@@ -16,7 +16,7 @@ from .calibrate import inner_offsets
 from .data import load_beats, record_folds
 from .metrics import fmt, summary
 from .onnx_io import export_float, ort_probabilities, quantize_weights_int8
-from .train import TrainConfig, fit, predict_logits
+from .train import TrainConfig, fit, predict_logits, predict_probabilities
 
 
 def main() -> None:
@@ -41,8 +41,10 @@ def main() -> None:
 
     n = len(data.labels)
     logits = np.zeros((n, 5), np.float32)
+    probabilities = np.zeros((n, 5), np.float32)
     preds = {"torch": np.zeros(n, np.int64), "onnx_float": np.zeros(n, np.int64), "onnx_int8": np.zeros(n, np.int64)}
     offsets = []
+    rhythm = []  # per fold: rhythm-stage weights, then bias
     tmp = Path(tempfile.mkdtemp(prefix="beat-cv-"))
     for i, test_records in enumerate(folds):
         test = np.isin(data.records, test_records)
@@ -52,8 +54,10 @@ def main() -> None:
             offset = inner_offsets(train, cfg, args.inner, args.seed + i, log)
             model.logit_offset.copy_(torch.from_numpy(offset))
         offsets.append(model.logit_offset.tolist())
+        rhythm.append(model.rhythm_weight.tolist() + model.rhythm_bias.tolist())
         logits[test] = predict_logits(model, held)
-        preds["torch"][test] = (logits[test] + model.logit_offset.numpy()).argmax(1)
+        probabilities[test] = predict_probabilities(model, held)
+        preds["torch"][test] = probabilities[test].argmax(1)
         if not args.no_onnx:
             export_float(model, data.length, data.rr.shape[1], str(tmp / "f.onnx"))
             quantize_weights_int8(str(tmp / "f.onnx"), str(tmp / "q.onnx"))
@@ -74,6 +78,7 @@ def main() -> None:
         "seed": args.seed,
         "folds": folds,
         "fold_offsets": offsets,
+        "fold_rhythm_stage": rhythm if cfg.rhythm_stage else None,
         "seconds": round(time.time() - start, 1),
         "torch": summary(data.labels, preds["torch"], data.records),
     }
@@ -87,8 +92,8 @@ def main() -> None:
         report["int8_float_prediction_agreement"] = float((preds["onnx_float"] == preds["onnx_int8"]).mean())
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=1))
-    np.savez_compressed(Path(args.out).with_suffix(".logits.npz"), logits=logits, labels=data.labels,
-                        records=data.records)
+    np.savez_compressed(Path(args.out).with_suffix(".logits.npz"), logits=logits, probabilities=probabilities,
+                        labels=data.labels, records=data.records)
     log("pooled " + fmt(report["torch"]["pooled"]))
     if not args.no_onnx:
         log("int8   " + fmt(report["onnx_int8"]["pooled"]))

@@ -1,7 +1,8 @@
-"""Beat-type network: a small 1D CNN on the beat and an MLP on the RR features.
+"""Beat-type network: a small 1D CNN on the beat and an MLP on the RR features, then (v3) a
+rhythm stage that splits the network's N + S probability into N and S from rhythm features alone.
 
-Standardisation constants and the decision offsets are buffers, so the exported graph takes raw
-inputs and returns calibrated softmax probabilities.
+Standardisation constants, the decision offsets and the rhythm stage's weights are buffers, so the
+exported graph takes raw inputs and returns calibrated softmax probabilities.
 """
 
 import numpy as np
@@ -9,7 +10,29 @@ import torch
 from torch import nn
 
 CLIP = 8.0
+# Columns of the exported `rr` input (`RR_FEATURE_NAMES` in rust-core/src/model_input/beat.rs).
+RR_COLUMNS = ["pre_rr_s", "post_rr_s", "local_rr_s", "pre_local_ratio", "post_pre_ratio", "pre_long_ratio",
+              "rr_irregularity"]
+RHYTHM_FEATURES = ["log_pre_long_ratio", "log_pre_local_ratio", "irregularity_capped", "log_post_pre_ratio",
+                   "log_pre_long_ratio_if_regular"]
+REGULAR_BELOW = 0.1  # rr_irregularity under this counts as a regular rhythm
+IRREGULARITY_CAP = 0.5
 
+
+def rhythm_features(rr: torch.Tensor) -> torch.Tensor:
+    """[B, len(RR_COLUMNS)] raw RR features -> [B, len(RHYTHM_FEATURES)]: prematurity against the
+    long and local references, the rhythm's irregularity, the pause after, and prematurity counted
+    only in a regular rhythm (in atrial fibrillation an early beat is not an S beat)."""
+    col = {name: rr[:, k] for k, name in enumerate(RR_COLUMNS)}
+    log_long = torch.log(torch.clamp(col["pre_long_ratio"], min=1e-3))
+    irregularity = col["rr_irregularity"]
+    return torch.stack([
+        log_long,
+        torch.log(torch.clamp(col["pre_local_ratio"], min=1e-3)),
+        torch.clamp(irregularity, max=IRREGULARITY_CAP),
+        torch.log(torch.clamp(col["post_pre_ratio"], min=1e-3)),
+        log_long * (irregularity < REGULAR_BELOW).to(rr.dtype),
+    ], dim=1)
 
 def _conv(c_in: int, c_out: int, k: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv1d(c_in, c_out, k, padding=k // 2), nn.BatchNorm1d(c_out),
@@ -20,13 +43,19 @@ class BeatNet(nn.Module):
     """beat [B,C,L] + rr [B,R] (raw) -> class probabilities [B,5] (N,S,V,F,Q).
 
     C = 2 (shipped): the beat and its running template; the CNN sees the beat and beat - template.
+    The CNN and its RR MLP see the first `n_rr` columns of `rr`; with `rhythm_stage` the rhythm
+    stage (`fit_rhythm_stage` in train.py) sees `rhythm_features(rr)` of all `RR_COLUMNS`.
     """
 
     def __init__(self, length: int, n_rr: int, width: int = 16, hidden: int = 32, dropout: float = 0.3,
                  beat_scale: bool = False, global_pool: bool = False, additive: bool = False,
-                 channels: int = 1):
+                 channels: int = 1, rhythm_stage: bool = False):
         super().__init__()
         self.beat_scale = beat_scale
+        self.n_rr = n_rr
+        self.rhythm_stage = rhythm_stage
+        self.register_buffer("rhythm_weight", torch.zeros(len(RHYTHM_FEATURES)))
+        self.register_buffer("rhythm_bias", torch.zeros(1))
         self.register_buffer("beat_mean", torch.zeros(1))
         self.register_buffer("beat_std", torch.ones(1))
         self.register_buffer("rr_mean", torch.zeros(n_rr))
@@ -51,12 +80,12 @@ class BeatNet(nn.Module):
         """Fits the input standardisation on training data only."""
         self.beat_mean.fill_(float(beats.mean()))
         self.beat_std.fill_(float(beats.std()) + 1e-6)
-        self.rr_mean.copy_(torch.from_numpy(rr.mean(axis=0)))
-        self.rr_std.copy_(torch.from_numpy(rr.std(axis=0) + 1e-6))
+        self.rr_mean.copy_(torch.from_numpy(rr[:, :self.n_rr].mean(axis=0)))
+        self.rr_std.copy_(torch.from_numpy(rr[:, :self.n_rr].std(axis=0) + 1e-6))
 
     def logits(self, beat: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
         """Uncalibrated logits (training)."""
-        r = torch.clamp((rr - self.rr_mean) / self.rr_std, -CLIP, CLIP)
+        r = torch.clamp((rr[:, :self.n_rr] - self.rr_mean) / self.rr_std, -CLIP, CLIP)
         if self.beat_scale:
             amplitude = torch.amax(torch.abs(beat), dim=2) + 0.05  # [B,1], mV
             x = beat / amplitude.unsqueeze(2)
@@ -70,6 +99,15 @@ class BeatNet(nn.Module):
             return self.beat_head(beat_features) + self.rr_head(rr_features)
         return self.head(torch.cat([beat_features, rr_features], dim=1))
 
+    def s_given_n_or_s(self, rr: torch.Tensor) -> torch.Tensor:
+        """The rhythm stage's P(S | N or S) [B, 1]."""
+        return torch.sigmoid(rhythm_features(rr) @ self.rhythm_weight.unsqueeze(1) + self.rhythm_bias)
+
     def forward(self, beat: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
         """Calibrated probabilities (inference, export)."""
-        return torch.softmax(self.logits(beat, rr) + self.logit_offset, dim=1)
+        p = torch.softmax(self.logits(beat, rr) + self.logit_offset, dim=1)
+        if not self.rhythm_stage:
+            return p
+        n_or_s = p[:, :2].sum(dim=1, keepdim=True)
+        q = self.s_given_n_or_s(rr)
+        return torch.cat([n_or_s * (1 - q), n_or_s * q, p[:, 2:]], dim=1)

@@ -13,6 +13,8 @@ from .data import BeatSet
 from .model import BeatNet
 
 OPSET = 13
+# Smaller weight tensors (the rhythm stage's 5 weights) stay float: int8 would save a few bytes.
+MIN_QUANTIZED_WEIGHTS = 64
 
 
 def export_float(model: BeatNet, length: int, n_rr: int, path: str) -> None:
@@ -55,7 +57,7 @@ def quantize_weights_int8(src: str, dst: str) -> int:
             continue
         name = node.input[1]
         w = numpy_helper.to_array(inits[name]).astype(np.float32)
-        if w.ndim < 2:
+        if w.ndim < 2 or w.size < MIN_QUANTIZED_WEIGHTS:
             continue
         reduce = tuple(i for i in range(w.ndim) if i != axis)
         scale = np.abs(w).max(axis=reduce) / 127.0

@@ -4,10 +4,11 @@ from dataclasses import dataclass, asdict
 
 import numpy as np
 import torch
+from sklearn.linear_model import LogisticRegression
 from torch import nn
 
 from .data import BeatSet
-from .model import BeatNet
+from .model import RR_COLUMNS, BeatNet, rhythm_features
 
 
 @dataclass
@@ -28,6 +29,9 @@ class TrainConfig:
     beat_scale: bool = False  # feed the CNN amplitude-normalised beats (+ log amplitude to the MLP)
     global_pool: bool = False  # average the CNN features over time instead of flattening
     additive: bool = False  # logits = f(beat) + g(rr) instead of a joint head
+    cnn_rr_features: int | None = None  # the CNN's RR MLP sees the first this many RR columns (None: all)
+    rhythm_stage: bool = False  # split N + S by a logistic regression on rhythm features (v3)
+    rhythm_c: float = 1.0  # inverse L2 strength of that regression
 
     def to_dict(self) -> dict:
         """Plain dict for reports."""
@@ -48,8 +52,8 @@ def fit(data: BeatSet, cfg: TrainConfig, seed: int = 0, log=None) -> BeatNet:
     torch.manual_seed(seed)
     np_rng = np.random.default_rng(seed)
     t_rng = torch.Generator().manual_seed(seed)
-    model = BeatNet(data.length, data.rr.shape[1], cfg.width, cfg.hidden, cfg.dropout, cfg.beat_scale,
-                    cfg.global_pool, cfg.additive, data.beats.shape[1])
+    model = BeatNet(data.length, cfg.cnn_rr_features or data.rr.shape[1], cfg.width, cfg.hidden, cfg.dropout, cfg.beat_scale,
+                    cfg.global_pool, cfg.additive, data.beats.shape[1], cfg.rhythm_stage)
     model.set_normalisation(data.beats, data.rr)
     counts = np.bincount(data.labels, minlength=5).astype(np.float64)
     normal = np.flatnonzero(data.labels == 0)
@@ -85,7 +89,34 @@ def fit(data: BeatSet, cfg: TrainConfig, seed: int = 0, log=None) -> BeatNet:
         if log:
             log(f"epoch {epoch + 1}/{cfg.epochs} loss {total / len(idx):.4f}")
     model.eval()
+    if cfg.rhythm_stage:
+        fit_rhythm_stage(model, data, cfg)
     return model
+
+
+def fit_rhythm_stage(model: BeatNet, data: BeatSet, cfg: TrainConfig) -> None:
+    """Fits the rhythm stage: S vs N among the N and S beats of `data` (reference labels), logistic
+    regression on `rhythm_features`, the same class weighting as the network's loss."""
+    names = list(data.meta.get("beat", {}).get("rr_features", RR_COLUMNS))
+    if names != RR_COLUMNS:
+        raise ValueError(f"rhythm stage needs RR columns {RR_COLUMNS}, the data has {names}")
+    keep = data.labels <= 1
+    is_s = (data.labels[keep] == 1).astype(np.int64)
+    x = rhythm_features(torch.from_numpy(data.rr[keep])).numpy()
+    counts = np.bincount(is_s, minlength=2).astype(np.float64)
+    weight = (1.0 / np.maximum(counts, cfg.weight_floor)[is_s]) ** cfg.class_weight_power
+    reg = LogisticRegression(C=cfg.rhythm_c, max_iter=2000).fit(x, is_s, sample_weight=weight / weight.mean())
+    model.rhythm_weight.copy_(torch.from_numpy(reg.coef_[0].astype(np.float32)))
+    model.rhythm_bias.fill_(float(reg.intercept_[0]))
+
+
+@torch.no_grad()
+def predict_probabilities(model: BeatNet, data: BeatSet, batch: int = 4096) -> np.ndarray:
+    """Calibrated probabilities (offsets and rhythm stage included) for every row."""
+    model.eval()
+    out = [model(torch.from_numpy(data.beats[i:i + batch]), torch.from_numpy(data.rr[i:i + batch]))
+           for i in range(0, len(data.labels), batch)]
+    return torch.cat(out).numpy()
 
 
 @torch.no_grad()

@@ -10,14 +10,18 @@
 //! RR features ([`RR_FEATURE_NAMES`], seconds and ratios): the RR before and after the beat, the
 //! local mean RR (mean of up to 10 RR intervals ending at this beat, the pre-RR included), and
 //! pre/local and post/pre (prematurity and compensatory pause, which mark S and V beats), and
-//! pre/long: the pre-RR over the median pre-RR of this beat and the previous [`LONG_RR_BEATS`] beats.
+//! pre/long: the pre-RR over the median pre-RR of this beat and the previous [`LONG_RR_BEATS`] beats,
+//! and the rhythm's irregularity: the median absolute successive difference of the pre-RRs of this
+//! beat and the previous [`IRREGULARITY_BEATS`] beats over their median (near 0 in sinus rhythm,
+//! with or without occasional ectopic beats; high in atrial fibrillation, where prematurity does not
+//! mark an S beat).
 //!
 //! Per-person reference ([`BeatContext`]): each beat comes with a second channel, its template,
 //! the element-wise median of the windows of the previous [`TEMPLATE_BEATS`] beats of the same
 //! recording (same normalisation). "Previous beats" are the earlier rows of the same context, i.e.
 //! the beats that got inputs; the first beat's template is its own window, and until 16 beats
-//! exist the template is the median of those that do (likewise the long RR median). Both are
-//! causal, so a live session computes them with one [`BeatContext`] fed beat by beat.
+//! exist the template is the median of those that do (likewise the long RR median and the
+//! irregularity, 0 for the first beat). All are causal, so a live session computes them with one [`BeatContext`] fed beat by beat.
 
 use super::MODEL_RATE_HZ;
 
@@ -26,13 +30,14 @@ pub const BEAT_LEN: usize = 96;
 /// Samples before the R-peak; the R-peak is at index `BEAT_PRE` of the window.
 pub const BEAT_PRE: usize = 36;
 /// RR feature names, in column order.
-pub const RR_FEATURE_NAMES: [&str; 6] = [
+pub const RR_FEATURE_NAMES: [&str; 7] = [
     "pre_rr_s",
     "post_rr_s",
     "local_rr_s",
     "pre_local_ratio",
     "post_pre_ratio",
     "pre_long_ratio",
+    "rr_irregularity",
 ];
 /// Channels per beat row: the beat window, then its template.
 pub const BEAT_CHANNELS: usize = 2;
@@ -40,7 +45,11 @@ pub const BEAT_CHANNELS: usize = 2;
 pub const TEMPLATE_BEATS: usize = 16;
 /// Previous beats whose pre-RR (with this beat's) give the median of `pre_long_ratio`.
 pub const LONG_RR_BEATS: usize = 64;
+/// Previous beats whose pre-RR (with this beat's) give `rr_irregularity`.
+pub const IRREGULARITY_BEATS: usize = 16;
 const N_RR: usize = RR_FEATURE_NAMES.len();
+/// RR features that need no history: all but `pre_long_ratio` and `rr_irregularity`.
+const N_RR_PLAIN: usize = N_RR - 2;
 /// Number of RR intervals averaged for `local_rr_s`.
 pub const LOCAL_RR_BEATS: usize = 10;
 
@@ -89,8 +98,9 @@ impl BeatInputs {
     }
 }
 
-/// The per-recording history behind the template channel and `pre_long_ratio`: the windows of
-/// the last [`TEMPLATE_BEATS`] beats and the pre-RR of the last [`LONG_RR_BEATS`] beats. Fixed
+/// The per-recording history behind the template channel, `pre_long_ratio` and
+/// `rr_irregularity`: the windows of the last [`TEMPLATE_BEATS`] beats and the pre-RR of the last
+/// [`LONG_RR_BEATS`] beats. Fixed
 /// size, allocation-free after [`BeatContext::new`]; one per recording or live session.
 #[derive(Debug, Clone)]
 pub struct BeatContext {
@@ -101,6 +111,7 @@ pub struct BeatContext {
     n_rr: usize,
     next_rr: usize,
     scratch: Vec<f32>,
+    diffs: Vec<f32>,
 }
 
 impl Default for BeatContext {
@@ -120,12 +131,13 @@ impl BeatContext {
             n_rr: 0,
             next_rr: 0,
             scratch: Vec::with_capacity(LONG_RR_BEATS + 1),
+            diffs: Vec::with_capacity(IRREGULARITY_BEATS),
         }
     }
 
     /// Completes the row of the next beat and adds the beat to the history. `window`: its
-    /// normalised window; `rr`: its RR features with all but `pre_long_ratio` set (that one is
-    /// written here); `template`: receives the template (`BEAT_LEN` samples). Returns false,
+    /// normalised window; `rr`: its RR features with all but `pre_long_ratio` and
+    /// `rr_irregularity` set (those two are written here); `template`: receives the template (`BEAT_LEN` samples). Returns false,
     /// changing nothing, on wrong lengths.
     pub fn push(&mut self, window: &[f32], rr: &mut [f32], template: &mut [f32]) -> bool {
         if window.len() != BEAT_LEN || template.len() != BEAT_LEN || rr.len() != N_RR {
@@ -150,11 +162,33 @@ impl BeatContext {
         self.scratch.clear();
         self.scratch.extend_from_slice(&self.pre_rr[..self.n_rr]);
         self.scratch.push(pre);
-        rr[N_RR - 1] = pre / median_in_place(&mut self.scratch);
+        rr[N_RR - 2] = pre / median_in_place(&mut self.scratch);
+        rr[N_RR - 1] = self.irregularity(pre);
         self.pre_rr[self.next_rr] = pre;
         self.next_rr = (self.next_rr + 1) % LONG_RR_BEATS;
         self.n_rr = (self.n_rr + 1).min(LONG_RR_BEATS);
         true
+    }
+
+    /// Median |successive difference| over the median of `pre` and the previous up to
+    /// [`IRREGULARITY_BEATS`] pre-RRs (0 without a previous one). Call before storing `pre`.
+    fn irregularity(&mut self, pre: f32) -> f32 {
+        let n = self.n_rr.min(IRREGULARITY_BEATS);
+        if n == 0 {
+            return 0.0;
+        }
+        // the previous n pre-RRs, oldest first, then `pre`
+        let oldest = (self.next_rr + LONG_RR_BEATS - n) % LONG_RR_BEATS;
+        self.scratch.clear();
+        self.scratch
+            .extend((0..n).map(|k| self.pre_rr[(oldest + k) % LONG_RR_BEATS]));
+        self.scratch.push(pre);
+        self.diffs.clear();
+        self.diffs
+            .extend(self.scratch.windows(2).map(|w| (w[1] - w[0]).abs()));
+        let spread = median_in_place(&mut self.diffs);
+        let level = median_in_place(&mut self.scratch);
+        if level > 0.0 { spread / level } else { 0.0 }
     }
 }
 
@@ -197,11 +231,11 @@ pub(crate) fn median_in_place(v: &mut [f32]) -> f32 {
 }
 
 /// The RR features of beat `i` of `peaks` (130 Hz indices) that need no history (all of
-/// [`RR_FEATURE_NAMES`] but the last, `pre_long_ratio`, which [`BeatContext::push`] adds) into
-/// `out` (`RR_FEATURE_NAMES.len() - 1` values). Returns false when the beat lacks a neighbour on
+/// [`RR_FEATURE_NAMES`] but the last two, `pre_long_ratio` and `rr_irregularity`, which
+/// [`BeatContext::push`] adds) into `out` (`RR_FEATURE_NAMES.len() - 2` values). Returns false when the beat lacks a neighbour on
 /// either side, the peaks around it are not increasing, or `out` has the wrong length.
 pub fn rr_features(peaks: &[usize], i: usize, out: &mut [f32]) -> bool {
-    if out.len() != N_RR - 1 || i == 0 || i + 1 >= peaks.len() {
+    if out.len() != N_RR_PLAIN || i == 0 || i + 1 >= peaks.len() {
         return false;
     }
     let rr = |j: usize| -> Option<f64> {
@@ -256,7 +290,7 @@ pub fn beat_inputs_after(
             continue;
         }
         let (win, template) = row.split_at_mut(BEAT_LEN);
-        if rr_features(peaks, i, &mut feats[..N_RR - 1])
+        if rr_features(peaks, i, &mut feats[..N_RR_PLAIN])
             && beat_window(samples_130hz, p, win, &mut scratch)
             && context.push(win, &mut feats, template)
         {
@@ -374,7 +408,7 @@ mod tests {
         assert_eq!(ratio(70 * 130 + 65), 0.5);
         assert_eq!(ratio(71 * 130 + 65), 1.0);
         let mut ctx = BeatContext::new();
-        let mut rr = [0.8, 1.0, 1.0, 1.0, 1.0, 0.0];
+        let mut rr = [0.8, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0];
         let (w, mut t) = ([0.0f32; BEAT_LEN], [0.0f32; BEAT_LEN]);
         assert!(ctx.push(&w, &mut rr, &mut t));
         assert_eq!(rr[5], 1.0); // first beat: its own pre-RR
@@ -382,6 +416,32 @@ mod tests {
         assert!(ctx.push(&w, &mut rr, &mut t));
         assert!((rr[5] - 0.4 / 0.6).abs() < 1e-6); // median of 0.8 and 0.4
         assert!(!ctx.push(&w[..3], &mut rr, &mut t));
+    }
+
+    #[test]
+    fn irregularity_is_the_median_successive_difference_over_the_median_rr() {
+        let mut ctx = BeatContext::new();
+        let (w, mut t) = ([0.0f32; BEAT_LEN], [0.0f32; BEAT_LEN]);
+        let mut push = |pre: f32| {
+            let mut rr = [pre, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0];
+            assert!(ctx.push(&w, &mut rr, &mut t));
+            rr[6]
+        };
+        assert_eq!(push(1.0), 0.0); // no previous beat
+        assert_eq!(push(1.0), 0.0);
+        // 1.0, 1.0, 0.5: differences 0, 0.5 (median 0.25), median RR 1.0
+        assert!((push(0.5) - 0.25).abs() < 1e-6);
+        // sinus rhythm with one premature beat: the median ignores it
+        for _ in 0..20 {
+            push(1.0);
+        }
+        assert_eq!(push(0.6), 0.0);
+        // alternating 0.6 / 1.0 (every successive difference 0.4), 17 values: median RR 1.0 or 0.6
+        let mut last = 0.0;
+        for k in 0..IRREGULARITY_BEATS + 1 {
+            last = push(if k % 2 == 0 { 1.0 } else { 0.6 });
+        }
+        assert!((last - 0.4).abs() < 1e-6, "{last}");
     }
 
     #[test]
