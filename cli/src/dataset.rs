@@ -18,7 +18,7 @@ use stressbeat_core::{
         MODEL_RATE_HZ,
         beat::{
             AAMI_LABELS, BEAT_CHANNELS, BEAT_LEN, BEAT_PRE, IRREGULARITY_BEATS, LONG_RR_BEATS,
-            RR_FEATURE_NAMES, TEMPLATE_BEATS, aami_class, beat_inputs,
+            LONGER_RR_BEATS, RR_FEATURE_NAMES, TEMPLATE_BEATS, aami_class, beat_inputs,
         },
         stress::{
             HRV_FEATURE_NAMES, MIN_USABLE_FRACTION, StressWindowConfig, WindowRenderer,
@@ -252,7 +252,7 @@ fn beats(args: &DatasetArgs) -> Result<(), String> {
                      "normalisation": "window median subtracted, mV",
                      "channels": ["beat", "template"],
                      "template_beats": TEMPLATE_BEATS, "long_rr_beats": LONG_RR_BEATS,
-                     "irregularity_beats": IRREGULARITY_BEATS},
+                     "longer_rr_beats": LONGER_RR_BEATS, "irregularity_beats": IRREGULARITY_BEATS},
             "labels": AAMI_LABELS,
             "label_counts": totals,
             "count": n,

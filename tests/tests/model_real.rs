@@ -79,17 +79,19 @@ fn eegmat_task_scores_above_rest_with_a_personal_baseline() {
 }
 
 /// Over the first `seconds` of an MIT-BIH record, for one AAMI class: reference beats matched to
-/// a detected beat (within 0.15 s), how many of those the embedded model calls that class, and
-/// how many beats it calls that class in all.
-fn class_counts(record: &str, seconds: f64, class: AamiClass) -> Option<(usize, usize, usize)> {
+/// a detected beat (within 0.15 s), how many of those `model` calls that class, and how many
+/// beats it calls that class in all.
+fn class_counts(
+    model: &BeatClassifier,
+    record: &str,
+    seconds: f64,
+    class: AamiClass,
+) -> Option<(usize, usize, usize)> {
     let dir = stressbeat_e2e::dataset("mitdb")?;
     let path = dir.join(format!("{record}.hea"));
     let s = signal(&path, Some(0.0), Some(seconds));
     let inputs = beat_inputs(&s.samples_130hz, &s.peaks_130hz);
-    let preds = BeatClassifier::embedded()
-        .unwrap()
-        .classify_inputs(&inputs)
-        .unwrap();
+    let preds = model.classify_inputs(&inputs).unwrap();
     let wanted = BeatClass::ALL[class as usize];
     let rec = load_recording(&path, &LoadOptions::default()).unwrap();
     let tolerance = (0.15 * s.sampling_rate_hz) as i64;
@@ -121,7 +123,8 @@ fn class_counts(record: &str, seconds: f64, class: AamiClass) -> Option<(usize, 
 
 #[test]
 fn mitdb_208_ventricular_beats_are_called_v() {
-    let Some((v, found, _)) = class_counts("208", 600.0, AamiClass::V) else {
+    let model = BeatClassifier::embedded().unwrap();
+    let Some((v, found, _)) = class_counts(model, "208", 600.0, AamiClass::V) else {
         return;
     };
     assert!(v > 200, "{v}");
@@ -132,11 +135,31 @@ fn mitdb_208_ventricular_beats_are_called_v() {
 /// them against the long reference (`pre_long_ratio`) in a regular rhythm (`rr_irregularity`).
 #[test]
 fn mitdb_209_supraventricular_beats_are_called_s() {
-    let Some((s, found, called)) = class_counts("209", 600.0, AamiClass::S) else {
+    let model = BeatClassifier::embedded().unwrap();
+    let Some((s, found, called)) = class_counts(model, "209", 600.0, AamiClass::S) else {
         return;
     };
     assert!(s > 100, "{s}");
-    assert!(found as f64 >= 0.55 * s as f64, "{found} of {s}");
+    assert!(found as f64 >= 0.8 * s as f64, "{found} of {s}");
+    assert!(
+        found as f64 >= 0.9 * called as f64,
+        "{found} right of {called} called"
+    );
+}
+
+/// Models name the RR columns they read: the v2 model (six of them, a committed fixture) still
+/// loads in a core that computes eight, gets its own six in its own order, and still finds V.
+#[test]
+fn a_v2_model_reading_six_rr_columns_still_works() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/beat-type-v2.onnx");
+    let model = BeatClassifier::load_from_path(&fixture).unwrap();
+    let names = &model.metadata().beat.as_ref().unwrap().rr_features;
+    assert_eq!(names.len(), 6);
+    assert_eq!(names.last().unwrap(), "pre_long_ratio");
+    let Some((v, found, called)) = class_counts(&model, "208", 600.0, AamiClass::V) else {
+        return;
+    };
+    assert!(found as f64 >= 0.9 * v as f64, "{found} of {v}");
     assert!(
         found as f64 >= 0.9 * called as f64,
         "{found} right of {called} called"

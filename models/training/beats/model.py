@@ -12,27 +12,27 @@ from torch import nn
 CLIP = 8.0
 # Columns of the exported `rr` input (`RR_FEATURE_NAMES` in rust-core/src/model_input/beat.rs).
 RR_COLUMNS = ["pre_rr_s", "post_rr_s", "local_rr_s", "pre_local_ratio", "post_pre_ratio", "pre_long_ratio",
-              "rr_irregularity"]
-RHYTHM_FEATURES = ["log_pre_long_ratio", "log_pre_local_ratio", "irregularity_capped", "log_post_pre_ratio",
-                   "log_pre_long_ratio_if_regular"]
+              "pre_longer_ratio", "rr_irregularity"]
+RHYTHM_FEATURES = ["log_pre_local_ratio", "log_post_pre_ratio", "log_pre_long_ratio", "log_pre_longer_ratio",
+                   "log_pre_long_ratio_if_regular", "log_pre_longer_ratio_if_regular", "irregularity_capped"]
 REGULAR_BELOW = 0.1  # rr_irregularity under this counts as a regular rhythm
 IRREGULARITY_CAP = 0.5
 
 
 def rhythm_features(rr: torch.Tensor) -> torch.Tensor:
     """[B, len(RR_COLUMNS)] raw RR features -> [B, len(RHYTHM_FEATURES)]: prematurity against the
-    long and local references, the rhythm's irregularity, the pause after, and prematurity counted
-    only in a regular rhythm (in atrial fibrillation an early beat is not an S beat)."""
-    col = {name: rr[:, k] for k, name in enumerate(RR_COLUMNS)}
-    log_long = torch.log(torch.clamp(col["pre_long_ratio"], min=1e-3))
-    irregularity = col["rr_irregularity"]
-    return torch.stack([
-        log_long,
-        torch.log(torch.clamp(col["pre_local_ratio"], min=1e-3)),
-        torch.clamp(irregularity, max=IRREGULARITY_CAP),
-        torch.log(torch.clamp(col["post_pre_ratio"], min=1e-3)),
-        log_long * (irregularity < REGULAR_BELOW).to(rr.dtype),
-    ], dim=1)
+    local, long and longer references and the pause after (logs of the ratios), prematurity again
+    counted only in a regular rhythm (in atrial fibrillation an early beat is not an S beat), and
+    the rhythm's irregularity. Few graph nodes on purpose: tract's cost at batch 1 is per node."""
+    first = RR_COLUMNS.index("pre_local_ratio")
+    ratios = RR_COLUMNS[first:first + 4]
+    assert ratios == ["pre_local_ratio", "post_pre_ratio", "pre_long_ratio", "pre_longer_ratio"], ratios
+    logs = torch.log(torch.clamp(rr[:, first:first + 4], min=1e-3))
+    k = RR_COLUMNS.index("rr_irregularity")
+    irregularity = rr[:, k:k + 1]
+    regular = (irregularity < REGULAR_BELOW).to(rr.dtype)
+    return torch.cat([logs, logs[:, 2:4] * regular, torch.clamp(irregularity, max=IRREGULARITY_CAP)], dim=1)
+
 
 def _conv(c_in: int, c_out: int, k: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv1d(c_in, c_out, k, padding=k // 2), nn.BatchNorm1d(c_out),
@@ -104,10 +104,15 @@ class BeatNet(nn.Module):
         return torch.sigmoid(rhythm_features(rr) @ self.rhythm_weight.unsqueeze(1) + self.rhythm_bias)
 
     def forward(self, beat: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
-        """Calibrated probabilities (inference, export)."""
-        p = torch.softmax(self.logits(beat, rr) + self.logit_offset, dim=1)
+        """Calibrated probabilities (inference, export). The decision offsets act last, as
+        softmax(log p + offset), so with the rhythm stage they shift its output too."""
         if not self.rhythm_stage:
-            return p
+            return torch.softmax(self.logits(beat, rr) + self.logit_offset, dim=1)
+        p = torch.softmax(self.logits(beat, rr), dim=1)
         n_or_s = p[:, :2].sum(dim=1, keepdim=True)
         q = self.s_given_n_or_s(rr)
-        return torch.cat([n_or_s * (1 - q), n_or_s * q, p[:, 2:]], dim=1)
+        p = torch.cat([n_or_s * (1 - q), n_or_s * q, p[:, 2:]], dim=1)
+        if not torch.any(self.logit_offset != 0):
+            return p
+        p = p * torch.exp(self.logit_offset)
+        return p / p.sum(dim=1, keepdim=True)

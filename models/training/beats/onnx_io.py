@@ -13,7 +13,7 @@ from .data import BeatSet
 from .model import BeatNet
 
 OPSET = 13
-# Smaller weight tensors (the rhythm stage's 5 weights) stay float: int8 would save a few bytes.
+# Smaller weight tensors (the rhythm stage's 7 weights) stay float: int8 would save a few bytes.
 MIN_QUANTIZED_WEIGHTS = 64
 
 

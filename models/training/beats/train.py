@@ -32,6 +32,7 @@ class TrainConfig:
     cnn_rr_features: int | None = None  # the CNN's RR MLP sees the first this many RR columns (None: all)
     rhythm_stage: bool = False  # split N + S by a logistic regression on rhythm features (v3)
     rhythm_c: float = 1.0  # inverse L2 strength of that regression
+    s_target_sensitivity: float | None = None  # with inner folds: S offset for this S Se (else best mean F1)
 
     def to_dict(self) -> dict:
         """Plain dict for reports."""

@@ -11,7 +11,8 @@
 //! local mean RR (mean of up to 10 RR intervals ending at this beat, the pre-RR included), and
 //! pre/local and post/pre (prematurity and compensatory pause, which mark S and V beats), and
 //! pre/long: the pre-RR over the median pre-RR of this beat and the previous [`LONG_RR_BEATS`] beats,
-//! and the rhythm's irregularity: the median absolute successive difference of the pre-RRs of this
+//! the same over the previous [`LONGER_RR_BEATS`] (about 3-4 minutes: a run of ectopic beats can
+//! fill the shorter reference but not this one), and the rhythm's irregularity: the median absolute successive difference of the pre-RRs of this
 //! beat and the previous [`IRREGULARITY_BEATS`] beats over their median (near 0 in sinus rhythm,
 //! with or without occasional ectopic beats; high in atrial fibrillation, where prematurity does not
 //! mark an S beat).
@@ -20,7 +21,7 @@
 //! the element-wise median of the windows of the previous [`TEMPLATE_BEATS`] beats of the same
 //! recording (same normalisation). "Previous beats" are the earlier rows of the same context, i.e.
 //! the beats that got inputs; the first beat's template is its own window, and until 16 beats
-//! exist the template is the median of those that do (likewise the long RR median and the
+//! exist the template is the median of those that do (likewise the long RR medians and the
 //! irregularity, 0 for the first beat). All are causal, so a live session computes them with one [`BeatContext`] fed beat by beat.
 
 use super::MODEL_RATE_HZ;
@@ -30,13 +31,14 @@ pub const BEAT_LEN: usize = 96;
 /// Samples before the R-peak; the R-peak is at index `BEAT_PRE` of the window.
 pub const BEAT_PRE: usize = 36;
 /// RR feature names, in column order.
-pub const RR_FEATURE_NAMES: [&str; 7] = [
+pub const RR_FEATURE_NAMES: [&str; 8] = [
     "pre_rr_s",
     "post_rr_s",
     "local_rr_s",
     "pre_local_ratio",
     "post_pre_ratio",
     "pre_long_ratio",
+    "pre_longer_ratio",
     "rr_irregularity",
 ];
 /// Channels per beat row: the beat window, then its template.
@@ -45,11 +47,13 @@ pub const BEAT_CHANNELS: usize = 2;
 pub const TEMPLATE_BEATS: usize = 16;
 /// Previous beats whose pre-RR (with this beat's) give the median of `pre_long_ratio`.
 pub const LONG_RR_BEATS: usize = 64;
+/// Previous beats whose pre-RR (with this beat's) give the median of `pre_longer_ratio`.
+pub const LONGER_RR_BEATS: usize = 256;
 /// Previous beats whose pre-RR (with this beat's) give `rr_irregularity`.
 pub const IRREGULARITY_BEATS: usize = 16;
 const N_RR: usize = RR_FEATURE_NAMES.len();
-/// RR features that need no history: all but `pre_long_ratio` and `rr_irregularity`.
-const N_RR_PLAIN: usize = N_RR - 2;
+/// RR features that need no history: all but the last three, which [`BeatContext`] adds.
+const N_RR_PLAIN: usize = N_RR - 3;
 /// Number of RR intervals averaged for `local_rr_s`.
 pub const LOCAL_RR_BEATS: usize = 10;
 
@@ -98,16 +102,16 @@ impl BeatInputs {
     }
 }
 
-/// The per-recording history behind the template channel, `pre_long_ratio` and
-/// `rr_irregularity`: the windows of the last [`TEMPLATE_BEATS`] beats and the pre-RR of the last
-/// [`LONG_RR_BEATS`] beats. Fixed
+/// The per-recording history behind the template channel, `pre_long_ratio`, `pre_longer_ratio`
+/// and `rr_irregularity`: the windows of the last [`TEMPLATE_BEATS`] beats and the pre-RR of the
+/// last [`LONGER_RR_BEATS`] beats. Fixed
 /// size, allocation-free after [`BeatContext::new`]; one per recording or live session.
 #[derive(Debug, Clone)]
 pub struct BeatContext {
     windows: Vec<f32>,
     n_windows: usize,
     next_window: usize,
-    pre_rr: [f32; LONG_RR_BEATS],
+    pre_rr: Vec<f32>,
     n_rr: usize,
     next_rr: usize,
     scratch: Vec<f32>,
@@ -127,17 +131,17 @@ impl BeatContext {
             windows: vec![0.0; TEMPLATE_BEATS * BEAT_LEN],
             n_windows: 0,
             next_window: 0,
-            pre_rr: [0.0; LONG_RR_BEATS],
+            pre_rr: vec![0.0; LONGER_RR_BEATS],
             n_rr: 0,
             next_rr: 0,
-            scratch: Vec::with_capacity(LONG_RR_BEATS + 1),
+            scratch: Vec::with_capacity(LONGER_RR_BEATS + 1),
             diffs: Vec::with_capacity(IRREGULARITY_BEATS),
         }
     }
 
     /// Completes the row of the next beat and adds the beat to the history. `window`: its
-    /// normalised window; `rr`: its RR features with all but `pre_long_ratio` and
-    /// `rr_irregularity` set (those two are written here); `template`: receives the template (`BEAT_LEN` samples). Returns false,
+    /// normalised window; `rr`: its RR features with all but the last three set (`pre_long_ratio`,
+    /// `pre_longer_ratio` and `rr_irregularity` are written here); `template`: receives the template (`BEAT_LEN` samples). Returns false,
     /// changing nothing, on wrong lengths.
     pub fn push(&mut self, window: &[f32], rr: &mut [f32], template: &mut [f32]) -> bool {
         if window.len() != BEAT_LEN || template.len() != BEAT_LEN || rr.len() != N_RR {
@@ -159,30 +163,38 @@ impl BeatContext {
         self.n_windows = (self.n_windows + 1).min(TEMPLATE_BEATS);
 
         let pre = rr[0];
-        self.scratch.clear();
-        self.scratch.extend_from_slice(&self.pre_rr[..self.n_rr]);
-        self.scratch.push(pre);
-        rr[N_RR - 2] = pre / median_in_place(&mut self.scratch);
+        rr[N_RR - 3] = pre / self.median_with_previous(pre, LONG_RR_BEATS);
+        rr[N_RR - 2] = pre / self.median_with_previous(pre, LONGER_RR_BEATS);
         rr[N_RR - 1] = self.irregularity(pre);
         self.pre_rr[self.next_rr] = pre;
-        self.next_rr = (self.next_rr + 1) % LONG_RR_BEATS;
-        self.n_rr = (self.n_rr + 1).min(LONG_RR_BEATS);
+        self.next_rr = (self.next_rr + 1) % LONGER_RR_BEATS;
+        self.n_rr = (self.n_rr + 1).min(LONGER_RR_BEATS);
         true
+    }
+
+    /// Fills `scratch` with the previous up to `n` pre-RRs, oldest first, then `pre`.
+    fn recent_with(&mut self, pre: f32, n: usize) {
+        let n = self.n_rr.min(n);
+        let oldest = (self.next_rr + LONGER_RR_BEATS - n) % LONGER_RR_BEATS;
+        self.scratch.clear();
+        self.scratch
+            .extend((0..n).map(|k| self.pre_rr[(oldest + k) % LONGER_RR_BEATS]));
+        self.scratch.push(pre);
+    }
+
+    /// Median of `pre` and the previous up to `n` pre-RRs. Call before storing `pre`.
+    fn median_with_previous(&mut self, pre: f32, n: usize) -> f32 {
+        self.recent_with(pre, n);
+        median_in_place(&mut self.scratch)
     }
 
     /// Median |successive difference| over the median of `pre` and the previous up to
     /// [`IRREGULARITY_BEATS`] pre-RRs (0 without a previous one). Call before storing `pre`.
     fn irregularity(&mut self, pre: f32) -> f32 {
-        let n = self.n_rr.min(IRREGULARITY_BEATS);
-        if n == 0 {
+        if self.n_rr == 0 {
             return 0.0;
         }
-        // the previous n pre-RRs, oldest first, then `pre`
-        let oldest = (self.next_rr + LONG_RR_BEATS - n) % LONG_RR_BEATS;
-        self.scratch.clear();
-        self.scratch
-            .extend((0..n).map(|k| self.pre_rr[(oldest + k) % LONG_RR_BEATS]));
-        self.scratch.push(pre);
+        self.recent_with(pre, IRREGULARITY_BEATS);
         self.diffs.clear();
         self.diffs
             .extend(self.scratch.windows(2).map(|w| (w[1] - w[0]).abs()));
@@ -231,8 +243,9 @@ pub(crate) fn median_in_place(v: &mut [f32]) -> f32 {
 }
 
 /// The RR features of beat `i` of `peaks` (130 Hz indices) that need no history (all of
-/// [`RR_FEATURE_NAMES`] but the last two, `pre_long_ratio` and `rr_irregularity`, which
-/// [`BeatContext::push`] adds) into `out` (`RR_FEATURE_NAMES.len() - 2` values). Returns false when the beat lacks a neighbour on
+/// [`RR_FEATURE_NAMES`] but the last three, `pre_long_ratio`, `pre_longer_ratio` and
+/// `rr_irregularity`, which [`BeatContext::push`] adds) into `out` (`RR_FEATURE_NAMES.len() - 3`
+/// values). Returns false when the beat lacks a neighbour on
 /// either side, the peaks around it are not increasing, or `out` has the wrong length.
 pub fn rr_features(peaks: &[usize], i: usize, out: &mut [f32]) -> bool {
     if out.len() != N_RR_PLAIN || i == 0 || i + 1 >= peaks.len() {
@@ -408,7 +421,7 @@ mod tests {
         assert_eq!(ratio(70 * 130 + 65), 0.5);
         assert_eq!(ratio(71 * 130 + 65), 1.0);
         let mut ctx = BeatContext::new();
-        let mut rr = [0.8, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0];
+        let mut rr = [0.8, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0];
         let (w, mut t) = ([0.0f32; BEAT_LEN], [0.0f32; BEAT_LEN]);
         assert!(ctx.push(&w, &mut rr, &mut t));
         assert_eq!(rr[5], 1.0); // first beat: its own pre-RR
@@ -419,13 +432,34 @@ mod tests {
     }
 
     #[test]
+    fn a_run_of_early_beats_fills_the_long_reference_but_not_the_longer_one() {
+        let mut ctx = BeatContext::new();
+        let (w, mut t) = ([0.0f32; BEAT_LEN], [0.0f32; BEAT_LEN]);
+        let mut push = |pre: f32| {
+            let mut rr = [pre, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0];
+            assert!(ctx.push(&w, &mut rr, &mut t));
+            (rr[5], rr[6])
+        };
+        for _ in 0..300 {
+            assert_eq!(push(1.0), (1.0, 1.0));
+        }
+        assert_eq!(push(0.5), (0.5, 0.5)); // first beat of the run
+        let mut last = (0.0, 0.0);
+        for _ in 1..100 {
+            last = push(0.5);
+        }
+        // 100th beat of the run: the last 65 pre-RRs are all 0.5 s; of the last 257, 157 are 1 s
+        assert_eq!(last, (1.0, 0.5));
+    }
+
+    #[test]
     fn irregularity_is_the_median_successive_difference_over_the_median_rr() {
         let mut ctx = BeatContext::new();
         let (w, mut t) = ([0.0f32; BEAT_LEN], [0.0f32; BEAT_LEN]);
         let mut push = |pre: f32| {
-            let mut rr = [pre, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0];
+            let mut rr = [pre, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0];
             assert!(ctx.push(&w, &mut rr, &mut t));
-            rr[6]
+            rr[7]
         };
         assert_eq!(push(1.0), 0.0); // no previous beat
         assert_eq!(push(1.0), 0.0);
