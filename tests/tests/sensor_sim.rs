@@ -364,24 +364,6 @@ fn everything_at_once_never_panics() {
 }
 
 #[test]
-#[ignore]
-fn debug_jumps() {
-    let r = run("jump=40s", 170, 6);
-    for f in r.truth.faults_of(FaultKind::TimestampJump) {
-        eprintln!("true {f:?}");
-    }
-    for e in &r.events {
-        if matches!(
-            e,
-            SensorEvent::TimestampJump { .. } | SensorEvent::Gap { .. }
-        ) {
-            eprintln!("got {e:?}");
-        }
-    }
-    eprintln!("{:?}", r.stats);
-}
-
-#[test]
 fn seed_sweep_gaps_match() {
     let cases: [(&str, u64, f64); 7] = [
         ("loss=5%", 1, 50.0),

@@ -10,19 +10,21 @@
 //! RR features ([`RR_FEATURE_NAMES`], seconds and ratios): the RR before and after the beat, the
 //! local mean RR (mean of up to 10 RR intervals ending at this beat, the pre-RR included), and
 //! pre/local and post/pre (prematurity and compensatory pause, which mark S and V beats), and
-//! pre/long: the pre-RR over the median pre-RR of this beat and the previous [`LONG_RR_BEATS`] beats,
-//! the same over the previous [`LONGER_RR_BEATS`] (about 3-4 minutes: a run of ectopic beats can
-//! fill the shorter reference but not this one), and the rhythm's irregularity: the median absolute successive difference of the pre-RRs of this
-//! beat and the previous [`IRREGULARITY_BEATS`] beats over their median (near 0 in sinus rhythm,
-//! with or without occasional ectopic beats; high in atrial fibrillation, where prematurity does not
-//! mark an S beat).
+//! pre/long: the pre-RR over the median pre-RR of this beat and the previous [`LONG_RR_BEATS`]
+//! beats, the same over the previous [`LONGER_RR_BEATS`] (about 3-4 minutes: a run of ectopic
+//! beats can fill the shorter reference but not this one), and the rhythm's irregularity: the
+//! median absolute successive difference of the pre-RRs of this beat and the previous
+//! [`IRREGULARITY_BEATS`] beats over their median (near 0 in sinus rhythm, with or without
+//! occasional ectopic beats; high in atrial fibrillation, where prematurity does not mark an S
+//! beat).
 //!
 //! Per-person reference ([`BeatContext`]): each beat comes with a second channel, its template,
 //! the element-wise median of the windows of the previous [`TEMPLATE_BEATS`] beats of the same
 //! recording (same normalisation). "Previous beats" are the earlier rows of the same context, i.e.
 //! the beats that got inputs; the first beat's template is its own window, and until 16 beats
 //! exist the template is the median of those that do (likewise the long RR medians and the
-//! irregularity, 0 for the first beat). All are causal, so a live session computes them with one [`BeatContext`] fed beat by beat.
+//! irregularity, 0 for the first beat). All are causal, so a live session computes them with one
+//! [`BeatContext`] fed beat by beat.
 
 use super::MODEL_RATE_HZ;
 
@@ -104,8 +106,8 @@ impl BeatInputs {
 
 /// The per-recording history behind the template channel, `pre_long_ratio`, `pre_longer_ratio`
 /// and `rr_irregularity`: the windows of the last [`TEMPLATE_BEATS`] beats and the pre-RR of the
-/// last [`LONGER_RR_BEATS`] beats. Fixed
-/// size, allocation-free after [`BeatContext::new`]; one per recording or live session.
+/// last [`LONGER_RR_BEATS`] beats. Fixed size, allocation-free after [`BeatContext::new`]; one
+/// per recording or live session.
 #[derive(Debug, Clone)]
 pub struct BeatContext {
     windows: Vec<f32>,
@@ -141,8 +143,8 @@ impl BeatContext {
 
     /// Completes the row of the next beat and adds the beat to the history. `window`: its
     /// normalised window; `rr`: its RR features with all but the last three set (`pre_long_ratio`,
-    /// `pre_longer_ratio` and `rr_irregularity` are written here); `template`: receives the template (`BEAT_LEN` samples). Returns false,
-    /// changing nothing, on wrong lengths.
+    /// `pre_longer_ratio` and `rr_irregularity` are written here); `template`: receives the
+    /// template (`BEAT_LEN` samples). Returns false, changing nothing, on wrong lengths.
     pub fn push(&mut self, window: &[f32], rr: &mut [f32], template: &mut [f32]) -> bool {
         if window.len() != BEAT_LEN || template.len() != BEAT_LEN || rr.len() != N_RR {
             return false;
@@ -228,17 +230,19 @@ pub fn beat_window(samples: &[f32], peak: usize, out: &mut [f32], scratch: &mut 
     true
 }
 
-/// Median of finite values (sorts them); 0 for an empty slice.
+/// Median of finite values (reorders them, linear time); 0 for an empty slice.
 pub(crate) fn median_in_place(v: &mut [f32]) -> f32 {
     let n = v.len();
     if n == 0 {
         return 0.0;
     }
-    v.sort_unstable_by(f32::total_cmp);
+    let (lower, &mut upper_mid, _) = v.select_nth_unstable_by(n / 2, f32::total_cmp);
     if n % 2 == 1 {
-        v[n / 2]
+        upper_mid
     } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
+        // the lower middle is the largest value left of the upper one
+        let lower_mid = lower.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        0.5 * (lower_mid + upper_mid)
     }
 }
 
