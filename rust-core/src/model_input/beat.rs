@@ -420,29 +420,38 @@ mod tests {
         let b = beat_inputs(&x, &peaks);
         let ratio = |p: usize| {
             let i = b.peaks.iter().position(|&q| q == p).unwrap();
-            b.rr_features(i).unwrap()[5]
+            b.rr_features(i).unwrap()[LONG]
         };
         assert_eq!(ratio(70 * 130 + 65), 0.5);
         assert_eq!(ratio(71 * 130 + 65), 1.0);
         let mut ctx = BeatContext::new();
-        let mut rr = [0.8, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0];
+        assert_eq!(push_pre_rr(&mut ctx, 0.8)[LONG], 1.0); // first beat: its own pre-RR
+        let long = push_pre_rr(&mut ctx, 0.4)[LONG];
+        assert!((long - 0.4 / 0.6).abs() < 1e-6); // median of 0.8 and 0.4
         let (w, mut t) = ([0.0f32; BEAT_LEN], [0.0f32; BEAT_LEN]);
+        assert!(!ctx.push(&w[..3], &mut [0.4; N_RR], &mut t));
+    }
+
+    /// Column indices of the context-made RR features.
+    const LONG: usize = N_RR - 3;
+    const LONGER: usize = N_RR - 2;
+    const IRREGULARITY: usize = N_RR - 1;
+
+    /// Pushes a flat beat with pre-RR `pre` into `ctx`; its completed RR features.
+    fn push_pre_rr(ctx: &mut BeatContext, pre: f32) -> [f32; N_RR] {
+        let (w, mut t) = ([0.0f32; BEAT_LEN], [0.0f32; BEAT_LEN]);
+        let mut rr = [1.0; N_RR];
+        rr[0] = pre;
         assert!(ctx.push(&w, &mut rr, &mut t));
-        assert_eq!(rr[5], 1.0); // first beat: its own pre-RR
-        rr[0] = 0.4;
-        assert!(ctx.push(&w, &mut rr, &mut t));
-        assert!((rr[5] - 0.4 / 0.6).abs() < 1e-6); // median of 0.8 and 0.4
-        assert!(!ctx.push(&w[..3], &mut rr, &mut t));
+        rr
     }
 
     #[test]
     fn a_run_of_early_beats_fills_the_long_reference_but_not_the_longer_one() {
         let mut ctx = BeatContext::new();
-        let (w, mut t) = ([0.0f32; BEAT_LEN], [0.0f32; BEAT_LEN]);
         let mut push = |pre: f32| {
-            let mut rr = [pre, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0];
-            assert!(ctx.push(&w, &mut rr, &mut t));
-            (rr[5], rr[6])
+            let rr = push_pre_rr(&mut ctx, pre);
+            (rr[LONG], rr[LONGER])
         };
         for _ in 0..300 {
             assert_eq!(push(1.0), (1.0, 1.0));
@@ -459,12 +468,7 @@ mod tests {
     #[test]
     fn irregularity_is_the_median_successive_difference_over_the_median_rr() {
         let mut ctx = BeatContext::new();
-        let (w, mut t) = ([0.0f32; BEAT_LEN], [0.0f32; BEAT_LEN]);
-        let mut push = |pre: f32| {
-            let mut rr = [pre, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0];
-            assert!(ctx.push(&w, &mut rr, &mut t));
-            rr[7]
-        };
+        let mut push = |pre: f32| push_pre_rr(&mut ctx, pre)[IRREGULARITY];
         assert_eq!(push(1.0), 0.0); // no previous beat
         assert_eq!(push(1.0), 0.0);
         // 1.0, 1.0, 0.5: differences 0, 0.5 (median 0.25), median RR 1.0
