@@ -70,3 +70,6 @@ python report.py --loso "$LOSO" --compression "$REPORTS/stress_compression.json"
   --compression "$REPORTS/stress_feature_compression.json" --ort "$REPORTS/stress_feature_latency_onnxruntime.json" \
   $( [ -f "$REPORTS/stress_feature_latency_tract.json" ] && echo --tract "$REPORTS/stress_feature_latency_tract.json" ) \
   --out "$REPORTS/stress_tables.md"
+
+# 7. screen (report only): do respiration-related RR features add to HR?
+python stress_spectral_check.py --data "$DATA" --out "$REPORTS/stress_spectral_check.json"

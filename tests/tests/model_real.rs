@@ -165,3 +165,38 @@ fn a_v2_model_reading_six_rr_columns_still_works() {
         "{found} right of {called} called"
     );
 }
+
+/// A real Polar H10 chest-lead recording with frequent PVCs (no beat annotations; a person and a
+/// lead the model never saw): its PVCs, early and followed by a compensatory pause, are called V.
+/// `models/reports/beat-type-polar-h10-check.json` has the morphology check behind the counts
+/// (about 250 beats are PVC-shaped; 18 of them, in bigeminy, are called S).
+#[test]
+fn polar_h10_pvcs_on_a_chest_lead_are_called_v() {
+    let Some(dir) = stressbeat_e2e::dataset("polar_h10") else {
+        return;
+    };
+    let model = BeatClassifier::embedded().unwrap();
+    let s = signal(&dir.join("detectpvc/polar_h10.csv"), None, None);
+    let inputs = beat_inputs(&s.samples_130hz, &s.peaks_130hz);
+    let preds = model.classify_inputs(&inputs).unwrap();
+    let rr: Vec<f64> = inputs
+        .peaks
+        .windows(2)
+        .map(|w| (w[1] - w[0]) as f64)
+        .collect();
+    let v: Vec<usize> = (1..preds.len() - 1)
+        .filter(|&i| preds[i].class == BeatClass::V)
+        .collect();
+    let early_then_pause = v.iter().filter(|&&i| rr[i] >= 1.5 * rr[i - 1]).count();
+    eprintln!(
+        "{} beats, {} called V, {early_then_pause} of them early with a pause",
+        preds.len(),
+        v.len()
+    );
+    assert!((200..=300).contains(&v.len()), "{} V calls", v.len());
+    assert!(
+        early_then_pause as f64 >= 0.9 * v.len() as f64,
+        "{early_then_pause} of {}",
+        v.len()
+    );
+}

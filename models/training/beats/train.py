@@ -9,6 +9,7 @@ from torch import nn
 
 from .data import BeatSet
 from .model import RR_COLUMNS, BeatNet, rhythm_features
+from .noise import NoiseBank
 
 
 @dataclass
@@ -33,6 +34,8 @@ class TrainConfig:
     rhythm_stage: bool = False  # split N + S by a logistic regression on rhythm features (v3)
     rhythm_c: float = 1.0  # inverse L2 strength of that regression
     s_target_sensitivity: float | None = None  # with inner folds: S offset for this S Se (else best mean F1)
+    real_noise: float = 0.0  # share of training beats given real NSTDB noise (bw, ma) on the beat channel
+    real_noise_snr_db: tuple[float, float] = (6.0, 24.0)  # its SNR range (NSTDB definition, QRS ptp^2 / 8)
 
     def to_dict(self) -> dict:
         """Plain dict for reports."""
@@ -46,6 +49,23 @@ def _augment(beat: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
     slope = 0.05 * torch.randn(b, 1, 1, generator=rng) * torch.linspace(-1, 1, beat.shape[2])
     noise = 0.02 * torch.randn(beat.shape, generator=rng)
     return beat * scale + offset + slope + noise
+
+
+def _add_real_noise(beat: torch.Tensor, bank: NoiseBank, cfg: TrainConfig, rng: np.random.Generator) -> torch.Tensor:
+    """Adds a noise window to the beat channel of a `cfg.real_noise` share of the batch, at an SNR
+    drawn from `cfg.real_noise_snr_db` relative to the template's (else the beat's) peak-to-peak."""
+    n, length = beat.shape[0], beat.shape[2]
+    hit = np.flatnonzero(rng.random(n) < cfg.real_noise)
+    if len(hit) == 0:
+        return beat
+    reference = beat[hit, -1].numpy()
+    ptp = reference.max(1) - reference.min(1)
+    snr_db = rng.uniform(*cfg.real_noise_snr_db, len(hit))
+    scale = ptp / np.sqrt(8.0) / 10.0 ** (snr_db / 20.0)
+    noise = bank.segments(len(hit), length, rng) * scale[:, None].astype(np.float32)
+    beat = beat.clone()
+    beat[hit, 0] += torch.from_numpy(noise)
+    return beat
 
 
 def fit(data: BeatSet, cfg: TrainConfig, seed: int = 0, log=None) -> BeatNet:
@@ -71,6 +91,7 @@ def fit(data: BeatSet, cfg: TrainConfig, seed: int = 0, log=None) -> BeatNet:
     beats = torch.from_numpy(data.beats)
     rr = torch.from_numpy(data.rr)
     labels = torch.from_numpy(data.labels)
+    noise_bank = NoiseBank(data.meta["sampling_rate_hz"]) if cfg.real_noise > 0 else None
     for epoch in range(cfg.epochs):
         model.train()
         idx = np.concatenate([np_rng.choice(normal, n_normal, replace=False), others])
@@ -79,6 +100,8 @@ def fit(data: BeatSet, cfg: TrainConfig, seed: int = 0, log=None) -> BeatNet:
         for start in range(0, len(idx), cfg.batch):
             sel = torch.from_numpy(idx[start:start + cfg.batch])
             beat = beats[sel]
+            if noise_bank is not None:
+                beat = _add_real_noise(beat, noise_bank, cfg, np_rng)
             if cfg.augment:
                 beat = _augment(beat, t_rng)
             loss = loss_fn(model.logits(beat, rr[sel]), labels[sel])
