@@ -28,9 +28,11 @@ NAMES = ["rsa_resp_rate_bpm", "log_hf_power", "log_lf_hf"]
 
 def window_features(t: np.ndarray) -> np.ndarray:
     """The three features of one window's R-peak times (NaN when too few clean intervals)."""
+    if len(t) < 9:
+        return np.full(3, np.nan)
     rr, tm = np.diff(t), t[1:]
-    ok = (rr > 0.25) & (rr < 2.0)
-    ok &= np.abs(rr - np.median(rr)) < 0.3 * np.median(rr) if ok.any() else ok
+    median = np.median(rr)
+    ok = (rr > 0.25) & (rr < 2.0) & (np.abs(rr - median) < 0.3 * median)
     if ok.sum() < 8:
         return np.full(3, np.nan)
     p = lombscargle(tm[ok], (rr[ok] - rr[ok].mean()) * 1000, 2 * np.pi * FREQS_HZ)

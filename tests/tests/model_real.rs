@@ -184,7 +184,7 @@ fn polar_h10_pvcs_on_a_chest_lead_are_called_v() {
         .windows(2)
         .map(|w| (w[1] - w[0]) as f64)
         .collect();
-    let v: Vec<usize> = (1..preds.len() - 1)
+    let v: Vec<usize> = (1..preds.len().saturating_sub(1))
         .filter(|&i| preds[i].class == BeatClass::V)
         .collect();
     let early_then_pause = v.iter().filter(|&&i| rr[i] >= 1.5 * rr[i - 1]).count();
