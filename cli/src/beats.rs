@@ -7,6 +7,7 @@ use serde::Serialize;
 use stressbeat_core::{
     analysis,
     model::{BeatClass, BeatClassifier, ModelSignal},
+    model_input::beat::beat_inputs,
 };
 
 use crate::{NOT_MEDICAL, RecordingArgs, print_json, table};
@@ -52,7 +53,7 @@ pub fn beats(args: &BeatsArgs) -> Result<(), String> {
         None => BeatClassifier::embedded().map_err(|e| e.to_string())?,
     };
     let signal = model_signal(&args.recording)?;
-    let inputs = model.beat_inputs(&signal.samples_130hz, &signal.peaks_130hz);
+    let inputs = beat_inputs(&signal.samples_130hz, &signal.peaks_130hz);
     let predictions = model.classify_inputs(&inputs).map_err(|e| e.to_string())?;
     let beats: Vec<BeatJson> = inputs
         .peaks

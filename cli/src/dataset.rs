@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use serde_json::json;
 use stressbeat_core::{
     analysis::{self, AnalysisOptions, EcgSpan},
@@ -18,8 +18,7 @@ use stressbeat_core::{
         MODEL_RATE_HZ,
         beat::{
             AAMI_LABELS, BEAT_CHANNELS, BEAT_LEN, BEAT_PRE, IRREGULARITY_BEATS, LONG_RR_BEATS,
-            LONGER_RR_BEATS, RR_FEATURE_NAMES, TEMPLATE_BEATS, TemplateRule, aami_class,
-            beat_inputs,
+            LONGER_RR_BEATS, RR_FEATURE_NAMES, TEMPLATE_BEATS, aami_class, beat_inputs,
         },
         stress::{
             HRV_FEATURE_NAMES, MIN_USABLE_FRACTION, StressWindowConfig, WindowRenderer,
@@ -37,7 +36,7 @@ pub enum DatasetCommand {
     /// EEGMAT (rest vs mental arithmetic): stress windows with HRV features and images.
     Stress(DatasetArgs),
     /// MIT-BIH Arrhythmia DS1: beat windows, RR features and AAMI labels.
-    Beats(BeatsDatasetArgs),
+    Beats(DatasetArgs),
 }
 
 /// Input folder and output folder.
@@ -49,34 +48,6 @@ pub struct DatasetArgs {
     /// Output folder (created).
     #[arg(long)]
     pub out: PathBuf,
-}
-
-/// `dataset beats` options.
-#[derive(Args, Debug)]
-pub struct BeatsDatasetArgs {
-    #[command(flatten)]
-    pub folders: DatasetArgs,
-    /// Which previous beats make the template channel (the model's `beat.template`).
-    #[arg(long, value_enum, default_value_t = TemplateRuleArg::NonPremature)]
-    pub template_rule: TemplateRuleArg,
-}
-
-/// [`TemplateRule`] on the command line.
-#[derive(ValueEnum, Clone, Copy, Debug)]
-pub enum TemplateRuleArg {
-    /// The last 16 beats (beat-type models 1-3).
-    Recent,
-    /// The last 16 beats that were not premature (model 4).
-    NonPremature,
-}
-
-impl From<TemplateRuleArg> for TemplateRule {
-    fn from(a: TemplateRuleArg) -> Self {
-        match a {
-            TemplateRuleArg::Recent => TemplateRule::Recent,
-            TemplateRuleArg::NonPremature => TemplateRule::NonPremature,
-        }
-    }
 }
 
 /// MIT-BIH records of the de Chazal et al. (2004) training set DS1 (paced records excluded).
@@ -154,9 +125,7 @@ fn match_to_reference(
     (matched, duplicates)
 }
 
-fn beats(beats_args: &BeatsDatasetArgs) -> Result<(), String> {
-    let args = &beats_args.folders;
-    let template_rule = TemplateRule::from(beats_args.template_rule);
+fn beats(args: &DatasetArgs) -> Result<(), String> {
     create_out(&args.out)?;
     let (mut beats, mut rr, mut labels, mut records, mut peaks, mut ref_samples) = (
         Vec::new(),
@@ -188,7 +157,7 @@ fn beats(beats_args: &BeatsDatasetArgs) -> Result<(), String> {
         let ref_pos: Vec<i64> = reference.iter().map(|r| r.0).collect();
         let tol = (MATCH_TOLERANCE_S * ann_fs).round() as i64;
 
-        let bi = beat_inputs(x, detected, template_rule);
+        let bi = beat_inputs(x, detected);
         let det_ann: Vec<i64> = bi
             .peaks
             .iter()
@@ -282,8 +251,7 @@ fn beats(beats_args: &BeatsDatasetArgs) -> Result<(), String> {
             "beat": {"length": BEAT_LEN, "pre": BEAT_PRE, "rr_features": RR_FEATURE_NAMES,
                      "normalisation": "window median subtracted, mV",
                      "channels": ["beat", "template"],
-                     "template": template_rule, "template_beats": TEMPLATE_BEATS,
-                     "long_rr_beats": LONG_RR_BEATS,
+                     "template_beats": TEMPLATE_BEATS, "long_rr_beats": LONG_RR_BEATS,
                      "longer_rr_beats": LONGER_RR_BEATS, "irregularity_beats": IRREGULARITY_BEATS},
             "labels": AAMI_LABELS,
             "label_counts": totals,

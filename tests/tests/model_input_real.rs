@@ -10,7 +10,7 @@ use stressbeat_core::eval::{EvalOptions, gross, score_record};
 use stressbeat_core::io::{LoadOptions, load_recording};
 use stressbeat_core::model_input::{
     MODEL_RATE_HZ, Resampler,
-    beat::{BEAT_LEN, BEAT_PRE, TemplateRule, beat_inputs},
+    beat::{BEAT_LEN, BEAT_PRE, beat_inputs},
     resample_to_model_rate,
     stress::{StressWindowConfig, stress_windows},
 };
@@ -74,7 +74,7 @@ fn mitdb_beat_windows_centre_on_r() {
     let span = analysis::select_span(&rec, &AnalysisOptions::default()).unwrap();
     let x = resample_to_model_rate(&span.samples_mv, span.sampling_rate_hz).unwrap();
     let peaks = detect_peaks(&x, MODEL_RATE_HZ);
-    let b = beat_inputs(&x, &peaks, TemplateRule::NonPremature);
+    let b = beat_inputs(&x, &peaks);
     assert!(
         b.len() + 2 >= peaks.len() && b.len() > 1800,
         "{} of {}",

@@ -11,7 +11,7 @@ use stressbeat_core::{
     io::{LoadOptions, load_recording},
     model::{BeatClass, BeatClassifier, ModelSignal, StressModel},
     model_input::{
-        beat::{AamiClass, aami_class},
+        beat::{AamiClass, aami_class, beat_inputs},
         stress::{StressWindowConfig, baseline_features, stress_windows},
     },
 };
@@ -90,7 +90,7 @@ fn class_counts(
     let dir = stressbeat_e2e::dataset("mitdb")?;
     let path = dir.join(format!("{record}.hea"));
     let s = signal(&path, Some(0.0), Some(seconds));
-    let inputs = model.beat_inputs(&s.samples_130hz, &s.peaks_130hz);
+    let inputs = beat_inputs(&s.samples_130hz, &s.peaks_130hz);
     let preds = model.classify_inputs(&inputs).unwrap();
     let wanted = BeatClass::ALL[class as usize];
     let rec = load_recording(&path, &LoadOptions::default()).unwrap();
@@ -177,7 +177,7 @@ fn polar_h10_pvcs_on_a_chest_lead_are_called_v() {
     };
     let model = BeatClassifier::embedded().unwrap();
     let s = signal(&dir.join("detectpvc/polar_h10.csv"), None, None);
-    let inputs = model.beat_inputs(&s.samples_130hz, &s.peaks_130hz);
+    let inputs = beat_inputs(&s.samples_130hz, &s.peaks_130hz);
     let preds = model.classify_inputs(&inputs).unwrap();
     let rr: Vec<f64> = inputs
         .peaks

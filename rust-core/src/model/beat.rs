@@ -8,10 +8,7 @@ use super::{
     CORE_VOCABULARY, LoadedModel, ModelError, ModelMetadata, Task, embedded_files,
     metadata::indices_in, read_model_files,
 };
-use crate::{
-    error::Result,
-    model_input::beat::{BeatInputs, TemplateRule, beat_inputs},
-};
+use crate::{error::Result, model_input::beat::BeatInputs};
 
 /// Beats per tract run.
 const MAX_BATCH: usize = 256;
@@ -105,22 +102,6 @@ impl BeatClassifier {
     /// The model's metadata.
     pub fn metadata(&self) -> &ModelMetadata {
         self.loaded.metadata()
-    }
-
-    /// The template rule its inputs must be computed with
-    /// ([`crate::model_input::beat::BeatContext::new`]).
-    pub fn template_rule(&self) -> TemplateRule {
-        self.metadata()
-            .beat
-            .as_ref()
-            .map(|b| b.template)
-            .unwrap_or_default()
-    }
-
-    /// This model's inputs for every beat of a 130 Hz recording (one [`beat_inputs`] context,
-    /// with the model's template rule).
-    pub fn beat_inputs(&self, samples_130hz: &[f32], peaks: &[usize]) -> BeatInputs {
-        beat_inputs(samples_130hz, peaks, self.template_rule())
     }
 
     /// Classify a batch of beats.

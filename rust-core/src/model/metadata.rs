@@ -5,7 +5,6 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ModelError;
 use crate::imaging::Channel;
-use crate::model_input::beat::TemplateRule;
 
 /// The `format` string of every metadata file this core reads.
 pub const FORMAT: &str = "stressbeat-model/1";
@@ -85,9 +84,6 @@ pub struct BeatSpec {
     pub pre: usize,
     /// Names of the `rr` input columns, in order.
     pub rr_features: Vec<String>,
-    /// Which previous beats make the template channel (`recent` when absent: models 1-3).
-    #[serde(default)]
-    pub template: TemplateRule,
 }
 
 /// A logistic regression on standardised HRV features that the core evaluates itself

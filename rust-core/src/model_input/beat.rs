@@ -20,14 +20,11 @@
 //!
 //! Per-person reference ([`BeatContext`]): each beat comes with a second channel, its template,
 //! the element-wise median of the windows of the previous [`TEMPLATE_BEATS`] beats of the same
-//! recording (same normalisation) that the model's [`TemplateRule`] admits: all of them
-//! (`recent`, beat-type models 1-3) or only those that were not premature (`non_premature`, from
-//! version 4: `pre_local_ratio` and `pre_long_ratio` both ≥ [`TEMPLATE_PREMATURE_BELOW`], so
-//! early ectopic beats, also the ectopic half of a bigeminy, stay out of the template). "Previous beats" are the earlier rows of the same context, i.e.
+//! recording (same normalisation). "Previous beats" are the earlier rows of the same context, i.e.
 //! the beats that got inputs; the first beat's template is its own window, and until 16 beats
-//! are admitted the template is the median of those that are (likewise the long RR medians and
-//! the irregularity, 0 for the first beat). All are causal, so a live session computes them with
-//! one [`BeatContext`] fed beat by beat.
+//! exist the template is the median of those that do (likewise the long RR medians and the
+//! irregularity, 0 for the first beat). All are causal, so a live session computes them with one
+//! [`BeatContext`] fed beat by beat.
 
 use super::MODEL_RATE_HZ;
 
@@ -50,21 +47,6 @@ pub const RR_FEATURE_NAMES: [&str; 8] = [
 pub const BEAT_CHANNELS: usize = 2;
 /// Previous beats whose median is the template.
 pub const TEMPLATE_BEATS: usize = 16;
-/// Under [`TemplateRule::NonPremature`], a beat with `pre_local_ratio` or `pre_long_ratio` below
-/// this is premature and stays out of later templates. (In a sustained bigeminy the long median
-/// can be either interval; the local mean sits between them.)
-pub const TEMPLATE_PREMATURE_BELOW: f32 = 0.85;
-
-/// Which previous beats make a beat's template (a model's metadata names it: `beat.template`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TemplateRule {
-    /// The last [`TEMPLATE_BEATS`] beats (beat-type models 1-3; metadata without the field).
-    #[default]
-    Recent,
-    /// The last [`TEMPLATE_BEATS`] beats that were not premature.
-    NonPremature,
-}
 /// Previous beats whose pre-RR (with this beat's) give the median of `pre_long_ratio`.
 pub const LONG_RR_BEATS: usize = 64;
 /// Previous beats whose pre-RR (with this beat's) give the median of `pre_longer_ratio`.
@@ -72,8 +54,6 @@ pub const LONGER_RR_BEATS: usize = 256;
 /// Previous beats whose pre-RR (with this beat's) give `rr_irregularity`.
 pub const IRREGULARITY_BEATS: usize = 16;
 const N_RR: usize = RR_FEATURE_NAMES.len();
-/// Column of `pre_local_ratio`.
-const PRE_LOCAL: usize = 3;
 /// RR features that need no history: all but the last three, which [`BeatContext`] adds.
 const N_RR_PLAIN: usize = N_RR - 3;
 /// Number of RR intervals averaged for `local_rr_s`.
@@ -125,12 +105,11 @@ impl BeatInputs {
 }
 
 /// The per-recording history behind the template channel, `pre_long_ratio`, `pre_longer_ratio`
-/// and `rr_irregularity`: the windows of the last [`TEMPLATE_BEATS`] beats its [`TemplateRule`]
-/// admitted and the pre-RR of the last [`LONGER_RR_BEATS`] beats. Fixed size, allocation-free
-/// after [`BeatContext::new`]; one per recording or live session.
+/// and `rr_irregularity`: the windows of the last [`TEMPLATE_BEATS`] beats and the pre-RR of the
+/// last [`LONGER_RR_BEATS`] beats. Fixed size, allocation-free after [`BeatContext::new`]; one
+/// per recording or live session.
 #[derive(Debug, Clone)]
 pub struct BeatContext {
-    rule: TemplateRule,
     windows: Vec<f32>,
     n_windows: usize,
     next_window: usize,
@@ -141,11 +120,16 @@ pub struct BeatContext {
     diffs: Vec<f32>,
 }
 
+impl Default for BeatContext {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl BeatContext {
-    /// An empty history whose templates follow `rule`.
-    pub fn new(rule: TemplateRule) -> Self {
+    /// An empty history.
+    pub fn new() -> Self {
         Self {
-            rule,
             windows: vec![0.0; TEMPLATE_BEATS * BEAT_LEN],
             n_windows: 0,
             next_window: 0,
@@ -175,23 +159,15 @@ impl BeatContext {
                 *t = median_in_place(&mut self.scratch);
             }
         }
+        let slot = self.next_window * BEAT_LEN;
+        self.windows[slot..slot + BEAT_LEN].copy_from_slice(window);
+        self.next_window = (self.next_window + 1) % TEMPLATE_BEATS;
+        self.n_windows = (self.n_windows + 1).min(TEMPLATE_BEATS);
+
         let pre = rr[0];
         rr[N_RR - 3] = pre / self.median_with_previous(pre, LONG_RR_BEATS);
         rr[N_RR - 2] = pre / self.median_with_previous(pre, LONGER_RR_BEATS);
         rr[N_RR - 1] = self.irregularity(pre);
-        let admitted = match self.rule {
-            TemplateRule::Recent => true,
-            TemplateRule::NonPremature => {
-                rr[PRE_LOCAL] >= TEMPLATE_PREMATURE_BELOW
-                    && rr[N_RR - 3] >= TEMPLATE_PREMATURE_BELOW
-            }
-        };
-        if admitted {
-            let slot = self.next_window * BEAT_LEN;
-            self.windows[slot..slot + BEAT_LEN].copy_from_slice(window);
-            self.next_window = (self.next_window + 1) % TEMPLATE_BEATS;
-            self.n_windows = (self.n_windows + 1).min(TEMPLATE_BEATS);
-        }
         self.pre_rr[self.next_rr] = pre;
         self.next_rr = (self.next_rr + 1) % LONGER_RR_BEATS;
         self.n_rr = (self.n_rr + 1).min(LONGER_RR_BEATS);
@@ -305,9 +281,9 @@ pub fn rr_features(peaks: &[usize], i: usize, out: &mut [f32]) -> bool {
 
 /// Beat inputs of every R-peak of a 130 Hz signal (mV) that has a full window and both
 /// neighbours (see [`beat_window`], [`rr_features`]; others are skipped), with a fresh
-/// [`BeatContext`] following `rule`: the whole signal is one recording.
-pub fn beat_inputs(samples_130hz: &[f32], peaks: &[usize], rule: TemplateRule) -> BeatInputs {
-    beat_inputs_after(samples_130hz, peaks, 0, &mut BeatContext::new(rule))
+/// [`BeatContext`]: the whole signal is one recording.
+pub fn beat_inputs(samples_130hz: &[f32], peaks: &[usize]) -> BeatInputs {
+    beat_inputs_after(samples_130hz, peaks, 0, &mut BeatContext::new())
 }
 
 /// Like [`beat_inputs`], continuing `context`, for the peaks at index `from` or later only
@@ -386,7 +362,7 @@ mod tests {
         let mut x: Vec<f32> = vec![0.5; 1000];
         x[300] = 2.5; // R 2 mV above a 0.5 mV baseline
         let peaks = [100usize, 200, 300, 430, 560];
-        let b = beat_inputs(&x, &peaks, TemplateRule::Recent);
+        let b = beat_inputs(&x, &peaks);
         assert_eq!(b.peaks, vec![200, 300, 430]);
         assert_eq!(b.beats.len(), 3 * BEAT_CHANNELS * BEAT_LEN);
         let w = b.beat(1).unwrap();
@@ -412,7 +388,7 @@ mod tests {
     #[test]
     fn template_is_the_median_of_the_previous_sixteen_beats() {
         let (x, peaks) = spikes(40, |k| k as f32);
-        let b = beat_inputs(&x, &peaks, TemplateRule::Recent);
+        let b = beat_inputs(&x, &peaks);
         // rows are beats 1..=38 (amplitude = row + 1)
         assert_eq!(b.len(), 38);
         assert_eq!(b.template(0).unwrap(), b.beat(0).unwrap());
@@ -434,30 +410,6 @@ mod tests {
     }
 
     #[test]
-    fn non_premature_templates_leave_out_the_early_beats_of_a_bigeminy() {
-        // Normal beats (R 1 mV) every 130 samples alternating with early beats (R 3 mV) 78
-        // samples (0.6 s) after them: pre/long 0.6 / 0.8 = 0.75 for an early beat.
-        let mut peaks = Vec::new();
-        let mut x = vec![0.0f32; 60 * 208 + 400];
-        for k in 0..60 {
-            let (normal, early) = (200 + k * 208, 200 + k * 208 + 78);
-            peaks.extend([normal, early]);
-            x[normal] = 1.0;
-            x[early] = 3.0;
-        }
-        let last_early = peaks.len() - 2;
-        let recent = beat_inputs(&x, &peaks, TemplateRule::Recent);
-        let dominant = beat_inputs(&x, &peaks, TemplateRule::NonPremature);
-        let row = |b: &BeatInputs, p| b.peaks.iter().position(|&q| q == p).unwrap();
-        let (r, d) = (row(&recent, peaks[last_early]), row(&dominant, peaks[last_early]));
-        assert!(recent.rr_features(r).unwrap()[PRE_LOCAL] < TEMPLATE_PREMATURE_BELOW);
-        assert_eq!(recent.template(r).unwrap()[BEAT_PRE], 2.0); // median of 1s and 3s
-        assert_eq!(dominant.template(d).unwrap()[BEAT_PRE], 1.0); // normal beats only
-        assert_eq!(recent.rr, dominant.rr); // the rule changes the template only
-        assert_eq!(recent.peaks, dominant.peaks);
-    }
-
-    #[test]
     fn long_ratio_uses_the_median_of_this_and_sixty_four_previous_pre_rrs() {
         // 70 intervals of 1 s, one premature 0.5 s, then 1 s again
         let mut peaks: Vec<usize> = (0..=70).map(|k| k * 130).collect();
@@ -465,14 +417,14 @@ mod tests {
         peaks.push(71 * 130 + 65);
         peaks.push(72 * 130 + 65);
         let x = vec![0.0f32; 80 * 130];
-        let b = beat_inputs(&x, &peaks, TemplateRule::Recent);
+        let b = beat_inputs(&x, &peaks);
         let ratio = |p: usize| {
             let i = b.peaks.iter().position(|&q| q == p).unwrap();
             b.rr_features(i).unwrap()[LONG]
         };
         assert_eq!(ratio(70 * 130 + 65), 0.5);
         assert_eq!(ratio(71 * 130 + 65), 1.0);
-        let mut ctx = BeatContext::new(TemplateRule::Recent);
+        let mut ctx = BeatContext::new();
         assert_eq!(push_pre_rr(&mut ctx, 0.8)[LONG], 1.0); // first beat: its own pre-RR
         let long = push_pre_rr(&mut ctx, 0.4)[LONG];
         assert!((long - 0.4 / 0.6).abs() < 1e-6); // median of 0.8 and 0.4
@@ -496,7 +448,7 @@ mod tests {
 
     #[test]
     fn a_run_of_early_beats_fills_the_long_reference_but_not_the_longer_one() {
-        let mut ctx = BeatContext::new(TemplateRule::Recent);
+        let mut ctx = BeatContext::new();
         let mut push = |pre: f32| {
             let rr = push_pre_rr(&mut ctx, pre);
             (rr[LONG], rr[LONGER])
@@ -515,7 +467,7 @@ mod tests {
 
     #[test]
     fn irregularity_is_the_median_successive_difference_over_the_median_rr() {
-        let mut ctx = BeatContext::new(TemplateRule::Recent);
+        let mut ctx = BeatContext::new();
         let mut push = |pre: f32| push_pre_rr(&mut ctx, pre)[IRREGULARITY];
         assert_eq!(push(1.0), 0.0); // no previous beat
         assert_eq!(push(1.0), 0.0);
@@ -537,8 +489,8 @@ mod tests {
     #[test]
     fn streaming_in_pieces_matches_one_pass() {
         let (x, peaks) = spikes(60, |k| 1.0 + (k % 7) as f32);
-        let whole = beat_inputs(&x, &peaks, TemplateRule::Recent);
-        let mut ctx = BeatContext::new(TemplateRule::Recent);
+        let whole = beat_inputs(&x, &peaks);
+        let mut ctx = BeatContext::new();
         let mut streamed = BeatInputs::default();
         let mut from = 0usize;
         // overlapping stretches of signal, as a live session sees them
@@ -591,10 +543,10 @@ mod tests {
     fn beats_without_room_or_with_nan_are_skipped() {
         let mut x = vec![0.0f32; 400];
         x[250] = f32::NAN;
-        let b = beat_inputs(&x, &[10, 30, 200, 280, 360, 399], TemplateRule::Recent);
+        let b = beat_inputs(&x, &[10, 30, 200, 280, 360, 399]);
         // 30: window starts before 0; 200 and 280: NaN inside; 360: ends past the signal
         assert!(b.is_empty());
-        assert!(beat_inputs(&x, &[], TemplateRule::Recent).is_empty());
+        assert!(beat_inputs(&x, &[]).is_empty());
         let mut s = Vec::new();
         assert!(!beat_window(&x, 100, &mut [0.0; 10], &mut s));
     }

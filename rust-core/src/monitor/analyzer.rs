@@ -11,7 +11,7 @@ use crate::engine::{BeatCounts, WindowObservation};
 use crate::imaging::{Channel, IMAGE_PIXELS};
 use crate::model::{BeatClass, BeatClassifier, HrvFallback, StressModel};
 use crate::model_input::MODEL_RATE_HZ;
-use crate::model_input::beat::{BeatContext, TemplateRule, beat_inputs_after};
+use crate::model_input::beat::{BeatContext, beat_inputs_after};
 use crate::model_input::stress::{
     HRV_FEATURE_NAMES, StressWindowConfig, WindowRenderer, stress_windows,
 };
@@ -42,8 +42,6 @@ pub trait FallbackScorer: Send + Sync {
 pub trait BeatTyper: Send + Sync {
     /// AAMI class index (0 N, 1 S, 2 V, 3 F, 4 Q) per beat.
     fn classify(&self, beats: &[f32], rr: &[f32]) -> Result<Vec<u8>, String>;
-    /// The template rule the model's inputs follow.
-    fn template_rule(&self) -> TemplateRule;
 }
 
 /// Classified beats remembered (absolute 130 Hz index, class), about two windows' worth.
@@ -89,9 +87,6 @@ impl ModelAnalyzer {
             .as_ref()
             .map(|s| s.image_channels())
             .unwrap_or_default();
-        let template_rule = beats
-            .as_ref()
-            .map_or(TemplateRule::default(), |b| b.template_rule());
         Self {
             stress,
             fallback,
@@ -101,7 +96,7 @@ impl ModelAnalyzer {
             images: Vec::new(),
             features: Vec::new(),
             classes: VecDeque::with_capacity(CLASS_CACHE),
-            beat_context: BeatContext::new(template_rule),
+            beat_context: BeatContext::new(),
             last_fed: None,
             degradations,
         }
@@ -305,10 +300,6 @@ impl BeatTyper for BeatClassifier {
             })
             .collect())
     }
-
-    fn template_rule(&self) -> TemplateRule {
-        BeatClassifier::template_rule(self)
-    }
 }
 
 #[cfg(test)]
@@ -332,10 +323,6 @@ mod tests {
                 rr.len()
                     / crate::model_input::beat::RR_FEATURE_NAMES.len()
             ])
-        }
-
-        fn template_rule(&self) -> TemplateRule {
-            TemplateRule::NonPremature
         }
     }
 
@@ -366,7 +353,7 @@ mod tests {
             };
             analyzer.analyze(std::slice::from_ref(&w), None, &mut out);
         }
-        let whole = beat_inputs(&x, &peaks, TemplateRule::NonPremature);
+        let whole = beat_inputs(&x, &peaks);
         let seen = recorder.0.lock().unwrap();
         assert_eq!(seen.1, whole.rr);
         assert_eq!(seen.0, whole.beats);
