@@ -1,4 +1,4 @@
-"""Beat-type network: a small 1D CNN on the beat and an MLP on the RR features, then (v3) a
+"""Beat-type network: a small 1D CNN on the beat and an MLP on the RR features, then (v3, v4) a
 rhythm stage that splits the network's N + S probability into N and S from rhythm features alone.
 
 Standardisation constants, the decision offsets and the rhythm stage's weights are buffers, so the
@@ -15,15 +15,21 @@ RR_COLUMNS = ["pre_rr_s", "post_rr_s", "local_rr_s", "pre_local_ratio", "post_pr
               "pre_longer_ratio", "rr_irregularity"]
 RHYTHM_FEATURES = ["log_pre_local_ratio", "log_post_pre_ratio", "log_pre_long_ratio", "log_pre_longer_ratio",
                    "log_pre_long_ratio_if_regular", "log_pre_longer_ratio_if_regular", "irregularity_capped"]
+# v4: every ratio counts only in a regular rhythm
+RHYTHM_FEATURES_REGULAR_ONLY = ["log_pre_local_ratio_if_regular", "log_post_pre_ratio_if_regular",
+                                "log_pre_long_ratio_if_regular", "log_pre_longer_ratio_if_regular",
+                                "irregularity_capped"]
 REGULAR_BELOW = 0.1  # rr_irregularity under this counts as a regular rhythm
 IRREGULARITY_CAP = 0.5
 
 
-def rhythm_features(rr: torch.Tensor) -> torch.Tensor:
+def rhythm_features(rr: torch.Tensor, regular_only: bool = False) -> torch.Tensor:
     """[B, len(RR_COLUMNS)] raw RR features -> [B, len(RHYTHM_FEATURES)]: prematurity against the
     local, long and longer references and the pause after (logs of the ratios), prematurity again
     counted only in a regular rhythm (in atrial fibrillation an early beat is not an S beat), and
-    the rhythm's irregularity. Few graph nodes on purpose: tract's cost at batch 1 is per node."""
+    the rhythm's irregularity. `regular_only` (v4, RHYTHM_FEATURES_REGULAR_ONLY): the four ratios
+    count only in a regular rhythm, so an irregular rhythm's beats share one S probability, set by
+    the irregularity. Few graph nodes on purpose: tract's cost at batch 1 is per node."""
     first = RR_COLUMNS.index("pre_local_ratio")
     ratios = RR_COLUMNS[first:first + 4]
     assert ratios == ["pre_local_ratio", "post_pre_ratio", "pre_long_ratio", "pre_longer_ratio"], ratios
@@ -31,7 +37,10 @@ def rhythm_features(rr: torch.Tensor) -> torch.Tensor:
     k = RR_COLUMNS.index("rr_irregularity")
     irregularity = rr[:, k:k + 1]
     regular = (irregularity < REGULAR_BELOW).to(rr.dtype)
-    return torch.cat([logs, logs[:, 2:4] * regular, torch.clamp(irregularity, max=IRREGULARITY_CAP)], dim=1)
+    capped = torch.clamp(irregularity, max=IRREGULARITY_CAP)
+    if regular_only:
+        return torch.cat([logs * regular, capped], dim=1)
+    return torch.cat([logs, logs[:, 2:4] * regular, capped], dim=1)
 
 
 def _conv(c_in: int, c_out: int, k: int) -> nn.Sequential:
@@ -44,17 +53,20 @@ class BeatNet(nn.Module):
 
     C = 2 (shipped): the beat and its running template; the CNN sees the beat and beat - template.
     The CNN and its RR MLP see the first `n_rr` columns of `rr`; with `rhythm_stage` the rhythm
-    stage (`fit_rhythm_stage` in train.py) sees `rhythm_features(rr)` of all `RR_COLUMNS`.
+    stage (`fit_rhythm_stage` in train.py) sees `rhythm_features(rr, rhythm_regular_only)` of all
+    `RR_COLUMNS`.
     """
 
     def __init__(self, length: int, n_rr: int, width: int = 16, hidden: int = 32, dropout: float = 0.3,
                  beat_scale: bool = False, global_pool: bool = False, additive: bool = False,
-                 channels: int = 1, rhythm_stage: bool = False):
+                 channels: int = 1, rhythm_stage: bool = False, rhythm_regular_only: bool = False):
         super().__init__()
         self.beat_scale = beat_scale
         self.n_rr = n_rr
         self.rhythm_stage = rhythm_stage
-        self.register_buffer("rhythm_weight", torch.zeros(len(RHYTHM_FEATURES)))
+        self.rhythm_regular_only = rhythm_regular_only
+        n_rhythm = len(RHYTHM_FEATURES_REGULAR_ONLY if rhythm_regular_only else RHYTHM_FEATURES)
+        self.register_buffer("rhythm_weight", torch.zeros(n_rhythm))
         self.register_buffer("rhythm_bias", torch.zeros(1))
         self.register_buffer("beat_mean", torch.zeros(1))
         self.register_buffer("beat_std", torch.ones(1))
@@ -101,7 +113,8 @@ class BeatNet(nn.Module):
 
     def s_given_n_or_s(self, rr: torch.Tensor) -> torch.Tensor:
         """The rhythm stage's P(S | N or S) [B, 1]."""
-        return torch.sigmoid(rhythm_features(rr) @ self.rhythm_weight.unsqueeze(1) + self.rhythm_bias)
+        x = rhythm_features(rr, self.rhythm_regular_only)
+        return torch.sigmoid(x @ self.rhythm_weight.unsqueeze(1) + self.rhythm_bias)
 
     def forward(self, beat: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
         """Calibrated probabilities (inference, export). The decision offsets act last, as

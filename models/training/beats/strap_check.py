@@ -20,6 +20,9 @@ PRE, POST = 30, 60  # window around R (samples at 130 Hz)
 QRS = slice(20, 50)  # -77 ms .. +154 ms
 
 
+EARLY_BELOW = 0.8  # pre-RR over the local median RR
+
+
 def corr(a: np.ndarray, b: np.ndarray) -> float:
     a, b = a - a.mean(), b - b.mean()
     return float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum()))
@@ -60,6 +63,7 @@ def main() -> None:
             "median_qrs_corr_with_n_median": round(float(np.median(corr_n[m])), 3),
             "median_qrs_corr_with_v_median": round(float(np.median(corr_v[m])), 3),
             "closer_to_v_median": int((m & (corr_v > corr_n)).sum()),
+            "closer_to_v_median_and_early": int((m & (corr_v > corr_n) & (pre < EARLY_BELOW)).sum()),
         }
     report = {"recording": Path(args.csv).name, "beats": len(beats), "scored_beats": int(len(inner)),
               "class_counts": {k: int((cls == k).sum()) for k in ["N", "S", "V", "F", "Q"]},
