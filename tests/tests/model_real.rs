@@ -147,7 +147,6 @@ fn mitdb_209_supraventricular_beats_are_called_s() {
     );
 }
 
-
 /// 203 is mostly atrial fibrillation, where early beats are N by definition (2 S beats in the
 /// reference): the v4 rhythm stage reads prematurity only in a regular rhythm, so it calls almost
 /// none S (v3, which also read the local ratios in an irregular rhythm, called 73 here).
