@@ -18,9 +18,7 @@ import numpy as np
 
 PRE, POST = 30, 60  # window around R (samples at 130 Hz)
 QRS = slice(20, 50)  # -77 ms .. +154 ms
-
-
-EARLY_BELOW = 0.8  # pre-RR over the local median RR
+EARLY_BELOW = 0.8  # pre-RR over the local median RR: an early beat
 
 
 def corr(a: np.ndarray, b: np.ndarray) -> float:
