@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import lombscargle
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+from sklearn.metrics import roc_auc_score
 
+import metrics
 import stress_data
 
 FREQS_HZ = np.linspace(0.1, 0.7, 61)
@@ -40,11 +41,6 @@ def window_features(t: np.ndarray) -> np.ndarray:
     return np.array([FREQS_HZ[p.argmax()] * 60, np.log(hf + 1e-3), np.log((lf + 1e-3) / (hf + 1e-3))])
 
 
-def oriented_auc(y, x, sign: float) -> float:
-    """AUC of `sign * x` (sign fixed from the pooled data, so that chance stays at 0.5 per subject)."""
-    return roc_auc_score(y, sign * x)
-
-
 def loso(y, subject, X) -> dict:
     """LOSO scores of a standardised, class-balanced logistic regression."""
     s = np.zeros(len(y))
@@ -53,7 +49,7 @@ def loso(y, subject, X) -> dict:
         mu, sd = X[tr].mean(0), X[tr].std(0) + 1e-9
         m = LogisticRegression(C=1.0, class_weight="balanced").fit((X[tr] - mu) / sd, y[tr])
         s[te] = m.decision_function((X[te] - mu) / sd)
-    return {"balanced_accuracy": round(balanced_accuracy_score(y, s > 0), 4), "auc": round(roc_auc_score(y, s), 4)}
+    return {"balanced_accuracy": round(metrics.balanced_accuracy(y, s > 0), 4), "auc": round(metrics.auc(y, s), 4)}
 
 
 def main() -> None:
@@ -74,12 +70,13 @@ def main() -> None:
     y, subj, x, base = data.label[ev], data.subject[ev], x[ev], base[ev]
     univariate = {}
     for j, n in enumerate(names):
+        # orientation fixed from the pooled data, so that chance stays at 0.5 within a subject
         sign = 1.0 if roc_auc_score(y, x[:, j]) >= 0.5 else -1.0
-        within = [oriented_auc(y[subj == s], x[subj == s, j], sign) for s in np.unique(subj)
+        within = [roc_auc_score(y[subj == s], sign * x[subj == s, j]) for s in np.unique(subj)
                   if len(np.unique(y[subj == s])) == 2]
         univariate[n] = {"higher_in_stress": sign > 0,
-                         "auc_raw": round(oriented_auc(y, x[:, j], sign), 3),
-                         "auc_minus_baseline": round(oriented_auc(y, x[:, j] - base[:, j], sign), 3),
+                         "auc_raw": round(roc_auc_score(y, sign * x[:, j]), 3),
+                         "auc_minus_baseline": round(roc_auc_score(y, sign * (x[:, j] - base[:, j])), 3),
                          "auc_within_subject_mean": round(float(np.mean(within)), 3)}
     hr = [names.index("hr_bpm")]
     plus = hr + [names.index(n) for n in NAMES]

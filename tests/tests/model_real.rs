@@ -159,6 +159,7 @@ fn mitdb_203_atrial_fibrillation_beats_are_not_called_s() {
     assert!(s <= 2, "{s}");
     assert!(called <= 10, "{called} beats called S");
 }
+
 /// Models name the RR columns they read: the v2 model (six of them, a committed fixture) still
 /// loads in a core that computes eight, gets its own six in its own order, and still finds V.
 #[test]
