@@ -11,6 +11,7 @@ use stressbeat_core::{
         beats::{KACHUEE_LEN, kachuee_beats},
         quality::{QualityConfig, assess_quality},
     },
+    eval::vf_spans,
     imaging::{Channel, IMAGE_PIXELS, IMAGE_SIZE},
     io::{LoadOptions, load_recording},
     model::ModelSignal,
@@ -136,6 +137,7 @@ fn beats(args: &DatasetArgs) -> Result<(), String> {
         Vec::new(),
     );
     let (mut k_beats, mut k_labels, mut k_records) = (Vec::new(), Vec::new(), Vec::new());
+    let mut extra = ExtraDetections::default();
     let mut per_record = Vec::new();
     let mut missing = Vec::new();
     for name in DS1 {
@@ -164,10 +166,25 @@ fn beats(args: &DatasetArgs) -> Result<(), String> {
             .map(|&p| (p as f64 * ann_fs / MODEL_RATE_HZ).round() as i64)
             .collect();
         let (matched, duplicates) = match_to_reference(&det_ann, &ref_pos, tol);
+        let vf = vf_spans(&rec.annotations);
+        let in_vf = |sample: i64| vf.iter().any(|&(from, to)| (from..to).contains(&sample));
         let mut class_counts = [0usize; 5];
         let mut kept = 0usize;
+        let mut extra_in_vf = 0usize;
+        let mut reference_matched = vec![false; reference.len()];
         for (i, m) in matched.iter().enumerate() {
-            let Some(m) = *m else { continue };
+            let Some(m) = *m else {
+                if in_vf(det_ann[i]) {
+                    extra_in_vf += 1;
+                } else {
+                    extra.beats.extend_from_slice(bi.row(i).unwrap_or(&[]));
+                    extra.rr.extend_from_slice(bi.rr_features(i).unwrap_or(&[]));
+                    extra.records.push(record_id);
+                    extra.peaks.push(bi.peaks[i] as i64);
+                }
+                continue;
+            };
+            reference_matched[m] = true;
             let class = reference[m].1;
             class_counts[class] += 1;
             kept += 1;
@@ -177,6 +194,14 @@ fn beats(args: &DatasetArgs) -> Result<(), String> {
             records.push(record_id);
             peaks.push(bi.peaks[i] as i64);
             ref_samples.push(reference[m].0);
+        }
+
+        // reference beats without a labelled window: missed by the detector, or at a record edge
+        let mut missed = [0usize; 5];
+        for (&(sample, class), &hit) in reference.iter().zip(&reference_matched) {
+            if !hit && !in_vf(sample) {
+                missed[class] += 1;
+            }
         }
 
         // Kachuee & al. (2018) beats on the original-rate signal, labelled the same way
@@ -212,6 +237,9 @@ fn beats(args: &DatasetArgs) -> Result<(), String> {
             "unmatched_dropped": bi.len() - kept,
             "duplicate_matches_dropped": duplicates,
             "class_counts": class_counts,
+            "missed_reference_class_counts": missed,
+            "extra_detections": bi.len() - kept - extra_in_vf,
+            "extra_detections_in_vf": extra_in_vf,
             "kachuee_beats": kb.len(),
             "kachuee_labelled": k_kept,
         }));
@@ -234,6 +262,19 @@ fn beats(args: &DatasetArgs) -> Result<(), String> {
     write_npy(&out.join("records.npy"), &records, &[n])?;
     write_npy(&out.join("peaks.npy"), &peaks, &[n])?;
     write_npy(&out.join("reference_samples.npy"), &ref_samples, &[n])?;
+    let e = extra.records.len();
+    write_npy(
+        &out.join("extra_beats.npy"),
+        &extra.beats,
+        &[e, BEAT_CHANNELS, BEAT_LEN],
+    )?;
+    write_npy(
+        &out.join("extra_rr.npy"),
+        &extra.rr,
+        &[e, RR_FEATURE_NAMES.len()],
+    )?;
+    write_npy(&out.join("extra_records.npy"), &extra.records, &[e])?;
+    write_npy(&out.join("extra_peaks.npy"), &extra.peaks, &[e])?;
     let k = k_labels.len();
     write_npy(&out.join("kachuee_beats.npy"), &k_beats, &[k, KACHUEE_LEN])?;
     write_npy(&out.join("kachuee_labels.npy"), &k_labels, &[k])?;
@@ -258,13 +299,17 @@ fn beats(args: &DatasetArgs) -> Result<(), String> {
             "count": n,
             "match_tolerance_s": MATCH_TOLERANCE_S,
             "files": {
-                "beats.npy": "[n, 1, length] f32", "rr.npy": "[n, R] f32",
+                "beats.npy": "[n, channels, length] f32", "rr.npy": "[n, R] f32",
                 "labels.npy": "[n] i64 (index into labels)", "records.npy": "[n] i32 record number",
                 "peaks.npy": "[n] i64 R-peak sample at 130 Hz",
                 "reference_samples.npy": "[n] i64 matched annotation sample (360 Hz)",
                 "kachuee_beats.npy": "[k, 187] f32 (Kachuee et al. 2018, 125 Hz)",
-                "kachuee_labels.npy": "[k] i64", "kachuee_records.npy": "[k] i32"
+                "kachuee_labels.npy": "[k] i64", "kachuee_records.npy": "[k] i32",
+                "extra_beats.npy": "[e, channels, length] f32: detections matching no reference beat, outside VF",
+                "extra_rr.npy": "[e, R] f32", "extra_records.npy": "[e] i32",
+                "extra_peaks.npy": "[e] i64 R-peak sample at 130 Hz"
             },
+            "extra_count": e,
             "kachuee_count": k,
             "records": per_record,
             "missing_records": missing,
@@ -276,6 +321,16 @@ fn beats(args: &DatasetArgs) -> Result<(), String> {
         out.display()
     );
     Ok(())
+}
+
+/// Detections that match no reference beat (outside ventricular flutter/fibrillation): the
+/// classifier's inputs for them, so that evaluation can count what it calls them, as `bxb` does.
+#[derive(Default)]
+struct ExtraDetections {
+    beats: Vec<f32>,
+    rr: Vec<f32>,
+    records: Vec<i32>,
+    peaks: Vec<i64>,
 }
 
 /// Subject number and recording number (1 = rest, 2 = mental arithmetic) of `SubjectNN_R.edf`.

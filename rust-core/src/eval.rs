@@ -116,7 +116,7 @@ impl Score {
 }
 
 /// Excluded (VF/flutter) spans `[from, to)` in annotation samples.
-fn vf_spans(ann: &[Annotation]) -> Vec<(i64, i64)> {
+pub fn vf_spans(ann: &[Annotation]) -> Vec<(i64, i64)> {
     let mut spans = Vec::new();
     let mut open: Option<i64> = None;
     for a in ann {

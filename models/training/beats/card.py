@@ -35,6 +35,23 @@ def metrics_table(cv: dict) -> str:
     return "\n".join(rows)
 
 
+def ec57_table(cv: dict) -> str:
+    """V and S as `bxb` (EC57) counts them, against the labelled-beat figures above (int8)."""
+    q = cv["onnx_int8"]
+    e, ci = q["ec57"]["pooled"], q["ec57"]["ci95_record_bootstrap"]
+    keys = ["V_se", "V_ppv", "S_se", "S_ppv"]
+    rows = ["| counting | V Se % | V +P % | S Se % | S +P % |", "|---|---|---|---|---|",
+            "| labelled beats; F or Q called V (S) counted as errors (table above) | "
+            + " | ".join(pct(q["pooled"][k]) for k in keys) + " |",
+            "| EC57 (`bxb`): every reference beat and detection | "
+            + " | ".join(f"{pct(e[k])} ({pct(ci[k][0])}-{pct(ci[k][1])})" for k in keys) + " |"]
+    counts = q["ec57"]["confusion"]
+    rows += ["", "| reference \\ predicted | " + " | ".join(counts["cols"]) + " |", "|---" * 7 + "|"]
+    rows += [f"| {name} | " + " | ".join(str(v) for v in row[:len(counts['cols'])]) + " |"
+             for name, row in zip(counts["rows"], counts["counts"])]
+    return "\n".join(rows)
+
+
 def confusion_table(cv: dict) -> str:
     """Pooled confusion matrix of the int8 model."""
     cm = cv["onnx_int8"]["confusion"]["rows_reference_cols_predicted"]
@@ -122,6 +139,8 @@ def main() -> None:
         f"{k} {v:+.2f}" for k, v in cv["int8_vs_float_points"].items() if v is not None))
     print(f"\nfloat/int8 prediction agreement: {100 * cv['int8_float_prediction_agreement']:.2f} %")
     print("\n### Confusion matrix (pooled over folds, int8)\n\n" + confusion_table(cv))
+    if "ec57" in cv["onnx_int8"]:
+        print("\n### Scored as EC57 / `bxb` (int8)\n\n" + ec57_table(cv))
     print("\n### Per record, V and S (int8)\n\n" + per_record_table(cv))
     npz = Path(args.cv).with_suffix(".logits.npz")
     if npz.exists():

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .calibrate import inner_offsets
-from .data import load_beats, record_folds
+from .data import load_beats, load_extra, missed_references, record_folds
 from .metrics import fmt, summary
 from .onnx_io import export_float, ort_probabilities, quantize_weights_int8
 from .train import TrainConfig, fit, predict_logits, predict_probabilities
@@ -33,6 +33,8 @@ def main() -> None:
     torch.set_num_threads(1)
     cfg = TrainConfig(**json.loads(args.config))
     data = load_beats(args.data)
+    extra = load_extra(args.data)  # detections without a reference beat, for the EC57 view
+    missed = missed_references(data.meta)
     folds = record_folds(data.records, args.folds)
     start = time.time()
 
@@ -43,6 +45,9 @@ def main() -> None:
     logits = np.zeros((n, 5), np.float32)
     probabilities = np.zeros((n, 5), np.float32)
     preds = {"torch": np.zeros(n, np.int64), "onnx_float": np.zeros(n, np.int64), "onnx_int8": np.zeros(n, np.int64)}
+    n_extra = 0 if extra is None else len(extra.labels)
+    extra_probabilities = np.zeros((n_extra, 5), np.float32)
+    extra_preds = {k: np.zeros(n_extra, np.int64) for k in preds}
     offsets = []
     rhythm = []  # per fold: rhythm-stage weights, then bias
     tmp = Path(tempfile.mkdtemp(prefix="beat-cv-"))
@@ -58,13 +63,26 @@ def main() -> None:
         logits[test] = predict_logits(model, held)
         probabilities[test] = predict_probabilities(model, held)
         preds["torch"][test] = probabilities[test].argmax(1)
+        extra_test = np.zeros(n_extra, bool) if extra is None else np.isin(extra.records, test_records)
+        extra_held = None if extra is None else extra.subset(extra_test)
+        if extra_test.any():
+            extra_probabilities[extra_test] = predict_probabilities(model, extra_held)
+            extra_preds["torch"][extra_test] = extra_probabilities[extra_test].argmax(1)
         if not args.no_onnx:
             export_float(model, data.length, data.rr.shape[1], str(tmp / "f.onnx"))
             quantize_weights_int8(str(tmp / "f.onnx"), str(tmp / "q.onnx"))
             preds["onnx_float"][test] = ort_probabilities(str(tmp / "f.onnx"), held).argmax(1)
             preds["onnx_int8"][test] = ort_probabilities(str(tmp / "q.onnx"), held).argmax(1)
+            if extra_test.any():
+                for kind, file in (("onnx_float", "f.onnx"), ("onnx_int8", "q.onnx")):
+                    extra_preds[kind][extra_test] = ort_probabilities(str(tmp / file), extra_held).argmax(1)
         part = summary(held.labels, preds["torch"][test], held.records, reps=0)["pooled"]
         log(f"fold {i + 1}/{len(folds)} records {test_records} offsets {offsets[-1]}: {fmt(part)}")
+    def scored(kind: str) -> dict:
+        detections = {} if extra is None or missed is None else {
+            "extra_pred": extra_preds[kind], "extra_records": extra.records, "missed": missed}
+        return summary(data.labels, preds[kind], data.records, **detections)
+
     report = {
         "protocol": f"MIT-BIH DS1 ({len(set(data.records.tolist()))} records), {args.folds}-fold "
                     "cross-validation by record (patient); normalisation"
@@ -80,11 +98,11 @@ def main() -> None:
         "fold_offsets": offsets,
         "fold_rhythm_stage": rhythm if cfg.rhythm_stage else None,
         "seconds": round(time.time() - start, 1),
-        "torch": summary(data.labels, preds["torch"], data.records),
+        "torch": scored("torch"),
     }
     if not args.no_onnx:
-        report["onnx_float"] = summary(data.labels, preds["onnx_float"], data.records)
-        report["onnx_int8"] = summary(data.labels, preds["onnx_int8"], data.records)
+        report["onnx_float"] = scored("onnx_float")
+        report["onnx_int8"] = scored("onnx_int8")
         report["int8_vs_float_points"] = {
             k: None if report["onnx_float"]["pooled"][k] is None else
             round(100 * (report["onnx_int8"]["pooled"][k] - report["onnx_float"]["pooled"][k]), 3)
@@ -93,10 +111,14 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=1))
     np.savez_compressed(Path(args.out).with_suffix(".logits.npz"), logits=logits, probabilities=probabilities,
-                        labels=data.labels, records=data.records)
+                        labels=data.labels, records=data.records,
+                        extra_probabilities=extra_probabilities,
+                        extra_records=np.zeros(0, np.int64) if extra is None else extra.records)
     log("pooled " + fmt(report["torch"]["pooled"]))
     if not args.no_onnx:
         log("int8   " + fmt(report["onnx_int8"]["pooled"]))
+        if "ec57" in report["onnx_int8"]:
+            log("int8 EC57 " + " ".join(f"{k} {100 * v:.1f}" for k, v in report["onnx_int8"]["ec57"]["pooled"].items()))
 
 
 if __name__ == "__main__":

@@ -47,6 +47,29 @@ def load_beats(directory: str, records: list[int] | None = None) -> BeatSet:
     return data.subset(keep)
 
 
+def load_extra(directory: str, records: list[int] | None = None) -> BeatSet | None:
+    """Detections that matched no reference beat (outside VF), label -1; None for an older export."""
+    d = Path(directory)
+    if not (d / "extra_records.npy").exists():
+        return None
+    recs = np.load(d / "extra_records.npy").astype(np.int64)
+    data = BeatSet(
+        beats=np.load(d / "extra_beats.npy").astype(np.float32),
+        rr=np.load(d / "extra_rr.npy").astype(np.float32),
+        labels=np.full(len(recs), -1, np.int64),
+        records=recs,
+        meta={},
+    )
+    return data.subset(np.isin(data.records, DS1 if records is None else records))
+
+
+def missed_references(meta: dict) -> dict[int, np.ndarray] | None:
+    """Per record, reference beats (by class) with no labelled window: missed by the detector or at an edge."""
+    if not all("missed_reference_class_counts" in r for r in meta["records"]):
+        return None
+    return {int(r["record"]): np.array(r["missed_reference_class_counts"], np.int64) for r in meta["records"]}
+
+
 def load_kachuee(directory: str) -> BeatSet:
     """The Kachuee-style 187-sample beats (125 Hz) of the same export; no RR input (one zero column)."""
     d = Path(directory)
