@@ -132,7 +132,8 @@ fn mitdb_208_ventricular_beats_are_called_v() {
 }
 
 /// 209's S beats come in runs that hide them from the local RR reference: the rhythm stage sees
-/// them against the long reference (`pre_long_ratio`) in a regular rhythm (`rr_irregularity`).
+/// them against the long reference (`pre_long_ratio`) in a regular rhythm (`rr_irregularity`),
+/// after the run's abrupt onset (`onset_ratio`).
 #[test]
 fn mitdb_209_supraventricular_beats_are_called_s() {
     let model = BeatClassifier::embedded().unwrap();
@@ -160,8 +161,47 @@ fn mitdb_203_atrial_fibrillation_beats_are_not_called_s() {
     assert!(called <= 10, "{called} beats called S");
 }
 
+/// A healthy person's heart rate rising in a stress test (BioPsyKit Vp02: ~75 bpm at rest, ~125
+/// bpm at 190-205 s) is a sinus rate speeding up, not a run of S beats, although it ends far above
+/// the long RR references. v5's rhythm stage reads those references only after an abrupt onset
+/// (`onset_ratio`); v4 called 46 beats of this recording S, 45 of them in the rise.
+#[test]
+fn a_healthy_heart_rate_rising_under_stress_is_not_called_s() {
+    let Some(dir) = stressbeat_e2e::dataset("biopsykit") else {
+        return;
+    };
+    let options = LoadOptions {
+        csv_unit: Some("uV".into()),
+        ..LoadOptions::default()
+    };
+    let rec = load_recording(&dir.join("ecg_sample_Vp02.csv"), &options).unwrap();
+    let s =
+        ModelSignal::from_span(&select_span(&rec, &AnalysisOptions::default()).unwrap()).unwrap();
+    let inputs = beat_inputs(&s.samples_130hz, &s.peaks_130hz);
+    let preds = BeatClassifier::embedded()
+        .unwrap()
+        .classify_inputs(&inputs)
+        .unwrap();
+    let median_rr = |from_s: f64, to_s: f64| {
+        let mut rr: Vec<f64> = inputs
+            .peaks
+            .windows(2)
+            .filter(|w| (from_s..to_s).contains(&(w[1] as f64 / 130.0)))
+            .map(|w| (w[1] - w[0]) as f64 / 130.0)
+            .collect();
+        stressbeat_e2e::median(&mut rr)
+    };
+    let (rest, stressed) = (median_rr(10.0, 60.0), median_rr(190.0, 205.0));
+    assert!(
+        stressed < 0.7 * rest,
+        "rest RR {rest} s, stress RR {stressed} s"
+    );
+    let s_calls = preds.iter().filter(|p| p.class == BeatClass::S).count();
+    assert!(s_calls <= 5, "{s_calls} of {} beats called S", preds.len());
+}
+
 /// Models name the RR columns they read: the v2 model (six of them, a committed fixture) still
-/// loads in a core that computes eight, gets its own six in its own order, and still finds V.
+/// loads in a core that computes nine, gets its own six in its own order, and still finds V.
 #[test]
 fn a_v2_model_reading_six_rr_columns_still_works() {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/beat-type-v2.onnx");

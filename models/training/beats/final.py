@@ -47,7 +47,7 @@ def main() -> None:
     ap.add_argument("--models", required=True, help="the repository's models/ directory")
     ap.add_argument("--kaggle", help="report of beats.kaggle (optional, quoted in the metadata)")
     ap.add_argument("--name", default="beat-type")
-    ap.add_argument("--version", default="4.0.0")
+    ap.add_argument("--version", default="5.0.0")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work", help="where the float model is kept for comparison (default: a temp dir)")
     args = ap.parse_args()
@@ -92,6 +92,8 @@ def main() -> None:
                                           for k, v in cv["onnx_int8"]["ci95_record_bootstrap"].items()},
         "cv_float_pooled": pick(cv["onnx_float"]["pooled"]),
         "cv_confusion_int8": cv["onnx_int8"]["confusion"]["rows_reference_cols_predicted"],
+        **({"cv_int8_ec57_pooled": pick(cv["onnx_int8"]["ec57"]["pooled"], ("S_se", "S_ppv", "V_se", "V_ppv"))}
+           if "ec57" in cv["onnx_int8"] else {}),
         "size_bytes": final["size_bytes"],
     }
     if args.kaggle:

@@ -12,7 +12,7 @@ from torch import nn
 CLIP = 8.0
 # Columns of the exported `rr` input (`RR_FEATURE_NAMES` in rust-core/src/model_input/beat.rs).
 RR_COLUMNS = ["pre_rr_s", "post_rr_s", "local_rr_s", "pre_local_ratio", "post_pre_ratio", "pre_long_ratio",
-              "pre_longer_ratio", "rr_irregularity"]
+              "pre_longer_ratio", "rr_irregularity", "onset_ratio"]
 RHYTHM_FEATURES = ["log_pre_local_ratio", "log_post_pre_ratio", "log_pre_long_ratio", "log_pre_longer_ratio",
                    "log_pre_long_ratio_if_regular", "log_pre_longer_ratio_if_regular", "irregularity_capped"]
 # v4: every ratio counts only in a regular rhythm
@@ -23,17 +23,23 @@ REGULAR_BELOW = 0.1  # rr_irregularity under this counts as a regular rhythm
 IRREGULARITY_CAP = 0.5
 
 
-def rhythm_features(rr: torch.Tensor, regular_only: bool = False) -> torch.Tensor:
+def rhythm_features(rr: torch.Tensor, regular_only: bool = False, onset_below: float | None = None) -> torch.Tensor:
     """[B, len(RR_COLUMNS)] raw RR features -> [B, len(RHYTHM_FEATURES)]: prematurity against the
     local, long and longer references and the pause after (logs of the ratios), prematurity again
     counted only in a regular rhythm (in atrial fibrillation an early beat is not an S beat), and
     the rhythm's irregularity. `regular_only` (v4, RHYTHM_FEATURES_REGULAR_ONLY): the four ratios
     count only in a regular rhythm, so an irregular rhythm's beats share one S probability, set by
-    the irregularity. Few graph nodes on purpose: tract's cost at batch 1 is per node."""
+    the irregularity. `onset_below` (v5): the two long ratios count only after an abrupt onset
+    (`onset_ratio` below it), so a sinus rate rising with stress or exercise is not a run of S beats.
+    Few graph nodes on purpose: tract's cost at batch 1 is per node."""
     first = RR_COLUMNS.index("pre_local_ratio")
     ratios = RR_COLUMNS[first:first + 4]
     assert ratios == ["pre_local_ratio", "post_pre_ratio", "pre_long_ratio", "pre_longer_ratio"], ratios
     logs = torch.log(torch.clamp(rr[:, first:first + 4], min=1e-3))
+    if onset_below is not None:
+        k = RR_COLUMNS.index("onset_ratio")
+        abrupt = (rr[:, k:k + 1] < onset_below).to(rr.dtype)
+        logs = torch.cat([logs[:, :2], logs[:, 2:4] * abrupt], dim=1)
     k = RR_COLUMNS.index("rr_irregularity")
     irregularity = rr[:, k:k + 1]
     regular = (irregularity < REGULAR_BELOW).to(rr.dtype)
@@ -53,18 +59,20 @@ class BeatNet(nn.Module):
 
     C = 2 (shipped): the beat and its running template; the CNN sees the beat and beat - template.
     The CNN and its RR MLP see the first `n_rr` columns of `rr`; with `rhythm_stage` the rhythm
-    stage (`fit_rhythm_stage` in train.py) sees `rhythm_features(rr, rhythm_regular_only)` of all
+    stage (`fit_rhythm_stage` in train.py) sees `rhythm_features(rr, rhythm_regular_only, rhythm_onset_below)` of all
     `RR_COLUMNS`.
     """
 
     def __init__(self, length: int, n_rr: int, width: int = 16, hidden: int = 32, dropout: float = 0.3,
                  beat_scale: bool = False, global_pool: bool = False, additive: bool = False,
-                 channels: int = 1, rhythm_stage: bool = False, rhythm_regular_only: bool = False):
+                 channels: int = 1, rhythm_stage: bool = False, rhythm_regular_only: bool = False,
+                 rhythm_onset_below: float | None = None):
         super().__init__()
         self.beat_scale = beat_scale
         self.n_rr = n_rr
         self.rhythm_stage = rhythm_stage
         self.rhythm_regular_only = rhythm_regular_only
+        self.rhythm_onset_below = rhythm_onset_below
         n_rhythm = len(RHYTHM_FEATURES_REGULAR_ONLY if rhythm_regular_only else RHYTHM_FEATURES)
         self.register_buffer("rhythm_weight", torch.zeros(n_rhythm))
         self.register_buffer("rhythm_bias", torch.zeros(1))
@@ -113,7 +121,7 @@ class BeatNet(nn.Module):
 
     def s_given_n_or_s(self, rr: torch.Tensor) -> torch.Tensor:
         """The rhythm stage's P(S | N or S) [B, 1]."""
-        x = rhythm_features(rr, self.rhythm_regular_only)
+        x = rhythm_features(rr, self.rhythm_regular_only, self.rhythm_onset_below)
         return torch.sigmoid(x @ self.rhythm_weight.unsqueeze(1) + self.rhythm_bias)
 
     def forward(self, beat: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:

@@ -34,6 +34,7 @@ class TrainConfig:
     rhythm_stage: bool = False  # split N + S by a logistic regression on rhythm features (v3)
     rhythm_c: float = 1.0  # inverse L2 strength of that regression
     rhythm_regular_only: bool = False  # its RR ratios count only in a regular rhythm (v4)
+    rhythm_onset_below: float | None = None  # its long ratios count only after an abrupt onset (v5)
     s_target_sensitivity: float | None = None  # with inner folds: S offset for this S Se (else best mean F1)
     real_noise: float = 0.0  # share of training beats given real NSTDB noise (bw, ma) on the beat channel
     real_noise_snr_db: tuple[float, float] = (6.0, 24.0)  # its SNR range (NSTDB definition, QRS ptp^2 / 8)
@@ -75,7 +76,8 @@ def fit(data: BeatSet, cfg: TrainConfig, seed: int = 0, log=None) -> BeatNet:
     np_rng = np.random.default_rng(seed)
     t_rng = torch.Generator().manual_seed(seed)
     model = BeatNet(data.length, cfg.cnn_rr_features or data.rr.shape[1], cfg.width, cfg.hidden, cfg.dropout, cfg.beat_scale,
-                    cfg.global_pool, cfg.additive, data.beats.shape[1], cfg.rhythm_stage, cfg.rhythm_regular_only)
+                    cfg.global_pool, cfg.additive, data.beats.shape[1], cfg.rhythm_stage, cfg.rhythm_regular_only,
+                    cfg.rhythm_onset_below)
     model.set_normalisation(data.beats, data.rr)
     counts = np.bincount(data.labels, minlength=5).astype(np.float64)
     normal = np.flatnonzero(data.labels == 0)
@@ -127,7 +129,7 @@ def fit_rhythm_stage(model: BeatNet, data: BeatSet, cfg: TrainConfig) -> None:
         raise ValueError(f"rhythm stage needs RR columns {RR_COLUMNS}, the data has {names}")
     keep = data.labels <= 1
     is_s = (data.labels[keep] == 1).astype(np.int64)
-    x = rhythm_features(torch.from_numpy(data.rr[keep]), cfg.rhythm_regular_only).numpy()
+    x = rhythm_features(torch.from_numpy(data.rr[keep]), cfg.rhythm_regular_only, cfg.rhythm_onset_below).numpy()
     counts = np.bincount(is_s, minlength=2).astype(np.float64)
     weight = (1.0 / np.maximum(counts, cfg.weight_floor)[is_s]) ** cfg.class_weight_power
     reg = LogisticRegression(C=cfg.rhythm_c, max_iter=2000).fit(x, is_s, sample_weight=weight / weight.mean())

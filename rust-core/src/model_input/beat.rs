@@ -16,7 +16,11 @@
 //! median absolute successive difference of the pre-RRs of this beat and the previous
 //! [`IRREGULARITY_BEATS`] beats over their median (near 0 in sinus rhythm, with or without
 //! occasional ectopic beats; high in atrial fibrillation, where prematurity does not mark an S
-//! beat).
+//! beat), and the onset ratio: the smallest, over this beat and the previous
+//! [`ONSET_BEATS`] - 1, of a beat's pre-RR over the median of the [`ONSET_LOCAL_BEATS`] pre-RRs
+//! before it (1 without history). A run of ectopic beats starts with an abrupt step (about 0.5-0.8);
+//! a sinus rate rising with stress or exercise shortens each interval by a few percent only, so its
+//! steps stay near 1 although the rate ends far above the long references.
 //!
 //! Per-person reference ([`BeatContext`]): each beat comes with a second channel, its template,
 //! the element-wise median of the windows of the previous [`TEMPLATE_BEATS`] beats of the same
@@ -33,7 +37,7 @@ pub const BEAT_LEN: usize = 96;
 /// Samples before the R-peak; the R-peak is at index `BEAT_PRE` of the window.
 pub const BEAT_PRE: usize = 36;
 /// RR feature names, in column order.
-pub const RR_FEATURE_NAMES: [&str; 8] = [
+pub const RR_FEATURE_NAMES: [&str; 9] = [
     "pre_rr_s",
     "post_rr_s",
     "local_rr_s",
@@ -42,6 +46,7 @@ pub const RR_FEATURE_NAMES: [&str; 8] = [
     "pre_long_ratio",
     "pre_longer_ratio",
     "rr_irregularity",
+    "onset_ratio",
 ];
 /// Channels per beat row: the beat window, then its template.
 pub const BEAT_CHANNELS: usize = 2;
@@ -53,9 +58,18 @@ pub const LONG_RR_BEATS: usize = 64;
 pub const LONGER_RR_BEATS: usize = 256;
 /// Previous beats whose pre-RR (with this beat's) give `rr_irregularity`.
 pub const IRREGULARITY_BEATS: usize = 16;
+/// Beats (this one and the previous ones) over which `onset_ratio` takes its minimum.
+pub const ONSET_BEATS: usize = 128;
+/// Previous pre-RRs whose median a beat's pre-RR is compared with for `onset_ratio`.
+pub const ONSET_LOCAL_BEATS: usize = 8;
 const N_RR: usize = RR_FEATURE_NAMES.len();
-/// RR features that need no history: all but the last three, which [`BeatContext`] adds.
-const N_RR_PLAIN: usize = N_RR - 3;
+/// RR features that need no history: all but the last four, which [`BeatContext`] adds.
+const N_RR_PLAIN: usize = N_RR - 4;
+/// Columns [`BeatContext::push`] writes.
+const LONG: usize = N_RR - 4;
+const LONGER: usize = N_RR - 3;
+const IRREGULARITY: usize = N_RR - 2;
+const ONSET: usize = N_RR - 1;
 /// Number of RR intervals averaged for `local_rr_s`.
 pub const LOCAL_RR_BEATS: usize = 10;
 
@@ -104,10 +118,10 @@ impl BeatInputs {
     }
 }
 
-/// The per-recording history behind the template channel, `pre_long_ratio`, `pre_longer_ratio`
-/// and `rr_irregularity`: the windows of the last [`TEMPLATE_BEATS`] beats and the pre-RR of the
-/// last [`LONGER_RR_BEATS`] beats. Fixed size, allocation-free after [`BeatContext::new`]; one
-/// per recording or live session.
+/// The per-recording history behind the template channel, `pre_long_ratio`, `pre_longer_ratio`,
+/// `rr_irregularity` and `onset_ratio`: the windows of the last [`TEMPLATE_BEATS`] beats, the
+/// pre-RR of the last [`LONGER_RR_BEATS`] beats and the step ratios of the last [`ONSET_BEATS`].
+/// Fixed size, allocation-free after [`BeatContext::new`]; one per recording or live session.
 #[derive(Debug, Clone)]
 pub struct BeatContext {
     windows: Vec<f32>,
@@ -116,6 +130,10 @@ pub struct BeatContext {
     pre_rr: Vec<f32>,
     n_rr: usize,
     next_rr: usize,
+    /// Ring of the last [`ONSET_BEATS`] step ratios (pre-RR over the median of the previous
+    /// [`ONSET_LOCAL_BEATS`]); unused slots hold 1.
+    steps: Vec<f32>,
+    next_step: usize,
     scratch: Vec<f32>,
     diffs: Vec<f32>,
 }
@@ -136,14 +154,16 @@ impl BeatContext {
             pre_rr: vec![0.0; LONGER_RR_BEATS],
             n_rr: 0,
             next_rr: 0,
+            steps: vec![1.0; ONSET_BEATS],
+            next_step: 0,
             scratch: Vec::with_capacity(LONGER_RR_BEATS + 1),
             diffs: Vec::with_capacity(IRREGULARITY_BEATS),
         }
     }
 
     /// Completes the row of the next beat and adds the beat to the history. `window`: its
-    /// normalised window; `rr`: its RR features with all but the last three set (`pre_long_ratio`,
-    /// `pre_longer_ratio` and `rr_irregularity` are written here); `template`: receives the
+    /// normalised window; `rr`: its RR features with all but the last four set (`pre_long_ratio`,
+    /// `pre_longer_ratio`, `rr_irregularity` and `onset_ratio` are written here); `template`: receives the
     /// template (`BEAT_LEN` samples). Returns false, changing nothing, on wrong lengths.
     pub fn push(&mut self, window: &[f32], rr: &mut [f32], template: &mut [f32]) -> bool {
         if window.len() != BEAT_LEN || template.len() != BEAT_LEN || rr.len() != N_RR {
@@ -165,9 +185,10 @@ impl BeatContext {
         self.n_windows = (self.n_windows + 1).min(TEMPLATE_BEATS);
 
         let pre = rr[0];
-        rr[N_RR - 3] = pre / self.median_with_previous(pre, LONG_RR_BEATS);
-        rr[N_RR - 2] = pre / self.median_with_previous(pre, LONGER_RR_BEATS);
-        rr[N_RR - 1] = self.irregularity(pre);
+        rr[LONG] = pre / self.median_with_previous(pre, LONG_RR_BEATS);
+        rr[LONGER] = pre / self.median_with_previous(pre, LONGER_RR_BEATS);
+        rr[IRREGULARITY] = self.irregularity(pre);
+        rr[ONSET] = self.onset(pre);
         self.pre_rr[self.next_rr] = pre;
         self.next_rr = (self.next_rr + 1) % LONGER_RR_BEATS;
         self.n_rr = (self.n_rr + 1).min(LONGER_RR_BEATS);
@@ -188,6 +209,22 @@ impl BeatContext {
     fn median_with_previous(&mut self, pre: f32, n: usize) -> f32 {
         self.recent_with(pre, n);
         median_in_place(&mut self.scratch)
+    }
+
+    /// The smallest step ratio of this beat and the previous [`ONSET_BEATS`] - 1 (stores this
+    /// beat's step). Call before storing `pre`.
+    fn onset(&mut self, pre: f32) -> f32 {
+        let step = if self.n_rr == 0 {
+            1.0
+        } else {
+            self.recent_with(pre, ONSET_LOCAL_BEATS);
+            self.scratch.pop();
+            let level = median_in_place(&mut self.scratch);
+            if level > 0.0 { pre / level } else { 1.0 }
+        };
+        self.steps[self.next_step] = step;
+        self.next_step = (self.next_step + 1) % ONSET_BEATS;
+        self.steps.iter().copied().fold(f32::INFINITY, f32::min)
     }
 
     /// Median |successive difference| over the median of `pre` and the previous up to
@@ -247,9 +284,9 @@ pub(crate) fn median_in_place(v: &mut [f32]) -> f32 {
 }
 
 /// The RR features of beat `i` of `peaks` (130 Hz indices) that need no history (all of
-/// [`RR_FEATURE_NAMES`] but the last three, `pre_long_ratio`, `pre_longer_ratio` and
-/// `rr_irregularity`, which [`BeatContext::push`] adds) into `out` (`RR_FEATURE_NAMES.len() - 3`
-/// values). Returns false when the beat lacks a neighbour on
+/// [`RR_FEATURE_NAMES`] but the last four, `pre_long_ratio`, `pre_longer_ratio`,
+/// `rr_irregularity` and `onset_ratio`, which [`BeatContext::push`] adds) into `out`
+/// (`RR_FEATURE_NAMES.len() - 4` values). Returns false when the beat lacks a neighbour on
 /// either side, the peaks around it are not increasing, or `out` has the wrong length.
 pub fn rr_features(peaks: &[usize], i: usize, out: &mut [f32]) -> bool {
     if out.len() != N_RR_PLAIN || i == 0 || i + 1 >= peaks.len() {
@@ -432,11 +469,6 @@ mod tests {
         assert!(!ctx.push(&w[..3], &mut [0.4; N_RR], &mut t));
     }
 
-    /// Column indices of the context-made RR features.
-    const LONG: usize = N_RR - 3;
-    const LONGER: usize = N_RR - 2;
-    const IRREGULARITY: usize = N_RR - 1;
-
     /// Pushes a flat beat with pre-RR `pre` into `ctx`; its completed RR features.
     fn push_pre_rr(ctx: &mut BeatContext, pre: f32) -> [f32; N_RR] {
         let (w, mut t) = ([0.0f32; BEAT_LEN], [0.0f32; BEAT_LEN]);
@@ -463,6 +495,40 @@ mod tests {
         }
         // 100th beat of the run: the last 65 pre-RRs are all 0.5 s; of the last 257, 157 are 1 s
         assert_eq!(last, (1.0, 0.5));
+    }
+
+    #[test]
+    fn onset_ratio_marks_an_abrupt_run_but_not_a_gradual_speed_up() {
+        let mut ctx = BeatContext::new();
+        assert_eq!(push_pre_rr(&mut ctx, 1.0)[ONSET], 1.0); // no history
+        for _ in 0..200 {
+            assert_eq!(push_pre_rr(&mut ctx, 1.0)[ONSET], 1.0);
+        }
+        // sinus speed-up: 3 % shorter each beat, from 60 to ~130 bpm
+        let mut pre = 1.0f32;
+        let mut rr = [0.0; N_RR];
+        for _ in 0..25 {
+            pre *= 0.97;
+            rr = push_pre_rr(&mut ctx, pre);
+        }
+        assert!(rr[LONG] < 0.6, "{rr:?}"); // far above the long reference ...
+        assert!(rr[ONSET] > 0.85, "{rr:?}"); // ... without an abrupt step
+        // steady at that rate, then an abrupt run: 0.6 of the previous eight's median
+        let level = pre;
+        for _ in 0..ONSET_LOCAL_BEATS {
+            push_pre_rr(&mut ctx, level);
+        }
+        assert!((push_pre_rr(&mut ctx, 0.6 * level)[ONSET] - 0.6).abs() < 1e-5);
+        for k in 1..ONSET_BEATS {
+            let onset = push_pre_rr(&mut ctx, 0.6 * level)[ONSET];
+            assert!((onset - 0.6).abs() < 1e-5, "beat {k} of the run: {onset}");
+        }
+        // the run's first beats step down from the old rate's median (about 4 of them, until
+        // the median of the previous eight is the run's rate); ONSET_BEATS later they are gone
+        for _ in 0..ONSET_LOCAL_BEATS {
+            push_pre_rr(&mut ctx, 0.6 * level);
+        }
+        assert_eq!(push_pre_rr(&mut ctx, 0.6 * level)[ONSET], 1.0);
     }
 
     #[test]
