@@ -59,8 +59,8 @@ class BeatNet(nn.Module):
 
     C = 2 (shipped): the beat and its running template; the CNN sees the beat and beat - template.
     The CNN and its RR MLP see the first `n_rr` columns of `rr`; with `rhythm_stage` the rhythm
-    stage (`fit_rhythm_stage` in train.py) sees `rhythm_features(rr, rhythm_regular_only, rhythm_onset_below)` of all
-    `RR_COLUMNS`.
+    stage (`fit_rhythm_stage` in train.py) sees
+    `rhythm_features(rr, rhythm_regular_only, rhythm_onset_below)` of all `RR_COLUMNS`.
     """
 
     def __init__(self, length: int, n_rr: int, width: int = 16, hidden: int = 32, dropout: float = 0.3,

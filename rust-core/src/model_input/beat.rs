@@ -18,9 +18,9 @@
 //! occasional ectopic beats; high in atrial fibrillation, where prematurity does not mark an S
 //! beat), and the onset ratio: the smallest, over this beat and the previous
 //! [`ONSET_BEATS`] - 1, of a beat's pre-RR over the median of the [`ONSET_LOCAL_BEATS`] pre-RRs
-//! before it (1 without history). A run of ectopic beats starts with an abrupt step (about 0.5-0.8);
-//! a sinus rate rising with stress or exercise shortens each interval by a few percent only, so its
-//! steps stay near 1 although the rate ends far above the long references.
+//! before it (1 without history). A run of ectopic beats starts with an abrupt step (about
+//! 0.5-0.8); a sinus rate rising with stress or exercise shortens each interval by a few percent
+//! only, so its steps stay near 1 although its RR ends far below the long references.
 //!
 //! Per-person reference ([`BeatContext`]): each beat comes with a second channel, its template,
 //! the element-wise median of the windows of the previous [`TEMPLATE_BEATS`] beats of the same
@@ -163,8 +163,8 @@ impl BeatContext {
 
     /// Completes the row of the next beat and adds the beat to the history. `window`: its
     /// normalised window; `rr`: its RR features with all but the last four set (`pre_long_ratio`,
-    /// `pre_longer_ratio`, `rr_irregularity` and `onset_ratio` are written here); `template`: receives the
-    /// template (`BEAT_LEN` samples). Returns false, changing nothing, on wrong lengths.
+    /// `pre_longer_ratio`, `rr_irregularity` and `onset_ratio` are written here); `template`:
+    /// receives the template (`BEAT_LEN` samples). Returns false, changing nothing, on wrong lengths.
     pub fn push(&mut self, window: &[f32], rr: &mut [f32], template: &mut [f32]) -> bool {
         if window.len() != BEAT_LEN || template.len() != BEAT_LEN || rr.len() != N_RR {
             return false;
