@@ -6,6 +6,7 @@
 
 use std::process::Command;
 
+use stressbeat_core::model_input::beat::{BEAT_CHANNELS, BEAT_LEN, RR_FEATURE_NAMES};
 use stressbeat_e2e::dataset;
 
 /// The shape in an `.npy` header, e.g. `(5, 2, 96)`.
@@ -82,11 +83,11 @@ fn beat_export_accounts_for_every_reference_beat_and_detection() {
     );
     assert_eq!(
         npy_shape(&out.join("extra_beats.npy")),
-        format!("({extra}, 2, 96)")
+        format!("({extra}, {BEAT_CHANNELS}, {BEAT_LEN})")
     );
     assert_eq!(
         npy_shape(&out.join("extra_rr.npy")),
-        format!("({extra}, 8)")
+        format!("({extra}, {})", RR_FEATURE_NAMES.len())
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
