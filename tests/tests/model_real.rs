@@ -11,13 +11,23 @@ use stressbeat_core::{
     io::{LoadOptions, load_recording},
     model::{BeatClass, BeatClassifier, ModelSignal, StressModel},
     model_input::{
+        MODEL_RATE_HZ,
         beat::{AamiClass, aami_class, beat_inputs},
         stress::{StressWindowConfig, baseline_features, stress_windows},
     },
 };
 
 fn signal(path: &Path, from_s: Option<f64>, to_s: Option<f64>) -> ModelSignal {
-    let rec = load_recording(path, &LoadOptions::default()).unwrap();
+    signal_with(path, &LoadOptions::default(), from_s, to_s)
+}
+
+fn signal_with(
+    path: &Path,
+    load: &LoadOptions,
+    from_s: Option<f64>,
+    to_s: Option<f64>,
+) -> ModelSignal {
+    let rec = load_recording(path, load).unwrap();
     let opts = AnalysisOptions {
         from_s,
         to_s,
@@ -163,8 +173,8 @@ fn mitdb_203_atrial_fibrillation_beats_are_not_called_s() {
 
 /// A healthy person's heart rate rising in a stress test (BioPsyKit Vp02: ~88 bpm at rest, ~127
 /// bpm at 190-205 s) is a sinus rate speeding up, not a run of S beats, although its RR intervals
-/// end far below the long RR references. v5's rhythm stage reads those references only after an abrupt onset
-/// (`onset_ratio`); v4 called 46 beats of this recording S, all of them in the rise.
+/// end far below the long RR references. v5's rhythm stage reads those references only after an
+/// abrupt onset (`onset_ratio`); v4 called 46 beats of this recording S, all of them in the rise.
 #[test]
 fn a_healthy_heart_rate_rising_under_stress_is_not_called_s() {
     let Some(dir) = stressbeat_e2e::dataset("biopsykit") else {
@@ -174,9 +184,7 @@ fn a_healthy_heart_rate_rising_under_stress_is_not_called_s() {
         csv_unit: Some("uV".into()),
         ..LoadOptions::default()
     };
-    let rec = load_recording(&dir.join("ecg_sample_Vp02.csv"), &options).unwrap();
-    let s =
-        ModelSignal::from_span(&select_span(&rec, &AnalysisOptions::default()).unwrap()).unwrap();
+    let s = signal_with(&dir.join("ecg_sample_Vp02.csv"), &options, None, None);
     let inputs = beat_inputs(&s.samples_130hz, &s.peaks_130hz);
     let preds = BeatClassifier::embedded()
         .unwrap()
@@ -186,8 +194,8 @@ fn a_healthy_heart_rate_rising_under_stress_is_not_called_s() {
         let mut rr: Vec<f64> = inputs
             .peaks
             .windows(2)
-            .filter(|w| (from_s..to_s).contains(&(w[1] as f64 / 130.0)))
-            .map(|w| (w[1] - w[0]) as f64 / 130.0)
+            .filter(|w| (from_s..to_s).contains(&(w[1] as f64 / MODEL_RATE_HZ)))
+            .map(|w| (w[1] - w[0]) as f64 / MODEL_RATE_HZ)
             .collect();
         stressbeat_e2e::median(&mut rr)
     };

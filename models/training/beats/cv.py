@@ -78,6 +78,7 @@ def main() -> None:
                     extra_preds[kind][extra_test] = ort_probabilities(str(tmp / file), extra_held).argmax(1)
         part = summary(held.labels, preds["torch"][test], held.records, reps=0)["pooled"]
         log(f"fold {i + 1}/{len(folds)} records {test_records} offsets {offsets[-1]}: {fmt(part)}")
+
     def scored(kind: str) -> dict:
         detections = {} if extra is None or missed is None else {
             "extra_pred": extra_preds[kind], "extra_records": extra.records, "missed": missed}
