@@ -45,7 +45,7 @@ pub struct ImagesArgs {
     /// CSV only: sampling rate in Hz (otherwise taken from a time column).
     #[arg(long, value_name = "HZ")]
     fs: Option<f64>,
-    /// CSV only: unit of the samples (default: the unit the file states, else mV).
+    /// CSV only: unit of the samples (default: the unit the file states, else µV or mV by amplitude).
     #[arg(long, value_enum)]
     unit: Option<Unit>,
 }

@@ -105,7 +105,7 @@ struct RecordingArgs {
     /// CSV only: sampling rate in Hz (otherwise taken from a time column).
     #[arg(long, value_name = "HZ")]
     fs: Option<f64>,
-    /// CSV only: unit of the samples (default: the unit the file states, else mV).
+    /// CSV only: unit of the samples (default: the unit the file states, else µV or mV by amplitude).
     #[arg(long, value_enum)]
     unit: Option<Unit>,
     /// Print JSON instead of a table.

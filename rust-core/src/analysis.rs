@@ -59,7 +59,7 @@ pub fn select_span(rec: &Recording, opts: &AnalysisOptions) -> Result<EcgSpan> {
     validate_sampling_rate(fs)?;
     let k = sig.millivolt_factor().ok_or_else(|| {
         Error::InvalidArgument(format!(
-            "channel {channel} ({}) is in {:?}, not a voltage",
+            "channel {channel} ({}) is in {:?}, not a voltage (a CSV file: state its unit, e.g. the CLI's --unit mV or --unit uV)",
             sig.label, sig.unit
         ))
     })?;

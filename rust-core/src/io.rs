@@ -16,7 +16,7 @@ pub struct LoadOptions {
     /// column, and a file without one is an [`Error::InvalidArgument`].
     pub csv_sampling_rate_hz: Option<f64>,
     /// Unit of the CSV samples (`--unit`, "mV" or "uV"); overrides a unit in the column name.
-    /// Default: the column name's unit, else mV.
+    /// Default: the unit the file states, else inferred from the amplitude (µV or mV).
     pub csv_unit: Option<String>,
 }
 

@@ -148,6 +148,42 @@ fn polar_h10_csv_loads_in_mv_at_130_hz() {
 }
 
 #[test]
+fn polar_h10_csv_in_microvolts_without_a_stated_unit_is_read_as_microvolts() {
+    let Some(f) = csv_file("polar_h10/detectpvc/polar_h10.csv") else {
+        return;
+    };
+    let mv = load_recording(&f, &LoadOptions::default()).unwrap();
+    // the same samples as integer µV in Polar Sensor Logger's layout, the ECG column named
+    // plainly `ecg` (no unit stated anywhere)
+    let text = std::fs::read_to_string(&f).unwrap();
+    let mut out = String::from("Phone timestamp;sensor timestamp [ns];timestamp [ms];ecg\n");
+    let mut t0 = None;
+    for line in text.lines().skip(1) {
+        let mut cells = line.split(',');
+        let (t, v) = (cells.next().unwrap(), cells.next().unwrap());
+        let ns: i64 = t.parse().unwrap();
+        let ms = (ns - *t0.get_or_insert(ns)) as f64 / 1e6;
+        let uv = (v.parse::<f64>().unwrap() * 1000.0).round();
+        out.push_str(&format!("2024-05-05T15:30:00.000;{t};{ms:.3};{uv}\n"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("polar_sensor_logger_ecg.csv");
+    std::fs::write(&path, out).unwrap();
+    let uv = load_recording(&path, &LoadOptions::default()).unwrap();
+    assert_eq!(uv.signals[0].unit, "uV");
+    let (a, b) = (
+        mv.signals[0].to_millivolts().unwrap(),
+        uv.signals[0].to_millivolts().unwrap(),
+    );
+    assert_eq!(a.len(), b.len());
+    let worst = a
+        .iter()
+        .zip(&b)
+        .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+    assert!(worst < 0.001, "largest difference {worst} mV");
+}
+
+#[test]
 fn biopsykit_csv_uses_the_datetime_column_and_raw_units() {
     let Some(f) = csv_file("biopsykit/ecg_sample_Vp01.csv") else {
         return;

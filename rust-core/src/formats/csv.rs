@@ -6,9 +6,10 @@
 //!
 //! - Samples: the column named `ecg` (case-insensitive, a unit suffix allowed, e.g. `ECG (uV)`,
 //!   `ecg_mV`), else the last numeric column that is not the time column.
-//! - Unit: the caller's (`--unit`), else the one stated in the column name, else mV for an `ecg`
-//!   column; a column named `…raw…` without a stated unit is kept in raw ADC units (`"raw"`).
-//!   A units row under the header (`s,mV`) states units too.
+//! - Unit: the caller's (`--unit`), else the one stated in the column name or in a units row
+//!   under the header (`s,mV`); a column named `…raw…` without a stated unit is kept in raw ADC
+//!   units (`"raw"`). Otherwise the amplitude decides ([`infer_unit`]): µV when the typical 2 s
+//!   peak-to-peak is at least [`MICROVOLT_PEAK_TO_PEAK`] (no ECG spans 50 mV), else mV.
 //! - Sampling rate: the caller's (`--fs`); else **estimated** from a time column (`time`,
 //!   `timestamp`, `*datetime*`, …) as (rows − 1) / (last time − first time). Numeric times are
 //!   seconds unless the name says `ms`/`us`/`ns`, or their size says epoch ms/µs/ns; text times
@@ -164,7 +165,7 @@ pub fn parse(text: &str, opts: &CsvOptions) -> Result<Signal, CsvError> {
         (Some(u), _) => u.to_string(),
         (None, Some(u)) => u.to_string(),
         (None, None) if name.to_ascii_lowercase().contains("raw") => "raw".to_string(),
-        (None, None) => "mV".to_string(),
+        (None, None) => infer_unit(&samples, sampling_rate_hz).to_string(),
     };
     Ok(Signal {
         label: name,
@@ -172,6 +173,40 @@ pub fn parse(text: &str, opts: &CsvOptions) -> Result<Signal, CsvError> {
         sampling_rate_hz,
         samples,
     })
+}
+
+/// Typical 2 s peak-to-peak, in file units, from which a file is read as µV rather than mV: an
+/// ECG in mV spans a few mV (R waves 0.5-3 mV), the same ECG in µV hundreds to thousands.
+pub const MICROVOLT_PEAK_TO_PEAK: f32 = 50.0;
+
+/// The unit of an ECG column that states none: `"uV"` when the median peak-to-peak of its 2 s
+/// blocks is at least [`MICROVOLT_PEAK_TO_PEAK`], else `"mV"`. Blocks keep baseline drift out;
+/// the median keeps out artefacts and flat stretches.
+pub fn infer_unit(samples: &[f32], sampling_rate_hz: f64) -> &'static str {
+    let block = ((2.0 * sampling_rate_hz) as usize).max(2);
+    let mut spans: Vec<f32> = samples
+        .chunks(block)
+        .filter_map(|c| {
+            let (lo, hi) = c
+                .iter()
+                .filter(|x| x.is_finite())
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &x| {
+                    (lo.min(x), hi.max(x))
+                });
+            (hi >= lo).then_some(hi - lo)
+        })
+        .collect();
+    if spans.is_empty() {
+        return "mV";
+    }
+    let mid = spans.len() / 2;
+    let (_, median, _) = spans.select_nth_unstable_by(mid, f32::total_cmp);
+    if *median >= MICROVOLT_PEAK_TO_PEAK {
+        log::info!("csv: no unit stated; the amplitude says µV");
+        "uV"
+    } else {
+        "mV"
+    }
 }
 
 /// Split one row at `delimiter`, honouring `"quoted"` fields with `""` escapes (RFC 4180).
@@ -439,6 +474,42 @@ mod tests {
         let s = parse(clock, &opts(None, None)).unwrap();
         assert!((s.sampling_rate_hz - 250.0).abs() < 1e-6);
         assert_eq!(s.unit, "raw");
+    }
+
+    #[test]
+    fn unstated_unit_from_amplitude() {
+        // 1 s of a spiky beat-like signal at 100 Hz, repeated for 6 s
+        let beat = |scale: f32| -> String {
+            let mut t = String::from("time,ecg\n");
+            for i in 0..600 {
+                let v = if i % 100 == 50 {
+                    scale
+                } else {
+                    0.05 * scale * ((i % 7) as f32) / 7.0
+                };
+                t.push_str(&format!("{},{v}\n", f64::from(i) / 100.0));
+            }
+            t
+        };
+        assert_eq!(parse(&beat(1.2), &opts(None, None)).unwrap().unit, "mV");
+        assert_eq!(parse(&beat(1200.0), &opts(None, None)).unwrap().unit, "uV");
+        // a stated unit or the caller's wins over the amplitude
+        assert_eq!(
+            parse(
+                &beat(1200.0).replacen("ecg", "ecg_mV", 1),
+                &opts(None, None)
+            )
+            .unwrap()
+            .unit,
+            "mV"
+        );
+        assert_eq!(
+            parse(&beat(1.2), &opts(None, Some("uV"))).unwrap().unit,
+            "uV"
+        );
+        // a dead lead stays mV
+        assert_eq!(infer_unit(&[0.0; 1000], 100.0), "mV");
+        assert_eq!(infer_unit(&[f32::NAN; 10], 100.0), "mV");
     }
 
     #[test]

@@ -6,7 +6,8 @@
 
 use crate::{
     error::ParseError,
-    record::{Annotation, Recording, Signal},
+    formats::csv::infer_unit,
+    record::{Annotation, Recording, Signal, is_ecg_label},
 };
 
 /// Size of the fixed part of the header and of each signal's part (EDF §2.1).
@@ -369,9 +370,16 @@ pub fn parse(bytes: &[u8]) -> Result<Recording, ParseError> {
             })
         })
         .collect();
+    let mut signals: Vec<Signal> = signals.into_iter().flatten().collect();
+    // an ECG lead whose physical dimension is blank: µV or mV by its amplitude, as for CSV
+    for s in &mut signals {
+        if s.unit.trim().is_empty() && is_ecg_label(&s.label) {
+            s.unit = infer_unit(&s.samples, s.sampling_rate_hz).to_string();
+        }
+    }
     Ok(Recording {
         name: String::new(),
-        signals: signals.into_iter().flatten().collect(),
+        signals,
         annotations,
         annotation_rate_hz,
     })
@@ -777,6 +785,30 @@ pub(crate) mod tests {
 
     const ECG: SignalDef = ("ECG", "mV", -1.0, 1.0, -1000, 1000, 4);
     const ANN: SignalDef = ("EDF Annotations", "", -1.0, 1.0, -32768, 32767, 16);
+
+    #[test]
+    fn blank_ecg_dimension_is_inferred_from_the_amplitude() {
+        let beat: Vec<i16> = (0..100).map(|i| if i == 50 { 1200 } else { 0 }).collect();
+        let file = |unit: &str, phys: f64| {
+            let sig = ("ECG", unit, -phys, phys, -2000, 2000, 100);
+            let other = ("Marker", "", -phys, phys, -2000, 2000, 100);
+            let rec = [samples(&beat), samples(&beat)].concat();
+            build("", 4, "1", &[sig, other], &vec![rec; 4])
+        };
+        let units = |bytes: Vec<u8>| -> Vec<String> {
+            parse(&bytes)
+                .unwrap()
+                .signals
+                .into_iter()
+                .map(|s| s.unit)
+                .collect()
+        };
+        // 1200 digital = 1200 physical: µV by amplitude; = 1.2 physical: mV
+        assert_eq!(units(file("", 2000.0)), ["uV", ""]);
+        assert_eq!(units(file("", 2.0)), ["mV", ""]);
+        // a stated dimension is kept, whatever the amplitude
+        assert_eq!(units(file("mV", 2000.0)), ["mV", ""]);
+    }
 
     #[test]
     fn edf_plus_c_with_annotations_and_two_rates() {
