@@ -36,8 +36,8 @@ use crate::npy::write_npy;
 pub enum DatasetCommand {
     /// EEGMAT (rest vs mental arithmetic): stress windows with HRV features and images.
     Stress(DatasetArgs),
-    /// MIT-BIH Arrhythmia DS1: beat windows, RR features and AAMI labels.
-    Beats(DatasetArgs),
+    /// Annotated beats (default: MIT-BIH Arrhythmia DS1): beat windows, RR features, AAMI labels.
+    Beats(BeatDatasetArgs),
 }
 
 /// Input folder and output folder.
@@ -49,6 +49,58 @@ pub struct DatasetArgs {
     /// Output folder (created).
     #[arg(long)]
     pub out: PathBuf,
+}
+
+/// Input and output folders, and which annotated records to export.
+#[derive(Args, Debug)]
+pub struct BeatDatasetArgs {
+    #[command(flatten)]
+    pub io: DatasetArgs,
+    /// Records: `ds1` (MIT-BIH DS1), `qtdb-other` (every QT Database record with reference beat
+    /// annotations that is not an excerpt of an MIT-BIH Arrhythmia record: other patients), or
+    /// comma-separated record names.
+    #[arg(long, default_value = "ds1")]
+    pub records: String,
+}
+
+/// The record names `--records` selects in `data`, sorted.
+fn select_records(data: &Path, records: &str) -> Result<Vec<String>, String> {
+    match records {
+        "ds1" => Ok(DS1.iter().map(|s| s.to_string()).collect()),
+        "qtdb-other" => {
+            let mut names: Vec<String> = std::fs::read_dir(data)
+                .map_err(|e| format!("{}: {e}", data.display()))?
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter_map(|f| f.strip_suffix(".atr").map(str::to_string))
+                .filter(|n| n.starts_with("sel") && !is_mitdb_excerpt(n))
+                .collect();
+            names.sort();
+            Ok(names)
+        }
+        list => Ok(list.split(',').map(|s| s.trim().to_string()).collect()),
+    }
+}
+
+/// A QT Database record cut from an MIT-BIH Arrhythmia record (`sel100`-`sel234`): a DS1 or DS2
+/// patient.
+fn is_mitdb_excerpt(name: &str) -> bool {
+    name.strip_prefix("sel")
+        .and_then(|d| d.parse::<u32>().ok())
+        .is_some_and(|n| (100..300).contains(&n))
+}
+
+/// A numeric id for a record name: its digits (`101`, `sel803` → 803), plus 900000 for the
+/// European ST-T excerpts (`sele0104` → 900104) so that no two sources collide.
+fn record_id(name: &str) -> Result<i32, String> {
+    let digits: String = name.chars().filter(char::is_ascii_digit).collect();
+    let n: i32 = digits
+        .parse()
+        .map_err(|_| format!("record name {name} has no number"))?;
+    Ok(if name.starts_with("sele") {
+        900_000 + n
+    } else {
+        n
+    })
 }
 
 /// MIT-BIH records of the de Chazal et al. (2004) training set DS1 (paced records excluded).
@@ -64,7 +116,7 @@ const MATCH_TOLERANCE_S: f64 = 0.15;
 pub fn run(cmd: &DatasetCommand) -> Result<(), String> {
     match cmd {
         DatasetCommand::Stress(a) => stress(a),
-        DatasetCommand::Beats(a) => beats(a),
+        DatasetCommand::Beats(a) => beats(&a.io, &a.records),
     }
 }
 
@@ -126,7 +178,8 @@ fn match_to_reference(
     (matched, duplicates)
 }
 
-fn beats(args: &DatasetArgs) -> Result<(), String> {
+fn beats(args: &DatasetArgs, records_arg: &str) -> Result<(), String> {
+    let names = select_records(&args.data, records_arg)?;
     create_out(&args.out)?;
     let (mut beats, mut rr, mut labels, mut records, mut peaks, mut ref_samples) = (
         Vec::new(),
@@ -136,11 +189,12 @@ fn beats(args: &DatasetArgs) -> Result<(), String> {
         Vec::new(),
         Vec::new(),
     );
+    let mut quality_scores = Vec::new();
     let (mut k_beats, mut k_labels, mut k_records) = (Vec::new(), Vec::new(), Vec::new());
     let mut extra = ExtraDetections::default();
     let mut per_record = Vec::new();
     let mut missing = Vec::new();
-    for name in DS1 {
+    for name in &names {
         let hea = args.data.join(format!("{name}.hea"));
         if !hea.is_file() || !hea.with_extension("atr").is_file() {
             missing.push(name);
@@ -149,7 +203,7 @@ fn beats(args: &DatasetArgs) -> Result<(), String> {
         let rec = load_recording(&hea, &LoadOptions::default()).map_err(|e| e.to_string())?;
         let (span, signal) = model_signal(&rec)?;
         let (x, detected) = (&signal.samples_130hz, &signal.peaks_130hz);
-        let record_id: i32 = name.parse().map_err(|_| format!("record name {name}"))?;
+        let record_id = record_id(name)?;
         let ann_fs = rec.annotation_rate_hz;
         let reference: Vec<(i64, usize)> = rec
             .annotations
@@ -160,6 +214,15 @@ fn beats(args: &DatasetArgs) -> Result<(), String> {
         let tol = (MATCH_TOLERANCE_S * ann_fs).round() as i64;
 
         let bi = beat_inputs(x, detected);
+        let quality = assess_quality(x, MODEL_RATE_HZ, QualityConfig::default())
+            .map_err(|e| e.to_string())?;
+        let quality_at = |p: usize| -> f32 {
+            quality
+                .windows
+                .iter()
+                .find(|q| (q.start..q.start + u64::from(q.len)).contains(&(p as u64)))
+                .map_or(0.0, |q| q.score)
+        };
         let det_ann: Vec<i64> = bi
             .peaks
             .iter()
@@ -181,6 +244,7 @@ fn beats(args: &DatasetArgs) -> Result<(), String> {
                     extra.rr.extend_from_slice(bi.rr_features(i).unwrap_or(&[]));
                     extra.records.push(record_id);
                     extra.peaks.push(bi.peaks[i] as i64);
+                    extra.quality.push(quality_at(bi.peaks[i]));
                 }
                 continue;
             };
@@ -194,6 +258,7 @@ fn beats(args: &DatasetArgs) -> Result<(), String> {
             records.push(record_id);
             peaks.push(bi.peaks[i] as i64);
             ref_samples.push(reference[m].0);
+            quality_scores.push(quality_at(bi.peaks[i]));
         }
 
         // reference beats without a labelled window: missed by the detector, or at a record edge
@@ -246,7 +311,7 @@ fn beats(args: &DatasetArgs) -> Result<(), String> {
     }
     if records.is_empty() {
         return Err(format!(
-            "{}: none of the DS1 records found",
+            "{}: none of the records ({records_arg}) found with beat annotations",
             args.data.display()
         ));
     }
@@ -262,6 +327,7 @@ fn beats(args: &DatasetArgs) -> Result<(), String> {
     write_npy(&out.join("records.npy"), &records, &[n])?;
     write_npy(&out.join("peaks.npy"), &peaks, &[n])?;
     write_npy(&out.join("reference_samples.npy"), &ref_samples, &[n])?;
+    write_npy(&out.join("quality.npy"), &quality_scores, &[n])?;
     let e = extra.records.len();
     write_npy(
         &out.join("extra_beats.npy"),
@@ -275,6 +341,7 @@ fn beats(args: &DatasetArgs) -> Result<(), String> {
     )?;
     write_npy(&out.join("extra_records.npy"), &extra.records, &[e])?;
     write_npy(&out.join("extra_peaks.npy"), &extra.peaks, &[e])?;
+    write_npy(&out.join("extra_quality.npy"), &extra.quality, &[e])?;
     let k = k_labels.len();
     write_npy(&out.join("kachuee_beats.npy"), &k_beats, &[k, KACHUEE_LEN])?;
     write_npy(&out.join("kachuee_labels.npy"), &k_labels, &[k])?;
@@ -287,7 +354,12 @@ fn beats(args: &DatasetArgs) -> Result<(), String> {
         &out.join("meta.json"),
         &json!({
             "dataset": "beats",
-            "source": "MIT-BIH Arrhythmia Database, DS1 (de Chazal et al. 2004), MLII",
+            "source": match records_arg {
+                "ds1" => "MIT-BIH Arrhythmia Database, DS1 (de Chazal et al. 2004), MLII".to_string(),
+                "qtdb-other" => "QT Database records not cut from MIT-BIH Arrhythmia records (other patients), first lead".to_string(),
+                other => format!("records {other} of {}", args.data.display()),
+            },
+            "record_names": names,
             "sampling_rate_hz": MODEL_RATE_HZ,
             "beat": {"length": BEAT_LEN, "pre": BEAT_PRE, "rr_features": RR_FEATURE_NAMES,
                      "normalisation": "window median subtracted, mV",
@@ -307,7 +379,9 @@ fn beats(args: &DatasetArgs) -> Result<(), String> {
                 "kachuee_labels.npy": "[k] i64", "kachuee_records.npy": "[k] i32",
                 "extra_beats.npy": "[e, channels, length] f32: detections matching no reference beat, outside VF",
                 "extra_rr.npy": "[e, R] f32", "extra_records.npy": "[e] i32",
-                "extra_peaks.npy": "[e] i64 R-peak sample at 130 Hz"
+                "extra_peaks.npy": "[e] i64 R-peak sample at 130 Hz",
+                "quality.npy": "[n] f32 signal-quality score (0..1) of the 4 s window holding the beat",
+                "extra_quality.npy": "[e] f32"
             },
             "extra_count": e,
             "kachuee_count": k,
@@ -331,6 +405,7 @@ struct ExtraDetections {
     rr: Vec<f32>,
     records: Vec<i32>,
     peaks: Vec<i64>,
+    quality: Vec<f32>,
 }
 
 /// Subject number and recording number (1 = rest, 2 = mental arithmetic) of `SubjectNN_R.edf`.
@@ -560,5 +635,35 @@ mod tests {
         assert_eq!(eegmat_name(Path::new("x/Subject07_2.edf")), Some((7, 2)));
         assert_eq!(eegmat_name(Path::new("subject-info.csv")), None);
         assert_eq!(eegmat_name(Path::new("Subject07.edf")), None);
+    }
+
+    #[test]
+    fn record_selection_and_ids() {
+        // QT Database excerpts of MIT-BIH Arrhythmia records are DS1/DS2 patients: never "other"
+        assert!(is_mitdb_excerpt("sel100") && is_mitdb_excerpt("sel233"));
+        assert!(!is_mitdb_excerpt("sel803") && !is_mitdb_excerpt("sel14046"));
+        assert!(!is_mitdb_excerpt("sele0104") && !is_mitdb_excerpt("sel301"));
+        assert_eq!(record_id("101"), Ok(101));
+        assert_eq!(record_id("sel803"), Ok(803));
+        assert_eq!(record_id("sele0104"), Ok(900_104));
+        assert!(record_id("abc").is_err());
+        let dir = std::env::temp_dir().join(format!("sb-select-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in [
+            "sel803.atr",
+            "sel116.atr",
+            "sele0104.atr",
+            "sel803.hea",
+            "x.atr",
+        ] {
+            std::fs::write(dir.join(f), b"").unwrap();
+        }
+        assert_eq!(
+            select_records(&dir, "qtdb-other").unwrap(),
+            ["sel803", "sele0104"]
+        );
+        assert_eq!(select_records(&dir, "ds1").unwrap().len(), 22);
+        assert_eq!(select_records(&dir, "101, 207").unwrap(), ["101", "207"]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

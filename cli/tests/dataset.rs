@@ -89,5 +89,33 @@ fn beat_export_accounts_for_every_reference_beat_and_detection() {
         npy_shape(&out.join("extra_rr.npy")),
         format!("({extra}, {})", RR_FEATURE_NAMES.len())
     );
+    assert_eq!(
+        npy_shape(&out.join("extra_quality.npy")),
+        format!("({extra},)")
+    );
+    let labelled = n("labelled");
+    assert_eq!(
+        npy_shape(&out.join("quality.npy")),
+        format!("({labelled},)")
+    );
+    let scores = npy_f32(&out.join("quality.npy"));
+    assert!(scores.iter().all(|q| (0.0..=1.0).contains(q)));
+    // 207 is mostly clean: most beats sit in windows the core scores usable
+    let usable = scores.iter().filter(|&&q| q >= 0.5).count();
+    assert!(
+        usable * 10 > scores.len() * 9,
+        "{usable} of {}",
+        scores.len()
+    );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The values of a little-endian f32 `.npy` file (version 1 header).
+fn npy_f32(path: &std::path::Path) -> Vec<f32> {
+    let bytes = std::fs::read(path).unwrap();
+    let header = usize::from(u16::from_le_bytes([bytes[8], bytes[9]]));
+    bytes[10 + header..]
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
 }

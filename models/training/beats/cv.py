@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .calibrate import inner_offsets
-from .data import load_beats, load_extra, missed_references, record_folds
+from .data import concat, load_beats, load_extra, missed_references, record_folds
 from .metrics import fmt, summary
 from .onnx_io import export_float, ort_probabilities, quantize_weights_int8
 from .train import TrainConfig, fit, predict_logits, predict_probabilities
@@ -29,6 +29,9 @@ def main() -> None:
     ap.add_argument("--inner", type=int, default=0, help="inner folds for decision offsets (0: none)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-onnx", action="store_true", help="skip the per-fold ONNX float/int8 check")
+    ap.add_argument("--extra-train", action="append", default=[],
+                    help="another `dataset beats` export (other patients) added to every fold's training set, "
+                         "never tested on")
     args = ap.parse_args()
     torch.set_num_threads(1)
     cfg = TrainConfig(**json.loads(args.config))
@@ -36,6 +39,7 @@ def main() -> None:
     extra = load_extra(args.data)  # detections without a reference beat, for the EC57 view
     missed = missed_references(data.meta)
     folds = record_folds(data.records, args.folds)
+    extra_train = [load_beats(d, "all") for d in args.extra_train]
     start = time.time()
 
     def log(msg: str) -> None:
@@ -53,7 +57,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="beat-cv-"))
     for i, test_records in enumerate(folds):
         test = np.isin(data.records, test_records)
-        train, held = data.subset(~test), data.subset(test)
+        train, held = concat(data.subset(~test), *extra_train), data.subset(test)
         model = fit(train, cfg, seed=args.seed + i)
         if args.inner:
             offset = inner_offsets(train, cfg, args.inner, args.seed + i, log)
@@ -88,8 +92,11 @@ def main() -> None:
         "protocol": f"MIT-BIH DS1 ({len(set(data.records.tolist()))} records), {args.folds}-fold "
                     "cross-validation by record (patient); normalisation"
                     + (f" and decision offsets ({args.inner}-fold inner CV)" if args.inner else "")
-                    + " fit on training records only",
+                    + " fit on training records only"
+                    + (f"; every fold also trains on {sum(len(set(e.records.tolist())) for e in extra_train)} "
+                       "records of other patients (" + ", ".join(args.extra_train) + ")" if extra_train else ""),
         "data": args.data,
+        "extra_train": args.extra_train,
         "beats": int(n),
         "class_counts": np.bincount(data.labels, minlength=5).tolist(),
         "config": cfg.to_dict(),

@@ -33,8 +33,9 @@ class BeatSet:
         return self.beats.shape[2]
 
 
-def load_beats(directory: str, records: list[int] | None = None) -> BeatSet:
-    """The exported 130 Hz beat set (layout in its meta.json), restricted to `records` (default DS1)."""
+def load_beats(directory: str, records: list[int] | str | None = None) -> BeatSet:
+    """The exported 130 Hz beat set (layout in its meta.json), restricted to `records` (default
+    DS1; "all": every exported record)."""
     d = Path(directory)
     data = BeatSet(
         beats=np.load(d / "beats.npy").astype(np.float32),
@@ -43,8 +44,25 @@ def load_beats(directory: str, records: list[int] | None = None) -> BeatSet:
         records=np.load(d / "records.npy").astype(np.int64),
         meta=json.loads((d / "meta.json").read_text()),
     )
+    if records == "all":
+        return data
     keep = np.isin(data.records, DS1 if records is None else records)
     return data.subset(keep)
+
+
+def concat(first: BeatSet, *more: BeatSet) -> BeatSet:
+    """Rows of several beat sets with the same layout (the first one's meta); record ids must not
+    collide."""
+    sets = [first, *more]
+    ids = [set(np.unique(s.records).tolist()) for s in sets]
+    if sum(len(i) for i in ids) != len(set().union(*ids)):
+        raise ValueError("beat sets share record ids")
+    for s in more:
+        if s.meta.get("beat") != first.meta.get("beat"):
+            raise ValueError("beat sets were exported with different layouts")
+    return BeatSet(np.concatenate([s.beats for s in sets]), np.concatenate([s.rr for s in sets]),
+                   np.concatenate([s.labels for s in sets]), np.concatenate([s.records for s in sets]),
+                   first.meta)
 
 
 def load_extra(directory: str, records: list[int] | None = None) -> BeatSet | None:

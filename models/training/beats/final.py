@@ -1,5 +1,6 @@
-"""Trains the shipped beat-type model on all DS1 records with the CV-chosen settings, exports it
-(float and int8 weights), compares the two, and writes models/beat-type.{onnx,json}.
+"""Trains the shipped beat-type model on all DS1 records (and the CV's other-patient training sets)
+with the CV-chosen settings, exports it (float and int8 weights), compares the two, and writes
+models/beat-type.{onnx,json}.
 
 python -m beats.final --data /work/datasets/beats --cv ../reports/beat-type-cv.json --models ..
 """
@@ -14,7 +15,7 @@ import numpy as np
 import torch
 
 from .calibrate import inner_offsets
-from .data import LABELS, load_beats
+from .data import LABELS, concat, load_beats
 from .onnx_io import export_float, ort_probabilities, ort_session, quantize_weights_int8, sha256
 from .train import TrainConfig, fit
 
@@ -54,7 +55,10 @@ def main() -> None:
     torch.set_num_threads(1)
     cv = json.loads(Path(args.cv).read_text())
     cfg = TrainConfig(**cv["config"])
-    data = load_beats(args.data)
+    ds1 = load_beats(args.data)
+    # the CV's other-patient training sets (their paths as the CV was given them)
+    extra = [load_beats(d, "all") for d in cv.get("extra_train", [])]
+    data = concat(ds1, *extra)
     models = Path(args.models)
     (models / "reports").mkdir(parents=True, exist_ok=True)
     start = time.time()
@@ -72,7 +76,10 @@ def main() -> None:
     p_int8 = ort_probabilities(str(int8_path), data)
     final = {
         "float_model": str(float_path),
-        "trained_on": f"all {len(set(data.records.tolist()))} DS1 records, {len(data.labels)} beats",
+        "trained_on": f"all {len(set(ds1.records.tolist()))} DS1 records"
+                      + "".join(f" + {len(set(e.records.tolist()))} records of {d}"
+                                for e, d in zip(extra, cv.get("extra_train", [])))
+                      + f", {len(data.labels)} beats",
         "config": cfg.to_dict(),
         "logit_offset": model.logit_offset.tolist(),
         "seconds": round(time.time() - start, 1),
