@@ -293,6 +293,7 @@ fn beats(args: &DatasetArgs, records_arg: &str) -> Result<(), String> {
         );
         per_record.push(json!({
             "record": name,
+            "record_id": record_id,
             "channel": span.label,
             "sampling_rate_hz": span.sampling_rate_hz,
             "reference_beats": reference.len(),

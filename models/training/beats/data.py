@@ -65,7 +65,7 @@ def concat(first: BeatSet, *more: BeatSet) -> BeatSet:
                    first.meta)
 
 
-def load_extra(directory: str, records: list[int] | None = None) -> BeatSet | None:
+def load_extra(directory: str, records: list[int] | str | None = None) -> BeatSet | None:
     """Detections that matched no reference beat (outside VF), label -1; None for an older export."""
     d = Path(directory)
     if not (d / "extra_records.npy").exists():
@@ -78,6 +78,8 @@ def load_extra(directory: str, records: list[int] | None = None) -> BeatSet | No
         records=recs,
         meta={},
     )
+    if records == "all":
+        return data
     return data.subset(np.isin(data.records, DS1 if records is None else records))
 
 
@@ -85,7 +87,8 @@ def missed_references(meta: dict) -> dict[int, np.ndarray] | None:
     """Per record, reference beats (by class) with no labelled window: missed by the detector or at an edge."""
     if not all("missed_reference_class_counts" in r for r in meta["records"]):
         return None
-    return {int(r["record"]): np.array(r["missed_reference_class_counts"], np.int64) for r in meta["records"]}
+    return {int(r.get("record_id", r["record"])): np.array(r["missed_reference_class_counts"], np.int64)
+            for r in meta["records"]}
 
 
 def load_kachuee(directory: str) -> BeatSet:

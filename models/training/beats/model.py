@@ -20,6 +20,7 @@ RHYTHM_FEATURES_REGULAR_ONLY = ["log_pre_local_ratio_if_regular", "log_post_pre_
                                 "log_pre_long_ratio_if_regular", "log_pre_longer_ratio_if_regular",
                                 "irregularity_capped"]
 REGULAR_BELOW = 0.1  # rr_irregularity under this counts as a regular rhythm
+ON_TIME_ABOVE = 0.92  # pre_local_ratio above this: the beat is not premature (v6 gate)
 IRREGULARITY_CAP = 0.5
 
 
@@ -66,8 +67,9 @@ class BeatNet(nn.Module):
     def __init__(self, length: int, n_rr: int, width: int = 16, hidden: int = 32, dropout: float = 0.3,
                  beat_scale: bool = False, global_pool: bool = False, additive: bool = False,
                  channels: int = 1, rhythm_stage: bool = False, rhythm_regular_only: bool = False,
-                 rhythm_onset_below: float | None = None):
+                 rhythm_onset_below: float | None = None, on_time_gate: float | None = None):
         super().__init__()
+        self.on_time_gate = on_time_gate
         self.beat_scale = beat_scale
         self.n_rr = n_rr
         self.rhythm_stage = rhythm_stage
@@ -128,12 +130,26 @@ class BeatNet(nn.Module):
         """Calibrated probabilities (inference, export). The decision offsets act last, as
         softmax(log p + offset), so with the rhythm stage they shift its output too."""
         if not self.rhythm_stage:
-            return torch.softmax(self.logits(beat, rr) + self.logit_offset, dim=1)
+            return self.gate_on_time(torch.softmax(self.logits(beat, rr) + self.logit_offset, dim=1), rr)
         p = torch.softmax(self.logits(beat, rr), dim=1)
         n_or_s = p[:, :2].sum(dim=1, keepdim=True)
         q = self.s_given_n_or_s(rr)
         p = torch.cat([n_or_s * (1 - q), n_or_s * q, p[:, 2:]], dim=1)
         if not torch.any(self.logit_offset != 0):
-            return p
+            return self.gate_on_time(p, rr)
         p = p * torch.exp(self.logit_offset)
-        return p / p.sum(dim=1, keepdim=True)
+        return self.gate_on_time(p / p.sum(dim=1, keepdim=True), rr)
+
+    def gate_on_time(self, p: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
+        """v6: a beat that is not premature (`pre_local_ratio` > ON_TIME_ABOVE) and whose most
+        probable class is V or F with a probability below `on_time_gate` is an N beat: that
+        class's probability moves to N (which then leads). Off (identity) when the gate is None."""
+        if self.on_time_gate is None:
+            return p
+        k = RR_COLUMNS.index("pre_local_ratio")
+        on_time = (rr[:, k:k + 1] > ON_TIME_ABOVE).to(p.dtype)
+        v_f = p[:, 2:4]
+        leads = (v_f >= torch.amax(p, dim=1, keepdim=True)).to(p.dtype)
+        weak = (v_f < self.on_time_gate).to(p.dtype)
+        moved = v_f * leads * weak * on_time
+        return torch.cat([p[:, :1] + moved.sum(dim=1, keepdim=True), p[:, 1:2], v_f - moved, p[:, 4:]], dim=1)

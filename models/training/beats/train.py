@@ -35,6 +35,7 @@ class TrainConfig:
     rhythm_c: float = 1.0  # inverse L2 strength of that regression
     rhythm_regular_only: bool = False  # its RR ratios count only in a regular rhythm (v4)
     rhythm_onset_below: float | None = None  # its long ratios count only after an abrupt onset (v5)
+    on_time_gate: float | None = None  # an on-time beat is V or F only with at least this probability (v6)
     s_target_sensitivity: float | None = None  # with inner folds: S offset for this S Se (else best mean F1)
     real_noise: float = 0.0  # share of training beats given real NSTDB noise (bw, ma) on the beat channel
     real_noise_snr_db: tuple[float, float] = (6.0, 24.0)  # its SNR range (NSTDB definition, QRS ptp^2 / 8)
@@ -77,7 +78,7 @@ def fit(data: BeatSet, cfg: TrainConfig, seed: int = 0, log=None) -> BeatNet:
     t_rng = torch.Generator().manual_seed(seed)
     model = BeatNet(data.length, cfg.cnn_rr_features or data.rr.shape[1], cfg.width, cfg.hidden, cfg.dropout, cfg.beat_scale,
                     cfg.global_pool, cfg.additive, data.beats.shape[1], cfg.rhythm_stage, cfg.rhythm_regular_only,
-                    cfg.rhythm_onset_below)
+                    cfg.rhythm_onset_below, cfg.on_time_gate)
     model.set_normalisation(data.beats, data.rr)
     counts = np.bincount(data.labels, minlength=5).astype(np.float64)
     normal = np.flatnonzero(data.labels == 0)
