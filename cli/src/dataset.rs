@@ -216,13 +216,7 @@ fn beats(args: &DatasetArgs, records_arg: &str) -> Result<(), String> {
         let bi = beat_inputs(x, detected);
         let quality = assess_quality(x, MODEL_RATE_HZ, QualityConfig::default())
             .map_err(|e| e.to_string())?;
-        let quality_at = |p: usize| -> f32 {
-            quality
-                .windows
-                .iter()
-                .find(|q| (q.start..q.start + u64::from(q.len)).contains(&(p as u64)))
-                .map_or(0.0, |q| q.score)
-        };
+        let quality_at = |p: usize| quality.window_at(p as u64).map_or(0.0, |q| q.score);
         let det_ann: Vec<i64> = bi
             .peaks
             .iter()
@@ -510,11 +504,7 @@ fn stress(args: &DatasetArgs) -> Result<(), String> {
                 .position(|w| (w.start_sample..w.end_sample).contains(&p))
                 .map_or(-1, |i| (first_row + i) as i64);
             beat_rows.window.push(window);
-            let usable = quality
-                .windows
-                .iter()
-                .find(|q| (q.start..q.start + u64::from(q.len)).contains(&(p as u64)))
-                .is_some_and(|q| q.usable);
+            let usable = quality.window_at(p as u64).is_some_and(|q| q.usable);
             beat_rows.usable.push(u8::from(usable));
         }
         let duration_s = x.len() as f64 / MODEL_RATE_HZ;

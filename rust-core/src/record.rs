@@ -47,6 +47,40 @@ pub fn millivolt_factor(unit: &str) -> Option<f32> {
     }
 }
 
+/// Typical 2 s peak-to-peak, in file units, from which a file is read as µV rather than mV: an
+/// ECG in mV spans a few mV (R waves 0.5-3 mV), the same ECG in µV hundreds to thousands.
+pub const MICROVOLT_PEAK_TO_PEAK: f32 = 50.0;
+
+/// The unit of an ECG column that states none: `"uV"` when the median peak-to-peak of its 2 s
+/// blocks is at least [`MICROVOLT_PEAK_TO_PEAK`], else `"mV"`. Blocks keep baseline drift out;
+/// the median keeps out artefacts and flat stretches.
+pub fn infer_unit(samples: &[f32], sampling_rate_hz: f64) -> &'static str {
+    let block = ((2.0 * sampling_rate_hz) as usize).max(2);
+    let mut spans: Vec<f32> = samples
+        .chunks(block)
+        .filter_map(|c| {
+            let (lo, hi) = c
+                .iter()
+                .filter(|x| x.is_finite())
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &x| {
+                    (lo.min(x), hi.max(x))
+                });
+            (hi >= lo).then_some(hi - lo)
+        })
+        .collect();
+    if spans.is_empty() {
+        return "mV";
+    }
+    let mid = spans.len() / 2;
+    let (_, median, _) = spans.select_nth_unstable_by(mid, f32::total_cmp);
+    if *median >= MICROVOLT_PEAK_TO_PEAK {
+        log::info!("no unit stated; the amplitude says µV");
+        "uV"
+    } else {
+        "mV"
+    }
+}
+
 /// Whether a channel label names an ECG lead (MLII, V1-V6, I/II/III, aVR/aVL/aVF, "ECG …", "EKG").
 pub fn is_ecg_label(label: &str) -> bool {
     let l = label.trim().to_ascii_uppercase();

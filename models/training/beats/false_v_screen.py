@@ -11,12 +11,12 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from . import metrics
+from .model import ON_TIME_ABOVE, gate_on_time
 
-V, F, N = 2, 3, 0
-ON_TIME_RATIO = 0.92  # pre-RR within 8 % of the local RR: not premature
-PRE_LOCAL_COLUMN = 3  # `pre_local_ratio` in rr.npy
+V, F = 2, 3
 TAUS = [0.0, 0.6, 0.7, 0.8, 0.9, 0.95]  # 0: no gate
 QUALITY_USABLE = 0.5
 
@@ -27,12 +27,8 @@ def v_figures(labels: np.ndarray, pred: np.ndarray) -> dict:
 
 
 def on_time_gate(prob: np.ndarray, rr: np.ndarray, tau: float) -> np.ndarray:
-    """argmax, except that an on-time beat called V or F below `tau` is called N."""
-    pred = prob.argmax(1)
-    on_time = rr[:, PRE_LOCAL_COLUMN] > ON_TIME_RATIO
-    for c in (V, F):
-        pred[on_time & (pred == c) & (prob[:, c] < tau)] = N
-    return pred
+    """The classes the shipped on-time gate (`model.gate_on_time`) would give at threshold `tau`."""
+    return gate_on_time(torch.from_numpy(prob), torch.from_numpy(rr), tau).numpy().argmax(1)
 
 
 def v_criterion(labels: np.ndarray, pred: np.ndarray, rule: str) -> float:
@@ -81,7 +77,7 @@ def main() -> None:
     for run in runs:
         if not (run["labels"] == labels).all():
             raise SystemExit("the logits do not belong to this data set")
-    report = {"data": str(data), "logits": args.logits, "on_time_ratio": ON_TIME_RATIO, "taus": TAUS,
+    report = {"data": str(data), "logits": args.logits, "on_time_ratio": ON_TIME_ABOVE, "taus": TAUS,
               "per_seed": []}
     for path, run in zip(args.logits, runs):
         prob = run["probabilities"]

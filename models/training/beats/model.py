@@ -50,6 +50,19 @@ def rhythm_features(rr: torch.Tensor, regular_only: bool = False, onset_below: f
     return torch.cat([logs, logs[:, 2:4] * regular, capped], dim=1)
 
 
+def gate_on_time(p: torch.Tensor, rr: torch.Tensor, threshold: float) -> torch.Tensor:
+    """v6: a beat that is not premature (`pre_local_ratio` > ON_TIME_ABOVE) and whose most probable
+    class is V or F with a probability below `threshold` is an N beat: that class's probability
+    moves to N (which then leads). `p` [B, 5] probabilities, `rr` [B, len(RR_COLUMNS)] raw."""
+    k = RR_COLUMNS.index("pre_local_ratio")
+    on_time = (rr[:, k:k + 1] > ON_TIME_ABOVE).to(p.dtype)
+    v_f = p[:, 2:4]
+    leads = (v_f >= torch.amax(p, dim=1, keepdim=True)).to(p.dtype)
+    weak = (v_f < threshold).to(p.dtype)
+    moved = v_f * leads * weak * on_time
+    return torch.cat([p[:, :1] + moved.sum(dim=1, keepdim=True), p[:, 1:2], v_f - moved, p[:, 4:]], dim=1)
+
+
 def _conv(c_in: int, c_out: int, k: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv1d(c_in, c_out, k, padding=k // 2), nn.BatchNorm1d(c_out),
                          nn.ReLU(), nn.MaxPool1d(2))
@@ -127,29 +140,20 @@ class BeatNet(nn.Module):
         return torch.sigmoid(x @ self.rhythm_weight.unsqueeze(1) + self.rhythm_bias)
 
     def forward(self, beat: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
-        """Calibrated probabilities (inference, export). The decision offsets act last, as
+        """Calibrated probabilities (inference, export), then the on-time gate if configured."""
+        p = self.calibrated(beat, rr)
+        return p if self.on_time_gate is None else gate_on_time(p, rr, self.on_time_gate)
+
+    def calibrated(self, beat: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
+        """Probabilities with the rhythm stage and the decision offsets. The offsets act last, as
         softmax(log p + offset), so with the rhythm stage they shift its output too."""
         if not self.rhythm_stage:
-            return self.gate_on_time(torch.softmax(self.logits(beat, rr) + self.logit_offset, dim=1), rr)
+            return torch.softmax(self.logits(beat, rr) + self.logit_offset, dim=1)
         p = torch.softmax(self.logits(beat, rr), dim=1)
         n_or_s = p[:, :2].sum(dim=1, keepdim=True)
         q = self.s_given_n_or_s(rr)
         p = torch.cat([n_or_s * (1 - q), n_or_s * q, p[:, 2:]], dim=1)
         if not torch.any(self.logit_offset != 0):
-            return self.gate_on_time(p, rr)
-        p = p * torch.exp(self.logit_offset)
-        return self.gate_on_time(p / p.sum(dim=1, keepdim=True), rr)
-
-    def gate_on_time(self, p: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
-        """v6: a beat that is not premature (`pre_local_ratio` > ON_TIME_ABOVE) and whose most
-        probable class is V or F with a probability below `on_time_gate` is an N beat: that
-        class's probability moves to N (which then leads). Off (identity) when the gate is None."""
-        if self.on_time_gate is None:
             return p
-        k = RR_COLUMNS.index("pre_local_ratio")
-        on_time = (rr[:, k:k + 1] > ON_TIME_ABOVE).to(p.dtype)
-        v_f = p[:, 2:4]
-        leads = (v_f >= torch.amax(p, dim=1, keepdim=True)).to(p.dtype)
-        weak = (v_f < self.on_time_gate).to(p.dtype)
-        moved = v_f * leads * weak * on_time
-        return torch.cat([p[:, :1] + moved.sum(dim=1, keepdim=True), p[:, 1:2], v_f - moved, p[:, 4:]], dim=1)
+        p = p * torch.exp(self.logit_offset)
+        return p / p.sum(dim=1, keepdim=True)

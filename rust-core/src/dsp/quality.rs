@@ -329,6 +329,15 @@ pub struct QualityReport {
     pub usable_fraction: f64,
 }
 
+impl QualityReport {
+    /// The window holding `sample`, if any.
+    pub fn window_at(&self, sample: u64) -> Option<&WindowQuality> {
+        self.windows
+            .iter()
+            .find(|q| (q.start..q.start + u64::from(q.len)).contains(&sample))
+    }
+}
+
 /// Assess a whole signal.
 pub fn assess_quality(samples: &[f32], fs: f64, cfg: QualityConfig) -> Result<QualityReport> {
     let mut q = SignalQuality::new(fs, cfg)?;

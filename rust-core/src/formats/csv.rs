@@ -9,7 +9,8 @@
 //! - Unit: the caller's (`--unit`), else the one stated in the column name or in a units row
 //!   under the header (`s,mV`); a column named `…raw…` without a stated unit is kept in raw ADC
 //!   units (`"raw"`). Otherwise the amplitude decides ([`infer_unit`]): µV when the typical 2 s
-//!   peak-to-peak is at least [`MICROVOLT_PEAK_TO_PEAK`] (no ECG spans 50 mV), else mV.
+//!   peak-to-peak is at least [`crate::record::MICROVOLT_PEAK_TO_PEAK`] (no ECG spans 50 mV),
+//!   else mV.
 //! - Sampling rate: the caller's (`--fs`); else **estimated** from a time column (`time`,
 //!   `timestamp`, `*datetime*`, …) as (rows − 1) / (last time − first time). Numeric times are
 //!   seconds unless the name says `ms`/`us`/`ns`, or their size says epoch ms/µs/ns; text times
@@ -18,7 +19,7 @@
 
 use crate::{
     error::ParseError,
-    record::{Signal, millivolt_factor},
+    record::{Signal, infer_unit, millivolt_factor},
 };
 
 /// What the caller knows about a CSV file.
@@ -173,40 +174,6 @@ pub fn parse(text: &str, opts: &CsvOptions) -> Result<Signal, CsvError> {
         sampling_rate_hz,
         samples,
     })
-}
-
-/// Typical 2 s peak-to-peak, in file units, from which a file is read as µV rather than mV: an
-/// ECG in mV spans a few mV (R waves 0.5-3 mV), the same ECG in µV hundreds to thousands.
-pub const MICROVOLT_PEAK_TO_PEAK: f32 = 50.0;
-
-/// The unit of an ECG column that states none: `"uV"` when the median peak-to-peak of its 2 s
-/// blocks is at least [`MICROVOLT_PEAK_TO_PEAK`], else `"mV"`. Blocks keep baseline drift out;
-/// the median keeps out artefacts and flat stretches.
-pub fn infer_unit(samples: &[f32], sampling_rate_hz: f64) -> &'static str {
-    let block = ((2.0 * sampling_rate_hz) as usize).max(2);
-    let mut spans: Vec<f32> = samples
-        .chunks(block)
-        .filter_map(|c| {
-            let (lo, hi) = c
-                .iter()
-                .filter(|x| x.is_finite())
-                .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &x| {
-                    (lo.min(x), hi.max(x))
-                });
-            (hi >= lo).then_some(hi - lo)
-        })
-        .collect();
-    if spans.is_empty() {
-        return "mV";
-    }
-    let mid = spans.len() / 2;
-    let (_, median, _) = spans.select_nth_unstable_by(mid, f32::total_cmp);
-    if *median >= MICROVOLT_PEAK_TO_PEAK {
-        log::info!("csv: no unit stated; the amplitude says µV");
-        "uV"
-    } else {
-        "mV"
-    }
 }
 
 /// Split one row at `delimiter`, honouring `"quoted"` fields with `""` escapes (RFC 4180).

@@ -6,8 +6,7 @@
 
 use crate::{
     error::ParseError,
-    formats::csv::infer_unit,
-    record::{Annotation, Recording, Signal, is_ecg_label},
+    record::{Annotation, Recording, Signal, infer_unit, is_ecg_label},
 };
 
 /// Size of the fixed part of the header and of each signal's part (EDF §2.1).
