@@ -19,12 +19,23 @@ RHYTHM_FEATURES = ["log_pre_local_ratio", "log_post_pre_ratio", "log_pre_long_ra
 RHYTHM_FEATURES_REGULAR_ONLY = ["log_pre_local_ratio_if_regular", "log_post_pre_ratio_if_regular",
                                 "log_pre_long_ratio_if_regular", "log_pre_longer_ratio_if_regular",
                                 "irregularity_capped"]
+# v7: the two long references as one, the one the run has not caught up with (the smaller ratio)
+RHYTHM_FEATURES_LONG_MIN = ["log_pre_local_ratio_if_regular", "log_post_pre_ratio_if_regular",
+                            "log_min_long_ratio_if_regular", "irregularity_capped"]
 REGULAR_BELOW = 0.1  # rr_irregularity under this counts as a regular rhythm
 ON_TIME_ABOVE = 0.92  # pre_local_ratio above this: the beat is not premature (v6 gate)
 IRREGULARITY_CAP = 0.5
 
 
-def rhythm_features(rr: torch.Tensor, regular_only: bool = False, onset_below: float | None = None) -> torch.Tensor:
+def rhythm_feature_names(regular_only: bool = False, long_min: bool = False) -> list[str]:
+    """Names of `rhythm_features`' columns."""
+    if long_min:
+        return RHYTHM_FEATURES_LONG_MIN
+    return RHYTHM_FEATURES_REGULAR_ONLY if regular_only else RHYTHM_FEATURES
+
+
+def rhythm_features(rr: torch.Tensor, regular_only: bool = False, onset_below: float | None = None,
+                    long_min: bool = False, regular_below: float = REGULAR_BELOW) -> torch.Tensor:
     """[B, len(RR_COLUMNS)] raw RR features -> [B, len(RHYTHM_FEATURES)]: prematurity against the
     local, long and longer references and the pause after (logs of the ratios), prematurity again
     counted only in a regular rhythm (in atrial fibrillation an early beat is not an S beat), and
@@ -32,6 +43,9 @@ def rhythm_features(rr: torch.Tensor, regular_only: bool = False, onset_below: f
     count only in a regular rhythm, so an irregular rhythm's beats share one S probability, set by
     the irregularity. `onset_below` (v5): the two long ratios count only after an abrupt onset
     (`onset_ratio` below it), so a sinus rate rising with stress or exercise is not a run of S beats.
+    `long_min` (v7, needs `regular_only`): the two long ratios become their minimum, the prematurity
+    against whichever reference a run of S beats has not yet filled (RHYTHM_FEATURES_LONG_MIN).
+    `regular_below`: the irregularity under which a rhythm counts as regular (screens only).
     Few graph nodes on purpose: tract's cost at batch 1 is per node."""
     first = RR_COLUMNS.index("pre_local_ratio")
     ratios = RR_COLUMNS[first:first + 4]
@@ -43,8 +57,12 @@ def rhythm_features(rr: torch.Tensor, regular_only: bool = False, onset_below: f
         logs = torch.cat([logs[:, :2], logs[:, 2:4] * abrupt], dim=1)
     k = RR_COLUMNS.index("rr_irregularity")
     irregularity = rr[:, k:k + 1]
-    regular = (irregularity < REGULAR_BELOW).to(rr.dtype)
+    regular = (irregularity < regular_below).to(rr.dtype)
     capped = torch.clamp(irregularity, max=IRREGULARITY_CAP)
+    if long_min:
+        if not regular_only:
+            raise ValueError("long_min needs regular_only")
+        logs = torch.cat([logs[:, :2], torch.minimum(logs[:, 2:3], logs[:, 3:4])], dim=1)
     if regular_only:
         return torch.cat([logs * regular, capped], dim=1)
     return torch.cat([logs, logs[:, 2:4] * regular, capped], dim=1)
@@ -74,13 +92,14 @@ class BeatNet(nn.Module):
     C = 2 (shipped): the beat and its running template; the CNN sees the beat and beat - template.
     The CNN and its RR MLP see the first `n_rr` columns of `rr`; with `rhythm_stage` the rhythm
     stage (`fit_rhythm_stage` in train.py) sees
-    `rhythm_features(rr, rhythm_regular_only, rhythm_onset_below)` of all `RR_COLUMNS`.
+    `rhythm_features(rr, rhythm_regular_only, rhythm_onset_below, rhythm_long_min)` of all `RR_COLUMNS`.
     """
 
     def __init__(self, length: int, n_rr: int, width: int = 16, hidden: int = 32, dropout: float = 0.3,
                  beat_scale: bool = False, global_pool: bool = False, additive: bool = False,
                  channels: int = 1, rhythm_stage: bool = False, rhythm_regular_only: bool = False,
-                 rhythm_onset_below: float | None = None, on_time_gate: float | None = None):
+                 rhythm_onset_below: float | None = None, on_time_gate: float | None = None,
+                 rhythm_long_min: bool = False):
         super().__init__()
         self.on_time_gate = on_time_gate
         self.beat_scale = beat_scale
@@ -88,7 +107,8 @@ class BeatNet(nn.Module):
         self.rhythm_stage = rhythm_stage
         self.rhythm_regular_only = rhythm_regular_only
         self.rhythm_onset_below = rhythm_onset_below
-        n_rhythm = len(RHYTHM_FEATURES_REGULAR_ONLY if rhythm_regular_only else RHYTHM_FEATURES)
+        self.rhythm_long_min = rhythm_long_min
+        n_rhythm = len(rhythm_feature_names(rhythm_regular_only, rhythm_long_min))
         self.register_buffer("rhythm_weight", torch.zeros(n_rhythm))
         self.register_buffer("rhythm_bias", torch.zeros(1))
         self.register_buffer("beat_mean", torch.zeros(1))
@@ -122,7 +142,7 @@ class BeatNet(nn.Module):
         """Uncalibrated logits (training)."""
         r = torch.clamp((rr[:, :self.n_rr] - self.rr_mean) / self.rr_std, -CLIP, CLIP)
         if self.beat_scale:
-            amplitude = torch.amax(torch.abs(beat), dim=2) + 0.05  # [B,1], mV
+            amplitude = torch.amax(torch.abs(beat[:, :1]), dim=2) + 0.05  # [B,1], mV, of the beat channel
             x = beat / amplitude.unsqueeze(2)
             r = torch.cat([r, torch.log(amplitude)], dim=1)
         else:
@@ -136,7 +156,7 @@ class BeatNet(nn.Module):
 
     def s_given_n_or_s(self, rr: torch.Tensor) -> torch.Tensor:
         """The rhythm stage's P(S | N or S) [B, 1]."""
-        x = rhythm_features(rr, self.rhythm_regular_only, self.rhythm_onset_below)
+        x = rhythm_features(rr, self.rhythm_regular_only, self.rhythm_onset_below, self.rhythm_long_min)
         return torch.sigmoid(x @ self.rhythm_weight.unsqueeze(1) + self.rhythm_bias)
 
     def forward(self, beat: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:

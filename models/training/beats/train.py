@@ -35,6 +35,7 @@ class TrainConfig:
     rhythm_c: float = 1.0  # inverse L2 strength of that regression
     rhythm_regular_only: bool = False  # its RR ratios count only in a regular rhythm (v4)
     rhythm_onset_below: float | None = None  # its long ratios count only after an abrupt onset (v5)
+    rhythm_long_min: bool = False  # its two long ratios become their minimum (v7)
     on_time_gate: float | None = None  # an on-time beat is V or F only with at least this probability (v6)
     s_target_sensitivity: float | None = None  # with inner folds: S offset for this S Se (else best mean F1)
     real_noise: float = 0.0  # share of training beats given real NSTDB noise (bw, ma) on the beat channel
@@ -78,7 +79,7 @@ def fit(data: BeatSet, cfg: TrainConfig, seed: int = 0, log=None) -> BeatNet:
     t_rng = torch.Generator().manual_seed(seed)
     model = BeatNet(data.length, cfg.cnn_rr_features or data.rr.shape[1], cfg.width, cfg.hidden, cfg.dropout, cfg.beat_scale,
                     cfg.global_pool, cfg.additive, data.beats.shape[1], cfg.rhythm_stage, cfg.rhythm_regular_only,
-                    cfg.rhythm_onset_below, cfg.on_time_gate)
+                    cfg.rhythm_onset_below, cfg.on_time_gate, cfg.rhythm_long_min)
     model.set_normalisation(data.beats, data.rr)
     counts = np.bincount(data.labels, minlength=5).astype(np.float64)
     normal = np.flatnonzero(data.labels == 0)
@@ -128,14 +129,20 @@ def fit_rhythm_stage(model: BeatNet, data: BeatSet, cfg: TrainConfig) -> None:
     names = list(data.meta.get("beat", {}).get("rr_features", RR_COLUMNS))
     if names != RR_COLUMNS:
         raise ValueError(f"rhythm stage needs RR columns {RR_COLUMNS}, the data has {names}")
-    keep = data.labels <= 1
-    is_s = (data.labels[keep] == 1).astype(np.int64)
-    x = rhythm_features(torch.from_numpy(data.rr[keep]), cfg.rhythm_regular_only, cfg.rhythm_onset_below).numpy()
-    counts = np.bincount(is_s, minlength=2).astype(np.float64)
-    weight = (1.0 / np.maximum(counts, cfg.weight_floor)[is_s]) ** cfg.class_weight_power
-    reg = LogisticRegression(C=cfg.rhythm_c, max_iter=2000).fit(x, is_s, sample_weight=weight / weight.mean())
+    x = rhythm_features(torch.from_numpy(data.rr), cfg.rhythm_regular_only, cfg.rhythm_onset_below,
+                        cfg.rhythm_long_min).numpy()
+    reg = fit_rhythm_regression(x, data.labels, cfg)
     model.rhythm_weight.copy_(torch.from_numpy(reg.coef_[0].astype(np.float32)))
     model.rhythm_bias.fill_(float(reg.intercept_[0]))
+
+
+def fit_rhythm_regression(x: np.ndarray, labels: np.ndarray, cfg: TrainConfig) -> LogisticRegression:
+    """The rhythm stage's regression: S vs N on the rows of `x` whose label is N or S."""
+    keep = labels <= 1
+    is_s = (labels[keep] == 1).astype(np.int64)
+    counts = np.bincount(is_s, minlength=2).astype(np.float64)
+    weight = (1.0 / np.maximum(counts, cfg.weight_floor)[is_s]) ** cfg.class_weight_power
+    return LogisticRegression(C=cfg.rhythm_c, max_iter=2000).fit(x[keep], is_s, sample_weight=weight / weight.mean())
 
 
 @torch.no_grad()
