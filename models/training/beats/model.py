@@ -36,7 +36,7 @@ def rhythm_feature_names(regular_only: bool = False, long_min: bool = False) -> 
 
 def rhythm_features(rr: torch.Tensor, regular_only: bool = False, onset_below: float | None = None,
                     long_min: bool = False, regular_below: float = REGULAR_BELOW) -> torch.Tensor:
-    """[B, len(RR_COLUMNS)] raw RR features -> [B, len(RHYTHM_FEATURES)]: prematurity against the
+    """[B, len(RR_COLUMNS)] raw RR features -> [B, len(rhythm_feature_names(...))]: prematurity against the
     local, long and longer references and the pause after (logs of the ratios), prematurity again
     counted only in a regular rhythm (in atrial fibrillation an early beat is not an S beat), and
     the rhythm's irregularity. `regular_only` (v4, RHYTHM_FEATURES_REGULAR_ONLY): the four ratios
