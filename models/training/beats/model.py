@@ -68,6 +68,13 @@ def rhythm_features(rr: torch.Tensor, regular_only: bool = False, onset_below: f
     return torch.cat([logs, logs[:, 2:4] * regular, capped], dim=1)
 
 
+def split_n_or_s(p: torch.Tensor, s_given_n_or_s: torch.Tensor) -> torch.Tensor:
+    """The rhythm stage's split: the network's N + S probability of `p` [B, 5] shared between N
+    and S by P(S | N or S) [B, 1]; V, F and Q unchanged."""
+    n_or_s = p[:, :2].sum(dim=1, keepdim=True)
+    return torch.cat([n_or_s * (1 - s_given_n_or_s), n_or_s * s_given_n_or_s, p[:, 2:]], dim=1)
+
+
 def gate_on_time(p: torch.Tensor, rr: torch.Tensor, threshold: float) -> torch.Tensor:
     """v6: a beat that is not premature (`pre_local_ratio` > ON_TIME_ABOVE) and whose most probable
     class is V or F with a probability below `threshold` is an N beat: that class's probability
@@ -169,10 +176,7 @@ class BeatNet(nn.Module):
         softmax(log p + offset), so with the rhythm stage they shift its output too."""
         if not self.rhythm_stage:
             return torch.softmax(self.logits(beat, rr) + self.logit_offset, dim=1)
-        p = torch.softmax(self.logits(beat, rr), dim=1)
-        n_or_s = p[:, :2].sum(dim=1, keepdim=True)
-        q = self.s_given_n_or_s(rr)
-        p = torch.cat([n_or_s * (1 - q), n_or_s * q, p[:, 2:]], dim=1)
+        p = split_n_or_s(torch.softmax(self.logits(beat, rr), dim=1), self.s_given_n_or_s(rr))
         if not torch.any(self.logit_offset != 0):
             return p
         p = p * torch.exp(self.logit_offset)

@@ -14,7 +14,7 @@ import torch
 
 from . import metrics
 from .data import load_beats, record_folds
-from .model import RR_COLUMNS, gate_on_time, rhythm_features
+from .model import RR_COLUMNS, gate_on_time, rhythm_features, split_n_or_s
 from .train import TrainConfig, fit_rhythm_regression
 
 GATE = 0.95
@@ -69,9 +69,8 @@ def evaluate(net: np.ndarray, x: np.ndarray, rr_gate: np.ndarray, labels, record
     for test_records in folds:
         test = np.isin(records, test_records)
         q = fit_rhythm_regression(x[~test], labels[~test], cfg).predict_proba(x[test])[:, 1:2]
-        n_or_s = net[test, :2].sum(axis=1, keepdims=True)
-        staged = np.concatenate([n_or_s * (1 - q), n_or_s * q, net[test, 2:]], axis=1).astype(np.float32)
-        prob[test] = gate_on_time(torch.from_numpy(staged), torch.from_numpy(rr_gate[test]), GATE).numpy()
+        staged = split_n_or_s(torch.from_numpy(net[test]), torch.from_numpy(q.astype(np.float32)))
+        prob[test] = gate_on_time(staged, torch.from_numpy(rr_gate[test]), GATE).numpy()
     pred = prob.argmax(1)
     m = metrics.class_metrics(metrics.confusion(labels, pred))
     s_by_record = {int(r): [int(((pred == 1) & (labels == 1) & (records == r)).sum()),
