@@ -90,15 +90,31 @@ pub fn scan(a: &ScanArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// A gap in the strap's stream is filled with zeros in the EDF up to this many samples (35 s at
+/// 130 Hz, as the monitor does); longer ones only shorten the EDF's time axis.
+const MAX_EDF_GAP_FILL_SAMPLES: u64 = 35 * 130;
+
 pub fn record(a: &RecordArgs) -> Result<(), String> {
-    let file = std::fs::File::create(&a.out)
+    let edf_path = a.out.with_extension("edf");
+    for path in [&a.out, &edf_path] {
+        if path.exists() {
+            return Err(format!(
+                "{} already exists: choose another --out (a recording is never overwritten)",
+                path.display()
+            ));
+        }
+    }
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&a.out)
         .map_err(|e| format!("cannot create {}: {e}", a.out.display()))?;
     let mut capture = CaptureWriter::new(std::io::BufWriter::new(file))
         .map_err(|e| format!("cannot write {}: {e}", a.out.display()))?;
     let mut ecg: Vec<i32> = Vec::new();
     let mut write_err: Option<String> = None;
     let minutes = a.minutes;
-    runtime()?.block_on(async {
+    let session = runtime()?.block_on(async {
         let adapter = ble::first_adapter().await.map_err(|e| e.to_string())?;
         eprintln!("looking for {} …", a.device);
         let p = ble::find(&adapter, &a.device, 20.0)
@@ -134,8 +150,12 @@ pub fn record(a: &RecordArgs) -> Result<(), String> {
             SensorEvent::Gap {
                 missing_samples, ..
             } => {
-                eprintln!("gap: {missing_samples} samples missing (filled with 0 in the EDF)");
-                ecg.extend(std::iter::repeat_n(0, missing_samples as usize));
+                // a jump in the sensor's clock must not become gigabytes of zeros
+                let filled = missing_samples.min(MAX_EDF_GAP_FILL_SAMPLES);
+                eprintln!(
+                    "gap: {missing_samples} samples missing ({filled} filled with 0 in the EDF)"
+                );
+                ecg.extend(std::iter::repeat_n(0, filled as usize));
             }
             SensorEvent::Connection(s) => eprintln!("{s:?}"),
             SensorEvent::HeartRate { bpm, .. } => {
@@ -145,12 +165,19 @@ pub fn record(a: &RecordArgs) -> Result<(), String> {
         })
         .await
         .map_err(|e| e.to_string())
-    })?;
+    });
+    if let Err(e) = session {
+        if ecg.is_empty() {
+            // nothing was recorded: leave no header-only file behind
+            drop(capture);
+            let _ = std::fs::remove_file(&a.out);
+        }
+        return Err(e);
+    }
     if let Some(e) = write_err {
         return Err(format!("cannot write {}: {e}", a.out.display()));
     }
     capture.flush().map_err(|e| e.to_string())?;
-    let edf_path = a.out.with_extension("edf");
     let mut f = std::io::BufWriter::new(
         std::fs::File::create(&edf_path)
             .map_err(|e| format!("cannot create {}: {e}", edf_path.display()))?,

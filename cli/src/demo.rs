@@ -109,18 +109,30 @@ fn now_unix_ms() -> i64 {
 }
 
 /// Wall-clock start of a session of `length_ms` replayed faster than real time: so that it
-/// ends now, but never overlapping the sessions already in `history` (their timelines would
-/// mix).
+/// ends now, or, where that would overlap sessions already in `history` (their timelines would
+/// mix), just before the earliest of them; never in the future.
 fn placed_start_ms(history: &History, length_ms: i64) -> i64 {
-    let after_last = history
-        .sessions(1)
-        .ok()
-        .and_then(|s| {
-            s.first()
-                .map(|s| s.started_at_ms + s.duration_ms.max(0) + 1_000)
-        })
-        .unwrap_or(i64::MIN);
-    (now_unix_ms() - length_ms.max(0)).max(after_last)
+    let sessions = history.sessions(u32::MAX).unwrap_or_default();
+    let spans = sessions.iter().map(|s| (s.started_at_ms, s.duration_ms));
+    placed_start(spans, length_ms, now_unix_ms())
+}
+
+/// [`placed_start_ms`] among sessions given as (start, duration) ms, latest start first.
+fn placed_start(
+    sessions: impl IntoIterator<Item = (i64, i64)>,
+    length_ms: i64,
+    now_ms: i64,
+) -> i64 {
+    const SPACING_MS: i64 = 1_000;
+    let length = length_ms.max(0);
+    let mut end = now_ms;
+    for (start, duration) in sessions {
+        if start + duration.max(0) + SPACING_MS <= end - length {
+            break;
+        }
+        end = end.min(start - SPACING_MS);
+    }
+    end - length
 }
 
 /// A finished monitored session.
@@ -433,4 +445,34 @@ pub fn replay(args: &ReplayArgs) -> Result<(), String> {
         args.report.as_deref(),
         &format!("Replay of {}", args.file.display()),
     )
+}
+
+#[cfg(test)]
+mod placement_tests {
+    use super::placed_start;
+
+    #[test]
+    fn a_replay_ends_now_or_before_the_sessions_it_would_overlap_never_later() {
+        let now = 10_000_000;
+        assert_eq!(placed_start([], 60_000, now), now - 60_000);
+        // an earlier session that ended long ago: no conflict
+        assert_eq!(placed_start([(1_000, 5_000)], 60_000, now), now - 60_000);
+        // the same replay twice: the second goes before the first, not into the future
+        let first = (now - 60_000, 60_000);
+        assert_eq!(
+            placed_start([first], 60_000, now),
+            now - 60_000 - 1_000 - 60_000
+        );
+        // ... and a third before both
+        let second = (now - 121_000, 60_000);
+        assert_eq!(
+            placed_start([first, second], 60_000, now),
+            now - 3 * 60_000 - 2_000
+        );
+        // a session whose clock jumped far ahead still pushes the replay before its start
+        assert_eq!(
+            placed_start([(now - 5_000, i64::MAX / 4)], 1_000, now),
+            now - 7_000
+        );
+    }
 }

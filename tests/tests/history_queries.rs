@@ -483,3 +483,67 @@ fn edf_export_reads_back_with_gaps_filled_and_annotated() {
         Err(stressbeat_core::Error::InvalidArgument(_))
     ));
 }
+
+#[test]
+fn edf_export_bounds_a_jump_of_the_strap_clock() {
+    let (_d, mut h) = open();
+    let s = session(&mut h, T0);
+    let rate = 130;
+    let ten_years_ms = 10 * 365 * 86_400_000i64;
+    for (k, at) in [
+        (1, T0),
+        (2, T0 + ten_years_ms),
+        (3, T0 + ten_years_ms + 1000),
+    ] {
+        h.append_ecg(
+            s,
+            &EcgChunk {
+                first_sample_ms: at,
+                sampling_rate_hz: rate,
+                samples_uv: &vec![k; rate as usize],
+            },
+        )
+        .unwrap();
+    }
+    h.append_alert(
+        s,
+        &AlertRecord {
+            at_ms: T0 + ten_years_ms + 1500,
+            kind: "signal_lost".into(),
+            severity: 1,
+            reason: "strap off".into(),
+        },
+    )
+    .unwrap();
+    h.flush().unwrap();
+    let mut buf = Vec::new();
+    let report = h.export_edf(s, &mut buf).unwrap();
+    let fill = stressbeat_core::history::MAX_GAP_FILL_S as u64 * 130;
+    assert_eq!(report.filled_samples, fill);
+    assert_eq!(report.samples, 3 * 130 + fill);
+    let rec = edf::parse(&buf).unwrap();
+    assert_eq!(rec.signals[0].samples.len() as u64, report.samples);
+    let notes: Vec<(i64, &str)> = rec
+        .annotations
+        .iter()
+        .map(|a| (a.sample, a.symbol.as_str()))
+        .collect();
+    let gap_note = format!(
+        "no ECG for {} s (filled with 0 uV for 3600 s only: what follows happened {} s later \
+         than its place in this file)",
+        ten_years_ms / 1000 - 1,
+        ten_years_ms / 1000 - 1 - 3600
+    );
+    // the alert keeps its place after the data it belongs to
+    assert_eq!(
+        notes,
+        [
+            (0, "StressBeat export, not a medical device"),
+            (130, gap_note.as_str()),
+            (
+                130 + fill as i64 + 195,
+                "alert: signal_lost (severity 1): strap off"
+            ),
+        ]
+    );
+}

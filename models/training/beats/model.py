@@ -154,7 +154,7 @@ class BeatNet(nn.Module):
             r = torch.cat([r, torch.log(amplitude)], dim=1)
         else:
             x = (beat - self.beat_mean) / self.beat_std
-        if self.channels == 2:  # beat and beat minus template
+        if self.channels >= 2:  # beat and beat minus each template
             x = torch.cat([x[:, :1], x[:, :1] - x[:, 1:]], dim=1)
         beat_features, rr_features = self.beat_fc(self.cnn(x)), self.rr_mlp(r)
         if self.additive:

@@ -12,6 +12,9 @@
 //! EDF+C: one "ECG" signal in µV at the session's rate, chunks placed by their timestamps; a
 //! stretch with no ECG is filled with [`GAP_FILL_UV`] and annotated (values beyond ±32767 µV are
 //! clipped); alerts and recorded gaps are annotations too. Start date/time in the header are UTC.
+//! A stretch longer than [`MAX_GAP_FILL_S`] (a long disconnection, or a jump of the strap's
+//! clock) is filled for that long only and annotated with its real length; what follows it keeps
+//! its place relative to the stretch's end, so the file stays bounded.
 //!
 //! [`WindowRecord`]: super::WindowRecord
 
@@ -34,6 +37,8 @@ pub const GAP_FILL_UV: i32 = 0;
 /// Chunks that start within this many samples of where the previous one ended are joined as
 /// contiguous (timestamp jitter); farther ahead is a gap, farther back an overlap (skipped).
 const JOIN_TOLERANCE_SAMPLES: i64 = 2;
+/// Longest stretch without ECG filled in an EDF+ export, s (1 h).
+pub const MAX_GAP_FILL_S: i64 = 3600;
 
 /// What [`History::export_edf`] wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,8 +211,10 @@ impl History {
         let mut rows = stmt.query(params![session]).map_err(storage_error)?;
         let mut samples: Vec<i32> = Vec::new();
         let mut rate_and_t0: Option<(u32, i64)> = None;
-        // filled stretches as (first sample, sample count)
-        let mut filled: Vec<(i64, i64)> = Vec::new();
+        // filled stretches as (first sample, sample count, real length in samples)
+        let mut filled: Vec<(i64, i64, i64)> = Vec::new();
+        // (time after which, ms removed from the timeline) for each shortened stretch
+        let mut cuts: Vec<(i64, i64)> = Vec::new();
         let mut overlapping = 0u64;
         while let Some(r) = rows.next().map_err(storage_error)? {
             let first_ms: i64 = r.get(0).map_err(storage_error)?;
@@ -224,11 +231,19 @@ impl History {
                     "EDF export: the session's ECG chunks have different sampling rates".into(),
                 ));
             }
-            let at = ((first_ms - t0) as f64 * f64::from(rate) / 1000.0).round() as i64;
+            let removed_ms: i64 = cuts.iter().map(|c| c.1).sum();
+            let at =
+                ((first_ms - removed_ms - t0) as f64 * f64::from(rate) / 1000.0).round() as i64;
             let end = samples.len() as i64;
             let skip = if at > end + JOIN_TOLERANCE_SAMPLES {
-                filled.push((end, at - end));
-                samples.resize(at as usize, GAP_FILL_UV);
+                let max_fill = MAX_GAP_FILL_S * i64::from(rate);
+                let fill = (at - end).min(max_fill);
+                if fill < at - end {
+                    let cut = (at - end - fill) * 1000 / i64::from(rate);
+                    cuts.push((first_ms - 1, cut));
+                }
+                filled.push((end, fill, at - end));
+                samples.resize((end + fill) as usize, GAP_FILL_UV);
                 0
             } else if at < end - JOIN_TOLERANCE_SAMPLES {
                 (end - at) as usize
@@ -248,17 +263,33 @@ impl History {
         let start_ms = t0.div_euclid(1000) * 1000;
         let sub_s = (t0 - start_ms) as f64 / 1000.0;
         let (year, month, day, hour, minute, second, _) = utc_fields(start_ms);
-        let onset = |ms: i64| (ms - start_ms) as f64 / 1000.0;
+        // real time → place in the file (later than a shortened stretch: moved back by its cut)
+        let onset = |ms: i64| {
+            let removed: i64 = cuts.iter().filter(|c| ms > c.0).map(|c| c.1).sum();
+            (ms - removed - start_ms) as f64 / 1000.0
+        };
         let mut texts: Vec<(f64, Option<f64>, String)> = vec![(
             sub_s,
             None,
             "StressBeat export, not a medical device".to_string(),
         )];
-        for (first, count) in &filled {
+        for &(first, count, real) in &filled {
+            let text = if real > count {
+                let secs = |n: i64| n as f64 / f64::from(rate);
+                format!(
+                    "no ECG for {:.0} s (filled with {GAP_FILL_UV} uV for {:.0} s only: what \
+                     follows happened {:.0} s later than its place in this file)",
+                    secs(real),
+                    secs(count),
+                    secs(real - count)
+                )
+            } else {
+                format!("no ECG (filled with {GAP_FILL_UV} uV)")
+            };
             texts.push((
-                sub_s + *first as f64 / f64::from(rate),
-                Some(*count as f64 / f64::from(rate)),
-                format!("no ECG (filled with {GAP_FILL_UV} uV)"),
+                sub_s + first as f64 / f64::from(rate),
+                Some(count as f64 / f64::from(rate)),
+                text,
             ));
         }
         for g in self.session_gaps(session)? {
@@ -300,7 +331,7 @@ impl History {
         write_edf_plus(out, &signal, &start, sub_s, &annotations).map_err(write_error)?;
         Ok(EdfExport {
             samples: samples.len() as u64,
-            filled_samples: filled.iter().map(|(_, n)| *n as u64).sum(),
+            filled_samples: filled.iter().map(|(_, n, _)| *n as u64).sum(),
             overlapping_samples: overlapping,
             annotations: annotations.len() as u64,
         })

@@ -29,8 +29,19 @@
 //! exist the template is the median of those that do (likewise the long RR medians and the
 //! irregularity, 0 for the first beat). All are causal, so a live session computes them with one
 //! [`BeatContext`] fed beat by beat.
+//!
+//! Only beats in clean signal enter the long rhythm history (the pre-RRs behind the long ratios
+//! and the onset steps): a beat whose 4 s signal-quality window
+//! ([`crate::dsp::quality`], aligned to the start of the recording or session) is not usable gets
+//! its features like any other but its interval is not remembered, so detections in noise or
+//! ventricular flutter do not become the person's rhythm reference (MIT-BIH 207: 280 flutter
+//! detections filled the 256-beat reference and hid the supraventricular run that followed). The
+//! template and the irregularity take every beat: they follow what the signal shows now, and
+//! chaotic detections in noise make the rhythm irregular, where the rhythm stage does not trust
+//! prematurity.
 
 use super::MODEL_RATE_HZ;
+use crate::dsp::quality::{QualityConfig, assess_quality};
 
 /// Samples per beat window (130 Hz).
 pub const BEAT_LEN: usize = 96;
@@ -127,9 +138,15 @@ pub struct BeatContext {
     windows: Vec<f32>,
     n_windows: usize,
     next_window: usize,
+    /// Pre-RRs of the last [`LONGER_RR_BEATS`] beats in clean signal (the long references, onset).
     pre_rr: Vec<f32>,
     n_rr: usize,
     next_rr: usize,
+    /// Pre-RRs of the last [`IRREGULARITY_BEATS`] beats, clean or not (the irregularity: chaotic
+    /// detections in noise make the rhythm irregular, so their prematurity is not trusted).
+    recent_rr: [f32; IRREGULARITY_BEATS],
+    n_recent: usize,
+    next_recent: usize,
     /// Ring of the last [`ONSET_BEATS`] step ratios (pre-RR over the median of the previous
     /// [`ONSET_LOCAL_BEATS`]); unused slots hold 1.
     steps: Vec<f32>,
@@ -154,6 +171,9 @@ impl BeatContext {
             pre_rr: vec![0.0; LONGER_RR_BEATS],
             n_rr: 0,
             next_rr: 0,
+            recent_rr: [0.0; IRREGULARITY_BEATS],
+            n_recent: 0,
+            next_recent: 0,
             steps: vec![1.0; ONSET_BEATS],
             next_step: 0,
             scratch: Vec::with_capacity(LONGER_RR_BEATS + 1),
@@ -161,11 +181,18 @@ impl BeatContext {
         }
     }
 
-    /// Completes the row of the next beat and adds the beat to the history. `window`: its
-    /// normalised window; `rr`: its RR features with all but the last four set (`pre_long_ratio`,
-    /// `pre_longer_ratio`, `rr_irregularity` and `onset_ratio` are written here); `template`:
-    /// receives the template (`BEAT_LEN` samples). Returns false, changing nothing, on wrong lengths.
-    pub fn push(&mut self, window: &[f32], rr: &mut [f32], template: &mut [f32]) -> bool {
+    /// Completes the row of the next beat and adds the beat to the history: its window always,
+    /// its pre-RR and step only if `remember_rr`. `window`: its normalised window; `rr`: its RR
+    /// features with all but the last four set (`pre_long_ratio`, `pre_longer_ratio`,
+    /// `rr_irregularity` and `onset_ratio` are written here); `template`: receives the template
+    /// (`BEAT_LEN` samples). Returns false, changing nothing, on wrong lengths.
+    pub fn push(
+        &mut self,
+        window: &[f32],
+        rr: &mut [f32],
+        template: &mut [f32],
+        remember_rr: bool,
+    ) -> bool {
         if window.len() != BEAT_LEN || template.len() != BEAT_LEN || rr.len() != N_RR {
             return false;
         }
@@ -188,7 +215,16 @@ impl BeatContext {
         rr[LONG] = pre / self.median_with_previous(pre, LONG_RR_BEATS);
         rr[LONGER] = pre / self.median_with_previous(pre, LONGER_RR_BEATS);
         rr[IRREGULARITY] = self.irregularity(pre);
-        rr[ONSET] = self.onset(pre);
+        self.recent_rr[self.next_recent] = pre;
+        self.next_recent = (self.next_recent + 1) % IRREGULARITY_BEATS;
+        self.n_recent = (self.n_recent + 1).min(IRREGULARITY_BEATS);
+        let step = self.step(pre);
+        rr[ONSET] = self.steps.iter().copied().fold(step, f32::min);
+        if !remember_rr {
+            return true;
+        }
+        self.steps[self.next_step] = step;
+        self.next_step = (self.next_step + 1) % ONSET_BEATS;
         self.pre_rr[self.next_rr] = pre;
         self.next_rr = (self.next_rr + 1) % LONGER_RR_BEATS;
         self.n_rr = (self.n_rr + 1).min(LONGER_RR_BEATS);
@@ -211,29 +247,32 @@ impl BeatContext {
         median_in_place(&mut self.scratch)
     }
 
-    /// The smallest step ratio of this beat and the previous [`ONSET_BEATS`] - 1 (stores this
-    /// beat's step). Call before storing `pre`.
-    fn onset(&mut self, pre: f32) -> f32 {
-        let step = if self.n_rr == 0 {
-            1.0
-        } else {
-            self.recent_with(pre, ONSET_LOCAL_BEATS);
-            self.scratch.pop();
-            let level = median_in_place(&mut self.scratch);
-            if level > 0.0 { pre / level } else { 1.0 }
-        };
-        self.steps[self.next_step] = step;
-        self.next_step = (self.next_step + 1) % ONSET_BEATS;
-        self.steps.iter().copied().fold(f32::INFINITY, f32::min)
+    /// This beat's step ratio: `pre` over the median of the previous [`ONSET_LOCAL_BEATS`]
+    /// pre-RRs (1 without history). `onset_ratio` is the smallest of it and the previous
+    /// [`ONSET_BEATS`] - 1 remembered steps. Call before storing `pre`.
+    fn step(&mut self, pre: f32) -> f32 {
+        if self.n_rr == 0 {
+            return 1.0;
+        }
+        self.recent_with(pre, ONSET_LOCAL_BEATS);
+        self.scratch.pop();
+        let level = median_in_place(&mut self.scratch);
+        if level > 0.0 { pre / level } else { 1.0 }
     }
 
     /// Median |successive difference| over the median of `pre` and the previous up to
-    /// [`IRREGULARITY_BEATS`] pre-RRs (0 without a previous one). Call before storing `pre`.
+    /// [`IRREGULARITY_BEATS`] pre-RRs of any beat (0 without a previous one). Call before storing
+    /// `pre`.
     fn irregularity(&mut self, pre: f32) -> f32 {
-        if self.n_rr == 0 {
+        if self.n_recent == 0 {
             return 0.0;
         }
-        self.recent_with(pre, IRREGULARITY_BEATS);
+        let n = self.n_recent;
+        let oldest = (self.next_recent + IRREGULARITY_BEATS - n) % IRREGULARITY_BEATS;
+        self.scratch.clear();
+        self.scratch
+            .extend((0..n).map(|k| self.recent_rr[(oldest + k) % IRREGULARITY_BEATS]));
+        self.scratch.push(pre);
         self.diffs.clear();
         self.diffs
             .extend(self.scratch.windows(2).map(|w| (w[1] - w[0]).abs()));
@@ -318,20 +357,35 @@ pub fn rr_features(peaks: &[usize], i: usize, out: &mut [f32]) -> bool {
 
 /// Beat inputs of every R-peak of a 130 Hz signal (mV) that has a full window and both
 /// neighbours (see [`beat_window`], [`rr_features`]; others are skipped), with a fresh
-/// [`BeatContext`]: the whole signal is one recording.
+/// [`BeatContext`]: the whole signal is one recording, its quality assessed from its first sample.
 pub fn beat_inputs(samples_130hz: &[f32], peaks: &[usize]) -> BeatInputs {
-    beat_inputs_after(samples_130hz, peaks, 0, &mut BeatContext::new())
+    let clean = peaks_in_clean_signal(samples_130hz, peaks);
+    beat_inputs_after(samples_130hz, peaks, 0, &mut BeatContext::new(), &clean)
+}
+
+/// Per peak: whether its 4 s signal-quality window of `samples_130hz` (windows from the first
+/// sample, [`QualityConfig::default`]) is usable; true where no window was assessed.
+pub fn peaks_in_clean_signal(samples_130hz: &[f32], peaks: &[usize]) -> Vec<bool> {
+    let Ok(report) = assess_quality(samples_130hz, MODEL_RATE_HZ, QualityConfig::default()) else {
+        return vec![true; peaks.len()];
+    };
+    peaks
+        .iter()
+        .map(|&p| report.window_at(p as u64).is_none_or(|q| q.usable))
+        .collect()
 }
 
 /// Like [`beat_inputs`], continuing `context`, for the peaks at index `from` or later only
 /// (earlier ones went through `context` before). A live session calls it on each new stretch of
 /// signal with `from` just past the last peak it fed, so every beat enters `context` once, in
-/// order.
+/// order. `clean[i]`: whether `peaks[i]` lies in usable signal (its interval then enters the
+/// rhythm history; missing entries count as clean).
 pub fn beat_inputs_after(
     samples_130hz: &[f32],
     peaks: &[usize],
     from: usize,
     context: &mut BeatContext,
+    clean: &[bool],
 ) -> BeatInputs {
     let mut out = BeatInputs::default();
     let mut row = [0.0f32; BEAT_CHANNELS * BEAT_LEN];
@@ -346,7 +400,12 @@ pub fn beat_inputs_after(
         let (win, template) = row.split_at_mut(BEAT_LEN);
         if rr_features(peaks, i, &mut feats[..N_RR_PLAIN])
             && beat_window(samples_130hz, p, win, &mut scratch)
-            && context.push(win, &mut feats, template)
+            && context.push(
+                win,
+                &mut feats,
+                template,
+                clean.get(i).copied().unwrap_or(true),
+            )
         {
             out.peaks.push(p);
             out.beats.extend_from_slice(&row);
@@ -412,6 +471,12 @@ mod tests {
         assert!(b.beat(3).is_none());
     }
 
+    /// [`beat_inputs`] with every beat entering the history (spike trains are not ECG-like
+    /// enough for the quality index).
+    fn remembering_every_beat(x: &[f32], peaks: &[usize]) -> BeatInputs {
+        beat_inputs_after(x, peaks, 0, &mut BeatContext::new(), &[])
+    }
+
     /// Beats every 100 samples, the R of beat k `amp(k)` mV above a flat baseline.
     fn spikes(n: usize, amp: impl Fn(usize) -> f32) -> (Vec<f32>, Vec<usize>) {
         let peaks: Vec<usize> = (1..=n).map(|k| k * 100).collect();
@@ -425,7 +490,7 @@ mod tests {
     #[test]
     fn template_is_the_median_of_the_previous_sixteen_beats() {
         let (x, peaks) = spikes(40, |k| k as f32);
-        let b = beat_inputs(&x, &peaks);
+        let b = remembering_every_beat(&x, &peaks);
         // rows are beats 1..=38 (amplitude = row + 1)
         assert_eq!(b.len(), 38);
         assert_eq!(b.template(0).unwrap(), b.beat(0).unwrap());
@@ -454,7 +519,7 @@ mod tests {
         peaks.push(71 * 130 + 65);
         peaks.push(72 * 130 + 65);
         let x = vec![0.0f32; 80 * 130];
-        let b = beat_inputs(&x, &peaks);
+        let b = remembering_every_beat(&x, &peaks);
         let ratio = |p: usize| {
             let i = b.peaks.iter().position(|&q| q == p).unwrap();
             b.rr_features(i).unwrap()[LONG]
@@ -466,7 +531,7 @@ mod tests {
         let long = push_pre_rr(&mut ctx, 0.4)[LONG];
         assert!((long - 0.4 / 0.6).abs() < 1e-6); // median of 0.8 and 0.4
         let (w, mut t) = ([0.0f32; BEAT_LEN], [0.0f32; BEAT_LEN]);
-        assert!(!ctx.push(&w[..3], &mut [0.4; N_RR], &mut t));
+        assert!(!ctx.push(&w[..3], &mut [0.4; N_RR], &mut t, true));
     }
 
     /// Pushes a flat beat with pre-RR `pre` into `ctx`; its completed RR features.
@@ -474,8 +539,58 @@ mod tests {
         let (w, mut t) = ([0.0f32; BEAT_LEN], [0.0f32; BEAT_LEN]);
         let mut rr = [1.0; N_RR];
         rr[0] = pre;
-        assert!(ctx.push(&w, &mut rr, &mut t));
+        assert!(ctx.push(&w, &mut rr, &mut t, true));
         rr
+    }
+
+    #[test]
+    fn beats_in_unusable_signal_stay_out_of_the_rhythm_history() {
+        let mut ctx = BeatContext::new();
+        for _ in 0..20 {
+            push_pre_rr(&mut ctx, 1.0);
+        }
+        // 300 flutter-like detections at 0.25 s, not remembered: each is read against 1.0 s
+        let (mut t, mut rr) = ([0.0f32; BEAT_LEN], [1.0f32; N_RR]);
+        for _ in 0..300 {
+            rr[0] = 0.25;
+            assert!(ctx.push(&[5.0; BEAT_LEN], &mut rr, &mut t, false));
+            assert_eq!((rr[LONG], rr[LONGER]), (0.25, 0.25));
+        }
+        // the run after it is early against references the flutter did not fill
+        let after = push_pre_rr(&mut ctx, 0.5);
+        assert_eq!((after[LONG], after[LONGER], after[ONSET]), (0.5, 0.5, 0.5));
+        let mut remembered = BeatContext::new();
+        for _ in 0..20 {
+            push_pre_rr(&mut remembered, 1.0);
+        }
+        for _ in 0..300 {
+            push_pre_rr(&mut remembered, 0.25);
+        }
+        assert_eq!(push_pre_rr(&mut remembered, 0.5)[LONGER], 2.0);
+    }
+
+    #[test]
+    fn noise_marks_its_peaks_unclean() {
+        // an ECG-like train: a 1.5 mV QRS (Gaussian, 15 ms) and a 0.3 mV T wave every 100 samples
+        let peaks: Vec<usize> = (1..=40).map(|k| k * 100).collect();
+        let mut x = vec![0.0f32; 4200];
+        for (i, v) in x.iter_mut().enumerate() {
+            for &p in &peaks {
+                let d = i as f32 - p as f32;
+                *v += 1.5 * (-0.5 * (d / 2.0).powi(2)).exp()
+                    + 0.3 * (-0.5 * ((d - 30.0) / 8.0).powi(2)).exp();
+            }
+        }
+        // 8 s of broadband noise in the middle (samples 1560..2600, quality windows 3 and 4)
+        let mut seed = 1u32;
+        for v in &mut x[1560..2600] {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            *v = (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+        }
+        let clean = peaks_in_clean_signal(&x, &peaks);
+        for (&p, &c) in peaks.iter().zip(&clean) {
+            assert_eq!(c, !(1560..2600).contains(&p), "peak {p}");
+        }
     }
 
     #[test]
@@ -555,7 +670,7 @@ mod tests {
     #[test]
     fn streaming_in_pieces_matches_one_pass() {
         let (x, peaks) = spikes(60, |k| 1.0 + (k % 7) as f32);
-        let whole = beat_inputs(&x, &peaks);
+        let whole = remembering_every_beat(&x, &peaks);
         let mut ctx = BeatContext::new();
         let mut streamed = BeatInputs::default();
         let mut from = 0usize;
@@ -567,8 +682,14 @@ mod tests {
                 .filter(|&&p| p >= start && p < end)
                 .map(|&p| p - start)
                 .collect();
-            let part =
-                beat_inputs_after(&x[start..end], &local, from.saturating_sub(start), &mut ctx);
+            let clean = vec![true; local.len()];
+            let part = beat_inputs_after(
+                &x[start..end],
+                &local,
+                from.saturating_sub(start),
+                &mut ctx,
+                &clean,
+            );
             if let Some(&last) = part.peaks.last() {
                 from = start + last + 1;
             }

@@ -119,7 +119,13 @@ impl ModelAnalyzer {
             let from = self
                 .last_fed
                 .map_or(0, |q| (q + 1).saturating_sub(w.start_index) as usize);
-            let inputs = beat_inputs_after(&w.samples_mv, &w.peaks, from, &mut self.beat_context);
+            let inputs = beat_inputs_after(
+                &w.samples_mv,
+                &w.peaks,
+                from,
+                &mut self.beat_context,
+                &w.clean,
+            );
             if let Some(&last) = inputs.peaks.last() {
                 self.last_fed = Some(abs(last));
                 match typer.classify(&inputs.beats, &inputs.rr) {
@@ -307,7 +313,7 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use super::*;
-    use crate::model_input::beat::{BEAT_PRE, beat_inputs};
+    use crate::model_input::beat::{BEAT_PRE, beat_inputs, peaks_in_clean_signal};
 
     /// Records every row it is asked to classify; calls everything N.
     #[derive(Default)]
@@ -337,8 +343,11 @@ mod tests {
         let recorder = Arc::new(Recorder::default());
         let mut analyzer = ModelAnalyzer::new(None, None, Some(recorder.clone()), Vec::new());
         let mut out = Vec::new();
+        // session-aligned quality, as the pipeline hands it over
+        let clean = peaks_in_clean_signal(&x, &peaks);
         for start in (0..x.len()).step_by(1000) {
             let end = (start + 2500).min(x.len());
+            let inside = |&(&p, _): &(&usize, &bool)| p >= start && p < end;
             let w = WindowSignal {
                 start_index: start as u64,
                 start_ms: 0,
@@ -346,10 +355,17 @@ mod tests {
                 samples_mv: x[start..end].to_vec(),
                 peaks: peaks
                     .iter()
-                    .filter(|&&p| p >= start && p < end)
-                    .map(|&p| p - start)
+                    .zip(&clean)
+                    .filter(inside)
+                    .map(|(&p, _)| p - start)
                     .collect(),
                 new_from: 0,
+                clean: peaks
+                    .iter()
+                    .zip(&clean)
+                    .filter(inside)
+                    .map(|(_, &c)| c)
+                    .collect(),
             };
             analyzer.analyze(std::slice::from_ref(&w), None, &mut out);
         }

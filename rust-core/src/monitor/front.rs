@@ -5,8 +5,9 @@
 use super::events::{EcgBatch, HeartRateSource, HeartRateUpdate, MonitorEvent, QualityUpdate};
 use super::rate::RateAdapter;
 use super::ring::{PeakRing, SampleRing};
-use crate::dsp::{QualityConfig, RPeakDetector, SignalQuality};
+use crate::dsp::{QualityConfig, RPeakDetector, SignalQuality, WindowQuality};
 use crate::sensor::EcgChunk;
+use std::collections::VecDeque;
 
 pub use crate::model_input::MODEL_RATE_HZ;
 /// Samples per drawing batch (0.5 s at 130 Hz).
@@ -24,6 +25,9 @@ pub struct EcgFrontEnd {
     rate: Option<RateAdapter>,
     detector: RPeakDetector,
     quality: SignalQuality,
+    /// Recent quality windows: (first sample, end, usable), oldest first; as many as the ring
+    /// of samples spans.
+    quality_windows: VecDeque<(u64, u64, bool)>,
     /// The 130 Hz signal (mV).
     pub samples: SampleRing,
     /// R-peaks (absolute 130 Hz indices).
@@ -51,6 +55,9 @@ impl EcgFrontEnd {
             rate: None,
             detector: RPeakDetector::new(MODEL_RATE_HZ)?,
             quality: SignalQuality::new(MODEL_RATE_HZ, QualityConfig::default())?,
+            quality_windows: VecDeque::with_capacity(
+                (ring_s / QualityConfig::default().window_s).ceil() as usize + 2,
+            ),
             samples: SampleRing::new(n),
             // 300 bpm over the ring.
             peaks: PeakRing::new((ring_s * 5.0).ceil() as usize + 8),
@@ -150,7 +157,7 @@ impl EcgFrontEnd {
             }
         }
         if let Some(q) = self.quality.push(x) {
-            let end = q.start + u64::from(q.len);
+            let end = self.remember_quality(&q);
             out.push(MonitorEvent::Quality(QualityUpdate {
                 at_ms: self.time_of(end) as i64,
                 score: q.score,
@@ -167,6 +174,26 @@ impl EcgFrontEnd {
                 self.flush_draw(out);
             }
         }
+    }
+
+    /// Keeps `q` among the recent quality windows; returns its end.
+    fn remember_quality(&mut self, q: &WindowQuality) -> u64 {
+        let end = q.start + u64::from(q.len);
+        if self.quality_windows.len() == self.quality_windows.capacity() {
+            self.quality_windows.pop_front();
+        }
+        self.quality_windows.push_back((q.start, end, q.usable));
+        end
+    }
+
+    /// Whether the quality window holding sample `index` was usable; `None` while that window is
+    /// not complete (or already forgotten).
+    pub fn usable_at(&self, index: u64) -> Option<bool> {
+        self.quality_windows
+            .iter()
+            .rev()
+            .find(|&&(start, end, _)| (start..end).contains(&index))
+            .map(|&(_, _, usable)| usable)
     }
 
     fn on_peak(&mut self, index: u64) {
@@ -214,6 +241,9 @@ impl EcgFrontEnd {
         self.detector.finish();
         while let Some(p) = self.detector.pop() {
             self.on_peak(p.index);
+        }
+        if let Some(q) = self.quality.finish() {
+            self.remember_quality(&q);
         }
         self.flush_draw(out);
         self.emit_heart_rate(out);

@@ -39,7 +39,8 @@ pub struct PipelineConfig {
     pub window_s: f64,
     /// A window closes every `step_s` seconds of signal.
     pub step_s: f64,
-    /// A window is analysed this long after its end (late R-peaks are final by then), s.
+    /// A window is analysed this long after its end, s: late R-peaks are final by then, and
+    /// with 4 s or more the quality window of every beat in it is complete.
     pub lag_s: f64,
     /// Windows analysed together at most (fast replay closes many per step).
     pub max_batch: usize,
@@ -52,7 +53,7 @@ impl Default for PipelineConfig {
         Self {
             window_s: 30.0,
             step_s: 5.0,
-            lag_s: 3.0,
+            lag_s: 4.0,
             max_batch: 16,
             flush_every_ms: 1_000,
         }
@@ -292,6 +293,10 @@ impl Pipeline {
             }
             let mut peaks = Vec::new();
             self.front.peaks.copy_span(start, end, &mut peaks);
+            let clean = peaks
+                .iter()
+                .map(|&p| self.front.usable_at(start + p as u64).unwrap_or(true))
+                .collect();
             let new_from_rel = self.classified_until.saturating_sub(start) as usize;
             let new_from = peaks.partition_point(|&p| p < new_from_rel);
             self.classified_until = end;
@@ -303,6 +308,7 @@ impl Pipeline {
                 samples_mv: samples,
                 peaks,
                 new_from,
+                clean,
             });
             if self.windows.len() >= self.cfg.max_batch {
                 self.analyze_pending(out);

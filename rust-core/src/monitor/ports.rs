@@ -21,6 +21,9 @@ pub struct WindowSignal {
     /// Peaks from this position in `peaks` on were not in the previous window (the ones to
     /// classify and count).
     pub new_from: usize,
+    /// Per peak: whether its 4 s signal-quality window (aligned to the session start) was usable
+    /// (true where not assessed). Only beats in clean signal enter the rhythm history.
+    pub clean: Vec<bool>,
 }
 
 /// Model inputs + models for a batch of windows.

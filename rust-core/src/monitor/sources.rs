@@ -138,6 +138,13 @@ impl<S: SensorSource> SensorSource for TimeLimited<S> {
             self.inner.stop(now_ms);
         }
     }
+
+    fn next_due_ms(&self) -> Option<i64> {
+        if self.stopped {
+            return None;
+        }
+        self.inner.next_due_ms().map(|due| due.min(self.end_ms))
+    }
 }
 
 /// The platform bridge's [`crate::sensor::bridge::StrapSession`] as a source: the app drives

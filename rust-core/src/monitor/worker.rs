@@ -127,7 +127,15 @@ fn run_session(run: Run, hub: &Hub, stop: &AtomicBool) {
                 }
             }
         }
-        clock.sleep_until_ms(now + step_ms);
+        let mut next = now + step_ms;
+        if matches!(pacing, Pacing::AsFastAsPossible { .. }) {
+            // a virtual clock skips idle stretches (a replay whose sensor clock jumped by years
+            // would otherwise take a step per virtual second)
+            if let Some(due) = source.next_due_ms() {
+                next = next.max(due);
+            }
+        }
+        clock.sleep_until_ms(next);
     }
     if catch_unwind(AssertUnwindSafe(|| pipeline.finish(reason, &mut out))).is_err() {
         log::error!("monitor: internal error while finishing the session");

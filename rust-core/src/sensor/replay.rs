@@ -229,6 +229,13 @@ impl<C: Clock> SensorSource for ReplaySource<C> {
     fn stop(&mut self, _now_ms: i64) {
         self.events.clear();
     }
+
+    fn next_due_ms(&self) -> Option<i64> {
+        let (t, _) = self.events.front()?;
+        let speed = self.speed?;
+        let (c0, e0) = self.start?;
+        Some(c0 + ((*t - e0) as f64 / speed).ceil() as i64)
+    }
 }
 
 /// A recording's default ECG channel as 73-sample ECG chunks (µV), times from 0.
@@ -305,5 +312,28 @@ mod tests {
         // 19 frame steps of ~561.5 ms at double speed ≈ 5.3 s "slept" on the manual clock.
         let slept = r.clock().slept_ms;
         assert!((5000..5700).contains(&slept), "{slept}");
+    }
+
+    #[test]
+    fn the_next_due_time_is_known_once_polling_started() {
+        let years_ms = 30 * 365 * 86_400_000i64;
+        let at = |t: i64| {
+            (
+                t,
+                SensorEvent::Contact {
+                    at_ms: t,
+                    contact: Some(true),
+                },
+            )
+        };
+        let mut r =
+            ReplaySource::from_events(vec![at(0), at(years_ms)], Some(1.0), ManualClock::default());
+        assert_eq!(r.next_due_ms(), None); // no time base before the first poll
+        let mut out = Vec::new();
+        assert!(r.poll(5_000, &mut out));
+        assert_eq!(out.len(), 1);
+        assert_eq!(r.next_due_ms(), Some(5_000 + years_ms));
+        assert!(!r.poll(5_000 + years_ms, &mut out));
+        assert_eq!(r.next_due_ms(), None);
     }
 }

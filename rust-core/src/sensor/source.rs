@@ -12,6 +12,11 @@ pub trait SensorSource {
     fn poll(&mut self, now_ms: i64, out: &mut Vec<SensorEvent>) -> bool;
     /// Stop (a live strap stops its stream and disconnects).
     fn stop(&mut self, now_ms: i64);
+    /// When the next event will be due on the caller's clock, if the source knows it ahead (a
+    /// replayed file); a virtual clock may skip idle time up to it. `None`: unknown.
+    fn next_due_ms(&self) -> Option<i64> {
+        None
+    }
 }
 
 /// An in-process peripheral (the simulator, a scripted fake): carries out commands and
