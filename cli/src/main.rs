@@ -240,6 +240,7 @@ fn peaks(args: &RecordingArgs) -> Result<(), String> {
         ]);
     }
     print!("{t}");
+    println!("{NOT_MEDICAL}");
     Ok(())
 }
 
@@ -288,6 +289,13 @@ fn hrv(args: &RecordingArgs) -> Result<(), String> {
         t.row(vec![name.to_string(), value, unit.to_string()]);
     }
     print!("{t}");
+    if summary.usable_fraction < 0.5 {
+        println!(
+            "Warning: only {:.0} % of the signal is usable (noise, lead off or a wrong unit): \
+             these figures are unreliable.",
+            summary.usable_fraction * 100.0
+        );
+    }
     println!("{NOT_MEDICAL}");
     Ok(())
 }
