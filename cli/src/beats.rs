@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 use stressbeat_core::{
-    analysis,
+    analysis::{self, EcgSpan},
     model::{BeatClass, BeatClassifier, ModelSignal},
     model_input::beat::beat_inputs,
 };
@@ -22,11 +22,42 @@ pub struct BeatsArgs {
     model: Option<PathBuf>,
 }
 
+/// A model file's load error, naming the file (the core's model errors name what is wrong with
+/// it, not the file).
+pub(crate) fn model_file_error(path: &std::path::Path, e: stressbeat_core::Error) -> String {
+    match e {
+        stressbeat_core::Error::Model(m) => format!("{}: model: {m}", path.display()),
+        e => e.to_string(),
+    }
+}
+
+/// The analysed span of a recording.
+fn span(args: &RecordingArgs) -> Result<EcgSpan, String> {
+    let rec = args.load()?;
+    analysis::select_span(&rec, &args.analysis_options()).map_err(|e| args.error(e))
+}
+
 /// The analysed span of a recording at the model rate, with its R-peaks.
 pub(crate) fn model_signal(args: &RecordingArgs) -> Result<ModelSignal, String> {
-    let rec = args.load()?;
-    let span = analysis::select_span(&rec, &args.analysis_options()).map_err(|e| e.to_string())?;
-    ModelSignal::from_span(&span).map_err(|e| e.to_string())
+    ModelSignal::from_span(&span(args)?).map_err(|e| args.error(e))
+}
+
+/// How far a model-rate R-peak may be from the recording-rate one it is reported as.
+const SAME_BEAT_S: f64 = 0.05;
+
+/// The recording-rate R-peak (as `stressbeat peaks` finds it) nearest to `sample`, within
+/// [`SAME_BEAT_S`]; else `sample` itself. The beat's sample then agrees with `peaks` exactly,
+/// instead of carrying the 130 Hz grid's rounding (±1.4 samples at 360 Hz).
+fn nearest_peak(native_peaks: &[usize], sample: usize, fs: f64) -> usize {
+    let i = native_peaks.partition_point(|&p| p < sample);
+    let candidates = [i.checked_sub(1), Some(i)];
+    candidates
+        .into_iter()
+        .flatten()
+        .filter_map(|j| native_peaks.get(j).copied())
+        .min_by_key(|&p| p.abs_diff(sample))
+        .filter(|&p| p.abs_diff(sample) as f64 <= SAME_BEAT_S * fs)
+        .unwrap_or(sample)
 }
 
 #[derive(Serialize)]
@@ -47,12 +78,14 @@ pub fn beats(args: &BeatsArgs) -> Result<(), String> {
     let loaded;
     let model = match &args.model {
         Some(path) => {
-            loaded = BeatClassifier::load_from_path(path).map_err(|e| e.to_string())?;
+            loaded = BeatClassifier::load_from_path(path).map_err(|e| model_file_error(path, e))?;
             &loaded
         }
         None => BeatClassifier::embedded().map_err(|e| e.to_string())?,
     };
-    let signal = model_signal(&args.recording)?;
+    let span = span(&args.recording)?;
+    let signal = ModelSignal::from_span(&span).map_err(|e| args.recording.error(e))?;
+    let native_peaks = analysis::detect_peaks(&span).map_err(|e| args.recording.error(e))?;
     let inputs = beat_inputs(&signal.samples_130hz, &signal.peaks_130hz);
     let predictions = model.classify_inputs(&inputs).map_err(|e| e.to_string())?;
     let beats: Vec<BeatJson> = inputs
@@ -60,7 +93,11 @@ pub fn beats(args: &BeatsArgs) -> Result<(), String> {
         .iter()
         .zip(&predictions)
         .map(|(&p, pred)| BeatJson {
-            sample: signal.record_sample(p),
+            sample: nearest_peak(
+                &native_peaks,
+                signal.record_sample(p),
+                span.sampling_rate_hz,
+            ),
             class: pred.class.as_str(),
             confidence: pred.confidence,
         })
@@ -77,7 +114,7 @@ pub fn beats(args: &BeatsArgs) -> Result<(), String> {
          both neighbours are skipped)",
         args.recording.path.display(),
         beats.len(),
-        signal.sampling_rate_hz,
+        crate::fmt_hz(signal.sampling_rate_hz),
         meta.name,
         meta.version,
         signal.peaks_130hz.len()
@@ -109,4 +146,21 @@ pub fn beats(args: &BeatsArgs) -> Result<(), String> {
     }
     println!("{NOT_MEDICAL}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nearest_peak;
+
+    #[test]
+    fn a_beat_takes_the_recording_rate_peak_within_50_ms() {
+        let peaks = [100, 460, 820];
+        assert_eq!(nearest_peak(&peaks, 101, 360.0), 100);
+        assert_eq!(nearest_peak(&peaks, 458, 360.0), 460);
+        assert_eq!(nearest_peak(&peaks, 830, 360.0), 820);
+        // 20 samples at 360 Hz is 56 ms: not the same beat
+        assert_eq!(nearest_peak(&peaks, 300, 360.0), 300);
+        assert_eq!(nearest_peak(&peaks, 840, 360.0), 840);
+        assert_eq!(nearest_peak(&[], 5, 360.0), 5);
+    }
 }

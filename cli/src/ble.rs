@@ -13,7 +13,7 @@ use stressbeat_core::sensor::{SensorEvent, SessionConfig, ble};
 #[derive(Args, Debug)]
 pub struct ScanArgs {
     /// How long to scan.
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = 5.0, value_parser = crate::args::positive, allow_negative_numbers = true)]
     seconds: f64,
     /// Print JSON instead of a table.
     #[arg(long)]
@@ -29,7 +29,7 @@ pub struct RecordArgs {
     #[arg(long)]
     out: PathBuf,
     /// Stop after this many minutes (default: until Ctrl-C).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::positive, allow_negative_numbers = true)]
     minutes: Option<f64>,
 }
 

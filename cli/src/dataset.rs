@@ -18,8 +18,9 @@ use stressbeat_core::{
     model_input::{
         MODEL_RATE_HZ,
         beat::{
-            AAMI_LABELS, BEAT_CHANNELS, BEAT_LEN, BEAT_PRE, IRREGULARITY_BEATS, LONG_RR_BEATS,
-            LONGER_RR_BEATS, RR_FEATURE_NAMES, TEMPLATE_BEATS, aami_class, beat_inputs,
+            AAMI_LABELS, BEAT_CHANNELS, BEAT_INPUTS_REVISION, BEAT_LEN, BEAT_PRE,
+            IRREGULARITY_BEATS, LONG_RR_BEATS, LONGER_RR_BEATS, RR_FEATURE_NAMES, TEMPLATE_BEATS,
+            aami_class, beat_inputs,
         },
         stress::{
             HRV_FEATURE_NAMES, MIN_USABLE_FRACTION, StressWindowConfig, WindowRenderer,
@@ -357,6 +358,7 @@ fn beats(args: &DatasetArgs, records_arg: &str) -> Result<(), String> {
             "record_names": names,
             "sampling_rate_hz": MODEL_RATE_HZ,
             "beat": {"length": BEAT_LEN, "pre": BEAT_PRE, "rr_features": RR_FEATURE_NAMES,
+                     "inputs_revision": BEAT_INPUTS_REVISION,
                      "normalisation": "window median subtracted, mV",
                      "channels": ["beat", "template"],
                      "template_beats": TEMPLATE_BEATS, "long_rr_beats": LONG_RR_BEATS,

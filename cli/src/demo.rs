@@ -31,7 +31,7 @@ use crate::{
 #[derive(Args, Debug)]
 pub struct DemoArgs {
     /// Simulated minutes (a stress episode fills the middle third).
-    #[arg(long, default_value_t = 20.0)]
+    #[arg(long, default_value_t = 20.0, value_parser = crate::args::positive, allow_negative_numbers = true)]
     minutes: f64,
     /// History database (default: a file in the user's data directory, printed).
     #[arg(long)]
@@ -205,6 +205,29 @@ pub(crate) fn run_session(
     })
 }
 
+/// Refuse a `--report` path that cannot be written before the session runs and is stored.
+fn check_report_path(report: Option<&Path>) -> Result<(), String> {
+    let Some(path) = report else { return Ok(()) };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(format!(
+            "--report {}: the folder {} does not exist",
+            path.display(),
+            dir.display()
+        ));
+    }
+    if path.is_dir() {
+        return Err(format!(
+            "--report {}: is a folder, not a file",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
 /// Print the summary and draw the report.
 fn finish(outcome: &Outcome, db: &Path, report: Option<&Path>, what: &str) -> Result<(), String> {
     let h = outcome
@@ -294,6 +317,7 @@ pub fn demo(args: &DemoArgs) -> Result<(), String> {
     if !(args.minutes.is_finite() && args.minutes > 0.0 && args.minutes <= 7.0 * 24.0 * 60.0) {
         return Err("--minutes must be between 0 and one week".into());
     }
+    check_report_path(args.report.as_deref())?;
     let faults = match &args.faults {
         Some(spec) => FaultConfig::parse(spec).map_err(|e| format!("--faults: {}", e.0))?,
         None => FaultConfig::default(),
@@ -415,6 +439,7 @@ fn calibrate(path: &Path) -> Result<(PersonalBaseline, u64), String> {
 
 /// Run `stressbeat replay`.
 pub fn replay(args: &ReplayArgs) -> Result<(), String> {
+    check_report_path(args.report.as_deref())?;
     let db = resolve_db(args.db.as_deref())?;
     println!("History database: {}", db.display());
     let mut engines = new_engines()?;

@@ -263,11 +263,33 @@ fn alert_json(a: &AlertRow) -> serde_json::Value {
 
 /// Run `stressbeat export`.
 pub fn export(args: &ExportArgs) -> Result<(), String> {
+    if args.rr && matches!(args.format, ExportFormat::Edf) {
+        return Err("--rr applies to --format csv only (an EDF+ export holds the raw ECG)".into());
+    }
     let path = args.db.clone().unwrap_or_else(default_db_path);
     let h = open_ro(&path)?;
     let file = File::create(&args.out)
         .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
-    let mut out = BufWriter::new(file);
+    let written = write_export(&h, args, BufWriter::new(file));
+    if written.is_err() {
+        // no half-written export left behind (e.g. an unknown session id)
+        let _ = std::fs::remove_file(&args.out);
+    }
+    println!(
+        "session {} -> {}: {}",
+        args.session,
+        args.out.display(),
+        written?
+    );
+    Ok(())
+}
+
+/// Write the export; what was written, in words.
+fn write_export(
+    h: &History,
+    args: &ExportArgs,
+    mut out: BufWriter<File>,
+) -> Result<String, String> {
     let what = match (args.format, args.rr) {
         (ExportFormat::Csv, false) => {
             let n = h
@@ -293,6 +315,5 @@ pub fn export(args: &ExportArgs) -> Result<(), String> {
     };
     out.flush()
         .map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
-    println!("session {} -> {}: {what}", args.session, args.out.display());
-    Ok(())
+    Ok(what)
 }

@@ -37,13 +37,13 @@ pub struct ImagesArgs {
     #[arg(long)]
     lead: Option<usize>,
     /// Start of the span, seconds from the start of the recording.
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", value_parser = crate::args::non_negative, allow_negative_numbers = true)]
     from: Option<f64>,
     /// End of the span, seconds from the start of the recording.
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", value_parser = crate::args::non_negative, allow_negative_numbers = true)]
     to: Option<f64>,
-    /// CSV only: sampling rate in Hz (otherwise taken from a time column).
-    #[arg(long, value_name = "HZ")]
+    /// CSV only: sampling rate in Hz (otherwise taken from a time column; warns if they differ).
+    #[arg(long, value_name = "HZ", value_parser = crate::args::positive, allow_negative_numbers = true)]
     fs: Option<f64>,
     /// CSV only: unit of the samples (default: the unit the file states, else µV or mV by amplitude).
     #[arg(long, value_enum)]

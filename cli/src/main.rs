@@ -1,5 +1,6 @@
 //! `stressbeat`: the StressBeat core on a laptop. Not a medical device.
 
+mod args;
 mod beats;
 mod bench_model;
 mod ble;
@@ -97,13 +98,13 @@ struct RecordingArgs {
     #[arg(long)]
     channel: Option<usize>,
     /// Start of the analysed span, seconds from the start of the recording.
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", value_parser = args::non_negative, allow_negative_numbers = true)]
     from: Option<f64>,
     /// End of the analysed span, seconds from the start of the recording.
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", value_parser = args::non_negative, allow_negative_numbers = true)]
     to: Option<f64>,
-    /// CSV only: sampling rate in Hz (otherwise taken from a time column).
-    #[arg(long, value_name = "HZ")]
+    /// CSV only: sampling rate in Hz (otherwise taken from a time column; warns if they differ).
+    #[arg(long, value_name = "HZ", value_parser = args::positive, allow_negative_numbers = true)]
     fs: Option<f64>,
     /// CSV only: unit of the samples (default: the unit the file states, else µV or mV by amplitude).
     #[arg(long, value_enum)]
@@ -131,6 +132,15 @@ impl RecordingArgs {
             }),
         };
         load_recording(&self.path, &opts).map_err(|e| e.to_string())
+    }
+
+    /// The core's error about this recording, naming the file where the message does not.
+    fn error(&self, e: stressbeat_core::Error) -> String {
+        use stressbeat_core::Error as E;
+        match e {
+            E::Io { .. } | E::Format { .. } | E::Unsupported { .. } => e.to_string(),
+            e => format!("{}: {e}", self.path.display()),
+        }
     }
 
     fn analysis_options(&self) -> AnalysisOptions {
@@ -163,8 +173,32 @@ fn exit_quietly_on_broken_pipe() {
     }));
 }
 
+/// Prints the core's warnings about input files and models to stderr (they name no person and
+/// hold no health data); the monitor's own warnings are shown by the live view instead.
+struct WarningLogger;
+
+impl log::Log for WarningLogger {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        metadata.level() <= log::Level::Warn
+            && ["stressbeat_core::formats", "stressbeat_core::model"]
+                .iter()
+                .any(|t| metadata.target().starts_with(t))
+    }
+
+    fn log(&self, record: &log::Record) {
+        if self.enabled(record.metadata()) {
+            eprintln!("stressbeat: warning: {}", record.args());
+        }
+    }
+
+    fn flush(&self) {}
+}
+
 fn main() -> ExitCode {
     exit_quietly_on_broken_pipe();
+    if log::set_logger(&WarningLogger).is_ok() {
+        log::set_max_level(log::LevelFilter::Warn);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Peaks(args) => peaks(&args),
@@ -194,6 +228,13 @@ fn main() -> ExitCode {
     }
 }
 
+/// A sampling rate for people: at most 3 decimals, no trailing zeros (an estimated 256.0000001
+/// prints as 256).
+fn fmt_hz(fs: f64) -> String {
+    let s = format!("{fs:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 fn print_json<T: Serialize>(value: &T) -> Result<(), String> {
     let s = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
     println!("{s}");
@@ -208,8 +249,8 @@ struct PeaksJson {
 
 fn peaks(args: &RecordingArgs) -> Result<(), String> {
     let rec = args.load()?;
-    let span = analysis::select_span(&rec, &args.analysis_options()).map_err(|e| e.to_string())?;
-    let peaks = analysis::detect_peaks(&span).map_err(|e| e.to_string())?;
+    let span = analysis::select_span(&rec, &args.analysis_options()).map_err(|e| args.error(e))?;
+    let peaks = analysis::detect_peaks(&span).map_err(|e| args.error(e))?;
     let fs = span.sampling_rate_hz;
     if args.json {
         return print_json(&PeaksJson {
@@ -218,10 +259,11 @@ fn peaks(args: &RecordingArgs) -> Result<(), String> {
         });
     }
     println!(
-        "{}: channel {} ({}), {fs} Hz, {:.1} s, {} R-peaks",
+        "{}: channel {} ({}), {} Hz, {:.1} s, {} R-peaks",
         rec.name,
         span.channel,
         span.label,
+        fmt_hz(fs),
         span.duration_s(),
         peaks.len()
     );
@@ -246,7 +288,7 @@ fn peaks(args: &RecordingArgs) -> Result<(), String> {
 
 fn hrv(args: &RecordingArgs) -> Result<(), String> {
     let rec = args.load()?;
-    let summary = analysis::analyze(&rec, &args.analysis_options()).map_err(|e| e.to_string())?;
+    let summary = analysis::analyze(&rec, &args.analysis_options()).map_err(|e| args.error(e))?;
     if args.json {
         return print_json(&summary);
     }
@@ -254,7 +296,7 @@ fn hrv(args: &RecordingArgs) -> Result<(), String> {
         "{}: {} at {} Hz, {:.1} s analysed, {} beats, {:.0} % of the signal usable",
         summary.record_name,
         summary.channel_label,
-        summary.sampling_rate_hz,
+        fmt_hz(summary.sampling_rate_hz),
         summary.duration_s,
         summary.beat_count,
         summary.usable_fraction * 100.0
@@ -330,6 +372,7 @@ struct ScoreJson {
     true_positives: usize,
     false_negatives: usize,
     false_positives: usize,
+    /// NaN (JSON null) when undefined, e.g. a record without reference beats.
     sensitivity: f64,
     positive_predictivity: f64,
     f1: f64,
@@ -351,6 +394,15 @@ impl From<&eval::Score> for ScoreJson {
             median_error_ms: s.median_abs_error_ms(),
             p95_error_ms: s.p95_abs_error_ms(),
         }
+    }
+}
+
+/// `value` with `precision` decimals; "n/a" when undefined (NaN).
+fn or_na(value: f64, precision: usize) -> String {
+    if value.is_nan() {
+        "n/a".into()
+    } else {
+        format!("{value:.precision$}")
     }
 }
 
@@ -402,11 +454,11 @@ fn eval_peaks(dir: &Path, json: bool) -> Result<(), String> {
             s.tp.to_string(),
             s.fn_.to_string(),
             s.fp.to_string(),
-            format!("{:.2}", s.sensitivity() * 100.0),
-            format!("{:.2}", s.positive_predictivity() * 100.0),
-            format!("{:.2}", s.f1() * 100.0),
-            format!("{:.1}", s.median_abs_error_ms()),
-            format!("{:.1}", s.p95_abs_error_ms()),
+            or_na(s.sensitivity() * 100.0, 2),
+            or_na(s.positive_predictivity() * 100.0, 2),
+            or_na(s.f1() * 100.0, 2),
+            or_na(s.median_abs_error_ms(), 1),
+            or_na(s.p95_abs_error_ms(), 1),
         ]
     };
     for r in &records {
@@ -419,4 +471,18 @@ fn eval_peaks(dir: &Path, json: bool) -> Result<(), String> {
          ventricular flutter episodes ([ … ]) excluded."
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{fmt_hz, or_na};
+
+    #[test]
+    fn rates_and_undefined_figures_print_for_people() {
+        assert_eq!(fmt_hz(256.000_000_103_832_63), "256");
+        assert_eq!(fmt_hz(130.0), "130");
+        assert_eq!(fmt_hz(128.5), "128.5");
+        assert_eq!(or_na(f64::NAN, 2), "n/a");
+        assert_eq!(or_na(99.5, 2), "99.50");
+    }
 }

@@ -26,7 +26,7 @@ Capture files hold the PMD data notifications as received by the phone (faults i
 )]
 pub struct SimulateArgs {
     /// Length of the simulation in minutes.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, value_parser = crate::args::positive, allow_negative_numbers = true)]
     minutes: f64,
     /// Faults to inject (capture output; for CSV only lead-off applies).
     #[arg(long, value_name = "SPEC", default_value = "", long_help = format!("Faults to inject: {SPEC_HELP}.\nExample: loss=5%,dup=1%,reorder=0.5%,corrupt=0.1%,jump=30m,drift=50ppm,disconnect=2m/10s,leadoff=5m/20s,silent=10m/30s"))]
@@ -35,31 +35,31 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Mean heart rate at rest, bpm.
-    #[arg(long, default_value_t = 65.0)]
+    #[arg(long, default_value_t = 65.0, value_parser = crate::args::positive, allow_negative_numbers = true)]
     hr: f64,
     /// Standard deviation of the RR intervals at rest, ms.
-    #[arg(long, value_name = "MS", default_value_t = 50.0)]
+    #[arg(long, value_name = "MS", default_value_t = 50.0, value_parser = crate::args::non_negative, allow_negative_numbers = true)]
     hrv: f64,
     /// LF/HF power ratio at rest.
-    #[arg(long, default_value_t = 1.5)]
+    #[arg(long, default_value_t = 1.5, value_parser = crate::args::positive, allow_negative_numbers = true)]
     lf_hf: f64,
     /// Start of a stress episode, minutes from the start (HR +20 bpm, RR std halved, LF/HF ×3).
-    #[arg(long, value_name = "MIN")]
+    #[arg(long, value_name = "MIN", value_parser = crate::args::non_negative, allow_negative_numbers = true)]
     stress_at: Option<f64>,
     /// Length of the stress episode, minutes.
-    #[arg(long, value_name = "M", default_value_t = 10.0)]
+    #[arg(long, value_name = "M", default_value_t = 10.0, value_parser = crate::args::non_negative, allow_negative_numbers = true)]
     stress_minutes: f64,
     /// Premature ventricular beats per minute.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = crate::args::non_negative, allow_negative_numbers = true)]
     pvc_per_min: f64,
     /// Premature atrial beats per minute.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = crate::args::non_negative, allow_negative_numbers = true)]
     pac_per_min: f64,
     /// Noise level: 0 = clean, 1 = a strap at rest (wander, EMG, motion bursts), higher = worse.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = crate::args::non_negative, allow_negative_numbers = true)]
     noise: f64,
     /// Add 50 Hz mains interference of this amplitude (µV).
-    #[arg(long, value_name = "UV", default_value_t = 0.0)]
+    #[arg(long, value_name = "UV", default_value_t = 0.0, value_parser = crate::args::non_negative, allow_negative_numbers = true)]
     mains: f64,
     /// Output: a PMD capture (`H10 ECG v1.0 binary data` + length-prefixed notifications), or a
     /// CSV `time_s,ecg_uv` when the name ends in .csv.

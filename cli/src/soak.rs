@@ -34,7 +34,7 @@ const DEFAULT_FAULTS: &str = "loss=5%,dup=1%,jump=30m,disconnect=2m/10s";
 #[derive(Args, Debug)]
 pub struct SoakArgs {
     /// Simulated hours.
-    #[arg(long, default_value_t = 24.0)]
+    #[arg(long, default_value_t = 24.0, value_parser = crate::args::positive, allow_negative_numbers = true)]
     hours: f64,
     /// Faults (see docs/simulator.md).
     #[arg(long, default_value = DEFAULT_FAULTS)]

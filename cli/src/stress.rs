@@ -10,7 +10,11 @@ use stressbeat_core::{
     model_input::stress::{StressWindowConfig, baseline_features, stress_windows},
 };
 
-use crate::{NOT_MEDICAL, RecordingArgs, beats::model_signal, print_json, table};
+use crate::{
+    NOT_MEDICAL, RecordingArgs, args,
+    beats::{model_file_error, model_signal},
+    print_json, table,
+};
 
 /// Arguments of `stressbeat stress`.
 #[derive(Args, Debug)]
@@ -22,10 +26,10 @@ pub struct StressArgs {
     #[arg(long, value_name = "PATH")]
     baseline: Option<PathBuf>,
     /// Start of the baseline span, seconds from the start of the baseline recording.
-    #[arg(long, value_name = "S", requires = "baseline")]
+    #[arg(long, value_name = "S", requires = "baseline", value_parser = args::non_negative, allow_negative_numbers = true)]
     baseline_from: Option<f64>,
     /// End of the baseline span, seconds from the start of the baseline recording.
-    #[arg(long, value_name = "S", requires = "baseline")]
+    #[arg(long, value_name = "S", requires = "baseline", value_parser = args::non_negative, allow_negative_numbers = true)]
     baseline_to: Option<f64>,
     /// A stress model (`.onnx` with its `.json` beside it) instead of the embedded one.
     #[arg(long, value_name = "FILE.onnx")]
@@ -44,11 +48,19 @@ struct WindowJson {
 
 #[derive(Serialize)]
 struct SummaryJson {
+    /// Mean over the scored windows.
     stress_probability: Option<f32>,
+    /// None when under [`MIN_SCORED_FRACTION`] of the windows could be scored.
     stressed: Option<bool>,
+    scored_windows: usize,
+    windows: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
-    note: Option<&'static str>,
+    note: Option<String>,
 }
+
+/// The share of windows that must be scored for the summary to give a verdict: a recording
+/// mostly of noise says little about the person, whatever its few clean windows say.
+const MIN_SCORED_FRACTION: f64 = 0.5;
 
 #[derive(Serialize)]
 struct StressJson {
@@ -69,7 +81,7 @@ enum Scorer {
 impl Scorer {
     fn new(model: Option<&PathBuf>) -> Result<Self, String> {
         if let Some(path) = model {
-            let m = StressModel::load_from_path(path).map_err(|e| e.to_string())?;
+            let m = StressModel::load_from_path(path).map_err(|e| model_file_error(path, e))?;
             return Ok(Scorer::Model(Box::new(m)));
         }
         match StressModel::embedded() {
@@ -122,6 +134,35 @@ impl Scorer {
 /// Per window: start and end (s from the start of the recording) and the probability.
 type Scored = Vec<(f64, f64, Option<f32>)>;
 
+/// The recording's verdict: the mean probability of its scored windows, and a verdict only
+/// when at least [`MIN_SCORED_FRACTION`] of its windows were scored.
+fn summarize(scored: &Scored, threshold: f32) -> SummaryJson {
+    let probs: Vec<f32> = scored.iter().filter_map(|w| w.2).collect();
+    let mean = (!probs.is_empty()).then(|| probs.iter().sum::<f32>() / probs.len() as f32);
+    let enough = probs.len() as f64 >= MIN_SCORED_FRACTION * scored.len() as f64;
+    let note = if scored.is_empty() {
+        Some("the recording is shorter than one 30 s window".to_string())
+    } else if mean.is_none() {
+        Some(UNSCORED.to_string())
+    } else if !enough {
+        Some(format!(
+            "only {} of {} windows have usable signal (a verdict needs {:.0} %)",
+            probs.len(),
+            scored.len(),
+            MIN_SCORED_FRACTION * 100.0
+        ))
+    } else {
+        None
+    };
+    SummaryJson {
+        stress_probability: mean,
+        stressed: mean.filter(|_| enough).map(|p| p >= threshold),
+        scored_windows: probs.len(),
+        windows: scored.len(),
+        note,
+    }
+}
+
 /// Score the recording's windows and print them with a summary.
 pub fn stress(args: &StressArgs) -> Result<(), String> {
     let scorer = Scorer::new(args.model.as_ref())?;
@@ -152,17 +193,7 @@ pub fn stress(args: &StressArgs) -> Result<(), String> {
     let signal = model_signal(&args.recording)?;
     let scored = scorer.score(&signal, baseline.as_deref())?;
     let threshold = scorer.threshold();
-    let probs: Vec<f32> = scored.iter().filter_map(|w| w.2).collect();
-    let mean = (!probs.is_empty()).then(|| probs.iter().sum::<f32>() / probs.len() as f32);
-    let summary = SummaryJson {
-        stress_probability: mean,
-        stressed: mean.map(|p| p >= threshold),
-        note: mean.is_none().then_some(if scored.is_empty() {
-            "the recording is shorter than one 30 s window"
-        } else {
-            UNSCORED
-        }),
-    };
+    let summary = summarize(&scored, threshold);
     let windows: Vec<WindowJson> = scored
         .iter()
         .map(|&(start_s, end_s, p)| WindowJson {
@@ -198,19 +229,47 @@ pub fn stress(args: &StressArgs) -> Result<(), String> {
             "population (no --baseline given)"
         }
     );
-    match summary.stress_probability {
-        Some(p) => println!(
+    match (summary.stress_probability, summary.stressed) {
+        (Some(p), Some(stressed)) => println!(
             "Summary: mean stress probability {p:.2} over {} of {} windows: {}.",
-            probs.len(),
-            windows.len(),
-            if p >= threshold {
-                "stressed"
-            } else {
-                "not stressed"
-            }
+            summary.scored_windows,
+            summary.windows,
+            if stressed { "stressed" } else { "not stressed" }
         ),
-        None => println!("Summary: no score: {}.", summary.note.unwrap_or(UNSCORED)),
+        (Some(p), None) => println!(
+            "Summary: no verdict: {} (mean stress probability of those windows {p:.2}).",
+            summary.note.as_deref().unwrap_or(UNSCORED)
+        ),
+        (None, _) => println!(
+            "Summary: no score: {}.",
+            summary.note.as_deref().unwrap_or(UNSCORED)
+        ),
     }
     println!("{NOT_MEDICAL}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_verdict_needs_half_the_windows_scored() {
+        let window = |i: usize, p: Option<f32>| (i as f64 * 5.0, i as f64 * 5.0 + 30.0, p);
+        let mostly_noise: Scored = (0..10).map(|i| window(i, (i < 4).then_some(0.9))).collect();
+        let s = summarize(&mostly_noise, 0.5);
+        assert_eq!((s.stress_probability, s.stressed), (Some(0.9), None));
+        assert_eq!((s.scored_windows, s.windows), (4, 10));
+        assert!(s.note.unwrap().contains("only 4 of 10"));
+        let half: Scored = (0..10).map(|i| window(i, (i < 5).then_some(0.2))).collect();
+        let s = summarize(&half, 0.5);
+        assert_eq!((s.stressed, s.note), (Some(false), None));
+        assert_eq!(summarize(&vec![window(0, None)], 0.5).stressed, None);
+        assert!(
+            summarize(&Vec::new(), 0.5)
+                .note
+                .unwrap()
+                .contains("shorter")
+        );
+    }
 }

@@ -63,14 +63,23 @@ pub fn select_span(rec: &Recording, opts: &AnalysisOptions) -> Result<EcgSpan> {
             sig.label, sig.unit
         ))
     })?;
+    for (what, t) in [("start", opts.from_s), ("end", opts.to_s)] {
+        if let Some(t) = t
+            && !(t.is_finite() && t >= 0.0)
+        {
+            return Err(Error::InvalidArgument(format!(
+                "the span's {what} ({t} s) must be a number of seconds ≥ 0"
+            )));
+        }
+    }
     let n = sig.samples.len();
-    let to_index = |t: f64| ((t * fs).round().max(0.0) as usize).min(n);
+    let to_index = |t: f64| ((t * fs).round() as usize).min(n);
     let start = opts.from_s.map_or(0, to_index);
     let end = opts.to_s.map_or(n, to_index);
     if let (Some(a), Some(b)) = (opts.from_s, opts.to_s) {
         if b <= a {
             return Err(Error::InvalidArgument(format!(
-                "--to ({b} s) must be after --from ({a} s)"
+                "the span's end ({b} s) must be after its start ({a} s)"
             )));
         }
     }

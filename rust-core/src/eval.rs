@@ -53,14 +53,19 @@ pub struct Score {
     pub false_positives: Vec<i64>,
 }
 
+/// `a / b`; NaN when `b` is 0 (nothing to score: no reference beats, or no detections).
 fn ratio(a: usize, b: usize) -> f64 {
-    if b == 0 { 1.0 } else { a as f64 / b as f64 }
+    if b == 0 {
+        f64::NAN
+    } else {
+        a as f64 / b as f64
+    }
 }
 
-/// The `q`-quantile (0..1) of `v` (nearest-rank on the sorted absolute values); 0 when empty.
+/// The `q`-quantile (0..1) of `v` (nearest-rank on the sorted absolute values); NaN when empty.
 fn abs_quantile(v: &[f64], q: f64) -> f64 {
     if v.is_empty() {
-        return 0.0;
+        return f64::NAN;
     }
     let mut a: Vec<f64> = v.iter().map(|x| x.abs()).collect();
     a.sort_by(f64::total_cmp);
@@ -69,7 +74,8 @@ fn abs_quantile(v: &[f64], q: f64) -> f64 {
 }
 
 impl Score {
-    /// Sensitivity TP / (TP + FN).
+    /// Sensitivity TP / (TP + FN); NaN without reference beats. The ratios and timing
+    /// statistics are NaN when undefined, never a flattering 100 % or 0 ms.
     pub fn sensitivity(&self) -> f64 {
         ratio(self.tp, self.tp + self.fn_)
     }
@@ -92,7 +98,7 @@ impl Score {
     /// Mean signed timing error (bias), ms.
     pub fn mean_error_ms(&self) -> f64 {
         if self.timing_errors_ms.is_empty() {
-            0.0
+            f64::NAN
         } else {
             self.timing_errors_ms.iter().sum::<f64>() / self.timing_errors_ms.len() as f64
         }
@@ -254,6 +260,17 @@ mod tests {
         assert!((s.f1() - 4.0 / 6.0).abs() < 1e-12);
         assert_eq!(s.median_abs_error_ms(), 2.0);
         assert_eq!(s.p95_abs_error_ms(), 10.0);
+    }
+
+    #[test]
+    fn nothing_to_score_is_undefined_not_perfect() {
+        let s = score_record("x", &[ann(100, "+")], 1000.0, &[], &EvalOptions::default());
+        assert_eq!((s.tp, s.fn_, s.fp), (0, 0, 0));
+        assert!(s.sensitivity().is_nan() && s.positive_predictivity().is_nan() && s.f1().is_nan());
+        assert!(s.median_abs_error_ms().is_nan());
+        let only_false = score_record("x", &[], 1000.0, &[5], &EvalOptions::default());
+        assert!(only_false.sensitivity().is_nan());
+        assert_eq!(only_false.positive_predictivity(), 0.0);
     }
 
     #[test]

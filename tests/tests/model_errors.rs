@@ -12,6 +12,7 @@ use stressbeat_core::{
         BeatClassifier, CORE_VOCABULARY, HrvFallback, ModelError, OnnxGraph, StressModel,
         TensorSpec, TractStage, sha256_hex,
     },
+    model_input::beat::BEAT_INPUTS_REVISION,
 };
 
 fn model_file(name: &str) -> Vec<u8> {
@@ -300,13 +301,27 @@ fn names_the_core_cannot_compute_are_mismatches() {
         load_stress(&onnx, &m),
         Err(ModelError::FeatureMismatch { field, .. }) if field == "sampling_rate_hz"
     ));
-    let (onnx, mut meta) = beat_files();
-    meta["beat"]["length"] = json!(CORE_VOCABULARY.beat_length + 1);
-    let err = BeatClassifier::load(&onnx, &bytes(&meta)).unwrap_err();
+    let (onnx, meta) = beat_files();
+    let mut m = meta.clone();
+    m["beat"]["length"] = json!(CORE_VOCABULARY.beat_length + 1);
+    let err = BeatClassifier::load(&onnx, &bytes(&m)).unwrap_err();
     assert!(
         matches!(&err, ModelError::FeatureMismatch { field, .. } if field == "beat.length"),
         "{err:?}"
     );
+    // beat-input rules newer than the core's: a mismatch
+    let mut m = meta.clone();
+    m["beat"]["inputs_revision"] = json!(BEAT_INPUTS_REVISION + 1);
+    let err = BeatClassifier::load(&onnx, &bytes(&m)).unwrap_err();
+    assert!(
+        matches!(&err, ModelError::FeatureMismatch { field, .. } if field == "beat.inputs_revision"),
+        "{err:?}"
+    );
+    // older ones load and say which they are (a file without the field is revision 1)
+    let mut m = meta;
+    m["beat"].as_object_mut().unwrap().remove("inputs_revision");
+    let old = BeatClassifier::load(&onnx, &bytes(&m)).unwrap();
+    assert_eq!(old.metadata().beat.as_ref().unwrap().inputs_revision, 1);
 }
 
 #[test]

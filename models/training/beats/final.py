@@ -116,7 +116,9 @@ def main() -> None:
         "inputs": [{"name": "beat", "shape": [-1, data.beats.shape[1], data.length]}, {"name": "rr", "shape": [-1, n_rr]}],
         "output": {"name": "probabilities", "labels": LABELS},
         "beat": {"length": data.length, "pre": int(data.meta["beat"]["pre"]),
-                 "rr_features": list(data.meta["beat"]["rr_features"])},
+                 "rr_features": list(data.meta["beat"]["rr_features"]),
+                 # exports made before the field existed computed revision 1 or 2: refuse to guess
+                 "inputs_revision": int(data.meta["beat"]["inputs_revision"])},
         "threshold": 0.5,
         "quantization": "int8 weights (symmetric, per output channel, DequantizeLinear), float activations",
         "metrics": metrics,

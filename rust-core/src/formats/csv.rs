@@ -1,6 +1,7 @@
 //! Delimited text recordings (CSV, TSV, `;`-separated) with one ECG column.
 //!
-//! Layout: optional `#` comment lines, one header row, then one row per sample. Delimiter
+//! Layout: optional `#` comment lines, one header row (optional: a first row of numbers only is
+//! data, its columns named `column 1`, `column 2`, …), then one row per sample. Delimiter
 //! `,`, `;` or tab (whichever the header row uses most); `"quoted"` fields with `""` escapes;
 //! blank lines and CRLF line ends are ignored.
 //!
@@ -11,7 +12,8 @@
 //!   units (`"raw"`). Otherwise the amplitude decides ([`infer_unit`]): µV when the typical 2 s
 //!   peak-to-peak is at least [`crate::record::MICROVOLT_PEAK_TO_PEAK`] (no ECG spans 50 mV),
 //!   else mV.
-//! - Sampling rate: the caller's (`--fs`); else **estimated** from a time column (`time`,
+//! - Sampling rate: the caller's (`--fs`; a warning is logged when it differs by more than 2 %
+//!   from the time column's estimate); else **estimated** from a time column (`time`,
 //!   `timestamp`, `*datetime*`, …) as (rows − 1) / (last time − first time). Numeric times are
 //!   seconds unless the name says `ms`/`us`/`ns`, or their size says epoch ms/µs/ns; text times
 //!   are `[YYYY-MM-DD ]HH:MM:SS[.frac]`. With neither, [`CsvError::NeedsSamplingRate`].
@@ -70,7 +72,8 @@ pub fn parse(text: &str, opts: &CsvOptions) -> Result<Signal, CsvError> {
         .lines()
         .enumerate()
         .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
-        .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
+        .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .peekable();
     let (header_line, header) = lines
         .next()
         .ok_or_else(|| ParseError::at_line(1, "no header row"))?;
@@ -78,32 +81,44 @@ pub fn parse(text: &str, opts: &CsvOptions) -> Result<Signal, CsvError> {
         .into_iter()
         .max_by_key(|&d| header.matches(d).count())
         .unwrap_or(',');
-    let names = split_row(header, delimiter).map_err(|e| ParseError::at_line(header_line, e))?;
+    let mut row = Row::default();
+    row.split(header, delimiter)
+        .map_err(|e| ParseError::at_line(header_line, e))?;
+    // A first row of numbers only is data: the file has no header.
+    let headerless = row.cells().all(|c| parse_number(c, delimiter).is_some());
+    let names: Vec<String> = if headerless {
+        (1..=row.len()).map(|i| format!("column {i}")).collect()
+    } else {
+        row.cells().map(String::from).collect()
+    };
     if names.first().is_some_and(|n| n == "Name") && names.get(1).is_some_and(|n| n == "Sport") {
         return Err(CsvError::NotEcg(
             "a Polar Flow training export (1 Hz heart rate), without ECG samples".into(),
         ));
     }
-    let rows: Vec<(usize, Vec<String>)> = lines
-        .map(|(ln, l)| {
-            split_row(l, delimiter)
-                .map(|r| (ln, r))
-                .map_err(|e| ParseError::at_line(ln, e))
-        })
-        .collect::<Result<_, _>>()?;
     // A units row right under the header (`s,mV`): no numbers, at least one voltage unit.
-    let units_row = rows.first().map(|(_, r)| r.clone()).filter(|r| {
-        r.iter().all(|c| parse_number(c, delimiter).is_none())
-            && r.iter().any(|c| canonical_unit(c).is_some())
-    });
-    let rows = rows
-        .get(usize::from(units_row.is_some())..)
-        .unwrap_or_default();
-    let Some((first_line, first_row)) = rows.first() else {
+    let mut units_row = None;
+    if let Some(&(ln, line)) = lines.peek().filter(|_| !headerless) {
+        row.split(line, delimiter)
+            .map_err(|e| ParseError::at_line(ln, e))?;
+        if row.cells().all(|c| parse_number(c, delimiter).is_none())
+            && row.cells().any(|c| canonical_unit(c).is_some())
+        {
+            units_row = Some(row.cells().map(String::from).collect::<Vec<_>>());
+            lines.next();
+        }
+    }
+    let mut data = headerless
+        .then_some((header_line, header))
+        .into_iter()
+        .chain(lines);
+    let Some((first_line, first)) = data.next() else {
         return Err(ParseError::at_line(header_line + 1, "no data rows after the header").into());
     };
+    row.split(first, delimiter)
+        .map_err(|e| ParseError::at_line(first_line, e))?;
 
-    let time_col = names.iter().position(|n| is_time_name(n));
+    let time_col = names.iter().position(|n| !headerless && is_time_name(n));
     let ecg_col = names
         .iter()
         .position(|n| base_name(n).eq_ignore_ascii_case("ecg"));
@@ -113,12 +128,12 @@ pub fn parse(text: &str, opts: &CsvOptions) -> Result<Signal, CsvError> {
             .rev()
             .find(|&c| {
                 Some(c) != time_col
-                    && first_row
+                    && row
                         .get(c)
                         .is_some_and(|v| parse_number(v, delimiter).is_some())
             })
             .ok_or_else(|| {
-                ParseError::at_line(*first_line, "no numeric column (and none named \"ecg\")")
+                ParseError::at_line(first_line, "no numeric column (and none named \"ecg\")")
             })?,
     };
     let name = names.get(col).cloned().unwrap_or_default();
@@ -128,34 +143,54 @@ pub fn parse(text: &str, opts: &CsvOptions) -> Result<Signal, CsvError> {
         )));
     }
 
-    let mut samples = Vec::with_capacity(rows.len());
-    for (ln, row) in rows {
+    // One pass over the rows, keeping only the samples (and the time column's running span).
+    let mut samples = Vec::with_capacity(text.len() / (first.len() + 1));
+    let mut time_axis = time_col.map(|tc| TimeAxis::new(&names[tc], delimiter));
+    let mut line = (first_line, first);
+    loop {
+        let ln = line.0;
         if row.len() != names.len() {
             return Err(ParseError::at_line(
-                *ln,
+                ln,
                 format!("{} fields, the header has {}", row.len(), names.len()),
             )
             .into());
         }
-        let cell = row.get(col).map(|s| s.trim()).unwrap_or_default();
+        let cell = row.get(col).unwrap_or_default();
         let v = if cell.is_empty() {
             f32::NAN
         } else {
             parse_number(cell, delimiter).ok_or_else(|| {
-                ParseError::at_line(*ln, format!("{name:?} value {cell:?} is not a number"))
+                ParseError::at_line(ln, format!("{name:?} value {cell:?} is not a number"))
             })? as f32
         };
         samples.push(v);
+        if let (Some(axis), Some(tc)) = (time_axis.as_mut(), time_col) {
+            axis.push(row.get(tc).unwrap_or_default(), ln);
+        }
+        let Some(next) = data.next() else { break };
+        line = next;
+        row.split(line.1, delimiter)
+            .map_err(|e| ParseError::at_line(line.0, e))?;
     }
 
-    let sampling_rate_hz = match (opts.sampling_rate_hz, time_col) {
+    let estimated = time_axis.map(TimeAxis::rate);
+    let sampling_rate_hz = match (opts.sampling_rate_hz, estimated) {
+        // the given rate wins (a time column may hold indices, or skip lost samples), but not
+        // silently
+        (Some(fs), Some(Ok(est))) if (fs / est - 1.0).abs() > RATE_DISAGREEMENT => {
+            log::warn!(
+                "the given sampling rate {fs} Hz differs from the time column {:?} ({est:.3} Hz \
+                 from its rows); using {fs} Hz",
+                time_col
+                    .and_then(|c| names.get(c))
+                    .map_or("", String::as_str)
+            );
+            fs
+        }
+        // a given rate also stands in for a time column that cannot be read
         (Some(fs), _) => fs,
-        (None, Some(tc)) => estimate_rate(
-            rows,
-            tc,
-            names.get(tc).map(String::as_str).unwrap_or_default(),
-            delimiter,
-        )?,
+        (None, Some(estimate)) => estimate?,
         (None, None) => return Err(CsvError::NeedsSamplingRate),
     };
     let stated = units_row
@@ -176,33 +211,65 @@ pub fn parse(text: &str, opts: &CsvOptions) -> Result<Signal, CsvError> {
     })
 }
 
-/// Split one row at `delimiter`, honouring `"quoted"` fields with `""` escapes (RFC 4180).
-fn split_row(line: &str, delimiter: char) -> Result<Vec<String>, String> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut chars = line.chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
+/// How far (relative) a caller's sampling rate may be from a time column's estimate.
+const RATE_DISAGREEMENT: f64 = 0.02;
+
+/// One row's fields, kept in one reused buffer (no allocation per row once it has grown).
+#[derive(Debug, Default)]
+struct Row {
+    text: String,
+    /// End (in `text`) of each field.
+    ends: Vec<usize>,
+}
+
+impl Row {
+    /// Split `line` at `delimiter`, honouring `"quoted"` fields with `""` escapes (RFC 4180).
+    fn split(&mut self, line: &str, delimiter: char) -> Result<(), String> {
+        self.text.clear();
+        self.ends.clear();
+        let mut field_start = 0;
+        let mut chars = line.chars().peekable();
+        let mut quoted = false;
+        while let Some(c) = chars.next() {
+            match (quoted, c) {
+                (true, '"') if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    self.text.push('"');
+                }
+                (true, '"') => quoted = false,
+                (true, c) => self.text.push(c),
+                (false, '"') if self.text[field_start..].trim().is_empty() => {
+                    self.text.truncate(field_start);
+                    quoted = true;
+                }
+                (false, c) if c == delimiter => {
+                    self.ends.push(self.text.len());
+                    field_start = self.text.len();
+                }
+                (false, c) => self.text.push(c),
             }
-            (true, '"') => quoted = false,
-            (true, c) => field.push(c),
-            (false, '"') if field.trim().is_empty() => {
-                field.clear();
-                quoted = true;
-            }
-            (false, c) if c == delimiter => fields.push(std::mem::take(&mut field)),
-            (false, c) => field.push(c),
         }
+        if quoted {
+            return Err("unterminated quoted field".into());
+        }
+        self.ends.push(self.text.len());
+        Ok(())
     }
-    if quoted {
-        return Err("unterminated quoted field".into());
+
+    fn len(&self) -> usize {
+        self.ends.len()
     }
-    fields.push(field);
-    Ok(fields.into_iter().map(|f| f.trim().to_string()).collect())
+
+    /// Field `i`, trimmed.
+    fn get(&self, i: usize) -> Option<&str> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        Some(self.text[start..end].trim())
+    }
+
+    fn cells(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).filter_map(|i| self.get(i))
+    }
 }
 
 /// A number; with `;` as delimiter a decimal comma is accepted too.
@@ -328,65 +395,106 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// Estimate the sampling rate from a time column: (rows − 1) / (last − first).
-fn estimate_rate(
-    rows: &[(usize, Vec<String>)],
-    col: usize,
-    name: &str,
+/// The first row's time as an integer, a number and a clock time (whichever it parses as).
+#[derive(Debug, Clone, Copy)]
+struct FirstTime {
+    int: Option<i64>,
+    number: Option<f64>,
+    clock: Option<(i64, f64)>,
+}
+
+/// A time column read row by row: the sampling rate is (rows − 1) / (last − first time).
+struct TimeAxis<'a> {
+    name: &'a str,
     delimiter: char,
-) -> Result<f64, CsvError> {
-    let cell = |row: &Vec<String>| {
-        row.get(col)
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default()
-    };
-    let (Some((first_ln, first)), Some((last_ln, last))) = (rows.first(), rows.last()) else {
-        return Err(CsvError::NeedsSamplingRate);
-    };
-    if rows.len() < 2 {
-        return Err(CsvError::NeedsSamplingRate);
-    }
-    let (f, l) = (cell(first), cell(last));
-    // seconds since the first row; integers are subtracted exactly (epoch ns exceed f64's 2^53)
-    let seconds = |s: &str, ln: usize| -> Result<f64, CsvError> {
-        let since_first = match (s.parse::<i64>(), f.parse::<i64>()) {
-            (Ok(v), Ok(v0)) => Some(v.checked_sub(v0).map_or(f64::NAN, |d| d as f64)),
-            _ => parse_number(s, delimiter)
-                .zip(parse_number(&f, delimiter))
-                .map(|(v, v0)| v - v0),
-        };
-        match since_first {
-            Some(d) => Ok(d * time_unit_s(name, parse_number(&f, delimiter).unwrap_or(0.0))),
-            None => parse_clock_time(s)
-                .zip(parse_clock_time(&f))
-                .map(|((d, t), (d0, t0))| (d - d0) as f64 * 86_400.0 + (t - t0))
-                .ok_or_else(|| {
-                    ParseError::at_line(ln, format!("time {s:?} is neither a number nor HH:MM:SS"))
-                        .into()
-                }),
+    first: Option<FirstTime>,
+    seconds_per_unit: f64,
+    rows: usize,
+    /// Seconds since the first row, of the last row read.
+    last_s: f64,
+    error: Option<CsvError>,
+}
+
+impl<'a> TimeAxis<'a> {
+    fn new(name: &'a str, delimiter: char) -> Self {
+        Self {
+            name,
+            delimiter,
+            first: None,
+            seconds_per_unit: 1.0,
+            rows: 0,
+            last_s: 0.0,
+            error: None,
         }
-    };
-    // every time must parse and never go backwards
-    let mut prev = f64::NEG_INFINITY;
-    for (ln, row) in rows {
-        let t = seconds(&cell(row), *ln)?;
-        if t.is_nan() || t < prev {
-            return Err(
-                ParseError::at_line(*ln, format!("time goes backwards ({:?})", cell(row))).into(),
-            );
+    }
+
+    /// Seconds of `s` since the first row; integers are subtracted exactly (epoch ns exceed
+    /// f64's 2^53).
+    fn seconds(&self, s: &str) -> Option<f64> {
+        let first = self.first?;
+        if let (Ok(v), Some(v0)) = (s.parse::<i64>(), first.int) {
+            return Some(v.checked_sub(v0).map_or(f64::NAN, |d| d as f64) * self.seconds_per_unit);
         }
-        prev = t;
+        if let (Some(v), Some(v0)) = (parse_number(s, self.delimiter), first.number) {
+            return Some((v - v0) * self.seconds_per_unit);
+        }
+        parse_clock_time(s)
+            .zip(first.clock)
+            .map(|((d, t), (d0, t0))| (d - d0) as f64 * 86_400.0 + (t - t0))
     }
-    let span = seconds(&l, *last_ln)? - seconds(&f, *first_ln)?;
-    let fs = (rows.len() - 1) as f64 / span;
-    if !PLAUSIBLE_RATE_HZ.contains(&fs) {
-        return Err(ParseError::in_part(
-            format!("column {name:?}"),
-            format!("estimated sampling rate {fs} Hz is implausible; pass --fs HZ"),
-        )
-        .into());
+
+    /// Read one row's time; every time must parse and never go backwards.
+    fn push(&mut self, s: &str, line: usize) {
+        if self.error.is_some() {
+            return;
+        }
+        if self.first.is_none() {
+            let number = parse_number(s, self.delimiter);
+            self.first = Some(FirstTime {
+                int: s.parse::<i64>().ok(),
+                number,
+                clock: parse_clock_time(s),
+            });
+            self.seconds_per_unit = time_unit_s(self.name, number.unwrap_or(0.0));
+        }
+        match self.seconds(s) {
+            None => {
+                self.error = Some(
+                    ParseError::at_line(
+                        line,
+                        format!("time {s:?} is neither a number nor HH:MM:SS"),
+                    )
+                    .into(),
+                );
+            }
+            Some(t) if t.is_nan() || t < self.last_s => {
+                self.error =
+                    Some(ParseError::at_line(line, format!("time goes backwards ({s:?})")).into());
+            }
+            Some(t) => {
+                self.last_s = t;
+                self.rows += 1;
+            }
+        }
     }
-    Ok(fs)
+
+    fn rate(self) -> Result<f64, CsvError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if self.rows < 2 {
+            return Err(CsvError::NeedsSamplingRate);
+        }
+        let fs = (self.rows - 1) as f64 / self.last_s;
+        if !PLAUSIBLE_RATE_HZ.contains(&fs) {
+            return Err(ParseError::in_part(
+                format!("column {:?}", self.name),
+                format!("estimated sampling rate {fs} Hz is implausible; pass --fs HZ"),
+            )
+            .into());
+        }
+        Ok(fs)
+    }
 }
 
 #[cfg(test)]
@@ -403,7 +511,7 @@ mod tests {
     #[test]
     fn ecg_column_with_fs() {
         let s = parse(
-            "Time;ECG (uV);x\r\n\r\n0;1,5;7\r\n1;2;8\r\n",
+            "Time;ECG (uV);x\r\n\r\n0;1,5;7\r\n0,004;2;8\r\n",
             &opts(Some(250.0), None),
         )
         .unwrap();
@@ -441,6 +549,35 @@ mod tests {
         let s = parse(clock, &opts(None, None)).unwrap();
         assert!((s.sampling_rate_hz - 250.0).abs() < 1e-6);
         assert_eq!(s.unit, "raw");
+    }
+
+    #[test]
+    fn a_file_without_header_keeps_its_first_row() {
+        let s = parse("0.5,1.5\n0.6,1.25\n", &opts(Some(100.0), Some("mV"))).unwrap();
+        assert_eq!(
+            (s.label.as_str(), s.samples.as_slice()),
+            ("column 2", &[1.5, 1.25][..])
+        );
+        assert_eq!(
+            parse("1\n2\n3\n", &opts(None, None)),
+            Err(CsvError::NeedsSamplingRate)
+        );
+    }
+
+    #[test]
+    fn a_given_rate_wins_over_the_time_column() {
+        // e.g. a time column that skips lost samples, or holds sample indices (a warning is
+        // logged when they disagree)
+        let text = "time,ecg\n0,1\n0.004,2\n0.008,3\n";
+        let s = parse(text, &opts(Some(500.0), None)).unwrap();
+        assert_eq!(s.sampling_rate_hz, 500.0);
+        // an unreadable time column: the given rate stands in for it
+        let broken = "time,ecg\n0,1\nnoon,2\n0.008,3\n";
+        assert!(parse(broken, &opts(None, None)).is_err());
+        assert_eq!(
+            parse(broken, &opts(Some(250.0), None)).unwrap().samples,
+            [1.0, 2.0, 3.0]
+        );
     }
 
     #[test]

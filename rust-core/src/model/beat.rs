@@ -78,12 +78,18 @@ impl BeatClassifier {
     /// Check and optimise a beat-type model from its ONNX and metadata bytes.
     pub fn load(onnx: &[u8], metadata_json: &[u8]) -> Result<Self, ModelError> {
         let loaded = LoadedModel::load(onnx, metadata_json, Task::BeatType)?;
-        let names = loaded
-            .metadata()
-            .beat
-            .as_ref()
-            .map(|b| b.rr_features.as_slice())
-            .unwrap_or_default();
+        let beat = loaded.metadata().beat.as_ref();
+        if let Some(revision) = beat
+            .map(|b| b.inputs_revision)
+            .filter(|&r| r < CORE_VOCABULARY.beat_inputs_revision)
+        {
+            log::warn!(
+                "the beat-type model was trained on beat inputs of revision {revision}; this core \
+                 computes revision {} (they differ in beats during unusable signal)",
+                CORE_VOCABULARY.beat_inputs_revision
+            );
+        }
+        let names = beat.map(|b| b.rr_features.as_slice()).unwrap_or_default();
         let rr_index = indices_in("beat.rr_features", names, CORE_VOCABULARY.rr_features)?;
         Ok(Self { loaded, rr_index })
     }

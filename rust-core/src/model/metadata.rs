@@ -84,6 +84,14 @@ pub struct BeatSpec {
     pub pre: usize,
     /// Names of the `rr` input columns, in order.
     pub rr_features: Vec<String>,
+    /// The core's beat-input rules the model was trained on
+    /// ([`crate::model_input::beat::BEAT_INPUTS_REVISION`]); 1 when absent (older files).
+    #[serde(default = "first_inputs_revision")]
+    pub inputs_revision: u32,
+}
+
+fn first_inputs_revision() -> u32 {
+    1
 }
 
 /// A logistic regression on standardised HRV features that the core evaluates itself
@@ -167,6 +175,8 @@ pub struct Vocabulary<'a> {
     pub beat_channels: usize,
     /// Samples before the R-peak in a beat window.
     pub beat_pre: usize,
+    /// Revision of the rules computing a beat's inputs from the beats before it.
+    pub beat_inputs_revision: u32,
 }
 
 fn bad(detail: impl Into<String>) -> ModelError {
@@ -389,6 +399,15 @@ impl ModelMetadata {
         }
         if beat.pre != vocab.beat_pre {
             return Err(feature_mismatch("beat.pre", vocab.beat_pre, beat.pre));
+        }
+        // an older revision loads (its rules differ only in unusable signal; callers may warn),
+        // a newer one asks for inputs this core cannot compute
+        if beat.inputs_revision > vocab.beat_inputs_revision {
+            return Err(feature_mismatch(
+                "beat.inputs_revision",
+                vocab.beat_inputs_revision,
+                beat.inputs_revision,
+            ));
         }
         no_duplicates("beat.rr_features", &beat.rr_features)?;
         indices_in("beat.rr_features", &beat.rr_features, vocab.rr_features)?;

@@ -31,7 +31,7 @@ use crate::{
     imaging::{Channel, IMAGE_SIZE},
     model_input::{
         MODEL_RATE_HZ,
-        beat::{BEAT_CHANNELS, BEAT_LEN, BEAT_PRE, RR_FEATURE_NAMES},
+        beat::{BEAT_CHANNELS, BEAT_INPUTS_REVISION, BEAT_LEN, BEAT_PRE, RR_FEATURE_NAMES},
         stress::HRV_FEATURE_NAMES,
     },
 };
@@ -46,6 +46,7 @@ pub const CORE_VOCABULARY: Vocabulary<'static> = Vocabulary {
     beat_length: BEAT_LEN,
     beat_channels: BEAT_CHANNELS,
     beat_pre: BEAT_PRE,
+    beat_inputs_revision: BEAT_INPUTS_REVISION,
 };
 
 /// Lower-case hex sha256 of `bytes`.

@@ -61,6 +61,14 @@ pub const RR_FEATURE_NAMES: [&str; 9] = [
 ];
 /// Channels per beat row: the beat window, then its template.
 pub const BEAT_CHANNELS: usize = 2;
+
+/// Revision of the rules by which a beat's inputs depend on the beats before it, recorded in a
+/// beat-type model's metadata (`beat.inputs_revision`). At load a newer revision than this is a
+/// mismatch; an older one loads (the rules differ only in unusable signal) and callers say so.
+/// - 1 (models up to 7.x): every beat enters the RR references and onset steps.
+/// - 2 (8.x): beats in signal the quality index calls unusable stay out of the long RR
+///   references and the onset steps.
+pub const BEAT_INPUTS_REVISION: u32 = 2;
 /// Previous beats whose median is the template.
 pub const TEMPLATE_BEATS: usize = 16;
 /// Previous beats whose pre-RR (with this beat's) give the median of `pre_long_ratio`.
@@ -139,14 +147,10 @@ pub struct BeatContext {
     n_windows: usize,
     next_window: usize,
     /// Pre-RRs of the last [`LONGER_RR_BEATS`] beats in clean signal (the long references, onset).
-    pre_rr: Vec<f32>,
-    n_rr: usize,
-    next_rr: usize,
+    pre_rr: RrRing,
     /// Pre-RRs of the last [`IRREGULARITY_BEATS`] beats, clean or not (the irregularity: chaotic
     /// detections in noise make the rhythm irregular, so their prematurity is not trusted).
-    recent_rr: [f32; IRREGULARITY_BEATS],
-    n_recent: usize,
-    next_recent: usize,
+    recent_rr: RrRing,
     /// Ring of the last [`ONSET_BEATS`] step ratios (pre-RR over the median of the previous
     /// [`ONSET_LOCAL_BEATS`]); unused slots hold 1.
     steps: Vec<f32>,
@@ -168,12 +172,8 @@ impl BeatContext {
             windows: vec![0.0; TEMPLATE_BEATS * BEAT_LEN],
             n_windows: 0,
             next_window: 0,
-            pre_rr: vec![0.0; LONGER_RR_BEATS],
-            n_rr: 0,
-            next_rr: 0,
-            recent_rr: [0.0; IRREGULARITY_BEATS],
-            n_recent: 0,
-            next_recent: 0,
+            pre_rr: RrRing::new(LONGER_RR_BEATS),
+            recent_rr: RrRing::new(IRREGULARITY_BEATS),
             steps: vec![1.0; ONSET_BEATS],
             next_step: 0,
             scratch: Vec::with_capacity(LONGER_RR_BEATS + 1),
@@ -215,9 +215,7 @@ impl BeatContext {
         rr[LONG] = pre / self.median_with_previous(pre, LONG_RR_BEATS);
         rr[LONGER] = pre / self.median_with_previous(pre, LONGER_RR_BEATS);
         rr[IRREGULARITY] = self.irregularity(pre);
-        self.recent_rr[self.next_recent] = pre;
-        self.next_recent = (self.next_recent + 1) % IRREGULARITY_BEATS;
-        self.n_recent = (self.n_recent + 1).min(IRREGULARITY_BEATS);
+        self.recent_rr.push(pre);
         let step = self.step(pre);
         rr[ONSET] = self.steps.iter().copied().fold(step, f32::min);
         if !remember_rr {
@@ -225,19 +223,13 @@ impl BeatContext {
         }
         self.steps[self.next_step] = step;
         self.next_step = (self.next_step + 1) % ONSET_BEATS;
-        self.pre_rr[self.next_rr] = pre;
-        self.next_rr = (self.next_rr + 1) % LONGER_RR_BEATS;
-        self.n_rr = (self.n_rr + 1).min(LONGER_RR_BEATS);
+        self.pre_rr.push(pre);
         true
     }
 
-    /// Fills `scratch` with the previous up to `n` pre-RRs, oldest first, then `pre`.
+    /// Fills `scratch` with the previous up to `n` clean pre-RRs, oldest first, then `pre`.
     fn recent_with(&mut self, pre: f32, n: usize) {
-        let n = self.n_rr.min(n);
-        let oldest = (self.next_rr + LONGER_RR_BEATS - n) % LONGER_RR_BEATS;
-        self.scratch.clear();
-        self.scratch
-            .extend((0..n).map(|k| self.pre_rr[(oldest + k) % LONGER_RR_BEATS]));
+        self.pre_rr.latest(n, &mut self.scratch);
         self.scratch.push(pre);
     }
 
@@ -251,7 +243,7 @@ impl BeatContext {
     /// pre-RRs (1 without history). `onset_ratio` is the smallest of it and the previous
     /// [`ONSET_BEATS`] - 1 remembered steps. Call before storing `pre`.
     fn step(&mut self, pre: f32) -> f32 {
-        if self.n_rr == 0 {
+        if self.pre_rr.is_empty() {
             return 1.0;
         }
         self.recent_with(pre, ONSET_LOCAL_BEATS);
@@ -264,14 +256,10 @@ impl BeatContext {
     /// [`IRREGULARITY_BEATS`] pre-RRs of any beat (0 without a previous one). Call before storing
     /// `pre`.
     fn irregularity(&mut self, pre: f32) -> f32 {
-        if self.n_recent == 0 {
+        if self.recent_rr.is_empty() {
             return 0.0;
         }
-        let n = self.n_recent;
-        let oldest = (self.next_recent + IRREGULARITY_BEATS - n) % IRREGULARITY_BEATS;
-        self.scratch.clear();
-        self.scratch
-            .extend((0..n).map(|k| self.recent_rr[(oldest + k) % IRREGULARITY_BEATS]));
+        self.recent_rr.latest(IRREGULARITY_BEATS, &mut self.scratch);
         self.scratch.push(pre);
         self.diffs.clear();
         self.diffs
@@ -279,6 +267,44 @@ impl BeatContext {
         let spread = median_in_place(&mut self.diffs);
         let level = median_in_place(&mut self.scratch);
         if level > 0.0 { spread / level } else { 0.0 }
+    }
+}
+
+/// The last `capacity` RR intervals (fixed size, no allocation after [`RrRing::new`]).
+#[derive(Debug, Clone)]
+struct RrRing {
+    values: Vec<f32>,
+    len: usize,
+    next: usize,
+}
+
+impl RrRing {
+    fn new(capacity: usize) -> Self {
+        Self {
+            values: vec![0.0; capacity],
+            len: 0,
+            next: 0,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn push(&mut self, rr: f32) {
+        let capacity = self.values.len();
+        self.values[self.next] = rr;
+        self.next = (self.next + 1) % capacity;
+        self.len = (self.len + 1).min(capacity);
+    }
+
+    /// Replaces `out` with the latest up to `n` values, oldest first.
+    fn latest(&self, n: usize, out: &mut Vec<f32>) {
+        let capacity = self.values.len();
+        let n = self.len.min(n);
+        let oldest = (self.next + capacity - n) % capacity;
+        out.clear();
+        out.extend((0..n).map(|k| self.values[(oldest + k) % capacity]));
     }
 }
 

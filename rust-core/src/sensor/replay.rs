@@ -166,9 +166,23 @@ impl<C: Clock> ReplaySource<C> {
     /// Open a Polar capture (by its magic) or any recording `load_recording` reads.
     pub fn open(path: &Path, speed: Option<f64>, clock: C) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let events = if bytes.starts_with(CAPTURE_MAGIC) {
+        // `.bin` is what `stressbeat record` and `simulate` write: without the magic it is a
+        // damaged capture, not a file of unknown type
+        let is_capture = bytes.starts_with(CAPTURE_MAGIC)
+            || path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("bin"));
+        let events = if is_capture {
             let n = parse_capture(&bytes).map_err(|e| Error::format(path, e))?;
-            session_events_for_notifications(&n, SessionConfig::default())
+            let events = session_events_for_notifications(&n, SessionConfig::default());
+            if !events.iter().any(|(_, e)| matches!(e, SensorEvent::Ecg(_))) {
+                return Err(Error::InsufficientSignal(format!(
+                    "{}: the capture holds no ECG frames ({} notifications)",
+                    path.file_name().unwrap_or_default().to_string_lossy(),
+                    n.len()
+                )));
+            }
+            events
         } else {
             let rec = io::load_recording(path, &io::LoadOptions::default())?;
             recording_events(&rec)?
