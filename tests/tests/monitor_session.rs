@@ -314,6 +314,18 @@ fn faults_every_gap_stored_and_session_survives() {
     assert!(gaps.len() > 20, "5 % frame loss: {} gaps", gaps.len());
     let windows = h.sessions[0].windows.len();
     assert!(windows > 100, "{windows} windows");
+    // None is skipped at a disconnect: the windows waiting for their lag when the strap drops
+    // are closed (unscored) when ECG returns.
+    let ends: Vec<i64> = h.sessions[0].windows.iter().map(|w| w.end_ms).collect();
+    let steps: Vec<i64> = ends.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(
+        steps.iter().all(|&d| (4_000..=6_000).contains(&d)),
+        "windows skipped: steps {:?}",
+        steps
+            .iter()
+            .filter(|&&d| !(4_000..=6_000).contains(&d))
+            .collect::<Vec<_>>()
+    );
     // A window holding a whole 10 s hole has at most ≈ 2/3 of its signal.
     for &(from, cause) in &gaps {
         if cause != GapCause::LinkLost {

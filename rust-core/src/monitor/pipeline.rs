@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use super::events::{Degradation, HeartRateSource, HeartRateUpdate, MonitorEvent};
-use super::front::{EcgFrontEnd, MODEL_RATE_HZ};
+use super::front::{EcgFrontEnd, MAX_GAP_FILL_S, MODEL_RATE_HZ};
 use super::ports::{SessionInfo, WindowAnalyzer, WindowSignal};
 use crate::engine::{
     Alert, AlertEngine, AlertKind, AlertOutput, LinkStatus, ScoreSource, Severity, StressEngine,
@@ -113,7 +113,9 @@ impl Pipeline {
         }
         let samples = |s: f64| (s * MODEL_RATE_HZ).round() as u64;
         Ok(Self {
-            front: EcgFrontEnd::new(cfg.window_s + cfg.lag_s + cfg.step_s + 2.0)?,
+            // The windows still waiting for their lag when the strap drops must be in the ring
+            // after the gap's fill: they are closed (and stored, unscored) when ECG returns.
+            front: EcgFrontEnd::new(cfg.window_s + cfg.lag_s + cfg.step_s + 2.0 + MAX_GAP_FILL_S)?,
             window_len: samples(cfg.window_s),
             step_len: samples(cfg.step_s).max(1),
             lag_len: samples(cfg.lag_s),
@@ -252,7 +254,8 @@ impl Pipeline {
     pub fn finish(&mut self, reason: EndReason, out: &mut Vec<MonitorEvent>) {
         let first = out.len();
         self.front.finish(out);
-        self.close_due_windows(out);
+        // no more signal will come: the windows waiting for their lag close now
+        self.close_windows_until(self.front.next_index(), out);
         self.analyze_pending(out);
         self.after(first, self.last_ms, out);
         if let Some(h) = self.history.clone() {
@@ -282,8 +285,14 @@ impl Pipeline {
         });
     }
 
+    /// Close the windows whose end is at least the lag behind the signal.
     fn close_due_windows(&mut self, out: &mut Vec<MonitorEvent>) {
-        while self.front.next_index() >= self.next_end + self.lag_len {
+        self.close_windows_until(self.front.next_index().saturating_sub(self.lag_len), out);
+    }
+
+    /// Close the windows ending at or before sample `last_end`.
+    fn close_windows_until(&mut self, last_end: u64, out: &mut Vec<MonitorEvent>) {
+        while last_end >= self.next_end {
             let end = self.next_end;
             let start = end - self.window_len;
             self.next_end += self.step_len;
