@@ -16,30 +16,18 @@ use super::session::{Session, SessionConfig};
 use super::source::SensorSource;
 use super::transport::{Characteristic, TransportEvent, TransportEventKind};
 use crate::error::ParseError;
+use crate::formats::pmd_capture;
 use crate::{Error, Result, io};
 
-/// Magic at the start of a Polar capture file.
-pub const CAPTURE_MAGIC: &[u8; 24] = b"H10 ECG v1.0 binary data";
-
-/// The notifications of a Polar capture file (a truncated last record is dropped).
+/// The notifications of a Polar capture file. A capture cut off mid-write (recorder killed)
+/// keeps its complete records: a truncated last record is dropped.
 pub fn parse_capture(bytes: &[u8]) -> std::result::Result<Vec<Vec<u8>>, ParseError> {
-    if bytes.len() < CAPTURE_MAGIC.len() || &bytes[..CAPTURE_MAGIC.len()] != CAPTURE_MAGIC {
-        return Err(ParseError::at_byte(0, "not a Polar capture (bad magic)"));
-    }
     let mut out = Vec::new();
-    let mut i = CAPTURE_MAGIC.len();
-    while i < bytes.len() {
-        let Some(len) = bytes.get(i..i + 4) else {
-            return Err(ParseError::at_byte(i as u64, "truncated length"));
-        };
-        let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
-        let Some(v) = bytes.get(i + 4..i + 4 + len) else {
-            // A capture cut off mid-write (recorder killed): keep the complete records.
-            log::debug!("capture: truncated last record at byte {i}");
-            break;
-        };
-        out.push(v.to_vec());
-        i += 4 + len;
+    for record in pmd_capture::records(bytes)? {
+        match record {
+            Ok((_, notification)) => out.push(notification.to_vec()),
+            Err(e) => log::debug!("capture: {e}; the records before it are kept"),
+        }
     }
     Ok(out)
 }
@@ -168,7 +156,7 @@ impl<C: Clock> ReplaySource<C> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         // `.bin` is what `stressbeat record` and `simulate` write: without the magic it is a
         // damaged capture, not a file of unknown type
-        let is_capture = bytes.starts_with(CAPTURE_MAGIC)
+        let is_capture = bytes.starts_with(pmd_capture::MAGIC)
             || path
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("bin"));
@@ -300,8 +288,24 @@ mod tests {
     }
 
     #[test]
+    fn a_capture_cut_off_mid_write_keeps_its_complete_records() {
+        let mut bytes = pmd_capture::MAGIC.to_vec();
+        for body in [&b"abc"[..], b"defg"] {
+            bytes.extend((body.len() as u32).to_le_bytes());
+            bytes.extend(body);
+        }
+        for cut in [1, 3, 6] {
+            let n = parse_capture(&bytes[..bytes.len() - cut]).unwrap();
+            assert_eq!(n, vec![b"abc".to_vec()], "cut {cut}");
+        }
+        assert_eq!(parse_capture(&bytes).unwrap().len(), 2);
+        assert!(parse_capture(b"H10 ECG").is_err());
+        assert!(parse_capture(&[b'x'; 40]).is_err());
+    }
+
+    #[test]
     fn capture_round_trip_and_pacing_without_sleeping() {
-        let mut bytes = CAPTURE_MAGIC.to_vec();
+        let mut bytes = pmd_capture::MAGIC.to_vec();
         let step = 73 * 1_000_000_000u64 / 130;
         for k in 1..=20u64 {
             let f = frame(1_000_000_000_000 + k * step, 73);
