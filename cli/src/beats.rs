@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 use stressbeat_core::{
-    analysis::{self, EcgSpan},
+    analysis,
     model::{BeatClass, BeatClassifier, ModelSignal},
     model_input::beat::beat_inputs,
 };
 
-use crate::{NOT_MEDICAL, RecordingArgs, print_json, table};
+use crate::{NOT_MEDICAL, RecordingArgs, model_file_error, print_json, table};
 
 /// Arguments of `stressbeat beats`.
 #[derive(Args, Debug)]
@@ -22,24 +22,10 @@ pub struct BeatsArgs {
     model: Option<PathBuf>,
 }
 
-/// A model file's load error, naming the file (the core's model errors name what is wrong with
-/// it, not the file).
-pub(crate) fn model_file_error(path: &std::path::Path, e: stressbeat_core::Error) -> String {
-    match e {
-        stressbeat_core::Error::Model(m) => format!("{}: model: {m}", path.display()),
-        e => e.to_string(),
-    }
-}
-
-/// The analysed span of a recording.
-fn span(args: &RecordingArgs) -> Result<EcgSpan, String> {
-    let rec = args.load()?;
-    analysis::select_span(&rec, &args.analysis_options()).map_err(|e| args.error(e))
-}
-
 /// The analysed span of a recording at the model rate, with its R-peaks.
 pub(crate) fn model_signal(args: &RecordingArgs) -> Result<ModelSignal, String> {
-    ModelSignal::from_span(&span(args)?).map_err(|e| args.error(e))
+    let span = args.select_span(&args.load()?)?;
+    ModelSignal::from_span(&span).map_err(|e| args.error(e))
 }
 
 /// How far a model-rate R-peak may be from the recording-rate one it is reported as.
@@ -83,7 +69,7 @@ pub fn beats(args: &BeatsArgs) -> Result<(), String> {
         }
         None => BeatClassifier::embedded().map_err(|e| e.to_string())?,
     };
-    let span = span(&args.recording)?;
+    let span = args.recording.select_span(&args.recording.load()?)?;
     let signal = ModelSignal::from_span(&span).map_err(|e| args.recording.error(e))?;
     let native_peaks = analysis::detect_peaks(&span).map_err(|e| args.recording.error(e))?;
     let inputs = beat_inputs(&signal.samples_130hz, &signal.peaks_130hz);

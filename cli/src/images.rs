@@ -70,8 +70,7 @@ pub fn images(args: &ImagesArgs) -> Result<(), String> {
         json: false,
     };
     let rec = recording.load()?;
-    let span =
-        analysis::select_span(&rec, &recording.analysis_options()).map_err(|e| e.to_string())?;
+    let span = recording.select_span(&rec)?;
     let peaks: Vec<usize> = analysis::detect_peaks(&span)
         .map_err(|e| e.to_string())?
         .into_iter()

@@ -143,12 +143,26 @@ impl RecordingArgs {
         }
     }
 
+    /// The analysed span of `rec` (this recording, loaded): channel, time range, mV.
+    fn select_span(&self, rec: &Recording) -> Result<analysis::EcgSpan, String> {
+        analysis::select_span(rec, &self.analysis_options()).map_err(|e| self.error(e))
+    }
+
     fn analysis_options(&self) -> AnalysisOptions {
         AnalysisOptions {
             channel: self.channel,
             from_s: self.from,
             to_s: self.to,
         }
+    }
+}
+
+/// A model file's load error, naming the file (the core's model errors name what is wrong with
+/// it, not the file).
+fn model_file_error(path: &Path, e: stressbeat_core::Error) -> String {
+    match e {
+        stressbeat_core::Error::Model(m) => format!("{}: model: {m}", path.display()),
+        e => e.to_string(),
     }
 }
 
@@ -249,7 +263,7 @@ struct PeaksJson {
 
 fn peaks(args: &RecordingArgs) -> Result<(), String> {
     let rec = args.load()?;
-    let span = analysis::select_span(&rec, &args.analysis_options()).map_err(|e| args.error(e))?;
+    let span = args.select_span(&rec)?;
     let peaks = analysis::detect_peaks(&span).map_err(|e| args.error(e))?;
     let fs = span.sampling_rate_hz;
     if args.json {

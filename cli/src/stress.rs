@@ -11,9 +11,7 @@ use stressbeat_core::{
 };
 
 use crate::{
-    NOT_MEDICAL, RecordingArgs, args,
-    beats::{model_file_error, model_signal},
-    print_json, table,
+    NOT_MEDICAL, RecordingArgs, args, beats::model_signal, model_file_error, print_json, table,
 };
 
 /// Arguments of `stressbeat stress`.

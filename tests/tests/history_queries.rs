@@ -29,6 +29,20 @@ fn session(h: &mut History, at: i64) -> i64 {
     .unwrap()
 }
 
+/// A "signal lost" alert (the strap is off) at `at_ms`.
+fn append_strap_off_alert(h: &mut History, s: i64, at_ms: i64) {
+    h.append_alert(
+        s,
+        &AlertRecord {
+            at_ms,
+            kind: "signal_lost".into(),
+            severity: 1,
+            reason: "strap off".into(),
+        },
+    )
+    .unwrap();
+}
+
 /// A 60 s window ending at `end`, every field derived from `k`.
 fn window(end: i64, k: i64, state: &str) -> WindowRecord {
     WindowRecord {
@@ -420,16 +434,7 @@ fn edf_export_reads_back_with_gaps_filled_and_annotated() {
         },
     )
     .unwrap();
-    h.append_alert(
-        s,
-        &AlertRecord {
-            at_ms: start + 6500,
-            kind: "signal_lost".into(),
-            severity: 1,
-            reason: "strap off".into(),
-        },
-    )
-    .unwrap();
+    append_strap_off_alert(&mut h, s, start + 6500);
     h.flush().unwrap();
     let mut buf = Vec::new();
     let report = h.export_edf(s, &mut buf).unwrap();
@@ -505,16 +510,7 @@ fn edf_export_bounds_a_jump_of_the_strap_clock() {
         )
         .unwrap();
     }
-    h.append_alert(
-        s,
-        &AlertRecord {
-            at_ms: T0 + ten_years_ms + 1500,
-            kind: "signal_lost".into(),
-            severity: 1,
-            reason: "strap off".into(),
-        },
-    )
-    .unwrap();
+    append_strap_off_alert(&mut h, s, T0 + ten_years_ms + 1500);
     h.flush().unwrap();
     let mut buf = Vec::new();
     let report = h.export_edf(s, &mut buf).unwrap();
