@@ -92,15 +92,17 @@ def main() -> None:
             for kind, path in (("float", float_path), ("int8_weights", int8_path)) for b in (1, 64)},
     }
     (models / "reports" / f"{args.name}-final.json").write_text(json.dumps(final, indent=1))
+    # a CV run with --no-onnx (variants) has only the torch figures: quoted as such
+    scored, kind = ("onnx_int8", "int8") if "onnx_int8" in cv else ("torch", "torch")
     metrics = {
         "protocol": cv["protocol"],
-        "cv_int8_pooled": pick(cv["onnx_int8"]["pooled"]),
-        "cv_int8_ci95_record_bootstrap": {k: [round(v[0], 4), round(v[1], 4)]
-                                          for k, v in cv["onnx_int8"]["ci95_record_bootstrap"].items()},
-        "cv_float_pooled": pick(cv["onnx_float"]["pooled"]),
-        "cv_confusion_int8": cv["onnx_int8"]["confusion"]["rows_reference_cols_predicted"],
-        **({"cv_int8_ec57_pooled": pick(cv["onnx_int8"]["ec57"]["pooled"], ("S_se", "S_ppv", "V_se", "V_ppv"))}
-           if "ec57" in cv["onnx_int8"] else {}),
+        f"cv_{kind}_pooled": pick(cv[scored]["pooled"]),
+        f"cv_{kind}_ci95_record_bootstrap": {k: [round(v[0], 4), round(v[1], 4)]
+                                             for k, v in cv[scored]["ci95_record_bootstrap"].items()},
+        **({"cv_float_pooled": pick(cv["onnx_float"]["pooled"])} if "onnx_float" in cv else {}),
+        f"cv_confusion_{kind}": cv[scored]["confusion"]["rows_reference_cols_predicted"],
+        **({f"cv_{kind}_ec57_pooled": pick(cv[scored]["ec57"]["pooled"], ("S_se", "S_ppv", "V_se", "V_ppv"))}
+           if "ec57" in cv[scored] else {}),
         "size_bytes": final["size_bytes"],
     }
     if args.kaggle:

@@ -40,6 +40,10 @@ class TrainConfig:
     s_target_sensitivity: float | None = None  # with inner folds: S offset for this S Se (else best mean F1)
     real_noise: float = 0.0  # share of training beats given real NSTDB noise (bw, ma) on the beat channel
     real_noise_snr_db: tuple[float, float] = (6.0, 24.0)  # its SNR range (NSTDB definition, QRS ptp^2 / 8)
+    stretch: float = 0.0  # time-scale beat and template together by 1 ± up to this around the R-peak
+    jitter: float = 0.0  # shift the beat channel against its template by up to this many samples
+    shift: float = 0.0  # shift beat and template together by up to this many samples
+    jitter_normal_only: bool = False  # the jitter applies to N beats only
 
     def to_dict(self) -> dict:
         """Plain dict for reports."""
@@ -53,6 +57,24 @@ def _augment(beat: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
     slope = 0.05 * torch.randn(b, 1, 1, generator=rng) * torch.linspace(-1, 1, beat.shape[2])
     noise = 0.02 * torch.randn(beat.shape, generator=rng)
     return beat * scale + offset + slope + noise
+
+
+def _warp(beat: torch.Tensor, r_index: int, cfg: TrainConfig, rng: torch.Generator,
+          jittered: torch.Tensor | None = None) -> torch.Tensor:
+    """Resamples each beat on a stretched, shifted time axis around `r_index` (both channels) and
+    shifts the beat channel against its template, linear interpolation, edges held."""
+    b, c, length = beat.shape
+    t = torch.arange(length, dtype=torch.float32) - r_index
+    scale = 1.0 + cfg.stretch * (2.0 * torch.rand(b, 1, 1, generator=rng) - 1.0)
+    shift = torch.zeros(b, c, 1)
+    if cfg.shift > 0:
+        shift += cfg.shift * (2.0 * torch.rand(b, 1, 1, generator=rng) - 1.0)
+    jitter = cfg.jitter * (2.0 * torch.rand(b, 1, 1, generator=rng) - 1.0)
+    shift[:, :1] += jitter if jittered is None else jitter * jittered.view(b, 1, 1)
+    pos = torch.clamp(r_index + t * scale + shift, 0.0, length - 1.0)
+    lo = torch.clamp(pos.floor().long(), max=length - 2)
+    frac = pos - lo
+    return torch.gather(beat, 2, lo) * (1.0 - frac) + torch.gather(beat, 2, lo + 1) * frac
 
 
 def _add_real_noise(beat: torch.Tensor, bank: NoiseBank, cfg: TrainConfig, rng: np.random.Generator) -> torch.Tensor:
@@ -107,6 +129,9 @@ def fit(data: BeatSet, cfg: TrainConfig, seed: int = 0, log=None) -> BeatNet:
             beat = beats[sel]
             if noise_bank is not None:
                 beat = _add_real_noise(beat, noise_bank, cfg, np_rng)
+            if cfg.stretch > 0 or cfg.jitter > 0 or cfg.shift > 0:
+                beat = _warp(beat, data.meta["beat"]["pre"], cfg, t_rng,
+                             (labels[sel] == 0).float() if cfg.jitter_normal_only else None)
             if cfg.augment:
                 beat = _augment(beat, t_rng)
             loss = loss_fn(model.logits(beat, rr[sel]), labels[sel])

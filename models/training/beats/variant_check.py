@@ -1,0 +1,48 @@
+"""Off-DS1 checks of final models trained with variant recipes, one row per model: the real
+chest-strap PVC recording (`beats.strap_check` output), the real H10 workout (`stressbeat beats
+--json` output) and the 50 external patients (`beats.external` output). Report only.
+
+Each DIR holds `strap.json`, `workout.json` and `external.json` of one model (see the beat-type
+card, "Augmentation variants", for the commands).
+
+python -m beats.variant_check --model v8-seed0=DIR ... --out ../reports/beat-type-variant-check.json
+"""
+
+import argparse
+import json
+from collections import Counter
+from pathlib import Path
+
+
+def summarise(directory: Path) -> dict:
+    """The figures of one model directory."""
+    strap = json.loads((directory / "strap.json").read_text())
+    workout = Counter(b["class"] for b in json.loads((directory / "workout.json").read_text())["beats"])
+    external = json.loads((directory / "external.json").read_text())["all"]["pooled"]
+    return {
+        "strap_pvc_recording": {
+            "v_calls": strap["class_counts"]["V"],
+            "n_calls_early_and_closer_to_v_median": strap["per_class"]["N"]["closer_to_v_median_and_early"],
+            "v_median_confidence": strap["per_class"]["V"]["median_confidence"],
+        },
+        "workout": {k: workout.get(k, 0) for k in ("N", "S", "V", "F", "Q")},
+        "external_qtdb": {k: round(external[k], 4) for k in ("V_se", "V_ppv", "S_se", "S_ppv")},
+    }
+
+
+def main() -> None:
+    """Writes the summary JSON and prints one line per model."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--model", action="append", required=True, metavar="NAME=DIR")
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    rows = {name: summarise(Path(d)) for name, d in (m.split("=", 1) for m in args.model)}
+    Path(args.out).write_text(json.dumps({"models": rows}, indent=1) + "\n")
+    for name, r in rows.items():
+        s, w, e = r["strap_pvc_recording"], r["workout"], r["external_qtdb"]
+        print(f"{name}: strap V {s['v_calls']} (PVC-like N {s['n_calls_early_and_closer_to_v_median']}), "
+              f"workout V {w['V']} F {w['F']}, external V Se/+P {100 * e['V_se']:.1f}/{100 * e['V_ppv']:.1f}")
+
+
+if __name__ == "__main__":
+    main()
