@@ -3,7 +3,8 @@ chest-strap PVC recording (`beats.strap_check` output), the real H10 workout (`s
 --json` output) and the 50 external patients (`beats.external` output). Report only.
 
 Each DIR holds `strap.json`, `workout.json` and `external.json` of one model (see the beat-type
-card, "Augmentation variants", for the commands).
+card, "Alignment augmentations", for the commands); without `external.json` (a model trained on
+some of those patients) the external figures are null.
 
 python -m beats.variant_check --model v8-seed0=DIR ... --out ../reports/beat-type-variant-check.json
 """
@@ -18,7 +19,8 @@ def summarise(directory: Path) -> dict:
     """The figures of one model directory."""
     strap = json.loads((directory / "strap.json").read_text())
     workout = Counter(b["class"] for b in json.loads((directory / "workout.json").read_text())["beats"])
-    external = json.loads((directory / "external.json").read_text())["all"]["pooled"]
+    external_path = directory / "external.json"
+    external = json.loads(external_path.read_text())["all"]["pooled"] if external_path.exists() else None
     return {
         "strap_pvc_recording": {
             "v_calls": strap["class_counts"]["V"],
@@ -26,7 +28,8 @@ def summarise(directory: Path) -> dict:
             "v_median_confidence": strap["per_class"]["V"]["median_confidence"],
         },
         "workout": {k: workout.get(k, 0) for k in ("N", "S", "V", "F", "Q")},
-        "external_qtdb": {k: round(external[k], 4) for k in ("V_se", "V_ppv", "S_se", "S_ppv")},
+        "external_qtdb": None if external is None else {k: round(external[k], 4)
+                                                         for k in ("V_se", "V_ppv", "S_se", "S_ppv")},
     }
 
 
@@ -40,8 +43,9 @@ def main() -> None:
     Path(args.out).write_text(json.dumps({"models": rows}, indent=1) + "\n")
     for name, r in rows.items():
         s, w, e = r["strap_pvc_recording"], r["workout"], r["external_qtdb"]
+        external = "not scored" if e is None else f"{100 * e['V_se']:.1f}/{100 * e['V_ppv']:.1f}"
         print(f"{name}: strap V {s['v_calls']} (PVC-like N {s['n_calls_early_and_closer_to_v_median']}), "
-              f"workout V {w['V']} F {w['F']}, external V Se/+P {100 * e['V_se']:.1f}/{100 * e['V_ppv']:.1f}")
+              f"workout V {w['V']} F {w['F']}, external V Se/+P {external}")
 
 
 if __name__ == "__main__":
