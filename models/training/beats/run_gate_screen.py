@@ -14,10 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import metrics
 from .data import load_beats, record_folds
 from .model import ON_TIME_ABOVE, RR_COLUMNS, gate_on_time, rhythm_features, split_n_or_s
-
-GATE = 0.95
 
 
 def stage_probabilities(logits: torch.Tensor, rr: torch.Tensor, records: np.ndarray, report: dict) -> torch.Tensor:
@@ -33,14 +32,15 @@ def stage_probabilities(logits: torch.Tensor, rr: torch.Tensor, records: np.ndar
     return p
 
 
-def run_gate(p: np.ndarray, pre_local: np.ndarray, records: np.ndarray, after: int) -> np.ndarray:
-    """Classes with the gate lifted within `after` beats of a V call (beats in record order)."""
+def run_gate(p: np.ndarray, pre_local: np.ndarray, records: np.ndarray, gate: float, after: int) -> np.ndarray:
+    """Classes with the gate (threshold `gate`) lifted within `after` beats of a V call (beats in
+    record order)."""
     pred = np.zeros(len(p), np.int64)
     for r in np.unique(records):
         since_v = after + 1
         for i in np.flatnonzero(records == r):
             c = int(p[i].argmax())
-            if c in (2, 3) and p[i, c] < GATE and pre_local[i] > ON_TIME_ABOVE and since_v > after:
+            if c in (2, 3) and p[i, c] < gate and pre_local[i] > ON_TIME_ABOVE and since_v > after:
                 c = 0
             pred[i] = c
             since_v = 1 if c == 2 else since_v + 1
@@ -59,16 +59,17 @@ def main() -> None:
     labels = saved["labels"]
     rr = torch.from_numpy(data.rr)
     p = stage_probabilities(torch.from_numpy(saved["logits"]), rr, data.records, report)
-    shipped = gate_on_time(p, rr, GATE).numpy().argmax(1)
+    gate = report["config"]["on_time_gate"]
+    shipped = gate_on_time(p, rr, gate).numpy().argmax(1)
     agreement = (shipped == saved["probabilities"].argmax(1)).mean()
     assert agreement > 0.999, f"rebuilt gate agrees on {agreement:.4f} of beats only"
 
     def v(pred):
-        tp = ((pred == 2) & (labels == 2)).sum()
-        return f"V Se / +P {100 * tp / (labels == 2).sum():.1f} / {100 * tp / (pred == 2).sum():.1f}"
+        m = metrics.class_metrics(metrics.confusion(labels, pred))
+        return f"V Se / +P {100 * m['V_se']:.1f} / {100 * m['V_ppv']:.1f}"
     print(f"{args.cv}: shipped gate {v(shipped)}", end="")
     for after in (1, 2):
-        print(f"; lifted within {after} beat(s) of a V call {v(run_gate(p.numpy(), data.rr[:, RR_COLUMNS.index('pre_local_ratio')], data.records, after))}", end="")
+        print(f"; lifted within {after} beat(s) of a V call {v(run_gate(p.numpy(), data.rr[:, RR_COLUMNS.index('pre_local_ratio')], data.records, gate, after))}", end="")
     print()
 
 
