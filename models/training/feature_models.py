@@ -5,7 +5,8 @@
         [--export-dir .. [--no-loso]]
 
 Candidates: balanced logistic regressions on feature subsets, L1 or L2, C from a grid, with the
-baseline used not at all, as `x - b` or as `log(x / b)` (positive features), and two structures
+baseline used not at all, as `x - b`, as `log(x / b)` (positive features) or, for HR alone, as
+`hr_z` (the HR rise over the baseline's own beat-to-beat HR spread), and two structures
 (one model per setting; one shared model with a `has_baseline` flag). Per setting (without / with
 a personal baseline), inside every outer LOSO fold, a subject-grouped inner CV over the fold's
 training subjects gives every candidate out-of-fold scores and a rule picks one (`best_auc`: the
@@ -38,6 +39,7 @@ import metrics
 import onnx_export
 import stress_data
 
+MODEL_VERSION = "2.1.0"  # 2.1: the HR z-score candidates (hr_z) joined the family
 INNER_FOLDS = 5  # default; 0 = leave one subject out
 SE_BOOT = 200  # bootstrap resamples of the inner subjects for the one-standard-error rule
 RULES = ["best_auc", "auc_1se"]
@@ -60,7 +62,11 @@ REPS = {
     "raw": (True, False, False), "log": (True, False, True),
     "diff": (False, True, False), "logratio": (False, True, True),
     "raw+diff": (True, True, False), "log+logratio": (True, True, True),
+    "hr_z": (False, True, False),  # HR only: (HR - HR_b) / the baseline's beat-to-beat HR spread
 }
+Z_REP = "hr_z"
+Z_MIN_SCALE_BPM = 0.5  # floor of the spread, so a flat or odd baseline cannot blow the score up
+Z_MIN_NN_MS = 1.0
 REPS_WITHOUT = ["raw", "log"]  # without a baseline the relative part is a constant shift
 SHARED_REPS = ["raw+diff", "log+logratio"]  # shared: abs part + has_baseline * relative part + flag
 
@@ -84,15 +90,16 @@ class Candidate:
         return Candidate(structure, rep, subset, penalty, float(c.removeprefix("C=")))
 
 
-def candidates(exclude: tuple[str, ...] = ()) -> dict[str, list[Candidate]]:
+def candidates(exclude: tuple[str, ...] = (), z_rep: bool = True) -> dict[str, list[Candidate]]:
     """Candidates per setting ('without', 'with'); shared ones appear in both. Subsets holding an
-    `exclude`d feature are left out."""
+    `exclude`d feature are left out; `z_rep` adds the HR z-score (subset `hr`, with a baseline)."""
     subsets = [s for s in SUBSETS if not set(SUBSETS[s]) & set(exclude)]
     # L1 on one feature is L2 (same ranking), so the single-feature subset is L2 only
     grid = [(s, p, c) for s in subsets for p in PENALTIES for c in CS if not (p == "l1" and len(SUBSETS[s]) == 1)]
     shared = [Candidate("shared", r, s, p, c) for r in SHARED_REPS for s, p, c in grid]
     without = [Candidate("per_setting", r, s, p, c) for r in REPS_WITHOUT for s, p, c in grid]
-    with_ = [Candidate("per_setting", r, s, p, c) for r in REPS for s, p, c in grid]
+    with_ = [Candidate("per_setting", r, s, p, c) for r in REPS for s, p, c in grid
+             if r != Z_REP or (z_rep and s == "hr")]
     return {"without": without + shared, "with": with_ + shared}
 
 
@@ -104,6 +111,14 @@ class Design:
         self.names = names
         self.idx = {k: [names.index(f) for f in v] for k, v in SUBSETS.items()}
         self.log_mask = np.array([n in POSITIVE for n in names])
+        self.hr, self.nn, self.sdnn = (names.index(k) for k in ("hr_bpm", "mean_nn_ms", "sdnn_ms"))
+
+    def hr_z(self, x: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """(HR - HR_b) / (HR_b * SDNN_b / meanNN_b): the HR rise in units of the baseline's own
+        beat-to-beat HR spread (floored)."""
+        x, b = x.astype(np.float64), b.astype(np.float64)
+        scale = np.maximum(b[:, self.hr] * b[:, self.sdnn] / np.maximum(b[:, self.nn], Z_MIN_NN_MS), Z_MIN_SCALE_BPM)
+        return (x[:, self.hr] - b[:, self.hr]) / scale
 
     def transform(self, x: np.ndarray, log: bool) -> np.ndarray:
         if not log:
@@ -112,6 +127,9 @@ class Design:
 
     def matrix(self, c: Candidate, x: np.ndarray, b: np.ndarray, h: np.ndarray) -> np.ndarray:
         """Design matrix of candidate c for rows x with baselines b and has_baseline flags h."""
+        if c.rep == Z_REP:
+            assert c.subset == "hr" and c.structure == "per_setting"
+            return self.hr_z(x, b)[:, None]
         use_abs, use_rel, log = REPS[c.rep]
         j = self.idx[c.subset]
         tx = self.transform(x, log)[:, j]
@@ -371,25 +389,33 @@ def run_loso(data, design, base_rows, cands_by_setting, subjects, workers=1, inn
 
 # ---------------------------------------------------------------- the shipped graph
 
-N_BLOCKS = 4  # graph design columns: raw x, T(x), raw x - b, T(x) - T(b) (T: log of POSITIVE)
+N_BLOCKS = 4  # graph design columns: raw x, T(x), raw x - b, T(x) - T(b) (T: log of POSITIVE), then z
+
+
+def n_columns(F: int) -> int:
+    """Graph design columns for F features: the blocks, then one for `Design.hr_z`."""
+    return N_BLOCKS * F + 1
 
 
 def folded_head(design: Design, m: dict, c: Candidate, setting: str, offset: float):
     """A fitted candidate as one affine function of the graph's design columns for one setting
-    (standardisation folded into the weights, exact): weights [4 * F], bias (minus offset)."""
+    (standardisation folded into the weights, exact): weights [4 * F + 1], bias (minus offset)."""
     F = len(design.names)
     use_abs, use_rel, log = REPS[c.rep]
     j = design.idx[c.subset]
     h = 1.0 if setting == "with" else 0.0
     cols = []  # (graph column or None for the constant h, factor) of each model column
-    if use_abs:
-        cols += [((F if log else 0) + k, 1.0) for k in j]
-    if use_rel:
-        factor = h if c.structure == "shared" else 1.0
-        cols += [((3 * F if log else 2 * F) + k, factor) for k in j]
+    if c.rep == Z_REP:
+        cols.append((N_BLOCKS * F, 1.0))
+    else:
+        if use_abs:
+            cols += [((F if log else 0) + k, 1.0) for k in j]
+        if use_rel:
+            factor = h if c.structure == "shared" else 1.0
+            cols += [((3 * F if log else 2 * F) + k, factor) for k in j]
     if c.structure == "shared":
         cols.append((None, h))
-    w = np.zeros(N_BLOCKS * F)
+    w = np.zeros(n_columns(F))
     bias = m["intercept"] - offset
     for (col, factor), coef, mu, sd in zip(cols, m["coef"], m["mean"], m["std"]):
         bias -= coef * mu / sd
@@ -403,11 +429,11 @@ def folded_head(design: Design, m: dict, c: Candidate, setting: str, offset: flo
 def graph_columns(design: Design, x: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The graph's design columns in numpy (for checks)."""
     tx, tb = design.transform(x, True), design.transform(b, True)
-    return np.concatenate([x, tx, x - b, tx - tb], 1)
+    return np.concatenate([x, tx, x - b, tx - tb, design.hr_z(x, b)[:, None]], 1)
 
 
 def export_onnx(design: Design, W: np.ndarray, bias: np.ndarray, path: Path) -> None:
-    """features, baseline, has_baseline -> probabilities [calm, stress]; W [4F, 2] and bias [2]
+    """features, baseline, has_baseline -> probabilities [calm, stress]; W [4F + 1, 2] and bias [2]
     are the without / with heads, gated by has_baseline."""
     import torch
 
@@ -421,9 +447,14 @@ def export_onnx(design: Design, W: np.ndarray, bias: np.ndarray, path: Path) -> 
         def transform(self, v):
             return torch.where(self.log_mask, torch.log(torch.clamp(v, min=LOG_FLOOR)), v)
 
+        def hr_z(self, f, b):
+            hr, nn, sdnn = (b[:, k:k + 1] for k in (design.hr, design.nn, design.sdnn))
+            scale = torch.clamp(hr * sdnn / torch.clamp(nn, min=Z_MIN_NN_MS), min=Z_MIN_SCALE_BPM)
+            return (f[:, design.hr:design.hr + 1] - hr) / scale
+
         def forward(self, features, baseline, has_baseline):
             tx, tb = self.transform(features), self.transform(baseline)
-            d = torch.cat([features, tx, features - baseline, tx - tb], 1)
+            d = torch.cat([features, tx, features - baseline, tx - tb, self.hr_z(features, baseline)], 1)
             logits = d @ self.W + self.bias  # [n, 2]: without, with
             logit = has_baseline * logits[:, 1:2] + (1 - has_baseline) * logits[:, 0:1]
             return torch.softmax(torch.cat([torch.zeros_like(logit), logit], 1), 1)
@@ -460,7 +491,7 @@ def calibration_scale(y: np.ndarray, margin: np.ndarray) -> float:
 
 
 def train_heads(data, design, base_rows, subjects, chosen: dict[str, str], offsets: dict[str, float]):
-    """Fits each setting's candidate on `subjects` and folds both into W [4F, 2], bias [2]."""
+    """Fits each setting's candidate on `subjects` and folds both into W [4F + 1, 2], bias [2]."""
     W, bias = [], []
     for st in ("without", "with"):
         c = Candidate.from_key(chosen[st])
@@ -547,12 +578,14 @@ def main():
     ap.add_argument("--out", required=True, help="JSON report")
     ap.add_argument("--loso", default="", help="stress_loso.json: adds the nested rows for report.py")
     ap.add_argument("--loso-prefix", default="feature_lr", help="method-key prefix of the --loso rows")
+    ap.add_argument("--loso-nested-only", action="store_true", help="only the primary rule's nested row")
     ap.add_argument("--export-dir", default="", help="write stress.onnx + stress.json here")
     ap.add_argument("--top", type=int, default=10, help="un-nested candidates listed per setting")
     ap.add_argument("--no-loso", action="store_true", help="reuse the report at --out (export only)")
     ap.add_argument("--work", default="/tmp/stress-feature-work", help="ONNX variants (outside the repo)")
     ap.add_argument("--variant", default="float", choices=["float", "int8_weights"], help="the one shipped")
     ap.add_argument("--exclude", default="", help="comma-separated features no candidate may use")
+    ap.add_argument("--no-z", action="store_true", help="without the HR z-score candidates (the v2 family)")
     ap.add_argument("--inner-folds", type=int, default=INNER_FOLDS, help="inner CV folds; 0 = one per subject")
     ap.add_argument("--selection", default=RULES[0], choices=RULES, help="the primary selection rule")
     ap.add_argument("--workers", type=int, default=1, help="outer folds run in parallel")
@@ -569,12 +602,12 @@ def main():
     if args.export_dir:
         ship(args, data, design, base_rows, report, out)
     if args.loso:
-        add_loso_rows(Path(args.loso), report, args.loso_prefix)
+        add_loso_rows(Path(args.loso), report, args.loso_prefix, args.loso_nested_only)
 
 
 def run_report(args, data, design, base_rows, out: Path) -> None:
     """The nested and un-nested LOSO of every candidate → the JSON report at out."""
-    cands = candidates(tuple(f for f in args.exclude.split(",") if f))
+    cands = candidates(tuple(f for f in args.exclude.split(",") if f), z_rep=not args.no_z)
     subjects = data.subjects[: args.folds] if args.folds else data.subjects
     res = run_loso(data, design, base_rows, cands, subjects, args.workers, args.inner_folds)
     for st in res:  # the primary rule's nested result; the other rules are reported beside it
@@ -616,7 +649,11 @@ def run_report(args, data, design, base_rows, out: Path) -> None:
                      "balanced-accuracy threshold on the chosen candidate's inner out-of-fold scores",
         "candidates": {st: len(cs) for st, cs in cands.items()}, "C_grid": CS, "penalties": PENALTIES,
         "excluded_features": [f for f in args.exclude.split(",") if f],
-        "subsets": SUBSETS, "representations": list(REPS), "log_features": POSITIVE,
+        "subsets": SUBSETS, "representations": [r for r in REPS if r != Z_REP or not args.no_z],
+        "log_features": POSITIVE, "log_floor": LOG_FLOOR,
+        "hr_z": {"formula": "(hr - hr_b) / max(hr_b * sdnn_b / max(mean_nn_b, min_nn_ms), min_scale_bpm)",
+                 "min_scale_bpm": Z_MIN_SCALE_BPM, "min_nn_ms": Z_MIN_NN_MS},
+        "graph_columns": "[x, T(x), x - b, T(x) - T(b), hr_z] (T: log of log_features, floored at log_floor)",
         "bootstrap": f"{metrics.N_BOOT} resamples of subjects"}}
     nested = {}
     for st, setting in (("without", "without_baseline"), ("with", "with_baseline")):
@@ -729,7 +766,7 @@ def ship(args, data, design, base_rows, report: dict, out: Path) -> None:
     train_final.write_metadata(Path(args.export_dir) / "stress.json", dst, data, [], ex["population_baseline"],
                                base_rows, rows, "stress-hrv-lr",
                                "none (float32)" if args.variant == "float" else "int8 weights, float activations",
-                               loso_metrics, version="2.0.0")
+                               loso_metrics, version=MODEL_VERSION)
     print(f"wrote {dst} ({dst.stat().st_size} bytes), sizes {ex['sizes']}, chosen {ex['chosen']}, "
           f"offsets {ex['offsets']}, calibration scales {ex['calibration_scales']}")
     for v, r in variants.items():
@@ -737,17 +774,18 @@ def ship(args, data, design, base_rows, report: dict, out: Path) -> None:
               f"with {r['with_baseline']['balanced_accuracy']:.3f}/{r['with_baseline']['auc']:.3f}")
 
 
-def add_loso_rows(path: Path, report: dict, prefix: str) -> None:
-    """Adds the nested results and the un-nested bests as rows `<prefix>_...` of the LOSO
-    comparison report (the primary rule's row last)."""
+def add_loso_rows(path: Path, report: dict, prefix: str, nested_only: bool = False) -> None:
+    """Adds the nested results and the un-nested bests (not with `nested_only`) as rows
+    `<prefix>_...` of the LOSO comparison report (the primary rule's row last)."""
     loso_rep = json.loads(path.read_text())
     extra = {"unscored_windows": report["unscored_windows"], "candidate_windows": report["candidate_windows"]}
     settings = ("without_baseline", "with_baseline")
     primary = report["protocol"]["selection"].split()[2]
-    rows = {f"{prefix}_unnested_ba": {st: report["unnested"][st]["best_by_ba"] for st in settings},
-            f"{prefix}_unnested_auc": {st: report["unnested"][st]["best_by_auc"] for st in settings}}
+    rows = {} if nested_only else {
+        f"{prefix}_unnested_ba": {st: report["unnested"][st]["best_by_ba"] for st in settings},
+        f"{prefix}_unnested_auc": {st: report["unnested"][st]["best_by_auc"] for st in settings}}
     for rule, v in report["nested_by_rule"].items():  # the primary rule's row last
-        if rule != primary:
+        if rule != primary and not nested_only:
             rows[f"{prefix}_nested_{rule}"] = {st: v[st] for st in settings}
     rows[f"{prefix}_nested"] = {st: report["nested"][st] for st in settings}
     for k, v in rows.items():

@@ -25,6 +25,7 @@ LABELS = {
     "feature_lr_unnested_ba": "(f') feature LR, HR/HRV only, best candidate by outer LOSO BA (un-nested, optimistic)",
     "feature_lr_unnested_auc": "(f'') feature LR, HR/HRV only, best candidate by outer LOSO AUC (un-nested, optimistic)",
     "feature_lr_nested_best_auc": "(f0) feature LR, HR/HRV only, nested, rule: best inner AUC",
+    "feature_lr_v2_nested": "(f v2.0) the same without the HR z-score candidates (shipped in v2.0)",
     "feature_lr_nested": "(f) feature LR, HR/HRV only, nested, rule: simplest within 1 SE of the best inner AUC (shipped)",
 }
 

@@ -50,9 +50,18 @@ fi
 #    trained on all subjects → models/stress.{onnx,json} (float graph)
 python feature_models.py --data "$DATA" --out "$REPORTS/stress_feature_models_with_amplitudes.json" \
   --inner-folds 5 --selection auc_1se --loso "$LOSO" --loso-prefix feature_lr_amp --workers 2
+# the v2.0 families (no HR z-score candidates; reports and one table row only)
+python feature_models.py --data "$DATA" --out "$REPORTS/stress_feature_models_with_amplitudes_v2.json" \
+  --inner-folds 5 --selection auc_1se --no-z --workers 2
+python feature_models.py --data "$DATA" --out "$REPORTS/stress_feature_models_v2.json" --inner-folds 5 \
+  --selection auc_1se --exclude r_amp_mv,t_amp_mv --no-z --loso "$LOSO" --loso-prefix feature_lr_v2 \
+  --loso-nested-only --workers 2
 python feature_models.py --data "$DATA" --out "$REPORTS/stress_feature_models.json" --inner-folds 5 \
   --selection auc_1se --exclude r_amp_mv,t_amp_mv --loso "$LOSO" --loso-prefix feature_lr \
   --export-dir .. --work "$WORK/feature-variants" --variant float --workers 2
+# the paired v2.1 - v2.0 comparison on the same windows
+python compare_nested.py --data "$DATA" --old "$REPORTS/stress_feature_models_v2.json" \
+  --new "$REPORTS/stress_feature_models.json" --out "$REPORTS/stress_feature_models_vs_v2.json"
 # sensitivity (report only, ~5x slower): the same with a leave-one-subject-out inner CV
 python feature_models.py --data "$DATA" --out "$REPORTS/stress_feature_models_inner_loso.json" --inner-folds 0 \
   --selection auc_1se --exclude r_amp_mv,t_amp_mv --workers 2
@@ -73,3 +82,6 @@ python report.py --loso "$LOSO" --compression "$REPORTS/stress_compression.json"
 
 # 7. screen (report only): do respiration-related RR features add to HR?
 python stress_spectral_check.py --data "$DATA" --out "$REPORTS/stress_spectral_check.json"
+
+# 8. screen (report only, declared before it was run): the HR rise scaled per person
+python stress_baseline_scale_check.py --data "$DATA" --out "$REPORTS/stress_baseline_scale_check.json"

@@ -134,6 +134,95 @@ fn fallback_follows_its_logistic_regression() {
     assert_eq!(model.fallback_probability(&missing, None), None);
 }
 
+/// The shipped regression in numpy's terms (`models/training/feature_models.py`): the design
+/// columns `[x, T(x), x - b, T(x) - T(b), hr_z]` times `shipped.W`, plus `shipped.bias`; column
+/// 0 of each is the setting without a baseline, column 1 the one with.
+fn shipped_regression_probability(report: &Value, x: &[f32], b: &[f32], with: bool) -> f64 {
+    let protocol = &report["protocol"];
+    let names = CORE_VOCABULARY.hrv_features;
+    let logs: Vec<&str> = protocol["log_features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let floor = protocol["log_floor"].as_f64().unwrap();
+    let t = |v: &[f32]| -> Vec<f64> {
+        names
+            .iter()
+            .zip(v)
+            .map(|(n, &v)| {
+                let v = f64::from(v);
+                if logs.contains(n) { v.max(floor).ln() } else { v }
+            })
+            .collect()
+    };
+    let (tx, tb) = (t(x), t(b));
+    let at = |n: &str| names.iter().position(|k| *k == n).unwrap();
+    let (hr, nn, sdnn) = (at("hr_bpm"), at("mean_nn_ms"), at("sdnn_ms"));
+    let z = &protocol["hr_z"];
+    let scale = (f64::from(b[hr]) * f64::from(b[sdnn])
+        / f64::from(b[nn]).max(z["min_nn_ms"].as_f64().unwrap()))
+    .max(z["min_scale_bpm"].as_f64().unwrap());
+    let mut columns: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
+    columns.extend(&tx);
+    columns.extend(x.iter().zip(b).map(|(&a, &c)| f64::from(a) - f64::from(c)));
+    columns.extend(tx.iter().zip(&tb).map(|(a, c)| a - c));
+    columns.push((f64::from(x[hr]) - f64::from(b[hr])) / scale);
+    let setting = usize::from(with);
+    let w = report["shipped"]["W"].as_array().unwrap();
+    assert_eq!(w.len(), columns.len(), "the report's weights fit the design columns");
+    let logit = columns
+        .iter()
+        .zip(w)
+        .map(|(c, row)| c * row[setting].as_f64().unwrap())
+        .sum::<f64>()
+        + report["shipped"]["bias"][setting].as_f64().unwrap();
+    1.0 / (1.0 + (-logit).exp())
+}
+
+/// tract, running the embedded graph, gives what the training report says it ships, in both
+/// settings, also where the baseline's HR spread hits its floor.
+#[test]
+fn stress_model_is_the_regression_of_its_training_report() {
+    let report: Value =
+        serde_json::from_slice(&model_file("reports/stress_feature_models.json")).unwrap();
+    let (_, meta) = stress_files();
+    let population: Vec<f32> = meta["population_baseline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect();
+    let model = StressModel::embedded().unwrap();
+    let names = CORE_VOCABULARY.hrv_features;
+    let at = |n: &str| names.iter().position(|k| *k == n).unwrap();
+    let window = |hr: f32, sdnn: f32| {
+        let mut v = population.clone();
+        v[at("hr_bpm")] = hr;
+        v[at("mean_nn_ms")] = 60_000.0 / hr;
+        v[at("sdnn_ms")] = sdnn;
+        v
+    };
+    let mut checked = 0;
+    for base in [window(62.0, 55.0), window(80.0, 20.0), window(95.0, 0.1)] {
+        for hr in [55.0, 64.0, 70.0, 84.0, 100.0, 130.0] {
+            let x = window(hr, 30.0);
+            for with in [false, true] {
+                let b = if with { &base } else { &population };
+                let got = model.predict(&[], &x, with.then_some(&base[..])).unwrap()[0];
+                let expected = shipped_regression_probability(&report, &x, b, with);
+                assert!(
+                    (f64::from(got) - expected).abs() < 1e-4,
+                    "hr {hr}, baseline {base:?}, with {with}: tract {got}, report {expected}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 36);
+}
+
 #[test]
 fn beat_batch_gives_probabilities_that_sum_to_one() {
     let model = BeatClassifier::embedded().unwrap();
