@@ -30,6 +30,7 @@ import numpy as np
 import metrics
 import stress_data
 from feature_models import Z_MIN_SCALE_BPM as MIN_SCALE_BPM  # floor of a scale
+from feature_models import paired_difference
 
 SCORES = ["d_hr", "rel_hr", "z_within", "z_between"]
 
@@ -121,20 +122,10 @@ def main() -> None:
     result["nested"]["picks"] = picks
     result["nested"]["pick_counts"] = {n: list(picks.values()).count(n) for n in SCORES}
 
-    rng = np.random.default_rng(0)
-    idx = {s: np.flatnonzero(subj == s) for s in subjects}
-    boots = [np.concatenate([idx[s] for s in rng.choice(subjects, len(subjects))]) for _ in range(metrics.N_BOOT)]
     ref = pooled["d_hr"]
     for name in SCORES[1:] + ["nested"]:
         s = pooled[name]
-        dba = [metrics.balanced_accuracy(y[r], s[r] > 0) - metrics.balanced_accuracy(y[r], ref[r] > 0) for r in boots]
-        dauc = [metrics.auc(y[r], s[r]) - metrics.auc(y[r], ref[r]) for r in boots]
-        result[name]["minus_d_hr"] = {
-            "balanced_accuracy": result[name]["balanced_accuracy"] - result["d_hr"]["balanced_accuracy"],
-            "balanced_accuracy_ci95": [float(np.nanpercentile(dba, 2.5)), float(np.nanpercentile(dba, 97.5))],
-            "auc": result[name]["auc"] - result["d_hr"]["auc"],
-            "auc_ci95": [float(np.nanpercentile(dauc, 2.5)), float(np.nanpercentile(dauc, 97.5))],
-        }
+        result[name]["minus_d_hr"] = paired_difference(y, subj, s, (s > 0).astype(int), ref, (ref > 0).astype(int))
     report = {
         "what": "LOSO, with a personal baseline: HR rise scaled per person, threshold learned on the training subjects",
         "windows": int(len(y)), "stress_windows": int(y.sum()), "subjects": int(len(subjects)),
