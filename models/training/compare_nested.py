@@ -35,7 +35,8 @@ def main() -> None:
     rows_new, *new_scores = fm.replay_nested(data, design, base_rows, new, False)
     assert np.array_equal(rows, rows_new), "the two runs scored different windows"
     y, subj = data.label[rows], data.subject[rows]
-    out = {"old": args.old, "new": args.new, "windows": int(len(y)), "subjects": int(len(np.unique(subj)))}
+    out = {"old": Path(args.old).name, "new": Path(args.new).name, "windows": int(len(y)),
+           "subjects": int(len(np.unique(subj)))}
     for setting, s_old, s_new in zip(("without_baseline", "with_baseline"), old_scores, new_scores):
         out[setting] = {
             "old": {"balanced_accuracy": metrics.balanced_accuracy(y, s_old > 0), "auc": metrics.auc(y, s_old)},

@@ -65,7 +65,10 @@ REPS = {
     "hr_z": (False, True, False),  # HR only: (HR - HR_b) / the baseline's beat-to-beat HR spread
 }
 Z_REP = "hr_z"
-Z_MIN_SCALE_BPM = 0.5  # floor of the spread, so a flat or odd baseline cannot blow the score up
+# floor of the spread: the smallest EEGMAT baseline spread is 1.94 bpm, so nobody is made more
+# sensitive than the data supports (a low-HRV baseline, e.g. SDNN 10 ms, would otherwise flag
+# rises of 1 bpm)
+Z_MIN_SCALE_BPM = 1.9
 Z_MIN_NN_MS = 1.0
 REPS_WITHOUT = ["raw", "log"]  # without a baseline the relative part is a constant shift
 SHARED_REPS = ["raw+diff", "log+logratio"]  # shared: abs part + has_baseline * relative part + flag
