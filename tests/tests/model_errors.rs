@@ -153,7 +153,11 @@ fn shipped_regression_probability(report: &Value, x: &[f32], b: &[f32], with: bo
             .zip(v)
             .map(|(n, &v)| {
                 let v = f64::from(v);
-                if logs.contains(n) { v.max(floor).ln() } else { v }
+                if logs.contains(n) {
+                    v.max(floor).ln()
+                } else {
+                    v
+                }
             })
             .collect()
     };
@@ -171,7 +175,11 @@ fn shipped_regression_probability(report: &Value, x: &[f32], b: &[f32], with: bo
     columns.push((f64::from(x[hr]) - f64::from(b[hr])) / scale);
     let setting = usize::from(with);
     let w = report["shipped"]["W"].as_array().unwrap();
-    assert_eq!(w.len(), columns.len(), "the report's weights fit the design columns");
+    assert_eq!(
+        w.len(),
+        columns.len(),
+        "the report's weights fit the design columns"
+    );
     let logit = columns
         .iter()
         .zip(w)
