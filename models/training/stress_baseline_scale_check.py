@@ -82,17 +82,17 @@ def main() -> None:
         b = scales.get(s) or population(scales, train_subjects)
         return score(name, hr_ev[rows], b)
 
+    def fold_scores(name: str, test: int, train: list[int]) -> tuple[np.ndarray, float]:
+        """The test subject's scores minus the threshold learned on `train`, and that threshold."""
+        tr_scores = np.concatenate([scores_for(name, t, np.flatnonzero(subj == t), train) for t in train])
+        tr_y = np.concatenate([y[subj == t] for t in train])
+        thr = metrics.best_threshold(tr_y, tr_scores)
+        return scores_for(name, test, np.flatnonzero(subj == test), train) - thr, thr
+
     def loso_scores(name: str, among) -> tuple[np.ndarray, list[float]]:
         """Threshold-shifted LOSO scores of `among`'s windows (order of `among`), thresholds."""
-        out, thresholds = [], []
-        for s in among:
-            train = [int(t) for t in among if t != s]
-            tr_scores = np.concatenate([scores_for(name, t, np.flatnonzero(subj == t), train) for t in train])
-            tr_y = np.concatenate([y[subj == t] for t in train])
-            thr = metrics.best_threshold(tr_y, tr_scores)
-            out.append(scores_for(name, int(s), np.flatnonzero(subj == s), train) - thr)
-            thresholds.append(thr)
-        return np.concatenate(out), thresholds
+        folds = [fold_scores(name, s, [t for t in among if t != s]) for s in among]
+        return np.concatenate([f[0] for f in folds]), [f[1] for f in folds]
 
     order = np.concatenate([np.flatnonzero(subj == s) for s in subjects])
     assert (order == np.arange(len(y))).all(), "windows must be grouped by subject"
@@ -107,16 +107,13 @@ def main() -> None:
 
     # nested: inside each outer fold, an inner LOSO over the training subjects picks the score
     nested, picks = np.zeros(len(y)), {}
-    for s in subjects:
+    for s in (int(s) for s in subjects):
         train = [int(t) for t in subjects if t != s]
         inner_y = np.concatenate([y[subj == t] for t in train])
         inner_ba = {n: metrics.balanced_accuracy(inner_y, loso_scores(n, train)[0] > 0) for n in SCORES}
         best = max(SCORES, key=lambda n: inner_ba[n])  # ties: the first declared
-        picks[str(int(s))] = best
-        tr_scores = np.concatenate([scores_for(best, t, np.flatnonzero(subj == t), train) for t in train])
-        thr = metrics.best_threshold(inner_y, tr_scores)
-        te = np.flatnonzero(subj == s)
-        nested[te] = scores_for(best, int(s), te, train) - thr
+        picks[str(s)] = best
+        nested[subj == s] = fold_scores(best, s, train)[0]
     pooled["nested"] = nested
     result["nested"] = metrics.summarize(y, nested, nested > 0, subj)
     result["nested"]["picks"] = picks
