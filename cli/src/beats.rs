@@ -6,7 +6,7 @@ use clap::Args;
 use serde::Serialize;
 use stressbeat_core::{
     analysis,
-    model::{BeatClass, BeatClassifier, ModelSignal},
+    model::{BeatClass, BeatClassifier, BeatPrediction, ModelSignal},
     model_input::beat::beat_inputs,
 };
 
@@ -26,6 +26,16 @@ pub struct BeatsArgs {
 pub(crate) fn model_signal(args: &RecordingArgs) -> Result<ModelSignal, String> {
     let span = args.select_span(&args.load()?)?;
     ModelSignal::from_span(&span).map_err(|e| args.error(e))
+}
+
+/// Every beat of `signal` with a full window and both neighbours: its 130 Hz R-peak and class.
+pub(crate) fn classify_beats(
+    model: &BeatClassifier,
+    signal: &ModelSignal,
+) -> Result<Vec<(usize, BeatPrediction)>, String> {
+    let inputs = beat_inputs(&signal.samples_130hz, &signal.peaks_130hz);
+    let predictions = model.classify_inputs(&inputs).map_err(|e| e.to_string())?;
+    Ok(inputs.peaks.iter().copied().zip(predictions).collect())
 }
 
 /// How far a model-rate R-peak may be from the recording-rate one it is reported as.
@@ -72,13 +82,9 @@ pub fn beats(args: &BeatsArgs) -> Result<(), String> {
     let span = args.recording.select_span(&args.recording.load()?)?;
     let signal = ModelSignal::from_span(&span).map_err(|e| args.recording.error(e))?;
     let native_peaks = analysis::detect_peaks(&span).map_err(|e| args.recording.error(e))?;
-    let inputs = beat_inputs(&signal.samples_130hz, &signal.peaks_130hz);
-    let predictions = model.classify_inputs(&inputs).map_err(|e| e.to_string())?;
-    let beats: Vec<BeatJson> = inputs
-        .peaks
+    let beats: Vec<BeatJson> = classify_beats(model, &signal)?
         .iter()
-        .zip(&predictions)
-        .map(|(&p, pred)| BeatJson {
+        .map(|&(p, pred)| BeatJson {
             sample: nearest_peak(
                 &native_peaks,
                 signal.record_sample(p),

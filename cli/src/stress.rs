@@ -1,17 +1,20 @@
 //! `stressbeat stress`: stress probability per 30 s window (stress model, tract), optionally
 //! relative to a calm recording of the same person.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use serde::Serialize;
 use stressbeat_core::{
-    model::{HrvFallback, ModelSignal, StressModel},
-    model_input::stress::{StressWindowConfig, baseline_features, stress_windows},
+    engine::BaselineConfig,
+    model::{BeatClassifier, HrvFallback, ModelSignal, StressModel},
+    model_input::stress::{StressWindowConfig, select_baseline, stress_windows},
 };
 
 use crate::{
-    NOT_MEDICAL, RecordingArgs, args, beats::model_signal, model_file_error, print_json, table,
+    NOT_MEDICAL, RecordingArgs, args,
+    beats::{classify_beats, model_signal},
+    model_file_error, print_json, table,
 };
 
 /// Arguments of `stressbeat stress`.
@@ -19,7 +22,8 @@ use crate::{
 pub struct StressArgs {
     #[command(flatten)]
     recording: RecordingArgs,
-    /// The same person's calm recording (WFDB, EDF or CSV): its windows' mean features are the
+    /// The same person's calm recording (WFDB, EDF or CSV): the mean features of its clean windows
+    /// (as the app's calibration admits them: good signal, at most 10 % ectopic beats) are the
     /// personal baseline.
     #[arg(long, value_name = "PATH")]
     baseline: Option<PathBuf>,
@@ -64,6 +68,8 @@ const MIN_SCORED_FRACTION: f64 = 0.5;
 struct StressJson {
     windows: Vec<WindowJson>,
     summary: SummaryJson,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    baseline: Option<BaselineJson>,
 }
 
 const UNSCORED: &str = "too little usable signal (noise, lead off or too few beats): no score";
@@ -161,32 +167,76 @@ fn summarize(scored: &Scored, threshold: f32) -> SummaryJson {
     }
 }
 
+/// How the `--baseline` recording's windows went into the personal baseline.
+#[derive(Serialize)]
+struct BaselineJson {
+    /// Windows of the baseline span.
+    windows: usize,
+    /// Windows admitted (their mean features are the baseline).
+    admitted: usize,
+    /// Left out: too little clean signal.
+    poor_signal: usize,
+    /// Left out: more than 10 % of beats not N (beat-type model).
+    ectopy: usize,
+}
+
+/// The personal baseline of `--baseline`: its windows admitted by the rule the monitor's
+/// calibration uses (signal quality, at most 10 % non-N beats).
+fn personal_baseline(args: &StressArgs, path: &Path) -> Result<(Vec<f32>, BaselineJson), String> {
+    let base_args = RecordingArgs {
+        path: path.to_path_buf(),
+        from: args.baseline_from,
+        to: args.baseline_to,
+        ..args.recording.clone()
+    };
+    let signal = model_signal(&base_args)?;
+    let windows = stress_windows(
+        &signal.samples_130hz,
+        &signal.peaks_130hz,
+        &StressWindowConfig::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    let classes = match BeatClassifier::embedded()
+        .map_err(|e| e.to_string())
+        .and_then(|m| classify_beats(m, &signal))
+    {
+        Ok(beats) => beats.into_iter().map(|(p, b)| (p, b.class)).collect(),
+        Err(e) => {
+            eprintln!("stressbeat: warning: {e}; the baseline's beats are not checked for ectopy");
+            Vec::new()
+        }
+    };
+    let config = BaselineConfig::default();
+    let selection = select_baseline(&windows, &classes, &config);
+    let report = BaselineJson {
+        windows: windows.len(),
+        admitted: selection.admitted,
+        poor_signal: selection.poor_signal,
+        ectopy: selection.ectopy,
+    };
+    let features = selection.features.ok_or_else(|| {
+        format!(
+            "{}: no 30 s window fit for a baseline ({} windows: {} with too little clean signal, \
+             {} with more than {:.0} % ectopic beats)",
+            path.display(),
+            report.windows,
+            report.poor_signal,
+            report.ectopy,
+            config.max_ectopic_fraction * 100.0
+        )
+    })?;
+    Ok((features, report))
+}
+
 /// Score the recording's windows and print them with a summary.
 pub fn stress(args: &StressArgs) -> Result<(), String> {
     let scorer = Scorer::new(args.model.as_ref())?;
-    let baseline = match &args.baseline {
+    let (baseline, baseline_report) = match &args.baseline {
         Some(path) => {
-            let base_args = RecordingArgs {
-                path: path.clone(),
-                from: args.baseline_from,
-                to: args.baseline_to,
-                ..args.recording.clone()
-            };
-            let signal = model_signal(&base_args)?;
-            let windows = stress_windows(
-                &signal.samples_130hz,
-                &signal.peaks_130hz,
-                &StressWindowConfig::default(),
-            )
-            .map_err(|e| e.to_string())?;
-            Some(baseline_features(&windows).ok_or_else(|| {
-                format!(
-                    "{}: no usable 30 s window for a baseline (too little clean signal)",
-                    path.display()
-                )
-            })?)
+            let (features, report) = personal_baseline(args, path)?;
+            (Some(features), Some(report))
         }
-        None => None,
+        None => (None, None),
     };
     let signal = model_signal(&args.recording)?;
     let scored = scorer.score(&signal, baseline.as_deref())?;
@@ -203,7 +253,11 @@ pub fn stress(args: &StressArgs) -> Result<(), String> {
         })
         .collect();
     if args.recording.json {
-        return print_json(&StressJson { windows, summary });
+        return print_json(&StressJson {
+            windows,
+            summary,
+            baseline: baseline_report,
+        });
     }
     let mut t = table::Table::new(&["from (s)", "to (s)", "stress probability", "stressed"]);
     for w in &windows {
@@ -219,13 +273,17 @@ pub fn stress(args: &StressArgs) -> Result<(), String> {
         ]);
     }
     print!("{t}");
+    let baseline_line = match &baseline_report {
+        Some(b) => format!(
+            "personal (from --baseline: {} of {} windows; left out: {} for signal quality, {} for \
+             ectopic beats)",
+            b.admitted, b.windows, b.poor_signal, b.ectopy
+        ),
+        None => "population (no --baseline given)".into(),
+    };
     println!(
-        "Baseline: {}. Windows of 30 s every 5 s; stressed means probability ≥ {threshold}.",
-        if baseline.is_some() {
-            "personal (from --baseline)"
-        } else {
-            "population (no --baseline given)"
-        }
+        "Baseline: {baseline_line}. Windows of 30 s every 5 s; stressed means probability ≥ \
+         {threshold}."
     );
     match (summary.stress_probability, summary.stressed) {
         (Some(p), Some(stressed)) => println!(

@@ -173,7 +173,13 @@ fn stress_json_schema_and_times_relative_to_the_file() {
         "60",
         "--json",
     ]);
-    assert_eq!(v.as_object().unwrap().len(), 2);
+    assert_eq!(v.as_object().unwrap().len(), 3);
+    // the baseline's 7 windows of the first 60 s are all clean (two S beats in 60 s, at most
+    // 7 % of a window's beats)
+    let b = &v["baseline"];
+    let count = |k: &str| b[k].as_u64().unwrap();
+    let counts = ["windows", "admitted", "poor_signal", "ectopy"].map(count);
+    assert_eq!(counts, [7, 7, 0, 0], "{b}");
     let windows = v["windows"].as_array().unwrap();
     assert!(!windows.is_empty());
     for (i, w) in windows.iter().enumerate() {
@@ -193,6 +199,25 @@ fn stress_json_schema_and_times_relative_to_the_file() {
     assert!((s["stress_probability"].as_f64().unwrap() - mean).abs() < 1e-5);
     assert!(2 * scored.len() >= windows.len(), "{s}");
     assert_eq!(s["stressed"].as_bool().unwrap(), mean >= 0.5);
+}
+
+/// A calm recording full of PVCs (the Polar H10 capture with a quarter of its beats V) gives no
+/// baseline, as the app's calibration would refuse it: a clear error, not a skewed baseline.
+#[test]
+fn stress_refuses_a_baseline_whose_windows_are_all_ectopic() {
+    let Some(csv) = dataset("polar_h10").map(|d| d.join("detectpvc/polar_h10.csv")) else {
+        return;
+    };
+    let path = csv.to_str().unwrap();
+    let out = stressbeat()
+        .args(["stress", path, "--baseline", path, "--json"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no 30 s window fit for a baseline"), "{err}");
+    assert!(err.contains("with more than 10 % ectopic beats"), "{err}");
 }
 
 #[test]

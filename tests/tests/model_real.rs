@@ -8,12 +8,13 @@ use std::path::Path;
 
 use stressbeat_core::{
     analysis::{AnalysisOptions, select_span},
+    engine::BaselineConfig,
     io::{LoadOptions, load_recording},
     model::{BeatClass, BeatClassifier, ModelSignal, StressModel},
     model_input::{
         MODEL_RATE_HZ,
         beat::{AamiClass, aami_class, beat_inputs},
-        stress::{StressWindowConfig, baseline_features, stress_windows},
+        stress::{StressWindowConfig, select_baseline, stress_windows},
     },
 };
 
@@ -71,7 +72,9 @@ fn eegmat_task_scores_above_rest_with_a_personal_baseline() {
             &StressWindowConfig::default(),
         )
         .unwrap();
-        let baseline = baseline_features(&base_windows).unwrap();
+        let baseline = select_baseline(&base_windows, &[], &BaselineConfig::default())
+            .features
+            .unwrap();
         let rest = mean_stress(model, &signal(&rest_path, Some(60.0), None), &baseline);
         let task = mean_stress(
             model,
@@ -86,6 +89,67 @@ fn eegmat_task_scores_above_rest_with_a_personal_baseline() {
         "{higher} of {}",
         subjects.len()
     );
+}
+
+/// `stressbeat stress --baseline` leaves out the windows with more than 10 % non-N beats, by the
+/// beat-type model's classes. On two records with frequent PVCs (106, 119: bigeminy runs between
+/// clean stretches), its per-window decisions agree with the same rule applied to the reference
+/// annotations. Both are training records of the beat model: this checks the shipped path, not
+/// generalisation.
+#[test]
+fn baseline_windows_with_ectopic_beats_are_left_out_as_the_reference_says() {
+    let Some(dir) = stressbeat_e2e::dataset("mitdb") else {
+        return;
+    };
+    let model = BeatClassifier::embedded().unwrap();
+    let config = BaselineConfig::default();
+    let (mut windows, mut agree, mut reference_rejected) = (0, 0, 0);
+    for record in ["106", "119"] {
+        let path = dir.join(format!("{record}.hea"));
+        let s = signal(&path, Some(0.0), Some(300.0));
+        let inputs = beat_inputs(&s.samples_130hz, &s.peaks_130hz);
+        let predicted: Vec<(usize, BeatClass)> = inputs
+            .peaks
+            .iter()
+            .zip(model.classify_inputs(&inputs).unwrap())
+            .map(|(&p, pred)| (p, pred.class))
+            .collect();
+        let rec = load_recording(&path, &LoadOptions::default()).unwrap();
+        let tolerance = (0.15 * s.sampling_rate_hz) as i64;
+        let mut reference: Vec<(usize, BeatClass)> = s
+            .peaks_130hz
+            .iter()
+            .filter_map(|&p| {
+                let at = s.record_sample(p) as i64;
+                rec.annotations
+                    .iter()
+                    .filter(|a| (a.sample - at).abs() <= tolerance)
+                    .find_map(|a| aami_class(&a.symbol))
+                    .map(|c| (p, BeatClass::ALL[c as usize]))
+            })
+            .collect();
+        reference.dedup_by_key(|&mut (p, _)| p);
+        let sw = stress_windows(
+            &s.samples_130hz,
+            &s.peaks_130hz,
+            &StressWindowConfig::default(),
+        )
+        .unwrap();
+        for w in &sw {
+            let one = std::slice::from_ref(w);
+            let by_model = select_baseline(one, &predicted, &config).ectopy == 1;
+            let by_reference = select_baseline(one, &reference, &config).ectopy == 1;
+            windows += 1;
+            agree += usize::from(by_model == by_reference);
+            reference_rejected += usize::from(by_reference);
+        }
+    }
+    eprintln!("{agree} of {windows} windows agree; the reference leaves out {reference_rejected}");
+    assert!(
+        reference_rejected >= 20 && windows - reference_rejected >= 20,
+        "{reference_rejected} of {windows}"
+    );
+    assert!(agree as f64 >= 0.9 * windows as f64, "{agree} of {windows}");
 }
 
 /// Over the first `seconds` of an MIT-BIH record, for one AAMI class: reference beats matched to

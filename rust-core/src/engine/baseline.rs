@@ -10,8 +10,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::WindowObservation;
 use super::score::{logit, valid_probability};
+use super::{BeatCounts, WindowObservation};
 
 /// Mean and variance of one quantity, equal-weighted (Welford) until `n` reaches the warm-up
 /// count, exponentially weighted after that.
@@ -151,6 +151,26 @@ impl Default for BaselineConfig {
             max_drift_relative: 0.3,
             max_drift_logit: 1.0,
         }
+    }
+}
+
+impl BaselineConfig {
+    /// Whether a window of this signal quality and these beats may enter a baseline: usable
+    /// fraction at least [`Self::min_usable_fraction`], non-N beats at most
+    /// [`Self::max_ectopic_fraction`]. The one rule for calibration, the rolling baseline and
+    /// `stressbeat stress --baseline`.
+    pub fn admits(
+        &self,
+        usable_fraction: f32,
+        beat_counts: &BeatCounts,
+    ) -> Result<(), BaselineRejection> {
+        if !(usable_fraction >= self.min_usable_fraction && usable_fraction <= 1.0) {
+            return Err(BaselineRejection::PoorSignal);
+        }
+        if beat_counts.ectopic_fraction() > self.max_ectopic_fraction {
+            return Err(BaselineRejection::Ectopy);
+        }
+        Ok(())
     }
 }
 
@@ -310,12 +330,7 @@ impl PersonalBaseline {
         config: &BaselineConfig,
         alpha: Option<f64>,
     ) -> Result<(), BaselineRejection> {
-        if !(obs.usable_fraction >= config.min_usable_fraction && obs.usable_fraction <= 1.0) {
-            return Err(BaselineRejection::PoorSignal);
-        }
-        if obs.beat_counts.ectopic_fraction() > config.max_ectopic_fraction {
-            return Err(BaselineRejection::Ectopy);
-        }
+        config.admits(obs.usable_fraction, &obs.beat_counts)?;
         let hr = obs.hr_bpm.filter(|v| v.is_finite() && *v > 0.0);
         let rmssd = obs.rmssd_ms.filter(|v| v.is_finite() && *v >= 0.0);
         let sdnn = obs.sdnn_ms.filter(|v| v.is_finite() && *v >= 0.0);

@@ -22,9 +22,11 @@
 use super::MODEL_RATE_HZ;
 use super::beat::{BEAT_LEN, BEAT_PRE, beat_window, median_in_place};
 use crate::dsp::quality::{QualityConfig, WindowQuality, assess_quality};
+use crate::engine::{BaselineConfig, BaselineRejection, BeatCounts};
 use crate::error::{Error, Result};
 use crate::hrv::{clean_rr, hrv_metrics};
 use crate::imaging::{Channel, IMAGE_PIXELS, Imager, WindowData};
+use crate::model::BeatClass;
 
 /// Names of [`StressWindow::features`], in column order.
 pub const HRV_FEATURE_NAMES: [&str; 9] = [
@@ -210,18 +212,72 @@ pub fn stress_windows(
     Ok(out)
 }
 
-/// Personal baseline: the element-wise mean of the features of the scorable windows
-/// ([`StressWindow::is_scorable`]); `None` when there is none.
-pub fn baseline_features(windows: &[StressWindow]) -> Option<Vec<f32>> {
+/// A personal baseline made from the stress windows of a calm recording.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BaselineSelection {
+    /// Element-wise mean of the admitted windows' features (the model's `baseline` input);
+    /// `None` when no window was admitted.
+    pub features: Option<Vec<f32>>,
+    /// Windows admitted.
+    pub admitted: usize,
+    /// Windows left out for signal quality or a feature that could not be computed.
+    pub poor_signal: usize,
+    /// Windows left out for too many non-N beats.
+    pub ectopy: usize,
+}
+
+/// Personal baseline from the stress windows of a calm recording, admitting windows by the stress
+/// engine's own rule ([`BaselineConfig::admits`]: signal quality and ectopy) and only when
+/// scorable; the baseline is the element-wise mean of the admitted windows' features.
+///
+/// `peak_classes`: the beat class of R-peaks (130 Hz index, increasing). A peak without a class
+/// counts as N, as in the monitor; with no classes at all only the quality rule applies.
+pub fn select_baseline(
+    windows: &[StressWindow],
+    peak_classes: &[(usize, BeatClass)],
+    config: &BaselineConfig,
+) -> BaselineSelection {
     let mut sum = vec![0.0f64; HRV_FEATURE_NAMES.len()];
-    let mut n = 0usize;
-    for w in windows.iter().filter(|w| w.is_scorable()) {
-        for (s, &v) in sum.iter_mut().zip(&w.features) {
-            *s += f64::from(v);
+    let mut out = BaselineSelection::default();
+    for w in windows {
+        let counts = window_beat_counts(&w.peaks, peak_classes);
+        let admitted = if w.is_scorable() {
+            config.admits(w.usable_fraction, &counts)
+        } else {
+            Err(BaselineRejection::PoorSignal)
+        };
+        match admitted {
+            Ok(()) => {
+                for (s, &v) in sum.iter_mut().zip(&w.features) {
+                    *s += f64::from(v);
+                }
+                out.admitted += 1;
+            }
+            Err(BaselineRejection::Ectopy) => out.ectopy += 1,
+            Err(_) => out.poor_signal += 1,
         }
-        n += 1;
     }
-    (n > 0).then(|| sum.iter().map(|s| (s / n as f64) as f32).collect())
+    let n = out.admitted as f64;
+    out.features = (out.admitted > 0).then(|| sum.iter().map(|s| (s / n) as f32).collect());
+    out
+}
+
+/// Beats by class among `peaks`, looked up in `peak_classes` (both increasing 130 Hz indices).
+fn window_beat_counts(peaks: &[usize], peak_classes: &[(usize, BeatClass)]) -> BeatCounts {
+    let mut counts = BeatCounts::default();
+    for &p in peaks {
+        let class = peak_classes
+            .binary_search_by_key(&p, |&(q, _)| q)
+            .map_or(BeatClass::N, |i| peak_classes[i].1);
+        match class {
+            BeatClass::N => counts.n += 1,
+            BeatClass::S => counts.s += 1,
+            BeatClass::V => counts.v += 1,
+            BeatClass::F => counts.f += 1,
+            BeatClass::Q => counts.q += 1,
+        }
+    }
+    counts
 }
 
 /// Renders the image channels of stress windows and single beats with the imaging module's
@@ -353,8 +409,33 @@ mod tests {
             );
             assert_eq!(win.rr_s.len() + 1, win.peaks.len());
         }
-        let base = baseline_features(&w).unwrap();
-        assert!((base[1] - 850.0).abs() < 8.0);
+        let base = select_baseline(&w, &[], &BaselineConfig::default());
+        assert_eq!((base.admitted, base.poor_signal, base.ectopy), (9, 0, 0));
+        assert!((base.features.unwrap()[1] - 850.0).abs() < 8.0);
+    }
+
+    #[test]
+    fn baseline_leaves_out_windows_with_too_many_ectopic_beats() {
+        let times = beat_times(70.0, |i| if i % 2 == 0 { 0.8 } else { 0.9 });
+        let (x, peaks) = synth(MODEL_RATE_HZ, &times, 70.0);
+        let w = stress_windows(&x, &peaks, &StressWindowConfig::default()).unwrap();
+        // five V beats between 2 and 6 s: 5 of ~35 beats (14 %) in the first window, at most
+        // one (3 %) in the second
+        let rate = MODEL_RATE_HZ as usize;
+        let classes: Vec<(usize, BeatClass)> = peaks
+            .iter()
+            .filter(|&&p| p >= 2 * rate && p < 6 * rate)
+            .map(|&p| (p, BeatClass::V))
+            .collect();
+        assert_eq!(classes.len(), 5);
+        let base = select_baseline(&w, &classes, &BaselineConfig::default());
+        assert_eq!((base.admitted, base.poor_signal, base.ectopy), (8, 0, 1));
+        let mean_nn = w[1..].iter().map(|w| f64::from(w.features[1])).sum::<f64>() / 8.0;
+        assert!((f64::from(base.features.unwrap()[1]) - mean_nn).abs() < 1e-3);
+        // peaks without a class count as N
+        let unclassified = [(peaks[0] + 1, BeatClass::V)];
+        let base = select_baseline(&w, &unclassified, &BaselineConfig::default());
+        assert_eq!(base.admitted, 9);
     }
 
     #[test]
@@ -367,7 +448,11 @@ mod tests {
                 .all(|w| !w.is_scorable() && w.usable_fraction == 0.0)
         );
         assert!(w[0].features.iter().all(|v| v.is_nan()));
-        assert_eq!(baseline_features(&w), None);
+        let base = select_baseline(&w, &[], &BaselineConfig::default());
+        assert_eq!(
+            (base.features, base.admitted, base.poor_signal),
+            (None, 0, 3)
+        );
     }
 
     #[test]
