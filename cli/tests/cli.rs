@@ -1,7 +1,7 @@
 //! The `stressbeat` binary as a user runs it: JSON shapes, exit codes, help.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may unwrap and panic
 
-use std::process::Command;
+use std::{path::PathBuf, process::Command};
 
 use stressbeat_e2e::dataset;
 
@@ -68,6 +68,30 @@ fn hrv_json_has_metrics_and_quality() {
     let q = v["usable_fraction"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&q));
     assert!(v["hrv"]["rmssd_ms"].as_f64().unwrap() > 0.0);
+}
+
+/// HRV assumes sinus rhythm: the Polar H10 capture with frequent PVCs (11 % of its intervals
+/// corrected) gets a warning, a healthy person's rest recording (under 2 %) does not.
+#[test]
+fn hrv_warns_when_many_intervals_needed_correction() {
+    let Some(data) = dataset("polar_h10").zip(dataset("eegmat")) else {
+        return;
+    };
+    let text = |path: PathBuf| {
+        let out = stressbeat()
+            .args(["hrv", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let pvcs = text(data.0.join("detectpvc/polar_h10.csv"));
+    assert!(
+        pvcs.contains("Warning: 11 % of the intervals needed correction"),
+        "{pvcs}"
+    );
+    let rest = text(data.1.join("Subject01_1.edf"));
+    assert!(!rest.contains("needed correction"), "{rest}");
 }
 
 #[test]

@@ -69,6 +69,18 @@ pub struct HrvMetrics {
     pub correction: RrCorrection,
 }
 
+/// Above this share of corrected intervals HRV figures are unreliable: they assume sinus rhythm,
+/// and frequent ectopic beats (bigeminy, trigeminy) partly escape correction (Kubios' rule of
+/// thumb, 5 %).
+pub const MAX_RELIABLE_CORRECTED_FRACTION: f64 = 0.05;
+
+impl HrvMetrics {
+    /// Share (0–1) of the intervals that artefact or ectopic correction changed.
+    pub fn corrected_fraction(&self) -> f64 {
+        f64::from(self.correction.total()) / f64::from(self.n_intervals.max(1))
+    }
+}
+
 /// Fewest intervals for any metric (SDNN with ddof = 1 and RMSSD need two).
 pub const MIN_INTERVALS: usize = 2;
 /// Fewest intervals for SD1/SD2 (an SD with ddof = 1 of n − 1 successive pairs).
