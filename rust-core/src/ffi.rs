@@ -25,12 +25,12 @@ mod monitor;
 
 pub use logging::init_logging;
 pub use monitor::{
-    AlertConfig, AlertKind, AlertListener, BeatCounts, ConnectionListener, ConnectionUpdate,
-    DailySummary, EcgBatch, EcgListener, ExportFormat, HeartRateListener, HeartRateUpdate,
-    MonitorAlert, MonitorSource, MonitorStatus, SessionSource, SessionSummary, SignalIssue,
-    SignalQualityListener, SignalQualityUpdate, SimulatedStress, StatusListener, StoredAlert,
-    StressLevel, StressListener, StressMonitor, StressMonitorConfig, StressUpdate, Subscription,
-    TimelinePoint,
+    AlertConfig, AlertKind, AlertListener, BeatCounts, CalibrationProgress, ConnectionListener,
+    ConnectionUpdate, DailySummary, EcgBatch, EcgListener, ExportFormat, HeartRateListener,
+    HeartRateUpdate, MonitorAlert, MonitorSource, MonitorStatus, PersonalBaselineSummary,
+    SessionSource, SessionSummary, SignalIssue, SignalQualityListener, SignalQualityUpdate,
+    SimulatedStress, StatusListener, StoredAlert, StressLevel, StressListener, StressMonitor,
+    StressMonitorConfig, StressUpdate, Subscription, TimelinePoint,
 };
 
 use crate::{analysis, error::Location, hrv, io};

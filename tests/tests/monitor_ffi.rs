@@ -5,8 +5,8 @@
 use std::sync::{Arc, Mutex};
 
 use stressbeat_core::ffi::{
-    MonitorSource, MonitorStatus, StatusListener, StressBeatError, StressListener, StressMonitor,
-    StressMonitorConfig, StressUpdate,
+    CalibrationProgress, MonitorSource, MonitorStatus, StatusListener, StressBeatError,
+    StressListener, StressMonitor, StressMonitorConfig, StressUpdate,
 };
 
 #[derive(Default)]
@@ -130,6 +130,91 @@ fn faults_gaps_reach_listeners_and_history() {
         m.sessions(1),
         Err(StressBeatError::InvalidState { .. })
     ));
+}
+
+/// A calibration as the apps see it: progress on each window, then the outcome; the baseline
+/// is then queryable, survives the monitor, and a second calibration can be cancelled.
+#[test]
+fn calibration_progress_outcome_and_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let m = StressMonitor::new(config(&db)).unwrap();
+    assert_eq!(m.personal_baseline().unwrap(), None);
+    let log = Arc::new(Log::default());
+    let _s = m.subscribe_stress(log.clone());
+    assert!(matches!(
+        m.start_calibration(60),
+        Err(StressBeatError::InvalidArgument { .. })
+    ));
+    m.start_calibration(120).unwrap();
+    m.start(simulator(4.0, "")).unwrap();
+    m.wait_until_finished().unwrap();
+    let updates = log.stress.lock().unwrap().clone();
+    let running: Vec<(u32, u32)> = updates
+        .iter()
+        .filter_map(|u| match u.calibration {
+            Some(CalibrationProgress::Running {
+                accepted_windows,
+                remaining_s,
+            }) => Some((accepted_windows, remaining_s)),
+            _ => None,
+        })
+        .collect();
+    assert!(running.len() >= 10, "{running:?}");
+    assert!(
+        running
+            .windows(2)
+            .all(|w| w[1].0 >= w[0].0 && w[1].1 <= w[0].1)
+    );
+    let done: Vec<&StressUpdate> = updates
+        .iter()
+        .filter(|u| matches!(u.calibration, Some(CalibrationProgress::Completed { .. })))
+        .collect();
+    assert_eq!(done.len(), 1);
+    let Some(CalibrationProgress::Completed { windows }) = done[0].calibration else {
+        unreachable!()
+    };
+    assert!(windows >= 12, "{windows}");
+    // no score while calibrating, scores after
+    let first_scored = updates.iter().position(|u| u.score.is_some()).unwrap();
+    assert!(
+        updates[..first_scored]
+            .iter()
+            .all(|u| u.calibration.is_some())
+    );
+    let b = m
+        .personal_baseline()
+        .unwrap()
+        .expect("a baseline after calibrating");
+    assert!(b.calibrated && b.mature, "{b:?}");
+    assert!(b.windows >= u64::from(windows), "{b:?}");
+    assert!(
+        b.hr_bpm.is_some_and(|hr| (45.0..110.0).contains(&hr)),
+        "{b:?}"
+    );
+    assert!(b.rmssd_ms.is_some_and(|v| v > 0.0), "{b:?}");
+    m.shutdown().unwrap();
+    assert!(matches!(
+        m.personal_baseline(),
+        Err(StressBeatError::InvalidState { .. })
+    ));
+
+    // the next monitor on the same history starts from it; a cancelled calibration changes
+    // nothing
+    let m = StressMonitor::new(config(&db)).unwrap();
+    assert_eq!(m.personal_baseline().unwrap(), Some(b.clone()));
+    let log = Arc::new(Log::default());
+    let _s = m.subscribe_stress(log.clone());
+    m.start_calibration(600).unwrap();
+    m.cancel_calibration().unwrap();
+    m.start(simulator(1.0, "")).unwrap();
+    m.wait_until_finished().unwrap();
+    let updates = log.stress.lock().unwrap();
+    assert!(!updates.is_empty());
+    assert!(updates.iter().all(|u| u.calibration.is_none()));
+    let after = m.personal_baseline().unwrap().unwrap();
+    assert!(after.calibrated && after.windows >= b.windows, "{after:?}");
+    m.shutdown().unwrap();
 }
 
 /// A fake platform BLE stack answering like an H10 (the replies of docs/protocols.md).

@@ -498,3 +498,57 @@ fn sustained_stress_raises_an_alert_that_is_stored() {
         "every alert stored"
     );
 }
+
+/// A calibration that completes mid-session is in the history when its completion is
+/// published, not only when the session ends: an app killed after calibrating keeps it.
+#[test]
+fn a_finished_calibration_is_stored_at_once() {
+    use stressbeat_core::engine::{BaselineOrigin, CalibrationEvent, PersonalBaseline};
+    use stressbeat_core::history::HistorySink;
+    use stressbeat_core::monitor::pipeline::BASELINE_PROFILE;
+
+    let history = Arc::new(Mutex::new(MemoryHistory::default()));
+    let m = monitor(history.clone());
+    m.engines()
+        .lock()
+        .unwrap()
+        .stress
+        .start_calibration(T0, 90_000);
+    let seen = Arc::new(Mutex::new(None));
+    let (h, s) = (history.clone(), seen.clone());
+    let _sub = m.subscribe(
+        EventKind::Stress,
+        Arc::new(move |e: &MonitorEvent| {
+            if let MonitorEvent::Stress { update, .. } = e
+                && let Some(CalibrationEvent::Completed { windows }) = update.calibration
+            {
+                let stored = h.lock().unwrap().load_baseline(BASELINE_PROFILE).unwrap();
+                *s.lock().unwrap() = Some((windows, update.at_ms, stored));
+            }
+        }),
+    );
+    let spec = SimulatorSpec {
+        minutes: 4.0,
+        seed: 3,
+        stress: Vec::new(),
+        faults: FaultConfig::default(),
+        noisy: false,
+    };
+    m.start(
+        Box::new(simulator_source(&spec)),
+        Pacing::AsFastAsPossible { step_ms: 250 },
+        info(),
+    )
+    .unwrap();
+    m.wait();
+    let (windows, at_ms, stored) = seen.lock().unwrap().take().expect("calibration completed");
+    assert!(windows >= 12, "{windows} windows");
+    let (json, saved_at) = stored.expect("the baseline was stored when the calibration completed");
+    assert_eq!(saved_at, at_ms);
+    assert!(at_ms < T0 + 150_000, "completed at +{} ms", at_ms - T0);
+    let b: PersonalBaseline = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        (b.origin, b.windows),
+        (BaselineOrigin::Calibrated, u64::from(windows))
+    );
+}

@@ -120,6 +120,42 @@ final class StressMonitorTests: XCTestCase {
         try monitor.shutdown()
     }
 
+    func testCalibrationReportsProgressThenTheBaseline() throws {
+        let dir = try tempDir()
+        let monitor = try StressMonitor(config: StressMonitorConfig(databasePath: dir.appendingPathComponent("h.db").path))
+        XCTAssertNil(try monitor.personalBaseline())
+        let rec = Recorder()
+        let sub = monitor.subscribeStress(listener: rec)
+        XCTAssertThrowsError(try monitor.startCalibration(durationS: 60)) { error in
+            guard case StressBeatError.InvalidArgument = error else { return XCTFail("expected InvalidArgument, got \(error)") }
+        }
+        try monitor.startCalibration(durationS: 120)
+        try monitor.start(source: simulator(4))
+        try monitor.waitUntilFinished()
+        let stress = rec.events.compactMap { $0 as? StressUpdate }
+        let remaining = stress.compactMap { u -> UInt32? in
+            if case let .running(_, remainingS)? = u.calibration { return remainingS }
+            return nil
+        }
+        XCTAssertGreaterThanOrEqual(remaining.count, 10)
+        XCTAssertEqual(remaining, remaining.sorted(by: >), "time left only falls")
+        let done = stress.compactMap { u -> UInt32? in
+            if case let .completed(windows)? = u.calibration { return windows }
+            return nil
+        }
+        XCTAssertEqual(done.count, 1)
+        XCTAssertGreaterThanOrEqual(done.first ?? 0, 12)
+        XCTAssert(stress.prefix { $0.score == nil }.allSatisfy { $0.calibration != nil }, "no score while calibrating")
+        let b = try XCTUnwrap(try monitor.personalBaseline())
+        XCTAssert(b.calibrated && b.mature, "\(b)")
+        XCTAssert((45.0...110.0).contains(b.hrBpm ?? 0), "\(b)")
+        try monitor.startCalibration(durationS: 600)
+        try monitor.cancelCalibration()
+        sub.cancel()
+        try monitor.shutdown()
+        XCTAssertThrowsError(try monitor.personalBaseline())
+    }
+
     func testTypedErrors() throws {
         let dir = try tempDir()
         XCTAssertThrowsError(try StressMonitor(config: StressMonitorConfig(
@@ -158,6 +194,7 @@ final class StressMonitorTests: XCTestCase {
         ("testSimulatedSessionThroughListenersThenHistory", testSimulatedSessionThroughListenersThenHistory),
         ("testCancelledSubscriptionGetsNothingAndNewcomerGetsCurrentState",
          testCancelledSubscriptionGetsNothingAndNewcomerGetsCurrentState),
+        ("testCalibrationReportsProgressThenTheBaseline", testCalibrationReportsProgressThenTheBaseline),
         ("testTypedErrors", testTypedErrors),
     ]
 }

@@ -277,6 +277,51 @@ pub struct StressUpdate {
     pub rmssd_ms: Option<f32>,
     /// Beats of the window by class.
     pub beats: BeatCounts,
+    /// While a calibration runs (see `startCalibration`): its progress, then its outcome.
+    pub calibration: Option<CalibrationProgress>,
+}
+
+/// A calibration of the personal baseline, as of one window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum CalibrationProgress {
+    /// Running: calm, clean windows so far, and the time left.
+    Running {
+        /// Windows accepted so far.
+        accepted_windows: u32,
+        /// Time left, seconds.
+        remaining_s: u32,
+    },
+    /// Finished: the new personal baseline is in use and stored.
+    Completed {
+        /// Windows it was built from.
+        windows: u32,
+    },
+    /// Finished without a baseline: too few calm, clean windows (poor signal, movement or
+    /// frequent ectopic beats). The previous baseline, if any, stays in use.
+    Failed {
+        /// Windows accepted.
+        accepted_windows: u32,
+        /// Windows needed.
+        needed_windows: u32,
+    },
+}
+
+/// The personal baseline that scores are relative to.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct PersonalBaselineSummary {
+    /// `true`: from a calibration (then kept up to date by calm windows); `false`: learned from
+    /// calm windows alone.
+    pub calibrated: bool,
+    /// `true` once it holds enough windows to be used at full confidence.
+    pub mature: bool,
+    /// Windows it was built from.
+    pub windows: u64,
+    /// Calm heart rate, bpm.
+    pub hr_bpm: Option<f64>,
+    /// Calm RMSSD, ms.
+    pub rmssd_ms: Option<f64>,
+    /// End of the last window that updated it, Unix ms.
+    pub updated_at_ms: i64,
 }
 
 /// What an alert is about.
@@ -596,6 +641,42 @@ fn stress_update(u: &engine::StressUpdate, o: &engine::WindowObservation) -> Str
             fusion: b.f,
             unknown: b.q,
         },
+        calibration: u.calibration.map(calibration_progress),
+    }
+}
+
+fn calibration_progress(c: engine::CalibrationEvent) -> CalibrationProgress {
+    match c {
+        engine::CalibrationEvent::Progress {
+            accepted_windows,
+            remaining_ms,
+        } => CalibrationProgress::Running {
+            accepted_windows,
+            remaining_s: u32::try_from(remaining_ms.max(0).unsigned_abs().div_ceil(1000))
+                .unwrap_or(u32::MAX),
+        },
+        engine::CalibrationEvent::Completed { windows } => {
+            CalibrationProgress::Completed { windows }
+        }
+        engine::CalibrationEvent::Failed(engine::CalibrationError::TooFewWindows {
+            accepted,
+            needed,
+        }) => CalibrationProgress::Failed {
+            accepted_windows: accepted,
+            needed_windows: needed,
+        },
+    }
+}
+
+fn baseline_summary(b: &engine::PersonalBaseline) -> PersonalBaselineSummary {
+    let mean = |s: &engine::RunningStat| (s.n > 0 && s.mean.is_finite()).then_some(s.mean);
+    PersonalBaselineSummary {
+        calibrated: b.origin == engine::BaselineOrigin::Calibrated,
+        mature: b.anchor.is_some(),
+        windows: b.windows,
+        hr_bpm: mean(&b.hr_bpm),
+        rmssd_ms: mean(&b.rmssd_ms),
+        updated_at_ms: b.updated_ms,
     }
 }
 
@@ -717,6 +798,13 @@ impl std::fmt::Debug for StressMonitor {
 }
 
 impl StressMonitor {
+    fn engines(&self) -> Result<std::sync::MutexGuard<'_, monitor::Engines>, StressBeatError> {
+        self.monitor
+            .engines()
+            .lock()
+            .map_err(|_| invalid_state("the engine is unavailable after an internal error"))
+    }
+
     fn check_open(&self) -> Result<(), StressBeatError> {
         if self.shut_down.load(Ordering::Acquire) {
             return Err(invalid_state("the monitor has been shut down"));
@@ -981,20 +1069,53 @@ impl StressMonitor {
     }
 
     /// Start a calibration of the personal baseline lasting `durationS` seconds (sit calmly):
-    /// windows feed it instead of being scored. It is kept for later sessions.
+    /// windows feed it instead of being scored; `StressUpdate.calibration` reports its progress
+    /// and outcome. The baseline is stored as soon as it completes and kept for later sessions.
+    /// It needs enough calm, clean windows (12 with the defaults: the first ends 30 s in, then
+    /// one every 5 s), so at least 85 s; 2–5 minutes leave room for movement or a noisy
+    /// stretch. Errors: `InvalidArgument` for a shorter duration, `InvalidState` after
+    /// `shutdown`.
     pub fn start_calibration(&self, duration_s: u32) -> Result<(), StressBeatError> {
         guard("StressMonitor.startCalibration", || {
             self.check_open()?;
+            let mut engines = self.engines()?;
+            let cfg = self.monitor.config();
+            let needed = engines.stress.config().baseline.min_calibration_windows;
+            let shortest_s = cfg.window_s + cfg.step_s * f64::from(needed.saturating_sub(1));
+            if f64::from(duration_s) < shortest_s {
+                return Err(StressBeatError::InvalidArgument {
+                    message: format!(
+                        "a calibration needs at least {shortest_s:.0} s ({needed} windows of \
+                         {:.0} s, one every {:.0} s)",
+                        cfg.window_s, cfg.step_s
+                    ),
+                });
+            }
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as i64);
-            let mut e =
-                self.monitor.engines().lock().map_err(|_| {
-                    invalid_state("the engine is unavailable after an internal error")
-                })?;
-            e.stress
+            engines
+                .stress
                 .start_calibration(now, i64::from(duration_s) * 1000);
             Ok(())
+        })
+    }
+
+    /// Abandon a running calibration; the previous baseline, if any, stays in use.
+    pub fn cancel_calibration(&self) -> Result<(), StressBeatError> {
+        guard("StressMonitor.cancelCalibration", || {
+            self.check_open()?;
+            self.engines()?.stress.cancel_calibration();
+            Ok(())
+        })
+    }
+
+    /// The personal baseline scores are relative to; `null`/`nil` before a calibration or
+    /// enough calm windows.
+    pub fn personal_baseline(&self) -> Result<Option<PersonalBaselineSummary>, StressBeatError> {
+        guard("StressMonitor.personalBaseline", || {
+            self.check_open()?;
+            Ok(self.engines()?.stress.baseline().map(baseline_summary))
         })
     }
 

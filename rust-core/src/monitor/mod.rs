@@ -98,6 +98,11 @@ impl Monitor {
         &self.engines
     }
 
+    /// The pipeline's configuration (window length and step).
+    pub fn config(&self) -> &PipelineConfig {
+        &self.cfg
+    }
+
     /// The history this monitor writes.
     pub fn history(&self) -> Option<&SharedHistory> {
         self.history.as_ref()

@@ -8,8 +8,8 @@ use super::events::{Degradation, HeartRateSource, HeartRateUpdate, MonitorEvent}
 use super::front::{EcgFrontEnd, MAX_GAP_FILL_S, MODEL_RATE_HZ};
 use super::ports::{SessionInfo, WindowAnalyzer, WindowSignal};
 use crate::engine::{
-    Alert, AlertEngine, AlertKind, AlertOutput, LinkStatus, ScoreSource, Severity, StressEngine,
-    StressUpdate, WindowObservation,
+    Alert, AlertEngine, AlertKind, AlertOutput, CalibrationEvent, LinkStatus, ScoreSource,
+    Severity, StressEngine, StressUpdate, WindowObservation,
 };
 use crate::history::{
     AlertRecord, BeatCounts, EcgChunk, EndReason, GapRecord, HistorySink, WindowRecord,
@@ -259,11 +259,7 @@ impl Pipeline {
         self.analyze_pending(out);
         self.after(first, self.last_ms, out);
         if let Some(h) = self.history.clone() {
-            let baseline = self.engines.lock().ok().and_then(|e| {
-                e.stress
-                    .baseline()
-                    .and_then(|b| serde_json::to_string(b).ok())
-            });
+            let baseline = self.baseline_json();
             let (id, end) = (self.session_id, self.last_ms);
             let r = h
                 .lock()
@@ -283,6 +279,15 @@ impl Pipeline {
             session_id: self.session_id,
             windows: self.windows_scored,
         });
+    }
+
+    /// The engine's personal baseline, serialised for the history.
+    fn baseline_json(&self) -> Option<String> {
+        self.engines.lock().ok().and_then(|e| {
+            e.stress
+                .baseline()
+                .and_then(|b| serde_json::to_string(b).ok())
+        })
     }
 
     /// Close the windows whose end is at least the lag behind the signal.
@@ -356,6 +361,17 @@ impl Pipeline {
     /// Alerts for the events of this step (`now_ms`: Unix), then history writes.
     fn after(&mut self, first: usize, now_ms: i64, out: &mut Vec<MonitorEvent>) {
         let end = out.len();
+        // A finished calibration is stored at once, not only when the session ends: the app may
+        // be killed before that.
+        let calibrated = out[first..end].iter().any(|ev| {
+            matches!(ev, MonitorEvent::Stress { update, .. }
+                if matches!(update.calibration, Some(CalibrationEvent::Completed { .. })))
+        });
+        let new_baseline = if calibrated {
+            self.baseline_json()
+        } else {
+            None
+        };
         if let Ok(mut e) = self.engines.lock() {
             let mut alerts = Vec::new();
             let mut take = |o: AlertOutput| {
@@ -393,10 +409,17 @@ impl Pipeline {
                         MonitorEvent::Stress {
                             update,
                             observation,
-                        } => h.append_window(
-                            id,
-                            &window_record(observation, update, self.analyzer.as_ref()),
-                        ),
+                        } => h
+                            .append_window(
+                                id,
+                                &window_record(observation, update, self.analyzer.as_ref()),
+                            )
+                            .and_then(|()| match (&update.calibration, &new_baseline) {
+                                (Some(CalibrationEvent::Completed { .. }), Some(json)) => {
+                                    h.save_baseline(BASELINE_PROFILE, json, update.at_ms)
+                                }
+                                _ => Ok(()),
+                            }),
                         MonitorEvent::Alert(a) => h.append_alert(id, &alert_record(a)),
                         MonitorEvent::Gap {
                             from_ms,

@@ -137,6 +137,34 @@ class StressMonitorTest {
     }
 
     @Test
+    fun calibrationReportsProgressThenTheBaseline() {
+        val monitor = StressMonitor(config())
+        assertEquals(null, monitor.personalBaseline())
+        val rec = Recorder()
+        val sub = monitor.subscribeStress(rec)
+        assertThrows<StressBeatException.InvalidArgument> { monitor.startCalibration(60u) }
+        monitor.startCalibration(120u)
+        monitor.start(simulator(4.0))
+        monitor.waitUntilFinished()
+        val stress = rec.events.filterIsInstance<StressUpdate>()
+        val running = stress.mapNotNull { it.calibration as? CalibrationProgress.Running }
+        assertTrue(running.size >= 10, "${running.size} progress updates")
+        assertTrue(running.zipWithNext().all { (a, b) -> b.remainingS <= a.remainingS }, "time left only falls")
+        val done = stress.mapNotNull { it.calibration as? CalibrationProgress.Completed }.single()
+        assertTrue(done.windows >= 12u, "${done.windows} windows")
+        assertTrue(stress.takeWhile { it.score == null }.all { it.calibration != null }, "no score while calibrating")
+        val b = monitor.personalBaseline()
+        assertNotNull(b)
+        assertTrue(b!!.calibrated && b.mature, "$b")
+        assertTrue(b.hrBpm!! in 45.0..110.0, "$b")
+        monitor.startCalibration(600u)
+        monitor.cancelCalibration()
+        sub.close()
+        monitor.shutdown()
+        assertThrows<StressBeatException.InvalidState> { monitor.personalBaseline() }
+    }
+
+    @Test
     fun typedErrors() {
         // A database in a directory that does not exist.
         val e = assertThrows<StressBeatException.Storage> {
