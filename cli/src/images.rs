@@ -24,7 +24,8 @@ const WINDOW_S: f64 = 30.0;
 Windows: consecutive full 30 s windows from --from."
 )]
 pub struct ImagesArgs {
-    /// Recording: a WFDB header (.hea), an EDF/EDF+ file (.edf) or a CSV file (.csv).
+    /// Recording: a WFDB header (.hea), an EDF/EDF+ file (.edf), a CSV file (.csv) or a Polar H10
+    /// capture (raw PMD frames, as `stressbeat record` writes).
     path: PathBuf,
     /// Folder for the PNG files (created if missing).
     #[arg(long, value_name = "DIR")]

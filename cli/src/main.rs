@@ -93,7 +93,8 @@ enum Command {
 
 #[derive(Args, Debug, Clone)]
 struct RecordingArgs {
-    /// Recording: a WFDB header (.hea), an EDF/EDF+ file (.edf) or a CSV file (.csv).
+    /// Recording: a WFDB header (.hea), an EDF/EDF+ file (.edf), a CSV file (.csv) or a Polar H10
+    /// capture (raw PMD frames, as `stressbeat record` writes).
     path: PathBuf,
     /// Channel index (default: the first ECG-like lead, MLII where present).
     #[arg(long)]

@@ -22,9 +22,9 @@ use crate::{
 pub struct StressArgs {
     #[command(flatten)]
     recording: RecordingArgs,
-    /// The same person's calm recording (WFDB, EDF or CSV): the mean features of its clean windows
-    /// (as the app's calibration admits them: good signal, at most 10 % ectopic beats) are the
-    /// personal baseline.
+    /// The same person's calm recording (WFDB, EDF, CSV or Polar capture): the mean features of
+    /// its clean windows (as the app's calibration admits them: good signal, at most 10 % ectopic
+    /// beats) are the personal baseline.
     #[arg(long, value_name = "PATH")]
     baseline: Option<PathBuf>,
     /// Start of the baseline span, seconds from the start of the baseline recording.

@@ -7,6 +7,7 @@ use crate::{
     error::{Error, ParseError, Result},
     formats::{csv, edf, wfdb},
     record::{Recording, Signal},
+    sensor::{SensorEvent, replay},
 };
 
 /// Options for formats that do not describe themselves (CSV).
@@ -39,7 +40,8 @@ fn record_name(path: &Path) -> String {
 }
 
 /// Load a recording; the format is chosen by extension: `.hea`/`.dat`/`.atr` (or no extension
-/// beside a `.hea`) → WFDB, `.edf` → EDF/EDF+, `.csv`/`.tsv`/`.txt` → delimited text.
+/// beside a `.hea`) → WFDB, `.edf` → EDF/EDF+, `.csv`/`.tsv`/`.txt` → delimited text; any other
+/// file that is a Polar capture (its magic, or `.bin`) → [`read_pmd_capture`].
 pub fn load_recording(path: &Path, opts: &LoadOptions) -> Result<Recording> {
     let ext = path
         .extension()
@@ -51,14 +53,86 @@ pub fn load_recording(path: &Path, opts: &LoadOptions) -> Result<Recording> {
         Some("edf") => read_edf(path),
         Some("csv") | Some("tsv") | Some("txt") => read_csv(path, opts),
         None if path.with_extension("hea").is_file() => read_wfdb(&path.with_extension("hea")),
-        _ => Err(Error::Unsupported {
-            file: path.display().to_string(),
-            what: format!(
-                "unknown extension {:?} (expected .hea, .edf or .csv)",
-                ext.unwrap_or_default()
-            ),
-        }),
+        _ => {
+            let bytes = read_bytes(path)?;
+            if replay::is_capture(path, &bytes) {
+                return capture_recording(path, &bytes);
+            }
+            Err(Error::Unsupported {
+                file: path.display().to_string(),
+                what: format!(
+                    "unknown extension {:?} (expected .hea, .edf, .csv or a Polar capture)",
+                    ext.unwrap_or_default()
+                ),
+            })
+        }
     }
+}
+
+/// Holes in a Polar capture's ECG up to this long keep their length (NaN samples, which the
+/// analysis counts as unusable); a longer one is shortened to it, with a warning. A capture holds
+/// no phone times, so a jump of the sensor clock cannot be told from a real hole: this keeps
+/// the time axis of dropouts and disconnects while a clock jump of years costs little memory.
+pub const MAX_CAPTURE_HOLE_S: f64 = 3600.0;
+
+/// Read a Polar capture (`H10 ECG v1.0 binary data` + raw PMD notifications): the ECG frames go
+/// through the live session (decoding, timing, duplicates, gaps) into one channel "ECG" in µV,
+/// at the rate the strap's timestamps show (≈130 Hz). Missing samples are NaN.
+pub fn read_pmd_capture(path: &Path) -> Result<Recording> {
+    capture_recording(path, &read_bytes(path)?)
+}
+
+fn capture_recording(path: &Path, bytes: &[u8]) -> Result<Recording> {
+    let mut samples: Vec<f32> = Vec::new();
+    let (mut frame_samples, mut frame_time_ms) = (0usize, 0.0f64);
+    let mut interval_ms = 1000.0 / 130.0;
+    for (_, event) in replay::capture_events(path, bytes)? {
+        match event {
+            SensorEvent::Ecg(c) => {
+                samples.extend(c.samples_uv.iter().map(|&v| v as f32));
+                if c.sample_interval_ms.is_finite() && c.sample_interval_ms > 0.0 {
+                    interval_ms = c.sample_interval_ms;
+                    frame_samples += c.samples_uv.len();
+                    frame_time_ms += c.sample_interval_ms * c.samples_uv.len() as f64;
+                }
+            }
+            SensorEvent::Gap {
+                missing_samples, ..
+            } => {
+                let longest = (MAX_CAPTURE_HOLE_S * 1000.0 / interval_ms) as u64;
+                if missing_samples > longest {
+                    log::warn!(
+                        "{}: a hole of {:.0} s in the sensor's timestamps (a clock jump or a long \
+                         disconnect) is shortened to {MAX_CAPTURE_HOLE_S:.0} s; later times are \
+                         shifted",
+                        path.display(),
+                        missing_samples as f64 * interval_ms / 1000.0
+                    );
+                }
+                samples.extend(std::iter::repeat_n(
+                    f32::NAN,
+                    missing_samples.min(longest) as usize,
+                ));
+            }
+            _ => {}
+        }
+    }
+    let rate = if frame_samples > 0 {
+        1000.0 * frame_samples as f64 / frame_time_ms
+    } else {
+        1000.0 / interval_ms
+    };
+    Ok(Recording {
+        name: record_name(path),
+        signals: vec![Signal {
+            label: "ECG".into(),
+            unit: "uV".into(),
+            sampling_rate_hz: rate,
+            samples,
+        }],
+        annotations: Vec::new(),
+        annotation_rate_hz: rate,
+    })
 }
 
 /// Read a WFDB record from its `.hea` file, with its `.atr` annotations when present.
@@ -140,4 +214,79 @@ pub fn read_csv(path: &Path, opts: &LoadOptions) -> Result<Recording> {
         signals: vec![signal],
         annotations: Vec::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::pmd_capture::CaptureWriter;
+    use crate::protocol::pmd::encode_ecg_frame;
+
+    /// A capture of `frames` H10 frames (73 samples at 130 Hz) without the frames in `dropped`,
+    /// the sensor clock jumping by `jump_ns` from frame `jump_at` on.
+    fn capture(frames: usize, dropped: &[usize], jump_at: usize, jump_ns: u64) -> Vec<u8> {
+        let mut w = CaptureWriter::new(Vec::new()).unwrap();
+        let t0: u64 = 700_000_000_000_000_000;
+        for f in (0..frames).filter(|f| !dropped.contains(f)) {
+            let samples: Vec<i32> = (0..73)
+                .map(|i| (((f * 73 + i) as f64 * 0.05).sin() * 800.0) as i32)
+                .collect();
+            let last = ((f + 1) * 73 - 1) as f64 * 1e9 / 130.0;
+            let ts = t0 + last as u64 + if f >= jump_at { jump_ns } else { 0 };
+            w.write_record(&encode_ecg_frame(ts, &samples).unwrap())
+                .unwrap();
+        }
+        w.into_inner()
+    }
+
+    fn nan_count(r: &Recording) -> usize {
+        r.signals[0].samples.iter().filter(|v| v.is_nan()).count()
+    }
+
+    #[test]
+    fn a_capture_reads_as_one_ecg_channel_with_its_holes_as_nan() {
+        let path = Path::new("session.bin");
+        let r = capture_recording(path, &capture(200, &[], usize::MAX, 0)).unwrap();
+        let s = &r.signals[0];
+        assert_eq!((s.label.as_str(), s.unit.as_str()), ("ECG", "uV"));
+        assert_eq!((s.samples.len(), nan_count(&r)), (200 * 73, 0));
+        assert!(
+            (s.sampling_rate_hz - 130.0).abs() < 0.01,
+            "{}",
+            s.sampling_rate_hz
+        );
+        assert_eq!(r.name, "session");
+
+        // five lost frames: a hole of their length
+        let r =
+            capture_recording(path, &capture(200, &[50, 51, 52, 53, 54], usize::MAX, 0)).unwrap();
+        assert_eq!(
+            (r.signals[0].samples.len(), nan_count(&r)),
+            (200 * 73, 5 * 73)
+        );
+    }
+
+    #[test]
+    fn a_sensor_clock_jump_of_days_is_shortened_to_an_hour() {
+        let two_days_ns = 2 * 86_400 * 1_000_000_000;
+        let r =
+            capture_recording(Path::new("j.bin"), &capture(200, &[], 100, two_days_ns)).unwrap();
+        let hole = nan_count(&r);
+        assert!(hole.abs_diff(3600 * 130) <= 130, "{hole}");
+        assert_eq!(r.signals[0].samples.len(), 200 * 73 + hole);
+    }
+
+    #[test]
+    fn a_damaged_or_empty_capture_is_a_typed_error() {
+        let path = Path::new("x.bin");
+        assert!(matches!(
+            capture_recording(path, b"H10 ECG v1.0 binary"),
+            Err(Error::Format { .. })
+        ));
+        let empty = CaptureWriter::new(Vec::new()).unwrap().into_inner();
+        assert!(matches!(
+            capture_recording(path, &empty),
+            Err(Error::InsufficientSignal(_))
+        ));
+    }
 }

@@ -228,3 +228,34 @@ fn polar_flow_and_rr_exports_are_reported_as_not_ecg() {
         }
     }
 }
+
+/// A raw Polar H10 capture (PMD frames, the strap's own format) reads as a recording like any
+/// other: every sample of its 12,355 frames, no hole, at the rate of the strap's timestamps, and
+/// the analysis finds the cycling session's heart rate (`protocol_capture.rs` compares the
+/// decoded stream's HR with the Polar app's export second by second).
+#[test]
+fn polar_capture_reads_as_a_recording() {
+    use stressbeat_core::analysis::{AnalysisOptions, analyze};
+    let Some(dir) = dataset("polar_h10").map(|d| d.join("pmd_capture")) else {
+        return;
+    };
+    let r = load_recording(
+        &dir.join("hr_data_2023-01-13_11-40-07.bin"),
+        &LoadOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(r.signals.len(), 1);
+    let s = &r.signals[0];
+    assert_eq!((s.label.as_str(), s.unit.as_str()), ("ECG", "uV"));
+    assert_eq!(s.samples.len(), 12_355 * 73);
+    assert!(s.samples.iter().all(|v| v.is_finite()));
+    assert!(
+        (s.sampling_rate_hz - 130.045).abs() < 0.01,
+        "{}",
+        s.sampling_rate_hz
+    );
+    let summary = analyze(&r, &AnalysisOptions::default()).unwrap();
+    let hr = summary.hrv.unwrap().mean_hr_bpm;
+    assert!((140.0..155.0).contains(&hr), "{hr}");
+    assert!(summary.usable_fraction > 0.9, "{}", summary.usable_fraction);
+}

@@ -32,6 +32,31 @@ pub fn parse_capture(bytes: &[u8]) -> std::result::Result<Vec<Vec<u8>>, ParseErr
     Ok(out)
 }
 
+/// Whether a file is a Polar capture: by its magic, or by the `.bin` extension that
+/// `stressbeat record` and `simulate` write (without the magic it is a damaged capture, not a
+/// file of unknown type).
+pub fn is_capture(path: &Path, bytes: &[u8]) -> bool {
+    bytes.starts_with(pmd_capture::MAGIC)
+        || path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("bin"))
+}
+
+/// The events of a Polar capture's bytes (`path` names it in errors), through the live
+/// [`Session`]. Errors: a damaged capture, or one without any ECG frame.
+pub fn capture_events(path: &Path, bytes: &[u8]) -> Result<Vec<(i64, SensorEvent)>> {
+    let n = parse_capture(bytes).map_err(|e| Error::format(path, e))?;
+    let events = session_events_for_notifications(&n, SessionConfig::default());
+    if !events.iter().any(|(_, e)| matches!(e, SensorEvent::Ecg(_))) {
+        return Err(Error::InsufficientSignal(format!(
+            "{}: the capture holds no ECG frames ({} notifications)",
+            path.file_name().unwrap_or_default().to_string_lossy(),
+            n.len()
+        )));
+    }
+    Ok(events)
+}
+
 /// The H10 replies used to script the handshake for a replayed capture.
 pub const H10_FEATURES: [u8; 3] = [0x0F, 0x05, 0x00];
 pub const H10_ECG_SETTINGS_REPLY: [u8; 13] = [
@@ -154,23 +179,8 @@ impl<C: Clock> ReplaySource<C> {
     /// Open a Polar capture (by its magic) or any recording `load_recording` reads.
     pub fn open(path: &Path, speed: Option<f64>, clock: C) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        // `.bin` is what `stressbeat record` and `simulate` write: without the magic it is a
-        // damaged capture, not a file of unknown type
-        let is_capture = bytes.starts_with(pmd_capture::MAGIC)
-            || path
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("bin"));
-        let events = if is_capture {
-            let n = parse_capture(&bytes).map_err(|e| Error::format(path, e))?;
-            let events = session_events_for_notifications(&n, SessionConfig::default());
-            if !events.iter().any(|(_, e)| matches!(e, SensorEvent::Ecg(_))) {
-                return Err(Error::InsufficientSignal(format!(
-                    "{}: the capture holds no ECG frames ({} notifications)",
-                    path.file_name().unwrap_or_default().to_string_lossy(),
-                    n.len()
-                )));
-            }
-            events
+        let events = if is_capture(path, &bytes) {
+            capture_events(path, &bytes)?
         } else {
             let rec = io::load_recording(path, &io::LoadOptions::default())?;
             recording_events(&rec)?
