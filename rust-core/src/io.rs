@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::{
     error::{Error, ParseError, Result},
-    formats::{csv, edf, wfdb},
+    formats::{csv, edf, pmd_capture, wfdb},
     record::{Recording, Signal},
     sensor::{SensorEvent, replay},
 };
@@ -53,31 +53,37 @@ pub fn load_recording(path: &Path, opts: &LoadOptions) -> Result<Recording> {
         Some("edf") => read_edf(path),
         Some("csv") | Some("tsv") | Some("txt") => read_csv(path, opts),
         None if path.with_extension("hea").is_file() => read_wfdb(&path.with_extension("hea")),
-        _ => {
-            let bytes = read_bytes(path)?;
-            if replay::is_capture(path, &bytes) {
-                return capture_recording(path, &bytes);
-            }
-            Err(Error::Unsupported {
-                file: path.display().to_string(),
-                what: format!(
-                    "unknown extension {:?} (expected .hea, .edf, .csv or a Polar capture)",
-                    ext.unwrap_or_default()
-                ),
-            })
+        _ if replay::is_capture(path, &file_start(path, pmd_capture::MAGIC.len())) => {
+            read_pmd_capture(path)
         }
+        _ => Err(Error::Unsupported {
+            file: path.display().to_string(),
+            what: format!(
+                "unknown extension {:?} (expected .hea, .edf, .csv or a Polar capture)",
+                ext.unwrap_or_default()
+            ),
+        }),
     }
 }
 
-/// Holes in a Polar capture's ECG up to this long keep their length (NaN samples, which the
-/// analysis counts as unusable); a longer one is shortened to it, with a warning. A capture holds
-/// no phone times, so a jump of the sensor clock cannot be told from a real hole: this keeps
-/// the time axis of dropouts and disconnects while a clock jump of years costs little memory.
-pub const MAX_CAPTURE_HOLE_S: f64 = 3600.0;
+/// Up to the first `n` bytes of a file (none when it cannot be read).
+fn file_start(path: &Path, n: usize) -> Vec<u8> {
+    use std::io::Read;
+    let mut start = Vec::with_capacity(n);
+    if let Ok(f) = std::fs::File::open(path) {
+        let _ = f.take(n as u64).read_to_end(&mut start);
+    }
+    start
+}
+
+/// Longest recording a Polar capture may make, s (48 h, ~90 MB of samples): beyond it, holes
+/// (each at most [`replay::MAX_HOLE_S`]) have piled up from a damaged or crafted file.
+pub const MAX_CAPTURE_S: f64 = 48.0 * 3600.0;
 
 /// Read a Polar capture (`H10 ECG v1.0 binary data` + raw PMD notifications): the ECG frames go
 /// through the live session (decoding, timing, duplicates, gaps) into one channel "ECG" in µV,
-/// at the rate the strap's timestamps show (≈130 Hz). Missing samples are NaN.
+/// at the rate the strap's timestamps show (≈130 Hz). Missing samples are NaN; a sensor clock
+/// jump opens a hole of at most [`replay::MAX_HOLE_S`].
 pub fn read_pmd_capture(path: &Path) -> Result<Recording> {
     capture_recording(path, &read_bytes(path)?)
 }
@@ -99,20 +105,22 @@ fn capture_recording(path: &Path, bytes: &[u8]) -> Result<Recording> {
             SensorEvent::Gap {
                 missing_samples, ..
             } => {
-                let longest = (MAX_CAPTURE_HOLE_S * 1000.0 / interval_ms) as u64;
-                if missing_samples > longest {
-                    log::warn!(
-                        "{}: a hole of {:.0} s in the sensor's timestamps (a clock jump or a long \
-                         disconnect) is shortened to {MAX_CAPTURE_HOLE_S:.0} s; later times are \
-                         shifted",
-                        path.display(),
-                        missing_samples as f64 * interval_ms / 1000.0
-                    );
+                let longest = (MAX_CAPTURE_S * 1000.0 / interval_ms) as usize;
+                let missing = usize::try_from(missing_samples).unwrap_or(usize::MAX);
+                if missing > longest.saturating_sub(samples.len()) {
+                    return Err(Error::format(
+                        path,
+                        ParseError::in_part(
+                            "frame timestamps",
+                            format!(
+                                "holes make the recording longer than {:.0} h (sensor clock \
+                                 jumps?)",
+                                MAX_CAPTURE_S / 3600.0
+                            ),
+                        ),
+                    ));
                 }
-                samples.extend(std::iter::repeat_n(
-                    f32::NAN,
-                    missing_samples.min(longest) as usize,
-                ));
+                samples.extend(std::iter::repeat_n(f32::NAN, missing));
             }
             _ => {}
         }
@@ -267,13 +275,30 @@ mod tests {
     }
 
     #[test]
-    fn a_sensor_clock_jump_of_days_is_shortened_to_an_hour() {
-        let two_days_ns = 2 * 86_400 * 1_000_000_000;
-        let r =
-            capture_recording(Path::new("j.bin"), &capture(200, &[], 100, two_days_ns)).unwrap();
+    fn sensor_clock_jumps_open_a_hole_of_at_most_an_hour() {
+        let path = Path::new("j.bin");
+        let day_ns = 86_400 * 1_000_000_000;
+        let r = capture_recording(path, &capture(200, &[], 100, 2 * day_ns)).unwrap();
         let hole = nan_count(&r);
-        assert!(hole.abs_diff(3600 * 130) <= 130, "{hole}");
+        assert!(hole.abs_diff(3600 * 130) <= 73, "{hole}");
         assert_eq!(r.signals[0].samples.len(), 200 * 73 + hole);
+        // back to the H10's power-down epoch (years back): the frames simply continue
+        let back = 0u64.wrapping_sub(400 * day_ns);
+        let r = capture_recording(path, &capture(200, &[], 100, back)).unwrap();
+        assert_eq!((r.signals[0].samples.len(), nan_count(&r)), (200 * 73, 0));
+    }
+
+    #[test]
+    fn holes_beyond_two_days_are_refused() {
+        // a jump of a day at every tenth frame: 60 one-hour holes
+        let mut w = CaptureWriter::new(Vec::new()).unwrap();
+        for f in 0..600u64 {
+            let ts = 700_000_000_000_000_000 + f * 561_538_461 + (f / 10) * 86_400_000_000_000;
+            w.write_record(&encode_ecg_frame(ts, &[100; 73]).unwrap())
+                .unwrap();
+        }
+        let err = capture_recording(Path::new("c.bin"), &w.into_inner()).unwrap_err();
+        assert!(err.to_string().contains("longer than 48 h"), "{err}");
     }
 
     #[test]

@@ -289,9 +289,17 @@ fn csv_non_numeric_row_and_missing_rate() {
 }
 
 #[test]
-fn unknown_extension_is_unsupported() {
+fn unknown_extension_is_unsupported_and_a_capture_is_known_by_its_magic() {
     let tmp = TempDir::new("ext");
-    let f = tmp.0.join("x.bin");
+    let f = tmp.0.join("x.mp3");
     std::fs::write(&f, b"\0\0").unwrap();
     assert!(matches!(load(&f), Err(Error::Unsupported { .. })));
+    // `.bin` is what `record` and `simulate` write: without the magic, a damaged capture
+    let f = tmp.0.join("x.bin");
+    std::fs::write(&f, b"\0\0").unwrap();
+    assert_format_error(load(&f), "x.bin", "truncated magic");
+    // the magic makes a capture whatever the name: no frames, nothing to analyse
+    let f = tmp.0.join("strap.pmd");
+    std::fs::write(&f, b"H10 ECG v1.0 binary data").unwrap();
+    assert!(matches!(load(&f), Err(Error::InsufficientSignal(_))));
 }

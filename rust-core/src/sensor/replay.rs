@@ -4,7 +4,7 @@
 //! - Polar capture files (`H10 ECG v1.0 binary data` + `[u32 LE length][notification]`*): the
 //!   notifications go through the real [`Session`] (after a scripted H10 handshake), so timing,
 //!   gap and jump handling are exactly the live ones. The capture holds no phone times; arrival
-//!   times are taken from the sensor timestamps.
+//!   times are taken from the sensor timestamps, a jump ahead opening at most [`MAX_HOLE_S`].
 //! - WFDB/EDF/CSV recordings (via [`crate::io::load_recording`]): the default ECG channel in
 //!   73-sample chunks, times from 0.
 
@@ -57,6 +57,63 @@ pub fn capture_events(path: &Path, bytes: &[u8]) -> Result<Vec<(i64, SensorEvent
     Ok(events)
 }
 
+/// Longest hole, s, that a replayed capture's sensor clock may open between two frames. A
+/// capture holds no phone times, so a jump of the sensor clock cannot be told from a real hole:
+/// up to this a hole keeps its length (lost frames, a dropped link); a longer jump opens a hole
+/// of this length only (a clock jump of years would otherwise make a session of years).
+pub const MAX_HOLE_S: u64 = 3600;
+
+/// Arrival times of a capture's frames, made from their sensor timestamps (ns): the sensor
+/// clock, except that no time passes for a reordered or repeated frame, at most
+/// [`MAX_HOLE_S`] passes on a jump forward, and one frame's spacing on a jump back (more than the
+/// session's jump threshold; reordered frames are late by a frame or two), after which the clock
+/// follows the new time base. The session then sees the jump against these times and bridges it
+/// as a live one.
+#[derive(Debug, Default)]
+struct ArrivalClock {
+    /// A step back longer than this, ns, is a jump.
+    jump_back_ns: u64,
+    newest_ts: Option<u64>,
+    elapsed_ns: u64,
+    /// The last step forward that was not a hole: one frame's spacing.
+    frame_ns: u64,
+}
+
+impl ArrivalClock {
+    /// Arrival time, ms (the first frame at 1 s), of a frame stamped `ts`.
+    fn arrival_ms(&mut self, ts: u64) -> i64 {
+        const NS: u64 = 1_000_000_000;
+        match self.newest_ts {
+            None => self.newest_ts = Some(ts),
+            Some(newest) if ts > newest => {
+                let step = ts - newest;
+                if step > MAX_HOLE_S * NS {
+                    log::warn!(
+                        "capture: the sensor clock jumps {} s ahead between two frames; taken as \
+                         a clock jump with a {MAX_HOLE_S} s hole (a capture has no phone times)",
+                        step / NS
+                    );
+                }
+                if step < NS {
+                    self.frame_ns = step;
+                }
+                self.elapsed_ns += step.min(MAX_HOLE_S * NS);
+                self.newest_ts = Some(ts);
+            }
+            Some(newest) if newest - ts > self.jump_back_ns => {
+                log::warn!(
+                    "capture: the sensor clock goes back {} s; the frames continue",
+                    (newest - ts) / NS
+                );
+                self.elapsed_ns += self.frame_ns;
+                self.newest_ts = Some(ts);
+            }
+            Some(_) => {}
+        }
+        (self.elapsed_ns / 1_000_000) as i64 + 1_000
+    }
+}
+
 /// The H10 replies used to script the handshake for a replayed capture.
 pub const H10_FEATURES: [u8; 3] = [0x0F, 0x05, 0x00];
 pub const H10_ECG_SETTINGS_REPLY: [u8; 13] = [
@@ -70,6 +127,7 @@ pub fn session_events_for_notifications(
     notifications: &[Vec<u8>],
     cfg: SessionConfig,
 ) -> Vec<(i64, SensorEvent)> {
+    let jump_back_ns = cfg.jump_threshold_ms.max(0).unsigned_abs() * 1_000_000;
     let mut s = Session::new(cfg);
     let mut out = Vec::new();
     let feed = |s: &mut Session, at: i64, c: Characteristic, v: &[u8], read: bool| {
@@ -96,7 +154,10 @@ pub fn session_events_for_notifications(
     feed(&mut s, 0, cp, &H10_ECG_SETTINGS_REPLY, false);
     feed(&mut s, 0, cp, &H10_START_REPLY, false);
     let _ = s.drain_commands();
-    let mut first_ts: Option<u64> = None;
+    let mut clock = ArrivalClock {
+        jump_back_ns,
+        ..ArrivalClock::default()
+    };
     let mut evs = Vec::new();
     let mut last_at = 0;
     for n in notifications {
@@ -104,9 +165,7 @@ pub fn session_events_for_notifications(
             .get(1..9)
             .map(|b| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
             .unwrap_or(0);
-        let f = *first_ts.get_or_insert(ts);
-        let at = (ts.saturating_sub(f) / 1_000_000) as i64 + 1_000;
-        last_at = last_at.max(at);
+        last_at = clock.arrival_ms(ts);
         feed(&mut s, last_at, Characteristic::PmdData, n, false);
         s.tick(last_at);
         s.drain_events_into(&mut evs);
@@ -288,6 +347,7 @@ pub fn recording_events(rec: &crate::record::Recording) -> Result<Vec<(i64, Sens
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sensor::GapCause;
 
     fn frame(ts_ns: u64, n: usize) -> Vec<u8> {
         let mut f = vec![0u8];
@@ -295,6 +355,61 @@ mod tests {
         f.push(0);
         f.extend(std::iter::repeat_n([0x10, 0, 0], n).flatten());
         f
+    }
+
+    /// 200 frames of 73 samples at 130 Hz, the sensor clock moved by `jump_ns` from frame 100.
+    fn jumping(jump_ns: u64) -> Vec<Vec<u8>> {
+        let step = 73 * 1_000_000_000u64 / 130;
+        (0..200u64)
+            .map(|f| {
+                let ts = 700_000_000_000_000_000 + (f + 1) * step;
+                frame(ts.wrapping_add(if f >= 100 { jump_ns } else { 0 }), 73)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_replayed_clock_jump_opens_an_hour_at_most_and_a_reset_none() {
+        let day_ns = 86_400 * 1_000_000_000u64;
+        let gaps = |events: &[(i64, SensorEvent)]| -> Vec<(u64, GapCause)> {
+            events
+                .iter()
+                .filter_map(|(_, e)| match e {
+                    SensorEvent::Gap {
+                        missing_samples,
+                        cause,
+                        ..
+                    } => Some((*missing_samples, *cause)),
+                    _ => None,
+                })
+                .collect()
+        };
+        let ev = session_events_for_notifications(&jumping(2 * day_ns), SessionConfig::default());
+        let g = gaps(&ev);
+        assert_eq!(g.len(), 1, "{g:?}");
+        assert_eq!(g[0].1, GapCause::ClockJump);
+        assert!(g[0].0.abs_diff(3600 * 130) <= 73, "{g:?}");
+        let span_ms = ev.last().unwrap().0 - ev.first().unwrap().0;
+        assert!((3_700_000..3_800_000).contains(&span_ms), "{span_ms} ms");
+
+        // a reset to the H10's power-down epoch, years back: no hole, the session goes on
+        let ev = session_events_for_notifications(
+            &jumping(0u64.wrapping_sub(400 * day_ns)),
+            SessionConfig::default(),
+        );
+        assert_eq!(gaps(&ev), vec![]);
+        assert!(
+            ev.iter()
+                .any(|(_, e)| matches!(e, SensorEvent::TimestampJump { .. }))
+        );
+        let samples: usize = ev
+            .iter()
+            .map(|(_, e)| match e {
+                SensorEvent::Ecg(c) => c.samples_uv.len(),
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(samples, 200 * 73);
     }
 
     #[test]
