@@ -28,7 +28,6 @@ use serde::Serialize;
 use stressbeat_core::{
     analysis::{self, AnalysisOptions},
     eval::{self, EvalOptions},
-    hrv::MAX_RELIABLE_CORRECTED_FRACTION,
     io::{LoadOptions, load_recording},
     record::Recording,
 };
@@ -319,6 +318,9 @@ fn hrv(args: &RecordingArgs) -> Result<(), String> {
     );
     let Some(h) = &summary.hrv else {
         println!("Not enough clean RR intervals for HRV.");
+        for w in &summary.warnings {
+            println!("Warning: {w}.");
+        }
         println!("{NOT_MEDICAL}");
         return Ok(());
     };
@@ -347,22 +349,8 @@ fn hrv(args: &RecordingArgs) -> Result<(), String> {
         t.row(vec![name.to_string(), value, unit.to_string()]);
     }
     print!("{t}");
-    if h.corrected_fraction() > MAX_RELIABLE_CORRECTED_FRACTION {
-        println!(
-            "Warning: {:.0} % of the intervals needed correction (ectopic beats, missed or extra \
-             detections; above {:.0} % HRV figures are unreliable: they assume sinus rhythm, and \
-             runs of ectopic beats partly escape correction). `stressbeat beats` shows the beat \
-             types.",
-            h.corrected_fraction() * 100.0,
-            MAX_RELIABLE_CORRECTED_FRACTION * 100.0
-        );
-    }
-    if summary.usable_fraction < 0.5 {
-        println!(
-            "Warning: only {:.0} % of the signal is usable (noise, lead off or a wrong unit): \
-             these figures are unreliable.",
-            summary.usable_fraction * 100.0
-        );
+    for w in &summary.warnings {
+        println!("Warning: {w}.");
     }
     println!("{NOT_MEDICAL}");
     Ok(())

@@ -174,7 +174,7 @@ struct BaselineJson {
     windows: usize,
     /// Windows admitted (their mean features are the baseline).
     admitted: usize,
-    /// Left out: too little clean signal.
+    /// Left out: poor signal, or a feature that could not be computed (too few beats).
     poor_signal: usize,
     /// Left out: more than 10 % of beats not N (beat-type model).
     ectopy: usize,
@@ -216,7 +216,7 @@ fn personal_baseline(args: &StressArgs, path: &Path) -> Result<(Vec<f32>, Baseli
     };
     let features = selection.features.ok_or_else(|| {
         format!(
-            "{}: no 30 s window fit for a baseline ({} windows: {} with too little clean signal, \
+            "{}: no 30 s window fit for a baseline ({} windows: {} with poor signal or too few beats, \
              {} with more than {:.0} % ectopic beats)",
             path.display(),
             report.windows,
@@ -275,7 +275,7 @@ pub fn stress(args: &StressArgs) -> Result<(), String> {
     print!("{t}");
     let baseline_line = match &baseline_report {
         Some(b) => format!(
-            "personal (from --baseline: {} of {} windows; left out: {} for signal quality, {} for \
+            "personal (from --baseline: {} of {} windows; left out: {} for poor signal, {} for \
              ectopic beats)",
             b.admitted, b.windows, b.poor_signal, b.ectopy
         ),

@@ -71,27 +71,36 @@ fn hrv_json_has_metrics_and_quality() {
 }
 
 /// HRV assumes sinus rhythm: the Polar H10 capture with frequent PVCs (11 % of its intervals
-/// corrected) gets a warning, a healthy person's rest recording (under 2 %) does not.
+/// corrected) gets a warning, in the table and the JSON; a healthy person's rest recording (under
+/// 2 %) does not.
 #[test]
 fn hrv_warns_when_many_intervals_needed_correction() {
     let Some(data) = dataset("polar_h10").zip(dataset("eegmat")) else {
         return;
     };
-    let text = |path: PathBuf| {
-        let out = stressbeat()
-            .args(["hrv", path.to_str().unwrap()])
-            .output()
-            .unwrap();
+    let run = |path: &PathBuf, json: bool| {
+        let mut cmd = stressbeat();
+        cmd.args(["hrv", path.to_str().unwrap()]);
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.output().unwrap();
         assert!(out.status.success());
         String::from_utf8(out.stdout).unwrap()
     };
-    let pvcs = text(data.0.join("detectpvc/polar_h10.csv"));
+    let pvcs = data.0.join("detectpvc/polar_h10.csv");
+    let text = run(&pvcs, false);
     assert!(
-        pvcs.contains("Warning: 11 % of the intervals needed correction"),
-        "{pvcs}"
+        text.contains("Warning: 11.0 % of the RR intervals needed correction"),
+        "{text}"
     );
-    let rest = text(data.1.join("Subject01_1.edf"));
-    assert!(!rest.contains("needed correction"), "{rest}");
+    let v: serde_json::Value = serde_json::from_str(&run(&pvcs, true)).unwrap();
+    let warnings = v["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let rest = data.1.join("Subject01_1.edf");
+    assert!(!run(&rest, false).contains("Warning"));
+    let v: serde_json::Value = serde_json::from_str(&run(&rest, true)).unwrap();
+    assert_eq!(v["warnings"].as_array().map(Vec::len), Some(0));
 }
 
 #[test]

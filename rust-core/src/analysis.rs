@@ -129,6 +129,34 @@ pub struct RecordingSummary {
     pub usable_fraction: f64,
     /// HRV over the whole span after RR cleaning; `None` if too few clean intervals.
     pub hrv: Option<HrvMetrics>,
+    /// Why these figures may be unreliable, in plain sentences (empty when nothing stands out).
+    pub warnings: Vec<String>,
+}
+
+/// Under this usable fraction the figures of a recording are unreliable.
+pub const MIN_RELIABLE_USABLE_FRACTION: f64 = 0.5;
+
+/// Why a recording's figures may be unreliable: little usable signal, or many corrected RR
+/// intervals ([`hrv::MAX_RELIABLE_CORRECTED_FRACTION`]).
+fn reliability_warnings(usable_fraction: f64, hrv: Option<&HrvMetrics>) -> Vec<String> {
+    let mut out = Vec::new();
+    if usable_fraction < MIN_RELIABLE_USABLE_FRACTION {
+        out.push(format!(
+            "only {:.0} % of the signal is usable (noise, lead off or a wrong unit): these \
+             figures are unreliable",
+            usable_fraction * 100.0
+        ));
+    }
+    if let Some(h) = hrv.filter(|h| h.corrected_fraction() > hrv::MAX_RELIABLE_CORRECTED_FRACTION) {
+        out.push(format!(
+            "{:.1} % of the RR intervals needed correction (ectopic beats, missed or extra \
+             detections); above {:.0} % HRV figures are unreliable: they assume sinus rhythm, \
+             and runs of ectopic beats partly escape correction",
+            h.corrected_fraction() * 100.0,
+            hrv::MAX_RELIABLE_CORRECTED_FRACTION * 100.0
+        ));
+    }
+    out
 }
 
 /// Detect, score quality, and compute HRV over the selected span.
@@ -150,6 +178,7 @@ pub fn analyze(rec: &Recording, opts: &AnalysisOptions) -> Result<RecordingSumma
         duration_s: span.duration_s(),
         beat_count: peaks.len() as u32,
         usable_fraction,
+        warnings: reliability_warnings(usable_fraction, hrv.as_ref()),
         hrv,
     })
 }

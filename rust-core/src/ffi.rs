@@ -119,6 +119,9 @@ pub struct RecordingSummary {
     pub usable_fraction: f64,
     /// HRV over the span after RR cleaning; `null`/`nil` if too few clean intervals.
     pub hrv: Option<HrvMetrics>,
+    /// Why these figures may be unreliable (little usable signal, many corrected RR intervals),
+    /// in plain sentences to show with them; empty when nothing stands out.
+    pub warnings: Vec<String>,
 }
 
 impl From<hrv::RrCorrection> for RrCorrection {
@@ -163,6 +166,7 @@ impl From<analysis::RecordingSummary> for RecordingSummary {
             mean_hr_bpm: s.hrv.as_ref().map(|h| h.mean_hr_bpm),
             usable_fraction: s.usable_fraction,
             hrv: s.hrv.map(Into::into),
+            warnings: s.warnings,
         }
     }
 }

@@ -76,9 +76,9 @@ fn file_start(path: &Path, n: usize) -> Vec<u8> {
     start
 }
 
-/// Longest recording a Polar capture may make, s (48 h, ~90 MB of samples): beyond it, holes
-/// (each at most [`replay::MAX_HOLE_S`]) have piled up from a damaged or crafted file.
-pub const MAX_CAPTURE_S: f64 = 48.0 * 3600.0;
+/// Most hole a Polar capture may have in all, s (48 h, ~90 MB of NaN): beyond it, holes (each
+/// at most [`replay::MAX_HOLE_S`]) have piled up in a damaged or crafted file.
+pub const MAX_CAPTURE_HOLES_S: f64 = 48.0 * 3600.0;
 
 /// Read a Polar capture (`H10 ECG v1.0 binary data` + raw PMD notifications): the ECG frames go
 /// through the live session (decoding, timing, duplicates, gaps) into one channel "ECG" in µV,
@@ -90,6 +90,7 @@ pub fn read_pmd_capture(path: &Path) -> Result<Recording> {
 
 fn capture_recording(path: &Path, bytes: &[u8]) -> Result<Recording> {
     let mut samples: Vec<f32> = Vec::new();
+    let mut holes = 0usize;
     let (mut frame_samples, mut frame_time_ms) = (0usize, 0.0f64);
     let mut interval_ms = 1000.0 / 130.0;
     for (_, event) in replay::capture_events(path, bytes)? {
@@ -105,17 +106,17 @@ fn capture_recording(path: &Path, bytes: &[u8]) -> Result<Recording> {
             SensorEvent::Gap {
                 missing_samples, ..
             } => {
-                let longest = (MAX_CAPTURE_S * 1000.0 / interval_ms) as usize;
+                let most = (MAX_CAPTURE_HOLES_S * 1000.0 / interval_ms) as usize;
                 let missing = usize::try_from(missing_samples).unwrap_or(usize::MAX);
-                if missing > longest.saturating_sub(samples.len()) {
+                holes = holes.saturating_add(missing);
+                if holes > most {
                     return Err(Error::format(
                         path,
                         ParseError::in_part(
                             "frame timestamps",
                             format!(
-                                "holes make the recording longer than {:.0} h (sensor clock \
-                                 jumps?)",
-                                MAX_CAPTURE_S / 3600.0
+                                "its holes add up to more than {:.0} h (sensor clock jumps?)",
+                                MAX_CAPTURE_HOLES_S / 3600.0
                             ),
                         ),
                     ));
@@ -298,7 +299,7 @@ mod tests {
                 .unwrap();
         }
         let err = capture_recording(Path::new("c.bin"), &w.into_inner()).unwrap_err();
-        assert!(err.to_string().contains("longer than 48 h"), "{err}");
+        assert!(err.to_string().contains("more than 48 h"), "{err}");
     }
 
     #[test]

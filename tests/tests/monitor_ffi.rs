@@ -214,6 +214,22 @@ fn calibration_progress_outcome_and_baseline() {
     assert!(updates.iter().all(|u| u.calibration.is_none()));
     let after = m.personal_baseline().unwrap().unwrap();
     assert!(after.calibrated && after.windows >= b.windows, "{after:?}");
+    // during a session a window ends every 5 s: 60 s hold the 12 windows
+    m.start(MonitorSource::Simulator {
+        minutes: 30.0,
+        seed: 1,
+        stress: Vec::new(),
+        faults: String::new(),
+        realtime: true,
+    })
+    .unwrap();
+    assert!(matches!(
+        m.start_calibration(59),
+        Err(StressBeatError::InvalidArgument { .. })
+    ));
+    m.start_calibration(60).unwrap();
+    m.cancel_calibration().unwrap();
+    m.stop().unwrap();
     m.shutdown().unwrap();
 }
 

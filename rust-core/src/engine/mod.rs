@@ -55,6 +55,19 @@ impl BeatCounts {
             .saturating_add(self.q)
     }
 
+    /// Count one beat of class `index` in the beat model's output order (0 N, 1 S, 2 V, 3 F,
+    /// 4 Q); anything else counts as N.
+    pub fn add_class(&mut self, index: u8) {
+        let count = match index {
+            1 => &mut self.s,
+            2 => &mut self.v,
+            3 => &mut self.f,
+            4 => &mut self.q,
+            _ => &mut self.n,
+        };
+        *count = count.saturating_add(1);
+    }
+
     /// Share of non-N beats (0 when there are none).
     pub fn ectopic_fraction(&self) -> f32 {
         let total = self.total();

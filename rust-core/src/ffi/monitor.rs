@@ -672,7 +672,7 @@ fn baseline_summary(b: &engine::PersonalBaseline) -> PersonalBaselineSummary {
     let mean = |s: &engine::RunningStat| (s.n > 0 && s.mean.is_finite()).then_some(s.mean);
     PersonalBaselineSummary {
         calibrated: b.origin == engine::BaselineOrigin::Calibrated,
-        mature: b.anchor.is_some(),
+        mature: b.is_mature(),
         windows: b.windows,
         hr_bpm: mean(&b.hr_bpm),
         rmssd_ms: mean(&b.rmssd_ms),
@@ -1071,17 +1071,24 @@ impl StressMonitor {
     /// Start a calibration of the personal baseline lasting `durationS` seconds (sit calmly):
     /// windows feed it instead of being scored; `StressUpdate.calibration` reports its progress
     /// and outcome. The baseline is stored as soon as it completes and kept for later sessions.
-    /// It needs enough calm, clean windows (12 with the defaults: the first ends 30 s in, then
-    /// one every 5 s), so at least 85 s; 2–5 minutes leave room for movement or a noisy
-    /// stretch. Errors: `InvalidArgument` for a shorter duration, `InvalidState` after
-    /// `shutdown`.
+    /// It needs enough calm, clean windows (12 with the defaults, one every 5 s): at least 60 s
+    /// during a session, 85 s before one (its first window ends 30 s in, later still if the
+    /// strap takes time to connect); 2–5 minutes leave room for movement or a noisy stretch.
+    /// Errors: `InvalidArgument` for a duration that cannot give enough windows, `InvalidState`
+    /// after `shutdown`.
     pub fn start_calibration(&self, duration_s: u32) -> Result<(), StressBeatError> {
         guard("StressMonitor.startCalibration", || {
             self.check_open()?;
             let mut engines = self.engines()?;
             let cfg = self.monitor.config();
             let needed = engines.stress.config().baseline.min_calibration_windows;
-            let shortest_s = cfg.window_s + cfg.step_s * f64::from(needed.saturating_sub(1));
+            // during a session a window ends every step; before one, the first only after a
+            // whole window
+            let shortest_s = if self.monitor.is_running() {
+                cfg.step_s * f64::from(needed)
+            } else {
+                cfg.window_s + cfg.step_s * f64::from(needed.saturating_sub(1))
+            };
             if f64::from(duration_s) < shortest_s {
                 return Err(StressBeatError::InvalidArgument {
                     message: format!(

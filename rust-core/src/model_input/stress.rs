@@ -220,7 +220,7 @@ pub struct BaselineSelection {
     pub features: Option<Vec<f32>>,
     /// Windows admitted.
     pub admitted: usize,
-    /// Windows left out for signal quality or a feature that could not be computed.
+    /// Windows left out for poor signal or a feature that could not be computed.
     pub poor_signal: usize,
     /// Windows left out for too many non-N beats.
     pub ectopy: usize,
@@ -269,13 +269,7 @@ fn window_beat_counts(peaks: &[usize], peak_classes: &[(usize, BeatClass)]) -> B
         let class = peak_classes
             .binary_search_by_key(&p, |&(q, _)| q)
             .map_or(BeatClass::N, |i| peak_classes[i].1);
-        match class {
-            BeatClass::N => counts.n += 1,
-            BeatClass::S => counts.s += 1,
-            BeatClass::V => counts.v += 1,
-            BeatClass::F => counts.f += 1,
-            BeatClass::Q => counts.q += 1,
-        }
+        counts.add_class(class as u8);
     }
     counts
 }

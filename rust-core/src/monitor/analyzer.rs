@@ -152,13 +152,7 @@ impl ModelAnalyzer {
                 .rev()
                 .find(|&&(q, _)| q == abs(p))
                 .map_or(0, |&(_, c)| c);
-            match class {
-                1 => counts.s += 1,
-                2 => counts.v += 1,
-                3 => counts.f += 1,
-                4 => counts.q += 1,
-                _ => counts.n += 1,
-            }
+            counts.add_class(class);
         }
         counts
     }

@@ -97,7 +97,7 @@ impl ArrivalClock {
                 if step < NS {
                     self.frame_ns = step;
                 }
-                self.elapsed_ns += step.min(MAX_HOLE_S * NS);
+                self.elapsed_ns = self.elapsed_ns.saturating_add(step.min(MAX_HOLE_S * NS));
                 self.newest_ts = Some(ts);
             }
             Some(newest) if newest - ts > self.jump_back_ns => {
@@ -105,7 +105,7 @@ impl ArrivalClock {
                     "capture: the sensor clock goes back {} s; the frames continue",
                     (newest - ts) / NS
                 );
-                self.elapsed_ns += self.frame_ns;
+                self.elapsed_ns = self.elapsed_ns.saturating_add(self.frame_ns);
                 self.newest_ts = Some(ts);
             }
             Some(_) => {}
@@ -127,7 +127,11 @@ pub fn session_events_for_notifications(
     notifications: &[Vec<u8>],
     cfg: SessionConfig,
 ) -> Vec<(i64, SensorEvent)> {
-    let jump_back_ns = cfg.jump_threshold_ms.max(0).unsigned_abs() * 1_000_000;
+    let jump_back_ns = cfg
+        .jump_threshold_ms
+        .max(0)
+        .unsigned_abs()
+        .saturating_mul(1_000_000);
     let mut s = Session::new(cfg);
     let mut out = Vec::new();
     let feed = |s: &mut Session, at: i64, c: Characteristic, v: &[u8], read: bool| {
