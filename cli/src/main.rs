@@ -195,9 +195,13 @@ struct WarningLogger;
 impl log::Log for WarningLogger {
     fn enabled(&self, metadata: &log::Metadata) -> bool {
         metadata.level() <= log::Level::Warn
-            && ["stressbeat_core::formats", "stressbeat_core::model"]
-                .iter()
-                .any(|t| metadata.target().starts_with(t))
+            && [
+                "stressbeat_core::formats",
+                "stressbeat_core::model",
+                "stressbeat_core::sensor::replay",
+            ]
+            .iter()
+            .any(|t| metadata.target().starts_with(t))
     }
 
     fn log(&self, record: &log::Record) {

@@ -80,9 +80,12 @@ struct ArrivalClock {
 }
 
 impl ArrivalClock {
-    /// Arrival time, ms (the first frame at 1 s), of a frame stamped `ts`.
-    fn arrival_ms(&mut self, ts: u64) -> i64 {
+    /// Arrival time, ms (the first frame at 1 s), of a frame stamped `ts` (`None`: unstamped).
+    fn arrival_ms(&mut self, ts: Option<u64>) -> i64 {
         const NS: u64 = 1_000_000_000;
+        let Some(ts) = ts else {
+            return self.now_ms();
+        };
         match self.newest_ts {
             None => self.newest_ts = Some(ts),
             Some(newest) if ts > newest => {
@@ -110,6 +113,10 @@ impl ArrivalClock {
             }
             Some(_) => {}
         }
+        self.now_ms()
+    }
+
+    fn now_ms(&self) -> i64 {
         (self.elapsed_ns / 1_000_000) as i64 + 1_000
     }
 }
@@ -165,10 +172,10 @@ pub fn session_events_for_notifications(
     let mut evs = Vec::new();
     let mut last_at = 0;
     for n in notifications {
+        // a record too short to hold a timestamp moves no clock (the session drops it)
         let ts = n
             .get(1..9)
-            .map(|b| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
-            .unwrap_or(0);
+            .map(|b| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]));
         last_at = clock.arrival_ms(ts);
         feed(&mut s, last_at, Characteristic::PmdData, n, false);
         s.tick(last_at);
@@ -414,6 +421,15 @@ mod tests {
             })
             .sum();
         assert_eq!(samples, 200 * 73);
+
+        // records without a timestamp (an empty last record, a stray byte) move no clock
+        let mut frames = jumping(0);
+        frames.insert(50, vec![0]);
+        frames.push(Vec::new());
+        let ev = session_events_for_notifications(&frames, SessionConfig::default());
+        assert_eq!(gaps(&ev), vec![]);
+        let span_ms = ev.last().unwrap().0 - ev.first().unwrap().0;
+        assert!((111_000..113_000).contains(&span_ms), "{span_ms} ms");
     }
 
     #[test]
