@@ -87,11 +87,8 @@ fn record_all(
     (log, subs)
 }
 
-fn run(spec: &SimulatorSpec) -> (Vec<MonitorEvent>, Arc<Mutex<MemoryHistory>>, f64) {
-    let history = Arc::new(Mutex::new(MemoryHistory::default()));
-    let m = monitor(history.clone());
-    let (log, _subs) = record_all(&m);
-    let t = Instant::now();
+/// A simulated session on `m`, as fast as possible, to its end.
+fn run_on(m: &Monitor, spec: &SimulatorSpec) {
     m.start(
         Box::new(simulator_source(spec)),
         Pacing::AsFastAsPossible { step_ms: 250 },
@@ -99,6 +96,14 @@ fn run(spec: &SimulatorSpec) -> (Vec<MonitorEvent>, Arc<Mutex<MemoryHistory>>, f
     )
     .unwrap();
     m.wait();
+}
+
+fn run(spec: &SimulatorSpec) -> (Vec<MonitorEvent>, Arc<Mutex<MemoryHistory>>, f64) {
+    let history = Arc::new(Mutex::new(MemoryHistory::default()));
+    let m = monitor(history.clone());
+    let (log, _subs) = record_all(&m);
+    let t = Instant::now();
+    run_on(&m, spec);
     let secs = t.elapsed().as_secs_f64();
     let events = log.lock().unwrap().clone();
     (events, history, secs)
@@ -386,13 +391,7 @@ fn panicking_listener_does_not_stop_the_session_and_cancel_stops_delivery() {
         faults: FaultConfig::default(),
         noisy: false,
     };
-    m.start(
-        Box::new(simulator_source(&spec)),
-        Pacing::AsFastAsPossible { step_ms: 250 },
-        info(),
-    )
-    .unwrap();
-    m.wait();
+    run_on(&m, &spec);
     assert_eq!(*count.lock().unwrap(), 10, "no event after cancel");
     let bad = bad_calls.load(std::sync::atomic::Ordering::Relaxed);
     assert!(
@@ -534,13 +533,7 @@ fn a_finished_calibration_is_stored_at_once() {
         faults: FaultConfig::default(),
         noisy: false,
     };
-    m.start(
-        Box::new(simulator_source(&spec)),
-        Pacing::AsFastAsPossible { step_ms: 250 },
-        info(),
-    )
-    .unwrap();
-    m.wait();
+    run_on(&m, &spec);
     let (windows, at_ms, stored) = seen.lock().unwrap().take().expect("calibration completed");
     assert!(windows >= 12, "{windows} windows");
     let (json, saved_at) = stored.expect("the baseline was stored when the calibration completed");

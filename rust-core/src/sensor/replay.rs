@@ -368,6 +368,16 @@ mod tests {
         f
     }
 
+    fn ecg_samples(events: &[(i64, SensorEvent)]) -> usize {
+        events
+            .iter()
+            .map(|(_, e)| match e {
+                SensorEvent::Ecg(c) => c.samples_uv.len(),
+                _ => 0,
+            })
+            .sum()
+    }
+
     /// 200 frames of 73 samples at 130 Hz, the sensor clock moved by `jump_ns` from frame 100.
     fn jumping(jump_ns: u64) -> Vec<Vec<u8>> {
         let step = 73 * 1_000_000_000u64 / 130;
@@ -413,14 +423,7 @@ mod tests {
             ev.iter()
                 .any(|(_, e)| matches!(e, SensorEvent::TimestampJump { .. }))
         );
-        let samples: usize = ev
-            .iter()
-            .map(|(_, e)| match e {
-                SensorEvent::Ecg(c) => c.samples_uv.len(),
-                _ => 0,
-            })
-            .sum();
-        assert_eq!(samples, 200 * 73);
+        assert_eq!(ecg_samples(&ev), 200 * 73);
 
         // records without a timestamp (an empty last record, a stray byte) move no clock
         let mut frames = jumping(0);
@@ -460,14 +463,7 @@ mod tests {
         let n = parse_capture(&bytes).unwrap();
         assert_eq!(n.len(), 20);
         let ev = session_events_for_notifications(&n, SessionConfig::default());
-        let samples: usize = ev
-            .iter()
-            .map(|(_, e)| match e {
-                SensorEvent::Ecg(c) => c.samples_uv.len(),
-                _ => 0,
-            })
-            .sum();
-        assert_eq!(samples, 20 * 73);
+        assert_eq!(ecg_samples(&ev), 20 * 73);
         assert!(!ev.iter().any(|(_, e)| matches!(e, SensorEvent::Gap { .. })));
         let mut r = ReplaySource::from_events(ev, Some(2.0), ManualClock::default());
         let count = r.by_ref().count();
