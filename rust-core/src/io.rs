@@ -241,7 +241,7 @@ mod tests {
                 .map(|i| (((f * 73 + i) as f64 * 0.05).sin() * 800.0) as i32)
                 .collect();
             let last = ((f + 1) * 73 - 1) as f64 * 1e9 / 130.0;
-            let ts = t0 + last as u64 + if f >= jump_at { jump_ns } else { 0 };
+            let ts = (t0 + last as u64).wrapping_add(if f >= jump_at { jump_ns } else { 0 });
             w.write_record(&encode_ecg_frame(ts, &samples).unwrap())
                 .unwrap();
         }
