@@ -320,14 +320,18 @@ fn hrv(args: &RecordingArgs) -> Result<(), String> {
         summary.beat_count,
         summary.usable_fraction * 100.0
     );
-    let Some(h) = &summary.hrv else {
-        println!("Not enough clean RR intervals for HRV.");
-        for w in &summary.warnings {
-            println!("Warning: {w}.");
-        }
-        println!("{NOT_MEDICAL}");
-        return Ok(());
-    };
+    match &summary.hrv {
+        Some(h) => print!("{}", hrv_table(h)),
+        None => println!("Not enough clean RR intervals for HRV."),
+    }
+    for w in &summary.warnings {
+        println!("Warning: {w}.");
+    }
+    println!("{NOT_MEDICAL}");
+    Ok(())
+}
+
+fn hrv_table(h: &stressbeat_core::hrv::HrvMetrics) -> table::Table {
     let opt = |v: Option<f64>, prec: usize| v.map_or("n/a".to_string(), |x| format!("{x:.prec$}"));
     let mut t = table::Table::new(&["metric", "value", "unit"]);
     let c = &h.correction;
@@ -352,12 +356,7 @@ fn hrv(args: &RecordingArgs) -> Result<(), String> {
     ] {
         t.row(vec![name.to_string(), value, unit.to_string()]);
     }
-    print!("{t}");
-    for w in &summary.warnings {
-        println!("Warning: {w}.");
-    }
-    println!("{NOT_MEDICAL}");
-    Ok(())
+    t
 }
 
 fn annotated_records(dir: &Path) -> Result<Vec<PathBuf>, String> {
