@@ -10,7 +10,6 @@ use clap::Args;
 use stressbeat_core::{
     engine::{AlertEngine, AlertPolicy, EngineConfig, PersonalBaseline, StressEngine},
     history::{History, HistorySink, SessionDetail, SessionStart, SourceKind},
-    io::{LoadOptions, load_recording},
     monitor::{
         Engines, EventKind, ModelParts, Monitor, MonitorEvent, Pacing, PipelineConfig, SessionInfo,
         SharedHistory, SimulatorSpec, Subscription,
@@ -53,7 +52,8 @@ pub struct DemoArgs {
 /// `stressbeat replay`.
 #[derive(Args, Debug)]
 pub struct ReplayArgs {
-    /// Recording: WFDB (.hea), EDF/EDF+, CSV or a Polar capture.
+    /// Recording: WFDB (.hea), EDF/EDF+, CSV, a Polar capture, or an RR-interval log (a
+    /// heart-rate-only strap: scored from its RR windows).
     file: PathBuf,
     /// History database (default: a file in the user's data directory, printed).
     #[arg(long)]
@@ -309,6 +309,7 @@ pub fn demo_spec(minutes: f64, seed: u64, faults: FaultConfig) -> SimulatorSpec 
         }],
         faults,
         noisy: false,
+        heart_rate_only: false,
     }
 }
 
@@ -374,18 +375,11 @@ pub(crate) fn simulate_into(
     )
 }
 
-/// Length of a recording in ms (a Polar capture is not a recording: an error).
-fn recording_length_ms(path: &Path) -> Result<i64, String> {
-    let rec = load_recording(path, &LoadOptions::default()).map_err(|e| e.to_string())?;
-    rec.default_ecg_channel()
-        .and_then(|ch| rec.signals.get(ch))
-        .map(|s| (s.duration_s() * 1000.0) as i64)
-        .ok_or_else(|| format!("{}: no ECG channel", path.display()))
-}
-
 /// Calibrate a baseline on `path` (nothing stored); returns it with a line saying how it went.
 fn calibrate(path: &Path) -> Result<(PersonalBaseline, u64), String> {
-    let length_ms = recording_length_ms(path).map_err(|e| format!("baseline recording: {e}"))?;
+    let (source, pacing) =
+        replay_source(path, None).map_err(|e| format!("baseline recording: {e}"))?;
+    let length_ms = source.remaining_ms();
     let mut engines = new_engines()?;
     let start = now_unix_ms();
     // Windows end every 5 s up to the end; the calibration closes on the last of them.
@@ -405,7 +399,6 @@ fn calibrate(path: &Path) -> Result<(PersonalBaseline, u64), String> {
             }
         }),
     );
-    let (source, pacing) = replay_source(path, None).map_err(|e| e.to_string())?;
     monitor
         .start(
             Box::new(source),
@@ -460,7 +453,7 @@ pub fn replay(args: &ReplayArgs) -> Result<(), String> {
         .unwrap_or_default();
     let history = open_rw(&db)?;
     let (source, pacing) = replay_source(&args.file, None).map_err(|e| e.to_string())?;
-    let length_ms = recording_length_ms(&args.file).unwrap_or(0);
+    let length_ms = source.remaining_ms();
     let start = placed_start_ms(&history, length_ms);
     let info = session_info(SourceKind::Replay { file_name }, RECORDING_DEVICE, start);
     let outcome = run_session(history, engines, Box::new(source), pacing, info, length_ms)?;

@@ -46,7 +46,8 @@ enum Command {
     /// Run a simulated strap with a stress episode through the whole monitor: live view,
     /// history, summary and a PNG report. Start here.
     Demo(demo::DemoArgs),
-    /// Run a recording (WFDB, EDF, CSV, Polar capture) through the monitor like the demo.
+    /// Run a recording (WFDB, EDF, CSV, Polar capture, RR-interval log) through the monitor
+    /// like the demo.
     Replay(demo::ReplayArgs),
     /// Detect R-peaks in a recording (WFDB .hea, EDF/EDF+ or CSV).
     Peaks(RecordingArgs),

@@ -435,6 +435,18 @@ def graph_columns(design: Design, x: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.concatenate([x, tx, x - b, tx - tb, design.hr_z(x, b)[:, None]], 1)
 
 
+def required_features(design: Design, W: np.ndarray) -> list[str]:
+    """The features the graph's output depends on (`required_features` in stress.json): those with
+    a non-zero weight in any block, and hr/meanNN/SDNN when `hr_z` has one."""
+    F = len(design.names)
+    used = np.abs(np.asarray(W)) > 0
+    need = [used[[b * F + k for b in range(N_BLOCKS)]].any() for k in range(F)]
+    if used[N_BLOCKS * F].any():
+        for k in (design.hr, design.nn, design.sdnn):
+            need[k] = True
+    return [n for n, r in zip(design.names, need) if r]
+
+
 def export_onnx(design: Design, W: np.ndarray, bias: np.ndarray, path: Path) -> None:
     """features, baseline, has_baseline -> probabilities [calm, stress]; W [4F + 1, 2] and bias [2]
     are the without / with heads, gated by has_baseline."""
@@ -769,7 +781,8 @@ def ship(args, data, design, base_rows, report: dict, out: Path) -> None:
     train_final.write_metadata(Path(args.export_dir) / "stress.json", dst, data, [], ex["population_baseline"],
                                base_rows, rows, "stress-hrv-lr",
                                "none (float32)" if args.variant == "float" else "int8 weights, float activations",
-                               loso_metrics, version=MODEL_VERSION)
+                               loso_metrics, version=MODEL_VERSION,
+                               required_features=required_features(design, np.asarray(ex["W"])))
     print(f"wrote {dst} ({dst.stat().st_size} bytes), sizes {ex['sizes']}, chosen {ex['chosen']}, "
           f"offsets {ex['offsets']}, calibration scales {ex['calibration_scales']}")
     for v, r in variants.items():

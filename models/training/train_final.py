@@ -57,9 +57,11 @@ def fallback_json(data, base_rows, rows, pop):
 
 
 def write_metadata(path: Path, onnx_path: Path, data, channels: list[str], pop, base_rows, rows, name: str,
-                   quantization: str, metrics: dict, version: str = VERSION) -> None:
+                   quantization: str, metrics: dict, version: str = VERSION,
+                   required_features: list[str] | None = None) -> None:
     """`stress.json` for the graph at onnx_path (docs/model-format.md): inputs (no `image` when
-    channels is empty), population baseline, threshold 0.5, the HRV fallback fit on `rows`."""
+    channels is empty), population baseline, threshold 0.5, the HRV fallback fit on `rows`;
+    `required_features` when the graph's output depends on only some features."""
     nf = len(data.feature_names)
     inputs = [{"name": "image", "shape": [-1, len(channels), 128, 128]}] if channels else []
     inputs += [{"name": "features", "shape": [-1, nf]}, {"name": "baseline", "shape": [-1, nf]},
@@ -70,6 +72,7 @@ def write_metadata(path: Path, onnx_path: Path, data, channels: list[str], pop, 
         "inputs": inputs,
         "output": {"name": "probabilities", "labels": ["calm", "stress"]},
         "image_channels": channels, "features": data.feature_names,
+        **({"required_features": required_features} if required_features is not None else {}),
         "population_baseline": [float(v) for v in pop], "threshold": 0.5,
         "hrv_fallback": fallback_json(data, base_rows, rows, pop),
         "quantization": quantization,

@@ -44,6 +44,7 @@ fn recorded_events() -> Vec<(i64, SensorEvent)> {
         }],
         faults,
         noisy: true,
+        heart_rate_only: false,
     });
     let (mut all, mut batch, mut now) = (Vec::new(), Vec::new(), 0i64);
     while src.poll(now, &mut batch) {

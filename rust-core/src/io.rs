@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::{
     error::{Error, ParseError, Result},
-    formats::{csv, edf, pmd_capture, wfdb},
+    formats::{csv, edf, pmd_capture, rr_log, wfdb},
     record::{Recording, Signal},
     sensor::{SensorEvent, replay},
 };
@@ -222,6 +222,19 @@ pub fn read_csv(path: &Path, opts: &LoadOptions) -> Result<Recording> {
         annotation_rate_hz: signal.sampling_rate_hz,
         signals: vec![signal],
         annotations: Vec::new(),
+    })
+}
+
+/// Read an RR-interval log ([`rr_log`]: a strap's Heart Rate Service intervals as apps log
+/// them). A text without an RR column is [`Error::Unsupported`].
+pub fn read_rr_log(path: &Path) -> Result<Vec<rr_log::RrEntry>> {
+    let text = read_text(path)?;
+    rr_log::parse(&text).map_err(|e| match e {
+        rr_log::RrLogError::NotRrLog => Error::Unsupported {
+            file: path.display().to_string(),
+            what: format!("not an RR log: {e}"),
+        },
+        rr_log::RrLogError::Parse(p) => Error::format(path, p),
     })
 }
 

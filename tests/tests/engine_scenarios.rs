@@ -266,6 +266,56 @@ fn calibration_makes_scores_relative_to_the_person() {
     assert_eq!(stress.last().unwrap().state, Some(StressState::High));
 }
 
+/// A strap that sends only RR intervals has no R/T amplitudes: its windows' feature vectors carry
+/// NaN there. The baseline learns every feature from the windows that have it, keeps NaN (stored as
+/// `null`) for one no window had, and fills it in when an ECG session brings it.
+#[test]
+fn a_baseline_from_rr_only_windows_keeps_its_features_and_learns_the_missing_ones_later() {
+    let mut e = engine();
+    e.start_calibration(0, 2 * MIN);
+    drive(&mut e, 0, 2 * MIN, |t| {
+        let mut w = window(t, 0.3);
+        w.features = vec![70.0, 857.0, 50.0 + (t / STEP_MS % 2) as f32 * 2.0, f32::NAN];
+        w
+    });
+    let b = e
+        .baseline()
+        .expect("calibrated from RR-only windows")
+        .clone();
+    let f = b.features.clone();
+    assert!(
+        (f[0] - 70.0).abs() < 1e-4 && (f[1] - 857.0).abs() < 1e-3 && (f[2] - 51.0).abs() < 1e-4,
+        "{f:?}"
+    );
+    assert!(f[3].is_nan(), "no window had the amplitude: {f:?}");
+
+    let json = serde_json::to_string(&b).unwrap();
+    assert!(json.contains("null"), "{json}");
+    let back: PersonalBaseline = serde_json::from_str(&json).unwrap();
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&back.features), bits(&f));
+    assert_eq!(back.feature_counts, b.feature_counts);
+    // a baseline stored before per-feature counts existed still loads and learns
+    let counts = serde_json::to_string(&b.feature_counts).unwrap();
+    let old = json.replace(&format!(",\"feature_counts\":{counts}"), "");
+    assert_ne!(old, json);
+    let old: PersonalBaseline = serde_json::from_str(&old).unwrap();
+    assert!(old.feature_counts.is_empty());
+
+    // An ECG session (all features) after the mature, anchored calibration: the amplitude is
+    // learned (the anchor has none, so it is not bounded), the rest stays bounded.
+    assert!(b.is_mature());
+    e.set_baseline(Some(old));
+    drive(&mut e, 2 * MIN, 12 * MIN, |t| {
+        let mut w = window(t, 0.05);
+        w.features = vec![70.0, 857.0, 51.0, 0.4];
+        w
+    });
+    let f = e.baseline_features().unwrap();
+    assert!((f[3] - 0.4).abs() < 1e-6, "{f:?}");
+    assert!((f[0] - 70.0).abs() < 1e-3, "{f:?}");
+}
+
 #[test]
 fn calibration_from_a_bad_signal_fails_and_keeps_the_old_baseline() {
     let mut e = engine();
@@ -301,11 +351,11 @@ fn calibration_from_a_bad_signal_fails_and_keeps_the_old_baseline() {
 #[test]
 fn rolling_baseline_moves_slowly_and_a_stressful_week_stays_bounded() {
     let config = BaselineConfig::default();
-    let calibrated = |hr: f32| {
+    let calibrated_for = |minutes: i64, hr: f32| {
         let mut cal =
-            stressbeat_core::engine::Calibration::new(0, 5 * MIN, BaselineConfig::default());
+            stressbeat_core::engine::Calibration::new(0, minutes * MIN, BaselineConfig::default());
         let mut t = 0;
-        while t < 5 * MIN {
+        while t < minutes * MIN {
             t += STEP_MS;
             let mut w = window(t, 0.2);
             w.hr_bpm = Some(hr);
@@ -313,6 +363,7 @@ fn rolling_baseline_moves_slowly_and_a_stressful_week_stays_bounded() {
         }
         cal.finish().unwrap()
     };
+    let calibrated = |hr: f32| calibrated_for(5, hr);
     let feed = |b: &mut PersonalBaseline, days: i64, hr: f32, p: f32| {
         let start = b.updated_ms;
         let mut t = start;
@@ -332,6 +383,20 @@ fn rolling_baseline_moves_slowly_and_a_stressful_week_stays_bounded() {
         "{}",
         b.hr_bpm.mean
     );
+
+    // A short calibration (1 min, 12 windows) is mature: the calm minutes after it move it with
+    // the time constant too, not with the equal weights of a learned baseline's warm-up (which
+    // would take it to 63.2 after 10 minutes).
+    let mut b = calibrated_for(1, 60.0);
+    let start = b.updated_ms;
+    let mut t = start;
+    while t < start + 10 * MIN {
+        t += STEP_MS;
+        let mut w = window(t, 0.2);
+        w.hr_bpm = Some(64.0);
+        b.update_rolling(&w, &config).unwrap();
+    }
+    assert!(b.hr_bpm.mean < 60.05, "{}", b.hr_bpm.mean);
 
     // A baseline saved under another clock (its last update "in the future") still learns.
     let mut b = calibrated(60.0);

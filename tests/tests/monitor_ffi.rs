@@ -320,3 +320,83 @@ fn platform_bridge_session_is_monitored_and_stored() {
     assert_eq!(sessions[0].end_reason.as_deref(), Some("stopped"));
     m.shutdown().unwrap();
 }
+
+/// A strap with the Heart Rate Service only (most chest straps; an H10 without PMD) through the
+/// app's own BLE stack: the app hands the core raw Heart Rate Measurement notifications (here
+/// the intervals of a real H10 log, re-encoded in 1/1024 s), and the monitor scores stress from
+/// the RR intervals.
+#[test]
+fn heart_rate_only_strap_through_the_platform_bridge_is_scored() {
+    let Some(dir) = stressbeat_e2e::dataset("polar_h10/rr_log") else {
+        return;
+    };
+    let text = std::fs::read_to_string(dir.join("polar_rri_20260623_001651.csv")).unwrap();
+    // (time s, RR ms) rows; rows with the same time came in one notification
+    let rows: Vec<(f64, f64)> = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<f64> = l.split(',').map(|c| c.parse().unwrap()).collect();
+            (c[0], c[1])
+        })
+        .collect();
+    let tmp = tempfile::tempdir().unwrap();
+    let m = StressMonitor::new(config(&tmp.path().join("h.db"))).unwrap();
+    let log = Arc::new(Log::default());
+    let _a = m.subscribe_stress(log.clone());
+    let strap = Arc::new(FakeH10 {
+        session: Mutex::new(None),
+    });
+    let session = stressbeat_core::ffi::StrapSession::new(strap.clone(), false);
+    *strap.session.lock().unwrap() = Some(session.clone());
+    m.start(MonitorSource::PlatformBridge {
+        session: session.clone(),
+        now_ms: 0,
+    })
+    .unwrap();
+    session.start(0).unwrap();
+    const HR: &str = "00002a37-0000-1000-8000-00805f9b34fb";
+    let t0 = rows[0].0;
+    let mut k = 0;
+    while k < rows.len() {
+        let t = rows[k].0;
+        // flags: 8-bit HR, contact detected, RR present
+        let mut bytes = vec![0x16, (60_000.0 / rows[k].1).round() as u8];
+        while k < rows.len() && rows[k].0 == t {
+            let rr = (rows[k].1 * 1.024).round() as u16;
+            bytes.extend_from_slice(&rr.to_le_bytes());
+            k += 1;
+        }
+        let at = 1_000 + ((t - t0) * 1000.0).round() as i64;
+        session.on_notification(HR.into(), bytes, at).unwrap();
+        session.tick(at).unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    m.stop().unwrap();
+    let stress = log.stress.lock().unwrap();
+    let scored = stress
+        .iter()
+        .filter(|u| u.score.is_some() && !u.from_hrv_fallback)
+        .count();
+    eprintln!("{} windows, {scored} scored by the model", stress.len());
+    // 7.6 min of intervals: a window every 5 s after the first 30 s (the last ones still
+    // waiting for their lag when the app stops)
+    assert!(
+        (78..=88).contains(&stress.len()),
+        "{} windows",
+        stress.len()
+    );
+    assert!(
+        scored * 10 >= stress.len() * 9,
+        "{scored} of {}",
+        stress.len()
+    );
+    assert!(
+        stress
+            .iter()
+            .all(|u| u.hr_bpm.is_some_and(|hr| (50.0..100.0).contains(&hr)))
+    );
+    let sessions = m.sessions(1).unwrap();
+    assert_eq!(sessions[0].windows as usize, stress.len());
+    m.shutdown().unwrap();
+}

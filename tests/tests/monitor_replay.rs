@@ -201,3 +201,56 @@ fn polar_h10_capture_replays_through_the_session() {
     assert_eq!(raw, 12_355 * 73);
     assert!(matches!(events.last(), Some(MonitorEvent::Finished { .. })));
 }
+
+/// A phone app's log of an H10's Heart Rate Service (`timestamp,rri_ms,hr_bpm`, no ECG) replays
+/// as a heart-rate-only strap: every interval stored, windows scored by the stress model from
+/// the RR intervals, window heart rates as the app's own `hr_bpm` column says.
+#[test]
+fn rr_log_replays_as_a_heart_rate_only_strap() {
+    let Some(dir) = stressbeat_e2e::dataset("polar_h10/rr_log") else {
+        return;
+    };
+    let path = dir.join("polar_rri_20260623_001651.csv");
+    let (events, history, _) = replay(&path);
+    let s = &history.sessions[0];
+    let text = std::fs::read_to_string(&path).unwrap();
+    let rows: Vec<Vec<f64>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|c| c.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(s.rr.len(), rows.len(), "every interval stored");
+    assert!(s.ecg.is_empty());
+    // 7.6 min: a window every 5 s after the first 30 s
+    let windows: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            MonitorEvent::Stress {
+                update,
+                observation,
+            } => Some((update, observation)),
+            _ => None,
+        })
+        .collect();
+    assert!((80..=88).contains(&windows.len()), "{}", windows.len());
+    let model = windows
+        .iter()
+        .filter(|(u, _)| u.source == Some(stressbeat_core::engine::ScoreSource::Model))
+        .count();
+    assert!(
+        model * 10 >= windows.len() * 9,
+        "{model} of {}",
+        windows.len()
+    );
+    let mut hr = window_hr(&events);
+    let mut app: Vec<f64> = rows.iter().map(|r| r[2]).collect();
+    let (ours, theirs) = (
+        stressbeat_e2e::median(&mut hr),
+        stressbeat_e2e::median(&mut app),
+    );
+    eprintln!(
+        "RR log: {} windows, {model} scored by the model; median HR {ours:.1} (app {theirs:.1})",
+        windows.len()
+    );
+    assert!((ours - theirs).abs() < 2.0, "{ours:.1} vs {theirs:.1}");
+}

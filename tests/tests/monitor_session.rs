@@ -126,6 +126,79 @@ fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len() as f64
 }
 
+/// A strap that sends only Heart Rate Service RR intervals (no ECG stream) gets stress scores
+/// from the model, from its RR windows: the same 14 minutes and episode as the ECG session above.
+#[test]
+fn heart_rate_only_strap_is_scored_from_its_rr_intervals() {
+    let spec = SimulatorSpec {
+        minutes: 14.0,
+        seed: 7,
+        stress: vec![StressEpisode {
+            start_s: 360.0,
+            duration_s: 300.0,
+            intensity: 1.0,
+        }],
+        faults: FaultConfig::default(),
+        noisy: false,
+        heart_rate_only: true,
+    };
+    let (events, history, _) = run(&spec);
+    assert!(
+        !events.iter().any(|e| matches!(e, MonitorEvent::Ecg(_))),
+        "no ECG was asked for"
+    );
+    let updates: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            MonitorEvent::Stress {
+                update,
+                observation,
+            } => Some((update, observation)),
+            _ => None,
+        })
+        .collect();
+    // windows every 5 s from the first interval, as for ECG
+    assert!(
+        (150..=165).contains(&updates.len()),
+        "{} windows",
+        updates.len()
+    );
+    let scored: Vec<_> = updates.iter().filter(|(u, _)| u.score.is_some()).collect();
+    assert!(
+        scored.len() * 10 >= updates.len() * 9,
+        "{} of {} scored",
+        scored.len(),
+        updates.len()
+    );
+    assert!(
+        scored
+            .iter()
+            .all(|(u, _)| u.source == Some(ScoreSource::Model))
+    );
+    for (_, o) in &scored {
+        assert!(
+            o.usable_fraction >= 0.75 && o.beat_counts.total() > 20,
+            "{o:?}"
+        );
+        assert!(
+            o.features[7].is_nan() && o.features[8].is_nan(),
+            "no R/T amplitude without ECG"
+        );
+    }
+    let (b, d, a) = (
+        mean(&stress_scores(&events, 120.0, 355.0)),
+        mean(&stress_scores(&events, 450.0, 660.0)),
+        mean(&stress_scores(&events, 780.0, 840.0)),
+    );
+    eprintln!("RR only: mean score before {b:.1}, during {d:.1}, after {a:.1}");
+    assert!(d > b + 25.0, "before {b:.1}, during {d:.1}");
+    assert!(a < d, "after {a:.1}, during {d:.1}");
+    let h = history.lock().unwrap();
+    let s = &h.sessions[0];
+    assert_eq!(s.windows.len(), updates.len());
+    assert!(s.rr.len() > 14 * 60 - 60, "{} RR stored", s.rr.len());
+}
+
 #[test]
 fn simulated_session_with_stress_episode_end_to_end() {
     let spec = SimulatorSpec {
@@ -138,6 +211,7 @@ fn simulated_session_with_stress_episode_end_to_end() {
         }],
         faults: FaultConfig::default(),
         noisy: false,
+        heart_rate_only: false,
     };
     let (events, history, secs) = run(&spec);
     eprintln!(
@@ -291,6 +365,7 @@ fn faults_every_gap_stored_and_session_survives() {
         stress: Vec::new(),
         faults: FaultConfig::parse("loss=5%,dup=2%,disconnect=2m/10s").unwrap(),
         noisy: true,
+        heart_rate_only: false,
     };
     let (events, history, _) = run(&spec);
     let gaps: Vec<(i64, GapCause)> = events
@@ -390,6 +465,7 @@ fn panicking_listener_does_not_stop_the_session_and_cancel_stops_delivery() {
         stress: Vec::new(),
         faults: FaultConfig::default(),
         noisy: false,
+        heart_rate_only: false,
     };
     run_on(&m, &spec);
     assert_eq!(*count.lock().unwrap(), 10, "no event after cancel");
@@ -413,6 +489,7 @@ fn new_listener_gets_current_state_and_second_start_is_refused_while_running() {
         stress: Vec::new(),
         faults: FaultConfig::default(),
         noisy: false,
+        heart_rate_only: false,
     };
     m.start(
         Box::new(simulator_source(&spec)),
@@ -466,6 +543,7 @@ fn sustained_stress_raises_an_alert_that_is_stored() {
         }],
         faults: FaultConfig::default(),
         noisy: false,
+        heart_rate_only: false,
     };
     let (events, history, _) = run(&spec);
     let alerts: Vec<&stressbeat_core::engine::Alert> = events
@@ -532,6 +610,7 @@ fn a_finished_calibration_is_stored_at_once() {
         stress: Vec::new(),
         faults: FaultConfig::default(),
         noisy: false,
+        heart_rate_only: false,
     };
     run_on(&m, &spec);
     let (windows, at_ms, stored) = seen.lock().unwrap().take().expect("calibration completed");

@@ -77,7 +77,8 @@ pub struct BaselineAnchor {
     pub model_logit: Option<f64>,
     /// Fallback probability logit.
     pub fallback_logit: Option<f64>,
-    /// Feature means (empty when unknown).
+    /// Feature means (empty when unknown; NaN for a feature no window had).
+    #[serde(with = "nan_as_null")]
     pub features: Vec<f32>,
 }
 
@@ -102,11 +103,17 @@ pub struct PersonalBaseline {
     pub model_logit: RunningStat,
     /// Logit of the HRV fallback's probability on calm windows.
     pub fallback_logit: RunningStat,
-    /// Element-wise mean of the model feature vectors (the model's `baseline` input); empty when
-    /// no window carried features.
+    /// Element-wise mean of the model feature vectors (the model's `baseline` input) over the
+    /// windows where each was finite; empty when no window carried features, NaN for a feature no
+    /// window had (e.g. R/T amplitudes when only an RR strap was worn). Stored as `null`.
+    #[serde(with = "nan_as_null")]
     pub features: Vec<f32>,
     /// Windows that went into `features`.
     pub feature_windows: u64,
+    /// Per feature: windows where it was finite (empty in baselines stored before it existed:
+    /// then every feature counts `feature_windows`).
+    #[serde(default)]
+    pub feature_counts: Vec<u64>,
     /// Drift reference; `None` until the baseline is mature.
     pub anchor: Option<BaselineAnchor>,
 }
@@ -276,6 +283,7 @@ impl PersonalBaseline {
             fallback_logit: RunningStat::default(),
             features: Vec::new(),
             feature_windows: 0,
+            feature_counts: Vec::new(),
             anchor: None,
         }
     }
@@ -336,14 +344,19 @@ impl PersonalBaseline {
         let sdnn = obs.sdnn_ms.filter(|v| v.is_finite() && *v >= 0.0);
         let pm = obs.model_probability.and_then(valid_probability);
         let pf = obs.fallback_probability.and_then(valid_probability);
-        let features_ok = !obs.features.is_empty()
-            && obs.features.iter().all(|v| v.is_finite())
+        let features_ok = obs.features.iter().any(|v| v.is_finite())
             && (self.features.is_empty() || self.features.len() == obs.features.len());
         if hr.is_none() && pm.is_none() && pf.is_none() && !features_ok {
             return Err(BaselineRejection::NothingToLearn);
         }
-        // Warm-up: equal weights until mature, so a learned baseline converges fast.
-        let warmup = config.mature_windows;
+        // Warm-up: equal weights until mature, so a learned baseline converges fast. A mature
+        // (anchored) one, e.g. a finished calibration, moves with the time constant at once:
+        // equal weights would let the first minutes after a short calibration outweigh it.
+        let warmup = if self.anchor.is_some() {
+            1
+        } else {
+            config.mature_windows
+        };
         let push = |s: &mut RunningStat, x: f64| match alpha {
             Some(a) => s.push_weighted(x, a, warmup),
             None => s.push_equal(x),
@@ -374,20 +387,37 @@ impl PersonalBaseline {
         Ok(())
     }
 
+    /// Per feature, equal weights over the windows where it was finite until `warmup` of them,
+    /// exponential weight `alpha` after; non-finite values are skipped.
     fn learn_features(&mut self, x: &[f32], alpha: Option<f64>, warmup: u64) {
         if self.features.is_empty() {
-            self.features = x.to_vec();
-            self.feature_windows = 1;
-            return;
+            self.features = vec![f32::NAN; x.len()];
+            self.feature_counts = vec![0; x.len()];
+        } else if self.feature_counts.len() != self.features.len() {
+            self.feature_counts = vec![self.feature_windows; self.features.len()];
         }
         self.feature_windows += 1;
-        let w = match alpha {
-            Some(a) if self.feature_windows > warmup => a,
-            _ => 1.0 / self.feature_windows as f64,
-        };
-        // In f64: a convex combination of finite f32 values stays finite.
-        for (m, v) in self.features.iter_mut().zip(x) {
-            let (mf, vf) = (f64::from(*m), f64::from(*v));
+        for ((m, n), &v) in self
+            .features
+            .iter_mut()
+            .zip(&mut self.feature_counts)
+            .zip(x)
+        {
+            if !v.is_finite() {
+                continue;
+            }
+            *n += 1;
+            if !m.is_finite() {
+                *m = v;
+                *n = 1;
+                continue;
+            }
+            let w = match alpha {
+                Some(a) if *n > warmup => a,
+                _ => 1.0 / *n as f64,
+            };
+            // In f64: a convex combination of finite f32 values stays finite.
+            let (mf, vf) = (f64::from(*m), f64::from(v));
             *m = (mf + w * (vf - mf)) as f32;
         }
     }
@@ -421,9 +451,27 @@ impl PersonalBaseline {
         if a.features.len() == self.features.len() {
             let rel = c.max_drift_relative as f32;
             for (m, centre) in self.features.iter_mut().zip(&a.features) {
-                let half = centre.abs() * rel;
-                *m = m.clamp(centre - half, centre + half);
+                // a feature the anchor never had is not bounded (clamp panics on NaN bounds)
+                if centre.is_finite() && m.is_finite() {
+                    let half = centre.abs() * rel;
+                    *m = m.clamp(centre - half, centre + half);
+                }
             }
         }
+    }
+}
+
+/// `Vec<f32>` with NaN stored as JSON `null` (serde_json writes NaN as `null` but cannot read it
+/// back as `f32`).
+mod nan_as_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[f32], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(|x| x.is_finite().then_some(*x)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f32>, D::Error> {
+        let v: Vec<Option<f32>> = Vec::deserialize(d)?;
+        Ok(v.into_iter().map(|x| x.unwrap_or(f32::NAN)).collect())
     }
 }

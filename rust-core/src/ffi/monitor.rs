@@ -883,6 +883,7 @@ impl StressMonitor {
                         .collect(),
                     faults,
                     noisy: true,
+                    heart_rate_only: false,
                 };
                 let pacing = if realtime {
                     Pacing::RealTime { step_ms: 100 }

@@ -4,4 +4,5 @@
 pub mod csv;
 pub mod edf;
 pub mod pmd_capture;
+pub mod rr_log;
 pub mod wfdb;

@@ -74,6 +74,11 @@ impl Channel {
         Channel::Poincare,
     ];
 
+    /// Whether it is drawn from the ECG samples (not from the RR series alone).
+    pub fn needs_ecg(self) -> bool {
+        matches!(self, Channel::Beat | Channel::BeatOverlay)
+    }
+
     /// The stable name (`"beat"`, `"beat_overlay"`, `"tachogram"`, `"poincare"`).
     pub fn name(self) -> &'static str {
         match self {

@@ -137,6 +137,11 @@ pub struct ModelMetadata {
     /// Stress only: HRV feature names of the `features` and `baseline` inputs, in order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub features: Option<Vec<String>>,
+    /// Stress only: the `features` the graph's output depends on (absent: all of them). A window
+    /// is scorable when these are finite; for the others the core passes the population value
+    /// where a window has none (e.g. R/T amplitudes of an RR-only strap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_features: Option<Vec<String>>,
     /// Stress only: the baseline used when the person has none (same order as `features`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub population_baseline: Option<Vec<f32>>,
@@ -346,6 +351,11 @@ impl ModelMetadata {
         }
         no_duplicates("features", features)?;
         indices_in("features", features, vocab.hrv_features)?;
+        if let Some(required) = &self.required_features {
+            no_duplicates("required_features", required)?;
+            let refs: Vec<&str> = features.iter().map(String::as_str).collect();
+            indices_in("required_features", required, &refs)?;
+        }
         let population = require("population_baseline", &self.population_baseline)?;
         if population.len() != features.len() {
             return Err(feature_mismatch(

@@ -103,6 +103,8 @@ pub struct StressModel {
     channels: Vec<Channel>,
     /// Per model feature: its index in [`CORE_VOCABULARY`]`.hrv_features`.
     feature_index: Vec<usize>,
+    /// Per model feature: whether the output depends on it (`required_features`).
+    required: Vec<bool>,
     fallback: HrvFallback,
 }
 
@@ -118,6 +120,10 @@ impl StressModel {
         let fallback = HrvFallback::from_metadata(loaded.metadata())?;
         let features = loaded.metadata().features.as_deref().unwrap_or_default();
         let feature_index = indices_in("features", features, CORE_VOCABULARY.hrv_features)?;
+        let required = match &loaded.metadata().required_features {
+            Some(names) => features.iter().map(|f| names.contains(f)).collect(),
+            None => vec![true; features.len()],
+        };
         let channels = loaded
             .metadata()
             .channels()
@@ -133,6 +139,7 @@ impl StressModel {
             loaded,
             channels,
             feature_index,
+            required,
             fallback,
         })
     }
@@ -166,6 +173,28 @@ impl StressModel {
     /// Probability at or above which a window counts as stressed.
     pub fn threshold(&self) -> f32 {
         self.loaded.metadata().threshold
+    }
+
+    /// The [`CORE_VOCABULARY`]`.hrv_features` indices the output depends on; a window is
+    /// scorable when these are finite.
+    pub fn required_features(&self) -> Vec<usize> {
+        self.feature_index
+            .iter()
+            .zip(&self.required)
+            .filter_map(|(&i, &r)| r.then_some(i))
+            .collect()
+    }
+
+    /// Input value of model feature `j` (vocabulary index `i`) from `row`: a feature the output
+    /// does not depend on gets the population value where `row` has none (NaN would poison the
+    /// graph's arithmetic even with zero weight).
+    fn input_value(&self, row: &[f32], j: usize, i: usize) -> f32 {
+        let v = row[i];
+        if v.is_finite() || self.required[j] {
+            v
+        } else {
+            self.fallback.population_baseline[i]
+        }
     }
 
     /// The model's HRV-only fallback.
@@ -210,7 +239,8 @@ impl StressModel {
         let base: Vec<f32> = self
             .feature_index
             .iter()
-            .map(|&i| baseline.map_or(population[i], |b| b[i]))
+            .enumerate()
+            .map(|(j, &i)| baseline.map_or(population[i], |b| self.input_value(b, j, i)))
             .collect();
         let has_baseline = if baseline.is_some() { 1.0 } else { 0.0 };
         let mut out = Vec::with_capacity(rows);
@@ -223,7 +253,12 @@ impl StressModel {
                 .collect();
             let feats: Vec<f32> = features[start * n_all..(start + n) * n_all]
                 .chunks_exact(n_all)
-                .flat_map(|row| self.feature_index.iter().map(move |&i| row[i]))
+                .flat_map(|row| {
+                    self.feature_index
+                        .iter()
+                        .enumerate()
+                        .map(move |(j, &i)| self.input_value(row, j, i))
+                })
                 .collect();
             let bases: Vec<f32> = std::iter::repeat_n(&base, n).flatten().copied().collect();
             let flags = vec![has_baseline; n];
@@ -266,5 +301,74 @@ impl StressModel {
             .iter()
             .map(|w| if w.is_scorable() { scored.next() } else { None })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Windows around the population baseline (deterministic), in vocabulary order.
+    fn rows(model: &StressModel, n: usize) -> Vec<f32> {
+        let pop = &model.fallback.population_baseline;
+        let mut state = 12_345u32;
+        let mut out = Vec::new();
+        for _ in 0..n {
+            for &p in pop {
+                state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                let u = (state >> 8) as f32 / (1u32 << 24) as f32; // 0..1
+                out.push(p * (0.7 + 0.6 * u));
+            }
+        }
+        out
+    }
+
+    /// The embedded model's `required_features` declaration is checked against its graph: what
+    /// it leaves out may be NaN, negative or huge (in the window and in the baseline) without
+    /// changing any output, while changing a required feature does change it.
+    #[test]
+    fn the_embedded_stress_model_depends_only_on_its_required_features() {
+        let model = StressModel::embedded().unwrap();
+        let required = model.required_features();
+        let nf = CORE_VOCABULARY.hrv_features.len();
+        let names: Vec<&str> = required
+            .iter()
+            .map(|&i| CORE_VOCABULARY.hrv_features[i])
+            .collect();
+        assert_eq!(names, ["hr_bpm", "mean_nn_ms", "sdnn_ms"]);
+        let n = 16;
+        let x = rows(model, n);
+        let b = rows(model, 1);
+        for baseline in [None, Some(&b[..])] {
+            let p = model.predict(&[], &x, baseline).unwrap();
+            assert!(p.iter().all(|v| v.is_finite()));
+            for odd in [f32::NAN, -3.0, 1e30] {
+                let set = |v: &[f32]| -> Vec<f32> {
+                    v.iter()
+                        .enumerate()
+                        .map(|(k, &f)| if required.contains(&(k % nf)) { f } else { odd })
+                        .collect()
+                };
+                let odd_b = set(&b);
+                let q = model
+                    .predict(&[], &set(&x), baseline.map(|_| &odd_b[..]))
+                    .unwrap();
+                assert_eq!(p, q, "non-required features = {odd}");
+            }
+            let mut moved = x.clone();
+            for row in moved.chunks_exact_mut(nf) {
+                row[required[0]] += 25.0;
+            }
+            let q = model.predict(&[], &moved, baseline).unwrap();
+            assert!(p.iter().zip(&q).all(|(a, b)| a != b), "{p:?} vs {q:?}");
+            let mut missing = x.clone();
+            missing[required[2]] = f32::NAN;
+            let q = model.predict(&[], &missing, baseline).unwrap();
+            assert!(
+                !q[0].is_finite(),
+                "a missing required feature must not score"
+            );
+        }
     }
 }

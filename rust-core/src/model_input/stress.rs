@@ -24,7 +24,7 @@ use super::beat::{BEAT_LEN, BEAT_PRE, beat_window, median_in_place};
 use crate::dsp::quality::{QualityConfig, WindowQuality, assess_quality};
 use crate::engine::{BaselineConfig, BaselineRejection, BeatCounts};
 use crate::error::{Error, Result};
-use crate::hrv::{clean_rr, hrv_metrics};
+use crate::hrv::{CleanOptions, RrCorrection, clean_rr, hrv_metrics};
 use crate::imaging::{Channel, IMAGE_PIXELS, Imager, WindowData};
 use crate::model::BeatClass;
 
@@ -121,7 +121,18 @@ pub fn window_features(samples_130hz: &[f32], peaks: &[usize]) -> (Vec<f32>, Vec
         .filter(|w| w[1] > w[0])
         .map(|w| (w[1] - w[0]) as f64 * 1000.0 / MODEL_RATE_HZ)
         .collect();
-    let (rr, _) = clean_rr(&rr_raw);
+    let (mut f, rr_s, _) = rr_features(&rr_raw);
+    let (r_amp, t_amp) = beat_amplitudes(samples_130hz, peaks);
+    f[7] = r_amp;
+    f[8] = t_amp;
+    (f, rr_s)
+}
+
+/// The RR features of [`HRV_FEATURE_NAMES`] (the R/T amplitudes NaN) of raw RR intervals (ms),
+/// artefact-corrected by [`clean_rr`] over these intervals alone; the corrected series (s) and
+/// what the correction changed.
+fn rr_features(rr_raw_ms: &[f64]) -> (Vec<f32>, Vec<f32>, RrCorrection) {
+    let (rr, correction) = clean_rr(rr_raw_ms);
     let mut f = vec![f32::NAN; HRV_FEATURE_NAMES.len()];
     if let Ok(m) = hrv_metrics(&rr) {
         let opt = |v: Option<f64>| v.map_or(f32::NAN, |x| x as f32);
@@ -133,10 +144,43 @@ pub fn window_features(samples_130hz: &[f32], peaks: &[usize]) -> (Vec<f32>, Vec
         f[5] = opt(m.sd1_ms);
         f[6] = opt(m.sd2_ms);
     }
-    let (r_amp, t_amp) = beat_amplitudes(samples_130hz, peaks);
-    f[7] = r_amp;
-    f[8] = t_amp;
-    (f, rr.iter().map(|&v| (v / 1000.0) as f32).collect())
+    (
+        f,
+        rr.iter().map(|&v| (v / 1000.0) as f32).collect(),
+        correction,
+    )
+}
+
+/// A window of a strap that sends only RR intervals (Heart Rate Service, no ECG): `rr_ms` are the
+/// intervals (ms) ending inside a window of `window_s` seconds. Features as [`window_features`]
+/// without the R/T amplitudes (NaN: no ECG); no samples or peaks (`start_sample` =
+/// `end_sample` = 0). Its `usable_fraction` is the share of the window covered by intervals the
+/// artefact correction kept: min(1, Σ plausible RR / window) × (1 − corrections / intervals).
+/// Returns the correction too (the caller counts corrected intervals as unclassifiable beats).
+pub fn rr_window(rr_ms: &[f64], window_s: f64) -> (StressWindow, RrCorrection) {
+    let (features, rr_s, correction) = rr_features(rr_ms);
+    let plausible = CleanOptions::default();
+    let covered_ms: f64 = rr_ms
+        .iter()
+        .filter(|&&v| v >= plausible.min_rr_ms && v <= plausible.max_rr_ms)
+        .sum();
+    let coverage = if window_s > 0.0 {
+        (covered_ms / (window_s * 1000.0)).min(1.0)
+    } else {
+        0.0
+    };
+    let kept = 1.0 - f64::from(correction.total()) / rr_ms.len().max(1) as f64;
+    let window = StressWindow {
+        start_s: 0.0,
+        end_s: window_s,
+        start_sample: 0,
+        end_sample: 0,
+        usable_fraction: (coverage * kept.max(0.0)) as f32,
+        features,
+        peaks: Vec::new(),
+        rr_s,
+    };
+    (window, correction)
 }
 
 /// Median R and T amplitudes (mV, relative to each beat window's median) of the beats at `peaks`;

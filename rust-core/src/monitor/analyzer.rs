@@ -13,7 +13,8 @@ use crate::model::{BeatClass, BeatClassifier, HrvFallback, StressModel};
 use crate::model_input::MODEL_RATE_HZ;
 use crate::model_input::beat::{BeatContext, beat_inputs_after};
 use crate::model_input::stress::{
-    HRV_FEATURE_NAMES, StressWindowConfig, WindowRenderer, stress_windows,
+    HRV_FEATURE_NAMES, MIN_USABLE_FRACTION, StressWindow, StressWindowConfig, WindowRenderer,
+    rr_window, stress_windows,
 };
 
 /// The stress model as the analyzer uses it.
@@ -22,6 +23,8 @@ pub trait StressScorer: Send + Sync {
     fn name(&self) -> String;
     /// Image channels per window, in input order.
     fn image_channels(&self) -> Vec<Channel>;
+    /// The [`HRV_FEATURE_NAMES`] indices its output depends on (the others may be NaN).
+    fn required_features(&self) -> Vec<usize>;
     /// Stress probability per window: `images` = per window the channels' `IMAGE_PIXELS` bytes;
     /// `features` = per window the [`HRV_FEATURE_NAMES`] values; `baseline` the person's.
     fn predict(
@@ -53,6 +56,8 @@ pub struct ModelAnalyzer {
     fallback: Option<std::sync::Arc<dyn FallbackScorer>>,
     beats: Option<std::sync::Arc<dyn BeatTyper>>,
     channels: Vec<Channel>,
+    /// The stress model's required features.
+    required: Vec<usize>,
     renderer: WindowRenderer,
     images: Vec<u8>,
     features: Vec<f32>,
@@ -87,11 +92,16 @@ impl ModelAnalyzer {
             .as_ref()
             .map(|s| s.image_channels())
             .unwrap_or_default();
+        let required = stress
+            .as_ref()
+            .map(|s| s.required_features())
+            .unwrap_or_default();
         Self {
             stress,
             fallback,
             beats,
             channels,
+            required,
             renderer: WindowRenderer::new(),
             images: Vec::new(),
             features: Vec::new(),
@@ -158,6 +168,35 @@ impl ModelAnalyzer {
     }
 }
 
+impl ModelAnalyzer {
+    /// Whether the stress model scores `sw`: an ECG window when [`StressWindow::is_scorable`]; an
+    /// RR-only window when its quality passes, the model's required features are finite and
+    /// none of its image channels needs the ECG.
+    fn model_can_score(&self, sw: &StressWindow, rr_only: bool) -> bool {
+        if !rr_only {
+            return sw.is_scorable();
+        }
+        sw.usable_fraction >= MIN_USABLE_FRACTION
+            && self
+                .required
+                .iter()
+                .all(|&i| sw.features.get(i).is_some_and(|v| v.is_finite()))
+            && !self.channels.iter().any(|c| c.needs_ecg())
+    }
+}
+
+/// Beats of an RR-only window: no beat types without ECG; the intervals the artefact correction
+/// changed count as unclassifiable (Q), so the baseline's ectopy rule still applies to them.
+fn rr_beat_counts(intervals: usize, corrected: u32) -> BeatCounts {
+    let intervals = u32::try_from(intervals).unwrap_or(u32::MAX);
+    let q = corrected.min(intervals);
+    BeatCounts {
+        n: intervals - q,
+        q,
+        ..BeatCounts::default()
+    }
+}
+
 impl WindowAnalyzer for ModelAnalyzer {
     fn analyze(
         &mut self,
@@ -173,14 +212,19 @@ impl WindowAnalyzer for ModelAnalyzer {
         self.features.clear();
         let mut scorable = Vec::new();
         for (k, w) in windows.iter().enumerate() {
-            let cfg = StressWindowConfig {
-                window_s: w.samples_mv.len() as f64 / MODEL_RATE_HZ,
-                step_s: w.samples_mv.len() as f64 / MODEL_RATE_HZ,
+            let (sw, beat_counts) = if w.is_rr_only() {
+                let (sw, correction) = rr_window(&w.rr_ms, (w.end_ms - w.start_ms) as f64 / 1000.0);
+                (Some(sw), rr_beat_counts(w.rr_ms.len(), correction.total()))
+            } else {
+                let cfg = StressWindowConfig {
+                    window_s: w.samples_mv.len() as f64 / MODEL_RATE_HZ,
+                    step_s: w.samples_mv.len() as f64 / MODEL_RATE_HZ,
+                };
+                let sw = stress_windows(&w.samples_mv, &w.peaks, &cfg)
+                    .ok()
+                    .and_then(|v| v.into_iter().next());
+                (sw, self.count_beats(w))
             };
-            let sw = stress_windows(&w.samples_mv, &w.peaks, &cfg)
-                .ok()
-                .and_then(|v| v.into_iter().next());
-            let beat_counts = self.count_beats(w);
             let mut obs = WindowObservation {
                 start_ms: w.start_ms,
                 end_ms: w.end_ms,
@@ -204,22 +248,22 @@ impl WindowAnalyzer for ModelAnalyzer {
                         .fallback
                         .as_ref()
                         .and_then(|fb| fb.probability(&sw.features, baseline));
-                    if self.stress.is_some() {
-                        let at = self.images.len();
-                        self.images
-                            .resize(at + self.channels.len() * IMAGE_PIXELS, 0);
-                        let drawn = self.renderer.render_window(
-                            &w.samples_mv,
-                            &sw,
-                            &self.channels,
-                            &mut self.images[at..],
-                        );
-                        if drawn.is_ok() {
-                            self.features.extend_from_slice(&sw.features);
-                            scorable.push(k);
-                        } else {
-                            self.images.truncate(at);
-                        }
+                }
+                if self.stress.is_some() && self.model_can_score(&sw, w.is_rr_only()) {
+                    let at = self.images.len();
+                    self.images
+                        .resize(at + self.channels.len() * IMAGE_PIXELS, 0);
+                    let drawn = self.renderer.render_window(
+                        &w.samples_mv,
+                        &sw,
+                        &self.channels,
+                        &mut self.images[at..],
+                    );
+                    if drawn.is_ok() {
+                        self.features.extend_from_slice(&sw.features);
+                        scorable.push(k);
+                    } else {
+                        self.images.truncate(at);
                     }
                 }
                 obs.features = sw.features;
@@ -262,6 +306,10 @@ impl StressScorer for StressModel {
 
     fn image_channels(&self) -> Vec<Channel> {
         StressModel::image_channels(self).to_vec()
+    }
+
+    fn required_features(&self) -> Vec<usize> {
+        StressModel::required_features(self)
     }
 
     fn predict(
@@ -360,6 +408,7 @@ mod tests {
                     .filter(inside)
                     .map(|(_, &c)| c)
                     .collect(),
+                rr_ms: Vec::new(),
             };
             analyzer.analyze(std::slice::from_ref(&w), None, &mut out);
         }

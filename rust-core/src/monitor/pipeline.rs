@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use super::events::{Degradation, HeartRateSource, HeartRateUpdate, MonitorEvent};
 use super::front::{EcgFrontEnd, MAX_GAP_FILL_S, MODEL_RATE_HZ};
 use super::ports::{SessionInfo, WindowAnalyzer, WindowSignal};
+use super::rr_windows::RrWindows;
 use crate::engine::{
     Alert, AlertEngine, AlertKind, AlertOutput, CalibrationEvent, LinkStatus, ScoreSource,
     Severity, StressEngine, StressUpdate, WindowObservation,
@@ -87,6 +88,8 @@ pub struct Pipeline {
     storage_failed: bool,
     /// ECG seen in this session (then RR comes from the ECG, else from the strap).
     ecg_seen: bool,
+    /// Windows of the strap's RR intervals, until ECG is seen.
+    rr_windows: RrWindows,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -135,6 +138,7 @@ impl Pipeline {
             last_flush_ms: 0,
             storage_failed: false,
             ecg_seen: false,
+            rr_windows: RrWindows::new(&cfg),
         })
     }
 
@@ -203,7 +207,10 @@ impl Pipeline {
         let off = self.offset_ms;
         match ev {
             SensorEvent::Ecg(chunk) => {
-                self.ecg_seen = true;
+                if !self.ecg_seen {
+                    self.ecg_seen = true;
+                    self.rr_windows.clear();
+                }
                 self.front.push_chunk(&chunk, out);
                 self.store_raw_ecg(&chunk, out);
                 self.close_due_windows(out);
@@ -232,13 +239,19 @@ impl Pipeline {
                 bpm,
                 rr_ms,
                 contact,
-            } => out.push(MonitorEvent::HeartRate(HeartRateUpdate {
-                at_ms: at_ms + off,
-                bpm: f64::from(bpm),
-                rr_ms,
-                contact,
-                source: HeartRateSource::Strap,
-            })),
+            } => {
+                if !self.ecg_seen {
+                    self.rr_windows.push(at_ms, &rr_ms, contact);
+                    self.close_rr_windows(false, out);
+                }
+                out.push(MonitorEvent::HeartRate(HeartRateUpdate {
+                    at_ms: at_ms + off,
+                    bpm: f64::from(bpm),
+                    rr_ms,
+                    contact,
+                    source: HeartRateSource::Strap,
+                }))
+            }
             SensorEvent::Battery { at_ms, percent } => out.push(MonitorEvent::Battery {
                 at_ms: at_ms + off,
                 percent,
@@ -256,6 +269,9 @@ impl Pipeline {
         self.front.finish(out);
         // no more signal will come: the windows waiting for their lag close now
         self.close_windows_until(self.front.next_index(), out);
+        if !self.ecg_seen {
+            self.close_rr_windows(true, out);
+        }
         self.analyze_pending(out);
         self.after(first, self.last_ms, out);
         if let Some(h) = self.history.clone() {
@@ -323,10 +339,20 @@ impl Pipeline {
                 peaks,
                 new_from,
                 clean,
+                rr_ms: Vec::new(),
             });
             if self.windows.len() >= self.cfg.max_batch {
                 self.analyze_pending(out);
             }
+        }
+    }
+
+    /// Close the RR-only windows that are due (all of them when `finish`).
+    fn close_rr_windows(&mut self, finish: bool, out: &mut Vec<MonitorEvent>) {
+        self.rr_windows
+            .close(finish, self.offset_ms, &mut self.windows);
+        if self.windows.len() >= self.cfg.max_batch {
+            self.analyze_pending(out);
         }
     }
 

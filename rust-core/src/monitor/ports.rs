@@ -5,7 +5,8 @@
 use super::events::Degradation;
 use crate::engine::WindowObservation;
 
-/// One closed analysis window of the 130 Hz signal. Times are Unix ms.
+/// One closed analysis window: of the 130 Hz ECG, or, for a strap that sends only RR intervals,
+/// of those intervals (no samples; see [`super::rr_windows`]). Times are Unix ms.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WindowSignal {
     /// Absolute 130 Hz index of the first sample.
@@ -24,6 +25,15 @@ pub struct WindowSignal {
     /// Per peak: whether its 4 s signal-quality window (aligned to the session start) was usable
     /// (true where not assessed). Only beats in clean signal enter the rhythm history.
     pub clean: Vec<bool>,
+    /// RR-only windows: the strap's RR intervals (ms) ending in the window; empty for ECG.
+    pub rr_ms: Vec<f64>,
+}
+
+impl WindowSignal {
+    /// Whether it is a window of RR intervals only (no ECG samples).
+    pub fn is_rr_only(&self) -> bool {
+        self.samples_mv.is_empty()
+    }
 }
 
 /// Model inputs + models for a batch of windows.

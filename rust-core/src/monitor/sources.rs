@@ -50,6 +50,8 @@ pub struct SimulatorSpec {
     pub faults: FaultConfig,
     /// Typical (motion, muscle, mains) noise instead of a clean signal.
     pub noisy: bool,
+    /// Heart Rate Service only (RR intervals, no ECG stream), as most chest straps.
+    pub heart_rate_only: bool,
 }
 
 /// The simulated H10 behind a real [`Session`], ending after `spec.minutes`.
@@ -71,6 +73,7 @@ pub fn simulator_source(spec: &SimulatorSpec) -> TimeLimited<SessionSource<SimSt
     });
     let session = Session::new(SessionConfig {
         seed: spec.seed,
+        ecg: !spec.heart_rate_only,
         ..SessionConfig::default()
     });
     TimeLimited::new(

@@ -7,6 +7,8 @@
 //!   times are taken from the sensor timestamps, a jump ahead opening at most [`MAX_HOLE_S`].
 //! - WFDB/EDF/CSV recordings (via [`crate::io::load_recording`]): the default ECG channel in
 //!   73-sample chunks, times from 0.
+//! - RR logs ([`crate::formats::rr_log`]): Heart Rate Measurement events only, as a strap
+//!   without ECG (the monitor scores them from RR windows).
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -17,6 +19,7 @@ use super::source::SensorSource;
 use super::transport::{Characteristic, TransportEvent, TransportEventKind};
 use crate::error::ParseError;
 use crate::formats::pmd_capture;
+use crate::formats::rr_log::RrEntry;
 use crate::{Error, Result, io};
 
 /// The notifications of a Polar capture file. A capture cut off mid-write (recorder killed)
@@ -246,14 +249,20 @@ pub struct ReplaySource<C: Clock> {
 }
 
 impl<C: Clock> ReplaySource<C> {
-    /// Open a Polar capture (by its magic) or any recording `load_recording` reads.
+    /// Open a Polar capture (by its magic), any recording `load_recording` reads, or an RR log
+    /// (a text file that is not ECG but has an RR column; replayed as a heart-rate-only strap).
     pub fn open(path: &Path, speed: Option<f64>, clock: C) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let events = if is_capture(path, &bytes) {
             capture_events(path, &bytes)?
         } else {
-            let rec = io::load_recording(path, &io::LoadOptions::default())?;
-            recording_events(&rec)?
+            match io::load_recording(path, &io::LoadOptions::default()) {
+                Ok(rec) => recording_events(&rec)?,
+                Err(Error::Unsupported { what, .. }) if what.starts_with("not ECG") => {
+                    rr_log_events(&io::read_rr_log(path)?)
+                }
+                Err(e) => return Err(e),
+            }
         };
         Ok(Self::from_events(events, speed, clock))
     }
@@ -281,6 +290,14 @@ impl<C: Clock> ReplaySource<C> {
 
     pub fn clock(&self) -> &C {
         &self.clock
+    }
+
+    /// Time from the first to the last event still to come, ms (a fresh replay's length).
+    pub fn remaining_ms(&self) -> i64 {
+        match (self.events.front(), self.events.back()) {
+            (Some((a, _)), Some((b, _))) => b - a,
+            _ => 0,
+        }
     }
 }
 
@@ -318,6 +335,38 @@ impl<C: Clock> SensorSource for ReplaySource<C> {
         let (c0, e0) = self.start?;
         Some(c0 + ((*t - e0) as f64 / speed).ceil() as i64)
     }
+}
+
+/// An RR log as the Heart Rate Measurement notifications of a strap without ECG, times from 0
+/// (ms): rows logged at the same time form one notification; without times, each interval is
+/// notified on the next whole second after it ends (intervals laid end to end from 0).
+pub fn rr_log_events(log: &[RrEntry]) -> Vec<(i64, SensorEvent)> {
+    let t0 = log.first().and_then(|e| e.time_s);
+    let mut end_s = 0.0;
+    let mut out: Vec<(i64, SensorEvent)> = Vec::new();
+    for e in log {
+        end_s += e.rr_ms / 1000.0;
+        let at_ms = match (e.time_s, t0) {
+            (Some(t), Some(t0)) => ((t - t0) * 1000.0).round() as i64,
+            _ => (end_s.floor() as i64 + 1) * 1000,
+        };
+        match out.last_mut() {
+            Some((t, SensorEvent::HeartRate { rr_ms, bpm, .. })) if *t == at_ms => {
+                rr_ms.push(e.rr_ms);
+                *bpm = (60_000.0 / e.rr_ms).round().min(f64::from(u16::MAX)) as u16;
+            }
+            _ => out.push((
+                at_ms,
+                SensorEvent::HeartRate {
+                    at_ms,
+                    bpm: (60_000.0 / e.rr_ms).round().min(f64::from(u16::MAX)) as u16,
+                    rr_ms: vec![e.rr_ms],
+                    contact: None,
+                },
+            )),
+        }
+    }
+    out
 }
 
 /// A recording's default ECG channel as 73-sample ECG chunks (µV), times from 0.

@@ -16,11 +16,13 @@ import org.junit.jupiter.api.Test
 class StrapSessionBridgeTest {
     private val dataDir = File(System.getProperty("stressbeat.data.dir") ?: "../../../shared/data")
     private val capture = File(dataDir, "polar_h10/pmd_capture/hr_data_2023-01-13_11-40-07.bin")
+    private val rrLog = File(dataDir, "polar_h10/rr_log/polar_rri_20260623_001651.csv")
 
     companion object {
         const val CP = "fb005c81-02e7-f387-1cad-8acd2d8df0c8"
         const val DATA = "fb005c82-02e7-f387-1cad-8acd2d8df0c8"
         const val BATTERY = "00002a19-0000-1000-8000-00805f9b34fb"
+        const val HEART_RATE = "00002a37-0000-1000-8000-00805f9b34fb"
         fun bytes(vararg b: Int) = ByteArray(b.size) { b[it].toByte() }
         val GET_ECG_SETTINGS = bytes(0x01, 0x00)
         val START_ECG = bytes(0x02, 0x00, 0x00, 0x01, 0x82, 0x00, 0x01, 0x01, 0x0E, 0x00)
@@ -153,5 +155,57 @@ class StrapSessionBridgeTest {
         assertEquals(60.toUShort(), hr.bpm)
         assertEquals(1053.7, hr.rrMs[0], 0.1)
         assertEquals(756.8, hr.rrMs[1], 0.1)
+    }
+
+    /**
+     * A strap with the Heart Rate Service only (most chest straps; an H10 without PMD): the app
+     * hands the monitor raw Heart Rate Measurement notifications (a real H10 log's intervals,
+     * re-encoded in 1/1024 s) and gets stress scores computed from the RR intervals.
+     */
+    @Test
+    fun heartRateOnlyStrapIsScoredByTheMonitor() {
+        assumeTrue(rrLog.isFile, "SKIPPED: RR log not available at ${rrLog.path} (set -Dstressbeat.data.dir)")
+        // (time s, RR ms); rows with the same time came in one notification
+        val rows = rrLog.readLines().drop(1).map { l -> l.split(",").let { it[0].toDouble() to it[1].toDouble() } }
+        val dir = java.nio.file.Files.createTempDirectory("stressbeat-rr").toFile()
+        val monitor = StressMonitor(StressMonitorConfig(File(dir, "h.db").path, null, null, false, null, 0))
+        val updates = java.util.Collections.synchronizedList(mutableListOf<StressUpdate>())
+        val sub = monitor.subscribeStress(object : StressListener {
+            override fun onStress(update: StressUpdate) { updates += update }
+        })
+        val strap = FakeH10()
+        val session = StrapSession(strap, false)
+        strap.session = session
+        monitor.start(MonitorSource.PlatformBridge(session, 0))
+        session.start(0)
+        var k = 0
+        while (k < rows.size) {
+            val t = rows[k].first
+            // flags: 8-bit HR, contact detected, RR present; then RR in 1/1024 s, u16 LE
+            val out = java.io.ByteArrayOutputStream()
+            out.write(0x16)
+            out.write(Math.round(60_000.0 / rows[k].second).toInt())
+            while (k < rows.size && rows[k].first == t) {
+                val rr = Math.round(rows[k].second * 1.024).toInt()
+                out.write(rr and 0xFF)
+                out.write(rr shr 8)
+                k++
+            }
+            val at = 1_000 + Math.round((t - rows[0].first) * 1000.0)
+            strap.now = at
+            session.onNotification(HEART_RATE, out.toByteArray(), at)
+            session.tick(at)
+        }
+        Thread.sleep(400)
+        monitor.stop()
+        val scored = updates.count { it.score != null && !it.fromHrvFallback }
+        // 7.6 min of intervals: a window every 5 s after the first 30 s
+        assertTrue(updates.size in 78..88, "${updates.size} windows")
+        assertTrue(scored * 10 >= updates.size * 9, "$scored of ${updates.size} scored by the model")
+        assertTrue(updates.all { (it.hrBpm ?: 0f) in 50f..100f })
+        assertEquals(updates.size.toUInt(), monitor.sessions(1u).single().windows)
+        sub.close()
+        monitor.shutdown()
+        dir.deleteRecursively()
     }
 }

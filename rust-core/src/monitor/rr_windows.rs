@@ -1,0 +1,203 @@
+//! Analysis windows of a strap that sends only RR intervals (Heart Rate Service, no ECG stream):
+//! most chest straps, and a Polar H10 without PMD.
+//!
+//! RR values carry no timestamp and arrive 1-4 s late, so interval k of a notification received at
+//! `t` is taken to end at `t` minus the intervals after it in that notification, never before the
+//! previous interval's end. Windows of `window_s` every `step_s` (the ECG path's grid, started at
+//! the first interval) close `lag_s` after their end on the strap's clock; a window that holds no
+//! interval (the strap was silent or had no skin contact) is skipped, not emitted.
+
+use std::collections::VecDeque;
+
+use super::pipeline::PipelineConfig;
+use super::ports::WindowSignal;
+
+/// Intervals kept at most (about 8 minutes at 200 bpm): bounds memory if windows stop closing.
+const MAX_INTERVALS: usize = 1_600;
+
+/// Collects RR intervals and cuts them into windows. See the module documentation.
+#[derive(Debug, Clone)]
+pub struct RrWindows {
+    window_ms: f64,
+    step_ms: f64,
+    lag_ms: f64,
+    /// (end, RR) in ms of the source clock, ends non-decreasing.
+    intervals: VecDeque<(f64, f64)>,
+    /// End of the next window to close; `None` before the first interval.
+    next_end_ms: Option<f64>,
+    /// Latest notification time seen.
+    latest_ms: f64,
+}
+
+impl RrWindows {
+    /// Windows as the pipeline's ECG windows (`window_s`, `step_s`, `lag_s` of `cfg`).
+    pub fn new(cfg: &PipelineConfig) -> Self {
+        Self {
+            window_ms: cfg.window_s * 1000.0,
+            step_ms: (cfg.step_s * 1000.0).max(1.0),
+            lag_ms: cfg.lag_s * 1000.0,
+            intervals: VecDeque::with_capacity(256),
+            next_end_ms: None,
+            latest_ms: f64::NEG_INFINITY,
+        }
+    }
+
+    /// Forget everything (the session switched to ECG).
+    pub fn clear(&mut self) {
+        self.intervals.clear();
+        self.next_end_ms = None;
+        self.latest_ms = f64::NEG_INFINITY;
+    }
+
+    /// The intervals (ms, oldest first) of one notification received at `at_ms` (source clock).
+    /// Intervals without skin contact (`contact` = `Some(false)`) or not finite and positive are
+    /// left out: the window they fall in has less coverage.
+    pub fn push(&mut self, at_ms: i64, rr_ms: &[f64], contact: Option<bool>) {
+        let at = at_ms as f64;
+        self.latest_ms = self.latest_ms.max(at);
+        if contact == Some(false) {
+            return;
+        }
+        let mut later: f64 = rr_ms.iter().filter(|v| v.is_finite() && **v > 0.0).sum();
+        for &rr in rr_ms.iter().filter(|v| v.is_finite() && **v > 0.0) {
+            later -= rr;
+            let floor = self.intervals.back().map_or(f64::NEG_INFINITY, |&(e, _)| e);
+            let end = (at - later).max(floor);
+            if self.intervals.len() == MAX_INTERVALS {
+                self.intervals.pop_front();
+            }
+            self.intervals.push_back((end, rr));
+            self.next_end_ms.get_or_insert(end - rr + self.window_ms);
+        }
+    }
+
+    /// Append to `out` the windows ending `lag_s` or more before the latest notification (at or
+    /// before it when `finish`). `offset_ms` turns source ms into Unix ms.
+    pub fn close(&mut self, finish: bool, offset_ms: i64, out: &mut Vec<WindowSignal>) {
+        let Some(mut end) = self.next_end_ms else {
+            return;
+        };
+        let lag = if finish { 0.0 } else { self.lag_ms };
+        let due = |end: f64| end + lag <= self.latest_ms;
+        while due(end) {
+            let start = end - self.window_ms;
+            while self.intervals.front().is_some_and(|&(e, _)| e < start) {
+                self.intervals.pop_front();
+            }
+            let Some(&(first, _)) = self.intervals.front() else {
+                break;
+            };
+            if first >= end {
+                // Silent span: jump to the first window holding the next interval.
+                end += self.step_ms * (((first - end) / self.step_ms).floor() + 1.0);
+                continue;
+            }
+            let rr_ms: Vec<f64> = self
+                .intervals
+                .iter()
+                .take_while(|&&(e, _)| e < end)
+                .map(|&(_, rr)| rr)
+                .collect();
+            out.push(WindowSignal {
+                start_index: 0,
+                start_ms: (start + offset_ms as f64).round() as i64,
+                end_ms: (end + offset_ms as f64).round() as i64,
+                samples_mv: Vec::new(),
+                peaks: Vec::new(),
+                new_from: 0,
+                clean: Vec::new(),
+                rr_ms,
+            });
+            end += self.step_ms;
+        }
+        self.next_end_ms = Some(end);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn windows(rr: &mut RrWindows, finish: bool) -> Vec<WindowSignal> {
+        let mut out = Vec::new();
+        rr.close(finish, 1_000_000, &mut out);
+        out
+    }
+
+    /// One notification a second, each carrying the beats that ended since the last one.
+    fn feed(rr: &mut RrWindows, from_ms: i64, to_ms: i64, rr_ms: f64, contact: Option<bool>) {
+        let mut beat = from_ms as f64;
+        let mut pending = Vec::new();
+        for t in (from_ms + 1000..=to_ms).step_by(1000) {
+            while beat + rr_ms <= t as f64 {
+                beat += rr_ms;
+                pending.push(rr_ms);
+            }
+            rr.push(t, &pending, contact);
+            pending.clear();
+        }
+    }
+
+    #[test]
+    fn windows_follow_the_ecg_grid_and_hold_the_intervals_ending_in_them() {
+        let mut rr = RrWindows::new(&PipelineConfig::default());
+        feed(&mut rr, 0, 40_000, 800.0, None);
+        let w = windows(&mut rr, false);
+        // the first interval is taken to end on arrival (1 s), so it starts at 0.2 s: windows
+        // end at 30.2 and 35.2 s; 40.2 s is past the last notification
+        assert_eq!(
+            w.iter().map(|w| w.end_ms).collect::<Vec<_>>(),
+            [1_030_200, 1_035_200]
+        );
+        assert!(
+            w.iter()
+                .all(|w| w.samples_mv.is_empty() && w.end_ms - w.start_ms == 30_000)
+        );
+        let covered: f64 = w[0].rr_ms.iter().sum();
+        assert!((28_000.0..=30_000.0).contains(&covered), "{covered}");
+        assert!(
+            windows(&mut rr, false).is_empty(),
+            "each window closes once"
+        );
+        rr.push(41_000, &[800.0], None);
+        assert_eq!(
+            windows(&mut rr, true).len(),
+            1,
+            "finish closes the 40.2 s window"
+        );
+    }
+
+    #[test]
+    fn silence_and_lost_contact_skip_windows_without_looping_over_them() {
+        let mut rr = RrWindows::new(&PipelineConfig::default());
+        feed(&mut rr, 0, 60_000, 1000.0, None);
+        feed(&mut rr, 60_000, 120_000, 1000.0, Some(false));
+        // ten hours of silence, then the strap is back
+        feed(&mut rr, 36_000_000, 36_060_000, 1000.0, Some(true));
+        let w = windows(&mut rr, true);
+        let before: Vec<_> = w.iter().filter(|w| w.end_ms < 2_000_000).collect();
+        let after: Vec<_> = w.iter().filter(|w| w.end_ms > 30_000_000).collect();
+        assert_eq!(before.len() + after.len(), w.len());
+        // windows overlapping the contact loss hold fewer intervals; none is empty
+        assert!(w.iter().all(|w| !w.rr_ms.is_empty()));
+        assert!(before.iter().any(|w| w.rr_ms.len() < 10));
+        assert!(
+            after.iter().any(|w| w.rr_ms.len() >= 29),
+            "{:?}",
+            after.len()
+        );
+        assert!(w.len() < 40, "{} windows", w.len());
+    }
+
+    #[test]
+    fn late_and_bunched_intervals_keep_their_order() {
+        let mut rr = RrWindows::new(&PipelineConfig::default());
+        rr.push(5_000, &[900.0, 900.0, 900.0, 900.0], None);
+        rr.push(5_500, &[900.0], None); // arrives "before" the previous ones ended
+        rr.push(6_000, &[f64::NAN, -1.0, 900.0], None);
+        let ends: Vec<f64> = rr.intervals.iter().map(|&(e, _)| e).collect();
+        assert_eq!(ends.len(), 6);
+        assert!(ends.windows(2).all(|p| p[0] <= p[1]), "{ends:?}");
+    }
+}

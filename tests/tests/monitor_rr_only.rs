@@ -1,0 +1,279 @@
+//! A strap that sends only Heart Rate Service RR intervals, on real ECG. Each EEGMAT subject's
+//! R-peaks (detected at the recording's own rate) become the notifications such a strap sends (RR
+//! in 1/1024 s; one notification a second with the beats that ended since the last) and run
+//! through the monitor's pipeline: a calibration on the first 60 s of rest, then the rest of the
+//! rest recording and the mental-arithmetic recording. The same spans go through the ECG path
+//! (`stress_windows`, `select_baseline`, `score_windows`, as `stressbeat stress --baseline`), and
+//! the two paths' windows are compared. Every subject is in the stress model's training data: this
+//! checks the RR-only path (windowing, quality, features, the baseline without R/T amplitudes),
+//! not the model.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use stressbeat_core::analysis::{AnalysisOptions, select_span};
+use stressbeat_core::dsp::rpeak::detect_peaks;
+use stressbeat_core::engine::{
+    AlertEngine, AlertPolicy, BaselineConfig, EngineConfig, StressEngine, WindowObservation,
+};
+use stressbeat_core::history::{EndReason, SessionStart, SourceKind};
+use stressbeat_core::io::{LoadOptions, load_recording};
+use stressbeat_core::model::{HrvFallback, ModelSignal, StressModel};
+use stressbeat_core::model_input::stress::{StressWindowConfig, select_baseline, stress_windows};
+use stressbeat_core::monitor::analyzer::ModelAnalyzer;
+use stressbeat_core::monitor::{Engines, MonitorEvent, Pipeline, PipelineConfig, SessionInfo};
+use stressbeat_core::sensor::{SensorEvent, SensorSource};
+use stressbeat_e2e::{dataset, median};
+
+/// Seconds of rest used as the baseline (as in the model card's evaluation).
+const BASELINE_S: f64 = 60.0;
+/// Silence between the rest and the task recording in the simulated session.
+const PAUSE_S: f64 = 600.0;
+
+/// One window of either path: end (s from the rest recording's start), HR, stress probability.
+#[derive(Debug, Clone, Copy)]
+struct Scored {
+    end_s: f64,
+    hr_bpm: Option<f32>,
+    p: Option<f32>,
+}
+
+fn span(path: &Path, from_s: Option<f64>, to_s: Option<f64>) -> stressbeat_core::analysis::EcgSpan {
+    let rec = load_recording(path, &LoadOptions::default()).unwrap();
+    let opts = AnalysisOptions {
+        from_s,
+        to_s,
+        ..AnalysisOptions::default()
+    };
+    select_span(&rec, &opts).unwrap()
+}
+
+/// Heart Rate Measurement notifications of a recording starting at `t0_s` of the session: RR
+/// values in 1/1024 s units, delivered on the next whole second after the beat.
+fn notifications(path: &Path, t0_s: f64, out: &mut Vec<SensorEvent>) {
+    let s = span(path, None, None);
+    let fs = s.sampling_rate_hz;
+    let peaks = detect_peaks(&s.samples_mv, fs);
+    let mut by_second: Vec<Vec<f64>> = vec![Vec::new(); (s.duration_s().ceil() as usize) + 2];
+    for w in peaks.windows(2) {
+        let rr_1024 = ((w[1] - w[0]) as f64 / fs * 1024.0).round();
+        by_second[(w[1] as f64 / fs).floor() as usize + 1].push(rr_1024 * 1000.0 / 1024.0);
+    }
+    for (sec, rr_ms) in by_second.into_iter().enumerate() {
+        let bpm = rr_ms.last().map_or(0, |rr| (60_000.0 / rr).round() as u16);
+        out.push(SensorEvent::HeartRate {
+            at_ms: ((t0_s + sec as f64) * 1000.0).round() as i64,
+            bpm,
+            rr_ms,
+            contact: Some(true),
+        });
+    }
+}
+
+/// Hands over the events due by each poll.
+struct Scripted(VecDeque<SensorEvent>);
+
+impl SensorSource for Scripted {
+    fn poll(&mut self, now_ms: i64, out: &mut Vec<SensorEvent>) -> bool {
+        while let Some(SensorEvent::HeartRate { at_ms, .. }) = self.0.front() {
+            if *at_ms > now_ms {
+                break;
+            }
+            out.extend(self.0.pop_front());
+        }
+        !self.0.is_empty()
+    }
+
+    fn stop(&mut self, _now_ms: i64) {}
+}
+
+/// The RR-only path: rest (calibrating over its first 60 s), a pause, the task.
+fn rr_path(rest: &Path, task: &Path) -> Vec<Scored> {
+    let rest_s = span(rest, None, None).duration_s();
+    let mut events = Vec::new();
+    notifications(rest, 0.0, &mut events);
+    let task_t0 = rest_s + PAUSE_S;
+    notifications(task, task_t0, &mut events);
+
+    let config = EngineConfig {
+        baseline: BaselineConfig {
+            // the ECG path's baseline is the windows inside the first 60 s: 7 of them
+            min_calibration_windows: 5,
+            rolling_enabled: false,
+            ..BaselineConfig::default()
+        },
+        ..EngineConfig::default()
+    };
+    let engines = Arc::new(Mutex::new(Engines {
+        stress: StressEngine::new(config).unwrap(),
+        alerts: AlertEngine::new(AlertPolicy::default()).unwrap(),
+    }));
+    let analyzer = ModelAnalyzer::new(
+        Some(Arc::new(StressModel::embedded().unwrap().clone())),
+        Some(Arc::new(HrvFallback::embedded().unwrap())),
+        None,
+        Vec::new(),
+    );
+    let mut pipeline = Pipeline::new(
+        PipelineConfig::default(),
+        Box::new(analyzer),
+        engines.clone(),
+        None,
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    pipeline.begin(
+        &SessionInfo {
+            start: SessionStart {
+                started_at_ms: 0,
+                source: SourceKind::Bridge,
+                device_model: None,
+                device_identity: None,
+            },
+            started_phone_ms: 0,
+        },
+        &mut out,
+    );
+    // the first interval starts with the first beat: windows end 0.5-2 s after the ECG path's
+    engines
+        .lock()
+        .unwrap()
+        .stress
+        .start_calibration(0, ((BASELINE_S + 2.5) * 1000.0) as i64);
+    // polled every 250 ms, as the monitor's worker does
+    let end_ms = (task_t0 + span(task, None, None).duration_s() + 2.0) as i64 * 1000;
+    let mut source = Scripted(events.into());
+    for now in (0..=end_ms).step_by(250) {
+        pipeline.step(&mut source, now, &mut out);
+    }
+    pipeline.finish(EndReason::SourceEnded, &mut out);
+    assert!(
+        engines.lock().unwrap().stress.baseline().is_some(),
+        "{}: the calibration failed",
+        rest.display()
+    );
+    out.iter()
+        .filter_map(|e| match e {
+            MonitorEvent::Stress { observation, .. } => Some(observation),
+            _ => None,
+        })
+        .filter(|o: &&WindowObservation| o.start_ms >= (BASELINE_S * 1000.0) as i64)
+        .map(|o| {
+            let end_s = o.end_ms as f64 / 1000.0;
+            Scored {
+                // task windows on the task recording's own time axis, shifted after the rest
+                end_s: if end_s > task_t0 {
+                    end_s - PAUSE_S
+                } else {
+                    end_s
+                },
+                hr_bpm: o.hr_bpm,
+                p: o.model_probability,
+            }
+        })
+        .collect()
+}
+
+/// The ECG path, as `stressbeat stress REST --from 60 --baseline REST --baseline-to 60` and the
+/// same for the task; `None` when the first 60 s hold no admissible baseline window.
+fn ecg_path(rest: &Path, task: &Path) -> Option<Vec<Scored>> {
+    let model = StressModel::embedded().unwrap();
+    let windows_of = |s: &ModelSignal| {
+        stress_windows(
+            &s.samples_130hz,
+            &s.peaks_130hz,
+            &StressWindowConfig::default(),
+        )
+        .unwrap()
+    };
+    let signal = |p: &Path, from: Option<f64>, to: Option<f64>| {
+        ModelSignal::from_span(&span(p, from, to)).unwrap()
+    };
+    let base = signal(rest, None, Some(BASELINE_S));
+    let baseline = select_baseline(&windows_of(&base), &[], &BaselineConfig::default()).features?;
+    let rest_s = span(rest, None, None).duration_s();
+    let mut out = Vec::new();
+    for (path, from, offset) in [(rest, Some(BASELINE_S), BASELINE_S), (task, None, rest_s)] {
+        let s = signal(path, from, None);
+        let w = windows_of(&s);
+        let p = model
+            .score_windows(&s.samples_130hz, &w, Some(&baseline))
+            .unwrap();
+        out.extend(w.iter().zip(p).map(|(w, p)| Scored {
+            end_s: w.end_s + offset,
+            hr_bpm: w.features[0].is_finite().then_some(w.features[0]),
+            p,
+        }));
+    }
+    Some(out)
+}
+
+#[test]
+fn eegmat_rr_only_windows_score_as_the_ecg_windows() {
+    let Some(dir) = dataset("eegmat") else {
+        return;
+    };
+    let mut subjects: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().into_string().ok()?;
+            name.strip_suffix("_1.edf").map(str::to_owned)
+        })
+        .collect();
+    subjects.sort();
+    assert_eq!(subjects.len(), 26, "{subjects:?}");
+    let (mut matched, mut ecg_scored, mut both, mut agree) = (0, 0, 0, 0);
+    let mut dhr = Vec::new();
+    let mut dp = Vec::new();
+    let mut compared = 0;
+    for s in &subjects {
+        let rest = dir.join(format!("{s}_1.edf"));
+        let task = dir.join(format!("{s}_2.edf"));
+        let Some(ecg) = ecg_path(&rest, &task) else {
+            eprintln!("{s}: no baseline window in the first 60 s of ECG (as in the model card)");
+            continue;
+        };
+        compared += 1;
+        let rr = rr_path(&rest, &task);
+        for e in ecg {
+            let Some(r) = rr
+                .iter()
+                .filter(|r| (r.end_s - e.end_s).abs() <= 2.5)
+                .min_by(|a, b| {
+                    (a.end_s - e.end_s)
+                        .abs()
+                        .total_cmp(&(b.end_s - e.end_s).abs())
+                })
+            else {
+                continue;
+            };
+            matched += 1;
+            if let (Some(a), Some(b)) = (e.hr_bpm, r.hr_bpm) {
+                dhr.push(f64::from((a - b).abs()));
+            }
+            if let Some(pe) = e.p {
+                ecg_scored += 1;
+                if let Some(pr) = r.p {
+                    both += 1;
+                    agree += usize::from((pe >= 0.5) == (pr >= 0.5));
+                    dp.push(f64::from((pe - pr).abs()));
+                }
+            }
+        }
+    }
+    let med_dhr = median(&mut dhr);
+    let med_dp = median(&mut dp);
+    eprintln!(
+        "{compared} subjects, {matched} matched windows: ECG path scored {ecg_scored}, RR path scored \
+         {both} of those; decisions agree in {agree} ({:.1} %); median |ΔHR| {med_dhr:.2} bpm, \
+         median |Δp| {med_dp:.3}",
+        100.0 * agree as f64 / both.max(1) as f64
+    );
+    assert!(compared >= 24, "{compared} subjects with a baseline");
+    assert!(matched > compared * 25, "{matched} matched windows");
+    assert!(both * 10 >= ecg_scored * 9, "{both} of {ecg_scored}");
+    assert!(agree * 100 >= both * 90, "{agree} of {both} agree");
+    assert!(med_dhr < 1.0, "median |ΔHR| {med_dhr}");
+}
