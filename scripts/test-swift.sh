@@ -39,9 +39,11 @@ if [[ -f "$data/mitdb/101.hea" ]]; then
 else
     echo "test-swift: no real data at $data; real-recording tests will be skipped" >&2
 fi
-# The Polar H10 capture the bridge tests replay (read-only copy; absent → those tests skip).
-cap="polar_h10/pmd_capture/hr_data_2023-01-13_11-40-07.bin"
-if [[ -f "$data/$cap" ]]; then mkdir -p "$run/data/$(dirname "$cap")"; cp "$data/$cap" "$run/data/$cap"; fi
+# The Polar H10 capture and RR log the bridge tests replay (copies; absent → those tests skip).
+for f in polar_h10/pmd_capture/hr_data_2023-01-13_11-40-07.bin \
+         polar_h10/rr_log/polar_rri_20260623_001651.csv; do
+    if [[ -f "$data/$f" ]]; then mkdir -p "$run/data/$(dirname "$f")"; cp "$data/$f" "$run/data/$f"; fi
+done
 if ! mountpoint -q "$chroot_dir/proc"; then mount -t proc proc "$chroot_dir/proc"; proc_mounted=1; fi
 
 # Inside the chroot: 1) the StressBeatCore module (generated Swift over the C FFI module),

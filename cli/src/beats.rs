@@ -22,12 +22,6 @@ pub struct BeatsArgs {
     model: Option<PathBuf>,
 }
 
-/// The analysed span of a recording at the model rate, with its R-peaks.
-pub(crate) fn model_signal(args: &RecordingArgs) -> Result<ModelSignal, String> {
-    let span = args.select_span(&args.load()?)?;
-    ModelSignal::from_span(&span).map_err(|e| args.error(e))
-}
-
 /// Every beat of `signal` with a full window and both neighbours: its 130 Hz R-peak and class.
 pub(crate) fn classify_beats(
     model: &BeatClassifier,

@@ -28,7 +28,7 @@ use serde::Serialize;
 use stressbeat_core::{
     analysis::{self, AnalysisOptions},
     eval::{self, EvalOptions},
-    io::{LoadOptions, load_recording},
+    io::{Input, LoadOptions, load_recording},
     record::Recording,
 };
 
@@ -51,7 +51,7 @@ enum Command {
     Replay(demo::ReplayArgs),
     /// Detect R-peaks in a recording (WFDB .hea, EDF/EDF+ or CSV).
     Peaks(RecordingArgs),
-    /// HRV metrics and signal quality of a recording.
+    /// HRV metrics and signal quality of a recording, or of an RR-interval log.
     Hrv(RecordingArgs),
     /// Draw the model's input images of a recording into PNG files (one per beat / 30 s window).
     Images(images::ImagesArgs),
@@ -82,7 +82,7 @@ enum Command {
     Soak(soak::SoakArgs),
     /// AAMI class (N, S, V, F, Q) of every beat of a recording (beat-type model).
     Beats(beats::BeatsArgs),
-    /// Stress probability per 30 s window of a recording (stress model).
+    /// Stress probability per 30 s window of a recording or RR-interval log (stress model).
     Stress(stress::StressArgs),
     /// Latency of an ONNX model in tract (one thread, random inputs).
     BenchModel(bench_model::BenchModelArgs),
@@ -94,7 +94,8 @@ enum Command {
 #[derive(Args, Debug, Clone)]
 struct RecordingArgs {
     /// Recording: a WFDB header (.hea), an EDF/EDF+ file (.edf), a CSV file (.csv) or a Polar H10
-    /// capture (raw PMD frames, as `stressbeat record` writes).
+    /// capture (raw PMD frames, as `stressbeat record` writes); `hrv` and `stress` also read an
+    /// RR-interval log (a CSV with an `rr`, `rri`, `ibi` or `nn` column: a strap without ECG).
     path: PathBuf,
     /// Channel index (default: the first ECG-like lead, MLII where present).
     #[arg(long)]
@@ -125,15 +126,23 @@ enum Unit {
 }
 
 impl RecordingArgs {
-    fn load(&self) -> Result<Recording, String> {
-        let opts = LoadOptions {
+    fn load_options(&self) -> LoadOptions {
+        LoadOptions {
             csv_sampling_rate_hz: self.fs,
             csv_unit: self.unit.map(|u| match u {
                 Unit::MV => "mV".into(),
                 Unit::UV => "uV".into(),
             }),
-        };
-        load_recording(&self.path, &opts).map_err(|e| e.to_string())
+        }
+    }
+
+    fn load(&self) -> Result<Recording, String> {
+        load_recording(&self.path, &self.load_options()).map_err(|e| e.to_string())
+    }
+
+    /// The recording, or the RR-interval log the file holds instead of ECG.
+    fn load_input(&self) -> Result<Input, String> {
+        stressbeat_core::io::load_input(&self.path, &self.load_options()).map_err(|e| e.to_string())
     }
 
     /// The core's error about this recording, naming the file where the message does not.
@@ -307,20 +316,38 @@ fn peaks(args: &RecordingArgs) -> Result<(), String> {
 }
 
 fn hrv(args: &RecordingArgs) -> Result<(), String> {
-    let rec = args.load()?;
-    let summary = analysis::analyze(&rec, &args.analysis_options()).map_err(|e| args.error(e))?;
+    let opts = args.analysis_options();
+    let summary = match args.load_input()? {
+        Input::Recording(rec) => analysis::analyze(&rec, &opts),
+        Input::RrLog(log) => {
+            let name = args.path.file_stem().map(|n| n.to_string_lossy());
+            analysis::analyze_rr_log(name.as_deref().unwrap_or_default(), &log, &opts)
+        }
+    }
+    .map_err(|e| args.error(e))?;
     if args.json {
         return print_json(&summary);
     }
-    println!(
-        "{}: {} at {} Hz, {:.1} s analysed, {} beats, {:.0} % of the signal usable",
-        summary.record_name,
-        summary.channel_label,
-        fmt_hz(summary.sampling_rate_hz),
-        summary.duration_s,
-        summary.beat_count,
-        summary.usable_fraction * 100.0
-    );
+    if summary.sampling_rate_hz > 0.0 {
+        println!(
+            "{}: {} at {} Hz, {:.1} s analysed, {} beats, {:.0} % of the signal usable",
+            summary.record_name,
+            summary.channel_label,
+            fmt_hz(summary.sampling_rate_hz),
+            summary.duration_s,
+            summary.beat_count,
+            summary.usable_fraction * 100.0
+        );
+    } else {
+        println!(
+            "{}: RR-interval log (no ECG), {:.1} s analysed, {} intervals, {:.0} % of the time \
+             covered by clean intervals",
+            summary.record_name,
+            summary.duration_s,
+            summary.beat_count,
+            summary.usable_fraction * 100.0
+        );
+    }
     match &summary.hrv {
         Some(h) => print!("{}", hrv_table(h)),
         None => println!("Not enough clean RR intervals for HRV."),

@@ -7,14 +7,14 @@ use clap::Args;
 use serde::Serialize;
 use stressbeat_core::{
     engine::BaselineConfig,
+    io::Input,
     model::{BeatClassifier, HrvFallback, ModelSignal, StressModel},
-    model_input::stress::{StressWindowConfig, select_baseline, stress_windows},
+    model_input::stress::{StressWindow, StressWindowConfig, select_baseline, stress_windows},
+    monitor::{PipelineConfig, rr_windows::log_windows},
 };
 
 use crate::{
-    NOT_MEDICAL, RecordingArgs, args,
-    beats::{classify_beats, model_signal},
-    model_file_error, print_json, table,
+    NOT_MEDICAL, RecordingArgs, args, beats::classify_beats, model_file_error, print_json, table,
 };
 
 /// Arguments of `stressbeat stress`.
@@ -22,9 +22,9 @@ use crate::{
 pub struct StressArgs {
     #[command(flatten)]
     recording: RecordingArgs,
-    /// The same person's calm recording (WFDB, EDF, CSV or Polar capture): the mean features of
-    /// its clean windows (as the app's calibration admits them: good signal, at most 10 % ectopic
-    /// beats) are the personal baseline.
+    /// The same person's calm recording (WFDB, EDF, CSV, Polar capture or RR-interval log): the
+    /// mean features of its clean windows (as the app's calibration admits them: good signal, at
+    /// most 10 % ectopic beats) are the personal baseline.
     #[arg(long, value_name = "PATH")]
     baseline: Option<PathBuf>,
     /// Start of the baseline span, seconds from the start of the baseline recording.
@@ -106,16 +106,25 @@ impl Scorer {
         }
     }
 
-    fn score(&self, signal: &ModelSignal, baseline: Option<&[f32]>) -> Result<Scored, String> {
-        let windows = stress_windows(
-            &signal.samples_130hz,
-            &signal.peaks_130hz,
-            &StressWindowConfig::default(),
-        )
-        .map_err(|e| e.to_string())?;
+    /// Whether it scores windows of RR intervals alone (an RR log).
+    fn scores_rr_windows(&self) -> bool {
+        match self {
+            Scorer::Model(m) => m.scores_rr_windows(),
+            Scorer::Embedded(m) => m.scores_rr_windows(),
+            // the fallback's regression reads the R/T amplitudes
+            Scorer::Fallback(_) => false,
+        }
+    }
+
+    fn score(&self, input: &Analysed, baseline: Option<&[f32]>) -> Result<Scored, String> {
+        let samples = input
+            .signal
+            .as_ref()
+            .map_or(&[][..], |s| &s.samples_130hz[..]);
+        let windows = &input.windows;
         let probabilities = match self {
-            Scorer::Model(m) => m.score_windows(&signal.samples_130hz, &windows, baseline),
-            Scorer::Embedded(m) => m.score_windows(&signal.samples_130hz, &windows, baseline),
+            Scorer::Model(m) => m.score_windows(samples, windows, baseline),
+            Scorer::Embedded(m) => m.score_windows(samples, windows, baseline),
             Scorer::Fallback(f) => Ok(windows
                 .iter()
                 .map(|w| {
@@ -126,12 +135,67 @@ impl Scorer {
                 .collect()),
         }
         .map_err(|e| e.to_string())?;
-        let offset = signal.offset_s();
         Ok(windows
             .iter()
             .zip(probabilities)
-            .map(|(w, p)| (w.start_s + offset, w.end_s + offset, p))
+            .map(|(w, p)| (w.start_s, w.end_s, p))
             .collect())
+    }
+}
+
+/// The stress windows of a recording's ECG, or of an RR log's intervals.
+struct Analysed {
+    /// Times in s from the start of the recording (of the log's first interval).
+    windows: Vec<StressWindow>,
+    /// The ECG span (130 Hz) the windows are cut from; `None` for an RR log.
+    signal: Option<ModelSignal>,
+}
+
+/// The windows of `args`: an ECG recording's span, or an RR-interval log's windows inside
+/// `--from`/`--to` (cut as the monitor cuts a heart-rate-only strap's).
+fn analysed(args: &RecordingArgs) -> Result<Analysed, String> {
+    match args.load_input()? {
+        Input::Recording(rec) => {
+            let span = args.select_span(&rec)?;
+            let signal = ModelSignal::from_span(&span).map_err(|e| args.error(e))?;
+            let mut windows = stress_windows(
+                &signal.samples_130hz,
+                &signal.peaks_130hz,
+                &StressWindowConfig::default(),
+            )
+            .map_err(|e| e.to_string())?;
+            let offset = signal.offset_s();
+            for w in &mut windows {
+                w.start_s += offset;
+                w.end_s += offset;
+            }
+            Ok(Analysed {
+                windows,
+                signal: Some(signal),
+            })
+        }
+        Input::RrLog(log) => {
+            if args.channel.is_some_and(|c| c != 0) {
+                return Err(format!(
+                    "{}: an RR log has one series (channel 0)",
+                    args.path.display()
+                ));
+            }
+            if let (Some(a), Some(b)) = (args.from, args.to)
+                && b <= a
+            {
+                return Err(format!("--to ({b} s) must be after --from ({a} s)"));
+            }
+            let (from, to) = (args.from.unwrap_or(0.0), args.to.unwrap_or(f64::INFINITY));
+            let windows = log_windows(&log, &PipelineConfig::default())
+                .into_iter()
+                .filter(|w| w.start_s >= from - 1e-9 && w.end_s <= to + 1e-9)
+                .collect();
+            Ok(Analysed {
+                windows,
+                signal: None,
+            })
+        }
     }
 }
 
@@ -189,23 +253,24 @@ fn personal_baseline(args: &StressArgs, path: &Path) -> Result<(Vec<f32>, Baseli
         to: args.baseline_to,
         ..args.recording.clone()
     };
-    let signal = model_signal(&base_args)?;
-    let windows = stress_windows(
-        &signal.samples_130hz,
-        &signal.peaks_130hz,
-        &StressWindowConfig::default(),
-    )
-    .map_err(|e| e.to_string())?;
-    let classes = match BeatClassifier::embedded()
-        .map_err(|e| e.to_string())
-        .and_then(|m| classify_beats(m, &signal))
-    {
-        Ok(beats) => beats.into_iter().map(|(p, b)| (p, b.class)).collect(),
-        Err(e) => {
-            eprintln!("stressbeat: warning: {e}; the baseline's beats are not checked for ectopy");
-            Vec::new()
-        }
+    let base = analysed(&base_args)?;
+    let classes = match &base.signal {
+        Some(signal) => match BeatClassifier::embedded()
+            .map_err(|e| e.to_string())
+            .and_then(|m| classify_beats(m, signal))
+        {
+            Ok(beats) => beats.into_iter().map(|(p, b)| (p, b.class)).collect(),
+            Err(e) => {
+                eprintln!(
+                    "stressbeat: warning: {e}; the baseline's beats are not checked for ectopy"
+                );
+                Vec::new()
+            }
+        },
+        // an RR log's windows count the intervals the artefact correction changed instead
+        None => Vec::new(),
     };
+    let windows = base.windows;
     let config = BaselineConfig::default();
     let selection = select_baseline(&windows, &classes, &config);
     let report = BaselineJson {
@@ -231,6 +296,14 @@ fn personal_baseline(args: &StressArgs, path: &Path) -> Result<(Vec<f32>, Baseli
 /// Score the recording's windows and print them with a summary.
 pub fn stress(args: &StressArgs) -> Result<(), String> {
     let scorer = Scorer::new(args.model.as_ref())?;
+    let input = analysed(&args.recording)?;
+    if input.signal.is_none() && !scorer.scores_rr_windows() {
+        return Err(format!(
+            "{}: an RR-interval log, and this stress model needs ECG (R/T amplitudes or beat \
+             images): no window can be scored",
+            args.recording.path.display()
+        ));
+    }
     let (baseline, baseline_report) = match &args.baseline {
         Some(path) => {
             let (features, report) = personal_baseline(args, path)?;
@@ -238,8 +311,7 @@ pub fn stress(args: &StressArgs) -> Result<(), String> {
         }
         None => (None, None),
     };
-    let signal = model_signal(&args.recording)?;
-    let scored = scorer.score(&signal, baseline.as_deref())?;
+    let scored = scorer.score(&input, baseline.as_deref())?;
     let threshold = scorer.threshold();
     let summary = summarize(&scored, threshold);
     let windows: Vec<WindowJson> = scored

@@ -343,3 +343,84 @@ fn bench_model_reports_latency_with_and_without_metadata() {
         assert_eq!(found["shape"][0], -1);
     }
 }
+
+/// An EEGMAT subject's R-peaks (our detector, at the recording's own rate) written as an RR log
+/// (`time_s,rr_ms`, one row per beat at its time), as a heart-rate-only strap's app would log it.
+fn rr_log_of(edf: &std::path::Path, out: &std::path::Path) {
+    use stressbeat_core::analysis::{AnalysisOptions, detect_peaks, select_span};
+    let rec = load_recording(edf, &LoadOptions::default()).unwrap();
+    let span = select_span(&rec, &AnalysisOptions::default()).unwrap();
+    let fs = span.sampling_rate_hz;
+    let mut csv = String::from("time_s,rr_ms\n");
+    for w in detect_peaks(&span).unwrap().windows(2) {
+        let rr = (w[1] - w[0]) as f64 / fs * 1000.0;
+        csv.push_str(&format!("{:.3},{rr:.0}\n", w[1] as f64 / fs));
+    }
+    std::fs::write(out, csv).unwrap();
+}
+
+/// `hrv` and `stress` read an RR log (a strap without ECG) and agree with the same recordings'
+/// ECG: EEGMAT subject 03 (rest and task), the task scored against the first 60 s of rest.
+#[test]
+fn hrv_and_stress_of_an_rr_log_agree_with_the_ecg_they_came_from() {
+    let Some(dir) = dataset("eegmat") else {
+        return;
+    };
+    let tmp = std::env::temp_dir().join(format!("stressbeat-cli-rr-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let (rest, task) = (dir.join("Subject03_1.edf"), dir.join("Subject03_2.edf"));
+    let (rest_rr, task_rr) = (tmp.join("rest_rr.csv"), tmp.join("task_rr.csv"));
+    rr_log_of(&rest, &rest_rr);
+    rr_log_of(&task, &task_rr);
+    let p = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+
+    let ecg = run_json(&["hrv", &p(&rest), "--json"]);
+    let rr = run_json(&["hrv", &p(&rest_rr), "--json"]);
+    assert_eq!(rr["channel_label"], "RR intervals");
+    for k in ["mean_hr_bpm", "sdnn_ms", "rmssd_ms"] {
+        let (a, b) = (
+            ecg["hrv"][k].as_f64().unwrap(),
+            rr["hrv"][k].as_f64().unwrap(),
+        );
+        assert!(
+            (a - b).abs() <= 0.02 * a.abs() + 0.5,
+            "{k}: ECG {a}, RR log {b}"
+        );
+    }
+    assert!(rr["usable_fraction"].as_f64().unwrap() > 0.9, "{rr}");
+
+    let stress = |task: &str, rest: &str| {
+        run_json(&[
+            "stress",
+            task,
+            "--baseline",
+            rest,
+            "--baseline-to",
+            "60",
+            "--json",
+        ])
+    };
+    let ecg = stress(&p(&task), &p(&rest));
+    let rr = stress(&p(&task_rr), &p(&rest_rr));
+    std::fs::remove_dir_all(&tmp).ok();
+    let admitted = |v: &Value| v["baseline"]["admitted"].as_u64().unwrap();
+    assert!(
+        admitted(&rr) >= 6 && admitted(&ecg) == 7,
+        "{} / {}",
+        rr["baseline"],
+        ecg["baseline"]
+    );
+    let summary = |v: &Value| {
+        (
+            v["summary"]["stress_probability"].as_f64().unwrap(),
+            v["summary"]["stressed"].as_bool(),
+        )
+    };
+    let ((pe, se), (pr, sr)) = (summary(&ecg), summary(&rr));
+    eprintln!("Subject03 task: ECG {pe:.3} {se:?}, RR log {pr:.3} {sr:?}");
+    assert_eq!(se, sr);
+    assert!((pe - pr).abs() < 0.1, "ECG {pe}, RR log {pr}");
+    for w in rr["windows"].as_array().unwrap() {
+        assert_window_shape(w);
+    }
+}

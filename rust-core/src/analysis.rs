@@ -8,6 +8,7 @@ use crate::{
     },
     error::{Error, Result},
     eval::{self, EvalOptions, Score},
+    formats::rr_log,
     hrv::{self, HrvMetrics},
     record::Recording,
 };
@@ -63,26 +64,11 @@ pub fn select_span(rec: &Recording, opts: &AnalysisOptions) -> Result<EcgSpan> {
             sig.label, sig.unit
         ))
     })?;
-    for (what, t) in [("start", opts.from_s), ("end", opts.to_s)] {
-        if let Some(t) = t
-            && !(t.is_finite() && t >= 0.0)
-        {
-            return Err(Error::InvalidArgument(format!(
-                "the span's {what} ({t} s) must be a number of seconds ≥ 0"
-            )));
-        }
-    }
+    check_times(opts)?;
     let n = sig.samples.len();
     let to_index = |t: f64| ((t * fs).round() as usize).min(n);
     let start = opts.from_s.map_or(0, to_index);
     let end = opts.to_s.map_or(n, to_index);
-    if let (Some(a), Some(b)) = (opts.from_s, opts.to_s) {
-        if b <= a {
-            return Err(Error::InvalidArgument(format!(
-                "the span's end ({b} s) must be after its start ({a} s)"
-            )));
-        }
-    }
     if start >= end {
         return Err(Error::InvalidArgument(format!(
             "the time range is empty (the recording lasts {:.1} s)",
@@ -177,6 +163,74 @@ pub fn analyze(rec: &Recording, opts: &AnalysisOptions) -> Result<RecordingSumma
         sampling_rate_hz: span.sampling_rate_hz,
         duration_s: span.duration_s(),
         beat_count: peaks.len() as u32,
+        usable_fraction,
+        warnings: reliability_warnings(usable_fraction, hrv.as_ref()),
+        hrv,
+    })
+}
+
+/// The span's times checked: each a number of seconds ≥ 0, the end after the start.
+fn check_times(opts: &AnalysisOptions) -> Result<()> {
+    for (what, t) in [("start", opts.from_s), ("end", opts.to_s)] {
+        if let Some(t) = t
+            && !(t.is_finite() && t >= 0.0)
+        {
+            return Err(Error::InvalidArgument(format!(
+                "the span's {what} ({t} s) must be a number of seconds ≥ 0"
+            )));
+        }
+    }
+    if let (Some(a), Some(b)) = (opts.from_s, opts.to_s)
+        && b <= a
+    {
+        return Err(Error::InvalidArgument(format!(
+            "the span's end ({b} s) must be after its start ({a} s)"
+        )));
+    }
+    Ok(())
+}
+
+/// [`analyze`] for an RR-interval log (a strap without ECG): HRV of the intervals lying in the
+/// span (times from the start of the first interval, [`rr_log::interval_ends_ms`]); the usable
+/// fraction is the span's coverage by intervals the correction kept
+/// ([`hrv::rr_usable_fraction`]); `sampling_rate_hz` is 0 (no samples) and `beat_count` counts
+/// intervals.
+pub fn analyze_rr_log(
+    name: &str,
+    log: &[rr_log::RrEntry],
+    opts: &AnalysisOptions,
+) -> Result<RecordingSummary> {
+    if opts.channel.is_some_and(|c| c != 0) {
+        return Err(Error::InvalidArgument(
+            "an RR log has one series (channel 0)".into(),
+        ));
+    }
+    check_times(opts)?;
+    let ends = rr_log::interval_ends_ms(log);
+    let total_ms = ends.last().copied().unwrap_or(0.0);
+    let from = opts.from_s.map_or(0.0, |t| t * 1000.0);
+    let to = opts.to_s.map_or(total_ms, |t| (t * 1000.0).min(total_ms));
+    if from >= to {
+        return Err(Error::InvalidArgument(format!(
+            "the time range is empty (the log lasts {:.1} s)",
+            total_ms / 1000.0
+        )));
+    }
+    let rr: Vec<f64> = log
+        .iter()
+        .zip(&ends)
+        .filter(|&(e, &end)| end - e.rr_ms >= from - 1e-6 && end <= to + 1e-6)
+        .map(|(e, _)| e.rr_ms)
+        .collect();
+    let hrv = hrv::analyze_rr(&rr).ok();
+    let corrections = hrv::clean_rr(&rr).1.total();
+    let usable_fraction = hrv::rr_usable_fraction(&rr, corrections, to - from);
+    Ok(RecordingSummary {
+        record_name: name.to_owned(),
+        channel_label: "RR intervals".into(),
+        sampling_rate_hz: 0.0,
+        duration_s: (to - from) / 1000.0,
+        beat_count: u32::try_from(rr.len()).unwrap_or(u32::MAX),
         usable_fraction,
         warnings: reliability_warnings(usable_fraction, hrv.as_ref()),
         hrv,

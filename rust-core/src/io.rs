@@ -66,6 +66,37 @@ pub fn load_recording(path: &Path, opts: &LoadOptions) -> Result<Recording> {
     }
 }
 
+/// What a file holds: an ECG recording, or an RR-interval log (a strap without ECG).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// A recording [`load_recording`] reads.
+    Recording(Recording),
+    /// An RR-interval log ([`rr_log`]).
+    RrLog(Vec<rr_log::RrEntry>),
+}
+
+/// [`load_recording`]; a delimited text that holds no ECG but an RR column is read as an RR log.
+pub fn load_input(path: &Path, opts: &LoadOptions) -> Result<Input> {
+    match load_recording(path, opts) {
+        // read_csv's only Unsupported: the text holds heart rate or RR, not ECG
+        Err(not_ecg @ Error::Unsupported { .. }) if is_text(path) => {
+            match rr_log::parse(&read_text(path)?) {
+                Ok(log) => Ok(Input::RrLog(log)),
+                Err(rr_log::RrLogError::NotRrLog) => Err(not_ecg),
+                Err(rr_log::RrLogError::Parse(p)) => Err(Error::format(path, p)),
+            }
+        }
+        other => other.map(Input::Recording),
+    }
+}
+
+/// Whether `path` has a delimited-text extension ([`read_csv`]).
+fn is_text(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| ["csv", "tsv", "txt"].contains(&e.to_ascii_lowercase().as_str()))
+}
+
 /// Up to the first `n` bytes of a file (none when it cannot be read).
 fn file_start(path: &Path, n: usize) -> Vec<u8> {
     use std::io::Read;
@@ -222,19 +253,6 @@ pub fn read_csv(path: &Path, opts: &LoadOptions) -> Result<Recording> {
         annotation_rate_hz: signal.sampling_rate_hz,
         signals: vec![signal],
         annotations: Vec::new(),
-    })
-}
-
-/// Read an RR-interval log ([`rr_log`]: a strap's Heart Rate Service intervals as apps log
-/// them). A text without an RR column is [`Error::Unsupported`].
-pub fn read_rr_log(path: &Path) -> Result<Vec<rr_log::RrEntry>> {
-    let text = read_text(path)?;
-    rr_log::parse(&text).map_err(|e| match e {
-        rr_log::RrLogError::NotRrLog => Error::Unsupported {
-            file: path.display().to_string(),
-            what: format!("not an RR log: {e}"),
-        },
-        rr_log::RrLogError::Parse(p) => Error::format(path, p),
     })
 }
 

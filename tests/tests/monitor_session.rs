@@ -126,11 +126,9 @@ fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len() as f64
 }
 
-/// A strap that sends only Heart Rate Service RR intervals (no ECG stream) gets stress scores
-/// from the model, from its RR windows: the same 14 minutes and episode as the ECG session above.
-#[test]
-fn heart_rate_only_strap_is_scored_from_its_rr_intervals() {
-    let spec = SimulatorSpec {
+/// 14 clean minutes with a 5 min stress episode from minute 6.
+fn episode_spec(heart_rate_only: bool) -> SimulatorSpec {
+    SimulatorSpec {
         minutes: 14.0,
         seed: 7,
         stress: vec![StressEpisode {
@@ -140,9 +138,15 @@ fn heart_rate_only_strap_is_scored_from_its_rr_intervals() {
         }],
         faults: FaultConfig::default(),
         noisy: false,
-        heart_rate_only: true,
-    };
-    let (events, history, _) = run(&spec);
+        heart_rate_only,
+    }
+}
+
+/// A strap that sends only Heart Rate Service RR intervals (no ECG stream) gets stress scores
+/// from the model, from its RR windows: the same 14 minutes and episode as the ECG session above.
+#[test]
+fn heart_rate_only_strap_is_scored_from_its_rr_intervals() {
+    let (events, history, _) = run(&episode_spec(true));
     assert!(
         !events.iter().any(|e| matches!(e, MonitorEvent::Ecg(_))),
         "no ECG was asked for"
@@ -201,19 +205,7 @@ fn heart_rate_only_strap_is_scored_from_its_rr_intervals() {
 
 #[test]
 fn simulated_session_with_stress_episode_end_to_end() {
-    let spec = SimulatorSpec {
-        minutes: 14.0,
-        seed: 7,
-        stress: vec![StressEpisode {
-            start_s: 360.0,
-            duration_s: 300.0,
-            intensity: 1.0,
-        }],
-        faults: FaultConfig::default(),
-        noisy: false,
-        heart_rate_only: false,
-    };
-    let (events, history, secs) = run(&spec);
+    let (events, history, secs) = run(&episode_spec(false));
     eprintln!(
         "14 simulated minutes in {secs:.2} s, {} events",
         events.len()

@@ -137,8 +137,61 @@ final class StrapSessionBridgeTests: XCTestCase {
         XCTAssertEqual(h10.controlPointWrites(), [getEcgSettings, startEcg])
     }
 
+    /// A strap with the Heart Rate Service only (most chest straps; an H10 without PMD): the app
+    /// hands the monitor raw Heart Rate Measurement notifications (a real H10 log's intervals,
+    /// re-encoded in 1/1024 s) and gets stress scores computed from the RR intervals.
+    func testHeartRateOnlyStrapIsScoredByTheMonitor() throws {
+        let path = Self.dataDir + "/polar_h10/rr_log/polar_rri_20260623_001651.csv"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw XCTSkip("RR log not available at \(path) (set STRESSBEAT_DATA)")
+        }
+        // (time s, RR ms); rows with the same time came in one notification
+        let rows: [(Double, Double)] = text.split(whereSeparator: \.isNewline).dropFirst().map { line in
+            let c = line.split(separator: ",")
+            return (Double(c[0])!, Double(c[1])!)
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sbrr-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let monitor = try StressMonitor(config: StressMonitorConfig(databasePath: dir.appendingPathComponent("h.db").path))
+        let rec = Recorder()
+        let sub = monitor.subscribeStress(listener: rec)
+        let strap = FakeH10()
+        let session = StrapSession(transport: strap, ecg: false)
+        strap.session = session
+        try monitor.start(source: .platformBridge(session: session, nowMs: 0))
+        try session.start(nowMs: 0)
+        var k = 0
+        while k < rows.count {
+            let t = rows[k].0
+            // flags: 8-bit HR, contact detected, RR present; then RR in 1/1024 s, u16 LE
+            var bytes: [UInt8] = [0x16, UInt8((60_000.0 / rows[k].1).rounded())]
+            while k < rows.count && rows[k].0 == t {
+                let rr = UInt16((rows[k].1 * 1.024).rounded())
+                bytes += [UInt8(rr & 0xFF), UInt8(rr >> 8)]
+                k += 1
+            }
+            let at = 1_000 + Int64(((t - rows[0].0) * 1000.0).rounded())
+            strap.now = at
+            try session.onNotification(characteristicUuid: "00002a37-0000-1000-8000-00805f9b34fb", value: Data(bytes), atMs: at)
+            try session.tick(nowMs: at)
+        }
+        Thread.sleep(forTimeInterval: 0.4)
+        try monitor.stop()
+        let updates = rec.events.compactMap { $0 as? StressUpdate }
+        let scored = updates.filter { $0.score != nil && !$0.fromHrvFallback }.count
+        // 7.6 min of intervals: a window every 5 s after the first 30 s
+        XCTAssert((78...88).contains(updates.count), "\(updates.count) windows")
+        XCTAssert(scored * 10 >= updates.count * 9, "\(scored) of \(updates.count) scored by the model")
+        XCTAssert(updates.allSatisfy { ($0.hrBpm ?? 0) >= 50 && ($0.hrBpm ?? 0) <= 100 })
+        XCTAssertEqual(try monitor.sessions(limit: 1).first?.windows, UInt32(updates.count))
+        sub.cancel()
+        try monitor.shutdown()
+    }
+
     static let allTests = [
         ("testHandshakeThenRealFramesDecoded", testHandshakeThenRealFramesDecoded),
         ("testLinkLossReconnectsAndRestartsEcg", testLinkLossReconnectsAndRestartsEcg),
+        ("testHeartRateOnlyStrapIsScoredByTheMonitor", testHeartRateOnlyStrapIsScoredByTheMonitor),
     ]
 }

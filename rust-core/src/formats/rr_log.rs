@@ -130,6 +130,37 @@ pub fn parse(text: &str) -> Result<Vec<RrEntry>, RrLogError> {
         .collect())
 }
 
+/// When each interval of `log` ends, ms from the start of its first interval. Rows with a time
+/// end at it minus the intervals logged after them at the same time (an interval arrives after
+/// it ends), never before the previous one; without times, intervals lie end to end.
+pub fn interval_ends_ms(log: &[RrEntry]) -> Vec<f64> {
+    let mut ends = Vec::with_capacity(log.len());
+    let mut i = 0;
+    while i < log.len() {
+        let j = (i..log.len())
+            .find(|&j| log[j].time_s != log[i].time_s || log[i].time_s.is_none() && j > i)
+            .unwrap_or(log.len());
+        let mut later: f64 = log[i..j].iter().map(|e| e.rr_ms).sum();
+        for e in &log[i..j] {
+            later -= e.rr_ms;
+            let prev = ends.last().copied().unwrap_or(f64::NEG_INFINITY);
+            let end = match e.time_s {
+                Some(t) => t * 1000.0 - later,
+                None => prev.max(0.0) + e.rr_ms,
+            };
+            ends.push(end.max(prev));
+        }
+        i = j;
+    }
+    if let (Some(&first), Some(e)) = (ends.first(), log.first()) {
+        let start = first - e.rr_ms;
+        for t in &mut ends {
+            *t -= start;
+        }
+    }
+    ends
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -154,6 +185,14 @@ mod tests {
         assert!(guessed.iter().all(|e| e.time_s.is_none()));
         let epoch_ms = parse("unix_ms\tRR\n1782140968120\t800\n").unwrap();
         assert_eq!(epoch_ms[0].time_s, Some(1_782_140_968.12));
+    }
+
+    #[test]
+    fn interval_ends_from_times_or_end_to_end() {
+        let timed = parse("time,rr\n10,800\n11,900\n11,300\n11.5,700\n").unwrap();
+        assert_eq!(interval_ends_ms(&timed), [800.0, 1500.0, 1800.0, 2300.0]);
+        let plain = parse("rr\n800\n900\n").unwrap();
+        assert_eq!(interval_ends_ms(&plain), [800.0, 1700.0]);
     }
 
     #[test]

@@ -222,6 +222,22 @@ pub fn analyze_rr(rr_ms: &[f64]) -> Result<HrvMetrics> {
     Ok(m)
 }
 
+/// Share (0–1) of a span of `span_ms` covered by trustworthy RR intervals, for a series of a
+/// strap's RR intervals (no ECG to judge): min(1, Σ plausible intervals / span) × (1 −
+/// `corrections` / intervals), plausible as in [`CleanOptions::default`].
+pub fn rr_usable_fraction(rr_ms: &[f64], corrections: u32, span_ms: f64) -> f64 {
+    if rr_ms.is_empty() || span_ms.is_nan() || span_ms <= 0.0 {
+        return 0.0;
+    }
+    let plausible = CleanOptions::default();
+    let covered: f64 = rr_ms
+        .iter()
+        .filter(|&&v| v >= plausible.min_rr_ms && v <= plausible.max_rr_ms)
+        .sum();
+    let kept = 1.0 - f64::from(corrections) / rr_ms.len() as f64;
+    (covered / span_ms).min(1.0) * kept.max(0.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

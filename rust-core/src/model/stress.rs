@@ -12,7 +12,7 @@ use super::{
 use crate::{
     error::Result,
     imaging::Channel,
-    model_input::stress::{StressWindow, WindowRenderer},
+    model_input::stress::{StressWindow, WindowRenderer, scores_rr_windows},
 };
 
 /// Windows per tract run (bounds the image buffer: 64 × channels × 128² f32).
@@ -273,16 +273,28 @@ impl StressModel {
         Ok(out)
     }
 
-    /// Stress probability of each window of a 130 Hz signal (`None` for a window that is not
-    /// [`StressWindow::is_scorable`]): renders the model's image channels, then predicts in
-    /// batches. `baseline` as in [`Self::predict`].
+    /// Whether it scores RR-only windows (it depends on RR features only and draws no ECG
+    /// image; see [`scores_rr_windows`]).
+    pub fn scores_rr_windows(&self) -> bool {
+        scores_rr_windows(&self.required_features(), &self.channels)
+    }
+
+    /// Whether it scores `w`: [`StressWindow::is_scorable`], and for an RR-only window
+    /// [`Self::scores_rr_windows`].
+    pub fn scores(&self, w: &StressWindow) -> bool {
+        w.is_scorable() && (!w.is_rr_only() || self.scores_rr_windows())
+    }
+
+    /// Stress probability of each window of a 130 Hz signal, or of RR-only windows
+    /// (`samples_130hz` unused; `None` for a window it does not [`Self::scores`]): renders the
+    /// model's image channels, then predicts in batches. `baseline` as in [`Self::predict`].
     pub fn score_windows(
         &self,
         samples_130hz: &[f32],
         windows: &[StressWindow],
         baseline: Option<&[f32]>,
     ) -> Result<Vec<Option<f32>>> {
-        let scorable: Vec<&StressWindow> = windows.iter().filter(|w| w.is_scorable()).collect();
+        let scorable: Vec<&StressWindow> = windows.iter().filter(|w| self.scores(w)).collect();
         let mut renderer = WindowRenderer::new();
         let mut probabilities = Vec::with_capacity(scorable.len());
         for chunk in scorable.chunks(MAX_BATCH) {
@@ -299,7 +311,7 @@ impl StressModel {
         let mut scored = probabilities.into_iter();
         Ok(windows
             .iter()
-            .map(|w| if w.is_scorable() { scored.next() } else { None })
+            .map(|w| if self.scores(w) { scored.next() } else { None })
             .collect())
     }
 }

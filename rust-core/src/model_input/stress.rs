@@ -24,7 +24,7 @@ use super::beat::{BEAT_LEN, BEAT_PRE, beat_window, median_in_place};
 use crate::dsp::quality::{QualityConfig, WindowQuality, assess_quality};
 use crate::engine::{BaselineConfig, BaselineRejection, BeatCounts};
 use crate::error::{Error, Result};
-use crate::hrv::{CleanOptions, RrCorrection, clean_rr, hrv_metrics};
+use crate::hrv::{RrCorrection, clean_rr, hrv_metrics, rr_usable_fraction};
 use crate::imaging::{Channel, IMAGE_PIXELS, Imager, WindowData};
 use crate::model::BeatClass;
 
@@ -86,14 +86,37 @@ pub struct StressWindow {
     pub peaks: Vec<usize>,
     /// Artefact-corrected RR intervals (s) of the window, for tachogram / Poincaré images.
     pub rr_s: Vec<f32>,
+    /// RR-only windows ([`rr_window`]): their intervals as beats, the ones the artefact
+    /// correction changed as Q (no beat types without ECG). `None` for ECG windows.
+    pub rr_beat_counts: Option<BeatCounts>,
 }
+
+/// The [`HRV_FEATURE_NAMES`] computed from RR intervals alone (all but the two amplitudes).
+pub const RR_FEATURES: usize = 7;
 
 impl StressWindow {
     /// Whether the window gets a score: quality at least [`MIN_USABLE_FRACTION`] and every
-    /// feature finite.
+    /// feature finite (an RR-only window: every RR feature, [`RR_FEATURES`]).
     pub fn is_scorable(&self) -> bool {
-        self.usable_fraction >= MIN_USABLE_FRACTION && self.features.iter().all(|v| v.is_finite())
+        let computable = if self.is_rr_only() {
+            &self.features[..RR_FEATURES.min(self.features.len())]
+        } else {
+            &self.features[..]
+        };
+        self.usable_fraction >= MIN_USABLE_FRACTION && computable.iter().all(|v| v.is_finite())
     }
+
+    /// Whether it is a window of a strap's RR intervals (no ECG samples, [`rr_window`]).
+    pub fn is_rr_only(&self) -> bool {
+        self.end_sample == self.start_sample
+    }
+}
+
+/// Whether a model that depends on the `required` features (indices in [`HRV_FEATURE_NAMES`]) and
+/// draws `channels` can score RR-only windows: every required feature is an RR feature and no
+/// image needs ECG.
+pub fn scores_rr_windows(required: &[usize], channels: &[Channel]) -> bool {
+    required.iter().all(|&i| i < RR_FEATURES) && !channels.iter().any(|c| c.needs_ecg())
 }
 
 /// Fraction of `[start, end)` covered by usable quality windows.
@@ -154,33 +177,26 @@ fn rr_features(rr_raw_ms: &[f64]) -> (Vec<f32>, Vec<f32>, RrCorrection) {
 /// A window of a strap that sends only RR intervals (Heart Rate Service, no ECG): `rr_ms` are the
 /// intervals (ms) ending inside a window of `window_s` seconds. Features as [`window_features`]
 /// without the R/T amplitudes (NaN: no ECG); no samples or peaks (`start_sample` =
-/// `end_sample` = 0). Its `usable_fraction` is the share of the window covered by intervals the
-/// artefact correction kept: min(1, Σ plausible RR / window) × (1 − corrections / intervals).
-/// Returns the correction too (the caller counts corrected intervals as unclassifiable beats).
-pub fn rr_window(rr_ms: &[f64], window_s: f64) -> (StressWindow, RrCorrection) {
+/// `end_sample` = 0). Its `usable_fraction` is [`crate::hrv::rr_usable_fraction`] over the window.
+pub fn rr_window(rr_ms: &[f64], window_s: f64) -> StressWindow {
     let (features, rr_s, correction) = rr_features(rr_ms);
-    let plausible = CleanOptions::default();
-    let covered_ms: f64 = rr_ms
-        .iter()
-        .filter(|&&v| v >= plausible.min_rr_ms && v <= plausible.max_rr_ms)
-        .sum();
-    let coverage = if window_s > 0.0 {
-        (covered_ms / (window_s * 1000.0)).min(1.0)
-    } else {
-        0.0
-    };
-    let kept = 1.0 - f64::from(correction.total()) / rr_ms.len().max(1) as f64;
-    let window = StressWindow {
+    let intervals = u32::try_from(rr_ms.len()).unwrap_or(u32::MAX);
+    let q = correction.total().min(intervals);
+    StressWindow {
         start_s: 0.0,
         end_s: window_s,
         start_sample: 0,
         end_sample: 0,
-        usable_fraction: (coverage * kept.max(0.0)) as f32,
+        usable_fraction: rr_usable_fraction(rr_ms, correction.total(), window_s * 1000.0) as f32,
         features,
         peaks: Vec::new(),
         rr_s,
-    };
-    (window, correction)
+        rr_beat_counts: Some(BeatCounts {
+            n: intervals - q,
+            q,
+            ..BeatCounts::default()
+        }),
+    }
 }
 
 /// Median R and T amplitudes (mV, relative to each beat window's median) of the beats at `peaks`;
@@ -250,6 +266,7 @@ pub fn stress_windows(
             usable_fraction: usable_fraction(&quality, start, end),
             features,
             peaks: in_window.to_vec(),
+            rr_beat_counts: None,
             rr_s,
         });
     }
@@ -284,7 +301,9 @@ pub fn select_baseline(
     let mut sum = vec![0.0f64; HRV_FEATURE_NAMES.len()];
     let mut out = BaselineSelection::default();
     for w in windows {
-        let counts = window_beat_counts(&w.peaks, peak_classes);
+        let counts = w
+            .rr_beat_counts
+            .unwrap_or_else(|| window_beat_counts(&w.peaks, peak_classes));
         let admitted = if w.is_scorable() {
             config.admits(w.usable_fraction, &counts)
         } else {
@@ -504,6 +523,31 @@ mod tests {
             let cfg = StressWindowConfig { window_s, step_s };
             assert!(stress_windows(&[0.0; 10_000], &[], &cfg).is_err());
         }
+    }
+
+    #[test]
+    fn rr_only_windows_are_judged_by_their_intervals() {
+        // 37 × 800 ms in a 30 s window: 75 bpm, 98.7 % covered
+        let steady = rr_window(&[800.0; 37], 30.0);
+        assert!(steady.is_rr_only() && steady.is_scorable(), "{steady:?}");
+        assert!((steady.features[0] - 75.0).abs() < 1e-3);
+        assert!(steady.features[7].is_nan() && steady.features[8].is_nan());
+        assert!((steady.usable_fraction - 29.6 / 30.0).abs() < 1e-6);
+        assert_eq!(steady.rr_beat_counts.map(|c| (c.n, c.q)), Some((37, 0)));
+        // a missed beat (one 1600 ms interval) is corrected: counted as Q, coverage lowered
+        let mut missed: Vec<f64> = (0..35).map(|k| 800.0 + 25.0 * (k as f64).sin()).collect();
+        missed[17] = 1600.0;
+        let w = rr_window(&missed, 30.0);
+        assert_eq!(w.rr_beat_counts.map(|c| c.q), Some(1));
+        assert!(w.usable_fraction < steady.usable_fraction && w.is_scorable());
+        // the strap was silent half the window
+        let half = rr_window(&[800.0; 18], 30.0);
+        assert!(half.usable_fraction < 0.5 && !half.is_scorable());
+        assert!(!rr_window(&[], 30.0).is_scorable());
+        // an ECG window needs its amplitudes as well
+        let mut ecg = steady.clone();
+        ecg.end_sample = 3900;
+        assert!(!ecg.is_scorable());
     }
 
     #[test]

@@ -13,8 +13,8 @@ use crate::model::{BeatClass, BeatClassifier, HrvFallback, StressModel};
 use crate::model_input::MODEL_RATE_HZ;
 use crate::model_input::beat::{BeatContext, beat_inputs_after};
 use crate::model_input::stress::{
-    HRV_FEATURE_NAMES, MIN_USABLE_FRACTION, StressWindow, StressWindowConfig, WindowRenderer,
-    rr_window, stress_windows,
+    HRV_FEATURE_NAMES, StressWindowConfig, WindowRenderer, rr_window, scores_rr_windows,
+    stress_windows,
 };
 
 /// The stress model as the analyzer uses it.
@@ -56,8 +56,8 @@ pub struct ModelAnalyzer {
     fallback: Option<std::sync::Arc<dyn FallbackScorer>>,
     beats: Option<std::sync::Arc<dyn BeatTyper>>,
     channels: Vec<Channel>,
-    /// The stress model's required features.
-    required: Vec<usize>,
+    /// Whether the stress model scores RR-only windows ([`scores_rr_windows`]).
+    scores_rr_windows: bool,
     renderer: WindowRenderer,
     images: Vec<u8>,
     features: Vec<f32>,
@@ -92,16 +92,15 @@ impl ModelAnalyzer {
             .as_ref()
             .map(|s| s.image_channels())
             .unwrap_or_default();
-        let required = stress
+        let scores_rr_windows = stress
             .as_ref()
-            .map(|s| s.required_features())
-            .unwrap_or_default();
+            .is_some_and(|s| scores_rr_windows(&s.required_features(), &channels));
         Self {
             stress,
             fallback,
             beats,
             channels,
-            required,
+            scores_rr_windows,
             renderer: WindowRenderer::new(),
             images: Vec::new(),
             features: Vec::new(),
@@ -168,35 +167,6 @@ impl ModelAnalyzer {
     }
 }
 
-impl ModelAnalyzer {
-    /// Whether the stress model scores `sw`: an ECG window when [`StressWindow::is_scorable`]; an
-    /// RR-only window when its quality passes, the model's required features are finite and
-    /// none of its image channels needs the ECG.
-    fn model_can_score(&self, sw: &StressWindow, rr_only: bool) -> bool {
-        if !rr_only {
-            return sw.is_scorable();
-        }
-        sw.usable_fraction >= MIN_USABLE_FRACTION
-            && self
-                .required
-                .iter()
-                .all(|&i| sw.features.get(i).is_some_and(|v| v.is_finite()))
-            && !self.channels.iter().any(|c| c.needs_ecg())
-    }
-}
-
-/// Beats of an RR-only window: no beat types without ECG; the intervals the artefact correction
-/// changed count as unclassifiable (Q), so the baseline's ectopy rule still applies to them.
-fn rr_beat_counts(intervals: usize, corrected: u32) -> BeatCounts {
-    let intervals = u32::try_from(intervals).unwrap_or(u32::MAX);
-    let q = corrected.min(intervals);
-    BeatCounts {
-        n: intervals - q,
-        q,
-        ..BeatCounts::default()
-    }
-}
-
 impl WindowAnalyzer for ModelAnalyzer {
     fn analyze(
         &mut self,
@@ -213,8 +183,9 @@ impl WindowAnalyzer for ModelAnalyzer {
         let mut scorable = Vec::new();
         for (k, w) in windows.iter().enumerate() {
             let (sw, beat_counts) = if w.is_rr_only() {
-                let (sw, correction) = rr_window(&w.rr_ms, (w.end_ms - w.start_ms) as f64 / 1000.0);
-                (Some(sw), rr_beat_counts(w.rr_ms.len(), correction.total()))
+                let sw = rr_window(&w.rr_ms, (w.end_ms - w.start_ms) as f64 / 1000.0);
+                let counts = sw.rr_beat_counts.unwrap_or_default();
+                (Some(sw), counts)
             } else {
                 let cfg = StressWindowConfig {
                     window_s: w.samples_mv.len() as f64 / MODEL_RATE_HZ,
@@ -249,7 +220,10 @@ impl WindowAnalyzer for ModelAnalyzer {
                         .as_ref()
                         .and_then(|fb| fb.probability(&sw.features, baseline));
                 }
-                if self.stress.is_some() && self.model_can_score(&sw, w.is_rr_only()) {
+                if self.stress.is_some()
+                    && sw.is_scorable()
+                    && (!sw.is_rr_only() || self.scores_rr_windows)
+                {
                     let at = self.images.len();
                     self.images
                         .resize(at + self.channels.len() * IMAGE_PIXELS, 0);

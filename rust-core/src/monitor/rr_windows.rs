@@ -11,6 +11,10 @@ use std::collections::VecDeque;
 
 use super::pipeline::PipelineConfig;
 use super::ports::WindowSignal;
+use crate::formats::rr_log::RrEntry;
+use crate::model_input::stress::{StressWindow, rr_window};
+use crate::sensor::SensorEvent;
+use crate::sensor::replay::rr_log_events;
 
 /// Intervals kept at most (about 8 minutes at 200 bpm): bounds memory if windows stop closing.
 const MAX_INTERVALS: usize = 1_600;
@@ -112,6 +116,35 @@ impl RrWindows {
         }
         self.next_end_ms = Some(end);
     }
+}
+
+/// The windows the monitor cuts from an RR log replayed ([`rr_log_events`]), as RR-only stress
+/// windows ([`rr_window`]) with times in s from the start of the log's first interval.
+pub fn log_windows(log: &[RrEntry], cfg: &PipelineConfig) -> Vec<StressWindow> {
+    let mut windows = RrWindows::new(cfg);
+    let mut cut = Vec::new();
+    for (_, ev) in rr_log_events(log) {
+        if let SensorEvent::HeartRate {
+            at_ms,
+            rr_ms,
+            contact,
+            ..
+        } = ev
+        {
+            windows.push(at_ms, &rr_ms, contact);
+            windows.close(false, 0, &mut cut);
+        }
+    }
+    windows.close(true, 0, &mut cut);
+    let origin = cut.first().map_or(0, |w| w.start_ms);
+    cut.iter()
+        .map(|w| {
+            let mut sw = rr_window(&w.rr_ms, (w.end_ms - w.start_ms) as f64 / 1000.0);
+            sw.start_s = (w.start_ms - origin) as f64 / 1000.0;
+            sw.end_s = (w.end_ms - origin) as f64 / 1000.0;
+            sw
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -256,12 +256,9 @@ impl<C: Clock> ReplaySource<C> {
         let events = if is_capture(path, &bytes) {
             capture_events(path, &bytes)?
         } else {
-            match io::load_recording(path, &io::LoadOptions::default()) {
-                Ok(rec) => recording_events(&rec)?,
-                Err(Error::Unsupported { what, .. }) if what.starts_with("not ECG") => {
-                    rr_log_events(&io::read_rr_log(path)?)
-                }
-                Err(e) => return Err(e),
+            match io::load_input(path, &io::LoadOptions::default())? {
+                io::Input::Recording(rec) => recording_events(&rec)?,
+                io::Input::RrLog(log) => rr_log_events(&log),
             }
         };
         Ok(Self::from_events(events, speed, clock))
