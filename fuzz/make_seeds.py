@@ -81,3 +81,12 @@ CSVS = {
 for k, v in CSVS.items():
     for flags in (0, 3):
         put("csv", f"{k}{flags}", bytes([flags]) + v.encode())
+
+RR_LOGS = {
+    "app": "timestamp,rri_ms,hr_bpm\r\n1782140956.121975,998,60.12\r\n1782140957.15,1018,58.9\r\n1782140957.15,872,68.8\r\n",
+    "plain": "\ufeffIBI\n0.81\n\n0.84\n0.79\n",
+    "ms_time": "time_ms;NN (ms)\n0;800\n900;900\n1800;\n2700;820\n",
+    "epoch": "unix\tRR\n1782140968120\t800\n1782140969120\t810\n",
+}
+for k, v in RR_LOGS.items():
+    put("rr_log", k, v.encode())

@@ -379,7 +379,7 @@ pub(crate) fn simulate_into(
 fn calibrate(path: &Path) -> Result<(PersonalBaseline, u64), String> {
     let (source, pacing) =
         replay_source(path, None).map_err(|e| format!("baseline recording: {e}"))?;
-    let length_ms = source.remaining_ms();
+    let length_ms = source.length_ms();
     let mut engines = new_engines()?;
     let start = now_unix_ms();
     // Windows end every 5 s up to the end; the calibration closes on the last of them.
@@ -453,7 +453,7 @@ pub fn replay(args: &ReplayArgs) -> Result<(), String> {
         .unwrap_or_default();
     let history = open_rw(&db)?;
     let (source, pacing) = replay_source(&args.file, None).map_err(|e| e.to_string())?;
-    let length_ms = source.remaining_ms();
+    let length_ms = source.length_ms();
     let start = placed_start_ms(&history, length_ms);
     let info = session_info(SourceKind::Replay { file_name }, RECORDING_DEVICE, start);
     let outcome = run_session(history, engines, Box::new(source), pacing, info, length_ms)?;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::Serialize;
 use stressbeat_core::{
+    analysis,
     engine::BaselineConfig,
     io::Input,
     model::{BeatClassifier, HrvFallback, ModelSignal, StressModel},
@@ -181,11 +182,7 @@ fn analysed(args: &RecordingArgs) -> Result<Analysed, String> {
                     args.path.display()
                 ));
             }
-            if let (Some(a), Some(b)) = (args.from, args.to)
-                && b <= a
-            {
-                return Err(format!("--to ({b} s) must be after --from ({a} s)"));
-            }
+            analysis::check_times(&args.analysis_options()).map_err(|e| args.error(e))?;
             let (from, to) = (args.from.unwrap_or(0.0), args.to.unwrap_or(f64::INFINITY));
             let windows = log_windows(&log, &PipelineConfig::default())
                 .into_iter()

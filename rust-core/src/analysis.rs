@@ -170,7 +170,7 @@ pub fn analyze(rec: &Recording, opts: &AnalysisOptions) -> Result<RecordingSumma
 }
 
 /// The span's times checked: each a number of seconds ≥ 0, the end after the start.
-fn check_times(opts: &AnalysisOptions) -> Result<()> {
+pub fn check_times(opts: &AnalysisOptions) -> Result<()> {
     for (what, t) in [("start", opts.from_s), ("end", opts.to_s)] {
         if let Some(t) = t
             && !(t.is_finite() && t >= 0.0)

@@ -75,19 +75,23 @@ pub enum Input {
     RrLog(Vec<rr_log::RrEntry>),
 }
 
-/// [`load_recording`]; a delimited text that holds no ECG but an RR column is read as an RR log.
+/// [`load_recording`]; a delimited text whose header names an RR column and no ECG column
+/// ([`rr_log::is_rr_log`]) is read as an RR log.
 pub fn load_input(path: &Path, opts: &LoadOptions) -> Result<Input> {
-    match load_recording(path, opts) {
-        // read_csv's only Unsupported: the text holds heart rate or RR, not ECG
-        Err(not_ecg @ Error::Unsupported { .. }) if is_text(path) => {
-            match rr_log::parse(&read_text(path)?) {
+    if is_text(path) {
+        let text = read_text(path)?;
+        if rr_log::is_rr_log(&text) {
+            return match rr_log::parse(&text) {
                 Ok(log) => Ok(Input::RrLog(log)),
-                Err(rr_log::RrLogError::NotRrLog) => Err(not_ecg),
                 Err(rr_log::RrLogError::Parse(p)) => Err(Error::format(path, p)),
-            }
+                Err(e @ rr_log::RrLogError::NotRrLog) => Err(Error::Unsupported {
+                    file: path.display().to_string(),
+                    what: e.to_string(),
+                }),
+            };
         }
-        other => other.map(Input::Recording),
     }
+    load_recording(path, opts).map(Input::Recording)
 }
 
 /// Whether `path` has a delimited-text extension ([`read_csv`]).

@@ -302,18 +302,23 @@ fn a_baseline_from_rr_only_windows_keeps_its_features_and_learns_the_missing_one
     let old: PersonalBaseline = serde_json::from_str(&old).unwrap();
     assert!(old.feature_counts.is_empty());
 
-    // An ECG session (all features) after the mature, anchored calibration: the amplitude is
-    // learned (the anchor has none, so it is not bounded), the rest stays bounded.
+    // An ECG session (all features) after the mature, anchored calibration: the amplitude, which
+    // the anchor lacks, warms up with equal weights over its first 60 windows (not frozen at its
+    // first value), then joins the anchor; the anchored features move with the time constant.
     assert!(b.is_mature());
     e.set_baseline(Some(old));
     drive(&mut e, 2 * MIN, 12 * MIN, |t| {
         let mut w = window(t, 0.05);
-        w.features = vec![70.0, 857.0, 51.0, 0.4];
+        w.features = vec![70.0, 857.0, 51.0, 0.3 + 0.2 * (t / STEP_MS % 2) as f32];
         w
     });
-    let f = e.baseline_features().unwrap();
-    assert!((f[3] - 0.4).abs() < 1e-6, "{f:?}");
+    let b = e.baseline().unwrap();
+    let f = &b.features;
+    assert!((f[3] - 0.4).abs() < 0.01, "{f:?}");
     assert!((f[0] - 70.0).abs() < 1e-3, "{f:?}");
+    let anchor = b.anchor.as_ref().unwrap();
+    assert!((anchor.features[3] - 0.4).abs() < 0.01, "{anchor:?}");
+    assert!((anchor.features[2] - 51.0).abs() < 1e-3, "{anchor:?}");
 }
 
 #[test]

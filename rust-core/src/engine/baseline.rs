@@ -349,47 +349,100 @@ impl PersonalBaseline {
         if hr.is_none() && pm.is_none() && pf.is_none() && !features_ok {
             return Err(BaselineRejection::NothingToLearn);
         }
-        // Warm-up: equal weights until mature, so a learned baseline converges fast. A mature
-        // (anchored) one, e.g. a finished calibration, moves with the time constant at once:
-        // equal weights would let the first minutes after a short calibration outweigh it.
-        let warmup = if self.anchor.is_some() {
-            1
-        } else {
-            config.mature_windows
-        };
-        let push = |s: &mut RunningStat, x: f64| match alpha {
-            Some(a) => s.push_weighted(x, a, warmup),
+        // Warm-up: a value equal-weights its first `mature_windows` windows, so a learned
+        // baseline converges fast. A value the anchor holds (e.g. from a finished calibration)
+        // moves with the time constant at once: equal weights would let the first minutes after
+        // a short calibration outweigh it. A value the anchor lacks (the R/T amplitudes after a
+        // calibration on an RR-only strap) warms up, then joins the anchor.
+        let mature = config.mature_windows;
+        let anchor = self.anchor.as_ref();
+        let warmup = |anchored: bool| if anchored { 1 } else { mature };
+        let has = |f: fn(&BaselineAnchor) -> Option<f64>| anchor.and_then(f).is_some();
+        let push = |s: &mut RunningStat, x: f64, anchored: bool| match alpha {
+            Some(a) => s.push_weighted(x, a, warmup(anchored)),
             None => s.push_equal(x),
         };
+        let hr_anchored = has(|a| a.hr_bpm);
+        let (rmssd_anchored, model_anchored, fallback_anchored) = (
+            has(|a| a.rmssd_ms),
+            has(|a| a.model_logit),
+            has(|a| a.fallback_logit),
+        );
+        let anchored_features: Vec<bool> = match anchor {
+            Some(a) if a.features.len() == obs.features.len() => {
+                a.features.iter().map(|v| v.is_finite()).collect()
+            }
+            _ => vec![false; obs.features.len()],
+        };
         if let Some(v) = hr {
-            push(&mut self.hr_bpm, f64::from(v));
+            push(&mut self.hr_bpm, f64::from(v), hr_anchored);
         }
         if let Some(v) = rmssd {
-            push(&mut self.rmssd_ms, f64::from(v));
+            push(&mut self.rmssd_ms, f64::from(v), rmssd_anchored);
         }
         if let Some(v) = sdnn {
-            push(&mut self.sdnn_ms, f64::from(v));
+            // comes from the same intervals as the heart rate
+            push(&mut self.sdnn_ms, f64::from(v), hr_anchored);
         }
         if let Some(p) = pm {
-            push(&mut self.model_logit, f64::from(logit(p)));
+            push(&mut self.model_logit, f64::from(logit(p)), model_anchored);
         }
         if let Some(p) = pf {
-            push(&mut self.fallback_logit, f64::from(logit(p)));
+            push(
+                &mut self.fallback_logit,
+                f64::from(logit(p)),
+                fallback_anchored,
+            );
         }
         if features_ok {
-            self.learn_features(&obs.features, alpha, warmup);
+            self.learn_features(&obs.features, alpha, mature, &anchored_features);
         }
         self.windows += 1;
         self.updated_ms = obs.end_ms;
+        if self.anchor.is_some() {
+            self.complete_anchor(mature);
+        }
         if let Some(anchor) = &self.anchor {
             self.bound_drift(&anchor.clone(), config);
         }
         Ok(())
     }
 
-    /// Per feature, equal weights over the windows where it was finite until `warmup` of them,
-    /// exponential weight `alpha` after; non-finite values are skipped.
-    fn learn_features(&mut self, x: &[f32], alpha: Option<f64>, warmup: u64) {
+    /// Values the anchor lacks join it once warm (`mature` windows).
+    fn complete_anchor(&mut self, mature: u64) {
+        let warm = |s: &RunningStat| (s.n >= mature).then_some(s.mean);
+        let (hr, rmssd, model, fallback) = (
+            warm(&self.hr_bpm),
+            warm(&self.rmssd_ms),
+            warm(&self.model_logit),
+            warm(&self.fallback_logit),
+        );
+        let Some(a) = self.anchor.as_mut() else {
+            return;
+        };
+        a.hr_bpm = a.hr_bpm.or(hr);
+        a.rmssd_ms = a.rmssd_ms.or(rmssd);
+        a.model_logit = a.model_logit.or(model);
+        a.fallback_logit = a.fallback_logit.or(fallback);
+        if a.features.len() != self.features.len() {
+            a.features = vec![f32::NAN; self.features.len()];
+        }
+        for ((c, &m), &n) in a
+            .features
+            .iter_mut()
+            .zip(&self.features)
+            .zip(&self.feature_counts)
+        {
+            if !c.is_finite() && n >= mature {
+                *c = m;
+            }
+        }
+    }
+
+    /// Per feature, equal weights over the windows where it was finite until `mature` of them
+    /// (1 for a feature the anchor holds), exponential weight `alpha` after; non-finite values
+    /// are skipped.
+    fn learn_features(&mut self, x: &[f32], alpha: Option<f64>, mature: u64, anchored: &[bool]) {
         if self.features.is_empty() {
             self.features = vec![f32::NAN; x.len()];
             self.feature_counts = vec![0; x.len()];
@@ -397,15 +450,17 @@ impl PersonalBaseline {
             self.feature_counts = vec![self.feature_windows; self.features.len()];
         }
         self.feature_windows += 1;
-        for ((m, n), &v) in self
+        for (((m, n), &v), &anchored) in self
             .features
             .iter_mut()
             .zip(&mut self.feature_counts)
             .zip(x)
+            .zip(anchored.iter().chain(std::iter::repeat(&false)))
         {
             if !v.is_finite() {
                 continue;
             }
+            let warmup = if anchored { 1 } else { mature };
             *n += 1;
             if !m.is_finite() {
                 *m = v;

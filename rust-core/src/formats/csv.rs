@@ -320,8 +320,9 @@ fn is_time_name(name: &str) -> bool {
 
 fn is_heart_rate_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    ["bpm", "hr", "heart", "rr", "rri", "ibi", "pulse"]
+    ["bpm", "hr", "heart", "pulse"]
         .iter()
+        .chain(&super::rr_log::RR_WORDS)
         .any(|k| {
             n.split(|c: char| !c.is_ascii_alphanumeric())
                 .any(|t| t == *k)
@@ -330,7 +331,7 @@ fn is_heart_rate_name(name: &str) -> bool {
 }
 
 /// Seconds per unit of a numeric time column, from its name or (for epoch times) its size.
-fn time_unit_s(name: &str, first: f64) -> f64 {
+pub(crate) fn time_unit_s(name: &str, first: f64) -> f64 {
     let n = name.to_ascii_lowercase();
     let says = |u: &str| {
         n.ends_with(&format!("_{u}"))

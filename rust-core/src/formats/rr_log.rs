@@ -4,12 +4,17 @@
 //! - The RR column is the first whose name has the word `rr`, `rri`, `ibi` or `nn`
 //!   (`rri_ms`, `RR-interval (ms)`, `IBI`). Its unit is ms when the name says `ms`, s when it
 //!   says `s`, else ms when the median value is above 3.
-//! - An optional numeric time column (a name with `timestamp`, `time`, `unix` or `epoch`):
-//!   seconds, or ms when the values are Unix milliseconds (above 10¹¹). Rows with the same time
-//!   came in one notification. Times must not go backwards.
-//! - Rows with an empty RR cell are skipped.
+//! - An optional numeric time column (a name with `timestamp`, `time`, `unix` or `epoch`), in
+//!   the unit its name states (`_ms`, `(s)`, ...), else seconds, or the epoch unit its size
+//!   shows (as CSV recordings' time columns). Rows with the same time came in one notification.
+//!   Times must not go backwards.
+//! - Rows with an empty RR cell are skipped. An interval must lie in (0, 65 536] ms (the Heart
+//!   Rate Service's range), a time within ±10¹¹ s.
+//! - A text is an RR log ([`is_rr_log`]) when its header names an RR column and no ECG column.
 
+use super::csv::time_unit_s;
 use crate::error::ParseError;
+use crate::protocol::hrs::interval_ends;
 
 /// One interval of the log.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -31,7 +36,9 @@ pub enum RrLogError {
     Parse(#[from] ParseError),
 }
 
-const RR_WORDS: [&str; 4] = ["rr", "rri", "ibi", "nn"];
+/// Words of a column name that make it an RR column (also read by the CSV reader, which refuses
+/// such a column as ECG).
+pub const RR_WORDS: [&str; 4] = ["rr", "rri", "ibi", "nn"];
 const TIME_WORDS: [&str; 4] = ["timestamp", "time", "unix", "epoch"];
 
 fn words(name: &str) -> Vec<String> {
@@ -49,24 +56,48 @@ fn delimiter(header: &str) -> char {
         .unwrap_or(',')
 }
 
-/// The RR column's index in a header line, when it names one (a cheap check before parsing).
-pub fn rr_column(header: &str) -> Option<usize> {
+/// Longest interval, ms (the Heart Rate Service's 16-bit 1/1024 s field).
+const MAX_RR_MS: f64 = 65_536.0;
+/// Largest time, s (about 3,000 years from its origin).
+const MAX_TIME_S: f64 = 1e11;
+
+/// The RR column's index in a header line, when it names one.
+fn rr_column(header: &str) -> Option<usize> {
     header
         .split(delimiter(header))
         .position(|name| words(name).iter().any(|w| RR_WORDS.contains(&w.as_str())))
 }
 
+/// The first non-empty line, without a byte-order mark.
+fn header_line(text: &str) -> Option<&str> {
+    text.trim_start_matches('\u{feff}')
+        .lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .find(|l| !l.trim().is_empty())
+}
+
+/// Whether `text` is an RR log: its header names an RR column and no column `ecg`.
+pub fn is_rr_log(text: &str) -> bool {
+    header_line(text).is_some_and(|h| {
+        rr_column(h).is_some()
+            && !h
+                .split(delimiter(h))
+                .any(|n| words(n).iter().any(|w| w == "ecg"))
+    })
+}
+
 /// Parse an RR log. See the module documentation.
 pub fn parse(text: &str) -> Result<Vec<RrEntry>, RrLogError> {
+    let text = text.trim_start_matches('\u{feff}');
     let mut lines = text
         .lines()
         .enumerate()
         .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
         .filter(|(_, l)| !l.trim().is_empty());
     let (_, header) = lines.next().ok_or(RrLogError::NotRrLog)?;
-    let header = header.trim_start_matches('\u{feff}');
     let delim = delimiter(header);
-    let names: Vec<Vec<String>> = header.split(delim).map(words).collect();
+    let columns: Vec<&str> = header.split(delim).collect();
+    let names: Vec<Vec<String>> = columns.iter().map(|c| words(c)).collect();
     let rr_col = rr_column(header).ok_or(RrLogError::NotRrLog)?;
     let time_col = names
         .iter()
@@ -80,7 +111,8 @@ pub fn parse(text: &str) -> Result<Vec<RrEntry>, RrLogError> {
         None
     };
 
-    let mut rows: Vec<(Option<f64>, f64)> = Vec::new();
+    let mut rows: Vec<(Option<f64>, f64, usize)> = Vec::new();
+    let mut last_time: Option<f64> = None;
     for (ln, line) in lines {
         let cells: Vec<&str> = line.split(delim).map(str::trim).collect();
         let rr_cell = cells.get(rr_col).copied().unwrap_or("");
@@ -94,23 +126,25 @@ pub fn parse(text: &str) -> Result<Vec<RrEntry>, RrLogError> {
             .ok_or_else(|| {
                 ParseError::at_line(ln, format!("RR {rr_cell:?} is not a positive number"))
             })?;
-        let time = match time_col.and_then(|c| cells.get(c)) {
-            Some(cell) => Some(
-                cell.parse::<f64>()
+        let time = match time_col {
+            Some(c) => {
+                let cell = cells.get(c).copied().unwrap_or("");
+                let t = cell
+                    .parse::<f64>()
                     .ok()
                     .filter(|v| v.is_finite())
                     .ok_or_else(|| {
                         ParseError::at_line(ln, format!("time {cell:?} is not a number"))
-                    })?,
-            ),
+                    })?;
+                if last_time.is_some_and(|prev| t < prev) {
+                    return Err(ParseError::at_line(ln, "time goes backwards").into());
+                }
+                last_time = Some(t);
+                Some(t)
+            }
             None => None,
         };
-        if let (Some(t), Some((Some(prev), _))) = (time, rows.last())
-            && t < *prev
-        {
-            return Err(ParseError::at_line(ln, "time goes backwards").into());
-        }
-        rows.push((time, rr));
+        rows.push((time, rr, ln));
     }
     if rows.is_empty() {
         return Err(ParseError::in_part("data", "no RR interval").into());
@@ -120,37 +154,40 @@ pub fn parse(text: &str) -> Result<Vec<RrEntry>, RrLogError> {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2] > 3.0
     });
-    let epoch_ms = rows.iter().any(|r| r.0.is_some_and(|t| t > 1e11));
-    Ok(rows
-        .into_iter()
-        .map(|(t, rr)| RrEntry {
-            time_s: t.map(|t| if epoch_ms { t / 1000.0 } else { t }),
-            rr_ms: if ms { rr } else { rr * 1000.0 },
+    let time_unit_s = match (time_col, rows[0].0) {
+        (Some(c), Some(first)) => time_unit_s(columns[c], first),
+        _ => 1.0,
+    };
+    rows.into_iter()
+        .map(|(t, rr, ln)| {
+            let rr_ms = if ms { rr } else { rr * 1000.0 };
+            let time_s = t.map(|t| t * time_unit_s);
+            if rr_ms > MAX_RR_MS {
+                return Err(
+                    ParseError::at_line(ln, format!("RR {rr_ms} ms is longer than 65 s")).into(),
+                );
+            }
+            if time_s.is_some_and(|t| t.abs() > MAX_TIME_S) {
+                return Err(ParseError::at_line(ln, "time out of range").into());
+            }
+            Ok(RrEntry { time_s, rr_ms })
         })
-        .collect())
+        .collect()
 }
 
-/// When each interval of `log` ends, ms from the start of its first interval. Rows with a time
-/// end at it minus the intervals logged after them at the same time (an interval arrives after
-/// it ends), never before the previous one; without times, intervals lie end to end.
+/// When each interval of `log` ends, ms from the start of its first interval: rows logged at
+/// the same time as one notification received then
+/// ([`crate::protocol::hrs::interval_ends`]); rows without a time end to end.
 pub fn interval_ends_ms(log: &[RrEntry]) -> Vec<f64> {
-    let mut ends = Vec::with_capacity(log.len());
-    let mut i = 0;
-    while i < log.len() {
-        let j = (i..log.len())
-            .find(|&j| log[j].time_s != log[i].time_s || log[i].time_s.is_none() && j > i)
-            .unwrap_or(log.len());
-        let mut later: f64 = log[i..j].iter().map(|e| e.rr_ms).sum();
-        for e in &log[i..j] {
-            later -= e.rr_ms;
-            let prev = ends.last().copied().unwrap_or(f64::NEG_INFINITY);
-            let end = match e.time_s {
-                Some(t) => t * 1000.0 - later,
-                None => prev.max(0.0) + e.rr_ms,
-            };
-            ends.push(end.max(prev));
-        }
-        i = j;
+    let mut ends: Vec<f64> = Vec::with_capacity(log.len());
+    for group in log.chunk_by(|a, b| a.time_s.is_some() && a.time_s == b.time_s) {
+        let after = ends.last().copied().unwrap_or(f64::NEG_INFINITY);
+        let rr: Vec<f64> = group.iter().map(|e| e.rr_ms).collect();
+        let at = match group[0].time_s {
+            Some(t) => t * 1000.0,
+            None => after.max(0.0) + rr[0],
+        };
+        ends.extend(interval_ends(at, &rr, after).map(|(end, _)| end));
     }
     if let (Some(&first), Some(e)) = (ends.first(), log.first()) {
         let start = first - e.rr_ms;
@@ -183,8 +220,15 @@ mod tests {
             [900.0, 1100.0]
         );
         assert!(guessed.iter().all(|e| e.time_s.is_none()));
-        let epoch_ms = parse("unix_ms\tRR\n1782140968120\t800\n").unwrap();
-        assert_eq!(epoch_ms[0].time_s, Some(1_782_140_968.12));
+        let epoch_ms = parse("unix\tRR\n1782140968120\t800\n").unwrap();
+        assert!((epoch_ms[0].time_s.unwrap() - 1_782_140_968.12).abs() < 1e-6);
+        let elapsed_ms = parse("time_ms,nn\n0,800\n900,900\n").unwrap();
+        assert_eq!(elapsed_ms[1].time_s, Some(0.9));
+        let bom = parse("\u{feff}\r\nrr\r\n800\r\n").unwrap();
+        assert_eq!(bom[0].rr_ms, 800.0);
+        assert!(is_rr_log("\u{feff}timestamp,rri_ms,hr_bpm\r\n1,2,3"));
+        assert!(is_rr_log("time,NN (ms)\n"));
+        assert!(!is_rr_log("time,ecg,rr\n") && !is_rr_log("time,ecg\n") && !is_rr_log(""));
     }
 
     #[test]
@@ -206,6 +250,11 @@ mod tests {
         assert!(err("rr\n800\nabc\n").starts_with("line 3"));
         assert!(err("rr\n-5\n").contains("positive"));
         assert!(err("time,rr\n5,800\n4,800\n").contains("backwards"));
+        assert!(err("time,rr\n5,800\n,800\n").contains("time"));
+        assert!(err("rr,time\n800,5\n800\n").contains("time"));
+        assert!(err("rr (s)\n1e306\n").contains("longer"));
+        assert!(err("rr\n70000\n").contains("longer"));
+        assert!(err("time,rr\n1e300,800\n").contains("range"));
         assert!(err("rr\n").contains("no RR"));
     }
 }

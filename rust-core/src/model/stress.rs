@@ -175,8 +175,8 @@ impl StressModel {
         self.loaded.metadata().threshold
     }
 
-    /// The [`CORE_VOCABULARY`]`.hrv_features` indices the output depends on; a window is
-    /// scorable when these are finite.
+    /// The [`CORE_VOCABULARY`]`.hrv_features` indices the output depends on (the others may be
+    /// NaN: the population value is fed).
     pub fn required_features(&self) -> Vec<usize> {
         self.feature_index
             .iter()
@@ -282,7 +282,7 @@ impl StressModel {
     /// Whether it scores `w`: [`StressWindow::is_scorable`], and for an RR-only window
     /// [`Self::scores_rr_windows`].
     pub fn scores(&self, w: &StressWindow) -> bool {
-        w.is_scorable() && (!w.is_rr_only() || self.scores_rr_windows())
+        w.is_scorable_by(self.scores_rr_windows())
     }
 
     /// Stress probability of each window of a 130 Hz signal, or of RR-only windows

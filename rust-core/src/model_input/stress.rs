@@ -108,7 +108,13 @@ impl StressWindow {
 
     /// Whether it is a window of a strap's RR intervals (no ECG samples, [`rr_window`]).
     pub fn is_rr_only(&self) -> bool {
-        self.end_sample == self.start_sample
+        self.rr_beat_counts.is_some()
+    }
+
+    /// Whether a model scores it: [`Self::is_scorable`], and an RR-only window only by a model
+    /// that [`scores_rr_windows`].
+    pub fn is_scorable_by(&self, model_scores_rr_windows: bool) -> bool {
+        self.is_scorable() && (!self.is_rr_only() || model_scores_rr_windows)
     }
 }
 
@@ -546,7 +552,7 @@ mod tests {
         assert!(!rr_window(&[], 30.0).is_scorable());
         // an ECG window needs its amplitudes as well
         let mut ecg = steady.clone();
-        ecg.end_sample = 3900;
+        ecg.rr_beat_counts = None;
         assert!(!ecg.is_scorable());
     }
 

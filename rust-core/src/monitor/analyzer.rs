@@ -220,10 +220,7 @@ impl WindowAnalyzer for ModelAnalyzer {
                         .as_ref()
                         .and_then(|fb| fb.probability(&sw.features, baseline));
                 }
-                if self.stress.is_some()
-                    && sw.is_scorable()
-                    && (!sw.is_rr_only() || self.scores_rr_windows)
-                {
+                if self.stress.is_some() && sw.is_scorable_by(self.scores_rr_windows) {
                     let at = self.images.len();
                     self.images
                         .resize(at + self.channels.len() * IMAGE_PIXELS, 0);

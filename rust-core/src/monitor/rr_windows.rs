@@ -1,9 +1,8 @@
 //! Analysis windows of a strap that sends only RR intervals (Heart Rate Service, no ECG stream):
 //! most chest straps, and a Polar H10 without PMD.
 //!
-//! RR values carry no timestamp and arrive 1-4 s late, so interval k of a notification received at
-//! `t` is taken to end at `t` minus the intervals after it in that notification, never before the
-//! previous interval's end. Windows of `window_s` every `step_s` (the ECG path's grid, started at
+//! RR values carry no timestamp and arrive 1-4 s late: where each ends is
+//! [`crate::protocol::hrs::interval_ends`]. Windows of `window_s` every `step_s` (the ECG path's grid, started at
 //! the first interval) close `lag_s` after their end on the strap's clock; a window that holds no
 //! interval (the strap was silent or had no skin contact) is skipped, not emitted.
 
@@ -13,6 +12,7 @@ use super::pipeline::PipelineConfig;
 use super::ports::WindowSignal;
 use crate::formats::rr_log::RrEntry;
 use crate::model_input::stress::{StressWindow, rr_window};
+use crate::protocol::hrs::interval_ends;
 use crate::sensor::SensorEvent;
 use crate::sensor::replay::rr_log_events;
 
@@ -38,6 +38,7 @@ impl RrWindows {
     pub fn new(cfg: &PipelineConfig) -> Self {
         Self {
             window_ms: cfg.window_s * 1000.0,
+            // at least 1 ms (the pipeline checks its own step)
             step_ms: (cfg.step_s * 1000.0).max(1.0),
             lag_ms: cfg.lag_s * 1000.0,
             intervals: VecDeque::with_capacity(256),
@@ -62,11 +63,8 @@ impl RrWindows {
         if contact == Some(false) {
             return;
         }
-        let mut later: f64 = rr_ms.iter().filter(|v| v.is_finite() && **v > 0.0).sum();
-        for &rr in rr_ms.iter().filter(|v| v.is_finite() && **v > 0.0) {
-            later -= rr;
-            let floor = self.intervals.back().map_or(f64::NEG_INFINITY, |&(e, _)| e);
-            let end = (at - later).max(floor);
+        let after = self.intervals.back().map_or(f64::NEG_INFINITY, |&(e, _)| e);
+        for (end, rr) in interval_ends(at, rr_ms, after) {
             if self.intervals.len() == MAX_INTERVALS {
                 self.intervals.pop_front();
             }
@@ -93,7 +91,11 @@ impl RrWindows {
             };
             if first >= end {
                 // Silent span: jump to the first window holding the next interval.
-                end += self.step_ms * (((first - end) / self.step_ms).floor() + 1.0);
+                let next = end + self.step_ms * (((first - end) / self.step_ms).floor() + 1.0);
+                if next <= end {
+                    break; // times beyond f64's ms resolution
+                }
+                end = next;
                 continue;
             }
             let rr_ms: Vec<f64> = self
@@ -112,6 +114,9 @@ impl RrWindows {
                 clean: Vec::new(),
                 rr_ms,
             });
+            if end + self.step_ms <= end {
+                break;
+            }
             end += self.step_ms;
         }
         self.next_end_ms = Some(end);
@@ -119,7 +124,8 @@ impl RrWindows {
 }
 
 /// The windows the monitor cuts from an RR log replayed ([`rr_log_events`]), as RR-only stress
-/// windows ([`rr_window`]) with times in s from the start of the log's first interval.
+/// windows ([`rr_window`]) with times in s from the start of the first window (that of the log's
+/// first usable interval).
 pub fn log_windows(log: &[RrEntry], cfg: &PipelineConfig) -> Vec<StressWindow> {
     let mut windows = RrWindows::new(cfg);
     let mut cut = Vec::new();
@@ -140,8 +146,8 @@ pub fn log_windows(log: &[RrEntry], cfg: &PipelineConfig) -> Vec<StressWindow> {
     cut.iter()
         .map(|w| {
             let mut sw = rr_window(&w.rr_ms, (w.end_ms - w.start_ms) as f64 / 1000.0);
-            sw.start_s = (w.start_ms - origin) as f64 / 1000.0;
-            sw.end_s = (w.end_ms - origin) as f64 / 1000.0;
+            sw.start_s = w.start_ms.saturating_sub(origin) as f64 / 1000.0;
+            sw.end_s = w.end_ms.saturating_sub(origin) as f64 / 1000.0;
             sw
         })
         .collect()

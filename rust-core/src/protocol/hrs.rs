@@ -164,6 +164,25 @@ pub fn encode_battery(percent: u8) -> [u8; 1] {
     [percent.min(100)]
 }
 
+/// The usable (finite, positive) RR intervals (ms) of one notification received at `at_ms`, each
+/// with when it ended: RR values carry no time and arrive after their beat, so the last is taken
+/// to end on arrival and each earlier one where the next began; none before `after_ms` (the
+/// previous interval's end), so the ends never go backwards.
+pub fn interval_ends(
+    at_ms: f64,
+    rr_ms: &[f64],
+    mut after_ms: f64,
+) -> impl Iterator<Item = (f64, f64)> + '_ {
+    let usable = |v: &&f64| v.is_finite() && **v > 0.0;
+    let mut later: f64 = rr_ms.iter().filter(usable).sum();
+    rr_ms.iter().filter(usable).map(move |&rr| {
+        later -= rr;
+        let end = (at_ms - later).max(after_ms);
+        after_ms = end;
+        (end, rr)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

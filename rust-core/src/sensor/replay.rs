@@ -289,12 +289,9 @@ impl<C: Clock> ReplaySource<C> {
         &self.clock
     }
 
-    /// Time from the first to the last event still to come, ms (a fresh replay's length).
-    pub fn remaining_ms(&self) -> i64 {
-        match (self.events.front(), self.events.back()) {
-            (Some((a, _)), Some((b, _))) => b - a,
-            _ => 0,
-        }
+    /// Time of the last event, ms from the start of the file (a fresh replay's length).
+    pub fn length_ms(&self) -> i64 {
+        self.events.back().map_or(0, |(t, _)| (*t).max(0))
     }
 }
 
@@ -334,29 +331,32 @@ impl<C: Clock> SensorSource for ReplaySource<C> {
     }
 }
 
-/// An RR log as the Heart Rate Measurement notifications of a strap without ECG, times from 0
-/// (ms): rows logged at the same time form one notification; without times, each interval is
-/// notified on the next whole second after it ends (intervals laid end to end from 0).
+/// An RR log as the Heart Rate Measurement notifications of a strap without ECG, times in ms
+/// from the log's first time: rows logged at the same time form one notification; without
+/// times, each interval is notified when it ends (intervals laid end to end).
 pub fn rr_log_events(log: &[RrEntry]) -> Vec<(i64, SensorEvent)> {
-    let t0 = log.first().and_then(|e| e.time_s);
-    let mut end_s = 0.0;
+    let t0 = log.first().and_then(|e| e.time_s).unwrap_or(0.0);
+    let bpm = |rr_ms: f64| (60_000.0 / rr_ms).round().min(f64::from(u16::MAX)) as u16;
+    let mut end_ms = 0.0;
     let mut out: Vec<(i64, SensorEvent)> = Vec::new();
     for e in log {
-        end_s += e.rr_ms / 1000.0;
-        let at_ms = match (e.time_s, t0) {
-            (Some(t), Some(t0)) => ((t - t0) * 1000.0).round() as i64,
-            _ => (end_s.floor() as i64 + 1) * 1000,
+        end_ms += e.rr_ms;
+        let at_ms = match e.time_s {
+            Some(t) => ((t - t0) * 1000.0).round() as i64,
+            None => end_ms.round() as i64,
         };
         match out.last_mut() {
-            Some((t, SensorEvent::HeartRate { rr_ms, bpm, .. })) if *t == at_ms => {
+            Some((t, SensorEvent::HeartRate { rr_ms, bpm: b, .. }))
+                if *t == at_ms && e.time_s.is_some() =>
+            {
                 rr_ms.push(e.rr_ms);
-                *bpm = (60_000.0 / e.rr_ms).round().min(f64::from(u16::MAX)) as u16;
+                *b = bpm(e.rr_ms);
             }
             _ => out.push((
                 at_ms,
                 SensorEvent::HeartRate {
                     at_ms,
-                    bpm: (60_000.0 / e.rr_ms).round().min(f64::from(u16::MAX)) as u16,
+                    bpm: bpm(e.rr_ms),
                     rr_ms: vec![e.rr_ms],
                     contact: None,
                 },
