@@ -47,6 +47,10 @@ pub struct DemoArgs {
     /// Link and signal faults, e.g. "loss=5%,dup=1%,disconnect=2m/10s" (see docs/simulator.md).
     #[arg(long)]
     faults: Option<String>,
+    /// A strap with the Heart Rate Service only (RR intervals, no ECG), as most chest straps:
+    /// stress is scored from the RR intervals.
+    #[arg(long)]
+    heart_rate_only: bool,
 }
 
 /// `stressbeat replay`.
@@ -330,7 +334,10 @@ pub fn demo(args: &DemoArgs) -> Result<(), String> {
     );
     println!("History database: {}", db.display());
     let history = open_rw(&db)?;
-    let spec = demo_spec(args.minutes, args.seed, faults);
+    let spec = SimulatorSpec {
+        heart_rate_only: args.heart_rate_only,
+        ..demo_spec(args.minutes, args.seed, faults)
+    };
     let pacing = if args.realtime {
         Pacing::RealTime { step_ms: 100 }
     } else {

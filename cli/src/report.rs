@@ -113,10 +113,15 @@ pub fn collect(history: &History, session: SessionId) -> Result<ReportData, Stri
     let timeline = history
         .timeline(s.started_at_ms, end + 1, HR_PLOT.w)
         .map_err(|e| e.to_string())?;
-    let (beats, beats_note) = match example_beats(history, session, s.started_at_ms) {
-        Ok(b) if b.is_empty() => (b, Some("no beats found in the stored ECG".to_string())),
-        Ok(b) => (b, None),
-        Err(why) => (Vec::new(), Some(why)),
+    let (beats, beats_note) = if s.ecg_samples == 0 {
+        let why = "no ECG in this session (a heart-rate-only strap: RR intervals only)";
+        (Vec::new(), Some(why.to_string()))
+    } else {
+        match example_beats(history, session, s.started_at_ms) {
+            Ok(b) if b.is_empty() => (b, Some("no beats found in the stored ECG".to_string())),
+            Ok(b) => (b, None),
+            Err(why) => (Vec::new(), Some(why)),
+        }
     };
     Ok(ReportData {
         detail,
@@ -384,7 +389,11 @@ pub fn render(data: &ReportData) -> RgbImage {
         format!("mean RMSSD  {}", opt(d.mean_rmssd_ms, "ms")),
         format!("mean score  {}", opt(d.mean_score, "")),
         format!("max score   {}", opt(d.max_score, "")),
-        beat_classes(&d.beats),
+        if d.summary.ecg_samples == 0 {
+            "beat types -  (no ECG)".to_string()
+        } else {
+            beat_classes(&d.beats)
+        },
         "minutes by state:".to_string(),
         format!(
             " {}",

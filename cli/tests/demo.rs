@@ -190,3 +190,30 @@ fn replay_with_a_missing_baseline_names_the_file_and_the_cause() {
     assert!(err.contains("No such file"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `demo --heart-rate-only`: a strap without ECG; every window after the first 30 s is stored,
+/// the stress scores come from the RR intervals, and the report says why it shows no beats.
+#[test]
+fn heart_rate_only_demo_is_scored_without_ecg() {
+    let dir = tmp_dir("hr-only");
+    let db = dir.join("history.sqlite");
+    let stdout = ok(stressbeat()
+        .args(["demo", "--minutes", "3", "--heart-rate-only", "--db"])
+        .arg(&db)
+        .arg("--report")
+        .arg(dir.join("report.png"))
+        .output()
+        .unwrap());
+    let h = open(&db);
+    let s = &h.sessions(1).unwrap()[0];
+    assert_eq!(s.ecg_samples, 0, "{stdout}");
+    assert!(s.rr_intervals > 150 && s.windows >= 25, "{s:?}");
+    let scored = h
+        .session_detail(s.id)
+        .unwrap()
+        .unwrap()
+        .mean_score
+        .is_some();
+    assert!(scored, "{stdout}");
+    std::fs::remove_dir_all(&dir).ok();
+}

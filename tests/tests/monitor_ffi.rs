@@ -43,6 +43,7 @@ fn simulator(minutes: f64, faults: &str) -> MonitorSource {
         stress: Vec::new(),
         faults: faults.into(),
         realtime: false,
+        heart_rate_only: false,
     }
 }
 
@@ -221,6 +222,7 @@ fn calibration_progress_outcome_and_baseline() {
         stress: Vec::new(),
         faults: String::new(),
         realtime: true,
+        heart_rate_only: false,
     })
     .unwrap();
     assert!(matches!(

@@ -120,6 +120,24 @@ final class StressMonitorTests: XCTestCase {
         try monitor.shutdown()
     }
 
+    func testHeartRateOnlySimulatorIsScoredFromItsRrIntervals() throws {
+        let dir = try tempDir()
+        let monitor = try StressMonitor(config: StressMonitorConfig(databasePath: dir.appendingPathComponent("h.db").path))
+        let rec = Recorder()
+        let subs = rec.subscribeAll(monitor)
+        try monitor.start(source: .simulator(minutes: 3, seed: 7, stress: [], faults: "", realtime: false,
+                                             heartRateOnly: true))
+        try monitor.waitUntilFinished()
+        XCTAssertFalse(rec.events.contains { $0 is EcgBatch }, "no ECG stream from a heart-rate-only strap")
+        let stress = rec.events.compactMap { $0 as? StressUpdate }
+        // (180 s - 30 s window - connection set-up) / 5 s
+        XCTAssert((24...31).contains(stress.count), "\(stress.count) windows")
+        let scored = stress.filter { $0.score != nil && !$0.fromHrvFallback }.count
+        XCTAssert(scored * 10 >= stress.count * 8, "\(scored) of \(stress.count) scored by the model")
+        subs.forEach { $0.cancel() }
+        try monitor.shutdown()
+    }
+
     func testCalibrationReportsProgressThenTheBaseline() throws {
         let dir = try tempDir()
         let monitor = try StressMonitor(config: StressMonitorConfig(databasePath: dir.appendingPathComponent("h.db").path))
@@ -194,6 +212,7 @@ final class StressMonitorTests: XCTestCase {
         ("testSimulatedSessionThroughListenersThenHistory", testSimulatedSessionThroughListenersThenHistory),
         ("testCancelledSubscriptionGetsNothingAndNewcomerGetsCurrentState",
          testCancelledSubscriptionGetsNothingAndNewcomerGetsCurrentState),
+        ("testHeartRateOnlySimulatorIsScoredFromItsRrIntervals", testHeartRateOnlySimulatorIsScoredFromItsRrIntervals),
         ("testCalibrationReportsProgressThenTheBaseline", testCalibrationReportsProgressThenTheBaseline),
         ("testTypedErrors", testTypedErrors),
     ]

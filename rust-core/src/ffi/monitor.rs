@@ -143,6 +143,10 @@ pub enum MonitorSource {
         faults: String,
         /// `true`: run in real time; `false`: as fast as possible.
         realtime: bool,
+        /// `true`: a strap with the Heart Rate Service only (RR intervals, no ECG stream), as
+        /// most chest straps; stress is scored from the RR intervals.
+        #[uniffi(default)]
+        heart_rate_only: bool,
     },
     /// A recording (WFDB `.hea`, EDF, CSV, or a Polar capture) replayed.
     ReplayFile {
@@ -859,6 +863,7 @@ impl StressMonitor {
                 stress,
                 faults,
                 realtime,
+                heart_rate_only,
             } => {
                 if !(minutes.is_finite() && minutes > 0.0 && minutes <= 7.0 * 24.0 * 60.0) {
                     return Err(StressBeatError::InvalidArgument {
@@ -883,7 +888,7 @@ impl StressMonitor {
                         .collect(),
                     faults,
                     noisy: true,
-                    heart_rate_only: false,
+                    heart_rate_only,
                 };
                 let pacing = if realtime {
                     Pacing::RealTime { step_ms: 100 }

@@ -137,6 +137,24 @@ class StressMonitorTest {
     }
 
     @Test
+    fun heartRateOnlySimulatorIsScoredFromItsRrIntervals() {
+        val monitor = StressMonitor(config())
+        val rec = Recorder()
+        val subs = rec.subscribeAll(monitor)
+        monitor.start(MonitorSource.Simulator(minutes = 3.0, seed = 7uL, stress = emptyList(), faults = "",
+            realtime = false, heartRateOnly = true))
+        monitor.waitUntilFinished()
+        assertTrue(rec.events.none { it is EcgBatch }, "no ECG stream from a heart-rate-only strap")
+        val stress = rec.events.filterIsInstance<StressUpdate>()
+        // (180 s - 30 s window - connection set-up) / 5 s
+        assertTrue(stress.size in 24..31, "${stress.size} windows")
+        val scored = stress.count { it.score != null && !it.fromHrvFallback }
+        assertTrue(scored * 10 >= stress.size * 8, "$scored of ${stress.size} scored by the model")
+        subs.forEach { it.close() }
+        monitor.shutdown()
+    }
+
+    @Test
     fun calibrationReportsProgressThenTheBaseline() {
         val monitor = StressMonitor(config())
         assertEquals(null, monitor.personalBaseline())
