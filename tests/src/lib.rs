@@ -39,3 +39,22 @@ pub fn median(v: &mut [f64]) -> f64 {
         (v[n / 2 - 1] + v[n / 2]) / 2.0
     }
 }
+
+/// The stress updates of a monitor's events, each with the window observation it came from.
+pub fn stress_updates(
+    events: &[stressbeat_core::monitor::MonitorEvent],
+) -> Vec<(
+    &stressbeat_core::engine::StressUpdate,
+    &stressbeat_core::engine::WindowObservation,
+)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            stressbeat_core::monitor::MonitorEvent::Stress {
+                update,
+                observation,
+            } => Some((update, observation)),
+            _ => None,
+        })
+        .collect()
+}

@@ -222,16 +222,7 @@ fn rr_log_replays_as_a_heart_rate_only_strap() {
     assert_eq!(s.rr.len(), rows.len(), "every interval stored");
     assert!(s.ecg.is_empty());
     // 7.6 min: a window every 5 s after the first 30 s
-    let windows: Vec<_> = events
-        .iter()
-        .filter_map(|e| match e {
-            MonitorEvent::Stress {
-                update,
-                observation,
-            } => Some((update, observation)),
-            _ => None,
-        })
-        .collect();
+    let windows = stressbeat_e2e::stress_updates(&events);
     assert!((80..=88).contains(&windows.len()), "{}", windows.len());
     let model = windows
         .iter()

@@ -151,16 +151,7 @@ fn heart_rate_only_strap_is_scored_from_its_rr_intervals() {
         !events.iter().any(|e| matches!(e, MonitorEvent::Ecg(_))),
         "no ECG was asked for"
     );
-    let updates: Vec<_> = events
-        .iter()
-        .filter_map(|e| match e {
-            MonitorEvent::Stress {
-                update,
-                observation,
-            } => Some((update, observation)),
-            _ => None,
-        })
-        .collect();
+    let updates = stressbeat_e2e::stress_updates(&events);
     // windows every 5 s from the first interval, as for ECG
     assert!(
         (150..=165).contains(&updates.len()),
