@@ -421,6 +421,11 @@ impl StressEngine {
         ));
     }
 
+    /// Whether a calibration is running.
+    pub fn is_calibrating(&self) -> bool {
+        self.state.calibration.is_some()
+    }
+
     /// Abandon a running calibration (the previous baseline stays).
     pub fn cancel_calibration(&mut self) {
         self.state.calibration = None;

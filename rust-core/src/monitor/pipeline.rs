@@ -356,30 +356,41 @@ impl Pipeline {
         }
     }
 
+    /// Analyse the closed windows in one batch; while a calibration runs, one at a time, so the
+    /// windows after it completes are scored against the new baseline.
     fn analyze_pending(&mut self, out: &mut Vec<MonitorEvent>) {
-        if self.windows.is_empty() {
-            return;
-        }
-        let baseline = self
-            .engines
-            .lock()
-            .ok()
-            .and_then(|e| e.stress.baseline_features().map(<[f32]>::to_vec));
-        self.observations.clear();
-        self.analyzer
-            .analyze(&self.windows, baseline.as_deref(), &mut self.observations);
-        self.report_degradations(out);
-        let Ok(mut engines) = self.engines.lock() else {
-            self.windows.clear();
-            return;
-        };
-        for observation in self.observations.drain(..) {
-            let update = engines.stress.update(&observation);
-            self.windows_scored += 1;
-            out.push(MonitorEvent::Stress {
-                update,
-                observation,
-            });
+        let mut from = 0;
+        while from < self.windows.len() {
+            let Ok((baseline, calibrating)) = self.engines.lock().map(|e| {
+                let b = e.stress.baseline_features().map(<[f32]>::to_vec);
+                (b, e.stress.is_calibrating())
+            }) else {
+                break;
+            };
+            let to = if calibrating {
+                from + 1
+            } else {
+                self.windows.len()
+            };
+            self.observations.clear();
+            self.analyzer.analyze(
+                &self.windows[from..to],
+                baseline.as_deref(),
+                &mut self.observations,
+            );
+            self.report_degradations(out);
+            let Ok(mut engines) = self.engines.lock() else {
+                break;
+            };
+            for observation in self.observations.drain(..) {
+                let update = engines.stress.update(&observation);
+                self.windows_scored += 1;
+                out.push(MonitorEvent::Stress {
+                    update,
+                    observation,
+                });
+            }
+            from = to;
         }
         self.windows.clear();
     }
