@@ -317,18 +317,19 @@ fn peaks(args: &RecordingArgs) -> Result<(), String> {
 
 fn hrv(args: &RecordingArgs) -> Result<(), String> {
     let opts = args.analysis_options();
-    let summary = match args.load_input()? {
-        Input::Recording(rec) => analysis::analyze(&rec, &opts),
+    let (summary, rr_log) = match args.load_input()? {
+        Input::Recording(rec) => (analysis::analyze(&rec, &opts), false),
         Input::RrLog(log) => {
             let name = args.path.file_stem().map(|n| n.to_string_lossy());
-            analysis::analyze_rr_log(name.as_deref().unwrap_or_default(), &log, &opts)
+            let name = name.as_deref().unwrap_or_default();
+            (analysis::analyze_rr_log(name, &log, &opts), true)
         }
-    }
-    .map_err(|e| args.error(e))?;
+    };
+    let summary = summary.map_err(|e| args.error(e))?;
     if args.json {
         return print_json(&summary);
     }
-    if summary.sampling_rate_hz > 0.0 {
+    if !rr_log {
         println!(
             "{}: {} at {} Hz, {:.1} s analysed, {} beats, {:.0} % of the signal usable",
             summary.record_name,

@@ -223,7 +223,10 @@ pub fn analyze_rr_log(
         .map(|(e, _)| e.rr_ms)
         .collect();
     let hrv = hrv::analyze_rr(&rr).ok();
-    let corrections = hrv::clean_rr(&rr).1.total();
+    let corrections = match &hrv {
+        Some(h) => h.correction.total(),
+        None => hrv::clean_rr(&rr).1.total(),
+    };
     let usable_fraction = hrv::rr_usable_fraction(&rr, corrections, to - from);
     Ok(RecordingSummary {
         record_name: name.to_owned(),

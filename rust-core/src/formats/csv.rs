@@ -77,10 +77,7 @@ pub fn parse(text: &str, opts: &CsvOptions) -> Result<Signal, CsvError> {
     let (header_line, header) = lines
         .next()
         .ok_or_else(|| ParseError::at_line(1, "no header row"))?;
-    let delimiter = [',', ';', '\t']
-        .into_iter()
-        .max_by_key(|&d| header.matches(d).count())
-        .unwrap_or(',');
+    let delimiter = delimiter(header);
     let mut row = Row::default();
     row.split(header, delimiter)
         .map_err(|e| ParseError::at_line(header_line, e))?;
@@ -281,6 +278,14 @@ fn parse_number(s: &str, delimiter: char) -> Option<f64> {
         Err(_) => return None,
     };
     v.is_finite().then_some(v)
+}
+
+/// The delimiter of a header line: `,`, `;` or tab, whichever it has most of.
+pub(crate) fn delimiter(header: &str) -> char {
+    [',', ';', '\t']
+        .into_iter()
+        .max_by_key(|&d| header.matches(d).count())
+        .unwrap_or(',')
 }
 
 /// The column name without a unit suffix: `ECG (uV)`, `ecg [mV]`, `ecg_uv` → `ECG`, `ecg`.

@@ -12,7 +12,7 @@
 //!   Rate Service's range), a time within ±10¹¹ s.
 //! - A text is an RR log ([`is_rr_log`]) when its header names an RR column and no ECG column.
 
-use super::csv::time_unit_s;
+use super::csv::{delimiter, time_unit_s};
 use crate::error::ParseError;
 use crate::protocol::hrs::interval_ends;
 
@@ -47,13 +47,6 @@ fn words(name: &str) -> Vec<String> {
         .filter(|w| !w.is_empty())
         .map(str::to_owned)
         .collect()
-}
-
-fn delimiter(header: &str) -> char {
-    [',', ';', '\t']
-        .into_iter()
-        .max_by_key(|d| header.matches(*d).count())
-        .unwrap_or(',')
 }
 
 /// Longest interval, ms (the Heart Rate Service's 16-bit 1/1024 s field).

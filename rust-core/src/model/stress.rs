@@ -105,6 +105,8 @@ pub struct StressModel {
     feature_index: Vec<usize>,
     /// Per model feature: whether the output depends on it (`required_features`).
     required: Vec<bool>,
+    /// Whether it scores RR-only windows ([`scores_rr_windows`]).
+    scores_rr: bool,
     fallback: HrvFallback,
 }
 
@@ -135,13 +137,16 @@ impl StressModel {
                 })
             })
             .collect::<Result<_, _>>()?;
-        Ok(Self {
+        let mut model = Self {
             loaded,
             channels,
             feature_index,
             required,
+            scores_rr: false,
             fallback,
-        })
+        };
+        model.scores_rr = scores_rr_windows(&model.required_features(), &model.channels);
+        Ok(model)
     }
 
     /// Load `path` (`.onnx`) and the `.json` beside it.
@@ -276,7 +281,7 @@ impl StressModel {
     /// Whether it scores RR-only windows (it depends on RR features only and draws no ECG
     /// image; see [`scores_rr_windows`]).
     pub fn scores_rr_windows(&self) -> bool {
-        scores_rr_windows(&self.required_features(), &self.channels)
+        self.scores_rr
     }
 
     /// Whether it scores `w`: [`StressWindow::is_scorable`], and for an RR-only window

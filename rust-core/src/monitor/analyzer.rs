@@ -13,8 +13,7 @@ use crate::model::{BeatClass, BeatClassifier, HrvFallback, StressModel};
 use crate::model_input::MODEL_RATE_HZ;
 use crate::model_input::beat::{BeatContext, beat_inputs_after};
 use crate::model_input::stress::{
-    HRV_FEATURE_NAMES, StressWindowConfig, WindowRenderer, rr_window, scores_rr_windows,
-    stress_windows,
+    HRV_FEATURE_NAMES, StressWindowConfig, WindowRenderer, rr_window, stress_windows,
 };
 
 /// The stress model as the analyzer uses it.
@@ -23,8 +22,8 @@ pub trait StressScorer: Send + Sync {
     fn name(&self) -> String;
     /// Image channels per window, in input order.
     fn image_channels(&self) -> Vec<Channel>;
-    /// The [`HRV_FEATURE_NAMES`] indices its output depends on (the others may be NaN).
-    fn required_features(&self) -> Vec<usize>;
+    /// Whether it scores RR-only windows (no ECG; see `model_input::stress::scores_rr_windows`).
+    fn scores_rr_windows(&self) -> bool;
     /// Stress probability per window: `images` = per window the channels' `IMAGE_PIXELS` bytes;
     /// `features` = per window the [`HRV_FEATURE_NAMES`] values; `baseline` the person's.
     fn predict(
@@ -56,7 +55,7 @@ pub struct ModelAnalyzer {
     fallback: Option<std::sync::Arc<dyn FallbackScorer>>,
     beats: Option<std::sync::Arc<dyn BeatTyper>>,
     channels: Vec<Channel>,
-    /// Whether the stress model scores RR-only windows ([`scores_rr_windows`]).
+    /// Whether the stress model scores RR-only windows.
     scores_rr_windows: bool,
     renderer: WindowRenderer,
     images: Vec<u8>,
@@ -92,9 +91,7 @@ impl ModelAnalyzer {
             .as_ref()
             .map(|s| s.image_channels())
             .unwrap_or_default();
-        let scores_rr_windows = stress
-            .as_ref()
-            .is_some_and(|s| scores_rr_windows(&s.required_features(), &channels));
+        let scores_rr_windows = stress.as_ref().is_some_and(|s| s.scores_rr_windows());
         Self {
             stress,
             fallback,
@@ -279,8 +276,8 @@ impl StressScorer for StressModel {
         StressModel::image_channels(self).to_vec()
     }
 
-    fn required_features(&self) -> Vec<usize> {
-        StressModel::required_features(self)
+    fn scores_rr_windows(&self) -> bool {
+        StressModel::scores_rr_windows(self)
     }
 
     fn predict(

@@ -2,9 +2,9 @@
 //! most chest straps, and a Polar H10 without PMD.
 //!
 //! RR values carry no timestamp and arrive 1-4 s late: where each ends is
-//! [`crate::protocol::hrs::interval_ends`]. Windows of `window_s` every `step_s` (the ECG path's grid, started at
-//! the first interval) close `lag_s` after their end on the strap's clock; a window that holds no
-//! interval (the strap was silent or had no skin contact) is skipped, not emitted.
+//! [`crate::protocol::hrs::interval_ends`]. Windows of `window_s` every `step_s` (the ECG path's
+//! grid, started at the first interval) close `lag_s` after their end on the strap's clock; a
+//! window that holds no interval (the strap was silent or had no skin contact) is skipped.
 
 use std::collections::VecDeque;
 
