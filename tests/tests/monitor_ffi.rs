@@ -133,6 +133,42 @@ fn faults_gaps_reach_listeners_and_history() {
     ));
 }
 
+/// A strap that refuses the ECG stream (another app holds it) is reported once to the status
+/// listener, and stress updates go on from its RR intervals.
+#[test]
+fn refused_ecg_stream_is_reported_and_scored_from_rr() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = StressMonitor::new(config(&dir.path().join("h.db"))).unwrap();
+    let log = Arc::new(Log::default());
+    let _a = m.subscribe_status(log.clone());
+    let _b = m.subscribe_stress(log.clone());
+    m.start(simulator(4.0, "ecgrefused=2m/110s")).unwrap();
+    m.wait_until_finished().unwrap();
+    let refused = log
+        .status
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(
+            |s| matches!(s, MonitorStatus::EcgUnusable { reason } if reason.contains("refused")),
+        )
+        .count();
+    assert_eq!(refused, 1);
+    let stress = log.stress.lock().unwrap();
+    let t0 = stress.first().unwrap().window_start_ms;
+    // the ECG stops at 2 min: windows ending from 2:40 on are the strap's RR windows
+    let late: Vec<_> = stress
+        .iter()
+        .filter(|u| u.at_ms - t0 >= 160_000 && u.hr_bpm.is_some())
+        .collect();
+    assert!(late.len() >= 10, "{} updates after 2:40", late.len());
+    assert!(
+        late.iter().filter(|u| u.score.is_some()).count() * 10 >= late.len() * 9,
+        "{late:?}"
+    );
+    m.shutdown().unwrap();
+}
+
 /// A calibration as the apps see it: progress on each window, then the outcome; the baseline
 /// is then queryable, survives the monitor, and a second calibration can be cancelled.
 #[test]

@@ -6,7 +6,9 @@
 //! (`stress_windows`, `select_baseline`, `score_windows`, as `stressbeat stress --baseline`), and
 //! the two paths' windows are compared. Every subject is in the stress model's training data: this
 //! checks the RR-only path (windowing, quality, features, the baseline without R/T amplitudes),
-//! not the model.
+//! not the model. A second run sends the rest recording's ECG as well, as an H10 whose ECG stream
+//! then stops while its heart rate goes on: the task is scored from RR against the baseline the
+//! ECG windows calibrated.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::VecDeque;
@@ -24,6 +26,7 @@ use stressbeat_core::model::{HrvFallback, ModelSignal, StressModel};
 use stressbeat_core::model_input::stress::{StressWindowConfig, select_baseline, stress_windows};
 use stressbeat_core::monitor::analyzer::ModelAnalyzer;
 use stressbeat_core::monitor::{Engines, MonitorEvent, Pipeline, PipelineConfig, SessionInfo};
+use stressbeat_core::sensor::replay::recording_events;
 use stressbeat_core::sensor::{SensorEvent, SensorSource};
 use stressbeat_e2e::{dataset, median};
 
@@ -38,6 +41,8 @@ struct Scored {
     end_s: f64,
     hr_bpm: Option<f32>,
     p: Option<f32>,
+    /// A window of RR intervals (no R/T amplitude).
+    rr_only: bool,
 }
 
 fn span(path: &Path, from_s: Option<f64>, to_s: Option<f64>) -> stressbeat_core::analysis::EcgSpan {
@@ -52,7 +57,7 @@ fn span(path: &Path, from_s: Option<f64>, to_s: Option<f64>) -> stressbeat_core:
 
 /// Heart Rate Measurement notifications of a recording starting at `t0_s` of the session: RR
 /// values in 1/1024 s units, delivered on the next whole second after the beat.
-fn notifications(path: &Path, t0_s: f64, out: &mut Vec<SensorEvent>) {
+fn notifications(path: &Path, t0_s: f64, out: &mut Vec<(i64, SensorEvent)>) {
     let s = span(path, None, None);
     let fs = s.sampling_rate_hz;
     let peaks = detect_peaks(&s.samples_mv, fs);
@@ -63,25 +68,26 @@ fn notifications(path: &Path, t0_s: f64, out: &mut Vec<SensorEvent>) {
     }
     for (sec, rr_ms) in by_second.into_iter().enumerate() {
         let bpm = rr_ms.last().map_or(0, |rr| (60_000.0 / rr).round() as u16);
-        out.push(SensorEvent::HeartRate {
-            at_ms: ((t0_s + sec as f64) * 1000.0).round() as i64,
-            bpm,
-            rr_ms,
-            contact: Some(true),
-        });
+        let at_ms = ((t0_s + sec as f64) * 1000.0).round() as i64;
+        out.push((
+            at_ms,
+            SensorEvent::HeartRate {
+                at_ms,
+                bpm,
+                rr_ms,
+                contact: Some(true),
+            },
+        ));
     }
 }
 
 /// Hands over the events due by each poll.
-struct Scripted(VecDeque<SensorEvent>);
+struct Scripted(VecDeque<(i64, SensorEvent)>);
 
 impl SensorSource for Scripted {
     fn poll(&mut self, now_ms: i64, out: &mut Vec<SensorEvent>) -> bool {
-        while let Some(SensorEvent::HeartRate { at_ms, .. }) = self.0.front() {
-            if *at_ms > now_ms {
-                break;
-            }
-            out.extend(self.0.pop_front());
+        while self.0.front().is_some_and(|(at, _)| *at <= now_ms) {
+            out.extend(self.0.pop_front().map(|(_, e)| e));
         }
         !self.0.is_empty()
     }
@@ -89,20 +95,27 @@ impl SensorSource for Scripted {
     fn stop(&mut self, _now_ms: i64) {}
 }
 
-/// The RR-only path: rest (calibrating over its first 60 s), a pause, the task. `polled`: the
-/// source is polled every 250 ms as by the monitor's worker; else every event is handed over at
-/// once, so windows close in batches (as in a fast replay).
-fn rr_path(rest: &Path, task: &Path, polled: bool) -> Vec<Scored> {
+/// The monitor on the RR-only path: rest (calibrating over its first 60 s), a pause, the task.
+/// `polled`: the source is polled every 250 ms as by the monitor's worker; else every event is
+/// handed over at once, so windows close in batches (as in a fast replay). `rest_ecg`: the rest
+/// recording's ECG is sent too (its windows are then ECG windows).
+fn monitor_path(rest: &Path, task: &Path, polled: bool, rest_ecg: bool) -> Vec<Scored> {
     let rest_s = span(rest, None, None).duration_s();
     let mut events = Vec::new();
     notifications(rest, 0.0, &mut events);
     let task_t0 = rest_s + PAUSE_S;
     notifications(task, task_t0, &mut events);
+    if rest_ecg {
+        let rec = load_recording(rest, &LoadOptions::default()).unwrap();
+        events.extend(recording_events(&rec).unwrap());
+        events.sort_by_key(|(at, _)| *at);
+    }
 
     let config = EngineConfig {
         baseline: BaselineConfig {
-            // the ECG path's baseline is the windows inside the first 60 s: 7 of them
-            min_calibration_windows: 5,
+            // the ECG path's baseline: the admissible windows inside the first 60 s (7 windows;
+            // RR windows all pass the quality gate, ECG windows need not)
+            min_calibration_windows: if rest_ecg { 1 } else { 5 },
             rolling_enabled: false,
             ..BaselineConfig::default()
         },
@@ -151,11 +164,7 @@ fn rr_path(rest: &Path, task: &Path, polled: bool) -> Vec<Scored> {
             pipeline.step(&mut source, now, &mut out);
         }
     } else {
-        for ev in events {
-            let SensorEvent::HeartRate { at_ms, .. } = &ev else {
-                unreachable!()
-            };
-            let now = *at_ms;
+        for (now, ev) in events {
             pipeline.handle(ev, now, &mut out);
         }
     }
@@ -182,6 +191,7 @@ fn rr_path(rest: &Path, task: &Path, polled: bool) -> Vec<Scored> {
                 },
                 hr_bpm: o.hr_bpm,
                 p: o.model_probability,
+                rr_only: o.features[7].is_nan() && o.features[8].is_nan(),
             }
         })
         .collect()
@@ -216,17 +226,28 @@ fn ecg_path(rest: &Path, task: &Path) -> Option<Vec<Scored>> {
             end_s: w.end_s + offset,
             hr_bpm: w.features[0].is_finite().then_some(w.features[0]),
             p,
+            rr_only: false,
         }));
     }
     Some(out)
 }
 
-#[test]
-fn eegmat_rr_only_windows_score_as_the_ecg_windows() {
-    let Some(dir) = dataset("eegmat") else {
-        return;
-    };
-    let mut subjects: Vec<String> = std::fs::read_dir(&dir)
+/// What the monitor's windows gave against the ECG path's, over the EEGMAT subjects.
+#[derive(Debug, Default)]
+struct Agreement {
+    subjects: usize,
+    matched: usize,
+    ecg_scored: usize,
+    both: usize,
+    agree: usize,
+    median_dhr: f64,
+}
+
+/// Runs every subject through [`monitor_path`] and [`ecg_path`] and matches their windows (ends
+/// within 2.5 s); with `rest_ecg`, only the task's windows, which must all be RR windows, while
+/// the rest's must all be ECG windows (ending on the ECG path's 5 s grid).
+fn agreement(dir: &Path, rest_ecg: bool) -> Agreement {
+    let mut subjects: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .filter_map(|e| {
             let name = e.unwrap().file_name().into_string().ok()?;
@@ -235,10 +256,9 @@ fn eegmat_rr_only_windows_score_as_the_ecg_windows() {
         .collect();
     subjects.sort();
     assert_eq!(subjects.len(), 26, "{subjects:?}");
-    let (mut matched, mut ecg_scored, mut both, mut agree) = (0, 0, 0, 0);
+    let mut a = Agreement::default();
     let mut dhr = Vec::new();
     let mut dp = Vec::new();
-    let mut compared = 0;
     for s in &subjects {
         let rest = dir.join(format!("{s}_1.edf"));
         let task = dir.join(format!("{s}_2.edf"));
@@ -246,10 +266,30 @@ fn eegmat_rr_only_windows_score_as_the_ecg_windows() {
             eprintln!("{s}: no baseline window in the first 60 s of ECG (as in the model card)");
             continue;
         };
-        compared += 1;
-        let rr = rr_path(&rest, &task, true);
-        for e in ecg {
-            let Some(r) = rr
+        a.subjects += 1;
+        let rest_s = span(&rest, None, None).duration_s();
+        let mut monitor = monitor_path(&rest, &task, true, rest_ecg);
+        if rest_ecg {
+            // ECG stops at the end of the rest; RR windows ending after it take over
+            let (task_windows, rest_windows): (Vec<Scored>, Vec<Scored>) =
+                monitor.into_iter().partition(|w| w.end_s > rest_s);
+            let on_ecg_grid = |w: &Scored| {
+                let k = (w.end_s - 30.0) / 5.0;
+                (k - k.round()).abs() < 0.01
+            };
+            // windows starting after the 60 s of calibration
+            let expected = ((rest_s - BASELINE_S - 30.0) / 5.0) as usize;
+            assert!(
+                rest_windows.len() >= expected,
+                "{s}: {} rest windows",
+                rest_windows.len()
+            );
+            assert!(rest_windows.iter().all(on_ecg_grid), "{s}: rest from ECG");
+            assert!(task_windows.iter().all(|w| w.rr_only), "{s}: task from RR");
+            monitor = task_windows;
+        }
+        for e in ecg.iter().filter(|e| !rest_ecg || e.end_s > rest_s + 1.0) {
+            let Some(r) = monitor
                 .iter()
                 .filter(|r| (r.end_s - e.end_s).abs() <= 2.5)
                 .min_by(|a, b| {
@@ -260,33 +300,87 @@ fn eegmat_rr_only_windows_score_as_the_ecg_windows() {
             else {
                 continue;
             };
-            matched += 1;
-            if let (Some(a), Some(b)) = (e.hr_bpm, r.hr_bpm) {
-                dhr.push(f64::from((a - b).abs()));
+            a.matched += 1;
+            if let (Some(x), Some(y)) = (e.hr_bpm, r.hr_bpm) {
+                dhr.push(f64::from((x - y).abs()));
             }
             if let Some(pe) = e.p {
-                ecg_scored += 1;
+                a.ecg_scored += 1;
                 if let Some(pr) = r.p {
-                    both += 1;
-                    agree += usize::from((pe >= 0.5) == (pr >= 0.5));
+                    a.both += 1;
+                    a.agree += usize::from((pe >= 0.5) == (pr >= 0.5));
                     dp.push(f64::from((pe - pr).abs()));
                 }
             }
         }
     }
-    let med_dhr = median(&mut dhr);
-    let med_dp = median(&mut dp);
+    a.median_dhr = median(&mut dhr);
     eprintln!(
-        "{compared} subjects, {matched} matched windows: ECG path scored {ecg_scored}, RR path scored \
-         {both} of those; decisions agree in {agree} ({:.1} %); median |ΔHR| {med_dhr:.2} bpm, \
-         median |Δp| {med_dp:.3}",
-        100.0 * agree as f64 / both.max(1) as f64
+        "{} subjects, {} matched windows: ECG path scored {}, the monitor {} of those; decisions \
+         agree in {} ({:.1} %); median |ΔHR| {:.2} bpm, median |Δp| {:.3}",
+        a.subjects,
+        a.matched,
+        a.ecg_scored,
+        a.both,
+        a.agree,
+        100.0 * a.agree as f64 / a.both.max(1) as f64,
+        a.median_dhr,
+        median(&mut dp)
     );
-    assert!(compared >= 24, "{compared} subjects with a baseline");
-    assert!(matched > compared * 25, "{matched} matched windows");
-    assert!(both * 10 >= ecg_scored * 9, "{both} of {ecg_scored}");
-    assert!(agree * 100 >= both * 90, "{agree} of {both} agree");
-    assert!(med_dhr < 1.0, "median |ΔHR| {med_dhr}");
+    a
+}
+
+#[test]
+fn eegmat_rr_only_windows_score_as_the_ecg_windows() {
+    let Some(dir) = dataset("eegmat") else {
+        return;
+    };
+    let a = agreement(&dir, false);
+    assert!(a.subjects >= 24, "{} subjects with a baseline", a.subjects);
+    assert!(a.matched > a.subjects * 25, "{} matched windows", a.matched);
+    assert!(
+        a.both * 10 >= a.ecg_scored * 9,
+        "{} of {}",
+        a.both,
+        a.ecg_scored
+    );
+    assert!(
+        a.agree * 100 >= a.both * 90,
+        "{} of {} agree",
+        a.agree,
+        a.both
+    );
+    assert!(a.median_dhr < 1.0, "median |ΔHR| {}", a.median_dhr);
+}
+
+/// The ECG stream stops after the rest while heart rate goes on: the task's RR windows, scored
+/// against the baseline the rest's ECG windows calibrated, decide as the ECG path does.
+#[test]
+fn eegmat_task_after_the_ecg_stopped_scores_from_rr_as_from_ecg() {
+    let Some(dir) = dataset("eegmat") else {
+        return;
+    };
+    let a = agreement(&dir, true);
+    assert!(a.subjects >= 24, "{} subjects with a baseline", a.subjects);
+    // 60 s of task: 7 windows each
+    assert!(
+        a.matched >= a.subjects * 7,
+        "{} matched task windows",
+        a.matched
+    );
+    assert!(
+        a.both * 10 >= a.ecg_scored * 9,
+        "{} of {}",
+        a.both,
+        a.ecg_scored
+    );
+    assert!(
+        a.agree * 100 >= a.both * 90,
+        "{} of {} agree",
+        a.agree,
+        a.both
+    );
+    assert!(a.median_dhr < 1.0, "median |ΔHR| {}", a.median_dhr);
 }
 
 /// Windows that close together (a fast replay hands the pipeline many at once) are scored as when
@@ -302,8 +396,8 @@ fn windows_closed_in_one_batch_score_as_when_polled() {
         let task = dir.join(format!("{s}_2.edf"));
         let p = |v: Vec<Scored>| v.iter().map(|w| (w.end_s, w.p)).collect::<Vec<_>>();
         let (polled, batched) = (
-            p(rr_path(&rest, &task, true)),
-            p(rr_path(&rest, &task, false)),
+            p(monitor_path(&rest, &task, true, false)),
+            p(monitor_path(&rest, &task, false, false)),
         );
         assert!(polled.len() > 30, "{s}: {} windows", polled.len());
         assert_eq!(polled, batched, "{s}");

@@ -6,14 +6,16 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use stressbeat_core::engine::{AlertEngine, AlertPolicy, EngineConfig, ScoreSource, StressEngine};
+use stressbeat_core::engine::{
+    AlertEngine, AlertPolicy, EngineConfig, ScoreSource, StressEngine, WindowObservation,
+};
 use stressbeat_core::history::{MemoryHistory, SessionStart, SourceKind};
 use stressbeat_core::model::{BeatClassifier, HrvFallback, StressModel};
 use stressbeat_core::monitor::analyzer::ModelAnalyzer;
 use stressbeat_core::monitor::sources::simulator_source;
 use stressbeat_core::monitor::{
-    Engines, EventKind, Monitor, MonitorEvent, Pacing, Parts, PipelineConfig, SessionInfo,
-    SimulatorSpec, WindowAnalyzer,
+    Degradation, Engines, EventKind, Monitor, MonitorEvent, Pacing, Parts, PipelineConfig,
+    SessionInfo, SimulatorSpec, WindowAnalyzer,
 };
 use stressbeat_core::sensor::{ConnectionState, GapCause};
 use stressbeat_core::sim::ecgsyn::StressEpisode;
@@ -192,6 +194,116 @@ fn heart_rate_only_strap_is_scored_from_its_rr_intervals() {
     let s = &h.sessions[0];
     assert_eq!(s.windows.len(), updates.len());
     assert!(s.rr.len() > 14 * 60 - 60, "{} RR stored", s.rr.len());
+}
+
+/// An H10 whose ECG stream stops and is refused for 4 minutes (another app holds it) while its
+/// heart rate goes on: the strap's RR intervals score those minutes, and ECG takes over again
+/// when the strap accepts a start. No span is scored twice and windows stay in time order.
+#[test]
+fn refused_ecg_stream_is_scored_from_rr_until_ecg_returns() {
+    let spec = SimulatorSpec {
+        minutes: 16.0,
+        seed: 7,
+        stress: vec![StressEpisode {
+            start_s: 360.0,
+            duration_s: 300.0,
+            intensity: 1.0,
+        }],
+        faults: FaultConfig::parse("ecgrefused=8m/4m").unwrap(),
+        noisy: false,
+        heart_rate_only: false,
+    };
+    let (events, history, _) = run(&spec);
+    let refusals: Vec<_> = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                MonitorEvent::Degraded(Degradation::EcgUnusable { reason }) if reason.contains("refused")
+            )
+        })
+        .collect();
+    assert_eq!(refusals.len(), 1, "reported once: {refusals:?}");
+    let ecg_at = |t_s: f64| {
+        events.iter().any(|e| {
+            matches!(e, MonitorEvent::Ecg(c)
+                if ((c.first_sample_ms - T0 as f64) / 1000.0 - t_s).abs() < 2.0
+                    && c.samples_mv.iter().any(|v| v.is_finite()))
+        })
+    };
+    assert!(
+        ecg_at(470.0) && !ecg_at(600.0) && ecg_at(900.0),
+        "ECG away from 8 to 12-13 min"
+    );
+
+    let updates = stressbeat_e2e::stress_updates(&events);
+    let t = |ms: i64| (ms - T0) as f64 / 1000.0;
+    // RR windows have no R/T amplitude
+    let rr_only = |o: &WindowObservation| o.features[7].is_nan() && o.features[8].is_nan();
+    let (rr, ecg): (Vec<_>, Vec<_>) = updates.iter().partition(|(_, o)| rr_only(o));
+    let rr_ends: Vec<f64> = rr.iter().map(|(_, o)| t(o.end_ms)).collect();
+    eprintln!(
+        "{} ECG windows, {} RR windows from {:.0} to {:.0} s",
+        ecg.len(),
+        rr.len(),
+        rr_ends.first().unwrap(),
+        rr_ends.last().unwrap()
+    );
+    // ECG stops at 480 s; the strap accepts a start again between 720 and 780 s
+    assert!(
+        rr_ends.iter().all(|&e| (480.0..=790.0).contains(&e)),
+        "{rr_ends:?}"
+    );
+    assert!(rr.len() >= 40, "{} RR windows", rr.len());
+    assert!(
+        rr_ends[0] < 495.0,
+        "the RR windows take over within 15 s: {}",
+        rr_ends[0]
+    );
+    let scored_rr = rr.iter().filter(|(u, _)| u.score.is_some()).count();
+    assert!(
+        scored_rr * 10 >= rr.len() * 9,
+        "{scored_rr} of {} RR windows scored",
+        rr.len()
+    );
+    assert!(
+        ecg.iter()
+            .any(|(u, o)| t(o.end_ms) > 840.0 && u.score.is_some()),
+        "ECG windows are scored again"
+    );
+    // one window per end, in time order, whatever its source
+    let ends: Vec<i64> = updates.iter().map(|(_, o)| o.end_ms).collect();
+    assert!(ends.windows(2).all(|p| p[0] < p[1]), "{ends:?}");
+    let longest = ends.windows(2).map(|p| p[1] - p[0]).max().unwrap();
+    assert!(
+        longest <= 40_000,
+        "longest step between windows {longest} ms"
+    );
+    // the episode (6-11 min) is seen in the RR minutes as in the ECG ones
+    let (before, rr_stress) = (
+        mean(&stress_scores(&events, 120.0, 355.0)),
+        mean(&stress_scores(&events, 520.0, 660.0)),
+    );
+    eprintln!("mean score before {before:.1}, during the episode from RR {rr_stress:.1}");
+    assert!(
+        rr_stress > before + 25.0,
+        "before {before:.1}, RR {rr_stress:.1}"
+    );
+
+    let h = history.lock().unwrap();
+    let s = &h.sessions[0];
+    assert_eq!(s.windows.len(), updates.len());
+    // the strap's RR is stored while the ECG is away (about 4-5 minutes of beats)
+    let stored_in = |from_s: f64, to_s: f64| {
+        s.rr.iter()
+            .filter(|&&(at_ms, _)| (from_s..to_s).contains(&t(at_ms)))
+            .count()
+    };
+    assert!(
+        stored_in(500.0, 700.0) > 150,
+        "{} RR stored",
+        stored_in(500.0, 700.0)
+    );
 }
 
 #[test]

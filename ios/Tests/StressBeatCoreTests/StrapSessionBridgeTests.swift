@@ -17,6 +17,8 @@ final class FakeH10: BleTransport, @unchecked Sendable {
     var session: StrapSession?
     var commands: [BleCommand] = []
     var now: Int64 = 0
+    /// Answer every ECG start with status 12, "invalid state" (another app holds the stream).
+    var refuseEcg = false
 
     func execute(command: BleCommand) {
         commands.append(command)
@@ -33,7 +35,8 @@ final class FakeH10: BleTransport, @unchecked Sendable {
                 try? s.onNotification(characteristicUuid: cpUuid,
                                       value: Data([0xF0, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01, 0x82, 0x00, 0x01, 0x01, 0x0E, 0x00]), atMs: now)
             } else if v == startEcg {
-                try? s.onNotification(characteristicUuid: cpUuid, value: Data([0xF0, 0x02, 0x00, 0x00, 0x00]), atMs: now)
+                try? s.onNotification(characteristicUuid: cpUuid,
+                                      value: Data([0xF0, 0x02, 0x00, refuseEcg ? 12 : 0x00, 0x00]), atMs: now)
             } else if v == stopEcg {
                 try? s.onNotification(characteristicUuid: cpUuid, value: Data([0xF0, 0x03, 0x00, 0x00, 0x00]), atMs: now)
             }
@@ -137,6 +140,40 @@ final class StrapSessionBridgeTests: XCTestCase {
         XCTAssertEqual(h10.controlPointWrites(), [getEcgSettings, startEcg])
     }
 
+    /// A strap that refuses the ECG stream keeps its link: heart rate flows, the app is told, and
+    /// the start is asked again a minute later.
+    func testRefusedEcgStreamKeepsHeartRateAndAsksAgain() throws {
+        let h10 = FakeH10()
+        h10.refuseEcg = true
+        let session = StrapSession(transport: h10, ecg: true)
+        h10.session = session
+        try session.start(nowMs: 0)
+        XCTAssertEqual(try session.state(), .streaming)
+        XCTAssertFalse(h10.commands.contains(.disconnect))
+        let refused: [UInt8] = try session.pollEvents().compactMap {
+            if case let .ecgRefused(_, status) = $0 { return status }
+            return nil
+        }
+        XCTAssertEqual(refused, [12])
+        h10.commands.removeAll()
+        let hr = Data([0x10, 0x3C, 0x00, 0x04])
+        for t in stride(from: Int64(1000), through: 59000, by: 1000) {
+            h10.now = t
+            try session.onNotification(characteristicUuid: "00002a37-0000-1000-8000-00805f9b34fb", value: hr, atMs: t)
+            try session.tick(nowMs: t)
+        }
+        XCTAssertEqual(h10.controlPointWrites(), [])
+        h10.refuseEcg = false
+        h10.now = 60500
+        try session.tick(nowMs: 60500)
+        XCTAssertEqual(h10.controlPointWrites(), [startEcg])
+        XCTAssertTrue(try session.pollEvents().contains {
+            if case .streamStarted = $0 { return true }
+            return false
+        })
+        XCTAssertEqual(try session.state(), .streaming)
+    }
+
     /// A strap with the Heart Rate Service only (most chest straps; an H10 without PMD): the app
     /// hands the monitor raw Heart Rate Measurement notifications (a real H10 log's intervals,
     /// re-encoded in 1/1024 s) and gets stress scores computed from the RR intervals.
@@ -192,6 +229,7 @@ final class StrapSessionBridgeTests: XCTestCase {
     static let allTests = [
         ("testHandshakeThenRealFramesDecoded", testHandshakeThenRealFramesDecoded),
         ("testLinkLossReconnectsAndRestartsEcg", testLinkLossReconnectsAndRestartsEcg),
+        ("testRefusedEcgStreamKeepsHeartRateAndAsksAgain", testRefusedEcgStreamKeepsHeartRateAndAsksAgain),
         ("testHeartRateOnlyStrapIsScoredByTheMonitor", testHeartRateOnlyStrapIsScoredByTheMonitor),
     ]
 }

@@ -409,7 +409,8 @@ pub enum MonitorStatus {
         /// Why.
         reason: String,
     },
-    /// The source's ECG cannot be analysed (e.g. an unsupported sampling rate).
+    /// The source's ECG cannot be analysed (an unsupported sampling rate), or the strap refused
+    /// the ECG stream: stress then comes from its RR intervals until ECG returns.
     EcgUnusable {
         /// Why.
         reason: String,

@@ -67,7 +67,8 @@ pub enum Degradation {
         /// Short reason without paths or data.
         reason: String,
     },
-    /// The source's sampling rate could not be handled (e.g. no resampler): no ECG analysis.
+    /// No ECG analysis: the source's sampling rate could not be handled (e.g. no resampler), or
+    /// the strap refused the ECG stream (then scored from its RR intervals until ECG returns).
     EcgUnusable {
         /// Short reason.
         reason: String,

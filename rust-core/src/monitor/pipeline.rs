@@ -86,10 +86,17 @@ pub struct Pipeline {
     last_ms: i64,
     last_flush_ms: i64,
     storage_failed: bool,
-    /// ECG seen in this session (then RR comes from the ECG, else from the strap).
-    ecg_seen: bool,
-    /// Windows of the strap's RR intervals, until ECG is seen.
+    /// Time of the latest ECG sample (Unix ms).
+    ecg_until_ms: Option<i64>,
+    /// Windows of the strap's RR intervals, where there is no ECG.
     rr_windows: RrWindows,
+    /// End of the latest ECG window and of the latest RR window handed to analysis (Unix ms):
+    /// each kind takes over only after the other's last window, so windows reach the engine in
+    /// time order and no span is scored twice.
+    ecg_windows_until_ms: i64,
+    rr_windows_until_ms: i64,
+    /// A refused ECG stream was reported (again once ECG has come back).
+    ecg_refusal_reported: bool,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -137,8 +144,11 @@ impl Pipeline {
             last_ms: 0,
             last_flush_ms: 0,
             storage_failed: false,
-            ecg_seen: false,
+            ecg_until_ms: None,
             rr_windows: RrWindows::new(&cfg),
+            ecg_windows_until_ms: i64::MIN,
+            rr_windows_until_ms: i64::MIN,
+            ecg_refusal_reported: false,
         })
     }
 
@@ -207,10 +217,9 @@ impl Pipeline {
         let off = self.offset_ms;
         match ev {
             SensorEvent::Ecg(chunk) => {
-                if !self.ecg_seen {
-                    self.ecg_seen = true;
-                    self.rr_windows.clear();
-                }
+                self.ecg_refusal_reported = false;
+                let last = (chunk.last_sample_ms() + off as f64).round() as i64;
+                self.ecg_until_ms = Some(self.ecg_until_ms.map_or(last, |t| t.max(last)));
                 self.front.push_chunk(&chunk, out);
                 self.store_raw_ecg(&chunk, out);
                 self.close_due_windows(out);
@@ -240,10 +249,8 @@ impl Pipeline {
                 rr_ms,
                 contact,
             } => {
-                if !self.ecg_seen {
-                    self.rr_windows.push(at_ms, &rr_ms, contact);
-                    self.close_rr_windows(false, out);
-                }
+                self.rr_windows.push(at_ms, &rr_ms, contact);
+                self.close_rr_windows(at_ms + off, false, out);
                 out.push(MonitorEvent::HeartRate(HeartRateUpdate {
                     at_ms: at_ms + off,
                     bpm: f64::from(bpm),
@@ -256,6 +263,18 @@ impl Pipeline {
                 at_ms: at_ms + off,
                 percent,
             }),
+            SensorEvent::EcgRefused { status, .. } => {
+                if !self.ecg_refusal_reported {
+                    self.ecg_refusal_reported = true;
+                    log::warn!("monitor: the strap refused the ECG stream; heart rate only");
+                    out.push(MonitorEvent::Degraded(Degradation::EcgUnusable {
+                        reason: format!(
+                            "the strap refused the ECG stream (status {status}); stress comes \
+                             from its RR intervals until it streams ECG again"
+                        ),
+                    }));
+                }
+            }
             SensorEvent::Contact { .. }
             | SensorEvent::TimestampJump { .. }
             | SensorEvent::StreamStarted { .. } => {}
@@ -269,9 +288,7 @@ impl Pipeline {
         self.front.finish(out);
         // no more signal will come: the windows waiting for their lag close now
         self.close_windows_until(self.front.next_index(), out);
-        if !self.ecg_seen {
-            self.close_rr_windows(true, out);
-        }
+        self.close_rr_windows(self.last_ms, true, out);
         self.analyze_pending(out);
         self.after(first, self.last_ms, out);
         if let Some(h) = self.history.clone() {
@@ -331,10 +348,18 @@ impl Pipeline {
             let new_from = peaks.partition_point(|&p| p < new_from_rel);
             self.classified_until = end;
             self.front.peaks.forget_before(start + self.step_len);
+            let (start_ms, end_ms) = (
+                self.front.time_of(start).round() as i64,
+                self.front.time_of(end).round() as i64,
+            );
+            if end_ms <= self.rr_windows_until_ms {
+                continue; // scored from the strap's RR while the ECG was away
+            }
+            self.ecg_windows_until_ms = end_ms;
             self.windows.push(WindowSignal {
                 start_index: start,
-                start_ms: self.front.time_of(start).round() as i64,
-                end_ms: self.front.time_of(end).round() as i64,
+                start_ms,
+                end_ms,
                 samples_mv: samples,
                 peaks,
                 new_from,
@@ -347,13 +372,43 @@ impl Pipeline {
         }
     }
 
-    /// Close the RR-only windows that are due (all of them when `finish`).
-    fn close_rr_windows(&mut self, finish: bool, out: &mut Vec<MonitorEvent>) {
-        self.rr_windows
-            .close(finish, self.offset_ms, &mut self.windows);
+    /// Close the RR windows that are due (all of them when `finish`); `now_ms` (Unix) is the
+    /// latest notification's time. While ECG streams they are skipped; once it has been away for
+    /// the lag and a step, the ECG windows it left waiting close, then RR windows ending after the
+    /// last ECG sample take over.
+    fn close_rr_windows(&mut self, now_ms: i64, finish: bool, out: &mut Vec<MonitorEvent>) {
+        let away_ms = ((self.cfg.lag_s + self.cfg.step_s) * 1000.0).round() as i64;
+        let ecg_until = self.ecg_until_ms.unwrap_or(i64::MIN);
+        if self.ecg_until_ms.is_some() {
+            if now_ms.saturating_sub(ecg_until) < away_ms {
+                self.rr_windows
+                    .close(finish, self.offset_ms, |_, _| true, &mut self.windows);
+                return;
+            }
+            self.close_windows_until(self.front.next_index(), out);
+        }
+        let after = self.ecg_windows_until_ms.max(ecg_until);
+        let first = self.windows.len();
+        self.rr_windows.close(
+            finish,
+            self.offset_ms,
+            |_, end| end <= after,
+            &mut self.windows,
+        );
+        if let Some(w) = self.windows[first..].last() {
+            self.rr_windows_until_ms = w.end_ms;
+        }
         if self.windows.len() >= self.cfg.max_batch {
             self.analyze_pending(out);
         }
+    }
+
+    /// Whether ECG streamed within the lag before Unix time `at_ms` (the strap's RR is then not
+    /// stored).
+    fn ecg_at(&self, at_ms: i64) -> bool {
+        let lag_ms = (self.cfg.lag_s * 1000.0).round() as i64;
+        self.ecg_until_ms
+            .is_some_and(|t| t >= at_ms.saturating_sub(lag_ms))
     }
 
     /// Analyse the closed windows in one batch; while a calibration runs, one at a time, so the
@@ -473,7 +528,7 @@ impl Pipeline {
                             },
                         ),
                         MonitorEvent::HeartRate(hr)
-                            if (hr.source == HeartRateSource::Ecg) == self.ecg_seen =>
+                            if hr.source == HeartRateSource::Ecg || !self.ecg_at(hr.at_ms) =>
                         {
                             // RR i ends at `at_ms` minus the intervals after it.
                             let mut at = hr.at_ms as f64;

@@ -1,10 +1,12 @@
-//! Analysis windows of a strap that sends only RR intervals (Heart Rate Service, no ECG stream):
-//! most chest straps, and a Polar H10 without PMD.
+//! Analysis windows of the strap's RR intervals (Heart Rate Service) where there is no ECG: most
+//! chest straps, a Polar H10 without PMD, and an H10 whose ECG stream stopped while its heart rate
+//! goes on.
 //!
 //! RR values carry no timestamp and arrive 1-4 s late: where each ends is
 //! [`crate::protocol::hrs::interval_ends`]. Windows of `window_s` every `step_s` (the ECG path's
 //! grid, started at the first interval) close `lag_s` after their end on the strap's clock; a
-//! window that holds no interval (the strap was silent or had no skin contact) is skipped.
+//! window that holds no interval (the strap was silent or had no skin contact), or that the
+//! caller skips (it holds ECG), is left out.
 
 use std::collections::VecDeque;
 
@@ -47,13 +49,6 @@ impl RrWindows {
         }
     }
 
-    /// Forget everything (the session switched to ECG).
-    pub fn clear(&mut self) {
-        self.intervals.clear();
-        self.next_end_ms = None;
-        self.latest_ms = f64::NEG_INFINITY;
-    }
-
     /// The intervals (ms, oldest first) of one notification received at `at_ms` (source clock).
     /// Intervals without skin contact (`contact` = `Some(false)`) or not finite and positive are
     /// left out: the window they fall in has less coverage.
@@ -74,8 +69,15 @@ impl RrWindows {
     }
 
     /// Append to `out` the windows ending `lag_s` or more before the latest notification (at or
-    /// before it when `finish`). `offset_ms` turns source ms into Unix ms.
-    pub fn close(&mut self, finish: bool, offset_ms: i64, out: &mut Vec<WindowSignal>) {
+    /// before it when `finish`), except those `skip(start, end)` (Unix ms) rejects. `offset_ms`
+    /// turns source ms into Unix ms.
+    pub fn close(
+        &mut self,
+        finish: bool,
+        offset_ms: i64,
+        skip: impl Fn(i64, i64) -> bool,
+        out: &mut Vec<WindowSignal>,
+    ) {
         let Some(mut end) = self.next_end_ms else {
             return;
         };
@@ -98,22 +100,28 @@ impl RrWindows {
                 end = next;
                 continue;
             }
-            let rr_ms: Vec<f64> = self
-                .intervals
-                .iter()
-                .take_while(|&&(e, _)| e < end)
-                .map(|&(_, rr)| rr)
-                .collect();
-            out.push(WindowSignal {
-                start_index: 0,
-                start_ms: (start + offset_ms as f64).round() as i64,
-                end_ms: (end + offset_ms as f64).round() as i64,
-                samples_mv: Vec::new(),
-                peaks: Vec::new(),
-                new_from: 0,
-                clean: Vec::new(),
-                rr_ms,
-            });
+            let (start_ms, end_ms) = (
+                (start + offset_ms as f64).round() as i64,
+                (end + offset_ms as f64).round() as i64,
+            );
+            if !skip(start_ms, end_ms) {
+                let rr_ms: Vec<f64> = self
+                    .intervals
+                    .iter()
+                    .take_while(|&&(e, _)| e < end)
+                    .map(|&(_, rr)| rr)
+                    .collect();
+                out.push(WindowSignal {
+                    start_index: 0,
+                    start_ms,
+                    end_ms,
+                    samples_mv: Vec::new(),
+                    peaks: Vec::new(),
+                    new_from: 0,
+                    clean: Vec::new(),
+                    rr_ms,
+                });
+            }
             if end + self.step_ms <= end {
                 break;
             }
@@ -138,10 +146,10 @@ pub fn log_windows(log: &[RrEntry], cfg: &PipelineConfig) -> Vec<StressWindow> {
         } = ev
         {
             windows.push(at_ms, &rr_ms, contact);
-            windows.close(false, 0, &mut cut);
+            windows.close(false, 0, |_, _| false, &mut cut);
         }
     }
-    windows.close(true, 0, &mut cut);
+    windows.close(true, 0, |_, _| false, &mut cut);
     let origin = cut.first().map_or(0, |w| w.start_ms);
     cut.iter()
         .map(|w| {
@@ -160,7 +168,7 @@ mod tests {
 
     fn windows(rr: &mut RrWindows, finish: bool) -> Vec<WindowSignal> {
         let mut out = Vec::new();
-        rr.close(finish, 1_000_000, &mut out);
+        rr.close(finish, 1_000_000, |_, _| false, &mut out);
         out
     }
 

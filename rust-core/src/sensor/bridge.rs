@@ -282,6 +282,11 @@ pub enum SensorEventRecord {
         at_ms: i64,
         jump_ms: i64,
     },
+    /// The strap refused the ECG stream (status of its reply); heart rate goes on.
+    EcgRefused {
+        at_ms: i64,
+        status: u8,
+    },
     StreamStarted {
         at_ms: i64,
         sample_rate_hz: u16,
@@ -324,6 +329,7 @@ impl From<SensorEvent> for SensorEventRecord {
                 cause: cause.into(),
             },
             SensorEvent::TimestampJump { at_ms, jump_ms } => Self::TimestampJump { at_ms, jump_ms },
+            SensorEvent::EcgRefused { at_ms, status } => Self::EcgRefused { at_ms, status },
             SensorEvent::StreamStarted {
                 at_ms,
                 sample_rate_hz,

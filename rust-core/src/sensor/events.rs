@@ -99,6 +99,9 @@ pub enum SensorEvent {
     /// The sensor clock jumped by `jump_ms` relative to the phone clock (e.g. reset after power
     /// down); sample times were re-aligned to the phone clock.
     TimestampJump { at_ms: i64, jump_ms: i64 },
+    /// The strap refused the ECG stream (`status` of its reply, e.g. 12 "invalid state" when
+    /// another app holds it): heart rate goes on, the start is asked again later.
+    EcgRefused { at_ms: i64, status: u8 },
     /// The stream sampling settings in use (after the start was accepted).
     StreamStarted {
         at_ms: i64,

@@ -9,7 +9,9 @@
 //! features lack ECG) streams heart rate only.
 //!
 //! Every awaited reply has a deadline checked in [`Session::tick`]; a step is retried
-//! `max_retries` times, then the link is dropped and re-established. Link loss → reconnect with
+//! `max_retries` times, then the link is dropped and re-established. A strap that answers but
+//! refuses the ECG stream (an error status, e.g. another app holds it) is not dropped: it streams
+//! heart rate only ([`SensorEvent::EcgRefused`]) and the start is retried every `ecg_retry_ms`. Link loss → reconnect with
 //! exponential backoff (seeded jitter) and resume (re-subscribe, restart ECG); the samples lost are
 //! reported as a [`SensorEvent::Gap`]. The stream is always stopped (`03 00`) before a deliberate
 //! disconnect and on [`Session::stop`].
@@ -59,6 +61,8 @@ pub struct SessionConfig {
     pub reorder_depth: usize,
     /// A sensor-vs-phone elapsed-time mismatch above this is a clock jump (or a corrupt frame).
     pub jump_threshold_ms: i64,
+    /// While the strap refuses the ECG stream, ask again this often (heart rate goes on).
+    pub ecg_retry_ms: i64,
     /// Nominal ECG rate requested.
     pub ecg_rate_hz: u16,
     pub ecg_resolution: u16,
@@ -80,6 +84,7 @@ impl Default for SessionConfig {
             max_reconnect_attempts: None,
             reorder_depth: 2,
             jump_threshold_ms: 3_000,
+            ecg_retry_ms: 60_000,
             ecg_rate_hz: 130,
             ecg_resolution: 14,
         }
@@ -149,6 +154,8 @@ pub struct Session {
     mtu: u16,
     pmd: bool,
     ecg_started: bool,
+    /// When to ask again for the ECG stream the strap refused.
+    ecg_retry_at: Option<i64>,
     rate: u16,
     resolution: u16,
     expect_disconnect: bool,
@@ -177,6 +184,7 @@ impl Session {
             mtu: 23,
             pmd: false,
             ecg_started: false,
+            ecg_retry_at: None,
             rate,
             resolution,
             expect_disconnect: false,
@@ -204,7 +212,7 @@ impl Session {
     pub fn next_deadline(&self) -> Option<i64> {
         let silence = (self.state == ConnectionState::Streaming)
             .then_some(self.last_data_ms + self.cfg.silence_timeout_ms);
-        [self.deadline, self.reconnect_at, silence]
+        [self.deadline, self.reconnect_at, silence, self.ecg_retry_at]
             .into_iter()
             .flatten()
             .min()
@@ -240,6 +248,7 @@ impl Session {
         self.step = Step::Nothing;
         self.deadline = None;
         self.reconnect_at = None;
+        self.ecg_retry_at = None;
         self.flush_frames();
         self.set_state(ConnectionState::Stopped);
     }
@@ -314,6 +323,17 @@ impl Session {
                 now_ms - self.last_data_ms
             );
             self.drop_link(now_ms, GapCause::LinkLost);
+            return;
+        }
+        if let Some(t) = self.ecg_retry_at
+            && now_ms >= t
+            && self.state == ConnectionState::Streaming
+        {
+            // One try, heart rate going on: a refusal or no answer waits for the next.
+            self.ecg_retry_at = None;
+            self.cmd_write(decode::start_ecg_command(self.rate, self.resolution));
+            self.await_step(Step::Start, now_ms);
+            self.retries = self.cfg.max_retries;
         }
     }
 
@@ -426,6 +446,7 @@ impl Session {
 
     fn lost(&mut self, at: i64, cause: GapCause) {
         self.ecg_started = false;
+        self.ecg_retry_at = None;
         self.step = Step::Nothing;
         self.deadline = None;
         self.flush_frames();
@@ -475,6 +496,13 @@ impl Session {
             self.expect_disconnect = true;
             self.commands.push_back(TransportCommand::Disconnect);
             self.lost(now, GapCause::LinkLost);
+            return;
+        }
+        if self.state == ConnectionState::Streaming {
+            // A retry of a refused ECG stream went unanswered; heart rate goes on.
+            self.step = Step::Nothing;
+            self.deadline = None;
+            self.ecg_retry_at = Some(now + self.cfg.ecg_retry_ms);
             return;
         }
         if self.retries > self.cfg.max_retries {
@@ -616,7 +644,7 @@ impl Session {
         match (self.step, opcode) {
             (Step::Settings, 0x01) => {
                 if status != 0 {
-                    self.retry_or_reconnect(at);
+                    self.refused(at, status);
                     return;
                 }
                 self.rate = pick(&rates, self.cfg.ecg_rate_hz);
@@ -643,10 +671,27 @@ impl Session {
                     });
                     self.retry_or_reconnect(at);
                 }
-                _ => self.retry_or_reconnect(at),
+                _ => self.refused(at, status),
             },
             _ => {}
         }
+    }
+
+    /// The strap answered an ECG request with an error `status`: retry; after `max_retries`, it
+    /// streams heart rate only and the start is asked again in `ecg_retry_ms`.
+    fn refused(&mut self, at: i64, status: u8) {
+        self.retries += 1;
+        if self.retries <= self.cfg.max_retries {
+            let r = self.retries;
+            self.resend(self.step, at);
+            self.retries = r;
+            return;
+        }
+        log::debug!("sensor: the strap refused the ECG stream (status {status}); heart rate only");
+        self.events
+            .push_back(SensorEvent::EcgRefused { at_ms: at, status });
+        self.ecg_retry_at = Some(at + self.cfg.ecg_retry_ms);
+        self.streaming(at);
     }
 
     fn restart_stream(&mut self, at: i64) {
@@ -1026,6 +1071,78 @@ mod tests {
         s.handle(cp(1_050, &H10_START_REPLY));
         assert_eq!(s.state(), &ConnectionState::Streaming);
         assert_eq!(s.stats().stream_restarts, 1);
+    }
+
+    /// A strap that answers "invalid state" to every start (another app holds the stream) keeps
+    /// its link and streams heart rate; the start is asked again every `ecg_retry_ms`.
+    #[test]
+    fn refused_ecg_stream_streams_heart_rate_and_asks_again() {
+        const INVALID_STATE: [u8; 5] = [0xF0, 0x02, 0x00, 12, 0x00];
+        let mut s = configured(512);
+        s.drain_commands();
+        for at in [40, 50, 60] {
+            assert!(
+                !s.events
+                    .iter()
+                    .any(|e| matches!(e, SensorEvent::EcgRefused { .. }))
+            );
+            s.handle(cp(at, &INVALID_STATE));
+        }
+        let c = s.drain_commands();
+        assert_eq!(writes(&c).len(), 2, "two retries");
+        assert!(!c.contains(&TransportCommand::Disconnect));
+        assert_eq!(s.state(), &ConnectionState::Streaming);
+        assert!(s.events.iter().any(|e| *e
+            == SensorEvent::EcgRefused {
+                at_ms: 60,
+                status: 12
+            }));
+        // heart rate keeps the link alive; ECG frames are not expected
+        let heart_rate = |s: &mut Session, from: i64, to: i64| {
+            for t in (from..to).step_by(1_000) {
+                s.handle(ev(
+                    t,
+                    TransportEventKind::Notification {
+                        characteristic: Characteristic::HeartRateMeasurement,
+                        value: vec![0x10, 60, 0x00, 0x04],
+                    },
+                ));
+                s.tick(t + 500);
+            }
+        };
+        heart_rate(&mut s, 1_000, 60_000);
+        assert_eq!(s.state(), &ConnectionState::Streaming);
+        assert!(
+            s.drain_commands().is_empty(),
+            "nothing asked before a minute"
+        );
+        s.tick(60_060);
+        assert_eq!(
+            writes(&s.drain_commands()),
+            [decode::start_ecg_command(130, 14)]
+        );
+        // refused again: one try only, then another minute
+        s.handle(cp(60_100, &INVALID_STATE));
+        assert!(s.drain_commands().is_empty());
+        assert_eq!(s.ecg_retry_at, Some(120_100));
+        heart_rate(&mut s, 61_000, 120_000);
+        // unanswered: heart rate still goes on, no reconnect
+        s.tick(120_100);
+        assert_eq!(writes(&s.drain_commands()).len(), 1);
+        heart_rate(&mut s, 120_000, 185_000);
+        assert_eq!(s.state(), &ConnectionState::Streaming);
+        assert_eq!(s.stats().reconnects, 0);
+        // the unanswered try timed out at 125.5 s (a tick): the next one a minute later
+        assert_eq!(s.ecg_retry_at, Some(185_500));
+        s.tick(185_500);
+        assert_eq!(writes(&s.drain_commands()).len(), 1);
+        s.handle(cp(185_600, &H10_START_REPLY));
+        assert!(
+            s.events
+                .iter()
+                .any(|e| matches!(e, SensorEvent::StreamStarted { .. }))
+        );
+        assert_eq!(s.state(), &ConnectionState::Streaming);
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //!   can predict them): disconnects (the link drops; the strap stops streaming and needs a start
 //!   after reconnecting, like a real H10), power-downs (link down, then the sensor clock restarts
 //!   at 2019-01-01), lead-off (contact bits "no contact", flat ECG), silence (the strap stops
-//!   replying and notifying while the link stays up), sensor timestamp jumps, clock drift.
+//!   replying and notifying while the link stays up), a refused ECG stream (the strap stops it
+//!   and answers every start with "invalid state" while heart rate goes on, as when another app
+//!   holds it), sensor timestamp jumps, clock drift.
 //!
 //! Every fault injected is written to the log with its phone time and length, and for data faults
 //! the generator samples it concerned, so tests can check that each gap is reported with its length.
@@ -59,6 +61,7 @@ pub struct FaultConfig {
     pub power_down: Option<Periodic>,
     pub leadoff: Option<Periodic>,
     pub silent: Option<Periodic>,
+    pub ecg_refused: Option<Periodic>,
 }
 
 /// A bad `--faults` spec.
@@ -74,9 +77,9 @@ impl fmt::Display for FaultSpecError {
 impl std::error::Error for FaultSpecError {}
 
 /// Spec syntax, e.g. `loss=5%,dup=1%,reorder=0.5%,corrupt=0.1%,jump=30m,drift=50ppm,
-/// disconnect=2m/10s,powerdown=1h/20s,leadoff=5m/20s,silent=10m/30s`.
+/// disconnect=2m/10s,powerdown=1h/20s,leadoff=5m/20s,silent=10m/30s,ecgrefused=10m/3m`.
 pub const SPEC_HELP: &str = "comma-separated key=value: loss|dup|reorder|corrupt=P% (per PMD frame), \
-jump=EVERY (sensor timestamp jump), drift=Nppm, disconnect|powerdown|leadoff|silent=EVERY/FOR; \
+jump=EVERY (sensor timestamp jump), drift=Nppm, disconnect|powerdown|leadoff|silent|ecgrefused=EVERY/FOR; \
 durations like 500ms, 10s, 2m, 1h";
 
 impl FaultConfig {
@@ -106,6 +109,7 @@ impl FaultConfig {
                 "powerdown" | "reset" => c.power_down = Some(parse_periodic(v)?),
                 "leadoff" => c.leadoff = Some(parse_periodic(v)?),
                 "silent" => c.silent = Some(parse_periodic(v)?),
+                "ecgrefused" => c.ecg_refused = Some(parse_periodic(v)?),
                 _ => return Err(FaultSpecError(format!("unknown fault `{k}`"))),
             }
         }
@@ -197,6 +201,8 @@ pub enum FaultKind {
     LeadOff,
     /// The strap stopped replying and notifying, link up.
     Silent,
+    /// The strap stopped the ECG stream and refused to start it (heart rate went on).
+    EcgRefused,
     /// Samples generated while streaming was on but never sent (link down, silence, stream
     /// stopped by the link loss): `first_sample`/`n_samples` say which.
     SamplesNotSent,

@@ -237,6 +237,8 @@ pub struct SimStrap {
     /// Off the body for longer than [`OFF_BODY_LINK_DROP_MS`]: the strap dropped the link.
     off_body_asleep: bool,
     silent: Option<usize>,
+    /// In an `ecg_refused` window: the stream is stopped and starts are refused.
+    ecg_refused: bool,
     /// Index of the open window record per scheduled kind (disconnect, power, leadoff).
     open_records: [Option<usize>; 3],
 }
@@ -291,6 +293,7 @@ impl SimStrap {
             lead_off_since: None,
             off_body_asleep: false,
             silent: None,
+            ecg_refused: false,
             open_records: [None; 3],
             cfg,
         }
@@ -442,6 +445,8 @@ impl SimStrap {
             (0x02, 0x00) => {
                 if self.mtu < MIN_ECG_MTU {
                     status(10)
+                } else if self.ecg_refused {
+                    status(12)
                 } else if self.streaming {
                     status(6)
                 } else if v != START_ECG {
@@ -651,6 +656,32 @@ impl SimStrap {
                 self.silent = Some(i);
             }
             (None, Some(_)) => self.silent = None,
+            _ => {}
+        }
+        let refused = f
+            .ecg_refused
+            .and_then(|p| p.window_at(t - self.cfg.start_ms));
+        match (refused, self.ecg_refused) {
+            (Some((s, e)), false) => {
+                self.ecg_refused = true;
+                self.record(FaultKind::EcgRefused, s, e - s);
+                if self.streaming {
+                    self.streaming = false;
+                    self.frame_len = 0;
+                    if self.connected && self.subs.cp {
+                        // "the device stopped the ECG stream" (an indication starting 01)
+                        self.push(
+                            t + 1,
+                            None,
+                            TransportEventKind::Notification {
+                                characteristic: Characteristic::PmdControlPoint,
+                                value: vec![0x01, 0x00],
+                            },
+                        );
+                    }
+                }
+            }
+            (None, true) => self.ecg_refused = false,
             _ => {}
         }
         if let (Some(j), Some(every)) = (self.next_jump_ms, f.jump_every_ms)

@@ -34,6 +34,8 @@ class StrapSessionBridgeTest {
         lateinit var session: StrapSession
         val commands = mutableListOf<BleCommand>()
         var now = 0L
+        /** Answer every ECG start with status 12, "invalid state" (another app holds the stream). */
+        var refuseEcg = false
 
         override fun execute(command: BleCommand) {
             commands += command
@@ -49,7 +51,8 @@ class StrapSessionBridgeTest {
                     when {
                         v.contentEquals(GET_ECG_SETTINGS) -> session.onNotification(
                             CP, bytes(0xF0, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01, 0x82, 0x00, 0x01, 0x01, 0x0E, 0x00), now)
-                        v.contentEquals(START_ECG) -> session.onNotification(CP, bytes(0xF0, 0x02, 0x00, 0x00, 0x00), now)
+                        v.contentEquals(START_ECG) -> session.onNotification(
+                            CP, bytes(0xF0, 0x02, 0x00, if (refuseEcg) 12 else 0x00, 0x00), now)
                         v.contentEquals(STOP_ECG) -> session.onNotification(CP, bytes(0xF0, 0x03, 0x00, 0x00, 0x00), now)
                     }
                 }
@@ -141,6 +144,37 @@ class StrapSessionBridgeTest {
         assertEquals(ConnectionStateRecord.Streaming, session.state())
         assertEquals(BleCommand.Connect, h10.commands.first())
         assertEquals(listOf(GET_ECG_SETTINGS.toList(), START_ECG.toList()), writes(h10.commands))
+    }
+
+    /**
+     * A strap that refuses the ECG stream keeps its link: heart rate flows, the app is told once
+     * per refusal, and the start is asked again a minute later.
+     */
+    @Test
+    fun refusedEcgStreamKeepsHeartRateAndAsksAgain() {
+        val h10 = FakeH10().apply { refuseEcg = true }
+        val session = StrapSession(h10, true)
+        h10.session = session
+        session.start(0)
+        assertEquals(ConnectionStateRecord.Streaming, session.state())
+        assertTrue(h10.commands.none { it is BleCommand.Disconnect }, "${h10.commands}")
+        val refused = session.pollEvents().filterIsInstance<SensorEventRecord.EcgRefused>()
+        assertEquals(listOf(12.toUByte()), refused.map { it.status })
+        h10.commands.clear()
+        for (t in 1_000L..59_000L step 1_000L) {
+            h10.now = t
+            session.onNotification(HEART_RATE, bytes(0x10, 0x3C, 0x00, 0x04), t)
+            session.tick(t)
+        }
+        assertTrue(writes(h10.commands).isEmpty(), "nothing asked within the minute")
+        assertEquals(59, session.pollEvents().filterIsInstance<SensorEventRecord.HeartRate>().size)
+        h10.refuseEcg = false
+        h10.now = 60_500
+        session.onNotification(HEART_RATE, bytes(0x10, 0x3C, 0x00, 0x04), 60_000)
+        session.tick(60_500)
+        assertEquals(listOf(START_ECG.toList()), writes(h10.commands))
+        assertTrue(session.pollEvents().any { it is SensorEventRecord.StreamStarted })
+        assertEquals(ConnectionStateRecord.Streaming, session.state())
     }
 
     @Test
