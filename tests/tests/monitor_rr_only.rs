@@ -41,6 +41,8 @@ struct Scored {
     end_s: f64,
     hr_bpm: Option<f32>,
     p: Option<f32>,
+    /// The HRV fallback's stress probability.
+    fallback: Option<f32>,
     /// A window of RR intervals (no R/T amplitude).
     rr_only: bool,
 }
@@ -191,6 +193,7 @@ fn monitor_path(rest: &Path, task: &Path, polled: bool, rest_ecg: bool) -> Vec<S
                 },
                 hr_bpm: o.hr_bpm,
                 p: o.model_probability,
+                fallback: o.fallback_probability,
                 rr_only: o.features[7].is_nan() && o.features[8].is_nan(),
             }
         })
@@ -201,6 +204,7 @@ fn monitor_path(rest: &Path, task: &Path, polled: bool, rest_ecg: bool) -> Vec<S
 /// same for the task; `None` when the first 60 s hold no admissible baseline window.
 fn ecg_path(rest: &Path, task: &Path) -> Option<Vec<Scored>> {
     let model = StressModel::embedded().unwrap();
+    let fallback = HrvFallback::embedded().unwrap();
     let windows_of = |s: &ModelSignal| {
         stress_windows(
             &s.samples_130hz,
@@ -222,11 +226,17 @@ fn ecg_path(rest: &Path, task: &Path) -> Option<Vec<Scored>> {
         let p = model
             .score_windows(&s.samples_130hz, &w, Some(&baseline))
             .unwrap();
-        out.extend(w.iter().zip(p).map(|(w, p)| Scored {
-            end_s: w.end_s + offset,
-            hr_bpm: w.features[0].is_finite().then_some(w.features[0]),
-            p,
-            rr_only: false,
+        out.extend(w.iter().zip(p).map(|(w, p)| {
+            Scored {
+                end_s: w.end_s + offset,
+                hr_bpm: w.features[0].is_finite().then_some(w.features[0]),
+                p,
+                fallback: w
+                    .is_scorable()
+                    .then(|| fallback.probability(&w.features, Some(&baseline)))
+                    .flatten(),
+                rr_only: false,
+            }
         }));
     }
     Some(out)
@@ -240,6 +250,10 @@ struct Agreement {
     ecg_scored: usize,
     both: usize,
     agree: usize,
+    /// The same for the HRV fallback's decisions.
+    fallback_ecg_scored: usize,
+    fallback_both: usize,
+    fallback_agree: usize,
     median_dhr: f64,
 }
 
@@ -304,6 +318,14 @@ fn agreement(dir: &Path, rest_ecg: bool) -> Agreement {
             if let (Some(x), Some(y)) = (e.hr_bpm, r.hr_bpm) {
                 dhr.push(f64::from((x - y).abs()));
             }
+            if let Some(fe) = e.fallback {
+                a.fallback_ecg_scored += 1;
+                if let Some(fr) = r.fallback {
+                    a.fallback_both += 1;
+                    let t = HrvFallback::embedded().unwrap().threshold();
+                    a.fallback_agree += usize::from((fe >= t) == (fr >= t));
+                }
+            }
             if let Some(pe) = e.p {
                 a.ecg_scored += 1;
                 if let Some(pr) = r.p {
@@ -327,7 +349,31 @@ fn agreement(dir: &Path, rest_ecg: bool) -> Agreement {
         a.median_dhr,
         median(&mut dp)
     );
+    eprintln!(
+        "HRV fallback: ECG path scored {}, the monitor {} of those; decisions agree in {} ({:.1} %)",
+        a.fallback_ecg_scored,
+        a.fallback_both,
+        a.fallback_agree,
+        100.0 * a.fallback_agree as f64 / a.fallback_both.max(1) as f64
+    );
     a
+}
+
+/// The HRV fallback (used when the model cannot be) scores RR windows too, its amplitude terms
+/// at their training mean, and decides as on the ECG windows.
+fn assert_fallback_agrees(a: &Agreement) {
+    assert!(
+        a.fallback_both * 10 >= a.fallback_ecg_scored * 9,
+        "fallback: {} of {}",
+        a.fallback_both,
+        a.fallback_ecg_scored
+    );
+    assert!(
+        a.fallback_agree * 100 >= a.fallback_both * 90,
+        "fallback: {} of {} agree",
+        a.fallback_agree,
+        a.fallback_both
+    );
 }
 
 #[test]
@@ -351,6 +397,7 @@ fn eegmat_rr_only_windows_score_as_the_ecg_windows() {
         a.both
     );
     assert!(a.median_dhr < 1.0, "median |ΔHR| {}", a.median_dhr);
+    assert_fallback_agrees(&a);
 }
 
 /// The ECG stream stops after the rest while heart rate goes on: the task's RR windows, scored
@@ -381,6 +428,7 @@ fn eegmat_task_after_the_ecg_stopped_scores_from_rr_as_from_ecg() {
         a.both
     );
     assert!(a.median_dhr < 1.0, "median |ΔHR| {}", a.median_dhr);
+    assert_fallback_agrees(&a);
 }
 
 /// Windows that close together (a fast replay hands the pipeline many at once) are scored as when

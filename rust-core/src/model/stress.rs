@@ -12,7 +12,7 @@ use super::{
 use crate::{
     error::Result,
     imaging::Channel,
-    model_input::stress::{StressWindow, WindowRenderer, scores_rr_windows},
+    model_input::stress::{RR_FEATURES, StressWindow, WindowRenderer, scores_rr_windows},
 };
 
 /// Windows per tract run (bounds the image buffer: 64 × channels × 128² f32).
@@ -78,7 +78,9 @@ impl HrvFallback {
 
     /// Stress probability from one window's features (in [`CORE_VOCABULARY`]`.hrv_features`
     /// order) and the person's baseline (same order; `None` = the population baseline).
-    /// `None` when a feature it needs is not finite.
+    /// `None` when an RR feature it uses is not finite. A feature only ECG gives (the R/T
+    /// amplitudes: a window of a strap's RR intervals, or a baseline learnt from one) that is
+    /// not finite, in the window or the baseline, takes its training mean: its term is 0.
     pub fn probability(&self, features: &[f32], baseline: Option<&[f32]>) -> Option<f32> {
         let baseline = baseline.unwrap_or(&self.population_baseline);
         let mut logit = self.spec.intercept;
@@ -86,6 +88,9 @@ impl HrvFallback {
             let mut x = f64::from(*features.get(i)?);
             if self.spec.baseline_relative[j] {
                 x -= f64::from(*baseline.get(i)?);
+            }
+            if !x.is_finite() && i >= RR_FEATURES {
+                continue;
             }
             logit += self.spec.coef[j] * (x - self.spec.mean[j]) / self.spec.std[j];
         }
