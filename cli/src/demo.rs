@@ -264,8 +264,13 @@ fn print_summary(d: &SessionDetail, counts: &LiveCounts, wall_s: f64, what: &str
     let s = &d.summary;
     let minutes = s.duration_ms as f64 / 60_000.0;
     println!("\n== {what}: {minutes:.1} min in {wall_s:.1} s");
+    let from_rr = if d.rr_only_windows > 0 {
+        format!(", {} from the strap's RR intervals", d.rr_only_windows)
+    } else {
+        String::new()
+    };
     println!(
-        "windows {} ({} scored), RR intervals {}, ECG samples {}, gaps {}, alerts {}",
+        "windows {} ({} scored{from_rr}), RR intervals {}, ECG samples {}, gaps {}, alerts {}",
         s.windows, counts.scored, s.rr_intervals, s.ecg_samples, s.gaps, s.alerts
     );
     let f = |v: Option<f64>, unit: &str| v.map_or_else(|| "-".into(), |x| format!("{x:.1}{unit}"));

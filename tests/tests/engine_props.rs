@@ -64,6 +64,7 @@ fn observation() -> impl Strategy<Value = (i64, WindowObservation)> {
                         q: q % 3 + if q % 97 == 0 { q } else { 0 },
                     },
                     features,
+                    rr_only: q % 2 == 0,
                 };
                 (dt, w)
             },

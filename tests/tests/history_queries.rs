@@ -66,6 +66,7 @@ fn window(end: i64, k: i64, state: &str) -> WindowRecord {
             fusion: 0,
             unknown: 0,
         },
+        rr_only: k % 2 == 1,
     }
 }
 
@@ -370,13 +371,13 @@ fn csv_export_of_windows_and_rr() {
     assert_eq!(h.export_windows_csv(s, &mut out).unwrap(), 3);
     let rows = parse_csv(std::str::from_utf8(&out).unwrap());
     assert_eq!(rows.len(), 4);
-    assert_eq!(rows[0].len(), 21);
+    assert_eq!(rows[0].len(), 22);
     assert_eq!(
         &rows[0][..5],
         ["session_id", "start_utc", "end_utc", "start_ms", "end_ms"]
     );
     let r = &rows[1];
-    assert_eq!(r.len(), 21);
+    assert_eq!(r.len(), 22);
     assert_eq!(r[1], "2026-11-21T00:00:00.250Z");
     assert_eq!(r[2], "2026-11-21T00:01:00.250Z");
     assert_eq!(r[4], (T0 + 60_250).to_string());
@@ -387,6 +388,13 @@ fn csv_export_of_windows_and_rr() {
     assert_eq!(r[col("scored_by")], "model \"v1\", int8");
     assert_eq!(rows[2][col("beats_v")], "0");
     assert_eq!(rows[3][col("beats_v")], "1");
+    assert_eq!(
+        rows[1..]
+            .iter()
+            .map(|r| r[col("rr_only")].as_str())
+            .collect::<Vec<_>>(),
+        ["0", "1", "0"]
+    );
 
     let mut out = Vec::new();
     assert_eq!(h.export_rr_csv(s, &mut out).unwrap(), 3);

@@ -115,7 +115,7 @@ fn corrupt_model_is_reported_and_scores_come_from_hrv() {
         scored.len(),
         stress.len()
     );
-    assert!(scored.iter().all(|u| u.from_hrv_fallback));
+    assert!(scored.iter().all(|u| u.from_hrv_fallback && u.rr_only));
     m.shutdown().unwrap();
 }
 
@@ -184,6 +184,8 @@ fn refused_ecg_stream_is_reported_and_scored_from_rr() {
         .iter()
         .filter(|u| u.at_ms - t0 >= 160_000 && u.hr_bpm.is_some())
         .collect();
+    assert!(late.iter().all(|u| u.rr_only), "{late:?}");
+    assert!(stress.iter().any(|u| !u.rr_only), "ECG windows before");
     assert!(late.len() >= 10, "{} updates after 2:40", late.len());
     assert!(
         late.iter().filter(|u| u.score.is_some()).count() * 10 >= late.len() * 9,

@@ -6,9 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use stressbeat_core::engine::{
-    AlertEngine, AlertPolicy, EngineConfig, ScoreSource, StressEngine, WindowObservation,
-};
+use stressbeat_core::engine::{AlertEngine, AlertPolicy, EngineConfig, ScoreSource, StressEngine};
 use stressbeat_core::history::{MemoryHistory, SessionStart, SourceKind};
 use stressbeat_core::model::{BeatClassifier, HrvFallback, StressModel};
 use stressbeat_core::monitor::analyzer::ModelAnalyzer;
@@ -178,7 +176,7 @@ fn heart_rate_only_strap_is_scored_from_its_rr_intervals() {
             "{o:?}"
         );
         assert!(
-            o.features[7].is_nan() && o.features[8].is_nan(),
+            o.rr_only && o.features[7].is_nan() && o.features[8].is_nan(),
             "no R/T amplitude without ECG"
         );
     }
@@ -238,9 +236,12 @@ fn refused_ecg_stream_is_scored_from_rr_until_ecg_returns() {
 
     let updates = stressbeat_e2e::stress_updates(&events);
     let t = |ms: i64| (ms - T0) as f64 / 1000.0;
-    // RR windows have no R/T amplitude
-    let rr_only = |o: &WindowObservation| o.features[7].is_nan() && o.features[8].is_nan();
-    let (rr, ecg): (Vec<_>, Vec<_>) = updates.iter().partition(|(_, o)| rr_only(o));
+    let (rr, ecg): (Vec<_>, Vec<_>) = updates.iter().partition(|(_, o)| o.rr_only);
+    assert!(
+        rr.iter()
+            .all(|(_, o)| o.features[7].is_nan() && o.features[8].is_nan()),
+        "RR windows have no R/T amplitude"
+    );
     let rr_ends: Vec<f64> = rr.iter().map(|(_, o)| t(o.end_ms)).collect();
     eprintln!(
         "{} ECG windows, {} RR windows from {:.0} to {:.0} s",
@@ -293,6 +294,7 @@ fn refused_ecg_stream_is_scored_from_rr_until_ecg_returns() {
     let h = history.lock().unwrap();
     let s = &h.sessions[0];
     assert_eq!(s.windows.len(), updates.len());
+    assert_eq!(s.windows.iter().filter(|w| w.rr_only).count(), rr.len());
     // the strap's RR is stored while the ECG is away (about 4-5 minutes of beats)
     let stored_in = |from_s: f64, to_s: f64| {
         s.rr.iter()
@@ -312,6 +314,12 @@ fn simulated_session_with_stress_episode_end_to_end() {
     eprintln!(
         "14 simulated minutes in {secs:.2} s, {} events",
         events.len()
+    );
+    assert!(
+        stressbeat_e2e::stress_updates(&events)
+            .iter()
+            .all(|(_, o)| !o.rr_only),
+        "an H10 streaming ECG: every window from the ECG"
     );
 
     // Order: started first, finished last; connection goes to streaming and ends stopped.

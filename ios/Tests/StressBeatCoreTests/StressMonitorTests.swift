@@ -134,6 +134,7 @@ final class StressMonitorTests: XCTestCase {
         XCTAssert((24...31).contains(stress.count), "\(stress.count) windows")
         let scored = stress.filter { $0.score != nil && !$0.fromHrvFallback }.count
         XCTAssert(scored * 10 >= stress.count * 8, "\(scored) of \(stress.count) scored by the model")
+        XCTAssert(stress.allSatisfy { $0.rrOnly }, "every window from the strap's RR intervals")
         subs.forEach { $0.cancel() }
         try monitor.shutdown()
     }

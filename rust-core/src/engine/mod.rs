@@ -103,6 +103,10 @@ pub struct WindowObservation {
     /// The model's feature vector for this window (opaque; empty when not computed). Its running
     /// mean over calm windows becomes the model's `baseline` input.
     pub features: Vec<f32>,
+    /// The window holds the strap's RR intervals, no ECG (a heart-rate-only strap, or an H10
+    /// whose ECG stream stopped).
+    #[serde(default)]
+    pub rr_only: bool,
 }
 
 /// Which estimate a score came from.

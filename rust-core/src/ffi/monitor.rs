@@ -273,6 +273,10 @@ pub struct StressUpdate {
     pub no_score_reason: Option<String>,
     /// `true` when the score comes from the HRV fallback (no usable stress model).
     pub from_hrv_fallback: bool,
+    /// `true` when the window was computed from the strap's RR intervals, without ECG (a
+    /// heart-rate-only strap, or an H10 whose ECG stream stopped): no beat types, and the
+    /// usable fraction is the intervals' coverage.
+    pub rr_only: bool,
     /// Usable signal fraction of the window, 0–1.
     pub usable_fraction: f32,
     /// Mean heart rate, bpm.
@@ -636,6 +640,7 @@ fn stress_update(u: &engine::StressUpdate, o: &engine::WindowObservation) -> Str
         level_changed: u.state_changed,
         no_score_reason: u.reason.map(|r| r.message()),
         from_hrv_fallback: u.source == Some(engine::ScoreSource::HrvFallback),
+        rr_only: o.rr_only,
         usable_fraction: u.usable_fraction,
         hr_bpm: o.hr_bpm,
         rmssd_ms: o.rmssd_ms,

@@ -6,8 +6,8 @@
 //!
 //! Windows CSV columns: `session_id, start_utc, end_utc, start_ms, end_ms, usable_fraction,
 //! mean_hr_bpm, rmssd_ms, sdnn_ms, pnn50_pct, lf_hf, stress_probability, score, confidence,
-//! state, scored_by, beats_n, beats_s, beats_v, beats_f, beats_q` (see [`WindowRecord`] for
-//! units). RR CSV columns: `session_id, at_utc, at_ms, rr_ms`.
+//! state, scored_by, beats_n, beats_s, beats_v, beats_f, beats_q, rr_only` (see [`WindowRecord`]
+//! for units; `rr_only` 1 for a window computed from the strap's RR intervals, else 0). RR CSV columns: `session_id, at_utc, at_ms, rr_ms`.
 //!
 //! EDF+C: one "ECG" signal in µV at the session's rate, chunks placed by their timestamps; a
 //! stretch with no ECG is filled with [`GAP_FILL_UV`] and annotated (values beyond ±32767 µV are
@@ -105,7 +105,7 @@ impl History {
     /// Write a session's windows as CSV (columns in the module docs); returns the row count.
     pub fn export_windows_csv(&self, session: SessionId, out: &mut impl Write) -> Result<u64> {
         self.require_session(session)?;
-        const COLUMNS: [&str; 21] = [
+        const COLUMNS: [&str; 22] = [
             "session_id",
             "start_utc",
             "end_utc",
@@ -127,6 +127,7 @@ impl History {
             "beats_v",
             "beats_f",
             "beats_q",
+            "rr_only",
         ];
         csv_line(out, &COLUMNS.map(String::from))?;
         let mut stmt = self
@@ -134,7 +135,7 @@ impl History {
             .prepare_cached(
                 "SELECT start_ms, end_ms, usable_fraction, mean_hr_bpm, rmssd_ms, sdnn_ms,
                  pnn50_pct, lf_hf, stress_probability, score, confidence, state, scored_by,
-                 beats_n, beats_s, beats_v, beats_f, beats_q
+                 beats_n, beats_s, beats_v, beats_f, beats_q, rr_only
                  FROM windows WHERE session_id = ?1 ORDER BY end_ms",
             )
             .map_err(storage_error)?;
@@ -157,7 +158,7 @@ impl History {
             }
             fields.push(get_s(11)?);
             fields.push(get_s(12)?);
-            for i in 13..=17 {
+            for i in 13..=18 {
                 fields.push(get_i(i)?.to_string());
             }
             csv_line(out, &fields)?;

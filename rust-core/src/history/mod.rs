@@ -166,6 +166,8 @@ pub struct WindowRecord {
     pub scored_by: String,
     /// Beats in the window by class.
     pub beats: BeatCounts,
+    /// Computed from the strap's RR intervals, no ECG (schema 3; older rows: false).
+    pub rr_only: bool,
 }
 
 /// A contiguous chunk of raw ECG (what the strap sent), kept for export.

@@ -128,6 +128,8 @@ pub struct SessionDetail {
     pub max_score: Option<f64>,
     /// Beats by class over all windows.
     pub beats: BeatCounts,
+    /// Windows computed from the strap's RR intervals (no ECG).
+    pub rr_only_windows: u64,
     /// Minutes in each state (as in [`DailySummary::minutes_by_state`]).
     pub minutes_by_state: Vec<StateMinutes>,
     /// Alerts, oldest first.
@@ -397,12 +399,12 @@ impl History {
         else {
             return Ok(None);
         };
-        let (mean_hr_bpm, mean_rmssd_ms, mean_score, max_score, beats) = self
+        let (mean_hr_bpm, mean_rmssd_ms, mean_score, max_score, beats, rr_only_windows) = self
             .conn
             .query_row(
                 "SELECT AVG(mean_hr_bpm), AVG(rmssd_ms), AVG(score), MAX(score),
                  COALESCE(SUM(beats_n), 0), COALESCE(SUM(beats_s), 0), COALESCE(SUM(beats_v), 0),
-                 COALESCE(SUM(beats_f), 0), COALESCE(SUM(beats_q), 0)
+                 COALESCE(SUM(beats_f), 0), COALESCE(SUM(beats_q), 0), COALESCE(SUM(rr_only), 0)
                  FROM windows WHERE session_id = ?1",
                 [id],
                 |r| {
@@ -418,6 +420,7 @@ impl History {
                             fusion: r.get(7)?,
                             unknown: r.get(8)?,
                         },
+                        r.get::<_, i64>(9)?.max(0) as u64,
                     ))
                 },
             )
@@ -446,6 +449,7 @@ impl History {
             mean_score,
             max_score,
             beats,
+            rr_only_windows,
             minutes_by_state,
             alerts,
             gaps,

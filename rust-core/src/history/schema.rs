@@ -81,6 +81,8 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX rr_by_time ON rr(at_ms);
      CREATE INDEX ecg_by_time ON ecg_chunks(first_sample_ms);
      CREATE INDEX gaps_by_time ON gaps(to_ms);",
+    // 3: windows computed from the strap's RR intervals (no ECG)
+    "ALTER TABLE windows ADD COLUMN rr_only INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The schema version this build writes.

@@ -407,9 +407,9 @@ fn write_one(tx: &rusqlite::Transaction<'_>, record: &Pending) -> rusqlite::Resu
             tx.prepare_cached(
                 "INSERT INTO windows (session_id, start_ms, end_ms, usable_fraction, mean_hr_bpm,
                  rmssd_ms, sdnn_ms, pnn50_pct, lf_hf, stress_probability, score, confidence,
-                 state, scored_by, beats_n, beats_s, beats_v, beats_f, beats_q)
+                 state, scored_by, beats_n, beats_s, beats_v, beats_f, beats_q, rr_only)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                 ?17, ?18, ?19)",
+                 ?17, ?18, ?19, ?20)",
             )?
             .execute(params![
                 s,
@@ -431,6 +431,7 @@ fn write_one(tx: &rusqlite::Transaction<'_>, record: &Pending) -> rusqlite::Resu
                 w.beats.ventricular,
                 w.beats.fusion,
                 w.beats.unknown,
+                w.rr_only,
             ])?;
         }
         Pending::Rr(s, at, rr) => {

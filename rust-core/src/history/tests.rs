@@ -53,7 +53,15 @@ fn migrates_a_version_1_database_and_keeps_its_data() {
                 [id],
             )
             .unwrap();
-        old.append_window(id, &window(1_000, 50.0)).unwrap();
+        // nor the windows' `rr_only` (version 3)
+        old.conn
+            .execute(
+                "INSERT INTO windows (session_id, start_ms, end_ms, usable_fraction, state,
+                 scored_by, beats_n, beats_s, beats_v, beats_f, beats_q)
+                 VALUES (?1, 1000, 61000, 0.9, 'calm', 'hrv-fallback', 60, 0, 0, 0, 0)",
+                [id],
+            )
+            .unwrap();
         old.flush().unwrap();
     }
     let mut h = History::open(&path, HistoryOptions::default()).unwrap();
@@ -70,6 +78,11 @@ fn migrates_a_version_1_database_and_keeps_its_data() {
         Some(("{\"rmssd\":40}".into(), 9))
     );
     assert_eq!(h.sessions(10).unwrap()[0].windows, 1);
+    let mut csv = Vec::new();
+    h.export_windows_csv(h.sessions(10).unwrap()[0].id, &mut csv)
+        .unwrap();
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(csv.lines().nth(1).unwrap().ends_with(",0"), "{csv}");
     // pragmas the crash safety relies on
     let mode: String = h
         .conn

@@ -197,6 +197,7 @@ impl WindowAnalyzer for ModelAnalyzer {
                 start_ms: w.start_ms,
                 end_ms: w.end_ms,
                 beat_counts,
+                rr_only: w.is_rr_only(),
                 ..WindowObservation::default()
             };
             if let Some(sw) = sw {

@@ -660,6 +660,7 @@ fn window_record(
             fusion: b.f,
             unknown: b.q,
         },
+        rr_only: o.rr_only,
     }
 }
 

@@ -24,6 +24,7 @@ pub fn window(end_ms: i64, p: f32) -> WindowObservation {
             ..BeatCounts::default()
         },
         features: vec![70.0, 40.0, 50.0],
+        rr_only: false,
     }
 }
 

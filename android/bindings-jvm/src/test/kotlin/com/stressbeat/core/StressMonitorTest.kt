@@ -150,6 +150,7 @@ class StressMonitorTest {
         assertTrue(stress.size in 24..31, "${stress.size} windows")
         val scored = stress.count { it.score != null && !it.fromHrvFallback }
         assertTrue(scored * 10 >= stress.size * 8, "$scored of ${stress.size} scored by the model")
+        assertTrue(stress.all { it.rrOnly }, "every window from the strap's RR intervals")
         subs.forEach { it.close() }
         monitor.shutdown()
     }
