@@ -94,6 +94,20 @@ pub fn load_input(path: &Path, opts: &LoadOptions) -> Result<Input> {
     load_recording(path, opts).map(Input::Recording)
 }
 
+/// A file as the events a live strap would have sent (phone ms from its start): a Polar capture
+/// (by its magic or `.bin`), any recording [`load_recording`] reads, or an RR log (a
+/// heart-rate-only strap). See [`replay`].
+pub fn replay_events(path: &Path) -> Result<Vec<(i64, SensorEvent)>> {
+    let bytes = read_bytes(path)?;
+    if replay::is_capture(path, &bytes) {
+        return replay::capture_events(path, &bytes);
+    }
+    match load_input(path, &LoadOptions::default())? {
+        Input::Recording(rec) => replay::recording_events(&rec),
+        Input::RrLog(log) => Ok(replay::rr_log_events(&log)),
+    }
+}
+
 /// Whether `path` has a delimited-text extension ([`read_csv`]).
 fn is_text(path: &Path) -> bool {
     path.extension()

@@ -3,25 +3,22 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may unwrap and panic
 
-use std::path::PathBuf;
-
+use stressbeat_core::io::replay_events;
 use stressbeat_core::sensor::replay::{ManualClock, ReplaySource};
 use stressbeat_core::sensor::{SensorEvent, SensorSource};
-
-fn data() -> PathBuf {
-    std::env::var_os("STRESSBEAT_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"))
-}
+use stressbeat_e2e::dataset;
 
 #[test]
 fn polar_capture_replays_every_frame() {
-    let p = data().join("polar_h10/pmd_capture/hr_data_2023-01-13_11-40-07.bin");
-    if !p.is_file() {
-        eprintln!("SKIPPED: {} not available", p.display());
+    let Some(dir) = dataset("polar_h10") else {
         return;
-    }
-    let src = ReplaySource::open(&p, None, ManualClock::default()).expect("open");
+    };
+    let p = dir.join("pmd_capture/hr_data_2023-01-13_11-40-07.bin");
+    let src = ReplaySource::from_events(
+        replay_events(&p).expect("open"),
+        None,
+        ManualClock::default(),
+    );
     let (mut frames, mut samples, mut gaps, mut missing) = (0, 0, 0, 0);
     let mut last = f64::MIN;
     for e in src {
@@ -50,12 +47,15 @@ fn polar_capture_replays_every_frame() {
 
 #[test]
 fn wfdb_record_replays_paced_without_sleeping() {
-    let p = data().join("mitdb/101.hea");
-    if !p.is_file() {
-        eprintln!("SKIPPED: {} not available", p.display());
+    let Some(dir) = dataset("mitdb") else {
         return;
-    }
-    let mut src = ReplaySource::open(&p, Some(60.0), ManualClock::default()).expect("open");
+    };
+    let p = dir.join("101.hea");
+    let mut src = ReplaySource::from_events(
+        replay_events(&p).expect("open"),
+        Some(60.0),
+        ManualClock::default(),
+    );
     let mut out = Vec::new();
     // 10 s of caller clock at 60× = 10 min of recording
     for now in (0..=10_000).step_by(100) {

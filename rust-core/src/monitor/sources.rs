@@ -93,7 +93,11 @@ pub fn replay_source(
         None => (Some(1.0), Pacing::AsFastAsPossible { step_ms: 1_000 }),
         Some(s) => (Some(s), Pacing::RealTime { step_ms: 100 }),
     };
-    let source = ReplaySource::open(path, source_speed, ManualClock::default())?;
+    let source = ReplaySource::from_events(
+        crate::io::replay_events(path)?,
+        source_speed,
+        ManualClock::default(),
+    );
     Ok((source, pacing))
 }
 

@@ -1,5 +1,7 @@
 //! Replay: a recorded file as a [`SensorSource`] yielding the same [`SensorEvent`]s as a live
 //! strap, as fast as possible or paced in real time (`speed` factor) by an injected [`Clock`].
+//! Pure: the file adapter ([`crate::io::replay_events`]) reads the file and calls the
+//! conversions here.
 //!
 //! - Polar capture files (`H10 ECG v1.0 binary data` + `[u32 LE length][notification]`*): the
 //!   notifications go through the real [`Session`] (after a scripted H10 handshake), so timing,
@@ -20,7 +22,7 @@ use super::transport::{Characteristic, TransportEvent, TransportEventKind};
 use crate::error::ParseError;
 use crate::formats::pmd_capture;
 use crate::formats::rr_log::RrEntry;
-use crate::{Error, Result, io};
+use crate::{Error, Result};
 
 /// The notifications of a Polar capture file. A capture cut off mid-write (recorder killed)
 /// keeps its complete records: a truncated last record is dropped.
@@ -249,21 +251,7 @@ pub struct ReplaySource<C: Clock> {
 }
 
 impl<C: Clock> ReplaySource<C> {
-    /// Open a Polar capture (by its magic), any recording `load_recording` reads, or an RR log
-    /// (a text file that is not ECG but has an RR column; replayed as a heart-rate-only strap).
-    pub fn open(path: &Path, speed: Option<f64>, clock: C) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let events = if is_capture(path, &bytes) {
-            capture_events(path, &bytes)?
-        } else {
-            match io::load_input(path, &io::LoadOptions::default())? {
-                io::Input::Recording(rec) => recording_events(&rec)?,
-                io::Input::RrLog(log) => rr_log_events(&log),
-            }
-        };
-        Ok(Self::from_events(events, speed, clock))
-    }
-
+    /// Replay `events` (phone ms, event; e.g. [`crate::io::replay_events`] of a file).
     pub fn from_events(events: Vec<(i64, SensorEvent)>, speed: Option<f64>, clock: C) -> Self {
         Self {
             events: events.into(),
