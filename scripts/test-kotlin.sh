@@ -42,5 +42,11 @@ if ! mvn "${mvn_flags[@]}" ${MVN_ARGS:-} test 2>&1 | sed 's/\x1b\[[0-9;]*m//g'; 
     echo "test-kotlin: FAILED (reports: android/bindings-jvm/target/surefire-reports)" >&2
     exit 1
 fi
-summary
+line=$(summary)
+echo "$line"
+# Under CI the shared data is always there: a skipped real-data test is a failure.
+if [[ -n "${CI:-}" && "$line" =~ [1-9][0-9]*\ skipped ]]; then
+    echo "test-kotlin: FAILED: tests skipped under CI (is ../shared/data there?)" >&2
+    exit 1
+fi
 exit 0
