@@ -358,21 +358,29 @@ fn agreement(dir: &Path, rest_ecg: bool) -> Agreement {
     a
 }
 
-/// The HRV fallback (used when the model cannot be) scores RR windows too, its amplitude terms
-/// at their training mean, and decides as on the ECG windows.
-fn assert_fallback_agrees(a: &Agreement) {
+/// The monitor's windows match the ECG path's (at least `per_subject` each), are scored where
+/// those are, decide alike, and give the same heart rate; so does the HRV fallback (used when the
+/// model cannot be), whose amplitude terms are at their training mean in RR windows.
+fn assert_paths_agree(a: &Agreement, per_subject: usize) {
+    assert!(a.subjects >= 24, "{} subjects with a baseline", a.subjects);
     assert!(
-        a.fallback_both * 10 >= a.fallback_ecg_scored * 9,
-        "fallback: {} of {}",
-        a.fallback_both,
-        a.fallback_ecg_scored
+        a.matched >= a.subjects * per_subject,
+        "{} matched windows",
+        a.matched
     );
-    assert!(
-        a.fallback_agree * 100 >= a.fallback_both * 90,
-        "fallback: {} of {} agree",
-        a.fallback_agree,
-        a.fallback_both
-    );
+    for (what, ecg, both, agree) in [
+        ("model", a.ecg_scored, a.both, a.agree),
+        (
+            "fallback",
+            a.fallback_ecg_scored,
+            a.fallback_both,
+            a.fallback_agree,
+        ),
+    ] {
+        assert!(both * 10 >= ecg * 9, "{what}: {both} of {ecg} scored");
+        assert!(agree * 100 >= both * 90, "{what}: {agree} of {both} agree");
+    }
+    assert!(a.median_dhr < 1.0, "median |ΔHR| {}", a.median_dhr);
 }
 
 #[test]
@@ -380,23 +388,7 @@ fn eegmat_rr_only_windows_score_as_the_ecg_windows() {
     let Some(dir) = dataset("eegmat") else {
         return;
     };
-    let a = agreement(&dir, false);
-    assert!(a.subjects >= 24, "{} subjects with a baseline", a.subjects);
-    assert!(a.matched > a.subjects * 25, "{} matched windows", a.matched);
-    assert!(
-        a.both * 10 >= a.ecg_scored * 9,
-        "{} of {}",
-        a.both,
-        a.ecg_scored
-    );
-    assert!(
-        a.agree * 100 >= a.both * 90,
-        "{} of {} agree",
-        a.agree,
-        a.both
-    );
-    assert!(a.median_dhr < 1.0, "median |ΔHR| {}", a.median_dhr);
-    assert_fallback_agrees(&a);
+    assert_paths_agree(&agreement(&dir, false), 25);
 }
 
 /// The ECG stream stops after the rest while heart rate goes on: the task's RR windows, scored
@@ -406,28 +398,8 @@ fn eegmat_task_after_the_ecg_stopped_scores_from_rr_as_from_ecg() {
     let Some(dir) = dataset("eegmat") else {
         return;
     };
-    let a = agreement(&dir, true);
-    assert!(a.subjects >= 24, "{} subjects with a baseline", a.subjects);
     // 60 s of task: 7 windows each
-    assert!(
-        a.matched >= a.subjects * 7,
-        "{} matched task windows",
-        a.matched
-    );
-    assert!(
-        a.both * 10 >= a.ecg_scored * 9,
-        "{} of {}",
-        a.both,
-        a.ecg_scored
-    );
-    assert!(
-        a.agree * 100 >= a.both * 90,
-        "{} of {} agree",
-        a.agree,
-        a.both
-    );
-    assert!(a.median_dhr < 1.0, "median |ΔHR| {}", a.median_dhr);
-    assert_fallback_agrees(&a);
+    assert_paths_agree(&agreement(&dir, true), 7);
 }
 
 /// Windows that close together (a fast replay hands the pipeline many at once) are scored as when
