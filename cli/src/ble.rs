@@ -1,14 +1,13 @@
 //! `stressbeat scan` and `stressbeat record`: a live strap over btleplug (the core's `ble`
 //! feature; docs/adr/0003). All connection logic is the core's `sensor::session`.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
 use serde::Serialize;
-use stressbeat_core::formats::{edf, pmd_capture::CaptureWriter};
-use stressbeat_core::protocol::pmd;
 use stressbeat_core::sensor::{SensorEvent, SessionConfig, ble};
+
+use crate::recording::Recording;
 
 #[derive(Args, Debug)]
 pub struct ScanArgs {
@@ -25,7 +24,9 @@ pub struct RecordArgs {
     /// Device name (or its prefix, e.g. "Polar H10") or id from `stressbeat scan`.
     #[arg(long)]
     device: String,
-    /// Output capture file (Polar capture format); an EDF with the same stem is written next to it.
+    /// Output capture file (Polar capture format) of the ECG; next to it, an EDF of the ECG and
+    /// an RR log (`.rr.csv`, the strap's heart-rate intervals: the one output of a strap without
+    /// ECG). Nothing is overwritten.
     #[arg(long)]
     out: PathBuf,
     /// Stop after this many minutes (default: until Ctrl-C).
@@ -90,29 +91,8 @@ pub fn scan(a: &ScanArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// A gap in the strap's stream is filled with zeros in the EDF up to this many samples (35 s at
-/// 130 Hz, as the monitor does); longer ones only shorten the EDF's time axis.
-const MAX_EDF_GAP_FILL_SAMPLES: u64 = 35 * 130;
-
 pub fn record(a: &RecordArgs) -> Result<(), String> {
-    let edf_path = a.out.with_extension("edf");
-    for path in [&a.out, &edf_path] {
-        if path.exists() {
-            return Err(format!(
-                "{} already exists: choose another --out (a recording is never overwritten)",
-                path.display()
-            ));
-        }
-    }
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&a.out)
-        .map_err(|e| format!("cannot create {}: {e}", a.out.display()))?;
-    let mut capture = CaptureWriter::new(std::io::BufWriter::new(file))
-        .map_err(|e| format!("cannot write {}: {e}", a.out.display()))?;
-    let mut ecg: Vec<i32> = Vec::new();
-    let mut write_err: Option<String> = None;
+    let mut rec = Recording::create(&a.out)?;
     let minutes = a.minutes;
     let session = runtime()?.block_on(async {
         let adapter = ble::first_adapter().await.map_err(|e| e.to_string())?;
@@ -133,58 +113,34 @@ pub fn record(a: &RecordArgs) -> Result<(), String> {
                 }
             }
         };
-        ble::run_session(&adapter, p, SessionConfig::default(), stop, |e| match e {
-            SensorEvent::Ecg(c) => {
-                match pmd::encode_ecg_frame(c.sensor_timestamp_ns, &c.samples_uv) {
-                    Ok(frame) => {
-                        if let Err(err) = capture.write_record(&frame) {
-                            write_err.get_or_insert(err.to_string());
-                        }
-                    }
-                    Err(err) => {
-                        write_err.get_or_insert(err.to_string());
-                    }
+        ble::run_session(&adapter, p, SessionConfig::default(), stop, |e| {
+            rec.on_event(&e);
+            match e {
+                SensorEvent::Connection(s) => eprintln!("{s:?}"),
+                SensorEvent::HeartRate { bpm, .. } => {
+                    eprint!("\r{bpm} bpm, {} s of ECG   ", rec.ecg_seconds())
                 }
-                ecg.extend_from_slice(&c.samples_uv);
+                _ => {}
             }
-            SensorEvent::Gap {
-                missing_samples, ..
-            } => {
-                // a jump in the sensor's clock must not become gigabytes of zeros
-                let filled = missing_samples.min(MAX_EDF_GAP_FILL_SAMPLES);
-                eprintln!(
-                    "gap: {missing_samples} samples missing ({filled} filled with 0 in the EDF)"
-                );
-                ecg.extend(std::iter::repeat_n(0, filled as usize));
-            }
-            SensorEvent::Connection(s) => eprintln!("{s:?}"),
-            SensorEvent::HeartRate { bpm, .. } => {
-                eprint!("\r{bpm} bpm, {} s of ECG   ", ecg.len() / 130)
-            }
-            _ => {}
         })
         .await
         .map_err(|e| e.to_string())
     });
     if let Err(e) = session {
-        if ecg.is_empty() {
-            // nothing was recorded: leave no header-only file behind
-            drop(capture);
-            let _ = std::fs::remove_file(&a.out);
-        }
+        rec.abandon();
         return Err(e);
     }
-    if let Some(e) = write_err {
-        return Err(format!("cannot write {}: {e}", a.out.display()));
+    let w = rec.finish()?;
+    let mut wrote: Vec<String> = Vec::new();
+    if let Some((capture, edf)) = &w.ecg {
+        wrote.extend([capture.display().to_string(), edf.display().to_string()]);
     }
-    capture.flush().map_err(|e| e.to_string())?;
-    let mut f = std::io::BufWriter::new(
-        std::fs::File::create(&edf_path)
-            .map_err(|e| format!("cannot create {}: {e}", edf_path.display()))?,
-    );
-    edf::write_edf(&mut f, "ECG", "uV", 130, &ecg, ("01.01.00", "00.00.00"))
-        .and_then(|_| f.flush())
-        .map_err(|e| format!("cannot write {}: {e}", edf_path.display()))?;
-    eprintln!("\nwrote {} and {}", a.out.display(), edf_path.display());
+    if let Some(rr) = &w.rr {
+        wrote.push(rr.display().to_string());
+    }
+    if wrote.is_empty() {
+        return Err("the strap sent neither ECG nor RR intervals: nothing recorded".into());
+    }
+    eprintln!("\nwrote {}", wrote.join(", "));
     Ok(())
 }

@@ -11,6 +11,7 @@ mod history;
 mod images;
 mod live_view;
 mod npy;
+mod recording;
 mod report;
 mod simulate;
 mod soak;

@@ -191,10 +191,49 @@ pub fn interval_ends_ms(log: &[RrEntry]) -> Vec<f64> {
     ends
 }
 
+/// The header [`write`] gives a log: the time each interval's notification came (s, Unix), the
+/// interval (ms) and the strap's heart rate (bpm).
+pub const HEADER: &str = "timestamp_s,rr_ms,hr_bpm";
+
+/// Append one notification's intervals to an RR log (rows of [`HEADER`]; write the header
+/// first): received at `at_s` (Unix s), with the strap's `bpm`.
+pub fn write(
+    out: &mut impl std::io::Write,
+    at_s: f64,
+    rr_ms: &[f64],
+    bpm: u16,
+) -> std::io::Result<()> {
+    for rr in rr_ms {
+        writeln!(out, "{at_s:.3},{rr:.3},{bpm}")?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn written_logs_read_back() {
+        let mut out = format!("{HEADER}\n").into_bytes();
+        write(
+            &mut out,
+            1_782_140_956.121,
+            &[998.046_875, 1_017.578_125],
+            60,
+        )
+        .unwrap();
+        write(&mut out, 1_782_140_957.5, &[], 60).unwrap();
+        write(&mut out, 1_782_140_958.0, &[871.09375], 69).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(is_rr_log(&text));
+        let log = parse(&text).unwrap();
+        assert_eq!(log.len(), 3);
+        assert_eq!(log[0].time_s, log[1].time_s, "one notification");
+        assert!((log[1].rr_ms - 1017.578).abs() < 1e-3);
+        assert!((log[2].time_s.unwrap() - 1_782_140_958.0).abs() < 1e-6);
+    }
 
     #[test]
     fn columns_units_and_times() {
