@@ -7,8 +7,8 @@
 //! the two paths' windows are compared. Every subject is in the stress model's training data: this
 //! checks the RR-only path (windowing, quality, features, the baseline without R/T amplitudes),
 //! not the model. A second run sends the rest recording's ECG as well, as an H10 whose ECG stream
-//! then stops while its heart rate goes on: the task is scored from RR against the baseline the
-//! ECG windows calibrated.
+//! then stops while its heart rate goes on (the task's notifications follow the rest's within
+//! 3 s): the task is scored from RR against the baseline the ECG windows calibrated.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::VecDeque;
@@ -32,8 +32,11 @@ use stressbeat_e2e::{dataset, median};
 
 /// Seconds of rest used as the baseline (as in the model card's evaluation).
 const BASELINE_S: f64 = 60.0;
-/// Silence between the rest and the task recording in the simulated session.
+/// Silence between the rest and the task recording in the simulated session (RR only).
 const PAUSE_S: f64 = 600.0;
+/// With the rest's ECG: the task's heart rate follows the rest's within this (the ECG stream
+/// stops, the strap's heart rate goes on).
+const HANDOVER_S: f64 = 3.0;
 
 /// One window of either path: end (s from the rest recording's start), HR, stress probability.
 #[derive(Debug, Clone, Copy)]
@@ -105,7 +108,8 @@ fn monitor_path(rest: &Path, task: &Path, polled: bool, rest_ecg: bool) -> Vec<S
     let rest_s = span(rest, None, None).duration_s();
     let mut events = Vec::new();
     notifications(rest, 0.0, &mut events);
-    let task_t0 = rest_s + PAUSE_S;
+    let pause_s = if rest_ecg { HANDOVER_S } else { PAUSE_S };
+    let task_t0 = rest_s + pause_s;
     notifications(task, task_t0, &mut events);
     if rest_ecg {
         let rec = load_recording(rest, &LoadOptions::default()).unwrap();
@@ -187,7 +191,7 @@ fn monitor_path(rest: &Path, task: &Path, polled: bool, rest_ecg: bool) -> Vec<S
             Scored {
                 // task windows on the task recording's own time axis, shifted after the rest
                 end_s: if end_s > task_t0 {
-                    end_s - PAUSE_S
+                    end_s - pause_s
                 } else {
                     end_s
                 },

@@ -257,8 +257,8 @@ fn refused_ecg_stream_is_scored_from_rr_until_ecg_returns() {
     );
     assert!(rr.len() >= 40, "{} RR windows", rr.len());
     assert!(
-        rr_ends[0] < 495.0,
-        "the RR windows take over within 15 s: {}",
+        rr_ends[0] < 487.0,
+        "the next window after the last ECG one is an RR window: {}",
         rr_ends[0]
     );
     let scored_rr = rr.iter().filter(|(u, _)| u.score.is_some()).count();
@@ -275,10 +275,12 @@ fn refused_ecg_stream_is_scored_from_rr_until_ecg_returns() {
     // one window per end, in time order, whatever its source
     let ends: Vec<i64> = updates.iter().map(|(_, o)| o.end_ms).collect();
     assert!(ends.windows(2).all(|p| p[0] < p[1]), "{ends:?}");
-    let longest = ends.windows(2).map(|p| p[1] - p[0]).max().unwrap();
+    let steps: Vec<i64> = ends.windows(2).map(|p| p[1] - p[0]).collect();
+    // (the two kinds' 5 s grids differ in phase: a step at a handover may be shorter)
     assert!(
-        longest <= 40_000,
-        "longest step between windows {longest} ms"
+        steps.iter().all(|&d| d <= 6_000),
+        "a window at least every 5 s, also at both handovers: {:?}",
+        steps.iter().filter(|&&d| d > 6_000).collect::<Vec<_>>()
     );
     // the episode (6-11 min) is seen in the RR minutes as in the ECG ones
     let (before, rr_stress) = (

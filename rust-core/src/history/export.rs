@@ -7,7 +7,8 @@
 //! Windows CSV columns: `session_id, start_utc, end_utc, start_ms, end_ms, usable_fraction,
 //! mean_hr_bpm, rmssd_ms, sdnn_ms, pnn50_pct, lf_hf, stress_probability, score, confidence,
 //! state, scored_by, beats_n, beats_s, beats_v, beats_f, beats_q, rr_only` (see [`WindowRecord`]
-//! for units; `rr_only` 1 for a window computed from the strap's RR intervals, else 0). RR CSV columns: `session_id, at_utc, at_ms, rr_ms`.
+//! for units; `rr_only` 1 for a window computed from the strap's RR intervals, else 0). RR CSV
+//! columns: `session_id, at_utc, at_ms, rr_ms`.
 //!
 //! EDF+C: one "ECG" signal in µV at the session's rate, chunks placed by their timestamps; a
 //! stretch with no ECG is filled with [`GAP_FILL_UV`] and annotated (values beyond ±32767 µV are

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use super::events::{Degradation, HeartRateSource, HeartRateUpdate, MonitorEvent};
 use super::front::{EcgFrontEnd, MAX_GAP_FILL_S, MODEL_RATE_HZ};
 use super::ports::{SessionInfo, WindowAnalyzer, WindowSignal};
-use super::rr_windows::RrWindows;
+use super::rr_windows::{Closing, RrWindows};
 use crate::engine::{
     Alert, AlertEngine, AlertKind, AlertOutput, CalibrationEvent, LinkStatus, ScoreSource,
     Severity, StressEngine, StressUpdate, WindowObservation,
@@ -61,6 +61,19 @@ impl Default for PipelineConfig {
     }
 }
 
+/// A run of ECG in a session (Unix ms): a pause longer than the lag and a step starts a new one.
+#[derive(Debug, Clone, Copy)]
+struct EcgRun {
+    /// Its first and its latest sample.
+    since_ms: i64,
+    until_ms: i64,
+    /// When its latest chunk arrived.
+    arrived_ms: i64,
+    /// RR windows were being scored when it began: they go on until its first ECG window that
+    /// starts with it, which ends at this sample index and time.
+    rr_until: Option<(u64, i64)>,
+}
+
 /// The history shared between the pipeline (writes) and the app (queries).
 pub type SharedHistory = Arc<Mutex<dyn HistorySink>>;
 
@@ -86,10 +99,12 @@ pub struct Pipeline {
     last_ms: i64,
     last_flush_ms: i64,
     storage_failed: bool,
-    /// Time of the latest ECG sample (Unix ms).
-    ecg_until_ms: Option<i64>,
+    /// The current run of ECG, if any came.
+    ecg: Option<EcgRun>,
     /// Windows of the strap's RR intervals, where there is no ECG.
     rr_windows: RrWindows,
+    /// The latest heart-rate notification's arrival (Unix ms).
+    heart_rate_at_ms: i64,
     /// End of the latest ECG window and of the latest RR window handed to analysis (Unix ms):
     /// each kind takes over only after the other's last window, so windows reach the engine in
     /// time order and no span is scored twice.
@@ -144,8 +159,9 @@ impl Pipeline {
             last_ms: 0,
             last_flush_ms: 0,
             storage_failed: false,
-            ecg_until_ms: None,
+            ecg: None,
             rr_windows: RrWindows::new(&cfg),
+            heart_rate_at_ms: i64::MIN,
             ecg_windows_until_ms: i64::MIN,
             rr_windows_until_ms: i64::MIN,
             ecg_refusal_reported: false,
@@ -217,10 +233,12 @@ impl Pipeline {
         let off = self.offset_ms;
         match ev {
             SensorEvent::Ecg(chunk) => {
-                self.ecg_refusal_reported = false;
-                let last = (chunk.last_sample_ms() + off as f64).round() as i64;
-                self.ecg_until_ms = Some(self.ecg_until_ms.map_or(last, |t| t.max(last)));
+                let before = self.front.next_index();
                 self.front.push_chunk(&chunk, out);
+                if self.front.next_index() > before {
+                    self.ecg_refusal_reported = false;
+                    self.ecg_arrived(&chunk, before, now_ms + off);
+                }
                 self.store_raw_ecg(&chunk, out);
                 self.close_due_windows(out);
             }
@@ -249,6 +267,7 @@ impl Pipeline {
                 rr_ms,
                 contact,
             } => {
+                self.heart_rate_at_ms = self.heart_rate_at_ms.max(at_ms + off);
                 self.rr_windows.push(at_ms, &rr_ms, contact);
                 self.close_rr_windows(at_ms + off, false, out);
                 out.push(MonitorEvent::HeartRate(HeartRateUpdate {
@@ -288,7 +307,7 @@ impl Pipeline {
         self.front.finish(out);
         // no more signal will come: the windows waiting for their lag close now
         self.close_windows_until(self.front.next_index(), out);
-        self.close_rr_windows(self.last_ms, true, out);
+        self.close_rr_windows(self.heart_rate_at_ms, true, out);
         self.analyze_pending(out);
         self.after(first, self.last_ms, out);
         if let Some(h) = self.history.clone() {
@@ -352,7 +371,11 @@ impl Pipeline {
                 self.front.time_of(start).round() as i64,
                 self.front.time_of(end).round() as i64,
             );
-            if end_ms <= self.rr_windows_until_ms {
+            let before_run = self
+                .ecg
+                .and_then(|run| run.rr_until)
+                .is_some_and(|(index, _)| end < index);
+            if end_ms <= self.rr_windows_until_ms || before_run {
                 continue; // scored from the strap's RR while the ECG was away
             }
             self.ecg_windows_until_ms = end_ms;
@@ -372,29 +395,81 @@ impl Pipeline {
         }
     }
 
+    /// A chunk of ECG the front end took (its first sample at `first_index`), arrived at
+    /// `now_ms` (Unix).
+    fn ecg_arrived(&mut self, chunk: &crate::sensor::EcgChunk, first_index: u64, now_ms: i64) {
+        let off = self.offset_ms as f64;
+        let (first, last) = (
+            (chunk.first_sample_ms + off).round() as i64,
+            (chunk.last_sample_ms() + off).round() as i64,
+        );
+        let away_ms = self.ecg_away_ms();
+        if let Some(run) = &mut self.ecg
+            && first.saturating_sub(run.until_ms) <= away_ms
+        {
+            run.until_ms = run.until_ms.max(last);
+            run.arrived_ms = run.arrived_ms.max(now_ms);
+            return;
+        }
+        // A new run. If RR windows were being scored, they go on until the first ECG window
+        // that starts with the run (the earlier ones hold the gap's fill).
+        let rr_until = (self.rr_windows_until_ms > self.ecg_windows_until_ms).then(|| {
+            let behind = (first_index + self.window_len).saturating_sub(self.next_end);
+            let end = self.next_end + behind.div_ceil(self.step_len) * self.step_len;
+            (end, self.front.time_of(end).round() as i64)
+        });
+        self.ecg = Some(EcgRun {
+            since_ms: first,
+            until_ms: last,
+            arrived_ms: now_ms,
+            rr_until,
+        });
+    }
+
+    /// ECG that last arrived this long ago (ms) is away: RR windows take over.
+    fn ecg_away_ms(&self) -> i64 {
+        ((self.cfg.lag_s + self.cfg.step_s) * 1000.0).round() as i64
+    }
+
     /// Close the RR windows that are due (all of them when `finish`); `now_ms` (Unix) is the
-    /// latest notification's time. While ECG streams they are skipped; once it has been away for
-    /// the lag and a step, the ECG windows it left waiting close, then RR windows ending after the
-    /// last ECG sample take over.
+    /// latest notification's arrival. Windows of either kind reach the engine in time order, one
+    /// per end time:
+    /// - an RR window ending at or before the last ECG window is left out;
+    /// - while ECG arrives, an RR window it covers is left out, one ending after its latest sample
+    ///   waits; but if RR windows were being scored when this run of ECG began, they go on until
+    ///   the run's first ECG window that starts with it (the earlier ones hold the gap's fill and
+    ///   are left out);
+    /// - once ECG has been away for the lag and a step, the ECG windows it left waiting close, and
+    ///   the RR windows it did not cover are scored.
     fn close_rr_windows(&mut self, now_ms: i64, finish: bool, out: &mut Vec<MonitorEvent>) {
-        let away_ms = ((self.cfg.lag_s + self.cfg.step_s) * 1000.0).round() as i64;
-        let ecg_until = self.ecg_until_ms.unwrap_or(i64::MIN);
-        if self.ecg_until_ms.is_some() {
-            if now_ms.saturating_sub(ecg_until) < away_ms {
-                self.rr_windows
-                    .close(finish, self.offset_ms, |_, _| true, &mut self.windows);
-                return;
-            }
+        let away = self
+            .ecg
+            .is_none_or(|run| now_ms.saturating_sub(run.arrived_ms) >= self.ecg_away_ms());
+        if away && self.ecg.is_some() {
             self.close_windows_until(self.front.next_index(), out);
         }
-        let after = self.ecg_windows_until_ms.max(ecg_until);
+        let (ecg, ecg_windows_until) = (self.ecg, self.ecg_windows_until_ms);
+        let decide = |start: i64, end: i64| {
+            let Some(run) = ecg else {
+                return Closing::Emit;
+            };
+            if end <= ecg_windows_until {
+                Closing::Skip
+            } else if run.rr_until.is_some_and(|(_, ms)| end < ms) {
+                Closing::Emit
+            } else if start >= run.since_ms && end <= run.until_ms {
+                Closing::Skip // ECG covers it
+            } else if away {
+                Closing::Emit
+            } else if end <= run.until_ms {
+                Closing::Skip
+            } else {
+                Closing::Wait
+            }
+        };
         let first = self.windows.len();
-        self.rr_windows.close(
-            finish,
-            self.offset_ms,
-            |_, end| end <= after,
-            &mut self.windows,
-        );
+        self.rr_windows
+            .close(finish, self.offset_ms, decide, &mut self.windows);
         if let Some(w) = self.windows[first..].last() {
             self.rr_windows_until_ms = w.end_ms;
         }
@@ -403,12 +478,12 @@ impl Pipeline {
         }
     }
 
-    /// Whether ECG streamed within the lag before Unix time `at_ms` (the strap's RR is then not
+    /// Whether ECG arrived within the lag before Unix time `at_ms` (the strap's RR is then not
     /// stored).
     fn ecg_at(&self, at_ms: i64) -> bool {
         let lag_ms = (self.cfg.lag_s * 1000.0).round() as i64;
-        self.ecg_until_ms
-            .is_some_and(|t| t >= at_ms.saturating_sub(lag_ms))
+        self.ecg
+            .is_some_and(|run| run.arrived_ms >= at_ms.saturating_sub(lag_ms))
     }
 
     /// Analyse the closed windows in one batch; while a calibration runs, one at a time, so the

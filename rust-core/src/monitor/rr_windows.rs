@@ -5,8 +5,8 @@
 //! RR values carry no timestamp and arrive 1-4 s late: where each ends is
 //! [`crate::protocol::hrs::interval_ends`]. Windows of `window_s` every `step_s` (the ECG path's
 //! grid, started at the first interval) close `lag_s` after their end on the strap's clock; a
-//! window that holds no interval (the strap was silent or had no skin contact), or that the
-//! caller skips (it holds ECG), is left out.
+//! window that holds no interval (the strap was silent or had no skin contact) is left out, and
+//! the caller decides for each of the others ([`Closing`]: ECG may cover it).
 
 use std::collections::VecDeque;
 
@@ -20,6 +20,17 @@ use crate::sensor::replay::rr_log_events;
 
 /// Intervals kept at most (about 8 minutes at 200 bpm): bounds memory if windows stop closing.
 const MAX_INTERVALS: usize = 1_600;
+
+/// What to do with a window that is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closing {
+    /// Hand it over.
+    Emit,
+    /// Leave it out for good.
+    Skip,
+    /// Not yet: it and the later ones stay pending.
+    Wait,
+}
 
 /// Collects RR intervals and cuts them into windows. See the module documentation.
 #[derive(Debug, Clone)]
@@ -69,13 +80,13 @@ impl RrWindows {
     }
 
     /// Append to `out` the windows ending `lag_s` or more before the latest notification (at or
-    /// before it when `finish`), except those `skip(start, end)` (Unix ms) rejects. `offset_ms`
-    /// turns source ms into Unix ms.
+    /// before it when `finish`) that `decide(start, end)` (Unix ms) emits, up to the first it
+    /// makes wait. `offset_ms` turns source ms into Unix ms.
     pub fn close(
         &mut self,
         finish: bool,
         offset_ms: i64,
-        skip: impl Fn(i64, i64) -> bool,
+        decide: impl Fn(i64, i64) -> Closing,
         out: &mut Vec<WindowSignal>,
     ) {
         let Some(mut end) = self.next_end_ms else {
@@ -104,7 +115,11 @@ impl RrWindows {
                 (start + offset_ms as f64).round() as i64,
                 (end + offset_ms as f64).round() as i64,
             );
-            if !skip(start_ms, end_ms) {
+            let decision = decide(start_ms, end_ms);
+            if decision == Closing::Wait {
+                break;
+            }
+            if decision == Closing::Emit {
                 let rr_ms: Vec<f64> = self
                     .intervals
                     .iter()
@@ -146,10 +161,10 @@ pub fn log_windows(log: &[RrEntry], cfg: &PipelineConfig) -> Vec<StressWindow> {
         } = ev
         {
             windows.push(at_ms, &rr_ms, contact);
-            windows.close(false, 0, |_, _| false, &mut cut);
+            windows.close(false, 0, |_, _| Closing::Emit, &mut cut);
         }
     }
-    windows.close(true, 0, |_, _| false, &mut cut);
+    windows.close(true, 0, |_, _| Closing::Emit, &mut cut);
     let origin = cut.first().map_or(0, |w| w.start_ms);
     cut.iter()
         .map(|w| {
@@ -168,7 +183,7 @@ mod tests {
 
     fn windows(rr: &mut RrWindows, finish: bool) -> Vec<WindowSignal> {
         let mut out = Vec::new();
-        rr.close(finish, 1_000_000, |_, _| false, &mut out);
+        rr.close(finish, 1_000_000, |_, _| Closing::Emit, &mut out);
         out
     }
 

@@ -282,15 +282,15 @@ pub enum SensorEventRecord {
         at_ms: i64,
         jump_ms: i64,
     },
-    /// The strap refused the ECG stream (status of its reply); heart rate goes on.
-    EcgRefused {
-        at_ms: i64,
-        status: u8,
-    },
     StreamStarted {
         at_ms: i64,
         sample_rate_hz: u16,
         resolution_bits: u16,
+    },
+    /// The strap refused the ECG stream (status of its reply); heart rate goes on.
+    EcgRefused {
+        at_ms: i64,
+        status: u8,
     },
 }
 

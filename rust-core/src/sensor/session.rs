@@ -11,9 +11,9 @@
 //! Every awaited reply has a deadline checked in [`Session::tick`]; a step is retried
 //! `max_retries` times, then the link is dropped and re-established. A strap that answers but
 //! refuses the ECG stream (an error status, e.g. another app holds it) is not dropped: it streams
-//! heart rate only ([`SensorEvent::EcgRefused`]) and the start is retried every `ecg_retry_ms`. Link loss → reconnect with
-//! exponential backoff (seeded jitter) and resume (re-subscribe, restart ECG); the samples lost are
-//! reported as a [`SensorEvent::Gap`]. The stream is always stopped (`03 00`) before a deliberate
+//! heart rate only ([`SensorEvent::EcgRefused`]) and the start is retried every `ecg_retry_ms`.
+//! Link loss → reconnect with exponential backoff (seeded jitter) and resume (re-subscribe,
+//! restart ECG); the samples lost are reported as a [`SensorEvent::Gap`]. The stream is always stopped (`03 00`) before a deliberate
 //! disconnect and on [`Session::stop`].
 //!
 //! ECG timing: the sensor timestamp of a frame is the time of its last sample; samples are spread
@@ -559,15 +559,21 @@ impl Session {
     }
 
     fn retry_or_reconnect(&mut self, at: i64) {
-        let step = self.step;
+        if !self.retry(at) {
+            self.drop_link(at, GapCause::LinkLost);
+        }
+    }
+
+    /// Send the awaited step again unless it has been tried `max_retries` times; whether it was.
+    fn retry(&mut self, at: i64) -> bool {
         self.retries += 1;
         if self.retries > self.cfg.max_retries {
-            self.drop_link(at, GapCause::LinkLost);
-        } else {
-            let r = self.retries;
-            self.resend(step, at);
-            self.retries = r;
+            return false;
         }
+        let r = self.retries;
+        self.resend(self.step, at);
+        self.retries = r;
+        true
     }
 
     fn on_value(&mut self, at: i64, c: Characteristic, v: &[u8]) {
@@ -653,26 +659,34 @@ impl Session {
                 self.retries = 0;
                 self.await_step(Step::Start, at);
             }
-            (Step::Start, 0x02) => match status {
-                // 6 = already in state: the stream is running (e.g. after a quick reconnect).
-                0 | 6 => {
-                    self.ecg_started = true;
-                    self.events.push_back(SensorEvent::StreamStarted {
-                        at_ms: at,
-                        sample_rate_hz: self.rate,
-                        resolution_bits: self.resolution,
-                    });
-                    self.streaming(at);
-                }
-                10 => {
-                    // Invalid MTU: ask again, then retry the start.
-                    self.commands.push_back(TransportCommand::RequestMtu {
-                        mtu: self.cfg.request_mtu,
-                    });
+            // 6 = already in state: the stream is running (e.g. after a quick reconnect). A
+            // retry of a refused stream is also accepted after it timed out.
+            (Step::Start, 0x02) | (Step::Nothing, 0x02)
+                if matches!(status, 0 | 6)
+                    && (self.step == Step::Start || self.ecg_retry_at.is_some()) =>
+            {
+                self.ecg_retry_at = None;
+                self.ecg_started = true;
+                self.events.push_back(SensorEvent::StreamStarted {
+                    at_ms: at,
+                    sample_rate_hz: self.rate,
+                    resolution_bits: self.resolution,
+                });
+                self.streaming(at);
+            }
+            (Step::Start, 0x02) if status == 10 => {
+                // Invalid MTU: ask again, then retry the start (while heart rate streams after a
+                // refusal, at the next retry).
+                self.commands.push_back(TransportCommand::RequestMtu {
+                    mtu: self.cfg.request_mtu,
+                });
+                if self.state == ConnectionState::Streaming {
+                    self.refused(at, status);
+                } else {
                     self.retry_or_reconnect(at);
                 }
-                _ => self.refused(at, status),
-            },
+            }
+            (Step::Start, 0x02) => self.refused(at, status),
             _ => {}
         }
     }
@@ -680,11 +694,7 @@ impl Session {
     /// The strap answered an ECG request with an error `status`: retry; after `max_retries`, it
     /// streams heart rate only and the start is asked again in `ecg_retry_ms`.
     fn refused(&mut self, at: i64, status: u8) {
-        self.retries += 1;
-        if self.retries <= self.cfg.max_retries {
-            let r = self.retries;
-            self.resend(self.step, at);
-            self.retries = r;
+        if self.retry(at) {
             return;
         }
         log::debug!("sensor: the strap refused the ECG stream (status {status}); heart rate only");
@@ -1071,6 +1081,53 @@ mod tests {
         s.handle(cp(1_050, &H10_START_REPLY));
         assert_eq!(s.state(), &ConnectionState::Streaming);
         assert_eq!(s.stats().stream_restarts, 1);
+    }
+
+    /// While heart rate streams after a refusal, a retry answered "invalid MTU" asks for the MTU
+    /// and waits for the next retry (the link stays), and a success that comes after the retry
+    /// timed out still starts the stream.
+    #[test]
+    fn refused_stream_retry_survives_an_mtu_reply_and_a_late_success() {
+        let mut s = configured(512);
+        for at in [40, 50, 60] {
+            s.handle(cp(at, &[0xF0, 0x02, 0x00, 12, 0x00]));
+        }
+        s.drain_commands();
+        let heart_rate = |s: &mut Session, t: i64| {
+            s.handle(ev(
+                t,
+                TransportEventKind::Notification {
+                    characteristic: Characteristic::HeartRateMeasurement,
+                    value: vec![0x10, 60, 0x00, 0x04],
+                },
+            ));
+            s.tick(t);
+        };
+        for t in (1_000..=60_000).step_by(1_000) {
+            heart_rate(&mut s, t);
+        }
+        s.tick(60_060);
+        assert_eq!(writes(&s.drain_commands()).len(), 1, "the retry");
+        s.handle(cp(60_100, &[0xF0, 0x02, 0x00, 10, 0x00]));
+        let c = s.drain_commands();
+        assert!(c.contains(&TransportCommand::RequestMtu { mtu: 512 }));
+        assert!(!c.contains(&TransportCommand::Disconnect), "{c:?}");
+        assert_eq!(s.state(), &ConnectionState::Streaming);
+        assert_eq!(s.ecg_retry_at, Some(120_100));
+        for t in (61_000..=126_000).step_by(1_000) {
+            heart_rate(&mut s, t);
+        }
+        // the retry (at the 121 s tick) went unanswered until after its 5 s deadline
+        assert_eq!(s.step, Step::Nothing);
+        assert!(s.ecg_retry_at.is_some());
+        s.handle(cp(126_500, &H10_START_REPLY));
+        assert!(s.ecg_started && s.ecg_retry_at.is_none());
+        assert!(
+            s.events
+                .iter()
+                .any(|e| matches!(e, SensorEvent::StreamStarted { .. }))
+        );
+        assert_eq!(s.stats().reconnects, 0);
     }
 
     /// A strap that answers "invalid state" to every start (another app holds the stream) keeps
