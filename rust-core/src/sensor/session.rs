@@ -13,8 +13,8 @@
 //! refuses the ECG stream (an error status, e.g. another app holds it) is not dropped: it streams
 //! heart rate only ([`SensorEvent::EcgRefused`]) and the start is retried every `ecg_retry_ms`.
 //! Link loss → reconnect with exponential backoff (seeded jitter) and resume (re-subscribe,
-//! restart ECG); the samples lost are reported as a [`SensorEvent::Gap`]. The stream is always stopped (`03 00`) before a deliberate
-//! disconnect and on [`Session::stop`].
+//! restart ECG); the samples lost are reported as a [`SensorEvent::Gap`]. The stream is always
+//! stopped (`03 00`) before a deliberate disconnect and on [`Session::stop`].
 //!
 //! ECG timing: the sensor timestamp of a frame is the time of its last sample; samples are spread
 //! evenly between the previous frame's timestamp and this one's. Sensor time is mapped to the
