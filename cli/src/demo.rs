@@ -8,7 +8,10 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Args;
 use stressbeat_core::{
-    engine::{AlertEngine, AlertPolicy, EngineConfig, PersonalBaseline, StressEngine},
+    engine::{
+        AlertEngine, AlertPolicy, BaselineOrigin, CalibrationError, CalibrationEvent, EngineConfig,
+        PersonalBaseline, StressEngine,
+    },
     history::{History, HistorySink, SessionDetail, SessionStart, SourceKind},
     monitor::{
         Engines, EventKind, ModelParts, Monitor, MonitorEvent, Pacing, PipelineConfig, SessionInfo,
@@ -401,13 +404,26 @@ fn calibrate(path: &Path) -> Result<(PersonalBaseline, u64), String> {
     let monitor = new_monitor(engines, None);
     let degraded = Arc::new(Mutex::new(Vec::<String>::new()));
     let d = degraded.clone();
-    let _sub = monitor.subscribe(
+    let _status = monitor.subscribe(
         EventKind::Status,
         Arc::new(move |ev: &MonitorEvent| {
             if let MonitorEvent::Degraded(x) = ev
                 && let Ok(mut d) = d.lock()
             {
                 d.push(format!("{x:?}"));
+            }
+        }),
+    );
+    let failure = Arc::new(Mutex::new(None::<CalibrationError>));
+    let f = failure.clone();
+    let _stress = monitor.subscribe(
+        EventKind::Stress,
+        Arc::new(move |ev: &MonitorEvent| {
+            if let MonitorEvent::Stress { update, .. } = ev
+                && let Some(CalibrationEvent::Failed(e)) = update.calibration
+                && let Ok(mut f) = f.lock()
+            {
+                *f = Some(e);
             }
         }),
     );
@@ -430,15 +446,21 @@ fn calibrate(path: &Path) -> Result<(PersonalBaseline, u64), String> {
         .lock()
         .map_err(|_| "engine lock poisoned")?;
     match e.stress.baseline() {
-        Some(b) => Ok((b.clone(), b.windows)),
-        None => Err(format!(
-            "{}: calibration failed (too few clean windows for a baseline){}",
-            path.display(),
-            degraded
-                .lock()
-                .map(|d| d.iter().map(|x| format!("; {x}")).collect::<String>())
-                .unwrap_or_default()
-        )),
+        Some(b) if b.origin == BaselineOrigin::Calibrated => Ok((b.clone(), b.windows)),
+        _ => {
+            let why = match failure.lock().ok().and_then(|f| *f) {
+                Some(e) => e.to_string(),
+                None => "the recording is too short".into(),
+            };
+            Err(format!(
+                "{}: calibration failed: {why}{}",
+                path.display(),
+                degraded
+                    .lock()
+                    .map(|d| d.iter().map(|x| format!("; {x}")).collect::<String>())
+                    .unwrap_or_default()
+            ))
+        }
     }
 }
 

@@ -110,6 +110,33 @@ fn short_high_stretches_do_not_fire() {
 }
 
 #[test]
+fn a_high_state_held_through_unscored_windows_does_not_fire() {
+    let mut rig = Rig::new(AlertPolicy::default(), DAY0 + 12 * 60 * MIN);
+    rig.stress(5, 0.1);
+    rig.stress(2, 0.95);
+    let entered = rig.high_entered[0];
+    // Then one window in four scored: the rest have too many ectopic beats for a score, and the
+    // engine holds its state across them.
+    rig.run(10, |t| {
+        let mut w = window(t, 0.95);
+        if t % (4 * STEP_MS) != 0 {
+            w.beat_counts.v = 15;
+        }
+        w
+    });
+    assert_eq!(rig.high_entered, [entered], "High was held throughout");
+    assert!(rig.shown.is_empty(), "{:?}", rig.kinds());
+    // Scored windows again: it fires once they make up half of the episode's windows (about 4
+    // more minutes: 2 + 2.5 scored minutes against 2 + 10 in all).
+    let sparse_end = rig.t;
+    rig.stress(15, 0.95);
+    assert_eq!(rig.kinds(), [AlertKind::SustainedHighStress]);
+    let after = rig.shown[0].at_ms - sparse_end;
+    assert!((3 * MIN..5 * MIN).contains(&after), "{after} ms");
+    assert_eq!(rig.shown[0].from_ms, entered);
+}
+
+#[test]
 fn cooldown_suppresses_a_new_episode_then_fires_when_it_ends() {
     let mut rig = Rig::new(AlertPolicy::default(), DAY0 + 12 * 60 * MIN);
     rig.stress(5, 0.1);

@@ -9,8 +9,8 @@ mod engine_common;
 use engine_common::{Noise, STEP_MS, WINDOW_MS, drive, window};
 use stressbeat_core::engine::{
     BaselineConfig, BaselineOrigin, BaselineUsed, CalibrationError, CalibrationEvent, EngineConfig,
-    EngineState, Hysteresis, NoScoreReason, PersonalBaseline, ScoreSource, StressEngine,
-    StressState, StressUpdate, WindowObservation,
+    EngineState, Hysteresis, NoScoreReason, PersonalBaseline, RejectedWindows, ScoreSource,
+    StressEngine, StressState, StressUpdate, WindowObservation,
 };
 
 const MIN: i64 = 60_000;
@@ -345,12 +345,98 @@ fn calibration_from_a_bad_signal_fails_and_keeps_the_old_baseline() {
         updates.last().unwrap().calibration,
         Some(CalibrationEvent::Failed(CalibrationError::TooFewWindows {
             accepted: 0,
-            needed: 12
+            needed: 12,
+            rejected: RejectedWindows {
+                poor_signal: 24,
+                ectopy: 0
+            }
         }))
     );
     assert!(e.baseline().is_none());
     // Scoring resumes after the calibration window.
     assert!(e.update(&window(3 * MIN, 0.2)).score.is_some());
+}
+
+/// A clean window whose beats are `ectopic` of 40 non-N (ventricular).
+fn with_ectopy(t: i64, p: f32, ectopic: u32) -> WindowObservation {
+    let mut w = window(t, p);
+    w.beat_counts.n = 40 - ectopic;
+    w.beat_counts.v = ectopic;
+    w
+}
+
+#[test]
+fn frequent_ectopic_beats_give_no_score_and_no_baseline_and_say_why() {
+    let mut e = engine();
+    // 8 of 40 beats (20 %) is at the gate: scored, at a lower confidence than without ectopy.
+    let clean = e.update(&window(STEP_MS, 0.5));
+    let at_gate = e.update(&with_ectopy(2 * STEP_MS, 0.5, 8));
+    assert!(at_gate.score.is_some(), "{:?}", at_gate.reason);
+    assert!(at_gate.confidence < clean.confidence);
+    // 12 of 40 (30 %): no score, a reason that is not a signal problem (no lost-signal alert).
+    let over = e.update(&with_ectopy(3 * STEP_MS, 0.5, 12));
+    assert_eq!(over.score, None);
+    let Some(reason) = over.reason else {
+        panic!("no reason")
+    };
+    assert_eq!(
+        reason,
+        NoScoreReason::IrregularRhythm {
+            ectopic_fraction: 0.3,
+            allowed: 0.2
+        }
+    );
+    assert!(over.has_usable_signal());
+    assert!(reason.message().contains("30 %"), "{}", reason.message());
+
+    // The rolling baseline neither learns from such windows nor starts from them.
+    let mut e = engine();
+    drive(&mut e, 0, 10 * MIN, |t| with_ectopy(t, 0.3, 6));
+    assert!(e.baseline().is_none(), "{:?}", e.baseline());
+
+    // A calibration says that the rhythm kept the windows out, while it runs and at its end.
+    let mut e = engine();
+    e.start_calibration(0, 2 * MIN);
+    let updates = drive(&mut e, 0, 2 * MIN, |t| {
+        if t % (4 * STEP_MS) == 0 {
+            poor(t)
+        } else {
+            with_ectopy(t, 0.3, 6)
+        }
+    });
+    let (last, running) = updates.split_last().unwrap();
+    assert!(running.iter().all(|u| match u.reason {
+        Some(NoScoreReason::IrregularRhythm { allowed, .. }) => allowed == 0.1,
+        Some(NoScoreReason::PoorSignal { .. }) => true,
+        _ => false,
+    }));
+    assert_eq!(
+        running.last().unwrap().calibration,
+        Some(CalibrationEvent::Progress {
+            accepted_windows: 0,
+            rejected: RejectedWindows {
+                poor_signal: 5,
+                ectopy: 18
+            },
+            remaining_ms: STEP_MS,
+        })
+    );
+    let Some(CalibrationEvent::Failed(failure)) = last.calibration else {
+        panic!("{:?}", last.calibration)
+    };
+    assert_eq!(
+        failure.to_string(),
+        "calibration needs 12 clean windows, got 0 (6 with a poor signal, 18 with too many \
+         irregular beats)"
+    );
+    assert!(e.baseline().is_none());
+}
+
+fn poor(t: i64) -> WindowObservation {
+    WindowObservation {
+        usable_fraction: 0.1,
+        ..window(t, 0.3)
+    }
 }
 
 #[test]

@@ -218,6 +218,7 @@ fn calibration_progress_outcome_and_baseline() {
             Some(CalibrationProgress::Running {
                 accepted_windows,
                 remaining_s,
+                ..
             }) => Some((accepted_windows, remaining_s)),
             _ => None,
         })

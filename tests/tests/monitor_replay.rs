@@ -6,7 +6,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use stressbeat_core::engine::{AlertEngine, AlertPolicy, EngineConfig, StressEngine};
+use stressbeat_core::engine::{
+    AlertEngine, AlertPolicy, EngineConfig, NoScoreReason, StressEngine,
+};
 use stressbeat_core::history::{MemoryHistory, SessionStart, SourceKind};
 use stressbeat_core::model::{BeatClassifier, HrvFallback, StressModel};
 use stressbeat_core::monitor::analyzer::ModelAnalyzer;
@@ -244,4 +246,45 @@ fn rr_log_replays_as_a_heart_rate_only_strap() {
         windows.len()
     );
     assert!((ours - theirs).abs() < 2.0, "{ours:.1} vs {theirs:.1}");
+}
+
+/// A real Polar H10 recording with frequent PVCs (about a quarter of the beats, bigeminy runs):
+/// HRV is meaningless there, so most windows get no stress score, with the reason, and no
+/// sustained-stress alert fires (before the rhythm gate: "high" for 8 of its 10 minutes and an
+/// alert after 5.6 min). What is stored says the same.
+#[test]
+fn frequent_pvcs_give_no_stress_score_and_no_stress_alert() {
+    let Some(dir) = stressbeat_e2e::dataset("polar_h10") else {
+        return;
+    };
+    let (events, history, _) = replay(&dir.join("detectpvc/polar_h10.csv"));
+    let updates: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            MonitorEvent::Stress { update, .. } => Some(update),
+            _ => None,
+        })
+        .collect();
+    let irregular = updates
+        .iter()
+        .filter(|u| matches!(u.reason, Some(NoScoreReason::IrregularRhythm { .. })))
+        .count();
+    eprintln!(
+        "detectpvc: {} windows, {irregular} unscored for irregular beats",
+        updates.len()
+    );
+    assert!(updates.len() >= 100, "{}", updates.len());
+    assert!(irregular * 10 >= updates.len() * 7, "{irregular}");
+    let s = &history.sessions[0];
+    assert!(
+        s.alerts.iter().all(|a| a.kind != "stress_high"),
+        "{:?}",
+        s.alerts
+    );
+    let unscored_unknown = s
+        .windows
+        .iter()
+        .filter(|w| w.score.is_none())
+        .all(|w| w.state == "unknown");
+    assert!(unscored_unknown);
 }

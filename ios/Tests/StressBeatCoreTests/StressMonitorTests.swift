@@ -152,12 +152,17 @@ final class StressMonitorTests: XCTestCase {
         try monitor.start(source: simulator(4))
         try monitor.waitUntilFinished()
         let stress = rec.events.compactMap { $0 as? StressUpdate }
-        let remaining = stress.compactMap { u -> UInt32? in
-            if case let .running(_, remainingS)? = u.calibration { return remainingS }
+        let running = stress.compactMap { u -> (counted: UInt32, remainingS: UInt32)? in
+            if case let .running(accepted, poorSignal, irregularRhythm, remainingS)? = u.calibration {
+                return (accepted + poorSignal + irregularRhythm, remainingS)
+            }
             return nil
         }
+        let remaining = running.map { $0.remainingS }
         XCTAssertGreaterThanOrEqual(remaining.count, 10)
         XCTAssertEqual(remaining, remaining.sorted(by: >), "time left only falls")
+        // every calibration window is counted once: accepted, or left out for a reason
+        XCTAssertEqual(running.map { $0.counted }, (1...UInt32(running.count)).map { $0 })
         let done = stress.compactMap { u -> UInt32? in
             if case let .completed(windows)? = u.calibration { return windows }
             return nil

@@ -265,6 +265,11 @@ pub struct AlertState {
     shown_times: VecDeque<i64>,
     last_shown: Vec<(AlertKind, i64)>,
     high_since: Option<i64>,
+    /// Windows of the current high episode, and how many of them were scored.
+    #[serde(default)]
+    high_windows: u32,
+    #[serde(default)]
+    high_scored: u32,
     next_stress_due: Option<i64>,
     link: LinkStatus,
     streaming_since: Option<i64>,
@@ -284,6 +289,8 @@ impl Default for AlertState {
             shown_times: VecDeque::new(),
             last_shown: Vec::new(),
             high_since: None,
+            high_windows: 0,
+            high_scored: 0,
             next_stress_due: None,
             link: LinkStatus::Stopped,
             streaming_since: None,
@@ -378,16 +385,23 @@ impl AlertEngine {
             }
         }
         if u.state == Some(StressState::High) {
-            let since = *self.state.high_since.get_or_insert(now);
-            let due = self
-                .state
+            let s = &mut self.state;
+            let since = *s.high_since.get_or_insert(now);
+            s.high_windows = s.high_windows.saturating_add(1);
+            s.high_scored = s.high_scored.saturating_add(u.score.is_some().into());
+            let due = s
                 .next_stress_due
                 .unwrap_or(since.saturating_add(self.policy.sustained_high_ms));
-            if now >= due {
+            // The held state outlives unscored windows (poor signal, irregular beats): "high
+            // for 5 min" needs at least half of the episode's windows scored.
+            let scored_through = u64::from(s.high_scored) * 2 >= u64::from(s.high_windows);
+            if now >= due && scored_through {
                 self.decide_stress(&mut out, since, now);
             }
         } else {
             self.state.high_since = None;
+            self.state.high_windows = 0;
+            self.state.high_scored = 0;
             self.state.next_stress_due = None;
         }
         self.check_time(&mut out, now);

@@ -196,13 +196,30 @@ pub enum BaselineRejection {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum CalibrationError {
     /// Too few windows were calm and clean enough.
-    #[error("calibration needs {needed} clean windows, got {accepted}")]
+    #[error(
+        "calibration needs {needed} clean windows, got {accepted} ({} with a poor signal, {} with \
+         too many irregular beats)",
+        rejected.poor_signal,
+        rejected.ectopy
+    )]
     TooFewWindows {
         /// Windows accepted.
         accepted: u32,
         /// Windows needed.
         needed: u32,
+        /// Windows rejected, by cause.
+        #[serde(default)]
+        rejected: RejectedWindows,
     },
+}
+
+/// Windows a calibration did not take, by cause.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedWindows {
+    /// Usable fraction too low, or nothing to learn from.
+    pub poor_signal: u32,
+    /// More non-N beats than [`BaselineConfig::max_ectopic_fraction`].
+    pub ectopy: u32,
 }
 
 /// An explicit calibration session: feed the windows of a few calm minutes, then
@@ -215,8 +232,9 @@ pub struct Calibration {
     pub duration_ms: i64,
     /// Windows accepted so far.
     pub accepted: u32,
-    /// Windows rejected so far.
-    pub rejected: u32,
+    /// Windows rejected so far, by cause.
+    #[serde(default)]
+    pub rejections: RejectedWindows,
     baseline: PersonalBaseline,
     config: BaselineConfig,
 }
@@ -228,7 +246,7 @@ impl Calibration {
             started_ms,
             duration_ms: duration_ms.max(0),
             accepted: 0,
-            rejected: 0,
+            rejections: RejectedWindows::default(),
             baseline: PersonalBaseline::empty(BaselineOrigin::Calibrated, started_ms),
             config,
         }
@@ -239,7 +257,10 @@ impl Calibration {
         let r = self.baseline.learn(obs, &self.config, None);
         match r {
             Ok(()) => self.accepted += 1,
-            Err(_) => self.rejected += 1,
+            Err(BaselineRejection::Ectopy) => self.rejections.ectopy += 1,
+            Err(BaselineRejection::PoorSignal | BaselineRejection::NothingToLearn) => {
+                self.rejections.poor_signal += 1
+            }
         }
         r
     }
@@ -260,6 +281,7 @@ impl Calibration {
             return Err(CalibrationError::TooFewWindows {
                 accepted: self.accepted,
                 needed: self.config.min_calibration_windows,
+                rejected: self.rejections,
             });
         }
         let mut b = self.baseline;

@@ -24,7 +24,7 @@ pub use alerts::{
 };
 pub use baseline::{
     BaselineConfig, BaselineOrigin, BaselineRejection, Calibration, CalibrationError,
-    PersonalBaseline, RunningStat,
+    PersonalBaseline, RejectedWindows, RunningStat,
 };
 pub use score::{Hysteresis, StressState, logit, sigmoid};
 
@@ -151,6 +151,13 @@ pub enum NoScoreReason {
         /// The reported rate, bpm (0 for a non-finite value).
         bpm: f32,
     },
+    /// Too many of the window's beats are not normal (N) for HRV, which assumes a regular rhythm.
+    IrregularRhythm {
+        /// Share of non-N beats.
+        ectopic_fraction: f32,
+        /// The gate.
+        allowed: f32,
+    },
     /// Neither the model nor the HRV fallback gave a probability.
     NoEstimate,
     /// A calibration is running: windows feed it instead of being scored.
@@ -190,6 +197,15 @@ impl NoScoreReason {
             NoScoreReason::ImplausibleHeartRate { bpm } => {
                 format!("implausible heart rate ({bpm:.0} bpm): beat detection unreliable")
             }
+            NoScoreReason::IrregularRhythm {
+                ectopic_fraction,
+                allowed,
+            } => format!(
+                "too many irregular beats for a stress estimate: {:.0} % of the beats are not \
+                 normal, up to {:.0} % allowed (StressBeat is not a medical device)",
+                ectopic_fraction * 100.0,
+                allowed * 100.0
+            ),
             NoScoreReason::NoEstimate => "no stress estimate available for this window".into(),
             NoScoreReason::Calibrating { remaining_ms } => format!(
                 "calibrating the personal baseline ({} s left)",
@@ -207,6 +223,9 @@ pub enum CalibrationEvent {
     Progress {
         /// Windows accepted so far.
         accepted_windows: u32,
+        /// Windows rejected so far, by cause.
+        #[serde(default)]
+        rejected: RejectedWindows,
         /// Time left, ms.
         remaining_ms: i64,
     },
@@ -276,6 +295,9 @@ pub struct EngineConfig {
     pub min_usable_fraction: f32,
     /// Quality gate: minimum beats per window (default 15, = 30 bpm over 30 s).
     pub min_beats: u32,
+    /// Rhythm gate: largest share of non-N beats in a scored window (default 0.2).
+    #[serde(default = "default_max_ectopic_fraction")]
+    pub max_ectopic_fraction: f32,
     /// Plausible heart rate, bpm (default 30-220).
     pub hr_range_bpm: (f32, f32),
     /// EMA time constant of the score, ms (default 30 s). 0 disables smoothing.
@@ -301,6 +323,7 @@ impl Default for EngineConfig {
         Self {
             min_usable_fraction: 0.6,
             min_beats: 15,
+            max_ectopic_fraction: default_max_ectopic_fraction(),
             hr_range_bpm: (30.0, 220.0),
             smoothing_tau_ms: 30_000,
             reset_after_ms: 120_000,
@@ -314,12 +337,19 @@ impl Default for EngineConfig {
     }
 }
 
+fn default_max_ectopic_fraction() -> f32 {
+    0.2
+}
+
 impl EngineConfig {
     /// Checks ranges; [`Error::InvalidArgument`] says which field is wrong.
     pub fn validate(&self) -> Result<()> {
         let bad = |what: &str| Err(Error::InvalidArgument(format!("engine config: {what}")));
         if !(0.0..=1.0).contains(&self.min_usable_fraction) {
             return bad("min_usable_fraction must be in 0-1");
+        }
+        if !(0.0..=1.0).contains(&self.max_ectopic_fraction) {
+            return bad("max_ectopic_fraction must be in 0-1");
         }
         let (lo, hi) = self.hr_range_bpm;
         if !(lo.is_finite() && hi.is_finite() && lo < hi) {
@@ -470,17 +500,23 @@ impl StressEngine {
 
         if let Some(cal) = self.state.calibration.as_mut() {
             // Rejections are counted in the calibration itself.
-            let _ = cal.add(obs);
+            let added = cal.add(obs);
             let remaining_ms = cal.remaining_ms(at);
             let due = cal.is_due(at);
             out.calibration = Some(CalibrationEvent::Progress {
                 accepted_windows: cal.accepted,
+                rejected: cal.rejections,
                 remaining_ms,
             });
-            // A bad signal is reported as such (the user can fix it; lost-signal alerts see it).
+            // A bad signal or rhythm is reported as such (lost-signal alerts see the signal).
+            let ectopy_limit = self.config.baseline.max_ectopic_fraction;
             out.reason = Some(match self.signal_gate(obs) {
-                Err(signal) => signal,
-                Ok(()) => NoScoreReason::Calibrating { remaining_ms },
+                Err(reason) if reason.is_signal_problem() => reason,
+                _ if added == Err(BaselineRejection::Ectopy) => NoScoreReason::IrregularRhythm {
+                    ectopic_fraction: obs.beat_counts.ectopic_fraction(),
+                    allowed: ectopy_limit,
+                },
+                _ => NoScoreReason::Calibrating { remaining_ms },
             });
             if due {
                 out.calibration = Some(self.finish_calibration());
@@ -541,6 +577,7 @@ impl StressEngine {
             return CalibrationEvent::Failed(CalibrationError::TooFewWindows {
                 accepted: 0,
                 needed: self.config.baseline.min_calibration_windows,
+                rejected: RejectedWindows::default(),
             });
         };
         let windows = cal.accepted;
@@ -558,12 +595,18 @@ impl StressEngine {
         if !cfg.rolling_enabled {
             return;
         }
-        let b = self
-            .state
-            .baseline
-            .get_or_insert_with(|| PersonalBaseline::empty(BaselineOrigin::Learned, obs.end_ms));
-        // A rejected window (noisy, ectopic) simply does not update the baseline.
-        let _ = b.update_rolling(obs, cfg);
+        // A rejected window (noisy, ectopic) simply does not update the baseline, nor start one.
+        match &mut self.state.baseline {
+            Some(b) => {
+                let _ = b.update_rolling(obs, cfg);
+            }
+            None => {
+                let mut b = PersonalBaseline::empty(BaselineOrigin::Learned, obs.end_ms);
+                if b.update_rolling(obs, cfg).is_ok() {
+                    self.state.baseline = Some(b);
+                }
+            }
+        }
     }
 
     /// The signal part of the quality gate: usable fraction, beats, plausible heart rate.
@@ -590,6 +633,13 @@ impl StressEngine {
                 return Err(NoScoreReason::ImplausibleHeartRate { bpm });
             }
             _ => {}
+        }
+        let ectopic_fraction = obs.beat_counts.ectopic_fraction();
+        if ectopic_fraction > c.max_ectopic_fraction {
+            return Err(NoScoreReason::IrregularRhythm {
+                ectopic_fraction,
+                allowed: c.max_ectopic_fraction,
+            });
         }
         Ok(())
     }

@@ -265,11 +265,13 @@ pub struct StressUpdate {
     pub score: Option<u8>,
     /// 0–1.
     pub confidence: f32,
-    /// Held state (`null` before the first score).
+    /// Held state (`null` before the first score and after 2 min without one). It is held across
+    /// unscored windows: show it with `noScoreReason` when `score` is `null`.
     pub level: Option<StressLevel>,
     /// The level changed on this update.
     pub level_changed: bool,
-    /// Why there is no score (a short sentence).
+    /// Why there is no score (a short sentence): poor signal, too few beats, too many irregular
+    /// beats for HRV, calibrating, ...
     pub no_score_reason: Option<String>,
     /// `true` when the score comes from the HRV fallback (no usable stress model).
     pub from_hrv_fallback: bool,
@@ -292,10 +294,14 @@ pub struct StressUpdate {
 /// A calibration of the personal baseline, as of one window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum CalibrationProgress {
-    /// Running: calm, clean windows so far, and the time left.
+    /// Running: calm, clean windows so far, the windows left out and why, and the time left.
     Running {
         /// Windows accepted so far.
         accepted_windows: u32,
+        /// Windows left out for a poor signal (contact, movement).
+        poor_signal_windows: u32,
+        /// Windows left out for too many irregular (non-N) beats.
+        irregular_rhythm_windows: u32,
         /// Time left, seconds.
         remaining_s: u32,
     },
@@ -304,13 +310,18 @@ pub enum CalibrationProgress {
         /// Windows it was built from.
         windows: u32,
     },
-    /// Finished without a baseline: too few calm, clean windows (poor signal, movement or
-    /// frequent ectopic beats). The previous baseline, if any, stays in use.
+    /// Finished without a baseline: too few calm, clean windows; the counts say whether the
+    /// signal (contact, movement) or frequent irregular beats kept them out. The previous
+    /// baseline, if any, stays in use.
     Failed {
         /// Windows accepted.
         accepted_windows: u32,
         /// Windows needed.
         needed_windows: u32,
+        /// Windows left out for a poor signal.
+        poor_signal_windows: u32,
+        /// Windows left out for too many irregular (non-N) beats.
+        irregular_rhythm_windows: u32,
     },
 }
 
@@ -659,9 +670,12 @@ fn calibration_progress(c: engine::CalibrationEvent) -> CalibrationProgress {
     match c {
         engine::CalibrationEvent::Progress {
             accepted_windows,
+            rejected,
             remaining_ms,
         } => CalibrationProgress::Running {
             accepted_windows,
+            poor_signal_windows: rejected.poor_signal,
+            irregular_rhythm_windows: rejected.ectopy,
             remaining_s: u32::try_from(remaining_ms.max(0).unsigned_abs().div_ceil(1000))
                 .unwrap_or(u32::MAX),
         },
@@ -671,9 +685,12 @@ fn calibration_progress(c: engine::CalibrationEvent) -> CalibrationProgress {
         engine::CalibrationEvent::Failed(engine::CalibrationError::TooFewWindows {
             accepted,
             needed,
+            rejected,
         }) => CalibrationProgress::Failed {
             accepted_windows: accepted,
             needed_windows: needed,
+            poor_signal_windows: rejected.poor_signal,
+            irregular_rhythm_windows: rejected.ectopy,
         },
     }
 }

@@ -160,7 +160,8 @@ pub struct WindowRecord {
     pub score: Option<f64>,
     /// Confidence of the score (0–1).
     pub confidence: Option<f64>,
-    /// The engine's state name for the window (e.g. "calm", "stressed", "unknown").
+    /// The engine's state name for the window ("calm", "elevated", "high"; "unknown" for a
+    /// window without a score).
     pub state: String,
     /// What produced the score (model name and version, or the HRV fallback's name).
     pub scored_by: String,

@@ -722,7 +722,12 @@ fn window_record(
         .map(f64::from),
         score: u.score.map(f64::from),
         confidence: u.score.map(|_| f64::from(u.confidence)),
-        state: u.state.map_or("unknown", |s| s.name()).into(),
+        // The engine holds its state across unscored windows; the history keeps what was measured.
+        state: u
+            .state
+            .filter(|_| u.score.is_some())
+            .map_or("unknown", |s| s.name())
+            .into(),
         scored_by: match u.source {
             Some(ScoreSource::Model) => analyzer.model_name(),
             Some(ScoreSource::HrvFallback) => "hrv-fallback".into(),

@@ -169,6 +169,11 @@ class StressMonitorTest {
         val running = stress.mapNotNull { it.calibration as? CalibrationProgress.Running }
         assertTrue(running.size >= 10, "${running.size} progress updates")
         assertTrue(running.zipWithNext().all { (a, b) -> b.remainingS <= a.remainingS }, "time left only falls")
+        // every calibration window is counted once: accepted, or left out for a reason
+        assertEquals(
+            (1..running.size).map { it.toUInt() },
+            running.map { it.acceptedWindows + it.poorSignalWindows + it.irregularRhythmWindows },
+        )
         val done = stress.mapNotNull { it.calibration as? CalibrationProgress.Completed }.single()
         assertTrue(done.windows >= 12u, "${done.windows} windows")
         assertTrue(stress.takeWhile { it.score == null }.all { it.calibration != null }, "no score while calibrating")
