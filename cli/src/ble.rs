@@ -2,6 +2,7 @@
 //! feature; docs/adr/0003). All connection logic is the core's `sensor::session`.
 
 use std::path::PathBuf;
+use std::time::Instant;
 
 use clap::Args;
 use serde::Serialize;
@@ -113,16 +114,23 @@ pub fn record(a: &RecordArgs) -> Result<(), String> {
                 }
             }
         };
-        ble::run_session(&adapter, p, SessionConfig::default(), stop, |e| {
-            rec.on_event(&e);
-            match e {
-                SensorEvent::Connection(s) => eprintln!("{s:?}"),
-                SensorEvent::HeartRate { bpm, .. } => {
-                    eprint!("\r{bpm} bpm, {} s of ECG   ", rec.ecg_seconds())
+        ble::run_session(
+            &adapter,
+            p,
+            SessionConfig::default(),
+            Instant::now(),
+            stop,
+            |e| {
+                rec.on_event(&e);
+                match e {
+                    SensorEvent::Connection(s) => eprintln!("{s:?}"),
+                    SensorEvent::HeartRate { bpm, .. } => {
+                        eprint!("\r{bpm} bpm, {} s of ECG   ", rec.ecg_seconds())
+                    }
+                    _ => {}
                 }
-                _ => {}
-            }
-        })
+            },
+        )
         .await
         .map_err(|e| e.to_string())
     });

@@ -268,12 +268,35 @@ pub fn export(args: &ExportArgs) -> Result<(), String> {
     }
     let path = args.db.clone().unwrap_or_else(default_db_path);
     let h = open_ro(&path)?;
-    let file = File::create(&args.out)
-        .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
-    let written = write_export(&h, args, BufWriter::new(file));
-    if written.is_err() {
-        // no half-written export left behind (e.g. an unknown session id)
-        let _ = std::fs::remove_file(&args.out);
+    let out = &args.out;
+    if let (Ok(a), Ok(b)) = (path.canonicalize(), out.canonicalize())
+        && a == b
+    {
+        return Err(format!(
+            "--out {} is the history database itself",
+            out.display()
+        ));
+    }
+    // A regular file is written beside `out` and renamed over it once complete: a failed export
+    // (an unknown session, a full disk) leaves no half-written file and the old one untouched.
+    // A device or a pipe (`/dev/stdout`) is written directly.
+    let direct = out.metadata().is_ok_and(|m| !m.is_file());
+    let target = if direct {
+        out.clone()
+    } else {
+        partial_path(out)
+    };
+    let file =
+        File::create(&target).map_err(|e| format!("cannot create {}: {e}", target.display()))?;
+    let written = write_export(&h, args, BufWriter::new(file)).and_then(|what| {
+        if !direct {
+            std::fs::rename(&target, out)
+                .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+        }
+        Ok(what)
+    });
+    if written.is_err() && !direct {
+        let _ = std::fs::remove_file(&target);
     }
     println!(
         "session {} -> {}: {}",
@@ -282,6 +305,14 @@ pub fn export(args: &ExportArgs) -> Result<(), String> {
         written?
     );
     Ok(())
+}
+
+/// `.NAME.partial` beside `out`.
+fn partial_path(out: &Path) -> PathBuf {
+    let name = out
+        .file_name()
+        .map_or_else(|| "export".into(), |n| n.to_string_lossy().into_owned());
+    out.with_file_name(format!(".{name}.partial"))
 }
 
 /// Write the export; what was written, in words.

@@ -34,6 +34,15 @@ pub struct StressArgs {
     /// End of the baseline span, seconds from the start of the baseline recording.
     #[arg(long, value_name = "S", requires = "baseline", value_parser = args::non_negative, allow_negative_numbers = true)]
     baseline_to: Option<f64>,
+    /// The baseline's channel (`--channel` applies to PATH only).
+    #[arg(long, value_name = "N", requires = "baseline")]
+    baseline_channel: Option<usize>,
+    /// CSV baseline only: its sampling rate in Hz (`--fs` applies to PATH only).
+    #[arg(long, value_name = "HZ", requires = "baseline", value_parser = args::positive, allow_negative_numbers = true)]
+    baseline_fs: Option<f64>,
+    /// CSV baseline only: the unit of its samples (`--unit` applies to PATH only).
+    #[arg(long, value_enum, requires = "baseline")]
+    baseline_unit: Option<crate::Unit>,
     /// A stress model (`.onnx` with its `.json` beside it) instead of the embedded one.
     #[arg(long, value_name = "FILE.onnx")]
     model: Option<PathBuf>,
@@ -244,11 +253,15 @@ struct BaselineJson {
 /// The personal baseline of `--baseline`: its windows admitted by the rule the monitor's
 /// calibration uses (signal quality, at most 10 % non-N beats).
 fn personal_baseline(args: &StressArgs, path: &Path) -> Result<(Vec<f32>, BaselineJson), String> {
+    // A recording of its own: PATH's channel, rate and unit do not apply to it.
     let base_args = RecordingArgs {
         path: path.to_path_buf(),
+        channel: args.baseline_channel,
         from: args.baseline_from,
         to: args.baseline_to,
-        ..args.recording.clone()
+        fs: args.baseline_fs,
+        unit: args.baseline_unit,
+        json: args.recording.json,
     };
     let base = analysed(&base_args)?;
     let classes = match &base.signal {

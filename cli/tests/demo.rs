@@ -111,16 +111,34 @@ fn short_demo_stores_reports_and_exports() {
     assert_eq!(json["sessions"][0]["windows"], s.windows);
     assert_eq!(json["daily_summaries_utc"][0]["windows"], s.windows);
 
-    // An unknown session is a typed error, not a panic.
+    // An unknown session is a typed error, not a panic, and the file at --out stays as it was.
     let bad = stressbeat()
         .args(["export", "--session", "999", "--format", "csv", "--db"])
         .arg(&db)
         .arg("--out")
-        .arg(dir.join("x.csv"))
+        .arg(&csv)
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("999"));
+    assert_eq!(std::fs::read_to_string(&csv).unwrap(), text);
+    // Exporting over the database itself is refused; the history is intact.
+    let over = stressbeat()
+        .args(["export", "--session", &id, "--format", "csv", "--db"])
+        .arg(&db)
+        .arg("--out")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert_eq!(over.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&over.stderr).contains("history database itself"));
+    assert_eq!(open(&db).sessions(10).unwrap().len(), 1);
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -94,14 +94,6 @@ pub fn detect_peaks(span: &EcgSpan) -> Result<Vec<usize>> {
     Ok(peaks.into_iter().map(|p| p + span.start_sample).collect())
 }
 
-/// RR intervals (ms) between consecutive peaks.
-pub fn rr_intervals_ms(peaks: &[usize], fs: f64) -> Vec<f64> {
-    peaks
-        .windows(2)
-        .map(|w| (w[1] - w[0]) as f64 * 1000.0 / fs)
-        .collect()
-}
-
 /// The summary of one analysed recording.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RecordingSummary {
@@ -155,7 +147,7 @@ pub fn analyze(rec: &Recording, opts: &AnalysisOptions) -> Result<RecordingSumma
         QualityConfig::default(),
     )?
     .usable_fraction;
-    let rr = rr_intervals_ms(&peaks, span.sampling_rate_hz);
+    let rr = hrv::rr_intervals_ms(&span.samples_mv, &peaks, span.sampling_rate_hz);
     let hrv = hrv::analyze_rr(&rr).ok();
     Ok(RecordingSummary {
         record_name: rec.name.clone(),

@@ -551,3 +551,31 @@ fn edf_export_bounds_a_jump_of_the_strap_clock() {
         ]
     );
 }
+
+/// A damaged row (a sampling rate of 4 GHz) would have the export fill its gaps with billions of
+/// samples: a typed `Corrupt` error instead, and the data stays.
+#[test]
+fn edf_export_refuses_an_implausible_stored_rate() {
+    let (_d, mut h) = open();
+    let s = session(&mut h, T0);
+    for at in [T0, T0 + 1000] {
+        h.append_ecg(
+            s,
+            &EcgChunk {
+                first_sample_ms: at,
+                sampling_rate_hz: u32::MAX,
+                samples_uv: &[1, 2, 3],
+            },
+        )
+        .unwrap();
+    }
+    h.flush().unwrap();
+    assert!(matches!(
+        h.export_edf(s, &mut Vec::new()),
+        Err(stressbeat_core::Error::Storage {
+            kind: stressbeat_core::StorageErrorKind::Corrupt,
+            ..
+        })
+    ));
+    assert_eq!(h.sessions(1).unwrap()[0].ecg_samples, 6);
+}

@@ -333,13 +333,13 @@ impl stressbeat_core::ffi::BleTransport for FakeH10 {
     }
 }
 
-#[test]
-fn platform_bridge_session_is_monitored_and_stored() {
-    let Some(dir) = stressbeat_e2e::dataset("polar_h10/pmd_capture") else {
-        return;
-    };
-    let bytes = std::fs::read(dir.join("hr_data_2023-01-13_11-40-07.bin")).unwrap();
-    let frames = stressbeat_core::sensor::replay::parse_capture(&bytes).unwrap();
+/// A real H10 capture through the platform bridge, the app's clock reading `origin_ms` when the
+/// monitor starts (Android's `elapsedRealtime` is days after a boot). Returns the stress updates
+/// and the stored session.
+fn bridge_session(
+    frames: &[Vec<u8>],
+    origin_ms: i64,
+) -> (Vec<StressUpdate>, stressbeat_core::ffi::SessionSummary) {
     let tmp = tempfile::tempdir().unwrap();
     let m = StressMonitor::new(config(&tmp.path().join("h.db"))).unwrap();
     let log = Arc::new(Log::default());
@@ -351,23 +351,35 @@ fn platform_bridge_session_is_monitored_and_stored() {
     *h10.session.lock().unwrap() = Some(session.clone());
     m.start(MonitorSource::PlatformBridge {
         session: session.clone(),
-        now_ms: 0,
+        now_ms: origin_ms,
     })
     .unwrap();
-    session.start(0).unwrap();
-    // Three minutes of real notifications at their sensor times (the app's clock).
+    session.start(origin_ms).unwrap();
+    // Three minutes of real notifications at their sensor times (the app's clock), handed over
+    // faster than real time.
     let ts = |f: &[u8]| u64::from_le_bytes(f[1..9].try_into().unwrap());
     let t0 = ts(&frames[0]);
-    let mut at = 0;
     for f in frames.iter().take(320) {
-        at = 1_000 + ((ts(f) - t0) / 1_000_000) as i64;
+        let at = origin_ms + 1_000 + ((ts(f) - t0) / 1_000_000) as i64;
         session.on_notification(DATA.into(), f.clone(), at).unwrap();
         session.tick(at).unwrap();
     }
     std::thread::sleep(std::time::Duration::from_millis(400));
     m.stop().unwrap();
-    assert!(at > 170_000, "{at}");
-    let stress = log.stress.lock().unwrap();
+    let stress = log.stress.lock().unwrap().clone();
+    let stored = m.sessions(1).unwrap().remove(0);
+    m.shutdown().unwrap();
+    (stress, stored)
+}
+
+#[test]
+fn platform_bridge_session_is_monitored_and_stored() {
+    let Some(dir) = stressbeat_e2e::dataset("polar_h10/pmd_capture") else {
+        return;
+    };
+    let bytes = std::fs::read(dir.join("hr_data_2023-01-13_11-40-07.bin")).unwrap();
+    let frames = stressbeat_core::sensor::replay::parse_capture(&bytes).unwrap();
+    let (stress, stored) = bridge_session(&frames, 0);
     // (≈ 180 s − 30 s window − 3 s lag) / 5 s
     assert!(
         (27..=31).contains(&stress.len()),
@@ -379,10 +391,27 @@ fn platform_bridge_session_is_monitored_and_stored() {
             .iter()
             .all(|u| u.hr_bpm.is_some_and(|hr| (60.0..200.0).contains(&hr)))
     );
-    let sessions = m.sessions(1).unwrap();
-    assert_eq!(sessions[0].windows as usize, stress.len());
-    assert_eq!(sessions[0].end_reason.as_deref(), Some("stopped"));
-    m.shutdown().unwrap();
+    assert_eq!(stored.windows as usize, stress.len());
+    assert_eq!(stored.end_reason.as_deref(), Some("stopped"));
+    // The session lasts as long as the app's clock says, not as long as the test took.
+    let length_ms = stored.ended_at_ms.unwrap() - stored.started_at_ms;
+    assert!((175_000..=190_000).contains(&length_ms), "{length_ms} ms");
+
+    // The same with the app's clock 3 days after boot: the same windows and the same length.
+    let (later, stored_later) = bridge_session(&frames, 3 * 24 * 3_600_000);
+    assert_eq!(
+        stored_later.ended_at_ms.unwrap() - stored_later.started_at_ms,
+        length_ms
+    );
+    let scores = |u: &[StressUpdate], started: i64| -> Vec<_> {
+        u.iter()
+            .map(|u| (u.at_ms - started, u.score, u.hr_bpm.map(f32::to_bits)))
+            .collect()
+    };
+    assert_eq!(
+        scores(&later, stored_later.started_at_ms),
+        scores(&stress, stored.started_at_ms)
+    );
 }
 
 /// A strap with the Heart Rate Service only (most chest straps; an H10 without PMD) through the

@@ -729,3 +729,83 @@ fn a_finished_calibration_is_stored_at_once() {
         (BaselineOrigin::Calibrated, u64::from(windows))
     );
 }
+
+/// An analyzer that always fails (a bug): every step that closes a window panics.
+struct Broken;
+impl WindowAnalyzer for Broken {
+    fn analyze(
+        &mut self,
+        _: &[stressbeat_core::monitor::WindowSignal],
+        _: Option<&[f32]>,
+        _: &mut Vec<stressbeat_core::engine::WindowObservation>,
+    ) {
+        panic!("analyzer bug");
+    }
+    fn take_degradations(&mut self) -> Vec<Degradation> {
+        Vec::new()
+    }
+    fn model_name(&self) -> String {
+        "broken".into()
+    }
+}
+impl Parts for Broken {
+    fn analyzer(&self) -> Box<dyn WindowAnalyzer> {
+        Box::new(Broken)
+    }
+}
+
+/// A source that remembers being stopped.
+struct Watched<S> {
+    inner: S,
+    stopped: Arc<std::sync::atomic::AtomicBool>,
+}
+impl<S: stressbeat_core::sensor::SensorSource> stressbeat_core::sensor::SensorSource
+    for Watched<S>
+{
+    fn poll(&mut self, now_ms: i64, out: &mut Vec<stressbeat_core::sensor::SensorEvent>) -> bool {
+        self.inner.poll(now_ms, out)
+    }
+    fn stop(&mut self, now_ms: i64) {
+        self.stopped
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.inner.stop(now_ms);
+    }
+}
+
+#[test]
+fn a_session_ended_by_internal_errors_stops_the_strap_and_is_stored() {
+    let history = Arc::new(Mutex::new(MemoryHistory::default()));
+    let m = Monitor::new(
+        PipelineConfig::default(),
+        Box::new(Broken),
+        Engines {
+            stress: StressEngine::new(EngineConfig::default()).unwrap(),
+            alerts: AlertEngine::new(AlertPolicy::default()).unwrap(),
+        },
+        Some(history.clone()),
+    );
+    let stopped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let spec = SimulatorSpec {
+        minutes: 3.0,
+        ..episode_spec(false)
+    };
+    m.start(
+        Box::new(Watched {
+            inner: simulator_source(&spec),
+            stopped: stopped.clone(),
+        }),
+        Pacing::AsFastAsPossible { step_ms: 250 },
+        info(),
+    )
+    .unwrap();
+    m.wait();
+    assert!(
+        stopped.load(std::sync::atomic::Ordering::SeqCst),
+        "the strap was stopped"
+    );
+    let h = history.lock().unwrap();
+    assert_eq!(
+        h.sessions[0].ended.map(|(_, reason)| reason),
+        Some(stressbeat_core::history::EndReason::Error)
+    );
+}

@@ -258,3 +258,39 @@ fn polar_capture_reads_as_a_recording() {
     assert!((140.0..155.0).contains(&hr), "{hr}");
     assert!(summary.usable_fraction > 0.9, "{}", summary.usable_fraction);
 }
+
+/// Holes in a real record (as lost frames or blank CSV cells leave them, NaN) do not lengthen
+/// RR intervals: an interval spanning one is left out, and HRV stays that of the whole record
+/// (before: MIT-BIH 101 with six holes of 1.2-2.5 s read SDNN 143 ms and RMSSD 131 ms).
+#[test]
+fn holes_in_a_record_leave_hrv_as_it_was() {
+    let Some(dir) = dataset("mitdb") else {
+        return;
+    };
+    let mut r = load_recording(&dir.join("101.hea"), &LoadOptions::default()).unwrap();
+    let opts = stressbeat_core::analysis::AnalysisOptions {
+        to_s: Some(600.0),
+        ..Default::default()
+    };
+    let whole = stressbeat_core::analysis::analyze(&r, &opts)
+        .unwrap()
+        .hrv
+        .unwrap();
+    let fs = r.signals[0].sampling_rate_hz;
+    for (k, len_s) in [1.2, 2.5, 1.8, 2.0, 1.5, 2.2].into_iter().enumerate() {
+        let from = ((60.0 + 80.0 * k as f64) * fs) as usize;
+        for ch in &mut r.signals {
+            ch.samples[from..from + (len_s * fs) as usize].fill(f32::NAN);
+        }
+    }
+    let holed = stressbeat_core::analysis::analyze(&r, &opts)
+        .unwrap()
+        .hrv
+        .unwrap();
+    eprintln!(
+        "101, 10 min: SDNN {:.1} → {:.1} ms, RMSSD {:.1} → {:.1} ms",
+        whole.sdnn_ms, holed.sdnn_ms, whole.rmssd_ms, holed.rmssd_ms
+    );
+    assert!((holed.sdnn_ms / whole.sdnn_ms - 1.0).abs() < 0.05);
+    assert!((holed.rmssd_ms / whole.rmssd_ms - 1.0).abs() < 0.05);
+}

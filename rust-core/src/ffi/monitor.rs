@@ -940,7 +940,7 @@ impl StressMonitor {
                 )
             }
             MonitorSource::PlatformBridge { session, now_ms } => (
-                Box::new(monitor::sources::BridgeSource::new(session)),
+                Box::new(monitor::sources::BridgeSource::new(session, now_ms)),
                 Pacing::RealTime { step_ms: 100 },
                 SessionInfo {
                     start: start(SourceKind::Bridge, "chest strap"),

@@ -35,6 +35,8 @@ use crate::{
 
 /// Value (µV) written in place of missing ECG in an EDF+ export.
 pub const GAP_FILL_UV: i32 = 0;
+/// Highest stored ECG sampling rate an export accepts (straps stream at 130-1000 Hz).
+const MAX_EXPORT_RATE_HZ: u32 = 10_000;
 /// Chunks that start within this many samples of where the previous one ended are joined as
 /// contiguous (timestamp jitter); farther ahead is a gap, farther back an overlap (skipped).
 const JOIN_TOLERANCE_SAMPLES: i64 = 2;
@@ -227,6 +229,13 @@ impl History {
                 kind: crate::StorageErrorKind::Corrupt,
                 message: "ECG chunk with a malformed sample blob".into(),
             })?;
+            if !(1..=MAX_EXPORT_RATE_HZ).contains(&rate) {
+                // a damaged row: its gap fill could ask for more memory than there is
+                return Err(Error::Storage {
+                    kind: crate::StorageErrorKind::Corrupt,
+                    message: format!("ECG chunk with an implausible sampling rate ({rate} Hz)"),
+                });
+            }
             let (rate0, t0) = *rate_and_t0.get_or_insert((rate, first_ms));
             if rate != rate0 {
                 return Err(Error::InvalidArgument(

@@ -127,6 +127,24 @@ fn sample_sd(values: impl Iterator<Item = f64> + Clone) -> f64 {
     (values.map(|v| (v - m) * (v - m)).sum::<f64>() / (n - 1) as f64).sqrt()
 }
 
+/// RR intervals (ms) between consecutive peaks (indices into `samples` at `fs`), except those
+/// that span missing signal (non-finite samples: a gap, lost frames), whose beats in between
+/// were not seen.
+pub fn rr_intervals_ms(samples: &[f32], peaks: &[usize], fs: f64) -> Vec<f64> {
+    peaks
+        .windows(2)
+        .filter(|w| w[1] > w[0] && spans_only_signal(samples, w[0], w[1]))
+        .map(|w| (w[1] - w[0]) as f64 * 1000.0 / fs)
+        .collect()
+}
+
+/// Whether `samples[from..=to]` exist and are all finite.
+pub fn spans_only_signal(samples: &[f32], from: usize, to: usize) -> bool {
+    samples
+        .get(from..=to)
+        .is_some_and(|s| s.iter().all(|x| x.is_finite()))
+}
+
 /// HRV metrics of `rr_ms` as given (no artefact correction; see [`analyze_rr`]).
 ///
 /// Errors: [`Error::InvalidArgument`] for a NaN, infinite, zero or negative interval;

@@ -145,11 +145,7 @@ pub fn usable_fraction(quality: &[WindowQuality], start: usize, end: usize) -> f
 /// Features ([`HRV_FEATURE_NAMES`]) of the R-peaks `peaks` (one window; 130 Hz indices into
 /// `samples_130hz`), and the corrected RR series (s).
 pub fn window_features(samples_130hz: &[f32], peaks: &[usize]) -> (Vec<f32>, Vec<f32>) {
-    let rr_raw: Vec<f64> = peaks
-        .windows(2)
-        .filter(|w| w[1] > w[0])
-        .map(|w| (w[1] - w[0]) as f64 * 1000.0 / MODEL_RATE_HZ)
-        .collect();
+    let rr_raw = crate::hrv::rr_intervals_ms(samples_130hz, peaks, MODEL_RATE_HZ);
     let (mut f, rr_s, _) = rr_features(&rr_raw);
     let (r_amp, t_amp) = beat_amplitudes(samples_130hz, peaks);
     f[7] = r_amp;

@@ -219,6 +219,8 @@ impl Pipeline {
         let first = out.len();
         let mut events = std::mem::take(&mut self.sensor_events);
         let alive = source.poll(now_ms, &mut events);
+        // From here on, the clock the events are stamped with (the offset maps it to Unix time).
+        let now_ms = source.clock_ms(now_ms);
         for ev in events.drain(..) {
             self.handle(ev, now_ms, out);
         }
@@ -310,6 +312,16 @@ impl Pipeline {
         self.close_rr_windows(self.heart_rate_at_ms, true, out);
         self.analyze_pending(out);
         self.after(first, self.last_ms, out);
+        self.end_stored(reason, out);
+        out.push(MonitorEvent::Finished {
+            session_id: self.session_id,
+            windows: self.windows_scored,
+        });
+    }
+
+    /// Close the session in the history (with the engine's baseline); also what is left to do
+    /// when [`Self::finish`] failed.
+    pub fn end_stored(&mut self, reason: EndReason, out: &mut Vec<MonitorEvent>) {
         if let Some(h) = self.history.clone() {
             let baseline = self.baseline_json();
             let (id, end) = (self.session_id, self.last_ms);
@@ -327,10 +339,6 @@ impl Pipeline {
                 self.storage_failure(&e, out);
             }
         }
-        out.push(MonitorEvent::Finished {
-            session_id: self.session_id,
-            windows: self.windows_scored,
-        });
     }
 
     /// The engine's personal baseline, serialised for the history.

@@ -152,6 +152,10 @@ impl<S: SensorSource> SensorSource for TimeLimited<S> {
         }
         self.inner.next_due_ms().map(|due| due.min(self.end_ms))
     }
+
+    fn clock_ms(&self, now_ms: i64) -> i64 {
+        self.inner.clock_ms(now_ms)
+    }
 }
 
 /// The platform bridge's [`crate::sensor::bridge::StrapSession`] as a source: the app drives
@@ -160,14 +164,17 @@ impl<S: SensorSource> SensorSource for TimeLimited<S> {
 pub struct BridgeSource {
     session: Arc<crate::sensor::bridge::StrapSession>,
     last_ms: i64,
+    /// The app's clock when the monitor's began (its 0).
+    origin_ms: i64,
 }
 
 impl BridgeSource {
-    /// Consume `session`'s events.
-    pub fn new(session: Arc<crate::sensor::bridge::StrapSession>) -> Self {
+    /// Consume `session`'s events; `now_ms`: the app's clock now (the one it gives the session).
+    pub fn new(session: Arc<crate::sensor::bridge::StrapSession>, now_ms: i64) -> Self {
         Self {
             session,
             last_ms: 0,
+            origin_ms: now_ms,
         }
     }
 }
@@ -188,6 +195,13 @@ impl SensorSource for BridgeSource {
         // The session's own clock (the app's); `stop` does not depend on the time.
         let _ = self.session.stop(self.last_ms);
     }
+
+    /// The app's clock: its latest time, or the time since the start if that is later (the
+    /// app may hand over its notifications in bursts, or faster than real time in tests).
+    fn clock_ms(&self, now_ms: i64) -> i64 {
+        let elapsed = self.origin_ms.saturating_add(now_ms);
+        self.session.latest_ms().map_or(elapsed, |t| t.max(elapsed))
+    }
 }
 
 /// A strap over btleplug (feature `ble`): a thread with its own single-threaded async runtime
@@ -198,6 +212,8 @@ pub struct BleSource {
     events: std::sync::mpsc::Receiver<SensorEvent>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// The events' clock starts here (before the scan).
+    origin: std::time::Instant,
 }
 
 #[cfg(feature = "ble")]
@@ -207,6 +223,7 @@ impl BleSource {
         use crate::sensor::ble;
         let (tx, rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let origin = std::time::Instant::now();
         let thread = std::thread::Builder::new()
             .name("stressbeat-ble".into())
             .spawn(move || {
@@ -238,9 +255,16 @@ impl BleSource {
                     let stop = async {
                         let _ = stop_rx.await;
                     };
-                    let r = ble::run_session(&adapter, p, SessionConfig::default(), stop, |e| {
-                        let _ = tx.send(e);
-                    })
+                    let r = ble::run_session(
+                        &adapter,
+                        p,
+                        SessionConfig::default(),
+                        origin,
+                        stop,
+                        |e| {
+                            let _ = tx.send(e);
+                        },
+                    )
                     .await;
                     if r.is_err() {
                         failed("Bluetooth error".into());
@@ -251,6 +275,7 @@ impl BleSource {
             events: rx,
             stop: Some(stop_tx),
             thread: Some(thread),
+            origin,
         })
     }
 }
@@ -282,5 +307,9 @@ impl SensorSource for BleSource {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+
+    fn clock_ms(&self, _now_ms: i64) -> i64 {
+        i64::try_from(self.origin.elapsed().as_millis()).unwrap_or(i64::MAX)
     }
 }

@@ -123,6 +123,11 @@ fn run_session(run: Run, hub: &Hub, stop: &AtomicBool) {
                 log::error!("monitor: internal error in a pipeline step ({failed} in a row)");
                 if failed >= MAX_FAILED_STEPS || stopping {
                     reason = EndReason::Error;
+                    // a live strap is not left streaming (its battery, its stream for others)
+                    let stop = catch_unwind(AssertUnwindSafe(|| source.stop(now)));
+                    if stop.is_err() {
+                        log::error!("monitor: internal error while stopping the source");
+                    }
                     break;
                 }
             }
@@ -140,6 +145,14 @@ fn run_session(run: Run, hub: &Hub, stop: &AtomicBool) {
     if catch_unwind(AssertUnwindSafe(|| pipeline.finish(reason, &mut out))).is_err() {
         log::error!("monitor: internal error while finishing the session");
         out.clear();
+        // what was stored stays, and the session is closed
+        if catch_unwind(AssertUnwindSafe(|| {
+            pipeline.end_stored(EndReason::Error, &mut out)
+        }))
+        .is_err()
+        {
+            out.clear();
+        }
         out.push(super::events::MonitorEvent::Finished {
             session_id: pipeline.session_id(),
             windows: pipeline.windows_scored(),

@@ -281,18 +281,19 @@ impl BtleTransport {
 }
 
 /// Run a [`Session`] on a btleplug peripheral until `stop` resolves or the session ends.
-/// Every decoded event goes to `on_event`. The ECG stream is stopped and the link closed at the
-/// end.
+/// Every decoded event goes to `on_event`, stamped in ms since `clock`. The ECG stream is
+/// stopped and the link closed at the end.
 pub async fn run_session(
     adapter: &Adapter,
     peripheral: Peripheral,
     cfg: SessionConfig,
+    clock: Instant,
     stop: impl std::future::Future<Output = ()>,
     mut on_event: impl FnMut(SensorEvent),
 ) -> Result<(), BleError> {
     let id = peripheral.id();
     let mut central = within("adapter events", adapter.events()).await?;
-    let mut t = BtleTransport::new(peripheral.clone(), Instant::now());
+    let mut t = BtleTransport::new(peripheral.clone(), clock);
     let mut session = Session::new(cfg);
     let mut notifications = None;
     session.start(t.now_ms());

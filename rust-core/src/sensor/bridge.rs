@@ -63,6 +63,11 @@ impl BridgeCore {
         self.with_session(sink, |s| s.handle(ev))
     }
 
+    /// The latest time the app gave the session.
+    pub fn latest_ms(&self) -> Result<Option<i64>, Poisoned> {
+        Ok(self.session.lock().map_err(|_| Poisoned)?.0.latest_ms())
+    }
+
     /// Decoded events since the last call.
     pub fn take_events(&self) -> Result<Vec<SensorEvent>, Poisoned> {
         let mut g = self.session.lock().map_err(|_| Poisoned)?;
@@ -70,12 +75,21 @@ impl BridgeCore {
     }
 
     /// Trampoline: the outermost caller executes queued commands in order; a call made from
-    /// inside `execute` only queues.
+    /// inside `execute` only queues. A panic in `execute` (an exception thrown by the app's
+    /// transport) loses that command but not the dispatcher: the next call dispatches again.
     fn dispatch(&self, sink: &dyn CommandSink) -> Result<(), Poisoned> {
+        /// Clears the flag when dispatching ends, also by unwinding.
+        struct Dispatching<'a>(&'a AtomicBool);
+        impl Drop for Dispatching<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Release);
+            }
+        }
         loop {
             if self.dispatching.swap(true, Ordering::AcqRel) {
                 return Ok(());
             }
+            let flag = Dispatching(&self.dispatching);
             loop {
                 let next = self.pending.lock().map_err(|_| Poisoned)?.pop_front();
                 match next {
@@ -83,7 +97,7 @@ impl BridgeCore {
                     None => break,
                 }
             }
-            self.dispatching.store(false, Ordering::Release);
+            drop(flag);
             // A command queued by another thread between the last pop and the store?
             if self.pending.lock().map_err(|_| Poisoned)?.is_empty() {
                 return Ok(());
@@ -401,6 +415,11 @@ impl StrapSession {
         self.core.take_events().unwrap_or_default()
     }
 
+    /// The latest time the app gave the session (its clock), if any.
+    pub(crate) fn latest_ms(&self) -> Option<i64> {
+        self.core.latest_ms().ok().flatten()
+    }
+
     /// Whether the session has stopped or failed (a poisoned lock counts as failed).
     pub(crate) fn is_terminal(&self) -> bool {
         self.state().map_or(true, |s| {
@@ -581,6 +600,44 @@ mod tests {
                 let _ = self.core.handle(self, TransportEvent { at_ms: 10, kind });
             }
         }
+    }
+
+    /// Throws (panics) on its first command, like an app transport without the permission yet.
+    struct ThrowsOnce {
+        thrown: AtomicBool,
+        log: Mutex<Vec<TransportCommand>>,
+    }
+    impl CommandSink for ThrowsOnce {
+        fn execute(&self, c: TransportCommand) {
+            if !self.thrown.swap(true, Ordering::AcqRel) {
+                panic!("SecurityException");
+            }
+            if let Ok(mut l) = self.log.lock() {
+                l.push(c);
+            }
+        }
+    }
+
+    #[test]
+    fn an_exception_in_the_transport_does_not_stop_later_commands() {
+        let core = BridgeCore::new(SessionConfig::default());
+        let sink = ThrowsOnce {
+            thrown: AtomicBool::new(false),
+            log: Mutex::new(Vec::new()),
+        };
+        let first = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            core.with_session(&sink, |s| s.start(0))
+        }));
+        assert!(
+            first.is_err(),
+            "the panic reaches the caller (the FFI guard)"
+        );
+        // The app retries: the session reconnects after its backoff and the command goes out.
+        for t in (0..60_000).step_by(500) {
+            core.with_session(&sink, |s| s.tick(t)).unwrap();
+        }
+        let sent = sink.log.lock().unwrap().clone();
+        assert!(sent.contains(&TransportCommand::Connect), "{sent:?}");
     }
 
     #[test]

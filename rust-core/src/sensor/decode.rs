@@ -39,6 +39,11 @@ pub(crate) fn heart_rate(b: &[u8]) -> Option<HeartRate> {
     })
 }
 
+/// A Battery Level value (0-100 %, one byte); anything else is malformed.
+pub(crate) fn battery(b: &[u8]) -> Option<u8> {
+    hrs::decode_battery(b).ok()
+}
+
 /// A control-point message.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Cp {

@@ -25,13 +25,34 @@ use crate::formats::rr_log::RrEntry;
 use crate::{Error, Result};
 
 /// The notifications of a Polar capture file. A capture cut off mid-write (recorder killed)
-/// keeps its complete records: a truncated last record is dropped.
+/// keeps its complete records: a truncated last record is dropped. A damaged record length
+/// ends the readable part too (records carry no marker to resynchronise on): warned, with the
+/// share of the file dropped.
 pub fn parse_capture(bytes: &[u8]) -> std::result::Result<Vec<Vec<u8>>, ParseError> {
     let mut out = Vec::new();
+    let mut end = pmd_capture::MAGIC.len();
     for record in pmd_capture::records(bytes)? {
         match record {
-            Ok((_, notification)) => out.push(notification.to_vec()),
-            Err(e) => log::debug!("capture: {e}; the records before it are kept"),
+            Ok((at, notification)) => {
+                out.push(notification.to_vec());
+                end = at as usize + 4 + notification.len();
+            }
+            Err(e) => {
+                let dropped = bytes.len().saturating_sub(end);
+                // a record cut off by a killed recorder is the usual, harmless case
+                let level = if dropped > 4 + 1024 {
+                    log::Level::Warn
+                } else {
+                    log::Level::Debug
+                };
+                log::log!(
+                    level,
+                    "capture: {e}; the {} records before it are kept, the last {dropped} bytes \
+                     ({:.0} % of the file) are dropped",
+                    out.len(),
+                    dropped as f64 * 100.0 / bytes.len().max(1) as f64
+                );
+            }
         }
     }
     Ok(out)
@@ -316,6 +337,15 @@ impl<C: Clock> SensorSource for ReplaySource<C> {
         let speed = self.speed?;
         let (c0, e0) = self.start?;
         Some(c0 + ((*t - e0) as f64 / speed).ceil() as i64)
+    }
+
+    fn clock_ms(&self, now_ms: i64) -> i64 {
+        match (self.speed, self.start) {
+            (Some(speed), Some((c0, e0))) => {
+                e0.saturating_add(((now_ms - c0) as f64 * speed).round() as i64)
+            }
+            _ => now_ms,
+        }
     }
 }
 

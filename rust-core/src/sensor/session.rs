@@ -160,6 +160,8 @@ pub struct Session {
     resolution: u16,
     expect_disconnect: bool,
     last_data_ms: i64,
+    /// The latest time the caller gave (start, an event, a tick).
+    latest_ms: Option<i64>,
     contact: Option<Option<bool>>,
     tl: Timeline,
     commands: VecDeque<TransportCommand>,
@@ -189,6 +191,7 @@ impl Session {
             resolution,
             expect_disconnect: false,
             last_data_ms: 0,
+            latest_ms: None,
             contact: None,
             tl: Timeline {
                 interval_ns: 1e9 / f64::from(rate.max(1)),
@@ -218,8 +221,18 @@ impl Session {
             .min()
     }
 
+    /// The latest time given to [`Self::start`], [`Self::handle`] or [`Self::tick`].
+    pub fn latest_ms(&self) -> Option<i64> {
+        self.latest_ms
+    }
+
+    fn note_time(&mut self, now_ms: i64) {
+        self.latest_ms = Some(self.latest_ms.map_or(now_ms, |t| t.max(now_ms)));
+    }
+
     /// Begin: ask the transport to connect.
     pub fn start(&mut self, now_ms: i64) {
+        self.note_time(now_ms);
         if self.state != ConnectionState::Idle {
             return;
         }
@@ -276,6 +289,7 @@ impl Session {
     /// Feed one transport event.
     pub fn handle(&mut self, ev: TransportEvent) {
         let at = ev.at_ms;
+        self.note_time(at);
         if self.state.is_terminal() || self.state == ConnectionState::Idle {
             return;
         }
@@ -298,6 +312,7 @@ impl Session {
 
     /// Check deadlines: step timeouts, reconnection time, a silent strap.
     pub fn tick(&mut self, now_ms: i64) {
+        self.note_time(now_ms);
         if self.state.is_terminal() || self.state == ConnectionState::Idle {
             return;
         }
@@ -579,14 +594,12 @@ impl Session {
     fn on_value(&mut self, at: i64, c: Characteristic, v: &[u8]) {
         match c {
             Characteristic::HeartRateMeasurement => self.on_hr(at, v),
-            Characteristic::BatteryLevel => {
-                if let Some(&p) = v.first() {
-                    self.events.push_back(SensorEvent::Battery {
-                        at_ms: at,
-                        percent: p,
-                    });
-                }
-            }
+            Characteristic::BatteryLevel => match decode::battery(v) {
+                Some(percent) => self
+                    .events
+                    .push_back(SensorEvent::Battery { at_ms: at, percent }),
+                None => log::debug!("session: malformed battery level ({} bytes)", v.len()),
+            },
             Characteristic::PmdControlPoint => self.on_control_point(at, v),
             Characteristic::PmdData => self.on_pmd_data(at, v),
         }
@@ -1239,6 +1252,40 @@ mod tests {
         assert_eq!(s.state(), &ConnectionState::Streaming);
         s.tick(5_100);
         assert_eq!(s.state(), &ConnectionState::Reconnecting { attempt: 1 });
+    }
+
+    #[test]
+    fn malformed_battery_levels_are_dropped() {
+        let mut s = Session::new(SessionConfig::default());
+        s.start(0);
+        s.handle(ev(10, TransportEventKind::Connected { mtu: 23 }));
+        for (t, value) in [
+            (20, vec![0xFF]),
+            (30, vec![55, 0]),
+            (40, vec![]),
+            (50, vec![55]),
+        ] {
+            s.handle(ev(
+                t,
+                TransportEventKind::Notification {
+                    characteristic: Characteristic::BatteryLevel,
+                    value,
+                },
+            ));
+        }
+        let mut events = Vec::new();
+        s.drain_events_into(&mut events);
+        let battery: Vec<_> = events
+            .into_iter()
+            .filter(|e| matches!(e, SensorEvent::Battery { .. }))
+            .collect();
+        assert_eq!(
+            battery,
+            [SensorEvent::Battery {
+                at_ms: 50,
+                percent: 55
+            }]
+        );
     }
 
     #[test]

@@ -17,6 +17,11 @@ pub trait SensorSource {
     fn next_due_ms(&self) -> Option<i64> {
         None
     }
+    /// The clock the events are stamped with, at the caller's `now_ms`: the caller's own unless
+    /// the source keeps another (a replay at another speed, the app's clock, a Bluetooth thread's).
+    fn clock_ms(&self, now_ms: i64) -> i64 {
+        now_ms
+    }
 }
 
 /// An in-process peripheral (the simulator, a scripted fake): carries out commands and
