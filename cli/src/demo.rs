@@ -467,6 +467,8 @@ fn calibrate(path: &Path) -> Result<(PersonalBaseline, u64), String> {
 /// Run `stressbeat replay`.
 pub fn replay(args: &ReplayArgs) -> Result<(), String> {
     check_report_path(args.report.as_deref())?;
+    // the recording is read before anything is created
+    let (source, pacing) = replay_source(&args.file, None).map_err(|e| e.to_string())?;
     let db = resolve_db(args.db.as_deref())?;
     println!("History database: {}", db.display());
     let mut engines = new_engines()?;
@@ -486,7 +488,6 @@ pub fn replay(args: &ReplayArgs) -> Result<(), String> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let history = open_rw(&db)?;
-    let (source, pacing) = replay_source(&args.file, None).map_err(|e| e.to_string())?;
     let length_ms = source.length_ms();
     let start = placed_start_ms(&history, length_ms);
     let info = session_info(SourceKind::Replay { file_name }, RECORDING_DEVICE, start);

@@ -47,6 +47,16 @@ pub fn load_recording(path: &Path, opts: &LoadOptions) -> Result<Recording> {
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
+    if ext.is_none() && !path.exists() && !path.with_extension("hea").is_file() {
+        return Err(Error::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        ));
+    }
+    // A capture is known by its magic, whatever its name says.
+    if file_start(path, pmd_capture::MAGIC.len()).starts_with(pmd_capture::MAGIC) {
+        return read_pmd_capture(path);
+    }
     match ext.as_deref() {
         Some("hea") => read_wfdb(path),
         Some("dat") | Some("atr") => read_wfdb(&path.with_extension("hea")),
@@ -299,6 +309,23 @@ mod tests {
 
     fn nan_count(r: &Recording) -> usize {
         r.signals[0].samples.iter().filter(|v| v.is_nan()).count()
+    }
+
+    #[test]
+    fn a_capture_is_read_by_its_magic_whatever_its_name_and_a_missing_file_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let misnamed = dir.path().join("capture.edf");
+        std::fs::write(&misnamed, capture(20, &[], usize::MAX, 0)).unwrap();
+        let r = load_recording(&misnamed, &LoadOptions::default()).unwrap();
+        assert_eq!(r.signals[0].samples.len(), 20 * 73);
+        let missing = load_recording(&dir.path().join("none"), &LoadOptions::default());
+        assert!(
+            matches!(&missing, Err(Error::Io { .. }))
+                && missing
+                    .as_ref()
+                    .is_err_and(|e| e.to_string().contains("no such file")),
+            "{missing:?}"
+        );
     }
 
     #[test]
