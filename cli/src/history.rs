@@ -279,8 +279,10 @@ pub fn export(args: &ExportArgs) -> Result<(), String> {
     }
     // A regular file is written beside `out` and renamed over it once complete: a failed export
     // (an unknown session, a full disk) leaves no half-written file and the old one untouched.
-    // A device or a pipe (`/dev/stdout`) is written directly.
-    let direct = out.metadata().is_ok_and(|m| !m.is_file());
+    // Anything else (a device, a pipe, a link such as `/dev/stdout`) is written directly.
+    let direct = out
+        .symlink_metadata()
+        .is_ok_and(|m| !m.file_type().is_file());
     let target = if direct {
         out.clone()
     } else {

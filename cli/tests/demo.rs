@@ -88,6 +88,14 @@ fn short_demo_stores_reports_and_exports() {
     let text = std::fs::read_to_string(&csv).unwrap();
     assert_eq!(text.lines().count(), s.windows as usize + 1);
     assert!(text.starts_with("session_id,start_utc,"));
+    // to standard output (a link to the pipe): written directly
+    let piped = ok(stressbeat()
+        .args(["export", "--session", &id, "--format", "csv", "--db"])
+        .arg(&db)
+        .args(["--out", "/dev/stdout"])
+        .output()
+        .unwrap());
+    assert!(piped.starts_with(&text), "{piped}");
     ok(stressbeat()
         .args(["export", "--session", &id, "--format", "edf", "--db"])
         .arg(&db)

@@ -147,7 +147,9 @@ pub fn analyze(rec: &Recording, opts: &AnalysisOptions) -> Result<RecordingSumma
         QualityConfig::default(),
     )?
     .usable_fraction;
-    let rr = hrv::rr_intervals_ms(&span.samples_mv, &peaks, span.sampling_rate_hz);
+    // the peaks are channel indices; the span's samples start at `start_sample`
+    let in_span: Vec<usize> = peaks.iter().map(|p| p - span.start_sample).collect();
+    let rr = hrv::rr_intervals_ms(&span.samples_mv, &in_span, span.sampling_rate_hz);
     let hrv = hrv::analyze_rr(&rr).ok();
     Ok(RecordingSummary {
         record_name: rec.name.clone(),

@@ -88,7 +88,8 @@ pub enum Input {
 /// [`load_recording`]; a delimited text whose header names an RR column and no ECG column
 /// ([`rr_log::is_rr_log`]) is read as an RR log.
 pub fn load_input(path: &Path, opts: &LoadOptions) -> Result<Input> {
-    if is_text(path) {
+    if is_text(path) && !file_start(path, pmd_capture::MAGIC.len()).starts_with(pmd_capture::MAGIC)
+    {
         let text = read_text(path)?;
         if rr_log::is_rr_log(&text) {
             return match rr_log::parse(&text) {

@@ -388,6 +388,10 @@ fn frequent_ectopic_beats_give_no_score_and_no_baseline_and_say_why() {
     );
     assert!(over.has_usable_signal());
     assert!(reason.message().contains("30 %"), "{}", reason.message());
+    // An RR-only window has no beat classes (its non-N count is corrected intervals): not gated.
+    let mut rr_only = with_ectopy(4 * STEP_MS, 0.5, 12);
+    rr_only.rr_only = true;
+    assert!(e.update(&rr_only).score.is_some());
 
     // The rolling baseline neither learns from such windows nor starts from them.
     let mut e = engine();

@@ -281,6 +281,15 @@ pub struct AlertState {
     battery_pending: Option<u8>,
 }
 
+impl AlertState {
+    fn end_high_episode(&mut self) {
+        self.high_since = None;
+        self.high_windows = 0;
+        self.high_scored = 0;
+        self.next_stress_due = None;
+    }
+}
+
 impl Default for AlertState {
     fn default() -> Self {
         Self {
@@ -356,8 +365,7 @@ impl AlertEngine {
         s.battery_shown_this_session = false;
         s.battery_armed = true;
         s.battery_pending = None;
-        s.high_since = None;
-        s.next_stress_due = None;
+        s.end_high_episode();
         s.signal_lost = None;
         s.disconnected = None;
         s.last_usable_ms = None;
@@ -399,10 +407,7 @@ impl AlertEngine {
                 self.decide_stress(&mut out, since, now);
             }
         } else {
-            self.state.high_since = None;
-            self.state.high_windows = 0;
-            self.state.high_scored = 0;
-            self.state.next_stress_due = None;
+            self.state.end_high_episode();
         }
         self.check_time(&mut out, now);
         out
@@ -445,8 +450,7 @@ impl AlertEngine {
             LinkStatus::Stopped => {
                 s.disconnected = None;
                 s.signal_lost = None;
-                s.high_since = None;
-                s.next_stress_due = None;
+                s.end_high_episode();
             }
         }
         self.state.link = status;

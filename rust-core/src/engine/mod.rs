@@ -512,10 +512,14 @@ impl StressEngine {
             let ectopy_limit = self.config.baseline.max_ectopic_fraction;
             out.reason = Some(match self.signal_gate(obs) {
                 Err(reason) if reason.is_signal_problem() => reason,
-                _ if added == Err(BaselineRejection::Ectopy) => NoScoreReason::IrregularRhythm {
-                    ectopic_fraction: obs.beat_counts.ectopic_fraction(),
-                    allowed: ectopy_limit,
-                },
+                gate if !obs.rr_only
+                    && (gate.is_err() || added == Err(BaselineRejection::Ectopy)) =>
+                {
+                    NoScoreReason::IrregularRhythm {
+                        ectopic_fraction: obs.beat_counts.ectopic_fraction(),
+                        allowed: ectopy_limit,
+                    }
+                }
                 _ => NoScoreReason::Calibrating { remaining_ms },
             });
             if due {
@@ -634,8 +638,10 @@ impl StressEngine {
             }
             _ => {}
         }
+        // RR-only windows have no beat classes (their non-N count is the corrected intervals,
+        // artefacts included): the gate reads the beat-type model's classes only.
         let ectopic_fraction = obs.beat_counts.ectopic_fraction();
-        if ectopic_fraction > c.max_ectopic_fraction {
+        if !obs.rr_only && ectopic_fraction > c.max_ectopic_fraction {
             return Err(NoScoreReason::IrregularRhythm {
                 ectopic_fraction,
                 allowed: c.max_ectopic_fraction,

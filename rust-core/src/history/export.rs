@@ -229,7 +229,10 @@ impl History {
                 kind: crate::StorageErrorKind::Corrupt,
                 message: "ECG chunk with a malformed sample blob".into(),
             })?;
-            if !(1..=MAX_EXPORT_RATE_HZ).contains(&rate) {
+            if rate == 0 {
+                continue; // stored without a usable sample interval: no timing to place it by
+            }
+            if rate > MAX_EXPORT_RATE_HZ {
                 // a damaged row: its gap fill could ask for more memory than there is
                 return Err(Error::Storage {
                     kind: crate::StorageErrorKind::Corrupt,

@@ -668,6 +668,11 @@ impl Session {
                 }
                 self.rate = pick(&rates, self.cfg.ecg_rate_hz);
                 self.resolution = pick(&res, self.cfg.ecg_resolution);
+                // the sample spacing follows the rate the strap offered (not the one asked for)
+                let nominal = 1e9 / f64::from(self.rate.max(1));
+                if (self.tl.interval_ns - nominal).abs() > nominal * 0.05 {
+                    self.tl.interval_ns = nominal;
+                }
                 self.cmd_write(decode::start_ecg_command(self.rate, self.resolution));
                 self.retries = 0;
                 self.await_step(Step::Start, at);
@@ -1031,6 +1036,54 @@ mod tests {
         );
         s.handle(cp(40, &H10_START_REPLY));
         assert_eq!(s.state(), &ConnectionState::Streaming);
+    }
+
+    #[test]
+    fn a_strap_offering_another_rate_is_timed_at_that_rate() {
+        let mut s = Session::new(SessionConfig::default());
+        s.start(0);
+        s.handle(ev(10, TransportEventKind::Connected { mtu: 512 }));
+        s.handle(ev(
+            20,
+            TransportEventKind::ReadResult {
+                characteristic: Characteristic::PmdControlPoint,
+                value: H10_FEATURES.to_vec(),
+            },
+        ));
+        // settings: 200 Hz only, 14 bits
+        s.handle(cp(
+            30,
+            &[
+                0xF0, 0x01, 0, 0, 0, 0x00, 0x01, 0xC8, 0x00, 0x01, 0x01, 0x0E, 0x00,
+            ],
+        ));
+        assert_eq!(
+            writes(&s.drain_commands()).last().unwrap(),
+            &decode::start_ecg_command(200, 14)
+        );
+        s.handle(cp(40, &H10_START_REPLY));
+        // 50 samples (250 ms at 200 Hz) per frame
+        for k in 0..20u64 {
+            let ts = 1_000_000_000 + k * 250_000_000;
+            let frame = crate::protocol::pmd::encode_ecg_frame(ts, &[10; 50]).unwrap();
+            s.handle(ev(
+                100 + k as i64 * 250,
+                TransportEventKind::Notification {
+                    characteristic: Characteristic::PmdData,
+                    value: frame,
+                },
+            ));
+        }
+        let mut events = Vec::new();
+        s.drain_events_into(&mut events);
+        let chunk = events
+            .iter()
+            .find_map(|e| match e {
+                SensorEvent::Ecg(c) => Some(c),
+                _ => None,
+            })
+            .expect("an ECG chunk");
+        assert!((chunk.sample_interval_ms - 5.0).abs() < 1e-9, "{chunk:?}");
     }
 
     #[test]
