@@ -510,7 +510,7 @@ impl StressEngine {
             });
             // A bad signal or rhythm is reported as such (lost-signal alerts see the signal).
             let ectopy_limit = self.config.baseline.max_ectopic_fraction;
-            out.reason = Some(match self.signal_gate(obs) {
+            out.reason = Some(match self.quality_gate(obs) {
                 Err(reason) if reason.is_signal_problem() => reason,
                 gate if !obs.rr_only
                     && (gate.is_err() || added == Err(BaselineRejection::Ectopy)) =>
@@ -613,8 +613,9 @@ impl StressEngine {
         }
     }
 
-    /// The signal part of the quality gate: usable fraction, beats, plausible heart rate.
-    fn signal_gate(&self, obs: &WindowObservation) -> std::result::Result<(), NoScoreReason> {
+    /// The quality gate before any estimate: usable fraction, beats, plausible heart rate, and
+    /// for ECG windows the share of non-N beats.
+    fn quality_gate(&self, obs: &WindowObservation) -> std::result::Result<(), NoScoreReason> {
         let c = &self.config;
         // Non-finite or above 1 is a broken quality index: treated as no usable signal.
         let usable = obs.usable_fraction;
@@ -652,7 +653,7 @@ impl StressEngine {
 
     /// Quality gate, then the baseline-relative probability and its confidence.
     fn score_window(&self, obs: &WindowObservation) -> std::result::Result<Scored, NoScoreReason> {
-        self.signal_gate(obs)?;
+        self.quality_gate(obs)?;
         let c = &self.config;
         let pm = obs.model_probability.and_then(valid_probability);
         let pf = obs.fallback_probability.and_then(valid_probability);
