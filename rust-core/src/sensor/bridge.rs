@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::events::SensorEvent;
 use super::session::{Session, SessionConfig};
@@ -16,6 +16,10 @@ use super::transport::{TransportCommand, TransportEvent};
 pub trait CommandSink: Send + Sync {
     fn execute(&self, command: TransportCommand);
 }
+
+/// Decoded events kept for the app or the monitor to take (about 10 min of an H10's ECG frames
+/// and heart rate); beyond it the oldest are dropped, so a session nobody drains stays bounded.
+pub const MAX_PENDING_EVENTS: usize = 2_048;
 
 /// A poisoned lock (a panic happened while it was held) — reported, never unwrapped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +31,8 @@ pub struct BridgeCore {
     session: Mutex<(Session, Vec<SensorEvent>)>,
     pending: Mutex<VecDeque<TransportCommand>>,
     dispatching: AtomicBool,
+    /// Decoded events dropped because nobody took them.
+    dropped_events: AtomicU64,
 }
 
 impl BridgeCore {
@@ -35,6 +41,7 @@ impl BridgeCore {
             session: Mutex::new((Session::new(cfg), Vec::new())),
             pending: Mutex::new(VecDeque::new()),
             dispatching: AtomicBool::new(false),
+            dropped_events: AtomicU64::new(0),
         }
     }
 
@@ -49,6 +56,17 @@ impl BridgeCore {
             let (s, ev) = &mut *g;
             let r = f(s);
             s.drain_events_into(ev);
+            if ev.len() > MAX_PENDING_EVENTS {
+                let excess = ev.len() - MAX_PENDING_EVENTS;
+                ev.drain(..excess);
+                if self
+                    .dropped_events
+                    .fetch_add(excess as u64, Ordering::Relaxed)
+                    == 0
+                {
+                    log::warn!("bridge: decoded events dropped: nobody takes them");
+                }
+            }
             let cmds = s.drain_commands();
             if !cmds.is_empty() {
                 self.pending.lock().map_err(|_| Poisoned)?.extend(cmds);
@@ -531,7 +549,8 @@ impl StrapSession {
         self.run("tick", |s| s.tick(now_ms))
     }
 
-    /// Decoded events since the last call, in order.
+    /// Decoded events since the last call, in order (at most the newest 2 048: call it at least
+    /// every few minutes when no monitor takes them).
     pub fn poll_events(&self) -> Result<Vec<SensorEventRecord>, StressBeatError> {
         guard("poll_events", || {
             Ok(self
@@ -638,6 +657,45 @@ mod tests {
         }
         let sent = sink.log.lock().unwrap().clone();
         assert!(sent.contains(&TransportCommand::Connect), "{sent:?}");
+    }
+
+    #[test]
+    fn events_nobody_takes_stay_bounded() {
+        let core = BridgeCore::new(SessionConfig::default());
+        let sink = ThrowsOnce {
+            thrown: AtomicBool::new(true),
+            log: Mutex::new(Vec::new()),
+        };
+        core.with_session(&sink, |s| s.start(0)).unwrap();
+        core.handle(
+            &sink,
+            TransportEvent {
+                at_ms: 10,
+                kind: TransportEventKind::Connected { mtu: 23 },
+            },
+        )
+        .unwrap();
+        // an hour of heart-rate notifications, never taken
+        for t in 0..3_600 {
+            core.handle(
+                &sink,
+                TransportEvent {
+                    at_ms: 20 + t * 1_000,
+                    kind: TransportEventKind::Notification {
+                        characteristic: Characteristic::HeartRateMeasurement,
+                        value: vec![0x10, 60, 0x00, 0x04],
+                    },
+                },
+            )
+            .unwrap();
+        }
+        let events = core.take_events().unwrap();
+        assert_eq!(events.len(), MAX_PENDING_EVENTS);
+        // the newest are kept
+        assert!(matches!(
+            events.last(),
+            Some(SensorEvent::HeartRate { at_ms, .. }) if *at_ms == 20 + 3_599 * 1_000
+        ));
     }
 
     #[test]
