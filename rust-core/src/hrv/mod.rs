@@ -139,7 +139,7 @@ pub fn rr_intervals_ms(samples: &[f32], peaks: &[usize], fs: f64) -> Vec<f64> {
 }
 
 /// Whether `samples[from..=to]` exist and are all finite.
-pub fn spans_only_signal(samples: &[f32], from: usize, to: usize) -> bool {
+fn spans_only_signal(samples: &[f32], from: usize, to: usize) -> bool {
     samples
         .get(from..=to)
         .is_some_and(|s| s.iter().all(|x| x.is_finite()))

@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::events::SensorEvent;
 use super::session::{Session, SessionConfig};
@@ -31,8 +31,8 @@ pub struct BridgeCore {
     session: Mutex<(Session, Vec<SensorEvent>)>,
     pending: Mutex<VecDeque<TransportCommand>>,
     dispatching: AtomicBool,
-    /// Decoded events dropped because nobody took them.
-    dropped_events: AtomicU64,
+    /// Decoded events were dropped because nobody took them (warned once).
+    dropped_events: AtomicBool,
 }
 
 impl BridgeCore {
@@ -41,7 +41,7 @@ impl BridgeCore {
             session: Mutex::new((Session::new(cfg), Vec::new())),
             pending: Mutex::new(VecDeque::new()),
             dispatching: AtomicBool::new(false),
-            dropped_events: AtomicU64::new(0),
+            dropped_events: AtomicBool::new(false),
         }
     }
 
@@ -59,11 +59,7 @@ impl BridgeCore {
             if ev.len() > MAX_PENDING_EVENTS {
                 let excess = ev.len() - MAX_PENDING_EVENTS;
                 ev.drain(..excess);
-                if self
-                    .dropped_events
-                    .fetch_add(excess as u64, Ordering::Relaxed)
-                    == 0
-                {
+                if !self.dropped_events.swap(true, Ordering::Relaxed) {
                     log::warn!("bridge: decoded events dropped: nobody takes them");
                 }
             }

@@ -1001,8 +1001,8 @@ mod tests {
             .collect()
     }
 
-    /// Connected and configured up to (not including) the start reply.
-    fn configured(mtu: u16) -> Session {
+    /// Connected, its PMD features read, up to (not including) the settings reply.
+    fn features_read(mtu: u16) -> Session {
         let mut s = Session::new(SessionConfig::default());
         s.start(0);
         assert_eq!(s.drain_commands(), [TransportCommand::Connect]);
@@ -1014,6 +1014,12 @@ mod tests {
                 value: H10_FEATURES.to_vec(),
             },
         ));
+        s
+    }
+
+    /// Connected and configured up to (not including) the start reply.
+    fn configured(mtu: u16) -> Session {
+        let mut s = features_read(mtu);
         s.handle(cp(30, &H10_ECG_SETTINGS_REPLY));
         s
     }
@@ -1040,16 +1046,7 @@ mod tests {
 
     #[test]
     fn a_strap_offering_another_rate_is_timed_at_that_rate() {
-        let mut s = Session::new(SessionConfig::default());
-        s.start(0);
-        s.handle(ev(10, TransportEventKind::Connected { mtu: 512 }));
-        s.handle(ev(
-            20,
-            TransportEventKind::ReadResult {
-                characteristic: Characteristic::PmdControlPoint,
-                value: H10_FEATURES.to_vec(),
-            },
-        ));
+        let mut s = features_read(512);
         // settings: 200 Hz only, 14 bits
         s.handle(cp(
             30,
