@@ -11,6 +11,9 @@ use stressbeat_core::model::{LoadedModel, ModelMetadata, OnnxGraph, OnnxModel, T
 
 use crate::print_json;
 
+/// Largest `--batch`: 4 096 stress windows of 3 × 128 × 128 floats are 800 MB of input.
+const MAX_BATCH: usize = 4096;
+
 /// Arguments of `stressbeat bench-model`.
 #[derive(Args, Debug)]
 pub struct BenchModelArgs {
@@ -103,6 +106,9 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 pub fn bench_model(args: &BenchModelArgs) -> Result<(), String> {
     if args.batch == 0 || args.iterations == 0 {
         return Err("--batch and --iterations must be at least 1".into());
+    }
+    if args.batch > MAX_BATCH {
+        return Err(format!("--batch is at most {MAX_BATCH}"));
     }
     let bytes = std::fs::read(&args.path).map_err(|e| format!("{}: {e}", args.path.display()))?;
     let started = Instant::now();

@@ -13,6 +13,7 @@ use stressbeat_core::{
         PersonalBaseline, StressEngine,
     },
     history::{History, HistorySink, SessionDetail, SessionStart, SourceKind},
+    io::LoadOptions,
     monitor::{
         Engines, EventKind, ModelParts, Monitor, MonitorEvent, Pacing, PipelineConfig, SessionInfo,
         SharedHistory, SimulatorSpec, Subscription,
@@ -71,6 +72,18 @@ pub struct ReplayArgs {
     /// A calm recording of the same person: calibrates the personal baseline first.
     #[arg(long)]
     baseline: Option<PathBuf>,
+    /// CSV only: sampling rate in Hz (otherwise taken from a time column).
+    #[arg(long, value_name = "HZ", value_parser = crate::args::positive, allow_negative_numbers = true)]
+    fs: Option<f64>,
+    /// CSV only: unit of the samples (default: the unit the file states, else µV or mV by amplitude).
+    #[arg(long, value_enum)]
+    unit: Option<crate::Unit>,
+    /// CSV baseline only: its sampling rate in Hz (`--fs` applies to FILE only).
+    #[arg(long, value_name = "HZ", requires = "baseline", value_parser = crate::args::positive, allow_negative_numbers = true)]
+    baseline_fs: Option<f64>,
+    /// CSV baseline only: the unit of its samples (`--unit` applies to FILE only).
+    #[arg(long, value_enum, requires = "baseline")]
+    baseline_unit: Option<crate::Unit>,
 }
 
 /// Fresh engines with the default configuration.
@@ -391,9 +404,9 @@ pub(crate) fn simulate_into(
 }
 
 /// Calibrate a baseline on `path` (nothing stored); returns it with a line saying how it went.
-fn calibrate(path: &Path) -> Result<(PersonalBaseline, u64), String> {
+fn calibrate(path: &Path, opts: &LoadOptions) -> Result<(PersonalBaseline, u64), String> {
     let (source, pacing) =
-        replay_source(path, None).map_err(|e| format!("baseline recording: {e}"))?;
+        replay_source(path, None, opts).map_err(|e| format!("baseline recording: {e}"))?;
     let length_ms = source.length_ms();
     let mut engines = new_engines()?;
     let start = now_unix_ms();
@@ -468,12 +481,16 @@ fn calibrate(path: &Path) -> Result<(PersonalBaseline, u64), String> {
 pub fn replay(args: &ReplayArgs) -> Result<(), String> {
     check_report_path(args.report.as_deref())?;
     // the recording is read before anything is created
-    let (source, pacing) = replay_source(&args.file, None).map_err(|e| e.to_string())?;
+    let opts = crate::load_options(args.fs, args.unit);
+    let (source, pacing) = replay_source(&args.file, None, &opts).map_err(|e| e.to_string())?;
     let db = resolve_db(args.db.as_deref())?;
     println!("History database: {}", db.display());
     let mut engines = new_engines()?;
     if let Some(b) = &args.baseline {
-        let (baseline, windows) = calibrate(b)?;
+        let (baseline, windows) = calibrate(
+            b,
+            &crate::load_options(args.baseline_fs, args.baseline_unit),
+        )?;
         println!(
             "Personal baseline from {} ({windows} windows): HR {:.1} bpm, RMSSD {:.1} ms",
             b.display(),

@@ -126,15 +126,20 @@ enum Unit {
     UV,
 }
 
+/// How to read a CSV recording: `--fs` and `--unit`.
+fn load_options(fs: Option<f64>, unit: Option<Unit>) -> LoadOptions {
+    LoadOptions {
+        csv_sampling_rate_hz: fs,
+        csv_unit: unit.map(|u| match u {
+            Unit::MV => "mV".into(),
+            Unit::UV => "uV".into(),
+        }),
+    }
+}
+
 impl RecordingArgs {
     fn load_options(&self) -> LoadOptions {
-        LoadOptions {
-            csv_sampling_rate_hz: self.fs,
-            csv_unit: self.unit.map(|u| match u {
-                Unit::MV => "mV".into(),
-                Unit::UV => "uV".into(),
-            }),
-        }
+        load_options(self.fs, self.unit)
     }
 
     fn load(&self) -> Result<Recording, String> {

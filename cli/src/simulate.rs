@@ -103,6 +103,12 @@ impl SimulateArgs {
         if !(self.hr.is_finite() && (25.0..=220.0).contains(&self.hr)) {
             return Err("--hr must be 25-220 bpm".into());
         }
+        if let Some(at) = self.stress_at.filter(|&at| at >= self.minutes) {
+            return Err(format!(
+                "--stress-at {at} min is not before the end of the {} min simulation",
+                self.minutes
+            ));
+        }
         if !(self.noise.is_finite() && self.noise >= 0.0) {
             return Err("--noise must be ≥ 0".into());
         }

@@ -246,8 +246,9 @@ struct BaselineJson {
     admitted: usize,
     /// Left out: poor signal, or a feature that could not be computed (too few beats).
     poor_signal: usize,
-    /// Left out: more than 10 % of beats not N (beat-type model).
-    ectopy: usize,
+    /// Left out: more than 10 % of beats not N (beat-type model), or RR intervals too irregular
+    /// (e.g. atrial fibrillation).
+    irregular_rhythm: usize,
 }
 
 /// The personal baseline of `--baseline`: its windows admitted by the rule the monitor's
@@ -287,16 +288,16 @@ fn personal_baseline(args: &StressArgs, path: &Path) -> Result<(Vec<f32>, Baseli
         windows: windows.len(),
         admitted: selection.admitted,
         poor_signal: selection.poor_signal,
-        ectopy: selection.ectopy,
+        irregular_rhythm: selection.irregular_rhythm,
     };
     let features = selection.features.ok_or_else(|| {
         format!(
             "{}: no 30 s window fit for a baseline ({} windows: {} with poor signal or too few beats, \
-             {} with more than {:.0} % ectopic beats)",
+             {} with more than {:.0} % ectopic beats or too irregular intervals)",
             path.display(),
             report.windows,
             report.poor_signal,
-            report.ectopy,
+            report.irregular_rhythm,
             config.max_ectopic_fraction * 100.0
         )
     })?;
@@ -358,8 +359,8 @@ pub fn stress(args: &StressArgs) -> Result<(), String> {
     let baseline_line = match &baseline_report {
         Some(b) => format!(
             "personal (from --baseline: {} of {} windows; left out: {} for poor signal, {} for \
-             ectopic beats)",
-            b.admitted, b.windows, b.poor_signal, b.ectopy
+             an irregular rhythm)",
+            b.admitted, b.windows, b.poor_signal, b.irregular_rhythm
         ),
         None => "population (no --baseline given)".into(),
     };

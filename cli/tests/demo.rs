@@ -243,3 +243,45 @@ fn heart_rate_only_demo_is_scored_without_ecg() {
     assert!(scored, "{stdout}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A CSV without a time column replays with `--fs` (and says to pass it without).
+#[test]
+fn replay_of_a_csv_without_time_column_takes_fs() {
+    let dir = tmp_dir("replay-fs");
+    let sim = dir.join("sim.csv");
+    ok(stressbeat()
+        .args(["simulate", "--minutes", "1.5", "--out"])
+        .arg(&sim)
+        .output()
+        .unwrap());
+    let text = std::fs::read_to_string(&sim).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("time_s,ecg_uv"));
+    let values: String = lines
+        .map(|l| format!("{}\n", l.split(',').nth(1).unwrap()))
+        .collect();
+    let bare = dir.join("bare.csv");
+    std::fs::write(&bare, format!("ecg_uv\n{values}")).unwrap();
+    let db = dir.join("history.sqlite");
+    let replay = |extra: &[&str]| {
+        stressbeat()
+            .arg("replay")
+            .arg(&bare)
+            .arg("--db")
+            .arg(&db)
+            .arg("--report")
+            .arg(dir.join("r.png"))
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = replay(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--fs"), "{err}");
+    assert!(!db.exists(), "a failed replay created the database");
+    ok(replay(&["--fs", "130", "--unit", "uV"]));
+    let s = &open(&db).sessions(10).unwrap()[0];
+    assert!(s.windows >= 10, "windows {}", s.windows);
+    let _ = std::fs::remove_dir_all(&dir);
+}

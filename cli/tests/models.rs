@@ -178,7 +178,7 @@ fn stress_json_schema_and_times_relative_to_the_file() {
     // 7 % of a window's beats)
     let b = &v["baseline"];
     let count = |k: &str| b[k].as_u64().unwrap();
-    let counts = ["windows", "admitted", "poor_signal", "ectopy"].map(count);
+    let counts = ["windows", "admitted", "poor_signal", "irregular_rhythm"].map(count);
     assert_eq!(counts, [7, 7, 0, 0], "{b}");
     let windows = v["windows"].as_array().unwrap();
     assert!(!windows.is_empty());
@@ -216,7 +216,7 @@ fn stress_refuses_a_baseline_whose_windows_are_all_ectopic() {
     assert!(!out.status.success());
     assert!(out.stdout.is_empty());
     let err = String::from_utf8_lossy(&out.stderr);
-    // every window left out, all of them for ectopy
+    // every window left out, all of them for an irregular rhythm
     let counts = err
         .split_once("no 30 s window fit for a baseline (")
         .map(|(_, rest)| {
@@ -226,10 +226,13 @@ fn stress_refuses_a_baseline_whose_windows_are_all_ectopic() {
                 .take(3)
                 .collect::<Vec<_>>()
         });
-    let Some([windows, poor, ectopy]) = counts.as_deref() else {
+    let Some([windows, poor, irregular]) = counts.as_deref() else {
         panic!("{err}")
     };
-    assert!(*windows > 100 && *poor == 0 && ectopy == windows, "{err}");
+    assert!(
+        *windows > 100 && *poor == 0 && irregular == windows,
+        "{err}"
+    );
 }
 
 #[test]

@@ -101,3 +101,16 @@ fn bad_fault_spec_is_an_error() {
     assert_eq!(st.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&st.stderr).contains("bad fault spec"));
 }
+
+#[test]
+fn stress_episode_after_the_end_is_an_error() {
+    let out = tmp("late-stress.bin");
+    let st = stressbeat()
+        .args(["simulate", "--minutes", "5", "--stress-at", "6", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(st.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&st.stderr).contains("--stress-at"));
+    assert!(!out.exists());
+}

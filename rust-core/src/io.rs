@@ -107,13 +107,13 @@ pub fn load_input(path: &Path, opts: &LoadOptions) -> Result<Input> {
 
 /// A file as the events a live strap would have sent (phone ms from its start): a Polar capture
 /// (by its magic or `.bin`), any recording [`load_recording`] reads, or an RR log (a
-/// heart-rate-only strap). See [`replay`].
-pub fn replay_events(path: &Path) -> Result<Vec<(i64, SensorEvent)>> {
+/// heart-rate-only strap), a CSV read as `opts` says. See [`replay`].
+pub fn replay_events(path: &Path, opts: &LoadOptions) -> Result<Vec<(i64, SensorEvent)>> {
     let bytes = read_bytes(path)?;
     if replay::is_capture(path, &bytes) {
         return replay::capture_events(path, &bytes);
     }
-    match load_input(path, &LoadOptions::default())? {
+    match load_input(path, opts)? {
         Input::Recording(rec) => replay::recording_events(&rec),
         Input::RrLog(log) => Ok(replay::rr_log_events(&log)),
     }

@@ -44,9 +44,10 @@ fn observation() -> impl Strategy<Value = (i64, WindowObservation)> {
         opt_f32(),
         (0u32..60, 0u32..5, 0u32..5, any::<u32>()),
         prop::collection::vec(any_f32(), 0..4),
+        opt_f32(),
     )
         .prop_map(
-            |(dt, usable, hr, rmssd, model, fallback, (n, s, v, q), features)| {
+            |(dt, usable, hr, rmssd, model, fallback, (n, s, v, q), features, irregularity)| {
                 let w = WindowObservation {
                     start_ms: 0,
                     end_ms: 0,
@@ -65,6 +66,7 @@ fn observation() -> impl Strategy<Value = (i64, WindowObservation)> {
                     },
                     features,
                     rr_only: q % 2 == 0,
+                    rr_irregularity: irregularity,
                 };
                 (dt, w)
             },

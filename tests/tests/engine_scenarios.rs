@@ -430,10 +430,63 @@ fn frequent_ectopic_beats_give_no_score_and_no_baseline_and_say_why() {
     };
     assert_eq!(
         failure.to_string(),
-        "calibration needs 12 clean windows, got 0 (6 with a poor signal, 18 with too many \
-         irregular beats)"
+        "calibration needs 12 clean windows, got 0 (6 with a poor signal, 18 with an \
+         irregular rhythm)"
     );
     assert!(e.baseline().is_none());
+}
+
+/// Irregular RR intervals (atrial fibrillation: its beats are N, so the ectopy gate passes it),
+/// from the ECG or from a heart-rate-only strap: no score, a reason that is not a signal
+/// problem, no baseline from them, and a calibration that counts them.
+#[test]
+fn irregular_intervals_give_no_score_and_no_baseline_and_say_why() {
+    let irregular = |t: i64, rr_only: bool| WindowObservation {
+        rr_irregularity: Some(0.25),
+        rr_only,
+        ..window(t, 0.5)
+    };
+    let mut e = engine();
+    let at_limit = e.update(&WindowObservation {
+        rr_irregularity: Some(0.12),
+        ..window(STEP_MS, 0.5)
+    });
+    assert!(at_limit.score.is_some(), "{:?}", at_limit.reason);
+    for (k, rr_only) in [(2, false), (3, true)] {
+        let u = e.update(&irregular(k * STEP_MS, rr_only));
+        assert_eq!(u.score, None);
+        assert_eq!(
+            u.reason,
+            Some(NoScoreReason::IrregularIntervals {
+                irregularity: 0.25,
+                allowed: 0.12
+            })
+        );
+        assert!(u.has_usable_signal());
+        let message = u.reason.unwrap().message();
+        assert!(message.contains("25 %"), "{message}");
+    }
+
+    let mut e = engine();
+    drive(&mut e, 0, 10 * MIN, |t| irregular(t, false));
+    assert!(e.baseline().is_none(), "{:?}", e.baseline());
+
+    let mut e = engine();
+    e.start_calibration(0, 2 * MIN);
+    let updates = drive(&mut e, 0, 2 * MIN, |t| irregular(t, true));
+    let (last, running) = updates.split_last().unwrap();
+    assert!(
+        running
+            .iter()
+            .all(|u| matches!(u.reason, Some(NoScoreReason::IrregularIntervals { .. })))
+    );
+    let Some(CalibrationEvent::Failed(CalibrationError::TooFewWindows { rejected, .. })) =
+        last.calibration
+    else {
+        panic!("{:?}", last.calibration)
+    };
+    assert_eq!(rejected.poor_signal, 0);
+    assert!(rejected.ectopy >= 18, "{rejected:?}");
 }
 
 fn poor(t: i64) -> WindowObservation {

@@ -141,8 +141,8 @@ fn baseline_windows_with_ectopic_beats_are_left_out_as_the_reference_says() {
             .filter(|w| w.is_scorable() && w.usable_fraction >= config.min_usable_fraction);
         for w in clean {
             let one = std::slice::from_ref(w);
-            let by_model = select_baseline(one, &predicted, &config).ectopy == 1;
-            let by_reference = select_baseline(one, &reference, &config).ectopy == 1;
+            let by_model = select_baseline(one, &predicted, &config).irregular_rhythm == 1;
+            let by_reference = select_baseline(one, &reference, &config).irregular_rhythm == 1;
             windows += 1;
             agree += usize::from(by_model == by_reference);
             reference_rejected += usize::from(by_reference);

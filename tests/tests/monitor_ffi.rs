@@ -493,3 +493,96 @@ fn heart_rate_only_strap_through_the_platform_bridge_is_scored() {
     assert_eq!(sessions[0].windows as usize, stress.len());
     m.shutdown().unwrap();
 }
+
+/// Stops the monitor from inside its first ECG delivery, after the worker has had time to
+/// publish the next batch (which waits for this very call).
+struct StopOnFirstEcg {
+    monitor: std::sync::Weak<StressMonitor>,
+    called: std::sync::atomic::AtomicBool,
+    running_after_stop: std::sync::atomic::AtomicBool,
+    refusals: Mutex<Vec<StressBeatError>>,
+}
+impl stressbeat_core::ffi::EcgListener for StopOnFirstEcg {
+    fn on_ecg(&self, _: stressbeat_core::ffi::EcgBatch) {
+        if self.called.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let Some(m) = self.monitor.upgrade() else {
+            return;
+        };
+        std::thread::sleep(std::time::Duration::from_millis(1200));
+        let mut refusals = self.refusals.lock().unwrap();
+        refusals.extend(m.wait_until_finished().err());
+        refusals.extend(m.shutdown().err());
+        m.stop().unwrap();
+        // only asked to stop: the session is stored after this call returns
+        self.running_after_stop
+            .store(m.is_running(), std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn stop_from_inside_a_listener_returns_and_the_session_ends_and_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let monitor = Arc::new(StressMonitor::new(config(&dir.path().join("h.db"))).unwrap());
+    let mut source = simulator(3.0, "");
+    if let MonitorSource::Simulator { realtime, .. } = &mut source {
+        *realtime = true;
+    }
+    monitor.start(source).unwrap();
+    // wait until an ECG batch is the current state
+    let (first, got_first) = std::sync::mpsc::sync_channel(1);
+    let probe = monitor.subscribe_ecg(Arc::new(FirstEcg(first)));
+    got_first
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .unwrap();
+    probe.cancel();
+    let listener = Arc::new(StopOnFirstEcg {
+        monitor: Arc::downgrade(&monitor),
+        called: Default::default(),
+        running_after_stop: Default::default(),
+        refusals: Mutex::new(Vec::new()),
+    });
+    let (done, subscribed) = std::sync::mpsc::channel();
+    let (m, l) = (monitor.clone(), listener.clone());
+    // The first-state delivery runs on the subscribing thread.
+    std::thread::spawn(move || {
+        let sub = m.subscribe_ecg(l);
+        sub.cancel();
+        done.send(()).unwrap();
+    });
+    assert!(
+        subscribed
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .is_ok(),
+        "stop() inside a first-state delivery deadlocked"
+    );
+    assert!(
+        listener
+            .running_after_stop
+            .load(std::sync::atomic::Ordering::SeqCst)
+    );
+    let refusals = listener.refusals.lock().unwrap();
+    assert_eq!(refusals.len(), 2, "{refusals:?}");
+    assert!(
+        refusals
+            .iter()
+            .all(|e| matches!(e, StressBeatError::InvalidState { message } if message.contains("listener"))),
+        "{refusals:?}"
+    );
+    monitor.stop().unwrap();
+    assert!(!monitor.is_running());
+    let sessions = monitor.sessions(10).unwrap();
+    assert_eq!(sessions.len(), 1);
+    let s = &sessions[0];
+    assert_eq!(s.end_reason.as_deref(), Some("stopped"), "{s:?}");
+    let stored_ms = s.ended_at_ms.unwrap() - s.started_at_ms;
+    assert!((0..60_000).contains(&stored_ms), "{s:?}");
+}
+
+struct FirstEcg(std::sync::mpsc::SyncSender<()>);
+impl stressbeat_core::ffi::EcgListener for FirstEcg {
+    fn on_ecg(&self, _: stressbeat_core::ffi::EcgBatch) {
+        let _ = self.0.try_send(());
+    }
+}

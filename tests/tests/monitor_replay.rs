@@ -30,6 +30,9 @@ impl Parts for Fallback {
     }
 }
 
+/// The replayed sessions' start (Unix ms): window times are this plus the recording's time.
+const STARTED_AT_MS: i64 = 1_700_000_000_000;
+
 /// Replay `path` through a monitor; every event in order, the memory history, seconds taken.
 fn replay(path: &std::path::Path) -> (Vec<MonitorEvent>, MemoryHistory, f64) {
     let history = Arc::new(Mutex::new(MemoryHistory::default()));
@@ -60,10 +63,10 @@ fn replay(path: &std::path::Path) -> (Vec<MonitorEvent>, MemoryHistory, f64) {
             )
         })
         .collect();
-    let (source, pacing) = replay_source(path, None).unwrap();
+    let (source, pacing) = replay_source(path, None, &Default::default()).unwrap();
     let info = SessionInfo {
         start: SessionStart {
-            started_at_ms: 1_700_000_000_000,
+            started_at_ms: STARTED_AT_MS,
             source: SourceKind::Replay {
                 file_name: "x".into(),
             },
@@ -287,4 +290,59 @@ fn frequent_pvcs_give_no_stress_score_and_no_stress_alert() {
         .filter(|w| w.score.is_none())
         .all(|w| w.state == "unknown");
     assert!(unscored_unknown);
+}
+
+/// Atrial fibrillation (MIT-BIH 201's episodes: most of its beats are N by AAMI, so the ectopy
+/// gate alone lets them through): the monitor gives its windows no stress score, saying why.
+#[test]
+fn atrial_fibrillation_gets_no_stress_score() {
+    let Some(dir) = stressbeat_e2e::dataset("mitdb") else {
+        return;
+    };
+    let path = dir.join("201.hea");
+    let rec = io::read_wfdb(&path).unwrap();
+    let fs = rec.annotation_rate_hz;
+    // AF spans from the rhythm annotations, s
+    let mut spans = Vec::new();
+    let mut open = None;
+    for a in &rec.annotations {
+        let Some(rhythm) = a.aux.as_deref().filter(|s| s.starts_with('(')) else {
+            continue;
+        };
+        let t = a.sample as f64 / fs;
+        if let Some(s) = open.take() {
+            spans.push((s, t));
+        }
+        if rhythm.starts_with("(AFIB") {
+            open = Some(t);
+        }
+    }
+    let (events, _, _) = replay(&path);
+    let in_af: Vec<_> = stressbeat_e2e::stress_updates(&events)
+        .into_iter()
+        .filter(|(_, o)| {
+            let s = |ms: i64| (ms - STARTED_AT_MS) as f64 / 1000.0;
+            let (a, b) = (s(o.start_ms), s(o.end_ms));
+            spans.iter().any(|&(s, e)| s <= a && b <= e)
+        })
+        .collect();
+    let unscored_for_rhythm = in_af
+        .iter()
+        .filter(|(u, _)| {
+            u.score.is_none()
+                && matches!(
+                    u.reason,
+                    Some(
+                        NoScoreReason::IrregularIntervals { .. }
+                            | NoScoreReason::IrregularRhythm { .. }
+                    )
+                )
+        })
+        .count();
+    eprintln!(
+        "201: {} windows inside atrial fibrillation, {unscored_for_rhythm} unscored for the rhythm",
+        in_af.len()
+    );
+    assert!(in_af.len() >= 60, "{}", in_af.len());
+    assert!(unscored_for_rhythm * 100 >= in_af.len() * 95);
 }

@@ -70,7 +70,15 @@ pub struct WindowQuality {
     /// Power above 40 Hz / power 5–40 Hz (0 when not measured).
     pub hf_ratio: f32,
     pub clipped_fraction: f32,
+    /// Share of NaN / infinite samples (lost frames, lead off).
     pub invalid_fraction: f32,
+}
+
+impl WindowQuality {
+    /// Share of the window's samples that are valid (finite).
+    pub fn valid_fraction(&self) -> f64 {
+        (1.0 - f64::from(self.invalid_fraction)).clamp(0.0, 1.0)
+    }
 }
 
 /// Streaming quality assessor.
@@ -322,7 +330,8 @@ fn kurtosis_from_moments(n: f64, s1: f64, s2: f64, s3: f64, s4: f64) -> f32 {
     }
 }
 
-/// All windows of a signal and the fraction of samples in usable windows.
+/// All windows of a signal and the fraction of its samples that are valid (not NaN) and in
+/// usable windows.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct QualityReport {
     pub windows: Vec<WindowQuality>,
@@ -349,15 +358,15 @@ pub fn assess_quality(samples: &[f32], fs: f64, cfg: QualityConfig) -> Result<Qu
     }
     windows.extend(q.finish());
     let total: u64 = windows.iter().map(|w| u64::from(w.len)).sum();
-    let usable: u64 = windows
+    let usable: f64 = windows
         .iter()
         .filter(|w| w.usable)
-        .map(|w| u64::from(w.len))
+        .map(|w| f64::from(w.len) * w.valid_fraction())
         .sum();
     let usable_fraction = if total == 0 {
         0.0
     } else {
-        usable as f64 / total as f64
+        usable / total as f64
     };
     Ok(QualityReport {
         windows,
@@ -427,6 +436,24 @@ mod tests {
         );
         assert!((r.usable_fraction - 0.6).abs() < 1e-9);
         assert!(r.windows.iter().all(|w| (0.0..=1.0).contains(&w.score)));
+    }
+
+    #[test]
+    fn lost_frames_count_against_the_usable_fraction() {
+        // 130 Hz, 73-sample frames (as a Polar H10 sends), every 20th frame lost: 5 %
+        let fs = 130.0;
+        let (mut x, _) = synth(fs, &beats(40.0), 40.0);
+        for frame in x.chunks_mut(73).step_by(20) {
+            frame.fill(f32::NAN);
+        }
+        let lost = x.iter().filter(|v| v.is_nan()).count() as f64 / x.len() as f64;
+        let r = assess_quality(&x, fs, QualityConfig::default()).unwrap();
+        assert!(r.windows.iter().all(|w| w.usable), "{:?}", r.windows);
+        assert!(
+            (r.usable_fraction - (1.0 - lost)).abs() < 0.01,
+            "{} vs {lost}",
+            r.usable_fraction
+        );
     }
 
     #[test]

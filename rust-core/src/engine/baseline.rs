@@ -127,6 +127,10 @@ pub struct BaselineConfig {
     pub min_usable_fraction: f32,
     /// Maximum share of non-N beats for a window to enter a baseline (default 0.1).
     pub max_ectopic_fraction: f32,
+    /// Most RR irregularity ([`crate::hrv::rr_irregularity`]) for a window to enter a baseline
+    /// or be scored (default [`DEFAULT_MAX_RR_IRREGULARITY`]).
+    #[serde(default = "default_max_rr_irregularity")]
+    pub max_rr_irregularity: f32,
     /// Update the baseline from calm windows during monitoring (default true).
     pub rolling_enabled: bool,
     /// Rolling time constant, ms (default 3 days).
@@ -150,6 +154,7 @@ impl Default for BaselineConfig {
             min_calibration_windows: 12,
             min_usable_fraction: 0.8,
             max_ectopic_fraction: 0.1,
+            max_rr_irregularity: DEFAULT_MAX_RR_IRREGULARITY,
             rolling_enabled: true,
             rolling_tau_ms: 3 * 24 * 3_600_000,
             rolling_max_step_ms: 5_000,
@@ -161,23 +166,42 @@ impl Default for BaselineConfig {
     }
 }
 
+/// Default [`BaselineConfig::max_rr_irregularity`]. Median |ΔRR| / median RR of 30 s windows,
+/// measured over the data in `../shared/data` (docs/adr/0005): atrial fibrillation in MIT-BIH
+/// 201, 203 and 217 is above 0.12 in 97 % of its windows; the scorable windows of healthy
+/// people (EEGMAT, BioPsyKit, Polar H10) are above it in 0.1-0.2 %.
+pub const DEFAULT_MAX_RR_IRREGULARITY: f32 = 0.12;
+
+fn default_max_rr_irregularity() -> f32 {
+    DEFAULT_MAX_RR_IRREGULARITY
+}
+
 impl BaselineConfig {
-    /// Whether a window of this signal quality and these beats may enter a baseline: usable
-    /// fraction at least [`Self::min_usable_fraction`], non-N beats at most
-    /// [`Self::max_ectopic_fraction`]. The one rule for calibration, the rolling baseline and
+    /// Whether a window of this signal quality, these beats and this RR irregularity may enter
+    /// a baseline: usable fraction at least [`Self::min_usable_fraction`], non-N beats at most
+    /// [`Self::max_ectopic_fraction`], irregularity at most [`Self::max_rr_irregularity`]
+    /// (unknown passes). The one rule for calibration, the rolling baseline and
     /// `stressbeat stress --baseline`.
     pub fn admits(
         &self,
         usable_fraction: f32,
         beat_counts: &BeatCounts,
+        rr_irregularity: Option<f32>,
     ) -> Result<(), BaselineRejection> {
         if !(usable_fraction >= self.min_usable_fraction && usable_fraction <= 1.0) {
             return Err(BaselineRejection::PoorSignal);
         }
-        if beat_counts.ectopic_fraction() > self.max_ectopic_fraction {
-            return Err(BaselineRejection::Ectopy);
+        if beat_counts.ectopic_fraction() > self.max_ectopic_fraction
+            || self.rr_too_irregular(rr_irregularity)
+        {
+            return Err(BaselineRejection::IrregularRhythm);
         }
         Ok(())
+    }
+
+    /// Whether `rr_irregularity` is above [`Self::max_rr_irregularity`] (unknown: no).
+    pub fn rr_too_irregular(&self, rr_irregularity: Option<f32>) -> bool {
+        rr_irregularity.is_some_and(|v| v > self.max_rr_irregularity)
     }
 }
 
@@ -186,8 +210,8 @@ impl BaselineConfig {
 pub enum BaselineRejection {
     /// Usable fraction below [`BaselineConfig::min_usable_fraction`].
     PoorSignal,
-    /// Too many non-N beats.
-    Ectopy,
+    /// Too many non-N beats, or RR intervals too irregular.
+    IrregularRhythm,
     /// Neither heart rate nor a probability nor features.
     NothingToLearn,
 }
@@ -198,7 +222,7 @@ pub enum CalibrationError {
     /// Too few windows were calm and clean enough.
     #[error(
         "calibration needs {needed} clean windows, got {accepted} ({} with a poor signal, {} with \
-         too many irregular beats)",
+         an irregular rhythm)",
         rejected.poor_signal,
         rejected.ectopy
     )]
@@ -218,7 +242,8 @@ pub enum CalibrationError {
 pub struct RejectedWindows {
     /// Usable fraction too low, or nothing to learn from.
     pub poor_signal: u32,
-    /// More non-N beats than [`BaselineConfig::max_ectopic_fraction`].
+    /// More non-N beats than [`BaselineConfig::max_ectopic_fraction`], or RR intervals more
+    /// irregular than [`BaselineConfig::max_rr_irregularity`].
     pub ectopy: u32,
 }
 
@@ -257,7 +282,7 @@ impl Calibration {
         let r = self.baseline.learn(obs, &self.config, None);
         match r {
             Ok(()) => self.accepted += 1,
-            Err(BaselineRejection::Ectopy) => self.rejections.ectopy += 1,
+            Err(BaselineRejection::IrregularRhythm) => self.rejections.ectopy += 1,
             Err(BaselineRejection::PoorSignal | BaselineRejection::NothingToLearn) => {
                 self.rejections.poor_signal += 1
             }
@@ -360,7 +385,7 @@ impl PersonalBaseline {
         config: &BaselineConfig,
         alpha: Option<f64>,
     ) -> Result<(), BaselineRejection> {
-        config.admits(obs.usable_fraction, &obs.beat_counts)?;
+        config.admits(obs.usable_fraction, &obs.beat_counts, obs.rr_irregularity)?;
         let hr = obs.hr_bpm.filter(|v| v.is_finite() && *v > 0.0);
         let rmssd = obs.rmssd_ms.filter(|v| v.is_finite() && *v >= 0.0);
         let sdnn = obs.sdnn_ms.filter(|v| v.is_finite() && *v >= 0.0);

@@ -107,6 +107,9 @@ pub struct WindowObservation {
     /// whose ECG stream stopped).
     #[serde(default)]
     pub rr_only: bool,
+    /// [`crate::hrv::rr_irregularity`] of the window's raw RR intervals (`None`: too few).
+    #[serde(default)]
+    pub rr_irregularity: Option<f32>,
 }
 
 /// Which estimate a score came from.
@@ -158,6 +161,14 @@ pub enum NoScoreReason {
         /// The gate.
         allowed: f32,
     },
+    /// The RR intervals are too irregular for HRV (atrial fibrillation, frequent ectopic beats
+    /// a heart-rate-only strap cannot tell apart).
+    IrregularIntervals {
+        /// The window's [`crate::hrv::rr_irregularity`].
+        irregularity: f32,
+        /// The gate.
+        allowed: f32,
+    },
     /// Neither the model nor the HRV fallback gave a probability.
     NoEstimate,
     /// A calibration is running: windows feed it instead of being scored.
@@ -204,6 +215,16 @@ impl NoScoreReason {
                 "too many irregular beats for a stress estimate: {:.0} % of the beats are not \
                  normal, up to {:.0} % allowed (StressBeat is not a medical device)",
                 ectopic_fraction * 100.0,
+                allowed * 100.0
+            ),
+            NoScoreReason::IrregularIntervals {
+                irregularity,
+                allowed,
+            } => format!(
+                "heart rhythm too irregular for a stress estimate: successive beats differ by \
+                 {:.0} % of the interval (median), up to {:.0} % allowed (StressBeat is not a \
+                 medical device)",
+                irregularity * 100.0,
                 allowed * 100.0
             ),
             NoScoreReason::NoEstimate => "no stress estimate available for this window".into(),
@@ -371,6 +392,10 @@ impl EngineConfig {
             return bad("hysteresis thresholds must be ordered, in 0-100, dwell ≥ 0");
         }
         let b = &self.baseline;
+        // NaN would admit every window: `v > NaN` is false
+        if !(b.max_rr_irregularity > 0.0 && b.max_rr_irregularity.is_finite()) {
+            return bad("baseline.max_rr_irregularity must be finite and > 0");
+        }
         if b.rolling_tau_ms <= 0 || b.rolling_max_step_ms < 0 {
             return bad("baseline time constants must be positive");
         }
@@ -508,19 +533,19 @@ impl StressEngine {
                 rejected: cal.rejections,
                 remaining_ms,
             });
-            // A bad signal or rhythm is reported as such (lost-signal alerts see the signal).
-            let ectopy_limit = self.config.baseline.max_ectopic_fraction;
+            // A bad signal or rhythm is reported as such (lost-signal alerts see the signal);
+            // ectopy against the calibration's own (stricter) limit.
+            let ectopy = NoScoreReason::IrregularRhythm {
+                ectopic_fraction: obs.beat_counts.ectopic_fraction(),
+                allowed: self.config.baseline.max_ectopic_fraction,
+            };
             out.reason = Some(match self.quality_gate(obs) {
-                Err(reason) if reason.is_signal_problem() => reason,
-                gate if !obs.rr_only
-                    && (gate.is_err() || added == Err(BaselineRejection::Ectopy)) =>
-                {
-                    NoScoreReason::IrregularRhythm {
-                        ectopic_fraction: obs.beat_counts.ectopic_fraction(),
-                        allowed: ectopy_limit,
-                    }
+                Err(NoScoreReason::IrregularRhythm { .. }) => ectopy,
+                Err(reason) => reason,
+                Ok(()) if !obs.rr_only && added == Err(BaselineRejection::IrregularRhythm) => {
+                    ectopy
                 }
-                _ => NoScoreReason::Calibrating { remaining_ms },
+                Ok(()) => NoScoreReason::Calibrating { remaining_ms },
             });
             if due {
                 out.calibration = Some(self.finish_calibration());
@@ -613,8 +638,8 @@ impl StressEngine {
         }
     }
 
-    /// The quality gate before any estimate: usable fraction, beats, plausible heart rate, and
-    /// for ECG windows the share of non-N beats.
+    /// The quality gate before any estimate: usable fraction, beats, plausible heart rate, for
+    /// ECG windows the share of non-N beats, and the RR irregularity.
     fn quality_gate(&self, obs: &WindowObservation) -> std::result::Result<(), NoScoreReason> {
         let c = &self.config;
         // Non-finite or above 1 is a broken quality index: treated as no usable signal.
@@ -646,6 +671,13 @@ impl StressEngine {
             return Err(NoScoreReason::IrregularRhythm {
                 ectopic_fraction,
                 allowed: c.max_ectopic_fraction,
+            });
+        }
+        // The intervals themselves, for both kinds of window.
+        if c.baseline.rr_too_irregular(obs.rr_irregularity) {
+            return Err(NoScoreReason::IrregularIntervals {
+                irregularity: obs.rr_irregularity.unwrap_or(f32::NAN),
+                allowed: c.baseline.max_rr_irregularity,
             });
         }
         Ok(())

@@ -271,7 +271,7 @@ pub struct StressUpdate {
     /// The level changed on this update.
     pub level_changed: bool,
     /// Why there is no score (a short sentence): poor signal, too few beats, too many irregular
-    /// beats for HRV, calibrating, ...
+    /// beats or a too irregular rhythm for HRV, calibrating, ...
     pub no_score_reason: Option<String>,
     /// `true` when the score comes from the HRV fallback (no usable stress model).
     pub from_hrv_fallback: bool,
@@ -788,6 +788,17 @@ fn session_summary(s: history::SessionSummary) -> SessionSummary {
     }
 }
 
+/// `InvalidState` for a call that waits for the session's thread, made from a listener.
+fn refuse_in_listener(call: &str) -> Result<(), StressBeatError> {
+    if monitor::in_listener() {
+        return Err(invalid_state(&format!(
+            "{call} cannot be called from inside a listener: it would wait for the session \
+             that is calling the listener (call stop() there)"
+        )));
+    }
+    Ok(())
+}
+
 fn invalid_state(message: &str) -> StressBeatError {
     StressBeatError::InvalidState {
         message: message.into(),
@@ -928,7 +939,11 @@ impl StressMonitor {
                 )
             }
             MonitorSource::ReplayFile { path, speed } => {
-                let (src, pacing) = monitor::sources::replay_source(Path::new(&path), speed)?;
+                let (src, pacing) = monitor::sources::replay_source(
+                    Path::new(&path),
+                    speed,
+                    &crate::io::LoadOptions::default(),
+                )?;
                 let file_name = super::file_name(&path);
                 (
                     Box::new(src),
@@ -1060,6 +1075,9 @@ impl StressMonitor {
     }
 
     /// Stop the running session (if any) and wait until it is stored (stops the strap's stream).
+    /// Called from inside a listener it only asks the session to stop and returns at once (the
+    /// session's thread may be waiting to deliver to that listener); `isRunning` stays true
+    /// until the session is stored.
     pub fn stop(&self) -> Result<(), StressBeatError> {
         guard("StressMonitor.stop", || {
             self.monitor.stop();
@@ -1068,8 +1086,10 @@ impl StressMonitor {
     }
 
     /// Wait until the running session (if any) ends by itself (end of a replay or simulation).
+    /// Errors: `InvalidState` from inside a listener (waiting there could never end).
     pub fn wait_until_finished(&self) -> Result<(), StressBeatError> {
         guard("StressMonitor.waitUntilFinished", || {
+            refuse_in_listener("waitUntilFinished")?;
             self.monitor.wait();
             Ok(())
         })
@@ -1081,9 +1101,11 @@ impl StressMonitor {
     }
 
     /// Stop, commit the history and release it. Afterwards every call fails with
-    /// `InvalidState`.
+    /// `InvalidState`. Errors: `InvalidState` from inside a listener (call `stop` there and
+    /// `shutdown` after the listener has returned).
     pub fn shutdown(&self) -> Result<(), StressBeatError> {
         guard("StressMonitor.shutdown", || {
+            refuse_in_listener("shutdown")?;
             self.monitor.stop();
             if self.shut_down.swap(true, Ordering::AcqRel) {
                 return Ok(());

@@ -89,6 +89,8 @@ pub struct StressWindow {
     /// RR-only windows ([`rr_window`]): their intervals as beats, the ones the artefact
     /// correction changed as Q (no beat types without ECG). `None` for ECG windows.
     pub rr_beat_counts: Option<BeatCounts>,
+    /// [`crate::hrv::rr_irregularity`] of the window's raw intervals (before any correction).
+    pub rr_irregularity: Option<f32>,
 }
 
 /// The [`HRV_FEATURE_NAMES`] computed from RR intervals alone (all but the two amplitudes).
@@ -125,38 +127,50 @@ pub fn scores_rr_windows(required: &[usize], channels: &[Channel]) -> bool {
     required.iter().all(|&i| i < RR_FEATURES) && !channels.iter().any(|c| c.needs_ecg())
 }
 
-/// Fraction of `[start, end)` covered by usable quality windows.
+/// Fraction of `[start, end)` covered by usable quality windows, less their missing (NaN)
+/// samples: a usable window with 5 % of its samples lost counts 95 %.
 pub fn usable_fraction(quality: &[WindowQuality], start: usize, end: usize) -> f32 {
     if end <= start {
         return 0.0;
     }
     let (s, e) = (start as u64, end as u64);
-    let covered: u64 = quality
+    let covered: f64 = quality
         .iter()
         .filter(|q| q.usable)
         .map(|q| {
             let (qs, qe) = (q.start, q.start + u64::from(q.len));
-            qe.min(e).saturating_sub(qs.max(s))
+            qe.min(e).saturating_sub(qs.max(s)) as f64 * q.valid_fraction()
         })
         .sum();
-    covered as f32 / (e - s) as f32
+    (covered / (e - s) as f64) as f32
 }
 
-/// Features ([`HRV_FEATURE_NAMES`]) of the R-peaks `peaks` (one window; 130 Hz indices into
-/// `samples_130hz`), and the corrected RR series (s).
-pub fn window_features(samples_130hz: &[f32], peaks: &[usize]) -> (Vec<f32>, Vec<f32>) {
+/// What a window's RR intervals give.
+struct RrFeatures {
+    /// [`HRV_FEATURE_NAMES`] (the R/T amplitudes NaN).
+    features: Vec<f32>,
+    /// The corrected series, s.
+    rr_s: Vec<f32>,
+    /// What the correction changed.
+    correction: RrCorrection,
+    /// [`crate::hrv::rr_irregularity`] of the raw intervals.
+    irregularity: Option<f32>,
+}
+
+/// [`RrFeatures`] of the R-peaks `peaks` (one window; 130 Hz indices into `samples_130hz`), with
+/// the R/T amplitudes.
+fn window_features(samples_130hz: &[f32], peaks: &[usize]) -> RrFeatures {
     let rr_raw = crate::hrv::rr_intervals_ms(samples_130hz, peaks, MODEL_RATE_HZ);
-    let (mut f, rr_s, _) = rr_features(&rr_raw);
+    let mut out = rr_features(&rr_raw);
     let (r_amp, t_amp) = beat_amplitudes(samples_130hz, peaks);
-    f[7] = r_amp;
-    f[8] = t_amp;
-    (f, rr_s)
+    out.features[7] = r_amp;
+    out.features[8] = t_amp;
+    out
 }
 
-/// The RR features of [`HRV_FEATURE_NAMES`] (the R/T amplitudes NaN) of raw RR intervals (ms),
-/// artefact-corrected by [`clean_rr`] over these intervals alone; the corrected series (s) and
-/// what the correction changed.
-fn rr_features(rr_raw_ms: &[f64]) -> (Vec<f32>, Vec<f32>, RrCorrection) {
+/// [`RrFeatures`] of raw RR intervals (ms), artefact-corrected by [`clean_rr`] over these
+/// intervals alone.
+fn rr_features(rr_raw_ms: &[f64]) -> RrFeatures {
     let (rr, correction) = clean_rr(rr_raw_ms);
     let mut f = vec![f32::NAN; HRV_FEATURE_NAMES.len()];
     if let Ok(m) = hrv_metrics(&rr) {
@@ -169,11 +183,12 @@ fn rr_features(rr_raw_ms: &[f64]) -> (Vec<f32>, Vec<f32>, RrCorrection) {
         f[5] = opt(m.sd1_ms);
         f[6] = opt(m.sd2_ms);
     }
-    (
-        f,
-        rr.iter().map(|&v| (v / 1000.0) as f32).collect(),
+    RrFeatures {
+        features: f,
+        rr_s: rr.iter().map(|&v| (v / 1000.0) as f32).collect(),
         correction,
-    )
+        irregularity: crate::hrv::rr_irregularity(rr_raw_ms).map(|v| v as f32),
+    }
 }
 
 /// A window of a strap that sends only RR intervals (Heart Rate Service, no ECG): `rr_ms` are the
@@ -181,23 +196,24 @@ fn rr_features(rr_raw_ms: &[f64]) -> (Vec<f32>, Vec<f32>, RrCorrection) {
 /// without the R/T amplitudes (NaN: no ECG); no samples or peaks (`start_sample` =
 /// `end_sample` = 0). Its `usable_fraction` is [`crate::hrv::rr_usable_fraction`] over the window.
 pub fn rr_window(rr_ms: &[f64], window_s: f64) -> StressWindow {
-    let (features, rr_s, correction) = rr_features(rr_ms);
+    let rr = rr_features(rr_ms);
     let intervals = u32::try_from(rr_ms.len()).unwrap_or(u32::MAX);
-    let q = correction.total().min(intervals);
+    let q = rr.correction.total().min(intervals);
     StressWindow {
         start_s: 0.0,
         end_s: window_s,
         start_sample: 0,
         end_sample: 0,
-        usable_fraction: rr_usable_fraction(rr_ms, correction.total(), window_s * 1000.0) as f32,
-        features,
+        usable_fraction: rr_usable_fraction(rr_ms, rr.correction.total(), window_s * 1000.0) as f32,
+        features: rr.features,
         peaks: Vec::new(),
-        rr_s,
+        rr_s: rr.rr_s,
         rr_beat_counts: Some(BeatCounts {
             n: intervals - q,
             q,
             ..BeatCounts::default()
         }),
+        rr_irregularity: rr.irregularity,
     }
 }
 
@@ -259,17 +275,18 @@ pub fn stress_windows(
         let a = peaks.partition_point(|&p| p < start);
         let b = peaks.partition_point(|&p| p < end);
         let in_window = &peaks[a..b.max(a)];
-        let (features, rr_s) = window_features(samples_130hz, in_window);
+        let rr = window_features(samples_130hz, in_window);
         out.push(StressWindow {
             start_s: start as f64 / MODEL_RATE_HZ,
             end_s: end as f64 / MODEL_RATE_HZ,
             start_sample: start,
             end_sample: end,
             usable_fraction: usable_fraction(&quality, start, end),
-            features,
+            features: rr.features,
             peaks: in_window.to_vec(),
             rr_beat_counts: None,
-            rr_s,
+            rr_s: rr.rr_s,
+            rr_irregularity: rr.irregularity,
         });
     }
     Ok(out)
@@ -285,13 +302,13 @@ pub struct BaselineSelection {
     pub admitted: usize,
     /// Windows left out for poor signal or a feature that could not be computed.
     pub poor_signal: usize,
-    /// Windows left out for too many non-N beats.
-    pub ectopy: usize,
+    /// Windows left out for too many non-N beats or too irregular RR intervals.
+    pub irregular_rhythm: usize,
 }
 
 /// Personal baseline from the stress windows of a calm recording, admitting windows by the stress
-/// engine's own rule ([`BaselineConfig::admits`]: signal quality and ectopy) and only when
-/// scorable; the baseline is the element-wise mean of the admitted windows' features.
+/// engine's own rule ([`BaselineConfig::admits`]: signal quality, ectopy, RR irregularity) and
+/// only when scorable; the baseline is the element-wise mean of the admitted windows' features.
 ///
 /// `peak_classes`: the beat class of R-peaks (130 Hz index, increasing). A peak without a class
 /// counts as N, as in the monitor; with no classes at all only the quality rule applies.
@@ -307,7 +324,7 @@ pub fn select_baseline(
             .rr_beat_counts
             .unwrap_or_else(|| window_beat_counts(&w.peaks, peak_classes));
         let admitted = if w.is_scorable() {
-            config.admits(w.usable_fraction, &counts)
+            config.admits(w.usable_fraction, &counts, w.rr_irregularity)
         } else {
             Err(BaselineRejection::PoorSignal)
         };
@@ -318,7 +335,7 @@ pub fn select_baseline(
                 }
                 out.admitted += 1;
             }
-            Err(BaselineRejection::Ectopy) => out.ectopy += 1,
+            Err(BaselineRejection::IrregularRhythm) => out.irregular_rhythm += 1,
             Err(_) => out.poor_signal += 1,
         }
     }
@@ -469,7 +486,10 @@ mod tests {
             assert_eq!(win.rr_s.len() + 1, win.peaks.len());
         }
         let base = select_baseline(&w, &[], &BaselineConfig::default());
-        assert_eq!((base.admitted, base.poor_signal, base.ectopy), (9, 0, 0));
+        assert_eq!(
+            (base.admitted, base.poor_signal, base.irregular_rhythm),
+            (9, 0, 0)
+        );
         assert!((base.features.unwrap()[1] - 850.0).abs() < 8.0);
     }
 
@@ -488,7 +508,10 @@ mod tests {
             .collect();
         assert_eq!(classes.len(), 5);
         let base = select_baseline(&w, &classes, &BaselineConfig::default());
-        assert_eq!((base.admitted, base.poor_signal, base.ectopy), (8, 0, 1));
+        assert_eq!(
+            (base.admitted, base.poor_signal, base.irregular_rhythm),
+            (8, 0, 1)
+        );
         let mean_nn = w[1..].iter().map(|w| f64::from(w.features[1])).sum::<f64>() / 8.0;
         assert!((f64::from(base.features.unwrap()[1]) - mean_nn).abs() < 1e-3);
         // peaks without a class count as N

@@ -209,6 +209,7 @@ impl WindowAnalyzer for ModelAnalyzer {
                         .filter(|v| v.is_finite())
                 };
                 obs.usable_fraction = sw.usable_fraction;
+                obs.rr_irregularity = sw.rr_irregularity;
                 obs.hr_bpm = f("hr_bpm");
                 obs.rmssd_ms = f("rmssd_ms");
                 obs.sdnn_ms = f("sdnn_ms");

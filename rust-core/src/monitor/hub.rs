@@ -73,6 +73,12 @@ thread_local! {
     static IN_CALLBACK: Cell<bool> = const { Cell::new(false) };
 }
 
+/// Whether this thread is inside a listener call (on the worker, or a first-state delivery on
+/// the subscribing thread): joining the worker from here could wait on this very call.
+pub fn in_listener() -> bool {
+    IN_CALLBACK.with(Cell::get)
+}
+
 /// Subscriptions and the current state.
 #[derive(Default)]
 pub struct Hub {
@@ -226,7 +232,7 @@ impl Subscription {
         if let Some(hub) = self.hub.upgrade() {
             hub.remove(self.entry.id);
         }
-        if !IN_CALLBACK.with(Cell::get) {
+        if !in_listener() {
             // Wait for a call in flight on another thread.
             drop(self.entry.calling.lock());
         }

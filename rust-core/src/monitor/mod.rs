@@ -30,7 +30,7 @@ pub mod worker;
 use std::sync::{Arc, Mutex};
 
 pub use events::{Degradation, EcgBatch, HeartRateSource, HeartRateUpdate, MonitorEvent};
-pub use hub::{Callback, EventKind, Hub, Subscription};
+pub use hub::{Callback, EventKind, Hub, Subscription, in_listener};
 pub use models::{ModelLoadFailure, ModelParts};
 pub use pipeline::{Engines, Pipeline, PipelineConfig, SharedEngines, SharedHistory};
 pub use ports::{SessionInfo, WindowAnalyzer, WindowSignal};
@@ -152,17 +152,27 @@ impl Monitor {
             .is_ok_and(|w| w.as_ref().is_some_and(|w| !w.is_finished()))
     }
 
-    /// Stop the running session (if any) and wait until it has ended and been stored.
+    /// Stop the running session (if any) and wait until it has ended and been stored. From
+    /// inside a listener it only asks the session to stop: the worker may be waiting to deliver
+    /// to this very listener, so waiting for it could never end. The session stays running
+    /// (`start` refuses) until it has ended.
     pub fn stop(&self) {
         self.end(true);
     }
 
-    /// Wait until the running session (if any) ends by itself.
+    /// Wait until the running session (if any) ends by itself; from inside a listener it
+    /// returns at once (see [`Self::stop`]).
     pub fn wait(&self) {
         self.end(false);
     }
 
     fn end(&self, request: bool) {
+        if hub::in_listener() {
+            if request && let Ok(w) = self.worker.lock() {
+                w.iter().for_each(worker::Worker::request_stop);
+            }
+            return;
+        }
         let taken = self.worker.lock().ok().and_then(|mut w| w.take());
         if let Some(mut w) = taken {
             if request {

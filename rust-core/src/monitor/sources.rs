@@ -83,10 +83,11 @@ pub fn simulator_source(spec: &SimulatorSpec) -> TimeLimited<SessionSource<SimSt
 }
 
 /// A file replayed: `speed` `None` = as fast as possible (virtual clock), else that multiple
-/// of real time. Returns the source and the pacing to run it with.
+/// of real time; `opts` for a CSV. Returns the source and the pacing to run it with.
 pub fn replay_source(
     path: &Path,
     speed: Option<f64>,
+    opts: &crate::io::LoadOptions,
 ) -> crate::Result<(ReplaySource<ManualClock>, Pacing)> {
     let (source_speed, pacing) = match speed.filter(|s| s.is_finite() && *s > 0.0) {
         // Released 1 s of recording per virtual second: bounded work per step.
@@ -94,7 +95,7 @@ pub fn replay_source(
         Some(s) => (Some(s), Pacing::RealTime { step_ms: 100 }),
     };
     let source = ReplaySource::from_events(
-        crate::io::replay_events(path)?,
+        crate::io::replay_events(path, opts)?,
         source_speed,
         ManualClock::default(),
     );

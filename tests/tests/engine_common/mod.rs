@@ -25,6 +25,7 @@ pub fn window(end_ms: i64, p: f32) -> WindowObservation {
         },
         features: vec![70.0, 40.0, 50.0],
         rr_only: false,
+        rr_irregularity: None,
     }
 }
 
