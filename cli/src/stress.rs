@@ -25,7 +25,7 @@ pub struct StressArgs {
     recording: RecordingArgs,
     /// The same person's calm recording (WFDB, EDF, CSV, Polar capture or RR-interval log): the
     /// mean features of its clean windows (as the app's calibration admits them: good signal, at
-    /// most 10 % ectopic beats) are the personal baseline.
+    /// most 10 % ectopic beats, regular intervals) are the personal baseline.
     #[arg(long, value_name = "PATH")]
     baseline: Option<PathBuf>,
     /// Start of the baseline span, seconds from the start of the baseline recording.

@@ -570,8 +570,8 @@ fn stop_from_inside_a_listener_returns_and_the_session_ends_and_is_stored() {
             .all(|e| matches!(e, StressBeatError::InvalidState { message } if message.contains("listener"))),
         "{refusals:?}"
     );
-    monitor.stop().unwrap();
-    assert!(!monitor.is_running());
+    // the stop asked for inside the listener ends the 3-minute session (no stop() here)
+    wait_until_stopped(&monitor);
     let sessions = monitor.sessions(10).unwrap();
     assert_eq!(sessions.len(), 1);
     let s = &sessions[0];
@@ -585,4 +585,102 @@ impl stressbeat_core::ffi::EcgListener for FirstEcg {
     fn on_ecg(&self, _: stressbeat_core::ffi::EcgBatch) {
         let _ = self.0.try_send(());
     }
+}
+
+/// Counts the stress updates and, at each, the windows the history shows for the session.
+struct StoredSoFar {
+    monitor: std::sync::Weak<StressMonitor>,
+    seen: Mutex<Vec<(u32, u32)>>,
+}
+impl StressListener for StoredSoFar {
+    fn on_stress(&self, _: StressUpdate) {
+        let Some(m) = self.monitor.upgrade() else {
+            return;
+        };
+        let stored = m.sessions(1).unwrap()[0].windows;
+        let mut seen = self.seen.lock().unwrap();
+        let updates = seen.len() as u32 + 1;
+        seen.push((updates, stored));
+    }
+}
+
+/// Queries read through their own connection after the worker's pending writes are committed:
+/// during a session (here from a listener, on the worker's thread) they see every window
+/// delivered so far.
+#[test]
+fn queries_during_a_session_see_what_was_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let monitor = Arc::new(StressMonitor::new(config(&dir.path().join("h.db"))).unwrap());
+    let listener = Arc::new(StoredSoFar {
+        monitor: Arc::downgrade(&monitor),
+        seen: Mutex::new(Vec::new()),
+    });
+    let _sub = monitor.subscribe_stress(listener.clone());
+    monitor.start(simulator(4.0, "")).unwrap();
+    monitor.wait_until_finished().unwrap();
+    let seen = listener.seen.lock().unwrap();
+    assert!(seen.len() >= 30, "{}", seen.len());
+    for &(updates, stored) in seen.iter() {
+        assert!(
+            stored >= updates,
+            "update {updates}: {stored} windows stored"
+        );
+    }
+    let finished = monitor.sessions(1).unwrap()[0].windows;
+    assert_eq!(finished, seen.last().unwrap().1);
+}
+
+/// Waits (at most 20 s) until `monitor` has no session running.
+fn wait_until_stopped(monitor: &StressMonitor) {
+    let t0 = std::time::Instant::now();
+    while monitor.is_running() {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(20),
+            "the session did not stop"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// On the worker's thread: stops the monitor at the first stress update, then tries to start
+/// another session at once.
+struct StopOnWorker {
+    monitor: std::sync::Weak<StressMonitor>,
+    outcome: Mutex<Option<(bool, Result<(), StressBeatError>)>>,
+}
+impl StressListener for StopOnWorker {
+    fn on_stress(&self, _: StressUpdate) {
+        let mut outcome = self.outcome.lock().unwrap();
+        let Some(m) = self.monitor.upgrade().filter(|_| outcome.is_none()) else {
+            return;
+        };
+        m.stop().unwrap();
+        *outcome = Some((m.is_running(), m.start(simulator(1.0, ""))));
+    }
+}
+
+/// `stop()` from a listener on the worker's thread: the session stays running (and `start`
+/// refuses) until it has ended and been stored; no second session runs beside it.
+#[test]
+fn stop_on_the_worker_thread_keeps_the_session_until_it_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let monitor = Arc::new(StressMonitor::new(config(&dir.path().join("h.db"))).unwrap());
+    let listener = Arc::new(StopOnWorker {
+        monitor: Arc::downgrade(&monitor),
+        outcome: Mutex::new(None),
+    });
+    let _sub = monitor.subscribe_stress(listener.clone());
+    monitor.start(simulator(10.0, "")).unwrap();
+    wait_until_stopped(&monitor);
+    let (running, restart) = listener.outcome.lock().unwrap().take().unwrap();
+    assert!(running);
+    assert!(
+        matches!(restart, Err(StressBeatError::InvalidState { .. })),
+        "{restart:?}"
+    );
+    let sessions = monitor.sessions(10).unwrap();
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    assert_eq!(sessions[0].end_reason.as_deref(), Some("stopped"));
+    // stopped at the first window, not after the 10 simulated minutes
+    assert!(sessions[0].windows <= 2, "{:?}", sessions[0]);
 }

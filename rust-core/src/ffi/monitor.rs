@@ -300,7 +300,8 @@ pub enum CalibrationProgress {
         accepted_windows: u32,
         /// Windows left out for a poor signal (contact, movement).
         poor_signal_windows: u32,
-        /// Windows left out for too many irregular (non-N) beats.
+        /// Windows left out for an irregular rhythm: too many non-N beats, or too irregular
+        /// intervals (e.g. atrial fibrillation).
         irregular_rhythm_windows: u32,
         /// Time left, seconds.
         remaining_s: u32,
@@ -311,7 +312,7 @@ pub enum CalibrationProgress {
         windows: u32,
     },
     /// Finished without a baseline: too few calm, clean windows; the counts say whether the
-    /// signal (contact, movement) or frequent irregular beats kept them out. The previous
+    /// signal (contact, movement) or an irregular rhythm kept them out. The previous
     /// baseline, if any, stays in use.
     Failed {
         /// Windows accepted.
@@ -320,7 +321,8 @@ pub enum CalibrationProgress {
         needed_windows: u32,
         /// Windows left out for a poor signal.
         poor_signal_windows: u32,
-        /// Windows left out for too many irregular (non-N) beats.
+        /// Windows left out for an irregular rhythm: too many non-N beats, or too irregular
+        /// intervals (e.g. atrial fibrillation).
         irregular_rhythm_windows: u32,
     },
 }
@@ -824,7 +826,13 @@ fn storage(message: &str) -> StressBeatError {
 #[derive(uniffi::Object)]
 pub struct StressMonitor {
     monitor: monitor::Monitor,
+    /// The connection the worker writes through.
     history: Arc<Mutex<History>>,
+    /// A read-only connection for the app's queries and exports: they read beside the worker's
+    /// writes (WAL) instead of holding its lock, so a long export does not hold up live
+    /// results. `None` where the database could not be opened a second time (then queries use
+    /// `history`).
+    reader: Option<Mutex<History>>,
     utc_offset_minutes: i32,
     shut_down: AtomicBool,
 }
@@ -860,20 +868,45 @@ impl StressMonitor {
         })
     }
 
+    fn writer(&self) -> Result<std::sync::MutexGuard<'_, History>, StressBeatError> {
+        self.history
+            .lock()
+            .map_err(|_| storage("history unavailable after an internal error"))
+    }
+
     /// Run `f` on the history after committing pending writes.
-    fn query<T>(
+    fn update<T>(
         &self,
         what: &str,
         f: impl FnOnce(&mut History) -> crate::Result<T>,
     ) -> Result<T, StressBeatError> {
         guard(what, || {
             self.check_open()?;
-            let mut h = self
-                .history
-                .lock()
-                .map_err(|_| storage("history unavailable after an internal error"))?;
+            let mut h = self.writer()?;
             h.flush()?;
             Ok(f(&mut h)?)
+        })
+    }
+
+    /// Run the read `f` on the reader connection after committing the worker's pending writes
+    /// (the writer's lock is held only for that commit).
+    fn query<T>(
+        &self,
+        what: &str,
+        f: impl FnOnce(&History) -> crate::Result<T>,
+    ) -> Result<T, StressBeatError> {
+        guard(what, || {
+            self.check_open()?;
+            let Some(reader) = &self.reader else {
+                let mut h = self.writer()?;
+                h.flush()?;
+                return Ok(f(&h)?);
+            };
+            self.writer()?.flush()?;
+            let h = reader
+                .lock()
+                .map_err(|_| storage("history unavailable after an internal error"))?;
+            Ok(f(&h)?)
         })
     }
 
@@ -1036,6 +1069,18 @@ impl StressMonitor {
                 config.beat_model_path.as_deref(),
                 config.strict_models,
             )?;
+            let reader = History::open(
+                &config.database_path,
+                HistoryOptions {
+                    read_only: true,
+                    ..HistoryOptions::default()
+                },
+            )
+            .map_err(|_| {
+                log::warn!("monitor: no read-only history connection; queries share the writer's")
+            })
+            .ok()
+            .map(Mutex::new);
             let history = Arc::new(Mutex::new(history));
             let shared: monitor::SharedHistory = history.clone();
             Ok(Arc::new(Self {
@@ -1046,6 +1091,7 @@ impl StressMonitor {
                     Some(shared),
                 ),
                 history,
+                reader,
                 utc_offset_minutes: config.utc_offset_minutes,
                 shut_down: AtomicBool::new(false),
             }))
@@ -1075,9 +1121,9 @@ impl StressMonitor {
     }
 
     /// Stop the running session (if any) and wait until it is stored (stops the strap's stream).
-    /// Called from inside a listener it only asks the session to stop and returns at once (the
-    /// session's thread may be waiting to deliver to that listener); `isRunning` stays true
-    /// until the session is stored.
+    /// Called from inside a listener (of any monitor) it only asks the session to stop and
+    /// returns at once (the session's thread may be waiting to deliver to that listener);
+    /// `isRunning` stays true until the session is stored.
     pub fn stop(&self) -> Result<(), StressBeatError> {
         guard("StressMonitor.stop", || {
             self.monitor.stop();
@@ -1110,11 +1156,7 @@ impl StressMonitor {
             if self.shut_down.swap(true, Ordering::AcqRel) {
                 return Ok(());
             }
-            let mut h = self
-                .history
-                .lock()
-                .map_err(|_| storage("history unavailable after an internal error"))?;
-            h.flush()?;
+            self.writer()?.flush()?;
             Ok(())
         })
     }
@@ -1348,7 +1390,7 @@ impl StressMonitor {
 
     /// Mark a stored alert as seen; `false` when there is no such alert.
     pub fn acknowledge_alert(&self, alert_id: i64) -> Result<bool, StressBeatError> {
-        self.query("acknowledge_alert", |h| h.acknowledge_alert(alert_id))
+        self.update("acknowledge_alert", |h| h.acknowledge_alert(alert_id))
     }
 
     /// Write session `sessionId` to the file `path` in `format`; returns the rows (CSV) or

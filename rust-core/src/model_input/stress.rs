@@ -77,8 +77,8 @@ pub struct StressWindow {
     pub start_sample: usize,
     /// One past the last sample.
     pub end_sample: usize,
-    /// Fraction (0–1) of the window's samples in usable signal-quality windows
-    /// ([`crate::dsp::quality`], 4 s windows from the start of the signal).
+    /// Fraction (0–1) of the window's samples that are valid (not NaN) and in usable
+    /// signal-quality windows ([`crate::dsp::quality`], 4 s windows from the start of the signal).
     pub usable_fraction: f32,
     /// [`HRV_FEATURE_NAMES`] values (NaN where not computable).
     pub features: Vec<f32>,
