@@ -58,3 +58,25 @@ pub fn stress_updates(
         })
         .collect()
 }
+
+/// Atrial fibrillation or flutter spans (s) of a MIT-BIH record, from its rhythm annotations.
+pub fn af_spans(rec: &stressbeat_core::record::Recording) -> Vec<(f64, f64)> {
+    let fs = rec.annotation_rate_hz;
+    let end_s = rec.signals[0].samples.len() as f64 / rec.signals[0].sampling_rate_hz;
+    let mut spans = Vec::new();
+    let mut open: Option<f64> = None;
+    for a in &rec.annotations {
+        let Some(rhythm) = a.aux.as_deref().filter(|s| s.starts_with('(')) else {
+            continue;
+        };
+        let t = a.sample as f64 / fs;
+        if let Some(s) = open.take() {
+            spans.push((s, t));
+        }
+        if rhythm.starts_with("(AFIB") || rhythm.starts_with("(AFL") {
+            open = Some(t);
+        }
+    }
+    spans.extend(open.map(|s| (s, end_s)));
+    spans
+}

@@ -301,22 +301,7 @@ fn atrial_fibrillation_gets_no_stress_score() {
     };
     let path = dir.join("201.hea");
     let rec = io::read_wfdb(&path).unwrap();
-    let fs = rec.annotation_rate_hz;
-    // AF spans from the rhythm annotations, s
-    let mut spans = Vec::new();
-    let mut open = None;
-    for a in &rec.annotations {
-        let Some(rhythm) = a.aux.as_deref().filter(|s| s.starts_with('(')) else {
-            continue;
-        };
-        let t = a.sample as f64 / fs;
-        if let Some(s) = open.take() {
-            spans.push((s, t));
-        }
-        if rhythm.starts_with("(AFIB") {
-            open = Some(t);
-        }
-    }
+    let spans = stressbeat_e2e::af_spans(&rec);
     let (events, _, _) = replay(&path);
     let in_af: Vec<_> = stressbeat_e2e::stress_updates(&events)
         .into_iter()

@@ -13,29 +13,7 @@ use stressbeat_core::hrv;
 use stressbeat_core::io::{LoadOptions, load_recording};
 use stressbeat_core::model::ModelSignal;
 use stressbeat_core::model_input::stress::{StressWindow, rr_window, stress_windows};
-use stressbeat_core::record::Recording;
-
-/// Atrial fibrillation or flutter spans (s) of a MIT-BIH record, from its rhythm annotations.
-fn af_spans(rec: &Recording) -> Vec<(f64, f64)> {
-    let fs = rec.annotation_rate_hz;
-    let end_s = rec.signals[0].samples.len() as f64 / rec.signals[0].sampling_rate_hz;
-    let mut spans = Vec::new();
-    let mut open: Option<f64> = None;
-    for a in &rec.annotations {
-        let Some(rhythm) = a.aux.as_deref().filter(|s| s.starts_with('(')) else {
-            continue;
-        };
-        let t = a.sample as f64 / fs;
-        if let Some(s) = open.take() {
-            spans.push((s, t));
-        }
-        if rhythm.starts_with("(AFIB") || rhythm.starts_with("(AFL") {
-            open = Some(t);
-        }
-    }
-    spans.extend(open.map(|s| (s, end_s)));
-    spans
-}
+use stressbeat_e2e::af_spans;
 
 fn inside(spans: &[(f64, f64)], from: f64, to: f64) -> bool {
     spans.iter().any(|&(a, b)| a <= from && to <= b)
