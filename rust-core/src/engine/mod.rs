@@ -674,9 +674,11 @@ impl StressEngine {
             });
         }
         // The intervals themselves, for both kinds of window.
-        if c.baseline.rr_too_irregular(obs.rr_irregularity) {
+        if let Some(irregularity) = obs.rr_irregularity
+            && c.baseline.rr_too_irregular(Some(irregularity))
+        {
             return Err(NoScoreReason::IrregularIntervals {
-                irregularity: obs.rr_irregularity.unwrap_or(f32::NAN),
+                irregularity,
                 allowed: c.baseline.max_rr_irregularity,
             });
         }

@@ -801,6 +801,14 @@ fn refuse_in_listener(call: &str) -> Result<(), StressBeatError> {
     Ok(())
 }
 
+fn lock_history(
+    history: &Mutex<History>,
+) -> Result<std::sync::MutexGuard<'_, History>, StressBeatError> {
+    history
+        .lock()
+        .map_err(|_| storage("history unavailable after an internal error"))
+}
+
 fn invalid_state(message: &str) -> StressBeatError {
     StressBeatError::InvalidState {
         message: message.into(),
@@ -869,9 +877,7 @@ impl StressMonitor {
     }
 
     fn writer(&self) -> Result<std::sync::MutexGuard<'_, History>, StressBeatError> {
-        self.history
-            .lock()
-            .map_err(|_| storage("history unavailable after an internal error"))
+        lock_history(&self.history)
     }
 
     /// Run `f` on the history after committing pending writes.
@@ -897,15 +903,11 @@ impl StressMonitor {
     ) -> Result<T, StressBeatError> {
         guard(what, || {
             self.check_open()?;
-            let Some(reader) = &self.reader else {
-                let mut h = self.writer()?;
-                h.flush()?;
-                return Ok(f(&h)?);
-            };
             self.writer()?.flush()?;
-            let h = reader
-                .lock()
-                .map_err(|_| storage("history unavailable after an internal error"))?;
+            let h = match &self.reader {
+                Some(reader) => lock_history(reader)?,
+                None => self.writer()?,
+            };
             Ok(f(&h)?)
         })
     }
