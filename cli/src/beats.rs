@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 use stressbeat_core::{
-    analysis,
+    analysis::{self, MIN_RELIABLE_USABLE_FRACTION},
+    dsp::{QualityConfig, assess_quality},
     model::{BeatClass, BeatClassifier, BeatPrediction, ModelSignal},
     model_input::beat::beat_inputs,
 };
@@ -61,6 +62,8 @@ struct BeatJson {
 struct BeatsJson {
     sampling_rate_hz: f64,
     beats: Vec<BeatJson>,
+    /// Share (0-1) of the span the signal-quality index calls usable.
+    usable_fraction: f64,
 }
 
 /// Classify every beat with a full window and both neighbours, and print them.
@@ -76,6 +79,21 @@ pub fn beats(args: &BeatsArgs) -> Result<(), String> {
     let span = args.recording.select_span(&args.recording.load()?)?;
     let signal = ModelSignal::from_span(&span).map_err(|e| args.recording.error(e))?;
     let native_peaks = analysis::detect_peaks(&span).map_err(|e| args.recording.error(e))?;
+    let usable_fraction = assess_quality(
+        &span.samples_mv,
+        span.sampling_rate_hz,
+        QualityConfig::default(),
+    )
+    .map_err(|e| args.recording.error(e))?
+    .usable_fraction
+    .max(0.0);
+    if usable_fraction < MIN_RELIABLE_USABLE_FRACTION {
+        eprintln!(
+            "stressbeat: warning: only {:.0} % of the signal is usable (noise, lead off or a wrong \
+             unit): beats found there, and their classes, are unreliable",
+            usable_fraction * 100.0
+        );
+    }
     let beats: Vec<BeatJson> = classify_beats(model, &signal)?
         .iter()
         .map(|&(p, pred)| BeatJson {
@@ -92,6 +110,7 @@ pub fn beats(args: &BeatsArgs) -> Result<(), String> {
         return print_json(&BeatsJson {
             sampling_rate_hz: signal.sampling_rate_hz,
             beats,
+            usable_fraction,
         });
     }
     let meta = model.metadata();

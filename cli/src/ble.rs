@@ -8,7 +8,7 @@ use clap::Args;
 use serde::Serialize;
 use stressbeat_core::sensor::{SensorEvent, SessionConfig, ble};
 
-use crate::recording::Recording;
+use crate::recording::{Recording, record_outcome};
 
 #[derive(Args, Debug)]
 pub struct ScanArgs {
@@ -134,21 +134,7 @@ pub fn record(a: &RecordArgs) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())
     });
-    if let Err(e) = session {
-        rec.abandon();
-        return Err(e);
-    }
-    let w = rec.finish()?;
-    let mut wrote: Vec<String> = Vec::new();
-    if let Some((capture, edf)) = &w.ecg {
-        wrote.extend([capture.display().to_string(), edf.display().to_string()]);
-    }
-    if let Some(rr) = &w.rr {
-        wrote.push(rr.display().to_string());
-    }
-    if wrote.is_empty() {
-        return Err("the strap sent neither ECG nor RR intervals: nothing recorded".into());
-    }
-    eprintln!("\nwrote {}", wrote.join(", "));
+    let line = record_outcome(session, rec.finish())?;
+    eprintln!("\n{line}");
     Ok(())
 }

@@ -33,8 +33,8 @@ use crate::{
 /// `stressbeat demo`.
 #[derive(Args, Debug)]
 pub struct DemoArgs {
-    /// Simulated minutes (a stress episode fills the middle third).
-    #[arg(long, default_value_t = 20.0, value_parser = crate::args::positive, allow_negative_numbers = true)]
+    /// Simulated minutes, at least 1 (a stress episode fills the middle third).
+    #[arg(long, default_value_t = 20.0, value_parser = crate::args::session_minutes, allow_negative_numbers = true)]
     minutes: f64,
     /// History database (default: a file in the user's data directory, printed).
     #[arg(long)]
@@ -73,13 +73,13 @@ pub struct ReplayArgs {
     #[arg(long)]
     baseline: Option<PathBuf>,
     /// CSV only: sampling rate in Hz (otherwise taken from a time column).
-    #[arg(long, value_name = "HZ", value_parser = crate::args::positive, allow_negative_numbers = true)]
+    #[arg(long, value_name = "HZ", value_parser = crate::args::sampling_rate, allow_negative_numbers = true)]
     fs: Option<f64>,
     /// CSV only: unit of the samples (default: the unit the file states, else µV or mV by amplitude).
     #[arg(long, value_enum)]
     unit: Option<crate::Unit>,
     /// CSV baseline only: its sampling rate in Hz (`--fs` applies to FILE only).
-    #[arg(long, value_name = "HZ", requires = "baseline", value_parser = crate::args::positive, allow_negative_numbers = true)]
+    #[arg(long, value_name = "HZ", requires = "baseline", value_parser = crate::args::sampling_rate, allow_negative_numbers = true)]
     baseline_fs: Option<f64>,
     /// CSV baseline only: the unit of its samples (`--unit` applies to FILE only).
     #[arg(long, value_enum, requires = "baseline")]
@@ -276,18 +276,51 @@ fn finish(outcome: &Outcome, db: &Path, report: Option<&Path>, what: &str) -> Re
     Ok(())
 }
 
+/// The summary's lines about the analysis windows: how many, of what kind, how many got a score
+/// and why the others did not (`stored`: windows in the history, `rr_only`: those of them
+/// computed from the strap's RR intervals).
+fn window_lines(counts: &LiveCounts, stored: u64, rr_only: u64) -> Vec<String> {
+    let cfg = PipelineConfig::default();
+    let mut kinds = Vec::new();
+    if rr_only > 0 {
+        kinds.push(format!(
+            "{rr_only} of them from the strap's RR intervals, without ECG"
+        ));
+    }
+    if stored != counts.windows {
+        kinds.push(format!("{stored} stored in the history"));
+    }
+    let kinds = if kinds.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", kinds.join("; "))
+    };
+    let mut lines = vec![
+        format!(
+            "analysis windows ({:.0} s, one every {:.0} s): {}{kinds}",
+            cfg.window_s, cfg.step_s, counts.windows
+        ),
+        format!("  with a stress score: {}", counts.scored),
+    ];
+    if counts.unscored_total() > 0 {
+        lines.push(format!("  without: {}", counts.unscored_total()));
+        for (reason, n) in &counts.unscored {
+            lines.push(format!("    {n}: {reason}"));
+        }
+    }
+    lines
+}
+
 fn print_summary(d: &SessionDetail, counts: &LiveCounts, wall_s: f64, what: &str) {
     let s = &d.summary;
     let minutes = s.duration_ms as f64 / 60_000.0;
     println!("\n== {what}: {minutes:.1} min in {wall_s:.1} s");
-    let from_rr = if d.rr_only_windows > 0 {
-        format!(", {} from the strap's RR intervals", d.rr_only_windows)
-    } else {
-        String::new()
-    };
+    for line in window_lines(counts, u64::from(s.windows), d.rr_only_windows) {
+        println!("{line}");
+    }
     println!(
-        "windows {} ({} scored{from_rr}), RR intervals {}, ECG samples {}, gaps {}, alerts {}",
-        s.windows, counts.scored, s.rr_intervals, s.ecg_samples, s.gaps, s.alerts
+        "RR intervals {}, ECG samples {}, gaps {}, alerts {}",
+        s.rr_intervals, s.ecg_samples, s.gaps, s.alerts
     );
     let f = |v: Option<f64>, unit: &str| v.map_or_else(|| "-".into(), |x| format!("{x:.1}{unit}"));
     println!(
@@ -313,12 +346,6 @@ fn print_summary(d: &SessionDetail, counts: &LiveCounts, wall_s: f64, what: &str
             a.reason
         );
     }
-    for (reason, n) in &counts.unscored {
-        println!("no score in {n} windows: {reason}");
-    }
-    for text in &counts.degraded {
-        println!("degraded: {text}");
-    }
 }
 
 /// The demo's simulator: a stress episode over the middle third.
@@ -340,9 +367,6 @@ pub fn demo_spec(minutes: f64, seed: u64, faults: FaultConfig) -> SimulatorSpec 
 
 /// Run `stressbeat demo`.
 pub fn demo(args: &DemoArgs) -> Result<(), String> {
-    if !(args.minutes.is_finite() && args.minutes > 0.0 && args.minutes <= 7.0 * 24.0 * 60.0) {
-        return Err("--minutes must be between 0 and one week".into());
-    }
     check_report_path(args.report.as_deref())?;
     let faults = match &args.faults {
         Some(spec) => FaultConfig::parse(spec).map_err(|e| format!("--faults: {}", e.0))?,
@@ -350,8 +374,8 @@ pub fn demo(args: &DemoArgs) -> Result<(), String> {
     };
     let db = resolve_db(args.db.as_deref())?;
     println!(
-        "StressBeat demo: a simulated Polar H10, {:.0} minutes with a stress episode in the middle third.",
-        args.minutes
+        "StressBeat demo: a simulated Polar H10, {} minutes with a stress episode in the middle third.",
+        stressbeat_core::text::compact_number(args.minutes)
     );
     println!("History database: {}", db.display());
     let history = open_rw(&db)?;
@@ -405,8 +429,8 @@ pub(crate) fn simulate_into(
 
 /// Calibrate a baseline on `path` (nothing stored); returns it with a line saying how it went.
 fn calibrate(path: &Path, opts: &LoadOptions) -> Result<(PersonalBaseline, u64), String> {
-    let (source, pacing) =
-        replay_source(path, None, opts).map_err(|e| format!("baseline recording: {e}"))?;
+    let (source, pacing) = replay_source(path, None, opts)
+        .map_err(|e| format!("baseline recording: {}", crate::recording_error(path, e)))?;
     let length_ms = source.length_ms();
     let mut engines = new_engines()?;
     let start = now_unix_ms();
@@ -422,8 +446,9 @@ fn calibrate(path: &Path, opts: &LoadOptions) -> Result<(PersonalBaseline, u64),
         Arc::new(move |ev: &MonitorEvent| {
             if let MonitorEvent::Degraded(x) = ev
                 && let Ok(mut d) = d.lock()
+                && !d.contains(&x.to_string())
             {
-                d.push(format!("{x:?}"));
+                d.push(x.to_string());
             }
         }),
     );
@@ -480,9 +505,23 @@ fn calibrate(path: &Path, opts: &LoadOptions) -> Result<(PersonalBaseline, u64),
 /// Run `stressbeat replay`.
 pub fn replay(args: &ReplayArgs) -> Result<(), String> {
     check_report_path(args.report.as_deref())?;
+    crate::warn_csv_only(
+        &args.file,
+        &[("--fs", args.fs.is_some()), ("--unit", args.unit.is_some())],
+    );
+    if let Some(b) = &args.baseline {
+        crate::warn_csv_only(
+            b,
+            &[
+                ("--baseline-fs", args.baseline_fs.is_some()),
+                ("--baseline-unit", args.baseline_unit.is_some()),
+            ],
+        );
+    }
     // the recording is read before anything is created
     let opts = crate::load_options(args.fs, args.unit);
-    let (source, pacing) = replay_source(&args.file, None, &opts).map_err(|e| e.to_string())?;
+    let (source, pacing) = replay_source(&args.file, None, &opts)
+        .map_err(|e| crate::recording_error(&args.file, e))?;
     let db = resolve_db(args.db.as_deref())?;
     println!("History database: {}", db.display());
     let mut engines = new_engines()?;
@@ -515,6 +554,42 @@ pub fn replay(args: &ReplayArgs) -> Result<(), String> {
         args.report.as_deref(),
         &format!("Replay of {}", args.file.display()),
     )
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use super::{LiveCounts, window_lines};
+
+    #[test]
+    fn the_window_lines_say_what_each_number_counts_and_add_up() {
+        let counts = LiveCounts {
+            windows: 18,
+            scored: 2,
+            unscored: vec![
+                ("no stress estimate available for this window".into(), 1),
+                ("signal too poor".into(), 15),
+            ],
+            ..LiveCounts::default()
+        };
+        assert_eq!(
+            window_lines(&counts, 18, 18),
+            [
+                "analysis windows (30 s, one every 5 s): 18 (18 of them from the strap's RR \
+                 intervals, without ECG)",
+                "  with a stress score: 2",
+                "  without: 16",
+                "    1: no stress estimate available for this window",
+                "    15: signal too poor",
+            ]
+        );
+        // windows the history failed to store are not hidden
+        let lines = window_lines(&counts, 12, 0);
+        assert!(
+            lines[0].ends_with("18 (12 stored in the history)"),
+            "{}",
+            lines[0]
+        );
+    }
 }
 
 #[cfg(test)]

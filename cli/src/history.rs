@@ -20,35 +20,70 @@ const SESSIONS_SHOWN: u32 = 20;
 /// Alerts listed by `stressbeat history`.
 const ALERTS_SHOWN: u32 = 10;
 
-/// The default history database: `$XDG_DATA_HOME/stressbeat/history.sqlite` (else
-/// `~/.local/share/…`, else the temporary directory).
-pub fn default_db_path() -> PathBuf {
-    let base = std::env::var_os("XDG_DATA_HOME")
-        .filter(|v| !v.is_empty())
+/// The default history database: `$XDG_DATA_HOME/stressbeat/history.sqlite`, else
+/// `$HOME/.local/share/…`. Without either there is no private place for health data (a shared
+/// temporary directory is not one): an error.
+pub fn default_db_path() -> Result<PathBuf, String> {
+    let non_empty = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    let base = non_empty("XDG_DATA_HOME")
         .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|h| PathBuf::from(h).join(".local").join("share"))
-        })
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("stressbeat").join("history.sqlite")
+        .or_else(|| non_empty("HOME").map(|h| PathBuf::from(h).join(".local").join("share")))
+        .ok_or(
+            "no data directory for the history: HOME and XDG_DATA_HOME are unset or empty; \
+             set one of them, or pass --db FILE",
+        )?;
+    Ok(base.join("stressbeat").join("history.sqlite"))
 }
 
-/// `path` or the default, its folder created.
+/// `path`, or the default; the database's folder is created (private: 0700 on unix).
 pub fn resolve_db(path: Option<&Path>) -> Result<PathBuf, String> {
-    let p = path.map_or_else(default_db_path, Path::to_path_buf);
+    let p = match path {
+        Some(p) => p.to_path_buf(),
+        None => default_db_path()?,
+    };
     if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        create_private_dir(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     Ok(p)
 }
 
-/// Open the history at `path` for writing (created if needed).
+/// `dir` and its missing parents; those it creates are readable by the user only (unix).
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Create `path` empty, readable and writable by the user only (unix; SQLite gives its journal
+/// files the same mode), unless it exists.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Open the history at `path` for writing (created if needed, private to the user).
 pub fn open_rw(path: &Path) -> Result<History, String> {
-    History::open(path, HistoryOptions::default())
-        .map_err(|e| format!("cannot open the history {}: {e}", path.display()))
+    if !path.exists() {
+        create_private_file(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    }
+    History::open(path, HistoryOptions::default()).map_err(|e| open_error(path, e))
+}
+
+/// Why the history at `path` could not be opened (SQLite's or the store's own words).
+fn open_error(path: &Path, e: stressbeat_core::Error) -> String {
+    let why = match e {
+        stressbeat_core::Error::Storage { message, .. } => message,
+        e => e.to_string(),
+    };
+    format!("cannot open the history {}: {why}", path.display())
 }
 
 /// Open an existing history at `path` for queries.
@@ -66,7 +101,7 @@ pub fn open_ro(path: &Path) -> Result<History, String> {
             ..HistoryOptions::default()
         },
     )
-    .map_err(|e| format!("cannot open the history {}: {e}", path.display()))
+    .map_err(|e| open_error(path, e))
 }
 
 /// `stressbeat history`.
@@ -123,7 +158,10 @@ fn fmt_opt(v: Option<f64>) -> String {
 
 /// Run `stressbeat history`.
 pub fn history(args: &HistoryArgs) -> Result<(), String> {
-    let path = args.db.clone().unwrap_or_else(default_db_path);
+    let path = match &args.db {
+        Some(p) => p.clone(),
+        None => default_db_path()?,
+    };
     let h = open_ro(&path)?;
     let sessions = h.sessions(SESSIONS_SHOWN).map_err(|e| e.to_string())?;
     let from = sessions.iter().map(|s| s.started_at_ms).min().unwrap_or(0);
@@ -266,9 +304,13 @@ pub fn export(args: &ExportArgs) -> Result<(), String> {
     if args.rr && matches!(args.format, ExportFormat::Edf) {
         return Err("--rr applies to --format csv only (an EDF+ export holds the raw ECG)".into());
     }
-    let path = args.db.clone().unwrap_or_else(default_db_path);
-    let h = open_ro(&path)?;
     let out = &args.out;
+    check_output_folder(out)?;
+    let path = match &args.db {
+        Some(p) => p.clone(),
+        None => default_db_path()?,
+    };
+    let h = open_ro(&path)?;
     if let (Ok(a), Ok(b)) = (path.canonicalize(), out.canonicalize())
         && a == b
     {
@@ -288,8 +330,8 @@ pub fn export(args: &ExportArgs) -> Result<(), String> {
     } else {
         partial_path(out)
     };
-    let file =
-        File::create(&target).map_err(|e| format!("cannot create {}: {e}", target.display()))?;
+    // the error names the requested file, not the temporary one beside it
+    let file = File::create(&target).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     let written = write_export(&h, args, BufWriter::new(file)).and_then(|what| {
         if !direct {
             std::fs::rename(&target, out)
@@ -307,6 +349,23 @@ pub fn export(args: &ExportArgs) -> Result<(), String> {
         written?
     );
     Ok(())
+}
+
+/// Refuse an output file whose folder does not exist, before anything is read.
+fn check_output_folder(out: &Path) -> Result<(), String> {
+    let dir = match out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(format!(
+            "cannot write {}: the folder {} does not exist",
+            out.display(),
+            dir.display()
+        ))
+    }
 }
 
 /// `.NAME.partial` beside `out`.

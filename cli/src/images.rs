@@ -21,7 +21,9 @@ const WINDOW_S: f64 = 30.0;
 #[derive(Args, Debug)]
 #[command(
     after_help = "Beats: 0.3 s before to 0.5 s after each detected R-peak, at the recording's own rate. \
-Windows: consecutive full 30 s windows from --from."
+Windows: consecutive full 30 s windows from --from.
+Files are named by their sample in the recording (at its own rate, as `stressbeat beats` and \
+`stressbeat peaks` report them): a beat by its R-peak, a window by its first sample."
 )]
 pub struct ImagesArgs {
     /// Recording: a WFDB header (.hea), an EDF/EDF+ file (.edf), a CSV file (.csv) or a Polar H10
@@ -30,8 +32,9 @@ pub struct ImagesArgs {
     /// Folder for the PNG files (created if missing).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
-    /// Image channel to draw (repeatable): beat (one PNG per beat, beat_000123.png), or
-    /// beat_overlay, tachogram, poincare (one PNG per full 30 s window). Default: all.
+    /// Image channel to draw (repeatable): beat (one PNG per beat,
+    /// beat_000012345.png), or beat_overlay, tachogram, poincare (one PNG per full 30 s window,
+    /// tachogram_000021600.png). Default: all.
     #[arg(long = "channel", value_name = "NAME")]
     channels: Vec<String>,
     /// ECG lead index (default: the first ECG-like lead, MLII where present).
@@ -44,7 +47,7 @@ pub struct ImagesArgs {
     #[arg(long, value_name = "S", value_parser = crate::args::non_negative, allow_negative_numbers = true)]
     to: Option<f64>,
     /// CSV only: sampling rate in Hz (otherwise taken from a time column; warns if they differ).
-    #[arg(long, value_name = "HZ", value_parser = crate::args::positive, allow_negative_numbers = true)]
+    #[arg(long, value_name = "HZ", value_parser = crate::args::sampling_rate, allow_negative_numbers = true)]
     fs: Option<f64>,
     /// CSV only: unit of the samples (default: the unit the file states, else µV or mV by amplitude).
     #[arg(long, value_enum)]
@@ -69,6 +72,7 @@ pub fn images(args: &ImagesArgs) -> Result<(), String> {
         fs: args.fs,
         unit: args.unit,
         json: false,
+        option_prefix: "",
     };
     let rec = recording.load()?;
     let span = recording.select_span(&rec)?;
@@ -86,14 +90,15 @@ pub fn images(args: &ImagesArgs) -> Result<(), String> {
 
     if channels.contains(&Channel::Beat) {
         let (pre, post) = imager.beat_window();
-        for (i, &p) in peaks.iter().enumerate() {
+        for &p in &peaks {
             let Some(beat) = p.checked_sub(pre).and_then(|s| signal.get(s..p + post)) else {
                 continue; // window runs off the span
             };
             imager
                 .render_beat(beat, &mut img)
                 .map_err(|e| e.to_string())?;
-            save_png(&args.out.join(format!("beat_{i:06}.png")), &img)?;
+            let sample = span.start_sample + p;
+            save_png(&args.out.join(format!("beat_{sample:09}.png")), &img)?;
             written += 1;
         }
     }
@@ -126,7 +131,8 @@ pub fn images(args: &ImagesArgs) -> Result<(), String> {
             imager
                 .render(channel, &window, &mut img)
                 .map_err(|e| e.to_string())?;
-            save_png(&args.out.join(format!("{channel}_{k:06}.png")), &img)?;
+            let sample = span.start_sample + start;
+            save_png(&args.out.join(format!("{channel}_{sample:09}.png")), &img)?;
             written += 1;
         }
     }

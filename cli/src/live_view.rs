@@ -11,10 +11,10 @@ use stressbeat_core::monitor::{Callback, MonitorEvent};
 /// Plain output prints a status line this often (session time).
 const PLAIN_EVERY_MS: i64 = 60_000;
 
-/// Counts the summary needs.
+/// Counts the summary needs. Every window the engine saw is in `scored` or in `unscored`.
 #[derive(Debug, Default, Clone)]
 pub struct LiveCounts {
-    /// Windows scored.
+    /// Windows the engine saw (scored or not).
     pub windows: u64,
     /// Windows with a score.
     pub scored: u64,
@@ -22,10 +22,17 @@ pub struct LiveCounts {
     pub alerts: u64,
     /// Gaps reported.
     pub gaps: u64,
-    /// Degradations reported (model missing, storage failed …), in words.
+    /// Distinct degradations reported (model missing, storage failed …), in words.
     pub degraded: Vec<String>,
-    /// Unscored windows by the reason's first words, in first-seen order.
+    /// Windows without a score by the reason's first words, in first-seen order.
     pub unscored: Vec<(String, u64)>,
+}
+
+impl LiveCounts {
+    /// Windows without a score.
+    pub fn unscored_total(&self) -> u64 {
+        self.unscored.iter().map(|(_, n)| n).sum()
+    }
 }
 
 #[derive(Debug)]
@@ -116,8 +123,8 @@ impl State {
                 self.counts.windows += 1;
                 if update.score.is_some() {
                     self.counts.scored += 1;
-                } else if let Some(r) = update.reason {
-                    let msg = r.message();
+                } else {
+                    let msg = update.message();
                     let kind = msg
                         .split([':', '('])
                         .next()
@@ -150,9 +157,12 @@ impl State {
                 to_ms.round() as i64
             }
             MonitorEvent::Degraded(d) => {
-                let text = format!("{d:?}");
-                self.say(&format!("  degraded: {text}"));
-                self.counts.degraded.push(text);
+                // once per distinct cause (the monitor reports one again when it recurs)
+                let text = d.to_string();
+                if !self.counts.degraded.contains(&text) {
+                    self.say(&format!("  ! {text}"));
+                    self.counts.degraded.push(text);
+                }
                 return;
             }
             _ => return,
@@ -179,5 +189,37 @@ impl State {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stressbeat_core::monitor::Degradation;
+
+    #[test]
+    fn a_degradation_is_a_sentence_reported_once() {
+        let view = LiveView::new(0, 60_000);
+        let callback = view.callback();
+        let refused = Degradation::EcgUnusable {
+            reason: "the strap refused the ECG stream (status 12)".into(),
+        };
+        for d in [
+            refused.clone(),
+            refused,
+            Degradation::ModelUnavailable {
+                task: "beat_type".into(),
+                reason: "missing model file".into(),
+            },
+        ] {
+            callback(&MonitorEvent::Degraded(d));
+        }
+        assert_eq!(
+            view.finish().degraded,
+            [
+                "ECG not analysed: the strap refused the ECG stream (status 12)",
+                "beat-type model unavailable: missing model file"
+            ]
+        );
     }
 }

@@ -108,7 +108,7 @@ struct RecordingArgs {
     #[arg(long, value_name = "S", value_parser = args::non_negative, allow_negative_numbers = true)]
     to: Option<f64>,
     /// CSV only: sampling rate in Hz (otherwise taken from a time column; warns if they differ).
-    #[arg(long, value_name = "HZ", value_parser = args::positive, allow_negative_numbers = true)]
+    #[arg(long, value_name = "HZ", value_parser = args::sampling_rate, allow_negative_numbers = true)]
     fs: Option<f64>,
     /// CSV only: unit of the samples (default: the unit the file states, else µV or mV by amplitude).
     #[arg(long, value_enum)]
@@ -116,6 +116,9 @@ struct RecordingArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Prefix of the options as the user gave them (`baseline-` for a `--baseline` recording).
+    #[arg(skip)]
+    option_prefix: &'static str,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -137,8 +140,41 @@ fn load_options(fs: Option<f64>, unit: Option<Unit>) -> LoadOptions {
     }
 }
 
+/// The warnings for CSV-only options (`(flag, given)`) given with `path`, a file they do not
+/// apply to (empty for a CSV file).
+fn csv_only_warnings(path: &Path, options: &[(&str, bool)]) -> Vec<String> {
+    if stressbeat_core::io::takes_csv_options(path) {
+        return Vec::new();
+    }
+    let name = path
+        .file_name()
+        .unwrap_or(path.as_os_str())
+        .to_string_lossy();
+    options
+        .iter()
+        .filter(|(_, given)| *given)
+        .map(|(flag, _)| format!("{flag} applies to CSV files only; ignored for {name}"))
+        .collect()
+}
+
+/// Print [`csv_only_warnings`] to stderr.
+fn warn_csv_only(path: &Path, options: &[(&str, bool)]) {
+    for w in csv_only_warnings(path, options) {
+        eprintln!("stressbeat: warning: {w}");
+    }
+}
+
 impl RecordingArgs {
+    /// `--fs` and `--unit`, with a warning when given for a file that is not CSV.
     fn load_options(&self) -> LoadOptions {
+        let (fs, unit) = (
+            format!("--{}fs", self.option_prefix),
+            format!("--{}unit", self.option_prefix),
+        );
+        warn_csv_only(
+            &self.path,
+            &[(&fs, self.fs.is_some()), (&unit, self.unit.is_some())],
+        );
         load_options(self.fs, self.unit)
     }
 
@@ -153,11 +189,7 @@ impl RecordingArgs {
 
     /// The core's error about this recording, naming the file where the message does not.
     fn error(&self, e: stressbeat_core::Error) -> String {
-        use stressbeat_core::Error as E;
-        match e {
-            E::Io { .. } | E::Format { .. } | E::Unsupported { .. } => e.to_string(),
-            e => format!("{}: {e}", self.path.display()),
-        }
+        recording_error(&self.path, e)
     }
 
     /// The analysed span of `rec` (this recording, loaded): channel, time range, mV.
@@ -171,6 +203,15 @@ impl RecordingArgs {
             from_s: self.from,
             to_s: self.to,
         }
+    }
+}
+
+/// The core's error about the recording at `path`, naming the file where the message does not.
+fn recording_error(path: &Path, e: stressbeat_core::Error) -> String {
+    use stressbeat_core::Error as E;
+    match e {
+        E::Io { .. } | E::Format { .. } | E::Unsupported { .. } => e.to_string(),
+        e => format!("{}: {e}", path.display()),
     }
 }
 
@@ -415,6 +456,14 @@ struct EvalJson {
     tolerance_ms: f64,
     records: Vec<ScoreJson>,
     total: ScoreJson,
+    /// Records that could not be evaluated, with why.
+    skipped: Vec<SkippedJson>,
+}
+
+#[derive(Serialize)]
+struct SkippedJson {
+    record: String,
+    error: String,
 }
 
 #[derive(Serialize)]
@@ -466,18 +515,37 @@ fn eval_peaks(dir: &Path, json: bool) -> Result<(), String> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut records = Vec::with_capacity(headers.len());
+    let mut skipped = Vec::new();
     for h in &headers {
-        bar.set_message(
-            h.file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        );
-        let rec = load_recording(h, &LoadOptions::default()).map_err(|e| e.to_string())?;
-        let score = analysis::evaluate_record(&rec).map_err(|e| e.to_string())?;
-        records.push(score);
+        let name = h
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        bar.set_message(name.clone());
+        // one bad record (a corrupt .atr, a missing .dat) does not stop the others
+        match load_recording(h, &LoadOptions::default())
+            .and_then(|rec| analysis::evaluate_record(&rec))
+        {
+            Ok(score) => records.push(score),
+            Err(e) => {
+                let error = recording_error(h, e);
+                bar.suspend(|| eprintln!("stressbeat: warning: skipped record {name}: {error}"));
+                skipped.push(SkippedJson {
+                    record: name,
+                    error,
+                });
+            }
+        }
         bar.inc(1);
     }
     bar.finish_and_clear();
+    if records.is_empty() {
+        return Err(format!(
+            "{}: none of its {} annotated records could be evaluated",
+            dir.display(),
+            skipped.len()
+        ));
+    }
     let total = eval::gross("TOTAL", &records);
     let tolerance_ms = EvalOptions::default().tolerance_s * 1000.0;
     if json {
@@ -485,6 +553,7 @@ fn eval_peaks(dir: &Path, json: bool) -> Result<(), String> {
             tolerance_ms,
             records: records.iter().map(ScoreJson::from).collect(),
             total: ScoreJson::from(&total),
+            skipped,
         });
     }
     let mut t = table::Table::new(&[
@@ -522,12 +591,31 @@ fn eval_peaks(dir: &Path, json: bool) -> Result<(), String> {
         "Matching window ±{tolerance_ms} ms, beat annotations only, each matched once; \
          ventricular flutter episodes ([ … ]) excluded."
     );
+    if !skipped.is_empty() {
+        let names: Vec<&str> = skipped.iter().map(|s| s.record.as_str()).collect();
+        println!(
+            "Skipped, not in the total: {} (see the warnings).",
+            names.join(", ")
+        );
+    }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{fmt_hz, or_na};
+    use super::{csv_only_warnings, fmt_hz, or_na};
+    use std::path::Path;
+
+    #[test]
+    fn csv_only_options_are_flagged_for_other_files_only() {
+        let given = [("--fs", true), ("--unit", false)];
+        assert_eq!(
+            csv_only_warnings(Path::new("mitdb/101.hea"), &given),
+            ["--fs applies to CSV files only; ignored for 101.hea"]
+        );
+        assert!(csv_only_warnings(Path::new("rec.csv"), &given).is_empty());
+        assert!(csv_only_warnings(Path::new("rec.edf"), &[("--unit", false)]).is_empty());
+    }
 
     #[test]
     fn rates_and_undefined_figures_print_for_people() {

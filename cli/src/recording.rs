@@ -186,16 +186,48 @@ impl Recording {
             rr_intervals: self.rr_intervals,
         })
     }
+}
 
-    /// The session failed: keep what was recorded, remove the files left without data.
-    pub fn abandon(self) {
-        match self.finish() {
-            Ok(w) => eprintln!(
-                "kept what was recorded: {} ECG samples, {} RR intervals",
-                w.ecg_samples, w.rr_intervals
-            ),
-            Err(e) => eprintln!("{e}"),
+impl Written {
+    /// The files kept (none when nothing was recorded).
+    pub fn files(&self) -> Vec<&Path> {
+        let mut files: Vec<&Path> = Vec::new();
+        if let Some((capture, edf)) = &self.ecg {
+            files.extend([capture.as_path(), edf.as_path()]);
         }
+        files.extend(self.rr.as_deref());
+        files
+    }
+}
+
+/// How `record` ends, from how the strap session ended (`session`) and what
+/// [`Recording::finish`] wrote: the line to print on success, else the error. Nothing recorded is
+/// an error ("no data recorded: …"); a session that failed after recording names the files kept.
+pub fn record_outcome(
+    session: Result<(), String>,
+    written: Result<Written, String>,
+) -> Result<String, String> {
+    let w = written.map_err(|e| match &session {
+        Err(s) => format!("{s}; {e}"),
+        Ok(()) => e,
+    })?;
+    let files = w.files();
+    let kept = || {
+        let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        format!(
+            "{} ({} ECG samples, {} RR intervals)",
+            names.join(", "),
+            w.ecg_samples,
+            w.rr_intervals
+        )
+    };
+    match session {
+        Err(e) if files.is_empty() => Err(format!("no data recorded: {e}")),
+        Err(e) => Err(format!("{e}; kept what was recorded: {}", kept())),
+        Ok(()) if files.is_empty() => {
+            Err("no data recorded: the strap sent neither ECG nor RR intervals".into())
+        }
+        Ok(()) => Ok(format!("wrote {}", kept())),
     }
 }
 
@@ -253,6 +285,32 @@ mod tests {
         assert_eq!(log.len(), w.rr_intervals);
         assert!(log.len() > 150, "{} intervals", log.len());
         assert!(Recording::create(&out).is_err(), "never overwritten");
+    }
+
+    #[test]
+    fn nothing_recorded_is_an_error_that_claims_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("rec.bin");
+        let no_adapter = || Err("no Bluetooth adapter found".to_string());
+        // the session failed before any event (no adapter): no file kept, none claimed
+        let rec = Recording::create(&out).unwrap();
+        let e = record_outcome(no_adapter(), rec.finish()).unwrap_err();
+        assert_eq!(e, "no data recorded: no Bluetooth adapter found");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "files left"
+        );
+        // a session that ended without data
+        let rec = Recording::create(&out).unwrap();
+        let e = record_outcome(Ok(()), rec.finish()).unwrap_err();
+        assert!(e.starts_with("no data recorded: "), "{e}");
+        // a session that failed after recording keeps and names its files
+        let w = record(&spec(true, ""), &out);
+        let rr = w.rr.clone().unwrap();
+        let e = record_outcome(no_adapter(), Ok(w)).unwrap_err();
+        assert!(e.contains("kept what was recorded") && e.contains(&rr.display().to_string()));
+        assert!(rr.exists());
     }
 
     #[test]

@@ -15,6 +15,9 @@ use stressbeat_core::sensor::transport::{Characteristic, TransportEventKind};
 use stressbeat_core::sim::ecgsyn::{EcgConfig, EcgSynth, NoiseConfig, StressEpisode, TrueBeat};
 use stressbeat_core::sim::faults::{FaultConfig, FaultRecord, SPEC_HELP};
 use stressbeat_core::sim::strap::{BasicPhone, SimStrap, StrapConfig};
+use stressbeat_core::text::compact_number;
+
+use crate::args::in_range;
 
 #[derive(Args, Debug)]
 #[command(
@@ -34,14 +37,14 @@ pub struct SimulateArgs {
     /// Random seed (same seed, same output).
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Mean heart rate at rest, bpm.
-    #[arg(long, default_value_t = 65.0, value_parser = crate::args::positive, allow_negative_numbers = true)]
+    /// Mean heart rate at rest, bpm (25-220).
+    #[arg(long, default_value_t = 65.0, value_parser = in_range(25.0, 220.0, " bpm"), allow_negative_numbers = true)]
     hr: f64,
-    /// Standard deviation of the RR intervals at rest, ms.
-    #[arg(long, value_name = "MS", default_value_t = 50.0, value_parser = crate::args::non_negative, allow_negative_numbers = true)]
+    /// Standard deviation of the RR intervals at rest, ms (0-200).
+    #[arg(long, value_name = "MS", default_value_t = 50.0, value_parser = in_range(0.0, MAX_HRV_MS, " ms"), allow_negative_numbers = true)]
     hrv: f64,
-    /// LF/HF power ratio at rest.
-    #[arg(long, default_value_t = 1.5, value_parser = crate::args::positive, allow_negative_numbers = true)]
+    /// LF/HF power ratio at rest (0.05-20).
+    #[arg(long, default_value_t = 1.5, value_parser = in_range(0.05, 20.0, ""), allow_negative_numbers = true)]
     lf_hf: f64,
     /// Start of a stress episode, minutes from the start (HR +20 bpm, RR std halved, LF/HF ×3).
     #[arg(long, value_name = "MIN", value_parser = crate::args::non_negative, allow_negative_numbers = true)]
@@ -49,17 +52,19 @@ pub struct SimulateArgs {
     /// Length of the stress episode, minutes.
     #[arg(long, value_name = "M", default_value_t = 10.0, value_parser = crate::args::non_negative, allow_negative_numbers = true)]
     stress_minutes: f64,
-    /// Premature ventricular beats per minute.
-    #[arg(long, default_value_t = 0.0, value_parser = crate::args::non_negative, allow_negative_numbers = true)]
+    /// Premature ventricular beats per minute (0-30; with --pac-per-min at most half the heart
+    /// rate: only a normal beat is followed by a premature one).
+    #[arg(long, default_value_t = 0.0, value_parser = in_range(0.0, MAX_ECTOPIC_PER_MIN, " per minute"), allow_negative_numbers = true)]
     pvc_per_min: f64,
-    /// Premature atrial beats per minute.
-    #[arg(long, default_value_t = 0.0, value_parser = crate::args::non_negative, allow_negative_numbers = true)]
+    /// Premature atrial beats per minute (0-30; see --pvc-per-min).
+    #[arg(long, default_value_t = 0.0, value_parser = in_range(0.0, MAX_ECTOPIC_PER_MIN, " per minute"), allow_negative_numbers = true)]
     pac_per_min: f64,
-    /// Noise level: 0 = clean, 1 = a strap at rest (wander, EMG, motion bursts), higher = worse.
-    #[arg(long, default_value_t = 1.0, value_parser = crate::args::non_negative, allow_negative_numbers = true)]
+    /// Noise level: 0 = clean, 1 = a strap at rest (wander, EMG, motion bursts), higher = worse
+    /// (up to 10: no ECG left to see).
+    #[arg(long, default_value_t = 1.0, value_parser = in_range(0.0, MAX_NOISE_LEVEL, ""), allow_negative_numbers = true)]
     noise: f64,
-    /// Add 50 Hz mains interference of this amplitude (µV).
-    #[arg(long, value_name = "UV", default_value_t = 0.0, value_parser = crate::args::non_negative, allow_negative_numbers = true)]
+    /// Add 50 Hz mains interference of this amplitude (µV, 0-5000).
+    #[arg(long, value_name = "UV", default_value_t = 0.0, value_parser = in_range(0.0, MAX_MAINS_UV, " µV"), allow_negative_numbers = true)]
     mains: f64,
     /// Output: a PMD capture (`H10 ECG v1.0 binary data` + length-prefixed notifications), or a
     /// CSV `time_s,ecg_uv` when the name ends in .csv.
@@ -72,6 +77,16 @@ pub struct SimulateArgs {
     #[arg(long)]
     quiet: bool,
 }
+
+/// Largest RR standard deviation, ms: more than any resting adult's, and at most heart rates
+/// still inside the 0.25-2.4 s the simulator's RR intervals are clamped to.
+const MAX_HRV_MS: f64 = 200.0;
+/// Largest rate of each kind of premature beat, per minute (bigeminy at 60 bpm).
+const MAX_ECTOPIC_PER_MIN: f64 = 30.0;
+/// Largest noise level (10 × a strap at rest: the ECG is buried).
+const MAX_NOISE_LEVEL: f64 = 10.0;
+/// Largest mains interference, µV (5 mV: several times an R wave).
+const MAX_MAINS_UV: f64 = 5000.0;
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum Format {
@@ -100,24 +115,29 @@ impl SimulateArgs {
         if !(self.minutes.is_finite() && self.minutes > 0.0 && self.minutes <= 7.0 * 1440.0) {
             return Err("--minutes must be in (0, 10080]".into());
         }
-        if !(self.hr.is_finite() && (25.0..=220.0).contains(&self.hr)) {
-            return Err("--hr must be 25-220 bpm".into());
+        // only a normal beat can be followed by a premature one: at most every other beat
+        let ectopic = self.pvc_per_min + self.pac_per_min;
+        if ectopic > self.hr / 2.0 {
+            return Err(format!(
+                "--pvc-per-min + --pac-per-min = {} per minute: more than half the heart rate \
+                 ({} bpm), and at most every other beat can be premature",
+                compact_number(ectopic),
+                compact_number(self.hr)
+            ));
         }
         if let Some(at) = self.stress_at.filter(|&at| at >= self.minutes) {
             return Err(format!(
-                "--stress-at {at} min is not before the end of the {} min simulation",
-                self.minutes
+                "--stress-at {} min is not before the end of the {} min simulation",
+                compact_number(at),
+                compact_number(self.minutes)
             ));
-        }
-        if !(self.noise.is_finite() && self.noise >= 0.0) {
-            return Err("--noise must be ≥ 0".into());
         }
         let mut noise = if self.noise == 0.0 {
             NoiseConfig::clean()
         } else {
             NoiseConfig::scaled(self.noise)
         };
-        noise.mains_uv = self.mains.max(0.0);
+        noise.mains_uv = self.mains;
         let stress = self
             .stress_at
             .map(|m| StressEpisode {
@@ -129,11 +149,11 @@ impl SimulateArgs {
             .collect();
         Ok(EcgConfig {
             hr_bpm: self.hr,
-            hrv_std_ms: self.hrv.max(0.0),
-            lf_hf: self.lf_hf.max(0.01),
+            hrv_std_ms: self.hrv,
+            lf_hf: self.lf_hf,
             stress,
-            pvc_per_min: self.pvc_per_min.max(0.0),
-            pac_per_min: self.pac_per_min.max(0.0),
+            pvc_per_min: self.pvc_per_min,
+            pac_per_min: self.pac_per_min,
             noise,
             seed: self.seed,
             ..EcgConfig::default()

@@ -7,10 +7,12 @@ use clap::Args;
 use serde::Serialize;
 use stressbeat_core::{
     analysis,
-    engine::BaselineConfig,
+    engine::{BaselineConfig, EngineConfig, NoScoreReason},
     io::Input,
-    model::{BeatClassifier, HrvFallback, ModelSignal, StressModel},
-    model_input::stress::{StressWindow, StressWindowConfig, select_baseline, stress_windows},
+    model::{BeatClass, BeatClassifier, HrvFallback, ModelSignal, StressModel},
+    model_input::stress::{
+        StressWindow, StressWindowConfig, select_baseline, stress_windows, window_beat_counts,
+    },
     monitor::{PipelineConfig, rr_windows::log_windows},
 };
 
@@ -20,6 +22,12 @@ use crate::{
 
 /// Arguments of `stressbeat stress`.
 #[derive(Args, Debug)]
+#[command(
+    after_help = "A window gets no score (stress_probability null, with a note) when its signal is \
+too poor, or, as in the app, when its rhythm is too irregular for heart rate variability: more \
+than 20 % of its beats not normal (beat-type model), or irregular intervals (e.g. atrial \
+fibrillation). StressBeat is not a medical device."
+)]
 pub struct StressArgs {
     #[command(flatten)]
     recording: RecordingArgs,
@@ -54,8 +62,9 @@ struct WindowJson {
     end_s: f64,
     stress_probability: Option<f32>,
     stressed: Option<bool>,
+    /// Why the window has no score.
     #[serde(skip_serializing_if = "Option::is_none")]
-    note: Option<&'static str>,
+    note: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -83,6 +92,33 @@ struct StressJson {
 }
 
 const UNSCORED: &str = "too little usable signal (noise, lead off or too few beats): no score";
+
+/// Why a window has no score.
+#[derive(Debug, Clone, PartialEq)]
+enum NoScore {
+    /// Too little usable signal (quality, beats, a feature that could not be computed).
+    Signal,
+    /// The monitor's rhythm gate: too many non-N beats, or too irregular intervals.
+    Rhythm(NoScoreReason),
+}
+
+impl NoScore {
+    fn message(&self) -> String {
+        match self {
+            NoScore::Signal => UNSCORED.into(),
+            NoScore::Rhythm(reason) => reason.message(),
+        }
+    }
+}
+
+/// One window: start and end (s from the start of the recording), and its probability or why it
+/// has none.
+#[derive(Debug, Clone, PartialEq)]
+struct WindowScore {
+    start_s: f64,
+    end_s: f64,
+    probability: Result<f32, NoScore>,
+}
 
 /// How windows are scored: the model, or (when the embedded model cannot be used) its HRV-only
 /// fallback.
@@ -148,7 +184,11 @@ impl Scorer {
         Ok(windows
             .iter()
             .zip(probabilities)
-            .map(|(w, p)| (w.start_s, w.end_s, p))
+            .map(|(w, p)| WindowScore {
+                start_s: w.start_s,
+                end_s: w.end_s,
+                probability: p.ok_or(NoScore::Signal),
+            })
             .collect())
     }
 }
@@ -205,22 +245,62 @@ fn analysed(args: &RecordingArgs) -> Result<Analysed, String> {
     }
 }
 
-/// Per window: start and end (s from the start of the recording) and the probability.
-type Scored = Vec<(f64, f64, Option<f32>)>;
+type Scored = Vec<WindowScore>;
+
+/// The monitor's rhythm gate on scored windows: one with too many non-N beats (`peak_classes`,
+/// 130 Hz R-peaks with their class; empty: not checked) or too irregular intervals gets no
+/// score, as on the phone.
+fn apply_rhythm_gate(
+    scored: &mut Scored,
+    windows: &[StressWindow],
+    peak_classes: &[(usize, BeatClass)],
+) {
+    let config = EngineConfig::default();
+    for (score, w) in scored.iter_mut().zip(windows) {
+        if score.probability.is_err() {
+            continue;
+        }
+        let counts = w
+            .rr_beat_counts
+            .unwrap_or_else(|| window_beat_counts(&w.peaks, peak_classes));
+        if let Some(reason) = config.rhythm_gate(w.is_rr_only(), &counts, w.rr_irregularity) {
+            score.probability = Err(NoScore::Rhythm(reason));
+        }
+    }
+}
 
 /// The recording's verdict: the mean probability of its scored windows, and a verdict only
 /// when at least [`MIN_SCORED_FRACTION`] of its windows were scored.
 fn summarize(scored: &Scored, threshold: f32) -> SummaryJson {
-    let probs: Vec<f32> = scored.iter().filter_map(|w| w.2).collect();
+    let probs: Vec<f32> = scored
+        .iter()
+        .filter_map(|w| w.probability.as_ref().ok().copied())
+        .collect();
+    let rhythm = scored
+        .iter()
+        .filter(|w| matches!(w.probability, Err(NoScore::Rhythm(_))))
+        .count();
     let mean = (!probs.is_empty()).then(|| probs.iter().sum::<f32>() / probs.len() as f32);
     let enough = probs.len() as f64 >= MIN_SCORED_FRACTION * scored.len() as f64;
     let note = if scored.is_empty() {
         Some("the recording is shorter than one 30 s window".to_string())
-    } else if mean.is_none() {
+    } else if mean.is_none() && rhythm == 0 {
         Some(UNSCORED.to_string())
+    } else if mean.is_none() {
+        let others = if rhythm < scored.len() {
+            ", the others have too little usable signal"
+        } else {
+            ""
+        };
+        Some(format!(
+            "no window could be scored: in {rhythm} of {} windows the heart rhythm is too \
+             irregular for a stress estimate{others}",
+            scored.len()
+        ))
     } else if !enough {
         Some(format!(
-            "only {} of {} windows have usable signal (a verdict needs {:.0} %)",
+            "only {} of {} windows could be scored ({rhythm} with an irregular rhythm; a \
+             verdict needs {:.0} %)",
             probs.len(),
             scored.len(),
             MIN_SCORED_FRACTION * 100.0
@@ -263,24 +343,10 @@ fn personal_baseline(args: &StressArgs, path: &Path) -> Result<(Vec<f32>, Baseli
         fs: args.baseline_fs,
         unit: args.baseline_unit,
         json: args.recording.json,
+        option_prefix: "baseline-",
     };
-    let base = analysed(&base_args)?;
-    let classes = match &base.signal {
-        Some(signal) => match BeatClassifier::embedded()
-            .map_err(|e| e.to_string())
-            .and_then(|m| classify_beats(m, signal))
-        {
-            Ok(beats) => beats.into_iter().map(|(p, b)| (p, b.class)).collect(),
-            Err(e) => {
-                eprintln!(
-                    "stressbeat: warning: {e}; the baseline's beats are not checked for ectopy"
-                );
-                Vec::new()
-            }
-        },
-        // an RR log's windows count the intervals the artefact correction changed instead
-        None => Vec::new(),
-    };
+    let base = analysed(&base_args).map_err(|e| baseline_error(&e))?;
+    let classes = peak_classes(&base, "the baseline's");
     let windows = base.windows;
     let config = BaselineConfig::default();
     let selection = select_baseline(&windows, &classes, &config);
@@ -304,6 +370,34 @@ fn personal_baseline(args: &StressArgs, path: &Path) -> Result<(Vec<f32>, Baseli
     Ok((features, report))
 }
 
+/// A load error about the `--baseline` recording: says so, and names the baseline's own options
+/// where the core's hint names PATH's (`--fs`, `--unit`, `--channel`).
+fn baseline_error(message: &str) -> String {
+    let hinted = message
+        .replace("--fs", "--baseline-fs")
+        .replace("--unit", "--baseline-unit")
+        .replace("--channel", "--baseline-channel");
+    format!("baseline recording: {hinted}")
+}
+
+/// The class of each 130 Hz R-peak of `input`'s ECG (empty for an RR log, whose windows count the
+/// intervals the artefact correction changed instead, or when the beat model fails).
+fn peak_classes(input: &Analysed, whose: &str) -> Vec<(usize, BeatClass)> {
+    let Some(signal) = &input.signal else {
+        return Vec::new();
+    };
+    match BeatClassifier::embedded()
+        .map_err(|e| e.to_string())
+        .and_then(|m| classify_beats(m, signal))
+    {
+        Ok(beats) => beats.into_iter().map(|(p, b)| (p, b.class)).collect(),
+        Err(e) => {
+            eprintln!("stressbeat: warning: {e}; {whose} beats are not checked for ectopy");
+            Vec::new()
+        }
+    }
+}
+
 /// Score the recording's windows and print them with a summary.
 pub fn stress(args: &StressArgs) -> Result<(), String> {
     let scorer = Scorer::new(args.model.as_ref())?;
@@ -322,17 +416,25 @@ pub fn stress(args: &StressArgs) -> Result<(), String> {
         }
         None => (None, None),
     };
-    let scored = scorer.score(&input, baseline.as_deref())?;
+    let mut scored = scorer.score(&input, baseline.as_deref())?;
+    apply_rhythm_gate(
+        &mut scored,
+        &input.windows,
+        &peak_classes(&input, "the recording's"),
+    );
     let threshold = scorer.threshold();
     let summary = summarize(&scored, threshold);
     let windows: Vec<WindowJson> = scored
         .iter()
-        .map(|&(start_s, end_s, p)| WindowJson {
-            start_s,
-            end_s,
-            stress_probability: p,
-            stressed: p.map(|p| p >= threshold),
-            note: p.is_none().then_some(UNSCORED),
+        .map(|w| {
+            let p = w.probability.as_ref().ok().copied();
+            WindowJson {
+                start_s: w.start_s,
+                end_s: w.end_s,
+                stress_probability: p,
+                stressed: p.map(|p| p >= threshold),
+                note: w.probability.as_ref().err().map(NoScore::message),
+            }
         })
         .collect();
     if args.recording.json {
@@ -343,16 +445,18 @@ pub fn stress(args: &StressArgs) -> Result<(), String> {
         });
     }
     let mut t = table::Table::new(&["from (s)", "to (s)", "stress probability", "stressed"]);
-    for w in &windows {
+    for w in &scored {
         t.row(vec![
             format!("{:.1}", w.start_s),
             format!("{:.1}", w.end_s),
-            w.stress_probability
-                .map_or_else(|| "n/a".into(), |p| format!("{p:.2}")),
-            w.stressed.map_or_else(
-                || "no score (too little usable signal)".into(),
-                |s| if s { "yes" } else { "no" }.into(),
-            ),
+            w.probability
+                .as_ref()
+                .map_or_else(|_| "n/a".into(), |p| format!("{p:.2}")),
+            match &w.probability {
+                Ok(p) => if *p >= threshold { "yes" } else { "no" }.into(),
+                Err(NoScore::Signal) => "no score (too little usable signal)".into(),
+                Err(NoScore::Rhythm(_)) => "no score (irregular rhythm)".into(),
+            },
         ]);
     }
     print!("{t}");
@@ -393,8 +497,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn baseline_errors_name_the_baseline_options() {
+        assert_eq!(
+            baseline_error("calm.csv: no sampling rate: the file has no time column; pass --fs HZ"),
+            "baseline recording: calm.csv: no sampling rate: the file has no time column; pass \
+             --baseline-fs HZ"
+        );
+        assert!(baseline_error("(… --unit mV or --unit uV)").contains("--baseline-unit uV"));
+    }
+
+    #[test]
     fn a_verdict_needs_half_the_windows_scored() {
-        let window = |i: usize, p: Option<f32>| (i as f64 * 5.0, i as f64 * 5.0 + 30.0, p);
+        let window = |i: usize, p: Option<f32>| WindowScore {
+            start_s: i as f64 * 5.0,
+            end_s: i as f64 * 5.0 + 30.0,
+            probability: p.ok_or(NoScore::Signal),
+        };
         let mostly_noise: Scored = (0..10).map(|i| window(i, (i < 4).then_some(0.9))).collect();
         let s = summarize(&mostly_noise, 0.5);
         assert_eq!((s.stress_probability, s.stressed), (Some(0.9), None));

@@ -163,3 +163,141 @@ fn closed_stdout_ends_quietly_like_sigpipe() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(out.status.code(), Some(141), "{err}");
 }
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `--fs`/`--unit` on a WFDB record: a warning each, and the record's own rate is used.
+#[test]
+fn csv_only_options_warn_for_other_formats() {
+    let Some(hea) = dataset("mitdb").map(|d| d.join("101.hea")) else {
+        return;
+    };
+    let out = stressbeat()
+        .args(["peaks", hea.to_str().unwrap(), "--to", "10", "--json"])
+        .args(["--fs", "130", "--unit", "mV"])
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(json(&out)["sampling_rate_hz"], 360.0);
+    for flag in ["--fs", "--unit"] {
+        assert!(
+            err.contains(&format!(
+                "stressbeat: warning: {flag} applies to CSV files only; ignored for 101.hea"
+            )),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_directory_or_a_dat_without_its_header_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = stressbeat().arg("peaks").arg(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).contains("is a directory"),
+        "{}",
+        stderr_of(&out)
+    );
+    let dat = dir.path().join("only.dat");
+    std::fs::write(&dat, [0u8; 360]).unwrap();
+    let out = stressbeat().arg("peaks").arg(&dat).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("needs its .hea header beside it") && !err.contains("No such file"),
+        "{err}"
+    );
+}
+
+/// One record with a corrupt .atr is skipped with its reason; the others are scored.
+#[test]
+fn eval_peaks_skips_a_bad_record_and_goes_on() {
+    let Some(mitdb) = dataset("mitdb") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for record in ["101", "102"] {
+        for ext in ["hea", "dat", "atr"] {
+            let name = format!("{record}.{ext}");
+            std::fs::copy(mitdb.join(&name), dir.path().join(&name)).unwrap();
+        }
+    }
+    std::fs::write(dir.path().join("102.atr"), [1u8, 2, 3]).unwrap();
+    let run = || {
+        stressbeat()
+            .arg("eval-peaks")
+            .arg(dir.path())
+            .arg("--json")
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    let err = stderr_of(&out);
+    assert!(err.contains("warning: skipped record 102"), "{err}");
+    let v = json(&out);
+    assert_eq!(v["records"].as_array().unwrap().len(), 1);
+    assert_eq!(v["records"][0]["record"], "101");
+    assert_eq!(v["skipped"][0]["record"], "102");
+    assert!(
+        v["skipped"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("102.atr"),
+        "{v}"
+    );
+    // nothing left to evaluate: an error
+    std::fs::write(dir.path().join("101.atr"), [1u8, 2, 3]).unwrap();
+    let out = run();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("none of its 2 annotated records"));
+}
+
+/// A signal without a usable window: 0 %, never "-0 %" or -0.0.
+#[test]
+fn hrv_prints_no_negative_zero() {
+    let Some(csv) = dataset("kaggle_heartbeat_samples")
+        .map(|d| d.join("ECGInterpolation_mitbih_test_rows1-999.csv"))
+    else {
+        return;
+    };
+    let run = |json: bool| {
+        let mut cmd = stressbeat();
+        cmd.arg("hrv").arg(&csv).args(["--fs", "125"]);
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = run(false);
+    assert!(
+        text.contains(" 0 % of the signal") && !text.contains("-0"),
+        "{text}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&run(true)).unwrap();
+    let usable = v["usable_fraction"].as_f64().unwrap();
+    assert!(usable == 0.0 && usable.is_sign_positive(), "{usable}");
+}
+
+#[test]
+fn an_absurd_sampling_rate_is_refused_in_a_few_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("x.csv");
+    std::fs::write(&csv, "ecg_uv\n1\n2\n3\n").unwrap();
+    let out = stressbeat()
+        .arg("peaks")
+        .arg(&csv)
+        .args(["--fs", "1e300"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("1e300 is outside 50–5000 Hz") && err.len() < 200,
+        "{err}"
+    );
+}

@@ -285,3 +285,248 @@ fn replay_of_a_csv_without_time_column_takes_fs() {
     assert!(s.windows >= 10, "windows {}", s.windows);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn err(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Without HOME or XDG_DATA_HOME there is no private place for the history: refused (it used to
+/// go to a shared /tmp/stressbeat/).
+#[test]
+fn without_a_home_the_default_history_is_refused() {
+    for args in [
+        &["demo", "--minutes", "1"][..],
+        &["history"],
+        &[
+            "export",
+            "--session",
+            "1",
+            "--format",
+            "csv",
+            "--out",
+            "x.csv",
+        ],
+    ] {
+        for home in [None, Some("")] {
+            let mut cmd = stressbeat();
+            cmd.args(args).env_remove("XDG_DATA_HOME");
+            match home {
+                Some(h) => cmd.env("HOME", h),
+                None => cmd.env_remove("HOME"),
+            };
+            let out = cmd.current_dir(std::env::temp_dir()).output().unwrap();
+            assert_eq!(out.status.code(), Some(2), "{args:?}");
+            let e = err(&out);
+            assert!(
+                e.contains("HOME and XDG_DATA_HOME are unset or empty") && e.contains("--db"),
+                "{args:?}: {e}"
+            );
+        }
+    }
+}
+
+/// The data folder the CLI creates is the user's alone (0700), and so is the database (0600).
+#[cfg(unix)]
+#[test]
+fn the_default_history_is_private_to_the_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tmp_dir("private-home");
+    ok(stressbeat()
+        .args(["demo", "--minutes", "1"])
+        .env("HOME", &home)
+        .env_remove("XDG_DATA_HOME")
+        .output()
+        .unwrap());
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let data = home.join(".local/share/stressbeat");
+    for dir in [home.join(".local"), home.join(".local/share"), data.clone()] {
+        assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+    }
+    assert_eq!(mode(&data.join("history.sqlite")), 0o600);
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[test]
+fn a_demo_lasts_at_least_a_minute() {
+    let dir = tmp_dir("short");
+    let out = stressbeat()
+        .args(["demo", "--minutes", "0.1", "--db"])
+        .arg(dir.join("h.sqlite"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(err(&out).contains("at least 1 minute"), "{}", err(&out));
+    assert!(!dir.join("h.sqlite").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn history_of_a_directory_or_an_empty_file_says_what_it_is() {
+    let dir = tmp_dir("not-a-history");
+    let empty = dir.join("empty.sqlite");
+    std::fs::write(&empty, b"").unwrap();
+    let run = |db: &Path| {
+        let out = stressbeat()
+            .args(["history", "--db"])
+            .arg(db)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        err(&out)
+    };
+    let e = run(&dir);
+    assert!(e.contains("is a directory") && !e.contains("I/O"), "{e}");
+    let e = run(&empty);
+    assert!(
+        e.contains("not a StressBeat history") && !e.contains("migrate"),
+        "{e}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn export_into_a_missing_folder_names_the_requested_file() {
+    let out = stressbeat()
+        .args(["export", "--session", "1", "--format", "csv"])
+        .args([
+            "--out",
+            "/nonexistent/x.csv",
+            "--db",
+            "/nonexistent/h.sqlite",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let e = err(&out);
+    assert!(
+        e.contains("cannot write /nonexistent/x.csv: the folder /nonexistent does not exist")
+            && !e.contains("partial"),
+        "{e}"
+    );
+}
+
+/// Replay refuses a recording (or a baseline) whose samples are not in a voltage, as `hrv` does,
+/// unless the unit is given.
+#[test]
+fn replay_refuses_a_unit_that_is_not_a_voltage_like_the_analyses() {
+    let Some(data) = stressbeat_e2e::dataset("biopsykit") else {
+        return;
+    };
+    let Some(eegmat) = stressbeat_e2e::dataset("eegmat") else {
+        return;
+    };
+    let raw = data.join("ecg_sample_Vp02.csv");
+    let dir = tmp_dir("raw-unit");
+    let db = dir.join("h.sqlite");
+    let hrv = stressbeat().arg("hrv").arg(&raw).output().unwrap();
+    let replay = stressbeat()
+        .arg("replay")
+        .arg(&raw)
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert_eq!(replay.status.code(), Some(2));
+    let (e_hrv, e_replay) = (err(&hrv), err(&replay));
+    assert!(e_replay.contains("not a voltage"), "{e_replay}");
+    assert_eq!(e_replay, e_hrv, "the same message");
+
+    let baseline = stressbeat()
+        .arg("replay")
+        .arg(eegmat.join("Subject01_2.edf"))
+        .arg("--baseline")
+        .arg(&raw)
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert_eq!(baseline.status.code(), Some(2));
+    let e = err(&baseline);
+    assert!(
+        e.contains("baseline recording")
+            && e.contains("ecg_sample_Vp02.csv")
+            && e.contains("not a voltage"),
+        "{e}"
+    );
+    assert!(!db.exists(), "a refused replay created the database");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `replay` warns about the CSV-only options it ignores, for the file and for the baseline.
+#[test]
+fn replay_warns_about_csv_options_given_for_other_files() {
+    let Some(data) = stressbeat_e2e::dataset("eegmat") else {
+        return;
+    };
+    let dir = tmp_dir("replay-warn");
+    let out = stressbeat()
+        .arg("replay")
+        .arg(data.join("Subject01_2.edf"))
+        .args(["--fs", "130", "--baseline"])
+        .arg(data.join("Subject01_1.edf"))
+        .args(["--baseline-unit", "mV", "--db"])
+        .arg(dir.join("h.sqlite"))
+        .arg("--report")
+        .arg(dir.join("r.png"))
+        .output()
+        .unwrap();
+    let e = err(&out);
+    ok(out);
+    assert!(
+        e.contains("warning: --fs applies to CSV files only; ignored for Subject01_2.edf"),
+        "{e}"
+    );
+    assert!(
+        e.contains(
+            "warning: --baseline-unit applies to CSV files only; ignored for Subject01_1.edf"
+        ),
+        "{e}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A degradation is one sentence, printed once; the summary's window counts add up.
+#[test]
+fn degradations_are_sentences_and_the_window_counts_add_up() {
+    let dir = tmp_dir("degraded");
+    let stdout = ok(stressbeat()
+        .args(["demo", "--minutes", "2"])
+        .args(["--faults", "silent=30s/20s,ecgrefused=1m/30s", "--db"])
+        .arg(dir.join("h.sqlite"))
+        .output()
+        .unwrap());
+    assert_eq!(
+        stdout
+            .matches("ECG not analysed: the strap refused")
+            .count(),
+        1,
+        "{stdout}"
+    );
+    assert!(!stdout.contains("EcgUnusable"), "{stdout}");
+    let number_after = |label: &str| -> u64 {
+        let line = stdout.lines().find(|l| l.contains(label)).unwrap();
+        let rest = &line[line.find(label).unwrap() + label.len()..];
+        rest.trim_start()
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let windows = number_after("analysis windows (30 s, one every 5 s):");
+    let scored = number_after("with a stress score:");
+    let unscored = number_after("without:");
+    assert_eq!(scored + unscored, windows, "{stdout}");
+    let by_reason: u64 = stdout
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("    ")?
+                .split(':')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum();
+    assert_eq!(by_reason, unscored, "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

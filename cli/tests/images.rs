@@ -44,13 +44,15 @@ fn images_writes_one_png_per_beat_and_window() {
         .output()
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&peaks.stdout).unwrap();
-    let expected_beats = v["peaks"]
+    let expected_beat_files: Vec<String> = v["peaks"]
         .as_array()
         .unwrap()
         .iter()
         .map(|p| p.as_u64().unwrap())
         .filter(|&p| p >= 60 * 360 + 108 && p + 180 <= 120 * 360)
-        .count();
+        .map(|p| format!("beat_{p:09}.png"))
+        .collect();
+    let expected_beats = expected_beat_files.len();
     assert!(expected_beats > 50, "{expected_beats} beats");
 
     let mut names: Vec<String> = std::fs::read_dir(&out_dir)
@@ -59,7 +61,17 @@ fn images_writes_one_png_per_beat_and_window() {
         .collect();
     names.sort();
     let count = |prefix: &str| names.iter().filter(|n| n.starts_with(prefix)).count();
-    assert_eq!(count("beat_0"), expected_beats);
+    // files are named by their sample in the record, not renumbered from --from
+    let beat_files: Vec<&String> = names.iter().filter(|n| n.starts_with("beat_0")).collect();
+    assert_eq!(beat_files, expected_beat_files.iter().collect::<Vec<_>>());
+    assert!(
+        names.contains(&"tachogram_000021600.png".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"tachogram_000032400.png".to_string()),
+        "{names:?}"
+    );
     assert_eq!(count("tachogram_"), 2);
     assert_eq!(count("beat_overlay_"), 2);
     assert_eq!(count("poincare_"), 0);

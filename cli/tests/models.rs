@@ -114,6 +114,31 @@ fn beats_finds_v_where_the_reference_says_v() {
 }
 
 /// `beats` and `peaks` name the same beat by the same sample (the recording's own sampling).
+/// `beats` on a noise-only record (NSTDB `bw`, electrodes placed where the ECG is not visible)
+/// says its beats are unreliable; on a clean record it does not.
+#[test]
+fn beats_warn_when_little_signal_is_usable() {
+    let (Some(nstdb), Some(mitdb)) = (dataset("nstdb"), dataset("mitdb")) else {
+        return;
+    };
+    let run = |path: PathBuf| {
+        let out = stressbeat()
+            .args(["beats", path.to_str().unwrap(), "--json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let usable = v["usable_fraction"].as_f64().unwrap();
+        (usable, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (usable, stderr) = run(nstdb.join("bw.hea"));
+    assert!(usable < 0.5, "{usable}");
+    assert!(stderr.contains("unreliable"), "{stderr}");
+    let (usable, stderr) = run(mitdb.join("101.hea"));
+    assert!(usable > 0.9, "{usable}");
+    assert!(!stderr.contains("unreliable"), "{stderr}");
+}
+
 #[test]
 fn beats_and_peaks_agree_on_every_beats_sample() {
     let Some(hea) = dataset("mitdb").map(|d| d.join("119.hea")) else {
@@ -232,6 +257,60 @@ fn stress_refuses_a_baseline_whose_windows_are_all_ectopic() {
     assert!(
         *windows > 100 && *poor == 0 && irregular == windows,
         "{err}"
+    );
+}
+
+/// The monitor's rhythm gate applies to `stress` too: windows wholly inside atrial fibrillation
+/// (MIT-BIH 201) and the PVC-heavy Polar H10 capture get no score, with the reason; a healthy
+/// recording keeps its scores.
+#[test]
+fn stress_gives_no_score_to_an_irregular_rhythm() {
+    let (Some(mitdb), Some(h10)) = (dataset("mitdb"), dataset("polar_h10")) else {
+        return;
+    };
+    let rec = load_recording(&mitdb.join("201.hea"), &LoadOptions::default()).unwrap();
+    let af = stressbeat_e2e::af_spans(&rec);
+    let v = run_json(&["stress", mitdb.join("201.hea").to_str().unwrap(), "--json"]);
+    let windows = v["windows"].as_array().unwrap();
+    let inside_af: Vec<&Value> = windows
+        .iter()
+        .filter(|w| {
+            let (a, b) = (w["start_s"].as_f64().unwrap(), w["end_s"].as_f64().unwrap());
+            af.iter().any(|&(s, e)| a >= s && b <= e)
+        })
+        .collect();
+    let rhythm_note = |w: &Value| {
+        w["stress_probability"].is_null()
+            && w["stressed"].is_null()
+            && w["note"]
+                .as_str()
+                .is_some_and(|n| n.contains("too irregular"))
+    };
+    let gated = inside_af.iter().filter(|w| rhythm_note(w)).count();
+    assert!(inside_af.len() > 50, "{} windows in AF", inside_af.len());
+    assert!(
+        gated * 100 >= inside_af.len() * 95,
+        "{gated} of {} AF windows gated",
+        inside_af.len()
+    );
+
+    let pvc = run_json(&[
+        "stress",
+        h10.join("detectpvc/polar_h10.csv").to_str().unwrap(),
+        "--json",
+    ]);
+    let s = &pvc["summary"];
+    assert!(
+        s["stress_probability"].is_null() && s["stressed"].is_null(),
+        "{s}"
+    );
+    assert!(s["note"].as_str().unwrap().contains("irregular"), "{s}");
+    let windows = pvc["windows"].as_array().unwrap();
+    assert!(windows.len() > 100);
+    assert!(
+        windows.iter().all(|w| w["stress_probability"].is_null()
+            && w["note"].as_str().is_some_and(|n| n.contains("irregular"))),
+        "{s}"
     );
 }
 

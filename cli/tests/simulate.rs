@@ -114,3 +114,35 @@ fn stress_episode_after_the_end_is_an_error() {
     assert!(String::from_utf8_lossy(&st.stderr).contains("--stress-at"));
     assert!(!out.exists());
 }
+
+/// Values the simulator cannot honour are refused, naming the option and its range.
+#[test]
+fn values_the_simulator_cannot_honour_are_refused() {
+    for (args, needle) in [
+        (&["--hrv", "1e6"][..], "1000000 is outside 0–200 ms"),
+        (&["--noise", "1e6"], "1000000 is outside 0–10"),
+        (
+            &["--pvc-per-min", "1000"],
+            "1000 is outside 0–30 per minute",
+        ),
+        (&["--pac-per-min", "-1"], "-1 is outside 0–30 per minute"),
+        (&["--hr", "300"], "300 is outside 25–220 bpm"),
+        (
+            &["--hr", "40", "--pvc-per-min", "15", "--pac-per-min", "10"],
+            "more than half the heart rate",
+        ),
+    ] {
+        let out = tmp("refused.bin");
+        let st = stressbeat()
+            .args(["simulate", "--minutes", "1", "--quiet"])
+            .args(args)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(st.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&st.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(!out.exists(), "{args:?}");
+    }
+}

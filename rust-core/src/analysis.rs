@@ -11,6 +11,7 @@ use crate::{
     formats::rr_log,
     hrv::{self, HrvMetrics},
     record::Recording,
+    text::compact_number,
 };
 
 /// What to analyse.
@@ -58,12 +59,7 @@ pub fn select_span(rec: &Recording, opts: &AnalysisOptions) -> Result<EcgSpan> {
     let sig = &rec.signals[channel];
     let fs = sig.sampling_rate_hz;
     validate_sampling_rate(fs)?;
-    let k = sig.millivolt_factor().ok_or_else(|| {
-        Error::InvalidArgument(format!(
-            "channel {channel} ({}) is in {:?}, not a voltage (a CSV file: state its unit, e.g. the CLI's --unit mV or --unit uV)",
-            sig.label, sig.unit
-        ))
-    })?;
+    let k = sig.require_millivolt_factor(channel)?;
     check_times(opts)?;
     let n = sig.samples.len();
     let to_index = |t: f64| ((t * fs).round() as usize).min(n);
@@ -170,7 +166,8 @@ pub fn check_times(opts: &AnalysisOptions) -> Result<()> {
             && !(t.is_finite() && t >= 0.0)
         {
             return Err(Error::InvalidArgument(format!(
-                "the span's {what} ({t} s) must be a number of seconds ≥ 0"
+                "the span's {what} ({} s) must be a number of seconds ≥ 0",
+                compact_number(t)
             )));
         }
     }
@@ -178,7 +175,9 @@ pub fn check_times(opts: &AnalysisOptions) -> Result<()> {
         && b <= a
     {
         return Err(Error::InvalidArgument(format!(
-            "the span's end ({b} s) must be after its start ({a} s)"
+            "the span's end ({} s) must be after its start ({} s)",
+            compact_number(b),
+            compact_number(a)
         )));
     }
     Ok(())

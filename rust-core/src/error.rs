@@ -97,8 +97,11 @@ pub enum StorageErrorKind {
     Busy,
     /// The database was written by a newer StressBeat (schema version unknown to this build).
     NewerSchema,
-    /// The database file could not be opened (missing folder, permissions).
+    /// The database file could not be opened (missing folder, permissions, a directory).
     CannotOpen,
+    /// Opened read-only, the file holds no StressBeat history (an empty file, or another
+    /// program's database).
+    NotAHistory,
     /// Any other SQLite failure.
     Other,
 }
@@ -112,6 +115,7 @@ impl fmt::Display for StorageErrorKind {
             Self::Busy => "busy",
             Self::NewerSchema => "newer schema",
             Self::CannotOpen => "cannot open",
+            Self::NotAHistory => "not a history",
             Self::Other => "other",
         })
     }
@@ -132,4 +136,47 @@ impl Error {
     }
 }
 
+impl Error {
+    /// This error for logs: no file path or file name (either may contain a person's name).
+    pub fn log_safe(&self) -> String {
+        match self {
+            Error::Io { source, .. } => format!("file: {}", source.kind()),
+            Error::Format { source, .. } => format!("file: {source}"),
+            Error::Unsupported { what, .. } => format!("file: unsupported: {what}"),
+            Error::Model(crate::model::ModelError::MissingMetadata { .. }) => {
+                "model: no model metadata beside the model file".into()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_safe_text_names_no_file() {
+        let secret = "/home/jane.doe/ecg/jane_doe_2026.edf";
+        let errors = [
+            Error::io(secret, std::io::Error::from(std::io::ErrorKind::NotFound)),
+            Error::format(secret, ParseError::at_byte(7, "truncated data record")),
+            Error::Unsupported {
+                file: secret.into(),
+                what: "no known signature".into(),
+            },
+            Error::Model(crate::model::ModelError::MissingMetadata {
+                path: secret.into(),
+            }),
+        ];
+        for e in &errors {
+            assert!(e.to_string().contains("jane"), "{e}");
+            let logged = e.log_safe();
+            assert!(!logged.contains("jane"), "{logged}");
+        }
+        assert_eq!(errors[0].log_safe(), "file: entity not found");
+        assert_eq!(errors[1].log_safe(), "file: byte 7: truncated data record");
+    }
+}

@@ -269,7 +269,7 @@ fn file_name(path: &str) -> String {
 /// THE conversion of internal errors into public ones (the only place).
 impl From<crate::Error> for StressBeatError {
     fn from(e: crate::Error) -> Self {
-        log::debug!("stressbeat-core error: {e}");
+        log::debug!("stressbeat-core error: {}", e.log_safe());
         use crate::Error as E;
         match e {
             E::Io { path, source } => {
@@ -310,12 +310,9 @@ impl From<crate::Error> for StressBeatError {
             E::Storage { kind, .. } => Self::Storage {
                 message: format!("history database error ({kind})"),
             },
-            E::Model(e) => {
-                log::debug!("model error: {e}");
-                Self::Model {
-                    message: "a model file is missing, corrupt or incompatible".into(),
-                }
-            }
+            E::Model(_) => Self::Model {
+                message: "a model file is missing, corrupt or incompatible".into(),
+            },
         }
     }
 }

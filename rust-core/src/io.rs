@@ -43,6 +43,7 @@ fn record_name(path: &Path) -> String {
 /// beside a `.hea`) → WFDB, `.edf` → EDF/EDF+, `.csv`/`.tsv`/`.txt` → delimited text; any other
 /// file that is a Polar capture (its magic, or `.bin`) → [`read_pmd_capture`].
 pub fn load_recording(path: &Path, opts: &LoadOptions) -> Result<Recording> {
+    refuse_directory(path)?;
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -59,7 +60,23 @@ pub fn load_recording(path: &Path, opts: &LoadOptions) -> Result<Recording> {
     }
     match ext.as_deref() {
         Some("hea") => read_wfdb(path),
-        Some("dat") | Some("atr") => read_wfdb(&path.with_extension("hea")),
+        Some(e @ ("dat" | "atr")) => {
+            let header = path.with_extension("hea");
+            if !header.is_file() {
+                let name = header.file_name().unwrap_or_default().to_string_lossy();
+                return Err(Error::io(
+                    path,
+                    std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        format!(
+                            "a WFDB .{e} needs its .hea header beside it ({name} not found); \
+                             pass the record's .hea"
+                        ),
+                    ),
+                ));
+            }
+            read_wfdb(&header)
+        }
         Some("edf") => read_edf(path),
         Some("csv") | Some("tsv") | Some("txt") => read_csv(path, opts),
         None if path.with_extension("hea").is_file() => read_wfdb(&path.with_extension("hea")),
@@ -88,8 +105,8 @@ pub enum Input {
 /// [`load_recording`]; a delimited text whose header names an RR column and no ECG column
 /// ([`rr_log::is_rr_log`]) is read as an RR log.
 pub fn load_input(path: &Path, opts: &LoadOptions) -> Result<Input> {
-    if is_text(path) && !file_start(path, pmd_capture::MAGIC.len()).starts_with(pmd_capture::MAGIC)
-    {
+    refuse_directory(path)?;
+    if takes_csv_options(path) {
         let text = read_text(path)?;
         if rr_log::is_rr_log(&text) {
             return match rr_log::parse(&text) {
@@ -109,6 +126,7 @@ pub fn load_input(path: &Path, opts: &LoadOptions) -> Result<Input> {
 /// (by its magic or `.bin`), any recording [`load_recording`] reads, or an RR log (a
 /// heart-rate-only strap), a CSV read as `opts` says. See [`replay`].
 pub fn replay_events(path: &Path, opts: &LoadOptions) -> Result<Vec<(i64, SensorEvent)>> {
+    refuse_directory(path)?;
     let bytes = read_bytes(path)?;
     if replay::is_capture(path, &bytes) {
         return replay::capture_events(path, &bytes);
@@ -117,6 +135,26 @@ pub fn replay_events(path: &Path, opts: &LoadOptions) -> Result<Vec<(i64, Sensor
         Input::Recording(rec) => replay::recording_events(&rec),
         Input::RrLog(log) => Ok(replay::rr_log_events(&log)),
     }
+}
+
+/// A directory given where a recording is expected: say so (reading it fails with a vague error).
+fn refuse_directory(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        return Err(Error::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::IsADirectory,
+                "is a directory, not a recording file",
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the CSV options ([`LoadOptions`]: `--fs`, `--unit`) apply to `path`: a delimited
+/// text file, not a Polar capture whatever its name.
+pub fn takes_csv_options(path: &Path) -> bool {
+    is_text(path) && !file_start(path, pmd_capture::MAGIC.len()).starts_with(pmd_capture::MAGIC)
 }
 
 /// Whether `path` has a delimited-text extension ([`read_csv`]).
@@ -326,6 +364,25 @@ mod tests {
                     .as_ref()
                     .is_err_and(|e| e.to_string().contains("no such file")),
             "{missing:?}"
+        );
+    }
+
+    #[test]
+    fn a_directory_or_a_dat_without_its_header_says_what_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = LoadOptions::default();
+        let e = load_recording(dir.path(), &opts).unwrap_err().to_string();
+        assert!(e.contains("is a directory"), "{e}");
+        let e = load_input(dir.path(), &opts).unwrap_err().to_string();
+        assert!(e.contains("is a directory"), "{e}");
+        let e = replay_events(dir.path(), &opts).unwrap_err().to_string();
+        assert!(e.contains("is a directory"), "{e}");
+        let dat = dir.path().join("only.dat");
+        std::fs::write(&dat, [0u8; 64]).unwrap();
+        let e = load_recording(&dat, &opts).unwrap_err().to_string();
+        assert!(
+            e.contains("only.dat") && e.contains("needs its .hea header") && e.contains("only.hea"),
+            "{e}"
         );
     }
 

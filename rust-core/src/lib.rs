@@ -27,6 +27,7 @@ pub mod protocol;
 pub mod record;
 pub mod sensor;
 pub mod sim;
+pub mod text;
 
 pub use error::{Error, ParseError, Result, StorageErrorKind};
 

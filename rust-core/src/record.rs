@@ -19,6 +19,18 @@ impl Signal {
         millivolt_factor(&self.unit)
     }
 
+    /// [`Self::millivolt_factor`], or, for a unit that is not a voltage, the error every analysis
+    /// and replay gives (this is channel `channel` of its recording).
+    pub fn require_millivolt_factor(&self, channel: usize) -> crate::Result<f32> {
+        self.millivolt_factor().ok_or_else(|| {
+            crate::Error::InvalidArgument(format!(
+                "channel {channel} ({}) is in {:?}, not a voltage (a CSV file: state its unit, \
+                 e.g. the CLI's --unit mV or --unit uV)",
+                self.label, self.unit
+            ))
+        })
+    }
+
     /// The samples in millivolts (a copy), or `None` if the unit is not a voltage.
     pub fn to_millivolts(&self) -> Option<Vec<f32>> {
         let k = self.millivolt_factor()?;

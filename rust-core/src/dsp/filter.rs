@@ -19,7 +19,8 @@ pub const MAX_SAMPLING_RATE_HZ: f64 = 5000.0;
 pub fn validate_sampling_rate(fs: f64) -> Result<()> {
     if !fs.is_finite() || !(MIN_SAMPLING_RATE_HZ..=MAX_SAMPLING_RATE_HZ).contains(&fs) {
         return Err(Error::InvalidArgument(format!(
-            "sampling rate {fs} Hz outside {MIN_SAMPLING_RATE_HZ}–{MAX_SAMPLING_RATE_HZ} Hz"
+            "sampling rate {} Hz outside {MIN_SAMPLING_RATE_HZ}–{MAX_SAMPLING_RATE_HZ} Hz",
+            crate::text::compact_number(fs)
         )));
     }
     Ok(())
@@ -384,6 +385,13 @@ impl EcgFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_absurd_sampling_rate_is_refused_in_a_short_message() {
+        let e = validate_sampling_rate(1e300).unwrap_err().to_string();
+        assert!(e.contains("1e300 Hz") && e.len() < 80, "{e}");
+        assert!(validate_sampling_rate(130.0).is_ok());
+    }
 
     fn sine_gain(f: &mut EcgFilter, fs: f64, hz: f64) -> f64 {
         let n = (fs * 20.0) as usize;

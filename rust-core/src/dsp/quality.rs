@@ -358,11 +358,12 @@ pub fn assess_quality(samples: &[f32], fs: f64, cfg: QualityConfig) -> Result<Qu
     }
     windows.extend(q.finish());
     let total: u64 = windows.iter().map(|w| u64::from(w.len)).sum();
-    let usable: f64 = windows
+    // a fold from +0.0: `sum()` of no usable window is -0.0, which prints as "-0 %"
+    let usable = windows
         .iter()
         .filter(|w| w.usable)
         .map(|w| f64::from(w.len) * w.valid_fraction())
-        .sum();
+        .fold(0.0, |a, b| a + b);
     let usable_fraction = if total == 0 {
         0.0
     } else {
@@ -436,6 +437,13 @@ mod tests {
         );
         assert!((r.usable_fraction - 0.6).abs() < 1e-9);
         assert!(r.windows.iter().all(|w| (0.0..=1.0).contains(&w.score)));
+    }
+
+    #[test]
+    fn a_signal_without_usable_windows_is_zero_not_negative_zero() {
+        let r = assess_quality(&[0.0; 2000], 250.0, QualityConfig::default()).unwrap();
+        assert!(r.windows.iter().all(|w| !w.usable));
+        assert_eq!(r.usable_fraction.to_bits(), 0.0f64.to_bits());
     }
 
     #[test]

@@ -363,6 +363,33 @@ fn default_max_ectopic_fraction() -> f32 {
 }
 
 impl EngineConfig {
+    /// The rhythm part of the scoring gate (the monitor's, and `stressbeat stress`'s): why a
+    /// window with these beats and intervals gets no score, or `None`.
+    pub fn rhythm_gate(
+        &self,
+        rr_only: bool,
+        beat_counts: &BeatCounts,
+        rr_irregularity: Option<f32>,
+    ) -> Option<NoScoreReason> {
+        // RR-only windows have no beat classes (their non-N count is the corrected intervals,
+        // artefacts included): the gate reads the beat-type model's classes only.
+        let ectopic_fraction = beat_counts.ectopic_fraction();
+        if !rr_only && ectopic_fraction > self.max_ectopic_fraction {
+            return Some(NoScoreReason::IrregularRhythm {
+                ectopic_fraction,
+                allowed: self.max_ectopic_fraction,
+            });
+        }
+        // The intervals themselves, for both kinds of window.
+        let irregularity = rr_irregularity?;
+        self.baseline
+            .rr_too_irregular(Some(irregularity))
+            .then_some(NoScoreReason::IrregularIntervals {
+                irregularity,
+                allowed: self.baseline.max_rr_irregularity,
+            })
+    }
+
     /// Checks ranges; [`Error::InvalidArgument`] says which field is wrong.
     pub fn validate(&self) -> Result<()> {
         let bad = |what: &str| Err(Error::InvalidArgument(format!("engine config: {what}")));
@@ -664,25 +691,10 @@ impl StressEngine {
             }
             _ => {}
         }
-        // RR-only windows have no beat classes (their non-N count is the corrected intervals,
-        // artefacts included): the gate reads the beat-type model's classes only.
-        let ectopic_fraction = obs.beat_counts.ectopic_fraction();
-        if !obs.rr_only && ectopic_fraction > c.max_ectopic_fraction {
-            return Err(NoScoreReason::IrregularRhythm {
-                ectopic_fraction,
-                allowed: c.max_ectopic_fraction,
-            });
+        match c.rhythm_gate(obs.rr_only, &obs.beat_counts, obs.rr_irregularity) {
+            Some(reason) => Err(reason),
+            None => Ok(()),
         }
-        // The intervals themselves, for both kinds of window.
-        if let Some(irregularity) = obs.rr_irregularity
-            && c.baseline.rr_too_irregular(Some(irregularity))
-        {
-            return Err(NoScoreReason::IrregularIntervals {
-                irregularity,
-                allowed: c.baseline.max_rr_irregularity,
-            });
-        }
-        Ok(())
     }
 
     /// Quality gate, then the baseline-relative probability and its confidence.

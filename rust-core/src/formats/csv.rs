@@ -22,6 +22,7 @@
 use crate::{
     error::ParseError,
     record::{Signal, infer_unit, millivolt_factor},
+    text::compact_number,
 };
 
 /// What the caller knows about a CSV file.
@@ -64,7 +65,8 @@ pub fn parse(text: &str, opts: &CsvOptions) -> Result<Signal, CsvError> {
         && !(fs.is_finite() && fs > 0.0)
     {
         return Err(CsvError::BadOption(format!(
-            "sampling rate {fs} is not positive"
+            "sampling rate {} is not positive",
+            compact_number(fs)
         )));
     }
     let mut lines = text
@@ -176,12 +178,13 @@ pub fn parse(text: &str, opts: &CsvOptions) -> Result<Signal, CsvError> {
         // the given rate wins (a time column may hold indices, or skip lost samples), but not
         // silently
         (Some(fs), Some(Ok(est))) if (fs / est - 1.0).abs() > RATE_DISAGREEMENT => {
+            let column = time_col
+                .and_then(|c| names.get(c))
+                .map_or("", String::as_str);
+            let given = compact_number(fs);
             log::warn!(
-                "the given sampling rate {fs} Hz differs from the time column {:?} ({est:.3} Hz \
-                 from its rows); using {fs} Hz",
-                time_col
-                    .and_then(|c| names.get(c))
-                    .map_or("", String::as_str)
+                "the given sampling rate {given} Hz differs from the time column {column:?} \
+                 ({est:.3} Hz from its rows); using {given} Hz"
             );
             fs
         }
@@ -489,13 +492,20 @@ impl<'a> TimeAxis<'a> {
             return Err(e);
         }
         if self.rows < 2 {
-            return Err(CsvError::NeedsSamplingRate);
+            return Err(ParseError::in_part(
+                format!("column {:?}", self.name),
+                "a time column needs at least two rows to give a sampling rate; pass --fs HZ",
+            )
+            .into());
         }
         let fs = (self.rows - 1) as f64 / self.last_s;
         if !PLAUSIBLE_RATE_HZ.contains(&fs) {
             return Err(ParseError::in_part(
                 format!("column {:?}", self.name),
-                format!("estimated sampling rate {fs} Hz is implausible; pass --fs HZ"),
+                format!(
+                    "estimated sampling rate {} Hz is implausible; pass --fs HZ",
+                    compact_number(fs)
+                ),
             )
             .into());
         }
@@ -567,6 +577,18 @@ mod tests {
         assert_eq!(
             parse("1\n2\n3\n", &opts(None, None)),
             Err(CsvError::NeedsSamplingRate)
+        );
+    }
+
+    #[test]
+    fn a_single_row_time_column_says_so() {
+        let e = parse("time,ecg\n0,1\n", &opts(None, None)).unwrap_err();
+        assert!(e.to_string().contains("needs at least two rows"), "{e}");
+        assert_eq!(
+            parse("time,ecg\n0,1\n", &opts(Some(130.0), None))
+                .unwrap()
+                .samples,
+            [1.0]
         );
     }
 

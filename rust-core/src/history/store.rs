@@ -98,8 +98,17 @@ pub(crate) fn storage_error(e: rusqlite::Error) -> Error {
 impl History {
     /// Open (creating if needed, unless read-only) the database at `path` and migrate it to
     /// [`schema::SCHEMA_VERSION`]. A file that is not a database gives
-    /// [`StorageErrorKind::Corrupt`]; one from a newer build [`StorageErrorKind::NewerSchema`].
+    /// [`StorageErrorKind::Corrupt`]; one from a newer build [`StorageErrorKind::NewerSchema`];
+    /// a directory [`StorageErrorKind::CannotOpen`]; read-only, a file without the schema (empty)
+    /// [`StorageErrorKind::NotAHistory`].
     pub fn open(path: impl AsRef<Path>, options: HistoryOptions) -> Result<Self> {
+        // SQLite reports a directory as a disk I/O error
+        if path.as_ref().is_dir() {
+            return Err(Error::Storage {
+                kind: StorageErrorKind::CannotOpen,
+                message: "it is a directory, not a database file".into(),
+            });
+        }
         let flags = if options.read_only {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
         } else {
@@ -134,6 +143,15 @@ impl History {
         // the first statement that reads the file: a non-database fails here
         let current = schema::version(&conn)?;
         if options.read_only {
+            if current == 0 {
+                // nothing to migrate from: no StressBeat build ever wrote this file
+                return Err(Error::Storage {
+                    kind: StorageErrorKind::NotAHistory,
+                    message: "not a StressBeat history (an empty file, or another program's \
+                              database)"
+                        .into(),
+                });
+            }
             if current != schema::SCHEMA_VERSION {
                 return Err(Error::Storage {
                     kind: if current > schema::SCHEMA_VERSION {

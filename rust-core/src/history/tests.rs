@@ -125,6 +125,46 @@ fn refuses_a_newer_schema_and_a_non_database() {
 }
 
 #[test]
+fn a_directory_or_a_file_without_the_schema_says_what_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let read_only = HistoryOptions {
+        read_only: true,
+        ..Default::default()
+    };
+    for options in [HistoryOptions::default(), read_only.clone()] {
+        let e = History::open(dir.path(), options).unwrap_err();
+        assert!(e.to_string().contains("directory"), "{e}");
+        assert_eq!(kind(e), StorageErrorKind::CannotOpen);
+    }
+
+    // an empty file, and another program's database: nothing to query, nothing to migrate
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    let other = dir.path().join("other.db");
+    rusqlite::Connection::open(&other)
+        .unwrap()
+        .execute_batch("CREATE TABLE notes (text TEXT)")
+        .unwrap();
+    for path in [&empty, &other] {
+        let e = History::open(path, read_only.clone()).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("not a StressBeat history") && !text.contains("migrate"),
+            "{text}"
+        );
+        assert_eq!(kind(e), StorageErrorKind::NotAHistory);
+    }
+    assert_eq!(
+        std::fs::metadata(&empty).unwrap().len(),
+        0,
+        "left untouched"
+    );
+    // opened writable, an empty file becomes a history
+    History::open(&empty, HistoryOptions::default()).unwrap();
+    assert!(History::open(&empty, read_only).is_ok());
+}
+
+#[test]
 fn appends_wait_for_the_commit_interval_then_commit_together() {
     let mut h = History::open_in_memory(HistoryOptions {
         commit_interval: Duration::from_secs(3600),

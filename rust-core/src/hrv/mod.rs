@@ -281,10 +281,11 @@ pub fn rr_usable_fraction(rr_ms: &[f64], corrections: u32, span_ms: f64) -> f64 
         return 0.0;
     }
     let plausible = CleanOptions::default();
-    let covered: f64 = rr_ms
+    // a fold from +0.0: `sum()` of nothing is -0.0, which prints as "-0 %"
+    let covered = rr_ms
         .iter()
         .filter(|&&v| v >= plausible.min_rr_ms && v <= plausible.max_rr_ms)
-        .sum();
+        .fold(0.0, |a, b| a + b);
     let kept = 1.0 - f64::from(corrections) / rr_ms.len() as f64;
     (covered / span_ms).min(1.0) * kept.max(0.0)
 }
@@ -295,6 +296,12 @@ mod tests {
 
     fn close(a: f64, b: f64, tol: f64) -> bool {
         (a - b).abs() <= tol
+    }
+
+    #[test]
+    fn no_plausible_interval_covers_zero_not_negative_zero() {
+        let f = rr_usable_fraction(&[5_000.0, 6_000.0], 0, 11_000.0);
+        assert_eq!(f.to_bits(), 0.0f64.to_bits());
     }
 
     #[test]

@@ -43,6 +43,9 @@
 use super::MODEL_RATE_HZ;
 use crate::dsp::quality::{QualityConfig, assess_quality};
 
+/// Longer intervals (130 Hz samples, 8 s) are not RR intervals but a stretch without detected
+/// beats (lead off, lost signal); MIT-BIH's longest sinus pauses are about 6 s.
+const MAX_RR_SAMPLES: usize = 8 * MODEL_RATE_HZ as usize;
 /// Samples per beat window (130 Hz).
 pub const BEAT_LEN: usize = 96;
 /// Samples before the R-peak; the R-peak is at index `BEAT_PRE` of the window.
@@ -354,7 +357,23 @@ pub(crate) fn median_in_place(v: &mut [f32]) -> f32 {
 /// (`RR_FEATURE_NAMES.len() - 4` values). Returns false when the beat lacks a neighbour on
 /// either side, the peaks around it are not increasing, or `out` has the wrong length.
 pub fn rr_features(peaks: &[usize], i: usize, out: &mut [f32]) -> bool {
+    rr_features_around_gaps(peaks, i, |_| false, out)
+}
+
+/// [`rr_features`] where `spans_gap(j)` says whether the interval ending at peak `j` crosses
+/// missing signal (a lost frame may hide a beat): such an interval is not an RR interval. A beat
+/// whose own interval before or after crosses a gap gets no features (false); one in the local
+/// mean is left out of it.
+pub fn rr_features_around_gaps(
+    peaks: &[usize],
+    i: usize,
+    spans_gap: impl Fn(usize) -> bool,
+    out: &mut [f32],
+) -> bool {
     if out.len() != N_RR_PLAIN || i == 0 || i + 1 >= peaks.len() {
+        return false;
+    }
+    if spans_gap(i) || spans_gap(i + 1) {
         return false;
     }
     let rr = |j: usize| -> Option<f64> {
@@ -365,12 +384,13 @@ pub fn rr_features(peaks: &[usize], i: usize, out: &mut [f32]) -> bool {
         return false;
     };
     let first = i.saturating_sub(LOCAL_RR_BEATS - 1).max(1);
-    let mut sum = 0.0;
-    for j in first..=i {
+    let (mut sum, mut n) = (0.0, 0usize);
+    for j in (first..=i).filter(|&j| !spans_gap(j)) {
         let Some(r) = rr(j) else { return false };
         sum += r;
+        n += 1;
     }
-    let local = sum / (i + 1 - first) as f64;
+    let local = sum / n as f64; // n ≥ 1: the pre interval is in
     out.copy_from_slice(&[
         pre as f32,
         post as f32,
@@ -424,7 +444,13 @@ pub fn beat_inputs_after(
             continue;
         }
         let (win, template) = row.split_at_mut(BEAT_LEN);
-        if rr_features(peaks, i, &mut feats[..N_RR_PLAIN])
+        let spans_gap = |j: usize| {
+            peaks[j] - peaks[j - 1] > MAX_RR_SAMPLES
+                || samples_130hz
+                    .get(peaks[j - 1]..peaks[j])
+                    .is_some_and(|between| between.iter().any(|v| !v.is_finite()))
+        };
+        if rr_features_around_gaps(peaks, i, spans_gap, &mut feats[..N_RR_PLAIN])
             && beat_window(samples_130hz, p, win, &mut scratch)
             && context.push(
                 win,
@@ -750,6 +776,44 @@ mod tests {
         let mut f = [0.0f32; 5];
         assert!(rr_features(&peaks, 21 - 1, &mut f)); // 9 × 1 s + 1 × 2 s
         assert!((f[2] - 1.1).abs() < 1e-6, "{f:?}");
+    }
+
+    /// A lost frame (NaN) that hid a beat: the beats on either side of it get no features, and
+    /// the doubled interval does not enter the next beats' local mean (it made them look
+    /// premature: runs of S after a lost frame). The same for a stretch of over 8 s without
+    /// beats (lead off).
+    #[test]
+    fn intervals_across_missing_signal_are_not_rr_intervals() {
+        let mut x = vec![0.0f32; 130 * 30];
+        let peaks: Vec<usize> = (1..29).filter(|&k| k != 15).map(|k| k * 130).collect();
+        x[15 * 130 - 30..15 * 130 + 40].fill(f32::NAN); // beat 15 lost with its frame
+        for &p in &peaks {
+            x[p] = 1.0;
+        }
+        let b = beat_inputs(&x, &peaks);
+        assert!(!b.peaks.contains(&(14 * 130)) && !b.peaks.contains(&(16 * 130)));
+        assert!(b.peaks.contains(&(13 * 130)) && b.peaks.contains(&(17 * 130)));
+        for i in 0..b.peaks.len() {
+            let f = b.rr_features(i).unwrap();
+            assert!(
+                (f[0] - 1.0).abs() < 1e-6 && (f[2] - 1.0).abs() < 1e-6,
+                "{f:?}"
+            );
+        }
+        // without the gap flag the same peaks would give beat 17 a local mean over a 2 s interval
+        let mut f = [0.0f32; 5];
+        let i17 = peaks.iter().position(|&p| p == 17 * 130).unwrap();
+        assert!(rr_features(&peaks, i17, &mut f) && f[2] > 1.05);
+
+        // 10 s without detected beats in finite signal (lead off): the same
+        let x = vec![0.0f32; 130 * 40];
+        let peaks: Vec<usize> = (1..10).chain(20..39).map(|k| k * 130).collect();
+        let b = beat_inputs(&x, &peaks);
+        assert!(!b.peaks.contains(&(9 * 130)) && !b.peaks.contains(&(20 * 130)));
+        for i in 0..b.peaks.len() {
+            let f = b.rr_features(i).unwrap();
+            assert!((f[2] - 1.0).abs() < 1e-6, "{f:?}");
+        }
     }
 
     #[test]

@@ -344,8 +344,9 @@ pub fn select_baseline(
     out
 }
 
-/// Beats by class among `peaks`, looked up in `peak_classes` (both increasing 130 Hz indices).
-fn window_beat_counts(peaks: &[usize], peak_classes: &[(usize, BeatClass)]) -> BeatCounts {
+/// Beats by class among `peaks`, looked up in `peak_classes` (both increasing 130 Hz indices); a
+/// peak without a class counts as N.
+pub fn window_beat_counts(peaks: &[usize], peak_classes: &[(usize, BeatClass)]) -> BeatCounts {
     let mut counts = BeatCounts::default();
     for &p in peaks {
         let class = peak_classes

@@ -75,6 +75,24 @@ pub enum Degradation {
     },
 }
 
+/// A sentence for people: what does not work and what the monitor does instead.
+impl std::fmt::Display for Degradation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ModelUnavailable { task, reason } => {
+                write!(f, "{} model unavailable: {reason}", task.replace('_', "-"))
+            }
+            Self::StorageFailed { reason } => {
+                write!(
+                    f,
+                    "the history could not be written ({reason}); live results go on"
+                )
+            }
+            Self::EcgUnusable { reason } => write!(f, "ECG not analysed: {reason}"),
+        }
+    }
+}
+
 /// One thing the monitor reports. Ordered: events reach listeners in the order produced.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MonitorEvent {

@@ -18,6 +18,10 @@ pub const MAX_GAP_FILL_S: f64 = 35.0;
 const RR_RANGE_MS: (f64, f64) = (250.0, 2500.0);
 /// RR intervals averaged for the ECG-derived heart rate.
 const HR_RR_COUNT: usize = 8;
+/// A gap longer than this (s) restarts the ECG-derived heart rate's average.
+const HR_RESTART_GAP_S: f64 = 5.0;
+/// Recent gaps remembered (more than can fall between a peak and its late detection).
+const RECENT_GAPS: usize = 8;
 
 /// Streaming ECG front end at 130 Hz. See the module documentation.
 #[derive(Debug)]
@@ -42,6 +46,10 @@ pub struct EcgFrontEnd {
     rr_len: usize,
     rr_new: [f64; HR_RR_COUNT],
     rr_new_len: usize,
+    /// Where recent gaps began (130 Hz index), round robin: an interval across one is not an
+    /// RR interval (a beat may be lost in it), however plausible its length.
+    recent_gaps: [Option<u64>; RECENT_GAPS],
+    next_gap: usize,
     unusable_reported: bool,
     /// Added to the source's clock: Unix ms.
     offset_ms: f64,
@@ -69,6 +77,8 @@ impl EcgFrontEnd {
             rr_len: 0,
             rr_new: [0.0; HR_RR_COUNT],
             rr_new_len: 0,
+            recent_gaps: [None; RECENT_GAPS],
+            next_gap: 0,
             unusable_reported: false,
             offset_ms: 0.0,
         })
@@ -129,6 +139,8 @@ impl EcgFrontEnd {
     /// gap are judged unusable and the detector re-learns; the drawing batch is flushed.
     pub fn push_gap(&mut self, missing_samples_src: u64, out: &mut Vec<MonitorEvent>) {
         self.flush_draw(out);
+        self.recent_gaps[self.next_gap] = Some(self.next_index());
+        self.next_gap = (self.next_gap + 1) % RECENT_GAPS;
         let src_fs = self
             .rate
             .as_ref()
@@ -142,8 +154,10 @@ impl EcgFrontEnd {
         if let Some(r) = &mut self.rate {
             r.reset();
         }
-        // RR across a gap is not an interval.
-        self.rr_len = 0;
+        // the heart rate restarts after a long gap; a lost frame or two leave its average
+        if n as f64 > HR_RESTART_GAP_S * MODEL_RATE_HZ {
+            self.rr_len = 0;
+        }
         self.draw_first_index = self.next_index();
     }
 
@@ -151,9 +165,9 @@ impl EcgFrontEnd {
         let index = self.next_index();
         self.samples.push(x);
         if let Some(peak) = self.detector.push(x) {
-            self.on_peak(peak.index);
+            self.on_peak(peak.index, out);
             while let Some(p) = self.detector.pop() {
-                self.on_peak(p.index);
+                self.on_peak(p.index, out);
             }
         }
         if let Some(q) = self.quality.push(x) {
@@ -196,10 +210,19 @@ impl EcgFrontEnd {
             .map(|&(_, _, usable)| usable)
     }
 
-    fn on_peak(&mut self, index: u64) {
+    fn on_peak(&mut self, index: u64, out: &mut Vec<MonitorEvent>) {
         if let Some(prev) = self.peaks.last() {
             let rr = (index.saturating_sub(prev)) as f64 * 1000.0 / MODEL_RATE_HZ;
-            if (RR_RANGE_MS.0..=RR_RANGE_MS.1).contains(&rr) {
+            let across_gap = self
+                .recent_gaps
+                .iter()
+                .flatten()
+                .any(|&gap| prev < gap && gap <= index);
+            if !across_gap && (RR_RANGE_MS.0..=RR_RANGE_MS.1).contains(&rr) {
+                if self.rr_new_len == HR_RR_COUNT {
+                    // a long chunk: report what it has so far rather than drop intervals
+                    self.emit_heart_rate(out);
+                }
                 push_bounded(&mut self.rr, &mut self.rr_len, rr);
                 push_bounded(&mut self.rr_new, &mut self.rr_new_len, rr);
             }
@@ -240,7 +263,7 @@ impl EcgFrontEnd {
     pub fn finish(&mut self, out: &mut Vec<MonitorEvent>) {
         self.detector.finish();
         while let Some(p) = self.detector.pop() {
-            self.on_peak(p.index);
+            self.on_peak(p.index, out);
         }
         if let Some(q) = self.quality.finish() {
             self.remember_quality(&q);
@@ -345,5 +368,64 @@ mod tests {
         // A day-long gap fills at most MAX_GAP_FILL_S.
         fe.push_gap(130 * 86_400, &mut out);
         assert_eq!(fe.next_index(), 2600 + (MAX_GAP_FILL_S * 130.0) as u64);
+    }
+
+    /// A chunk holding more beats than one heart-rate update keeps: every interval is reported.
+    #[test]
+    fn a_long_chunk_loses_no_rr_interval() {
+        let mut fe = EcgFrontEnd::new(40.0).unwrap();
+        let mut out = Vec::new();
+        fe.push_chunk(&chunk(0.0, 130.0, 130 * 30, beats(130.0)), &mut out);
+        fe.finish(&mut out);
+        let rr: Vec<f64> = out
+            .iter()
+            .filter_map(|e| match e {
+                MonitorEvent::HeartRate(h) => Some(h.rr_ms.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        let mut peaks = Vec::new();
+        fe.peaks.copy_span(0, fe.next_index(), &mut peaks);
+        assert!(peaks.len() > 30);
+        assert_eq!(rr.len(), peaks.len() - 1, "{rr:?}");
+    }
+
+    /// A lost H10 frame that held a beat: the interval across it (two beats long,
+    /// within the plausible range) is neither an RR interval nor part of the heart rate.
+    #[test]
+    fn no_rr_interval_across_a_lost_frame() {
+        let mut fe = EcgFrontEnd::new(40.0).unwrap();
+        let f = beats(130.0);
+        let mut out = Vec::new();
+        let ms = |i: usize| i as f64 * 1000.0 / 130.0;
+        // frames of 73 samples, as the H10 sends; frame 36 (samples 2628..2701) holds the beat
+        // at 2652 and is lost
+        for k in 0..70 {
+            if k == 36 {
+                fe.push_gap(73, &mut out);
+            } else {
+                fe.push_chunk(&chunk(ms(k * 73), 130.0, 73, |i| f(k * 73 + i)), &mut out);
+            }
+        }
+        fe.finish(&mut out);
+        let updates: Vec<&HeartRateUpdate> = out
+            .iter()
+            .filter_map(|e| match e {
+                MonitorEvent::HeartRate(h) => Some(h),
+                _ => None,
+            })
+            .collect();
+        let rr: Vec<f64> = updates
+            .iter()
+            .flat_map(|h| h.rr_ms.iter().copied())
+            .collect();
+        assert!(rr.len() > 40, "{rr:?}");
+        assert!(rr.iter().all(|r| (r - 800.0).abs() < 20.0), "{rr:?}");
+        assert!(
+            updates.iter().all(|h| (h.bpm - 75.0).abs() < 2.0),
+            "{:?}",
+            updates.iter().map(|h| h.bpm).collect::<Vec<_>>()
+        );
     }
 }

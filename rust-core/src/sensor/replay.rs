@@ -384,13 +384,14 @@ pub fn rr_log_events(log: &[RrEntry]) -> Vec<(i64, SensorEvent)> {
     out
 }
 
-/// A recording's default ECG channel as 73-sample ECG chunks (µV), times from 0.
+/// A recording's default ECG channel as 73-sample ECG chunks (µV), times from 0; a channel whose
+/// unit is not a voltage is refused, as the analyses refuse it.
 pub fn recording_events(rec: &crate::record::Recording) -> Result<Vec<(i64, SensorEvent)>> {
     let ch = rec
         .default_ecg_channel()
         .ok_or_else(|| Error::InvalidArgument("no ECG channel in the recording".into()))?;
     let sig = &rec.signals[ch];
-    let to_uv = sig.millivolt_factor().unwrap_or(1.0) * 1000.0;
+    let to_uv = sig.require_millivolt_factor(ch)? * 1000.0;
     let interval_ms = 1000.0 / sig.sampling_rate_hz;
     let mut out = Vec::with_capacity(sig.samples.len() / 73 + 1);
     for (k, chunk) in sig.samples.chunks(73).enumerate() {
@@ -423,6 +424,27 @@ pub fn recording_events(rec: &crate::record::Recording) -> Result<Vec<(i64, Sens
 mod tests {
     use super::*;
     use crate::sensor::GapCause;
+
+    #[test]
+    fn a_channel_not_in_a_voltage_is_refused_as_the_analyses_refuse_it() {
+        let rec = |unit: &str| crate::record::Recording {
+            name: "r".into(),
+            signals: vec![crate::record::Signal {
+                label: "ecg_raw".into(),
+                unit: unit.into(),
+                sampling_rate_hz: 130.0,
+                samples: vec![1.0; 146],
+            }],
+            annotations: Vec::new(),
+            annotation_rate_hz: 130.0,
+        };
+        let e = recording_events(&rec("raw")).unwrap_err();
+        let analysis = crate::analysis::select_span(&rec("raw"), &Default::default()).unwrap_err();
+        assert!(e.to_string().contains("not a voltage"), "{e}");
+        assert_eq!(e.to_string(), analysis.to_string());
+        let events = recording_events(&rec("mV")).unwrap();
+        assert!(matches!(&events[0].1, SensorEvent::Ecg(c) if c.samples_uv[0] == 1000));
+    }
 
     fn frame(ts_ns: u64, n: usize) -> Vec<u8> {
         let mut f = vec![0u8];
