@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 use stressbeat_core::{
-    analysis::{self, MIN_RELIABLE_USABLE_FRACTION},
+    analysis,
     dsp::{QualityConfig, assess_quality},
     model::{BeatClass, BeatClassifier, BeatPrediction, ModelSignal},
     model_input::beat::beat_inputs,
@@ -85,14 +85,12 @@ pub fn beats(args: &BeatsArgs) -> Result<(), String> {
         QualityConfig::default(),
     )
     .map_err(|e| args.recording.error(e))?
-    .usable_fraction
-    .max(0.0);
-    if usable_fraction < MIN_RELIABLE_USABLE_FRACTION {
-        eprintln!(
-            "stressbeat: warning: only {:.0} % of the signal is usable (noise, lead off or a wrong \
-             unit): beats found there, and their classes, are unreliable",
-            usable_fraction * 100.0
-        );
+    .usable_fraction;
+    if let Some(w) = analysis::little_usable_signal(
+        usable_fraction,
+        "the beats found there, and their classes, are",
+    ) {
+        eprintln!("stressbeat: warning: {w}");
     }
     let beats: Vec<BeatJson> = classify_beats(model, &signal)?
         .iter()

@@ -338,6 +338,12 @@ fn print_summary(d: &SessionDetail, counts: &LiveCounts, wall_s: f64, what: &str
             .collect();
         println!("time by state: {}", states.join(", "));
     }
+    if d.mean_score.is_some() {
+        println!(
+            "(the score, 0-100, is the app's: smoothed and relative to the personal baseline, \
+             whose calm level is 20; `stressbeat stress` prints the model's probability per window)"
+        );
+    }
     for a in &d.alerts {
         println!(
             "alert at +{:.1} min: {} ({})",

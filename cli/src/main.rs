@@ -210,7 +210,9 @@ impl RecordingArgs {
 fn recording_error(path: &Path, e: stressbeat_core::Error) -> String {
     use stressbeat_core::Error as E;
     match e {
-        E::Io { .. } | E::Format { .. } | E::Unsupported { .. } => e.to_string(),
+        E::Io { .. } | E::Format { .. } | E::Unsupported { .. } | E::FileOption { .. } => {
+            e.to_string()
+        }
         e => format!("{}: {e}", path.display()),
     }
 }

@@ -10,9 +10,7 @@ use stressbeat_core::{
     engine::{BaselineConfig, EngineConfig, NoScoreReason},
     io::Input,
     model::{BeatClass, BeatClassifier, HrvFallback, ModelSignal, StressModel},
-    model_input::stress::{
-        StressWindow, StressWindowConfig, select_baseline, stress_windows, window_beat_counts,
-    },
+    model_input::stress::{StressWindow, StressWindowConfig, select_baseline, stress_windows},
     monitor::{PipelineConfig, rr_windows::log_windows},
 };
 
@@ -260,9 +258,7 @@ fn apply_rhythm_gate(
         if score.probability.is_err() {
             continue;
         }
-        let counts = w
-            .rr_beat_counts
-            .unwrap_or_else(|| window_beat_counts(&w.peaks, peak_classes));
+        let counts = w.beat_counts(peak_classes);
         if let Some(reason) = config.rhythm_gate(w.is_rr_only(), &counts, w.rr_irregularity) {
             score.probability = Err(NoScore::Rhythm(reason));
         }

@@ -113,7 +113,6 @@ fn beats_finds_v_where_the_reference_says_v() {
     assert!(ppv >= 0.95, "V positive predictivity {ppv}");
 }
 
-/// `beats` and `peaks` name the same beat by the same sample (the recording's own sampling).
 /// `beats` on a noise-only record (NSTDB `bw`, electrodes placed where the ECG is not visible)
 /// says its beats are unreliable; on a clean record it does not.
 #[test]
@@ -139,6 +138,7 @@ fn beats_warn_when_little_signal_is_usable() {
     assert!(!stderr.contains("unreliable"), "{stderr}");
 }
 
+/// `beats` and `peaks` name the same beat by the same sample (the recording's own sampling).
 #[test]
 fn beats_and_peaks_agree_on_every_beats_sample() {
     let Some(hea) = dataset("mitdb").map(|d| d.join("119.hea")) else {
@@ -265,9 +265,22 @@ fn stress_refuses_a_baseline_whose_windows_are_all_ectopic() {
 /// recording keeps its scores.
 #[test]
 fn stress_gives_no_score_to_an_irregular_rhythm() {
-    let (Some(mitdb), Some(h10)) = (dataset("mitdb"), dataset("polar_h10")) else {
+    let (Some(mitdb), Some(h10), Some(eegmat)) =
+        (dataset("mitdb"), dataset("polar_h10"), dataset("eegmat"))
+    else {
         return;
     };
+    let calm = run_json(&[
+        "stress",
+        eegmat.join("Subject03_1.edf").to_str().unwrap(),
+        "--json",
+    ]);
+    let calm = calm["windows"].as_array().unwrap();
+    assert!(calm.len() > 5);
+    assert!(
+        calm.iter().all(|w| !w["stress_probability"].is_null()),
+        "{calm:?}"
+    );
     let rec = load_recording(&mitdb.join("201.hea"), &LoadOptions::default()).unwrap();
     let af = stressbeat_e2e::af_spans(&rec);
     let v = run_json(&["stress", mitdb.join("201.hea").to_str().unwrap(), "--json"]);

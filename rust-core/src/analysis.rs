@@ -110,17 +110,24 @@ pub struct RecordingSummary {
 /// Under this usable fraction the figures of a recording are unreliable.
 pub const MIN_RELIABLE_USABLE_FRACTION: f64 = 0.5;
 
+/// The warning for a span with under [`MIN_RELIABLE_USABLE_FRACTION`] usable signal, saying
+/// that `what` (e.g. "these figures are") unreliable; `None` above it.
+pub fn little_usable_signal(usable_fraction: f64, what: &str) -> Option<String> {
+    (usable_fraction < MIN_RELIABLE_USABLE_FRACTION).then(|| {
+        format!(
+            "only {:.0} % of the signal is usable (noise, lead off or a wrong unit): {what} \
+             unreliable",
+            usable_fraction * 100.0
+        )
+    })
+}
+
 /// Why a recording's figures may be unreliable: little usable signal, or many corrected RR
 /// intervals ([`hrv::MAX_RELIABLE_CORRECTED_FRACTION`]).
 fn reliability_warnings(usable_fraction: f64, hrv: Option<&HrvMetrics>) -> Vec<String> {
     let mut out = Vec::new();
-    if usable_fraction < MIN_RELIABLE_USABLE_FRACTION {
-        out.push(format!(
-            "only {:.0} % of the signal is usable (noise, lead off or a wrong unit): these \
-             figures are unreliable",
-            usable_fraction * 100.0
-        ));
-    }
+    out.extend(little_usable_signal(usable_fraction, "these figures are"));
+
     if let Some(h) = hrv.filter(|h| h.corrected_fraction() > hrv::MAX_RELIABLE_CORRECTED_FRACTION) {
         out.push(format!(
             "{:.1} % of the RR intervals needed correction (ectopic beats, missed or extra \

@@ -64,6 +64,10 @@ pub enum Error {
     /// The file's format is not one we read.
     #[error("{file}: unsupported: {what}")]
     Unsupported { file: String, what: String },
+    /// A file that needs an option the caller did not give, or refuses one given (a CSV's
+    /// sampling rate or unit).
+    #[error("{file}: {what}")]
+    FileOption { file: String, what: String },
     /// A caller asked for something impossible (bad channel, empty time range, rate out of range…).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -143,6 +147,7 @@ impl Error {
             Error::Io { source, .. } => format!("file: {}", source.kind()),
             Error::Format { source, .. } => format!("file: {source}"),
             Error::Unsupported { what, .. } => format!("file: unsupported: {what}"),
+            Error::FileOption { what, .. } => format!("file: {what}"),
             Error::Model(crate::model::ModelError::MissingMetadata { .. }) => {
                 "model: no model metadata beside the model file".into()
             }
@@ -170,6 +175,10 @@ mod tests {
             Error::Model(crate::model::ModelError::MissingMetadata {
                 path: secret.into(),
             }),
+            Error::FileOption {
+                file: secret.into(),
+                what: "no sampling rate: the file has no time column; pass --fs HZ".into(),
+            },
         ];
         for e in &errors {
             assert!(e.to_string().contains("jane"), "{e}");

@@ -300,6 +300,9 @@ impl From<crate::Error> for StressBeatError {
             E::Unsupported { file, .. } => Self::UnsupportedFormat {
                 message: format!("{}: unsupported recording format", file_name(&file)),
             },
+            E::FileOption { file, what } => Self::InvalidArgument {
+                message: format!("{}: {what}", file_name(&file)),
+            },
             E::InvalidArgument(_) => Self::InvalidArgument {
                 message: "invalid analysis options (channel or time span) for this recording"
                     .into(),

@@ -308,8 +308,14 @@ pub fn read_csv(path: &Path, opts: &LoadOptions) -> Result<Recording> {
     let file = path.display().to_string();
     let signal = csv::parse(&text, &csv_opts).map_err(|e| match e {
         csv::CsvError::Parse(p) => Error::format(path, p),
-        csv::CsvError::NeedsSamplingRate => Error::InvalidArgument(format!("{file}: {e}")),
-        csv::CsvError::BadOption(what) => Error::InvalidArgument(format!("{file}: {what}")),
+        csv::CsvError::NeedsSamplingRate => Error::FileOption {
+            file: file.clone(),
+            what: e.to_string(),
+        },
+        csv::CsvError::BadOption(what) => Error::FileOption {
+            file: file.clone(),
+            what,
+        },
         csv::CsvError::NotEcg(what) => Error::Unsupported {
             file,
             what: format!("not ECG: {what}"),

@@ -268,10 +268,13 @@ fn csv_non_numeric_row_and_missing_rate() {
     let f = tmp.0.join("ecg_only.csv");
     std::fs::write(&f, &ecg_only).unwrap();
     match load(&f) {
-        Err(Error::InvalidArgument(m)) => {
-            assert!(m.contains("ecg_only.csv") && m.contains("--fs"), "{m}")
+        Err(Error::FileOption { file, what }) => {
+            assert!(
+                file.ends_with("ecg_only.csv") && what.contains("--fs"),
+                "{what}"
+            )
         }
-        other => panic!("expected InvalidArgument, got {other:?}"),
+        other => panic!("expected FileOption, got {other:?}"),
     }
     let opts = LoadOptions {
         csv_sampling_rate_hz: Some(130.0),

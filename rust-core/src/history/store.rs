@@ -142,16 +142,23 @@ impl History {
             .map_err(storage_error)?;
         // the first statement that reads the file: a non-database fails here
         let current = schema::version(&conn)?;
+        // no StressBeat build ever wrote this file: nothing to read, and another program's
+        // tables are not ours to add to
+        let foreign = current == 0
+            && conn
+                .query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .map_err(storage_error)?
+                > 0;
+        if foreign || (options.read_only && current == 0) {
+            return Err(Error::Storage {
+                kind: StorageErrorKind::NotAHistory,
+                message: "not a StressBeat history (an empty file, or another program's database)"
+                    .into(),
+            });
+        }
         if options.read_only {
-            if current == 0 {
-                // nothing to migrate from: no StressBeat build ever wrote this file
-                return Err(Error::Storage {
-                    kind: StorageErrorKind::NotAHistory,
-                    message: "not a StressBeat history (an empty file, or another program's \
-                              database)"
-                        .into(),
-                });
-            }
             if current != schema::SCHEMA_VERSION {
                 return Err(Error::Storage {
                     kind: if current > schema::SCHEMA_VERSION {

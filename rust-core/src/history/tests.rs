@@ -159,9 +159,17 @@ fn a_directory_or_a_file_without_the_schema_says_what_it_is() {
         0,
         "left untouched"
     );
-    // opened writable, an empty file becomes a history
+    // opened writable, an empty file becomes a history; another program's database is refused
+    // and left as it was
     History::open(&empty, HistoryOptions::default()).unwrap();
     assert!(History::open(&empty, read_only).is_ok());
+    let e = History::open(&other, HistoryOptions::default()).unwrap_err();
+    assert_eq!(kind(e), StorageErrorKind::NotAHistory);
+    let tables: i64 = rusqlite::Connection::open(&other)
+        .unwrap()
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(tables, 1);
 }
 
 #[test]

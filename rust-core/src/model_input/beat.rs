@@ -44,7 +44,8 @@ use super::MODEL_RATE_HZ;
 use crate::dsp::quality::{QualityConfig, assess_quality};
 
 /// Longer intervals (130 Hz samples, 8 s) are not RR intervals but a stretch without detected
-/// beats (lead off, lost signal); MIT-BIH's longest sinus pauses are about 6 s.
+/// beats (lead off, lost signal). The longest between detected beats in the MIT-BIH records
+/// here is 7.4 s (116), so their inputs are unchanged.
 const MAX_RR_SAMPLES: usize = 8 * MODEL_RATE_HZ as usize;
 /// Samples per beat window (130 Hz).
 pub const BEAT_LEN: usize = 96;
@@ -70,7 +71,9 @@ pub const BEAT_CHANNELS: usize = 2;
 /// mismatch; an older one loads (the rules differ only in unusable signal) and callers say so.
 /// - 1 (models up to 7.x): every beat enters the RR references and onset steps.
 /// - 2 (8.x): beats in signal the quality index calls unusable stay out of the long RR
-///   references and the onset steps.
+///   references and the onset steps. Since 2026-11-23 also: an interval across missing
+///   (non-finite) signal or over 8 s is not an RR interval. The revision stayed 2: no training
+///   record has either, so the exports and the 8.x models are the same.
 pub const BEAT_INPUTS_REVISION: u32 = 2;
 /// Previous beats whose median is the template.
 pub const TEMPLATE_BEATS: usize = 16;
@@ -445,7 +448,7 @@ pub fn beat_inputs_after(
         }
         let (win, template) = row.split_at_mut(BEAT_LEN);
         let spans_gap = |j: usize| {
-            peaks[j] - peaks[j - 1] > MAX_RR_SAMPLES
+            peaks[j].saturating_sub(peaks[j - 1]) > MAX_RR_SAMPLES
                 || samples_130hz
                     .get(peaks[j - 1]..peaks[j])
                     .is_some_and(|between| between.iter().any(|v| !v.is_finite()))

@@ -108,6 +108,13 @@ impl StressWindow {
         self.usable_fraction >= MIN_USABLE_FRACTION && computable.iter().all(|v| v.is_finite())
     }
 
+    /// Its beats by class: an RR-only window's own counts, else its peaks looked up in
+    /// `peak_classes` ([`window_beat_counts`]).
+    pub fn beat_counts(&self, peak_classes: &[(usize, BeatClass)]) -> BeatCounts {
+        self.rr_beat_counts
+            .unwrap_or_else(|| window_beat_counts(&self.peaks, peak_classes))
+    }
+
     /// Whether it is a window of a strap's RR intervals (no ECG samples, [`rr_window`]).
     pub fn is_rr_only(&self) -> bool {
         self.rr_beat_counts.is_some()
@@ -320,9 +327,7 @@ pub fn select_baseline(
     let mut sum = vec![0.0f64; HRV_FEATURE_NAMES.len()];
     let mut out = BaselineSelection::default();
     for w in windows {
-        let counts = w
-            .rr_beat_counts
-            .unwrap_or_else(|| window_beat_counts(&w.peaks, peak_classes));
+        let counts = w.beat_counts(peak_classes);
         let admitted = if w.is_scorable() {
             config.admits(w.usable_fraction, &counts, w.rr_irregularity)
         } else {

@@ -82,12 +82,7 @@ impl std::fmt::Display for Degradation {
             Self::ModelUnavailable { task, reason } => {
                 write!(f, "{} model unavailable: {reason}", task.replace('_', "-"))
             }
-            Self::StorageFailed { reason } => {
-                write!(
-                    f,
-                    "the history could not be written ({reason}); live results go on"
-                )
-            }
+            Self::StorageFailed { reason } => write!(f, "{reason}; live results go on"),
             Self::EcgUnusable { reason } => write!(f, "ECG not analysed: {reason}"),
         }
     }

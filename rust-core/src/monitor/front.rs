@@ -370,6 +370,19 @@ mod tests {
         assert_eq!(fe.next_index(), 2600 + (MAX_GAP_FILL_S * 130.0) as u64);
     }
 
+    /// A lost frame leaves the heart rate's average; a gap over 5 s restarts it.
+    #[test]
+    fn only_a_long_gap_restarts_the_heart_rate() {
+        let mut fe = EcgFrontEnd::new(40.0).unwrap();
+        let mut out = Vec::new();
+        fe.push_chunk(&chunk(0.0, 130.0, 130 * 10, beats(130.0)), &mut out);
+        assert!(fe.rr_len > 0);
+        fe.push_gap(73, &mut out);
+        assert!(fe.rr_len > 0);
+        fe.push_gap(130 * 6, &mut out);
+        assert_eq!(fe.rr_len, 0);
+    }
+
     /// A chunk holding more beats than one heart-rate update keeps: every interval is reported.
     #[test]
     fn a_long_chunk_loses_no_rr_interval() {

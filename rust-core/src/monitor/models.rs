@@ -10,8 +10,16 @@ use super::analyzer::{BeatTyper, FallbackScorer, ModelAnalyzer, StressScorer};
 use super::{Degradation, Parts, WindowAnalyzer};
 use crate::model::{BeatClassifier, HrvFallback, StressModel};
 
-/// What a session is told when a model could not be loaded (no path, no file content).
-const UNAVAILABLE: &str = "missing, corrupt or incompatible model file; using the fallback";
+/// What a session is told when a model for `task` could not be loaded (no path, no file
+/// content), and what the monitor does instead.
+fn unavailable_reason(task: &str) -> &'static str {
+    if task == "stress" {
+        "missing, corrupt or incompatible model file; using the HRV fallback"
+    } else {
+        "missing, corrupt or incompatible model file; beats are not typed (the rhythm gate reads \
+         the RR intervals only)"
+    }
+}
 
 /// A model that could not be loaded.
 #[derive(Debug)]
@@ -98,7 +106,7 @@ impl ModelParts {
                 log::warn!("monitor: {} model unavailable", f.task);
                 Degradation::ModelUnavailable {
                     task: f.task.into(),
-                    reason: UNAVAILABLE.into(),
+                    reason: unavailable_reason(f.task).into(),
                 }
             })
             .collect();
