@@ -20,6 +20,14 @@ const RR_RANGE_MS: (f64, f64) = (250.0, 2500.0);
 const HR_RR_COUNT: usize = 8;
 /// A gap longer than this (s) restarts the ECG-derived heart rate's average.
 const HR_RESTART_GAP_S: f64 = 5.0;
+/// An interval across a gap is an RR interval when at least this many recent intervals are
+/// known and it is under [`MAX_BRIDGED_RATIO`] times their mean (a hidden beat makes it about
+/// twice as long).
+const MIN_RR_TO_BRIDGE: usize = 3;
+/// Peaks this soon after a gap (s) may answer the step where the signal resumes (the detector
+/// holds the last value through a gap): their intervals do not count.
+const GAP_GUARD_S: f64 = 0.05;
+const MAX_BRIDGED_RATIO: f64 = 1.4;
 /// Recent gaps remembered (more than can fall between a peak and its late detection).
 const RECENT_GAPS: usize = 8;
 
@@ -46,9 +54,9 @@ pub struct EcgFrontEnd {
     rr_len: usize,
     rr_new: [f64; HR_RR_COUNT],
     rr_new_len: usize,
-    /// Where recent gaps began (130 Hz index), round robin: an interval across one is not an
-    /// RR interval (a beat may be lost in it), however plausible its length.
-    recent_gaps: [Option<u64>; RECENT_GAPS],
+    /// Recent gaps (130 Hz indices: first missing sample, first sample after), round robin: an
+    /// interval across one is not known to be an RR interval (a beat may be lost in it).
+    recent_gaps: [Option<(u64, u64)>; RECENT_GAPS],
     next_gap: usize,
     unusable_reported: bool,
     /// Added to the source's clock: Unix ms.
@@ -139,8 +147,7 @@ impl EcgFrontEnd {
     /// gap are judged unusable and the detector re-learns; the drawing batch is flushed.
     pub fn push_gap(&mut self, missing_samples_src: u64, out: &mut Vec<MonitorEvent>) {
         self.flush_draw(out);
-        self.recent_gaps[self.next_gap] = Some(self.next_index());
-        self.next_gap = (self.next_gap + 1) % RECENT_GAPS;
+        let gap_start = self.next_index();
         let src_fs = self
             .rate
             .as_ref()
@@ -151,6 +158,8 @@ impl EcgFrontEnd {
         for _ in 0..n {
             self.push_sample(f32::NAN, false, out);
         }
+        self.recent_gaps[self.next_gap] = Some((gap_start, self.next_index()));
+        self.next_gap = (self.next_gap + 1) % RECENT_GAPS;
         if let Some(r) = &mut self.rate {
             r.reset();
         }
@@ -213,12 +222,31 @@ impl EcgFrontEnd {
     fn on_peak(&mut self, index: u64, out: &mut Vec<MonitorEvent>) {
         if let Some(prev) = self.peaks.last() {
             let rr = (index.saturating_sub(prev)) as f64 * 1000.0 / MODEL_RATE_HZ;
+            // a peak just after a gap may be the detector's response to the step where the
+            // signal resumes: its intervals are not bridged
+            let guard = (GAP_GUARD_S * MODEL_RATE_HZ) as u64;
+            let near_gap = |p: u64| {
+                self.recent_gaps
+                    .iter()
+                    .flatten()
+                    .any(|&(start, end)| (start..end + guard).contains(&p))
+            };
             let across_gap = self
                 .recent_gaps
                 .iter()
                 .flatten()
-                .any(|&gap| prev < gap && gap <= index);
-            if !across_gap && (RR_RANGE_MS.0..=RR_RANGE_MS.1).contains(&rr) {
+                .any(|&(start, _)| prev < start && start <= index);
+            let bridgeable = !near_gap(prev) && !near_gap(index);
+            // across a gap only an interval near the recent ones is known to hide no beat
+            let hides_no_beat = || {
+                bridgeable
+                    && self.rr_len >= MIN_RR_TO_BRIDGE
+                    && rr
+                        < MAX_BRIDGED_RATIO * self.rr[..self.rr_len].iter().sum::<f64>()
+                            / self.rr_len as f64
+            };
+            let whole = bridgeable && !across_gap;
+            if (whole || hides_no_beat()) && (RR_RANGE_MS.0..=RR_RANGE_MS.1).contains(&rr) {
                 if self.rr_new_len == HR_RR_COUNT {
                     // a long chunk: report what it has so far rather than drop intervals
                     self.emit_heart_rate(out);
@@ -405,7 +433,8 @@ mod tests {
     }
 
     /// A lost H10 frame that held a beat: the interval across it (two beats long,
-    /// within the plausible range) is neither an RR interval nor part of the heart rate.
+    /// within the plausible range) is neither an RR interval nor part of the heart rate. A lost
+    /// frame between two beats leaves their interval whole.
     #[test]
     fn no_rr_interval_across_a_lost_frame() {
         let mut fe = EcgFrontEnd::new(40.0).unwrap();
@@ -413,9 +442,9 @@ mod tests {
         let mut out = Vec::new();
         let ms = |i: usize| i as f64 * 1000.0 / 130.0;
         // frames of 73 samples, as the H10 sends; frame 36 (samples 2628..2701) holds the beat
-        // at 2652 and is lost
+        // at 2652 and is lost; frame 45 (3285..3358) falls between beats 3276 and 3380
         for k in 0..70 {
-            if k == 36 {
+            if k == 36 || k == 45 {
                 fe.push_gap(73, &mut out);
             } else {
                 fe.push_chunk(&chunk(ms(k * 73), 130.0, 73, |i| f(k * 73 + i)), &mut out);
@@ -433,7 +462,11 @@ mod tests {
             .iter()
             .flat_map(|h| h.rr_ms.iter().copied())
             .collect();
-        assert!(rr.len() > 40, "{rr:?}");
+        // every interval but the one across the hidden beat, the one across frame 45 included
+        let mut peaks = Vec::new();
+        fe.peaks.copy_span(0, fe.next_index(), &mut peaks);
+        assert!(peaks.len() > 40);
+        assert_eq!(rr.len(), peaks.len() - 2, "{rr:?}");
         assert!(rr.iter().all(|r| (r - 800.0).abs() < 20.0), "{rr:?}");
         assert!(
             updates.iter().all(|h| (h.bpm - 75.0).abs() < 2.0),
