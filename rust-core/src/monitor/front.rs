@@ -411,6 +411,23 @@ mod tests {
         assert_eq!(fe.rr_len, 0);
     }
 
+    /// A peak at the sample where the signal resumes after a gap may be the detector's answer to
+    /// the step there: neither the interval into it nor the one out of it counts.
+    #[test]
+    fn a_peak_at_the_end_of_a_gap_bounds_no_rr_interval() {
+        let mut fe = EcgFrontEnd::new(40.0).unwrap();
+        let mut out = Vec::new();
+        fe.push_chunk(&chunk(0.0, 130.0, 130 * 10, beats(130.0)), &mut out);
+        fe.push_gap(73, &mut out);
+        fe.emit_heart_rate(&mut out);
+        assert!(fe.rr_len >= MIN_RR_TO_BRIDGE && fe.rr_new_len == 0);
+        let resumed = fe.next_index();
+        for peak in [resumed, resumed + 104, resumed + 208] {
+            fe.on_peak(peak, &mut out);
+        }
+        assert_eq!(&fe.rr_new[..fe.rr_new_len], &[800.0]);
+    }
+
     /// A chunk holding more beats than one heart-rate update keeps: every interval is reported.
     #[test]
     fn a_long_chunk_loses_no_rr_interval() {
