@@ -308,15 +308,6 @@ fn refused_ecg_stream_is_scored_from_rr_until_ecg_returns() {
         "{} RR stored",
         stored_in(500.0, 700.0)
     );
-    // where the ECG stops (480 s) the strap's intervals take over without a hole or a beat
-    // stored twice: the stored intervals ending in 460-510 s add up to 50 s, within a beat
-    let covered_s =
-        s.rr.iter()
-            .filter(|&&(at_ms, _)| (460.0..510.0).contains(&t(at_ms)))
-            .map(|&(_, rr)| rr / 1000.0)
-            .sum::<f64>();
-    eprintln!("RR stored across the ECG stop: {covered_s:.2} s of 50 s");
-    assert!((covered_s - 50.0).abs() < 1.0, "{covered_s:.2} s of 50 s");
 }
 
 #[test]

@@ -23,7 +23,6 @@ pub mod pipeline;
 pub mod ports;
 pub mod rate;
 pub mod ring;
-pub mod rr_handover;
 pub mod rr_windows;
 pub mod sources;
 pub mod worker;

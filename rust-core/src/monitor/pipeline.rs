@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use super::events::{Degradation, HeartRateSource, HeartRateUpdate, MonitorEvent};
 use super::front::{EcgFrontEnd, MAX_GAP_FILL_S, MODEL_RATE_HZ};
 use super::ports::{SessionInfo, WindowAnalyzer, WindowSignal};
-use super::rr_handover::{RrHandover, rr_with_ends};
 use super::rr_windows::{Closing, RrWindows};
 use crate::engine::{
     Alert, AlertEngine, AlertKind, AlertOutput, CalibrationEvent, LinkStatus, ScoreSource,
@@ -113,10 +112,6 @@ pub struct Pipeline {
     rr_windows_until_ms: i64,
     /// A refused ECG stream was reported (again once ECG has come back).
     ecg_refusal_reported: bool,
-    /// Which strap intervals to store when the ECG stops.
-    rr_handover: RrHandover,
-    /// RR intervals being stored: (end, Unix ms; interval, ms).
-    rr_to_store: Vec<(f64, f64)>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -170,8 +165,6 @@ impl Pipeline {
             ecg_windows_until_ms: i64::MIN,
             rr_windows_until_ms: i64::MIN,
             ecg_refusal_reported: false,
-            rr_handover: RrHandover::default(),
-            rr_to_store: Vec::with_capacity(32),
         })
     }
 
@@ -617,25 +610,17 @@ impl Pipeline {
                                 cause: gap_cause_name(*cause).into(),
                             },
                         ),
-                        MonitorEvent::HeartRate(hr) if hr.source == HeartRateSource::Ecg => {
-                            self.rr_handover.on_ecg(&hr.rr_ms);
-                            self.rr_to_store.clear();
-                            self.rr_to_store
-                                .extend(rr_with_ends(hr.at_ms as f64, &hr.rr_ms));
-                            store_rr(&mut *h, id, &self.rr_to_store)
-                        }
-                        // the strap's intervals while ECG arrives: the ECG's are stored
-                        MonitorEvent::HeartRate(hr) if self.ecg_at(hr.at_ms) => {
-                            self.rr_handover.hold(hr.at_ms as f64, &hr.rr_ms);
-                            Ok(())
-                        }
-                        MonitorEvent::HeartRate(hr) => {
-                            self.rr_handover.release(
-                                hr.at_ms as f64,
-                                &hr.rr_ms,
-                                &mut self.rr_to_store,
-                            );
-                            store_rr(&mut *h, id, &self.rr_to_store)
+                        MonitorEvent::HeartRate(hr)
+                            if hr.source == HeartRateSource::Ecg || !self.ecg_at(hr.at_ms) =>
+                        {
+                            // RR i ends at `at_ms` minus the intervals after it.
+                            let mut at = hr.at_ms as f64;
+                            let mut res = Ok(());
+                            for &rr in hr.rr_ms.iter().rev() {
+                                res = res.and_then(|()| h.append_rr(id, at.round() as i64, rr));
+                                at -= rr;
+                            }
+                            res
                         }
                         _ => Ok(()),
                     };
@@ -699,12 +684,6 @@ impl Pipeline {
             }));
         }
     }
-}
-
-/// Store RR intervals given as (end, Unix ms; interval, ms).
-fn store_rr(h: &mut dyn HistorySink, session: i64, rr: &[(f64, f64)]) -> crate::Result<()> {
-    rr.iter()
-        .try_for_each(|&(end, rr)| h.append_rr(session, end.round() as i64, rr))
 }
 
 /// The alert engine's view of the connection.
