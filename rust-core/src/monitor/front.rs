@@ -155,11 +155,12 @@ impl EcgFrontEnd {
         let n = (missing_samples_src as f64 * MODEL_RATE_HZ / src_fs)
             .min(MAX_GAP_FILL_S * MODEL_RATE_HZ)
             .round() as u64;
+        // known before the fill: the detector may place a peak inside it
+        self.recent_gaps[self.next_gap] = Some((gap_start, gap_start + n));
+        self.next_gap = (self.next_gap + 1) % RECENT_GAPS;
         for _ in 0..n {
             self.push_sample(f32::NAN, false, out);
         }
-        self.recent_gaps[self.next_gap] = Some((gap_start, self.next_index()));
-        self.next_gap = (self.next_gap + 1) % RECENT_GAPS;
         if let Some(r) = &mut self.rate {
             r.reset();
         }
@@ -224,7 +225,7 @@ impl EcgFrontEnd {
             let rr = (index.saturating_sub(prev)) as f64 * 1000.0 / MODEL_RATE_HZ;
             // a peak just after a gap may be the detector's response to the step where the
             // signal resumes: its intervals are not bridged
-            let guard = (GAP_GUARD_S * MODEL_RATE_HZ) as u64;
+            let guard = (GAP_GUARD_S * MODEL_RATE_HZ).ceil() as u64;
             let near_gap = |p: u64| {
                 self.recent_gaps
                     .iter()
