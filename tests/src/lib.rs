@@ -2,6 +2,9 @@
 
 use std::path::PathBuf;
 
+/// Median of a non-empty slice, as the core computes it.
+pub use stressbeat_core::hrv::median;
+
 /// `../shared/data` relative to the workspace root (override with `STRESSBEAT_DATA`).
 pub fn data_dir() -> PathBuf {
     if let Ok(d) = std::env::var("STRESSBEAT_DATA") {
@@ -27,17 +30,6 @@ pub fn dataset(sub: &str) -> Option<PathBuf> {
         p.display()
     );
     None
-}
-
-/// Median of `v` (sorts it in place); NaN-free input expected. Panics on an empty slice.
-pub fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
 }
 
 /// The stress updates of a monitor's events, each with the window observation it came from.

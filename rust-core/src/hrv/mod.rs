@@ -149,8 +149,8 @@ pub fn rr_irregularity(rr_ms: &[f64]) -> Option<f64> {
     Some(spread / median(&mut rr))
 }
 
-/// Median of a non-empty slice (sorts it).
-fn median(v: &mut [f64]) -> f64 {
+/// Median of a non-empty, NaN-free slice (sorts it in place). Panics on an empty slice.
+pub fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
     if n % 2 == 1 {
