@@ -17,6 +17,13 @@ out="$root/build/bindings"
 die() { echo "test-swift: $*" >&2; exit 1; }
 
 [[ $EUID -eq 0 ]] || die "must run as root (chroot)"
+# Linux XCTest runs only the cases listed in each class's `allTests`: a case missing there would
+# silently not run.
+for f in ios/Tests/StressBeatCoreTests/*Tests.swift; do
+    for t in $(grep -oE 'func test[A-Za-z0-9_]+' "$f" | cut -d' ' -f2); do
+        grep -q "(\"$t\"," "$f" || die "$t in $f is not listed in allTests"
+    done
+done
 chroot_dir="$(scripts/setup-swift-chroot.sh | tail -n1)"
 lib="$(PROFILE="$PROFILE" OUT_DIR="$out" scripts/gen-bindings.sh swift | tail -n1)"
 

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use stressbeat_core::monitor::{Callback, MonitorEvent};
+use stressbeat_core::monitor::{Callback, Degradation, MonitorEvent};
 
 /// Plain output prints a status line this often (session time).
 const PLAIN_EVERY_MS: i64 = 60_000;
@@ -44,6 +44,8 @@ struct State {
     hr: Option<f64>,
     stress: String,
     counts: LiveCounts,
+    /// Degradations said and still standing: not said again until they end.
+    standing: Vec<Degradation>,
 }
 
 /// The view; its [`LiveView::callback`] is subscribed to every event kind.
@@ -77,6 +79,7 @@ impl LiveView {
                 hr: None,
                 stress: "waiting for the first window".into(),
                 counts: LiveCounts::default(),
+                standing: Vec::new(),
             })),
         }
     }
@@ -157,11 +160,26 @@ impl State {
                 to_ms.round() as i64
             }
             MonitorEvent::Degraded(d) => {
-                // once per distinct cause (the monitor reports one again when it recurs)
-                let text = d.to_string();
-                if !self.counts.degraded.contains(&text) {
+                // once while it stands (the monitor reports one again when it recurs)
+                if !self.standing.contains(d) {
+                    let text = d.to_string();
                     self.say(&format!("  ! {text}"));
-                    self.counts.degraded.push(text);
+                    self.standing.push(d.clone());
+                    if !self.counts.degraded.contains(&text) {
+                        self.counts.degraded.push(text);
+                    }
+                }
+                return;
+            }
+            MonitorEvent::EcgResumed { at_ms } => {
+                let was_refused = self.standing.len();
+                self.standing
+                    .retain(|d| !matches!(d, Degradation::EcgUnusable { .. }));
+                if self.standing.len() < was_refused {
+                    self.say(&format!(
+                        "  {} ECG streams again: stress comes from the ECG",
+                        clock(at_ms - self.start_ms)
+                    ));
                 }
                 return;
             }
@@ -195,7 +213,6 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stressbeat_core::monitor::Degradation;
 
     #[test]
     fn a_degradation_is_a_sentence_reported_once() {
@@ -220,6 +237,27 @@ mod tests {
                 "ECG not analysed: the strap refused the ECG stream (status 12)",
                 "beat-type model unavailable: missing model file"
             ]
+        );
+    }
+
+    #[test]
+    fn a_refusal_after_the_ecg_resumed_is_said_again() {
+        let view = LiveView::new(0, 60_000);
+        let callback = view.callback();
+        let refused = MonitorEvent::Degraded(Degradation::EcgUnusable {
+            reason: "the strap refused the ECG stream (status 12)".into(),
+        });
+        callback(&refused);
+        callback(&refused);
+        assert_eq!(view.state.lock().unwrap().standing.len(), 1);
+        callback(&MonitorEvent::EcgResumed { at_ms: 30_000 });
+        assert!(view.state.lock().unwrap().standing.is_empty());
+        callback(&refused);
+        assert_eq!(view.state.lock().unwrap().standing.len(), 1);
+        assert_eq!(
+            view.finish().degraded.len(),
+            1,
+            "counted once in the summary"
         );
     }
 }

@@ -156,8 +156,9 @@ fn faults_gaps_reach_listeners_and_history() {
     ));
 }
 
-/// A strap that refuses the ECG stream (another app holds it) is reported once to the status
-/// listener, and stress updates go on from its RR intervals.
+/// A strap that refuses the ECG stream (another app holds it) is reported to the status listener,
+/// stress updates go on from its RR intervals, the status listener hears when ECG streams again,
+/// and a second refusal is reported again.
 #[test]
 fn refused_ecg_stream_is_reported_and_scored_from_rr() {
     let dir = tempfile::tempdir().unwrap();
@@ -165,28 +166,37 @@ fn refused_ecg_stream_is_reported_and_scored_from_rr() {
     let log = Arc::new(Log::default());
     let _a = m.subscribe_status(log.clone());
     let _b = m.subscribe_stress(log.clone());
-    m.start(simulator(4.0, "ecgrefused=2m/110s")).unwrap();
+    // refused from 3:00 to 4:40 and from 6:00 on; the start is retried every minute
+    m.start(simulator(7.0, "ecgrefused=3m/100s")).unwrap();
     m.wait_until_finished().unwrap();
-    let refused = log
-        .status
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(
-            |s| matches!(s, MonitorStatus::EcgUnusable { reason } if reason.contains("refused")),
-        )
-        .count();
-    assert_eq!(refused, 1);
+    let status = log.status.lock().unwrap();
+    let pick = |f: fn(&MonitorStatus) -> bool| -> Vec<usize> {
+        (0..status.len()).filter(|&i| f(&status[i])).collect()
+    };
+    let refused =
+        pick(|s| matches!(s, MonitorStatus::EcgUnusable { reason } if reason.contains("refused")));
+    let resumed = pick(|s| matches!(s, MonitorStatus::EcgResumed { .. }));
+    assert!(
+        refused.len() == 2
+            && resumed.len() == 1
+            && refused[0] < resumed[0]
+            && resumed[0] < refused[1],
+        "refused, resumed, refused again: {status:?}"
+    );
     let stress = log.stress.lock().unwrap();
     let t0 = stress.first().unwrap().window_start_ms;
-    // the ECG stops at 2 min: windows ending from 2:40 on are the strap's RR windows
+    // windows ending from 3:40 to 4:40 are the strap's RR windows; ECG windows follow again
     let late: Vec<_> = stress
         .iter()
-        .filter(|u| u.at_ms - t0 >= 160_000 && u.hr_bpm.is_some())
+        .filter(|u| (220_000..=280_000).contains(&(u.at_ms - t0)) && u.hr_bpm.is_some())
         .collect();
     assert!(late.iter().all(|u| u.rr_only), "{late:?}");
     assert!(stress.iter().any(|u| !u.rr_only), "ECG windows before");
-    assert!(late.len() >= 10, "{} updates after 2:40", late.len());
+    assert!(
+        stress.iter().any(|u| !u.rr_only && u.at_ms - t0 > 330_000),
+        "ECG windows after"
+    );
+    assert!(late.len() >= 10, "{} updates from 3:40 to 4:40", late.len());
     assert!(
         late.iter().filter(|u| u.score.is_some()).count() * 10 >= late.len() * 9,
         "{late:?}"

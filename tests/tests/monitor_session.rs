@@ -222,6 +222,17 @@ fn refused_ecg_stream_is_scored_from_rr_until_ecg_returns() {
         })
         .collect();
     assert_eq!(refusals.len(), 1, "reported once: {refusals:?}");
+    let resumed: Vec<f64> = events
+        .iter()
+        .filter_map(|e| match e {
+            MonitorEvent::EcgResumed { at_ms } => Some((at_ms - T0) as f64 / 1000.0),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        resumed.len() == 1 && (720.0..=790.0).contains(&resumed[0]),
+        "the return of ECG reported once, when the strap accepts a start: {resumed:?}"
+    );
     let ecg_at = |t_s: f64| {
         events.iter().any(|e| {
             matches!(e, MonitorEvent::Ecg(c)

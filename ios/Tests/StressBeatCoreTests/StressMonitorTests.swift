@@ -139,6 +139,28 @@ final class StressMonitorTests: XCTestCase {
         try monitor.shutdown()
     }
 
+    func testRefusedEcgIsReportedThenItsReturn() throws {
+        let dir = try tempDir()
+        let monitor = try StressMonitor(config: StressMonitorConfig(databasePath: dir.appendingPathComponent("h.db").path))
+        let rec = Recorder()
+        let subs = rec.subscribeAll(monitor)
+        // refused from 3:00 to 4:40 and from 6:00 on; the strap's start is retried every minute
+        try monitor.start(source: .simulator(minutes: 7, seed: 7, stress: [], faults: "ecgrefused=3m/100s",
+                                             realtime: false))
+        try monitor.waitUntilFinished()
+        let ecgStatus: [String] = rec.events.compactMap {
+            switch $0 as? MonitorStatus {
+            case .ecgUnusable?: return "refused"
+            case .ecgResumed?: return "resumed"
+            default: return nil
+            }
+        }
+        XCTAssertEqual(ecgStatus, ["refused", "resumed", "refused"])
+        XCTAssert(rec.events.contains { ($0 as? StressUpdate)?.rrOnly == true }, "RR-only windows while refused")
+        subs.forEach { $0.cancel() }
+        try monitor.shutdown()
+    }
+
     func testCalibrationReportsProgressThenTheBaseline() throws {
         let dir = try tempDir()
         let monitor = try StressMonitor(config: StressMonitorConfig(databasePath: dir.appendingPathComponent("h.db").path))
@@ -219,6 +241,7 @@ final class StressMonitorTests: XCTestCase {
         ("testCancelledSubscriptionGetsNothingAndNewcomerGetsCurrentState",
          testCancelledSubscriptionGetsNothingAndNewcomerGetsCurrentState),
         ("testHeartRateOnlySimulatorIsScoredFromItsRrIntervals", testHeartRateOnlySimulatorIsScoredFromItsRrIntervals),
+        ("testRefusedEcgIsReportedThenItsReturn", testRefusedEcgIsReportedThenItsReturn),
         ("testCalibrationReportsProgressThenTheBaseline", testCalibrationReportsProgressThenTheBaseline),
         ("testTypedErrors", testTypedErrors),
     ]

@@ -179,11 +179,12 @@ pub enum MonitorSource {
 /// Live heart rate.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct HeartRateUpdate {
-    /// Unix time, ms.
+    /// Unix time, ms. From the ECG: the beat ending the last of `rr_ms`.
     pub at_ms: i64,
     /// Beats per minute.
     pub bpm: f64,
-    /// RR intervals since the previous update of the same origin, ms, oldest first.
+    /// RR intervals since the previous update of the same origin, ms, oldest first; from the
+    /// ECG, consecutive.
     pub rr_ms: Vec<f64>,
     /// Skin contact as the strap reports it (`null`: not reported).
     pub contact: Option<bool>,
@@ -431,6 +432,12 @@ pub enum MonitorStatus {
     EcgUnusable {
         /// Why.
         reason: String,
+    },
+    /// ECG streams again after the strap refused it (`EcgUnusable`): stress comes from the ECG
+    /// again; a later refusal is reported again.
+    EcgResumed {
+        /// First sample of the resumed stream, Unix ms.
+        at_ms: i64,
     },
     /// The session ended and is stored.
     Finished {
@@ -760,6 +767,7 @@ fn status(ev: &MonitorEvent) -> Option<MonitorStatus> {
         MonitorEvent::Degraded(D::EcgUnusable { reason }) => MonitorStatus::EcgUnusable {
             reason: reason.clone(),
         },
+        MonitorEvent::EcgResumed { at_ms } => MonitorStatus::EcgResumed { at_ms: *at_ms },
         MonitorEvent::Finished {
             session_id,
             windows,

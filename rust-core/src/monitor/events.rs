@@ -16,11 +16,12 @@ pub enum HeartRateSource {
 /// Live heart rate and the RR intervals since the last update.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HeartRateUpdate {
-    /// Time (Unix ms), ms.
+    /// Time (Unix ms), ms. From the ECG: the beat ending the last of `rr_ms`.
     pub at_ms: i64,
     /// Beats per minute.
     pub bpm: f64,
-    /// RR intervals since the previous update of the same source, ms, oldest first.
+    /// RR intervals since the previous update of the same source, ms, oldest first. From the
+    /// ECG they are consecutive (an interval that does not follow on starts a new update).
     pub rr_ms: Vec<f64>,
     /// Skin contact as the strap reports it (`None`: not reported / ECG source).
     pub contact: Option<bool>,
@@ -138,6 +139,12 @@ pub enum MonitorEvent {
     Alert(crate::engine::Alert),
     /// Something is degraded (reported once per cause).
     Degraded(Degradation),
+    /// ECG streams again after the strap refused it ([`Degradation::EcgUnusable`]): stress
+    /// comes from the ECG again, and a later refusal is reported again.
+    EcgResumed {
+        /// First sample of the resumed stream, Unix ms.
+        at_ms: i64,
+    },
     /// The session ended (source finished or stopped) and is stored.
     Finished {
         /// History id (0 when not stored).

@@ -54,6 +54,8 @@ pub struct EcgFrontEnd {
     rr_len: usize,
     rr_new: [f64; HR_RR_COUNT],
     rr_new_len: usize,
+    /// The peak ending the newest interval in `rr_new` (the update's time).
+    rr_new_end: u64,
     /// Recent gaps (130 Hz indices: first missing sample, first sample after), round robin: an
     /// interval across one is not known to be an RR interval (a beat may be lost in it).
     recent_gaps: [Option<(u64, u64)>; RECENT_GAPS],
@@ -85,6 +87,7 @@ impl EcgFrontEnd {
             rr_len: 0,
             rr_new: [0.0; HR_RR_COUNT],
             rr_new_len: 0,
+            rr_new_end: 0,
             recent_gaps: [None; RECENT_GAPS],
             next_gap: 0,
             unusable_reported: false,
@@ -164,6 +167,8 @@ impl EcgFrontEnd {
         if let Some(r) = &mut self.rate {
             r.reset();
         }
+        // intervals decided in the fill are reported now, timed before the next chunk re-anchors
+        self.emit_heart_rate(out);
         // the heart rate restarts after a long gap; a lost frame or two leave its average
         if n as f64 > HR_RESTART_GAP_S * MODEL_RATE_HZ {
             self.rr_len = 0;
@@ -248,12 +253,17 @@ impl EcgFrontEnd {
             };
             let whole = bridgeable && !across_gap;
             if (whole || hides_no_beat()) && (RR_RANGE_MS.0..=RR_RANGE_MS.1).contains(&rr) {
-                if self.rr_new_len == HR_RR_COUNT {
-                    // a long chunk: report what it has so far rather than drop intervals
+                // a long chunk, or an interval not joined to the pending ones (a skipped interval
+                // or a gap between them): report those first, so that an update's intervals are
+                // consecutive and the last one ends at its time
+                if self.rr_new_len == HR_RR_COUNT
+                    || (self.rr_new_len > 0 && self.rr_new_end != prev)
+                {
                     self.emit_heart_rate(out);
                 }
                 push_bounded(&mut self.rr, &mut self.rr_len, rr);
                 push_bounded(&mut self.rr_new, &mut self.rr_new_len, rr);
+                self.rr_new_end = index;
             }
         }
         self.peaks.push(index);
@@ -261,12 +271,13 @@ impl EcgFrontEnd {
 
     fn emit_heart_rate(&mut self, out: &mut Vec<MonitorEvent>) {
         if self.rr_new_len == 0 || self.rr_len == 0 {
+            // pending intervals never outlive an emit (none without an average to report)
+            self.rr_new_len = 0;
             return;
         }
         let mean = self.rr[..self.rr_len].iter().sum::<f64>() / self.rr_len as f64;
-        let at = self.peaks.last().map_or(0.0, |p| self.time_of(p));
         out.push(MonitorEvent::HeartRate(HeartRateUpdate {
-            at_ms: at as i64,
+            at_ms: self.time_of(self.rr_new_end) as i64,
             bpm: 60_000.0 / mean,
             rr_ms: self.rr_new[..self.rr_new_len].to_vec(),
             contact: None,
@@ -420,13 +431,82 @@ mod tests {
         let mut out = Vec::new();
         fe.push_chunk(&chunk(0.0, 130.0, 130 * 10, beats(130.0)), &mut out);
         fe.push_gap(73, &mut out);
-        fe.emit_heart_rate(&mut out);
-        assert!(fe.rr_len >= MIN_RR_TO_BRIDGE && fe.rr_new_len == 0);
+        assert!(
+            fe.rr_len >= MIN_RR_TO_BRIDGE && fe.rr_new_len == 0,
+            "reported at the gap"
+        );
         let resumed = fe.next_index();
         for peak in [resumed, resumed + 104, resumed + 208] {
             fe.on_peak(peak, &mut out);
         }
         assert_eq!(&fe.rr_new[..fe.rr_new_len], &[800.0]);
+    }
+
+    /// An interval the detector decides while a gap is filled is reported with its own time, not
+    /// with the beats after the gap, however long the gap (the fill stops at 35 s).
+    #[test]
+    fn heart_rate_updates_time_their_intervals_across_a_gap() {
+        for gap_s in [10, 60] {
+            let mut fe = EcgFrontEnd::new(40.0).unwrap();
+            let f = beats(130.0);
+            let mut out = Vec::new();
+            let ms = |i: usize| i as f64 * 1000.0 / 130.0;
+            // beats at samples 52 + 104 k (400 ms + k 800 ms); the chunk ends 10 samples after
+            // the one at 1300, which is decided only during the gap's fill
+            fe.push_chunk(&chunk(0.0, 130.0, 1310, &f), &mut out);
+            let resume = 1310 + gap_s * 130;
+            fe.push_gap((gap_s * 130) as u64, &mut out);
+            for k in 0..20 {
+                let first = resume + k * 65;
+                fe.push_chunk(&chunk(ms(first), 130.0, 65, |i| f(first + i)), &mut out);
+            }
+            fe.finish(&mut out);
+            let mut ends = Vec::new();
+            for e in &out {
+                if let MonitorEvent::HeartRate(h) = e {
+                    let mut end = h.at_ms as f64;
+                    for rr in h.rr_ms.iter().rev() {
+                        ends.push(end);
+                        end -= rr;
+                    }
+                }
+            }
+            assert!(ends.len() > 20, "{ends:?}");
+            let before_gap = ends.iter().filter(|&&t| t < 10_100.0).count();
+            assert_eq!(before_gap, 12, "gap {gap_s} s: {ends:?}");
+            for t in ends {
+                let phase = (t - 400.0).rem_euclid(800.0);
+                assert!(
+                    phase.min(800.0 - phase) < 10.0,
+                    "gap {gap_s} s: a beat at {t} ms"
+                );
+            }
+        }
+    }
+
+    /// An interval that does not follow on from the pending ones (one between them was out of
+    /// range) starts a new update, so that each update's intervals walk back from its time.
+    #[test]
+    fn an_interval_after_a_skipped_one_starts_a_new_update() {
+        let mut fe = EcgFrontEnd::new(40.0).unwrap();
+        let mut out = Vec::new();
+        // 800 ms, 800 ms, 3077 ms (out of range), 800 ms, 800 ms
+        for peak in [0, 104, 208, 608, 712, 816] {
+            fe.on_peak(peak, &mut out);
+        }
+        fe.emit_heart_rate(&mut out);
+        let updates: Vec<(i64, Vec<f64>)> = out
+            .iter()
+            .filter_map(|e| match e {
+                MonitorEvent::HeartRate(h) => Some((h.at_ms, h.rr_ms.clone())),
+                _ => None,
+            })
+            .collect();
+        let at = |i: u64| fe.time_of(i) as i64;
+        assert_eq!(
+            updates,
+            [(at(208), vec![800.0, 800.0]), (at(816), vec![800.0, 800.0])]
+        );
     }
 
     /// A chunk holding more beats than one heart-rate update keeps: every interval is reported.

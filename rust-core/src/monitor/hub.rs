@@ -27,7 +27,7 @@ pub enum EventKind {
     Alert,
     /// [`MonitorEvent::Connection`].
     Connection,
-    /// Session started/finished, battery, gaps, degradations.
+    /// Session started/finished, battery, gaps, degradations, ECG resumed.
     Status,
 }
 
@@ -45,6 +45,7 @@ impl EventKind {
             | MonitorEvent::Battery { .. }
             | MonitorEvent::Gap { .. }
             | MonitorEvent::Degraded(_)
+            | MonitorEvent::EcgResumed { .. }
             | MonitorEvent::Finished { .. } => Self::Status,
         }
     }

@@ -238,6 +238,12 @@ impl Pipeline {
                 let before = self.front.next_index();
                 self.front.push_chunk(&chunk, out);
                 if self.front.next_index() > before {
+                    if self.ecg_refusal_reported {
+                        log::info!("monitor: the strap streams ECG again");
+                        out.push(MonitorEvent::EcgResumed {
+                            at_ms: (chunk.first_sample_ms + off as f64).round() as i64,
+                        });
+                    }
                     self.ecg_refusal_reported = false;
                     self.ecg_arrived(&chunk, before, now_ms + off);
                 }

@@ -156,6 +156,26 @@ class StressMonitorTest {
     }
 
     @Test
+    fun refusedEcgIsReportedThenItsReturn() {
+        val monitor = StressMonitor(config())
+        val rec = Recorder()
+        val subs = rec.subscribeAll(monitor)
+        // refused from 3:00 to 4:40 and from 6:00 on; the strap's start is retried every minute
+        monitor.start(MonitorSource.Simulator(minutes = 7.0, seed = 7uL, stress = emptyList(),
+            faults = "ecgrefused=3m/100s", realtime = false))
+        monitor.waitUntilFinished()
+        val ecgStatus = rec.events.filterIsInstance<MonitorStatus>()
+            .filter { it is MonitorStatus.EcgUnusable || it is MonitorStatus.EcgResumed }
+        assertEquals(3, ecgStatus.size, "$ecgStatus")
+        assertTrue(ecgStatus[0] is MonitorStatus.EcgUnusable && ecgStatus[2] is MonitorStatus.EcgUnusable)
+        val resumed = ecgStatus[1] as MonitorStatus.EcgResumed
+        val refusedAt = rec.events.filterIsInstance<StressUpdate>().filter { it.rrOnly }.map { it.atMs }
+        assertTrue(refusedAt.isNotEmpty() && resumed.atMs > refusedAt.first(), "resumed after RR-only windows")
+        subs.forEach { it.close() }
+        monitor.shutdown()
+    }
+
+    @Test
     fun calibrationReportsProgressThenTheBaseline() {
         val monitor = StressMonitor(config())
         assertEquals(null, monitor.personalBaseline())
