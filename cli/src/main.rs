@@ -414,7 +414,11 @@ fn hrv_table(h: &stressbeat_core::hrv::HrvMetrics) -> table::Table {
     let mut t = table::Table::new(&["metric", "value", "unit"]);
     let c = &h.correction;
     for (name, value, unit) in [
-        ("RR intervals used", h.n_intervals.to_string(), ""),
+        (
+            "NN intervals (after correction)",
+            h.n_intervals.to_string(),
+            "",
+        ),
         ("mean NN", format!("{:.1}", h.mean_nn_ms), "ms"),
         ("SDNN", format!("{:.1}", h.sdnn_ms), "ms"),
         ("RMSSD", format!("{:.1}", h.rmssd_ms), "ms"),

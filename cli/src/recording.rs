@@ -25,6 +25,8 @@ pub struct Recording {
     capture: CaptureWriter<BufWriter<File>>,
     rr: BufWriter<File>,
     ecg: Vec<i32>,
+    /// Stretches of `ecg` filled for gaps: (first sample, samples).
+    filled: Vec<(usize, usize)>,
     rr_intervals: usize,
     /// Unix ms minus the session clock, set at the first heart-rate notification.
     unix_offset_ms: Option<i64>,
@@ -80,6 +82,7 @@ impl Recording {
             capture,
             rr,
             ecg: Vec::new(),
+            filled: Vec::new(),
             rr_intervals: 0,
             unix_offset_ms: None,
             write_err: None,
@@ -112,6 +115,7 @@ impl Recording {
                 eprintln!(
                     "gap: {missing_samples} samples missing ({filled} filled with 0 in the EDF)"
                 );
+                self.filled.push((self.ecg.len(), filled as usize));
                 self.ecg.extend(std::iter::repeat_n(0, filled as usize));
                 Ok(())
             }
@@ -161,16 +165,35 @@ impl Recording {
             None
         } else {
             let mut f = BufWriter::new(create_new(&self.edf_path)?);
-            edf::write_edf(
-                &mut f,
-                "ECG",
-                "uV",
-                130,
-                &self.ecg,
-                ("01.01.00", "00.00.00"),
-            )
-            .and_then(|_| f.flush())
-            .map_err(|e| format!("cannot write {}: {e}", self.edf_path.display()))?;
+            // annotated as an export's gaps, so that StressBeat reads them back as missing
+            let text = format!("{} (filled with 0 uV)", edf::NO_ECG_ANNOTATION);
+            let notes: Vec<edf::EdfAnnotation<'_>> = self
+                .filled
+                .iter()
+                .map(|&(first, n)| edf::EdfAnnotation {
+                    onset_s: first as f64 / 130.0,
+                    duration_s: Some(n as f64 / 130.0),
+                    text: &text,
+                })
+                .collect();
+            let signal = edf::EdfSignal {
+                label: "ECG",
+                unit: "uV",
+                sampling_rate_hz: 130,
+                samples: &self.ecg,
+            };
+            // no wall-clock start in the file (the capture holds the strap's own times)
+            let start = edf::EdfStart {
+                year: 2000,
+                month: 1,
+                day: 1,
+                hour: 0,
+                minute: 0,
+                second: 0,
+            };
+            edf::write_edf_plus(&mut f, &signal, &start, 0.0, &notes)
+                .and_then(|_| f.flush())
+                .map_err(|e| format!("cannot write {}: {e}", self.edf_path.display()))?;
             Some((self.capture_path.clone(), self.edf_path.clone()))
         };
         let rr = if self.rr_intervals == 0 {
@@ -285,6 +308,24 @@ mod tests {
         assert_eq!(log.len(), w.rr_intervals);
         assert!(log.len() > 150, "{} intervals", log.len());
         assert!(Recording::create(&out).is_err(), "never overwritten");
+    }
+
+    /// The EDF's gap fill is annotated, so StressBeat reads it back as missing signal (a flat
+    /// line would be read as missed beats).
+    #[test]
+    fn gaps_in_the_edf_read_back_as_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = record(&spec(false, "disconnect=1m/10s"), &dir.path().join("g.bin"));
+        let (_, edf) = w.ecg.unwrap();
+        let rec = load_recording(&edf, &LoadOptions::default()).unwrap();
+        let samples = &rec.signals[0].samples;
+        let missing = samples.iter().filter(|v| v.is_nan()).count();
+        // two 10 s disconnections, each a gap of about 10-13 s after reconnecting
+        assert!(
+            (2 * 10 * 130..=2 * 15 * 130).contains(&missing),
+            "{missing} missing"
+        );
+        assert!(samples.iter().filter(|v| v.is_finite()).count() > 150 * 130);
     }
 
     #[test]

@@ -24,8 +24,11 @@ use crate::args::in_range;
     after_help = "Examples:\n  stressbeat simulate --minutes 30 --out sim.bin\n  \
 stressbeat simulate --minutes 60 --stress-at 20 --stress-minutes 10 --out sim.csv\n  \
 stressbeat simulate --minutes 1440 --faults loss=5%,disconnect=2m/10s,leadoff=5m/20s --out day.bin\n\n\
-Side files: FILE.peaks.csv (true R-peaks: time_s,sample,label), FILE.faults.csv (injected faults).\n\
-Capture files hold the PMD data notifications as received by the phone (faults included)."
+Side files: FILE.peaks.csv (true R-peaks: time_s,sample,label), FILE.faults.csv (injected faults);\n\
+their samples (and the beats' times) count from FILE's first sample, as `peaks` and `replay`\n\
+count them; a fault's at_ms is from the start of the simulation.\n\
+Capture files hold the PMD data notifications as received by the phone (faults included), not\n\
+the heart-rate notifications."
 )]
 pub struct SimulateArgs {
     /// Length of the simulation in minutes.
@@ -173,13 +176,20 @@ fn progress(total: u64, quiet: bool) -> ProgressBar {
     bar
 }
 
-fn write_beats(w: &mut impl Write, beats: &[TrueBeat], offset_s: f64) -> std::io::Result<()> {
-    for b in beats {
+/// The true beats, counted from the output's first sample, `origin` in the generator's samples
+/// (a capture starts where the phone started the stream); beats before it are not in the output.
+fn write_beats(
+    w: &mut impl Write,
+    beats: &[TrueBeat],
+    origin: u64,
+    fs: f64,
+) -> std::io::Result<()> {
+    for b in beats.iter().filter(|b| b.sample >= origin) {
         writeln!(
             w,
             "{:.4},{},{}{}",
-            b.time_s + offset_s,
-            b.sample,
+            b.time_s - origin as f64 / fs,
+            b.sample - origin,
             b.label.symbol(),
             if b.lead_off { ",lead_off" } else { "," }
         )?;
@@ -187,17 +197,19 @@ fn write_beats(w: &mut impl Write, beats: &[TrueBeat], offset_s: f64) -> std::io
     Ok(())
 }
 
-fn write_faults(w: &mut impl Write, faults: &[FaultRecord]) -> std::io::Result<()> {
+/// The injected faults; their samples counted from `origin`, as in [`write_beats`] (a fault
+/// over samples wholly before it is left out, one across it clipped).
+fn write_faults(w: &mut impl Write, faults: &[FaultRecord], origin: u64) -> std::io::Result<()> {
     for f in faults {
-        writeln!(
-            w,
-            "{:?},{},{},{},{}",
-            f.kind,
-            f.at_ms,
-            f.len_ms,
-            f.first_sample.map_or(String::new(), |s| s.to_string()),
-            f.n_samples
-        )?;
+        let (first, n) = match f.first_sample {
+            Some(s) if s + f.n_samples <= origin && f.n_samples > 0 => continue,
+            Some(s) => (
+                (s.max(origin) - origin).to_string(),
+                f.n_samples - origin.saturating_sub(s).min(f.n_samples),
+            ),
+            None => (String::new(), f.n_samples),
+        };
+        writeln!(w, "{:?},{},{},{first},{n}", f.kind, f.at_ms, f.len_ms)?;
     }
     Ok(())
 }
@@ -256,7 +268,7 @@ fn simulate_csv(args: &SimulateArgs, ecg: EcgConfig, faults: &FaultConfig) -> Re
         }
         k += m as u64;
         g.drain_beats_into(&mut beats);
-        write_beats(&mut peaks, &beats, 0.0).map_err(&e_pk)?;
+        write_beats(&mut peaks, &beats, 0, fs).map_err(&e_pk)?;
         beats.clear();
         bar.set_position((k as f64 / fs / 60.0) as u64);
     }
@@ -278,6 +290,7 @@ fn simulate_capture(
     ecg: EcgConfig,
     faults: FaultConfig,
 ) -> Result<(), String> {
+    let fs = ecg.fs_hz;
     let peaks_path = side(&args.out, ".peaks.csv");
     let faults_path = side(&args.out, ".faults.csv");
     let e_out = io_err(&args.out);
@@ -300,6 +313,10 @@ fn simulate_capture(
     let (mut frames, mut hr, mut lost, mut disconnects) = (0u64, 0u64, 0u64, 0u64);
     let mut gap_samples = 0u64;
     let mut next_sample: Option<u64> = None;
+    // the generator's index of the capture's first sample (known once a frame arrived), and
+    // the ground truth waiting for it
+    let mut origin: Option<u64> = None;
+    let (mut beats, mut fault_log) = (Vec::new(), Vec::new());
     let mut t = 0i64;
     while t <= end_ms {
         for e in phone.step(&mut strap, t) {
@@ -322,8 +339,23 @@ fn simulate_capture(
         if t % 60_000 == 0 || t + 20 > end_ms {
             // drain the ground truth every simulated minute (24-hour runs stay small)
             let truth = strap.take_truth();
-            write_beats(&mut peaks, &truth.beats, truth.start_ms as f64 / 1000.0).map_err(&e_pk)?;
-            write_faults(&mut flog, &truth.faults).map_err(&e_f)?;
+            if origin.is_none() {
+                // the capture's first frame (a corrupted one too: it is in the file)
+                origin = truth
+                    .frames
+                    .iter()
+                    .filter(|f| f.delivered_ms.is_some())
+                    .min_by_key(|f| (f.delivered_ms, f.first_sample))
+                    .map(|f| f.first_sample);
+            }
+            beats.extend_from_slice(&truth.beats);
+            fault_log.extend_from_slice(&truth.faults);
+            if let Some(origin) = origin {
+                write_beats(&mut peaks, &beats, origin, fs).map_err(&e_pk)?;
+                write_faults(&mut flog, &fault_log, origin).map_err(&e_f)?;
+                beats.clear();
+                fault_log.clear();
+            }
             lost += truth
                 .frames
                 .iter()
@@ -342,6 +374,10 @@ fn simulate_capture(
             bar.set_position((t / 60_000) as u64);
         }
         t += 20;
+    }
+    if origin.is_none() {
+        // no frame reached the phone: the capture is empty, the faults say why
+        write_faults(&mut flog, &fault_log, 0).map_err(&e_f)?;
     }
     cap.flush().map_err(&e_out)?;
     peaks.flush().map_err(&e_pk)?;

@@ -530,3 +530,62 @@ fn degradations_are_sentences_and_the_window_counts_add_up() {
     assert_eq!(by_reason, unscored, "{stdout}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A session's exports analyse as the session does: the EDF+ export's unrecorded stretches read
+/// back as missing signal (not a flat line with missed beats), and the RR export keeps its
+/// times (disconnections stay gaps).
+#[test]
+fn exports_reanalyse_as_the_session() {
+    let dir = tmp_dir("round-trip");
+    let (capture, db) = (dir.join("faulty.bin"), dir.join("history.sqlite"));
+    ok(stressbeat()
+        .args(["simulate", "--minutes", "5", "--quiet", "--faults"])
+        .arg("loss=5%,disconnect=2m/15s")
+        .arg("--out")
+        .arg(&capture)
+        .output()
+        .unwrap());
+    ok(stressbeat()
+        .arg("replay")
+        .arg(&capture)
+        .arg("--db")
+        .arg(&db)
+        .arg("--report")
+        .arg(dir.join("r.png"))
+        .output()
+        .unwrap());
+    let (edf, rr) = (dir.join("s.edf"), dir.join("rr.csv"));
+    for (format, out, rr_flag) in [("edf", &edf, false), ("csv", &rr, true)] {
+        let mut cmd = stressbeat();
+        cmd.args(["export", "--session", "1", "--format", format, "--db"])
+            .arg(&db)
+            .arg("--out")
+            .arg(out);
+        if rr_flag {
+            cmd.arg("--rr");
+        }
+        ok(cmd.output().unwrap());
+    }
+    let hrv = |path: &Path| -> serde_json::Value {
+        serde_json::from_str(&ok(stressbeat()
+            .arg("hrv")
+            .arg(path)
+            .arg("--json")
+            .output()
+            .unwrap()))
+        .unwrap()
+    };
+    let (session, exported) = (hrv(&capture), hrv(&edf));
+    for key in ["n_intervals", "sdnn_ms", "rmssd_ms"] {
+        let (a, b) = (&session["hrv"][key], &exported["hrv"][key]);
+        assert!(
+            (a.as_f64().unwrap() - b.as_f64().unwrap()).abs() < 0.5,
+            "{key}: session {a}, EDF export {b}"
+        );
+    }
+    // the RR log spans the session (about 5 min with its two 15 s disconnections)
+    let rr_log = hrv(&rr);
+    let span = rr_log["duration_s"].as_f64().unwrap();
+    assert!(span > 280.0, "the RR export spans {span} s");
+    let _ = std::fs::remove_dir_all(&dir);
+}

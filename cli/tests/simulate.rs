@@ -52,6 +52,54 @@ fn capture_decodes_and_is_deterministic() {
     assert!(faults.contains("Disconnect,60000,5000"));
 }
 
+/// The ground truth counts samples from the capture's first one, as `peaks` on the capture does
+/// (the generator runs from before the phone starts the stream), lost frames included.
+#[test]
+fn capture_ground_truth_matches_the_detected_peaks() {
+    let out = tmp("truth.bin");
+    let st = stressbeat()
+        .args(["simulate", "--minutes", "2", "--noise", "0", "--quiet"])
+        .args(["--faults", "loss=5%", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let peaks = stressbeat()
+        .args(["peaks", "--json"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(peaks.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&peaks.stdout).unwrap();
+    let detected: Vec<i64> = json["peaks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_i64().unwrap())
+        .collect();
+    let truth =
+        std::fs::read_to_string(PathBuf::from(format!("{}.peaks.csv", out.display()))).unwrap();
+    let truth: Vec<i64> = truth
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+        .collect();
+    let found = truth
+        .iter()
+        .filter(|t| detected.iter().any(|d| (d - *t).abs() <= 2))
+        .count();
+    // lost frames hide about 5 % of the beats, and the detector re-learns after each
+    assert!(
+        found * 100 >= truth.len() * 85,
+        "{found} of {} true beats",
+        truth.len()
+    );
+}
+
 #[test]
 fn csv_output_and_peaks() {
     let out = tmp("x.csv");

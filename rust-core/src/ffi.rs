@@ -71,7 +71,8 @@ pub struct RrCorrection {
 /// `null`/`nil` when the span is too short for them.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct HrvMetrics {
-    /// Number of clean NN intervals used.
+    /// NN intervals the metrics come from, after artefact correction (which deletes extra beats
+    /// and inserts missed ones, so it can exceed the intervals detected).
     pub n_intervals: u32,
     /// Mean NN interval, milliseconds.
     pub mean_nn_ms: f64,

@@ -465,14 +465,34 @@ fn edf_export_reads_back_with_gaps_filled_and_annotated() {
         (ecg.label.as_str(), ecg.unit.as_str(), ecg.sampling_rate_hz),
         ("ECG", "uV", 130.0)
     );
+    // the file holds the fill value (as another program reads it); StressBeat reads the
+    // annotated stretch back as missing
+    let mut foreign = buf.clone();
+    let at = foreign[..256]
+        .windows(10)
+        .position(|w| w == b"StressBeat")
+        .unwrap();
+    foreign[at..at + 10].copy_from_slice(b"OtherTool ");
+    let fill = stressbeat_core::history::GAP_FILL_UV as f32;
+    assert!(
+        edf::parse(&foreign).unwrap().signals[0].samples[390..650]
+            .iter()
+            .all(|&v| v == fill)
+    );
     let expected: Vec<f32> = [0, 1, 2]
         .into_iter()
         .flat_map(second)
-        .chain(vec![stressbeat_core::history::GAP_FILL_UV; 260])
-        .chain([5, 6].into_iter().flat_map(second))
         .map(|v| v as f32)
+        .chain(vec![f32::NAN; 260])
+        .chain([5, 6].into_iter().flat_map(second).map(|v| v as f32))
         .collect();
-    assert_eq!(ecg.samples, expected);
+    assert_eq!(ecg.samples.len(), expected.len());
+    assert!(
+        ecg.samples
+            .iter()
+            .zip(&expected)
+            .all(|(a, b)| a == b || (a.is_nan() && b.is_nan()))
+    );
     // annotation sample = onset from the first record (start + 0.5 s) × 130 Hz
     let notes: Vec<(i64, &str, Option<f64>)> = rec
         .annotations
@@ -527,6 +547,10 @@ fn edf_export_bounds_a_jump_of_the_strap_clock() {
     assert_eq!(report.samples, 3 * 130 + fill);
     let rec = edf::parse(&buf).unwrap();
     assert_eq!(rec.signals[0].samples.len() as u64, report.samples);
+    // the shortened fill reads back as missing, exactly
+    let missing: Vec<bool> = rec.signals[0].samples.iter().map(|v| v.is_nan()).collect();
+    assert!(missing[130..130 + fill as usize].iter().all(|&m| m));
+    assert_eq!(missing.iter().filter(|&&m| m).count() as u64, fill);
     let notes: Vec<(i64, &str)> = rec
         .annotations
         .iter()

@@ -13,6 +13,11 @@ use crate::{
 const BLOCK: usize = 256;
 /// Label of the EDF+ annotation signal (EDF+ §2.2.1).
 pub const ANNOTATIONS_LABEL: &str = "EDF Annotations";
+/// The equipment field of the EDF+ files StressBeat writes (last word of the recording field).
+const EQUIPMENT: &str = "StressBeat";
+/// Start of the annotation a StressBeat export puts over a stretch without ECG (filled with a
+/// constant, since EDF has no missing value): read back, the stretch is missing signal (NaN).
+pub const NO_ECG_ANNOTATION: &str = "no ECG";
 /// Rate in which annotation samples count when a file has no ordinary signal (milliseconds).
 const ANNOTATION_ONLY_RATE_HZ: f64 = 1000.0;
 
@@ -282,7 +287,8 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header, ParseError> {
 /// Read a whole EDF/EDF+C file into a [`Recording`] (without a name).
 ///
 /// Ordinary signals are scaled to physical units; EDF+ annotations become [`Annotation`]s whose
-/// `sample` counts in the fastest ordinary signal's rate from the first record's start.
+/// `sample` counts in the fastest ordinary signal's rate from the first record's start. In a file
+/// StressBeat wrote, the stretches annotated [`NO_ECG_ANNOTATION`] read as NaN (missing).
 /// EDF+D files are rejected: their records are not contiguous (callers should check
 /// [`Header::kind`] first to report that as unsupported).
 pub fn parse(bytes: &[u8]) -> Result<Recording, ParseError> {
@@ -353,7 +359,7 @@ pub fn parse(bytes: &[u8]) -> Result<Recording, ParseError> {
         }
     }
     let origin = first_onset.unwrap_or(0.0);
-    let annotations = annotations
+    let annotations: Vec<Annotation> = annotations
         .into_iter()
         .flat_map(|tal| {
             let sample = ((tal.onset_s - origin) * annotation_rate_hz).round() as i64;
@@ -376,12 +382,34 @@ pub fn parse(bytes: &[u8]) -> Result<Recording, ParseError> {
             s.unit = infer_unit(&s.samples, s.sampling_rate_hz).to_string();
         }
     }
+    if header.recording.split_whitespace().last() == Some(EQUIPMENT) {
+        mark_missing(&mut signals, &annotations, annotation_rate_hz);
+    }
     Ok(Recording {
         name: String::new(),
         signals,
         annotations,
         annotation_rate_hz,
     })
+}
+
+/// Set to NaN the samples of every stretch annotated [`NO_ECG_ANNOTATION`] (with a duration).
+fn mark_missing(signals: &mut [Signal], annotations: &[Annotation], annotation_rate_hz: f64) {
+    for a in annotations
+        .iter()
+        .filter(|a| a.symbol.starts_with(NO_ECG_ANNOTATION))
+    {
+        let Some(duration_s) = a.duration_s.filter(|d| d.is_finite() && *d > 0.0) else {
+            continue;
+        };
+        let onset_s = a.sample as f64 / annotation_rate_hz;
+        for s in signals.iter_mut() {
+            let at =
+                |t: f64| ((t * s.sampling_rate_hz).round().max(0.0) as usize).min(s.samples.len());
+            let (from, to) = (at(onset_s), at(onset_s + duration_s));
+            s.samples[from..to.max(from)].fill(f32::NAN);
+        }
+    }
 }
 
 /// One time-stamped annotation list: `+onset[\x15duration]\x14text\x14…\x14\0` (EDF+ §2.2.2).
@@ -500,7 +528,7 @@ pub fn write_edf(
             samples,
             start_date: start.0,
             start_time: start.1,
-            recording: "Startdate X X X StressBeat",
+            recording: &format!("Startdate X X X {EQUIPMENT}"),
             plus: None,
         },
     )
@@ -567,7 +595,7 @@ pub fn write_edf_plus(
         .copied()
         .unwrap_or("JAN");
     let recording = format!(
-        "Startdate {:02}-{month}-{:04} X X StressBeat",
+        "Startdate {:02}-{month}-{:04} X X {EQUIPMENT}",
         start.day, start.year
     );
     let start_date = format!(

@@ -4,10 +4,11 @@
 //! - The RR column is the first whose name has the word `rr`, `rri`, `ibi` or `nn`
 //!   (`rri_ms`, `RR-interval (ms)`, `IBI`). Its unit is ms when the name says `ms`, s when it
 //!   says `s`, else ms when the median value is above 3.
-//! - An optional numeric time column (a name with `timestamp`, `time`, `unix` or `epoch`), in
-//!   the unit its name states (`_ms`, `(s)`, ...), else seconds, or the epoch unit its size
-//!   shows (as CSV recordings' time columns). Rows with the same time came in one notification.
-//!   Times must not go backwards.
+//! - An optional numeric time column (a name with `timestamp`, `time`, `unix` or `epoch`, or
+//!   `at` with at most a unit, as StressBeat's RR export's `at_ms`; the first such column whose
+//!   first value is a number), in the unit its name states (`_ms`, `(s)`, ...), else seconds, or
+//!   the epoch unit its size shows (as CSV recordings' time columns). Rows with the same time
+//!   came in one notification. Times must not go backwards.
 //! - Rows with an empty RR cell are skipped. An interval must lie in (0, 65 536] ms (the Heart
 //!   Rate Service's range), a time within ±10¹¹ s.
 //! - A text is an RR log ([`is_rr_log`]) when its header names an RR column and no ECG column.
@@ -47,6 +48,14 @@ fn words(name: &str) -> Vec<String> {
         .filter(|w| !w.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// Whether a column name (its words) names a time: a time word, or `at` with at most a unit.
+fn is_time_name(words: &[String]) -> bool {
+    let unit = |w: &String| ["s", "sec", "ms", "us", "ns"].contains(&w.as_str());
+    words.iter().any(|w| TIME_WORDS.contains(&w.as_str()))
+        || matches!(words, [at] if at == "at")
+        || matches!(words, [at, u] if at == "at" && unit(u))
 }
 
 /// Longest interval, ms (the Heart Rate Service's 16-bit 1/1024 s field).
@@ -92,9 +101,18 @@ pub fn parse(text: &str) -> Result<Vec<RrEntry>, RrLogError> {
     let columns: Vec<&str> = header.split(delim).collect();
     let names: Vec<Vec<String>> = columns.iter().map(|c| words(c)).collect();
     let rr_col = rr_column(header).ok_or(RrLogError::NotRrLog)?;
-    let time_col = names
-        .iter()
-        .position(|w| w.iter().any(|w| TIME_WORDS.contains(&w.as_str())));
+    // a time-named column holding text (an ISO time) is not the time column
+    let first_value = |c: usize| {
+        lines.clone().find_map(|(_, l)| {
+            l.split(delim)
+                .nth(c)
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        })
+    };
+    let time_col = names.iter().enumerate().position(|(c, w)| {
+        is_time_name(w) && first_value(c).is_none_or(|v| v.parse::<f64>().is_ok())
+    });
     let rr_words = &names[rr_col];
     let unit_ms = if rr_words.iter().any(|w| w == "ms") {
         Some(true)
@@ -243,6 +261,23 @@ mod tests {
         assert_eq!(log.len(), 2);
         assert_eq!(log[1].rr_ms, 863.0);
         assert_eq!(log[0].time_s, log[1].time_s);
+
+        // StressBeat's RR export: the ISO time is skipped for the numeric one, in ms
+        let export = parse(
+            "session_id,at_utc,at_ms,rr_ms\n\
+             1,2026-11-23T22:44:08.530Z,1795473848530,907.69\n\
+             1,2026-11-23T22:44:25.000Z,1795473865000,953.85\n",
+        )
+        .unwrap();
+        assert_eq!(export[1].time_s, Some(1_795_473_865.0));
+        assert!(
+            parse("rr,heart_rate_at_rest\n800,60\n").unwrap()[0]
+                .time_s
+                .is_none()
+        );
+        assert!(parse("rr,at_rest\n800,60\n").unwrap()[0].time_s.is_none());
+        // a first row without a time does not lose the column (it is an error, as before)
+        assert!(parse("time,rr\n,800\n10,800\n").is_err());
 
         let s = parse("Time;RR (s)\n0;0.8\n1;0.82\n").unwrap();
         assert_eq!((s[1].time_s, s[1].rr_ms), (Some(1.0), 820.0));

@@ -10,9 +10,10 @@
 //! for units; `rr_only` 1 for a window computed from the strap's RR intervals, else 0). RR CSV
 //! columns: `session_id, at_utc, at_ms, rr_ms`.
 //!
-//! EDF+C: one "ECG" signal in µV at the session's rate, chunks placed by their timestamps; a
-//! stretch with no ECG is filled with [`GAP_FILL_UV`] and annotated (values beyond ±32767 µV are
-//! clipped); alerts and recorded gaps are annotations too. Start date/time in the header are UTC.
+//! EDF+C: one "ECG" signal in µV at the session's rate (values beyond ±32767 µV clipped), chunks
+//! placed by their timestamps; a stretch with no ECG is filled with [`GAP_FILL_UV`] and annotated
+//! `no ECG…`, which StressBeat reads back as missing samples; alerts and recorded gaps are
+//! annotations too. Start date/time in the header are UTC.
 //! A stretch longer than [`MAX_GAP_FILL_S`] (a long disconnection, or a jump of the strap's
 //! clock) is filled for that long only and annotated with its real length; what follows it keeps
 //! its place relative to the stretch's end, so the file stays bounded.
@@ -30,7 +31,7 @@ use super::{
 };
 use crate::{
     Error, Result,
-    formats::edf::{EdfAnnotation, EdfSignal, EdfStart, write_edf_plus},
+    formats::edf::{EdfAnnotation, EdfSignal, EdfStart, NO_ECG_ANNOTATION, write_edf_plus},
 };
 
 /// Value (µV) written in place of missing ECG in an EDF+ export.
@@ -291,14 +292,14 @@ impl History {
             let text = if real > count {
                 let secs = |n: i64| n as f64 / f64::from(rate);
                 format!(
-                    "no ECG for {:.0} s (filled with {GAP_FILL_UV} uV for {:.0} s only: what \
-                     follows happened {:.0} s later than its place in this file)",
+                    "{NO_ECG_ANNOTATION} for {:.0} s (filled with {GAP_FILL_UV} uV for {:.0} s \
+                     only: what follows happened {:.0} s later than its place in this file)",
                     secs(real),
                     secs(count),
                     secs(real - count)
                 )
             } else {
-                format!("no ECG (filled with {GAP_FILL_UV} uV)")
+                format!("{NO_ECG_ANNOTATION} (filled with {GAP_FILL_UV} uV)")
             };
             texts.push((
                 sub_s + first as f64 / f64::from(rate),

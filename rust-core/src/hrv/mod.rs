@@ -54,6 +54,8 @@ impl RrCorrection {
 /// is too short for them.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct HrvMetrics {
+    /// NN intervals the metrics are computed from: after artefact correction, which deletes
+    /// extra beats and inserts missed ones, so it can exceed the intervals given.
     pub n_intervals: u32,
     pub mean_nn_ms: f64,
     pub sdnn_ms: f64,

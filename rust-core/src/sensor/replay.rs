@@ -8,14 +8,14 @@
 //!   gap and jump handling are exactly the live ones. The capture holds no phone times; arrival
 //!   times are taken from the sensor timestamps, a jump ahead opening at most [`MAX_HOLE_S`].
 //! - WFDB/EDF/CSV recordings (via [`crate::io::load_recording`]): the default ECG channel in
-//!   73-sample chunks, times from 0.
+//!   73-sample chunks, times from 0; missing (NaN) samples replay as gaps.
 //! - RR logs ([`crate::formats::rr_log`]): Heart Rate Measurement events only, as a strap
 //!   without ECG (the monitor scores them from RR windows).
 
 use std::collections::VecDeque;
 use std::path::Path;
 
-use super::events::{EcgChunk, SensorEvent};
+use super::events::{EcgChunk, GapCause, SensorEvent};
 use super::session::{Session, SessionConfig};
 use super::source::SensorSource;
 use super::transport::{Characteristic, TransportEvent, TransportEventKind};
@@ -384,8 +384,12 @@ pub fn rr_log_events(log: &[RrEntry]) -> Vec<(i64, SensorEvent)> {
     out
 }
 
-/// A recording's default ECG channel as 73-sample ECG chunks (µV), times from 0; a channel whose
-/// unit is not a voltage is refused, as the analyses refuse it.
+/// Samples per ECG chunk of a replayed recording (an H10 frame's).
+const CHUNK: usize = 73;
+
+/// A recording's default ECG channel as 73-sample ECG chunks (µV), times from 0; a stretch of
+/// missing (non-finite) samples is a [`GapCause::FramesMissing`] gap, as lost frames are live. A
+/// channel whose unit is not a voltage is refused, as the analyses refuse it.
 pub fn recording_events(rec: &crate::record::Recording) -> Result<Vec<(i64, SensorEvent)>> {
     let ch = rec
         .default_ecg_channel()
@@ -393,29 +397,48 @@ pub fn recording_events(rec: &crate::record::Recording) -> Result<Vec<(i64, Sens
     let sig = &rec.signals[ch];
     let to_uv = sig.require_millivolt_factor(ch)? * 1000.0;
     let interval_ms = 1000.0 / sig.sampling_rate_hz;
-    let mut out = Vec::with_capacity(sig.samples.len() / 73 + 1);
-    for (k, chunk) in sig.samples.chunks(73).enumerate() {
-        let first = (k * 73) as f64 * interval_ms;
-        let samples_uv: Vec<i32> = chunk
-            .iter()
-            .map(|x| {
-                if x.is_finite() {
-                    (x * to_uv).round() as i32
-                } else {
-                    0
-                }
-            })
-            .collect();
-        let last = first + (chunk.len() - 1) as f64 * interval_ms;
+    let time = |i: usize| i as f64 * interval_ms;
+    let samples = &sig.samples;
+    let n = samples.len();
+    let mut out = Vec::with_capacity(n / CHUNK + 1);
+    let mut i = 0;
+    while i < n {
+        if !samples[i].is_finite() {
+            // a stretch the file marks missing replays as a gap between the samples around it
+            let first_missing = i;
+            while i < n && !samples[i].is_finite() {
+                i += 1;
+            }
+            if first_missing > 0 && i < n {
+                out.push((
+                    time(i).ceil() as i64,
+                    SensorEvent::Gap {
+                        from_ms: time(first_missing - 1),
+                        to_ms: time(i),
+                        missing_samples: (i - first_missing) as u64,
+                        cause: GapCause::FramesMissing,
+                    },
+                ));
+            }
+            continue;
+        }
+        let end = (i..n.min(i + CHUNK))
+            .find(|&j| !samples[j].is_finite())
+            .unwrap_or(n.min(i + CHUNK));
+        let last = time(end - 1);
         out.push((
             last.ceil() as i64,
             SensorEvent::Ecg(EcgChunk {
-                first_sample_ms: first,
+                first_sample_ms: time(i),
                 sample_interval_ms: interval_ms,
                 sensor_timestamp_ns: (last * 1e6) as u64,
-                samples_uv,
+                samples_uv: samples[i..end]
+                    .iter()
+                    .map(|x| (x * to_uv).round() as i32)
+                    .collect(),
             }),
         ));
+        i = end;
     }
     Ok(out)
 }
@@ -423,27 +446,73 @@ pub fn recording_events(rec: &crate::record::Recording) -> Result<Vec<(i64, Sens
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sensor::GapCause;
 
-    #[test]
-    fn a_channel_not_in_a_voltage_is_refused_as_the_analyses_refuse_it() {
-        let rec = |unit: &str| crate::record::Recording {
+    /// A one-channel recording at 130 Hz.
+    fn recording(label: &str, unit: &str, samples: Vec<f32>) -> crate::record::Recording {
+        crate::record::Recording {
             name: "r".into(),
             signals: vec![crate::record::Signal {
-                label: "ecg_raw".into(),
+                label: label.into(),
                 unit: unit.into(),
                 sampling_rate_hz: 130.0,
-                samples: vec![1.0; 146],
+                samples,
             }],
             annotations: Vec::new(),
             annotation_rate_hz: 130.0,
-        };
+        }
+    }
+
+    #[test]
+    fn a_channel_not_in_a_voltage_is_refused_as_the_analyses_refuse_it() {
+        let rec = |unit: &str| recording("ecg_raw", unit, vec![1.0; 146]);
         let e = recording_events(&rec("raw")).unwrap_err();
         let analysis = crate::analysis::select_span(&rec("raw"), &Default::default()).unwrap_err();
         assert!(e.to_string().contains("not a voltage"), "{e}");
         assert_eq!(e.to_string(), analysis.to_string());
         let events = recording_events(&rec("mV")).unwrap();
         assert!(matches!(&events[0].1, SensorEvent::Ecg(c) if c.samples_uv[0] == 1000));
+    }
+
+    /// Missing samples in a recording (WFDB's invalid value, an export's unrecorded stretch)
+    /// replay as a gap between the samples around them, not as 0 µV.
+    #[test]
+    fn missing_samples_of_a_recording_replay_as_a_gap() {
+        let mut samples = vec![1.0f32; 400];
+        samples[100..230].fill(f32::NAN);
+        samples[..3].fill(f32::NAN);
+        let events = recording_events(&recording("ECG", "mV", samples)).unwrap();
+        let gaps: Vec<(f64, f64, u64)> = events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                SensorEvent::Gap {
+                    from_ms,
+                    to_ms,
+                    missing_samples,
+                    ..
+                } => Some((*from_ms, *to_ms, *missing_samples)),
+                _ => None,
+            })
+            .collect();
+        let ms = |i: usize| i as f64 * (1000.0 / 130.0);
+        assert_eq!(
+            gaps,
+            [(ms(99), ms(230), 130)],
+            "the leading stretch is no gap"
+        );
+        let chunks: Vec<(f64, usize)> = events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                SensorEvent::Ecg(c) => {
+                    assert!(c.samples_uv.iter().all(|&v| v == 1000));
+                    Some((c.first_sample_ms, c.samples_uv.len()))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(chunks.iter().map(|c| c.1).sum::<usize>(), 400 - 130 - 3);
+        assert_eq!(chunks[0].0, ms(3));
+        assert!(chunks.iter().any(|c| c.0 == ms(230)), "{chunks:?}");
+        assert!(events.windows(2).all(|w| w[0].0 <= w[1].0), "in time order");
     }
 
     fn frame(ts_ns: u64, n: usize) -> Vec<u8> {
