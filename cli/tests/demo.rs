@@ -589,3 +589,35 @@ fn exports_reanalyse_as_the_session() {
     assert!(span > 280.0, "the RR export spans {span} s");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A calm simulated strap (no stress episode) reads calm throughout: its motion artefacts (two
+/// false R-peaks in a row at 6:29) once read "elevated" for 0.6 min, before the RR correction
+/// merged runs of extra beats.
+#[test]
+fn a_calm_simulation_reads_calm() {
+    let dir = tmp_dir("calm");
+    let capture = dir.join("calm.bin");
+    ok(stressbeat()
+        .args(["simulate", "--minutes", "10", "--quiet", "--out"])
+        .arg(&capture)
+        .output()
+        .unwrap());
+    let stdout = ok(stressbeat()
+        .arg("replay")
+        .arg(&capture)
+        .arg("--db")
+        .arg(dir.join("history.sqlite"))
+        .arg("--report")
+        .arg(dir.join("r.png"))
+        .output()
+        .unwrap());
+    let states = stdout
+        .lines()
+        .find(|l| l.starts_with("time by state:"))
+        .unwrap();
+    assert!(
+        states.contains("calm") && !states.contains("elevated") && !states.contains("high"),
+        "{states}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

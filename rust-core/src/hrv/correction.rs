@@ -1,6 +1,12 @@
 //! RR artefact and ectopic-beat correction.
 //!
-//! Two stages:
+//! Three stages:
+//! 0. Runs of two or more extra beats (false detections between beats, as a motion artefact
+//!    makes: consecutive short pairs that each sum to an ordinary interval, no pause beside
+//!    them) are merged ([`RrCorrection::extra`]). Lipponen–Tarvainen reads such a run as long/short
+//!    beats and moves them instead of deleting them; a lone extra beat is left to it, so its
+//!    results on NeuroKit2's fixtures are unchanged. Found on 86,194 detected intervals (MIT-BIH,
+//!    EEGMAT, Polar H10 captures): once, in paced record 104's noise.
 //! 1. Impossible intervals — non-finite, or outside [`CleanOptions::min_rr_ms`,
 //!    `max_rr_ms`] (default 200–3000 ms, i.e. 300–20 bpm) — are dropped and counted as
 //!    [`RrCorrection::artefacts`]. Dropping shortens the time axis by that interval (the beat times
@@ -67,12 +73,14 @@ pub fn clean_rr(rr_ms: &[f64]) -> (Vec<f64>, RrCorrection) {
 /// dropped and counted; an empty result is the caller's to report.
 pub fn clean_rr_with(rr_ms: &[f64], opts: &CleanOptions) -> (Vec<f64>, RrCorrection) {
     let mut corr = RrCorrection::default();
-    let rr: Vec<f64> = rr_ms
+    let (merged, split) = merge_split_beats(rr_ms);
+    corr.extra = split;
+    let rr: Vec<f64> = merged
         .iter()
         .copied()
         .filter(|r| r.is_finite() && *r >= opts.min_rr_ms && *r <= opts.max_rr_ms)
         .collect();
-    corr.artefacts = u32::try_from(rr_ms.len() - rr.len()).unwrap_or(u32::MAX);
+    corr.artefacts = u32::try_from(merged.len() - rr.len()).unwrap_or(u32::MAX);
     if !opts.lipponen_tarvainen || rr.len() < 4 {
         return (rr, corr);
     }
@@ -105,6 +113,77 @@ pub fn clean_rr_with(rr_ms: &[f64], opts: &CleanOptions) -> (Vec<f64>, RrCorrect
     }
     let clean = peaks.windows(2).map(|w| w[1] - w[0]).collect();
     (clean, corr)
+}
+
+/// Each part of a split interval is shorter than this share of the local median …
+const SPLIT_PART_MAX: f64 = 0.75;
+/// … together they are within this share of it …
+const SPLIT_SUM_TOL: f64 = 0.12;
+/// … and neither neighbour is longer than this share of it (after a couplet of early beats
+/// comes a pause).
+const SPLIT_NEIGHBOUR_MAX: f64 = 1.2;
+/// Intervals on each side of a pair the local median is taken over.
+const SPLIT_CONTEXT: usize = 5;
+
+/// Merge runs of false detections between beats ("extra" beats, two or more in a row, as in a
+/// motion artefact): Lipponen–Tarvainen deletes a lone extra beat, but two in a row make a dRR
+/// pattern it reads as long/short beats, which it moves instead of deleting (and a part under
+/// the plausible range would be dropped, leaving the other as a wrong interval). A split interval
+/// is a pair of consecutive short intervals that together make one ordinary interval, with no
+/// long interval beside it; only pairs next to another such pair are merged, so a lone extra
+/// beat stays Lipponen–Tarvainen's. Returns the series and the pairs merged.
+fn merge_split_beats(rr: &[f64]) -> (Vec<f64>, u32) {
+    let mut pairs = Vec::new();
+    let mut context = Vec::with_capacity(2 * SPLIT_CONTEXT);
+    let mut i = 0;
+    while i + 1 < rr.len() {
+        let after = (i + 2)..(i + 2 + SPLIT_CONTEXT).min(rr.len());
+        context.clear();
+        context.extend(
+            rr[i.saturating_sub(SPLIT_CONTEXT)..i]
+                .iter()
+                .chain(&rr[after])
+                .filter(|r| r.is_finite()),
+        );
+        if context.len() >= 4 {
+            let m = super::median(&mut context);
+            let short = |x: f64| x > 0.0 && x < SPLIT_PART_MAX * m;
+            let not_long = |k: Option<&f64>| k.is_none_or(|&x| x < SPLIT_NEIGHBOUR_MAX * m);
+            let (a, b) = (rr[i], rr[i + 1]);
+            if short(a)
+                && short(b)
+                && (a + b - m).abs() <= SPLIT_SUM_TOL * m
+                && not_long(i.checked_sub(1).and_then(|k| rr.get(k)))
+                && not_long(rr.get(i + 2))
+            {
+                pairs.push(i);
+                i += 2;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    let in_run = |k: usize| {
+        (k > 0 && pairs[k - 1] + 2 == pairs[k]) || pairs.get(k + 1) == Some(&(pairs[k] + 2))
+    };
+    let merge: Vec<usize> = (0..pairs.len())
+        .filter(|&k| in_run(k))
+        .map(|k| pairs[k])
+        .collect();
+    let mut out = Vec::with_capacity(rr.len());
+    let mut next = merge.iter().peekable();
+    let mut i = 0;
+    while i < rr.len() {
+        if next.peek() == Some(&&i) {
+            next.next();
+            out.push(rr[i] + rr[i + 1]);
+            i += 2;
+        } else {
+            out.push(rr[i]);
+            i += 1;
+        }
+    }
+    (out, u32::try_from(merge.len()).unwrap_or(u32::MAX))
 }
 
 fn count(n: usize) -> u32 {
@@ -347,6 +426,38 @@ mod tests {
         (0..200)
             .map(|i| 800.0 + 25.0 * (i as f64 * 0.3).sin())
             .collect()
+    }
+
+    /// Two false detections in a row (a motion artefact in a simulation) are merged away; a
+    /// couplet of early beats followed by a pause, and a lone extra beat, are not (the latter
+    /// is Lipponen–Tarvainen's).
+    #[test]
+    fn a_run_of_extra_beats_is_merged() {
+        let burst = [
+            920.0, 950.0, 977.0, 415.0, 492.0, 277.0, 623.0, 931.0, 908.0, 854.0, 877.0, 938.0,
+        ];
+        let (rr, merged) = merge_split_beats(&burst);
+        assert_eq!(merged, 2);
+        assert_eq!(
+            rr,
+            [
+                920.0, 950.0, 977.0, 907.0, 900.0, 931.0, 908.0, 854.0, 877.0, 938.0
+            ]
+        );
+        let (clean, corr) = clean_rr(&burst);
+        assert_eq!(corr.extra, 2);
+        assert!(
+            clean.iter().all(|r| (850.0..=980.0).contains(r)),
+            "{clean:?}"
+        );
+        let couplet = [
+            900.0, 910.0, 1197.0, 492.0, 463.0, 1348.0, 902.0, 534.0, 890.0, 905.0,
+        ];
+        assert_eq!(merge_split_beats(&couplet).1, 0);
+        let lone = [
+            878.0, 850.0, 806.0, 310.0, 464.0, 831.0, 843.0, 843.0, 860.0,
+        ];
+        assert_eq!(merge_split_beats(&lone).1, 0);
     }
 
     #[test]
