@@ -345,12 +345,23 @@ fn peaks(args: &RecordingArgs) -> Result<(), String> {
         span.duration_s(),
         peaks.len()
     );
+    // ECG missing between two beats (lost frames, a disconnection): no RR interval
+    let missing_between = |a: usize, b: usize| {
+        let (a, b) = (a - span.start_sample, b - span.start_sample);
+        span.samples_mv
+            .get(a..=b)
+            .is_none_or(|s| s.iter().any(|x| !x.is_finite()))
+    };
+    let mut gaps = 0;
     let mut t = table::Table::new(&["#", "sample", "time (s)", "RR (ms)"]);
     for (i, &p) in peaks.iter().enumerate() {
-        let rr = if i > 0 {
-            format!("{:.1}", (p - peaks[i - 1]) as f64 * 1000.0 / fs)
-        } else {
-            String::new()
+        let rr = match i.checked_sub(1).map(|k| peaks[k]) {
+            None => String::new(),
+            Some(prev) if missing_between(prev, p) => {
+                gaps += 1;
+                "gap".into()
+            }
+            Some(prev) => format!("{:.1}", (p - prev) as f64 * 1000.0 / fs),
         };
         t.row(vec![
             (i + 1).to_string(),
@@ -360,6 +371,9 @@ fn peaks(args: &RecordingArgs) -> Result<(), String> {
         ]);
     }
     print!("{t}");
+    if gaps > 0 {
+        println!("gap: ECG missing between the two beats, so no RR interval ({gaps} in this span)");
+    }
     println!("{NOT_MEDICAL}");
     Ok(())
 }

@@ -194,3 +194,44 @@ fn values_the_simulator_cannot_honour_are_refused() {
         assert!(!out.exists(), "{args:?}");
     }
 }
+
+/// `peaks` prints no RR interval between two beats with ECG missing between them (a
+/// disconnection), but says "gap".
+#[test]
+fn peaks_mark_intervals_across_missing_ecg() {
+    let out = tmp("gaps.bin");
+    let st = stressbeat()
+        .args([
+            "simulate",
+            "--minutes",
+            "2",
+            "--quiet",
+            "--faults",
+            "disconnect=1m/10s",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let peaks = stressbeat().arg("peaks").arg(&out).output().unwrap();
+    assert!(peaks.status.success());
+    let table = String::from_utf8(peaks.stdout).unwrap();
+    let rr: Vec<f64> = table
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(3)?.parse().ok())
+        .collect();
+    assert!(rr.len() > 100 && rr.iter().all(|&r| r < 2000.0), "{table}");
+    assert_eq!(
+        table
+            .lines()
+            .filter(|l| l.trim_end().ends_with(" gap"))
+            .count(),
+        1,
+        "{table}"
+    );
+}
