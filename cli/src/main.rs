@@ -347,10 +347,8 @@ fn peaks(args: &RecordingArgs) -> Result<(), String> {
     );
     // ECG missing between two beats (lost frames, a disconnection): no RR interval
     let missing_between = |a: usize, b: usize| {
-        let (a, b) = (a - span.start_sample, b - span.start_sample);
-        span.samples_mv
-            .get(a..=b)
-            .is_none_or(|s| s.iter().any(|x| !x.is_finite()))
+        let at = |p: usize| p - span.start_sample;
+        !stressbeat_core::hrv::spans_only_signal(&span.samples_mv, at(a), at(b))
     };
     let mut gaps = 0;
     let mut t = table::Table::new(&["#", "sample", "time (s)", "RR (ms)"]);

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use stressbeat_core::formats::{edf, pmd_capture::CaptureWriter, rr_log};
+use stressbeat_core::history::GAP_FILL_UV;
 use stressbeat_core::protocol::pmd;
 use stressbeat_core::sensor::SensorEvent;
 
@@ -113,10 +114,12 @@ impl Recording {
                 // a jump in the sensor's clock must not become gigabytes of zeros
                 let filled = (*missing_samples).min(MAX_EDF_GAP_FILL_SAMPLES);
                 eprintln!(
-                    "gap: {missing_samples} samples missing ({filled} filled with 0 in the EDF)"
+                    "gap: {missing_samples} samples missing ({filled} filled with {GAP_FILL_UV} \
+                     in the EDF)"
                 );
                 self.filled.push((self.ecg.len(), filled as usize));
-                self.ecg.extend(std::iter::repeat_n(0, filled as usize));
+                self.ecg
+                    .extend(std::iter::repeat_n(GAP_FILL_UV, filled as usize));
                 Ok(())
             }
             SensorEvent::HeartRate {
@@ -166,7 +169,7 @@ impl Recording {
         } else {
             let mut f = BufWriter::new(create_new(&self.edf_path)?);
             // annotated as an export's gaps, so that StressBeat reads them back as missing
-            let text = format!("{} (filled with 0 uV)", edf::NO_ECG_ANNOTATION);
+            let text = format!("{} (filled with {GAP_FILL_UV} uV)", edf::NO_ECG_ANNOTATION);
             let notes: Vec<edf::EdfAnnotation<'_>> = self
                 .filled
                 .iter()

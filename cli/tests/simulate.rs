@@ -16,22 +16,33 @@ fn tmp(name: &str) -> PathBuf {
     d.join(name)
 }
 
+/// `stressbeat simulate ARGS --quiet --out FILE` (a file in the test's folder), which must
+/// succeed; returns FILE.
+fn simulate(args: &[&str], name: &str) -> PathBuf {
+    let out = tmp(name);
+    let st = stressbeat()
+        .arg("simulate")
+        .args(args)
+        .args(["--quiet", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    out
+}
+
 #[test]
 fn capture_decodes_and_is_deterministic() {
     let run = |name: &str| {
-        let out = tmp(name);
-        let st = stressbeat()
-            .args(["simulate", "--minutes", "2", "--seed", "5", "--quiet"])
-            .args(["--faults", "loss=5%,disconnect=1m/5s", "--out"])
-            .arg(&out)
-            .output()
-            .unwrap();
-        assert!(
-            st.status.success(),
-            "{}",
-            String::from_utf8_lossy(&st.stderr)
-        );
-        out
+        let args = ["--minutes", "2", "--seed", "5"];
+        simulate(
+            &[&args[..], &["--faults", "loss=5%,disconnect=1m/5s"]].concat(),
+            name,
+        )
     };
     let a = run("a.bin");
     let b = run("b.bin");
@@ -56,18 +67,8 @@ fn capture_decodes_and_is_deterministic() {
 /// (the generator runs from before the phone starts the stream), lost frames included.
 #[test]
 fn capture_ground_truth_matches_the_detected_peaks() {
-    let out = tmp("truth.bin");
-    let st = stressbeat()
-        .args(["simulate", "--minutes", "2", "--noise", "0", "--quiet"])
-        .args(["--faults", "loss=5%", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    let args = ["--minutes", "2", "--noise", "0", "--faults", "loss=5%"];
+    let out = simulate(&args, "truth.bin");
     let peaks = stressbeat()
         .args(["peaks", "--json"])
         .arg(&out)
@@ -102,27 +103,7 @@ fn capture_ground_truth_matches_the_detected_peaks() {
 
 #[test]
 fn csv_output_and_peaks() {
-    let out = tmp("x.csv");
-    let st = stressbeat()
-        .args([
-            "simulate",
-            "--minutes",
-            "1",
-            "--hr",
-            "90",
-            "--noise",
-            "0",
-            "--quiet",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    let out = simulate(&["--minutes", "1", "--hr", "90", "--noise", "0"], "x.csv");
     let csv = std::fs::read_to_string(&out).unwrap();
     assert!(csv.starts_with("time_s,ecg_uv\n"));
     assert_eq!(csv.lines().count(), 1 + 60 * 130);
@@ -199,24 +180,9 @@ fn values_the_simulator_cannot_honour_are_refused() {
 /// disconnection), but says "gap".
 #[test]
 fn peaks_mark_intervals_across_missing_ecg() {
-    let out = tmp("gaps.bin");
-    let st = stressbeat()
-        .args([
-            "simulate",
-            "--minutes",
-            "2",
-            "--quiet",
-            "--faults",
-            "disconnect=1m/10s",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
+    let out = simulate(
+        &["--minutes", "2", "--faults", "disconnect=1m/10s"],
+        "gaps.bin",
     );
     let peaks = stressbeat().arg("peaks").arg(&out).output().unwrap();
     assert!(peaks.status.success());

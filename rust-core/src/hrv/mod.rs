@@ -173,8 +173,8 @@ pub fn rr_intervals_ms(samples: &[f32], peaks: &[usize], fs: f64) -> Vec<f64> {
         .collect()
 }
 
-/// Whether `samples[from..=to]` exist and are all finite.
-fn spans_only_signal(samples: &[f32], from: usize, to: usize) -> bool {
+/// Whether `samples[from..=to]` exist and are all finite (no missing signal between two peaks).
+pub fn spans_only_signal(samples: &[f32], from: usize, to: usize) -> bool {
     samples
         .get(from..=to)
         .is_some_and(|s| s.iter().all(|x| x.is_finite()))
