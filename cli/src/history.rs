@@ -56,14 +56,20 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
+/// Options to write a file that, when created, is readable and writable by the user only
+/// (unix): exports and recordings hold health data.
+pub fn private_file() -> std::fs::OpenOptions {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+}
+
 /// Create `path` empty, readable and writable by the user only (unix; SQLite gives its journal
 /// files the same mode), unless it exists.
 fn create_private_file(path: &Path) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
+    match private_file().create_new(true).open(path) {
         Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
         _ => Ok(()),
     }
@@ -331,7 +337,11 @@ pub fn export(args: &ExportArgs) -> Result<(), String> {
         partial_path(out)
     };
     // the error names the requested file, not the temporary one beside it
-    let file = File::create(&target).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    let file = private_file()
+        .create(true)
+        .truncate(true)
+        .open(&target)
+        .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     let written = write_export(&h, args, BufWriter::new(file)).and_then(|what| {
         if !direct {
             std::fs::rename(&target, out)

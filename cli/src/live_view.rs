@@ -146,7 +146,7 @@ impl State {
                 };
                 update.at_ms
             }
-            MonitorEvent::Alert(a) => {
+            MonitorEvent::Alert { alert: a, .. } => {
                 self.counts.alerts += 1;
                 self.say(&format!(
                     "  ! {} alert: {}",

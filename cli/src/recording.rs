@@ -47,8 +47,7 @@ pub struct Written {
 }
 
 fn create_new(path: &Path) -> Result<File, String> {
-    std::fs::OpenOptions::new()
-        .write(true)
+    crate::history::private_file()
         .create_new(true)
         .open(path)
         .map_err(|e| format!("cannot create {}: {e}", path.display()))

@@ -115,7 +115,7 @@ impl EventTally {
                 MonitorEvent::SessionStarted { session_id } => self.session = *session_id,
                 MonitorEvent::Stress { .. } => self.windows += 1,
                 MonitorEvent::Gap { .. } => self.gaps += 1,
-                MonitorEvent::Alert(_) => self.alerts += 1,
+                MonitorEvent::Alert { .. } => self.alerts += 1,
                 MonitorEvent::Degraded(d) => return Err(format!("degraded: {d:?}")),
                 _ => {}
             }

@@ -108,6 +108,13 @@ fn short_demo_stores_reports_and_exports() {
     let secs = rec.signals[ecg].duration_s();
     assert!((170.0..=185.0).contains(&secs), "EDF holds {secs} s");
     assert_eq!(rec.signals[ecg].sampling_rate_hz, 130.0);
+    // health data: readable by the user only, like the history
+    #[cfg(unix)]
+    for f in [&csv, &edf] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", f.display());
+    }
 
     // History listing.
     let json: serde_json::Value = serde_json::from_str(&ok(stressbeat()

@@ -13,6 +13,8 @@ CFG='{"grid": 4, "skip": true, "min_epochs": 6, "patience": 5, "epochs": 30}'
 # ... and the shipped fusion (smaller, more dropout, per-setting operating points)
 CFG_SHIP='{"grid": 4, "skip": true, "min_epochs": 6, "patience": 5, "epochs": 30, "width": 4, "hidden": 8, "dropout": 0.5, "calibrate": true}'
 REPORTS=$(pwd)/models/reports
+# the scripts run from models/training: a relative path given here must still find the CLI
+if [ -n "${STRESSBEAT:-}" ]; then STRESSBEAT=$(realpath "$STRESSBEAT"); fi
 mkdir -p "$WORK" "$REPORTS"
 cd models/training
 LOSO="$REPORTS/stress_loso.json"

@@ -28,12 +28,13 @@ pub use monitor::{
     AlertConfig, AlertKind, AlertListener, BeatCounts, CalibrationProgress, ConnectionListener,
     ConnectionUpdate, DailySummary, EcgBatch, EcgListener, ExportFormat, HeartRateListener,
     HeartRateUpdate, MonitorAlert, MonitorSource, MonitorStatus, PersonalBaselineSummary,
-    SessionSource, SessionSummary, SignalIssue, SignalQualityListener, SignalQualityUpdate,
-    SimulatedStress, StatusListener, StoredAlert, StressLevel, StressListener, StressMonitor,
-    StressMonitorConfig, StressUpdate, Subscription, TimelinePoint,
+    RetentionConfig, RetentionSummary, SessionSource, SessionSummary, SignalIssue,
+    SignalQualityListener, SignalQualityUpdate, SimulatedStress, StatusListener, StoredAlert,
+    StressLevel, StressListener, StressMonitor, StressMonitorConfig, StressUpdate, Subscription,
+    TimelinePoint,
 };
 
-use crate::{analysis, error::Location, hrv, io};
+use crate::{StorageErrorKind, analysis, error::Location, hrv, io};
 
 // ---------------------------------------------------------------------------------------------
 // Records
@@ -238,10 +239,19 @@ pub enum StressBeatError {
     /// Action: ask the user to check the strap and record longer.
     #[error("{message}")]
     NotEnoughSignal { message: String },
-    /// The history database cannot be opened or written (bad path, disk full, read-only,
-    /// damaged file, newer app's schema). Action: check storage; offer to reset the history.
+    /// The history database cannot be opened or written (bad path, disk full, read-only, locked
+    /// by another process). Action: check free space and permissions; retry.
     #[error("{message}")]
     Storage { message: String },
+    /// The history was written by a newer version of the app (the app was downgraded). Its
+    /// data is intact. Action: update the app; never delete the history.
+    #[error("{message}")]
+    HistoryFromNewerApp { message: String },
+    /// The history file is damaged, or is not a StressBeat history. Action: keep the file
+    /// (much of it may be recoverable); after `shutdown`, move it aside (with its `-wal` and
+    /// `-shm` files) to start a new history.
+    #[error("{message}")]
+    HistoryDamaged { message: String },
     /// A model file is missing, corrupt or does not match this core (only with strict model
     /// loading; otherwise the monitor reports it and scores from HRV). Action: reinstall/update.
     #[error("{message}")]
@@ -304,12 +314,22 @@ impl From<crate::Error> for StressBeatError {
             E::FileOption { file, what } => Self::InvalidArgument {
                 message: format!("{}: {what}", file_name(&file)),
             },
-            E::InvalidArgument(_) => Self::InvalidArgument {
-                message: "invalid analysis options (channel or time span) for this recording"
-                    .into(),
-            },
+            // the core's own sentence (what was asked and why it is impossible; no paths)
+            E::InvalidArgument(message) => Self::InvalidArgument { message },
             E::InsufficientSignal(_) => Self::NotEnoughSignal {
                 message: "not enough usable ECG signal for the analysis".into(),
+            },
+            E::Storage {
+                kind: StorageErrorKind::NewerSchema,
+                ..
+            } => Self::HistoryFromNewerApp {
+                message: "the history was written by a newer version of the app".into(),
+            },
+            E::Storage {
+                kind: kind @ (StorageErrorKind::Corrupt | StorageErrorKind::NotAHistory),
+                ..
+            } => Self::HistoryDamaged {
+                message: format!("history database error ({kind})"),
             },
             E::Storage { kind, .. } => Self::Storage {
                 message: format!("history database error ({kind})"),

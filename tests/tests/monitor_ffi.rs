@@ -33,6 +33,7 @@ fn config(db: &std::path::Path) -> StressMonitorConfig {
         strict_models: false,
         alerts: None,
         utc_offset_minutes: 0,
+        retention: None,
     }
 }
 
@@ -693,4 +694,311 @@ fn stop_on_the_worker_thread_keeps_the_session_until_it_is_stored() {
     assert_eq!(sessions[0].end_reason.as_deref(), Some("stopped"));
     // stopped at the first window, not after the 10 simulated minutes
     assert!(sessions[0].windows <= 2, "{:?}", sessions[0]);
+}
+
+/// A thread waiting in `waitUntilFinished` does not hide the session: it stays running,
+/// `start` refuses, and `stop` from another thread ends it and releases the waiter.
+#[test]
+fn stop_ends_a_session_another_thread_waits_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let monitor = Arc::new(StressMonitor::new(config(&dir.path().join("h.db"))).unwrap());
+    let live = MonitorSource::Simulator {
+        minutes: 30.0,
+        seed: 11,
+        stress: Vec::new(),
+        faults: String::new(),
+        realtime: true,
+        heart_rate_only: false,
+    };
+    monitor.start(live).unwrap();
+    let waiter = {
+        let monitor = monitor.clone();
+        std::thread::spawn(move || monitor.wait_until_finished())
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(monitor.is_running());
+    let second = monitor.start(simulator(1.0, ""));
+    assert!(
+        matches!(second, Err(StressBeatError::InvalidState { .. })),
+        "{second:?}"
+    );
+    monitor.stop().unwrap();
+    assert!(!monitor.is_running());
+    waiter.join().unwrap().unwrap();
+    let sessions = monitor.sessions(10).unwrap();
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    assert_eq!(sessions[0].end_reason.as_deref(), Some("stopped"));
+}
+
+/// A monitor is the only taker of a platform session's events (an app polling beside it would
+/// take frames from it), and a session the monitor has stopped cannot start another.
+#[test]
+fn a_platform_session_feeds_one_monitor_session_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = StressMonitor::new(config(&tmp.path().join("h.db"))).unwrap();
+    let other = StressMonitor::new(config(&tmp.path().join("other.db"))).unwrap();
+    let h10 = Arc::new(FakeH10 {
+        session: Mutex::new(None),
+    });
+    let session = stressbeat_core::ffi::StrapSession::new(h10.clone(), true);
+    *h10.session.lock().unwrap() = Some(session.clone());
+    let bridge = |now_ms| MonitorSource::PlatformBridge {
+        session: session.clone(),
+        now_ms,
+    };
+    session.start(0).unwrap();
+    session.poll_events().unwrap();
+    m.start(bridge(0)).unwrap();
+    let polled = session.poll_events();
+    assert!(
+        matches!(polled, Err(StressBeatError::InvalidState { .. })),
+        "{polled:?}"
+    );
+    let second = other.start(bridge(0));
+    assert!(
+        matches!(second, Err(StressBeatError::InvalidState { .. })),
+        "{second:?}"
+    );
+    m.stop().unwrap();
+    assert_eq!(
+        session.state().unwrap(),
+        stressbeat_core::ffi::ConnectionStateRecord::Stopped
+    );
+    // the monitor has let go; the stopped session cannot start another monitor session
+    session.poll_events().unwrap();
+    let again = m.start(bridge(1_000));
+    assert!(
+        matches!(again, Err(StressBeatError::InvalidState { .. })),
+        "{again:?}"
+    );
+    assert!(!m.is_running());
+    assert_eq!(m.sessions(10).unwrap().len(), 1);
+}
+
+/// Files under `dir` this process holds open (Linux; elsewhere none are seen).
+fn open_files_under(dir: &std::path::Path) -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |fds| {
+        fds.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .filter(|p| p.starts_with(dir))
+            .count()
+    })
+}
+
+/// `shutdown` closes the database (the app may then delete or copy it), refuses what would
+/// use it, and keeps what was stored.
+#[test]
+fn shutdown_closes_the_database_and_keeps_what_was_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let m = StressMonitor::new(config(&db)).unwrap();
+    m.start(simulator(1.0, "")).unwrap();
+    m.wait_until_finished().unwrap();
+    if cfg!(target_os = "linux") {
+        assert!(open_files_under(dir.path()) > 0);
+    }
+    m.shutdown().unwrap();
+    assert_eq!(open_files_under(dir.path()), 0);
+    for refused in [
+        m.sessions(1).map(drop),
+        m.start(simulator(1.0, "")),
+        m.start_calibration(120),
+    ] {
+        assert!(
+            matches!(refused, Err(StressBeatError::InvalidState { .. })),
+            "{refused:?}"
+        );
+    }
+    m.stop().unwrap();
+    m.wait_until_finished().unwrap();
+    assert!(!m.is_running());
+    m.shutdown().unwrap();
+    let reopened = StressMonitor::new(config(&db)).unwrap();
+    assert_eq!(reopened.sessions(10).unwrap().len(), 1);
+}
+
+/// A wrong export request leaves the file the user chose as it was, and says what was wrong.
+#[test]
+fn a_failed_export_leaves_the_chosen_file_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = StressMonitor::new(config(&dir.path().join("h.db"))).unwrap();
+    m.start(simulator(1.0, "")).unwrap();
+    m.wait_until_finished().unwrap();
+    let chosen = dir.path().join("mine.csv");
+    std::fs::write(&chosen, "keep me").unwrap();
+    let err = m
+        .export_session(
+            999,
+            stressbeat_core::ffi::ExportFormat::WindowsCsv,
+            chosen.to_string_lossy().into_owned(),
+        )
+        .unwrap_err();
+    let StressBeatError::InvalidArgument { message } = err else {
+        panic!("{err:?}")
+    };
+    assert!(message.contains("session 999"), "{message}");
+    assert_eq!(std::fs::read_to_string(&chosen).unwrap(), "keep me");
+    assert_eq!(
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".partial")
+            })
+            .count(),
+        0
+    );
+    // a good export replaces it
+    let id = m.sessions(1).unwrap()[0].id;
+    let rows = m
+        .export_session(
+            id,
+            stressbeat_core::ffi::ExportFormat::WindowsCsv,
+            chosen.to_string_lossy().into_owned(),
+        )
+        .unwrap();
+    assert!(rows > 0);
+    assert_ne!(std::fs::read_to_string(&chosen).unwrap(), "keep me");
+    // a query's own mistake is named as such
+    let StressBeatError::InvalidArgument { message } = m.timeline(5, 5, 10).unwrap_err() else {
+        panic!()
+    };
+    assert!(message.contains("range"), "{message}");
+}
+
+/// The history does not grow for ever: creating the monitor deletes what the retention policy
+/// no longer keeps (raw ECG sooner than the rest), and `applyRetention` does it on demand.
+#[test]
+fn retention_is_applied_when_the_monitor_is_created() {
+    use stressbeat_core::ffi::{ExportFormat, RetentionConfig};
+    use stressbeat_core::history::{
+        EcgChunk, EndReason, History, HistoryOptions, HistorySink, SessionStart, SourceKind,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let mut old_sessions = Vec::new();
+    {
+        let mut h = History::open(&db, HistoryOptions::default()).unwrap();
+        for days_ago in [400, 10] {
+            let at = now - days_ago * 86_400_000;
+            let id = h
+                .begin_session(&SessionStart {
+                    started_at_ms: at,
+                    source: SourceKind::Simulator,
+                    device_model: None,
+                    device_identity: None,
+                })
+                .unwrap();
+            h.append_rr(id, at + 1_000, 800.0).unwrap();
+            let samples = [100; 130];
+            h.append_ecg(
+                id,
+                &EcgChunk {
+                    first_sample_ms: at,
+                    sampling_rate_hz: 130,
+                    samples_uv: &samples,
+                },
+            )
+            .unwrap();
+            h.end_session(id, at + 2_000, EndReason::Stopped).unwrap();
+            old_sessions.push(id);
+        }
+    }
+    let path = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    let keep_30_days = StressMonitorConfig {
+        retention: Some(RetentionConfig {
+            keep_days: 30,
+            keep_raw_ecg_days: 7,
+        }),
+        ..config(&db)
+    };
+    let m = StressMonitor::new(keep_30_days).unwrap();
+    let left: Vec<i64> = m.sessions(10).unwrap().iter().map(|s| s.id).collect();
+    assert_eq!(left, [old_sessions[1]]);
+    // of the 10-day-old session the raw ECG is gone, its RR intervals stay
+    assert!(matches!(
+        m.export_session(left[0], ExportFormat::Edf, path("s.edf")),
+        Err(StressBeatError::InvalidArgument { .. })
+    ));
+    assert_eq!(
+        m.export_session(left[0], ExportFormat::RrCsv, path("s.csv"))
+            .unwrap(),
+        1
+    );
+    assert_eq!(m.apply_retention().unwrap(), Default::default());
+}
+
+/// A history from a newer app version and a damaged one are told apart from a storage problem
+/// (the app must never offer to delete the first); both files are left as they were.
+#[test]
+fn newer_and_damaged_histories_are_typed_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    StressMonitor::new(config(&db)).unwrap().shutdown().unwrap();
+    // the SQLite header's user_version (bytes 60..64, big-endian): the schema version
+    let mut bytes = std::fs::read(&db).unwrap();
+    bytes[60..64].copy_from_slice(&99u32.to_be_bytes());
+    std::fs::write(&db, &bytes).unwrap();
+    let newer = StressMonitor::new(config(&db)).unwrap_err();
+    assert!(
+        matches!(newer, StressBeatError::HistoryFromNewerApp { .. }),
+        "{newer:?}"
+    );
+    assert_eq!(std::fs::read(&db).unwrap(), bytes);
+
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, vec![0x5a; 8192]).unwrap();
+    let damaged = StressMonitor::new(config(&junk)).unwrap_err();
+    assert!(
+        matches!(damaged, StressBeatError::HistoryDamaged { .. }),
+        "{damaged:?}"
+    );
+    assert_eq!(std::fs::read(&junk).unwrap(), vec![0x5a; 8192]);
+}
+
+#[derive(Default)]
+struct Alerts(Mutex<Vec<stressbeat_core::ffi::MonitorAlert>>);
+impl stressbeat_core::ffi::AlertListener for Alerts {
+    fn on_alert(&self, a: stressbeat_core::ffi::MonitorAlert) {
+        self.0.lock().unwrap().push(a);
+    }
+}
+
+/// A live alert carries its history id, so the app can acknowledge the alert it shows, and
+/// the stored alerts say which were acknowledged.
+#[test]
+fn a_live_alert_can_be_acknowledged_by_its_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = StressMonitor::new(config(&dir.path().join("h.db"))).unwrap();
+    let alerts = Arc::new(Alerts::default());
+    let _s = m.subscribe_alerts(alerts.clone());
+    // the strap away for 90 s: "disconnected" after 60 s, then "reconnected"
+    m.start(simulator(4.0, "disconnect=2m/90s")).unwrap();
+    m.wait_until_finished().unwrap();
+    let live = alerts.0.lock().unwrap().clone();
+    assert!(live.len() >= 2, "{live:?}");
+    let stored = m.alerts(0, i64::MAX, 100).unwrap();
+    assert_eq!(stored.len(), live.len());
+    for a in &live {
+        let id = a.id.expect("stored at once");
+        let s = stored.iter().find(|s| s.id == id).unwrap();
+        assert_eq!((s.at_ms, s.acknowledged), (a.at_ms, false));
+    }
+    let first = live[0].id.unwrap();
+    assert!(m.acknowledge_alert(first).unwrap());
+    let acknowledged: Vec<i64> = m
+        .alerts(0, i64::MAX, 100)
+        .unwrap()
+        .iter()
+        .filter(|s| s.acknowledged)
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(acknowledged, [first]);
+    assert!(!m.acknowledge_alert(first + 1_000).unwrap());
 }

@@ -344,6 +344,7 @@ fn simulated_session_with_stress_episode_end_to_end() {
     let Some(MonitorEvent::Finished {
         session_id,
         windows,
+        reason: stressbeat_core::history::EndReason::SourceEnded,
     }) = events.last()
     else {
         panic!("last event {:?}", events.last())
@@ -662,13 +663,16 @@ fn sustained_stress_raises_an_alert_that_is_stored() {
         heart_rate_only: false,
     };
     let (events, history, _) = run(&spec);
-    let alerts: Vec<&stressbeat_core::engine::Alert> = events
+    let (alerts, ids): (Vec<&stressbeat_core::engine::Alert>, Vec<Option<i64>>) = events
         .iter()
         .filter_map(|e| match e {
-            MonitorEvent::Alert(a) => Some(a),
+            MonitorEvent::Alert { alert, stored_id } => Some((alert, *stored_id)),
             _ => None,
         })
-        .collect();
+        .unzip();
+    // each delivered alert carries its history id (to acknowledge it)
+    let expected_ids: Vec<_> = (1..=alerts.len() as i64).map(Some).collect();
+    assert_eq!(ids, expected_ids);
     let stress: Vec<_> = alerts
         .iter()
         .filter(|a| a.kind == stressbeat_core::engine::AlertKind::SustainedHighStress)
@@ -819,4 +823,237 @@ fn a_session_ended_by_internal_errors_stops_the_strap_and_is_stored() {
         h.sessions[0].ended.map(|(_, reason)| reason),
         Some(stressbeat_core::history::EndReason::Error)
     );
+}
+
+/// A strap lost for good (its source ends in `Failed`): the session is stored and reported
+/// as disconnected, not as a source that reached its end.
+#[test]
+fn a_strap_lost_for_good_ends_the_session_as_disconnected() {
+    use stressbeat_core::history::EndReason;
+    use stressbeat_core::sensor::{SensorEvent, SensorSource};
+    struct LostStrap(u32);
+    impl SensorSource for LostStrap {
+        fn poll(&mut self, _now_ms: i64, out: &mut Vec<SensorEvent>) -> bool {
+            self.0 += 1;
+            let state = match self.0 {
+                1 => ConnectionState::Connecting,
+                2 => ConnectionState::Reconnecting { attempt: 1 },
+                _ => ConnectionState::Failed {
+                    reason: "no connection after 1 attempts".into(),
+                },
+            };
+            let failed = matches!(state, ConnectionState::Failed { .. });
+            out.push(SensorEvent::Connection(state));
+            !failed
+        }
+        fn stop(&mut self, _now_ms: i64) {}
+    }
+    let history = Arc::new(Mutex::new(MemoryHistory::default()));
+    let m = monitor(history.clone());
+    let (log, _subs) = record_all(&m);
+    m.start(
+        Box::new(LostStrap(0)),
+        Pacing::AsFastAsPossible { step_ms: 250 },
+        info(),
+    )
+    .unwrap();
+    m.wait();
+    let events = log.lock().unwrap().clone();
+    assert!(
+        matches!(
+            events.last(),
+            Some(MonitorEvent::Finished {
+                reason: EndReason::Disconnected,
+                ..
+            })
+        ),
+        "{:?}",
+        events.last()
+    );
+    let h = history.lock().unwrap();
+    assert_eq!(
+        h.sessions[0].ended.map(|e| e.1),
+        Some(EndReason::Disconnected)
+    );
+}
+
+/// After a session has finished, a new listener hears no stale reading as if it were live
+/// (the strap's connection state stays current).
+#[test]
+fn a_finished_session_leaves_no_current_readings() {
+    let history = Arc::new(Mutex::new(MemoryHistory::default()));
+    let m = monitor(history);
+    let spec = SimulatorSpec {
+        minutes: 1.0,
+        seed: 3,
+        stress: Vec::new(),
+        faults: FaultConfig::default(),
+        noisy: false,
+        heart_rate_only: false,
+    };
+    run_on(&m, &spec);
+    let (log, _subs) = record_all(&m);
+    let current: Vec<EventKind> = log.lock().unwrap().iter().map(EventKind::of).collect();
+    assert_eq!(current, [EventKind::Connection]);
+}
+
+/// A history that cannot open a session at first (another connection holds the lock), then
+/// can; and whose appends fail while `failing` is set.
+struct FlakyHistory {
+    inner: MemoryHistory,
+    refused_begins: u32,
+    failing: bool,
+}
+
+impl stressbeat_core::history::HistorySink for FlakyHistory {
+    fn begin_session(&mut self, start: &SessionStart) -> stressbeat_core::Result<i64> {
+        if self.refused_begins > 0 {
+            self.refused_begins -= 1;
+            return Err(busy());
+        }
+        self.inner.begin_session(start)
+    }
+    fn append_window(
+        &mut self,
+        s: i64,
+        w: &stressbeat_core::history::WindowRecord,
+    ) -> stressbeat_core::Result<()> {
+        self.inner.append_window(s, w)?;
+        if self.failing { Err(busy()) } else { Ok(()) }
+    }
+    fn append_rr(&mut self, s: i64, at_ms: i64, rr_ms: f64) -> stressbeat_core::Result<()> {
+        self.inner.append_rr(s, at_ms, rr_ms)?;
+        if self.failing { Err(busy()) } else { Ok(()) }
+    }
+    fn append_ecg(
+        &mut self,
+        s: i64,
+        c: &stressbeat_core::history::EcgChunk<'_>,
+    ) -> stressbeat_core::Result<()> {
+        self.inner.append_ecg(s, c)
+    }
+    fn append_alert(
+        &mut self,
+        s: i64,
+        a: &stressbeat_core::history::AlertRecord,
+    ) -> stressbeat_core::Result<i64> {
+        self.inner.append_alert(s, a)
+    }
+    fn append_gap(
+        &mut self,
+        s: i64,
+        g: &stressbeat_core::history::GapRecord,
+    ) -> stressbeat_core::Result<()> {
+        self.inner.append_gap(s, g)
+    }
+    fn end_session(
+        &mut self,
+        s: i64,
+        at: i64,
+        r: stressbeat_core::history::EndReason,
+    ) -> stressbeat_core::Result<()> {
+        self.inner.end_session(s, at, r)
+    }
+    fn save_baseline(&mut self, p: &str, j: &str, at: i64) -> stressbeat_core::Result<()> {
+        self.inner.save_baseline(p, j, at)
+    }
+    fn load_baseline(&mut self, p: &str) -> stressbeat_core::Result<Option<(String, i64)>> {
+        self.inner.load_baseline(p)
+    }
+    fn flush(&mut self) -> stressbeat_core::Result<()> {
+        if self.failing {
+            Err(busy())
+        } else {
+            self.inner.flush()
+        }
+    }
+}
+
+fn busy() -> stressbeat_core::Error {
+    stressbeat_core::Error::Storage {
+        kind: stressbeat_core::StorageErrorKind::Busy,
+        message: "database is locked".into(),
+    }
+}
+
+fn run_flaky(history: FlakyHistory) -> (Vec<MonitorEvent>, Arc<Mutex<FlakyHistory>>) {
+    let history = Arc::new(Mutex::new(history));
+    let engines = Engines {
+        stress: StressEngine::new(EngineConfig::default()).unwrap(),
+        alerts: AlertEngine::new(AlertPolicy::default()).unwrap(),
+    };
+    let m = Monitor::new(
+        PipelineConfig::default(),
+        Box::new(Interim),
+        engines,
+        Some(history.clone()),
+    );
+    let (log, _subs) = record_all(&m);
+    let spec = SimulatorSpec {
+        minutes: 2.0,
+        seed: 7,
+        stress: Vec::new(),
+        faults: FaultConfig::default(),
+        noisy: false,
+        heart_rate_only: false,
+    };
+    run_on(&m, &spec);
+    let events = log.lock().unwrap().clone();
+    (events, history)
+}
+
+/// The history refusing the session's start for a moment (a lock held elsewhere) costs the
+/// first seconds of it, not the whole session.
+#[test]
+fn a_session_the_history_refuses_at_first_is_stored_once_it_can() {
+    let (events, history) = run_flaky(FlakyHistory {
+        inner: MemoryHistory::default(),
+        refused_begins: 3,
+        failing: false,
+    });
+    let delivered = events
+        .iter()
+        .filter(|e| matches!(e, MonitorEvent::Stress { .. }))
+        .count();
+    let h = history.lock().unwrap();
+    assert_eq!(h.inner.sessions.len(), 1);
+    let s = &h.inner.sessions[0];
+    assert_eq!(
+        s.ended.map(|e| e.1),
+        Some(stressbeat_core::history::EndReason::SourceEnded)
+    );
+    // three retries a second apart: at most the first window is lost
+    assert!(
+        s.windows.len() + 1 >= delivered && !s.windows.is_empty(),
+        "{} of {delivered} windows stored",
+        s.windows.len()
+    );
+    assert!(!s.rr.is_empty());
+    assert!(matches!(
+        events.last(),
+        Some(MonitorEvent::Finished { session_id: 1, .. })
+    ));
+}
+
+/// A write that fails does not stop the rest of the step's records from being appended (they
+/// wait for the next commit).
+#[test]
+fn a_failing_history_still_gets_every_record_appended() {
+    let stored = |failing| {
+        let (events, history) = run_flaky(FlakyHistory {
+            inner: MemoryHistory::default(),
+            refused_begins: 0,
+            failing,
+        });
+        let failed = events
+            .iter()
+            .any(|e| matches!(e, MonitorEvent::Degraded(Degradation::StorageFailed { .. })));
+        let h = history.lock().unwrap();
+        let s = &h.inner.sessions[0];
+        (failed, s.rr.len(), s.windows.len())
+    };
+    let (failed, rr, windows) = stored(true);
+    assert!(failed);
+    assert_eq!((rr, windows), (stored(false).1, stored(false).2));
+    assert!(rr > 100 && windows > 10, "{rr} RR, {windows} windows");
 }

@@ -94,7 +94,18 @@ final class AnalyzeRecordingTests: XCTestCase {
         }
     }
 
+    func testUnsupportedExtension() throws {
+        let f = try tempDir().appendingPathComponent("rec.xyz")
+        try "x".write(to: f, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try analyzeRecording(path: f.path, options: nil)) { error in
+            guard case StressBeatError.UnsupportedFormat = error else {
+                return XCTFail("expected UnsupportedFormat, got \(error)")
+            }
+        }
+    }
+
     static let allTests = [
+        ("testUnsupportedExtension", testUnsupportedExtension),
         ("testCoreVersionIsSet", testCoreVersionIsSet),
         ("testAnalyzesRealRecording", testAnalyzesRealRecording),
         ("testOptionsSelectChannelAndSpan", testOptionsSelectChannelAndSpan),

@@ -15,13 +15,17 @@ private let stopEcg: [UInt8] = [0x03, 0x00]
 /// Fake platform BLE stack answering like an H10; records every command in order.
 final class FakeH10: BleTransport, @unchecked Sendable {
     var session: StrapSession?
-    var commands: [BleCommand] = []
+    /// Written by the test's thread and the monitor's (it stops the session).
+    private let lock = NSLock()
+    private var log: [BleCommand] = []
+    var commands: [BleCommand] { lock.lock(); defer { lock.unlock() }; return log }
+    func clearCommands() { lock.lock(); log.removeAll(); lock.unlock() }
     var now: Int64 = 0
     /// Answer every ECG start with status 12, "invalid state" (another app holds the stream).
     var refuseEcg = false
 
     func execute(command: BleCommand) {
-        commands.append(command)
+        lock.lock(); log.append(command); lock.unlock()
         guard let s = session else { return }
         switch command {
         case .connect:
@@ -101,7 +105,7 @@ final class StrapSessionBridgeTests: XCTestCase {
             try session.onNotification(characteristicUuid: dataUuid, value: Data(f), atMs: at)
             try session.tick(nowMs: at)
         }
-        h10.commands.removeAll()
+        h10.clearCommands()
         try session.stop(nowMs: at + 10)
         XCTAssertEqual(h10.controlPointWrites(), [stopEcg])
         XCTAssertEqual(h10.commands.last, .disconnect)
@@ -130,7 +134,7 @@ final class StrapSessionBridgeTests: XCTestCase {
         let session = StrapSession(transport: h10, ecg: true)
         h10.session = session
         try session.start(nowMs: 0)
-        h10.commands.removeAll()
+        h10.clearCommands()
         try session.onDisconnected(reason: "out of range", atMs: 5000)
         XCTAssertEqual(try session.state(), .reconnecting(attempt: 1))
         h10.now = 40000
@@ -155,7 +159,7 @@ final class StrapSessionBridgeTests: XCTestCase {
             return nil
         }
         XCTAssertEqual(refused, [12])
-        h10.commands.removeAll()
+        h10.clearCommands()
         let hr = Data([0x10, 0x3C, 0x00, 0x04])
         for t in stride(from: Int64(1000), through: 59000, by: 1000) {
             h10.now = t
@@ -226,7 +230,51 @@ final class StrapSessionBridgeTests: XCTestCase {
         try monitor.shutdown()
     }
 
+    /// The monitor is the only taker of a session's events (an app polling beside it would take
+    /// frames from it); a session the monitor stopped cannot start another.
+    func testMonitorIsTheOnlyTakerOfASessionsEvents() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sbb-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let monitor = try StressMonitor(config: StressMonitorConfig(databasePath: dir.appendingPathComponent("h.db").path))
+        let strap = FakeH10()
+        let session = StrapSession(transport: strap, ecg: true)
+        strap.session = session
+        try session.start(nowMs: 0)
+        try monitor.start(source: .platformBridge(session: session, nowMs: 0))
+        XCTAssertThrowsError(try session.pollEvents()) { error in
+            guard case StressBeatError.InvalidState = error else { return XCTFail("expected InvalidState, got \(error)") }
+        }
+        try monitor.stop()
+        guard case .stopped = try session.state() else { return XCTFail("session not stopped") }
+        _ = try session.pollEvents()
+        XCTAssertThrowsError(try monitor.start(source: .platformBridge(session: session, nowMs: 1_000))) { error in
+            guard case StressBeatError.InvalidState = error else { return XCTFail("expected InvalidState, got \(error)") }
+        }
+        try monitor.shutdown()
+    }
+
+    /// Notifications of characteristics the core does not know are ignored.
+    func testUnknownCharacteristicIgnored() throws {
+        let strap = FakeH10()
+        let session = StrapSession(transport: strap, ecg: false)
+        strap.session = session
+        try session.start(nowMs: 0)
+        try session.onNotification(characteristicUuid: "00002a38-0000-1000-8000-00805f9b34fb", value: Data([1]), atMs: 10)
+        try session.onNotification(characteristicUuid: "00002a37-0000-1000-8000-00805f9b34fb",
+                                   value: Data([0x10, 0x3C, 0x37, 0x04, 0x07, 0x03]), atMs: 20)
+        let hr = try session.pollEvents().compactMap { e -> [Double]? in
+            if case let .heartRate(_, bpm, rrMs, _) = e, bpm == 60 { return rrMs }
+            return nil
+        }
+        XCTAssertEqual(hr.count, 1)
+        XCTAssertEqual(hr.first?[0] ?? 0, 1053.7, accuracy: 0.1)
+        XCTAssertEqual(hr.first?[1] ?? 0, 756.8, accuracy: 0.1)
+    }
+
     static let allTests = [
+        ("testMonitorIsTheOnlyTakerOfASessionsEvents", testMonitorIsTheOnlyTakerOfASessionsEvents),
+        ("testUnknownCharacteristicIgnored", testUnknownCharacteristicIgnored),
         ("testHandshakeThenRealFramesDecoded", testHandshakeThenRealFramesDecoded),
         ("testLinkLossReconnectsAndRestartsEcg", testLinkLossReconnectsAndRestartsEcg),
         ("testRefusedEcgStreamKeepsHeartRateAndAsksAgain", testRefusedEcgStreamKeepsHeartRateAndAsksAgain),

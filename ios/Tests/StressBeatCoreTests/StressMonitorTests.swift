@@ -67,10 +67,11 @@ final class StressMonitorTests: XCTestCase {
         guard case let .sessionStarted(id)? = events.first as? MonitorStatus else {
             return XCTFail("first event \(String(describing: events.first))")
         }
-        guard case let .finished(sessionId, windows)? = events.last as? MonitorStatus else {
+        guard case let .finished(sessionId, windows, endReason)? = events.last as? MonitorStatus else {
             return XCTFail("last event \(String(describing: events.last))")
         }
         XCTAssertEqual(id, sessionId)
+        XCTAssertEqual(endReason, "source_ended")
         let states = events.compactMap { ($0 as? ConnectionUpdate)?.state }
         XCTAssert(states.contains(.streaming), "\(states)")
         XCTAssertEqual(states.last, .stopped)
@@ -236,7 +237,71 @@ final class StressMonitorTests: XCTestCase {
         try monitor.shutdown()
     }
 
+    /// A thread waiting for the session does not hide it: `stop` from another thread ends it.
+    func testStopEndsASessionAnotherThreadWaitsFor() throws {
+        let dir = try tempDir()
+        let monitor = try StressMonitor(config: StressMonitorConfig(databasePath: dir.appendingPathComponent("h.db").path))
+        try monitor.start(source: .simulator(minutes: 30, seed: 1, stress: [], faults: "", realtime: true))
+        let returned = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            try? monitor.waitUntilFinished()
+            returned.signal()
+        }
+        Thread.sleep(forTimeInterval: 0.3)
+        XCTAssert(monitor.isRunning())
+        XCTAssertThrowsError(try monitor.start(source: simulator(1))) { error in
+            guard case StressBeatError.InvalidState = error else { return XCTFail("expected InvalidState, got \(error)") }
+        }
+        try monitor.stop()
+        XCTAssertEqual(returned.wait(timeout: .now() + 5), .success, "waitUntilFinished returned")
+        XCTAssertEqual(try monitor.sessions(limit: 1).first?.endReason, "stopped")
+        try monitor.shutdown()
+    }
+
+    /// The alert the app shows carries the id to acknowledge it; stored alerts say which were.
+    func testLiveAlertIsAcknowledgedByItsId() throws {
+        let dir = try tempDir()
+        let monitor = try StressMonitor(config: StressMonitorConfig(databasePath: dir.appendingPathComponent("h.db").path))
+        let rec = Recorder()
+        let sub = monitor.subscribeAlerts(listener: rec)
+        // the strap away for 90 s: "disconnected" after 60 s, then "reconnected"
+        try monitor.start(source: .simulator(minutes: 4, seed: 7, stress: [], faults: "disconnect=2m/90s", realtime: false))
+        try monitor.waitUntilFinished()
+        let live = rec.events.compactMap { $0 as? MonitorAlert }
+        XCTAssert(live.count >= 2, "\(live)")
+        let first = try XCTUnwrap(live.first?.id)
+        XCTAssert(try monitor.alerts(fromMs: 0, toMs: Int64.max, limit: 100).allSatisfy { !$0.acknowledged })
+        XCTAssert(try monitor.acknowledgeAlert(alertId: first))
+        let acknowledged = try monitor.alerts(fromMs: 0, toMs: Int64.max, limit: 100).filter { $0.acknowledged }.map { $0.id }
+        XCTAssertEqual(acknowledged, [first])
+        sub.cancel()
+        try monitor.shutdown()
+    }
+
+    /// A newer app's history and a damaged file are told apart from a storage problem.
+    func testNewerAndDamagedHistoriesAreTyped() throws {
+        let dir = try tempDir()
+        let db = dir.appendingPathComponent("h.db")
+        try StressMonitor(config: StressMonitorConfig(databasePath: db.path)).shutdown()
+        // the SQLite header's user_version (bytes 60..64, big-endian): the schema version
+        var bytes = try Data(contentsOf: db)
+        bytes[63] = 99
+        try bytes.write(to: db)
+        XCTAssertThrowsError(try StressMonitor(config: StressMonitorConfig(databasePath: db.path))) { error in
+            guard case StressBeatError.HistoryFromNewerApp = error else { return XCTFail("expected HistoryFromNewerApp, got \(error)") }
+        }
+        XCTAssertEqual(try Data(contentsOf: db), bytes, "left as it was")
+        let junk = dir.appendingPathComponent("junk.db")
+        try Data(repeating: 0x5a, count: 8192).write(to: junk)
+        XCTAssertThrowsError(try StressMonitor(config: StressMonitorConfig(databasePath: junk.path))) { error in
+            guard case StressBeatError.HistoryDamaged = error else { return XCTFail("expected HistoryDamaged, got \(error)") }
+        }
+    }
+
     static let allTests = [
+        ("testStopEndsASessionAnotherThreadWaitsFor", testStopEndsASessionAnotherThreadWaitsFor),
+        ("testLiveAlertIsAcknowledgedByItsId", testLiveAlertIsAcknowledgedByItsId),
+        ("testNewerAndDamagedHistoriesAreTyped", testNewerAndDamagedHistoriesAreTyped),
         ("testSimulatedSessionThroughListenersThenHistory", testSimulatedSessionThroughListenersThenHistory),
         ("testCancelledSubscriptionGetsNothingAndNewcomerGetsCurrentState",
          testCancelledSubscriptionGetsNothingAndNewcomerGetsCurrentState),

@@ -6,8 +6,8 @@
 #![warn(missing_docs)]
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, TryLockError};
 
 use super::{StressBeatError, guard};
 use crate::engine::{self, AlertEngine, AlertPolicy, EngineConfig, QuietHours, StressEngine};
@@ -35,7 +35,8 @@ pub struct AlertConfig {
     /// At most this many alerts in any rolling day.
     #[uniffi(default = 12)]
     pub max_per_day: u32,
-    /// Quiet hours start, minutes after local midnight (`null`/`nil`: no quiet hours).
+    /// Quiet hours start, minutes after local midnight (`null`/`nil`: no quiet hours). Set
+    /// both ends or neither.
     #[uniffi(default)]
     pub quiet_start_minute: Option<u16>,
     /// Quiet hours end (exclusive), minutes after local midnight.
@@ -69,10 +70,15 @@ impl Default for AlertConfig {
 }
 
 impl AlertConfig {
-    fn policy(&self) -> AlertPolicy {
+    fn policy(&self) -> Result<AlertPolicy, StressBeatError> {
         let ms = |s: u32| i64::from(s) * 1000;
         let d = AlertPolicy::default();
-        AlertPolicy {
+        if self.quiet_start_minute.is_some() != self.quiet_end_minute.is_some() {
+            return Err(StressBeatError::InvalidArgument {
+                message: "alerts: quietStartMinute and quietEndMinute are set together".into(),
+            });
+        }
+        Ok(AlertPolicy {
             sustained_high_ms: ms(self.sustained_high_s),
             stress_cooldown_ms: ms(self.stress_cooldown_s),
             max_per_hour: self.max_per_hour,
@@ -89,8 +95,53 @@ impl AlertConfig {
             battery_rearm_percent: self.battery_low_percent.saturating_add(10).min(100),
             disconnected_after_ms: ms(self.disconnected_after_s),
             ..d
+        })
+    }
+}
+
+/// How long the history keeps data. Raw ECG is the bulk (about 22 MB per day of wear with a
+/// Polar H10), so it is kept for a shorter time than the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct RetentionConfig {
+    /// Windows, RR intervals, alerts, gaps and sessions older than this many days are deleted.
+    #[uniffi(default = 365)]
+    pub keep_days: u32,
+    /// Raw ECG older than this many days is deleted (at most `keepDays`).
+    #[uniffi(default = 7)]
+    pub keep_raw_ecg_days: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            keep_days: 365,
+            keep_raw_ecg_days: 7,
         }
     }
+}
+
+impl From<RetentionConfig> for history::RetentionPolicy {
+    fn from(c: RetentionConfig) -> Self {
+        Self {
+            keep_days: c.keep_days,
+            keep_raw_ecg_days: c.keep_raw_ecg_days,
+        }
+    }
+}
+
+/// Rows `applyRetention` deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, uniffi::Record)]
+pub struct RetentionSummary {
+    /// Scored windows.
+    pub windows: u64,
+    /// RR intervals.
+    pub rr_intervals: u64,
+    /// Raw ECG chunks.
+    pub ecg_chunks: u64,
+    /// Alerts.
+    pub alerts: u64,
+    /// Sessions (those left with no data).
+    pub sessions: u64,
 }
 
 /// How a [`StressMonitor`] is set up.
@@ -112,9 +163,14 @@ pub struct StressMonitorConfig {
     /// Alert policy; `null`/`nil`: the defaults.
     #[uniffi(default)]
     pub alerts: Option<AlertConfig>,
-    /// Local time zone offset in minutes east of UTC (quiet hours, daily summaries).
+    /// Local time zone offset in minutes east of UTC (quiet hours, daily summaries); update it
+    /// with `setUtcOffsetMinutes` when the time zone changes.
     #[uniffi(default = 0)]
     pub utc_offset_minutes: i32,
+    /// How long the history keeps data; `null`/`nil`: the defaults (a year; raw ECG a week).
+    /// Applied when the monitor is created and by `applyRetention`.
+    #[uniffi(default)]
+    pub retention: Option<RetentionConfig>,
 }
 
 /// A stress episode of the simulated wearer.
@@ -156,7 +212,9 @@ pub enum MonitorSource {
         speed: Option<f64>,
     },
     /// A strap driven by the app's own BLE stack (the app keeps calling the session's
-    /// callbacks and `tick`; the monitor consumes its events).
+    /// callbacks and `tick`). The monitor takes the session's events (its `pollEvents` refuses
+    /// until the monitor session ends) and stops it when the monitor session ends; a stopped
+    /// session cannot start another (`start` fails with `InvalidState`): create a new one.
     PlatformBridge {
         /// The session.
         session: Arc<StrapSession>,
@@ -199,7 +257,8 @@ pub struct EcgBatch {
     pub first_sample_ms: f64,
     /// Time between samples, ms.
     pub sample_interval_ms: f64,
-    /// Samples, mV.
+    /// Samples, mV; NaN where the signal is missing (lost frames, a short disconnection):
+    /// break the trace there rather than drawing a line through it.
     pub samples_mv: Vec<f32>,
 }
 
@@ -366,6 +425,9 @@ pub enum AlertKind {
 /// An alert to show, with why.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct MonitorAlert {
+    /// Its id in the history, for `acknowledgeAlert`; `null`/`nil` while the history cannot
+    /// be written (it is stored later, under an id `alerts(...)` then lists).
+    pub id: Option<i64>,
     /// Unix time, ms.
     pub at_ms: i64,
     /// Kind.
@@ -445,52 +507,55 @@ pub enum MonitorStatus {
         session_id: i64,
         /// Windows scored.
         windows: u64,
+        /// Why, as `SessionSummary.endReason` stores it: "stopped", "disconnected" (the strap
+        /// was lost and did not come back), "source_ended", "error".
+        end_reason: String,
     },
 }
 
-/// Receives heart rate updates (on the monitor's thread: return quickly).
+/// Receives heart rate updates (on the monitor's thread, see [`StressMonitor`]: return quickly).
 #[uniffi::export(with_foreign)]
 pub trait HeartRateListener: Send + Sync {
     /// A heart rate update.
     fn on_heart_rate(&self, update: HeartRateUpdate);
 }
 
-/// Receives ECG batches for drawing (on the monitor's thread: return quickly).
+/// Receives ECG batches for drawing (on the monitor's thread, see [`StressMonitor`]: return quickly).
 #[uniffi::export(with_foreign)]
 pub trait EcgListener: Send + Sync {
     /// A batch of ECG.
     fn on_ecg(&self, batch: EcgBatch);
 }
 
-/// Receives signal quality (on the monitor's thread: return quickly).
+/// Receives signal quality (on the monitor's thread, see [`StressMonitor`]: return quickly).
 #[uniffi::export(with_foreign)]
 pub trait SignalQualityListener: Send + Sync {
     /// A quality update.
     fn on_signal_quality(&self, update: SignalQualityUpdate);
 }
 
-/// Receives stress updates (on the monitor's thread: return quickly).
+/// Receives stress updates (on the monitor's thread, see [`StressMonitor`]: return quickly).
 #[uniffi::export(with_foreign)]
 pub trait StressListener: Send + Sync {
     /// A stress update.
     fn on_stress(&self, update: StressUpdate);
 }
 
-/// Receives alerts (on the monitor's thread: return quickly).
+/// Receives alerts (on the monitor's thread, see [`StressMonitor`]: return quickly).
 #[uniffi::export(with_foreign)]
 pub trait AlertListener: Send + Sync {
     /// An alert.
     fn on_alert(&self, alert: MonitorAlert);
 }
 
-/// Receives connection changes (on the monitor's thread: return quickly).
+/// Receives connection changes (on the monitor's thread, see [`StressMonitor`]: return quickly).
 #[uniffi::export(with_foreign)]
 pub trait ConnectionListener: Send + Sync {
     /// A connection change.
     fn on_connection(&self, update: ConnectionUpdate);
 }
 
-/// Receives session-level news (on the monitor's thread: return quickly).
+/// Receives session-level news (on the monitor's thread, see [`StressMonitor`]: return quickly).
 #[uniffi::export(with_foreign)]
 pub trait StatusListener: Send + Sync {
     /// A status event.
@@ -498,7 +563,8 @@ pub trait StatusListener: Send + Sync {
 }
 
 /// A listener's subscription. Events stop after `cancel()` returns, or when the subscription
-/// is released (Kotlin: `close()`/garbage collection; Swift: last reference dropped).
+/// is released (Kotlin: `close()`/garbage collection; Swift: last reference dropped): keep a
+/// reference for as long as the listener should hear.
 #[derive(uniffi::Object)]
 pub struct Subscription {
     inner: monitor::Subscription,
@@ -512,7 +578,10 @@ impl std::fmt::Debug for Subscription {
 
 #[uniffi::export]
 impl Subscription {
-    /// Stop delivering events to the listener (idempotent).
+    /// Stop delivering events to the listener (idempotent). Outside a listener it waits until
+    /// a delivery already running on the monitor's thread has returned, so never cancel on a
+    /// thread that delivery is itself waiting for (a listener blocked on the main thread while
+    /// the main thread cancels would never return).
     pub fn cancel(&self) {
         self.inner.cancel();
     }
@@ -618,6 +687,8 @@ pub struct StoredAlert {
     pub severity: u8,
     /// Why.
     pub reason: String,
+    /// Whether `acknowledgeAlert` marked it as seen.
+    pub acknowledged: bool,
 }
 
 /// Export formats.
@@ -716,8 +787,9 @@ fn baseline_summary(b: &engine::PersonalBaseline) -> PersonalBaselineSummary {
     }
 }
 
-fn alert(a: &engine::Alert) -> MonitorAlert {
+fn alert(a: &engine::Alert, id: Option<i64>) -> MonitorAlert {
     MonitorAlert {
+        id,
         at_ms: a.at_ms,
         kind: match a.kind {
             engine::AlertKind::SustainedHighStress => AlertKind::SustainedHighStress,
@@ -771,9 +843,11 @@ fn status(ev: &MonitorEvent) -> Option<MonitorStatus> {
         MonitorEvent::Finished {
             session_id,
             windows,
+            reason,
         } => MonitorStatus::Finished {
             session_id: *session_id,
             windows: *windows,
+            end_reason: reason.as_str().into(),
         },
         _ => return None,
     })
@@ -817,6 +891,18 @@ fn lock_history(
         .map_err(|_| storage("history unavailable after an internal error"))
 }
 
+fn unix_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn utc_offset_error() -> StressBeatError {
+    StressBeatError::InvalidArgument {
+        message: "utcOffsetMinutes must be within ±18 h".into(),
+    }
+}
+
 fn invalid_state(message: &str) -> StressBeatError {
     StressBeatError::InvalidState {
         message: message.into(),
@@ -838,6 +924,13 @@ fn storage(message: &str) -> StressBeatError {
 /// everything in the history database. Thread-safe; every method returns quickly except
 /// `stop`/`shutdown` (which wait for the session to be stored) and the history queries.
 ///
+/// Threads: listeners are called on the monitor's thread, except that `subscribe…` delivers
+/// the current state at once on the calling thread. A listener should return quickly and
+/// hand work to the app's own thread without waiting for it (Android `post`, iOS
+/// `DispatchQueue.main.async`, never `.sync`): `stop`, `shutdown` and `Subscription.cancel`
+/// wait for a running delivery, so a listener waiting for the thread that calls them would
+/// never return.
+///
 /// Results are for personal insight only: StressBeat is not a medical device.
 #[derive(uniffi::Object)]
 pub struct StressMonitor {
@@ -849,8 +942,13 @@ pub struct StressMonitor {
     /// results. `None` where the database could not be opened a second time (then queries use
     /// `history`).
     reader: Option<Mutex<History>>,
-    utc_offset_minutes: i32,
+    /// Local time zone offset, minutes east of UTC (daily summaries; the alert engine has its
+    /// own copy for quiet hours).
+    utc_offset_minutes: AtomicI32,
+    retention: RetentionConfig,
     shut_down: AtomicBool,
+    /// Held by `start` and `shutdown`, so no session starts after a shutdown has begun.
+    lifecycle: Mutex<()>,
 }
 
 impl std::fmt::Debug for StressMonitor {
@@ -888,7 +986,7 @@ impl StressMonitor {
         lock_history(&self.history)
     }
 
-    /// Run `f` on the history after committing pending writes.
+    /// Run the write `f` on the writer connection.
     fn update<T>(
         &self,
         what: &str,
@@ -896,14 +994,13 @@ impl StressMonitor {
     ) -> Result<T, StressBeatError> {
         guard(what, || {
             self.check_open()?;
-            let mut h = self.writer()?;
-            h.flush()?;
-            Ok(f(&mut h)?)
+            Ok(f(&mut *self.writer()?)?)
         })
     }
 
     /// Run the read `f` on the reader connection after committing the worker's pending writes
-    /// (the writer's lock is held only for that commit).
+    /// (the writer's lock is held only for that commit). When they cannot be committed (a full
+    /// disk) it reads what is stored.
     fn query<T>(
         &self,
         what: &str,
@@ -911,7 +1008,12 @@ impl StressMonitor {
     ) -> Result<T, StressBeatError> {
         guard(what, || {
             self.check_open()?;
-            self.writer()?.flush()?;
+            if let Err(e) = self.writer()?.flush() {
+                log::warn!(
+                    "monitor: {what} without the pending writes: {}",
+                    e.log_safe()
+                );
+            }
             let h = match &self.reader {
                 Some(reader) => lock_history(reader)?,
                 None => self.writer()?,
@@ -924,9 +1026,7 @@ impl StressMonitor {
         &self,
         source: MonitorSource,
     ) -> Result<(Box<dyn SensorSource + Send>, Pacing, SessionInfo), StressBeatError> {
-        let now_unix = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
+        let now_unix = unix_now_ms();
         let start = |source: SourceKind, model: &str| SessionStart {
             started_at_ms: now_unix,
             source,
@@ -982,6 +1082,13 @@ impl StressMonitor {
                 )
             }
             MonitorSource::ReplayFile { path, speed } => {
+                if speed.is_some_and(|s| !(s.is_finite() && s > 0.0)) {
+                    return Err(StressBeatError::InvalidArgument {
+                        message: "speed must be a positive multiple of real time (null: as fast \
+                                  as possible)"
+                            .into(),
+                    });
+                }
                 let (src, pacing) = monitor::sources::replay_source(
                     Path::new(&path),
                     speed,
@@ -998,7 +1105,7 @@ impl StressMonitor {
                 )
             }
             MonitorSource::PlatformBridge { session, now_ms } => (
-                Box::new(monitor::sources::BridgeSource::new(session, now_ms)),
+                Box::new(monitor::sources::BridgeSource::new(session, now_ms)?),
                 Pacing::RealTime { step_ms: 100 },
                 SessionInfo {
                     start: start(SourceKind::Bridge, "chest strap"),
@@ -1046,23 +1153,24 @@ fn ble_source(
 
 #[uniffi::export]
 impl StressMonitor {
-    /// Open (or create) the history and load the models. Errors: `Storage` (the database
-    /// cannot be opened: bad path, not a database, newer schema …), `Model` (with
+    /// Open (or create) the history, delete what the retention policy no longer keeps, and
+    /// load the models. Errors: `Storage` (the database cannot be opened: bad path,
+    /// permissions, locked …), `HistoryFromNewerApp`, `HistoryDamaged`, `Model` (with
     /// `strictModels`, a model file is missing or corrupt), `InvalidArgument`.
     #[uniffi::constructor]
     pub fn new(config: StressMonitorConfig) -> Result<Arc<Self>, StressBeatError> {
         guard("StressMonitor.new", || {
-            let policy = config.alerts.clone().unwrap_or_default().policy();
-            let mut alerts =
-                AlertEngine::new(policy).map_err(|_| StressBeatError::InvalidArgument {
-                    message: "alerts: invalid alert configuration".into(),
-                })?;
+            let policy = config.alerts.clone().unwrap_or_default().policy()?;
+            let mut alerts = AlertEngine::new(policy)?;
             alerts
                 .set_utc_offset_minutes(config.utc_offset_minutes)
-                .map_err(|_| StressBeatError::InvalidArgument {
-                    message: "utcOffsetMinutes must be within ±18 h".into(),
-                })?;
+                .map_err(|_| utc_offset_error())?;
             let mut history = History::open(&config.database_path, HistoryOptions::default())?;
+            let retention = config.retention.unwrap_or_default();
+            if let Err(e) = history.apply_retention(unix_now_ms(), retention.into()) {
+                // the history is still usable; the next `applyRetention` tries again
+                log::warn!("monitor: retention not applied: {}", e.log_safe());
+            }
             let mut stress = StressEngine::new(EngineConfig {
                 min_usable_fraction: crate::model_input::stress::MIN_USABLE_FRACTION,
                 ..EngineConfig::default()
@@ -1102,17 +1210,31 @@ impl StressMonitor {
                 ),
                 history,
                 reader,
-                utc_offset_minutes: config.utc_offset_minutes,
+                utc_offset_minutes: AtomicI32::new(config.utc_offset_minutes),
+                retention,
                 shut_down: AtomicBool::new(false),
+                lifecycle: Mutex::new(()),
             }))
         })
     }
 
     /// Start a session on `source` (returns at once; results arrive through the listeners).
-    /// Errors: `InvalidState` (a session is running, or after `shutdown`), `FileNotFound` /
+    /// Errors: `InvalidState` (a session is running, another thread is starting one, or after
+    /// `shutdown`; a strap session that has ended or feeds another monitor), `FileNotFound` /
     /// `CorruptRecording` / `UnsupportedFormat` (replay), `InvalidArgument`, `Unsupported`.
     pub fn start(&self, source: MonitorSource) -> Result<(), StressBeatError> {
         guard("StressMonitor.start", || {
+            // never waits: a listener starting a session while `shutdown` waits for that very
+            // listener's session would wait forever
+            let _lifecycle = match self.lifecycle.try_lock() {
+                Ok(g) => g,
+                Err(TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(TryLockError::WouldBlock) => {
+                    return Err(invalid_state(
+                        "the monitor is starting a session or shutting down",
+                    ));
+                }
+            };
             self.check_open()?;
             if self.monitor.is_running() {
                 return Err(invalid_state("a session is already running; stop it first"));
@@ -1156,17 +1278,27 @@ impl StressMonitor {
         self.monitor.is_running()
     }
 
-    /// Stop, commit the history and release it. Afterwards every call fails with
-    /// `InvalidState`. Errors: `InvalidState` from inside a listener (call `stop` there and
-    /// `shutdown` after the listener has returned).
+    /// Stop the session, commit the history and close the database (then its files may be
+    /// deleted or copied). Afterwards `start`, the calibration calls, `personalBaseline` and
+    /// the history calls fail with `InvalidState`; `stop` and `waitUntilFinished` return at
+    /// once, `isRunning` is false and listeners hear nothing more. Calling it again does
+    /// nothing. Errors: `InvalidState` from inside a listener (call `stop` there and
+    /// `shutdown` after the listener has returned), `Storage` (the last commit failed).
     pub fn shutdown(&self) -> Result<(), StressBeatError> {
         guard("StressMonitor.shutdown", || {
             refuse_in_listener("shutdown")?;
-            self.monitor.stop();
+            let _lifecycle = self
+                .lifecycle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             if self.shut_down.swap(true, Ordering::AcqRel) {
                 return Ok(());
             }
-            self.writer()?.flush()?;
+            self.monitor.stop();
+            if let Some(reader) = &self.reader {
+                lock_history(reader)?.release()?;
+            }
+            lock_history(&self.history)?.release()?;
             Ok(())
         })
     }
@@ -1201,12 +1333,25 @@ impl StressMonitor {
                     ),
                 });
             }
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64);
+            let now = unix_now_ms();
             engines
                 .stress
                 .start_calibration(now, i64::from(duration_s) * 1000);
+            Ok(())
+        })
+    }
+
+    /// The local time zone changed (travel, daylight saving time): quiet hours and daily
+    /// summaries use `minutes` east of UTC from now on. Errors: `InvalidArgument` beyond ±18 h,
+    /// `InvalidState` after `shutdown`.
+    pub fn set_utc_offset_minutes(&self, minutes: i32) -> Result<(), StressBeatError> {
+        guard("StressMonitor.setUtcOffsetMinutes", || {
+            self.check_open()?;
+            self.engines()?
+                .alerts
+                .set_utc_offset_minutes(minutes)
+                .map_err(|_| utc_offset_error())?;
+            self.utc_offset_minutes.store(minutes, Ordering::Release);
             Ok(())
         })
     }
@@ -1289,8 +1434,12 @@ impl StressMonitor {
     /// Alerts as they are raised (past alerts: `alerts(...)`).
     pub fn subscribe_alerts(&self, listener: Arc<dyn AlertListener>) -> Arc<Subscription> {
         self.subscribe(EventKind::Alert, move |e| {
-            if let MonitorEvent::Alert(a) = e {
-                listener.on_alert(alert(a));
+            if let MonitorEvent::Alert {
+                alert: a,
+                stored_id,
+            } = e
+            {
+                listener.on_alert(alert(a, *stored_id));
             }
         })
     }
@@ -1354,7 +1503,7 @@ impl StressMonitor {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<DailySummary>, StressBeatError> {
-        let offset = self.utc_offset_minutes;
+        let offset = self.utc_offset_minutes.load(Ordering::Acquire);
         self.query("daily_summaries", |h| {
             Ok(h.daily_summaries(from_ms, to_ms, offset)?
                 .into_iter()
@@ -1393,8 +1542,26 @@ impl StressMonitor {
                     kind: a.kind,
                     severity: a.severity,
                     reason: a.reason,
+                    acknowledged: a.acknowledged,
                 })
                 .collect())
+        })
+    }
+
+    /// Delete what the retention policy no longer keeps and give the space back (creating the
+    /// monitor does it too; an app running for days calls it, e.g. daily, off the main
+    /// thread). Errors: `Storage`, `InvalidState` after `shutdown`.
+    pub fn apply_retention(&self) -> Result<RetentionSummary, StressBeatError> {
+        let policy = self.retention.into();
+        self.update("apply_retention", |h| {
+            let r = h.apply_retention(unix_now_ms(), policy)?;
+            Ok(RetentionSummary {
+                windows: r.windows,
+                rr_intervals: r.rr_intervals,
+                ecg_chunks: r.ecg_chunks,
+                alerts: r.alerts,
+                sessions: r.sessions,
+            })
         })
     }
 
@@ -1404,8 +1571,10 @@ impl StressMonitor {
     }
 
     /// Write session `sessionId` to the file `path` in `format`; returns the rows (CSV) or
-    /// samples (EDF) written. Errors: `InvalidArgument` (no such session, no raw ECG),
-    /// `CannotReadFile` (the file cannot be written), `Storage`.
+    /// samples (EDF) written. The file is written beside `path` and renamed over it only when
+    /// complete: on any error an existing file at `path` is left as it was. Errors:
+    /// `InvalidArgument` (no such session; EDF: no raw ECG), `FileNotFound` (its folder does
+    /// not exist), `CannotReadFile` (the file cannot be written), `Storage`.
     pub fn export_session(
         &self,
         session_id: i64,
@@ -1413,15 +1582,38 @@ impl StressMonitor {
         path: String,
     ) -> Result<u64, StressBeatError> {
         self.query("export_session", |h| {
-            let file = std::fs::File::create(&path).map_err(|e| crate::Error::io(&path, e))?;
-            let mut out = std::io::BufWriter::new(file);
-            let n = match format {
-                ExportFormat::WindowsCsv => h.export_windows_csv(session_id, &mut out)?,
-                ExportFormat::RrCsv => h.export_rr_csv(session_id, &mut out)?,
-                ExportFormat::Edf => h.export_edf(session_id, &mut out)?.samples,
-            };
-            std::io::Write::flush(&mut out).map_err(|e| crate::Error::io(&path, e))?;
-            Ok(n)
+            let partial = format!("{path}.partial");
+            let written = write_export(h, session_id, format, &partial, &path).and_then(|n| {
+                std::fs::rename(&partial, &path).map_err(|e| crate::Error::io(&path, e))?;
+                Ok(n)
+            });
+            if written.is_err() {
+                let _ = std::fs::remove_file(&partial);
+            }
+            written
         })
     }
+}
+
+/// Writes session `session_id` in `format` to the new file `partial` (errors name `path`, the
+/// file the user chose).
+fn write_export(
+    h: &History,
+    session_id: i64,
+    format: ExportFormat,
+    partial: &str,
+    path: &str,
+) -> crate::Result<u64> {
+    let file = std::fs::File::create(partial).map_err(|e| crate::Error::io(path, e))?;
+    let mut out = std::io::BufWriter::new(file);
+    let n = match format {
+        ExportFormat::WindowsCsv => h.export_windows_csv(session_id, &mut out)?,
+        ExportFormat::RrCsv => h.export_rr_csv(session_id, &mut out)?,
+        ExportFormat::Edf => h.export_edf(session_id, &mut out)?.samples,
+    };
+    let file = out
+        .into_inner()
+        .map_err(|e| crate::Error::io(path, e.into_error()))?;
+    file.sync_all().map_err(|e| crate::Error::io(path, e))?;
+    Ok(n)
 }

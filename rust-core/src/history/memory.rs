@@ -87,9 +87,10 @@ impl HistorySink for MemoryHistory {
         Ok(())
     }
 
-    fn append_alert(&mut self, session: SessionId, alert: &AlertRecord) -> Result<()> {
+    fn append_alert(&mut self, session: SessionId, alert: &AlertRecord) -> Result<i64> {
         self.session(session)?.alerts.push(alert.clone());
-        Ok(())
+        // ids count alerts over all sessions, from 1
+        Ok(self.sessions.iter().map(|s| s.alerts.len() as i64).sum())
     }
 
     fn append_gap(&mut self, session: SessionId, gap: &GapRecord) -> Result<()> {

@@ -222,8 +222,10 @@ pub trait HistorySink: Send {
     fn append_rr(&mut self, session: SessionId, at_ms: i64, rr_ms: f64) -> Result<()>;
     /// Append a chunk of raw ECG.
     fn append_ecg(&mut self, session: SessionId, chunk: &EcgChunk<'_>) -> Result<()>;
-    /// Append an alert.
-    fn append_alert(&mut self, session: SessionId, alert: &AlertRecord) -> Result<()>;
+    /// Append an alert and commit it at once (with everything appended before it: the app
+    /// shows it now and may acknowledge it); returns its id. On a failed commit the alert is
+    /// kept for the next one, like any record.
+    fn append_alert(&mut self, session: SessionId, alert: &AlertRecord) -> Result<i64>;
     /// Append a gap in the ECG.
     fn append_gap(&mut self, session: SessionId, gap: &GapRecord) -> Result<()>;
     /// End a session and flush.

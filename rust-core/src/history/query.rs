@@ -366,7 +366,12 @@ impl History {
     /// Mark an alert acknowledged (after committing pending writes); false if there is no such
     /// alert.
     pub fn acknowledge_alert(&mut self, alert_id: i64) -> Result<bool> {
-        self.flush()?;
+        if let Err(e) = self.flush() {
+            log::warn!(
+                "history: acknowledging before the pending writes: {}",
+                e.log_safe()
+            );
+        }
         let n = self
             .conn
             .execute(
@@ -487,16 +492,22 @@ impl History {
         rows.collect::<rusqlite::Result<_>>().map_err(storage_error)
     }
 
-    /// Delete what the policy no longer keeps (relative to `now_ms`), in one transaction after
-    /// committing pending writes, then give the freed pages back to the file system
-    /// (`PRAGMA incremental_vacuum`).
+    /// Delete what the policy no longer keeps (relative to `now_ms`), in one transaction, then
+    /// give the freed pages back to the file system (`PRAGMA incremental_vacuum`, and the WAL
+    /// truncated). Pending writes are committed first when they can be; when they cannot (a
+    /// full disk) the old data is deleted anyway, to make room for them.
     pub fn apply_retention(
         &mut self,
         now_ms: i64,
         policy: RetentionPolicy,
     ) -> Result<RetentionReport> {
         const DAY_MS: i64 = 86_400_000;
-        self.flush()?;
+        if let Err(e) = self.flush() {
+            log::warn!(
+                "history: retention before the pending writes: {}",
+                e.log_safe()
+            );
+        }
         let cutoff = now_ms - i64::from(policy.keep_days) * DAY_MS;
         let ecg_cutoff =
             now_ms - i64::from(policy.keep_raw_ecg_days.min(policy.keep_days)) * DAY_MS;
@@ -535,6 +546,15 @@ impl History {
             .map_err(storage_error)?;
         let mut rows = stmt.query([]).map_err(storage_error)?;
         while rows.next().map_err(storage_error)?.is_some() {}
+        drop(rows);
+        drop(stmt);
+        // the WAL holds a copy of every page the deletes touched: give that space back too
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(storage_error)?;
+        if let Err(e) = self.flush() {
+            log::warn!("history: pending writes after retention: {}", e.log_safe());
+        }
         Ok(report)
     }
 

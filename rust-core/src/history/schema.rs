@@ -112,9 +112,17 @@ pub(crate) fn migrate_to(conn: &mut Connection, target: u32) -> Result<()> {
         .take(target as usize)
         .skip(current as usize)
     {
-        let tx = conn.transaction().map_err(storage_error)?;
+        let step = i as u32 + 1;
+        // the write lock first, then the version again: another process (the app beside a
+        // background job after an update) may have run this step while we waited
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(storage_error)?;
+        if version(&tx)? >= step {
+            continue;
+        }
         tx.execute_batch(sql).map_err(storage_error)?;
-        tx.pragma_update(None, "user_version", i as u32 + 1)
+        tx.pragma_update(None, "user_version", step)
             .map_err(storage_error)?;
         tx.commit().map_err(storage_error)?;
     }

@@ -158,14 +158,21 @@ impl History {
                     .into(),
             });
         }
+        // a newer build's file is refused before anything (even the journal mode) is changed
+        if current > schema::SCHEMA_VERSION {
+            return Err(Error::Storage {
+                kind: StorageErrorKind::NewerSchema,
+                message: format!(
+                    "database schema version {current} is newer than this build's {}: a newer \
+                     version of the app wrote it",
+                    schema::SCHEMA_VERSION
+                ),
+            });
+        }
         if options.read_only {
             if current != schema::SCHEMA_VERSION {
                 return Err(Error::Storage {
-                    kind: if current > schema::SCHEMA_VERSION {
-                        StorageErrorKind::NewerSchema
-                    } else {
-                        StorageErrorKind::ReadOnly
-                    },
+                    kind: StorageErrorKind::ReadOnly,
                     message: format!(
                         "schema version {current}, this build reads {}: open it writable once to migrate",
                         schema::SCHEMA_VERSION
@@ -182,6 +189,9 @@ impl History {
             conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))
                 .map_err(storage_error)?;
             conn.pragma_update(None, "synchronous", "NORMAL")
+                .map_err(storage_error)?;
+            // a checkpointed WAL is cut back to this size (it would keep its largest size)
+            conn.pragma_update(None, "journal_size_limit", 4 * 1024 * 1024)
                 .map_err(storage_error)?;
         }
         conn.pragma_update(None, "foreign_keys", "ON")
@@ -242,12 +252,19 @@ impl History {
 
     /// Flush, then close the connection (checkpointing the WAL), reporting any failure.
     pub fn close(mut self) -> Result<()> {
+        self.release()
+    }
+
+    /// [`Self::close`] for a history others still hold: flush and close the database file;
+    /// what is appended afterwards goes to an empty in-memory database and is lost.
+    pub fn release(&mut self) -> Result<()> {
         self.flush()?;
         // `Drop` needs a connection to flush into: leave an empty in-memory one behind
         let conn = std::mem::replace(
             &mut self.conn,
             Connection::open_in_memory().map_err(storage_error)?,
         );
+        self.known_sessions.clear();
         conn.close().map_err(|(_, e)| storage_error(e))
     }
 
@@ -585,9 +602,12 @@ impl HistorySink for History {
         })
     }
 
-    fn append_alert(&mut self, session: SessionId, alert: &AlertRecord) -> Result<()> {
+    fn append_alert(&mut self, session: SessionId, alert: &AlertRecord) -> Result<i64> {
         self.check_session(session)?;
-        self.push(Pending::Alert(session, alert.clone()))
+        self.push(Pending::Alert(session, alert.clone()))?;
+        self.commit()?;
+        // the alert was the batch's last insert
+        Ok(self.conn.last_insert_rowid())
     }
 
     fn append_gap(&mut self, session: SessionId, gap: &GapRecord) -> Result<()> {

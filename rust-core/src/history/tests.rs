@@ -96,6 +96,33 @@ fn migrates_a_version_1_database_and_keeps_its_data() {
     assert_eq!(vacuum, 2, "incremental auto-vacuum");
 }
 
+/// Two processes opening an old database at once (the app and a background job after an
+/// update): both migrate it without an error, once.
+#[test]
+fn concurrent_opens_migrate_once() {
+    for round in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        drop(History::open_at_version(&path, 1).unwrap());
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let openers: Vec<_> = (0..2)
+            .map(|_| {
+                let (path, barrier) = (path.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    History::open(&path, HistoryOptions::default()).map(drop)
+                })
+            })
+            .collect();
+        for o in openers {
+            let opened = o.join().unwrap();
+            assert!(opened.is_ok(), "round {round}: {opened:?}");
+        }
+        let h = History::open(&path, HistoryOptions::default()).unwrap();
+        assert_eq!(schema::version(&h.conn).unwrap(), SCHEMA_VERSION);
+    }
+}
+
 #[test]
 fn refuses_a_newer_schema_and_a_non_database() {
     let dir = tempfile::tempdir().unwrap();
@@ -105,9 +132,26 @@ fn refuses_a_newer_schema_and_a_non_database() {
         h.conn
             .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .unwrap();
+        // as a newer build might leave it: not in WAL mode
+        h.conn
+            .pragma_update_and_check(None, "journal_mode", "DELETE", |_| Ok(()))
+            .unwrap();
     }
-    let e = History::open(&path, HistoryOptions::default()).unwrap_err();
-    assert_eq!(kind(e), StorageErrorKind::NewerSchema);
+    let before = std::fs::read(&path).unwrap();
+    for read_only in [false, true] {
+        let e = History::open(
+            &path,
+            HistoryOptions {
+                read_only,
+                ..HistoryOptions::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(kind(e), StorageErrorKind::NewerSchema);
+    }
+    // refused untouched (an older build must not change a newer one's file)
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    assert!(!dir.path().join("h.db-wal").exists());
 
     let junk = dir.path().join("junk.db");
     std::fs::write(&junk, vec![0x5a; 8192]).unwrap();

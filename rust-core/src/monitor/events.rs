@@ -136,7 +136,13 @@ pub enum MonitorEvent {
         observation: crate::engine::WindowObservation,
     },
     /// An alert.
-    Alert(crate::engine::Alert),
+    Alert {
+        /// The alert.
+        alert: crate::engine::Alert,
+        /// Its id in the history (for acknowledging it); `None` without a history or while
+        /// the history cannot be written.
+        stored_id: Option<i64>,
+    },
     /// Something is degraded (reported once per cause).
     Degraded(Degradation),
     /// ECG streams again after the strap refused it ([`Degradation::EcgUnusable`]): stress
@@ -151,5 +157,7 @@ pub enum MonitorEvent {
         session_id: i64,
         /// Windows scored.
         windows: u64,
+        /// Why it ended (as stored).
+        reason: crate::history::EndReason,
     },
 }

@@ -39,7 +39,7 @@ impl EventKind {
             MonitorEvent::Ecg(_) => Self::Ecg,
             MonitorEvent::Quality(_) => Self::Quality,
             MonitorEvent::Stress { .. } => Self::Stress,
-            MonitorEvent::Alert(_) => Self::Alert,
+            MonitorEvent::Alert { .. } => Self::Alert,
             MonitorEvent::Connection { .. } => Self::Connection,
             MonitorEvent::SessionStarted { .. }
             | MonitorEvent::Battery { .. }
@@ -101,7 +101,8 @@ impl Hub {
     }
 
     /// Subscribe `callback` to events of `kind`. The current state of that kind (if any) is
-    /// delivered at once, on this thread, before any later update.
+    /// delivered at once, on this thread, before any later update. After a session has
+    /// finished only its connection state is current.
     pub fn subscribe(self: &Arc<Self>, kind: EventKind, callback: Callback) -> Subscription {
         let entry = Arc::new(Entry {
             kind,
@@ -145,6 +146,10 @@ impl Hub {
                     Some(slot) => slot.1 = ev.clone(),
                     None => cur.push((kind, ev.clone())),
                 }
+            }
+            if matches!(ev, MonitorEvent::Finished { .. }) {
+                // the session's readings are no longer current (its connection state is)
+                cur.retain(|(k, _)| *k == EventKind::Connection);
             }
             let Ok(entries) = self.entries.lock() else {
                 return;

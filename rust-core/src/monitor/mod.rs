@@ -167,17 +167,27 @@ impl Monitor {
     }
 
     fn end(&self, request: bool) {
-        if hub::in_listener() {
-            if request && let Ok(w) = self.worker.lock() {
-                w.iter().for_each(worker::Worker::request_stop);
-            }
-            return;
-        }
-        let taken = self.worker.lock().ok().and_then(|mut w| w.take());
-        if let Some(mut w) = taken {
+        let in_listener = hub::in_listener();
+        // the worker stays in its slot while we wait, so `is_running` stays true and `start`
+        // refuses until the session has ended; any number of callers may wait
+        let ended = {
+            let Ok(slot) = self.worker.lock() else { return };
+            let Some(w) = slot.as_ref() else { return };
             if request {
                 w.request_stop();
             }
+            if in_listener || w.is_current_thread() {
+                return;
+            }
+            w.ended()
+        };
+        ended.wait();
+        if let Ok(mut slot) = self.worker.lock()
+            && slot
+                .as_ref()
+                .is_some_and(|w| Arc::ptr_eq(&w.ended(), &ended))
+            && let Some(mut w) = slot.take()
+        {
             w.join();
         }
     }

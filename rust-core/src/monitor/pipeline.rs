@@ -112,6 +112,11 @@ pub struct Pipeline {
     rr_windows_until_ms: i64,
     /// A refused ECG stream was reported (again once ECG has come back).
     ecg_refusal_reported: bool,
+    /// The session is not in the history yet (its first write failed, e.g. another
+    /// connection held the lock): retried every flush interval; what comes before is lost.
+    unbegun: Option<crate::history::SessionStart>,
+    /// The strap was lost for good (the source's last connection state is `Failed`).
+    link_failed: bool,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -165,6 +170,8 @@ impl Pipeline {
             ecg_windows_until_ms: i64::MIN,
             rr_windows_until_ms: i64::MIN,
             ecg_refusal_reported: false,
+            link_failed: false,
+            unbegun: None,
         })
     }
 
@@ -194,7 +201,10 @@ impl Pipeline {
             match h.lock() {
                 Ok(mut h) => match h.begin_session(&info.start) {
                     Ok(id) => self.session_id = id,
-                    Err(e) => failure = Some(e.to_string()),
+                    Err(e) => {
+                        self.unbegun = Some(info.start.clone());
+                        failure = Some(e.to_string());
+                    }
                 },
                 Err(_) => failure = Some("history lock poisoned".into()),
             }
@@ -265,10 +275,13 @@ impl Pipeline {
                 });
                 self.close_due_windows(out);
             }
-            SensorEvent::Connection(state) => out.push(MonitorEvent::Connection {
-                at_ms: now_ms + off,
-                state,
-            }),
+            SensorEvent::Connection(state) => {
+                self.link_failed = matches!(state, ConnectionState::Failed { .. });
+                out.push(MonitorEvent::Connection {
+                    at_ms: now_ms + off,
+                    state,
+                });
+            }
             SensorEvent::HeartRate {
                 at_ms,
                 bpm,
@@ -309,8 +322,13 @@ impl Pipeline {
     }
 
     /// End of the session: score what can be scored, close the session in the history (with
-    /// the engine's baseline).
+    /// the engine's baseline). A source that ended because its strap was lost for good ends
+    /// the session as [`EndReason::Disconnected`].
     pub fn finish(&mut self, reason: EndReason, out: &mut Vec<MonitorEvent>) {
+        let reason = match reason {
+            EndReason::SourceEnded if self.link_failed => EndReason::Disconnected,
+            other => other,
+        };
         let first = out.len();
         self.front.finish(out);
         // no more signal will come: the windows waiting for their lag close now
@@ -322,12 +340,17 @@ impl Pipeline {
         out.push(MonitorEvent::Finished {
             session_id: self.session_id,
             windows: self.windows_scored,
+            reason,
         });
     }
 
     /// Close the session in the history (with the engine's baseline); also what is left to do
     /// when [`Self::finish`] failed.
     pub fn end_stored(&mut self, reason: EndReason, out: &mut Vec<MonitorEvent>) {
+        if self.unbegun.is_some() && !self.retry_begin() {
+            self.storage_failure("the session was never opened in the history", out);
+            return;
+        }
         if let Some(h) = self.history.clone() {
             let baseline = self.baseline_json();
             let (id, end) = (self.session_id, self.last_ms);
@@ -574,19 +597,32 @@ impl Pipeline {
                 }
             }
             take(e.alerts.tick(now_ms));
-            out.extend(alerts.into_iter().map(MonitorEvent::Alert));
+            out.extend(alerts.into_iter().map(|alert| MonitorEvent::Alert {
+                alert,
+                stored_id: None,
+            }));
         }
         self.last_ms = self.last_ms.max(now_ms);
         let Some(h) = self.history.clone() else {
             return;
         };
         let flush = now_ms - self.last_flush_ms >= self.cfg.flush_every_ms;
+        if self.unbegun.is_some() {
+            if !flush {
+                return;
+            }
+            self.last_flush_ms = now_ms;
+            if !self.retry_begin() {
+                return;
+            }
+        }
         let result = match h.lock() {
             Ok(mut h) => {
+                // a failed append is kept for the next commit: the others go on
                 let mut r = Ok(());
                 let id = self.session_id;
-                for ev in &out[first..] {
-                    r = match ev {
+                for ev in &mut out[first..] {
+                    let appended = match ev {
                         MonitorEvent::Stress {
                             update,
                             observation,
@@ -601,7 +637,9 @@ impl Pipeline {
                                 }
                                 _ => Ok(()),
                             }),
-                        MonitorEvent::Alert(a) => h.append_alert(id, &alert_record(a)),
+                        MonitorEvent::Alert { alert, stored_id } => h
+                            .append_alert(id, &alert_record(alert))
+                            .map(|row| *stored_id = Some(row)),
                         MonitorEvent::Gap {
                             from_ms,
                             to_ms,
@@ -623,16 +661,15 @@ impl Pipeline {
                             let mut at = hr.at_ms as f64;
                             let mut res = Ok(());
                             for &rr in hr.rr_ms.iter().rev() {
-                                res = res.and_then(|()| h.append_rr(id, at.round() as i64, rr));
+                                let one = h.append_rr(id, at.round() as i64, rr);
+                                res = res.and(one);
                                 at -= rr;
                             }
                             res
                         }
                         _ => Ok(()),
                     };
-                    if r.is_err() {
-                        break;
-                    }
+                    r = r.and(appended);
                 }
                 if r.is_ok() && flush {
                     self.last_flush_ms = now_ms;
@@ -656,7 +693,7 @@ impl Pipeline {
 
     /// The strap's own samples for export (EDF+), at the source rate.
     fn store_raw_ecg(&mut self, chunk: &crate::sensor::EcgChunk, out: &mut Vec<MonitorEvent>) {
-        let Some(h) = self.history.clone() else {
+        let Some(h) = self.history.clone().filter(|_| self.unbegun.is_none()) else {
             return;
         };
         let rate = (1000.0 / chunk.sample_interval_ms).round();
@@ -678,6 +715,24 @@ impl Pipeline {
         if let Err(e) = r {
             self.storage_failure(&e, out);
         }
+    }
+
+    /// Try again to open the session in the history; whether it now is.
+    fn retry_begin(&mut self) -> bool {
+        let (Some(start), Some(h)) = (&self.unbegun, &self.history) else {
+            return self.unbegun.is_none();
+        };
+        let Ok(id) = h.lock().map_err(|_| ()).and_then(|mut h| {
+            h.begin_session(start).map_err(|e| {
+                log::debug!("monitor: history session still not opened: {e}");
+            })
+        }) else {
+            return false;
+        };
+        log::info!("monitor: history session opened late");
+        self.session_id = id;
+        self.unbegun = None;
+        true
     }
 
     fn storage_failure(&mut self, detail: &str, out: &mut Vec<MonitorEvent>) {

@@ -170,13 +170,25 @@ pub struct BridgeSource {
 }
 
 impl BridgeSource {
-    /// Consume `session`'s events; `now_ms`: the app's clock now (the one it gives the session).
-    pub fn new(session: Arc<crate::sensor::bridge::StrapSession>, now_ms: i64) -> Self {
-        Self {
+    /// Take `session`'s events (it refuses `pollEvents` until this source is dropped); `now_ms`:
+    /// the app's clock now (the one it gives the session). Errors: `InvalidState` when the
+    /// session has ended or another monitor session takes its events.
+    pub fn new(
+        session: Arc<crate::sensor::bridge::StrapSession>,
+        now_ms: i64,
+    ) -> Result<Self, crate::ffi::StressBeatError> {
+        session.attach_monitor()?;
+        Ok(Self {
             session,
             last_ms: 0,
             origin_ms: now_ms,
-        }
+        })
+    }
+}
+
+impl Drop for BridgeSource {
+    fn drop(&mut self) {
+        self.session.detach_monitor();
     }
 }
 

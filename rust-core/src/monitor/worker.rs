@@ -3,9 +3,9 @@
 //! the session goes on (it ends after a few in a row).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::{JoinHandle, ThreadId};
 
 use super::hub::Hub;
 use super::pipeline::Pipeline;
@@ -37,10 +37,62 @@ impl std::fmt::Debug for Run {
     }
 }
 
+/// Set once a session's thread has delivered its last event; any number of threads may wait
+/// for it.
+#[derive(Debug, Default)]
+pub struct Ended {
+    done: Mutex<bool>,
+    changed: Condvar,
+}
+
+impl Ended {
+    fn set(&self) {
+        let mut done = self
+            .done
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *done = true;
+        self.changed.notify_all();
+    }
+
+    /// Whether the session has ended.
+    pub fn is_set(&self) -> bool {
+        *self
+            .done
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Wait until the session has ended.
+    pub fn wait(&self) {
+        let mut done = self
+            .done
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while !*done {
+            done = self
+                .changed
+                .wait(done)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+}
+
+/// Sets [`Ended`] when the thread's work is over, however it ends.
+struct SetOnDrop(Arc<Ended>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.set();
+    }
+}
+
 /// A running (or finished) session's thread.
 #[derive(Debug)]
 pub struct Worker {
     stop: Arc<AtomicBool>,
+    ended: Arc<Ended>,
+    thread: ThreadId,
     handle: Option<JoinHandle<()>>,
 }
 
@@ -48,14 +100,30 @@ impl Worker {
     /// Start the thread.
     pub fn spawn(run: Run, hub: Arc<Hub>) -> std::io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
+        let ended = Arc::new(Ended::default());
+        let (flag, on_end) = (stop.clone(), SetOnDrop(ended.clone()));
         let handle = std::thread::Builder::new()
             .name("stressbeat-monitor".into())
-            .spawn(move || run_session(run, &hub, &flag))?;
+            .spawn(move || {
+                let _on_end = on_end;
+                run_session(run, &hub, &flag);
+            })?;
         Ok(Self {
             stop,
+            ended,
+            thread: handle.thread().id(),
             handle: Some(handle),
         })
+    }
+
+    /// Set when the session has ended (wait on it without holding the worker).
+    pub fn ended(&self) -> Arc<Ended> {
+        self.ended.clone()
+    }
+
+    /// Whether the caller runs on this worker's thread (e.g. a listener).
+    pub fn is_current_thread(&self) -> bool {
+        self.thread == std::thread::current().id()
     }
 
     /// Ask the session to stop (returns at once).
@@ -66,20 +134,20 @@ impl Worker {
     /// Wait for the thread to end (from the worker itself, e.g. a listener dropping the last
     /// reference to its monitor, it only detaches: the session ends after this step).
     pub fn join(&mut self) {
-        if let Some(h) = self.handle.take() {
-            if h.thread().id() == std::thread::current().id() {
-                self.request_stop();
-                return;
-            }
-            if h.join().is_err() {
-                log::error!("monitor: worker thread ended abnormally");
-            }
+        if self.is_current_thread() {
+            self.request_stop();
+            return;
+        }
+        if let Some(h) = self.handle.take()
+            && h.join().is_err()
+        {
+            log::error!("monitor: worker thread ended abnormally");
         }
     }
 
-    /// Whether the thread has ended.
+    /// Whether the session has ended (its last event delivered).
     pub fn is_finished(&self) -> bool {
-        self.handle.as_ref().is_none_or(JoinHandle::is_finished)
+        self.ended.is_set() || self.handle.as_ref().is_none_or(JoinHandle::is_finished)
     }
 }
 
@@ -156,6 +224,7 @@ fn run_session(run: Run, hub: &Hub, stop: &AtomicBool) {
         out.push(super::events::MonitorEvent::Finished {
             session_id: pipeline.session_id(),
             windows: pipeline.windows_scored(),
+            reason: EndReason::Error,
         });
     }
     publish(hub, &mut out);

@@ -33,6 +33,8 @@ pub struct BridgeCore {
     dispatching: AtomicBool,
     /// Decoded events were dropped because nobody took them (warned once).
     dropped_events: AtomicBool,
+    /// A monitor takes the decoded events (then the app may not).
+    attached: AtomicBool,
 }
 
 impl BridgeCore {
@@ -42,6 +44,7 @@ impl BridgeCore {
             pending: Mutex::new(VecDeque::new()),
             dispatching: AtomicBool::new(false),
             dropped_events: AtomicBool::new(false),
+            attached: AtomicBool::new(false),
         }
     }
 
@@ -77,9 +80,30 @@ impl BridgeCore {
         self.with_session(sink, |s| s.handle(ev))
     }
 
+    /// Read the session without running commands (safe on any thread, e.g. the monitor's).
+    pub fn read<R>(&self, f: impl FnOnce(&Session) -> R) -> Result<R, Poisoned> {
+        Ok(f(&self.session.lock().map_err(|_| Poisoned)?.0))
+    }
+
     /// The latest time the app gave the session.
     pub fn latest_ms(&self) -> Result<Option<i64>, Poisoned> {
-        Ok(self.session.lock().map_err(|_| Poisoned)?.0.latest_ms())
+        self.read(Session::latest_ms)
+    }
+
+    /// Make one consumer (a monitor) the only taker of decoded events; `false` when one
+    /// already is.
+    pub fn attach(&self) -> bool {
+        !self.attached.swap(true, Ordering::AcqRel)
+    }
+
+    /// The consumer has let go.
+    pub fn detach(&self) {
+        self.attached.store(false, Ordering::Release);
+    }
+
+    /// Whether a consumer takes the decoded events.
+    pub fn is_attached(&self) -> bool {
+        self.attached.load(Ordering::Acquire)
     }
 
     /// Decoded events since the last call.
@@ -391,9 +415,17 @@ fn poisoned(_: Poisoned) -> StressBeatError {
 /// Usage: create with the app's [`BleTransport`]; `start(nowMs)`; forward the stack's callbacks
 /// (`onConnected`, `onDisconnected`, `onNotification`, `onReadResult`, `onCommandFailed`); call
 /// `tick(nowMs)` about every 100-250 ms (timeouts, reconnection, silent strap); pull decoded
-/// events with `pollEvents()`; `stop(nowMs)` when done (stops the ECG stream, closes the link).
+/// events with `pollEvents()`, or hand the session to a monitor
+/// (`MonitorSource.PlatformBridge`), which then takes them (and `pollEvents` refuses);
+/// `stop(nowMs)` when done (stops the ECG stream, closes the link). A stopped session stays
+/// stopped: create a new one for the next connection.
 /// All times: one monotonic clock in ms (Android `SystemClock.elapsedRealtime()`, iOS
 /// `ProcessInfo.systemUptime * 1000`).
+///
+/// Threads: `BleTransport.execute` runs on whichever thread made the call that produced the
+/// command: the app's callbacks and `tick`, and the monitor's thread when it stops the session
+/// (`StressMonitor.stop`, a session's end). An iOS transport hands each command to its
+/// central's queue; an Android one to its GATT queue.
 #[derive(uniffi::Object)]
 pub struct StrapSession {
     core: BridgeCore,
@@ -434,14 +466,31 @@ impl StrapSession {
         self.core.latest_ms().ok().flatten()
     }
 
-    /// Whether the session has stopped or failed (a poisoned lock counts as failed).
+    /// Whether the session has stopped or failed (a poisoned lock counts as failed). Runs no
+    /// commands (the monitor's thread calls it every step).
     pub(crate) fn is_terminal(&self) -> bool {
-        self.state().map_or(true, |s| {
-            matches!(
-                s,
-                ConnectionStateRecord::Stopped | ConnectionStateRecord::Failed { .. }
-            )
-        })
+        self.core.read(|s| s.state().is_terminal()).unwrap_or(true)
+    }
+
+    /// Make the monitor the only taker of this session's events. Errors: `InvalidState` when
+    /// the session has ended or another monitor session takes its events.
+    pub(crate) fn attach_monitor(&self) -> Result<(), StressBeatError> {
+        if self.is_terminal() {
+            return Err(StressBeatError::InvalidState {
+                message: "this strap session has ended; create a new StrapSession".into(),
+            });
+        }
+        if !self.core.attach() {
+            return Err(StressBeatError::InvalidState {
+                message: "another monitor session takes this strap session's events".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The monitor has let go of the session's events.
+    pub(crate) fn detach_monitor(&self) {
+        self.core.detach();
     }
 }
 
@@ -546,9 +595,17 @@ impl StrapSession {
     }
 
     /// Decoded events since the last call, in order (at most the newest 2 048: call it at least
-    /// every few minutes when no monitor takes them).
+    /// every few minutes). Errors: `InvalidState` while a monitor session takes the events
+    /// (listen to the monitor instead).
     pub fn poll_events(&self) -> Result<Vec<SensorEventRecord>, StressBeatError> {
         guard("poll_events", || {
+            if self.core.is_attached() {
+                return Err(StressBeatError::InvalidState {
+                    message: "a monitor session takes this strap session's events; listen to \
+                              the monitor instead"
+                        .into(),
+                });
+            }
             Ok(self
                 .core
                 .take_events()
@@ -559,14 +616,20 @@ impl StrapSession {
         })
     }
 
-    /// The current connection state.
+    /// The current connection state (runs no commands).
     pub fn state(&self) -> Result<ConnectionStateRecord, StressBeatError> {
-        self.run("state", |s| s.state().clone().into())
+        guard("state", || {
+            self.core
+                .read(|s| s.state().clone().into())
+                .map_err(poisoned)
+        })
     }
 
-    /// When `tick` next has something to check, if anything.
+    /// When `tick` next has something to check, if anything (runs no commands).
     pub fn next_deadline_ms(&self) -> Result<Option<i64>, StressBeatError> {
-        self.run("next_deadline_ms", |s| s.next_deadline())
+        guard("next_deadline_ms", || {
+            self.core.read(Session::next_deadline).map_err(poisoned)
+        })
     }
 }
 

@@ -7,6 +7,7 @@ import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Assumptions.assumeTrue
 import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.assertThrows
 
 /**
  * The platform bridge (StrapSession + a Kotlin BleTransport) driven like the Android app would:
@@ -32,7 +33,8 @@ class StrapSessionBridgeTest {
     /** Fake platform BLE stack answering like an H10; records every command in order. */
     class FakeH10 : BleTransport {
         lateinit var session: StrapSession
-        val commands = mutableListOf<BleCommand>()
+        /** Written by the app's threads and the monitor's (it stops the session). */
+        val commands: MutableList<BleCommand> = java.util.Collections.synchronizedList(mutableListOf())
         var now = 0L
         /** Answer every ECG start with status 12, "invalid state" (another app holds the stream). */
         var refuseEcg = false
@@ -239,6 +241,28 @@ class StrapSessionBridgeTest {
         assertTrue(updates.all { (it.hrBpm ?: 0f) in 50f..100f })
         assertEquals(updates.size.toUInt(), monitor.sessions(1u).single().windows)
         sub.close()
+        monitor.shutdown()
+        dir.deleteRecursively()
+    }
+
+    /**
+     * The monitor is the only taker of a session's events (an app polling beside it would take
+     * frames from it); a session the monitor stopped cannot start another.
+     */
+    @Test
+    fun monitorIsTheOnlyTakerOfASessionsEvents() {
+        val dir = java.nio.file.Files.createTempDirectory("stressbeat-bridge").toFile()
+        val monitor = StressMonitor(StressMonitorConfig(File(dir, "h.db").path, null, null, false, null, 0))
+        val strap = FakeH10()
+        val session = StrapSession(strap, true)
+        strap.session = session
+        session.start(0)
+        monitor.start(MonitorSource.PlatformBridge(session, 0))
+        assertThrows<StressBeatException.InvalidState> { session.pollEvents() }
+        monitor.stop()
+        assertEquals(ConnectionStateRecord.Stopped, session.state())
+        session.pollEvents()
+        assertThrows<StressBeatException.InvalidState> { monitor.start(MonitorSource.PlatformBridge(session, 1_000)) }
         monitor.shutdown()
         dir.deleteRecursively()
     }

@@ -71,6 +71,7 @@ class StressMonitorTest {
         assertTrue(finished is MonitorStatus.Finished, "last event $finished")
         finished as MonitorStatus.Finished
         assertEquals((started as MonitorStatus.SessionStarted).sessionId, finished.sessionId)
+        assertEquals("source_ended", finished.endReason)
 
         // The connection comes up, then stops.
         val states = events.filterIsInstance<ConnectionUpdate>().map { it.state }
@@ -247,5 +248,56 @@ class StressMonitorTest {
         assertTrue(scored.isNotEmpty() && scored.all { it.fromHrvFallback }, "scores from the HRV fallback")
         subs.forEach { it.close() }
         lenient.shutdown()
+    }
+
+    /** A thread waiting for the session does not hide it: `stop` from another thread ends it. */
+    @Test
+    fun stopEndsASessionAnotherThreadWaitsFor() {
+        val monitor = StressMonitor(config())
+        monitor.start(MonitorSource.Simulator(30.0, 1uL, emptyList(), "", true))
+        val waiter = Thread { monitor.waitUntilFinished() }.apply { start() }
+        Thread.sleep(300)
+        assertTrue(monitor.isRunning())
+        assertThrows<StressBeatException.InvalidState> { monitor.start(simulator(1.0)) }
+        monitor.stop()
+        waiter.join(5_000)
+        assertFalse(waiter.isAlive, "waitUntilFinished returned")
+        assertEquals("stopped", monitor.sessions(1u).single().endReason)
+        monitor.shutdown()
+    }
+
+    /** The alert the app shows carries the id to acknowledge it; stored alerts say which were. */
+    @Test
+    fun liveAlertIsAcknowledgedByItsId() {
+        val monitor = StressMonitor(config())
+        val rec = Recorder()
+        val sub = monitor.subscribeAlerts(rec)
+        // the strap away for 90 s: "disconnected" after 60 s, then "reconnected"
+        monitor.start(MonitorSource.Simulator(4.0, 7uL, emptyList(), "disconnect=2m/90s", false))
+        monitor.waitUntilFinished()
+        val live = rec.events.filterIsInstance<MonitorAlert>()
+        assertTrue(live.size >= 2, "$live")
+        val first = live.first().id!!
+        assertTrue(monitor.alerts(0, Long.MAX_VALUE, 100u).none { it.acknowledged })
+        assertTrue(monitor.acknowledgeAlert(first))
+        val acknowledged = monitor.alerts(0, Long.MAX_VALUE, 100u).filter { it.acknowledged }.map { it.id }
+        assertEquals(listOf(first), acknowledged)
+        sub.close()
+        monitor.shutdown()
+    }
+
+    /** A newer app's history and a damaged file are told apart from a storage problem. */
+    @Test
+    fun newerAndDamagedHistoriesAreTyped() {
+        val db = File(dir, "history.db")
+        StressMonitor(config()).shutdown()
+        // the SQLite header's user_version (bytes 60..64, big-endian): the schema version
+        val bytes = db.readBytes()
+        bytes[63] = 99
+        db.writeBytes(bytes)
+        assertThrows<StressBeatException.HistoryFromNewerApp> { StressMonitor(config()) }
+        assertTrue(db.readBytes().contentEquals(bytes), "left as it was")
+        val junk = File(dir, "junk.db").apply { writeBytes(ByteArray(8192) { 0x5a }) }
+        assertThrows<StressBeatException.HistoryDamaged> { StressMonitor(config(db = junk.path)) }
     }
 }
