@@ -1002,3 +1002,44 @@ fn a_live_alert_can_be_acknowledged_by_its_id() {
     assert_eq!(acknowledged, [first]);
     assert!(!m.acknowledge_alert(first + 1_000).unwrap());
 }
+
+/// A session the app never ended (it was killed) is closed as "interrupted" at its last data
+/// when the app starts again, instead of looking like a running one for ever.
+#[test]
+fn a_session_cut_short_by_a_kill_is_closed_as_interrupted() {
+    use stressbeat_core::history::{
+        History, HistoryOptions, HistorySink, SessionStart, SourceKind,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    // an hour ago, for a minute
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        - 3_600_000;
+    {
+        let mut h = History::open(&db, HistoryOptions::default()).unwrap();
+        let id = h
+            .begin_session(&SessionStart {
+                started_at_ms: started,
+                source: SourceKind::Simulator,
+                device_model: None,
+                device_identity: None,
+            })
+            .unwrap();
+        h.append_rr(id, started + 60_000, 800.0).unwrap();
+        h.flush().unwrap();
+    }
+    let m = StressMonitor::new(config(&db)).unwrap();
+    let s = m.sessions(1).unwrap().remove(0);
+    assert_eq!(s.end_reason.as_deref(), Some("interrupted"));
+    assert_eq!(s.ended_at_ms, Some(started + 60_000));
+    // sessions this monitor runs end as usual
+    m.start(simulator(1.0, "")).unwrap();
+    m.wait_until_finished().unwrap();
+    assert_eq!(
+        m.sessions(1).unwrap()[0].end_reason.as_deref(),
+        Some("source_ended")
+    );
+}

@@ -621,7 +621,8 @@ pub struct SessionSummary {
     pub started_at_ms: i64,
     /// End, Unix ms (`null` while running or after a crash).
     pub ended_at_ms: Option<i64>,
-    /// "stopped", "disconnected", "source_ended", "error".
+    /// "stopped", "disconnected", "source_ended", "error", "interrupted" (the app was killed
+    /// before it could end the session: ended at its last stored data).
     pub end_reason: Option<String>,
     /// Where the ECG came from.
     pub source: SessionSource,
@@ -1166,6 +1167,10 @@ impl StressMonitor {
                 .set_utc_offset_minutes(config.utc_offset_minutes)
                 .map_err(|_| utc_offset_error())?;
             let mut history = History::open(&config.database_path, HistoryOptions::default())?;
+            // no session of this monitor runs yet: any open one was cut short by a kill
+            if let Err(e) = history.close_interrupted_sessions() {
+                log::warn!("monitor: interrupted sessions not closed: {}", e.log_safe());
+            }
             let retention = config.retention.unwrap_or_default();
             if let Err(e) = history.apply_retention(unix_now_ms(), retention.into()) {
                 // the history is still usable; the next `applyRetention` tries again
@@ -1175,12 +1180,16 @@ impl StressMonitor {
                 min_usable_fraction: crate::model_input::stress::MIN_USABLE_FRACTION,
                 ..EngineConfig::default()
             })?;
-            if let Ok(Some((json, _))) = history.load_baseline(monitor::pipeline::BASELINE_PROFILE)
-            {
-                match serde_json::from_str(&json) {
+            match history.load_baseline(monitor::pipeline::BASELINE_PROFILE) {
+                Ok(Some((json, _))) => match serde_json::from_str(&json) {
                     Ok(b) => stress.set_baseline(Some(b)),
                     Err(_) => log::warn!("monitor: stored baseline unreadable; starting without"),
-                }
+                },
+                Ok(None) => {}
+                Err(e) => log::warn!(
+                    "monitor: stored baseline not read ({}); starting without",
+                    e.log_safe()
+                ),
             }
             let parts = super::models::load_parts(
                 config.stress_model_path.as_deref(),

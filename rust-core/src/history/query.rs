@@ -558,6 +558,27 @@ impl History {
         Ok(report)
     }
 
+    /// Close the sessions left open by a process that was killed (or lost its storage) before
+    /// ending them: reason "interrupted", ended at their last stored data. Only for a writer
+    /// that knows no session of its own is running (an app starting up). Returns how many.
+    pub fn close_interrupted_sessions(&mut self) -> Result<u64> {
+        self.flush()?;
+        let n = self
+            .conn
+            .execute(
+                "UPDATE sessions SET end_reason = 'interrupted', ended_at_ms = MAX(started_at_ms,
+                   COALESCE((SELECT MAX(end_ms) FROM windows WHERE session_id = sessions.id), 0),
+                   COALESCE((SELECT MAX(at_ms) FROM rr WHERE session_id = sessions.id), 0),
+                   COALESCE((SELECT MAX(first_sample_ms) FROM ecg_chunks
+                             WHERE session_id = sessions.id), 0),
+                   COALESCE((SELECT MAX(to_ms) FROM gaps WHERE session_id = sessions.id), 0))
+                 WHERE ended_at_ms IS NULL",
+                [],
+            )
+            .map_err(storage_error)?;
+        Ok(n as u64)
+    }
+
     /// Size of the database file in bytes (pages × page size, WAL excluded).
     pub fn size_bytes(&self) -> Result<u64> {
         let pages: i64 = self
