@@ -573,11 +573,22 @@ impl HistorySink for History {
 
     fn append_window(&mut self, session: SessionId, window: &WindowRecord) -> Result<()> {
         self.check_session(session)?;
+        // refused here: in the batch, one NOT NULL violation would fail every commit after it
+        if !window.usable_fraction.is_finite() {
+            return Err(Error::InvalidArgument(
+                "window with a non-finite usable fraction".into(),
+            ));
+        }
         self.push(Pending::Window(session, window.clone()))
     }
 
     fn append_rr(&mut self, session: SessionId, at_ms: i64, rr_ms: f64) -> Result<()> {
         self.check_session(session)?;
+        if !(rr_ms.is_finite() && rr_ms > 0.0) {
+            return Err(Error::InvalidArgument(
+                "RR interval that is not a positive number of ms".into(),
+            ));
+        }
         self.push(Pending::Rr(session, at_ms, rr_ms))
     }
 

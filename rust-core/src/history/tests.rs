@@ -265,6 +265,22 @@ fn unknown_session_is_refused_at_append() {
     assert_eq!(h.pending_records(), 0);
 }
 
+/// A value the schema cannot hold is refused at append, so it cannot fail every later commit.
+#[test]
+fn a_non_finite_value_is_refused_and_the_rest_commits() {
+    let mut h = History::open_in_memory(HistoryOptions::default()).unwrap();
+    let s = h.begin_session(&start(0)).unwrap();
+    for bad in [f64::NAN, f64::INFINITY, 0.0, -5.0] {
+        assert!(matches!(
+            h.append_rr(s, 1_000, bad),
+            Err(Error::InvalidArgument(_))
+        ));
+    }
+    h.append_rr(s, 2_000, 800.0).unwrap();
+    h.flush().unwrap();
+    assert_eq!(h.sessions(1).unwrap()[0].rr_intervals, 1);
+}
+
 #[test]
 fn device_identity_and_replay_directory_are_not_stored_in_clear() {
     let dir = tempfile::tempdir().unwrap();
