@@ -3,7 +3,7 @@
 
 use std::{
     fs::File,
-    io::{BufWriter, Write},
+    io::BufWriter,
     path::{Path, PathBuf},
 };
 
@@ -325,33 +325,13 @@ pub fn export(args: &ExportArgs) -> Result<(), String> {
             out.display()
         ));
     }
-    // A regular file is written beside `out` and renamed over it once complete: a failed export
-    // (an unknown session, a full disk) leaves no half-written file and the old one untouched.
-    // Anything else (a device, a pipe, a link such as `/dev/stdout`) is written directly.
-    let direct = out
-        .symlink_metadata()
-        .is_ok_and(|m| !m.file_type().is_file());
-    let target = if direct {
-        out.clone()
-    } else {
-        partial_path(out)
-    };
+    // a failed export (an unknown session, a full disk) leaves the file at `out` as it was;
     // the error names the requested file, not the temporary one beside it
-    let file = private_file()
-        .create(true)
-        .truncate(true)
-        .open(&target)
-        .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
-    let written = write_export(&h, args, BufWriter::new(file)).and_then(|what| {
-        if !direct {
-            std::fs::rename(&target, out)
-                .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
-        }
-        Ok(what)
-    });
-    if written.is_err() && !direct {
-        let _ = std::fs::remove_file(&target);
-    }
+    let written = stressbeat_core::io::write_replacing(
+        out,
+        |w| write_export(&h, args, w),
+        |e| format!("cannot write {}: {e}", out.display()),
+    );
     println!(
         "session {} -> {}: {}",
         args.session,
@@ -378,44 +358,32 @@ fn check_output_folder(out: &Path) -> Result<(), String> {
     }
 }
 
-/// `.NAME.partial` beside `out`.
-fn partial_path(out: &Path) -> PathBuf {
-    let name = out
-        .file_name()
-        .map_or_else(|| "export".into(), |n| n.to_string_lossy().into_owned());
-    out.with_file_name(format!(".{name}.partial"))
-}
-
 /// Write the export; what was written, in words.
 fn write_export(
     h: &History,
     args: &ExportArgs,
-    mut out: BufWriter<File>,
+    out: &mut BufWriter<File>,
 ) -> Result<String, String> {
     let what = match (args.format, args.rr) {
         (ExportFormat::Csv, false) => {
             let n = h
-                .export_windows_csv(args.session, &mut out)
+                .export_windows_csv(args.session, out)
                 .map_err(|e| e.to_string())?;
             format!("{n} windows")
         }
         (ExportFormat::Csv, true) => {
             let n = h
-                .export_rr_csv(args.session, &mut out)
+                .export_rr_csv(args.session, out)
                 .map_err(|e| e.to_string())?;
             format!("{n} RR intervals")
         }
         (ExportFormat::Edf, _) => {
-            let r = h
-                .export_edf(args.session, &mut out)
-                .map_err(|e| e.to_string())?;
+            let r = h.export_edf(args.session, out).map_err(|e| e.to_string())?;
             format!(
                 "{} ECG samples ({} filled in gaps), {} annotations",
                 r.samples, r.filled_samples, r.annotations
             )
         }
     };
-    out.flush()
-        .map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
     Ok(what)
 }

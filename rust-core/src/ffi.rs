@@ -248,8 +248,9 @@ pub enum StressBeatError {
     #[error("{message}")]
     HistoryFromNewerApp { message: String },
     /// The history file is damaged, or is not a StressBeat history. Action: keep the file
-    /// (much of it may be recoverable); after `shutdown`, move it aside (with its `-wal` and
-    /// `-shm` files) to start a new history.
+    /// (much of it may be recoverable); to start a new history, move it aside with its `-wal`
+    /// and `-shm` files (after `shutdown` of a monitor that has it open) and create the monitor
+    /// again.
     #[error("{message}")]
     HistoryDamaged { message: String },
     /// A model file is missing, corrupt or does not match this core (only with strict model

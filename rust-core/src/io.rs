@@ -329,11 +329,114 @@ pub fn read_csv(path: &Path, opts: &LoadOptions) -> Result<Recording> {
     })
 }
 
+/// Write the file `path` with `write`, for exports of health data. A regular file (or a new
+/// one) is written to a hidden, unique file beside it, readable by the user only (unix), and
+/// renamed over it once complete: a failed write leaves the old file untouched and no partial
+/// one. Anything else (a device, a pipe, a link such as `/dev/stdout` or Android's
+/// `/proc/self/fd/N`) is written directly. `io_error` turns an I/O failure into `E`.
+pub fn write_replacing<T, E>(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::result::Result<T, E>,
+    io_error: impl Fn(std::io::Error) -> E,
+) -> std::result::Result<T, E> {
+    use std::io::Write;
+    let direct = path
+        .symlink_metadata()
+        .is_ok_and(|m| !m.file_type().is_file());
+    if direct {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(path)
+            .map_err(&io_error)?;
+        let mut out = std::io::BufWriter::new(file);
+        let t = write(&mut out)?;
+        out.flush().map_err(&io_error)?;
+        return Ok(t);
+    }
+    let (file, partial) = create_partial(path).map_err(&io_error)?;
+    let written = (|| {
+        let mut out = std::io::BufWriter::new(file);
+        let t = write(&mut out)?;
+        let file = out.into_inner().map_err(|e| io_error(e.into_error()))?;
+        file.sync_all().map_err(&io_error)?;
+        std::fs::rename(&partial, path).map_err(&io_error)?;
+        Ok(t)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    written
+}
+
+/// A new file `.NAME.<pid>-<n>.partial` beside `path`, private to the user (unix).
+fn create_partial(path: &Path) -> std::io::Result<(std::fs::File, PathBuf)> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let name = path
+        .file_name()
+        .map_or_else(|| "export".into(), |n| n.to_string_lossy().into_owned());
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let partial = path.with_file_name(format!(".{name}.{}-{n}.partial", std::process::id()));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(&partial) {
+            Ok(f) => return Ok((f, partial)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::formats::pmd_capture::CaptureWriter;
     use crate::protocol::pmd::encode_ecg_frame;
+
+    fn write_text(path: &Path, text: &str) -> std::result::Result<(), String> {
+        write_replacing(
+            path,
+            |w| {
+                std::io::Write::write_all(w, text.as_bytes()).map_err(|e| e.to_string())?;
+                if text.is_empty() {
+                    return Err("nothing to write".into());
+                }
+                Ok(())
+            },
+            |e| e.to_string(),
+        )
+    }
+
+    #[test]
+    fn write_replacing_replaces_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("export.csv");
+        write_text(&out, "first").unwrap();
+        write_text(&out, "second").unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "second");
+        // a failed write leaves the file as it was and nothing beside it
+        assert!(write_text(&out, "").is_err());
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "second");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+            // a link is written through, not replaced by a file
+            let link = dir.path().join("link.csv");
+            std::os::unix::fs::symlink(&out, &link).unwrap();
+            write_text(&link, "through").unwrap();
+            assert!(link.symlink_metadata().unwrap().file_type().is_symlink());
+            assert_eq!(std::fs::read_to_string(&out).unwrap(), "through");
+        }
+        // a folder that does not exist: an error naming nothing half-written
+        assert!(write_text(&dir.path().join("no/such.csv"), "x").is_err());
+    }
 
     /// A capture of `frames` H10 frames (73 samples at 130 Hz) without the frames in `dropped`,
     /// the sensor clock jumping by `jump_ns` from frame `jump_at` on.

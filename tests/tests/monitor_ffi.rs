@@ -711,10 +711,11 @@ fn stop_ends_a_session_another_thread_waits_for() {
         heart_rate_only: false,
     };
     monitor.start(live).unwrap();
-    let waiter = {
+    let (returned, waited) = std::sync::mpsc::channel();
+    {
         let monitor = monitor.clone();
-        std::thread::spawn(move || monitor.wait_until_finished())
-    };
+        std::thread::spawn(move || returned.send(monitor.wait_until_finished()));
+    }
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert!(monitor.is_running());
     let second = monitor.start(simulator(1.0, ""));
@@ -724,7 +725,10 @@ fn stop_ends_a_session_another_thread_waits_for() {
     );
     monitor.stop().unwrap();
     assert!(!monitor.is_running());
-    waiter.join().unwrap().unwrap();
+    waited
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("waitUntilFinished returned")
+        .unwrap();
     let sessions = monitor.sessions(10).unwrap();
     assert_eq!(sessions.len(), 1, "{sessions:?}");
     assert_eq!(sessions[0].end_reason.as_deref(), Some("stopped"));
@@ -775,7 +779,8 @@ fn a_platform_session_feeds_one_monitor_session_only() {
     assert_eq!(m.sessions(10).unwrap().len(), 1);
 }
 
-/// Files under `dir` this process holds open (Linux; elsewhere none are seen).
+/// Files under `dir` this process holds open.
+#[cfg(target_os = "linux")]
 fn open_files_under(dir: &std::path::Path) -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, |fds| {
         fds.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
@@ -793,10 +798,10 @@ fn shutdown_closes_the_database_and_keeps_what_was_stored() {
     let m = StressMonitor::new(config(&db)).unwrap();
     m.start(simulator(1.0, "")).unwrap();
     m.wait_until_finished().unwrap();
-    if cfg!(target_os = "linux") {
-        assert!(open_files_under(dir.path()) > 0);
-    }
+    #[cfg(target_os = "linux")]
+    assert!(open_files_under(dir.path()) > 0);
     m.shutdown().unwrap();
+    #[cfg(target_os = "linux")]
     assert_eq!(open_files_under(dir.path()), 0);
     for refused in [
         m.sessions(1).map(drop),
@@ -918,6 +923,17 @@ fn retention_is_applied_when_the_monitor_is_created() {
         }),
         ..config(&db)
     };
+    let keep_none = StressMonitorConfig {
+        retention: Some(RetentionConfig {
+            keep_days: 0,
+            keep_raw_ecg_days: 7,
+        }),
+        ..config(&db)
+    };
+    assert!(matches!(
+        StressMonitor::new(keep_none),
+        Err(StressBeatError::InvalidArgument { .. })
+    ));
     let m = StressMonitor::new(keep_30_days).unwrap();
     let left: Vec<i64> = m.sessions(10).unwrap().iter().map(|s| s.id).collect();
     assert_eq!(left, [old_sessions[1]]);
@@ -988,7 +1004,10 @@ fn a_live_alert_can_be_acknowledged_by_its_id() {
     for a in &live {
         let id = a.id.expect("stored at once");
         let s = stored.iter().find(|s| s.id == id).unwrap();
-        assert_eq!((s.at_ms, s.acknowledged), (a.at_ms, false));
+        assert_eq!(
+            (s.at_ms, &s.reason, s.acknowledged),
+            (a.at_ms, &a.reason, false)
+        );
     }
     let first = live[0].id.unwrap();
     assert!(m.acknowledge_alert(first).unwrap());

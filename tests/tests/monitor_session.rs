@@ -1022,12 +1022,9 @@ fn a_session_the_history_refuses_at_first_is_stored_once_it_can() {
         s.ended.map(|e| e.1),
         Some(stressbeat_core::history::EndReason::SourceEnded)
     );
-    // three retries a second apart: at most the first window is lost
-    assert!(
-        s.windows.len() + 1 >= delivered && !s.windows.is_empty(),
-        "{} of {delivered} windows stored",
-        s.windows.len()
-    );
+    // opened a few seconds in, before the first 30 s window ends: no window is lost
+    assert!(delivered > 10);
+    assert_eq!(s.windows.len(), delivered);
     assert!(!s.rr.is_empty());
     assert!(matches!(
         events.last(),
@@ -1054,6 +1051,8 @@ fn a_failing_history_still_gets_every_record_appended() {
     };
     let (failed, rr, windows) = stored(true);
     assert!(failed);
-    assert_eq!((rr, windows), (stored(false).1, stored(false).2));
+    let (clean_failed, clean_rr, clean_windows) = stored(false);
+    assert!(!clean_failed);
+    assert_eq!((rr, windows), (clean_rr, clean_windows));
     assert!(rr > 100 && windows > 10, "{rr} RR, {windows} windows");
 }

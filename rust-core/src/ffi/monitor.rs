@@ -75,7 +75,7 @@ impl AlertConfig {
         let d = AlertPolicy::default();
         if self.quiet_start_minute.is_some() != self.quiet_end_minute.is_some() {
             return Err(StressBeatError::InvalidArgument {
-                message: "alerts: quietStartMinute and quietEndMinute are set together".into(),
+                message: "alerts: quietStartMinute and quietEndMinute must be set together".into(),
             });
         }
         Ok(AlertPolicy {
@@ -120,12 +120,18 @@ impl Default for RetentionConfig {
     }
 }
 
-impl From<RetentionConfig> for history::RetentionPolicy {
-    fn from(c: RetentionConfig) -> Self {
-        Self {
-            keep_days: c.keep_days,
-            keep_raw_ecg_days: c.keep_raw_ecg_days,
+impl RetentionConfig {
+    fn policy(self) -> Result<history::RetentionPolicy, StressBeatError> {
+        if self.keep_days == 0 || self.keep_raw_ecg_days == 0 {
+            // 0 would delete the running session's data
+            return Err(StressBeatError::InvalidArgument {
+                message: "retention: keepDays and keepRawEcgDays must be at least 1".into(),
+            });
         }
+        Ok(history::RetentionPolicy {
+            keep_days: self.keep_days,
+            keep_raw_ecg_days: self.keep_raw_ecg_days,
+        })
     }
 }
 
@@ -140,6 +146,8 @@ pub struct RetentionSummary {
     pub ecg_chunks: u64,
     /// Alerts.
     pub alerts: u64,
+    /// Gaps in the ECG.
+    pub gaps: u64,
     /// Sessions (those left with no data).
     pub sessions: u64,
 }
@@ -425,8 +433,8 @@ pub enum AlertKind {
 /// An alert to show, with why.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct MonitorAlert {
-    /// Its id in the history, for `acknowledgeAlert`; `null`/`nil` while the history cannot
-    /// be written (it is stored later, under an id `alerts(...)` then lists).
+    /// Its id in the history, for `acknowledgeAlert`; `null`/`nil` when the history could not
+    /// be written at that moment (`alerts(...)` lists it if it was stored later).
     pub id: Option<i64>,
     /// Unix time, ms.
     pub at_ms: i64,
@@ -456,7 +464,8 @@ pub struct ConnectionUpdate {
 pub enum MonitorStatus {
     /// A session began.
     SessionStarted {
-        /// Its history id.
+        /// Its history id; 0 when the history could not open it yet (it is opened later and
+        /// `Finished` carries the id; what came before is not stored).
         session_id: i64,
     },
     /// Strap battery.
@@ -873,17 +882,6 @@ fn session_summary(s: history::SessionSummary) -> SessionSummary {
     }
 }
 
-/// `InvalidState` for a call that waits for the session's thread, made from a listener.
-fn refuse_in_listener(call: &str) -> Result<(), StressBeatError> {
-    if monitor::in_listener() {
-        return Err(invalid_state(&format!(
-            "{call} cannot be called from inside a listener: it would wait for the session \
-             that is calling the listener (call stop() there)"
-        )));
-    }
-    Ok(())
-}
-
 fn lock_history(
     history: &Mutex<History>,
 ) -> Result<std::sync::MutexGuard<'_, History>, StressBeatError> {
@@ -946,7 +944,7 @@ pub struct StressMonitor {
     /// Local time zone offset, minutes east of UTC (daily summaries; the alert engine has its
     /// own copy for quiet hours).
     utc_offset_minutes: AtomicI32,
-    retention: RetentionConfig,
+    retention: history::RetentionPolicy,
     shut_down: AtomicBool,
     /// Held by `start` and `shutdown`, so no session starts after a shutdown has begun.
     lifecycle: Mutex<()>,
@@ -966,6 +964,18 @@ impl StressMonitor {
             .map_err(|_| invalid_state("the engine is unavailable after an internal error"))
     }
 
+    /// `call` waits for the session: refused on the session's own thread (a listener, or a
+    /// transport's `execute` the session called), where it could never end.
+    fn refuse_on_session_thread(&self, call: &str) -> Result<(), StressBeatError> {
+        if self.monitor.on_session_thread() {
+            return Err(invalid_state(&format!(
+                "{call} cannot be called from inside a listener or a callback of the session: \
+                 it would wait for the session that is calling it (call stop() there)"
+            )));
+        }
+        Ok(())
+    }
+
     fn check_open(&self) -> Result<(), StressBeatError> {
         if self.shut_down.load(Ordering::Acquire) {
             return Err(invalid_state("the monitor has been shut down"));
@@ -983,8 +993,12 @@ impl StressMonitor {
         })
     }
 
+    /// The writer connection; `InvalidState` once `shutdown` has closed it (checked under its
+    /// lock, so a call racing `shutdown` never reaches the closed history).
     fn writer(&self) -> Result<std::sync::MutexGuard<'_, History>, StressBeatError> {
-        lock_history(&self.history)
+        let h = lock_history(&self.history)?;
+        self.check_open()?;
+        Ok(h)
     }
 
     /// Run the write `f` on the writer connection.
@@ -1019,6 +1033,8 @@ impl StressMonitor {
                 Some(reader) => lock_history(reader)?,
                 None => self.writer()?,
             };
+            // `shutdown` may have closed it since the check above
+            self.check_open()?;
             Ok(f(&h)?)
         })
     }
@@ -1154,8 +1170,9 @@ fn ble_source(
 
 #[uniffi::export]
 impl StressMonitor {
-    /// Open (or create) the history, delete what the retention policy no longer keeps, and
-    /// load the models. Errors: `Storage` (the database cannot be opened: bad path,
+    /// Open (or create) the history, close sessions a killed app left open, delete what the
+    /// retention policy no longer keeps, and load the models: blocking (the first time after
+    /// an update, retention may delete a lot), so create the monitor off the main thread. Errors: `Storage` (the database cannot be opened: bad path,
     /// permissions, locked …), `HistoryFromNewerApp`, `HistoryDamaged`, `Model` (with
     /// `strictModels`, a model file is missing or corrupt), `InvalidArgument`.
     #[uniffi::constructor]
@@ -1171,8 +1188,8 @@ impl StressMonitor {
             if let Err(e) = history.close_interrupted_sessions() {
                 log::warn!("monitor: interrupted sessions not closed: {}", e.log_safe());
             }
-            let retention = config.retention.unwrap_or_default();
-            if let Err(e) = history.apply_retention(unix_now_ms(), retention.into()) {
+            let retention = config.retention.unwrap_or_default().policy()?;
+            if let Err(e) = history.apply_retention(unix_now_ms(), retention) {
                 // the history is still usable; the next `applyRetention` tries again
                 log::warn!("monitor: retention not applied: {}", e.log_safe());
             }
@@ -1276,7 +1293,7 @@ impl StressMonitor {
     /// Errors: `InvalidState` from inside a listener (waiting there could never end).
     pub fn wait_until_finished(&self) -> Result<(), StressBeatError> {
         guard("StressMonitor.waitUntilFinished", || {
-            refuse_in_listener("waitUntilFinished")?;
+            self.refuse_on_session_thread("waitUntilFinished")?;
             self.monitor.wait();
             Ok(())
         })
@@ -1295,7 +1312,7 @@ impl StressMonitor {
     /// `shutdown` after the listener has returned), `Storage` (the last commit failed).
     pub fn shutdown(&self) -> Result<(), StressBeatError> {
         guard("StressMonitor.shutdown", || {
-            refuse_in_listener("shutdown")?;
+            self.refuse_on_session_thread("shutdown")?;
             let _lifecycle = self
                 .lifecycle
                 .lock()
@@ -1304,11 +1321,13 @@ impl StressMonitor {
                 return Ok(());
             }
             self.monitor.stop();
-            if let Some(reader) = &self.reader {
-                lock_history(reader)?.release()?;
-            }
-            lock_history(&self.history)?.release()?;
-            Ok(())
+            // both closed whatever fails (the files may be moved afterwards)
+            let reader = match &self.reader {
+                Some(reader) => lock_history(reader).and_then(|mut h| Ok(h.release()?)),
+                None => Ok(()),
+            };
+            let writer = lock_history(&self.history).and_then(|mut h| Ok(h.release()?));
+            writer.and(reader)
         })
     }
 
@@ -1559,9 +1578,10 @@ impl StressMonitor {
 
     /// Delete what the retention policy no longer keeps and give the space back (creating the
     /// monitor does it too; an app running for days calls it, e.g. daily, off the main
-    /// thread). Errors: `Storage`, `InvalidState` after `shutdown`.
+    /// thread: it holds the history's writer while it runs, so live results wait for it).
+    /// Errors: `Storage`, `InvalidState` after `shutdown`.
     pub fn apply_retention(&self) -> Result<RetentionSummary, StressBeatError> {
-        let policy = self.retention.into();
+        let policy = self.retention;
         self.update("apply_retention", |h| {
             let r = h.apply_retention(unix_now_ms(), policy)?;
             Ok(RetentionSummary {
@@ -1569,6 +1589,7 @@ impl StressMonitor {
                 rr_intervals: r.rr_intervals,
                 ecg_chunks: r.ecg_chunks,
                 alerts: r.alerts,
+                gaps: r.gaps,
                 sessions: r.sessions,
             })
         })
@@ -1580,8 +1601,10 @@ impl StressMonitor {
     }
 
     /// Write session `sessionId` to the file `path` in `format`; returns the rows (CSV) or
-    /// samples (EDF) written. The file is written beside `path` and renamed over it only when
-    /// complete: on any error an existing file at `path` is left as it was. Errors:
+    /// samples (EDF) written. A regular file is written to a hidden file beside it (readable by
+    /// the user only) and renamed over it when complete: on any error an existing file at
+    /// `path` is left as it was. A device or link (Android's `/proc/self/fd/N` from the file
+    /// picker) is written directly. Errors:
     /// `InvalidArgument` (no such session; EDF: no raw ECG), `FileNotFound` (its folder does
     /// not exist), `CannotReadFile` (the file cannot be written), `Storage`.
     pub fn export_session(
@@ -1591,38 +1614,17 @@ impl StressMonitor {
         path: String,
     ) -> Result<u64, StressBeatError> {
         self.query("export_session", |h| {
-            let partial = format!("{path}.partial");
-            let written = write_export(h, session_id, format, &partial, &path).and_then(|n| {
-                std::fs::rename(&partial, &path).map_err(|e| crate::Error::io(&path, e))?;
-                Ok(n)
-            });
-            if written.is_err() {
-                let _ = std::fs::remove_file(&partial);
-            }
-            written
+            crate::io::write_replacing(
+                Path::new(&path),
+                |out| {
+                    Ok(match format {
+                        ExportFormat::WindowsCsv => h.export_windows_csv(session_id, out)?,
+                        ExportFormat::RrCsv => h.export_rr_csv(session_id, out)?,
+                        ExportFormat::Edf => h.export_edf(session_id, out)?.samples,
+                    })
+                },
+                |e| crate::Error::io(&path, e),
+            )
         })
     }
-}
-
-/// Writes session `session_id` in `format` to the new file `partial` (errors name `path`, the
-/// file the user chose).
-fn write_export(
-    h: &History,
-    session_id: i64,
-    format: ExportFormat,
-    partial: &str,
-    path: &str,
-) -> crate::Result<u64> {
-    let file = std::fs::File::create(partial).map_err(|e| crate::Error::io(path, e))?;
-    let mut out = std::io::BufWriter::new(file);
-    let n = match format {
-        ExportFormat::WindowsCsv => h.export_windows_csv(session_id, &mut out)?,
-        ExportFormat::RrCsv => h.export_rr_csv(session_id, &mut out)?,
-        ExportFormat::Edf => h.export_edf(session_id, &mut out)?.samples,
-    };
-    let file = out
-        .into_inner()
-        .map_err(|e| crate::Error::io(path, e.into_error()))?;
-    file.sync_all().map_err(|e| crate::Error::io(path, e))?;
-    Ok(n)
 }

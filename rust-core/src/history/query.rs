@@ -528,7 +528,7 @@ impl History {
             gaps: delete("DELETE FROM gaps WHERE to_ms < ?1", cutoff)?,
             sessions: delete(
                 "DELETE FROM sessions WHERE started_at_ms < ?1
-                 AND COALESCE(ended_at_ms, started_at_ms) < ?1
+                 AND ended_at_ms IS NOT NULL AND ended_at_ms < ?1
                  AND NOT EXISTS (SELECT 1 FROM windows WHERE session_id = sessions.id)
                  AND NOT EXISTS (SELECT 1 FROM rr WHERE session_id = sessions.id)
                  AND NOT EXISTS (SELECT 1 FROM ecg_chunks WHERE session_id = sessions.id)
@@ -549,9 +549,15 @@ impl History {
         drop(rows);
         drop(stmt);
         // the WAL holds a copy of every page the deletes touched: give that space back too
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-            .map_err(storage_error)?;
+        // (a reader still in the WAL keeps it for now; the rows are deleted either way)
+        let busy = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                r.get::<_, i64>(0)
+            });
+        if !matches!(busy, Ok(0)) {
+            log::info!("history: WAL not truncated after retention (a reader is active)");
+        }
         if let Err(e) = self.flush() {
             log::warn!("history: pending writes after retention: {}", e.log_safe());
         }

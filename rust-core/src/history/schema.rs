@@ -118,7 +118,16 @@ pub(crate) fn migrate_to(conn: &mut Connection, target: u32) -> Result<()> {
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(storage_error)?;
-        if version(&tx)? >= step {
+        let now = version(&tx)?;
+        if now > SCHEMA_VERSION {
+            return Err(Error::Storage {
+                kind: StorageErrorKind::NewerSchema,
+                message: format!(
+                    "database schema version {now} is newer than this build's {SCHEMA_VERSION}"
+                ),
+            });
+        }
+        if now >= step {
             continue;
         }
         tx.execute_batch(sql).map_err(storage_error)?;

@@ -73,6 +73,8 @@ pub struct History {
     options: HistoryOptions,
     pending: Vec<Pending>,
     last_commit: Instant,
+    /// The latest commit attempt failed.
+    last_commit_failed: bool,
     commits: u64,
     dropped: u64,
     known_sessions: Vec<SessionId>,
@@ -215,6 +217,7 @@ impl History {
             options,
             pending: Vec::new(),
             last_commit: Instant::now(),
+            last_commit_failed: false,
             commits: 0,
             dropped: 0,
             known_sessions: Vec::new(),
@@ -255,17 +258,20 @@ impl History {
         self.release()
     }
 
-    /// [`Self::close`] for a history others still hold: flush and close the database file;
-    /// what is appended afterwards goes to an empty in-memory database and is lost.
+    /// [`Self::close`] for a history others still hold: flush and close the database file,
+    /// closed even when the flush fails (what it could not commit is lost, and the error
+    /// returned); what is appended afterwards goes to an empty in-memory database and is lost.
     pub fn release(&mut self) -> Result<()> {
-        self.flush()?;
+        let flushed = self.flush();
+        self.pending.clear();
         // `Drop` needs a connection to flush into: leave an empty in-memory one behind
         let conn = std::mem::replace(
             &mut self.conn,
             Connection::open_in_memory().map_err(storage_error)?,
         );
         self.known_sessions.clear();
-        conn.close().map_err(|(_, e)| storage_error(e))
+        let closed = conn.close().map_err(|(_, e)| storage_error(e));
+        flushed.and(closed)
     }
 
     /// The salted hash that stands for a device identity (hex, 128 bits).
@@ -341,8 +347,10 @@ impl History {
             });
         }
         self.pending.push(record);
+        // a full buffer commits early, but after a failed commit only once per interval: each
+        // attempt rewrites the whole batch
         let due = self.last_commit.elapsed() >= self.options.commit_interval
-            || self.pending.len() >= self.options.max_pending_records;
+            || (self.pending.len() >= self.options.max_pending_records && !self.last_commit_failed);
         if due { self.commit() } else { Ok(()) }
     }
 
@@ -355,6 +363,7 @@ impl History {
         }
         let result = write_batch(&mut self.conn, &self.pending);
         self.last_commit = Instant::now();
+        self.last_commit_failed = result.is_err();
         match result {
             Ok(()) => {
                 self.pending.clear();

@@ -145,6 +145,17 @@ impl Monitor {
         Ok(())
     }
 
+    /// Whether the caller runs on the session's thread (a listener, or an app callback such as
+    /// a transport's `execute` that the session called): waiting for the session there could
+    /// never end.
+    pub fn on_session_thread(&self) -> bool {
+        hub::in_listener()
+            || self
+                .worker
+                .lock()
+                .is_ok_and(|w| w.as_ref().is_some_and(worker::Worker::is_current_thread))
+    }
+
     /// Whether a session is running.
     pub fn is_running(&self) -> bool {
         self.worker

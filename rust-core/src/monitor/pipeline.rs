@@ -330,6 +330,10 @@ impl Pipeline {
             other => other,
         };
         let first = out.len();
+        // the last windows are stored with the session, not dropped for want of it
+        if self.unbegun.is_some() {
+            self.retry_begin();
+        }
         self.front.finish(out);
         // no more signal will come: the windows waiting for their lag close now
         self.close_windows_until(self.front.next_index(), out);
@@ -347,10 +351,7 @@ impl Pipeline {
     /// Close the session in the history (with the engine's baseline); also what is left to do
     /// when [`Self::finish`] failed.
     pub fn end_stored(&mut self, reason: EndReason, out: &mut Vec<MonitorEvent>) {
-        if self.unbegun.is_some() && !self.retry_begin() {
-            self.storage_failure("the session was never opened in the history", out);
-            return;
-        }
+        let begun = self.unbegun.is_none() || self.retry_begin();
         if let Some(h) = self.history.clone() {
             let baseline = self.baseline_json();
             let (id, end) = (self.session_id, self.last_ms);
@@ -361,6 +362,9 @@ impl Pipeline {
                     if let Some(json) = &baseline {
                         h.save_baseline(BASELINE_PROFILE, json, end)
                             .map_err(|e| e.to_string())?;
+                    }
+                    if !begun {
+                        return Err("the session was never opened in the history".into());
                     }
                     h.end_session(id, end, reason).map_err(|e| e.to_string())
                 });
@@ -608,6 +612,13 @@ impl Pipeline {
         };
         let flush = now_ms - self.last_flush_ms >= self.cfg.flush_every_ms;
         if self.unbegun.is_some() {
+            // a finished calibration needs no session: keep it whatever happens
+            if let Some(json) = &new_baseline
+                && let Ok(mut h) = h.lock()
+                && let Err(e) = h.save_baseline(BASELINE_PROFILE, json, now_ms)
+            {
+                log::debug!("monitor: baseline not stored: {e}");
+            }
             if !flush {
                 return;
             }

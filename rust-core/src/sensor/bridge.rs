@@ -93,6 +93,9 @@ impl BridgeCore {
     /// Make one consumer (a monitor) the only taker of decoded events; `false` when one
     /// already is.
     pub fn attach(&self) -> bool {
+        // under the session's lock: an app taking events at the same moment takes them before
+        // the consumer exists, or not at all
+        let _g = self.session.lock();
         !self.attached.swap(true, Ordering::AcqRel)
     }
 
@@ -106,10 +109,19 @@ impl BridgeCore {
         self.attached.load(Ordering::Acquire)
     }
 
-    /// Decoded events since the last call.
+    /// Decoded events since the last call (for the consumer).
     pub fn take_events(&self) -> Result<Vec<SensorEvent>, Poisoned> {
         let mut g = self.session.lock().map_err(|_| Poisoned)?;
         Ok(std::mem::take(&mut g.1))
+    }
+
+    /// Decoded events since the last call, for the app; `None` while a consumer takes them.
+    pub fn take_events_unless_attached(&self) -> Result<Option<Vec<SensorEvent>>, Poisoned> {
+        let mut g = self.session.lock().map_err(|_| Poisoned)?;
+        if self.is_attached() {
+            return Ok(None);
+        }
+        Ok(Some(std::mem::take(&mut g.1)))
     }
 
     /// Trampoline: the outermost caller executes queued commands in order; a call made from
@@ -599,20 +611,14 @@ impl StrapSession {
     /// (listen to the monitor instead).
     pub fn poll_events(&self) -> Result<Vec<SensorEventRecord>, StressBeatError> {
         guard("poll_events", || {
-            if self.core.is_attached() {
+            let Some(events) = self.core.take_events_unless_attached().map_err(poisoned)? else {
                 return Err(StressBeatError::InvalidState {
                     message: "a monitor session takes this strap session's events; listen to \
                               the monitor instead"
                         .into(),
                 });
-            }
-            Ok(self
-                .core
-                .take_events()
-                .map_err(poisoned)?
-                .into_iter()
-                .map(Into::into)
-                .collect())
+            };
+            Ok(events.into_iter().map(Into::into).collect())
         })
     }
 
