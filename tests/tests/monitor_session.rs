@@ -87,6 +87,18 @@ fn record_all(
     (log, subs)
 }
 
+/// A simulated calm session (no stress, no noise, no faults).
+fn calm(minutes: f64, seed: u64) -> SimulatorSpec {
+    SimulatorSpec {
+        minutes,
+        seed,
+        stress: Vec::new(),
+        faults: FaultConfig::default(),
+        noisy: false,
+        heart_rate_only: false,
+    }
+}
+
 /// A simulated session on `m`, as fast as possible, to its end.
 fn run_on(m: &Monitor, spec: &SimulatorSpec) {
     m.start(
@@ -576,14 +588,7 @@ fn panicking_listener_does_not_stop_the_session_and_cancel_stops_delivery() {
     );
     *sub.lock().unwrap() = Some(handle);
     let (log, _subs) = record_all(&m);
-    let spec = SimulatorSpec {
-        minutes: 2.0,
-        seed: 1,
-        stress: Vec::new(),
-        faults: FaultConfig::default(),
-        noisy: false,
-        heart_rate_only: false,
-    };
+    let spec = calm(2.0, 1);
     run_on(&m, &spec);
     assert_eq!(*count.lock().unwrap(), 10, "no event after cancel");
     let bad = bad_calls.load(std::sync::atomic::Ordering::Relaxed);
@@ -600,14 +605,7 @@ fn panicking_listener_does_not_stop_the_session_and_cancel_stops_delivery() {
 fn new_listener_gets_current_state_and_second_start_is_refused_while_running() {
     let history = Arc::new(Mutex::new(MemoryHistory::default()));
     let m = monitor(history);
-    let spec = SimulatorSpec {
-        minutes: 1.0,
-        seed: 2,
-        stress: Vec::new(),
-        faults: FaultConfig::default(),
-        noisy: false,
-        heart_rate_only: false,
-    };
+    let spec = calm(1.0, 2);
     m.start(
         Box::new(simulator_source(&spec)),
         Pacing::RealTime { step_ms: 100 },
@@ -724,14 +722,7 @@ fn a_finished_calibration_is_stored_at_once() {
             }
         }),
     );
-    let spec = SimulatorSpec {
-        minutes: 4.0,
-        seed: 3,
-        stress: Vec::new(),
-        faults: FaultConfig::default(),
-        noisy: false,
-        heart_rate_only: false,
-    };
+    let spec = calm(4.0, 3);
     run_on(&m, &spec);
     let (windows, at_ms, stored) = seen.lock().unwrap().take().expect("calibration completed");
     assert!(windows >= 12, "{windows} windows");
@@ -883,14 +874,7 @@ fn a_strap_lost_for_good_ends_the_session_as_disconnected() {
 fn a_finished_session_leaves_no_current_readings() {
     let history = Arc::new(Mutex::new(MemoryHistory::default()));
     let m = monitor(history);
-    let spec = SimulatorSpec {
-        minutes: 1.0,
-        seed: 3,
-        stress: Vec::new(),
-        faults: FaultConfig::default(),
-        noisy: false,
-        heart_rate_only: false,
-    };
+    let spec = calm(1.0, 3);
     run_on(&m, &spec);
     let (log, _subs) = record_all(&m);
     let current: Vec<EventKind> = log.lock().unwrap().iter().map(EventKind::of).collect();
@@ -989,14 +973,7 @@ fn run_flaky(history: FlakyHistory) -> (Vec<MonitorEvent>, Arc<Mutex<FlakyHistor
         Some(history.clone()),
     );
     let (log, _subs) = record_all(&m);
-    let spec = SimulatorSpec {
-        minutes: 2.0,
-        seed: 7,
-        stress: Vec::new(),
-        faults: FaultConfig::default(),
-        noisy: false,
-        heart_rate_only: false,
-    };
+    let spec = calm(2.0, 7);
     run_on(&m, &spec);
     let events = log.lock().unwrap().clone();
     (events, history)
