@@ -27,7 +27,7 @@ pub use logging::init_logging;
 pub use monitor::{
     AlertConfig, AlertKind, AlertListener, BeatCounts, CalibrationProgress, ConnectionListener,
     ConnectionUpdate, DailySummary, EcgBatch, EcgListener, ExportFormat, HeartRateListener,
-    HeartRateUpdate, MonitorAlert, MonitorSource, MonitorStatus, PersonalBaselineSummary,
+    HeartRateUpdate, LocalDay, MonitorAlert, MonitorSource, MonitorStatus, PersonalBaselineSummary,
     RetentionConfig, RetentionSummary, SessionSource, SessionSummary, SignalIssue,
     SignalQualityListener, SignalQualityUpdate, SimulatedStress, StatusListener, StoredAlert,
     StressLevel, StressListener, StressMonitor, StressMonitorConfig, StressUpdate, Subscription,

@@ -4,8 +4,8 @@
 use stressbeat_core::{
     formats::edf,
     history::{
-        AlertRecord, EcgChunk, EndReason, GapRecord, History, HistoryOptions, HistorySink,
-        RetentionPolicy, SessionStart, SourceKind, WindowRecord,
+        AlertRecord, DayBounds, EcgChunk, EndReason, GapRecord, History, HistoryOptions,
+        HistorySink, RetentionPolicy, SessionStart, SourceKind, WindowRecord,
     },
 };
 
@@ -173,6 +173,36 @@ fn daily_summaries_use_the_local_day_and_do_not_double_count_overlaps() {
     let west = h.daily_summaries(T0 - DAY, T0 + DAY, -300).unwrap();
     assert_eq!(west.len(), 1);
     assert_eq!(west[0].date, "2026-11-20");
+
+    // days the app's calendar bounds: the same days give the same summaries ...
+    let day = |date: &str, start_ms: i64, end_ms: i64| DayBounds {
+        date: date.into(),
+        start_ms,
+        end_ms,
+    };
+    let utc_days = [
+        day("2026-11-20", T0 - DAY, T0),
+        day("2026-11-21", T0, T0 + DAY),
+    ];
+    assert_eq!(h.summaries_of_days(&utc_days).unwrap(), utc);
+    // ... and a 25-hour day (clocks going back from UTC+2 to UTC+1) keeps the night whole,
+    // where one fixed offset would cut it; empty days are listed too
+    let fall_back = [
+        day("2026-11-20", T0 - DAY - 2 * 3_600_000, T0 - 2 * 3_600_000),
+        day("2026-11-21", T0 - 2 * 3_600_000, T0 + DAY - 3_600_000),
+        day("2026-11-22", T0 + DAY - 3_600_000, T0 + 2 * DAY - 3_600_000),
+    ];
+    let counts: Vec<(u32, u32)> = h
+        .summaries_of_days(&fall_back)
+        .unwrap()
+        .iter()
+        .map(|d| (d.windows, d.alerts))
+        .collect();
+    assert_eq!(counts, [(0, 0), (360, 3), (0, 0)]);
+    assert!(matches!(
+        h.summaries_of_days(&[day("2026-11-21", T0, T0)]),
+        Err(stressbeat_core::Error::InvalidArgument(_))
+    ));
 }
 
 #[test]

@@ -1062,3 +1062,32 @@ fn a_session_cut_short_by_a_kill_is_closed_as_interrupted() {
         Some("source_ended")
     );
 }
+
+/// Daily summaries for days the app's calendar bounds: one per day given, empty days too.
+#[test]
+fn daily_summaries_for_the_calendars_days() {
+    use stressbeat_core::ffi::LocalDay;
+    let dir = tempfile::tempdir().unwrap();
+    let m = StressMonitor::new(config(&dir.path().join("h.db"))).unwrap();
+    m.start(simulator(2.0, "")).unwrap();
+    m.wait_until_finished().unwrap();
+    let s = m.sessions(1).unwrap().remove(0);
+    let day = |date: &str, start_ms: i64, end_ms: i64| LocalDay {
+        date: date.into(),
+        start_ms,
+        end_ms,
+    };
+    let t = s.started_at_ms;
+    let days = m
+        .daily_summaries_for_days(vec![
+            day("before", t - 86_400_000, t),
+            day("of the session", t, t + 86_400_000),
+        ])
+        .unwrap();
+    let got: Vec<(&str, u32)> = days.iter().map(|d| (d.date.as_str(), d.windows)).collect();
+    assert_eq!(got, [("before", 0), ("of the session", s.windows)]);
+    assert!(matches!(
+        m.daily_summaries_for_days(vec![day("backwards", t, t - 1)]),
+        Err(StressBeatError::InvalidArgument { .. })
+    ));
+}

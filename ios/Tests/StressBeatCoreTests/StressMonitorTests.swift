@@ -93,6 +93,13 @@ final class StressMonitorTests: XCTestCase {
         XCTAssertEqual(sessions[0].source, .simulator)
         let timeline = try monitor.timeline(fromMs: stress[0].windowStartMs, toMs: stress[stress.count - 1].atMs + 1, points: 10)
         XCTAssertEqual(timeline.reduce(0) { $0 + $1.windows }, UInt32(stress.count))
+        // days as the app's calendar bounds them (a DST day lasts 23 or 25 hours)
+        let t = sessions[0].startedAtMs
+        let days = try monitor.dailySummariesForDays(days: [
+            LocalDay(date: "before", startMs: t - 86_400_000, endMs: t),
+            LocalDay(date: "today", startMs: t, endMs: t + 86_400_000)])
+        XCTAssertEqual(days.map { $0.date }, ["before", "today"])
+        XCTAssertEqual(days.map { $0.windows }, [0, UInt32(stress.count)])
         let csv = dir.appendingPathComponent("w.csv")
         XCTAssertEqual(try monitor.exportSession(sessionId: sessionId, format: .windowsCsv, path: csv.path), UInt64(stress.count))
 

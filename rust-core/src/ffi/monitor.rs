@@ -662,6 +662,17 @@ pub struct TimelinePoint {
     pub max_score: Option<f64>,
 }
 
+/// A local day as the app's calendar bounds it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct LocalDay {
+    /// Its date, e.g. `YYYY-MM-DD` (returned as given).
+    pub date: String,
+    /// Its first instant, Unix ms.
+    pub start_ms: i64,
+    /// The next day's first instant, Unix ms.
+    pub end_ms: i64,
+}
+
 /// One local day.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct DailySummary {
@@ -861,6 +872,23 @@ fn status(ev: &MonitorEvent) -> Option<MonitorStatus> {
         },
         _ => return None,
     })
+}
+
+fn daily_summary(d: history::DailySummary) -> DailySummary {
+    DailySummary {
+        high_minutes: d
+            .minutes_by_state
+            .iter()
+            .filter(|m| m.state == "high")
+            .map(|m| m.minutes)
+            .sum(),
+        date: d.date,
+        windows: d.windows,
+        mean_score: d.mean_score,
+        max_score: d.max_score,
+        alerts: d.alerts,
+        mean_hr_bpm: d.mean_hr_bpm,
+    }
 }
 
 fn session_summary(s: history::SessionSummary) -> SessionSummary {
@@ -1525,7 +1553,9 @@ impl StressMonitor {
         })
     }
 
-    /// One summary per local day in `[fromMs, toMs)`.
+    /// One summary per local day in `[fromMs, toMs)` that has data, days cut at the current
+    /// `utcOffsetMinutes` (one offset for every day: a day before a daylight-saving change is
+    /// off by an hour; `dailySummariesForDays` takes the calendar's own bounds).
     pub fn daily_summaries(
         &self,
         from_ms: i64,
@@ -1535,20 +1565,31 @@ impl StressMonitor {
         self.query("daily_summaries", |h| {
             Ok(h.daily_summaries(from_ms, to_ms, offset)?
                 .into_iter()
-                .map(|d| DailySummary {
-                    high_minutes: d
-                        .minutes_by_state
-                        .iter()
-                        .filter(|m| m.state == "high")
-                        .map(|m| m.minutes)
-                        .sum(),
-                    date: d.date,
-                    windows: d.windows,
-                    mean_score: d.mean_score,
-                    max_score: d.max_score,
-                    alerts: d.alerts,
-                    mean_hr_bpm: d.mean_hr_bpm,
-                })
+                .map(daily_summary)
+                .collect())
+        })
+    }
+
+    /// One summary per day in `days`, in that order (days without data too). Compute each
+    /// day's bounds with the platform calendar (Android `ZonedDateTime`/`Calendar`, iOS
+    /// `Calendar.startOfDay`), so days across a daylight-saving change last 23 or 25 hours.
+    /// Errors: `InvalidArgument` (a day that ends before it starts).
+    pub fn daily_summaries_for_days(
+        &self,
+        days: Vec<LocalDay>,
+    ) -> Result<Vec<DailySummary>, StressBeatError> {
+        let days: Vec<history::DayBounds> = days
+            .into_iter()
+            .map(|d| history::DayBounds {
+                date: d.date,
+                start_ms: d.start_ms,
+                end_ms: d.end_ms,
+            })
+            .collect();
+        self.query("daily_summaries_for_days", |h| {
+            Ok(h.summaries_of_days(&days)?
+                .into_iter()
+                .map(daily_summary)
                 .collect())
         })
     }

@@ -22,8 +22,8 @@ mod time;
 pub use export::{EdfExport, GAP_FILL_UV, MAX_GAP_FILL_S};
 pub use memory::{MemoryHistory, MemorySession};
 pub use query::{
-    AlertRow, DailySummary, RetentionPolicy, RetentionReport, SessionDetail, SessionSummary,
-    StateMinutes, TimelinePoint,
+    AlertRow, DailySummary, DayBounds, RetentionPolicy, RetentionReport, SessionDetail,
+    SessionSummary, StateMinutes, TimelinePoint,
 };
 pub use schema::SCHEMA_VERSION;
 pub use store::{History, HistoryOptions};

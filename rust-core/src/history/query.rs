@@ -1,7 +1,5 @@
 //! Queries for the apps and the retention policy. Queries see committed data only.
 
-use std::collections::BTreeMap;
-
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{
@@ -61,6 +59,17 @@ pub struct DailySummary {
     pub mean_hr_bpm: Option<f64>,
     /// Mean RMSSD, ms.
     pub mean_rmssd_ms: Option<f64>,
+}
+
+/// A local day by its bounds ([`History::summaries_of_days`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayBounds {
+    /// Its date as the caller names it ("YYYY-MM-DD").
+    pub date: String,
+    /// Its first instant (ms, UTC).
+    pub start_ms: i64,
+    /// The next day's first instant (ms, UTC).
+    pub end_ms: i64,
 }
 
 /// An alert as stored.
@@ -268,7 +277,8 @@ impl History {
     }
 
     /// One summary per local day (fixed `utc_offset_minutes`, east positive) that has windows or
-    /// alerts in `[from_ms, to_ms)`, oldest first.
+    /// alerts in `[from_ms, to_ms)`, oldest first. One offset for every day: for days across a
+    /// daylight-saving change use [`Self::summaries_of_days`] with the calendar's own bounds.
     pub fn daily_summaries(
         &self,
         from_ms: i64,
@@ -276,14 +286,71 @@ impl History {
         utc_offset_minutes: i32,
     ) -> Result<Vec<DailySummary>> {
         check_range(from_ms, to_ms)?;
+        // only the days between the first and the last record in the range
+        let extent: (Option<i64>, Option<i64>) = self
+            .conn
+            .query_row(
+                "SELECT MIN(t), MAX(t) FROM (
+                   SELECT MIN(end_ms) AS t FROM windows WHERE end_ms >= ?1 AND end_ms < ?2
+                   UNION ALL SELECT MAX(end_ms) FROM windows WHERE end_ms >= ?1 AND end_ms < ?2
+                   UNION ALL SELECT MIN(at_ms) FROM alerts WHERE at_ms >= ?1 AND at_ms < ?2
+                   UNION ALL SELECT MAX(at_ms) FROM alerts WHERE at_ms >= ?1 AND at_ms < ?2)",
+                params![from_ms, to_ms],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(storage_error)?;
+        let (Some(first), Some(last)) = extent else {
+            return Ok(Vec::new());
+        };
         let offset_ms = i64::from(utc_offset_minutes) * 60_000;
-        let mut days: BTreeMap<i64, DailySummary> = BTreeMap::new();
-        let day_of = |ms: i64| local_day(ms, utc_offset_minutes).0;
-        let new_day = |d: i64| -> DailySummary {
-            let day_start_ms = d * 86_400_000 - offset_ms;
-            DailySummary {
-                date: local_day(day_start_ms, utc_offset_minutes).1,
-                day_start_ms,
+        let (first_day, last_day) = (
+            local_day(first, utc_offset_minutes).0,
+            local_day(last, utc_offset_minutes).0,
+        );
+        let days: Vec<DayBounds> = (first_day..=last_day)
+            .map(|d| {
+                let start_ms = d * 86_400_000 - offset_ms;
+                DayBounds {
+                    date: local_day(start_ms, utc_offset_minutes).1,
+                    start_ms,
+                    end_ms: start_ms + 86_400_000,
+                }
+            })
+            .collect();
+        let mut summaries = self.summaries_in(&days, from_ms, to_ms)?;
+        summaries.retain(|s| s.windows > 0 || s.alerts > 0);
+        Ok(summaries)
+    }
+
+    /// One summary per day in `days` (in that order, empty days included): the windows that
+    /// ended and the alerts raised in `[start_ms, end_ms)` of each. The app computes each local
+    /// day's bounds with its calendar, so a day across a daylight-saving change lasts 23 or 25
+    /// hours and a day after a move to another time zone starts at its new midnight.
+    pub fn summaries_of_days(&self, days: &[DayBounds]) -> Result<Vec<DailySummary>> {
+        self.summaries_in(days, i64::MIN, i64::MAX)
+    }
+
+    /// [`Self::summaries_of_days`] counting only what lies in `[from_ms, to_ms)` as well.
+    fn summaries_in(
+        &self,
+        days: &[DayBounds],
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<DailySummary>> {
+        let mut out: Vec<DailySummary> = Vec::with_capacity(days.len());
+        // a few SQLite variables per day: large requests go in parts
+        for part in days.chunks(1_000) {
+            let mut bounds = Vec::with_capacity(part.len());
+            for d in part {
+                check_range(d.start_ms, d.end_ms)?;
+                bounds.push((d.start_ms.max(from_ms), d.end_ms.min(to_ms)));
+            }
+            let lo = bounds.iter().map(|b| b.0).min().unwrap_or(0);
+            let hi = bounds.iter().map(|b| b.1).max().unwrap_or(0);
+            let first = out.len();
+            out.extend(part.iter().map(|d| DailySummary {
+                date: d.date.clone(),
+                day_start_ms: d.start_ms,
                 windows: 0,
                 mean_score: None,
                 max_score: None,
@@ -291,62 +358,80 @@ impl History {
                 alerts: 0,
                 mean_hr_bpm: None,
                 mean_rmssd_ms: None,
+            }));
+            let days_cte = format!(
+                "WITH days(k, s, e) AS (VALUES {})",
+                vec!["(?, ?, ?)"; part.len()].join(", ")
+            );
+            let mut args: Vec<i64> = Vec::with_capacity(3 * part.len() + 2);
+            for (k, (s, e)) in bounds.iter().enumerate() {
+                args.extend([k as i64, *s, *e]);
             }
-        };
-        // SQLite's integer division truncates toward zero: shift to keep days floor-divided
-        let day_sql =
-            "((end_ms + ?3) - ((end_ms + ?3) % 86400000 + 86400000) % 86400000) / 86400000";
-        let sql = format!(
-            "SELECT {day_sql} AS day, COUNT(*), AVG(score), MAX(score), AVG(mean_hr_bpm),
-             AVG(rmssd_ms) FROM windows WHERE end_ms >= ?1 AND end_ms < ?2 GROUP BY day"
-        );
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(storage_error)?;
-        let mut rows = stmt
-            .query(params![from_ms, to_ms, offset_ms])
-            .map_err(storage_error)?;
-        while let Some(r) = rows.next().map_err(storage_error)? {
-            let d: i64 = r.get(0).map_err(storage_error)?;
-            let mut s = new_day(d);
-            s.windows = r.get(1).map_err(storage_error)?;
-            s.mean_score = r.get(2).map_err(storage_error)?;
-            s.max_score = r.get(3).map_err(storage_error)?;
-            s.mean_hr_bpm = r.get(4).map_err(storage_error)?;
-            s.mean_rmssd_ms = r.get(5).map_err(storage_error)?;
-            days.insert(d, s);
+            args.extend([lo, hi]);
+            let n = args.len();
+            let (lo_arg, hi_arg) = (n - 1, n);
+            let mut query = |sql: &str,
+                             f: &mut dyn FnMut(
+                &Row<'_>,
+                &mut DailySummary,
+            ) -> rusqlite::Result<()>|
+             -> Result<()> {
+                let mut stmt = self.conn.prepare(sql).map_err(storage_error)?;
+                let mut rows = stmt
+                    .query(rusqlite::params_from_iter(args.iter()))
+                    .map_err(storage_error)?;
+                while let Some(r) = rows.next().map_err(storage_error)? {
+                    let k: i64 = r.get(0).map_err(storage_error)?;
+                    if let Some(s) = usize::try_from(k).ok().and_then(|k| out.get_mut(first + k)) {
+                        f(r, s).map_err(storage_error)?;
+                    }
+                }
+                Ok(())
+            };
+            query(
+                &format!(
+                    "{days_cte} SELECT k, COUNT(*), AVG(score), MAX(score), AVG(mean_hr_bpm),
+                     AVG(rmssd_ms) FROM days JOIN windows ON end_ms >= s AND end_ms < e
+                     WHERE end_ms >= ?{lo_arg} AND end_ms < ?{hi_arg} GROUP BY k"
+                ),
+                &mut |r, s| {
+                    s.windows = r.get(1)?;
+                    s.mean_score = r.get(2)?;
+                    s.max_score = r.get(3)?;
+                    s.mean_hr_bpm = r.get(4)?;
+                    s.mean_rmssd_ms = r.get(5)?;
+                    Ok(())
+                },
+            )?;
+            query(
+                &format!(
+                    "{days_cte} SELECT k, state, SUM(span) FROM days JOIN
+                     (SELECT end_ms, state, {WINDOW_SPAN_MS} AS span FROM windows
+                      WHERE end_ms >= ?{lo_arg} AND end_ms < ?{hi_arg})
+                     ON end_ms >= s AND end_ms < e
+                     GROUP BY k, state ORDER BY k, state"
+                ),
+                &mut |r, s| {
+                    let span_ms: f64 = r.get(2)?;
+                    s.minutes_by_state.push(StateMinutes {
+                        state: r.get(1)?,
+                        minutes: span_ms / 60_000.0,
+                    });
+                    Ok(())
+                },
+            )?;
+            query(
+                &format!(
+                    "{days_cte} SELECT k, COUNT(*) FROM days JOIN alerts ON at_ms >= s AND at_ms < e
+                     WHERE at_ms >= ?{lo_arg} AND at_ms < ?{hi_arg} GROUP BY k"
+                ),
+                &mut |r, s| {
+                    s.alerts = r.get(1)?;
+                    Ok(())
+                },
+            )?;
         }
-        let sql = format!(
-            "SELECT {day_sql} AS day, state, SUM(span) FROM
-             (SELECT end_ms, state, {WINDOW_SPAN_MS} AS span FROM windows
-              WHERE end_ms >= ?1 AND end_ms < ?2)
-             GROUP BY day, state ORDER BY day, state"
-        );
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(storage_error)?;
-        let mut rows = stmt
-            .query(params![from_ms, to_ms, offset_ms])
-            .map_err(storage_error)?;
-        while let Some(r) = rows.next().map_err(storage_error)? {
-            let d: i64 = r.get(0).map_err(storage_error)?;
-            let state: String = r.get(1).map_err(storage_error)?;
-            let span_ms: f64 = r.get(2).map_err(storage_error)?;
-            if let Some(s) = days.get_mut(&d) {
-                s.minutes_by_state.push(StateMinutes {
-                    state,
-                    minutes: span_ms / 60_000.0,
-                });
-            }
-        }
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT at_ms FROM alerts WHERE at_ms >= ?1 AND at_ms < ?2")
-            .map_err(storage_error)?;
-        let alert_times = stmt
-            .query_map(params![from_ms, to_ms], |r| r.get::<_, i64>(0))
-            .map_err(storage_error)?;
-        for at in alert_times {
-            let d = day_of(at.map_err(storage_error)?);
-            days.entry(d).or_insert_with(|| new_day(d)).alerts += 1;
-        }
-        Ok(days.into_values().collect())
+        Ok(out)
     }
 
     /// Alerts in `[from_ms, to_ms)`, newest first, at most `limit`.

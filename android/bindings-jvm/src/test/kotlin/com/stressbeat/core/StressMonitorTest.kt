@@ -102,6 +102,11 @@ class StressMonitorTest {
         val timeline = monitor.timeline(stress.first().windowStartMs, stress.last().atMs + 1, 10u)
         assertTrue(timeline.isNotEmpty() && timeline.size <= 10, "$timeline")
         assertEquals(stress.size.toUInt(), timeline.sumOf { it.windows })
+        // days as the app's calendar bounds them (a DST day lasts 23 or 25 hours)
+        val t = s.startedAtMs
+        val days = monitor.dailySummariesForDays(listOf(
+            LocalDay("before", t - 86_400_000, t), LocalDay("today", t, t + 86_400_000)))
+        assertEquals(listOf("before" to 0u, "today" to stress.size.toUInt()), days.map { it.date to it.windows })
         val csv = File(dir, "windows.csv")
         assertEquals(stress.size.toULong(), monitor.exportSession(s.id, ExportFormat.WINDOWS_CSV, csv.path))
         assertTrue(csv.readLines().size == stress.size + 1, "header + one row per window")
