@@ -188,8 +188,16 @@ pub fn write_report(
 ) -> Result<ReportSummary, String> {
     let data = collect(history, session)?;
     let img = render(&data);
-    img.save_with_format(path, image::ImageFormat::Png)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    // health data: readable by the user only, like the history
+    let cannot = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", path.display());
+    stressbeat_core::io::write_replacing(
+        path,
+        |out| {
+            img.write_to(out, image::ImageFormat::Png)
+                .map_err(|e| cannot(&e))
+        },
+        |e| cannot(&e),
+    )?;
     Ok(ReportSummary {
         points: data.timeline.len(),
         beats: data.beats.len(),

@@ -110,7 +110,7 @@ fn short_demo_stores_reports_and_exports() {
     assert_eq!(rec.signals[ecg].sampling_rate_hz, 130.0);
     // health data: readable by the user only, like the history
     #[cfg(unix)]
-    for f in [&csv, &edf] {
+    for f in [&csv, &edf, &report] {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{}", f.display());

@@ -323,32 +323,31 @@ impl History {
     }
 
     /// One summary per day in `days` (in that order, empty days included): the windows that
-    /// ended and the alerts raised in `[start_ms, end_ms)` of each. The app computes each local
+    /// ended and the alerts raised in `[start_ms, end_ms)` of each (where days overlap, in the
+    /// one that starts later). The app computes each local
     /// day's bounds with its calendar, so a day across a daylight-saving change lasts 23 or 25
     /// hours and a day after a move to another time zone starts at its new midnight.
     pub fn summaries_of_days(&self, days: &[DayBounds]) -> Result<Vec<DailySummary>> {
         self.summaries_in(days, i64::MIN, i64::MAX)
     }
 
-    /// [`Self::summaries_of_days`] counting only what lies in `[from_ms, to_ms)` as well.
+    /// [`Self::summaries_of_days`] counting only what lies in `[from_ms, to_ms)` as well. One
+    /// pass over the windows and alerts of the whole span, each put in its day by a binary
+    /// search (a join with the days would scan the span once per day).
     fn summaries_in(
         &self,
         days: &[DayBounds],
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<DailySummary>> {
-        let mut out: Vec<DailySummary> = Vec::with_capacity(days.len());
-        // a few SQLite variables per day: large requests go in parts
-        for part in days.chunks(1_000) {
-            let mut bounds = Vec::with_capacity(part.len());
-            for d in part {
-                check_range(d.start_ms, d.end_ms)?;
-                bounds.push((d.start_ms.max(from_ms), d.end_ms.min(to_ms)));
-            }
-            let lo = bounds.iter().map(|b| b.0).min().unwrap_or(0);
-            let hi = bounds.iter().map(|b| b.1).max().unwrap_or(0);
-            let first = out.len();
-            out.extend(part.iter().map(|d| DailySummary {
+        let mut bounds = Vec::with_capacity(days.len());
+        for d in days {
+            check_range(d.start_ms, d.end_ms)?;
+            bounds.push((d.start_ms.max(from_ms), d.end_ms.min(to_ms)));
+        }
+        let mut out: Vec<DailySummary> = days
+            .iter()
+            .map(|d| DailySummary {
                 date: d.date.clone(),
                 day_start_ms: d.start_ms,
                 windows: 0,
@@ -358,78 +357,89 @@ impl History {
                 alerts: 0,
                 mean_hr_bpm: None,
                 mean_rmssd_ms: None,
-            }));
-            let days_cte = format!(
-                "WITH days(k, s, e) AS (VALUES {})",
-                vec!["(?, ?, ?)"; part.len()].join(", ")
-            );
-            let mut args: Vec<i64> = Vec::with_capacity(3 * part.len() + 2);
-            for (k, (s, e)) in bounds.iter().enumerate() {
-                args.extend([k as i64, *s, *e]);
+            })
+            .collect();
+        let (Some(lo), Some(hi)) = (
+            bounds.iter().map(|b| b.0).min(),
+            bounds.iter().map(|b| b.1).max(),
+        ) else {
+            return Ok(out);
+        };
+        // days by start; a time belongs to the latest day starting at or before it, if it has
+        // not ended (overlapping days: the later one)
+        let mut by_start: Vec<usize> = (0..days.len()).collect();
+        by_start.sort_by_key(|&i| bounds[i].0);
+        let day_of = |t: i64| -> Option<usize> {
+            let n = by_start.partition_point(|&i| bounds[i].0 <= t);
+            let i = *by_start.get(n.checked_sub(1)?)?;
+            (t < bounds[i].1).then_some(i)
+        };
+        #[derive(Default, Clone)]
+        struct Sums {
+            score: (f64, u32),
+            hr: (f64, u32),
+            rmssd: (f64, u32),
+        }
+        let add = |acc: &mut (f64, u32), v: Option<f64>| {
+            if let Some(v) = v {
+                acc.0 += v;
+                acc.1 += 1;
             }
-            args.extend([lo, hi]);
-            let n = args.len();
-            let (lo_arg, hi_arg) = (n - 1, n);
-            let mut query = |sql: &str,
-                             f: &mut dyn FnMut(
-                &Row<'_>,
-                &mut DailySummary,
-            ) -> rusqlite::Result<()>|
-             -> Result<()> {
-                let mut stmt = self.conn.prepare(sql).map_err(storage_error)?;
-                let mut rows = stmt
-                    .query(rusqlite::params_from_iter(args.iter()))
-                    .map_err(storage_error)?;
-                while let Some(r) = rows.next().map_err(storage_error)? {
-                    let k: i64 = r.get(0).map_err(storage_error)?;
-                    if let Some(s) = usize::try_from(k).ok().and_then(|k| out.get_mut(first + k)) {
-                        f(r, s).map_err(storage_error)?;
-                    }
-                }
-                Ok(())
+        };
+        let mean = |acc: (f64, u32)| (acc.1 > 0).then(|| acc.0 / f64::from(acc.1));
+        let mut sums = vec![Sums::default(); days.len()];
+        let sql = format!(
+            "SELECT end_ms, state, {WINDOW_SPAN_MS}, score, mean_hr_bpm, rmssd_ms FROM windows
+             WHERE end_ms >= ?1 AND end_ms < ?2"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(storage_error)?;
+        let mut rows = stmt.query(params![lo, hi]).map_err(storage_error)?;
+        while let Some(r) = rows.next().map_err(storage_error)? {
+            let Some(i) = day_of(r.get(0).map_err(storage_error)?) else {
+                continue;
             };
-            query(
-                &format!(
-                    "{days_cte} SELECT k, COUNT(*), AVG(score), MAX(score), AVG(mean_hr_bpm),
-                     AVG(rmssd_ms) FROM days JOIN windows ON end_ms >= s AND end_ms < e
-                     WHERE end_ms >= ?{lo_arg} AND end_ms < ?{hi_arg} GROUP BY k"
-                ),
-                &mut |r, s| {
-                    s.windows = r.get(1)?;
-                    s.mean_score = r.get(2)?;
-                    s.max_score = r.get(3)?;
-                    s.mean_hr_bpm = r.get(4)?;
-                    s.mean_rmssd_ms = r.get(5)?;
-                    Ok(())
-                },
-            )?;
-            query(
-                &format!(
-                    "{days_cte} SELECT k, state, SUM(span) FROM days JOIN
-                     (SELECT end_ms, state, {WINDOW_SPAN_MS} AS span FROM windows
-                      WHERE end_ms >= ?{lo_arg} AND end_ms < ?{hi_arg})
-                     ON end_ms >= s AND end_ms < e
-                     GROUP BY k, state ORDER BY k, state"
-                ),
-                &mut |r, s| {
-                    let span_ms: f64 = r.get(2)?;
-                    s.minutes_by_state.push(StateMinutes {
-                        state: r.get(1)?,
+            let (day, acc) = (&mut out[i], &mut sums[i]);
+            let state: String = r.get(1).map_err(storage_error)?;
+            let span_ms: f64 = r.get(2).map_err(storage_error)?;
+            let score: Option<f64> = r.get(3).map_err(storage_error)?;
+            day.windows += 1;
+            day.max_score = match (day.max_score, score) {
+                (Some(m), Some(s)) => Some(m.max(s)),
+                (m, s) => m.or(s),
+            };
+            add(&mut acc.score, score);
+            add(&mut acc.hr, r.get(4).map_err(storage_error)?);
+            add(&mut acc.rmssd, r.get(5).map_err(storage_error)?);
+            match day
+                .minutes_by_state
+                .binary_search_by(|m| m.state.as_str().cmp(&state))
+            {
+                Ok(k) => day.minutes_by_state[k].minutes += span_ms / 60_000.0,
+                Err(k) => day.minutes_by_state.insert(
+                    k,
+                    StateMinutes {
+                        state,
                         minutes: span_ms / 60_000.0,
-                    });
-                    Ok(())
-                },
-            )?;
-            query(
-                &format!(
-                    "{days_cte} SELECT k, COUNT(*) FROM days JOIN alerts ON at_ms >= s AND at_ms < e
-                     WHERE at_ms >= ?{lo_arg} AND at_ms < ?{hi_arg} GROUP BY k"
+                    },
                 ),
-                &mut |r, s| {
-                    s.alerts = r.get(1)?;
-                    Ok(())
-                },
-            )?;
+            }
+        }
+        for (day, acc) in out.iter_mut().zip(sums) {
+            day.mean_score = mean(acc.score);
+            day.mean_hr_bpm = mean(acc.hr);
+            day.mean_rmssd_ms = mean(acc.rmssd);
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT at_ms FROM alerts WHERE at_ms >= ?1 AND at_ms < ?2")
+            .map_err(storage_error)?;
+        let times = stmt
+            .query_map(params![lo, hi], |r| r.get::<_, i64>(0))
+            .map_err(storage_error)?;
+        for at in times {
+            if let Some(i) = day_of(at.map_err(storage_error)?) {
+                out[i].alerts += 1;
+            }
         }
         Ok(out)
     }
