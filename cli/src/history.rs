@@ -56,20 +56,13 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
-/// Options to write a file that, when created, is readable and writable by the user only
-/// (unix): exports and recordings hold health data.
-pub fn private_file() -> std::fs::OpenOptions {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
-}
-
 /// Create `path` empty, readable and writable by the user only (unix; SQLite gives its journal
 /// files the same mode), unless it exists.
 fn create_private_file(path: &Path) -> std::io::Result<()> {
-    match private_file().create_new(true).open(path) {
+    match stressbeat_core::io::private_file()
+        .create_new(true)
+        .open(path)
+    {
         Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
         _ => Ok(()),
     }

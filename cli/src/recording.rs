@@ -47,7 +47,7 @@ pub struct Written {
 }
 
 fn create_new(path: &Path) -> Result<File, String> {
-    crate::history::private_file()
+    stressbeat_core::io::private_file()
         .create_new(true)
         .open(path)
         .map_err(|e| format!("cannot create {}: {e}", path.display()))

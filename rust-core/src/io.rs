@@ -369,6 +369,16 @@ pub fn write_replacing<T, E>(
     written
 }
 
+/// Options to write a file that, when created, is readable and writable by the user only
+/// (unix): exports and recordings hold health data.
+pub fn private_file() -> std::fs::OpenOptions {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+}
+
 /// A new file `.NAME.<pid>-<n>.partial` beside `path`, private to the user (unix).
 fn create_partial(path: &Path) -> std::io::Result<(std::fs::File, PathBuf)> {
     use std::sync::atomic::{AtomicU32, Ordering};
@@ -379,11 +389,7 @@ fn create_partial(path: &Path) -> std::io::Result<(std::fs::File, PathBuf)> {
     loop {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let partial = path.with_file_name(format!(".{name}.{}-{n}.partial", std::process::id()));
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        match options.open(&partial) {
+        match private_file().create_new(true).open(&partial) {
             Ok(f) => return Ok((f, partial)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(e),

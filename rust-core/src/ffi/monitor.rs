@@ -1035,10 +1035,7 @@ impl StressMonitor {
         what: &str,
         f: impl FnOnce(&mut History) -> crate::Result<T>,
     ) -> Result<T, StressBeatError> {
-        guard(what, || {
-            self.check_open()?;
-            Ok(f(&mut *self.writer()?)?)
-        })
+        guard(what, || Ok(f(&mut *self.writer()?)?))
     }
 
     /// Run the read `f` on the reader connection after committing the worker's pending writes
@@ -1050,7 +1047,6 @@ impl StressMonitor {
         f: impl FnOnce(&History) -> crate::Result<T>,
     ) -> Result<T, StressBeatError> {
         guard(what, || {
-            self.check_open()?;
             if let Err(e) = self.writer()?.flush() {
                 log::warn!(
                     "monitor: {what} without the pending writes: {}",
@@ -1200,9 +1196,10 @@ fn ble_source(
 impl StressMonitor {
     /// Open (or create) the history, close sessions a killed app left open, delete what the
     /// retention policy no longer keeps, and load the models: blocking (the first time after
-    /// an update, retention may delete a lot), so create the monitor off the main thread. Errors: `Storage` (the database cannot be opened: bad path,
-    /// permissions, locked …), `HistoryFromNewerApp`, `HistoryDamaged`, `Model` (with
-    /// `strictModels`, a model file is missing or corrupt), `InvalidArgument`.
+    /// an update, retention may delete a lot), so create the monitor off the main thread.
+    /// Errors: `Storage` (the database cannot be opened: bad path, permissions, locked …),
+    /// `HistoryFromNewerApp`, `HistoryDamaged`, `Model` (with `strictModels`, a model file is
+    /// missing or corrupt), `InvalidArgument`.
     #[uniffi::constructor]
     pub fn new(config: StressMonitorConfig) -> Result<Arc<Self>, StressBeatError> {
         guard("StressMonitor.new", || {

@@ -112,8 +112,9 @@ pub struct Pipeline {
     rr_windows_until_ms: i64,
     /// A refused ECG stream was reported (again once ECG has come back).
     ecg_refusal_reported: bool,
-    /// The session is not in the history yet (its first write failed, e.g. another
-    /// connection held the lock): retried every flush interval; what comes before is lost.
+    /// The session's start while it is not in the history yet (its first write failed, e.g.
+    /// another connection held the lock): retried every flush interval; what comes before is
+    /// lost.
     unbegun: Option<crate::history::SessionStart>,
     /// The strap was lost for good (the source's last connection state is `Failed`).
     link_failed: bool,
@@ -196,19 +197,8 @@ impl Pipeline {
             e.stress.reset_stream();
             e.alerts.start_session(started);
         }
-        let mut failure = None;
-        if let Some(h) = &self.history {
-            match h.lock() {
-                Ok(mut h) => match h.begin_session(&info.start) {
-                    Ok(id) => self.session_id = id,
-                    Err(e) => {
-                        self.unbegun = Some(info.start.clone());
-                        failure = Some(e.to_string());
-                    }
-                },
-                Err(_) => failure = Some("history lock poisoned".into()),
-            }
-        }
+        self.unbegun = self.history.is_some().then(|| info.start.clone());
+        let failure = self.open_session().err();
         out.push(MonitorEvent::SessionStarted {
             session_id: self.session_id,
         });
@@ -331,9 +321,7 @@ impl Pipeline {
         };
         let first = out.len();
         // the last windows are stored with the session, not dropped for want of it
-        if self.unbegun.is_some() {
-            self.retry_begin();
-        }
+        let _ = self.open_session();
         self.front.finish(out);
         // no more signal will come: the windows waiting for their lag close now
         self.close_windows_until(self.front.next_index(), out);
@@ -351,7 +339,7 @@ impl Pipeline {
     /// Close the session in the history (with the engine's baseline); also what is left to do
     /// when [`Self::finish`] failed.
     pub fn end_stored(&mut self, reason: EndReason, out: &mut Vec<MonitorEvent>) {
-        let begun = self.unbegun.is_none() || self.retry_begin();
+        let begun = self.open_session().is_ok();
         if let Some(h) = self.history.clone() {
             let baseline = self.baseline_json();
             let (id, end) = (self.session_id, self.last_ms);
@@ -623,9 +611,11 @@ impl Pipeline {
                 return;
             }
             self.last_flush_ms = now_ms;
-            if !self.retry_begin() {
+            if let Err(e) = self.open_session() {
+                log::debug!("monitor: history session still not opened: {e}");
                 return;
             }
+            log::info!("monitor: history session opened late");
         }
         let result = match h.lock() {
             Ok(mut h) => {
@@ -728,22 +718,19 @@ impl Pipeline {
         }
     }
 
-    /// Try again to open the session in the history; whether it now is.
-    fn retry_begin(&mut self) -> bool {
+    /// Open the session in the history if it is not yet (`unbegun`); why it cannot be.
+    fn open_session(&mut self) -> Result<(), String> {
         let (Some(start), Some(h)) = (&self.unbegun, &self.history) else {
-            return self.unbegun.is_none();
+            return Ok(());
         };
-        let Ok(id) = h.lock().map_err(|_| ()).and_then(|mut h| {
-            h.begin_session(start).map_err(|e| {
-                log::debug!("monitor: history session still not opened: {e}");
-            })
-        }) else {
-            return false;
-        };
-        log::info!("monitor: history session opened late");
+        let id = h
+            .lock()
+            .map_err(|_| "history lock poisoned".to_owned())?
+            .begin_session(start)
+            .map_err(|e| e.to_string())?;
         self.session_id = id;
         self.unbegun = None;
-        true
+        Ok(())
     }
 
     fn storage_failure(&mut self, detail: &str, out: &mut Vec<MonitorEvent>) {

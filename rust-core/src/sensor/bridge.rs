@@ -104,11 +104,6 @@ impl BridgeCore {
         self.attached.store(false, Ordering::Release);
     }
 
-    /// Whether a consumer takes the decoded events.
-    pub fn is_attached(&self) -> bool {
-        self.attached.load(Ordering::Acquire)
-    }
-
     /// Decoded events since the last call (for the consumer).
     pub fn take_events(&self) -> Result<Vec<SensorEvent>, Poisoned> {
         let mut g = self.session.lock().map_err(|_| Poisoned)?;
@@ -118,7 +113,7 @@ impl BridgeCore {
     /// Decoded events since the last call, for the app; `None` while a consumer takes them.
     pub fn take_events_unless_attached(&self) -> Result<Option<Vec<SensorEvent>>, Poisoned> {
         let mut g = self.session.lock().map_err(|_| Poisoned)?;
-        if self.is_attached() {
+        if self.attached.load(Ordering::Acquire) {
             return Ok(None);
         }
         Ok(Some(std::mem::take(&mut g.1)))
