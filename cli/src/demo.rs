@@ -128,31 +128,12 @@ fn now_unix_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Wall-clock start of a session of `length_ms` replayed faster than real time: so that it
-/// ends now, or, where that would overlap sessions already in `history` (their timelines would
-/// mix), just before the earliest of them; never in the future.
+/// [`History::past_start_ms`] now (`now - length_ms` when the history cannot be read).
 fn placed_start_ms(history: &History, length_ms: i64) -> i64 {
-    let sessions = history.sessions(u32::MAX).unwrap_or_default();
-    let spans = sessions.iter().map(|s| (s.started_at_ms, s.duration_ms));
-    placed_start(spans, length_ms, now_unix_ms())
-}
-
-/// [`placed_start_ms`] among sessions given as (start, duration) ms, latest start first.
-fn placed_start(
-    sessions: impl IntoIterator<Item = (i64, i64)>,
-    length_ms: i64,
-    now_ms: i64,
-) -> i64 {
-    const SPACING_MS: i64 = 1_000;
-    let length = length_ms.max(0);
-    let mut end = now_ms;
-    for (start, duration) in sessions {
-        if start + duration.max(0) + SPACING_MS <= end - length {
-            break;
-        }
-        end = end.min(start - SPACING_MS);
-    }
-    end - length
+    let now = now_unix_ms();
+    history
+        .past_start_ms(length_ms, now)
+        .unwrap_or(now - length_ms.max(0))
 }
 
 /// A finished monitored session.
@@ -594,36 +575,6 @@ mod summary_tests {
             lines[0].ends_with("18 (12 stored in the history)"),
             "{}",
             lines[0]
-        );
-    }
-}
-
-#[cfg(test)]
-mod placement_tests {
-    use super::placed_start;
-
-    #[test]
-    fn a_replay_ends_now_or_before_the_sessions_it_would_overlap_never_later() {
-        let now = 10_000_000;
-        assert_eq!(placed_start([], 60_000, now), now - 60_000);
-        // an earlier session that ended long ago: no conflict
-        assert_eq!(placed_start([(1_000, 5_000)], 60_000, now), now - 60_000);
-        // the same replay twice: the second goes before the first, not into the future
-        let first = (now - 60_000, 60_000);
-        assert_eq!(
-            placed_start([first], 60_000, now),
-            now - 60_000 - 1_000 - 60_000
-        );
-        // ... and a third before both
-        let second = (now - 121_000, 60_000);
-        assert_eq!(
-            placed_start([first, second], 60_000, now),
-            now - 3 * 60_000 - 2_000
-        );
-        // a session whose clock jumped far ahead still pushes the replay before its start
-        assert_eq!(
-            placed_start([(now - 5_000, i64::MAX / 4)], 1_000, now),
-            now - 7_000
         );
     }
 }

@@ -671,3 +671,42 @@ fn invalid_configs_are_typed_errors() {
         ));
     }
 }
+
+/// A calibration asked for without a time runs on the clock of the session that anchors it:
+/// one asked for an hour before the session (the user took long to put the strap on), or for
+/// a session stamped in the past (a replay), lasts its full duration from the anchor.
+#[test]
+fn a_requested_calibration_is_timed_from_its_anchor_on_the_sessions_clock() {
+    for anchor in [60 * MIN, -24 * 60 * MIN] {
+        let mut e = engine();
+        e.request_calibration(2 * MIN);
+        assert!(e.is_calibrating());
+        e.anchor_calibration(anchor);
+        // a second anchor (the next step) does not restart it
+        e.anchor_calibration(anchor + MIN);
+        let updates = drive(&mut e, anchor, anchor + 2 * MIN, |t| window(t, 0.3));
+        let done = updates
+            .iter()
+            .position(|u| matches!(u.calibration, Some(CalibrationEvent::Completed { .. })));
+        assert_eq!(
+            done,
+            Some(updates.len() - 1),
+            "completed at 2 min, not before"
+        );
+        assert!(!e.is_calibrating());
+        assert_eq!(e.baseline().unwrap().origin, BaselineOrigin::Calibrated);
+    }
+    // a request no session anchored starts with the next window; a cancel drops it
+    let mut e = engine();
+    e.request_calibration(2 * MIN);
+    let first = e.update(&window(5 * MIN, 0.3));
+    assert!(matches!(
+        first.calibration,
+        Some(CalibrationEvent::Progress { remaining_ms, .. }) if remaining_ms == 2 * MIN
+    ));
+    e.cancel_calibration();
+    e.request_calibration(2 * MIN);
+    e.cancel_calibration();
+    assert!(!e.is_calibrating());
+    assert!(e.update(&window(6 * MIN, 0.3)).score.is_some());
+}

@@ -149,7 +149,9 @@ fn faults_gaps_reach_listeners_and_history() {
     m.stop().unwrap();
     let sessions = m.sessions(5).unwrap();
     assert_eq!(sessions.len(), 2);
-    assert_eq!(sessions[0].end_reason.as_deref(), Some("stopped"));
+    // run ahead of real time, the second is stored before the first: the newer id
+    let second = sessions.iter().max_by_key(|s| s.id).unwrap();
+    assert_eq!(second.end_reason.as_deref(), Some("stopped"));
     m.shutdown().unwrap();
     assert!(matches!(
         m.sessions(1),
@@ -1090,4 +1092,72 @@ fn daily_summaries_for_the_calendars_days() {
         m.daily_summaries_for_days(vec![day("backwards", t, t - 1)]),
         Err(StressBeatError::InvalidArgument { .. })
     ));
+}
+
+fn unix_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// A simulation or replay run faster than real time is stamped to end when it started, not
+/// hours into the future, and a second one goes before the first instead of mixing with it.
+#[test]
+fn sessions_run_ahead_of_real_time_are_stored_in_the_past() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = StressMonitor::new(config(&dir.path().join("h.db"))).unwrap();
+    let before = unix_now_ms();
+    m.start(simulator(10.0, "")).unwrap();
+    m.wait_until_finished().unwrap();
+    // three minutes of a crude 75 bpm ECG at 130 Hz, replayed as fast as possible
+    let csv = dir.path().join("rec.csv");
+    let mut text = String::from("time_s,ecg_mv\n");
+    for i in 0..130 * 180 {
+        let spike = if i % 104 == 0 { 1.2 } else { 0.0 };
+        text.push_str(&format!("{:.5},{spike}\n", f64::from(i) / 130.0));
+    }
+    std::fs::write(&csv, text).unwrap();
+    m.start(MonitorSource::ReplayFile {
+        path: csv.to_string_lossy().into_owned(),
+        speed: None,
+    })
+    .unwrap();
+    m.wait_until_finished().unwrap();
+    let after = unix_now_ms();
+    let sessions = m.sessions(10).unwrap();
+    let [simulated, replayed] = [&sessions[0], &sessions[1]];
+    assert!(matches!(
+        simulated.source,
+        stressbeat_core::ffi::SessionSource::Simulator
+    ));
+    let sim_end = simulated.ended_at_ms.unwrap();
+    assert!(
+        (before - 1_000..=after).contains(&sim_end),
+        "{sim_end} {before} {after}"
+    );
+    assert_eq!(sim_end - simulated.started_at_ms, 600_000);
+    assert!(matches!(
+        replayed.source,
+        stressbeat_core::ffi::SessionSource::Replay { .. }
+    ));
+    let replay_end = replayed.ended_at_ms.unwrap();
+    assert!(
+        replay_end < simulated.started_at_ms,
+        "{replay_end} overlaps"
+    );
+    assert!(replay_end - replayed.started_at_ms >= 170_000);
+    let stored = |from, to| -> u32 {
+        m.timeline(from, to, 1)
+            .unwrap()
+            .iter()
+            .map(|p| p.windows)
+            .sum()
+    };
+    assert!(stored(replayed.started_at_ms, after + 1) > 0);
+    assert_eq!(
+        stored(after + 1, after + 86_400_000),
+        0,
+        "windows in the future"
+    );
 }

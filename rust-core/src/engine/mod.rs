@@ -443,6 +443,10 @@ pub struct EngineState {
     pub baseline: Option<PersonalBaseline>,
     /// A running calibration.
     pub calibration: Option<Calibration>,
+    /// A calibration asked for but not yet on the session's clock: its duration, ms
+    /// ([`StressEngine::request_calibration`]).
+    #[serde(default)]
+    pub requested_calibration_ms: Option<i64>,
     /// End of the last accepted window, ms.
     pub last_end_ms: Option<i64>,
     /// End of the last scored window, ms.
@@ -500,6 +504,7 @@ impl StressEngine {
     /// Start a calibration at `at_ms` lasting `duration_ms`: until it ends, windows feed it and
     /// get no score ([`NoScoreReason::Calibrating`]).
     pub fn start_calibration(&mut self, at_ms: i64, duration_ms: i64) {
+        self.state.requested_calibration_ms = None;
         self.state.calibration = Some(Calibration::new(
             at_ms,
             duration_ms,
@@ -507,14 +512,32 @@ impl StressEngine {
         ));
     }
 
-    /// Whether a calibration is running.
-    pub fn is_calibrating(&self) -> bool {
-        self.state.calibration.is_some()
+    /// Ask for a calibration of `duration_ms` that starts at the next
+    /// [`StressEngine::anchor_calibration`] (the monitor calls it when a session begins and at
+    /// every step): the caller's clock (the phone's) may differ from the session's, e.g. a
+    /// replay stamped in the past, and a session may begin minutes after the request.
+    pub fn request_calibration(&mut self, duration_ms: i64) {
+        self.state.calibration = None;
+        self.state.requested_calibration_ms = Some(duration_ms);
     }
 
-    /// Abandon a running calibration (the previous baseline stays).
+    /// Start the requested calibration at `at_ms` on the session's clock (nothing when none
+    /// waits).
+    pub fn anchor_calibration(&mut self, at_ms: i64) {
+        if let Some(duration_ms) = self.state.requested_calibration_ms {
+            self.start_calibration(at_ms, duration_ms);
+        }
+    }
+
+    /// Whether a calibration is running or requested.
+    pub fn is_calibrating(&self) -> bool {
+        self.state.calibration.is_some() || self.state.requested_calibration_ms.is_some()
+    }
+
+    /// Abandon a running or requested calibration (the previous baseline stays).
     pub fn cancel_calibration(&mut self) {
         self.state.calibration = None;
+        self.state.requested_calibration_ms = None;
     }
 
     /// A new recording session: restart smoothing and state (the baseline stays).
@@ -549,6 +572,8 @@ impl StressEngine {
         }
         self.state.last_end_ms = Some(at);
         self.expire_state(at);
+        // a request nobody anchored starts with this window
+        self.anchor_calibration(at);
 
         if let Some(cal) = self.state.calibration.as_mut() {
             // Rejections are counted in the calibration itself.

@@ -205,7 +205,9 @@ pub enum MonitorSource {
         stress: Vec<SimulatedStress>,
         /// Fault specification, e.g. `"loss=5%,dup=1%,disconnect=2m/10s"`; empty: none.
         faults: String,
-        /// `true`: run in real time; `false`: as fast as possible.
+        /// `true`: run in real time, stored from now; `false`: as fast as possible, stored so
+        /// that it ends now (or just before the stored sessions it would overlap), never in
+        /// the future.
         realtime: bool,
         /// `true`: a strap with the Heart Rate Service only (RR intervals, no ECG stream), as
         /// most chest straps; stress is scored from the RR intervals.
@@ -217,6 +219,8 @@ pub enum MonitorSource {
         /// The file.
         path: String,
         /// Multiple of real time (`1.0` = real time); `null`/`nil`: as fast as possible.
+        /// Faster than real time, the session is stored as the simulator's is (ending now or
+        /// before the sessions it would overlap); at most real time, from now.
         speed: Option<f64>,
     },
     /// A strap driven by the app's own BLE stack (the app keeps calling the session's
@@ -1063,10 +1067,25 @@ impl StressMonitor {
         })
     }
 
-    fn session_source(
+    /// A session whose clock runs ahead of real time (a simulation or replay run faster) is
+    /// stamped to end before now ([`History::past_start_ms`]): nothing stored in the future.
+    fn session_source(&self, source: MonitorSource) -> Result<SourceParts, StressBeatError> {
+        let ((src, pacing, mut info), ahead_ms) = self.source_of(source)?;
+        if let Some(length_ms) = ahead_ms {
+            let now = info.start.started_at_ms;
+            info.start.started_at_ms = self
+                .query("placing the session", |h| h.past_start_ms(length_ms, now))
+                .unwrap_or(now - length_ms.max(0));
+        }
+        Ok((src, pacing, info))
+    }
+
+    /// The source, its pacing, the session stamped now, and its length when its clock runs
+    /// ahead of real time.
+    fn source_of(
         &self,
         source: MonitorSource,
-    ) -> Result<(Box<dyn SensorSource + Send>, Pacing, SessionInfo), StressBeatError> {
+    ) -> Result<(SourceParts, Option<i64>), StressBeatError> {
         let now_unix = unix_now_ms();
         let start = |source: SourceKind, model: &str| SessionStart {
             started_at_ms: now_unix,
@@ -1114,12 +1133,15 @@ impl StressMonitor {
                     Pacing::AsFastAsPossible { step_ms: 250 }
                 };
                 (
-                    Box::new(monitor::sources::simulator_source(&spec)),
-                    pacing,
-                    SessionInfo {
-                        start: start(SourceKind::Simulator, "simulated Polar H10"),
-                        started_phone_ms: 0,
-                    },
+                    (
+                        Box::new(monitor::sources::simulator_source(&spec)),
+                        pacing,
+                        SessionInfo {
+                            start: start(SourceKind::Simulator, "simulated Polar H10"),
+                            started_phone_ms: 0,
+                        },
+                    ),
+                    (!realtime).then(|| (minutes * 60_000.0).round() as i64),
                 )
             }
             MonitorSource::ReplayFile { path, speed } => {
@@ -1136,35 +1158,43 @@ impl StressMonitor {
                     &crate::io::LoadOptions::default(),
                 )?;
                 let file_name = super::file_name(&path);
+                let ahead_ms = speed.is_none_or(|s| s > 1.0).then(|| src.length_ms());
                 (
-                    Box::new(src),
-                    pacing,
-                    SessionInfo {
-                        start: start(SourceKind::Replay { file_name }, "recording"),
-                        started_phone_ms: 0,
-                    },
+                    (
+                        Box::new(src),
+                        pacing,
+                        SessionInfo {
+                            start: start(SourceKind::Replay { file_name }, "recording"),
+                            started_phone_ms: 0,
+                        },
+                    ),
+                    ahead_ms,
                 )
             }
             MonitorSource::PlatformBridge { session, now_ms } => (
-                Box::new(monitor::sources::BridgeSource::new(session, now_ms)?),
-                Pacing::RealTime { step_ms: 100 },
-                SessionInfo {
-                    start: start(SourceKind::Bridge, "chest strap"),
-                    started_phone_ms: now_ms,
-                },
+                (
+                    Box::new(monitor::sources::BridgeSource::new(session, now_ms)?),
+                    Pacing::RealTime { step_ms: 100 },
+                    SessionInfo {
+                        start: start(SourceKind::Bridge, "chest strap"),
+                        started_phone_ms: now_ms,
+                    },
+                ),
+                None,
             ),
-            MonitorSource::Ble { device } => {
-                ble_source(&device, start(SourceKind::Ble, "chest strap"))?
-            }
+            MonitorSource::Ble { device } => (
+                ble_source(&device, start(SourceKind::Ble, "chest strap"))?,
+                None,
+            ),
         })
     }
 }
 
+/// A session's source, its pacing and its start.
+type SourceParts = (Box<dyn SensorSource + Send>, Pacing, SessionInfo);
+
 #[cfg(not(feature = "ble"))]
-fn ble_source(
-    _device: &str,
-    _start: SessionStart,
-) -> Result<(Box<dyn SensorSource + Send>, Pacing, SessionInfo), StressBeatError> {
+fn ble_source(_device: &str, _start: SessionStart) -> Result<SourceParts, StressBeatError> {
     Err(StressBeatError::Unsupported {
         message: "this build has no Bluetooth support (feature `ble`); use the platform bridge"
             .into(),
@@ -1172,10 +1202,7 @@ fn ble_source(
 }
 
 #[cfg(feature = "ble")]
-fn ble_source(
-    device: &str,
-    start: SessionStart,
-) -> Result<(Box<dyn SensorSource + Send>, Pacing, SessionInfo), StressBeatError> {
+fn ble_source(device: &str, start: SessionStart) -> Result<SourceParts, StressBeatError> {
     let src = monitor::sources::BleSource::connect(device.to_owned()).map_err(|e| {
         log::debug!("ble: {e}");
         StressBeatError::Unsupported {
@@ -1362,6 +1389,8 @@ impl StressMonitor {
     /// It needs enough calm, clean windows (12 with the defaults, one every 5 s): at least 60 s
     /// during a session, 85 s before one (its first window ends 30 s in, later still if the
     /// strap takes time to connect); 2–5 minutes leave room for movement or a noisy stretch.
+    /// Asked for before a session, it is timed from that session's start; during one, on the
+    /// session's clock (a replay's is not the phone's).
     /// Errors: `InvalidArgument` for a duration that cannot give enough windows, `InvalidState`
     /// after `shutdown`.
     pub fn start_calibration(&self, duration_s: u32) -> Result<(), StressBeatError> {
@@ -1386,10 +1415,11 @@ impl StressMonitor {
                     ),
                 });
             }
-            let now = unix_now_ms();
+            // timed on the session's clock from its next step (or from the next session's
+            // start): a replay's clock is not the phone's
             engines
                 .stress
-                .start_calibration(now, i64::from(duration_s) * 1000);
+                .request_calibration(i64::from(duration_s) * 1000);
             Ok(())
         })
     }

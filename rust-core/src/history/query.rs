@@ -212,6 +212,25 @@ fn session_summary(r: &Row<'_>) -> rusqlite::Result<SessionSummary> {
     })
 }
 
+/// [`History::past_start_ms`] among sessions given as (start, end) ms, latest start first.
+pub(crate) fn start_before(
+    sessions: impl IntoIterator<Item = (i64, i64)>,
+    length_ms: i64,
+    now_ms: i64,
+) -> i64 {
+    const SPACING_MS: i64 = 1_000;
+    let length = length_ms.max(0);
+    let mut end = now_ms;
+    // latest start first: a session that moves the slot moves it below every later start, so
+    // one pass suffices (an earlier session may still end late: no early exit)
+    for (start, session_end) in sessions {
+        if session_end.max(start).saturating_add(SPACING_MS) > end - length {
+            end = end.min(start - SPACING_MS);
+        }
+    }
+    end - length
+}
+
 fn alert_row(r: &Row<'_>) -> rusqlite::Result<AlertRow> {
     Ok(AlertRow {
         id: r.get(0)?,
@@ -486,6 +505,32 @@ impl History {
             .query_map([limit], session_summary)
             .map_err(storage_error)?;
         rows.collect::<rusqlite::Result<_>>().map_err(storage_error)
+    }
+
+    /// Wall-clock start for a session of `length_ms` whose clock runs faster than real time (a
+    /// replay or simulation run ahead): so that it ends at `now_ms`, or, where that would overlap
+    /// stored sessions (their timelines would mix), just before the earliest of them; never
+    /// later than `now_ms - length_ms`, so nothing is stored in the future.
+    pub fn past_start_ms(&self, length_ms: i64, now_ms: i64) -> Result<i64> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT s.started_at_ms, COALESCE(s.ended_at_ms, MAX(
+                   COALESCE((SELECT MAX(end_ms) FROM windows WHERE session_id = s.id), s.started_at_ms),
+                   COALESCE((SELECT MAX(at_ms) FROM rr WHERE session_id = s.id), s.started_at_ms)))
+                 FROM sessions s ORDER BY s.started_at_ms DESC, s.id DESC",
+            )
+            .map_err(storage_error)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(storage_error)?;
+        let mut failure = None;
+        let spans = rows.map_while(|r| r.map_err(|e| failure = Some(e)).ok());
+        let start = start_before(spans, length_ms, now_ms);
+        match failure {
+            Some(e) => Err(storage_error(e)),
+            None => Ok(start),
+        }
     }
 
     /// One session with its aggregates, alerts and gaps; `None` if there is no such session.

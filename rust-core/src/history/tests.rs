@@ -400,3 +400,55 @@ fn ecg_samples_round_trip_in_both_widths() {
     assert_eq!(store::decode_samples(3, &[0; 6]), None);
     assert_eq!(store::decode_samples(2, &[0; 5]), None);
 }
+
+#[test]
+fn a_session_run_ahead_ends_now_or_before_the_sessions_it_would_overlap() {
+    use super::query::start_before;
+    let now = 10_000_000;
+    assert_eq!(start_before([], 60_000, now), now - 60_000);
+    // a session that ended long ago: no conflict
+    assert_eq!(start_before([(1_000, 6_000)], 60_000, now), now - 60_000);
+    // the same replay twice: the second goes before the first, not into the future
+    let first = (now - 60_000, now);
+    assert_eq!(
+        start_before([first], 60_000, now),
+        now - 60_000 - 1_000 - 60_000
+    );
+    // ... and a third before both
+    let second = (now - 121_000, now - 61_000);
+    assert_eq!(
+        start_before([first, second], 60_000, now),
+        now - 3 * 60_000 - 2_000
+    );
+    // a session stored in the future (an older build) still pushes it before its start
+    assert_eq!(
+        start_before([(now + 5_000, i64::MAX)], 1_000, now),
+        now - 1_000
+    );
+    assert_eq!(
+        start_before([(now - 5_000, i64::MAX)], 1_000, now),
+        now - 7_000
+    );
+}
+
+/// The stored spans: an ended session by its end, an open one by its last data.
+#[test]
+fn a_run_ahead_start_avoids_stored_ended_and_open_sessions() {
+    let mut h = History::open_in_memory(HistoryOptions::default()).unwrap();
+    let now = 100_000_000;
+    assert_eq!(h.past_start_ms(60_000, now).unwrap(), now - 60_000);
+    let ended = h.begin_session(&start(now - 50_000)).unwrap();
+    h.end_session(ended, now - 40_000, EndReason::Stopped)
+        .unwrap();
+    assert_eq!(h.past_start_ms(60_000, now).unwrap(), now - 51_000 - 60_000);
+    // an open session whose last window ends after `now` (its clock ran ahead)
+    let open = h.begin_session(&start(now - 200_000)).unwrap();
+    h.append_window(open, &window(now - 30_000, 10.0)).unwrap();
+    h.flush().unwrap();
+    assert_eq!(
+        h.past_start_ms(60_000, now).unwrap(),
+        now - 201_000 - 60_000
+    );
+    // the open session started first but ends last: a short replay goes before it too
+    assert_eq!(h.past_start_ms(1_000, now).unwrap(), now - 201_000 - 1_000);
+}

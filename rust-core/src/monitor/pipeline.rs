@@ -195,6 +195,7 @@ impl Pipeline {
         self.last_flush_ms = started;
         if let Ok(mut e) = self.engines.lock() {
             e.stress.reset_stream();
+            e.stress.anchor_calibration(started);
             e.alerts.start_session(started);
         }
         self.unbegun = self.history.is_some().then(|| info.start.clone());
@@ -217,6 +218,10 @@ impl Pipeline {
         out: &mut Vec<MonitorEvent>,
     ) -> bool {
         let first = out.len();
+        // a calibration asked for since the last step starts now on the session's clock
+        if let Ok(mut e) = self.engines.lock() {
+            e.stress.anchor_calibration(self.last_ms);
+        }
         let mut events = std::mem::take(&mut self.sensor_events);
         let alive = source.poll(now_ms, &mut events);
         // From here on, the clock the events are stamped with (the offset maps it to Unix time).
