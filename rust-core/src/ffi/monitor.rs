@@ -251,7 +251,7 @@ pub enum MonitorSource {
 pub struct HeartRateUpdate {
     /// Unix time, ms. From the ECG: the beat ending the last of `rr_ms`.
     pub at_ms: i64,
-    /// Beats per minute.
+    /// Beats per minute; 0 from a strap that has no reading yet (no skin contact): show none.
     pub bpm: f64,
     /// RR intervals since the previous update of the same origin, ms, oldest first; from the
     /// ECG, consecutive.
@@ -1539,7 +1539,8 @@ impl StressMonitor {
         })
     }
 
-    /// Session news (started, battery, gaps, degraded parts, finished) as it happens.
+    /// Session news (started, battery, gaps, degraded parts, finished) as it happens; a listener
+    /// subscribing while a session runs gets its `SessionStarted` at once.
     pub fn subscribe_status(&self, listener: Arc<dyn StatusListener>) -> Arc<Subscription> {
         self.subscribe(EventKind::Status, move |e| {
             if let Some(s) = status(e) {
@@ -1558,7 +1559,9 @@ impl StressMonitor {
         })
     }
 
-    /// The stress timeline of `[fromMs, toMs)` (Unix ms) in at most `points` points.
+    /// The stress timeline of `[fromMs, toMs)` (Unix ms) in at most `points` buckets of equal
+    /// length (the last one clipped to `toMs`), oldest first; a bucket without windows is left
+    /// out: draw a gap there.
     pub fn timeline(
         &self,
         from_ms: i64,

@@ -51,9 +51,15 @@ impl EventKind {
     }
 
     /// Whether the latest event of this kind is "current state" for a new listener (alerts and
-    /// status events are not replayed).
+    /// status news are not replayed).
     fn is_state(self) -> bool {
         !matches!(self, Self::Alert | Self::Status)
+    }
+
+    /// Whether `ev` is remembered for a new listener: the latest of a state kind, and the
+    /// running session's start (a listener subscribing mid-session learns its id).
+    fn is_current(ev: &MonitorEvent) -> bool {
+        Self::of(ev).is_state() || matches!(ev, MonitorEvent::SessionStarted { .. })
     }
 }
 
@@ -101,8 +107,9 @@ impl Hub {
     }
 
     /// Subscribe `callback` to events of `kind`. The current state of that kind (if any) is
-    /// delivered at once, on this thread, before any later update. After a session has
-    /// finished only its connection state is current.
+    /// delivered at once, on this thread, before any later update; for status, the running
+    /// session's `SessionStarted`. After a session has finished only its connection state is
+    /// current.
     pub fn subscribe(self: &Arc<Self>, kind: EventKind, callback: Callback) -> Subscription {
         let entry = Arc::new(Entry {
             kind,
@@ -141,7 +148,7 @@ impl Hub {
             let Ok(mut cur) = self.current.lock() else {
                 return;
             };
-            if kind.is_state() {
+            if EventKind::is_current(ev) {
                 match cur.iter_mut().find(|(k, _)| *k == kind) {
                     Some(slot) => slot.1 = ev.clone(),
                     None => cur.push((kind, ev.clone())),
@@ -292,6 +299,33 @@ mod tests {
         hub.publish(&quality(0.4));
         assert_eq!(got.lock().unwrap().len(), 2);
         assert_eq!(hub.subscribers(), 0);
+    }
+
+    /// Status news is not replayed, but a running session's start is; once it has finished,
+    /// nothing.
+    #[test]
+    fn a_status_newcomer_learns_the_running_session_only() {
+        let hub = Hub::new();
+        hub.publish(&MonitorEvent::SessionStarted { session_id: 7 });
+        hub.publish(&MonitorEvent::Battery {
+            at_ms: 1,
+            percent: 80,
+        });
+        let (got, cb) = recorder();
+        let _sub = hub.subscribe(EventKind::Status, cb);
+        assert_eq!(
+            *got.lock().unwrap(),
+            [MonitorEvent::SessionStarted { session_id: 7 }]
+        );
+        hub.publish(&MonitorEvent::Finished {
+            session_id: 7,
+            windows: 3,
+            reason: crate::history::EndReason::Stopped,
+        });
+        let (late, cb) = recorder();
+        let _late = hub.subscribe(EventKind::Status, cb);
+        assert!(late.lock().unwrap().is_empty());
+        assert_eq!(got.lock().unwrap().len(), 2);
     }
 
     #[test]
