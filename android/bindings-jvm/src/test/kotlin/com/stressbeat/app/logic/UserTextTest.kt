@@ -1,0 +1,77 @@
+package com.stressbeat.app.logic
+
+import com.stressbeat.core.StressBeatException
+import com.stressbeat.core.StressMonitor
+import com.stressbeat.core.StressMonitorConfig
+import java.io.File
+import java.nio.file.Files
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertFalse
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.assertThrows
+
+class UserTextTest {
+    private val secret = "/data/user/0/com.stressbeat/files/alice-history.db: 71 bpm"
+
+    private fun all(): List<StressBeatException> = listOf(
+        StressBeatException.FileNotFound(secret), StressBeatException.CannotReadFile(secret),
+        StressBeatException.UnsupportedFormat(secret), StressBeatException.CorruptRecording(secret),
+        StressBeatException.InvalidArgument(secret), StressBeatException.NotEnoughSignal(secret),
+        StressBeatException.Storage(secret), StressBeatException.HistoryFromNewerApp(secret),
+        StressBeatException.HistoryDamaged(secret), StressBeatException.Model(secret),
+        StressBeatException.InvalidState(secret), StressBeatException.Unsupported(secret),
+        StressBeatException.Internal(secret),
+    )
+
+    @Test
+    fun everyCoreErrorHasItsOwnTextAndActionWithoutTheRawMessage() {
+        val errors = all()
+        // every subclass the bindings declare is covered (a new core error fails this test)
+        val declared = StressBeatException::class.java.declaredClasses.filter { StressBeatException::class.java.isAssignableFrom(it) }
+        assertEquals(declared.toSet(), errors.map { it.javaClass }.toSet())
+        val msgs = errors.map(UserText::error)
+        assertEquals(msgs.size, msgs.map { it.body }.toSet().size, "distinct texts")
+        assertTrue(msgs.all { it.title.length in 3..40 && it.body.length in 10..160 })
+        assertTrue(msgs.none { "alice" in it.body || "71" in it.body || "/data" in it.body })
+        val newer = UserText.error(StressBeatException.HistoryFromNewerApp(secret))
+        assertEquals(UserAction.UPDATE_APP, newer.action)
+        assertTrue("update the app" in newer.body.lowercase() && "history is kept" in newer.body)
+        assertEquals(UserAction.START_NEW_HISTORY, UserText.error(StressBeatException.HistoryDamaged(secret)).action)
+        assertEquals(UserAction.CHECK_STRAP, UserText.error(StressBeatException.NotEnoughSignal(secret)).action)
+        // logs carry the kind only
+        assertEquals("StressBeatException.Storage", LogSafe.error(StressBeatException.Storage(secret)))
+    }
+
+    /** A real core error, mapped: a history whose folder does not exist. */
+    @Test
+    fun aRealStorageErrorIsMapped() {
+        val dir = Files.createTempDirectory("stressbeat-text").toFile()
+        val e = assertThrows<StressBeatException> {
+            StressMonitor(StressMonitorConfig(File(dir, "missing/h.db").path))
+        }
+        assertTrue(e is StressBeatException.Storage || e is StressBeatException.FileNotFound ||
+            e is StressBeatException.CannotReadFile, "${e::class.simpleName}")
+        assertTrue(UserText.error(e).action in setOf(UserAction.FREE_SPACE, UserAction.RETRY, UserAction.PICK_FILE_AGAIN))
+        dir.deleteRecursively()
+    }
+
+    @Test
+    fun levelsReasonsAlertsAndTheDisclaimer() {
+        assertEquals(listOf("Calm", "Elevated", "High"), Level.entries.map(UserText::level))
+        assertEquals(EndReason.entries.size, EndReason.entries.map(UserText::endReason).toSet().size)
+        assertEquals(EndReason.DISCONNECTED, EndReason.of("disconnected"))
+        assertEquals(EndReason.UNKNOWN, EndReason.of("something new"))
+        assertEquals(EndReason.UNKNOWN, EndReason.of(""))
+        assertEquals(AlertType.entries.size, AlertType.entries.map(UserText::alertTitle).toSet().size)
+        listOf("stress_high", "signal_lost", "signal_back", "battery_low", "strap_disconnected", "strap_reconnected")
+            .forEach { assertTrue(LiveReducer.alertType(it) != null, it) }
+        assertTrue("not a medical device" in UserText.DISCLAIMER.lowercase())
+        assertTrue("not a medical device" in UserText.DISCLAIMER_SHORT.lowercase())
+        val s = Stress(null, Level.HIGH, 0.2f, "poor signal", false, false, 0)
+        assertEquals("High (no score now: poor signal)", UserText.stress(s))
+        assertEquals("Elevated · 61/100", UserText.stress(s.copy(score = 61, level = Level.ELEVATED)))
+        assertFalse(UserText.calibration(Calibration.Failed(3, 12, 9, 0))!!.contains("irregular"))
+        assertTrue(UserText.calibration(Calibration.Failed(3, 12, 0, 9))!!.contains("irregular"))
+    }
+}
