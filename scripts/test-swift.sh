@@ -2,7 +2,9 @@
 # Swift binding tests on Linux, end to end: build libstressbeat_core.so, generate the Swift
 # bindings (StressBeatCore.swift + StressBeatCoreFFI.h + .modulemap, library mode), then inside the
 # Debian trixie Swift chroot (scripts/setup-swift-chroot.sh) compile the module and the XCTest
-# cases with swiftc and run them against the real library.
+# cases with swiftc and run them against the real library. Then the same for the iOS app's
+# testable logic: module StressBeatAppLogic (ios/Sources/StressBeatAppLogic, Foundation +
+# StressBeatCore only, Swift 6 language mode) and its XCTest runner (ios/Tests/StressBeatAppLogicTests).
 #
 #   scripts/test-swift.sh                       # quiet: XCTest summary + failures only
 #   VERBOSE=1 scripts/test-swift.sh             # full compiler and XCTest output
@@ -19,7 +21,7 @@ die() { echo "test-swift: $*" >&2; exit 1; }
 [[ $EUID -eq 0 ]] || die "must run as root (chroot)"
 # Linux XCTest runs only the cases listed in each class's `allTests`: a case missing there would
 # silently not run.
-for f in ios/Tests/StressBeatCoreTests/*Tests.swift; do
+for f in ios/Tests/StressBeatCoreTests/*Tests.swift ios/Tests/StressBeatAppLogicTests/*Tests.swift; do
     for t in $(grep -oE 'func test[A-Za-z0-9_]+' "$f" | cut -d' ' -f2); do
         grep -q "(\"$t\"," "$f" || die "$t in $f is not listed in allTests"
     done
@@ -36,10 +38,13 @@ cleanup() {
     rm -rf "${run:?}"
 }
 trap cleanup EXIT
-rm -rf "$run"; mkdir -p "$run"/{gen,lib,tests,out,data/mitdb}
+rm -rf "$run"; mkdir -p "$run"/{gen,lib,tests,applogic,apptests,app,out,data/mitdb}
 cp "$out"/swift/* "$run/gen/"
 cp "$lib" "$run/lib/"
 cp ios/Tests/StressBeatCoreTests/*.swift "$run/tests/"
+cp ios/Sources/StressBeatAppLogic/*.swift "$run/applogic/"
+cp ios/Tests/StressBeatAppLogicTests/*.swift "$run/apptests/"
+find ios/App -name '*.swift' -exec cp {} "$run/app/" \;
 # Only the record files the tests read (the data itself never enters the repo).
 if [[ -f "$data/mitdb/101.hea" ]]; then
     cp "$data"/mitdb/101.{hea,dat,atr} "$run/data/mitdb/" 2>/dev/null || cp "$data"/mitdb/101.{hea,dat} "$run/data/mitdb/"
@@ -54,7 +59,10 @@ done
 if ! mountpoint -q "$chroot_dir/proc"; then mount -t proc proc "$chroot_dir/proc"; proc_mounted=1; fi
 
 # Inside the chroot: 1) the StressBeatCore module (generated Swift over the C FFI module),
-# 2) the XCTest runner importing it, 3) run it.
+# 2) the XCTest runner importing it, 3) the StressBeatAppLogic module importing StressBeatCore,
+# 4) its XCTest runner, 5) a syntax check of the app shell (ios/App: SwiftUI and CoreBluetooth do
+# not exist on Linux, so it is parsed, not type-checked), 6) run both runners (each prints its
+# own XCTest summary).
 cat > "$run/build-and-test.sh" <<'INNER'
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -66,8 +74,22 @@ swiftc -parse-as-library -module-name StressBeatCore -emit-library -emit-module 
 swiftc -module-name StressBeatCoreTests -I out "${ffi[@]}" tests/*.swift -o out/run-tests \
     -L out -lStressBeatCore -L lib -lstressbeat_core -Xlinker -rpath -Xlinker '$ORIGIN' -Xlinker -rpath -Xlinker '$ORIGIN/../lib' \
     >>out/compile.log 2>&1 || { cat out/compile.log; echo "swiftc failed: tests" >&2; exit 3; }
+swiftc -parse-as-library -swift-version 6 -module-name StressBeatAppLogic -emit-library -emit-module \
+    -emit-module-path out/StressBeatAppLogic.swiftmodule -o out/libStressBeatAppLogic.so \
+    -I out "${ffi[@]}" applogic/*.swift -L out -lStressBeatCore -L lib -lstressbeat_core \
+    -Xlinker -rpath -Xlinker '$ORIGIN' -Xlinker -rpath -Xlinker '$ORIGIN/../lib' \
+    >>out/compile.log 2>&1 || { cat out/compile.log; echo "swiftc failed: StressBeatAppLogic module" >&2; exit 3; }
+swiftc -module-name StressBeatAppLogicTests -I out "${ffi[@]}" apptests/*.swift -o out/run-app-tests \
+    -L out -lStressBeatAppLogic -lStressBeatCore -L lib -lstressbeat_core \
+    -Xlinker -rpath -Xlinker '$ORIGIN' -Xlinker -rpath -Xlinker '$ORIGIN/../lib' \
+    >>out/compile.log 2>&1 || { cat out/compile.log; echo "swiftc failed: app logic tests" >&2; exit 3; }
+swiftc -parse app/*.swift >>out/compile.log 2>&1 \
+    || { cat out/compile.log; echo "swiftc failed: syntax of the app shell (ios/App)" >&2; exit 3; }
 [[ -n "${VERBOSE:-}" ]] && cat out/compile.log
-exec out/run-tests
+rc=0
+out/run-tests || rc=$?
+out/run-app-tests || rc=$?
+exit $rc
 INNER
 
 log="$root/build/test-swift.log"; mkdir -p "$(dirname "$log")"
@@ -79,7 +101,9 @@ rc=$?
 set -e
 if [[ -n "${VERBOSE:-}" ]]; then cat "$log"
 else grep -E "error|failed|skipped" "$log" | grep -vE "^Test Suite|' passed|Executed" | sed -n '1,60p' || true
-     grep -E "Executed" "$log" | tail -n1 | sed 's/^[[:space:]]*/XCTest: /' || true; fi
+     # the last "Executed" line of each runner (its "All tests" suite)
+     awk 'prev ~ /^Test Suite .(Selected tests|All tests)/ && /Executed/ {print} {prev=$0}' "$log" \
+         | sed 's/^[[:space:]]*/XCTest: /' || true; fi
 # Closing summary line, counted per test case.
 count() { grep -cE "^Test Case '[^']+' $1 " "$log" || true; }
 p=$(count passed); f=$(count failed); s=$(count skipped)
