@@ -1161,3 +1161,33 @@ fn sessions_run_ahead_of_real_time_are_stored_in_the_past() {
         "windows in the future"
     );
 }
+
+/// Tells a channel when a session has finished, then keeps the delivery busy for a while.
+struct SlowFinishedListener(Mutex<std::sync::mpsc::Sender<()>>);
+impl StatusListener for SlowFinishedListener {
+    fn on_status(&self, s: MonitorStatus) {
+        if matches!(s, MonitorStatus::Finished { .. }) {
+            self.0.lock().unwrap().send(()).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+    }
+}
+
+/// An app that starts the next session as soon as it hears `Finished` (a Stop/Start button, an
+/// automatic restart) is not refused: the session is over from that moment, even while its
+/// `Finished` is still being delivered to other listeners.
+#[test]
+fn a_session_can_start_as_soon_as_the_last_one_is_heard_finished() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = StressMonitor::new(config(&dir.path().join("h.db"))).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let _s = m.subscribe_status(Arc::new(SlowFinishedListener(Mutex::new(tx))));
+    m.start(simulator(1.0, "")).unwrap();
+    rx.recv_timeout(std::time::Duration::from_secs(60)).unwrap();
+    assert!(!m.is_running(), "over once Finished is heard");
+    m.start(simulator(1.0, "")).unwrap();
+    m.wait_until_finished().unwrap();
+    rx.recv_timeout(std::time::Duration::from_secs(60)).unwrap();
+    m.wait_until_finished().unwrap();
+    assert_eq!(m.sessions(5).unwrap().len(), 2);
+}

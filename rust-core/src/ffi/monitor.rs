@@ -1351,7 +1351,8 @@ impl StressMonitor {
         })
     }
 
-    /// Whether a session is running.
+    /// Whether a session is running: false from the moment its `Finished` status is delivered
+    /// (a listener hearing it may start the next session at once, from another thread).
     pub fn is_running(&self) -> bool {
         self.monitor.is_running()
     }

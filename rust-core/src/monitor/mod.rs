@@ -121,6 +121,25 @@ impl Monitor {
         pacing: Pacing,
         info: SessionInfo,
     ) -> Result<(), StartError> {
+        // A session whose `Finished` is being delivered is over: wait for the delivery to end
+        // (not holding the slot: its listeners may call the monitor), except on a thread
+        // delivering it, where that wait could never end.
+        let delivering = {
+            let slot = self.worker.lock().map_err(|_| StartError::AlreadyRunning)?;
+            match slot.as_ref() {
+                Some(w) if !w.is_over() => return Err(StartError::AlreadyRunning),
+                Some(w) if !w.is_finished() => {
+                    if hub::in_listener() || w.is_current_thread() {
+                        return Err(StartError::AlreadyRunning);
+                    }
+                    Some(w.ended())
+                }
+                _ => None,
+            }
+        };
+        if let Some(ended) = delivering {
+            ended.wait();
+        }
         let mut slot = self.worker.lock().map_err(|_| StartError::AlreadyRunning)?;
         if slot.as_ref().is_some_and(|w| !w.is_finished()) {
             return Err(StartError::AlreadyRunning);
@@ -156,17 +175,17 @@ impl Monitor {
                 .is_ok_and(|w| w.as_ref().is_some_and(worker::Worker::is_current_thread))
     }
 
-    /// Whether a session is running.
+    /// Whether a session is running (false from its `Finished` on).
     pub fn is_running(&self) -> bool {
         self.worker
             .lock()
-            .is_ok_and(|w| w.as_ref().is_some_and(|w| !w.is_finished()))
+            .is_ok_and(|w| w.as_ref().is_some_and(|w| !w.is_over()))
     }
 
     /// Stop the running session (if any) and wait until it has ended and been stored. From
     /// inside a listener it only asks the session to stop: the worker may be waiting to deliver
     /// to this very listener, so waiting for it could never end. The session stays running
-    /// (`start` refuses) until it has ended.
+    /// (`start` refuses) until it is stored and its `Finished` is being delivered.
     pub fn stop(&self) {
         self.end(true);
     }

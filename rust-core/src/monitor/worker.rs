@@ -91,6 +91,8 @@ impl Drop for SetOnDrop {
 #[derive(Debug)]
 pub struct Worker {
     stop: Arc<AtomicBool>,
+    /// Set once the session is stored and its last events (`Finished`) are being delivered.
+    over: Arc<AtomicBool>,
     ended: Arc<Ended>,
     thread: ThreadId,
     handle: Option<JoinHandle<()>>,
@@ -100,16 +102,18 @@ impl Worker {
     /// Start the thread.
     pub fn spawn(run: Run, hub: Arc<Hub>) -> std::io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
+        let over = Arc::new(AtomicBool::new(false));
         let ended = Arc::new(Ended::default());
-        let (flag, on_end) = (stop.clone(), SetOnDrop(ended.clone()));
+        let (flag, over_flag, on_end) = (stop.clone(), over.clone(), SetOnDrop(ended.clone()));
         let handle = std::thread::Builder::new()
             .name("stressbeat-monitor".into())
             .spawn(move || {
                 let _on_end = on_end;
-                run_session(run, &hub, &flag);
+                run_session(run, &hub, &flag, &over_flag);
             })?;
         Ok(Self {
             stop,
+            over,
             ended,
             thread: handle.thread().id(),
             handle: Some(handle),
@@ -149,9 +153,14 @@ impl Worker {
     pub fn is_finished(&self) -> bool {
         self.ended.is_set() || self.handle.as_ref().is_none_or(JoinHandle::is_finished)
     }
+
+    /// Whether the session is over: stored, its `Finished` being delivered or delivered.
+    pub fn is_over(&self) -> bool {
+        self.over.load(Ordering::Acquire) || self.is_finished()
+    }
 }
 
-fn run_session(run: Run, hub: &Hub, stop: &AtomicBool) {
+fn run_session(run: Run, hub: &Hub, stop: &AtomicBool, over: &AtomicBool) {
     let Run {
         mut pipeline,
         mut source,
@@ -227,6 +236,8 @@ fn run_session(run: Run, hub: &Hub, stop: &AtomicBool) {
             reason: EndReason::Error,
         });
     }
+    // a listener hearing `Finished` may start the next session at once
+    over.store(true, Ordering::Release);
     publish(hub, &mut out);
 }
 

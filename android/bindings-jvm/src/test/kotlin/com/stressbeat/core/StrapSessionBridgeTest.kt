@@ -1,5 +1,14 @@
 package com.stressbeat.core
 
+import com.stressbeat.app.logic.H10
+import com.stressbeat.app.logic.H10.BATTERY
+import com.stressbeat.app.logic.H10.CP
+import com.stressbeat.app.logic.H10.DATA
+import com.stressbeat.app.logic.H10.GET_ECG_SETTINGS
+import com.stressbeat.app.logic.H10.HEART_RATE
+import com.stressbeat.app.logic.H10.START_ECG
+import com.stressbeat.app.logic.H10.STOP_ECG
+import com.stressbeat.app.logic.H10.bytes
 import java.io.File
 import java.nio.ByteBuffer
 import java.nio.ByteOrder
@@ -15,20 +24,8 @@ import org.junit.jupiter.api.assertThrows
  * (docs/protocols.md), then REAL captured PMD data notifications are fed in.
  */
 class StrapSessionBridgeTest {
-    private val dataDir = File(System.getProperty("stressbeat.data.dir") ?: "../../../shared/data")
-    private val capture = File(dataDir, "polar_h10/pmd_capture/hr_data_2023-01-13_11-40-07.bin")
-    private val rrLog = File(dataDir, "polar_h10/rr_log/polar_rri_20260623_001651.csv")
-
-    companion object {
-        const val CP = "fb005c81-02e7-f387-1cad-8acd2d8df0c8"
-        const val DATA = "fb005c82-02e7-f387-1cad-8acd2d8df0c8"
-        const val BATTERY = "00002a19-0000-1000-8000-00805f9b34fb"
-        const val HEART_RATE = "00002a37-0000-1000-8000-00805f9b34fb"
-        fun bytes(vararg b: Int) = ByteArray(b.size) { b[it].toByte() }
-        val GET_ECG_SETTINGS = bytes(0x01, 0x00)
-        val START_ECG = bytes(0x02, 0x00, 0x00, 0x01, 0x82, 0x00, 0x01, 0x01, 0x0E, 0x00)
-        val STOP_ECG = bytes(0x03, 0x00)
-    }
+    private val capture = H10.capture
+    private val rrLog = File(H10.dataDir, "polar_h10/rr_log/polar_rri_20260623_001651.csv")
 
     /** Fake platform BLE stack answering like an H10; records every command in order. */
     class FakeH10 : BleTransport {
@@ -64,25 +61,13 @@ class StrapSessionBridgeTest {
     }
 
     /** `[24-byte magic][u32 LE length][notification]*` */
-    private fun readCapture(f: File, max: Int): List<ByteArray> {
-        val b = ByteBuffer.wrap(f.readBytes()).order(ByteOrder.LITTLE_ENDIAN)
-        val magic = ByteArray(24).also { b.get(it) }
-        assertEquals("H10 ECG v1.0 binary data", String(magic, Charsets.US_ASCII))
-        val out = mutableListOf<ByteArray>()
-        while (b.remaining() >= 4 && out.size < max) {
-            val len = b.int
-            out += ByteArray(len).also { b.get(it) }
-        }
-        return out
-    }
-
     private fun writes(cmds: List<BleCommand>) =
         cmds.filterIsInstance<BleCommand.Write>().filter { it.characteristicUuid == CP }.map { it.value.toList() }
 
     @Test
     fun handshakeThenRealFramesDecoded() {
         assumeTrue(capture.isFile, "SKIPPED: capture not available at ${capture.path} (set -Dstressbeat.data.dir)")
-        val frames = readCapture(capture, 200)
+        val frames = H10.frames(200)
         assertEquals(200, frames.size)
 
         val h10 = FakeH10()

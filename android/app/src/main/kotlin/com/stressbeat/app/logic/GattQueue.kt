@@ -300,19 +300,8 @@ class GattQueue(
             if (now < op.deadlineMs) return
             log("gatt: ${name(op.command)} timed out")
             when (op.command) {
-                is BleCommand.Connect -> {
-                    inFlight = null
-                    linkUp = false
-                    effects += { ops.close() }
-                    report(now) { s, t -> s.onCommandFailed(op.command, "connection timed out", t) }
-                    pumpLocked()
-                }
-                is BleCommand.Disconnect -> {
-                    inFlight = null
-                    linkUp = false
-                    effects += { ops.close() }
-                    pumpLocked()
-                }
+                is BleCommand.Connect, is BleCommand.Disconnect ->
+                    endLinkOperationLocked(op, "connection timed out", now)
                 else -> {
                     // Link loss, not a failed command: after an unanswered operation Android's
                     // stack usually stays busy (every later operation is refused) and a late
@@ -349,6 +338,18 @@ class GattQueue(
     // -------------------------------------------------------------------------------------
 
     /** Done (`failure == null`) or failed: report a failure, then start the next. */
+    /** A Connect or Disconnect that timed out or did not start: the link is closed; a failed
+     *  Connect is reported (a Disconnect has nothing to report). */
+    private fun endLinkOperationLocked(op: Op, connectFailure: String, at: Long) {
+        inFlight = null
+        linkUp = false
+        effects += { ops.close() }
+        if (op.command is BleCommand.Connect) {
+            report(at) { s, t -> s.onCommandFailed(op.command, connectFailure, t) }
+        }
+        pumpLocked()
+    }
+
     private fun completeLocked(op: Op, failure: String?, at: Long) {
         inFlight = null
         if (failure != null) {
@@ -411,19 +412,8 @@ class GattQueue(
         synchronized(lock) {
             if (inFlight?.id != op.id) return@synchronized // answered or abandoned meanwhile
             when (op.command) {
-                is BleCommand.Connect -> {
-                    inFlight = null
-                    linkUp = false
-                    effects += { ops.close() }
-                    report(at) { s, t -> s.onCommandFailed(op.command, "connect not started: ${r.reason}", t) }
-                    pumpLocked()
-                }
-                is BleCommand.Disconnect -> {
-                    inFlight = null
-                    linkUp = false
-                    effects += { ops.close() }
-                    pumpLocked()
-                }
+                is BleCommand.Connect, is BleCommand.Disconnect ->
+                    endLinkOperationLocked(op, "connect not started: ${r.reason}", at)
                 else -> completeLocked(op, "not started: ${r.reason}", at)
             }
         }
