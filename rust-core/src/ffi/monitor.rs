@@ -230,8 +230,8 @@ pub enum MonitorSource {
     PlatformBridge {
         /// The session.
         session: Arc<StrapSession>,
-        /// The app's monotonic clock now, ms (the clock it passes to the session), so the
-        /// monitor can map it to wall time.
+        /// The app's monotonic clock now, ms (the clock it passes to the session; one that
+        /// counts during sleep, see `StrapSession`), so the monitor can map it to wall time.
         now_ms: i64,
     },
     /// A strap over the core's own Bluetooth (desktop builds with feature `ble`; otherwise

@@ -426,8 +426,9 @@ fn poisoned(_: Poisoned) -> StressBeatError {
 /// (`MonitorSource.PlatformBridge`), which then takes them (and `pollEvents` refuses);
 /// `stop(nowMs)` when done (stops the ECG stream, closes the link). A stopped session stays
 /// stopped: create a new one for the next connection.
-/// All times: one monotonic clock in ms (Android `SystemClock.elapsedRealtime()`, iOS
-/// `ProcessInfo.systemUptime * 1000`).
+/// All times: one monotonic clock in ms that keeps counting while the phone sleeps (Android
+/// `SystemClock.elapsedRealtime()`, iOS `clock_gettime_nsec_np(CLOCK_MONOTONIC) / 1_000_000`;
+/// not `ProcessInfo.systemUptime`, which stops during sleep: stored times would fall behind).
 ///
 /// Threads: `BleTransport.execute` runs on whichever thread made the call that produced the
 /// command: the app's callbacks and `tick`, and the monitor's thread when it stops the session
