@@ -9,7 +9,7 @@ import StressBeatAppLogic
 import UserNotifications
 
 final class AlertNotifier: NSObject, UNUserNotificationCenterDelegate, @unchecked Sendable {
-    private static let category = "org.stressbeat.alert"
+    private static let category = "com.stressbeat.app.alert"
     private let center = UNUserNotificationCenter.current()
 
     override init() {

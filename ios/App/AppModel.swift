@@ -58,8 +58,16 @@ final class AppModel {
     @ObservationIgnored private var strap: StrapController!
     @ObservationIgnored private var launching = false
     @ObservationIgnored private var askedForNotifications = false
+    /// Picked recordings being copied (off the main actor): a second pick meanwhile is ignored.
+    @ObservationIgnored private var preparingReplay = false
+    /// Orders overlapping history refreshes and acknowledgements (see HistoryRefreshGate).
+    @ObservationIgnored private var refreshGate = HistoryRefreshGate()
     private let notifier = AlertNotifier()
-    private let log = Logger(subsystem: "org.stressbeat", category: "app")
+    /// One scheme for the unified log: the app logs as `com.stressbeat.app` (its bundle id), the
+    /// core as `com.stressbeat.core` (`initLogging()`, set in rust-core/src/ffi/logging.rs).
+    private let log = Logger(subsystem: "com.stressbeat.app", category: "app")
+    /// The core's logging is routed to the unified log once per process.
+    private static var loggingStarted = false
 
     static let calibrationSeconds: UInt32 = 180
     /// Copies of picked recordings (removed when the session ends) and exports (removed when the
@@ -80,6 +88,10 @@ final class AppModel {
         launching = true
         defer { launching = false }
         phase = .starting
+        if !Self.loggingStarted {
+            Self.loggingStarted = true
+            initLogging() // the core's log → unified log, subsystem com.stressbeat.core
+        }
         // left by a previous run that ended before tidying up (killed mid-session or mid-share)
         try? FileManager.default.removeItem(at: Self.replayDirectory)
         try? FileManager.default.removeItem(at: Self.exportDirectory)
@@ -205,65 +217,85 @@ final class AppModel {
     }
 
     /// Copies the picked files into one folder (a WFDB `.hea` needs its `.dat` beside it; the
-    /// picker's URLs are security-scoped) and replays the recording in real time.
+    /// picker's URLs are security-scoped) off the main actor (an EDF may be tens of MB), then
+    /// replays the recording in real time.
     private func startReplay(_ urls: [URL]) {
         // never while a session runs: it may be replaying the copies this would delete
-        guard let monitor, !live.session.isRunning, !monitor.isRunning() else { return }
-        do {
-            let dir = Self.replayDirectory
-            try? FileManager.default.removeItem(at: dir)
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            var copies: [URL] = []
-            for url in urls {
-                let scoped = url.startAccessingSecurityScopedResource()
-                defer { if scoped { url.stopAccessingSecurityScopedResource() } }
-                let copy = dir.appendingPathComponent(url.lastPathComponent)
-                try FileManager.default.copyItem(at: url, to: copy)
-                copies.append(copy)
+        guard let monitor, !preparingReplay, !live.session.isRunning, !monitor.isRunning() else { return }
+        preparingReplay = true
+        let dir = Self.replayDirectory
+        Task {
+            defer { preparingReplay = false }
+            do {
+                let main = try await Task.detached(priority: .userInitiated) { try AppModel.copyForReplay(urls, into: dir) }.value
+                // a session started while the files were copied (strap, simulator): leave it be
+                guard let main, !live.session.isRunning, !monitor.isRunning() else { return removeReplayCopies() }
+                start(.replayFile(path: main.path, speed: 1.0), onFailure: { [weak self] in self?.removeReplayCopies() })
+            } catch {
+                removeReplayCopies()
+                log.error("replay files not copied: \(UserText.logSafe(error), privacy: .public)")
+                message = UserMessage(title: "Cannot open the recording", detail: "Pick it again.", action: .pickFileAgain)
             }
-            let order = ["hea", "edf", "csv", "bin", "txt"]
-            guard let main = copies.min(by: {
-                (order.firstIndex(of: $0.pathExtension.lowercased()) ?? order.count)
-                    < (order.firstIndex(of: $1.pathExtension.lowercased()) ?? order.count)
-            }) else { return removeReplayCopies() }
-            start(.replayFile(path: main.path, speed: 1.0), onFailure: { [weak self] in self?.removeReplayCopies() })
-        } catch {
-            removeReplayCopies()
-            log.error("replay files not copied: \(UserText.logSafe(error), privacy: .public)")
-            message = UserMessage(title: "Cannot open the recording", detail: "Pick it again.", action: .pickFileAgain)
         }
+    }
+
+    /// Off the main actor: `urls` copied into a fresh `dir`, each read inside its own
+    /// security-scoped access (started and stopped on this thread, around its copy only); the
+    /// copy the core opens (`ReplayFiles.main`), `nil` for none.
+    nonisolated private static func copyForReplay(_ urls: [URL], into dir: URL) throws -> URL? {
+        let files = FileManager.default
+        try? files.removeItem(at: dir)
+        try files.createDirectory(at: dir, withIntermediateDirectories: true)
+        var copies: [URL] = []
+        for url in urls {
+            let scoped = url.startAccessingSecurityScopedResource()
+            defer { if scoped { url.stopAccessingSecurityScopedResource() } }
+            let copy = dir.appendingPathComponent(url.lastPathComponent)
+            try files.copyItem(at: url, to: copy)
+            copies.append(copy)
+        }
+        return ReplayFiles.main(of: copies)
     }
 
     // MARK: History
 
+    /// Overlapping calls (pull to refresh, a session's end, launch) may finish in any order:
+    /// only the newest one's result is shown (`HistoryRefreshGate`).
     func refreshHistory() async {
         guard let monitor else { return }
         let repo = HistoryRepository(monitor: monitor)
         let now = Date()
+        let calendar = Calendar.autoupdatingCurrent
+        let ticket = refreshGate.begin()
         do {
             let (timeline, bars, sessions, alerts) = try await Task.detached(priority: .utility) {
                 (try repo.timeline(from: now.addingTimeInterval(-24 * 3600), to: now, points: 96),
-                 try repo.dailyBars(days: 14, now: now, calendar: .current),
+                 try repo.dailyBars(days: 14, now: now, calendar: calendar),
                  try repo.sessions(limit: 50),
                  try repo.alerts(since: now.addingTimeInterval(-30 * 24 * 3600)))
             }.value
+            // a newer refresh started meanwhile: its result is coming (drop this one)
+            guard let alerts = refreshGate.finish(ticket, alerts: alerts) else { return }
             self.timeline = timeline
             self.dailyBars = bars
             self.sessions = sessions
             self.alerts = alerts
         } catch {
-            report(error, "history")
+            if refreshGate.isCurrent(ticket) { report(error, "history") }
         }
     }
 
+    /// The alert is marked in the list shown when the call completes (by id), not in a copy
+    /// taken before it: a refresh may have replaced the list meanwhile.
     private func acknowledge(_ id: Int64) {
         guard let monitor else { return }
         let repo = HistoryRepository(monitor: monitor)
-        let list = alerts
         Task {
             do {
-                let result = try await Task.detached { try repo.acknowledge(id, in: list) }.value
-                alerts = result.alerts
+                let found = try await Task.detached { try repo.acknowledge(id) }.value
+                guard found else { return } // retention deleted it; the next refresh drops it
+                refreshGate.acknowledged(id) // a refresh running now may have read it unacknowledged
+                alerts = StoredAlertItem.markingAcknowledged([id], in: alerts)
             } catch { report(error, "acknowledge") }
         }
     }
@@ -328,7 +360,9 @@ final class AppModel {
         message = UserText.message(for: error)
     }
 
-    static func utcOffsetMinutes() -> Int32 { Int32(TimeZone.current.secondsFromGMT() / 60) }
+    /// The phone's offset now (`autoupdatingCurrent`: follows a time zone change without a
+    /// relaunch; `current` may be a snapshot).
+    static func utcOffsetMinutes() -> Int32 { Int32(TimeZone.autoupdatingCurrent.secondsFromGMT() / 60) }
 
     /// Application Support/history.sqlite, readable after the first unlock (background BLE).
     static func databaseURL() throws -> URL {

@@ -5,6 +5,7 @@ import StressBeatAppLogic
 import SwiftUI
 
 @main
+@MainActor
 struct StressBeatApp: App {
     @State private var model = AppModel()
     @Environment(\.scenePhase) private var scenePhase
@@ -17,13 +18,16 @@ struct StressBeatApp: App {
                     // daylight saving changes the offset without a time zone change
                     if phase == .active { model.send(viewAction: .timeZoneMayHaveChanged) }
                 }
-                .onReceive(NotificationCenter.default.publisher(for: .NSSystemTimeZoneDidChange)) { _ in
+                // posted on whichever thread changed the zone: delivered on the main run loop
+                .onReceive(NotificationCenter.default.publisher(for: .NSSystemTimeZoneDidChange)
+                    .receive(on: RunLoop.main)) { _ in
                     model.send(viewAction: .timeZoneMayHaveChanged)
                 }
         }
     }
 }
 
+@MainActor
 struct RootView: View {
     @Bindable var model: AppModel
 
@@ -54,6 +58,7 @@ struct RootView: View {
 
 /// The monitor could not be created: say why and offer what helps (trying again, unless the
 /// history is from a newer app or damaged: that does not pass by itself).
+@MainActor
 struct UnavailableView: View {
     let message: UserMessage
     let retry: () -> Void

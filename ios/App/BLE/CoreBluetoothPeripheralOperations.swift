@@ -14,9 +14,13 @@ final class CoreBluetoothPeripheralOperations: NSObject, PeripheralOperations, C
     let peripheral: CBPeripheral
     weak var router: Router?
 
-    /// The services the core uses (discovering only these is faster than all).
-    static let services = [BluetoothUuid.heartRateService, BluetoothUuid.batteryService, BluetoothUuid.polarPmdService]
-        .map { CBUUID(string: $0) }
+    /// The services the core uses (discovering only these is faster than all). Computed: a
+    /// static stored `[CBUUID]` is a non-`Sendable` global (strict concurrency); it is built once
+    /// per connection's discovery.
+    static var services: [CBUUID] {
+        [BluetoothUuid.heartRateService, BluetoothUuid.batteryService, BluetoothUuid.polarPmdService]
+            .map { CBUUID(string: $0) }
+    }
 
     init(central: CBCentralManager, peripheral: CBPeripheral) {
         self.central = central

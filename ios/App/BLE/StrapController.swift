@@ -2,6 +2,7 @@
 // the tested PeripheralCommandRouter + the core's StrapSession, and drives the session's clock.
 // UNVERIFIED: compiled and run only on a Mac/iPhone (see ios/README.md).
 import CoreBluetooth
+import Darwin
 import Foundation
 import StressBeatAppLogic
 import StressBeatCore
@@ -26,12 +27,15 @@ struct DiscoveredStrap: Identifiable, Equatable, Sendable {
 ///   `bluetooth-central` still keeps a running session alive while the app is suspended.
 final class StrapController: NSObject, CBCentralManagerDelegate, @unchecked Sendable {
     typealias Router = CoreBluetoothPeripheralOperations.Router
-    private static let queueKey = DispatchSpecificKey<Void>()
+    /// Marks `queue` (is the caller on it?). One key for the app's lifetime, written once before
+    /// any reader (init) and never mutated: `nonisolated(unsafe)` because `DispatchSpecificKey`
+    /// is not `Sendable` (a computed property would make a new key per use, which never matches).
+    nonisolated(unsafe) private static let queueKey = DispatchSpecificKey<Void>()
     /// How long an ended session's last commands (the ECG stop, then its Disconnect) may take
     /// before the peripheral is let go anyway.
     static let drainMs: Int64 = 3_000
 
-    let queue = DispatchQueue(label: "org.stressbeat.ble")
+    let queue = DispatchQueue(label: "com.stressbeat.app.ble")
     /// Set before any callback can read them (they are read on `queue`, called on main).
     private let onStrapsChanged: (@MainActor @Sendable ([DiscoveredStrap]) -> Void)?
     /// A sentence about Bluetooth being off or not allowed; `nil` when it is available again.
@@ -57,8 +61,15 @@ final class StrapController: NSObject, CBCentralManagerDelegate, @unchecked Send
         queue.setSpecific(key: Self.queueKey, value: ())
     }
 
-    /// The monotonic clock the session and the monitor share, ms.
-    static func nowMs() -> Int64 { Int64(ProcessInfo.processInfo.systemUptime * 1000) }
+    /// The monotonic clock, ms, that everything handed to the core uses: the monitor's
+    /// `.platformBridge(nowMs:)`, `StrapSession.start/tick`, the router's clock (its callbacks
+    /// into the session) and the drain deadline. The core maps it to wall time with one offset
+    /// taken at session start, so it must keep counting while the phone sleeps: on Darwin
+    /// `CLOCK_MONOTONIC` does (like `mach_continuous_time`), while `CLOCK_UPTIME_RAW`,
+    /// `mach_absolute_time` and `ProcessInfo.systemUptime` stop during sleep — with them a locked
+    /// background session's stored windows and alerts would fall behind by the total sleep time.
+    /// (It is not a required-reason API, unlike `systemUptime`.)
+    static func nowMs() -> Int64 { Int64(clock_gettime_nsec_np(CLOCK_MONOTONIC) / 1_000_000) }
 
     /// The central, created on first use (on `queue`; its state arrives in
     /// `centralManagerDidUpdateState`, which starts a scan or connect asked for meanwhile).
@@ -76,9 +87,15 @@ final class StrapController: NSObject, CBCentralManagerDelegate, @unchecked Send
             wantsScan = true
             straps = [:]
             publishStraps()
-            if central.state == .poweredOn {
+            let state = BluetoothState(central.state)
+            if state == .poweredOn {
                 central.scanForPeripherals(withServices: [CBUUID(string: BluetoothUuid.heartRateService)], options: nil)
+            } else if state.isUnavailable {
+                // off, not allowed or absent: no new state callback comes until the user changes
+                // it, so say so now (the picker would otherwise spin; `.scan` cleared the message)
+                publishProblem(UserText.bluetoothProblem(state))
             }
+            // `.unknown` (a new central) or `.resetting`: centralManagerDidUpdateState follows
         }
     }
 
@@ -206,9 +223,7 @@ final class StrapController: NSObject, CBCentralManagerDelegate, @unchecked Send
             router?.didDisconnect(reason: "Bluetooth resetting") // links are gone; the session reconnects
         case .poweredOff, .unauthorized, .unsupported:
             router?.didDisconnect(reason: "Bluetooth unavailable")
-            publishProblem(central.state == .unauthorized
-                ? "StressBeat may not use Bluetooth: allow it in Settings."
-                : "Bluetooth is off or unavailable.")
+            publishProblem(UserText.bluetoothProblem(BluetoothState(central.state)))
         default:
             break
         }
@@ -235,5 +250,20 @@ final class StrapController: NSObject, CBCentralManagerDelegate, @unchecked Send
     func centralManager(_ central: CBCentralManager, didDisconnectPeripheral peripheral: CBPeripheral, error: Error?) {
         guard peripheral === operations?.peripheral else { return }
         router?.didDisconnect(reason: CoreBluetoothPeripheralOperations.describe(error) ?? "disconnected")
+    }
+}
+
+extension BluetoothState {
+    /// CoreBluetooth's state as the tested logic's (its texts: `UserText.bluetoothProblem`).
+    init(_ state: CBManagerState) {
+        switch state {
+        case .poweredOn: self = .poweredOn
+        case .poweredOff: self = .poweredOff
+        case .unauthorized: self = .unauthorized
+        case .unsupported: self = .unsupported
+        case .resetting: self = .resetting
+        case .unknown: self = .unknown
+        @unknown default: self = .unknown
+        }
     }
 }

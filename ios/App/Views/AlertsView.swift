@@ -3,6 +3,7 @@
 import StressBeatAppLogic
 import SwiftUI
 
+@MainActor
 struct AlertsView: View {
     @Bindable var model: AppModel
 
@@ -15,7 +16,7 @@ struct AlertsView: View {
                 ForEach(model.alerts) { a in
                     HStack(alignment: .top) {
                         Image(systemName: a.warning ? "exclamationmark.triangle.fill" : "info.circle")
-                            .foregroundStyle(a.warning ? .orange : .secondary)
+                            .foregroundStyle(a.warning ? Color.orange : Color.secondary)
                         VStack(alignment: .leading, spacing: 2) {
                             Text(UserText.alertTitle(a.kind)).font(.headline)
                             Text(a.reason).font(.subheadline)

@@ -3,6 +3,7 @@
 import StressBeatAppLogic
 import SwiftUI
 
+@MainActor
 struct Disclaimer: View {
     var body: some View {
         Text(UserText.disclaimer)

@@ -6,6 +6,7 @@ import StressBeatAppLogic
 import StressBeatCore
 import SwiftUI
 
+@MainActor
 struct HistoryView: View {
     @Bindable var model: AppModel
 
@@ -16,10 +17,17 @@ struct HistoryView: View {
                     if model.timeline.score.isEmpty {
                         Text("No data in the last 24 hours.").foregroundStyle(.secondary)
                     } else {
-                        Chart(model.timeline.score) { p in
+                        let points = model.timeline.score
+                        // a lone bucket between two gaps: a line mark alone draws nothing
+                        let lone = TimelineSeries.singlePointSegments(points)
+                        Chart(points) { p in
                             LineMark(x: .value("Time", p.date), y: .value("Stress", p.value),
                                      series: .value("Segment", p.segment))
-                                .foregroundStyle(.orange)
+                                .foregroundStyle(Color.orange)
+                            if lone.contains(p.segment) {
+                                PointMark(x: .value("Time", p.date), y: .value("Stress", p.value))
+                                    .foregroundStyle(Color.orange)
+                            }
                         }
                         .chartYScale(domain: 0...100)
                         .frame(height: 180)
@@ -66,6 +74,7 @@ struct HistoryView: View {
     }
 }
 
+@MainActor
 struct SessionRow: View {
     let session: SessionSummary
     let model: AppModel

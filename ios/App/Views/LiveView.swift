@@ -6,6 +6,7 @@ import StressBeatCore
 import SwiftUI
 import UniformTypeIdentifiers
 
+@MainActor
 struct LiveView: View {
     @Bindable var model: AppModel
     @State private var showingStraps = false
@@ -81,7 +82,7 @@ struct LiveView: View {
                 if let hr = live.heartRate, nowMs - hr.atMs < 60_000 {
                     let stale = hr.isStale(nowMs: nowMs)
                     Text("\(Int(hr.bpm.rounded()))").font(.system(size: 56, weight: .bold, design: .rounded))
-                        .foregroundStyle(stale ? .secondary : .primary)
+                        .foregroundStyle(stale ? HierarchicalShapeStyle.secondary : HierarchicalShapeStyle.primary)
                     Text("bpm").font(.title3)
                     Spacer()
                     VStack(alignment: .trailing) {
@@ -131,7 +132,7 @@ struct LiveView: View {
     @ViewBuilder private var signal: some View {
         if let q = live.signal {
             ProgressView(value: Double(q.score)) { Text(UserText.signal(q.issue)) }
-                .tint(q.usable ? .green : .orange)
+                .tint(q.usable ? Color.green : Color.orange)
         } else {
             Text("No signal yet").foregroundStyle(.secondary)
         }
@@ -164,6 +165,7 @@ struct LiveView: View {
 }
 
 /// Straps found by the scan (Heart Rate Service).
+@MainActor
 struct StrapPicker: View {
     @Bindable var model: AppModel
     @Binding var isPresented: Bool
@@ -178,7 +180,18 @@ struct StrapPicker: View {
                     LabeledContent(strap.name, value: "\(strap.rssi) dBm")
                 }
             }
-            .overlay { if model.straps.isEmpty { ProgressView("Looking for chest straps…") } }
+            .overlay {
+                // Bluetooth off, not allowed or absent: said here (the sheet covers LiveView's
+                // copy), instead of a spinner that would never stop
+                if model.straps.isEmpty {
+                    if let problem = model.bluetoothProblem {
+                        ContentUnavailableView("Bluetooth unavailable", systemImage: "antenna.radiowaves.left.and.right.slash",
+                                               description: Text(problem))
+                    } else {
+                        ProgressView("Looking for chest straps…")
+                    }
+                }
+            }
             .navigationTitle("Chest straps")
             .toolbar { ToolbarItem(placement: .cancellationAction) { Button("Cancel") { isPresented = false } } }
         }

@@ -38,6 +38,14 @@ public struct TimelineSeries: Equatable, Sendable {
         heartRate = Self.line(points) { $0.meanHrBpm }
     }
 
+    /// The segments of `line` that hold a single point: a line mark draws nothing for them, so
+    /// the chart marks them with a point (a lone bucket between two gaps).
+    public static func singlePointSegments(_ line: [ChartPoint]) -> Set<Int> {
+        var counts: [Int: Int] = [:]
+        for p in line { counts[p.segment, default: 0] += 1 }
+        return Set(counts.filter { $0.value == 1 }.keys)
+    }
+
     static func line(_ points: [TimelinePoint], _ value: (TimelinePoint) -> Double?) -> [ChartPoint] {
         var out: [ChartPoint] = []
         var segment = 0
@@ -130,6 +138,14 @@ public struct StoredAlertItem: Equatable, Sendable, Identifiable {
         acknowledged = a.acknowledged
     }
 
+    /// `list` with the alerts whose id is in `ids` marked as seen (the others as they are): an
+    /// acknowledgement is applied to the list shown now, not to a copy taken before the call (a
+    /// refresh may have replaced the list meanwhile).
+    public static func markingAcknowledged(_ ids: Set<Int64>, in list: [StoredAlertItem]) -> [StoredAlertItem] {
+        guard !ids.isEmpty else { return list }
+        return list.map { var a = $0; if ids.contains(a.id) { a.acknowledged = true }; return a }
+    }
+
     /// The history's kind names (`StoredAlert.kind`).
     public static func kind(_ stored: String) -> AlertKind? {
         switch stored {
@@ -165,11 +181,16 @@ public struct HistoryRepository: Sendable {
         try monitor.alerts(fromMs: LocalDays.ms(since), toMs: Int64.max, limit: limit).map(StoredAlertItem.init)
     }
 
-    /// Mark `alert` as seen; the list as it is afterwards (newest first). `false` in `.0` when
+    /// Mark alert `id` as seen; `false` when there was no such alert (retention deleted it).
+    public func acknowledge(_ id: Int64) throws -> Bool {
+        try monitor.acknowledgeAlert(alertId: id)
+    }
+
+    /// Mark alert `id` as seen; `list` as it is afterwards (newest first). `false` in `.0` when
     /// there was no such alert (retention deleted it).
     public func acknowledge(_ id: Int64, in list: [StoredAlertItem]) throws -> (found: Bool, alerts: [StoredAlertItem]) {
-        let found = try monitor.acknowledgeAlert(alertId: id)
-        return (found, list.map { var a = $0; if a.id == id && found { a.acknowledged = true }; return a })
+        let found = try acknowledge(id)
+        return (found, found ? StoredAlertItem.markingAcknowledged([id], in: list) : list)
     }
 
     /// Stored sessions, newest first.
@@ -192,5 +213,39 @@ public struct HistoryRepository: Sendable {
         let url = directory.appendingPathComponent("stressbeat-\(day)-session\(session.id)-\(what).\(ext)")
         _ = try monitor.exportSession(sessionId: session.id, format: format, path: url.path)
         return url
+    }
+}
+
+/// Orders overlapping history refreshes (each reads the history off the main actor; they may
+/// finish in any order) and acknowledgements made while one runs. On the main actor:
+/// `begin()` when a refresh starts, `finish(_:alerts:)` with its result: `nil` for a result older
+/// than the newest refresh started (drop it: a newer one is coming), else its alerts with the
+/// acknowledgements that completed since it started applied (it may have read the history before
+/// they were written). `acknowledged(_:)` when an acknowledgement completes.
+public struct HistoryRefreshGate: Sendable {
+    public private(set) var generation: UInt64 = 0
+    /// Alerts acknowledged since the newest refresh started.
+    private var acknowledgedSinceStart: Set<Int64> = []
+
+    public init() {}
+
+    /// A refresh starts: its ticket. (An acknowledgement completed before now was written before
+    /// this refresh reads the history.)
+    public mutating func begin() -> UInt64 {
+        generation &+= 1
+        acknowledgedSinceStart = []
+        return generation
+    }
+
+    /// Whether the refresh with `ticket` is the newest started (its result or error is shown).
+    public func isCurrent(_ ticket: UInt64) -> Bool { ticket == generation }
+
+    /// An acknowledgement completed (the caller marks it in the list shown now too).
+    public mutating func acknowledged(_ id: Int64) { acknowledgedSinceStart.insert(id) }
+
+    /// The refresh with `ticket` finished with `alerts`: what to show, or `nil` to drop it.
+    public func finish(_ ticket: UInt64, alerts: [StoredAlertItem]) -> [StoredAlertItem]? {
+        guard isCurrent(ticket) else { return nil }
+        return StoredAlertItem.markingAcknowledged(acknowledgedSinceStart, in: alerts)
     }
 }

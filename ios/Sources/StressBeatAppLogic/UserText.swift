@@ -40,6 +40,20 @@ public struct UserMessage: Equatable, Sendable {
     }
 }
 
+/// The phone's Bluetooth as CoreBluetooth reports it (`CBManagerState`, mapped in the app).
+public enum BluetoothState: Equatable, Sendable {
+    case unknown, resetting, unsupported, unauthorized, poweredOff, poweredOn
+
+    /// Off, not allowed or absent: no state callback may come until the user changes it, so a
+    /// scan asked for now must say so at once instead of waiting.
+    public var isUnavailable: Bool {
+        switch self {
+        case .unsupported, .unauthorized, .poweredOff: return true
+        case .unknown, .resetting, .poweredOn: return false
+        }
+    }
+}
+
 public enum UserText {
     /// Shown wherever results are (Live, History, Alerts, notifications' settings).
     public static let disclaimer =
@@ -74,6 +88,17 @@ public enum UserText {
         case .strapDisconnected?: return "Strap disconnected"
         case .strapReconnected?: return "Strap reconnected"
         case nil: return "Alert"
+        }
+    }
+
+    /// The sentence shown (strap picker, Live) when Bluetooth cannot be used; `nil` when it can
+    /// or its state is not known yet (`unknown`, `resetting`: a new state follows).
+    public static func bluetoothProblem(_ state: BluetoothState) -> String? {
+        switch state {
+        case .unauthorized: return "StressBeat may not use Bluetooth: allow it in Settings › Privacy & Security › Bluetooth."
+        case .poweredOff: return "Bluetooth is off: turn it on in Control Center or Settings."
+        case .unsupported: return "This device has no Bluetooth for chest straps."
+        case .unknown, .resetting, .poweredOn: return nil
         }
     }
 

@@ -44,6 +44,59 @@ final class HistoryTests: XCTestCase {
         XCTAssertEqual(series.score[0].date, Date(timeIntervalSince1970: 30))
     }
 
+    func testSinglePointSegmentsAreFound() {
+        func p(_ s: Double, _ segment: Int) -> ChartPoint { ChartPoint(date: Date(timeIntervalSince1970: s), value: 1, segment: segment) }
+        XCTAssertEqual(TimelineSeries.singlePointSegments([p(0, 0), p(60, 0), p(180, 1), p(300, 2), p(360, 2), p(480, 3)]), [1, 3])
+        XCTAssertEqual(TimelineSeries.singlePointSegments([]), [])
+        // from the core's buckets: a lone scored bucket between two gaps
+        let series = TimelineSeries(points: [
+            TimelinePoint(startMs: 0, endMs: 60_000, windows: 12, meanHrBpm: 70, meanScore: 30, maxScore: 30),
+            TimelinePoint(startMs: 120_000, endMs: 180_000, windows: 12, meanHrBpm: 70, meanScore: 40, maxScore: 40),
+            TimelinePoint(startMs: 180_000, endMs: 240_000, windows: 12, meanHrBpm: 70, meanScore: 50, maxScore: 50),
+        ])
+        XCTAssertEqual(series.score.map { $0.segment }, [0, 1, 1])
+        XCTAssertEqual(TimelineSeries.singlePointSegments(series.score), [0])
+    }
+
+    private func alert(_ id: Int64, acknowledged: Bool = false) -> StoredAlertItem {
+        StoredAlertItem(StoredAlert(id: id, sessionId: 1, atMs: id * 1000, kind: "battery_low", severity: 1, reason: "r",
+                                    acknowledged: acknowledged))
+    }
+
+    /// An acknowledgement marks the alert by id in the list shown now (a refresh may have
+    /// replaced the list since the call began), and nothing else.
+    func testAcknowledgementAppliesToTheCurrentList() {
+        let before = [alert(3), alert(2), alert(1)]
+        // a refresh finished meanwhile: a new alert 4, alert 1 retained no more
+        let current = [alert(4), alert(3), alert(2)]
+        let marked = StoredAlertItem.markingAcknowledged([2], in: current)
+        XCTAssertEqual(marked.map { $0.id }, [4, 3, 2], "the refreshed list is kept")
+        XCTAssertEqual(marked.filter { $0.acknowledged }.map { $0.id }, [2])
+        XCTAssertEqual(StoredAlertItem.markingAcknowledged([9], in: before), before, "an id not shown changes nothing")
+        XCTAssertEqual(StoredAlertItem.markingAcknowledged([], in: current), current)
+    }
+
+    /// Overlapping refreshes finish in any order: only the newest started is shown; an
+    /// acknowledgement completed while it ran is applied to its result (it may have read the
+    /// history before the acknowledgement was written), one completed before it started is not
+    /// needed (already written).
+    func testRefreshGateDropsStaleResultsAndKeepsAcknowledgements() {
+        var gate = HistoryRefreshGate()
+        let first = gate.begin()
+        XCTAssertTrue(gate.isCurrent(first))
+        let second = gate.begin()
+        XCTAssertFalse(gate.isCurrent(first))
+        gate.acknowledged(2)
+        let newer = gate.finish(second, alerts: [alert(3), alert(2), alert(1)])
+        XCTAssertEqual(newer?.filter { $0.acknowledged }.map { $0.id }, [2], "acknowledged while it ran")
+        XCTAssertNil(gate.finish(first, alerts: [alert(2), alert(1)]), "an older refresh finishing last is dropped")
+
+        let third = gate.begin()
+        let result = [alert(5), alert(2, acknowledged: true)]
+        XCTAssertEqual(gate.finish(third, alerts: result), result, "acknowledgements before it started are in the history")
+        XCTAssertEqual(gate.generation, third)
+    }
+
     /// A simulated session whose strap goes away for 90 s: the timeline has a hole there, the
     /// last days (Berlin's calendar) hold its windows, its alerts are listed and acknowledged,
     /// and it exports.
@@ -94,6 +147,10 @@ final class HistoryTests: XCTestCase {
         alerts = try repo.alerts(since: start.addingTimeInterval(-60))
         XCTAssertEqual(alerts, updated, "the stored list says the same")
         XCTAssertFalse(try repo.acknowledge(Int64.max, in: alerts).found)
+        let other = try XCTUnwrap(alerts.first { !$0.acknowledged })
+        XCTAssertTrue(try repo.acknowledge(other.id))
+        XCTAssertEqual(try repo.alerts(since: start.addingTimeInterval(-60)),
+                       StoredAlertItem.markingAcknowledged([other.id], in: alerts), "acknowledged by id, stored")
 
         let url = try repo.export(session: session, format: .windowsCsv, to: dir, calendar: cal)
         XCTAssert(url.lastPathComponent.hasPrefix("stressbeat-"), url.lastPathComponent)
@@ -106,6 +163,9 @@ final class HistoryTests: XCTestCase {
     static let allTests = [
         ("testLocalDaysAcrossDaylightSavingChanges", testLocalDaysAcrossDaylightSavingChanges),
         ("testTimelineGapsBreakTheLine", testTimelineGapsBreakTheLine),
+        ("testSinglePointSegmentsAreFound", testSinglePointSegmentsAreFound),
+        ("testAcknowledgementAppliesToTheCurrentList", testAcknowledgementAppliesToTheCurrentList),
+        ("testRefreshGateDropsStaleResultsAndKeepsAcknowledgements", testRefreshGateDropsStaleResultsAndKeepsAcknowledgements),
         ("testRealHistoryTimelineDaysAlertsAndExport", testRealHistoryTimelineDaysAlertsAndExport),
     ]
 }

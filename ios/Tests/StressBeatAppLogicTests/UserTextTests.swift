@@ -105,10 +105,27 @@ final class UserTextTests: XCTestCase {
         XCTAssert(n.body.contains("not a medical device"))
     }
 
+    /// Bluetooth off, not allowed or absent has a sentence (shown in the strap picker at once:
+    /// no state callback comes); states that pass or are fine have none.
+    func testBluetoothProblemTexts() {
+        let unavailable: [BluetoothState] = [.poweredOff, .unauthorized, .unsupported]
+        for s in unavailable {
+            XCTAssertTrue(s.isUnavailable, "\(s)")
+            XCTAssertNotNil(UserText.bluetoothProblem(s), "\(s)")
+        }
+        XCTAssertEqual(Set(unavailable.compactMap(UserText.bluetoothProblem)).count, 3, "each says what to do")
+        XCTAssert(UserText.bluetoothProblem(.unauthorized)?.contains("Settings") == true)
+        for s: BluetoothState in [.unknown, .resetting, .poweredOn] {
+            XCTAssertFalse(s.isUnavailable, "\(s)")
+            XCTAssertNil(UserText.bluetoothProblem(s), "\(s)")
+        }
+    }
+
     static let allTests = [
         ("testRealErrorsGetTheirActionAndNoDetailsInLogs", testRealErrorsGetTheirActionAndNoDetailsInLogs),
         ("testEveryErrorCaseHasAMessage", testEveryErrorCaseHasAMessage),
         ("testTextsForLevelsEndReasonsAndAlerts", testTextsForLevelsEndReasonsAndAlerts),
         ("testMessagesMadeByTheAppRetryAndNotificationPrivacy", testMessagesMadeByTheAppRetryAndNotificationPrivacy),
+        ("testBluetoothProblemTexts", testBluetoothProblemTexts),
     ]
 }

@@ -6,4 +6,5 @@ XCTMain([
     testCase(LiveStateTests.allTests),
     testCase(HistoryTests.allTests),
     testCase(UserTextTests.allTests),
+    testCase(ReplayFilesTests.allTests),
 ])
