@@ -46,13 +46,19 @@ android {
         java.srcDirs("src/main/kotlin", generatedBindings)
         jniLibs.srcDirs("src/main/jniLibs")
     }
+    lint {
+        // NewApi ignored in the generated bindings only (java.lang.ref.Cleaner, guarded at run
+        // time): see lint.xml
+        lintConfig = file("lint.xml")
+    }
     packaging {
         // Uncompressed native libraries, which AGP 8.5.1+ zip-aligns at 16 KB in the APK. That
         // is only the zip offset: 16 KB page devices (Android 15+) also need the ELF LOAD
         // segments aligned to 16 KB, which is a link-time property of libstressbeat_core.so:
         // NDK r28+ links that way by default; with r27 pass -Wl,-z,max-page-size=16384 through
         // CARGO_TARGET_{AARCH64,X86_64}_LINUX_ANDROID_RUSTFLAGS (above, README.md). JNA's
-        // libjnidispatch.so comes prebuilt in its AAR (check it: README.md).
+        // libjnidispatch.so comes prebuilt in its AAR: 16 KB aligned from JNA 5.17.0 on
+        // (libs.versions.toml; check the APK: README.md).
         jniLibs { useLegacyPackaging = false }
     }
 }

@@ -11,6 +11,8 @@ import android.util.Log
 import androidx.core.content.ContextCompat
 import com.stressbeat.app.logic.LogSafe
 import com.stressbeat.app.logic.MonitorRepository
+import com.stressbeat.app.logic.UserMessage
+import com.stressbeat.app.logic.UserText
 import com.stressbeat.core.StressBeatException
 import com.stressbeat.core.StressMonitor
 import com.stressbeat.core.StressMonitorConfig
@@ -35,12 +37,32 @@ class StressBeatApplication : Application() {
     private val mutex = Mutex()
     @Volatile private var repository: MonitorRepository? = null
 
+    /**
+     * Set when the native library could not be loaded: the screens show it
+     * (MainActivity's problem screen) and the service refuses every start; nothing calls the
+     * core then (every call would throw the same error).
+     */
+    var nativeProblem: UserMessage? = null
+        private set
+
     override fun onCreate() {
         super.onCreate()
-        initLogging() // the core's log → logcat, tag "StressBeat" (never identifies a person)
+        // The first call into the core: JNA loads libjnidispatch.so and libstressbeat_core.so
+        // here, on the main thread, once per process (a few milliseconds; the blocking work,
+        // opening the history, is in repository() on Dispatchers.IO). Doing it first makes a
+        // library that cannot load (a broken install, an ABI the APK lacks, a .so not aligned
+        // for 16 KB pages) one clear problem screen instead of a crash at the first screen or
+        // service call. LinkageError: UnsatisfiedLinkError from the load, or NoClassDefFoundError
+        // / ExceptionInInitializerError from JNA's classes when its own library failed.
+        try {
+            initLogging() // the core's log → logcat, tag "StressBeat" (never identifies a person)
+        } catch (e: LinkageError) {
+            Log.e(TAG, "native library not loaded: ${LogSafe.error(e)}")
+            nativeProblem = UserText.NATIVE_LIBRARY_MISSING
+        }
         val nm = getSystemService(NotificationManager::class.java)
-        nm.createNotificationChannel(NotificationChannel(CHANNEL_LIVE, "Live monitoring", NotificationManager.IMPORTANCE_LOW))
-        nm.createNotificationChannel(NotificationChannel(CHANNEL_ALERTS, "Alerts", NotificationManager.IMPORTANCE_HIGH))
+        nm.createNotificationChannel(NotificationChannel(CHANNEL_LIVE, UserText.CHANNEL_LIVE, NotificationManager.IMPORTANCE_LOW))
+        nm.createNotificationChannel(NotificationChannel(CHANNEL_ALERTS, UserText.CHANNEL_ALERTS, NotificationManager.IMPORTANCE_HIGH))
         // quiet hours and daily summaries use the local offset: follow time-zone and clock
         // changes for as long as the process lives (a DST change within the same zone sends no
         // broadcast: the service also re-checks every minute during a session, and at each start)
@@ -67,7 +89,10 @@ class StressBeatApplication : Application() {
         }
     }
 
-    /** The repository, creating the monitor on first use (on `Dispatchers.IO`). Throws [StressBeatException]. */
+    /**
+     * The repository, creating the monitor on first use (on `Dispatchers.IO`). Throws
+     * [StressBeatException]; never call it while [nativeProblem] is set (LinkageError).
+     */
     suspend fun repository(): MonitorRepository = mutex.withLock {
         repository ?: withContext(Dispatchers.IO) {
             val dir = File(noBackupFilesDir, "history").apply { mkdirs() }

@@ -10,6 +10,7 @@ import android.bluetooth.le.ScanSettings
 import android.content.Context
 import android.os.ParcelUuid
 import com.stressbeat.app.logic.GattUuids
+import com.stressbeat.app.logic.UserText
 import kotlinx.coroutines.channels.awaitClose
 import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.callbackFlow
@@ -31,7 +32,7 @@ fun scanStraps(context: Context): Flow<FoundStrap> = callbackFlow {
     }
     val cb = object : ScanCallback() {
         override fun onScanResult(callbackType: Int, result: ScanResult) {
-            val name = result.scanRecord?.deviceName ?: result.device.name ?: "Heart rate strap"
+            val name = result.scanRecord?.deviceName ?: result.device.name ?: UserText.UNNAMED_STRAP
             trySend(FoundStrap(result.device, name, result.rssi))
         }
 

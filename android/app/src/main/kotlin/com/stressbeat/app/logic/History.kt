@@ -129,9 +129,9 @@ class HistoryRepository(private val monitor: StressMonitorInterface) {
         )
     }
 
-    /** Stored alerts of the last 30 days, newest first. */
+    /** Stored alerts of the last [ALERT_DAYS] days, newest first. */
     fun alerts(nowMs: Long, limit: Int = 100): List<AlertItem> =
-        monitor.alerts(nowMs - 30L * 86_400_000L, nowMs + 1, limit.toUInt()).map(HistoryCharts::alert)
+        monitor.alerts(nowMs - ALERT_DAYS * 86_400_000L, nowMs + 1, limit.toUInt()).map(HistoryCharts::alert)
 
     /** Mark an alert as seen; `false` when it no longer exists (retention deleted it). */
     fun acknowledge(alertId: Long): Boolean = monitor.acknowledgeAlert(alertId)
@@ -139,4 +139,9 @@ class HistoryRepository(private val monitor: StressMonitorInterface) {
     /** Export to `path` (a cache file, or `/proc/self/fd/N` of a picked document). */
     fun export(sessionId: Long, format: ExportFormat, path: String): Long =
         monitor.exportSession(sessionId, format, path).toLong()
+
+    companion object {
+        /** How far back the Alerts screen lists alerts (its empty text says so: [UserText.noAlerts]). */
+        const val ALERT_DAYS = 30
+    }
 }

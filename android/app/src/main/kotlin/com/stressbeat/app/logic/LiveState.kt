@@ -54,10 +54,35 @@ data class Stress(
 
 sealed interface Calibration {
     data class Running(val acceptedWindows: Int, val poorSignalWindows: Int, val irregularWindows: Int,
-                       val remainingS: Int) : Calibration
+                       val remainingS: Int) : Calibration {
+        /**
+         * 0–1, how much of a calibration of [durationS] has passed (the core reports only the
+         * time left): for a progress bar; clamped (a longer calibration asked elsewhere, a
+         * `remainingS` of 0).
+         */
+        fun progress(durationS: Int = DURATION_S): Float =
+            if (durationS <= 0) 1f else (1f - remainingS.toFloat() / durationS).coerceIn(0f, 1f)
+    }
     data class Completed(val windows: Int) : Calibration
     data class Failed(val acceptedWindows: Int, val neededWindows: Int, val poorSignalWindows: Int,
                       val irregularWindows: Int) : Calibration
+
+    companion object {
+        /**
+         * The calibration the app asks for (`startCalibration`): 3 min, within the core's advice
+         * of 2–5 min, above its minimum (85 s before a session, 60 s during one). Asked for
+         * before a session it is timed from that session's start.
+         */
+        const val DURATION_S = 180
+
+        /**
+         * Whether the screen offers "Cancel": a calibration runs, or one was asked for before a
+         * session ([requestedBeforeSession]) and has not reported yet (the core cancels a
+         * requested one too).
+         */
+        fun cancellable(c: Calibration?, requestedBeforeSession: Boolean): Boolean =
+            c is Running || (requestedBeforeSession && c == null)
+    }
 }
 
 enum class Issue { GOOD, NOISE, SATURATION, LEAD_OFF }

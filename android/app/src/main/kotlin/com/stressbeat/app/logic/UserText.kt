@@ -1,5 +1,6 @@
 package com.stressbeat.app.logic
 
+import com.stressbeat.core.ExportFormat
 import com.stressbeat.core.StressBeatException
 
 /** What the user can do about a problem (a button in the UI). */
@@ -126,6 +127,79 @@ object UserText {
 
     /** The export could not be written to the chosen document. */
     const val EXPORT_NOT_WRITTEN = "The export could not be saved there. Pick another place and try again."
+
+    /** Scanning failed: Bluetooth is off (or the adapter is missing). */
+    const val BLUETOOTH_OFF = "Turn Bluetooth on and allow nearby devices, then scan again."
+
+    /** A strap start without the Bluetooth permission (the service's notification). */
+    val BLUETOOTH_PERMISSION_PROBLEM =
+        UserMessage("Bluetooth permission needed", BLUETOOTH_PERMISSION_NEEDED, UserAction.RETRY)
+
+    /** The platform refused the foreground service ([bluetooth]: a strap session). */
+    fun notStarted(bluetooth: Boolean): UserMessage = UserMessage("Monitoring not started",
+        if (bluetooth) BLUETOOTH_PERMISSION_NEEDED else "Open StressBeat and start again.", UserAction.RETRY)
+
+    /**
+     * The core's native library (or JNA's) could not be loaded: a broken install, an ABI the APK
+     * lacks, or a library not aligned for the device's 16 KB memory pages.
+     */
+    val NATIVE_LIBRARY_MISSING = UserMessage("StressBeat cannot run here",
+        "A part of the app is missing or does not suit this device. Reinstall or update the app; if that does not help, please report it.",
+        UserAction.UPDATE_APP)
+
+    // --- the shell's labels (screens, notifications) ---
+
+    const val OPENING_HISTORY = "Opening your history…"
+    val TABS = listOf("Live", "History", "Alerts")
+
+    const val FIND_STRAP = "Find my strap"
+    const val SCANNING = "Scanning…"
+    fun startWith(strapName: String) = "Start with $strapName"
+    /** A strap that advertises no name. */
+    const val UNNAMED_STRAP = "Heart rate strap"
+    const val DEMO_SIMULATOR = "Demo: simulator"
+    const val REPLAY_RECORDING = "Replay a recording"
+    const val STOP = "Stop"
+    const val CANCEL = "Cancel"
+    fun strapBattery(percent: Int) = "Strap battery $percent %"
+    fun alertLine(a: Alert) = "${alertTitle(a.type)}: ${a.reason}"
+    /** A live alert as a notification (the core's reason is already user text). */
+    fun alertNotification(a: Alert) = UserMessage(alertTitle(a.type), a.reason, UserAction.NONE)
+
+    /** The calibration button: its length from [durationS] (whole minutes when it is one). */
+    fun calibrateButton(durationS: Int = Calibration.DURATION_S): String =
+        "Calibrate (${if (durationS % 60 == 0) "${durationS / 60} min" else "$durationS s"}, sit calmly)"
+
+    /** A calibration asked for before a session: the core times it from the session's start. */
+    const val CALIBRATION_REQUESTED =
+        "Calibration requested: it starts with the next session. Sit calmly for its first minutes."
+
+    const val STRESS_24H = "Stress, last 24 h"
+    const val HEART_RATE_24H = "Heart rate, last 24 h"
+    const val LAST_7_DAYS = "Last 7 days (mean stress)"
+    const val SESSIONS = "Sessions"
+    fun sessionLine(startedAt: String, s: SessionItem) =
+        "$startedAt · ${s.source} · ${s.windows} windows · ${s.alerts} alerts"
+    fun exportButton(f: ExportFormat) = "Export " + when (f) {
+        ExportFormat.WINDOWS_CSV -> "CSV"
+        ExportFormat.RR_CSV -> "RR"
+        ExportFormat.EDF -> "EDF"
+    }
+    fun exported(rows: Long) = "Exported ($rows rows)."
+
+    fun noAlerts(days: Int = HistoryRepository.ALERT_DAYS) = "No alerts in the last $days days."
+    const val MARK_AS_SEEN = "Mark as seen"
+    const val SEEN = "Seen"
+
+    const val CHANNEL_LIVE = "Live monitoring"
+    const val CHANNEL_ALERTS = "Alerts"
+    /** The live notification: heart rate and stress (hidden on the lock screen). */
+    fun liveTitle(s: LiveState, nowMs: Long) = "${heartRate(s.heartRate, nowMs)} · ${stress(s.stress)}"
+    fun liveText(s: LiveState) = "${connection(s.connection)} · $DISCLAIMER_SHORT"
+    /** What the lock screen shows instead of the live notification and of an alert. */
+    const val LOCK_SCREEN_MONITORING = "StressBeat is monitoring"
+    const val LOCK_SCREEN_ALERT_TITLE = "StressBeat"
+    const val LOCK_SCREEN_ALERT_TEXT = "Open the app to see the alert"
 
     /** Every core error → what the user reads and can do. */
     fun error(e: StressBeatException): UserMessage = when (e) {

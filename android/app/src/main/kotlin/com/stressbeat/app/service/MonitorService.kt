@@ -21,10 +21,16 @@ import androidx.lifecycle.lifecycleScope
 import com.stressbeat.app.MainActivity
 import com.stressbeat.app.StressBeatApplication
 import com.stressbeat.app.ble.BluetoothGattOperations
+import com.stressbeat.app.logic.ForegroundType
 import com.stressbeat.app.logic.LiveState
 import com.stressbeat.app.logic.LogSafe
 import com.stressbeat.app.logic.MonitorRepository
+import com.stressbeat.app.logic.ServicePolicy
+import com.stressbeat.app.logic.SessionStatus
+import com.stressbeat.app.logic.SourceKind
+import com.stressbeat.app.logic.StartDecision
 import com.stressbeat.app.logic.StrapLink
+import com.stressbeat.app.logic.UserMessage
 import com.stressbeat.app.logic.UserText
 import com.stressbeat.core.MonitorSource
 import com.stressbeat.core.SimulatedStress
@@ -34,8 +40,7 @@ import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.Job
 import kotlinx.coroutines.NonCancellable
 import kotlinx.coroutines.delay
-import kotlinx.coroutines.flow.distinctUntilChanged
-import kotlinx.coroutines.flow.drop
+import kotlinx.coroutines.flow.distinctUntilChangedBy
 import kotlinx.coroutines.flow.map
 import kotlinx.coroutines.isActive
 import kotlinx.coroutines.launch
@@ -56,6 +61,11 @@ import kotlinx.coroutines.withContext
  *   `health`: it needs a body-sensor or activity-recognition permission the app has no use for.
  *   `specialUse` needs only its manifest permission, plus the use case declared in the Play
  *   Console (the subtype text says what it is).
+ * The decisions (which start command runs, its type, which alerts notify, what the live
+ * notification shows before the new session's state arrives) are [ServicePolicy]'s, JVM-tested.
+ *
+ * Stopping: a command that ends in a stop passes its own start id (`stopSelf(startId)`: a start
+ * delivered after it keeps the service); the end of a session passes the latest one delivered.
  * Threads: everything here runs on the main thread (lifecycleScope), except the tick and the
  * blocking session calls (`tickDispatcher`, `Dispatchers.IO` inside the repository).
  */
@@ -69,49 +79,39 @@ class MonitorService : LifecycleService() {
 
     private var active: Active? = null
     private var notifications: Job? = null
+    /** The latest start id delivered to [onStartCommand] (for the end of a session). */
+    private var lastStartId = 0
     private val tickDispatcher = Dispatchers.Default.limitedParallelism(1)
     private val app get() = application as StressBeatApplication
 
     override fun onStartCommand(intent: Intent?, flags: Int, startId: Int): Int {
         super.onStartCommand(intent, flags, startId)
-        if (intent == null) { // not sent by the app (START_NOT_STICKY: never a restart)
-            refuse("no intent")
-            return START_NOT_STICKY
+        lastStartId = startId
+        val device = intent?.takeIf { it.action == ACTION_STRAP }?.let {
+            IntentCompat.getParcelableExtra(it, EXTRA_DEVICE, BluetoothDevice::class.java)
         }
-        val action = intent.action
-        if (action == ACTION_STOP) {
+        val path = intent?.getStringExtra(EXTRA_PATH)
+        val request = intent?.let { ServicePolicy.Request(it.action, hasDevice = device != null, hasPath = path != null) }
+        val decision = ServicePolicy.decide(request, sessionActive = active != null,
+            bluetoothConnect = hasBluetoothConnect(), sdk = Build.VERSION.SDK_INT, coreLoaded = app.nativeProblem == null)
+        when (decision) {
             // sent with startService (the screen, the notification's action): no startForeground needed
-            lifecycleScope.launch { stopSession() }
-            return START_NOT_STICKY
-        }
-        if (active != null) {
+            StartDecision.Stop -> lifecycleScope.launch { stopSession(startId) }
             // a double tap, or the simulator while a strap session runs: the running session stays
-            Log.i(TAG, "start ignored: a session is running")
-            return START_NOT_STICKY
-        }
-        when (action) {
-            ACTION_STRAP -> {
-                val device = IntentCompat.getParcelableExtra(intent, EXTRA_DEVICE, BluetoothDevice::class.java)
-                when {
-                    device == null -> refuse("strap start without a device")
-                    !hasBluetoothConnect() -> {
-                        refuse("strap start without BLUETOOTH_CONNECT")
-                        notifyProblem("Bluetooth permission needed", UserText.BLUETOOTH_PERMISSION_NEEDED)
-                    }
-                    enterForeground(bluetooth = true) -> startStrap(device, intent.getBooleanExtra(EXTRA_ECG, true))
+            StartDecision.IgnoreRunning -> Log.i(TAG, "start ignored: a session is running")
+            is StartDecision.Refuse -> refuse(decision.why, decision.problem, startId)
+            is StartDecision.Start -> {
+                val bluetooth = decision.kind == SourceKind.STRAP
+                if (enterForeground(decision.type, bluetooth, startId)) when (decision.kind) {
+                    // decide() starts a strap only with a device, a replay only with a path
+                    SourceKind.STRAP -> startStrap(checkNotNull(device), intent?.getBooleanExtra(EXTRA_ECG, true) ?: true)
+                    SourceKind.SIMULATOR -> start(MonitorSource.Simulator(minutes = 15.0,
+                        seed = System.nanoTime().toULong(),
+                        stress = listOf(SimulatedStress(startS = 240.0, durationS = 180.0, intensity = 0.9)),
+                        faults = "", realtime = true), link = null)
+                    SourceKind.REPLAY -> start(MonitorSource.ReplayFile(checkNotNull(path), 1.0), link = null)
                 }
             }
-            ACTION_SIMULATOR -> if (enterForeground(bluetooth = false)) {
-                start(MonitorSource.Simulator(minutes = 15.0, seed = System.nanoTime().toULong(),
-                    stress = listOf(SimulatedStress(startS = 240.0, durationS = 180.0, intensity = 0.9)),
-                    faults = "", realtime = true), link = null)
-            }
-            ACTION_REPLAY -> {
-                val path = intent.getStringExtra(EXTRA_PATH)
-                if (path == null) refuse("replay without a path")
-                else if (enterForeground(bluetooth = false)) start(MonitorSource.ReplayFile(path, 1.0), link = null)
-            }
-            else -> refuse("unknown action")
         }
         return START_NOT_STICKY // a killed session is closed as "interrupted" by the core
     }
@@ -120,29 +120,29 @@ class MonitorService : LifecycleService() {
         ContextCompat.checkSelfPermission(this, Manifest.permission.BLUETOOTH_CONNECT) == PackageManager.PERMISSION_GRANTED
 
     /**
-     * startForeground with the type this session needs; false (the service stopping) when the
-     * platform refuses: SecurityException (a type's permission missing, Android 14+),
-     * ForegroundServiceStartNotAllowedException (Android 12+, started from the background; an
-     * IllegalStateException, caught as such: the class does not exist before API 31).
+     * startForeground with the type this session needs ([ServicePolicy.foregroundType]); false
+     * (the service stopping) when the platform refuses: SecurityException (a type's permission
+     * missing, Android 14+), ForegroundServiceStartNotAllowedException (Android 12+, started from
+     * the background; an IllegalStateException, caught as such: the class does not exist before
+     * API 31).
      */
-    private fun enterForeground(bluetooth: Boolean): Boolean {
-        val type = when {
-            Build.VERSION.SDK_INT >= 34 ->
-                if (bluetooth) ServiceInfo.FOREGROUND_SERVICE_TYPE_CONNECTED_DEVICE else ServiceInfo.FOREGROUND_SERVICE_TYPE_SPECIAL_USE
-            Build.VERSION.SDK_INT >= 29 && bluetooth -> ServiceInfo.FOREGROUND_SERVICE_TYPE_CONNECTED_DEVICE
-            else -> 0 // before Android 14 a service needs no type for this
+    private fun enterForeground(type: ForegroundType, bluetooth: Boolean, startId: Int): Boolean {
+        val serviceType = when (type) {
+            ForegroundType.NONE -> 0
+            ForegroundType.CONNECTED_DEVICE -> ServiceInfo.FOREGROUND_SERVICE_TYPE_CONNECTED_DEVICE // API 29+
+            ForegroundType.SPECIAL_USE -> ServiceInfo.FOREGROUND_SERVICE_TYPE_SPECIAL_USE // API 34+
         }
         return try {
-            ServiceCompat.startForeground(this, NOTIFICATION_LIVE, liveNotification(LiveState()), type)
+            ServiceCompat.startForeground(this, NOTIFICATION_LIVE, liveNotification(LiveState()), serviceType)
             true
         } catch (e: SecurityException) {
             Log.w(TAG, "not started in the foreground: ${LogSafe.error(e)}")
-            notifyProblem("Monitoring not started", if (bluetooth) UserText.BLUETOOTH_PERMISSION_NEEDED else "Open StressBeat and start again.")
-            stopSelf()
+            notifyProblem(UserText.notStarted(bluetooth))
+            stopSelf(startId)
             false
         } catch (e: IllegalStateException) {
             Log.w(TAG, "not started in the foreground: ${LogSafe.error(e)}")
-            stopSelf()
+            stopSelf(startId)
             false
         }
     }
@@ -151,13 +151,14 @@ class MonitorService : LifecycleService() {
      * A start request that cannot run. The caller used startForegroundService: the platform
      * expects startForeground even from a service that stops at once (otherwise it may crash the
      * app with "did not then call startForeground"), so enter the foreground with the type that
-     * needs no permission, then leave.
+     * needs no permission, then leave. Only when no session runs ([ServicePolicy.decide]).
      */
-    private fun refuse(why: String) {
+    private fun refuse(why: String, problem: UserMessage?, startId: Int) {
         Log.w(TAG, "start refused: $why")
-        if (enterForeground(bluetooth = false)) {
+        problem?.let(::notifyProblem)
+        if (enterForeground(ServicePolicy.refusalType(Build.VERSION.SDK_INT), bluetooth = false, startId)) {
             ServiceCompat.stopForeground(this, ServiceCompat.STOP_FOREGROUND_REMOVE)
-            stopSelf()
+            stopSelf(startId)
         }
     }
 
@@ -185,8 +186,10 @@ class MonitorService : LifecycleService() {
                 }
                 if (a.ending) return@launch // stopped while the history opened
                 app.updateUtcOffset() // a DST change since the last session
-                startNotifications(r)
                 val mark = r.state.value.session // may still be the previous session's Finished
+                // the state still holds the previous session's values until SessionStarted
+                // reaches it: the notifications show the neutral state until then
+                startNotifications(r, mark)
                 a.watcher = launch {
                     r.awaitFinished(mark)
                     endSession(a)
@@ -211,7 +214,7 @@ class MonitorService : LifecycleService() {
             } catch (e: Exception) {
                 // StressBeatException from the core; anything else (e.g. a destroyed object) the same way
                 Log.w(TAG, "session not started: ${LogSafe.error(e)}")
-                if (e is StressBeatException) notifyProblem(UserText.error(e).title, UserText.error(e).body)
+                if (e is StressBeatException) notifyProblem(UserText.error(e))
                 a.watcher?.cancel()
                 // the monitor session runs although the strap's could not start: stop it
                 if (started) withContext(NonCancellable) { runCatching { repo?.stop() } }
@@ -220,17 +223,22 @@ class MonitorService : LifecycleService() {
         }
     }
 
-    /** The live notification follows the state; warning alerts become notifications. */
-    private fun startNotifications(repo: MonitorRepository) {
+    /**
+     * The live notification follows the state of the session started after [mark] (the neutral
+     * state before it: [ServicePolicy.notificationState]); its warning alerts become
+     * notifications ([ServicePolicy.alertNotifications]).
+     */
+    private fun startNotifications(repo: MonitorRepository, mark: SessionStatus) {
         notifications?.cancel()
         notifications = lifecycleScope.launch {
             launch {
-                repo.state.map { Triple(it.heartRate?.bpm, it.stress?.level, it.connection) }.distinctUntilChanged()
-                    .collect { if (canNotify()) nm().notify(NOTIFICATION_LIVE, liveNotification(repo.state.value)) }
+                repo.state.map { ServicePolicy.notificationState(it, mark) }
+                    .distinctUntilChangedBy { Triple(it.heartRate?.bpm, it.stress?.level, it.connection) }
+                    .collect { s -> if (canNotify()) nm().notify(NOTIFICATION_LIVE, liveNotification(s)) }
             }
             launch {
-                repo.state.map { it.latestAlert }.distinctUntilChanged().drop(1).collect { a ->
-                    if (a != null && a.warning) notifyProblem(UserText.alertTitle(a.type), a.reason)
+                ServicePolicy.alertNotifications(repo.state, mark).collect { a ->
+                    notifyProblem(UserText.alertNotification(a))
                 }
             }
             launch {
@@ -243,17 +251,24 @@ class MonitorService : LifecycleService() {
         }
     }
 
-    /** ACTION_STOP: stop the monitor session (which stops the strap's ECG stream), then end. */
-    private suspend fun stopSession() {
+    /**
+     * ACTION_STOP: stop the monitor session (which stops the strap's ECG stream), then end. With
+     * no session of this service, stop with this command's [startId] only: a start delivered
+     * while `repository()` was suspended keeps the service (and its new session).
+     */
+    private suspend fun stopSession(startId: Int) {
         val a = active
-        try {
+        if (app.nativeProblem == null) try {
             // inside the try: a history that cannot be opened must not crash the stop
             val repo = app.repository()
-            if (repo.state.value.isRunning) repo.stop()
+            // a session this service started while repository() was suspended is not this
+            // command's to stop
+            val startedMeanwhile = a == null && active != null
+            if (!startedMeanwhile && repo.state.value.isRunning) repo.stop()
         } catch (e: StressBeatException) {
             Log.w(TAG, "stop: ${LogSafe.error(e)}")
         }
-        if (a != null) endSession(a) else stopSelf()
+        if (a != null) endSession(a) else stopSelf(startId)
     }
 
     /**
@@ -278,7 +293,9 @@ class MonitorService : LifecycleService() {
         if (active === a) active = null
         ServiceCompat.stopForeground(this, ServiceCompat.STOP_FOREGROUND_REMOVE)
         nm().cancel(NOTIFICATION_LIVE)
-        stopSelf()
+        // the latest start delivered (all on the main thread: none came in between unnoticed);
+        // a start the platform has not delivered yet keeps the service
+        stopSelf(lastStartId)
     }
 
     /** Stop this session's ticker and close its link (StrapLink.close waits for a running tick). */
@@ -321,36 +338,36 @@ class MonitorService : LifecycleService() {
     private fun publicLiveNotification(): Notification =
         NotificationCompat.Builder(this, StressBeatApplication.CHANNEL_LIVE)
             .setSmallIcon(android.R.drawable.stat_notify_sync)
-            .setContentTitle("StressBeat is monitoring")
+            .setContentTitle(UserText.LOCK_SCREEN_MONITORING)
             .setOngoing(true)
             .build()
 
     private fun liveNotification(s: LiveState): Notification =
         NotificationCompat.Builder(this, StressBeatApplication.CHANNEL_LIVE)
             .setSmallIcon(android.R.drawable.stat_notify_sync)
-            .setContentTitle("${UserText.heartRate(s.heartRate, System.currentTimeMillis())} · ${UserText.stress(s.stress)}")
-            .setContentText("${UserText.connection(s.connection)} · ${UserText.DISCLAIMER_SHORT}")
+            .setContentTitle(UserText.liveTitle(s, System.currentTimeMillis()))
+            .setContentText(UserText.liveText(s))
             .setOngoing(true)
             .setOnlyAlertOnce(true)
             .setVisibility(NotificationCompat.VISIBILITY_PRIVATE)
             .setPublicVersion(publicLiveNotification())
             .setContentIntent(openApp())
-            .addAction(0, "Stop", PendingIntent.getService(this, 1,
+            .addAction(0, UserText.STOP, PendingIntent.getService(this, 1,
                 Intent(this, MonitorService::class.java).setAction(ACTION_STOP), PendingIntent.FLAG_IMMUTABLE))
             .build()
 
-    private fun notifyProblem(title: String, text: String) {
+    private fun notifyProblem(m: UserMessage) {
         if (!canNotify()) return
         val public = NotificationCompat.Builder(this, StressBeatApplication.CHANNEL_ALERTS)
             .setSmallIcon(android.R.drawable.stat_sys_warning)
-            .setContentTitle("StressBeat")
-            .setContentText("Open the app to see the alert")
+            .setContentTitle(UserText.LOCK_SCREEN_ALERT_TITLE)
+            .setContentText(UserText.LOCK_SCREEN_ALERT_TEXT)
             .build()
         val n = NotificationCompat.Builder(this, StressBeatApplication.CHANNEL_ALERTS)
             .setSmallIcon(android.R.drawable.stat_sys_warning)
-            .setContentTitle(title)
-            .setStyle(NotificationCompat.BigTextStyle().bigText("$text\n${UserText.DISCLAIMER}"))
-            .setContentText(text)
+            .setContentTitle(m.title)
+            .setStyle(NotificationCompat.BigTextStyle().bigText("${m.body}\n${UserText.DISCLAIMER}"))
+            .setContentText(m.body)
             .setVisibility(NotificationCompat.VISIBILITY_PRIVATE)
             .setPublicVersion(public)
             .setAutoCancel(true)
@@ -367,10 +384,10 @@ class MonitorService : LifecycleService() {
         private const val NOTIFICATION_LIVE = 1
         private const val NOTIFICATION_ALERT_BASE = 100
         private var nextAlert = 0
-        const val ACTION_STRAP = "com.stressbeat.app.START_STRAP"
-        const val ACTION_SIMULATOR = "com.stressbeat.app.START_SIMULATOR"
-        const val ACTION_REPLAY = "com.stressbeat.app.START_REPLAY"
-        const val ACTION_STOP = "com.stressbeat.app.STOP"
+        const val ACTION_STRAP = ServicePolicy.ACTION_STRAP
+        const val ACTION_SIMULATOR = ServicePolicy.ACTION_SIMULATOR
+        const val ACTION_REPLAY = ServicePolicy.ACTION_REPLAY
+        const val ACTION_STOP = ServicePolicy.ACTION_STOP
         const val EXTRA_DEVICE = "device"
         const val EXTRA_ECG = "ecg"
         const val EXTRA_PATH = "path"

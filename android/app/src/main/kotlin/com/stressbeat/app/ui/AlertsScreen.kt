@@ -40,9 +40,10 @@ fun AlertsScreen(repo: MonitorRepository) {
     LaunchedEffect(repo) {
         try { reload() } catch (e: StressBeatException) { message = UserText.error(e).body }
     }
-    val fmt = DateFormat.getDateTimeInstance(DateFormat.SHORT, DateFormat.SHORT)
+    // the user's locale and time zone when the screen was composed (not one per recomposition)
+    val fmt = remember { DateFormat.getDateTimeInstance(DateFormat.SHORT, DateFormat.SHORT) }
     Column(Modifier.padding(16.dp).verticalScroll(rememberScrollState())) {
-        if (alerts.isEmpty()) Text("No alerts in the last 30 days.")
+        if (alerts.isEmpty()) Text(UserText.noAlerts()) // the span HistoryRepository.alerts lists
         alerts.forEach { a ->
             Column(Modifier.padding(vertical = 6.dp)) {
                 Text(UserText.alertTitle(a.type), style = MaterialTheme.typography.titleSmall,
@@ -58,7 +59,7 @@ fun AlertsScreen(repo: MonitorRepository) {
                                 message = UserText.error(e).body
                             }
                         }
-                    }) { Text("Mark as seen") } else Text("Seen", style = MaterialTheme.typography.bodySmall)
+                    }) { Text(UserText.MARK_AS_SEEN) } else Text(UserText.SEEN, style = MaterialTheme.typography.bodySmall)
                 }
             }
         }

@@ -58,6 +58,8 @@ fun HistoryScreen(repo: MonitorRepository) {
     val context = LocalContext.current
     val scope = rememberCoroutineScope()
     var state by remember { mutableStateOf(HistoryState()) }
+    // the user's locale and time zone when the screen was composed (not one per row and frame)
+    val fmt = remember { DateFormat.getDateTimeInstance(DateFormat.SHORT, DateFormat.SHORT) }
     var message by remember { mutableStateOf<String?>(null) }
     // what is being exported while the picker is open: saveable (the activity may be recreated
     // behind the picker); plain values, a Bundle holds them
@@ -84,7 +86,7 @@ fun HistoryScreen(repo: MonitorRepository) {
         scope.launch {
             message = try {
                 val rows = withContext(Dispatchers.IO) { exportToDocument(context, history, id, format, uri) }
-                "Exported ($rows rows)."
+                UserText.exported(rows)
             } catch (e: StressBeatException) {
                 UserText.error(e).body
             } catch (e: IOException) { // FileNotFoundException included
@@ -98,25 +100,24 @@ fun HistoryScreen(repo: MonitorRepository) {
     }
 
     Column(Modifier.padding(16.dp).verticalScroll(rememberScrollState())) {
-        Text("Stress, last 24 h", style = MaterialTheme.typography.titleMedium)
+        Text(UserText.STRESS_24H, style = MaterialTheme.typography.titleMedium)
         LineChart(state.score, maxY = 100.0, color = MaterialTheme.colorScheme.error)
-        Text("Heart rate, last 24 h", style = MaterialTheme.typography.titleMedium)
+        Text(UserText.HEART_RATE_24H, style = MaterialTheme.typography.titleMedium)
         LineChart(state.heartRate, maxY = 200.0, color = MaterialTheme.colorScheme.primary)
-        Text("Last 7 days (mean stress)", style = MaterialTheme.typography.titleMedium)
+        Text(UserText.LAST_7_DAYS, style = MaterialTheme.typography.titleMedium)
         DailyBars(state.days)
-        Text("Sessions", style = MaterialTheme.typography.titleMedium, modifier = Modifier.padding(top = 8.dp))
-        val fmt = DateFormat.getDateTimeInstance(DateFormat.SHORT, DateFormat.SHORT)
+        Text(UserText.SESSIONS, style = MaterialTheme.typography.titleMedium, modifier = Modifier.padding(top = 8.dp))
         state.sessions.forEach { s ->
             Column(Modifier.padding(vertical = 4.dp)) {
-                Text("${fmt.format(Date(s.startedAtMs))} · ${s.source} · ${s.windows} windows · ${s.alerts} alerts")
+                Text(UserText.sessionLine(fmt.format(Date(s.startedAtMs)), s))
                 s.endReason?.let { Text(UserText.endReason(it), style = MaterialTheme.typography.bodySmall) }
                 Row {
-                    listOf(ExportFormat.WINDOWS_CSV to "CSV", ExportFormat.RR_CSV to "RR", ExportFormat.EDF to "EDF").forEach { (f, label) ->
+                    listOf(ExportFormat.WINDOWS_CSV, ExportFormat.RR_CSV, ExportFormat.EDF).forEach { f ->
                         TextButton(onClick = {
                             exportSession = s.id
                             exportFormat = f.name
                             createDoc.launch(HistoryCharts.exportFileName(s.id, f) to HistoryCharts.exportMimeType(f))
-                        }) { Text("Export $label") }
+                        }) { Text(UserText.exportButton(f)) }
                     }
                 }
             }

@@ -25,6 +25,7 @@ import androidx.compose.runtime.mutableStateListOf
 import androidx.compose.runtime.mutableStateOf
 import androidx.compose.runtime.remember
 import androidx.compose.runtime.rememberCoroutineScope
+import androidx.compose.runtime.saveable.rememberSaveable
 import androidx.compose.runtime.setValue
 import androidx.compose.ui.Modifier
 import androidx.compose.ui.platform.LocalContext
@@ -57,6 +58,10 @@ fun LiveScreen(repo: MonitorRepository) {
     var message by remember { mutableStateOf<String?>(null) }
     val found = remember { mutableStateListOf<FoundStrap>() }
     var scanning by remember { mutableStateOf(false) }
+    // a calibration asked for before a session: the core times it from the session's start;
+    // until it reports, the state has no calibration to show (Cancel still offered)
+    var calibrationRequested by rememberSaveable { mutableStateOf(false) }
+    LaunchedEffect(state.calibration) { if (state.calibration != null) calibrationRequested = false }
     LaunchedEffect(Unit) { while (true) { now = System.currentTimeMillis(); delay(1_000) } } // staleness
 
     val permissions = rememberPermissionGate()
@@ -101,7 +106,7 @@ fun LiveScreen(repo: MonitorRepository) {
                 message = UserText.BLUETOOTH_PERMISSION_NEEDED
                 permissions.request(AppPermissions.bluetooth, AppPermissions.bluetooth, bluetoothDenied) { message = null }
             } catch (e: IllegalStateException) {
-                message = "Turn Bluetooth on and allow nearby devices, then scan again."
+                message = UserText.BLUETOOTH_OFF
             } finally {
                 scanning = false
             }
@@ -115,38 +120,52 @@ fun LiveScreen(repo: MonitorRepository) {
         Text(UserText.stress(state.stress), style = MaterialTheme.typography.titleMedium)
         Text(UserText.signal(state.signal))
         Text(UserText.connection(state.connection))
-        state.batteryPercent?.let { Text("Strap battery $it %") }
+        state.batteryPercent?.let { Text(UserText.strapBattery(it)) }
         Text(UserText.session(state.session))
         state.notices.forEach { Text(UserText.notice(it), color = MaterialTheme.colorScheme.error) }
-        state.latestAlert?.let { Text("${UserText.alertTitle(it.type)}: ${it.reason}", color = MaterialTheme.colorScheme.error) }
+        state.latestAlert?.let { Text(UserText.alertLine(it), color = MaterialTheme.colorScheme.error) }
 
         UserText.calibration(state.calibration)?.let { Text(it, Modifier.padding(top = 8.dp)) }
         (state.calibration as? Calibration.Running)?.let { c ->
-            LinearProgressIndicator(progress = { 1f - c.remainingS / 180f }, modifier = Modifier.fillMaxWidth())
+            LinearProgressIndicator(progress = { c.progress() }, modifier = Modifier.fillMaxWidth())
         }
+        if (calibrationRequested && state.calibration == null) Text(UserText.CALIBRATION_REQUESTED, Modifier.padding(top = 8.dp))
         Row(horizontalArrangement = Arrangement.spacedBy(8.dp), modifier = Modifier.padding(top = 8.dp)) {
+            // offered before a session too (it then starts with the session)
             OutlinedButton(onClick = {
                 scope.launch {
-                    message = try { repo.startCalibration(180); null } catch (e: StressBeatException) { UserText.error(e).body }
+                    message = try {
+                        repo.startCalibration(Calibration.DURATION_S)
+                        calibrationRequested = !repo.state.value.isRunning
+                        null
+                    } catch (e: StressBeatException) {
+                        UserText.error(e).body
+                    }
                 }
-            }) { Text("Calibrate (3 min, sit calmly)") }
-            if (state.calibration is Calibration.Running) OutlinedButton(onClick = {
+            }) { Text(UserText.calibrateButton()) }
+            if (Calibration.cancellable(state.calibration, calibrationRequested)) OutlinedButton(onClick = {
                 scope.launch {
-                    message = try { repo.cancelCalibration(); null } catch (e: StressBeatException) { UserText.error(e).body }
+                    message = try {
+                        repo.cancelCalibration()
+                        calibrationRequested = false
+                        null
+                    } catch (e: StressBeatException) {
+                        UserText.error(e).body
+                    }
                 }
-            }) { Text("Cancel") }
+            }) { Text(UserText.CANCEL) }
         }
 
         if (state.isRunning) {
             Button(onClick = { MonitorService.stop(context) },
-                modifier = Modifier.padding(top = 16.dp)) { Text("Stop") }
+                modifier = Modifier.padding(top = 16.dp)) { Text(UserText.STOP) }
         } else {
             Button(onClick = {
                 message = null
                 // asked here, with the result handled; the notification permission alongside (optional)
                 permissions.request(AppPermissions.bluetooth + AppPermissions.notifications, AppPermissions.bluetooth,
                     bluetoothDenied) { scan() }
-            }, enabled = !scanning, modifier = Modifier.padding(top = 16.dp)) { Text(if (scanning) "Scanning…" else "Find my strap") }
+            }, enabled = !scanning, modifier = Modifier.padding(top = 16.dp)) { Text(if (scanning) UserText.SCANNING else UserText.FIND_STRAP) }
             found.forEach { strap ->
                 OutlinedButton(onClick = {
                     // checked again: the permission may have been revoked since the scan
@@ -154,16 +173,16 @@ fun LiveScreen(repo: MonitorRepository) {
                         MonitorService.start(context, MonitorService.intent(context, MonitorService.ACTION_STRAP)
                             .putExtra(MonitorService.EXTRA_DEVICE, strap.device))
                     }
-                }) { Text("Start with ${strap.name}") }
+                }) { Text(UserText.startWith(strap.name)) }
             }
             Row(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
                 OutlinedButton(onClick = {
                     permissions.request(AppPermissions.notifications, emptyList(), onDenied = {}) {
                         MonitorService.start(context, MonitorService.intent(context, MonitorService.ACTION_SIMULATOR))
                     }
-                }) { Text("Demo: simulator") }
+                }) { Text(UserText.DEMO_SIMULATOR) }
                 // WFDB: pick the .hea and its .dat together
-                OutlinedButton(onClick = { pickReplay.launch(arrayOf("*/*")) }) { Text("Replay a recording") }
+                OutlinedButton(onClick = { pickReplay.launch(arrayOf("*/*")) }) { Text(UserText.REPLAY_RECORDING) }
             }
         }
         message?.let { Text(it, color = MaterialTheme.colorScheme.error) }

@@ -137,6 +137,18 @@ class HistoryTest {
         assertFalse(history.acknowledge(-42), "no such alert")
     }
 
+    /** The Alerts screen's span: [HistoryRepository.ALERT_DAYS] back from now, said in its empty text. */
+    @Test
+    fun alertsAreListedForAlertDaysOnly() {
+        val day = 86_400_000L
+        val now = System.currentTimeMillis()
+        val first = history.alerts(now).minOf { it.atMs }
+        assertTrue(history.alerts(first + HistoryRepository.ALERT_DAYS * day - 1_000).isNotEmpty())
+        assertTrue(history.alerts(first + HistoryRepository.ALERT_DAYS * day + 1_000).none { it.atMs == first })
+        assertTrue(history.alerts(now + (HistoryRepository.ALERT_DAYS + 1) * day).isEmpty())
+        assertEquals("No alerts in the last ${HistoryRepository.ALERT_DAYS} days.", UserText.noAlerts())
+    }
+
     @Test
     fun loadGathersEveryPartOfTheScreenAndExports() {
         val now = sessionEnd + 1_000

@@ -74,6 +74,25 @@ class LiveStateTest {
         assertEquals(LiveState(connection = Connection.Reconnecting(2), session = SessionStatus.Running(2)), s)
     }
 
+    @Test
+    fun calibrationProgressAndCancel() {
+        fun running(remaining: Int) = Calibration.Running(3, 0, 0, remaining)
+        assertEquals(0f, running(Calibration.DURATION_S).progress())
+        assertEquals(0.5f, running(Calibration.DURATION_S / 2).progress())
+        assertEquals(1f, running(0).progress())
+        assertEquals(0f, running(300).progress(), "a longer calibration asked elsewhere: clamped")
+        assertEquals(0.75f, running(30).progress(durationS = 120))
+        assertEquals(1f, running(10).progress(durationS = 0))
+        // the app's length is within the core's advice (2–5 min) and above its minimum before a session
+        assertTrue(Calibration.DURATION_S in 120..300)
+        // Cancel: a running calibration, or one asked for before a session that has not reported yet
+        assertTrue(Calibration.cancellable(running(10), requestedBeforeSession = false))
+        assertTrue(Calibration.cancellable(null, requestedBeforeSession = true))
+        assertFalse(Calibration.cancellable(null, requestedBeforeSession = false))
+        assertFalse(Calibration.cancellable(Calibration.Completed(12), requestedBeforeSession = true))
+        assertFalse(Calibration.cancellable(Calibration.Failed(3, 12, 9, 0), requestedBeforeSession = false))
+    }
+
     /**
      * A real monitor, a simulated wearer (as fast as possible) with a stress episode from 3 to
      * 6 min, a calibration first: the reduced state sequence goes through set-up, calibration,

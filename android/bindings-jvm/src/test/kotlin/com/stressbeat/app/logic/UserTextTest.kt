@@ -1,5 +1,6 @@
 package com.stressbeat.app.logic
 
+import com.stressbeat.core.ExportFormat
 import com.stressbeat.core.StressBeatException
 import com.stressbeat.core.StressMonitor
 import com.stressbeat.core.StressMonitorConfig
@@ -73,5 +74,37 @@ class UserTextTest {
         assertEquals("Elevated · 61/100", UserText.stress(s.copy(score = 61, level = Level.ELEVATED)))
         assertFalse(UserText.calibration(Calibration.Failed(3, 12, 9, 0))!!.contains("irregular"))
         assertTrue(UserText.calibration(Calibration.Failed(3, 12, 0, 9))!!.contains("irregular"))
+    }
+
+    /** The shell's texts (screens, service, notifications) come from here, built from the shared constants. */
+    @Test
+    fun shellTextsFollowTheirConstants() {
+        assertEquals("Calibrate (3 min, sit calmly)", UserText.calibrateButton())
+        assertTrue("${Calibration.DURATION_S / 60} min" in UserText.calibrateButton())
+        assertEquals("Calibrate (90 s, sit calmly)", UserText.calibrateButton(90))
+        assertTrue("30 days" in UserText.noAlerts(30))
+        assertEquals(3, UserText.TABS.size)
+        assertEquals(ExportFormat.entries.size, ExportFormat.entries.map(UserText::exportButton).toSet().size)
+        assertEquals("Strap battery 40 %", UserText.strapBattery(40))
+        val item = SessionItem(7, 0, null, null, "simulator", 12, 1)
+        assertEquals("1/2/25 · simulator · 12 windows · 1 alerts", UserText.sessionLine("1/2/25", item))
+        assertEquals("Exported (12 rows).", UserText.exported(12))
+        val lost = Alert(1, 0, AlertType.STRAP_DISCONNECTED, true, "The strap has been gone for 20 s.")
+        assertEquals("Strap disconnected: The strap has been gone for 20 s.", UserText.alertLine(lost))
+        assertEquals(UserMessage("Strap disconnected", lost.reason, UserAction.NONE), UserText.alertNotification(lost))
+        // the live notification: values in the private version only, the disclaimer with them
+        val s = LiveState(heartRate = HeartRate(71, HeartRateSource.ECG, 1_000, true), connection = Connection.Streaming)
+        assertEquals("71 bpm · Waiting for the first 30 s of data", UserText.liveTitle(s, 2_000))
+        assertEquals("Connected · Not a medical device.", UserText.liveText(s))
+        assertFalse(UserText.LOCK_SCREEN_MONITORING.any(Char::isDigit))
+        assertFalse(UserText.LOCK_SCREEN_ALERT_TEXT.any(Char::isDigit))
+        // service refusals: a strap's names the permission, the others say to start again
+        assertTrue("Nearby devices" in UserText.notStarted(bluetooth = true).body)
+        assertFalse("Nearby devices" in UserText.notStarted(bluetooth = false).body)
+        assertEquals(UserText.BLUETOOTH_PERMISSION_NEEDED, UserText.BLUETOOTH_PERMISSION_PROBLEM.body)
+        val native = UserText.NATIVE_LIBRARY_MISSING
+        assertTrue(native.title.length in 3..40 && native.body.length in 10..160, native.body)
+        assertTrue(listOf(UserText.BLUETOOTH_OFF, UserText.CALIBRATION_REQUESTED, UserText.OPENING_HISTORY,
+            UserText.UNNAMED_STRAP).all { it.isNotBlank() })
     }
 }
