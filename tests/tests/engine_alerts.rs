@@ -391,3 +391,30 @@ fn invalid_policies_are_typed_errors() {
         ));
     }
 }
+
+/// A session stored before the previous one (a replay run as fast as possible is stamped to
+/// end before the sessions it would overlap; a clock set back) is not held back by cooldowns
+/// and the rate limit of alerts that lie in its future.
+#[test]
+fn a_session_stamped_before_the_last_one_still_alerts() {
+    let start = DAY0 + 10 * 60 * MIN;
+    let mut rig = Rig::new(AlertPolicy::default(), start);
+    rig.stress(2, 0.2);
+    rig.run(5, poor);
+    assert_eq!(rig.kinds(), [AlertKind::SignalLost]);
+    // the next session begins an hour before the first one
+    let earlier = start - 60 * MIN;
+    rig.alerts.start_session(earlier);
+    let out = rig.alerts.on_link(earlier, LinkStatus::Streaming);
+    rig.collect(out);
+    rig.stress = StressEngine::new(EngineConfig::default()).unwrap();
+    rig.t = earlier;
+    rig.stress(2, 0.2);
+    rig.run(5, poor);
+    assert_eq!(
+        rig.kinds(),
+        [AlertKind::SignalLost, AlertKind::SignalLost],
+        "suppressed: {:?}",
+        rig.suppressed
+    );
+}

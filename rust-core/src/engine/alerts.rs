@@ -359,9 +359,13 @@ impl AlertEngine {
     }
 
     /// A new monitoring session: the battery alert may fire again; stress, signal and link
-    /// tracking restart (cooldowns, rate-limit history and counts stay).
+    /// tracking restart (cooldowns, rate-limit history and counts stay, except alerts shown
+    /// after `at_ms`: a session stored before an earlier one, such as a replay, or a clock set
+    /// back, is not held back by its own future).
     pub fn start_session(&mut self, at_ms: i64) {
         let s = &mut self.state;
+        s.shown_times.retain(|&t| t <= at_ms);
+        s.last_shown.retain(|&(_, t)| t <= at_ms);
         s.battery_shown_this_session = false;
         s.battery_armed = true;
         s.battery_pending = None;
