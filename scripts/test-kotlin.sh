@@ -35,6 +35,8 @@ for p in glob.glob(sys.argv[1] + "/TEST-*.xml"):
 print(f"test-kotlin: {t - f - e - s} passed, {f + e} failed, {s} skipped")
 PY
 }
+# a failed compile leaves the last run's reports: the summary must not count them
+rm -rf android/bindings-jvm/target/surefire-reports
 # (sed: strip the ANSI colour codes some plugins print even in batch mode)
 # shellcheck disable=SC2086
 if ! mvn "${mvn_flags[@]}" ${MVN_ARGS:-} test 2>&1 | sed 's/\x1b\[[0-9;]*m//g'; then
@@ -44,6 +46,10 @@ if ! mvn "${mvn_flags[@]}" ${MVN_ARGS:-} test 2>&1 | sed 's/\x1b\[[0-9;]*m//g'; 
 fi
 line=$(summary)
 echo "$line"
+if ! [[ "$line" =~ ^test-kotlin:\ ([0-9]+)\ passed && ${BASH_REMATCH[1]} -gt 0 ]]; then
+    echo "test-kotlin: FAILED: no test ran" >&2
+    exit 1
+fi
 # Under CI the shared data is always there: a skipped real-data test is a failure.
 if [[ -n "${CI:-}" && "$line" =~ [1-9][0-9]*\ skipped ]]; then
     echo "test-kotlin: FAILED: tests skipped under CI (is ../shared/data there?)" >&2
