@@ -225,7 +225,7 @@ mod tests {
             refused.clone(),
             refused,
             Degradation::ModelUnavailable {
-                task: "beat_type".into(),
+                task: stressbeat_core::model::Task::BeatType,
                 reason: "missing model file".into(),
             },
         ] {

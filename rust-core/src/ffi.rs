@@ -27,11 +27,11 @@ pub use logging::init_logging;
 pub use monitor::{
     AlertConfig, AlertKind, AlertListener, BeatCounts, CalibrationProgress, ConnectionListener,
     ConnectionUpdate, DailySummary, EcgBatch, EcgListener, ExportFormat, HeartRateListener,
-    HeartRateUpdate, LocalDay, MonitorAlert, MonitorSource, MonitorStatus, PersonalBaselineSummary,
-    RetentionConfig, RetentionSummary, SessionSource, SessionSummary, SignalIssue,
-    SignalQualityListener, SignalQualityUpdate, SimulatedStress, StatusListener, StoredAlert,
-    StressLevel, StressListener, StressMonitor, StressMonitorConfig, StressUpdate, Subscription,
-    TimelinePoint,
+    HeartRateUpdate, LocalDay, ModelTask, MonitorAlert, MonitorSource, MonitorStatus,
+    PersonalBaselineSummary, RetentionConfig, RetentionSummary, SessionEndReason, SessionSource,
+    SessionSummary, SignalIssue, SignalQualityListener, SignalQualityUpdate, SimulatedStress,
+    StatusListener, StoredAlert, StressLevel, StressListener, StressMonitor, StressMonitorConfig,
+    StressUpdate, Subscription, TimelinePoint,
 };
 
 use crate::{StorageErrorKind, analysis, error::Location, hrv, io};

@@ -423,6 +423,7 @@ fn frequent_ectopic_beats_give_no_score_and_no_baseline_and_say_why() {
                 ectopy: 18
             },
             remaining_ms: STEP_MS,
+            duration_ms: 2 * MIN,
         })
     );
     let Some(CalibrationEvent::Failed(failure)) = last.calibration else {

@@ -5,8 +5,8 @@
 use std::sync::{Arc, Mutex};
 
 use stressbeat_core::ffi::{
-    CalibrationProgress, MonitorSource, MonitorStatus, StatusListener, StressBeatError,
-    StressListener, StressMonitor, StressMonitorConfig, StressUpdate,
+    CalibrationProgress, ModelTask, MonitorSource, MonitorStatus, SessionEndReason, StatusListener,
+    StressBeatError, StressListener, StressMonitor, StressMonitorConfig, StressUpdate,
 };
 
 #[derive(Default)]
@@ -87,7 +87,7 @@ fn corrupt_model_is_reported_and_scores_come_from_hrv() {
     assert!(
         status
             .iter()
-            .any(|s| matches!(s, MonitorStatus::ModelUnavailable { task, .. } if task == "stress")),
+            .any(|s| matches!(s, MonitorStatus::ModelUnavailable { task, .. } if *task == ModelTask::Stress)),
         "{status:?}"
     );
     {
@@ -151,7 +151,7 @@ fn faults_gaps_reach_listeners_and_history() {
     assert_eq!(sessions.len(), 2);
     // run ahead of real time, the second is stored before the first: the newer id
     let second = sessions.iter().max_by_key(|s| s.id).unwrap();
-    assert_eq!(second.end_reason.as_deref(), Some("stopped"));
+    assert_eq!(second.end_reason, Some(SessionEndReason::Stopped));
     m.shutdown().unwrap();
     assert!(matches!(
         m.sessions(1),
@@ -231,12 +231,17 @@ fn calibration_progress_outcome_and_baseline() {
             Some(CalibrationProgress::Running {
                 accepted_windows,
                 remaining_s,
+                duration_s,
                 ..
-            }) => Some((accepted_windows, remaining_s)),
+            }) => {
+                assert_eq!(duration_s, 120);
+                Some((accepted_windows, remaining_s))
+            }
             _ => None,
         })
         .collect();
     assert!(running.len() >= 10, "{running:?}");
+    assert!(running.iter().all(|&(_, remaining)| remaining <= 120));
     assert!(
         running
             .windows(2)
@@ -405,7 +410,7 @@ fn platform_bridge_session_is_monitored_and_stored() {
             .all(|u| u.hr_bpm.is_some_and(|hr| (60.0..200.0).contains(&hr)))
     );
     assert_eq!(stored.windows as usize, stress.len());
-    assert_eq!(stored.end_reason.as_deref(), Some("stopped"));
+    assert_eq!(stored.end_reason, Some(SessionEndReason::Stopped));
     // The session lasts as long as the app's clock says, not as long as the test took.
     let length_ms = stored.ended_at_ms.unwrap() - stored.started_at_ms;
     assert!((175_000..=190_000).contains(&length_ms), "{length_ms} ms");
@@ -588,7 +593,7 @@ fn stop_from_inside_a_listener_returns_and_the_session_ends_and_is_stored() {
     let sessions = monitor.sessions(10).unwrap();
     assert_eq!(sessions.len(), 1);
     let s = &sessions[0];
-    assert_eq!(s.end_reason.as_deref(), Some("stopped"), "{s:?}");
+    assert_eq!(s.end_reason, Some(SessionEndReason::Stopped), "{s:?}");
     let stored_ms = s.ended_at_ms.unwrap() - s.started_at_ms;
     assert!((0..60_000).contains(&stored_ms), "{s:?}");
 }
@@ -693,7 +698,7 @@ fn stop_on_the_worker_thread_keeps_the_session_until_it_is_stored() {
     );
     let sessions = monitor.sessions(10).unwrap();
     assert_eq!(sessions.len(), 1, "{sessions:?}");
-    assert_eq!(sessions[0].end_reason.as_deref(), Some("stopped"));
+    assert_eq!(sessions[0].end_reason, Some(SessionEndReason::Stopped));
     // stopped at the first window, not after the 10 simulated minutes
     assert!(sessions[0].windows <= 2, "{:?}", sessions[0]);
 }
@@ -733,7 +738,7 @@ fn stop_ends_a_session_another_thread_waits_for() {
         .unwrap();
     let sessions = monitor.sessions(10).unwrap();
     assert_eq!(sessions.len(), 1, "{sessions:?}");
-    assert_eq!(sessions[0].end_reason.as_deref(), Some("stopped"));
+    assert_eq!(sessions[0].end_reason, Some(SessionEndReason::Stopped));
 }
 
 /// A monitor is the only taker of a platform session's events (an app polling beside it would
@@ -1007,8 +1012,8 @@ fn a_live_alert_can_be_acknowledged_by_its_id() {
         let id = a.id.expect("stored at once");
         let s = stored.iter().find(|s| s.id == id).unwrap();
         assert_eq!(
-            (s.at_ms, &s.reason, s.acknowledged),
-            (a.at_ms, &a.reason, false)
+            (s.at_ms, s.kind, s.warning, &s.reason, s.acknowledged),
+            (a.at_ms, a.kind, a.warning, &a.reason, false)
         );
     }
     let first = live[0].id.unwrap();
@@ -1028,40 +1033,67 @@ fn a_live_alert_can_be_acknowledged_by_its_id() {
 /// when the app starts again, instead of looking like a running one for ever.
 #[test]
 fn a_session_cut_short_by_a_kill_is_closed_as_interrupted() {
-    use stressbeat_core::history::{
-        History, HistoryOptions, HistorySink, SessionStart, SourceKind,
-    };
+    use stressbeat_core::history::HistorySink;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("h.db");
-    // an hour ago, for a minute
-    let started = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-        - 3_600_000;
     {
-        let mut h = History::open(&db, HistoryOptions::default()).unwrap();
-        let id = h
-            .begin_session(&SessionStart {
-                started_at_ms: started,
-                source: SourceKind::Simulator,
-                device_model: None,
-                device_identity: None,
-            })
-            .unwrap();
+        // an hour ago, for a minute
+        let (mut h, id, started) = session_an_hour_ago(&db);
         h.append_rr(id, started + 60_000, 800.0).unwrap();
         h.flush().unwrap();
     }
     let m = StressMonitor::new(config(&db)).unwrap();
     let s = m.sessions(1).unwrap().remove(0);
-    assert_eq!(s.end_reason.as_deref(), Some("interrupted"));
-    assert_eq!(s.ended_at_ms, Some(started + 60_000));
+    assert_eq!(s.end_reason, Some(SessionEndReason::Interrupted));
+    assert_eq!(s.ended_at_ms, Some(s.started_at_ms + 60_000));
     // sessions this monitor runs end as usual
     m.start(simulator(1.0, "")).unwrap();
     m.wait_until_finished().unwrap();
     assert_eq!(
-        m.sessions(1).unwrap()[0].end_reason.as_deref(),
-        Some("source_ended")
+        m.sessions(1).unwrap()[0].end_reason,
+        Some(SessionEndReason::SourceEnded)
+    );
+}
+
+/// Stored alerts come back typed like live ones; one of a kind this version does not know (a
+/// newer version wrote it) is left out of the list instead of failing it.
+#[test]
+fn stored_alerts_are_typed_and_unknown_kinds_are_left_out() {
+    use stressbeat_core::ffi::AlertKind;
+    use stressbeat_core::history::{AlertRecord, HistorySink};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let t0 = {
+        let (mut h, id, t0) = session_an_hour_ago(&db);
+        for (at_ms, kind, severity) in [
+            (1_000, "stress_high", 1),
+            (2_000, "a_kind_of_a_later_version", 1),
+            (3_000, "strap_reconnected", 0),
+        ] {
+            let alert = AlertRecord {
+                at_ms: t0 + at_ms,
+                kind: kind.into(),
+                severity,
+                reason: "why".into(),
+            };
+            h.append_alert(id, &alert).unwrap();
+        }
+        h.flush().unwrap();
+        t0
+    };
+    let m = StressMonitor::new(config(&db)).unwrap();
+    let listed: Vec<(i64, AlertKind, bool)> = m
+        .alerts(0, i64::MAX, 10)
+        .unwrap()
+        .iter()
+        .map(|a| (a.at_ms - t0, a.kind, a.warning))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (3_000, AlertKind::StrapReconnected, false),
+            (1_000, AlertKind::SustainedHighStress, true)
+        ]
     );
 }
 
@@ -1092,6 +1124,31 @@ fn daily_summaries_for_the_calendars_days() {
         m.daily_summaries_for_days(vec![day("backwards", t, t - 1)]),
         Err(StressBeatError::InvalidArgument { .. })
     ));
+}
+
+/// A history at `db` with a simulator session begun an hour ago (recent enough for the
+/// monitor's retention): the history, the session and its start.
+fn session_an_hour_ago(
+    db: &std::path::Path,
+) -> (
+    stressbeat_core::history::History,
+    stressbeat_core::history::SessionId,
+    i64,
+) {
+    use stressbeat_core::history::{
+        History, HistoryOptions, HistorySink, SessionStart, SourceKind,
+    };
+    let mut h = History::open(db, HistoryOptions::default()).unwrap();
+    let started = unix_now_ms() - 3_600_000;
+    let id = h
+        .begin_session(&SessionStart {
+            started_at_ms: started,
+            source: SourceKind::Simulator,
+            device_model: None,
+            device_identity: None,
+        })
+        .unwrap();
+    (h, id, started)
 }
 
 fn unix_now_ms() -> i64 {

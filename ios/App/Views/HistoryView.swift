@@ -85,8 +85,8 @@ struct SessionRow: View {
                 Text(Date(timeIntervalSince1970: Double(session.startedAtMs) / 1000), format: .dateTime.day().month().hour().minute())
                 Text("\(session.windows) windows · \(session.alerts) alerts")
                     .font(.caption).foregroundStyle(.secondary)
-                if let reason = session.endReason {
-                    Text(UserText.endReason(EndReason(reason))).font(.caption).foregroundStyle(.secondary)
+                if let ended = UserText.endReason(of: session) {
+                    Text(ended).font(.caption).foregroundStyle(.secondary)
                 }
             }
             Spacer()

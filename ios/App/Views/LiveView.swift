@@ -121,8 +121,11 @@ struct LiveView: View {
             Text(live.session.isRunning ? "Warming up: the first result comes after 30 s." : "Start a session to see your stress level.")
                 .foregroundStyle(.secondary)
         }
-        if live.degraded.contains(.modelUnavailable) {
+        if live.degraded.contains(.modelUnavailable(.stress)) {
             Text("Scores come from a simpler method on this device.").font(.caption).foregroundStyle(.orange)
+        }
+        if live.degraded.contains(.modelUnavailable(.beatType)) {
+            Text("Heartbeats are not classified on this device (all count as normal).").font(.caption).foregroundStyle(.orange)
         }
         if live.degraded.contains(.storageFailed) {
             Text("The history cannot be saved right now (free up space).").font(.caption).foregroundStyle(.orange)
@@ -147,9 +150,8 @@ struct LiveView: View {
     @ViewBuilder private var calibration: some View {
         if let text = UserText.calibration(live.calibration) { Text(text) }
         switch live.calibration {
-        case let .running(_, _, _, remaining):
-            ProgressView(value: Double(AppModel.calibrationSeconds - min(remaining, AppModel.calibrationSeconds)),
-                         total: Double(AppModel.calibrationSeconds))
+        case .running:
+            if let progress = live.calibration.progress { ProgressView(value: progress) }
             Button("Cancel calibration", role: .cancel) { model.send(viewAction: .cancelCalibration) }
         case .pending:
             Button("Cancel calibration", role: .cancel) { model.send(viewAction: .cancelCalibration) }

@@ -119,12 +119,11 @@ public struct DailyBar: Equatable, Sendable, Identifiable {
     }
 }
 
-/// A stored alert for the Alerts list.
+/// A stored alert for the Alerts list (the core leaves out kinds it does not know).
 public struct StoredAlertItem: Equatable, Sendable, Identifiable {
     public var id: Int64
     public var atMs: Int64
-    /// `nil` for a kind this version does not know (a newer core).
-    public var kind: AlertKind?
+    public var kind: AlertKind
     public var warning: Bool
     public var reason: String
     public var acknowledged: Bool
@@ -132,8 +131,8 @@ public struct StoredAlertItem: Equatable, Sendable, Identifiable {
     public init(_ a: StoredAlert) {
         id = a.id
         atMs = a.atMs
-        kind = Self.kind(a.kind)
-        warning = a.severity >= 1
+        kind = a.kind
+        warning = a.warning
         reason = a.reason
         acknowledged = a.acknowledged
     }
@@ -144,19 +143,6 @@ public struct StoredAlertItem: Equatable, Sendable, Identifiable {
     public static func markingAcknowledged(_ ids: Set<Int64>, in list: [StoredAlertItem]) -> [StoredAlertItem] {
         guard !ids.isEmpty else { return list }
         return list.map { var a = $0; if ids.contains(a.id) { a.acknowledged = true }; return a }
-    }
-
-    /// The history's kind names (`StoredAlert.kind`).
-    public static func kind(_ stored: String) -> AlertKind? {
-        switch stored {
-        case "stress_high": return .sustainedHighStress
-        case "signal_lost": return .signalLost
-        case "signal_back": return .signalBack
-        case "battery_low": return .batteryLow
-        case "strap_disconnected": return .strapDisconnected
-        case "strap_reconnected": return .strapReconnected
-        default: return nil
-        }
     }
 }
 

@@ -88,19 +88,32 @@ public enum CalibrationState: Equatable, Sendable {
     case notRunning
     /// Asked for while no session runs: the core times it from the next session's start.
     case pending(durationS: UInt32)
-    case running(accepted: UInt32, poorSignal: UInt32, irregularRhythm: UInt32, remainingS: UInt32)
+    /// `durationS`: the calibration's whole duration (the core's, once it reports progress).
+    case running(accepted: UInt32, poorSignal: UInt32, irregularRhythm: UInt32, remainingS: UInt32, durationS: UInt32)
     case completed(windows: UInt32)
     case failed(accepted: UInt32, needed: UInt32, poorSignal: UInt32, irregularRhythm: UInt32)
 
     init(_ p: CalibrationProgress) {
         switch p {
-        case let .running(a, p, i, r): self = .running(accepted: a, poorSignal: p, irregularRhythm: i, remainingS: r)
+        case let .running(a, p, i, r, d):
+            self = .running(accepted: a, poorSignal: p, irregularRhythm: i, remainingS: r, durationS: d)
         case let .completed(w): self = .completed(windows: w)
         case let .failed(a, n, p, i): self = .failed(accepted: a, needed: n, poorSignal: p, irregularRhythm: i)
         }
     }
 
+    /// Just started (before the core's first progress report): nothing counted, all the time left.
+    static func started(durationS: UInt32) -> CalibrationState {
+        .running(accepted: 0, poorSignal: 0, irregularRhythm: 0, remainingS: durationS, durationS: durationS)
+    }
+
     public var isRunning: Bool { if case .running = self { return true }; return false }
+    /// The share of a running calibration's time gone, 0…1 (a progress bar); `nil` when none runs.
+    public var progress: Double? {
+        guard case let .running(_, _, _, remaining, duration) = self else { return nil }
+        guard duration > 0 else { return 1 }
+        return Double(duration - min(remaining, duration)) / Double(duration)
+    }
     /// Running, or asked for and waiting for the next session (either can be cancelled).
     public var isRequested: Bool {
         switch self {
@@ -144,37 +157,21 @@ public struct AlertItem: Equatable, Sendable, Identifiable {
     }
 }
 
-/// Why a session ended.
-public enum EndReason: Equatable, Sendable {
-    case stopped, disconnected, sourceEnded, error, interrupted
-    case other(String)
-
-    public init(_ raw: String) {
-        switch raw {
-        case "stopped": self = .stopped
-        case "disconnected": self = .disconnected
-        case "source_ended": self = .sourceEnded
-        case "error": self = .error
-        case "interrupted": self = .interrupted
-        default: self = .other(raw)
-        }
-    }
-}
-
 /// The monitoring session.
 public enum SessionPhase: Equatable, Sendable {
     case notStarted
     /// `sessionId` 0: the history could not open it yet.
     case running(sessionId: Int64)
-    case finished(sessionId: Int64, windows: UInt64, reason: EndReason)
+    case finished(sessionId: Int64, windows: UInt64, reason: SessionEndReason)
 
     public var isRunning: Bool { if case .running = self { return true }; return false }
 }
 
 /// Parts of the session working in a reduced way.
 public enum Degradation: Hashable, Sendable {
-    /// No usable model: scores come from the HRV fallback.
-    case modelUnavailable
+    /// A model could not be used: `.stress`, scores come from the HRV fallback; `.beatType`,
+    /// beats are not classified.
+    case modelUnavailable(ModelTask)
     /// The history cannot be written; live results go on.
     case storageFailed
     /// No usable ECG (refused or unsupported): stress comes from RR intervals.
@@ -252,7 +249,7 @@ extension LiveState {
                 fresh.connection = s.connection
                 switch s.calibration {
                 case let .pending(durationS):
-                    fresh.calibration = .running(accepted: 0, poorSignal: 0, irregularRhythm: 0, remainingS: durationS)
+                    fresh.calibration = .started(durationS: durationS)
                 case .running: fresh.calibration = s.calibration
                 default: fresh.calibration = .notRunning
                 }
@@ -262,8 +259,8 @@ extension LiveState {
                 s.batteryPercent = percent
             case .gap:
                 s.gaps += 1
-            case .modelUnavailable:
-                s.degraded.insert(.modelUnavailable)
+            case let .modelUnavailable(task, _):
+                s.degraded.insert(.modelUnavailable(task))
             case .storageFailed:
                 s.degraded.insert(.storageFailed)
             case .ecgUnusable:
@@ -271,14 +268,12 @@ extension LiveState {
             case .ecgResumed:
                 s.degraded.remove(.ecgUnusable)
             case let .finished(id, windows, reason):
-                s.session = .finished(sessionId: id, windows: windows, reason: EndReason(reason))
+                s.session = .finished(sessionId: id, windows: windows, reason: reason)
                 if s.calibration.isRunning { s.calibration = .notRunning }
             }
         case let .calibrationRequested(durationS):
             // before a session the core times it from the next session's start
-            s.calibration = s.session.isRunning
-                ? .running(accepted: 0, poorSignal: 0, irregularRhythm: 0, remainingS: durationS)
-                : .pending(durationS: durationS)
+            s.calibration = s.session.isRunning ? .started(durationS: durationS) : .pending(durationS: durationS)
         case .calibrationCancelled:
             s.calibration = .notRunning
         }

@@ -68,26 +68,31 @@ public enum UserText {
         }
     }
 
-    public static func endReason(_ r: EndReason) -> String {
+    /// Why a session ended; `nil`: not known (a reason written by a newer version).
+    public static func endReason(_ r: SessionEndReason?) -> String {
         switch r {
-        case .stopped: return "You stopped the session."
-        case .disconnected: return "The strap was lost and did not come back."
-        case .sourceEnded: return "The recording or simulation ended."
-        case .error: return "The session ended because of an error."
-        case .interrupted: return "The app was closed before the session ended."
-        case .other: return "The session ended."
+        case .stopped?: return "You stopped the session."
+        case .disconnected?: return "The strap was lost and did not come back."
+        case .sourceEnded?: return "The recording or simulation ended."
+        case .error?: return "The session ended because of an error."
+        case .interrupted?: return "The app was closed before the session ended."
+        case nil: return "The session ended."
         }
     }
 
-    public static func alertTitle(_ k: AlertKind?) -> String {
+    /// Why a stored session ended; `nil` while it runs (no end yet).
+    public static func endReason(of session: SessionSummary) -> String? {
+        session.endReason == nil && session.endedAtMs == nil ? nil : endReason(session.endReason)
+    }
+
+    public static func alertTitle(_ k: AlertKind) -> String {
         switch k {
-        case .sustainedHighStress?: return "Stress has stayed high"
-        case .signalLost?: return "No usable signal"
-        case .signalBack?: return "Signal is back"
-        case .batteryLow?: return "Strap battery low"
-        case .strapDisconnected?: return "Strap disconnected"
-        case .strapReconnected?: return "Strap reconnected"
-        case nil: return "Alert"
+        case .sustainedHighStress: return "Stress has stayed high"
+        case .signalLost: return "No usable signal"
+        case .signalBack: return "Signal is back"
+        case .batteryLow: return "Strap battery low"
+        case .strapDisconnected: return "Strap disconnected"
+        case .strapReconnected: return "Strap reconnected"
         }
     }
 
@@ -128,7 +133,7 @@ public enum UserText {
         case .notRunning: return nil
         case let .pending(durationS):
             return "Calibration starts with the next session: sit calmly for its first \(minutesText(durationS))."
-        case let .running(accepted, _, _, remaining):
+        case let .running(accepted, _, _, remaining, _):
             return "Calibrating: sit calmly (\(remaining) s left, \(accepted) calm windows)"
         case .completed: return "Calibration done: scores now use your baseline."
         case let .failed(accepted, needed, poor, irregular):

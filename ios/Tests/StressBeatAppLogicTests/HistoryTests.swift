@@ -59,8 +59,24 @@ final class HistoryTests: XCTestCase {
     }
 
     private func alert(_ id: Int64, acknowledged: Bool = false) -> StoredAlertItem {
-        StoredAlertItem(StoredAlert(id: id, sessionId: 1, atMs: id * 1000, kind: "battery_low", severity: 1, reason: "r",
+        StoredAlertItem(StoredAlert(id: id, sessionId: 1, atMs: id * 1000, kind: .batteryLow, warning: true, reason: "r",
                                     acknowledged: acknowledged))
+    }
+
+    /// A stored alert is shown with the core's kind and severity as they are.
+    func testStoredAlertItemKeepsTheCoresKindAndSeverity() {
+        let info = StoredAlertItem(StoredAlert(id: 5, sessionId: 2, atMs: 7_000, kind: .signalBack, warning: false,
+                                               reason: "Signal back.", acknowledged: true))
+        XCTAssertEqual(info.id, 5)
+        XCTAssertEqual(info.atMs, 7_000)
+        XCTAssertEqual(info.kind, .signalBack)
+        XCTAssertFalse(info.warning, "information, not a warning")
+        XCTAssertEqual(info.reason, "Signal back.")
+        XCTAssertTrue(info.acknowledged)
+        let warning = alert(1)
+        XCTAssertEqual(warning.kind, .batteryLow)
+        XCTAssertTrue(warning.warning)
+        XCTAssertEqual(UserText.alertTitle(info.kind), "Signal is back")
     }
 
     /// An acknowledgement marks the alert by id in the list shown now (a refresh may have
@@ -110,6 +126,8 @@ final class HistoryTests: XCTestCase {
         try monitor.waitUntilFinished()
         let repo = HistoryRepository(monitor: monitor)
         let session = try XCTUnwrap(try repo.sessions().first)
+        XCTAssertEqual(session.endReason, .sourceEnded)
+        XCTAssertEqual(UserText.endReason(of: session), "The recording or simulation ended.")
         let start = Date(timeIntervalSince1970: Double(session.startedAtMs) / 1000)
         let end = Date(timeIntervalSince1970: Double(try XCTUnwrap(session.endedAtMs)) / 1000)
         // 20 s buckets from 10 min before to 10 min after
@@ -138,8 +156,8 @@ final class HistoryTests: XCTestCase {
 
         var alerts = try repo.alerts(since: start.addingTimeInterval(-60))
         XCTAssert(alerts.contains { $0.kind == .strapDisconnected && $0.warning }, "\(alerts)")
-        XCTAssert(alerts.contains { $0.kind == .strapReconnected }, "\(alerts)")
-        XCTAssert(alerts.allSatisfy { $0.kind != nil && !$0.acknowledged }, "every stored kind is known")
+        XCTAssert(alerts.contains { $0.kind == .strapReconnected && !$0.warning }, "\(alerts)")
+        XCTAssert(alerts.allSatisfy { !$0.acknowledged }, "\(alerts)")
         let target = try XCTUnwrap(alerts.first { $0.kind == .strapDisconnected })
         let (found, updated) = try repo.acknowledge(target.id, in: alerts)
         XCTAssertTrue(found)
@@ -164,6 +182,7 @@ final class HistoryTests: XCTestCase {
         ("testLocalDaysAcrossDaylightSavingChanges", testLocalDaysAcrossDaylightSavingChanges),
         ("testTimelineGapsBreakTheLine", testTimelineGapsBreakTheLine),
         ("testSinglePointSegmentsAreFound", testSinglePointSegmentsAreFound),
+        ("testStoredAlertItemKeepsTheCoresKindAndSeverity", testStoredAlertItemKeepsTheCoresKindAndSeverity),
         ("testAcknowledgementAppliesToTheCurrentList", testAcknowledgementAppliesToTheCurrentList),
         ("testRefreshGateDropsStaleResultsAndKeepsAcknowledgements", testRefreshGateDropsStaleResultsAndKeepsAcknowledgements),
         ("testRealHistoryTimelineDaysAlertsAndExport", testRealHistoryTimelineDaysAlertsAndExport),

@@ -53,13 +53,16 @@ final class LiveStateTests: XCTestCase {
         XCTAssertEqual(s.heartRate?.source, .strap, "the strap's once the ECG's is stale")
         s = s.reduced(.stress(stressUpdate(at: 40_000, score: nil, level: nil,
                                            calibration: .running(acceptedWindows: 1, poorSignalWindows: 1,
-                                                                 irregularRhythmWindows: 0, remainingS: 170))))
-        XCTAssertEqual(s.calibration, .running(accepted: 1, poorSignal: 1, irregularRhythm: 0, remainingS: 170))
+                                                                 irregularRhythmWindows: 0, remainingS: 150,
+                                                                 durationS: 200))))
+        XCTAssertEqual(s.calibration, .running(accepted: 1, poorSignal: 1, irregularRhythm: 0, remainingS: 150,
+                                               durationS: 200), "the core's duration replaces the one asked for")
+        XCTAssertEqual(s.calibration.progress, 0.25)
         XCTAssertEqual(s.stress?.noScoreReason, "poor signal")
         s = s.reduced(.stress(stressUpdate(at: 45_000, score: 81, level: .high)))
         XCTAssertEqual(s.stress?.score, 81)
-        XCTAssertEqual(s.calibration, .running(accepted: 1, poorSignal: 1, irregularRhythm: 0, remainingS: 170),
-                       "a window without calibration news keeps the progress")
+        XCTAssertEqual(s.calibration, .running(accepted: 1, poorSignal: 1, irregularRhythm: 0, remainingS: 150,
+                                               durationS: 200), "a window without calibration news keeps the progress")
         s = s.reduced(.status(.battery(atMs: 1, percent: 14)))
         s = s.reduced(.status(.ecgUnusable(reason: "refused")))
         s = s.reduced(.status(.gap(fromMs: 1, toMs: 2, missingSamples: 3, cause: .linkLost)))
@@ -70,9 +73,13 @@ final class LiveStateTests: XCTestCase {
         XCTAssertEqual(s.degraded, [])
         s = s.reduced(.alert(MonitorAlert(id: 3, atMs: 5, kind: .batteryLow, warning: true, reason: "r", fromMs: 1, toMs: 5)))
         XCTAssertEqual(s.latestAlert?.storedId, 3)
-        s = s.reduced(.status(.finished(sessionId: 7, windows: 2, endReason: "disconnected")))
+        s = s.reduced(.status(.modelUnavailable(task: .beatType, reason: "missing")))
+        XCTAssertEqual(s.degraded, [.modelUnavailable(.beatType)], "which model, as the core said")
+        XCTAssertFalse(s.degraded.contains(.modelUnavailable(.stress)), "scores still from the stress model")
+        s = s.reduced(.status(.finished(sessionId: 7, windows: 2, endReason: .disconnected)))
         XCTAssertEqual(s.session, .finished(sessionId: 7, windows: 2, reason: .disconnected))
         XCTAssertEqual(s.calibration, .notRunning, "a calibration ends with its session")
+        XCTAssertNil(s.calibration.progress)
         XCTAssertEqual(s.heartRate?.bpm, 66, "the last values stay on screen")
         let next = s.reduced(.status(.sessionStarted(sessionId: 8)))
         XCTAssertNil(next.heartRate)
@@ -87,19 +94,28 @@ final class LiveStateTests: XCTestCase {
     func testCalibrationAskedForBeforeASessionStartsWithIt() {
         var s = LiveState().reduced(.calibrationRequested(durationS: 180))
         XCTAssertEqual(s.calibration, .pending(durationS: 180))
+        XCTAssertNil(s.calibration.progress, "no progress before the session")
         XCTAssertFalse(s.calibration.isRunning)
         XCTAssertTrue(s.calibration.isRequested)
         XCTAssertEqual(UserText.calibration(s.calibration),
                        "Calibration starts with the next session: sit calmly for its first 3 minutes.")
         s = s.reduced(.status(.sessionStarted(sessionId: 4)))
-        XCTAssertEqual(s.calibration, .running(accepted: 0, poorSignal: 0, irregularRhythm: 0, remainingS: 180))
+        XCTAssertEqual(s.calibration, .running(accepted: 0, poorSignal: 0, irregularRhythm: 0, remainingS: 180,
+                                               durationS: 180))
+        XCTAssertEqual(s.calibration.progress, 0)
         s = s.reduced(.calibrationCancelled)
         XCTAssertEqual(s.calibration, .notRunning)
         XCTAssertFalse(s.calibration.isRequested)
         s = s.reduced(.calibrationRequested(durationS: 120))
-        XCTAssertEqual(s.calibration, .running(accepted: 0, poorSignal: 0, irregularRhythm: 0, remainingS: 120),
-                       "during a session: at once")
-        s = s.reduced(.status(.finished(sessionId: 4, windows: 9, endReason: "stopped")))
+        XCTAssertEqual(s.calibration, .running(accepted: 0, poorSignal: 0, irregularRhythm: 0, remainingS: 120,
+                                               durationS: 120), "during a session: at once")
+        s = s.reduced(.stress(stressUpdate(at: 40_000, score: nil, level: nil,
+                                           calibration: .running(acceptedWindows: 2, poorSignalWindows: 0,
+                                                                 irregularRhythmWindows: 0, remainingS: 30,
+                                                                 durationS: 120))))
+        XCTAssertEqual(s.calibration.progress, 0.75)
+        XCTAssertEqual(UserText.calibration(s.calibration), "Calibrating: sit calmly (30 s left, 2 calm windows)")
+        s = s.reduced(.status(.finished(sessionId: 4, windows: 9, endReason: .stopped)))
         XCTAssertEqual(s.calibration, .notRunning)
         XCTAssertEqual(s.reduced(.calibrationRequested(durationS: 90)).calibration, .pending(durationS: 90))
         XCTAssertEqual(UserText.calibration(.pending(durationS: 90)),

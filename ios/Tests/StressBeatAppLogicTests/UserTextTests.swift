@@ -70,10 +70,18 @@ final class UserTextTests: XCTestCase {
     func testTextsForLevelsEndReasonsAndAlerts() {
         XCTAssertEqual([StressLevel.calm, .elevated, .high].map { UserText.level($0) }, ["Calm", "Elevated", "High"])
         XCTAssertEqual(UserText.level(nil), "Warming up", "no level yet says so")
-        let reasons = ["stopped", "disconnected", "source_ended", "error", "interrupted"].map(EndReason.init)
-        XCTAssertEqual(reasons, [.stopped, .disconnected, .sourceEnded, .error, .interrupted])
-        XCTAssertEqual(Set(reasons.map(UserText.endReason)).count, 5)
-        XCTAssertEqual(EndReason("something_new"), .other("something_new"))
+        let reasons: [SessionEndReason?] = [.stopped, .disconnected, .sourceEnded, .error, .interrupted, nil]
+        XCTAssertEqual(Set(reasons.map { UserText.endReason($0) }).count, reasons.count, "each its own text")
+        XCTAssertEqual(UserText.endReason(nil), "The session ended.", "a reason of a newer version: no details")
+        // a stored session: nothing while it runs; its reason, or the generic text for one not known
+        func session(endedAtMs: Int64?, _ reason: SessionEndReason?) -> SessionSummary {
+            SessionSummary(id: 1, startedAtMs: 0, endedAtMs: endedAtMs, endReason: reason, source: .simulator,
+                           deviceModel: nil, windows: 0, alerts: 0, gaps: 0)
+        }
+        XCTAssertNil(UserText.endReason(of: session(endedAtMs: nil, nil)), "still running")
+        XCTAssertEqual(UserText.endReason(of: session(endedAtMs: 60_000, .interrupted)),
+                       "The app was closed before the session ended.")
+        XCTAssertEqual(UserText.endReason(of: session(endedAtMs: 60_000, nil)), "The session ended.")
         let kinds: [AlertKind] = [.sustainedHighStress, .signalLost, .signalBack, .batteryLow, .strapDisconnected, .strapReconnected]
         XCTAssertEqual(Set(kinds.map { UserText.alertTitle($0) }).count, kinds.count)
         XCTAssert(UserText.disclaimer.contains("not a medical device"))

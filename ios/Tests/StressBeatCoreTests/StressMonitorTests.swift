@@ -71,7 +71,7 @@ final class StressMonitorTests: XCTestCase {
             return XCTFail("last event \(String(describing: events.last))")
         }
         XCTAssertEqual(id, sessionId)
-        XCTAssertEqual(endReason, "source_ended")
+        XCTAssertEqual(endReason, .sourceEnded)
         let states = events.compactMap { ($0 as? ConnectionUpdate)?.state }
         XCTAssert(states.contains(.streaming), "\(states)")
         XCTAssertEqual(states.last, .stopped)
@@ -91,6 +91,7 @@ final class StressMonitorTests: XCTestCase {
         XCTAssertEqual(sessions[0].id, sessionId)
         XCTAssertEqual(sessions[0].windows, UInt32(stress.count))
         XCTAssertEqual(sessions[0].source, .simulator)
+        XCTAssertEqual(sessions[0].endReason, .sourceEnded, "stored as the live status said")
         let timeline = try monitor.timeline(fromMs: stress[0].windowStartMs, toMs: stress[stress.count - 1].atMs + 1, points: 10)
         XCTAssertEqual(timeline.reduce(0) { $0 + $1.windows }, UInt32(stress.count))
         // days as the app's calendar bounds them (a DST day lasts 23 or 25 hours)
@@ -182,15 +183,17 @@ final class StressMonitorTests: XCTestCase {
         try monitor.start(source: simulator(4))
         try monitor.waitUntilFinished()
         let stress = rec.events.compactMap { $0 as? StressUpdate }
-        let running = stress.compactMap { u -> (counted: UInt32, remainingS: UInt32)? in
-            if case let .running(accepted, poorSignal, irregularRhythm, remainingS)? = u.calibration {
-                return (accepted + poorSignal + irregularRhythm, remainingS)
+        let running = stress.compactMap { u -> (counted: UInt32, remainingS: UInt32, durationS: UInt32)? in
+            if case let .running(accepted, poorSignal, irregularRhythm, remainingS, durationS)? = u.calibration {
+                return (accepted + poorSignal + irregularRhythm, remainingS, durationS)
             }
             return nil
         }
         let remaining = running.map { $0.remainingS }
         XCTAssertGreaterThanOrEqual(remaining.count, 10)
         XCTAssertEqual(remaining, remaining.sorted(by: >), "time left only falls")
+        XCTAssertEqual(Set(running.map { $0.durationS }), [120], "the whole duration asked for, in every report")
+        XCTAssert(remaining.allSatisfy { $0 < 120 }, "\(remaining)")
         // every calibration window is counted once: accepted, or left out for a reason
         XCTAssertEqual(running.map { $0.counted }, (1...UInt32(running.count)).map { $0 })
         let done = stress.compactMap { u -> UInt32? in
@@ -233,11 +236,11 @@ final class StressMonitorTests: XCTestCase {
             guard case StressBeatError.InvalidState = error else { return XCTFail("expected InvalidState, got \(error)") }
         }
         try monitor.waitUntilFinished()
-        let problems = rec.events.compactMap { e -> String? in
+        let problems = rec.events.compactMap { e -> ModelTask? in
             if case let .modelUnavailable(task, _)? = e as? MonitorStatus { return task }
             return nil
         }
-        XCTAssertEqual(problems, ["stress"], "the corrupt model is reported")
+        XCTAssertEqual(problems, [.stress], "the corrupt model is reported")
         let scored = rec.events.compactMap { $0 as? StressUpdate }.filter { $0.score != nil }
         XCTAssert(!scored.isEmpty && scored.allSatisfy { $0.fromHrvFallback }, "scores from the HRV fallback")
         subs.forEach { $0.cancel() }
@@ -261,7 +264,7 @@ final class StressMonitorTests: XCTestCase {
         }
         try monitor.stop()
         XCTAssertEqual(returned.wait(timeout: .now() + 5), .success, "waitUntilFinished returned")
-        XCTAssertEqual(try monitor.sessions(limit: 1).first?.endReason, "stopped")
+        XCTAssertEqual(try monitor.sessions(limit: 1).first?.endReason, .stopped)
         try monitor.shutdown()
     }
 
@@ -277,7 +280,18 @@ final class StressMonitorTests: XCTestCase {
         let live = rec.events.compactMap { $0 as? MonitorAlert }
         XCTAssert(live.count >= 2, "\(live)")
         let first = try XCTUnwrap(live.first?.id)
-        XCTAssert(try monitor.alerts(fromMs: 0, toMs: Int64.max, limit: 100).allSatisfy { !$0.acknowledged })
+        let stored = try monitor.alerts(fromMs: 0, toMs: Int64.max, limit: 100)
+        XCTAssert(stored.allSatisfy { !$0.acknowledged })
+        // stored as shown live: the same kind and severity, typed alike
+        XCTAssertEqual(Set(stored.map { $0.id }), Set(live.compactMap { $0.id }))
+        for a in live {
+            let s = try XCTUnwrap(stored.first { $0.id == a.id }, "\(a)")
+            XCTAssertEqual(s.kind, a.kind)
+            XCTAssertEqual(s.warning, a.warning)
+            XCTAssertEqual(s.atMs, a.atMs)
+        }
+        XCTAssert(stored.contains { $0.kind == .strapDisconnected && $0.warning }, "\(stored)")
+        XCTAssert(stored.contains { $0.kind == .strapReconnected && !$0.warning }, "\(stored)")
         XCTAssert(try monitor.acknowledgeAlert(alertId: first))
         let acknowledged = try monitor.alerts(fromMs: 0, toMs: Int64.max, limit: 100).filter { $0.acknowledged }.map { $0.id }
         XCTAssertEqual(acknowledged, [first])

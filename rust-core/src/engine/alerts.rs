@@ -144,6 +144,16 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [Self; 6] = [
+        Self::SustainedHighStress,
+        Self::SignalLost,
+        Self::SignalBack,
+        Self::BatteryLow,
+        Self::StrapDisconnected,
+        Self::StrapReconnected,
+    ];
+
     /// Whether it resolves an earlier alert.
     pub fn is_resolution(self) -> bool {
         matches!(self, AlertKind::SignalBack | AlertKind::StrapReconnected)

@@ -249,6 +249,9 @@ pub enum CalibrationEvent {
         rejected: RejectedWindows,
         /// Time left, ms.
         remaining_ms: i64,
+        /// Planned duration, ms.
+        #[serde(default)]
+        duration_ms: i64,
     },
     /// Finished; the new baseline is in use.
     Completed {
@@ -584,6 +587,7 @@ impl StressEngine {
                 accepted_windows: cal.accepted,
                 rejected: cal.rejections,
                 remaining_ms,
+                duration_ms: cal.duration_ms,
             });
             // A bad signal or rhythm is reported as such (lost-signal alerts see the signal);
             // ectopy against the calibration's own (stricter) limit.

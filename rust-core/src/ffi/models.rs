@@ -17,7 +17,7 @@ pub(crate) fn load_parts(
     let (parts, failures) = ModelParts::load(stress_path.map(Path::new), beat_path.map(Path::new));
     match failures.into_iter().next() {
         Some(failure) if strict => {
-            let task = failure.task;
+            let task = failure.task.as_str();
             Err(match StressBeatError::from(failure.error) {
                 e @ (StressBeatError::FileNotFound { .. }
                 | StressBeatError::CannotReadFile { .. }) => StressBeatError::Model {

@@ -377,6 +377,8 @@ pub enum CalibrationProgress {
         irregular_rhythm_windows: u32,
         /// Time left, seconds.
         remaining_s: u32,
+        /// The calibration's whole duration, seconds (for a progress bar).
+        duration_s: u32,
     },
     /// Finished: the new personal baseline is in use and stored.
     Completed {
@@ -432,6 +434,31 @@ pub enum AlertKind {
     StrapDisconnected,
     /// The strap is back.
     StrapReconnected,
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum SessionEndReason {
+    /// `stop()` ended it.
+    Stopped,
+    /// The strap was lost and did not come back.
+    Disconnected,
+    /// The source ended (a replay or a finite simulation).
+    SourceEnded,
+    /// The monitor stopped on an error.
+    Error,
+    /// The app was killed before it could end the session (found at the next start): it ends
+    /// at its last stored data.
+    Interrupted,
+}
+
+/// A model of the core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ModelTask {
+    /// The stress model.
+    Stress,
+    /// The beat-type (AAMI class) model.
+    BeatType,
 }
 
 /// An alert to show, with why.
@@ -492,8 +519,8 @@ pub enum MonitorStatus {
     },
     /// A model could not be used; scores come from the HRV fallback.
     ModelUnavailable {
-        /// "stress" or "beat_type".
-        task: String,
+        /// Which model.
+        task: ModelTask,
         /// Why (no paths).
         reason: String,
     },
@@ -520,9 +547,8 @@ pub enum MonitorStatus {
         session_id: i64,
         /// Windows scored.
         windows: u64,
-        /// Why, as `SessionSummary.endReason` stores it: "stopped", "disconnected" (the strap
-        /// was lost and did not come back), "source_ended", "error".
-        end_reason: String,
+        /// Why (never `Interrupted`).
+        end_reason: SessionEndReason,
     },
 }
 
@@ -634,9 +660,8 @@ pub struct SessionSummary {
     pub started_at_ms: i64,
     /// End, Unix ms (`null` while running or after a crash).
     pub ended_at_ms: Option<i64>,
-    /// "stopped", "disconnected", "source_ended", "error", "interrupted" (the app was killed
-    /// before it could end the session: ended at its last stored data).
-    pub end_reason: Option<String>,
+    /// Why it ended (`null` while running, or a reason written by a newer version).
+    pub end_reason: Option<SessionEndReason>,
     /// Where the ECG came from.
     pub source: SessionSource,
     /// Device model (never a serial number).
@@ -705,11 +730,10 @@ pub struct StoredAlert {
     pub session_id: i64,
     /// Unix time, ms.
     pub at_ms: i64,
-    /// Kind ("stress_high", "signal_lost", "signal_back", "battery_low",
-    /// "strap_disconnected", "strap_reconnected").
-    pub kind: String,
-    /// 0 information, 1 warning.
-    pub severity: u8,
+    /// Kind.
+    pub kind: AlertKind,
+    /// `true`: needed attention; `false`: information (e.g. a resolution).
+    pub warning: bool,
     /// Why.
     pub reason: String,
     /// Whether `acknowledgeAlert` marked it as seen.
@@ -777,12 +801,13 @@ fn calibration_progress(c: engine::CalibrationEvent) -> CalibrationProgress {
             accepted_windows,
             rejected,
             remaining_ms,
+            duration_ms,
         } => CalibrationProgress::Running {
             accepted_windows,
             poor_signal_windows: rejected.poor_signal,
             irregular_rhythm_windows: rejected.ectopy,
-            remaining_s: u32::try_from(remaining_ms.max(0).unsigned_abs().div_ceil(1000))
-                .unwrap_or(u32::MAX),
+            remaining_s: whole_seconds(remaining_ms),
+            duration_s: whole_seconds(duration_ms),
         },
         engine::CalibrationEvent::Completed { windows } => {
             CalibrationProgress::Completed { windows }
@@ -800,6 +825,11 @@ fn calibration_progress(c: engine::CalibrationEvent) -> CalibrationProgress {
     }
 }
 
+/// Milliseconds as whole seconds, rounded up (negative: 0).
+fn whole_seconds(ms: i64) -> u32 {
+    u32::try_from(ms.max(0).unsigned_abs().div_ceil(1000)).unwrap_or(u32::MAX)
+}
+
 fn baseline_summary(b: &engine::PersonalBaseline) -> PersonalBaselineSummary {
     let mean = |s: &engine::RunningStat| (s.n > 0 && s.mean.is_finite()).then_some(s.mean);
     PersonalBaselineSummary {
@@ -812,18 +842,49 @@ fn baseline_summary(b: &engine::PersonalBaseline) -> PersonalBaselineSummary {
     }
 }
 
+fn alert_kind(k: engine::AlertKind) -> AlertKind {
+    match k {
+        engine::AlertKind::SustainedHighStress => AlertKind::SustainedHighStress,
+        engine::AlertKind::SignalLost => AlertKind::SignalLost,
+        engine::AlertKind::SignalBack => AlertKind::SignalBack,
+        engine::AlertKind::BatteryLow => AlertKind::BatteryLow,
+        engine::AlertKind::StrapDisconnected => AlertKind::StrapDisconnected,
+        engine::AlertKind::StrapReconnected => AlertKind::StrapReconnected,
+    }
+}
+
+/// `None` for a kind this version does not know (written by a newer one): left out.
+fn stored_alert(a: history::AlertRow) -> Option<StoredAlert> {
+    let Some(kind) = monitor::pipeline::alert_kind_from_name(&a.kind) else {
+        log::warn!("history: an alert of an unknown kind is not listed");
+        return None;
+    };
+    Some(StoredAlert {
+        id: a.id,
+        session_id: a.session_id,
+        at_ms: a.at_ms,
+        kind: alert_kind(kind),
+        warning: a.severity > 0,
+        reason: a.reason,
+        acknowledged: a.acknowledged,
+    })
+}
+
+fn end_reason(r: history::EndReason) -> SessionEndReason {
+    match r {
+        history::EndReason::Stopped => SessionEndReason::Stopped,
+        history::EndReason::Disconnected => SessionEndReason::Disconnected,
+        history::EndReason::SourceEnded => SessionEndReason::SourceEnded,
+        history::EndReason::Error => SessionEndReason::Error,
+        history::EndReason::Interrupted => SessionEndReason::Interrupted,
+    }
+}
+
 fn alert(a: &engine::Alert, id: Option<i64>) -> MonitorAlert {
     MonitorAlert {
         id,
         at_ms: a.at_ms,
-        kind: match a.kind {
-            engine::AlertKind::SustainedHighStress => AlertKind::SustainedHighStress,
-            engine::AlertKind::SignalLost => AlertKind::SignalLost,
-            engine::AlertKind::SignalBack => AlertKind::SignalBack,
-            engine::AlertKind::BatteryLow => AlertKind::BatteryLow,
-            engine::AlertKind::StrapDisconnected => AlertKind::StrapDisconnected,
-            engine::AlertKind::StrapReconnected => AlertKind::StrapReconnected,
-        },
+        kind: alert_kind(a.kind),
         warning: a.severity == engine::Severity::Warning,
         reason: a.reason.clone(),
         from_ms: a.from_ms,
@@ -854,7 +915,10 @@ fn status(ev: &MonitorEvent) -> Option<MonitorStatus> {
         },
         MonitorEvent::Degraded(D::ModelUnavailable { task, reason }) => {
             MonitorStatus::ModelUnavailable {
-                task: task.clone(),
+                task: match task {
+                    crate::model::Task::Stress => ModelTask::Stress,
+                    crate::model::Task::BeatType => ModelTask::BeatType,
+                },
                 reason: reason.clone(),
             }
         }
@@ -872,7 +936,7 @@ fn status(ev: &MonitorEvent) -> Option<MonitorStatus> {
         } => MonitorStatus::Finished {
             session_id: *session_id,
             windows: *windows,
-            end_reason: reason.as_str().into(),
+            end_reason: end_reason(*reason),
         },
         _ => return None,
     })
@@ -900,7 +964,11 @@ fn session_summary(s: history::SessionSummary) -> SessionSummary {
         id: s.id,
         started_at_ms: s.started_at_ms,
         ended_at_ms: s.ended_at_ms,
-        end_reason: s.end_reason,
+        end_reason: s
+            .end_reason
+            .as_deref()
+            .and_then(history::EndReason::from_stored)
+            .map(end_reason),
         source: match s.source {
             SourceKind::Ble => SessionSource::Ble,
             SourceKind::Bridge => SessionSource::PlatformBridge,
@@ -1635,15 +1703,7 @@ impl StressMonitor {
         self.query("alerts", |h| {
             Ok(h.alerts(from_ms, to_ms, limit)?
                 .into_iter()
-                .map(|a| StoredAlert {
-                    id: a.id,
-                    session_id: a.session_id,
-                    at_ms: a.at_ms,
-                    kind: a.kind,
-                    severity: a.severity,
-                    reason: a.reason,
-                    acknowledged: a.acknowledged,
-                })
+                .filter_map(stored_alert)
                 .collect())
         })
     }

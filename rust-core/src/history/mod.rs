@@ -106,17 +106,35 @@ pub enum EndReason {
     SourceEnded,
     /// The monitor stopped on an error.
     Error,
+    /// The app was killed before it could end the session; the history closed it at its last
+    /// stored data (`History::close_interrupted_sessions`).
+    Interrupted,
 }
 
 impl EndReason {
-    /// Stored text ("stopped", "disconnected", "source_ended", "error").
+    /// Every reason, in declaration order.
+    pub const ALL: [Self; 5] = [
+        Self::Stopped,
+        Self::Disconnected,
+        Self::SourceEnded,
+        Self::Error,
+        Self::Interrupted,
+    ];
+
+    /// Stored text ("stopped", "disconnected", "source_ended", "error", "interrupted").
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Stopped => "stopped",
             Self::Disconnected => "disconnected",
             Self::SourceEnded => "source_ended",
             Self::Error => "error",
+            Self::Interrupted => "interrupted",
         }
+    }
+
+    /// The reason a stored text names (`None`: a text this version does not write).
+    pub fn from_stored(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == text)
     }
 }
 

@@ -3,8 +3,8 @@
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{
-    BeatCounts, GapRecord, History, HistorySink, SessionId, SourceKind, store::storage_error,
-    time::local_day,
+    BeatCounts, EndReason, GapRecord, History, HistorySink, SessionId, SourceKind,
+    store::storage_error, time::local_day,
 };
 use crate::{Error, Result};
 
@@ -712,14 +712,14 @@ impl History {
         let n = self
             .conn
             .execute(
-                "UPDATE sessions SET end_reason = 'interrupted', ended_at_ms = MAX(started_at_ms,
+                "UPDATE sessions SET end_reason = ?1, ended_at_ms = MAX(started_at_ms,
                    COALESCE((SELECT MAX(end_ms) FROM windows WHERE session_id = sessions.id), 0),
                    COALESCE((SELECT MAX(at_ms) FROM rr WHERE session_id = sessions.id), 0),
                    COALESCE((SELECT MAX(first_sample_ms) FROM ecg_chunks
                              WHERE session_id = sessions.id), 0),
                    COALESCE((SELECT MAX(to_ms) FROM gaps WHERE session_id = sessions.id), 0))
                  WHERE ended_at_ms IS NULL",
-                [],
+                [EndReason::Interrupted.as_str()],
             )
             .map_err(storage_error)?;
         Ok(n as u64)

@@ -452,3 +452,11 @@ fn a_run_ahead_start_avoids_stored_ended_and_open_sessions() {
     // the open session started first but ends last: a short replay goes before it too
     assert_eq!(h.past_start_ms(1_000, now).unwrap(), now - 201_000 - 1_000);
 }
+
+#[test]
+fn end_reasons_read_back_from_their_stored_text() {
+    for r in EndReason::ALL {
+        assert_eq!(EndReason::from_stored(r.as_str()), Some(r));
+    }
+    assert_eq!(EndReason::from_stored("a reason of a later version"), None);
+}

@@ -9,7 +9,7 @@ use super::events::Degradation;
 use super::ports::{WindowAnalyzer, WindowSignal};
 use crate::engine::{BeatCounts, WindowObservation};
 use crate::imaging::{Channel, IMAGE_PIXELS};
-use crate::model::{BeatClass, BeatClassifier, HrvFallback, StressModel};
+use crate::model::{BeatClass, BeatClassifier, HrvFallback, StressModel, Task};
 use crate::model_input::MODEL_RATE_HZ;
 use crate::model_input::beat::{BeatContext, beat_inputs_after};
 use crate::model_input::stress::{
@@ -108,12 +108,13 @@ impl ModelAnalyzer {
         }
     }
 
-    fn degrade(&mut self, task: &str, reason: String) {
-        log::warn!("monitor: {task} model disabled for this session: {reason}");
-        self.degradations.push(Degradation::ModelUnavailable {
-            task: task.into(),
-            reason,
-        });
+    fn degrade(&mut self, task: Task, reason: String) {
+        log::warn!(
+            "monitor: {} model disabled for this session: {reason}",
+            task.as_str()
+        );
+        self.degradations
+            .push(Degradation::ModelUnavailable { task, reason });
     }
 
     /// Classify the window's beats not classified yet (those after the last one fed to the
@@ -145,7 +146,7 @@ impl ModelAnalyzer {
                     }
                     Err(e) => {
                         self.beats = None;
-                        self.degrade("beat_type", e);
+                        self.degrade(Task::BeatType, e);
                     }
                 }
             }
@@ -249,11 +250,11 @@ impl WindowAnalyzer for ModelAnalyzer {
                 }
                 Ok(_) => {
                     self.stress = None;
-                    self.degrade("stress", "wrong number of outputs".into());
+                    self.degrade(Task::Stress, "wrong number of outputs".into());
                 }
                 Err(e) => {
                     self.stress = None;
-                    self.degrade("stress", e);
+                    self.degrade(Task::Stress, e);
                 }
             }
         }

@@ -2,6 +2,7 @@
 //! Every time is Unix ms (the source's monotonic clock mapped at the session's start).
 
 use crate::dsp::QualityIssue;
+use crate::model::Task;
 use crate::sensor::{ConnectionState, GapCause};
 
 /// Where a heart-rate value came from.
@@ -58,8 +59,8 @@ pub struct QualityUpdate {
 pub enum Degradation {
     /// A model file is missing or corrupt: scores come from the HRV fallback.
     ModelUnavailable {
-        /// "stress" or "beat_type".
-        task: String,
+        /// Which model.
+        task: Task,
         /// Short reason without paths or data.
         reason: String,
     },
@@ -81,7 +82,11 @@ impl std::fmt::Display for Degradation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::ModelUnavailable { task, reason } => {
-                write!(f, "{} model unavailable: {reason}", task.replace('_', "-"))
+                write!(
+                    f,
+                    "{} model unavailable: {reason}",
+                    task.as_str().replace('_', "-")
+                )
             }
             Self::StorageFailed { reason } => write!(f, "{reason}; live results go on"),
             Self::EcgUnusable { reason } => write!(f, "ECG not analysed: {reason}"),

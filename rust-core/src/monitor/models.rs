@@ -8,12 +8,12 @@ use std::sync::Arc;
 
 use super::analyzer::{BeatTyper, FallbackScorer, ModelAnalyzer, StressScorer};
 use super::{Degradation, Parts, WindowAnalyzer};
-use crate::model::{BeatClassifier, HrvFallback, StressModel};
+use crate::model::{BeatClassifier, HrvFallback, StressModel, Task};
 
 /// What a session is told when a model for `task` could not be loaded (no path, no file
 /// content), and what the monitor does instead.
-fn unavailable_reason(task: &str) -> &'static str {
-    if task == "stress" {
+fn unavailable_reason(task: Task) -> &'static str {
+    if task == Task::Stress {
         "missing, corrupt or incompatible model file; using the HRV fallback"
     } else {
         "missing, corrupt or incompatible model file; beats are not typed (the rhythm gate reads \
@@ -24,8 +24,8 @@ fn unavailable_reason(task: &str) -> &'static str {
 /// A model that could not be loaded.
 #[derive(Debug)]
 pub struct ModelLoadFailure {
-    /// `"stress"` or `"beat_type"`.
-    pub task: &'static str,
+    /// Which model.
+    pub task: Task,
     /// Why.
     pub error: crate::Error,
 }
@@ -75,7 +75,7 @@ impl ModelParts {
             }
             Err(error) => {
                 failures.push(ModelLoadFailure {
-                    task: "stress",
+                    task: Task::Stress,
                     error,
                 });
                 let own = stress_path
@@ -94,7 +94,7 @@ impl ModelParts {
             Ok(b) => Some(Arc::new(b)),
             Err(error) => {
                 failures.push(ModelLoadFailure {
-                    task: "beat_type",
+                    task: Task::BeatType,
                     error,
                 });
                 None
@@ -103,9 +103,9 @@ impl ModelParts {
         let problems = failures
             .iter()
             .map(|f| {
-                log::warn!("monitor: {} model unavailable", f.task);
+                log::warn!("monitor: {} model unavailable", f.task.as_str());
                 Degradation::ModelUnavailable {
-                    task: f.task.into(),
+                    task: f.task,
                     reason: unavailable_reason(f.task).into(),
                 }
             })

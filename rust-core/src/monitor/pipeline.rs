@@ -841,6 +841,13 @@ pub fn alert_kind_name(k: AlertKind) -> &'static str {
     }
 }
 
+/// The alert kind a stored name names (`None`: a name this version does not write).
+pub fn alert_kind_from_name(name: &str) -> Option<AlertKind> {
+    AlertKind::ALL
+        .into_iter()
+        .find(|&k| alert_kind_name(k) == name)
+}
+
 /// Stored name of a gap cause.
 pub fn gap_cause_name(c: GapCause) -> &'static str {
     match c {
@@ -848,5 +855,18 @@ pub fn gap_cause_name(c: GapCause) -> &'static str {
         GapCause::LinkLost => "disconnect",
         GapCause::StreamRestarted => "stream_restart",
         GapCause::ClockJump => "timestamp_jump",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alert_kinds_read_back_from_their_stored_names() {
+        for k in AlertKind::ALL {
+            assert_eq!(alert_kind_from_name(alert_kind_name(k)), Some(k));
+        }
+        assert_eq!(alert_kind_from_name("a kind of a later version"), None);
     }
 }

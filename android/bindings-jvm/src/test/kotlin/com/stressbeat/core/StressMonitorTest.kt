@@ -71,7 +71,7 @@ class StressMonitorTest {
         assertTrue(finished is MonitorStatus.Finished, "last event $finished")
         finished as MonitorStatus.Finished
         assertEquals((started as MonitorStatus.SessionStarted).sessionId, finished.sessionId)
-        assertEquals("source_ended", finished.endReason)
+        assertEquals(SessionEndReason.SOURCE_ENDED, finished.endReason)
 
         // The connection comes up, then stops.
         val states = events.filterIsInstance<ConnectionUpdate>().map { it.state }
@@ -98,7 +98,7 @@ class StressMonitorTest {
         assertEquals(finished.sessionId, s.id)
         assertEquals(stress.size.toUInt(), s.windows)
         assertEquals(SessionSource.Simulator, s.source)
-        assertEquals("source_ended", s.endReason)
+        assertEquals(SessionEndReason.SOURCE_ENDED, s.endReason)
         val timeline = monitor.timeline(stress.first().windowStartMs, stress.last().atMs + 1, 10u)
         assertTrue(timeline.isNotEmpty() && timeline.size <= 10, "$timeline")
         assertEquals(stress.size.toUInt(), timeline.sumOf { it.windows })
@@ -195,6 +195,9 @@ class StressMonitorTest {
         val running = stress.mapNotNull { it.calibration as? CalibrationProgress.Running }
         assertTrue(running.size >= 10, "${running.size} progress updates")
         assertTrue(running.zipWithNext().all { (a, b) -> b.remainingS <= a.remainingS }, "time left only falls")
+        // the whole length as asked for, on every update (an app needs no copy of it for a progress bar)
+        assertEquals(setOf(120u), running.map { it.durationS }.toSet())
+        assertTrue(running.all { it.remainingS <= it.durationS }, "$running")
         // every calibration window is counted once: accepted, or left out for a reason
         assertEquals(
             (1..running.size).map { it.toUInt() },
@@ -248,7 +251,9 @@ class StressMonitorTest {
         lenient.waitUntilFinished()
         val problem = rec.events.filterIsInstance<MonitorStatus.ModelUnavailable>().firstOrNull()
         assertNotNull(problem, "the corrupt model is reported")
-        assertEquals("stress", problem!!.task)
+        assertEquals(ModelTask.STRESS, problem!!.task)
+        assertEquals(listOf(ModelTask.STRESS), rec.events.filterIsInstance<MonitorStatus.ModelUnavailable>()
+            .map { it.task }.distinct(), "the built-in beat-type model still loads")
         val scored = rec.events.filterIsInstance<StressUpdate>().filter { it.score != null }
         assertTrue(scored.isNotEmpty() && scored.all { it.fromHrvFallback }, "scores from the HRV fallback")
         subs.forEach { it.close() }
@@ -267,7 +272,7 @@ class StressMonitorTest {
         monitor.stop()
         waiter.join(5_000)
         assertFalse(waiter.isAlive, "waitUntilFinished returned")
-        assertEquals("stopped", monitor.sessions(1u).single().endReason)
+        assertEquals(SessionEndReason.STOPPED, monitor.sessions(1u).single().endReason)
         monitor.shutdown()
     }
 
@@ -285,8 +290,12 @@ class StressMonitorTest {
         val first = live.first().id!!
         assertTrue(monitor.alerts(0, Long.MAX_VALUE, 100u).none { it.acknowledged })
         assertTrue(monitor.acknowledgeAlert(first))
-        val acknowledged = monitor.alerts(0, Long.MAX_VALUE, 100u).filter { it.acknowledged }.map { it.id }
-        assertEquals(listOf(first), acknowledged)
+        val stored = monitor.alerts(0, Long.MAX_VALUE, 100u)
+        assertEquals(listOf(first), stored.filter { it.acknowledged }.map { it.id })
+        // the stored alerts are the live ones, with the same kind and weight
+        assertTrue(live.any { it.warning } && live.any { !it.warning }, "$live")
+        assertEquals(live.map { Triple(it.id, it.kind, it.warning) }.toSet(),
+            stored.map { Triple(it.id, it.kind, it.warning) }.toSet())
         sub.close()
         monitor.shutdown()
     }

@@ -1,8 +1,10 @@
 package com.stressbeat.app.logic
 
+import com.stressbeat.core.AlertKind
 import com.stressbeat.core.DailySummary
 import com.stressbeat.core.ExportFormat
 import com.stressbeat.core.LocalDay
+import com.stressbeat.core.SessionEndReason
 import com.stressbeat.core.SessionSource
 import com.stressbeat.core.SessionSummary
 import com.stressbeat.core.StoredAlert
@@ -29,10 +31,17 @@ data class ChartSeries(val segments: List<List<ChartPoint>>, val fromMs: Long, v
 data class DailyBar(val date: LocalDate, val windows: Int, val meanScore: Double?, val maxScore: Double?,
                     val highMinutes: Double, val alerts: Int, val meanHrBpm: Double?)
 
-data class SessionItem(val id: Long, val startedAtMs: Long, val endedAtMs: Long?, val endReason: EndReason?,
-                       val source: String, val windows: Int, val alerts: Int)
+/**
+ * A stored session. [endReason] `null`: still running, or ended for a reason this version does
+ * not know (a newer one wrote it): [ended] tells them apart.
+ */
+data class SessionItem(val id: Long, val startedAtMs: Long, val endedAtMs: Long?, val endReason: SessionEndReason?,
+                       val source: String, val windows: Int, val alerts: Int) {
+    val ended: Boolean get() = endedAtMs != null || endReason != null
+}
 
-data class AlertItem(val id: Long, val atMs: Long, val type: AlertType?, val warning: Boolean, val reason: String,
+/** A stored alert (the core leaves out kinds this version does not know). */
+data class AlertItem(val id: Long, val atMs: Long, val kind: AlertKind, val warning: Boolean, val reason: String,
                      val acknowledged: Boolean)
 
 object HistoryCharts {
@@ -76,7 +85,7 @@ object HistoryCharts {
     }
 
     fun session(s: SessionSummary) = SessionItem(
-        s.id, s.startedAtMs, s.endedAtMs, s.endReason?.let(EndReason::of),
+        s.id, s.startedAtMs, s.endedAtMs, s.endReason,
         when (val src = s.source) {
             is SessionSource.Ble, is SessionSource.PlatformBridge -> s.deviceModel ?: "chest strap"
             is SessionSource.Simulator -> "simulator"
@@ -85,8 +94,7 @@ object HistoryCharts {
         s.windows.toInt(), s.alerts.toInt(),
     )
 
-    fun alert(a: StoredAlert) = AlertItem(a.id, a.atMs, LiveReducer.alertType(a.kind), a.severity >= 1u,
-        a.reason, a.acknowledged)
+    fun alert(a: StoredAlert) = AlertItem(a.id, a.atMs, a.kind, a.warning, a.reason, a.acknowledged)
 
     /** A file name for an export (no personal data): `stressbeat-<id>-windows.csv`. */
     fun exportFileName(sessionId: Long, format: ExportFormat): String = when (format) {

@@ -5,15 +5,18 @@ import com.stressbeat.core.CalibrationProgress
 import com.stressbeat.core.ConnectionStateRecord
 import com.stressbeat.core.ConnectionUpdate
 import com.stressbeat.core.HeartRateUpdate
+import com.stressbeat.core.ModelTask
 import com.stressbeat.core.MonitorAlert
 import com.stressbeat.core.MonitorStatus
+import com.stressbeat.core.SessionEndReason
 import com.stressbeat.core.SignalIssue
 import com.stressbeat.core.SignalQualityUpdate
 import com.stressbeat.core.StressLevel
 import com.stressbeat.core.StressUpdate
 
 // UI models of the live screen. The generated types stop here (mapped in `LiveReducer`); the
-// screens, the notification and the service only see these.
+// screens, the notification and the service only see these, and the core's plain enums that an
+// app enum would only copy (`AlertKind`, `SessionEndReason`).
 
 sealed interface Connection {
     data object Idle : Connection
@@ -53,14 +56,11 @@ data class Stress(
 )
 
 sealed interface Calibration {
+    /** [durationS]: the calibration's whole length as the core runs it (whoever asked for it). */
     data class Running(val acceptedWindows: Int, val poorSignalWindows: Int, val irregularWindows: Int,
-                       val remainingS: Int) : Calibration {
-        /**
-         * 0–1, how much of a calibration of [durationS] has passed (the core reports only the
-         * time left): for a progress bar; clamped (a longer calibration asked elsewhere, a
-         * `remainingS` of 0).
-         */
-        fun progress(durationS: Int = DURATION_S): Float =
+                       val remainingS: Int, val durationS: Int) : Calibration {
+        /** 0–1, how much of the calibration has passed: for a progress bar; clamped. */
+        fun progress(): Float =
             if (durationS <= 0) 1f else (1f - remainingS.toFloat() / durationS).coerceIn(0f, 1f)
     }
     data class Completed(val windows: Int) : Calibration
@@ -69,9 +69,10 @@ sealed interface Calibration {
 
     companion object {
         /**
-         * The calibration the app asks for (`startCalibration`): 3 min, within the core's advice
-         * of 2–5 min, above its minimum (85 s before a session, 60 s during one). Asked for
-         * before a session it is timed from that session's start.
+         * The calibration the app asks for (`startCalibration`, the button's text): 3 min, within
+         * the core's advice of 2–5 min, above its minimum (85 s before a session, 60 s during
+         * one). Asked for before a session it is timed from that session's start. The progress
+         * bar does not use it: the core reports each calibration's own length ([Running.durationS]).
          */
         const val DURATION_S = 180
 
@@ -89,29 +90,25 @@ enum class Issue { GOOD, NOISE, SATURATION, LEAD_OFF }
 
 data class Signal(val score: Float, val usable: Boolean, val issue: Issue, val atMs: Long)
 
-enum class AlertType { SUSTAINED_HIGH_STRESS, SIGNAL_LOST, SIGNAL_BACK, BATTERY_LOW, STRAP_DISCONNECTED, STRAP_RECONNECTED }
-
-data class Alert(val id: Long?, val atMs: Long, val type: AlertType, val warning: Boolean, val reason: String)
-
-/** Why a session ended, as the core stores it. */
-enum class EndReason(val stored: String) {
-    STOPPED("stopped"), DISCONNECTED("disconnected"), SOURCE_ENDED("source_ended"),
-    ERROR("error"), INTERRUPTED("interrupted"), UNKNOWN("");
-
-    companion object {
-        fun of(stored: String?): EndReason = entries.firstOrNull { it.stored == stored && it != UNKNOWN } ?: UNKNOWN
-    }
-}
+data class Alert(val id: Long?, val atMs: Long, val kind: AlertKind, val warning: Boolean, val reason: String)
 
 sealed interface SessionStatus {
     data object NotStarted : SessionStatus
     /** `sessionId` 0: the history could not open it yet. */
     data class Running(val sessionId: Long) : SessionStatus
-    data class Finished(val sessionId: Long, val windows: Long, val endReason: EndReason) : SessionStatus
+    /** [endReason]: never `INTERRUPTED` live (that one is found in the history at the next start). */
+    data class Finished(val sessionId: Long, val windows: Long, val endReason: SessionEndReason) : SessionStatus
 }
 
 /** Something degraded but the session goes on. */
-enum class Notice { MODEL_UNAVAILABLE, STORAGE_FAILED, ECG_UNUSABLE }
+enum class Notice {
+    /** The stress model: scores come from the HRV fallback. */
+    STRESS_MODEL_UNAVAILABLE,
+    /** The beat-type model: beats are not classified (all counted as normal). */
+    BEAT_MODEL_UNAVAILABLE,
+    STORAGE_FAILED,
+    ECG_UNUSABLE,
+}
 
 /** Everything the live screen shows; immutable, built by [LiveReducer]. */
 data class LiveState(
@@ -191,12 +188,15 @@ object LiveReducer {
             session = SessionStatus.Running(st.sessionId))
         is MonitorStatus.Battery -> state.copy(batteryPercent = st.percent.toInt())
         is MonitorStatus.Gap -> state.copy(gaps = state.gaps + 1)
-        is MonitorStatus.ModelUnavailable -> state.copy(notices = state.notices + Notice.MODEL_UNAVAILABLE)
+        is MonitorStatus.ModelUnavailable -> state.copy(notices = state.notices + when (st.task) {
+            ModelTask.STRESS -> Notice.STRESS_MODEL_UNAVAILABLE
+            ModelTask.BEAT_TYPE -> Notice.BEAT_MODEL_UNAVAILABLE
+        })
         is MonitorStatus.StorageFailed -> state.copy(notices = state.notices + Notice.STORAGE_FAILED)
         is MonitorStatus.EcgUnusable -> state.copy(notices = state.notices + Notice.ECG_UNUSABLE)
         is MonitorStatus.EcgResumed -> state.copy(notices = state.notices - Notice.ECG_UNUSABLE)
         is MonitorStatus.Finished -> state.copy(
-            session = SessionStatus.Finished(st.sessionId, st.windows.toLong(), EndReason.of(st.endReason)),
+            session = SessionStatus.Finished(st.sessionId, st.windows.toLong(), st.endReason),
             calibration = state.calibration.takeUnless { it is Calibration.Running },
         )
     }
@@ -224,31 +224,11 @@ object LiveReducer {
         SignalIssue.LEAD_OFF -> Issue.LEAD_OFF
     }
 
-    fun alertType(k: AlertKind): AlertType = when (k) {
-        AlertKind.SUSTAINED_HIGH_STRESS -> AlertType.SUSTAINED_HIGH_STRESS
-        AlertKind.SIGNAL_LOST -> AlertType.SIGNAL_LOST
-        AlertKind.SIGNAL_BACK -> AlertType.SIGNAL_BACK
-        AlertKind.BATTERY_LOW -> AlertType.BATTERY_LOW
-        AlertKind.STRAP_DISCONNECTED -> AlertType.STRAP_DISCONNECTED
-        AlertKind.STRAP_RECONNECTED -> AlertType.STRAP_RECONNECTED
-    }
-
-    /** The kinds as `StoredAlert.kind` spells them. */
-    fun alertType(stored: String): AlertType? = when (stored) {
-        "stress_high" -> AlertType.SUSTAINED_HIGH_STRESS
-        "signal_lost" -> AlertType.SIGNAL_LOST
-        "signal_back" -> AlertType.SIGNAL_BACK
-        "battery_low" -> AlertType.BATTERY_LOW
-        "strap_disconnected" -> AlertType.STRAP_DISCONNECTED
-        "strap_reconnected" -> AlertType.STRAP_RECONNECTED
-        else -> null
-    }
-
-    fun alert(a: MonitorAlert) = Alert(a.id, a.atMs, alertType(a.kind), a.warning, a.reason)
+    fun alert(a: MonitorAlert) = Alert(a.id, a.atMs, a.kind, a.warning, a.reason)
 
     fun calibration(c: CalibrationProgress): Calibration = when (c) {
         is CalibrationProgress.Running -> Calibration.Running(c.acceptedWindows.toInt(),
-            c.poorSignalWindows.toInt(), c.irregularRhythmWindows.toInt(), c.remainingS.toInt())
+            c.poorSignalWindows.toInt(), c.irregularRhythmWindows.toInt(), c.remainingS.toInt(), c.durationS.toInt())
         is CalibrationProgress.Completed -> Calibration.Completed(c.windows.toInt())
         is CalibrationProgress.Failed -> Calibration.Failed(c.acceptedWindows.toInt(), c.neededWindows.toInt(),
             c.poorSignalWindows.toInt(), c.irregularRhythmWindows.toInt())

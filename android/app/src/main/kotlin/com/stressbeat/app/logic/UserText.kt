@@ -1,6 +1,8 @@
 package com.stressbeat.app.logic
 
+import com.stressbeat.core.AlertKind
 import com.stressbeat.core.ExportFormat
+import com.stressbeat.core.SessionEndReason
 import com.stressbeat.core.StressBeatException
 
 /** What the user can do about a problem (a button in the UI). */
@@ -79,14 +81,18 @@ object UserText {
         }
     }
 
-    fun endReason(r: EndReason): String = when (r) {
-        EndReason.STOPPED -> "You stopped the session."
-        EndReason.DISCONNECTED -> "The strap was lost and did not come back."
-        EndReason.SOURCE_ENDED -> "The recording or simulation ended."
-        EndReason.ERROR -> "The session stopped because of an error."
-        EndReason.INTERRUPTED -> "The app was closed before the session could end; data up to then is kept."
-        EndReason.UNKNOWN -> "The session ended."
+    /** `null`: a reason this version does not know (written by a newer one). */
+    fun endReason(r: SessionEndReason?): String = when (r) {
+        SessionEndReason.STOPPED -> "You stopped the session."
+        SessionEndReason.DISCONNECTED -> "The strap was lost and did not come back."
+        SessionEndReason.SOURCE_ENDED -> "The recording or simulation ended."
+        SessionEndReason.ERROR -> "The session stopped because of an error."
+        SessionEndReason.INTERRUPTED -> "The app was closed before the session could end; data up to then is kept."
+        null -> "The session ended."
     }
+
+    /** A stored session's end, `null` while it runs. */
+    fun sessionEnd(s: SessionItem): String? = if (s.ended) endReason(s.endReason) else null
 
     fun session(s: SessionStatus): String = when (s) {
         SessionStatus.NotStarted -> "No session running"
@@ -94,18 +100,18 @@ object UserText {
         is SessionStatus.Finished -> "Session ended: ${endReason(s.endReason)}"
     }
 
-    fun alertTitle(t: AlertType?): String = when (t) {
-        AlertType.SUSTAINED_HIGH_STRESS -> "Stress has stayed high"
-        AlertType.SIGNAL_LOST -> "No usable signal"
-        AlertType.SIGNAL_BACK -> "Signal is back"
-        AlertType.BATTERY_LOW -> "Strap battery low"
-        AlertType.STRAP_DISCONNECTED -> "Strap disconnected"
-        AlertType.STRAP_RECONNECTED -> "Strap reconnected"
-        null -> "Alert"
+    fun alertTitle(k: AlertKind): String = when (k) {
+        AlertKind.SUSTAINED_HIGH_STRESS -> "Stress has stayed high"
+        AlertKind.SIGNAL_LOST -> "No usable signal"
+        AlertKind.SIGNAL_BACK -> "Signal is back"
+        AlertKind.BATTERY_LOW -> "Strap battery low"
+        AlertKind.STRAP_DISCONNECTED -> "Strap disconnected"
+        AlertKind.STRAP_RECONNECTED -> "Strap reconnected"
     }
 
     fun notice(n: Notice): String = when (n) {
-        Notice.MODEL_UNAVAILABLE -> "The stress model could not be loaded; scores use a simpler heart-rate-variability method."
+        Notice.STRESS_MODEL_UNAVAILABLE -> "The stress model could not be loaded; scores use a simpler heart-rate-variability method."
+        Notice.BEAT_MODEL_UNAVAILABLE -> "The beat-type model could not be loaded; heartbeats are not classified (all count as normal)."
         Notice.STORAGE_FAILED -> "The history cannot be written right now; live results continue. Check free space."
         Notice.ECG_UNUSABLE -> "The strap's ECG is not available; stress is estimated from its heart beats."
     }
@@ -162,9 +168,9 @@ object UserText {
     const val STOP = "Stop"
     const val CANCEL = "Cancel"
     fun strapBattery(percent: Int) = "Strap battery $percent %"
-    fun alertLine(a: Alert) = "${alertTitle(a.type)}: ${a.reason}"
+    fun alertLine(a: Alert) = "${alertTitle(a.kind)}: ${a.reason}"
     /** A live alert as a notification (the core's reason is already user text). */
-    fun alertNotification(a: Alert) = UserMessage(alertTitle(a.type), a.reason, UserAction.NONE)
+    fun alertNotification(a: Alert) = UserMessage(alertTitle(a.kind), a.reason, UserAction.NONE)
 
     /** The calibration button: its length from [durationS] (whole minutes when it is one). */
     fun calibrateButton(durationS: Int = Calibration.DURATION_S): String =

@@ -46,7 +46,7 @@ fun AlertsScreen(repo: MonitorRepository) {
         if (alerts.isEmpty()) Text(UserText.noAlerts()) // the span HistoryRepository.alerts lists
         alerts.forEach { a ->
             Column(Modifier.padding(vertical = 6.dp)) {
-                Text(UserText.alertTitle(a.type), style = MaterialTheme.typography.titleSmall,
+                Text(UserText.alertTitle(a.kind), style = MaterialTheme.typography.titleSmall,
                     color = if (a.warning && !a.acknowledged) MaterialTheme.colorScheme.error else MaterialTheme.colorScheme.onSurface)
                 Text("${fmt.format(Date(a.atMs))} · ${a.reason}", style = MaterialTheme.typography.bodySmall)
                 Row {

@@ -110,7 +110,7 @@ fun HistoryScreen(repo: MonitorRepository) {
         state.sessions.forEach { s ->
             Column(Modifier.padding(vertical = 4.dp)) {
                 Text(UserText.sessionLine(fmt.format(Date(s.startedAtMs)), s))
-                s.endReason?.let { Text(UserText.endReason(it), style = MaterialTheme.typography.bodySmall) }
+                UserText.sessionEnd(s)?.let { Text(it, style = MaterialTheme.typography.bodySmall) }
                 Row {
                     listOf(ExportFormat.WINDOWS_CSV, ExportFormat.RR_CSV, ExportFormat.EDF).forEach { f ->
                         TextButton(onClick = {

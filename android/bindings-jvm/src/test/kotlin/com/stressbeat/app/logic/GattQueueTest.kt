@@ -6,6 +6,7 @@ import com.stressbeat.core.HeartRateListener
 import com.stressbeat.core.HeartRateUpdate
 import com.stressbeat.core.MonitorStatus
 import com.stressbeat.core.SensorEventRecord
+import com.stressbeat.core.SessionEndReason
 import com.stressbeat.core.SessionSource
 import com.stressbeat.core.StatusListener
 import com.stressbeat.core.StressListener
@@ -402,7 +403,7 @@ class GattQueueTest {
         val session = monitor.sessions(1u).single()
         assertEquals(SessionSource.PlatformBridge, session.source)
         assertEquals(stress.size.toUInt(), session.windows)
-        assertEquals("stopped", session.endReason)
+        assertEquals(SessionEndReason.STOPPED, session.endReason)
         subs.forEach { it.close() }
         monitor.shutdown()
         dir.deleteRecursively()

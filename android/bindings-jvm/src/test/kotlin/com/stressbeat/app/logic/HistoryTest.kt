@@ -1,8 +1,10 @@
 package com.stressbeat.app.logic
 
 import com.stressbeat.core.AlertConfig
+import com.stressbeat.core.AlertKind
 import com.stressbeat.core.ExportFormat
 import com.stressbeat.core.MonitorSource
+import com.stressbeat.core.SessionEndReason
 import com.stressbeat.core.SimulatedStress
 import com.stressbeat.core.StressMonitor
 import com.stressbeat.core.StressMonitorConfig
@@ -125,12 +127,13 @@ class HistoryTest {
     fun alertsAreListedAndAcknowledged() {
         val now = System.currentTimeMillis()
         val alerts = history.alerts(now)
-        val types = alerts.map { it.type }
-        assertTrue(AlertType.STRAP_DISCONNECTED in types && AlertType.STRAP_RECONNECTED in types, "$types")
+        val kinds = alerts.map { it.kind }
+        assertTrue(AlertKind.STRAP_DISCONNECTED in kinds && AlertKind.STRAP_RECONNECTED in kinds, "$kinds")
         assertTrue(alerts.zipWithNext().all { (a, b) -> a.atMs >= b.atMs }, "newest first")
         assertTrue(alerts.none { it.acknowledged })
-        val lost = alerts.first { it.type == AlertType.STRAP_DISCONNECTED }
+        val lost = alerts.first { it.kind == AlertKind.STRAP_DISCONNECTED }
         assertTrue(lost.warning && lost.reason.isNotBlank())
+        assertFalse(alerts.first { it.kind == AlertKind.STRAP_RECONNECTED }.warning, "a return is information")
         assertTrue(history.acknowledge(lost.id))
         val again = history.alerts(now)
         assertEquals(listOf(lost.id), again.filter { it.acknowledged }.map { it.id })
@@ -159,7 +162,8 @@ class HistoryTest {
         assertEquals(windows, state.days.sumOf { it.windows })
         val s = state.sessions.single()
         assertEquals("simulator", s.source)
-        assertEquals(EndReason.SOURCE_ENDED, s.endReason)
+        assertEquals(SessionEndReason.SOURCE_ENDED, s.endReason)
+        assertEquals(UserText.endReason(SessionEndReason.SOURCE_ENDED), UserText.sessionEnd(s))
         assertFalse(state.score.isEmpty)
         assertTrue(state.unacknowledgedAlerts >= 1)
         val csv = File(dir, HistoryCharts.exportFileName(s.id, ExportFormat.WINDOWS_CSV))

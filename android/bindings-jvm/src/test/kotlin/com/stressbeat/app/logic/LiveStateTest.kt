@@ -1,10 +1,13 @@
 package com.stressbeat.app.logic
 
+import com.stressbeat.core.CalibrationProgress
 import com.stressbeat.core.ConnectionStateRecord
 import com.stressbeat.core.ConnectionUpdate
 import com.stressbeat.core.HeartRateUpdate
+import com.stressbeat.core.ModelTask
 import com.stressbeat.core.MonitorSource
 import com.stressbeat.core.MonitorStatus
+import com.stressbeat.core.SessionEndReason
 import com.stressbeat.core.SimulatedStress
 import com.stressbeat.core.StressMonitor
 import com.stressbeat.core.StressMonitorConfig
@@ -67,8 +70,12 @@ class LiveStateTest {
         assertEquals(setOf(Notice.ECG_UNUSABLE), s.notices)
         s = LiveReducer.reduce(s, LiveEvent.StatusEvent(MonitorStatus.EcgResumed(7)))
         assertEquals(emptySet<Notice>(), s.notices)
-        s = LiveReducer.reduce(s, LiveEvent.StatusEvent(MonitorStatus.Finished(1, 12u, "disconnected")))
-        assertEquals(SessionStatus.Finished(1, 12, EndReason.DISCONNECTED), s.session)
+        s = LiveReducer.reduce(s, LiveEvent.StatusEvent(MonitorStatus.ModelUnavailable(ModelTask.BEAT_TYPE, "damaged")))
+        assertEquals(setOf(Notice.BEAT_MODEL_UNAVAILABLE), s.notices)
+        s = LiveReducer.reduce(s, LiveEvent.StatusEvent(MonitorStatus.ModelUnavailable(ModelTask.STRESS, "damaged")))
+        assertEquals(setOf(Notice.BEAT_MODEL_UNAVAILABLE, Notice.STRESS_MODEL_UNAVAILABLE), s.notices)
+        s = LiveReducer.reduce(s, LiveEvent.StatusEvent(MonitorStatus.Finished(1, 12u, SessionEndReason.DISCONNECTED)))
+        assertEquals(SessionStatus.Finished(1, 12, SessionEndReason.DISCONNECTED), s.session)
         assertEquals(40, s.batteryPercent, "the last values stay visible after the end")
         s = LiveReducer.reduce(s, LiveEvent.StatusEvent(MonitorStatus.SessionStarted(2)))
         assertEquals(LiveState(connection = Connection.Reconnecting(2), session = SessionStatus.Running(2)), s)
@@ -76,13 +83,18 @@ class LiveStateTest {
 
     @Test
     fun calibrationProgressAndCancel() {
-        fun running(remaining: Int) = Calibration.Running(3, 0, 0, remaining)
-        assertEquals(0f, running(Calibration.DURATION_S).progress())
-        assertEquals(0.5f, running(Calibration.DURATION_S / 2).progress())
+        fun running(remaining: Int, duration: Int = 180) = Calibration.Running(3, 0, 0, remaining, duration)
+        assertEquals(0f, running(180).progress())
+        assertEquals(0.5f, running(90).progress())
         assertEquals(1f, running(0).progress())
-        assertEquals(0f, running(300).progress(), "a longer calibration asked elsewhere: clamped")
-        assertEquals(0.75f, running(30).progress(durationS = 120))
-        assertEquals(1f, running(10).progress(durationS = 0))
+        assertEquals(0.75f, running(30, duration = 120).progress(), "the core's length, not the app's")
+        assertEquals(0f, running(300, duration = 300).progress())
+        assertEquals(0f, running(200).progress(), "clamped")
+        assertEquals(1f, running(10, duration = 0).progress())
+        // the core's progress record keeps its length
+        val reported = LiveReducer.calibration(CalibrationProgress.Running(4u, 1u, 0u, 45u, 300u))
+        assertEquals(Calibration.Running(4, 1, 0, 45, 300), reported)
+        assertEquals(0.85f, (reported as Calibration.Running).progress(), 1e-6f)
         // the app's length is within the core's advice (2–5 min) and above its minimum before a session
         assertTrue(Calibration.DURATION_S in 120..300)
         // Cancel: a running calibration, or one asked for before a session that has not reported yet
@@ -122,7 +134,7 @@ class LiveStateTest {
         val end = states.last().session
         assertTrue(end is SessionStatus.Finished, "$end")
         end as SessionStatus.Finished
-        assertEquals(EndReason.SOURCE_ENDED, end.endReason)
+        assertEquals(SessionEndReason.SOURCE_ENDED, end.endReason)
         assertEquals(session.id, end.sessionId)
         assertEquals(session.windows.toLong(), end.windows)
         // Running(id) before, with the same id
@@ -140,6 +152,7 @@ class LiveStateTest {
         val cal = states.mapNotNull { it.calibration as? Calibration.Running }.distinct()
         assertTrue(cal.size >= 5, "${cal.size} calibration updates")
         assertTrue(cal.zipWithNext().all { (a, b) -> b.remainingS <= a.remainingS })
+        assertEquals(setOf(120), cal.map { it.durationS }.toSet(), "the length asked for")
         assertTrue(states.last().calibration !is Calibration.Running)
 
         // stress: the episode (stored times: the session start + 180…360 s) scores above the calm stretch
@@ -166,7 +179,7 @@ class LiveStateTest {
         repo.start(MonitorSource.Simulator(minutes = 1.5, seed = 3uL, stress = emptyList(), faults = "", realtime = false))
         val done = withTimeout(60_000) { repo.state.first { it.session is SessionStatus.Finished } }
         val first = done.session as SessionStatus.Finished
-        assertEquals(EndReason.SOURCE_ENDED, first.endReason)
+        assertEquals(SessionEndReason.SOURCE_ENDED, first.endReason)
         assertTrue(first.windows > 0)
         assertEquals(Connection.Stopped, done.connection)
 
@@ -200,15 +213,15 @@ class LiveStateTest {
         val next = withTimeout(60_000) { end.await() }
         assertNotEquals(stale.sessionId, next.sessionId)
         assertEquals(setOf(stale.sessionId, next.sessionId), monitor.sessions(5u).map { it.id }.toSet())
-        assertEquals(EndReason.SOURCE_ENDED, next.endReason)
+        assertEquals(SessionEndReason.SOURCE_ENDED, next.endReason)
 
         // the rule itself: a late Finished of the marked session, or the mark itself, is not it
         val running = SessionStatus.Running(7)
-        assertFalse(MonitorRepository.endsSessionAfter(running, SessionStatus.Finished(7, 3, EndReason.STOPPED)))
-        assertTrue(MonitorRepository.endsSessionAfter(running, SessionStatus.Finished(8, 3, EndReason.STOPPED)))
+        assertFalse(MonitorRepository.endsSessionAfter(running, SessionStatus.Finished(7, 3, SessionEndReason.STOPPED)))
+        assertTrue(MonitorRepository.endsSessionAfter(running, SessionStatus.Finished(8, 3, SessionEndReason.STOPPED)))
         assertFalse(MonitorRepository.endsSessionAfter(stale, stale))
         assertFalse(MonitorRepository.endsSessionAfter(SessionStatus.NotStarted, running))
-        assertTrue(MonitorRepository.endsSessionAfter(SessionStatus.NotStarted, SessionStatus.Finished(1, 0, EndReason.STOPPED)))
+        assertTrue(MonitorRepository.endsSessionAfter(SessionStatus.NotStarted, SessionStatus.Finished(1, 0, SessionEndReason.STOPPED)))
         repo.closeAndJoin()
         monitor.shutdown()
     }

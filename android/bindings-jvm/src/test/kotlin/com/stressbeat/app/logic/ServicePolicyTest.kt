@@ -1,7 +1,9 @@
 package com.stressbeat.app.logic
 
 import com.stressbeat.core.AlertConfig
+import com.stressbeat.core.AlertKind
 import com.stressbeat.core.MonitorSource
+import com.stressbeat.core.SessionEndReason
 import com.stressbeat.core.StressMonitor
 import com.stressbeat.core.StressMonitorConfig
 import java.io.File
@@ -86,8 +88,8 @@ class ServicePolicyTest {
         assertEquals(StartDecision.Start(SourceKind.STRAP, ForegroundType.NONE), decide(strap, sdk = 26))
     }
 
-    private val old = SessionStatus.Finished(1, 30, EndReason.STOPPED)
-    private val oldAlert = Alert(5, 1_000, AlertType.STRAP_DISCONNECTED, true, "lost")
+    private val old = SessionStatus.Finished(1, 30, SessionEndReason.STOPPED)
+    private val oldAlert = Alert(5, 1_000, AlertKind.STRAP_DISCONNECTED, true, "lost")
     private val stale = LiveState(heartRate = HeartRate(88, HeartRateSource.ECG, 2_000, true), latestAlert = oldAlert,
         connection = Connection.Stopped, session = old)
 
@@ -99,7 +101,7 @@ class ServicePolicyTest {
         assertEquals(LiveState(), ServicePolicy.notificationState(stale.copy(session = old.copy()), old))
         val running = LiveState(session = SessionStatus.Running(2), connection = Connection.Connecting)
         assertEquals(running, ServicePolicy.notificationState(running, old))
-        val ended = running.copy(session = SessionStatus.Finished(2, 4, EndReason.STOPPED))
+        val ended = running.copy(session = SessionStatus.Finished(2, 4, SessionEndReason.STOPPED))
         assertEquals(ended, ServicePolicy.notificationState(ended, old))
         assertEquals(running, ServicePolicy.notificationState(running, SessionStatus.NotStarted))
     }
@@ -107,9 +109,9 @@ class ServicePolicyTest {
     @Test
     fun onlyTheNewSessionsWarningsBecomeNotificationsOnce() = runBlocking {
         val s2 = SessionStatus.Running(2)
-        val lost = Alert(9, 5_000, AlertType.STRAP_DISCONNECTED, true, "lost again")
-        val back = Alert(10, 6_000, AlertType.STRAP_RECONNECTED, false, "back")
-        val high = Alert(11, 7_000, AlertType.SUSTAINED_HIGH_STRESS, true, "high")
+        val lost = Alert(9, 5_000, AlertKind.STRAP_DISCONNECTED, true, "lost again")
+        val back = Alert(10, 6_000, AlertKind.STRAP_RECONNECTED, false, "back")
+        val high = Alert(11, 7_000, AlertKind.SUSTAINED_HIGH_STRESS, true, "high")
         val states = listOf(
             stale, // what the repository holds when the service subscribes: not notified
             LiveState(session = s2),
@@ -117,7 +119,7 @@ class ServicePolicyTest {
             LiveState(session = s2, latestAlert = lost, batteryPercent = 50), // the same alert: once
             LiveState(session = s2, latestAlert = back), // not a warning
             LiveState(session = s2, latestAlert = high),
-            LiveState(session = SessionStatus.Finished(2, 9, EndReason.STOPPED), latestAlert = high),
+            LiveState(session = SessionStatus.Finished(2, 9, SessionEndReason.STOPPED), latestAlert = high),
         )
         assertEquals(listOf(lost, high), ServicePolicy.alertNotifications(states.asFlow(), old).toList())
         // the new session's first state seen already carries an alert (StateFlow conflation): notified
@@ -169,7 +171,9 @@ class ServicePolicyTest {
         assertEquals(first.latestAlert, states.first().latestAlert)
         assertEquals(emptyList<Alert>(), ServicePolicy.alertNotifications(states.asFlow(), mark).toList())
 
-        val cal = states.mapNotNull { it.calibration as? Calibration.Running }.map { it.progress() }
+        val running = states.mapNotNull { it.calibration as? Calibration.Running }
+        assertEquals(setOf(Calibration.DURATION_S), running.map { it.durationS }.toSet(), "the app's length")
+        val cal = running.map { it.progress() }
         assertTrue(cal.size >= 5, "${cal.size} calibration updates")
         assertTrue(cal.first() < 0.35f && cal.all { it in 0f..1f }, "$cal")
         assertTrue(cal.zipWithNext().all { (a, b) -> b >= a }, "$cal")

@@ -1,6 +1,8 @@
 package com.stressbeat.app.logic
 
+import com.stressbeat.core.AlertKind
 import com.stressbeat.core.ExportFormat
+import com.stressbeat.core.SessionEndReason
 import com.stressbeat.core.StressBeatException
 import com.stressbeat.core.StressMonitor
 import com.stressbeat.core.StressMonitorConfig
@@ -60,13 +62,17 @@ class UserTextTest {
     @Test
     fun levelsReasonsAlertsAndTheDisclaimer() {
         assertEquals(listOf("Calm", "Elevated", "High"), Level.entries.map(UserText::level))
-        assertEquals(EndReason.entries.size, EndReason.entries.map(UserText::endReason).toSet().size)
-        assertEquals(EndReason.DISCONNECTED, EndReason.of("disconnected"))
-        assertEquals(EndReason.UNKNOWN, EndReason.of("something new"))
-        assertEquals(EndReason.UNKNOWN, EndReason.of(""))
-        assertEquals(AlertType.entries.size, AlertType.entries.map(UserText::alertTitle).toSet().size)
-        listOf("stress_high", "signal_lost", "signal_back", "battery_low", "strap_disconnected", "strap_reconnected")
-            .forEach { assertTrue(LiveReducer.alertType(it) != null, it) }
+        // every reason its own text, and one for a reason a newer version wrote (null)
+        val reasons = SessionEndReason.entries + null
+        assertEquals(reasons.size, reasons.map(UserText::endReason).toSet().size)
+        // a stored session: its end once it has one, whether its reason is known or not
+        val running = SessionItem(1, 0, null, null, "simulator", 0, 0)
+        assertEquals(null, UserText.sessionEnd(running))
+        assertEquals(UserText.endReason(null), UserText.sessionEnd(running.copy(endedAtMs = 5)))
+        assertEquals(UserText.endReason(SessionEndReason.INTERRUPTED),
+            UserText.sessionEnd(running.copy(endedAtMs = 5, endReason = SessionEndReason.INTERRUPTED)))
+        assertEquals(AlertKind.entries.size, AlertKind.entries.map(UserText::alertTitle).toSet().size)
+        assertEquals(Notice.entries.size, Notice.entries.map(UserText::notice).toSet().size)
         assertTrue("not a medical device" in UserText.DISCLAIMER.lowercase())
         assertTrue("not a medical device" in UserText.DISCLAIMER_SHORT.lowercase())
         val s = Stress(null, Level.HIGH, 0.2f, "poor signal", false, false, 0)
@@ -89,7 +95,7 @@ class UserTextTest {
         val item = SessionItem(7, 0, null, null, "simulator", 12, 1)
         assertEquals("1/2/25 · simulator · 12 windows · 1 alerts", UserText.sessionLine("1/2/25", item))
         assertEquals("Exported (12 rows).", UserText.exported(12))
-        val lost = Alert(1, 0, AlertType.STRAP_DISCONNECTED, true, "The strap has been gone for 20 s.")
+        val lost = Alert(1, 0, AlertKind.STRAP_DISCONNECTED, true, "The strap has been gone for 20 s.")
         assertEquals("Strap disconnected: The strap has been gone for 20 s.", UserText.alertLine(lost))
         assertEquals(UserMessage("Strap disconnected", lost.reason, UserAction.NONE), UserText.alertNotification(lost))
         // the live notification: values in the private version only, the disclaimer with them
