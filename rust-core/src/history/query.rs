@@ -179,7 +179,8 @@ const WINDOW_SPAN_MS: &str = "MIN(end_ms - start_ms,
      COALESCE(LEAD(end_ms) OVER (PARTITION BY session_id ORDER BY end_ms), end_ms + (end_ms - start_ms))
      - end_ms)";
 
-const SESSION_SUMMARY_SQL: &str = "SELECT s.id, s.started_at_ms, s.ended_at_ms, s.end_reason,
+pub(super) const SESSION_SUMMARY_SQL: &str =
+    "SELECT s.id, s.started_at_ms, s.ended_at_ms, s.end_reason,
      s.source_kind, s.source_detail, s.device_model, s.device_hash,
      (SELECT COUNT(*) FROM windows WHERE session_id = s.id),
      (SELECT COUNT(*) FROM rr WHERE session_id = s.id),

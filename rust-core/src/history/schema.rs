@@ -83,6 +83,10 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX gaps_by_time ON gaps(to_ms);",
     // 3: windows computed from the strap's RR intervals (no ECG)
     "ALTER TABLE windows ADD COLUMN rr_only INTEGER NOT NULL DEFAULT 0;",
+    // 4: the session list sums a session's ECG samples from the index alone, without reading
+    // every chunk's row (a week of raw ECG is about 700 000 chunks)
+    "DROP INDEX ecg_by_session;
+     CREATE INDEX ecg_by_session ON ecg_chunks(session_id, first_sample_ms, sample_count);",
 ];
 
 /// The schema version this build writes.
