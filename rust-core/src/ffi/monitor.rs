@@ -517,7 +517,8 @@ pub enum MonitorStatus {
         /// Why.
         cause: GapCauseRecord,
     },
-    /// A model could not be used; scores come from the HRV fallback.
+    /// A model could not be used: without the stress model scores come from the HRV fallback;
+    /// without the beat-type model beats are not classified (they count as normal).
     ModelUnavailable {
         /// Which model.
         task: ModelTask,
