@@ -421,10 +421,10 @@ fn calibrate(path: &Path, opts: &LoadOptions) -> Result<(PersonalBaseline, u64),
     let length_ms = source.length_ms();
     let mut engines = new_engines()?;
     let start = now_unix_ms();
-    // Windows end every 5 s up to the end; the calibration closes on the last of them.
+    // Planned for the whole recording; closed below on the windows it took when the source ends.
     engines
         .stress
-        .start_calibration(start, (length_ms - 10_000).max(30_000));
+        .start_calibration(start, length_ms.max(30_000));
     let monitor = new_monitor(engines, None);
     let degraded = Arc::new(Mutex::new(Vec::<String>::new()));
     let d = degraded.clone();
@@ -466,10 +466,15 @@ fn calibrate(path: &Path, opts: &LoadOptions) -> Result<(PersonalBaseline, u64),
         )
         .map_err(|e| e.to_string())?;
     monitor.wait();
-    let e = monitor
+    let mut e = monitor
         .engines()
         .lock()
         .map_err(|_| "engine lock poisoned")?;
+    if let Some(CalibrationEvent::Failed(why)) = e.stress.finish_calibration_now()
+        && let Ok(mut f) = failure.lock()
+    {
+        *f = Some(why);
+    }
     match e.stress.baseline() {
         Some(b) if b.origin == BaselineOrigin::Calibrated => Ok((b.clone(), b.windows)),
         _ => {

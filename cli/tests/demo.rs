@@ -201,6 +201,47 @@ fn replay_of_eegmat_with_baseline() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `replay --baseline` (calibrated through the live monitor) and `stress --baseline` (batch
+/// windows) admit the same windows of a clean rest recording: all of it, to its last window.
+#[test]
+fn replay_and_stress_calibrate_on_the_same_windows_of_a_clean_baseline() {
+    let Some(data) = stressbeat_e2e::dataset("eegmat") else {
+        return;
+    };
+    let (task, rest) = (data.join("Subject26_2.edf"), data.join("Subject26_1.edf"));
+    let dir = tmp_dir("same-baseline");
+    let replay = ok(stressbeat()
+        .arg("replay")
+        .arg(&task)
+        .arg("--baseline")
+        .arg(&rest)
+        .arg("--db")
+        .arg(dir.join("history.sqlite"))
+        .arg("--report")
+        .arg(dir.join("replay.png"))
+        .output()
+        .unwrap());
+    let stress: serde_json::Value = serde_json::from_str(&ok(stressbeat()
+        .arg("stress")
+        .arg(&task)
+        .arg("--baseline")
+        .arg(&rest)
+        .arg("--json")
+        .output()
+        .unwrap()))
+    .unwrap();
+    let (windows, admitted) = (
+        stress["baseline"]["windows"].as_u64().unwrap(),
+        stress["baseline"]["admitted"].as_u64().unwrap(),
+    );
+    assert_eq!(admitted, windows, "a clean rest recording: {stress}");
+    assert!(
+        replay.contains(&format!("Subject26_1.edf ({admitted} windows)")),
+        "stress admitted {admitted}: {replay}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn replay_with_a_missing_baseline_names_the_file_and_the_cause() {
     let Some(data) = stressbeat_e2e::dataset("eegmat") else {

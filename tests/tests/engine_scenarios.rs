@@ -266,6 +266,36 @@ fn calibration_makes_scores_relative_to_the_person() {
     assert_eq!(stress.last().unwrap().state, Some(StressState::High));
 }
 
+/// A calibration whose recording ends early (the CLI's `--baseline` file) is finished on the
+/// windows it took; too few of them fail it as a full-length one would.
+#[test]
+fn a_calibration_finished_early_uses_the_windows_it_took() {
+    let mut e = engine();
+    assert_eq!(e.finish_calibration_now(), None, "no calibration runs");
+    e.start_calibration(0, 10 * MIN);
+    drive(&mut e, 0, 3 * MIN, |t| window(t, 0.3));
+    assert!(e.is_calibrating());
+    assert_eq!(
+        e.finish_calibration_now(),
+        Some(CalibrationEvent::Completed { windows: 36 })
+    );
+    assert!(!e.is_calibrating());
+    assert_eq!(e.baseline().unwrap().origin, BaselineOrigin::Calibrated);
+
+    let mut short = engine();
+    short.start_calibration(0, 10 * MIN);
+    drive(&mut short, 0, 30_000, |t| window(t, 0.3));
+    assert!(matches!(
+        short.finish_calibration_now(),
+        Some(CalibrationEvent::Failed(CalibrationError::TooFewWindows {
+            accepted: 6,
+            needed: 12,
+            ..
+        }))
+    ));
+    assert!(short.baseline().is_none() && !short.is_calibrating());
+}
+
 /// A strap that sends only RR intervals has no R/T amplitudes: its windows' feature vectors carry
 /// NaN there. The baseline learns every feature from the windows that have it, keeps NaN (stored as
 /// `null`) for one no window had, and fills it in when an ECG session brings it.

@@ -543,6 +543,13 @@ impl StressEngine {
         self.state.requested_calibration_ms = None;
     }
 
+    /// End a running calibration now, on the windows it has taken (e.g. its recording ended
+    /// before the planned duration). `None` when none runs.
+    pub fn finish_calibration_now(&mut self) -> Option<CalibrationEvent> {
+        self.state.calibration.as_ref()?;
+        Some(self.finish_calibration())
+    }
+
     /// A new recording session: restart smoothing and state (the baseline stays).
     pub fn reset_stream(&mut self) {
         self.state.smoother = Smoother::default();
