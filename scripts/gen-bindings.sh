@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the core's shared library and generate the Kotlin and/or Swift bindings from it
-# (uniffi *library mode*: the metadata is read from the compiled library, no UDL).
+# (uniffi *library mode*: the metadata is read from the compiled library, no UDL; the settings
+# come from the top-level uniffi.toml).
 #
 #   scripts/gen-bindings.sh [kotlin|swift|all]     (default: all)
 #
@@ -36,7 +37,8 @@ bindgen="$target_dir/debug/uniffi-bindgen"
 
 for lang in "${langs[@]}"; do
     rm -rf "${OUT_DIR:?}/$lang"; mkdir -p "$OUT_DIR/$lang"
-    "$bindgen" generate --library "$lib" --language "$lang" --out-dir "$OUT_DIR/$lang" --no-format >/dev/null \
+    "$bindgen" generate --library "$lib" --language "$lang" --out-dir "$OUT_DIR/$lang" --no-format \
+        --config uniffi.toml >/dev/null \
         || die "uniffi-bindgen failed for $lang"
 done
 echo "$lib"

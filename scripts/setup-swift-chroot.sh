@@ -6,7 +6,7 @@
 #   SWIFT_CHROOT=/some/dir scripts/setup-swift-chroot.sh
 #   VERBOSE=1 scripts/setup-swift-chroot.sh  # show debootstrap/apt output
 #
-# Needs root, and network access to deb.debian.org for the first run only (~1 GiB on disk).
+# Needs root, and network access to deb.debian.org for the first run only (~2.7 GB on disk).
 set -euo pipefail
 
 CHROOT="${SWIFT_CHROOT:-/var/cache/stressbeat/swift-chroot}"
@@ -15,7 +15,7 @@ MIRROR="${SWIFT_CHROOT_MIRROR:-http://deb.debian.org/debian}"
 # Bump when the package list changes so existing chroots are upgraded.
 MARKER_VERSION=1
 MARKER="$CHROOT/.stressbeat-swift-ready-v$MARKER_VERSION"
-# swiftlang: swiftc + Foundation + XCTest; libc6-dev/libgcc-13-dev: the C runtime the core .so links.
+# swiftlang: swiftc + Foundation + XCTest; libc6-dev: the C runtime headers and objects swiftc links.
 PACKAGES=(swiftlang libc6-dev)
 
 log() { printf '[setup-swift-chroot] %s\n' "$*" >&2; }

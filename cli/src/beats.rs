@@ -11,7 +11,7 @@ use stressbeat_core::{
     model_input::beat::beat_inputs,
 };
 
-use crate::{NOT_MEDICAL, RecordingArgs, model_file_error, print_json, table};
+use crate::{NOT_MEDICAL, RecordingArgs, model_file_error, print_result_json, table};
 
 /// Arguments of `stressbeat beats`.
 #[derive(Args, Debug)]
@@ -105,7 +105,7 @@ pub fn beats(args: &BeatsArgs) -> Result<(), String> {
         })
         .collect();
     if args.recording.json {
-        return print_json(&BeatsJson {
+        return print_result_json(&BeatsJson {
             sampling_rate_hz: signal.sampling_rate_hz,
             beats,
             usable_fraction,

@@ -1,4 +1,4 @@
-//! `stressbeat decode`: one BLE value given as hex → its fields (`docs/protocols.md`).
+//! `stressbeat decode`: one BLE value given as hex → its fields (`../shared/docs/protocols.md`).
 
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
@@ -18,13 +18,23 @@ pub enum DecodeCommand {
     Pmd {
         #[command(flatten)]
         hex: HexArgs,
-        /// Resolution in bits of delta-compressed frames (default: the H10's, ECG 14, ACC 16).
-        #[arg(long, value_name = "BITS")]
+        /// Resolution in bits of delta-compressed frames, 1-32 (default: the H10's, ECG 14,
+        /// ACC 16).
+        #[arg(long, value_name = "BITS", value_parser = clap::value_parser!(u16).range(1..=32))]
         resolution: Option<u16>,
-        /// Conversion factor applied to delta-compressed samples.
-        #[arg(long)]
-        factor: Option<f32>,
+        /// Conversion factor applied to delta-compressed samples (above 0, at most 1000).
+        #[arg(long, value_parser = factor, allow_negative_numbers = true)]
+        factor: Option<f64>,
     },
+}
+
+/// `--factor`: a finite number above 0 and at most 1000.
+fn factor(s: &str) -> Result<f64, String> {
+    let v = crate::args::positive(s)?;
+    if v > 1000.0 {
+        return Err(format!("{s} is above 1000"));
+    }
+    Ok(v)
 }
 
 #[derive(Args, Debug)]
@@ -77,7 +87,7 @@ pub fn run(cmd: &DecodeCommand) -> Result<(), String> {
             hex,
             &FrameContext {
                 resolution_bits: *resolution,
-                factor: *factor,
+                factor: factor.map(|f| f as f32),
             },
         ),
     }

@@ -39,7 +39,7 @@ pub struct DemoArgs {
     /// History database (default: a file in the user's data directory, printed).
     #[arg(long)]
     db: Option<PathBuf>,
-    /// PNG report (default: next to the database, named after the session).
+    /// PNG report (default: next to the database, named after it and the session).
     #[arg(long)]
     report: Option<PathBuf>,
     /// Run in real time instead of as fast as possible.
@@ -66,7 +66,7 @@ pub struct ReplayArgs {
     /// History database (default: a file in the user's data directory, printed).
     #[arg(long)]
     db: Option<PathBuf>,
-    /// PNG report (default: next to the database, named after the session).
+    /// PNG report (default: next to the database, named after it and the session).
     #[arg(long)]
     report: Option<PathBuf>,
     /// A calm recording of the same person: calibrates the personal baseline first.
@@ -241,7 +241,13 @@ fn finish(outcome: &Outcome, db: &Path, report: Option<&Path>, what: &str) -> Re
         .map_err(|e| e.to_string())?
         .ok_or("the session is missing from the history")?;
     let report_path = report.map_or_else(
-        || db.with_file_name(format!("stressbeat-session-{}.png", outcome.session)),
+        || {
+            // named after the database too: two histories in one folder keep their reports
+            let stem = db
+                .file_stem()
+                .map_or("stressbeat".into(), |s| s.to_string_lossy());
+            db.with_file_name(format!("{stem}-session-{}.png", outcome.session))
+        },
         Path::to_path_buf,
     );
     let drawn = write_report(h, outcome.session, &report_path)?;

@@ -143,17 +143,23 @@ fn load_options(fs: Option<f64>, unit: Option<Unit>) -> LoadOptions {
 /// The warnings for CSV-only options (`(flag, given)`) given with `path`, a file they do not
 /// apply to (empty for a CSV file).
 fn csv_only_warnings(path: &Path, options: &[(&str, bool)]) -> Vec<String> {
-    if stressbeat_core::io::takes_csv_options(path) {
+    let rr_log = stressbeat_core::io::is_rr_log_file(path);
+    if stressbeat_core::io::takes_csv_options(path) && !rr_log {
         return Vec::new();
     }
     let name = path
         .file_name()
         .unwrap_or(path.as_os_str())
         .to_string_lossy();
+    let (files, what) = if rr_log {
+        ("ECG CSV files", " (an RR-interval log)")
+    } else {
+        ("CSV files", "")
+    };
     options
         .iter()
         .filter(|(_, given)| *given)
-        .map(|(flag, _)| format!("{flag} applies to CSV files only; ignored for {name}"))
+        .map(|(flag, _)| format!("{flag} applies to {files} only; ignored for {name}{what}"))
         .collect()
 }
 
@@ -319,6 +325,20 @@ fn print_json<T: Serialize>(value: &T) -> Result<(), String> {
     Ok(())
 }
 
+/// An analysis of someone's ECG as JSON, with the note the text output prints (`"note"`).
+fn print_result_json<T: Serialize>(result: &T) -> Result<(), String> {
+    #[derive(Serialize)]
+    struct WithNote<'a, T> {
+        #[serde(flatten)]
+        result: &'a T,
+        note: &'static str,
+    }
+    print_json(&WithNote {
+        result,
+        note: NOT_MEDICAL,
+    })
+}
+
 #[derive(Serialize)]
 struct PeaksJson {
     sampling_rate_hz: f64,
@@ -331,7 +351,7 @@ fn peaks(args: &RecordingArgs) -> Result<(), String> {
     let peaks = analysis::detect_peaks(&span).map_err(|e| args.error(e))?;
     let fs = span.sampling_rate_hz;
     if args.json {
-        return print_json(&PeaksJson {
+        return print_result_json(&PeaksJson {
             sampling_rate_hz: fs,
             peaks,
         });
@@ -388,7 +408,7 @@ fn hrv(args: &RecordingArgs) -> Result<(), String> {
     };
     let summary = summary.map_err(|e| args.error(e))?;
     if args.json {
-        return print_json(&summary);
+        return print_result_json(&summary);
     }
     if !rr_log {
         println!(
@@ -633,6 +653,18 @@ mod tests {
         );
         assert!(csv_only_warnings(Path::new("rec.csv"), &given).is_empty());
         assert!(csv_only_warnings(Path::new("rec.edf"), &[("--unit", false)]).is_empty());
+        // an RR-interval log is a CSV file without samples
+        let dir = std::env::temp_dir().join(format!("stressbeat-rr-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (rr, ecg) = (dir.join("rr.csv"), dir.join("ecg.csv"));
+        std::fs::write(&rr, "timestamp,rr_ms\n0,800\n800,810\n").unwrap();
+        std::fs::write(&ecg, "time_s,ecg_mv\n0,0.1\n").unwrap();
+        assert_eq!(
+            csv_only_warnings(&rr, &given),
+            ["--fs applies to ECG CSV files only; ignored for rr.csv (an RR-interval log)"]
+        );
+        assert!(csv_only_warnings(&ecg, &given).is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

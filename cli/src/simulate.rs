@@ -103,10 +103,41 @@ fn side(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn create(path: &Path) -> Result<BufWriter<File>, String> {
-    File::create(path)
-        .map(BufWriter::new)
-        .map_err(|e| format!("{}: {e}", path.display()))
+/// The output files, written under temporary names and renamed into place only once all are
+/// complete; removed when the simulation fails (a cut-off capture would read as a complete,
+/// shorter one).
+#[derive(Default)]
+struct Outputs {
+    /// (temporary, final) paths.
+    files: Vec<(PathBuf, PathBuf)>,
+    done: bool,
+}
+
+impl Outputs {
+    fn create(&mut self, path: &Path) -> Result<BufWriter<File>, String> {
+        let (file, partial) = stressbeat_core::io::create_partial(path).map_err(io_err(path))?;
+        self.files.push((partial, path.to_path_buf()));
+        Ok(BufWriter::new(file))
+    }
+
+    /// Move every (flushed) file into place.
+    fn commit(mut self) -> Result<(), String> {
+        for (partial, path) in &self.files {
+            std::fs::rename(partial, path).map_err(io_err(path))?;
+        }
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for Outputs {
+    fn drop(&mut self) {
+        if !self.done {
+            for (partial, _) in &self.files {
+                let _ = std::fs::remove_file(partial);
+            }
+        }
+    }
 }
 
 fn io_err(path: &Path) -> impl Fn(std::io::Error) -> String + '_ {
@@ -242,8 +273,9 @@ fn simulate_csv(args: &SimulateArgs, ecg: EcgConfig, faults: &FaultConfig) -> Re
         eprintln!("stressbeat: note: CSV output is the ECG itself; only lead-off faults apply");
     }
     let peaks_path = side(&args.out, ".peaks.csv");
-    let mut out = create(&args.out)?;
-    let mut peaks = create(&peaks_path)?;
+    let mut files = Outputs::default();
+    let mut out = files.create(&args.out)?;
+    let mut peaks = files.create(&peaks_path)?;
     let e_out = io_err(&args.out);
     let e_pk = io_err(&peaks_path);
     writeln!(out, "time_s,ecg_uv").map_err(&e_out)?;
@@ -274,6 +306,8 @@ fn simulate_csv(args: &SimulateArgs, ecg: EcgConfig, faults: &FaultConfig) -> Re
     }
     out.flush().map_err(&e_out)?;
     peaks.flush().map_err(&e_pk)?;
+    drop((out, peaks));
+    files.commit()?;
     bar.finish_and_clear();
     println!(
         "wrote {} ({} samples at {fs} Hz) and {}",
@@ -296,9 +330,10 @@ fn simulate_capture(
     let e_out = io_err(&args.out);
     let e_pk = io_err(&peaks_path);
     let e_f = io_err(&faults_path);
-    let mut cap = CaptureWriter::new(create(&args.out)?).map_err(&e_out)?;
-    let mut peaks = create(&peaks_path)?;
-    let mut flog = create(&faults_path)?;
+    let mut files = Outputs::default();
+    let mut cap = CaptureWriter::new(files.create(&args.out)?).map_err(&e_out)?;
+    let mut peaks = files.create(&peaks_path)?;
+    let mut flog = files.create(&faults_path)?;
     writeln!(peaks, "time_s,sample,label,flag").map_err(&e_pk)?;
     writeln!(flog, "kind,at_ms,len_ms,first_sample,n_samples").map_err(&e_f)?;
     let mut strap = SimStrap::new(StrapConfig {
@@ -382,6 +417,8 @@ fn simulate_capture(
     cap.flush().map_err(&e_out)?;
     peaks.flush().map_err(&e_pk)?;
     flog.flush().map_err(&e_f)?;
+    drop((cap, peaks, flog));
+    files.commit()?;
     bar.finish_and_clear();
     println!(
         "wrote {}: {frames} ECG notifications, {hr} heart-rate notifications, {disconnects} disconnects, \

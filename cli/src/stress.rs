@@ -15,7 +15,8 @@ use stressbeat_core::{
 };
 
 use crate::{
-    NOT_MEDICAL, RecordingArgs, args, beats::classify_beats, model_file_error, print_json, table,
+    NOT_MEDICAL, RecordingArgs, args, beats::classify_beats, model_file_error, print_result_json,
+    table,
 };
 
 /// Arguments of `stressbeat stress`.
@@ -434,7 +435,7 @@ pub fn stress(args: &StressArgs) -> Result<(), String> {
         })
         .collect();
     if args.recording.json {
-        return print_json(&StressJson {
+        return print_result_json(&StressJson {
             windows,
             summary,
             baseline: baseline_report,

@@ -86,7 +86,7 @@ fn pmd_ecg_and_acc_json() {
     assert_eq!(v["timestamp_ns"], 1000);
     assert_eq!(v["frame_type"], 0);
     assert_eq!(v["samples_uv"], serde_json::json!([-32766, 16]));
-    // the delta-compressed ACC example of docs/protocols.md
+    // the delta-compressed ACC example of ../shared/docs/protocols.md
     let v = json(&[
         "pmd",
         "02 07 00 00 00 00 00 00 00 81 F1 FF 14 00 F0 03 06 01 7B 0F 08",
@@ -142,4 +142,23 @@ fn malformed_input_is_a_clear_error() {
         "unknown PMD measurement type 7",
     );
     fails(&["pmd", "F0 01"], "invalid PMD control-point value");
+}
+
+/// Options that would decode nonsense (a NaN or huge factor, a resolution outside 1-32 bits)
+/// are refused, not silently ignored or clamped.
+#[test]
+fn pmd_options_out_of_range_are_refused() {
+    for (option, value) in [
+        ("--factor", "nan"),
+        ("--factor", "inf"),
+        ("--factor", "1e30"),
+        ("--factor", "0"),
+        ("--resolution", "0"),
+        ("--resolution", "33"),
+    ] {
+        fails(
+            &["pmd", "000000000000000000000280ff", option, value],
+            option,
+        );
+    }
 }

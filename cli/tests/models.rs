@@ -198,7 +198,8 @@ fn stress_json_schema_and_times_relative_to_the_file() {
         "60",
         "--json",
     ]);
-    assert_eq!(v.as_object().unwrap().len(), 3);
+    assert_eq!(v.as_object().unwrap().len(), 4);
+    assert!(v["note"].as_str().unwrap().contains("not a medical device"));
     // the baseline's 7 windows of the first 60 s are all clean (two S beats in 60 s, at most
     // 7 % of a window's beats)
     let b = &v["baseline"];

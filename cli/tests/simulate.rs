@@ -201,3 +201,27 @@ fn peaks_mark_intervals_across_missing_ecg() {
         "{table}"
     );
 }
+
+/// A write that fails part-way (here the file-size limit) leaves no file behind: a cut-off
+/// capture would read as a complete, shorter recording.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_failed_write_leaves_no_partial_files() {
+    let dir = tmp("cut").with_extension("d");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("cut.bin");
+    let st = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f 40; exec '{}' simulate --minutes 10 --quiet --out '{}'",
+            env!("CARGO_BIN_EXE_stressbeat"),
+            out.display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(st.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&st.stderr).contains("cut.bin"));
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -122,11 +122,35 @@ pub fn little_usable_signal(usable_fraction: f64, what: &str) -> Option<String> 
     })
 }
 
-/// Why a recording's figures may be unreliable: little usable signal, or many corrected RR
-/// intervals ([`hrv::MAX_RELIABLE_CORRECTED_FRACTION`]).
-fn reliability_warnings(usable_fraction: f64, hrv: Option<&HrvMetrics>) -> Vec<String> {
+/// Fewer RR intervals than this make HRV figures unreliable (SDNN and the spectrum need minutes;
+/// RMSSD holds from about 30 beats).
+pub const MIN_RELIABLE_INTERVALS: u32 = 30;
+
+/// Why a recording's figures may be unreliable: a span shorter than the signal-quality window
+/// (`ecg_span_s`, ECG only), little usable signal, few RR intervals
+/// ([`MIN_RELIABLE_INTERVALS`]), or many corrected ones
+/// ([`hrv::MAX_RELIABLE_CORRECTED_FRACTION`]).
+fn reliability_warnings(
+    ecg_span_s: Option<f64>,
+    usable_fraction: f64,
+    hrv: Option<&HrvMetrics>,
+) -> Vec<String> {
     let mut out = Vec::new();
-    out.extend(little_usable_signal(usable_fraction, "these figures are"));
+    let quality_window_s = QualityConfig::default().window_s;
+    match ecg_span_s {
+        Some(s) if s < quality_window_s => out.push(format!(
+            "the span ({s:.1} s) is shorter than the {quality_window_s:.0} s the signal quality \
+             is judged over: these figures are unreliable"
+        )),
+        _ => out.extend(little_usable_signal(usable_fraction, "these figures are")),
+    }
+    if let Some(h) = hrv.filter(|h| h.n_intervals < MIN_RELIABLE_INTERVALS) {
+        out.push(format!(
+            "only {} RR intervals: HRV figures from fewer than {MIN_RELIABLE_INTERVALS} are \
+             unreliable",
+            h.n_intervals
+        ));
+    }
 
     if let Some(h) = hrv.filter(|h| h.corrected_fraction() > hrv::MAX_RELIABLE_CORRECTED_FRACTION) {
         out.push(format!(
@@ -161,7 +185,7 @@ pub fn analyze(rec: &Recording, opts: &AnalysisOptions) -> Result<RecordingSumma
         duration_s: span.duration_s(),
         beat_count: peaks.len() as u32,
         usable_fraction,
-        warnings: reliability_warnings(usable_fraction, hrv.as_ref()),
+        warnings: reliability_warnings(Some(span.duration_s()), usable_fraction, hrv.as_ref()),
         hrv,
     })
 }
@@ -235,7 +259,7 @@ pub fn analyze_rr_log(
         duration_s: (to - from) / 1000.0,
         beat_count: u32::try_from(rr.len()).unwrap_or(u32::MAX),
         usable_fraction,
-        warnings: reliability_warnings(usable_fraction, hrv.as_ref()),
+        warnings: reliability_warnings(None, usable_fraction, hrv.as_ref()),
         hrv,
     })
 }

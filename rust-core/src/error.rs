@@ -151,9 +151,20 @@ impl Error {
             Error::Model(crate::model::ModelError::MissingMetadata { .. }) => {
                 "model: no model metadata beside the model file".into()
             }
+            // SQLite names the database file in some messages ("unable to open database file:
+            // /home/…/history.sqlite")
+            Error::Storage { .. } => without_paths(&self.to_string()),
             other => other.to_string(),
         }
     }
+}
+
+/// `text` with every word that holds a path separator replaced by `<path>`.
+fn without_paths(text: &str) -> String {
+    text.split(' ')
+        .map(|w| if w.contains(['/', '\\']) { "<path>" } else { w })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -186,6 +197,17 @@ mod tests {
             assert!(!logged.contains("jane"), "{logged}");
         }
         assert_eq!(errors[0].log_safe(), "file: entity not found");
+        let storage = Error::Storage {
+            kind: StorageErrorKind::CannotOpen,
+            message: "unable to open database file: /home/jane doe/h.db".into(),
+        };
+        assert!(storage.to_string().contains("jane"));
+        assert!(
+            !storage.log_safe().contains("jane"),
+            "{}",
+            storage.log_safe()
+        );
+        assert!(storage.log_safe().contains("unable to open database file"));
         assert_eq!(errors[1].log_safe(), "file: byte 7: truncated data record");
     }
 }

@@ -22,6 +22,7 @@ use std::path::Path;
 mod logging;
 mod models;
 mod monitor;
+mod strap;
 
 pub use logging::init_logging;
 pub use monitor::{
@@ -390,10 +391,7 @@ pub fn analyze_recording(
 // Platform bridge (live strap through the phone's own BLE stack)
 // ---------------------------------------------------------------------------------------------
 
-// Defined next to the session in `crate::sensor::bridge` (same rules as this layer: mirror
-// records, typed errors through `guard`, no panic across the FFI); re-exported here so the whole
-// exported surface is visible from this module.
-pub use crate::sensor::bridge::{
+pub use strap::{
     BleCommand, BleTransport, ConnectionStateRecord, GapCauseRecord, SensorEventRecord,
     StrapSession,
 };

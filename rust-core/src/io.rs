@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::{
     error::{Error, ParseError, Result},
     formats::{csv, edf, pmd_capture, rr_log, wfdb},
+    model::{BeatClassifier, ModelError, StressModel},
     record::{Recording, Signal},
     sensor::{SensorEvent, replay},
 };
@@ -37,6 +38,61 @@ fn record_name(path: &Path) -> String {
     path.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default()
+}
+
+/// Largest model or metadata file read: the shipped ones are a few KB; a file this big (or a
+/// device such as `/dev/zero`) is not a model and would only fill the memory.
+pub const MAX_MODEL_FILE_BYTES: u64 = 64 << 20;
+
+/// The bytes of `onnx_path` and of the metadata beside it (same stem, `.json`).
+pub fn read_model_files(onnx_path: &Path) -> Result<(Vec<u8>, Vec<u8>)> {
+    let onnx = read_model_file(onnx_path)?;
+    Ok((onnx, read_model_metadata(onnx_path)?))
+}
+
+/// The bytes of the metadata beside `onnx_path` (same stem, `.json`);
+/// [`ModelError::MissingMetadata`] when there is none.
+pub fn read_model_metadata(onnx_path: &Path) -> Result<Vec<u8>> {
+    let json_path = onnx_path.with_extension("json");
+    match std::fs::metadata(&json_path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ModelError::MissingMetadata {
+            path: json_path.display().to_string(),
+        }
+        .into()),
+        _ => read_model_file(&json_path),
+    }
+}
+
+/// A regular file of at most [`MAX_MODEL_FILE_BYTES`].
+fn read_model_file(path: &Path) -> Result<Vec<u8>> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    let refused = if !meta.is_file() {
+        "not a regular file"
+    } else if meta.len() > MAX_MODEL_FILE_BYTES {
+        "larger than 64 MiB: not a model file"
+    } else {
+        return read_bytes(path);
+    };
+    Err(Error::Unsupported {
+        file: path.display().to_string(),
+        what: refused.into(),
+    })
+}
+
+impl StressModel {
+    /// Load `path` (`.onnx`) and the `.json` beside it.
+    pub fn load_from_path(onnx_path: &Path) -> Result<Self> {
+        let (onnx, json) = read_model_files(onnx_path)?;
+        Ok(Self::load(&onnx, &json)?)
+    }
+}
+
+impl BeatClassifier {
+    /// Load `path` (`.onnx`) and the `.json` beside it.
+    pub fn load_from_path(onnx_path: &Path) -> Result<Self> {
+        let (onnx, json) = read_model_files(onnx_path)?;
+        Ok(Self::load(&onnx, &json)?)
+    }
 }
 
 /// Load a recording; the format is chosen by extension: `.hea`/`.dat`/`.atr` (or no extension
@@ -155,6 +211,12 @@ fn refuse_directory(path: &Path) -> Result<()> {
 /// text file, not a Polar capture whatever its name.
 pub fn takes_csv_options(path: &Path) -> bool {
     is_text(path) && !file_start(path, pmd_capture::MAGIC.len()).starts_with(pmd_capture::MAGIC)
+}
+
+/// Whether `path` is an RR-interval log ([`rr_log::is_rr_log`] on its first line), read as such
+/// by [`load_input`]: the CSV options (a sampling rate, a unit) do not apply to it.
+pub fn is_rr_log_file(path: &Path) -> bool {
+    takes_csv_options(path) && rr_log::is_rr_log(&String::from_utf8_lossy(&file_start(path, 4096)))
 }
 
 /// Whether `path` has a delimited-text extension ([`read_csv`]).
@@ -380,7 +442,7 @@ pub fn private_file() -> std::fs::OpenOptions {
 }
 
 /// A new file `.NAME.<pid>-<n>.partial` beside `path`, private to the user (unix).
-fn create_partial(path: &Path) -> std::io::Result<(std::fs::File, PathBuf)> {
+pub fn create_partial(path: &Path) -> std::io::Result<(std::fs::File, PathBuf)> {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let name = path

@@ -147,10 +147,14 @@ fn poor_signal_gives_no_score_and_says_why() {
         u.reason,
         Some(NoScoreReason::PoorSignal {
             usable_fraction: 0.3,
-            required: 0.6
+            required: 0.75
         })
     );
-    assert!(u.message().contains("30 % usable"), "{}", u.message());
+    assert!(
+        u.message().contains("30 % usable, 75 % needed"),
+        "{}",
+        u.message()
+    );
     assert!(!u.has_usable_signal());
 
     let mut w = window(35_000, 0.9);

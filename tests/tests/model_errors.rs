@@ -523,6 +523,35 @@ fn missing_metadata_file_is_typed() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A model path that is a device or a huge file is refused before it is read (`/dev/zero`
+/// would fill the memory).
+#[test]
+fn model_files_that_are_devices_or_huge_are_refused_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = dir.path().join("huge.onnx");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(stressbeat_core::io::MAX_MODEL_FILE_BYTES + 1)
+        .unwrap();
+    std::fs::write(dir.path().join("huge.json"), model_file("stress.json")).unwrap();
+    let err = StressModel::load_from_path(&huge).unwrap_err();
+    assert!(
+        matches!(&err, Error::Unsupported { what, .. } if what.contains("64 MiB")),
+        "{err:?}"
+    );
+    #[cfg(unix)]
+    {
+        let zero = dir.path().join("zero.onnx");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        std::fs::write(dir.path().join("zero.json"), model_file("stress.json")).unwrap();
+        let err = BeatClassifier::load_from_path(&zero).unwrap_err();
+        assert!(
+            matches!(&err, Error::Unsupported { what, .. } if what == "not a regular file"),
+            "{err:?}"
+        );
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 

@@ -315,7 +315,7 @@ fn calibration_progress_outcome_and_baseline() {
     m.shutdown().unwrap();
 }
 
-/// A fake platform BLE stack answering like an H10 (the replies of docs/protocols.md).
+/// A fake platform BLE stack answering like an H10 (the replies of ../shared/docs/protocols.md).
 struct FakeH10 {
     session: Mutex<Option<Arc<stressbeat_core::ffi::StrapSession>>>,
 }
@@ -351,6 +351,16 @@ impl stressbeat_core::ffi::BleTransport for FakeH10 {
     }
 }
 
+/// An ECG strap session whose transport is a [`FakeH10`] answering it.
+fn fake_h10_session() -> Arc<stressbeat_core::ffi::StrapSession> {
+    let h10 = Arc::new(FakeH10 {
+        session: Mutex::new(None),
+    });
+    let session = stressbeat_core::ffi::StrapSession::new(h10.clone(), true);
+    *h10.session.lock().unwrap() = Some(session.clone());
+    session
+}
+
 /// A real H10 capture through the platform bridge, the app's clock reading `origin_ms` when the
 /// monitor starts (Android's `elapsedRealtime` is days after a boot). Returns the stress updates
 /// and the stored session.
@@ -362,11 +372,7 @@ fn bridge_session(
     let m = StressMonitor::new(config(&tmp.path().join("h.db"))).unwrap();
     let log = Arc::new(Log::default());
     let _a = m.subscribe_stress(log.clone());
-    let h10 = Arc::new(FakeH10 {
-        session: Mutex::new(None),
-    });
-    let session = stressbeat_core::ffi::StrapSession::new(h10.clone(), true);
-    *h10.session.lock().unwrap() = Some(session.clone());
+    let session = fake_h10_session();
     m.start(MonitorSource::PlatformBridge {
         session: session.clone(),
         now_ms: origin_ms,
@@ -748,11 +754,7 @@ fn a_platform_session_feeds_one_monitor_session_only() {
     let tmp = tempfile::tempdir().unwrap();
     let m = StressMonitor::new(config(&tmp.path().join("h.db"))).unwrap();
     let other = StressMonitor::new(config(&tmp.path().join("other.db"))).unwrap();
-    let h10 = Arc::new(FakeH10 {
-        session: Mutex::new(None),
-    });
-    let session = stressbeat_core::ffi::StrapSession::new(h10.clone(), true);
-    *h10.session.lock().unwrap() = Some(session.clone());
+    let session = fake_h10_session();
     let bridge = |now_ms| MonitorSource::PlatformBridge {
         session: session.clone(),
         now_ms,
@@ -1247,4 +1249,64 @@ fn a_session_can_start_as_soon_as_the_last_one_is_heard_finished() {
     rx.recv_timeout(std::time::Duration::from_secs(60)).unwrap();
     m.wait_until_finished().unwrap();
     assert_eq!(m.sessions(5).unwrap().len(), 2);
+}
+
+/// A replay speed that is not a positive multiple of real time up to 1000 is refused before
+/// anything starts (a huge one would overflow the replay's clock).
+#[test]
+fn replay_speeds_outside_the_range_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = StressMonitor::new(config(&dir.path().join("h.db"))).unwrap();
+    for speed in [0.0, -1.0, f64::NAN, f64::INFINITY, 1_000.5, 1e15] {
+        let err = m
+            .start(MonitorSource::ReplayFile {
+                path: "/nonexistent/rec.csv".into(),
+                speed: Some(speed),
+            })
+            .unwrap_err();
+        let StressBeatError::InvalidArgument { message } = err else {
+            panic!("{speed}: {err:?}");
+        };
+        assert!(message.contains("at most 1000"), "{message}");
+    }
+    assert!(!m.is_running());
+    m.shutdown().unwrap();
+}
+
+#[derive(Default)]
+struct Connections(Mutex<Vec<stressbeat_core::ffi::ConnectionStateRecord>>);
+impl stressbeat_core::ffi::ConnectionListener for Connections {
+    fn on_connection(&self, update: stressbeat_core::ffi::ConnectionUpdate) {
+        self.0.lock().unwrap().push(update.state);
+    }
+}
+
+/// A strap session the app started (and drained) before handing it to the monitor: the monitor
+/// still learns that it streams (its alerts watch the link), instead of waiting for a change.
+#[test]
+fn a_strap_session_handed_over_while_streaming_tells_its_state() {
+    use stressbeat_core::ffi::ConnectionStateRecord as S;
+    let tmp = tempfile::tempdir().unwrap();
+    let m = StressMonitor::new(config(&tmp.path().join("h.db"))).unwrap();
+    let connections = Arc::new(Connections::default());
+    let _c = m.subscribe_connection(connections.clone());
+    let session = fake_h10_session();
+    session.start(0).unwrap();
+    assert_eq!(session.state().unwrap(), S::Streaming);
+    assert!(
+        !session.poll_events().unwrap().is_empty(),
+        "the app drained them"
+    );
+
+    m.start(MonitorSource::PlatformBridge {
+        session: session.clone(),
+        now_ms: 0,
+    })
+    .unwrap();
+    session.tick(1_000).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    m.stop().unwrap();
+    let seen = connections.0.lock().unwrap().clone();
+    assert_eq!(seen.first(), Some(&S::Streaming), "{seen:?}");
+    m.shutdown().unwrap();
 }

@@ -882,11 +882,17 @@ fn a_finished_session_leaves_no_current_readings() {
 }
 
 /// A history that cannot open a session at first (another connection holds the lock), then
-/// can; and whose appends fail while `failing` is set.
+/// can; whose appends fail while `failing` is set; that refuses every RR interval as invalid
+/// (`refuses_rr`, as SQLite refuses one that is not positive) and fails to save a baseline
+/// (`refuses_baseline`, counting the attempts).
+#[derive(Default)]
 struct FlakyHistory {
     inner: MemoryHistory,
     refused_begins: u32,
     failing: bool,
+    refuses_rr: bool,
+    refuses_baseline: bool,
+    baseline_attempts: u32,
 }
 
 impl stressbeat_core::history::HistorySink for FlakyHistory {
@@ -906,6 +912,11 @@ impl stressbeat_core::history::HistorySink for FlakyHistory {
         if self.failing { Err(busy()) } else { Ok(()) }
     }
     fn append_rr(&mut self, s: i64, at_ms: i64, rr_ms: f64) -> stressbeat_core::Result<()> {
+        if self.refuses_rr {
+            return Err(stressbeat_core::Error::InvalidArgument(
+                "RR interval that is not a positive number of ms".into(),
+            ));
+        }
         self.inner.append_rr(s, at_ms, rr_ms)?;
         if self.failing { Err(busy()) } else { Ok(()) }
     }
@@ -939,6 +950,10 @@ impl stressbeat_core::history::HistorySink for FlakyHistory {
         self.inner.end_session(s, at, r)
     }
     fn save_baseline(&mut self, p: &str, j: &str, at: i64) -> stressbeat_core::Result<()> {
+        self.baseline_attempts += 1;
+        if self.refuses_baseline {
+            return Err(busy());
+        }
         self.inner.save_baseline(p, j, at)
     }
     fn load_baseline(&mut self, p: &str) -> stressbeat_core::Result<Option<(String, i64)>> {
@@ -984,9 +999,8 @@ fn run_flaky(history: FlakyHistory) -> (Vec<MonitorEvent>, Arc<Mutex<FlakyHistor
 #[test]
 fn a_session_the_history_refuses_at_first_is_stored_once_it_can() {
     let (events, history) = run_flaky(FlakyHistory {
-        inner: MemoryHistory::default(),
         refused_begins: 3,
-        failing: false,
+        ..FlakyHistory::default()
     });
     let delivered = events
         .iter()
@@ -1015,13 +1029,10 @@ fn a_session_the_history_refuses_at_first_is_stored_once_it_can() {
 fn a_failing_history_still_gets_every_record_appended() {
     let stored = |failing| {
         let (events, history) = run_flaky(FlakyHistory {
-            inner: MemoryHistory::default(),
-            refused_begins: 0,
             failing,
+            ..FlakyHistory::default()
         });
-        let failed = events
-            .iter()
-            .any(|e| matches!(e, MonitorEvent::Degraded(Degradation::StorageFailed { .. })));
+        let failed = storage_failed(&events);
         let h = history.lock().unwrap();
         let s = &h.inner.sessions[0];
         (failed, s.rr.len(), s.windows.len())
@@ -1032,4 +1043,84 @@ fn a_failing_history_still_gets_every_record_appended() {
     assert!(!clean_failed);
     assert_eq!((rr, windows), (clean_rr, clean_windows));
     assert!(rr > 100 && windows > 10, "{rr} RR, {windows} windows");
+}
+
+fn storage_failed(events: &[MonitorEvent]) -> bool {
+    events
+        .iter()
+        .any(|e| matches!(e, MonitorEvent::Degraded(Degradation::StorageFailed { .. })))
+}
+
+/// A record the history refuses as invalid (an RR of 0 ms) is dropped, not reported as a
+/// storage failure: the rest is stored as usual.
+#[test]
+fn a_record_refused_as_invalid_is_not_a_storage_failure() {
+    let (events, history) = run_flaky(FlakyHistory {
+        refuses_rr: true,
+        ..FlakyHistory::default()
+    });
+    assert!(!storage_failed(&events));
+    let h = history.lock().unwrap();
+    let s = &h.inner.sessions[0];
+    assert!(s.rr.is_empty());
+    assert!(s.windows.len() > 10, "{} windows", s.windows.len());
+    assert_eq!(
+        s.ended.map(|e| e.1),
+        Some(stressbeat_core::history::EndReason::SourceEnded)
+    );
+}
+
+/// A baseline the history cannot save at the end is reported, and the session is still closed
+/// (it would otherwise show as running until the next start called it interrupted).
+#[test]
+fn a_session_is_closed_even_when_its_baseline_cannot_be_saved() {
+    let (events, history) = run_flaky(FlakyHistory {
+        refuses_baseline: true,
+        ..FlakyHistory::default()
+    });
+    assert!(storage_failed(&events));
+    let h = history.lock().unwrap();
+    assert!(
+        h.baseline_attempts > 0,
+        "the run must have a baseline to save"
+    );
+    assert_eq!(
+        h.inner.sessions[0].ended.map(|e| e.1),
+        Some(stressbeat_core::history::EndReason::SourceEnded)
+    );
+}
+
+/// A panic while the engines or the history were locked (poisoning both locks) does not stop
+/// the next session from scoring and storing its windows.
+#[test]
+fn poisoned_engine_and_history_locks_still_score_and_store() {
+    let history = Arc::new(Mutex::new(MemoryHistory::default()));
+    let m = monitor(history.clone());
+    let engines = m.engines().clone();
+    let h = history.clone();
+    let poisoner = std::thread::spawn(move || {
+        let _e = engines.lock().unwrap();
+        let _h = h.lock().unwrap();
+        panic!("poison both locks");
+    });
+    assert!(poisoner.join().is_err());
+    assert!(m.engines().is_poisoned() && history.is_poisoned());
+
+    let (log, _subs) = record_all(&m);
+    run_on(&m, &calm(1.5, 11));
+    let scored = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e, MonitorEvent::Stress { update, .. } if update.score.is_some()))
+        .count();
+    assert!(scored > 5, "{scored} windows scored");
+    let h = history
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    assert!(h.sessions[0].windows.len() >= scored);
+    assert_eq!(
+        h.sessions[0].ended.map(|e| e.1),
+        Some(stressbeat_core::history::EndReason::SourceEnded)
+    );
 }

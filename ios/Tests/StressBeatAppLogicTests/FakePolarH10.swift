@@ -1,5 +1,5 @@
 // A fake CoreBluetooth peripheral shaped like a Polar H10 (Heart Rate, Battery and Polar PMD
-// services), answering the router's GATT operations as the strap does (docs/protocols.md):
+// services), answering the router's GATT operations as the strap does (../shared/docs/protocols.md):
 // either at once, from inside the call (re-entrant, like a fast stack), or when the test lets
 // the queued callbacks go (`deliver`), to see what waits for what.
 import Foundation

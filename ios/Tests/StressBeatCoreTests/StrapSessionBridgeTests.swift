@@ -1,6 +1,6 @@
 // The platform bridge (StrapSession + a Swift BleTransport) driven like the iOS app would: a fake
 // CoreBluetooth stack answers the core's commands with a real Polar H10's replies
-// (docs/protocols.md), then REAL captured PMD data notifications are fed in.
+// (../shared/docs/protocols.md), then REAL captured PMD data notifications are fed in.
 import Foundation
 import StressBeatCore
 import XCTest

@@ -315,7 +315,9 @@ impl StressUpdate {
 /// Engine parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EngineConfig {
-    /// Quality gate: minimum usable fraction (default 0.6).
+    /// Quality gate: minimum usable fraction (default
+    /// [`MIN_USABLE_FRACTION`](crate::model_input::stress::MIN_USABLE_FRACTION), 0.75: the
+    /// fraction under which a window's features are not computed for the model either).
     pub min_usable_fraction: f32,
     /// Quality gate: minimum beats per window (default 15, = 30 bpm over 30 s).
     pub min_beats: u32,
@@ -345,7 +347,7 @@ pub struct EngineConfig {
 impl Default for EngineConfig {
     fn default() -> Self {
         Self {
-            min_usable_fraction: 0.6,
+            min_usable_fraction: crate::model_input::stress::MIN_USABLE_FRACTION,
             min_beats: 15,
             max_ectopic_fraction: default_max_ectopic_fraction(),
             hr_range_bpm: (30.0, 220.0),

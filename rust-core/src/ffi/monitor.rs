@@ -9,12 +9,12 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, TryLockError};
 
+use super::strap::{ConnectionStateRecord, GapCauseRecord, StrapSession};
 use super::{StressBeatError, guard};
 use crate::engine::{self, AlertEngine, AlertPolicy, EngineConfig, QuietHours, StressEngine};
 use crate::history::{self, History, HistoryOptions, HistorySink, SessionStart, SourceKind};
 use crate::monitor::{self, EventKind, MonitorEvent, Pacing, SessionInfo};
 use crate::sensor::SensorSource;
-use crate::sensor::bridge::{ConnectionStateRecord, GapCauseRecord, StrapSession};
 
 // ---------------------------------------------------------------------------------------------
 // Configuration and sources
@@ -218,7 +218,8 @@ pub enum MonitorSource {
     ReplayFile {
         /// The file.
         path: String,
-        /// Multiple of real time (`1.0` = real time); `null`/`nil`: as fast as possible.
+        /// Multiple of real time (`1.0` = real time, at most 1000); `null`/`nil`: as fast as
+        /// possible.
         /// Faster than real time, the session is stored as the simulator's is (ending now or
         /// before the sessions it would overlap); at most real time, from now.
         speed: Option<f64>,
@@ -983,12 +984,8 @@ fn session_summary(s: history::SessionSummary) -> SessionSummary {
     }
 }
 
-fn lock_history(
-    history: &Mutex<History>,
-) -> Result<std::sync::MutexGuard<'_, History>, StressBeatError> {
-    history
-        .lock()
-        .map_err(|_| storage("history unavailable after an internal error"))
+fn lock_history(history: &Mutex<History>) -> std::sync::MutexGuard<'_, History> {
+    monitor::pipeline::relock(history)
 }
 
 fn unix_now_ms() -> i64 {
@@ -1005,12 +1002,6 @@ fn utc_offset_error() -> StressBeatError {
 
 fn invalid_state(message: &str) -> StressBeatError {
     StressBeatError::InvalidState {
-        message: message.into(),
-    }
-}
-
-fn storage(message: &str) -> StressBeatError {
-    StressBeatError::Storage {
         message: message.into(),
     }
 }
@@ -1058,11 +1049,8 @@ impl std::fmt::Debug for StressMonitor {
 }
 
 impl StressMonitor {
-    fn engines(&self) -> Result<std::sync::MutexGuard<'_, monitor::Engines>, StressBeatError> {
-        self.monitor
-            .engines()
-            .lock()
-            .map_err(|_| invalid_state("the engine is unavailable after an internal error"))
+    fn engines(&self) -> std::sync::MutexGuard<'_, monitor::Engines> {
+        monitor::pipeline::relock(self.monitor.engines())
     }
 
     /// `call` waits for the session: refused on the session's own thread (a listener, or a
@@ -1097,7 +1085,7 @@ impl StressMonitor {
     /// The writer connection; `InvalidState` once `shutdown` has closed it (checked under its
     /// lock, so a call racing `shutdown` never reaches the closed history).
     fn writer(&self) -> Result<std::sync::MutexGuard<'_, History>, StressBeatError> {
-        let h = lock_history(&self.history)?;
+        let h = lock_history(&self.history);
         self.check_open()?;
         Ok(h)
     }
@@ -1127,7 +1115,7 @@ impl StressMonitor {
                 );
             }
             let h = match &self.reader {
-                Some(reader) => lock_history(reader)?,
+                Some(reader) => lock_history(reader),
                 None => self.writer()?,
             };
             // `shutdown` may have closed it since the check above
@@ -1214,11 +1202,13 @@ impl StressMonitor {
                 )
             }
             MonitorSource::ReplayFile { path, speed } => {
-                if speed.is_some_and(|s| !(s.is_finite() && s > 0.0)) {
+                let fastest = monitor::sources::MAX_REPLAY_SPEED;
+                if speed.is_some_and(|s| !(s.is_finite() && s > 0.0 && s <= fastest)) {
                     return Err(StressBeatError::InvalidArgument {
-                        message: "speed must be a positive multiple of real time (null: as fast \
-                                  as possible)"
-                            .into(),
+                        message: format!(
+                            "speed must be a multiple of real time above 0 and at most \
+                             {fastest} (null: as fast as possible)"
+                        ),
                     });
                 }
                 let (src, pacing) = monitor::sources::replay_source(
@@ -1314,10 +1304,7 @@ impl StressMonitor {
                 // the history is still usable; the next `applyRetention` tries again
                 log::warn!("monitor: retention not applied: {}", e.log_safe());
             }
-            let mut stress = StressEngine::new(EngineConfig {
-                min_usable_fraction: crate::model_input::stress::MIN_USABLE_FRACTION,
-                ..EngineConfig::default()
-            })?;
+            let mut stress = StressEngine::new(EngineConfig::default())?;
             match history.load_baseline(monitor::pipeline::BASELINE_PROFILE) {
                 Ok(Some((json, _))) => match serde_json::from_str(&json) {
                     Ok(b) => stress.set_baseline(Some(b)),
@@ -1445,11 +1432,11 @@ impl StressMonitor {
             self.monitor.stop();
             // both closed whatever fails (the files may be moved afterwards)
             let reader = match &self.reader {
-                Some(reader) => lock_history(reader).and_then(|mut h| Ok(h.release()?)),
+                Some(reader) => lock_history(reader).release(),
                 None => Ok(()),
             };
-            let writer = lock_history(&self.history).and_then(|mut h| Ok(h.release()?));
-            writer.and(reader)
+            let writer = lock_history(&self.history).release();
+            Ok(writer.and(reader)?)
         })
     }
 
@@ -1466,7 +1453,7 @@ impl StressMonitor {
     pub fn start_calibration(&self, duration_s: u32) -> Result<(), StressBeatError> {
         guard("StressMonitor.startCalibration", || {
             self.check_open()?;
-            let mut engines = self.engines()?;
+            let mut engines = self.engines();
             let cfg = self.monitor.config();
             let needed = engines.stress.config().baseline.min_calibration_windows;
             // during a session a window ends every step; before one, the first only after a
@@ -1500,7 +1487,7 @@ impl StressMonitor {
     pub fn set_utc_offset_minutes(&self, minutes: i32) -> Result<(), StressBeatError> {
         guard("StressMonitor.setUtcOffsetMinutes", || {
             self.check_open()?;
-            self.engines()?
+            self.engines()
                 .alerts
                 .set_utc_offset_minutes(minutes)
                 .map_err(|_| utc_offset_error())?;
@@ -1513,7 +1500,7 @@ impl StressMonitor {
     pub fn cancel_calibration(&self) -> Result<(), StressBeatError> {
         guard("StressMonitor.cancelCalibration", || {
             self.check_open()?;
-            self.engines()?.stress.cancel_calibration();
+            self.engines().stress.cancel_calibration();
             Ok(())
         })
     }
@@ -1523,7 +1510,7 @@ impl StressMonitor {
     pub fn personal_baseline(&self) -> Result<Option<PersonalBaselineSummary>, StressBeatError> {
         guard("StressMonitor.personalBaseline", || {
             self.check_open()?;
-            Ok(self.engines()?.stress.baseline().map(baseline_summary))
+            Ok(self.engines().stress.baseline().map(baseline_summary))
         })
     }
 

@@ -1,12 +1,10 @@
 //! The beat-type model: one AAMI class (N, S, V, F, Q) per beat.
 
-use std::path::Path;
-
 use once_cell::sync::Lazy;
 
 use super::{
     CORE_VOCABULARY, LoadedModel, ModelError, ModelMetadata, Task, embedded_files,
-    metadata::indices_in, read_model_files,
+    metadata::indices_in,
 };
 use crate::{error::Result, model_input::beat::BeatInputs};
 
@@ -92,12 +90,6 @@ impl BeatClassifier {
         let names = beat.map(|b| b.rr_features.as_slice()).unwrap_or_default();
         let rr_index = indices_in("beat.rr_features", names, CORE_VOCABULARY.rr_features)?;
         Ok(Self { loaded, rr_index })
-    }
-
-    /// Load `path` (`.onnx`) and the `.json` beside it.
-    pub fn load_from_path(onnx_path: &Path) -> Result<Self> {
-        let (onnx, json) = read_model_files(onnx_path)?;
-        Ok(Self::load(&onnx, &json)?)
     }
 
     /// The model embedded in the library, loaded and optimised on first use.

@@ -14,8 +14,6 @@ mod runtime;
 mod signal;
 mod stress;
 
-use std::path::Path;
-
 pub use beat::{BeatClass, BeatClassifier, BeatPrediction};
 pub use error::{ModelError, TractStage};
 pub use metadata::{
@@ -27,7 +25,7 @@ pub use signal::ModelSignal;
 pub use stress::{HrvFallback, StressModel};
 
 use crate::{
-    error::{Error, Result},
+    error::Result,
     imaging::{Channel, IMAGE_SIZE},
     model_input::{
         MODEL_RATE_HZ,
@@ -154,23 +152,6 @@ fn check_graph_inputs(graph: &[TensorSpec], meta: &[TensorSpec]) -> Result<(), M
         }
     }
     Ok(())
-}
-
-/// The bytes of `onnx_path` and of the metadata beside it (same stem, `.json`).
-pub fn read_model_files(onnx_path: &Path) -> Result<(Vec<u8>, Vec<u8>)> {
-    let onnx = std::fs::read(onnx_path).map_err(|e| Error::io(onnx_path, e))?;
-    let json_path = onnx_path.with_extension("json");
-    let json = match std::fs::read(&json_path) {
-        Ok(j) => j,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ModelError::MissingMetadata {
-                path: json_path.display().to_string(),
-            }
-            .into());
-        }
-        Err(e) => return Err(Error::io(&json_path, e)),
-    };
-    Ok((onnx, json))
 }
 
 /// The embedded files of a shipped model: ONNX and metadata bytes, if the build had them.

@@ -1,13 +1,10 @@
 //! The stress model (calm vs stress per window) and its HRV-only fallback.
 
-use std::path::Path;
-
 use once_cell::sync::Lazy;
 
 use super::{
     CORE_VOCABULARY, LoadedModel, ModelError, ModelMetadata, Task, embedded_files,
     metadata::{HrvFallbackSpec, indices_in},
-    read_model_files,
 };
 use crate::{
     error::Result,
@@ -152,12 +149,6 @@ impl StressModel {
         };
         model.scores_rr = scores_rr_windows(&model.required_features(), &model.channels);
         Ok(model)
-    }
-
-    /// Load `path` (`.onnx`) and the `.json` beside it.
-    pub fn load_from_path(onnx_path: &Path) -> Result<Self> {
-        let (onnx, json) = read_model_files(onnx_path)?;
-        Ok(Self::load(&onnx, &json)?)
     }
 
     /// The model embedded in the library, loaded and optimised on first use.

@@ -79,7 +79,7 @@ impl ModelParts {
                     error,
                 });
                 let own = stress_path
-                    .and_then(|p| std::fs::read(p.with_extension("json")).ok())
+                    .and_then(|p| crate::io::read_model_metadata(p).ok())
                     .and_then(|json| HrvFallback::from_json(&json).ok());
                 (None, own.or_else(|| HrvFallback::embedded().ok()))
             }

@@ -2,7 +2,7 @@
 //! written. Pure apart from what its parts do (the history writes); driven by the caller's
 //! clock, so a simulated session runs as fast as the CPU allows.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::events::{Degradation, HeartRateSource, HeartRateUpdate, MonitorEvent};
 use super::front::{EcgFrontEnd, MAX_GAP_FILL_S, MODEL_RATE_HZ};
@@ -76,6 +76,16 @@ struct EcgRun {
 
 /// The history shared between the pipeline (writes) and the app (queries).
 pub type SharedHistory = Arc<Mutex<dyn HistorySink>>;
+
+/// Lock the engines or the history even after a panic poisoned the lock (the worker counted
+/// that panic): their state stays valid values, while refusing the lock from then on would stop
+/// scoring, alerts or storage for the rest of the monitor's life without a word.
+pub(crate) fn relock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| {
+        log::warn!("monitor: a lock poisoned by an earlier panic is used again");
+        poisoned.into_inner()
+    })
+}
 
 /// One monitoring session's pipeline. See the module documentation.
 pub struct Pipeline {
@@ -189,11 +199,12 @@ impl Pipeline {
     /// Open the session in the history and report what is degraded.
     pub fn begin(&mut self, info: &SessionInfo, out: &mut Vec<MonitorEvent>) {
         let started = info.start.started_at_ms;
-        self.offset_ms = started - info.started_phone_ms;
+        self.offset_ms = started.saturating_sub(info.started_phone_ms);
         self.front.set_time_offset(self.offset_ms as f64);
         self.last_ms = started;
         self.last_flush_ms = started;
-        if let Ok(mut e) = self.engines.lock() {
+        {
+            let mut e = relock(&self.engines);
             e.stress.reset_stream();
             e.stress.anchor_calibration(started);
             e.alerts.start_session(started);
@@ -219,9 +230,9 @@ impl Pipeline {
     ) -> bool {
         let first = out.len();
         // a calibration asked for since the last step starts now on the session's clock
-        if let Ok(mut e) = self.engines.lock() {
-            e.stress.anchor_calibration(self.last_ms);
-        }
+        relock(&self.engines)
+            .stress
+            .anchor_calibration(self.last_ms);
         let mut events = std::mem::take(&mut self.sensor_events);
         let alive = source.poll(now_ms, &mut events);
         // From here on, the clock the events are stamped with (the offset maps it to Unix time).
@@ -231,7 +242,7 @@ impl Pipeline {
         }
         self.sensor_events = events;
         self.analyze_pending(out);
-        self.after(first, now_ms + self.offset_ms, out);
+        self.after(first, now_ms.saturating_add(self.offset_ms), out);
         alive
     }
 
@@ -348,20 +359,19 @@ impl Pipeline {
         if let Some(h) = self.history.clone() {
             let baseline = self.baseline_json();
             let (id, end) = (self.session_id, self.last_ms);
-            let r = h
-                .lock()
-                .map_err(|_| "history lock poisoned".to_owned())
-                .and_then(|mut h| {
-                    if let Some(json) = &baseline {
-                        h.save_baseline(BASELINE_PROFILE, json, end)
-                            .map_err(|e| e.to_string())?;
-                    }
-                    if !begun {
-                        return Err("the session was never opened in the history".into());
-                    }
-                    h.end_session(id, end, reason).map_err(|e| e.to_string())
-                });
-            if let Err(e) = r {
+            let mut h = relock(&h);
+            // the session is closed even when the baseline cannot be saved
+            let saved = baseline
+                .as_ref()
+                .map_or(Ok(()), |json| h.save_baseline(BASELINE_PROFILE, json, end))
+                .map_err(|e| format!("baseline not saved: {}", e.log_safe()));
+            let ended = if begun {
+                h.end_session(id, end, reason).map_err(|e| e.log_safe())
+            } else {
+                Err("the session was never opened in the history".into())
+            };
+            drop(h);
+            if let Err(e) = ended.and(saved) {
                 self.storage_failure(&e, out);
             }
         }
@@ -369,11 +379,10 @@ impl Pipeline {
 
     /// The engine's personal baseline, serialised for the history.
     fn baseline_json(&self) -> Option<String> {
-        self.engines.lock().ok().and_then(|e| {
-            e.stress
-                .baseline()
-                .and_then(|b| serde_json::to_string(b).ok())
-        })
+        relock(&self.engines)
+            .stress
+            .baseline()
+            .and_then(|b| serde_json::to_string(b).ok())
     }
 
     /// Close the windows whose end is at least the lag behind the signal.
@@ -525,11 +534,10 @@ impl Pipeline {
     fn analyze_pending(&mut self, out: &mut Vec<MonitorEvent>) {
         let mut from = 0;
         while from < self.windows.len() {
-            let Ok((baseline, calibrating)) = self.engines.lock().map(|e| {
+            let (baseline, calibrating) = {
+                let e = relock(&self.engines);
                 let b = e.stress.baseline_features().map(<[f32]>::to_vec);
                 (b, e.stress.is_calibrating())
-            }) else {
-                break;
             };
             let to = if calibrating {
                 from + 1
@@ -543,9 +551,7 @@ impl Pipeline {
                 &mut self.observations,
             );
             self.report_degradations(out);
-            let Ok(mut engines) = self.engines.lock() else {
-                break;
-            };
+            let mut engines = relock(&self.engines);
             for observation in self.observations.drain(..) {
                 let update = engines.stress.update(&observation);
                 self.windows_scored += 1;
@@ -573,7 +579,8 @@ impl Pipeline {
         } else {
             None
         };
-        if let Ok(mut e) = self.engines.lock() {
+        {
+            let mut e = relock(&self.engines);
             let mut alerts = Vec::new();
             let mut take = |o: AlertOutput| {
                 for s in &o.suppressed {
@@ -607,10 +614,9 @@ impl Pipeline {
         if self.unbegun.is_some() {
             // a finished calibration needs no session: keep it whatever happens
             if let Some(json) = &new_baseline
-                && let Ok(mut h) = h.lock()
-                && let Err(e) = h.save_baseline(BASELINE_PROFILE, json, now_ms)
+                && let Err(e) = relock(&h).save_baseline(BASELINE_PROFILE, json, now_ms)
             {
-                log::debug!("monitor: baseline not stored: {e}");
+                log::debug!("monitor: baseline not stored: {}", e.log_safe());
             }
             if !flush {
                 return;
@@ -622,68 +628,66 @@ impl Pipeline {
             }
             log::info!("monitor: history session opened late");
         }
-        let result = match h.lock() {
-            Ok(mut h) => {
-                // a failed append is kept for the next commit: the others go on
-                let mut r = Ok(());
-                let id = self.session_id;
-                for ev in &mut out[first..] {
-                    let appended = match ev {
-                        MonitorEvent::Stress {
-                            update,
-                            observation,
-                        } => h
-                            .append_window(
-                                id,
-                                &window_record(observation, update, self.analyzer.as_ref()),
-                            )
-                            .and_then(|()| match (&update.calibration, &new_baseline) {
-                                (Some(CalibrationEvent::Completed { .. }), Some(json)) => {
-                                    h.save_baseline(BASELINE_PROFILE, json, update.at_ms)
-                                }
-                                _ => Ok(()),
-                            }),
-                        MonitorEvent::Alert { alert, stored_id } => h
-                            .append_alert(id, &alert_record(alert))
-                            .map(|row| *stored_id = Some(row)),
-                        MonitorEvent::Gap {
-                            from_ms,
-                            to_ms,
-                            missing_samples,
-                            cause,
-                        } => h.append_gap(
+        let result = {
+            let mut h = relock(&h);
+            // a failed append is kept for the next commit: the others go on
+            let mut r = Ok(());
+            let id = self.session_id;
+            for ev in &mut out[first..] {
+                let appended = match ev {
+                    MonitorEvent::Stress {
+                        update,
+                        observation,
+                    } => h
+                        .append_window(
                             id,
-                            &GapRecord {
-                                from_ms: from_ms.round() as i64,
-                                to_ms: to_ms.round() as i64,
-                                missing_samples: *missing_samples,
-                                cause: gap_cause_name(*cause).into(),
-                            },
-                        ),
-                        MonitorEvent::HeartRate(hr)
-                            if hr.source == HeartRateSource::Ecg || !self.ecg_at(hr.at_ms) =>
-                        {
-                            // RR i ends at `at_ms` minus the intervals after it.
-                            let mut at = hr.at_ms as f64;
-                            let mut res = Ok(());
-                            for &rr in hr.rr_ms.iter().rev() {
-                                let one = h.append_rr(id, at.round() as i64, rr);
-                                res = res.and(one);
-                                at -= rr;
+                            &window_record(observation, update, self.analyzer.as_ref()),
+                        )
+                        .and_then(|()| match (&update.calibration, &new_baseline) {
+                            (Some(CalibrationEvent::Completed { .. }), Some(json)) => {
+                                h.save_baseline(BASELINE_PROFILE, json, update.at_ms)
                             }
-                            res
+                            _ => Ok(()),
+                        }),
+                    MonitorEvent::Alert { alert, stored_id } => h
+                        .append_alert(id, &alert_record(alert))
+                        .map(|row| *stored_id = Some(row)),
+                    MonitorEvent::Gap {
+                        from_ms,
+                        to_ms,
+                        missing_samples,
+                        cause,
+                    } => h.append_gap(
+                        id,
+                        &GapRecord {
+                            from_ms: from_ms.round() as i64,
+                            to_ms: to_ms.round() as i64,
+                            missing_samples: *missing_samples,
+                            cause: gap_cause_name(*cause).into(),
+                        },
+                    ),
+                    MonitorEvent::HeartRate(hr)
+                        if hr.source == HeartRateSource::Ecg || !self.ecg_at(hr.at_ms) =>
+                    {
+                        // RR i ends at `at_ms` minus the intervals after it.
+                        let mut at = hr.at_ms as f64;
+                        let mut res = Ok(());
+                        for &rr in hr.rr_ms.iter().rev() {
+                            let one = h.append_rr(id, at.round() as i64, rr);
+                            res = res.and(one);
+                            at -= rr;
                         }
-                        _ => Ok(()),
-                    };
-                    r = r.and(appended);
-                }
-                if r.is_ok() && flush {
-                    self.last_flush_ms = now_ms;
-                    r = h.flush();
-                }
-                r.map_err(|e| e.to_string())
+                        res
+                    }
+                    _ => Ok(()),
+                };
+                r = r.and(not_a_storage_failure(appended));
             }
-            Err(_) => Err("history lock poisoned".into()),
+            if r.is_ok() && flush {
+                self.last_flush_ms = now_ms;
+                r = h.flush();
+            }
+            r.map_err(|e| e.log_safe())
         };
         if let Err(e) = result {
             self.storage_failure(&e, out);
@@ -712,13 +716,8 @@ impl Pipeline {
             },
             samples_uv: &chunk.samples_uv,
         };
-        let r = match h.lock() {
-            Ok(mut h) => h
-                .append_ecg(self.session_id, &rec)
-                .map_err(|e| e.to_string()),
-            Err(_) => Err("history lock poisoned".into()),
-        };
-        if let Err(e) = r {
+        let r = relock(&h).append_ecg(self.session_id, &rec);
+        if let Err(e) = r.map_err(|e| e.log_safe()) {
             self.storage_failure(&e, out);
         }
     }
@@ -728,11 +727,7 @@ impl Pipeline {
         let (Some(start), Some(h)) = (&self.unbegun, &self.history) else {
             return Ok(());
         };
-        let id = h
-            .lock()
-            .map_err(|_| "history lock poisoned".to_owned())?
-            .begin_session(start)
-            .map_err(|e| e.to_string())?;
+        let id = relock(h).begin_session(start).map_err(|e| e.log_safe())?;
         self.session_id = id;
         self.unbegun = None;
         Ok(())
@@ -747,6 +742,18 @@ impl Pipeline {
                 reason: "the history could not be written".into(),
             }));
         }
+    }
+}
+
+/// A record the history refused as invalid is dropped (the history stays writable): only the
+/// other errors are storage failures.
+fn not_a_storage_failure(r: crate::error::Result<()>) -> crate::error::Result<()> {
+    match r {
+        Err(crate::Error::InvalidArgument(why)) => {
+            log::debug!("monitor: record not stored: {why}");
+            Ok(())
+        }
+        r => r,
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::sensor::replay::{Clock, ManualClock, ReplaySource, SystemClock};
 use crate::sensor::source::SessionSource;
-use crate::sensor::{SensorEvent, SensorSource, Session, SessionConfig};
+use crate::sensor::{ConnectionState, SensorEvent, SensorSource, Session, SessionConfig};
 use crate::sim::ecgsyn::{EcgConfig, NoiseConfig, StressEpisode};
 use crate::sim::faults::FaultConfig;
 use crate::sim::strap::{SimStrap, StrapConfig};
@@ -82,14 +82,19 @@ pub fn simulator_source(spec: &SimulatorSpec) -> TimeLimited<SessionSource<SimSt
     )
 }
 
+/// The fastest paced replay, × real time (a day in under 90 s); faster: as fast as possible.
+pub const MAX_REPLAY_SPEED: f64 = 1_000.0;
+
 /// A file replayed: `speed` `None` = as fast as possible (virtual clock), else that multiple
-/// of real time; `opts` for a CSV. Returns the source and the pacing to run it with.
+/// of real time, at most [`MAX_REPLAY_SPEED`]; `opts` for a CSV. Returns the source and the
+/// pacing to run it with.
 pub fn replay_source(
     path: &Path,
     speed: Option<f64>,
     opts: &crate::io::LoadOptions,
 ) -> crate::Result<(ReplaySource<ManualClock>, Pacing)> {
-    let (source_speed, pacing) = match speed.filter(|s| s.is_finite() && *s > 0.0) {
+    let paced = speed.filter(|s| s.is_finite() && *s > 0.0 && *s <= MAX_REPLAY_SPEED);
+    let (source_speed, pacing) = match paced {
         // Released 1 s of recording per virtual second: bounded work per step.
         None => (Some(1.0), Pacing::AsFastAsPossible { step_ms: 1_000 }),
         Some(s) => (Some(s), Pacing::RealTime { step_ms: 100 }),
@@ -159,14 +164,17 @@ impl<S: SensorSource> SensorSource for TimeLimited<S> {
     }
 }
 
-/// The platform bridge's [`crate::sensor::bridge::StrapSession`] as a source: the app drives
+/// The platform bridge's [`crate::ffi::StrapSession`] as a source: the app drives
 /// the session (callbacks, `tick`); the monitor consumes its decoded events.
 #[derive(Debug)]
 pub struct BridgeSource {
-    session: Arc<crate::sensor::bridge::StrapSession>,
+    session: Arc<crate::ffi::StrapSession>,
     last_ms: i64,
     /// The app's clock when the monitor's began (its 0).
     origin_ms: i64,
+    /// The session's state when handed over (an app may start it, and drain its events, before
+    /// the monitor takes it): told first unless the first events say it themselves.
+    handed_over: Option<ConnectionState>,
 }
 
 impl BridgeSource {
@@ -174,14 +182,18 @@ impl BridgeSource {
     /// the app's clock now (the one it gives the session). Errors: `InvalidState` when the
     /// session has ended or another monitor session takes its events.
     pub fn new(
-        session: Arc<crate::sensor::bridge::StrapSession>,
+        session: Arc<crate::ffi::StrapSession>,
         now_ms: i64,
     ) -> Result<Self, crate::ffi::StressBeatError> {
         session.attach_monitor()?;
+        let handed_over = session
+            .connection_state()
+            .filter(|s| *s != ConnectionState::Idle);
         Ok(Self {
             session,
             last_ms: 0,
             origin_ms: now_ms,
+            handed_over,
         })
     }
 }
@@ -194,14 +206,23 @@ impl Drop for BridgeSource {
 
 impl SensorSource for BridgeSource {
     fn poll(&mut self, _now_ms: i64, out: &mut Vec<SensorEvent>) -> bool {
+        // terminal first: a session that ends between the two calls keeps its last events
+        let terminal = self.session.is_terminal();
         let n = out.len();
         out.extend(self.session.take_sensor_events());
+        if let Some(state) = self.handed_over.take()
+            && !out[n..]
+                .iter()
+                .any(|e| matches!(e, SensorEvent::Connection(_)))
+        {
+            out.insert(n, SensorEvent::Connection(state));
+        }
         for e in &out[n..] {
             if let SensorEvent::HeartRate { at_ms, .. } | SensorEvent::Battery { at_ms, .. } = e {
                 self.last_ms = self.last_ms.max(*at_ms);
             }
         }
-        !self.session.is_terminal()
+        !terminal
     }
 
     fn stop(&mut self, _now_ms: i64) {

@@ -169,55 +169,63 @@ fn run_session(run: Run, hub: &Hub, stop: &AtomicBool, over: &AtomicBool) {
     } = run;
     let (mut clock, step_ms) = pacing.clock();
     let mut out = Vec::with_capacity(256);
-    pipeline.begin(&info, &mut out);
-    publish(hub, &mut out);
     let mut failed = 0;
     let mut reason = EndReason::SourceEnded;
-    loop {
-        let now = clock.now_ms();
-        let stopping = stop.load(Ordering::Acquire);
-        let step = catch_unwind(AssertUnwindSafe(|| {
-            if stopping {
-                source.stop(now);
-            }
-            pipeline.step(source.as_mut(), now, &mut out)
-        }));
-        match step {
-            Ok(alive) => {
-                failed = 0;
-                publish(hub, &mut out);
+    if catch_unwind(AssertUnwindSafe(|| pipeline.begin(&info, &mut out))).is_err() {
+        log::error!("monitor: internal error while beginning the session");
+        out.clear();
+        reason = EndReason::Error;
+        if catch_unwind(AssertUnwindSafe(|| source.stop(clock.now_ms()))).is_err() {
+            log::error!("monitor: internal error while stopping the source");
+        }
+    } else {
+        publish(hub, &mut out);
+        loop {
+            let now = clock.now_ms();
+            let stopping = stop.load(Ordering::Acquire);
+            let step = catch_unwind(AssertUnwindSafe(|| {
                 if stopping {
-                    reason = EndReason::Stopped;
-                    break;
+                    source.stop(now);
                 }
-                if !alive {
-                    break;
-                }
-            }
-            Err(_) => {
-                failed += 1;
-                out.clear();
-                log::error!("monitor: internal error in a pipeline step ({failed} in a row)");
-                if failed >= MAX_FAILED_STEPS || stopping {
-                    reason = EndReason::Error;
-                    // a live strap is not left streaming (its battery, its stream for others)
-                    let stop = catch_unwind(AssertUnwindSafe(|| source.stop(now)));
-                    if stop.is_err() {
-                        log::error!("monitor: internal error while stopping the source");
+                pipeline.step(source.as_mut(), now, &mut out)
+            }));
+            match step {
+                Ok(alive) => {
+                    failed = 0;
+                    publish(hub, &mut out);
+                    if stopping {
+                        reason = EndReason::Stopped;
+                        break;
                     }
-                    break;
+                    if !alive {
+                        break;
+                    }
+                }
+                Err(_) => {
+                    failed += 1;
+                    out.clear();
+                    log::error!("monitor: internal error in a pipeline step ({failed} in a row)");
+                    if failed >= MAX_FAILED_STEPS || stopping {
+                        reason = EndReason::Error;
+                        // a live strap is not left streaming (its battery, its stream for others)
+                        let stop = catch_unwind(AssertUnwindSafe(|| source.stop(now)));
+                        if stop.is_err() {
+                            log::error!("monitor: internal error while stopping the source");
+                        }
+                        break;
+                    }
                 }
             }
-        }
-        let mut next = now + step_ms;
-        if matches!(pacing, Pacing::AsFastAsPossible { .. }) {
-            // a virtual clock skips idle stretches (a replay whose sensor clock jumped by years
-            // would otherwise take a step per virtual second)
-            if let Some(due) = source.next_due_ms() {
-                next = next.max(due);
+            let mut next = now + step_ms;
+            if matches!(pacing, Pacing::AsFastAsPossible { .. }) {
+                // a virtual clock skips idle stretches (a replay whose sensor clock jumped by years
+                // would otherwise take a step per virtual second)
+                if let Some(due) = source.next_due_ms() {
+                    next = next.max(due);
+                }
             }
+            clock.sleep_until_ms(next);
         }
-        clock.sleep_until_ms(next);
     }
     if catch_unwind(AssertUnwindSafe(|| pipeline.finish(reason, &mut out))).is_err() {
         log::error!("monitor: internal error while finishing the session");

@@ -1,9 +1,9 @@
 //! Heart Rate Measurement 0x2A37 and Battery Level 0x2A19 (Bluetooth SIG Heart Rate / Battery
-//! services; layout in `docs/protocols.md`).
+//! services; layout in `../shared/docs/protocols.md`).
 
 use super::{ProtocolError, Reader, Result};
 
-/// Flag bits of the Heart Rate Measurement (`docs/protocols.md`).
+/// Flag bits of the Heart Rate Measurement (`../shared/docs/protocols.md`).
 const FLAG_U16: u8 = 0x01;
 const FLAG_CONTACT_SUPPORTED: u8 = 0x04;
 const FLAG_CONTACT: u8 = 0x02;

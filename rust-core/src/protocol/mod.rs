@@ -1,5 +1,5 @@
 //! Pure decoders and encoders of the chest-strap BLE protocols (bytes in, typed values out; no I/O).
-//! Byte layouts: `docs/protocols.md` (Bluetooth SIG Heart Rate Service, Polar PMD specification).
+//! Byte layouts: `../shared/docs/protocols.md` (Bluetooth SIG Heart Rate Service, Polar PMD specification).
 //!
 //! - [`hrs`]: Heart Rate Measurement 0x2A37 and Battery Level 0x2A19;
 //! - [`pmd`]: Polar Measurement Data: features, control point commands/replies, settings, data frames;

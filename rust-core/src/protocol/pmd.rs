@@ -1,5 +1,5 @@
 //! Polar Measurement Data (PMD): feature read, control-point commands and replies, settings TLVs
-//! and data frames (`docs/protocols.md`, Polar's PMD specification in polar-ble-sdk).
+//! and data frames (`../shared/docs/protocols.md`, Polar's PMD specification in polar-ble-sdk).
 
 use std::fmt;
 
@@ -296,7 +296,7 @@ pub enum ResponseStatus {
     InvalidChannels,
     InvalidState,
     DeviceInCharger,
-    /// A code newer than `docs/protocols.md`.
+    /// A code newer than `../shared/docs/protocols.md`.
     Other(u8),
 }
 
@@ -384,7 +384,7 @@ pub enum ControlPointMessage {
     /// `0F b1 b2`: the features (a read of the control point).
     Features(MeasurementSet),
     /// `01 …`: the device stopped a stream itself. The bytes after `01` are kept raw
-    /// (their layout is not in `docs/protocols.md`).
+    /// (their layout is not in `../shared/docs/protocols.md`).
     MeasurementStopped {
         params: Vec<u8>,
     },
@@ -676,7 +676,7 @@ fn sign_extend(v: u32, bits: u32) -> i32 {
     ((v << shift) as i32) >> shift
 }
 
-/// Delta-compressed payload (`docs/protocols.md`): a reference sample (`channels` × `ref_bytes`
+/// Delta-compressed payload (`../shared/docs/protocols.md`): a reference sample (`channels` × `ref_bytes`
 /// signed), then blocks `[deltaBits u8][count u8][packed deltas]`, LSB-first, accumulated per
 /// channel. `base` is the payload's offset in the frame (for error offsets).
 pub fn decode_delta_into(

@@ -1,4 +1,4 @@
-//! PMD time (`docs/protocols.md`): frame timestamps are ns since 2000-01-01T00:00:00 UTC on the
+//! PMD time (`../shared/docs/protocols.md`): frame timestamps are ns since 2000-01-01T00:00:00 UTC on the
 //! sensor's clock, of the LAST sample in the frame. The clock resets to 2019-01-01 when an H10
 //! powers down, so it is aligned to the phone clock and watched for gaps, duplicates and jumps.
 

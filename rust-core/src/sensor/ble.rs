@@ -3,7 +3,7 @@
 //! carries out [`TransportCommand`]s and forwards notifications as [`TransportEvent`]s stamped
 //! with the monotonic clock; every decision is the [`Session`]'s. Every BLE call has a timeout.
 //!
-//! Caveats (docs/protocols.md): btleplug has no MTU request (BlueZ and CoreBluetooth negotiate a
+//! Caveats (../shared/docs/protocols.md): btleplug has no MTU request (BlueZ and CoreBluetooth negotiate a
 //! large MTU themselves; `RequestMtu` is a no-op and the link is reported with MTU 512 — a too
 //! small MTU would surface as status 10 on the ECG start, which the session handles); on Android
 //! btleplug writes the *notify* CCCD value even for indicate-only characteristics, so

@@ -1,4 +1,4 @@
-//! The few byte layouts the session needs (docs/protocols.md). Kept minimal and private to the
+//! The few byte layouts the session needs (../shared/docs/protocols.md). Kept minimal and private to the
 //! sensor module, delegating to `crate::protocol`.
 
 use crate::protocol::{hrs, pmd};
@@ -35,7 +35,9 @@ pub(crate) fn heart_rate(b: &[u8]) -> Option<HeartRate> {
     Some(HeartRate {
         bpm: m.bpm,
         contact: m.contact.detected(),
-        rr_ms: m.rr_ms().collect(),
+        // an RR of 0 is no interval (seen from straps losing the beat); it would fail every
+        // consumer downstream (HRV, the history's positive-interval check)
+        rr_ms: m.rr_ms().filter(|&ms| ms > 0.0).collect(),
     })
 }
 
@@ -120,6 +122,9 @@ mod tests {
         let hr = heart_rate(&[0x10, 0x3C, 0x37, 0x04, 0x07, 0x03]).unwrap();
         assert_eq!(hr.bpm, 60);
         assert!((hr.rr_ms[0] - 1053.7).abs() < 0.1 && (hr.rr_ms[1] - 756.8).abs() < 0.1);
+        // an RR of 0 is left out, the rest of the value kept
+        let hr = heart_rate(&[0x10, 0x3C, 0x00, 0x00, 0x00, 0x04]).unwrap();
+        assert_eq!((hr.bpm, hr.rr_ms), (60, vec![1000.0]));
         let mut f = vec![0u8; 10];
         f.extend([0x02, 0x80, 0xFF]);
         assert_eq!(ecg_frame(&f).unwrap().samples_uv, [-32766]);

@@ -304,8 +304,9 @@ impl Session {
                 characteristic,
                 value,
             } => self.on_value(at, characteristic, &value),
-            TransportEventKind::CommandFailed { command, reason } => {
-                self.on_command_failed(at, command, &reason)
+            // the platform's reason text may name the device: neither logged nor kept
+            TransportEventKind::CommandFailed { command, .. } => {
+                self.on_command_failed(at, command)
             }
         }
     }
@@ -545,8 +546,8 @@ impl Session {
         self.await_step(step, now);
     }
 
-    fn on_command_failed(&mut self, at: i64, command: TransportCommand, reason: &str) {
-        log::debug!("sensor: command failed: {command:?}: {reason}");
+    fn on_command_failed(&mut self, at: i64, command: TransportCommand) {
+        log::debug!("sensor: command failed: {command:?}");
         match command {
             TransportCommand::Subscribe {
                 characteristic: Characteristic::PmdControlPoint | Characteristic::PmdData,

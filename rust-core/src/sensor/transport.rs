@@ -123,7 +123,7 @@ mod tests {
 
     #[test]
     fn cccd_values() {
-        // docs/protocols.md: indications `02 00` on the PMD control point, notifications `01 00`.
+        // ../shared/docs/protocols.md: indications `02 00` on the PMD control point, notifications `01 00`.
         assert_eq!(Subscription::Indicate.cccd_value(), [0x02, 0x00]);
         assert_eq!(Subscription::Notify.cccd_value(), [0x01, 0x00]);
     }

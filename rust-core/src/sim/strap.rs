@@ -1,7 +1,7 @@
 //! A simulated Polar H10 on the sans-I/O transport contract: commands in through
 //! [`SimStrap::handle`], events out through [`SimStrap::poll`], both with the phone clock (ms).
 //!
-//! What it speaks (see `docs/protocols.md`): Connect / Disconnect, RequestMtu (no event, like the
+//! What it speaks (see `../shared/docs/protocols.md`): Connect / Disconnect, RequestMtu (no event, like the
 //! platform stacks: the new MTU only matters to a later ECG start), Subscribe (HR notify, battery,
 //! PMD control point indicate, PMD data notify), reads of battery (`[pct]`) and the control point
 //! (`0F 05 00`: ECG + ACC), control-point writes answered by an indication:

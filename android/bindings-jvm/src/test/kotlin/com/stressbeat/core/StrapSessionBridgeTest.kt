@@ -21,7 +21,7 @@ import org.junit.jupiter.api.assertThrows
 /**
  * The platform bridge (StrapSession + a Kotlin BleTransport) driven like the Android app would:
  * a fake GATT stack answers the core's commands with a real Polar H10's replies
- * (docs/protocols.md), then REAL captured PMD data notifications are fed in.
+ * (../shared/docs/protocols.md), then REAL captured PMD data notifications are fed in.
  */
 class StrapSessionBridgeTest {
     private val capture = H10.capture
