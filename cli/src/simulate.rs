@@ -24,7 +24,8 @@ use crate::args::in_range;
     after_help = "Examples:\n  stressbeat simulate --minutes 30 --out sim.bin\n  \
 stressbeat simulate --minutes 60 --stress-at 20 --stress-minutes 10 --out sim.csv\n  \
 stressbeat simulate --minutes 1440 --faults loss=5%,disconnect=2m/10s,leadoff=5m/20s --out day.bin\n\n\
-Side files: FILE.peaks.csv (true R-peaks: time_s,sample,label), FILE.faults.csv (injected faults);\n\
+Side files: FILE.peaks.csv (true R-peaks: time_s,sample,label,flag; flag lead_off when the beat\n\
+fell in a lead-off fault), FILE.faults.csv (injected faults);\n\
 their samples (and the beats' times) count from FILE's first sample, as `peaks` and `replay`\n\
 count them; a fault's at_ms is from the start of the simulation.\n\
 Capture files hold the PMD data notifications as received by the phone (faults included), not\n\
@@ -346,8 +347,9 @@ fn simulate_capture(
     let end_ms = (args.minutes * 60_000.0).round() as i64;
     let bar = progress(args.minutes.ceil() as u64, args.quiet);
     let (mut frames, mut hr, mut lost, mut disconnects) = (0u64, 0u64, 0u64, 0u64);
-    let mut gap_samples = 0u64;
-    let mut next_sample: Option<u64> = None;
+    // ECG missing: the samples of the span the strap produced frames for that no delivered
+    // frame covers (lost frames, also before the first delivered one; silent stretches)
+    let (mut produced, mut covered, mut covered_to) = (None::<(u64, u64)>, 0u64, None::<u64>);
     // the generator's index of the capture's first sample (known once a frame arrived), and
     // the ground truth waiting for it
     let mut origin: Option<u64> = None;
@@ -396,15 +398,19 @@ fn simulate_capture(
                 .iter()
                 .filter(|f| f.delivered_ms.is_none())
                 .count() as u64;
+            for f in &truth.frames {
+                let end = f.first_sample + u64::from(f.n_samples);
+                produced = Some(produced.map_or((f.first_sample, end), |(a, b)| {
+                    (a.min(f.first_sample), b.max(end))
+                }));
+            }
             let mut fr = truth.delivered_frames();
             fr.sort_by_key(|f| f.first_sample);
             for f in fr {
-                if let Some(n) = next_sample
-                    && f.first_sample > n
-                {
-                    gap_samples += f.first_sample - n;
-                }
-                next_sample = Some(f.first_sample + u64::from(f.n_samples));
+                let end = f.first_sample + u64::from(f.n_samples);
+                let start = covered_to.map_or(f.first_sample, |c| c.max(f.first_sample));
+                covered += end.saturating_sub(start);
+                covered_to = Some(covered_to.map_or(end, |c| c.max(end)));
             }
             bar.set_position((t / 60_000) as u64);
         }
@@ -424,7 +430,7 @@ fn simulate_capture(
         "wrote {}: {frames} ECG notifications, {hr} heart-rate notifications, {disconnects} disconnects, \
 {lost} frames not delivered, {:.1} s of ECG missing",
         args.out.display(),
-        gap_samples as f64 / 130.0
+        produced.map_or(0, |(a, b)| b - a).saturating_sub(covered) as f64 / 130.0
     );
     println!(
         "ground truth: {} (R-peaks), {} (faults)",

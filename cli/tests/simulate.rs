@@ -225,3 +225,32 @@ fn a_failed_write_leaves_no_partial_files() {
     assert!(left.is_empty(), "{left:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every frame lost: the summary says the ECG is missing, not "0.0 s".
+#[test]
+fn a_capture_that_lost_every_frame_reports_its_ecg_missing() {
+    let out = stressbeat()
+        .args([
+            "simulate",
+            "--minutes",
+            "1",
+            "--faults",
+            "loss=100%",
+            "--quiet",
+            "--out",
+        ])
+        .arg(tmp("all-lost.bin"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let missing: f64 = text
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split(", ")
+        .find_map(|part| part.strip_suffix(" s of ECG missing"))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(missing > 50.0, "{text}");
+}

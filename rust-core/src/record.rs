@@ -24,8 +24,8 @@ impl Signal {
     pub fn require_millivolt_factor(&self, channel: usize) -> crate::Result<f32> {
         self.millivolt_factor().ok_or_else(|| {
             crate::Error::InvalidArgument(format!(
-                "channel {channel} ({}) is in {:?}, not a voltage (a CSV file: state its unit, \
-                 e.g. the CLI's --unit mV or --unit uV)",
+                "channel {channel} ({}) is in {:?}, not a voltage: use an ECG channel or, for \
+                 a CSV file, state its unit (the CLI's --unit mV or --unit uV)",
                 self.label, self.unit
             ))
         })

@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::events::SensorEvent;
+use super::events::{GapCause, SensorEvent};
 use super::session::{Session, SessionConfig};
 use super::transport::{TransportCommand, TransportEvent};
 
@@ -18,8 +18,66 @@ pub trait CommandSink: Send + Sync {
 }
 
 /// Decoded events kept for the app or the monitor to take (about 10 min of an H10's ECG frames
-/// and heart rate); beyond it the oldest are dropped, so a session nobody drains stays bounded.
+/// and heart rate); beyond it the oldest are dropped, so a session nobody drains stays bounded
+/// (their ECG comes back as one gap).
 pub const MAX_PENDING_EVENTS: usize = 2_048;
+
+/// The session with its decoded events waiting to be taken, and the ECG dropped from them.
+type Queued = (Session, Vec<SensorEvent>, Option<DroppedEcg>);
+
+/// ECG dropped from a full queue (and gaps dropped with it): told as one gap before the next
+/// events taken, so the samples either side are not joined as if they were continuous.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct DroppedEcg {
+    from_ms: f64,
+    to_ms: f64,
+    samples: u64,
+}
+
+impl DroppedEcg {
+    /// Add a dropped event's ECG or gap (other events hold no samples).
+    fn add(this: &mut Option<Self>, event: &SensorEvent) {
+        let (from_ms, to_ms, samples) = match event {
+            SensorEvent::Ecg(c) => (
+                c.first_sample_ms,
+                c.last_sample_ms() + c.sample_interval_ms,
+                c.samples_uv.len() as u64,
+            ),
+            SensorEvent::Gap {
+                from_ms,
+                to_ms,
+                missing_samples,
+                ..
+            } => (*from_ms, *to_ms, *missing_samples),
+            _ => return,
+        };
+        let d = this.get_or_insert(Self {
+            from_ms,
+            to_ms,
+            samples: 0,
+        });
+        d.from_ms = d.from_ms.min(from_ms);
+        d.to_ms = d.to_ms.max(to_ms);
+        d.samples += samples;
+    }
+}
+
+/// The queued events, with the dropped ECG first as a gap.
+fn take_queued(queue: &mut Queued) -> Vec<SensorEvent> {
+    let mut events = std::mem::take(&mut queue.1);
+    if let Some(d) = queue.2.take() {
+        events.insert(
+            0,
+            SensorEvent::Gap {
+                from_ms: d.from_ms,
+                to_ms: d.to_ms,
+                missing_samples: d.samples,
+                cause: GapCause::FramesMissing,
+            },
+        );
+    }
+    events
+}
 
 /// A poisoned lock (a panic happened while it was held) — reported, never unwrapped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +86,7 @@ pub struct Poisoned;
 /// A [`Session`] shared between the app's BLE callbacks, its timer and its UI thread.
 #[derive(Debug)]
 pub struct BridgeCore {
-    session: Mutex<(Session, Vec<SensorEvent>)>,
+    session: Mutex<Queued>,
     pending: Mutex<VecDeque<TransportCommand>>,
     dispatching: AtomicBool,
     /// Decoded events were dropped because nobody took them (warned once).
@@ -40,7 +98,7 @@ pub struct BridgeCore {
 impl BridgeCore {
     pub fn new(cfg: SessionConfig) -> Self {
         Self {
-            session: Mutex::new((Session::new(cfg), Vec::new())),
+            session: Mutex::new((Session::new(cfg), Vec::new(), None)),
             pending: Mutex::new(VecDeque::new()),
             dispatching: AtomicBool::new(false),
             dropped_events: AtomicBool::new(false),
@@ -56,12 +114,14 @@ impl BridgeCore {
     ) -> Result<R, Poisoned> {
         let r = {
             let mut g = self.session.lock().map_err(|_| Poisoned)?;
-            let (s, ev) = &mut *g;
+            let (s, ev, dropped) = &mut *g;
             let r = f(s);
             s.drain_events_into(ev);
             if ev.len() > MAX_PENDING_EVENTS {
                 let excess = ev.len() - MAX_PENDING_EVENTS;
-                ev.drain(..excess);
+                for e in ev.drain(..excess) {
+                    DroppedEcg::add(dropped, &e);
+                }
                 if !self.dropped_events.swap(true, Ordering::Relaxed) {
                     log::warn!("bridge: decoded events dropped: nobody takes them");
                 }
@@ -107,7 +167,7 @@ impl BridgeCore {
     /// Decoded events since the last call (for the consumer).
     pub fn take_events(&self) -> Result<Vec<SensorEvent>, Poisoned> {
         let mut g = self.session.lock().map_err(|_| Poisoned)?;
-        Ok(std::mem::take(&mut g.1))
+        Ok(take_queued(&mut g))
     }
 
     /// Decoded events since the last call, for the app; `None` while a consumer takes them.
@@ -116,7 +176,7 @@ impl BridgeCore {
         if self.attached.load(Ordering::Acquire) {
             return Ok(None);
         }
-        Ok(Some(std::mem::take(&mut g.1)))
+        Ok(Some(take_queued(&mut g)))
     }
 
     /// Trampoline: the outermost caller executes queued commands in order; a call made from
@@ -273,6 +333,72 @@ mod tests {
             events.last(),
             Some(SensorEvent::HeartRate { at_ms, .. }) if *at_ms == 20 + 3_599 * 1_000
         ));
+    }
+
+    /// ECG nobody took in time is dropped, but told as a gap before the newest frames, so the
+    /// consumer does not join the samples either side.
+    #[test]
+    fn ecg_dropped_from_a_full_queue_comes_back_as_a_gap() {
+        let frames = MAX_PENDING_EVENTS + 100;
+        // the frames' events, taken after every frame (`drain`) or only at the end
+        let run = |drain: bool| {
+            let core = Arc::new(BridgeCore::new(SessionConfig::default()));
+            let echo = Echo {
+                core: core.clone(),
+                log: Mutex::new(Vec::new()),
+            };
+            core.with_session(&echo, |s| s.start(0)).unwrap();
+            core.take_events().unwrap();
+            let mut events = Vec::new();
+            for k in 0..frames as u64 {
+                let ts_ns = 1_000_000_000 + k * 73 * 1_000_000_000 / 130;
+                let value = crate::protocol::pmd::encode_ecg_frame(ts_ns, &[100; 73]).unwrap();
+                core.handle(
+                    &echo,
+                    TransportEvent {
+                        at_ms: 20 + (k * 73 * 1_000 / 130) as i64,
+                        kind: TransportEventKind::Notification {
+                            characteristic: Characteristic::PmdData,
+                            value,
+                        },
+                    },
+                )
+                .unwrap();
+                if drain {
+                    events.extend(core.take_events().unwrap());
+                }
+            }
+            events.extend(core.take_events().unwrap());
+            assert!(core.take_events().unwrap().is_empty(), "told once");
+            events
+        };
+        let ecg = |events: &[SensorEvent]| -> Vec<(f64, u64)> {
+            events
+                .iter()
+                .filter_map(|e| match e {
+                    SensorEvent::Ecg(c) => Some((c.first_sample_ms, c.samples_uv.len() as u64)),
+                    _ => None,
+                })
+                .collect()
+        };
+        let all: u64 = ecg(&run(true)).iter().map(|c| c.1).sum();
+        let events = run(false);
+        let Some(SensorEvent::Gap {
+            missing_samples,
+            from_ms,
+            to_ms,
+            cause: GapCause::FramesMissing,
+        }) = events.first()
+        else {
+            panic!("{:?}", events.first());
+        };
+        let kept = ecg(&events);
+        let kept_samples: u64 = kept.iter().map(|c| c.1).sum();
+        assert_eq!(missing_samples + kept_samples, all);
+        assert!(*missing_samples >= 90 * 73, "{missing_samples}");
+        // the gap ends where the kept ECG begins
+        assert!((to_ms - kept[0].0).abs() < 1.0, "{to_ms} {}", kept[0].0);
+        assert!(from_ms < to_ms);
     }
 
     #[test]
