@@ -115,10 +115,20 @@ const MATCH_TOLERANCE_S: f64 = 0.15;
 
 /// Runs a dataset export.
 pub fn run(cmd: &DatasetCommand) -> Result<(), String> {
-    match cmd {
+    let out = match cmd {
+        DatasetCommand::Stress(a) => &a.out,
+        DatasetCommand::Beats(a) => &a.io.out,
+    };
+    let created = !out.exists();
+    let done = match cmd {
         DatasetCommand::Stress(a) => stress(a),
         DatasetCommand::Beats(a) => beats(&a.io, &a.records),
+    };
+    if done.is_err() && created {
+        // a folder this run created holds only its partial output
+        let _ = std::fs::remove_dir_all(out);
     }
+    done
 }
 
 fn git_commit() -> Option<String> {

@@ -119,3 +119,27 @@ fn npy_f32(path: &std::path::Path) -> Vec<f32> {
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect()
 }
+
+/// A failed export leaves no folder behind when it created it, and keeps one that existed.
+#[test]
+fn a_failed_export_removes_only_the_folder_it_created() {
+    let dir = std::env::temp_dir().join(format!("stressbeat-dataset-fail-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = |out: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_stressbeat"))
+            .args(["dataset", "stress", "--data"])
+            .arg(dir.join("no-such-data"))
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    let new = dir.join("new-export");
+    assert_eq!(run(&new).status.code(), Some(2));
+    assert!(!new.exists());
+    let existing = dir.join("existing");
+    std::fs::create_dir_all(&existing).unwrap();
+    assert_eq!(run(&existing).status.code(), Some(2));
+    assert!(existing.is_dir());
+    let _ = std::fs::remove_dir_all(&dir);
+}
