@@ -143,19 +143,17 @@ fn load_options(fs: Option<f64>, unit: Option<Unit>) -> LoadOptions {
 /// The warnings for CSV-only options (`(flag, given)`) given with `path`, a file they do not
 /// apply to (empty for a CSV file).
 fn csv_only_warnings(path: &Path, options: &[(&str, bool)]) -> Vec<String> {
-    let rr_log = stressbeat_core::io::is_rr_log_file(path);
-    if stressbeat_core::io::takes_csv_options(path) && !rr_log {
+    let (files, what) = if !stressbeat_core::io::takes_csv_options(path) {
+        ("CSV files", "")
+    } else if stressbeat_core::io::is_rr_log_file(path) {
+        ("ECG CSV files", " (an RR-interval log)")
+    } else {
         return Vec::new();
-    }
+    };
     let name = path
         .file_name()
         .unwrap_or(path.as_os_str())
         .to_string_lossy();
-    let (files, what) = if rr_log {
-        ("ECG CSV files", " (an RR-interval log)")
-    } else {
-        ("CSV files", "")
-    };
     options
         .iter()
         .filter(|(_, given)| *given)

@@ -54,13 +54,15 @@ pub fn read_model_files(onnx_path: &Path) -> Result<(Vec<u8>, Vec<u8>)> {
 /// [`ModelError::MissingMetadata`] when there is none.
 pub fn read_model_metadata(onnx_path: &Path) -> Result<Vec<u8>> {
     let json_path = onnx_path.with_extension("json");
-    match std::fs::metadata(&json_path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ModelError::MissingMetadata {
-            path: json_path.display().to_string(),
+    read_model_file(&json_path).map_err(|e| match e {
+        Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            ModelError::MissingMetadata {
+                path: json_path.display().to_string(),
+            }
+            .into()
         }
-        .into()),
-        _ => read_model_file(&json_path),
-    }
+        e => e,
+    })
 }
 
 /// A regular file of at most [`MAX_MODEL_FILE_BYTES`].
