@@ -64,7 +64,7 @@ pub fn parse_hex(parts: &[String]) -> Result<Vec<u8>, String> {
     if digits.is_empty() {
         return Err("invalid hex: no bytes given".into());
     }
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(format!(
             "invalid hex: odd number of digits ({}); give two digits per byte",
             digits.len()

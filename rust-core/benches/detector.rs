@@ -29,13 +29,12 @@ fn signal() -> (Vec<f32>, f64, &'static str) {
     if let Some(r) = heads
         .first()
         .and_then(|p| load_recording(p, &LoadOptions::default()).ok())
+        && let Some(ch) = r.default_ecg_channel()
     {
-        if let Some(ch) = r.default_ecg_channel() {
-            let s = &r.signals[ch];
-            let what: &'static str =
-                Box::leak(format!("mitdb/{} {}", r.name, s.label).into_boxed_str());
-            return (s.samples.clone(), s.sampling_rate_hz, what);
-        }
+        let s = &r.signals[ch];
+        let what: &'static str =
+            Box::leak(format!("mitdb/{} {}", r.name, s.label).into_boxed_str());
+        return (s.samples.clone(), s.sampling_rate_hz, what);
     }
     let path = mitdb;
     eprintln!(

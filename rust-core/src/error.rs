@@ -106,6 +106,8 @@ pub enum StorageErrorKind {
     /// Opened read-only, the file holds no StressBeat history (an empty file, or another
     /// program's database).
     NotAHistory,
+    /// Another monitor (in this process or another) has the history open for writing.
+    InUse,
     /// Any other SQLite failure.
     Other,
 }
@@ -120,6 +122,7 @@ impl fmt::Display for StorageErrorKind {
             Self::NewerSchema => "newer schema",
             Self::CannotOpen => "cannot open",
             Self::NotAHistory => "not a history",
+            Self::InUse => "in use by another monitor",
             Self::Other => "other",
         })
     }

@@ -183,18 +183,18 @@ impl TryFrom<AnalysisOptions> for analysis::AnalysisOptions {
             message: message.to_owned(),
         };
         for (name, v) in [("fromS", o.from_s), ("toS", o.to_s)] {
-            if let Some(v) = v {
-                if !v.is_finite() || v < 0.0 {
-                    return Err(bad(&format!(
-                        "{name} must be a finite, non-negative number of seconds"
-                    )));
-                }
+            if let Some(v) = v
+                && (!v.is_finite() || v < 0.0)
+            {
+                return Err(bad(&format!(
+                    "{name} must be a finite, non-negative number of seconds"
+                )));
             }
         }
-        if let (Some(a), Some(b)) = (o.from_s, o.to_s) {
-            if a >= b {
-                return Err(bad("fromS must be before toS"));
-            }
+        if let (Some(a), Some(b)) = (o.from_s, o.to_s)
+            && a >= b
+        {
+            return Err(bad("fromS must be before toS"));
         }
         Ok(Self {
             channel: o.channel.map(|c| c as usize),
@@ -332,6 +332,14 @@ impl From<crate::Error> for StressBeatError {
                 ..
             } => Self::HistoryDamaged {
                 message: format!("history database error ({kind})"),
+            },
+            E::Storage {
+                kind: StorageErrorKind::InUse,
+                ..
+            } => Self::InvalidState {
+                message: "another StressMonitor (in this app or another process) has this \
+                          history open: shut it down first; one monitor per database"
+                    .into(),
             },
             E::Storage { kind, .. } => Self::Storage {
                 message: format!("history database error ({kind})"),

@@ -747,6 +747,45 @@ fn stop_ends_a_session_another_thread_waits_for() {
     assert_eq!(sessions[0].end_reason, Some(SessionEndReason::Stopped));
 }
 
+/// One monitor per history: a second one on the same database is refused while the first has
+/// it (it would have closed the first's running session as one a killed app left open), and
+/// is created once the first is shut down or destroyed.
+#[test]
+fn a_second_monitor_on_the_same_history_is_refused_and_the_running_session_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let first = StressMonitor::new(config(&db)).unwrap();
+    first
+        .start(MonitorSource::Simulator {
+            minutes: 30.0,
+            seed: 11,
+            stress: Vec::new(),
+            faults: String::new(),
+            realtime: true,
+            heart_rate_only: false,
+        })
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let second = StressMonitor::new(config(&db));
+    assert!(
+        matches!(&second, Err(StressBeatError::InvalidState { message }) if message.contains("another StressMonitor")),
+        "{second:?}"
+    );
+    assert!(first.is_running());
+    let sessions = first.sessions(10).unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].end_reason, None, "still running");
+    first.stop().unwrap();
+    first.wait_until_finished().unwrap();
+    first.shutdown().unwrap();
+    let second = StressMonitor::new(config(&db)).unwrap();
+    let sessions = second.sessions(10).unwrap();
+    assert_eq!(sessions[0].end_reason, Some(SessionEndReason::Stopped));
+    // destroyed without a shutdown: the hold goes with it
+    drop(second);
+    StressMonitor::new(config(&db)).unwrap();
+}
+
 /// A monitor is the only taker of a platform session's events (an app polling beside it would
 /// take frames from it), and a session the monitor has stopped cannot start another.
 #[test]

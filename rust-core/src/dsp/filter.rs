@@ -250,12 +250,12 @@ impl EcgFilterDesign {
         }
         if let Some(f) = cfg.lowpass_hz {
             let f = f.min(0.45 * fs);
-            if let (Some(h), true) = (cfg.highpass_hz, f.is_finite()) {
-                if f <= h {
-                    return Err(Error::InvalidArgument(format!(
-                        "low-pass {f} Hz must exceed high-pass {h} Hz"
-                    )));
-                }
+            if let (Some(h), true) = (cfg.highpass_hz, f.is_finite())
+                && f <= h
+            {
+                return Err(Error::InvalidArgument(format!(
+                    "low-pass {f} Hz must exceed high-pass {h} Hz"
+                )));
             }
             for &q in butterworth_qs(cfg.order) {
                 sections.push(Biquad::lowpass(fs, f, q)?);

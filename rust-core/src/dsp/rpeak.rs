@@ -457,12 +457,12 @@ impl RPeakDetector {
         }
         self.f2 = self.f1;
         self.f1 = f;
-        if let Some(c) = self.cand {
-            if self.n >= c.k + self.hold {
-                self.cand = None;
-                let slope = self.max_abs(&self.ring_d, c.k.saturating_sub(self.win as u64), c.k);
-                self.on_feature_peak(FeaturePeak { slope, ..c });
-            }
+        if let Some(c) = self.cand
+            && self.n >= c.k + self.hold
+        {
+            self.cand = None;
+            let slope = self.max_abs(&self.ring_d, c.k.saturating_sub(self.win as u64), c.k);
+            self.on_feature_peak(FeaturePeak { slope, ..c });
         }
         if self.learning && self.n + 1 >= self.learn_until {
             self.end_learning();

@@ -1040,6 +1040,8 @@ pub struct StressMonitor {
     shut_down: AtomicBool,
     /// Held by `start` and `shutdown`, so no session starts after a shutdown has begun.
     lifecycle: Mutex<()>,
+    /// This monitor's hold on the database (one monitor per history), until `shutdown`.
+    writer_lock: Mutex<Option<history::WriterLock>>,
 }
 
 impl std::fmt::Debug for StressMonitor {
@@ -1283,7 +1285,10 @@ impl StressMonitor {
     /// Open (or create) the history, close sessions a killed app left open, delete what the
     /// retention policy no longer keeps, and load the models: blocking (the first time after
     /// an update, retention may delete a lot), so create the monitor off the main thread.
+    /// One monitor per database: it holds the history (`<database>.lock` beside it) until
+    /// `shutdown` (or until it is destroyed; the OS releases it when the process ends).
     /// Errors: `Storage` (the database cannot be opened: bad path, permissions, locked …),
+    /// `InvalidState` (another monitor, in this process or another, has this history open),
     /// `HistoryFromNewerApp`, `HistoryDamaged`, `Model` (with `strictModels`, a model file is
     /// missing or corrupt), `InvalidArgument`.
     #[uniffi::constructor]
@@ -1295,7 +1300,9 @@ impl StressMonitor {
                 .set_utc_offset_minutes(config.utc_offset_minutes)
                 .map_err(|_| utc_offset_error())?;
             let mut history = History::open(&config.database_path, HistoryOptions::default())?;
-            // no session of this monitor runs yet: any open one was cut short by a kill
+            let writer_lock = history::WriterLock::acquire(&config.database_path)?;
+            // no other monitor has the history and none of this one's sessions runs yet: any
+            // open session was cut short by a kill
             if let Err(e) = history.close_interrupted_sessions() {
                 log::warn!("monitor: interrupted sessions not closed: {}", e.log_safe());
             }
@@ -1348,6 +1355,7 @@ impl StressMonitor {
                 retention,
                 shut_down: AtomicBool::new(false),
                 lifecycle: Mutex::new(()),
+                writer_lock: Mutex::new(Some(writer_lock)),
             }))
         })
     }
@@ -1436,6 +1444,10 @@ impl StressMonitor {
                 None => Ok(()),
             };
             let writer = lock_history(&self.history).release();
+            *self
+                .writer_lock
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = None;
             Ok(writer.and(reader)?)
         })
     }

@@ -246,7 +246,7 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header, ParseError> {
     header.data_records = match declared_records {
         -1 => {
             // "-1 (unknown)" while recording: derive from the file size (EDF+ §2.1.3)
-            if record_bytes == 0 || data_bytes % record_bytes != 0 {
+            if record_bytes == 0 || !data_bytes.is_multiple_of(record_bytes) {
                 return Err(ParseError::at_byte(
                     bytes.len() as u64,
                     format!(

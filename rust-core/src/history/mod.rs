@@ -26,7 +26,7 @@ pub use query::{
     SessionSummary, StateMinutes, TimelinePoint,
 };
 pub use schema::SCHEMA_VERSION;
-pub use store::{History, HistoryOptions};
+pub use store::{History, HistoryOptions, WriterLock};
 pub use time::{format_utc_iso, local_day};
 
 use crate::Result;

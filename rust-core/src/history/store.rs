@@ -1,6 +1,7 @@
 //! [`History`]: the SQLite store and its batched writer.
 
 use std::{
+    fs::{File, OpenOptions, TryLockError},
     path::Path,
     time::{Duration, Instant},
 };
@@ -94,6 +95,48 @@ pub(crate) fn storage_error(e: rusqlite::Error) -> Error {
     Error::Storage {
         kind,
         message: e.to_string(),
+    }
+}
+
+/// One writer's exclusive hold on a history file: an advisory lock on `<database>.lock` beside
+/// it, released when dropped or when the process ends (even by a kill). A monitor takes it
+/// before closing the sessions a killed app left open, so it never closes another monitor's
+/// running session.
+#[derive(Debug)]
+pub struct WriterLock {
+    _file: File,
+}
+
+impl WriterLock {
+    /// Take the hold on the history at `database`. Errors: [`StorageErrorKind::InUse`] while
+    /// another holder (this process or another) has it; [`StorageErrorKind::CannotOpen`] when
+    /// the lock file cannot be created. A file system without file locks gives a hold that
+    /// excludes nobody (logged).
+    pub fn acquire(database: impl AsRef<Path>) -> Result<Self> {
+        let mut path = database.as_ref().as_os_str().to_owned();
+        path.push(".lock");
+        let cannot = |e: std::io::Error| Error::Storage {
+            kind: StorageErrorKind::CannotOpen,
+            message: format!("the history's lock file: {}", e.kind()),
+        };
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(cannot)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Self { _file: file }),
+            Err(TryLockError::WouldBlock) => Err(Error::Storage {
+                kind: StorageErrorKind::InUse,
+                message: "another monitor has this history open".into(),
+            }),
+            Err(TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {
+                log::warn!("history: no file locks here; a second monitor would not be detected");
+                Ok(Self { _file: file })
+            }
+            Err(TryLockError::Error(e)) => Err(cannot(e)),
+        }
     }
 }
 
@@ -430,12 +473,12 @@ pub(super) fn encode_samples(samples: &[i32]) -> (u8, Vec<u8>) {
 /// Inverse of [`encode_samples`]; `None` for an unknown width or a ragged blob.
 pub(super) fn decode_samples(bytes_per_sample: u8, blob: &[u8]) -> Option<Vec<i32>> {
     match bytes_per_sample {
-        2 if blob.len() % 2 == 0 => Some(
+        2 if blob.len().is_multiple_of(2) => Some(
             blob.chunks_exact(2)
                 .map(|b| i32::from(i16::from_le_bytes([b[0], b[1]])))
                 .collect(),
         ),
-        4 if blob.len() % 4 == 0 => Some(
+        4 if blob.len().is_multiple_of(4) => Some(
             blob.chunks_exact(4)
                 .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                 .collect(),

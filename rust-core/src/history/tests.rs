@@ -491,3 +491,37 @@ fn a_new_history_sums_ecg_from_the_index() {
     let h = History::open(dir.path().join("h.db"), HistoryOptions::default()).unwrap();
     assert_session_list_sums_ecg_from_the_index(&h);
 }
+
+#[test]
+fn one_writer_lock_per_history_until_it_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let held = WriterLock::acquire(&db).unwrap();
+    let err = WriterLock::acquire(&db).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Storage {
+                kind: StorageErrorKind::InUse,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // another history beside it is not held
+    WriterLock::acquire(dir.path().join("other.db")).unwrap();
+    drop(held);
+    WriterLock::acquire(&db).unwrap();
+    // a folder that does not exist
+    let err = WriterLock::acquire(dir.path().join("none/h.db")).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Storage {
+                kind: StorageErrorKind::CannotOpen,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}

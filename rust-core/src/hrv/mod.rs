@@ -211,13 +211,13 @@ pub fn hrv_metrics(rr_ms: &[f64]) -> Result<HrvMetrics> {
 
     let duration_s = rr_ms.iter().sum::<f64>() / 1000.0;
     let (mut lf, mut hf, mut lf_hf) = (None, None, None);
-    if duration_s >= MIN_HF_WINDOW_S {
-        if let Some(p) = lomb_scargle_band_powers(rr_ms) {
-            hf = Some(p.hf_ms2);
-            if duration_s >= MIN_LF_WINDOW_S {
-                lf = Some(p.lf_ms2);
-                lf_hf = (p.hf_ms2 > 0.0).then(|| p.lf_ms2 / p.hf_ms2);
-            }
+    if duration_s >= MIN_HF_WINDOW_S
+        && let Some(p) = lomb_scargle_band_powers(rr_ms)
+    {
+        hf = Some(p.hf_ms2);
+        if duration_s >= MIN_LF_WINDOW_S {
+            lf = Some(p.lf_ms2);
+            lf_hf = (p.hf_ms2 > 0.0).then(|| p.lf_ms2 / p.hf_ms2);
         }
     }
 

@@ -111,7 +111,7 @@ impl BeatClassifier {
         let len = CORE_VOCABULARY.beat_channels * CORE_VOCABULARY.beat_length;
         let n_rr = CORE_VOCABULARY.rr_features.len();
         let rows = beats.len() / len;
-        if beats.len() % len != 0 || rr.len() != rows * n_rr {
+        if !beats.len().is_multiple_of(len) || rr.len() != rows * n_rr {
             return Err(ModelError::BadBatch(format!(
                 "{} beat samples and {} RR values do not make whole beats \
                  ({len} samples and {n_rr} RR values each)",

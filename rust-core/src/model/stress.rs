@@ -222,7 +222,7 @@ impl StressModel {
     ) -> Result<Vec<f32>, ModelError> {
         let n_all = CORE_VOCABULARY.hrv_features.len();
         let rows = features.len() / n_all;
-        if features.len() % n_all != 0 || images.len() != rows * self.image_len() {
+        if !features.len().is_multiple_of(n_all) || images.len() != rows * self.image_len() {
             return Err(ModelError::BadBatch(format!(
                 "{} feature values and {} image bytes do not make whole windows \
                  ({n_all} features and {} bytes each)",

@@ -138,17 +138,32 @@ impl EcgFrontEnd {
         }
         self.resampled.clear();
         rate.push_uv(&chunk.samples_uv, &mut self.resampled);
+        self.push_resampled(out);
+        self.emit_heart_rate(out);
+    }
+
+    /// Push the samples waiting in `self.resampled`.
+    fn push_resampled(&mut self, out: &mut Vec<MonitorEvent>) {
         let resampled = std::mem::take(&mut self.resampled);
         for &x in &resampled {
             self.push_sample(x, true, out);
         }
         self.resampled = resampled;
-        self.emit_heart_rate(out);
+    }
+
+    /// The signal before a gap or the end: the samples the resampler still holds back.
+    fn finish_stretch(&mut self, out: &mut Vec<MonitorEvent>) {
+        if let Some(r) = &mut self.rate {
+            self.resampled.clear();
+            r.finish_stretch(&mut self.resampled);
+            self.push_resampled(out);
+        }
     }
 
     /// Missing ECG: fill up to [`MAX_GAP_FILL_S`] with invalid samples so that windows over the
     /// gap are judged unusable and the detector re-learns; the drawing batch is flushed.
     pub fn push_gap(&mut self, missing_samples_src: u64, out: &mut Vec<MonitorEvent>) {
+        self.finish_stretch(out);
         self.flush_draw(out);
         let gap_start = self.next_index();
         let src_fs = self
@@ -163,9 +178,6 @@ impl EcgFrontEnd {
         self.next_gap = (self.next_gap + 1) % RECENT_GAPS;
         for _ in 0..n {
             self.push_sample(f32::NAN, false, out);
-        }
-        if let Some(r) = &mut self.rate {
-            r.reset();
         }
         // intervals decided in the fill are reported now, timed before the next chunk re-anchors
         self.emit_heart_rate(out);
@@ -301,6 +313,7 @@ impl EcgFrontEnd {
 
     /// End of the stream: decide pending peaks.
     pub fn finish(&mut self, out: &mut Vec<MonitorEvent>) {
+        self.finish_stretch(out);
         self.detector.finish();
         while let Some(p) = self.detector.pop() {
             self.on_peak(p.index, out);

@@ -63,14 +63,50 @@ impl RateAdapter {
         }
     }
 
-    /// Forget the signal so far (after a gap): the next chunk starts a new stream.
-    pub fn reset(&mut self) {
+    /// End of a stretch of signal (a gap, or the end of the stream): append the 130 Hz samples
+    /// the resampler still holds back (their kernels reach past the last sample) to `out`; the
+    /// next chunk starts a new stream.
+    pub fn finish_stretch(&mut self, out: &mut Vec<f32>) {
         if let Some(r) = &mut self.resampler {
-            // Only after a gap: rebuilding the kernel table is not per-sample work.
+            r.finish(out);
+            // Only after a gap or at the end: rebuilding the kernel table is not per-sample work.
             if let Ok(fresh) = Resampler::new(self.source_hz) {
                 *r = fresh;
             }
         }
         self.fresh = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model_input::resample_to_model_rate;
+
+    /// Chunks, then the end of the stretch: the batch resampler's output, to its last sample.
+    #[test]
+    fn a_finished_stretch_is_the_batch_resampling() {
+        let uv: Vec<i32> = (0..5_003)
+            .map(|i| (800.0 * (i as f64 * 0.031).sin()) as i32)
+            .collect();
+        let mv: Vec<f32> = uv.iter().map(|&v| v as f32 / 1000.0).collect();
+        let batch = resample_to_model_rate(&mv, 500.0).unwrap();
+        let mut rate = RateAdapter::new(500.0).unwrap();
+        let mut out = Vec::new();
+        for chunk in uv.chunks(73) {
+            rate.push_uv(chunk, &mut out);
+        }
+        assert!(out.len() < batch.len(), "the kernel holds samples back");
+        rate.finish_stretch(&mut out);
+        assert_eq!(out.len(), batch.len());
+        assert!(out.iter().zip(&batch).all(|(a, b)| (a - b).abs() < 1e-4));
+        // the next stretch starts afresh
+        assert!(rate.anchor_on_next_chunk());
+        let mut again = Vec::new();
+        for chunk in uv.chunks(97) {
+            rate.push_uv(chunk, &mut again);
+        }
+        rate.finish_stretch(&mut again);
+        assert_eq!(again.len(), batch.len());
     }
 }

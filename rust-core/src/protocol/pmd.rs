@@ -744,7 +744,7 @@ pub fn encode_delta_payload(
 ) -> Result<()> {
     if channels == 0
         || samples.is_empty()
-        || samples.len() % channels != 0
+        || !samples.len().is_multiple_of(channels)
         || !(1..=4).contains(&ref_bytes)
     {
         return Err(ProtocolError::Invalid {

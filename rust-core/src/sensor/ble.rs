@@ -250,12 +250,11 @@ impl BtleTransport {
                 within("subscribing", p.subscribe(&g)).await?;
                 if *how == Subscription::Indicate && self.force_indicate_cccd {
                     let cccd = uuid(CCCD_UUID);
-                    if let Some(d) = g.descriptors.iter().find(|d| d.uuid == cccd) {
-                        if let Err(e) =
+                    if let Some(d) = g.descriptors.iter().find(|d| d.uuid == cccd)
+                        && let Err(e) =
                             within("writing the CCCD", p.write_descriptor(d, &[0x02, 0x00])).await
-                        {
-                            log::debug!("CCCD 02 00 on {}: {e}", g.uuid);
-                        }
+                    {
+                        log::debug!("CCCD 02 00 on {}: {e}", g.uuid);
                     }
                 }
                 vec![]

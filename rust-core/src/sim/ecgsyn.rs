@@ -603,19 +603,19 @@ impl EcgSynth {
     /// One internal integration step with beat bookkeeping.
     fn advance(&mut self) {
         // a premature beat: jump the phase forward (skipping what the ectopic beat lacks)
-        if let Some((tj, target)) = self.jump {
-            if self.t >= tj {
-                self.jump = None;
-                let cur = self.osc.phase().rem_euclid(TAU);
-                if cur < target.rem_euclid(TAU) {
-                    let r = (self.osc.x * self.osc.x + self.osc.y * self.osc.y).sqrt();
-                    self.osc.x = r * target.cos();
-                    self.osc.y = r * target.sin();
-                    self.prev_phase = target;
-                }
-                if let Some(m) = self.pending.take() {
-                    self.osc.morph = m;
-                }
+        if let Some((tj, target)) = self.jump
+            && self.t >= tj
+        {
+            self.jump = None;
+            let cur = self.osc.phase().rem_euclid(TAU);
+            if cur < target.rem_euclid(TAU) {
+                let r = (self.osc.x * self.osc.x + self.osc.y * self.osc.y).sqrt();
+                self.osc.x = r * target.cos();
+                self.osc.y = r * target.sin();
+                self.prev_phase = target;
+            }
+            if let Some(m) = self.pending.take() {
+                self.osc.morph = m;
             }
         }
         self.osc.step(self.h);

@@ -712,7 +712,7 @@ impl SimStrap {
                 self.heart_rate(at);
             }
             let v = self.ecg.next_sample();
-            if self.ecg.samples_generated() % 256 == 0 || self.hr_beats.is_empty() {
+            if self.ecg.samples_generated().is_multiple_of(256) || self.hr_beats.is_empty() {
                 let before = self.truth.beats.len();
                 self.ecg.drain_beats_into(&mut self.truth.beats);
                 self.hr_beats.extend_from_slice(&self.truth.beats[before..]);
