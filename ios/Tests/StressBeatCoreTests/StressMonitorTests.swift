@@ -319,7 +319,22 @@ final class StressMonitorTests: XCTestCase {
         }
     }
 
+    /// One monitor per history: a second is refused until the first is shut down.
+    func testASecondMonitorOnTheSameHistoryIsRefusedUntilTheFirstIsShutDown() throws {
+        let db = try tempDir().appendingPathComponent("h.db").path
+        let first = try StressMonitor(config: StressMonitorConfig(databasePath: db))
+        XCTAssertThrowsError(try StressMonitor(config: StressMonitorConfig(databasePath: db))) { error in
+            guard case let StressBeatError.InvalidState(message) = error, message.contains("another StressMonitor") else {
+                return XCTFail("expected InvalidState, got \(error)")
+            }
+        }
+        try first.shutdown()
+        try StressMonitor(config: StressMonitorConfig(databasePath: db)).shutdown()
+    }
+
     static let allTests = [
+        ("testASecondMonitorOnTheSameHistoryIsRefusedUntilTheFirstIsShutDown",
+         testASecondMonitorOnTheSameHistoryIsRefusedUntilTheFirstIsShutDown),
         ("testStopEndsASessionAnotherThreadWaitsFor", testStopEndsASessionAnotherThreadWaitsFor),
         ("testLiveAlertIsAcknowledgedByItsId", testLiveAlertIsAcknowledgedByItsId),
         ("testNewerAndDamagedHistoriesAreTyped", testNewerAndDamagedHistoriesAreTyped),

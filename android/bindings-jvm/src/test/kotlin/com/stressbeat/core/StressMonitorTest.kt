@@ -300,6 +300,16 @@ class StressMonitorTest {
         monitor.shutdown()
     }
 
+    /** One monitor per history: a second is refused until the first is shut down. */
+    @Test
+    fun aSecondMonitorOnTheSameHistoryIsRefusedUntilTheFirstIsShutDown() {
+        val first = StressMonitor(config())
+        val e = assertThrows<StressBeatException.InvalidState> { StressMonitor(config()) }
+        assertTrue(e.message!!.contains("another StressMonitor"), e.message)
+        first.shutdown()
+        StressMonitor(config()).use { it.shutdown() }
+    }
+
     /** A newer app's history and a damaged file are told apart from a storage problem. */
     @Test
     fun newerAndDamagedHistoriesAreTyped() {
