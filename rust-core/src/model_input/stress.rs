@@ -78,7 +78,8 @@ pub struct StressWindow {
     /// One past the last sample.
     pub end_sample: usize,
     /// Fraction (0–1) of the window's samples that are valid (not NaN) and in usable
-    /// signal-quality windows ([`crate::dsp::quality`], 4 s windows from the start of the signal).
+    /// signal-quality windows ([`crate::dsp::quality`], 4 s windows from the window's own start, as
+    /// the live monitor assesses a window).
     pub usable_fraction: f32,
     /// [`HRV_FEATURE_NAMES`] values (NaN where not computable).
     pub features: Vec<f32>,
@@ -271,7 +272,6 @@ pub fn stress_windows(
     if win == 0 || n < win {
         return Ok(Vec::new());
     }
-    let quality = assess_quality(samples_130hz, MODEL_RATE_HZ, QualityConfig::default())?.windows;
     let mut out = Vec::new();
     for k in 0.. {
         let start = (k as f64 * cfg.step_s * MODEL_RATE_HZ).round() as usize;
@@ -283,12 +283,19 @@ pub fn stress_windows(
         let b = peaks.partition_point(|&p| p < end);
         let in_window = &peaks[a..b.max(a)];
         let rr = window_features(samples_130hz, in_window);
+        // quality from the window's own samples, as the live monitor sees it
+        let quality = assess_quality(
+            &samples_130hz[start..end],
+            MODEL_RATE_HZ,
+            QualityConfig::default(),
+        )?
+        .windows;
         out.push(StressWindow {
             start_s: start as f64 / MODEL_RATE_HZ,
             end_s: end as f64 / MODEL_RATE_HZ,
             start_sample: start,
             end_sample: end,
-            usable_fraction: usable_fraction(&quality, start, end),
+            usable_fraction: usable_fraction(&quality, 0, win),
             features: rr.features,
             peaks: in_window.to_vec(),
             rr_beat_counts: None,
