@@ -104,7 +104,9 @@ pub(crate) fn storage_error(e: rusqlite::Error) -> Error {
 /// running session.
 #[derive(Debug)]
 pub struct WriterLock {
-    _file: File,
+    /// `None` for a database SQLite keeps in memory (`:memory:`, or `""` for a temporary one):
+    /// no other connection can open it.
+    _file: Option<File>,
 }
 
 impl WriterLock {
@@ -113,7 +115,11 @@ impl WriterLock {
     /// the lock file cannot be created. A file system without file locks gives a hold that
     /// excludes nobody (logged).
     pub fn acquire(database: impl AsRef<Path>) -> Result<Self> {
-        let mut path = database.as_ref().as_os_str().to_owned();
+        let name = database.as_ref().as_os_str();
+        if name.is_empty() || name == ":memory:" {
+            return Ok(Self { _file: None });
+        }
+        let mut path = name.to_owned();
         path.push(".lock");
         let cannot = |e: std::io::Error| Error::Storage {
             kind: StorageErrorKind::CannotOpen,
@@ -126,14 +132,14 @@ impl WriterLock {
             .open(&path)
             .map_err(cannot)?;
         match file.try_lock() {
-            Ok(()) => Ok(Self { _file: file }),
+            Ok(()) => Ok(Self { _file: Some(file) }),
             Err(TryLockError::WouldBlock) => Err(Error::Storage {
                 kind: StorageErrorKind::InUse,
                 message: "another monitor has this history open".into(),
             }),
             Err(TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {
                 log::warn!("history: no file locks here; a second monitor would not be detected");
-                Ok(Self { _file: file })
+                Ok(Self { _file: Some(file) })
             }
             Err(TryLockError::Error(e)) => Err(cannot(e)),
         }

@@ -512,6 +512,9 @@ fn one_writer_lock_per_history_until_it_is_dropped() {
     WriterLock::acquire(dir.path().join("other.db")).unwrap();
     drop(held);
     WriterLock::acquire(&db).unwrap();
+    // an in-memory database has no file to hold, and no other connection to exclude
+    let _a = WriterLock::acquire(":memory:").unwrap();
+    let _b = WriterLock::acquire(":memory:").unwrap();
     // a folder that does not exist
     let err = WriterLock::acquire(dir.path().join("none/h.db")).unwrap_err();
     assert!(
