@@ -4,7 +4,7 @@ use crate::{
     analysis::EcgSpan,
     dsp::rpeak::{DetectorConfig, detect_peaks_with},
     error::Result,
-    model_input::{MODEL_RATE_HZ, resample_to_model_rate},
+    model_input::{MODEL_RATE_HZ, passes_through, resample_to_model_rate},
 };
 
 /// An analysed span resampled to [`MODEL_RATE_HZ`], with R-peaks detected there (as the phone
@@ -40,8 +40,12 @@ impl ModelSignal {
         self.start_sample as f64 / self.sampling_rate_hz
     }
 
-    /// A 130 Hz index of the span as a sample index of the whole recording (its own sampling).
+    /// A 130 Hz index of the span as a sample index of the whole recording (its own sampling;
+    /// the same index where the signal was taken as it is, [`passes_through`]).
     pub fn record_sample(&self, index_130hz: usize) -> usize {
+        if passes_through(self.sampling_rate_hz) {
+            return self.start_sample + index_130hz;
+        }
         self.start_sample
             + (index_130hz as f64 * self.sampling_rate_hz / MODEL_RATE_HZ).round() as usize
     }

@@ -14,6 +14,16 @@ use crate::error::Result;
 /// The rate every model input is computed at (the Polar H10's ECG rate), Hz.
 pub const MODEL_RATE_HZ: f64 = 130.0;
 
+/// A signal within this relative distance of [`MODEL_RATE_HZ`] is taken as it is, not resampled:
+/// a Polar H10 runs at ≈ 130.05 Hz by its own timestamps. The live monitor and the offline paths
+/// (a capture read from a file) alike, so both see the same samples and R-peaks.
+pub const PASS_THROUGH_TOLERANCE: f64 = 0.01;
+
+/// Whether a signal at `fs` Hz is taken at the model rate as it is ([`PASS_THROUGH_TOLERANCE`]).
+pub fn passes_through(fs: f64) -> bool {
+    ((fs - MODEL_RATE_HZ) / MODEL_RATE_HZ).abs() <= PASS_THROUGH_TOLERANCE
+}
+
 /// Half-width of the interpolation kernel in output samples (per side).
 const HALF_WIDTH_OUT: f64 = 24.0;
 /// Low-pass corner as a fraction of the lower of the two rates: 0.4423 · 130 Hz = 57.5 Hz, midway
@@ -220,10 +230,14 @@ impl Resampler {
 }
 
 /// `samples` (at `fs` Hz) resampled to [`MODEL_RATE_HZ`] with anti-aliasing (see [`Resampler`];
-/// identical to streaming the signal through one). At 130 Hz a copy.
+/// identical to streaming the signal through one). Within 1 % of 130 Hz ([`passes_through`]) a
+/// copy, as the live monitor takes it.
 ///
 /// Errors: an invalid sampling rate ([`crate::Error::InvalidArgument`]).
 pub fn resample_to_model_rate(samples: &[f32], fs: f64) -> Result<Vec<f32>> {
+    if passes_through(fs) {
+        return Ok(samples.to_vec());
+    }
     let mut r = Resampler::new(fs)?;
     let mut out = Vec::with_capacity((samples.len() as f64 / r.ratio()).ceil() as usize + 1);
     r.push(samples, &mut out);
@@ -239,6 +253,17 @@ mod tests {
         (0..n)
             .map(|i| (2.0 * std::f64::consts::PI * f * i as f64 / fs + phase).sin() as f32)
             .collect()
+    }
+
+    /// A Polar H10's 130.05 Hz (by its timestamps) is taken as it is, as the live monitor does;
+    /// 1.5 % off is resampled.
+    #[test]
+    fn within_one_percent_of_130_hz_passes_through() {
+        let x = sine(130.05, 1.3, 1000, 0.2);
+        assert_eq!(resample_to_model_rate(&x, 130.05).unwrap(), x);
+        assert_eq!(resample_to_model_rate(&x, 128.8).unwrap(), x);
+        assert!(passes_through(131.2) && !passes_through(132.0) && !passes_through(f64::NAN));
+        assert_ne!(resample_to_model_rate(&x, 132.0).unwrap().len(), x.len());
     }
 
     #[test]

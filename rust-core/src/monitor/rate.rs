@@ -1,10 +1,6 @@
 //! Brings a source's ECG to the 130 Hz model rate (only when needed) and to millivolts.
 
-use crate::model_input::{MODEL_RATE_HZ, Resampler};
-
-/// A source within this relative distance of 130 Hz is taken as 130 Hz (a Polar H10 runs at
-/// ≈ 130.05 Hz on the phone clock; the clock is re-anchored on every chunk).
-pub const RATE_TOLERANCE: f64 = 0.01;
+use crate::model_input::{Resampler, passes_through};
 
 /// Pass-through or streaming resampler, plus the µV → mV conversion.
 #[derive(Debug)]
@@ -22,7 +18,8 @@ impl RateAdapter {
         if !source_hz.is_finite() || source_hz <= 0.0 {
             return Err("invalid sampling rate".into());
         }
-        let resampler = if ((source_hz - MODEL_RATE_HZ) / MODEL_RATE_HZ).abs() <= RATE_TOLERANCE {
+        // within 1 % of 130 Hz taken as it is (the clock is re-anchored on every chunk)
+        let resampler = if passes_through(source_hz) {
             None
         } else {
             Some(Resampler::new(source_hz).map_err(|_| {
