@@ -32,6 +32,22 @@ pub fn dataset(sub: &str) -> Option<PathBuf> {
     None
 }
 
+/// The files in `dir` whose extension is `ext`, sorted by name (a test fails on an unreadable
+/// folder).
+#[allow(clippy::panic)]
+pub fn files_with_extension(dir: &std::path::Path, ext: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| {
+            e.unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+                .path()
+        })
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .collect();
+    files.sort();
+    files
+}
+
 /// The stress updates of a monitor's events, each with the window observation it came from.
 pub fn stress_updates(
     events: &[stressbeat_core::monitor::MonitorEvent],

@@ -159,12 +159,7 @@ fn kaggle_rows_best_correlation_with_our_beats() {
     rows.extend(kaggle_rows(
         &kdir.join("ECGformer_mitbih_train_first10rows.csv"),
     ));
-    let mut hs: Vec<_> = std::fs::read_dir(&mdir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "hea"))
-        .collect();
-    hs.sort();
+    let hs = stressbeat_e2e::files_with_extension(&mdir, "hea");
     let mut best = vec![(f64::MIN, String::new(), 0usize); rows.len()];
     for h in &hs {
         let (x, fs, _) = load_mlii(h);

@@ -37,6 +37,18 @@ fn config(db: &std::path::Path) -> StressMonitorConfig {
     }
 }
 
+/// A simulated strap in real time for 30 minutes: a session that runs until stopped.
+fn live_simulator() -> MonitorSource {
+    MonitorSource::Simulator {
+        minutes: 30.0,
+        seed: 11,
+        stress: Vec::new(),
+        faults: String::new(),
+        realtime: true,
+        heart_rate_only: false,
+    }
+}
+
 fn simulator(minutes: f64, faults: &str) -> MonitorSource {
     MonitorSource::Simulator {
         minutes,
@@ -296,15 +308,7 @@ fn calibration_progress_outcome_and_baseline() {
     let after = m.personal_baseline().unwrap().unwrap();
     assert!(after.calibrated && after.windows >= b.windows, "{after:?}");
     // during a session a window ends every 5 s: 60 s hold the 12 windows
-    m.start(MonitorSource::Simulator {
-        minutes: 30.0,
-        seed: 1,
-        stress: Vec::new(),
-        faults: String::new(),
-        realtime: true,
-        heart_rate_only: false,
-    })
-    .unwrap();
+    m.start(live_simulator()).unwrap();
     assert!(matches!(
         m.start_calibration(59),
         Err(StressBeatError::InvalidArgument { .. })
@@ -715,15 +719,7 @@ fn stop_on_the_worker_thread_keeps_the_session_until_it_is_stored() {
 fn stop_ends_a_session_another_thread_waits_for() {
     let dir = tempfile::tempdir().unwrap();
     let monitor = Arc::new(StressMonitor::new(config(&dir.path().join("h.db"))).unwrap());
-    let live = MonitorSource::Simulator {
-        minutes: 30.0,
-        seed: 11,
-        stress: Vec::new(),
-        faults: String::new(),
-        realtime: true,
-        heart_rate_only: false,
-    };
-    monitor.start(live).unwrap();
+    monitor.start(live_simulator()).unwrap();
     let (returned, waited) = std::sync::mpsc::channel();
     {
         let monitor = monitor.clone();
@@ -755,16 +751,7 @@ fn a_second_monitor_on_the_same_history_is_refused_and_the_running_session_kept(
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("h.db");
     let first = StressMonitor::new(config(&db)).unwrap();
-    first
-        .start(MonitorSource::Simulator {
-            minutes: 30.0,
-            seed: 11,
-            stress: Vec::new(),
-            faults: String::new(),
-            realtime: true,
-            heart_rate_only: false,
-        })
-        .unwrap();
+    first.start(live_simulator()).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
     let second = StressMonitor::new(config(&db));
     assert!(

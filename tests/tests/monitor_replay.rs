@@ -408,12 +408,7 @@ fn eegmat_live_windows_are_the_training_windows() {
     let Some(dir) = stressbeat_e2e::dataset("eegmat") else {
         return;
     };
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "edf"))
-        .collect();
-    files.sort();
+    let files = stressbeat_e2e::files_with_extension(&dir, "edf");
     assert_eq!(files.len(), 52, "26 subjects, 2 recordings each");
     let mut c = LiveAgainstOffline::default();
     for path in &files {

@@ -64,12 +64,7 @@ fn qtdb_and_nstdb_records_load() {
 #[test]
 fn eegmat_edf_files_load_with_their_ecg_channel() {
     let Some(dir) = dataset("eegmat") else { return };
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "edf"))
-        .collect();
-    files.sort();
+    let files = stressbeat_e2e::files_with_extension(&dir, "edf");
     assert!(files.len() >= 20, "{} EDF files", files.len());
     for f in files {
         let r = load_recording(&f, &LoadOptions::default()).unwrap_or_else(|e| panic!("{e}"));

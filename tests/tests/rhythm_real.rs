@@ -108,12 +108,7 @@ fn healthy_windows_are_nearly_never_over_the_limit() {
         return;
     };
     let data = stressbeat_e2e::data_dir();
-    let mut files: Vec<_> = std::fs::read_dir(&eegmat)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "edf"))
-        .collect();
-    files.sort();
+    let files = stressbeat_e2e::files_with_extension(&eegmat, "edf");
     assert_eq!(files.len(), 52);
     let microvolts = LoadOptions {
         csv_unit: Some("uV".into()),
