@@ -43,12 +43,12 @@ const PHASES: usize = 256;
 /// first and last sample. [`Resampler::push`] emits an output as soon as every input under its
 /// kernel has arrived (latency ≈ 24 output samples, 185 ms); [`Resampler::finish`] flushes the
 /// tail. Pushing a signal in any chunking gives exactly the output of [`resample_to_model_rate`].
-/// At 130 Hz input it is the identity (samples copied unchanged). A non-finite sample spoils
+/// Within 1 % of 130 Hz ([`passes_through`]) it is the identity (samples copied unchanged). A non-finite sample spoils
 /// the outputs under its kernel (they become NaN), which downstream quality code counts as invalid.
 /// Nothing is allocated per sample: buffers only grow to the largest chunk pushed.
 #[derive(Debug, Clone)]
 pub struct Resampler {
-    /// Input samples per output sample (`fs / 130`).
+    /// Input samples per output sample (`fs / 130`; 1 where the signal is taken as it is).
     step: f64,
     identity: bool,
     /// Half-width in input samples; the kernel has `2·half` taps.
@@ -83,8 +83,9 @@ impl Resampler {
     /// A resampler from `fs` Hz (validated like every DSP rate) to [`MODEL_RATE_HZ`].
     pub fn new(fs: f64) -> Result<Self> {
         validate_sampling_rate(fs)?;
-        let step = fs / MODEL_RATE_HZ;
-        let identity = (fs - MODEL_RATE_HZ).abs() < 1e-9;
+        let identity = passes_through(fs);
+        // taken as it is, one input sample per output sample
+        let step = if identity { 1.0 } else { fs / MODEL_RATE_HZ };
         let half = (HALF_WIDTH_OUT * step.max(1.0)).ceil() as usize;
         // cutoff in cycles per input sample
         let fc = CUTOFF_FRACTION * fs.min(MODEL_RATE_HZ) / fs;
@@ -235,9 +236,6 @@ impl Resampler {
 ///
 /// Errors: an invalid sampling rate ([`crate::Error::InvalidArgument`]).
 pub fn resample_to_model_rate(samples: &[f32], fs: f64) -> Result<Vec<f32>> {
-    if passes_through(fs) {
-        return Ok(samples.to_vec());
-    }
     let mut r = Resampler::new(fs)?;
     let mut out = Vec::with_capacity((samples.len() as f64 / r.ratio()).ceil() as usize + 1);
     r.push(samples, &mut out);
