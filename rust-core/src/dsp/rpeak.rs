@@ -30,6 +30,10 @@
 //!   previous beat (skips T-waves) and may recover several missed beats in a row; when even
 //!   `THR2` finds nothing, the signal level is halved once per mean RR of silence (at most
 //!   twice) and the search repeated (recovers quickly from a sudden amplitude drop);
+//! - an absolute floor (the only one; the input is in mV): a feature peak whose steepest
+//!   slope is under `min_slope_mv_per_s` (0.1 mV/s; real QRS complexes have ~1-100 mV/s, a
+//!   QRS of 2 µV about 0.1) is never a QRS, only noise: the relative thresholds otherwise find
+//!   "beats" in a flat line's resampling ripple or a held value's filter tail (~1e-5 mV/s);
 //! - the paper's halving of thresholds for irregular rhythms is *not* used: on noisy records
 //!   it feeds back (false beats → irregular RR → lower thresholds → more false beats);
 //! - localisation (not in the paper, whose fiducial point is ≈ 45 ms late): the R-peak is the
@@ -83,6 +87,9 @@ pub struct DetectorConfig {
     /// The negative extremum is taken as the R-peak only when it exceeds the positive one by
     /// this factor (R-waves are annotated on the positive deflection when there is one).
     pub negative_preference: f32,
+    /// A feature peak whose steepest slope (of the band-passed input, mV/s) is below this is
+    /// not a QRS (flat line, resampling ripple, a held value's filter tail).
+    pub min_slope_mv_per_s: f32,
 }
 
 impl Default for DetectorConfig {
@@ -101,6 +108,7 @@ impl Default for DetectorConfig {
             max_invalid_gap_s: 1.0,
             refine_margin_s: 0.01,
             negative_preference: 1.5,
+            min_slope_mv_per_s: 0.1,
         }
     }
 }
@@ -236,6 +244,7 @@ impl RPeakDetector {
             cfg.refine_margin_s,
         ];
         if times.iter().any(|t| !(t.is_finite() && *t > 0.0))
+            || !(cfg.min_slope_mv_per_s.is_finite() && cfg.min_slope_mv_per_s >= 0.0)
             || cfg.integration_window_s > 1.0
             || cfg.max_rr_s > 5.0
         {
@@ -399,7 +408,7 @@ impl RPeakDetector {
     pub fn finish(&mut self) {
         self.finishing = true;
         if let Some(c) = self.cand.take() {
-            self.on_feature_peak(c);
+            self.on_feature_peak(self.with_slope(c));
         }
         if self.learning {
             self.end_learning();
@@ -461,8 +470,7 @@ impl RPeakDetector {
             && self.n >= c.k + self.hold
         {
             self.cand = None;
-            let slope = self.max_abs(&self.ring_d, c.k.saturating_sub(self.win as u64), c.k);
-            self.on_feature_peak(FeaturePeak { slope, ..c });
+            self.on_feature_peak(self.with_slope(c));
         }
         if self.learning && self.n + 1 >= self.learn_until {
             self.end_learning();
@@ -499,7 +507,20 @@ impl RPeakDetector {
         m
     }
 
+    /// `p` with its slope: the steepest derivative inside the integration window ending at it.
+    fn with_slope(&self, p: FeaturePeak) -> FeaturePeak {
+        let slope = self.max_abs(&self.ring_d, p.k.saturating_sub(self.win as u64), p.k);
+        FeaturePeak { slope, ..p }
+    }
+
     fn on_feature_peak(&mut self, p: FeaturePeak) {
+        if p.slope < self.cfg.min_slope_mv_per_s {
+            // too flat to be a QRS: noise for the thresholds once running, never a candidate
+            if !self.learning {
+                self.track_noise(p.value);
+            }
+            return;
+        }
         if self.learning {
             self.add_candidate(p);
         } else {
@@ -585,8 +606,12 @@ impl RPeakDetector {
     }
 
     fn noise(&mut self, p: FeaturePeak) {
-        self.npk = 0.125 * p.value + 0.875 * self.npk;
+        self.track_noise(p.value);
         self.add_candidate(p);
+    }
+
+    fn track_noise(&mut self, value: f64) {
+        self.npk = 0.125 * value + 0.875 * self.npk;
     }
 
     fn rr_mean(&self) -> Option<f64> {
@@ -998,6 +1023,29 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn no_beats_in_a_long_hole_nor_on_a_flat_line() {
+        for fs in [360.0, 500.0, 1000.0] {
+            // 20 s of invalid samples: the held value's filter tail is no QRS
+            let (mut x, truth) = synth(fs, &regular(0.8, 60.0), 60.0);
+            let hole = (20.0 * fs) as usize..(40.0 * fs) as usize;
+            for v in &mut x[hole.clone()] {
+                *v = f32::NAN;
+            }
+            let found = detect_peaks(&x, fs);
+            let in_hole = found.iter().filter(|p| hole.contains(p)).count();
+            assert_eq!(in_hole, 0, "fs {fs}: {found:?}");
+            let outside = truth.iter().filter(|t| !hole.contains(t)).count();
+            assert!(found.len() + 5 >= outside, "fs {fs}: {} of {outside}", found.len());
+        }
+        // a lead-off level with a µV-scale ripple (what resampling a constant leaves)
+        let fs = 130.0;
+        let flat: Vec<f32> = (0..(60.0 * fs) as usize)
+            .map(|i| 1.2 + 1e-5 * (2.0 * std::f32::consts::PI * 10.0 * i as f32 / 130.0).sin())
+            .collect();
+        assert!(detect_peaks(&flat, fs).is_empty());
+    }
+
+    #[test]
     fn flat_start_keeps_warming_up_then_detects() {
         let fs = 130.0;
         let (ecg, truth) = synth(fs, &regular(0.75, 30.0), 30.0);
@@ -1038,6 +1086,11 @@ pub(crate) mod tests {
         assert!(RPeakDetector::new(f64::INFINITY).is_err());
         let bad = DetectorConfig {
             integration_window_s: -1.0,
+            ..Default::default()
+        };
+        assert!(RPeakDetector::with_config(360.0, bad).is_err());
+        let bad = DetectorConfig {
+            min_slope_mv_per_s: f32::NAN,
             ..Default::default()
         };
         assert!(RPeakDetector::with_config(360.0, bad).is_err());
