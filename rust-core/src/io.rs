@@ -7,7 +7,7 @@ use crate::{
     error::{Error, ParseError, Result},
     formats::{csv, edf, pmd_capture, rr_log, wfdb},
     model::{BeatClassifier, ModelError, StressModel},
-    record::{Recording, Signal},
+    record::{MAX_HOLES_S, Recording, Signal},
     sensor::{SensorEvent, replay},
 };
 
@@ -238,10 +238,6 @@ fn file_start(path: &Path, n: usize) -> Vec<u8> {
     start
 }
 
-/// Most hole a Polar capture may have in all, s (48 h, ~90 MB of NaN): beyond it, holes (each
-/// at most [`replay::MAX_HOLE_S`]) have piled up in a damaged or crafted file.
-pub const MAX_CAPTURE_HOLES_S: f64 = 48.0 * 3600.0;
-
 /// Read a Polar capture (`H10 ECG v1.0 binary data` + raw PMD notifications): the ECG frames go
 /// through the live session (decoding, timing, duplicates, gaps) into one channel "ECG" in µV,
 /// at the rate the strap's timestamps show (≈130 Hz). Missing samples are NaN; a sensor clock
@@ -268,7 +264,7 @@ fn capture_recording(path: &Path, bytes: &[u8]) -> Result<Recording> {
             SensorEvent::Gap {
                 missing_samples, ..
             } => {
-                let most = (MAX_CAPTURE_HOLES_S * 1000.0 / interval_ms) as usize;
+                let most = (MAX_HOLES_S * 1000.0 / interval_ms) as usize;
                 let missing = usize::try_from(missing_samples).unwrap_or(usize::MAX);
                 holes = holes.saturating_add(missing);
                 if holes > most {
@@ -278,7 +274,7 @@ fn capture_recording(path: &Path, bytes: &[u8]) -> Result<Recording> {
                             "frame timestamps",
                             format!(
                                 "its holes add up to more than {:.0} h (sensor clock jumps?)",
-                                MAX_CAPTURE_HOLES_S / 3600.0
+                                MAX_HOLES_S / 3600.0
                             ),
                         ),
                     ));

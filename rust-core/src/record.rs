@@ -50,14 +50,18 @@ impl Signal {
 
 /// Factor from `unit` to millivolts; `None` for non-voltage units.
 pub fn millivolt_factor(unit: &str) -> Option<f32> {
-    match unit.trim() {
-        "mV" | "mv" | "MV" | "millivolt" | "millivolts" => Some(1.0),
-        "uV" | "uv" | "µV" | "μV" | "microvolt" | "microvolts" => Some(1e-3),
-        "nV" | "nv" => Some(1e-6),
-        "V" | "v" | "volt" | "volts" => Some(1e3),
+    match unit.trim().to_lowercase().as_str() {
+        "mv" | "millivolt" | "millivolts" => Some(1.0),
+        "uv" | "µv" | "μv" | "microvolt" | "microvolts" => Some(1e-3),
+        "nv" => Some(1e-6),
+        "v" | "volt" | "volts" => Some(1e3),
         _ => None,
     }
 }
+
+/// Most missing time a recording's holes (read as NaN) may add up to, s (48 h, ~90 MB of NaN at
+/// 130 Hz): beyond it, a damaged or crafted file.
+pub const MAX_HOLES_S: f64 = 48.0 * 3600.0;
 
 /// Typical 2 s peak-to-peak, in file units, from which a file is read as µV rather than mV: an
 /// ECG in mV spans a few mV (R waves 0.5-3 mV), the same ECG in µV hundreds to thousands.
@@ -93,45 +97,30 @@ pub fn infer_unit(samples: &[f32], sampling_rate_hz: f64) -> &'static str {
     }
 }
 
-/// Whether a channel label names an ECG lead (MLII, V1-V6, I/II/III, aVR/aVL/aVF, "ECG …", "EKG").
+/// Lead names a channel label may be (after an optional "Lead"): MIT-BIH's and the 12 leads.
+const LEAD_NAMES: &[&str] = &[
+    "MLI", "MLII", "MLIII", "ML2", "I", "II", "III", "AVR", "AVL", "AVF", "V", "V1", "V2", "V3",
+    "V4", "V5", "V6", "D3", "CM5", "CM2", "CM4", "CC5", "MV2", "ML5", "MV1",
+];
+
+/// Whether a channel label names an ECG lead: a word starting with ECG or EKG ("ECG",
+/// "ECG1", "Chest ECG", "EKG II"), or a lead name, alone or after "Lead" ("MLII", "V5",
+/// "Lead II").
 pub fn is_ecg_label(label: &str) -> bool {
-    let l = label.trim().to_ascii_uppercase();
-    let l = l
-        .strip_prefix("ECG")
-        .map(|s| s.trim_start_matches([' ', '_', '-']))
-        .unwrap_or(&l);
-    if label.trim().to_ascii_uppercase().starts_with("ECG") || l.starts_with("EKG") {
+    let upper = label.trim().to_ascii_uppercase();
+    let words: Vec<&str> = upper
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    if words
+        .iter()
+        .any(|w| w.starts_with("ECG") || w.starts_with("EKG"))
+    {
         return true;
     }
-    matches!(
-        l,
-        "MLI"
-            | "MLII"
-            | "MLIII"
-            | "ML2"
-            | "I"
-            | "II"
-            | "III"
-            | "AVR"
-            | "AVL"
-            | "AVF"
-            | "V"
-            | "V1"
-            | "V2"
-            | "V3"
-            | "V4"
-            | "V5"
-            | "V6"
-            | "D3"
-            | "CM5"
-            | "CM2"
-            | "CM4"
-            | "CC5"
-            | "MV2"
-            | "ML5"
-            | "MV1"
-            | "ECG"
-    )
+    let joined = words.concat();
+    let lead = joined.strip_prefix("LEAD").unwrap_or(&joined);
+    LEAD_NAMES.contains(&lead)
 }
 
 /// One annotation. For WFDB: one entry of an annotation file; for EDF+: one TAL entry.
@@ -184,10 +173,15 @@ impl Recording {
             let l = s.label.trim().to_ascii_uppercase();
             l == "MLII" || l == "ML2" || l == "II" || l == "ECG II" || l == "ECG LEAD II"
         });
-        Some(
-            mlii.or_else(|| self.signals.iter().position(Signal::is_ecg_like))
-                .unwrap_or(0),
-        )
+        let channel = mlii.or_else(|| self.signals.iter().position(Signal::is_ecg_like));
+        if channel.is_none() && self.signals.len() > 1 {
+            log::warn!(
+                "no channel label names an ECG lead; analysing channel 0 ({:?}) of {}",
+                self.signals[0].label,
+                self.signals.len()
+            );
+        }
+        Some(channel.unwrap_or(0))
     }
 
     /// Beat annotations (see [`BEAT_SYMBOLS`]).
@@ -212,10 +206,32 @@ mod tests {
 
     #[test]
     fn ecg_labels() {
-        for l in ["MLII", "V1", "ECG", "ECG ECG", "EKG", "ECG1", "II"] {
+        for l in [
+            "MLII",
+            "V1",
+            "ECG",
+            "ECG ECG",
+            "EKG",
+            "ECG1",
+            "II",
+            "Lead II",
+            "ECG Lead II",
+            "Chest ECG",
+            "ecg_raw",
+            "ML II",
+        ] {
             assert!(is_ecg_label(l), "{l}");
         }
-        for l in ["EEG Fp1", "Resp", "ABP", "EDF Annotations"] {
+        for l in [
+            "EEG Fp1",
+            "Resp",
+            "ABP",
+            "EDF Annotations",
+            "EDA",
+            "acc_x",
+            "HR",
+            "Lead",
+        ] {
             assert!(!is_ecg_label(l), "{l}");
         }
     }
@@ -224,6 +240,8 @@ mod tests {
     fn unit_factors() {
         assert_eq!(millivolt_factor("uV"), Some(1e-3));
         assert_eq!(millivolt_factor("mV"), Some(1.0));
+        assert_eq!(millivolt_factor("UV"), Some(1e-3));
+        assert_eq!(millivolt_factor("µV"), Some(1e-3));
         assert_eq!(millivolt_factor("degC"), None);
     }
 }

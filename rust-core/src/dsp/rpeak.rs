@@ -1035,7 +1035,11 @@ pub(crate) mod tests {
             let in_hole = found.iter().filter(|p| hole.contains(p)).count();
             assert_eq!(in_hole, 0, "fs {fs}: {found:?}");
             let outside = truth.iter().filter(|t| !hole.contains(t)).count();
-            assert!(found.len() + 5 >= outside, "fs {fs}: {} of {outside}", found.len());
+            assert!(
+                found.len() + 5 >= outside,
+                "fs {fs}: {} of {outside}",
+                found.len()
+            );
         }
         // a lead-off level with a µV-scale ripple (what resampling a constant leaves)
         let fs = 130.0;

@@ -6,7 +6,8 @@
 //! blank lines and CRLF line ends are ignored.
 //!
 //! - Samples: the column named `ecg` (case-insensitive, a unit suffix allowed, e.g. `ECG (uV)`,
-//!   `ecg_mV`), else the last numeric column that is not the time column.
+//!   `ecg_mV`), else the first whose name is an ECG lead's ([`is_ecg_label`]: `EKG`,
+//!   `ECG Lead II`, `ecg_raw`), else the last numeric column that is not a time column.
 //! - Unit: the caller's (`--unit`), else the one stated in the column name or in a units row
 //!   under the header (`s,mV`); a column named `…raw…` without a stated unit is kept in raw ADC
 //!   units (`"raw"`). Otherwise the amplitude decides ([`infer_unit`]): µV when the typical 2 s
@@ -14,14 +15,21 @@
 //!   else mV.
 //! - Sampling rate: the caller's (`--fs`; a warning is logged when it differs by more than 2 %
 //!   from the time column's estimate); else **estimated** from a time column (`time`,
-//!   `timestamp`, `*datetime*`, …) as (rows − 1) / (last time − first time). Numeric times are
-//!   seconds unless the name says `ms`/`us`/`ns`, or their size says epoch ms/µs/ns; text times
-//!   are `[YYYY-MM-DD ]HH:MM:SS[.frac]`. With neither, [`CsvError::NeedsSamplingRate`].
-//! - An empty cell in the ECG column is a missing sample (NaN); any other non-number is an error.
+//!   `timestamp`, `*datetime*`, …; of several, the one with the fewest repeated times in the
+//!   first rows, e.g. a sensor's per-sample time rather than a phone's per-packet time) as rows
+//!   per second over its steps. Numeric times are seconds unless the name says `ms`/`us`/`ns`,
+//!   or their size says epoch ms/µs/ns; text times are `[YYYY-MM-DD ]HH:MM:SS[.frac]`. With
+//!   neither, [`CsvError::NeedsSamplingRate`].
+//! - Lost rows: a step of the time column longer than [`GAP_STEPS`] typical steps is a gap; the
+//!   rate is taken from the other steps, and the gap's missing samples are NaN (a strap's lost
+//!   packets in a Polar Sensor Logger export), unless a given `--fs` disagrees with the time
+//!   column (then the rows are taken as contiguous).
+//! - An empty cell in the ECG column, or `NaN`/`NA`/`null`, is a missing sample (NaN); any other
+//!   non-number is an error.
 
 use crate::{
     error::ParseError,
-    record::{Signal, infer_unit, millivolt_factor},
+    record::{MAX_HOLES_S, Signal, infer_unit, is_ecg_label, millivolt_factor},
     text::compact_number,
 };
 
@@ -117,16 +125,23 @@ pub fn parse(text: &str, opts: &CsvOptions) -> Result<Signal, CsvError> {
     row.split(first, delimiter)
         .map_err(|e| ParseError::at_line(first_line, e))?;
 
-    let time_col = names.iter().position(|n| !headerless && is_time_name(n));
+    let time_cols: Vec<usize> = (0..names.len())
+        .filter(|&c| !headerless && is_time_name(&names[c]))
+        .collect();
     let ecg_col = names
         .iter()
-        .position(|n| base_name(n).eq_ignore_ascii_case("ecg"));
+        .position(|n| base_name(n).eq_ignore_ascii_case("ecg"))
+        .or_else(|| {
+            (0..names.len()).find(|&c| {
+                !time_cols.contains(&c) && is_ecg_label(&names[c]) && !is_heart_rate_name(&names[c])
+            })
+        });
     let col = match ecg_col {
         Some(c) => c,
         None => (0..names.len())
             .rev()
             .find(|&c| {
-                Some(c) != time_col
+                !time_cols.contains(&c)
                     && row
                         .get(c)
                         .is_some_and(|v| parse_number(v, delimiter).is_some())
@@ -144,7 +159,10 @@ pub fn parse(text: &str, opts: &CsvOptions) -> Result<Signal, CsvError> {
 
     // One pass over the rows, keeping only the samples (and the time column's running span).
     let mut samples = Vec::with_capacity(text.len() / (first.len() + 1));
-    let mut time_axis = time_col.map(|tc| TimeAxis::new(&names[tc], delimiter));
+    let mut time_axes: Vec<TimeAxis> = time_cols
+        .iter()
+        .map(|&c| TimeAxis::new(&names[c], c, delimiter))
+        .collect();
     let mut line = (first_line, first);
     loop {
         let ln = line.0;
@@ -156,7 +174,7 @@ pub fn parse(text: &str, opts: &CsvOptions) -> Result<Signal, CsvError> {
             .into());
         }
         let cell = row.get(col).unwrap_or_default();
-        let v = if cell.is_empty() {
+        let v = if is_missing(cell) {
             f32::NAN
         } else {
             parse_number(cell, delimiter).ok_or_else(|| {
@@ -164,8 +182,11 @@ pub fn parse(text: &str, opts: &CsvOptions) -> Result<Signal, CsvError> {
             })? as f32
         };
         samples.push(v);
-        if let (Some(axis), Some(tc)) = (time_axis.as_mut(), time_col) {
-            axis.push(row.get(tc).unwrap_or_default(), ln);
+        for axis in &mut time_axes {
+            axis.push(row.get(axis.column).unwrap_or_default(), ln);
+        }
+        if samples.len() == TIME_COLUMN_CHOICE_ROWS {
+            keep_best_time_axis(&mut time_axes);
         }
         let Some(next) = data.next() else { break };
         line = next;
@@ -173,26 +194,30 @@ pub fn parse(text: &str, opts: &CsvOptions) -> Result<Signal, CsvError> {
             .map_err(|e| ParseError::at_line(line.0, e))?;
     }
 
-    let estimated = time_axis.map(TimeAxis::rate);
-    let sampling_rate_hz = match (opts.sampling_rate_hz, estimated) {
-        // the given rate wins (a time column may hold indices, or skip lost samples), but not
-        // silently
-        (Some(fs), Some(Ok(est))) if (fs / est - 1.0).abs() > RATE_DISAGREEMENT => {
-            let column = time_col
-                .and_then(|c| names.get(c))
-                .map_or("", String::as_str);
+    keep_best_time_axis(&mut time_axes);
+    let time_axis = time_axes.pop();
+    let column = time_axis.as_ref().map_or("", |a| a.name);
+    let (sampling_rate_hz, gaps) = match (opts.sampling_rate_hz, time_axis.map(TimeAxis::timing)) {
+        // the given rate wins (a time column may hold indices), but not silently
+        (Some(fs), Some(Ok(t))) if (fs / t.rate_hz - 1.0).abs() > RATE_DISAGREEMENT => {
             let given = compact_number(fs);
             log::warn!(
                 "the given sampling rate {given} Hz differs from the time column {column:?} \
-                 ({est:.3} Hz from its rows); using {given} Hz"
+                 ({:.3} Hz from its rows); using {given} Hz, rows taken as contiguous",
+                t.rate_hz
             );
-            fs
+            (fs, Vec::new())
         }
+        (Some(fs), Some(Ok(t))) => (fs, t.gaps),
         // a given rate also stands in for a time column that cannot be read
-        (Some(fs), _) => fs,
-        (None, Some(estimate)) => estimate?,
+        (Some(fs), _) => (fs, Vec::new()),
+        (None, Some(timing)) => {
+            let t = timing?;
+            (t.rate_hz, t.gaps)
+        }
         (None, None) => return Err(CsvError::NeedsSamplingRate),
     };
+    let samples = fill_gaps(samples, &gaps, sampling_rate_hz, column)?;
     let stated = units_row
         .as_ref()
         .and_then(|r| r.get(col))
@@ -213,6 +238,73 @@ pub fn parse(text: &str, opts: &CsvOptions) -> Result<Signal, CsvError> {
 
 /// How far (relative) a caller's sampling rate may be from a time column's estimate.
 const RATE_DISAGREEMENT: f64 = 0.02;
+
+/// A step of the time column longer than this many typical (median) steps skips rows.
+pub const GAP_STEPS: f64 = 3.0;
+
+/// Rows after which, of several time columns, only the one with the fewest repeated times is
+/// kept.
+const TIME_COLUMN_CHOICE_ROWS: usize = 1000;
+
+/// A cell that stands for a missing sample: empty, `NaN`, `NA` or `null`.
+fn is_missing(cell: &str) -> bool {
+    cell.is_empty()
+        || ["nan", "na", "null"]
+            .iter()
+            .any(|m| cell.eq_ignore_ascii_case(m))
+}
+
+/// Of several time columns, keep the readable one with the fewest repeated times (the first
+/// of equals); a phone's per-packet time repeats, a sensor's per-sample time does not.
+fn keep_best_time_axis(axes: &mut Vec<TimeAxis>) {
+    if axes.len() > 1
+        && let Some(best) =
+            (0..axes.len()).min_by_key(|&i| (axes[i].error.is_some(), axes[i].repeated))
+    {
+        let axis = axes.swap_remove(best);
+        axes.clear();
+        axes.push(axis);
+    }
+}
+
+/// `samples` with each gap's missing samples (at `fs`) inserted as NaN before its row.
+fn fill_gaps(
+    samples: Vec<f32>,
+    gaps: &[TimeGap],
+    fs: f64,
+    column: &str,
+) -> Result<Vec<f32>, CsvError> {
+    if gaps.is_empty() {
+        return Ok(samples);
+    }
+    let missing = |g: &TimeGap| ((g.seconds * fs).round() as usize).saturating_sub(1);
+    let total: usize = gaps.iter().map(missing).fold(0, usize::saturating_add);
+    let total_s = total as f64 / fs;
+    if total_s > MAX_HOLES_S {
+        return Err(ParseError::in_part(
+            format!("column {column:?}"),
+            format!(
+                "its gaps add up to more than {:.0} h; pass --fs HZ to read the rows as contiguous",
+                MAX_HOLES_S / 3600.0
+            ),
+        )
+        .into());
+    }
+    log::warn!(
+        "column {column:?} skips rows {} times ({total_s:.1} s in all): read as missing samples",
+        gaps.len()
+    );
+    let mut out = Vec::with_capacity(samples.len() + total);
+    let mut from = 0;
+    for g in gaps {
+        let row = g.row.min(samples.len());
+        out.extend_from_slice(&samples[from..row]);
+        out.extend(std::iter::repeat_n(f32::NAN, missing(g)));
+        from = row;
+    }
+    out.extend_from_slice(&samples[from..]);
+    Ok(out)
+}
 
 /// One row's fields, kept in one reused buffer (no allocation per row once it has grown).
 #[derive(Debug, Default)]
@@ -412,27 +504,50 @@ struct FirstTime {
     clock: Option<(i64, f64)>,
 }
 
-/// A time column read row by row: the sampling rate is (rows − 1) / (last − first time).
+/// Rows missing from a time column: before row `row` (0-based, of the data), `seconds` passed in
+/// one step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct TimeGap {
+    row: usize,
+    seconds: f64,
+}
+
+/// What a time column says: the sampling rate over its steps without gaps, and its gaps.
+#[derive(Debug)]
+struct Timing {
+    rate_hz: f64,
+    gaps: Vec<TimeGap>,
+}
+
+/// A time column read row by row (keeping its steps).
 struct TimeAxis<'a> {
     name: &'a str,
+    column: usize,
     delimiter: char,
     first: Option<FirstTime>,
     seconds_per_unit: f64,
     rows: usize,
     /// Seconds since the first row, of the last row read.
     last_s: f64,
+    /// Seconds from each row to the next.
+    steps: Vec<f32>,
+    /// Steps of zero (a time repeated).
+    repeated: usize,
     error: Option<CsvError>,
 }
 
 impl<'a> TimeAxis<'a> {
-    fn new(name: &'a str, delimiter: char) -> Self {
+    fn new(name: &'a str, column: usize, delimiter: char) -> Self {
         Self {
             name,
+            column,
             delimiter,
             first: None,
             seconds_per_unit: 1.0,
             rows: 0,
             last_s: 0.0,
+            steps: Vec::new(),
+            repeated: 0,
             error: None,
         }
     }
@@ -481,13 +596,21 @@ impl<'a> TimeAxis<'a> {
                     Some(ParseError::at_line(line, format!("time goes backwards ({s:?})")).into());
             }
             Some(t) => {
+                if self.rows > 0 {
+                    let step = t - self.last_s;
+                    self.steps.push(step as f32);
+                    self.repeated += usize::from(step == 0.0);
+                }
                 self.last_s = t;
                 self.rows += 1;
             }
         }
     }
 
-    fn rate(self) -> Result<f64, CsvError> {
+    /// The rate and gaps. A step over [`GAP_STEPS`] median steps is a gap (none when most
+    /// times repeat: the column is too coarse to tell); the rate is rows per second over the
+    /// other steps.
+    fn timing(mut self) -> Result<Timing, CsvError> {
         if let Some(e) = self.error {
             return Err(e);
         }
@@ -498,7 +621,30 @@ impl<'a> TimeAxis<'a> {
             )
             .into());
         }
-        let fs = (self.rows - 1) as f64 / self.last_s;
+        let steps = std::mem::take(&mut self.steps);
+        let mut sorted = steps.clone();
+        let mid = sorted.len() / 2;
+        let (_, &mut median, _) = sorted.select_nth_unstable_by(mid, f32::total_cmp);
+        drop(sorted);
+        let mut gaps = Vec::new();
+        let (mut kept, mut kept_s) = (0usize, 0.0f64);
+        for (i, &step) in steps.iter().enumerate() {
+            let step = f64::from(step);
+            if median > 0.0 && step > GAP_STEPS * f64::from(median) {
+                gaps.push(TimeGap {
+                    row: i + 1,
+                    seconds: step,
+                });
+            } else {
+                kept += 1;
+                kept_s += step;
+            }
+        }
+        let fs = if gaps.is_empty() {
+            (self.rows - 1) as f64 / self.last_s
+        } else {
+            kept as f64 / kept_s
+        };
         if !PLAUSIBLE_RATE_HZ.contains(&fs) {
             return Err(ParseError::in_part(
                 format!("column {:?}", self.name),
@@ -509,7 +655,7 @@ impl<'a> TimeAxis<'a> {
             )
             .into());
         }
-        Ok(fs)
+        Ok(Timing { rate_hz: fs, gaps })
     }
 }
 
@@ -565,6 +711,102 @@ mod tests {
         let s = parse(clock, &opts(None, None)).unwrap();
         assert!((s.sampling_rate_hz - 250.0).abs() < 1e-6);
         assert_eq!(s.unit, "raw");
+    }
+
+    /// A 130 Hz sensor's per-sample times (ns) with 73-sample packets `lost`, as a Polar Sensor
+    /// Logger file: a phone time per packet, the sensor's ns, ms since the start, µV.
+    fn packets_with_losses(packets: usize, lost: &[usize]) -> String {
+        let mut t = String::from("Phone timestamp;sensor timestamp [ns];timestamp [ms];ecg [uV]\n");
+        for p in (0..packets).filter(|p| !lost.contains(p)) {
+            let phone_ms = 571 + 562 * p;
+            for i in 0..73 {
+                let n = p * 73 + i;
+                let ns = 599_618_417_305_785_419u64 + (n as f64 * 1e9 / 130.0) as u64;
+                let ms = n as f64 * 1000.0 / 130.0;
+                t.push_str(&format!(
+                    "2022-06-14T09:{:02}:{:02}.{:03};{ns};{ms:.3};{}\n",
+                    phone_ms / 60_000,
+                    phone_ms / 1000 % 60,
+                    phone_ms % 1000,
+                    n % 97
+                ));
+            }
+        }
+        t
+    }
+
+    #[test]
+    fn lost_rows_are_missing_samples_at_the_time_columns_rate() {
+        let lost = [3, 10, 11, 40];
+        let s = parse(&packets_with_losses(60, &lost), &opts(None, None)).unwrap();
+        // the sensor's time (not the phone's per-packet one) gives the rate
+        assert!(
+            (s.sampling_rate_hz - 130.0).abs() < 0.01,
+            "{}",
+            s.sampling_rate_hz
+        );
+        assert_eq!(s.samples.len(), 60 * 73);
+        for (n, v) in s.samples.iter().enumerate() {
+            assert_eq!(v.is_nan(), lost.contains(&(n / 73)), "sample {n}");
+            if !v.is_nan() {
+                assert_eq!(*v, (n % 97) as f32);
+            }
+        }
+        // a given rate that agrees fills the gaps too; one that does not takes the rows as they are
+        let text = packets_with_losses(60, &lost);
+        assert_eq!(
+            parse(&text, &opts(Some(130.0), None))
+                .unwrap()
+                .samples
+                .len(),
+            60 * 73
+        );
+        assert_eq!(
+            parse(&text, &opts(Some(250.0), None))
+                .unwrap()
+                .samples
+                .len(),
+            56 * 73
+        );
+        // whole-ms times (steps of 7 and 8 ms) keep their mean rate
+        let mut ms = String::from("time_ms,ecg\n");
+        for n in (0..2600).filter(|n| !(1000..1100).contains(n)) {
+            ms.push_str(&format!("{},{}\n", n * 1000 / 130, n % 7));
+        }
+        let s = parse(&ms, &opts(None, None)).unwrap();
+        assert!(
+            (s.sampling_rate_hz - 130.0).abs() < 0.1,
+            "{}",
+            s.sampling_rate_hz
+        );
+        assert_eq!(s.samples.len(), 2600);
+        assert_eq!(s.samples.iter().filter(|v| v.is_nan()).count(), 100);
+    }
+
+    #[test]
+    fn ecg_columns_by_their_lead_names() {
+        for (header, want) in [
+            ("time,EKG,EDA", "EKG"),
+            ("time,ECG Lead II,Resp", "ECG Lead II"),
+            ("time,ECG1,acc_x", "ECG1"),
+            ("time,Lead II,hr", "Lead II"),
+        ] {
+            let text = format!("{header}\n0,1,5\n0.004,2,6\n");
+            let s = parse(&text, &opts(None, Some("mV"))).unwrap();
+            assert_eq!(s.label, want);
+            assert_eq!(s.samples, [1.0, 2.0]);
+        }
+    }
+
+    #[test]
+    fn nan_cells_are_missing_samples() {
+        let s = parse(
+            "ecg\n1\nNaN\nnan\nNA\nnull\n\"\"\n2\n",
+            &opts(Some(100.0), None),
+        )
+        .unwrap();
+        assert_eq!(s.samples.len(), 7);
+        assert_eq!(s.samples.iter().filter(|v| v.is_nan()).count(), 5);
     }
 
     #[test]

@@ -109,6 +109,30 @@ fn field(bytes: &[u8], offset: usize, width: usize) -> Result<&str, ParseError> 
     Ok(std::str::from_utf8(raw).unwrap_or_default().trim())
 }
 
+/// A fixed-width text field (patient, recording, label, transducer, unit, prefiltering). EDF
+/// asks for printable ASCII, but writers put a Latin-1 or UTF-8 `µV` or an accented name there:
+/// such bytes are read as UTF-8 when valid, else as Latin-1; NUL is padding. Other control
+/// bytes are refused.
+fn text_field(bytes: &[u8], offset: usize, width: usize) -> Result<String, ParseError> {
+    let raw = bytes
+        .get(offset..offset + width)
+        .ok_or_else(|| ParseError::at_byte(bytes.len() as u64, "truncated header"))?;
+    if let Some(bad) = raw.iter().position(|&b| (b < 0x20 && b != 0) || b == 0x7f) {
+        return Err(ParseError::at_byte(
+            (offset + bad) as u64,
+            format!(
+                "header byte 0x{:02x} is a control character",
+                raw.get(bad).copied().unwrap_or(0)
+            ),
+        ));
+    }
+    let text = match std::str::from_utf8(raw) {
+        Ok(s) => s.to_string(),
+        Err(_) => raw.iter().map(|&b| char::from(b)).collect(),
+    };
+    Ok(text.replace('\0', " ").trim().to_string())
+}
+
 fn number<T: std::str::FromStr>(
     bytes: &[u8],
     offset: usize,
@@ -183,14 +207,14 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header, ParseError> {
     let mut signals = Vec::with_capacity(ns);
     for i in 0..ns {
         let s = SignalHeader {
-            label: field(bytes, at(0, 16, i), 16)?.to_string(),
-            transducer: field(bytes, at(16, 80, i), 80)?.to_string(),
-            physical_dimension: field(bytes, at(96, 8, i), 8)?.to_string(),
+            label: text_field(bytes, at(0, 16, i), 16)?,
+            transducer: text_field(bytes, at(16, 80, i), 80)?,
+            physical_dimension: text_field(bytes, at(96, 8, i), 8)?,
             physical_min: number(bytes, at(104, 8, i), 8, "physical minimum")?,
             physical_max: number(bytes, at(112, 8, i), 8, "physical maximum")?,
             digital_min: number(bytes, at(120, 8, i), 8, "digital minimum")?,
             digital_max: number(bytes, at(128, 8, i), 8, "digital maximum")?,
-            prefiltering: field(bytes, at(136, 80, i), 80)?.to_string(),
+            prefiltering: text_field(bytes, at(136, 80, i), 80)?,
             samples_per_record: number(bytes, at(216, 8, i), 8, "samples per data record")?,
         };
         let offset = at(104, 8, i) as u64;
@@ -231,8 +255,8 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header, ParseError> {
 
     let mut header = Header {
         kind,
-        patient: field(bytes, 8, 80)?.to_string(),
-        recording: field(bytes, 88, 80)?.to_string(),
+        patient: text_field(bytes, 8, 80)?,
+        recording: text_field(bytes, 88, 80)?,
         start_date: field(bytes, 168, 8)?.to_string(),
         start_time: field(bytes, 176, 8)?.to_string(),
         header_bytes,
@@ -838,6 +862,22 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn latin1_and_utf8_text_fields_are_read() {
+        let latin1 = |text: &str| text.chars().map(|c| c as u8).collect::<Vec<u8>>();
+        for micro in [latin1("\u{b5}V"), "µV".as_bytes().to_vec()] {
+            let mut b = build("", 1, "1", &[ECG], &[samples(&[1, 2, 3, 4])]);
+            b[8..14].copy_from_slice(&latin1("M\u{fc}ller"));
+            // the first signal's physical dimension, 8 bytes at 256 + 96
+            let unit = 256 + 96;
+            b[unit..unit + 8].fill(b' ');
+            b[unit..unit + micro.len()].copy_from_slice(&micro);
+            let rec = parse(&b).unwrap();
+            assert_eq!(rec.signals[0].unit, "µV");
+            assert_eq!(rec.signals[0].millivolt_factor(), Some(1e-3));
+        }
+    }
+
+    #[test]
     fn edf_plus_c_with_annotations_and_two_rates() {
         let slow = ("Resp", "uV", 0.0, 100.0, 0, 100, 2);
         let r0 = [
@@ -966,8 +1006,11 @@ pub(crate) mod tests {
                 .contains("digital")
         );
         let mut b = good.clone();
-        b[10] = 0xc3;
+        b[10] = 0x01;
         assert_eq!(parse(&b).unwrap_err().at, crate::error::Location::Byte(10));
+        let mut b = good.clone();
+        b[2] = 0xfc; // in the version field, which must be "0"
+        assert!(parse(&b).is_err());
         let bad_tal = build(
             "EDF+C",
             1,

@@ -16,6 +16,7 @@
 use super::csv::{delimiter, time_unit_s};
 use crate::error::ParseError;
 use crate::protocol::hrs::interval_ends;
+use crate::record::is_ecg_label;
 
 /// One interval of the log.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -78,13 +79,14 @@ fn header_line(text: &str) -> Option<&str> {
         .find(|l| !l.trim().is_empty())
 }
 
-/// Whether `text` is an RR log: its header names an RR column and no column `ecg`.
+/// Whether `text` is an RR log: its header names an RR column and no ECG column
+/// ([`is_ecg_label`]: `ecg`, `EKG`, `ECG Lead II`, …).
 pub fn is_rr_log(text: &str) -> bool {
     header_line(text).is_some_and(|h| {
         rr_column(h).is_some()
             && !h
                 .split(delimiter(h))
-                .any(|n| words(n).iter().any(|w| w == "ecg"))
+                .any(|n| is_ecg_label(n.trim().trim_matches('"')))
     })
 }
 
@@ -296,6 +298,7 @@ mod tests {
         assert!(is_rr_log("\u{feff}timestamp,rri_ms,hr_bpm\r\n1,2,3"));
         assert!(is_rr_log("time,NN (ms)\n"));
         assert!(!is_rr_log("time,ecg,rr\n") && !is_rr_log("time,ecg\n") && !is_rr_log(""));
+        assert!(!is_rr_log("time,EKG,rr\n") && !is_rr_log("t;\"ECG Lead II\";ibi\n"));
     }
 
     #[test]
