@@ -28,6 +28,7 @@
 //!   non-number is an error.
 
 use crate::{
+    dsp::filter::{MAX_SAMPLING_RATE_HZ, MIN_SAMPLING_RATE_HZ},
     error::ParseError,
     record::{MAX_HOLES_S, Signal, infer_unit, is_ecg_label, millivolt_factor},
     text::compact_number,
@@ -57,8 +58,10 @@ pub enum CsvError {
     BadOption(String),
 }
 
-/// Plausible ECG sampling rates; an estimate outside this range means the time column was misread.
-const PLAUSIBLE_RATE_HZ: std::ops::RangeInclusive<f64> = 1.0..=100_000.0;
+/// Plausible ECG sampling rates (those the analysis takes); an estimate outside them means the
+/// time column was misread (e.g. ms without a unit in its name).
+const PLAUSIBLE_RATE_HZ: std::ops::RangeInclusive<f64> =
+    MIN_SAMPLING_RATE_HZ..=MAX_SAMPLING_RATE_HZ;
 
 /// Parse a delimited text file into its ECG signal.
 pub fn parse(text: &str, opts: &CsvOptions) -> Result<Signal, CsvError> {
@@ -906,6 +909,13 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("implausible")
+        );
+        // ms read as seconds: 1 Hz
+        assert!(
+            parse("time,ecg\n0,1\n1,2\n2,3\n", &opts(None, None))
+                .unwrap_err()
+                .to_string()
+                .contains("pass --fs")
         );
         assert!(
             parse("time,ecg\n1,1\n0,2\n", &opts(None, None))
