@@ -23,7 +23,8 @@
 //! - Lost rows: a step of the time column longer than [`GAP_STEPS`] typical steps is a gap; the
 //!   rate is taken from the other steps, and the gap's missing samples are NaN (a strap's lost
 //!   packets in a Polar Sensor Logger export), unless a given `--fs` disagrees with the time
-//!   column (then the rows are taken as contiguous).
+//!   column (then the rows are taken as contiguous) or the other steps give no plausible rate
+//!   (bursts: a logger stamping each packet's samples at arrival).
 //! - An empty cell in the ECG column, or `NaN`/`NA`/`null`, is a missing sample (NaN); any other
 //!   non-number is an error.
 
@@ -643,10 +644,15 @@ impl<'a> TimeAxis<'a> {
                 kept_s += step;
             }
         }
+        let over_gaps = kept as f64 / kept_s;
+        if !PLAUSIBLE_RATE_HZ.contains(&over_gaps) {
+            // not lost rows: bursts of times (per-sample arrival stamps of whole packets)
+            gaps.clear();
+        }
         let fs = if gaps.is_empty() {
             (self.rows - 1) as f64 / self.last_s
         } else {
-            kept as f64 / kept_s
+            over_gaps
         };
         if !PLAUSIBLE_RATE_HZ.contains(&fs) {
             return Err(ParseError::in_part(
@@ -784,6 +790,19 @@ mod tests {
         );
         assert_eq!(s.samples.len(), 2600);
         assert_eq!(s.samples.iter().filter(|v| v.is_nan()).count(), 100);
+        // arrival stamps 10 µs apart within each 73-sample packet: bursts, not lost rows
+        let mut bursts = String::from("time,ecg\n");
+        for n in 0..(73 * 20) {
+            let t = (n / 73) as f64 * 73.0 / 130.0 + (n % 73) as f64 * 1e-5;
+            bursts.push_str(&format!("{t:.6},{}\n", n % 7));
+        }
+        let s = parse(&bursts, &opts(None, None)).unwrap();
+        assert_eq!(s.samples.len(), 73 * 20);
+        assert!(
+            (s.sampling_rate_hz - 130.0).abs() < 7.0,
+            "{}",
+            s.sampling_rate_hz
+        );
     }
 
     #[test]
