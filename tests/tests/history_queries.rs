@@ -606,6 +606,76 @@ fn edf_export_bounds_a_jump_of_the_strap_clock() {
     );
 }
 
+/// A strap 0.05 Hz off the 130 Hz it is stored at (the rate is stored in whole Hz), for an
+/// hour: every stored sample exported once and in order, with no fill and no overlap (before,
+/// each chunk was placed by its time from the first at the stored rate: the 0.04 % added up to
+/// fake gaps or dropped samples); an alert stays beside the sample taken at its time; a real
+/// hole of 18 frames is still filled.
+#[test]
+fn edf_export_of_a_strap_slightly_off_its_stored_rate() {
+    const FRAME: usize = 73;
+    const FRAMES: usize = 3600 * 130 / FRAME;
+    const HOLE: std::ops::Range<usize> = FRAMES / 2..FRAMES / 2 + 18;
+    let value = |i: usize| (i % 1000) as i32;
+    for (true_hz, hole) in [(130.05, 0..0), (129.95, 0..0), (129.95, HOLE)] {
+        let (_d, mut h) = open();
+        let s = session(&mut h, T0);
+        let taken_ms = |i: usize| (T0 as f64 + i as f64 * 1000.0 / true_hz).round() as i64;
+        for k in (0..FRAMES).filter(|k| !hole.contains(k)) {
+            let samples: Vec<i32> = (k * FRAME..(k + 1) * FRAME).map(value).collect();
+            h.append_ecg(
+                s,
+                &EcgChunk {
+                    first_sample_ms: taken_ms(k * FRAME),
+                    sampling_rate_hz: 130,
+                    samples_uv: &samples,
+                },
+            )
+            .unwrap();
+        }
+        let taken = FRAMES * FRAME;
+        append_strap_off_alert(&mut h, s, taken_ms(taken - 100));
+        h.flush().unwrap();
+        let mut buf = Vec::new();
+        let r = h.export_edf(s, &mut buf).unwrap();
+        let missing = (hole.len() * FRAME) as i64;
+        // a hole is measured against the strap's real rate to within a sample
+        let filled = r.filled_samples as i64;
+        assert!((filled - missing).abs() <= 1, "{true_hz} Hz: {r:?}");
+        assert_eq!(r.overlapping_samples, 0, "{true_hz} Hz: {r:?}");
+        assert_eq!(r.samples as i64, taken as i64 - missing + filled);
+        // sample i of the strap is sample i of the file (after the hole, shifted by the fill's
+        // rounding)
+        let rec = edf::parse(&buf).unwrap();
+        let ecg = &rec.signals[0].samples;
+        let after_hole = hole.end * FRAME;
+        let shift = filled - missing;
+        for i in (0..taken).filter(|i| !(hole.start * FRAME..after_hole).contains(i)) {
+            let at = if i < after_hole {
+                i as i64
+            } else {
+                i as i64 + shift
+            };
+            assert_eq!(
+                ecg[at as usize],
+                value(i) as f32,
+                "{true_hz} Hz: sample {i}"
+            );
+        }
+        let alert = rec
+            .annotations
+            .iter()
+            .find(|a| a.symbol.starts_with("alert"))
+            .unwrap();
+        let expected = taken as i64 - 100 + shift;
+        assert!(
+            (alert.sample - expected).abs() <= 1,
+            "{true_hz} Hz: alert at sample {}, taken at {expected}",
+            alert.sample
+        );
+    }
+}
+
 /// A damaged row (a sampling rate of 4 GHz) would have the export fill its gaps with billions of
 /// samples: a typed `Corrupt` error instead, and the data stays.
 #[test]

@@ -1,6 +1,6 @@
 //! The stress monitor on real recordings replayed as fast as possible: a MIT-BIH record at
 //! 360 Hz (streaming resampling to 130 Hz) and the real Polar H10 capture (through the real
-//! session). Skips when the shared data is absent.
+//! session, its raw ECG stored and exported). Skips when the shared data is absent.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::{Arc, Mutex};
@@ -9,12 +9,13 @@ use std::time::Instant;
 use stressbeat_core::engine::{
     AlertEngine, AlertPolicy, EngineConfig, NoScoreReason, StressEngine,
 };
-use stressbeat_core::history::{MemoryHistory, SessionStart, SourceKind};
+use stressbeat_core::history::{History, HistoryOptions, MemoryHistory, SessionStart, SourceKind};
 use stressbeat_core::model::{BeatClassifier, HrvFallback, StressModel};
 use stressbeat_core::monitor::analyzer::ModelAnalyzer;
 use stressbeat_core::monitor::sources::replay_source;
 use stressbeat_core::monitor::{
-    Engines, EventKind, Monitor, MonitorEvent, Parts, PipelineConfig, SessionInfo, WindowAnalyzer,
+    Engines, EventKind, Monitor, MonitorEvent, Parts, PipelineConfig, SessionInfo, SharedHistory,
+    WindowAnalyzer,
 };
 use stressbeat_core::{analysis, io};
 
@@ -36,6 +37,13 @@ const STARTED_AT_MS: i64 = 1_700_000_000_000;
 /// Replay `path` through a monitor; every event in order, the memory history, seconds taken.
 fn replay(path: &std::path::Path) -> (Vec<MonitorEvent>, MemoryHistory, f64) {
     let history = Arc::new(Mutex::new(MemoryHistory::default()));
+    let (events, secs) = replay_into(path, history.clone());
+    let h = std::mem::take(&mut *history.lock().unwrap());
+    (events, h, secs)
+}
+
+/// Replay `path` through a monitor storing into `history`; every event in order, seconds taken.
+fn replay_into(path: &std::path::Path, history: SharedHistory) -> (Vec<MonitorEvent>, f64) {
     let m = Monitor::new(
         PipelineConfig::default(),
         Box::new(Fallback),
@@ -43,7 +51,7 @@ fn replay(path: &std::path::Path) -> (Vec<MonitorEvent>, MemoryHistory, f64) {
             stress: StressEngine::new(EngineConfig::default()).unwrap(),
             alerts: AlertEngine::new(AlertPolicy::default()).unwrap(),
         },
-        Some(history.clone()),
+        Some(history),
     );
     let log = Arc::new(Mutex::new(Vec::new()));
     let kinds = [
@@ -80,8 +88,7 @@ fn replay(path: &std::path::Path) -> (Vec<MonitorEvent>, MemoryHistory, f64) {
     m.wait();
     let secs = t.elapsed().as_secs_f64();
     let events = log.lock().unwrap().clone();
-    let h = std::mem::take(&mut *history.lock().unwrap());
-    (events, h, secs)
+    (events, secs)
 }
 
 fn window_hr(events: &[MonitorEvent]) -> Vec<f64> {
@@ -205,6 +212,34 @@ fn polar_h10_capture_replays_through_the_session() {
     let raw: usize = s.ecg.iter().map(|c| c.2.len()).sum();
     assert_eq!(raw, 12_355 * 73);
     assert!(matches!(events.last(), Some(MonitorEvent::Finished { .. })));
+}
+
+/// The capture's raw ECG (the strap ran at about 130.04 Hz, stored as 130 Hz) exports as EDF+
+/// sample for sample (before, 312 samples were dropped as "overlapping": each chunk was placed
+/// by its time from the first at the stored rate).
+#[test]
+fn polar_h10_capture_exports_every_stored_ecg_sample() {
+    let Some(dir) = stressbeat_e2e::dataset("polar_h10/pmd_capture") else {
+        return;
+    };
+    let history = Arc::new(Mutex::new(
+        History::open_in_memory(HistoryOptions::default()).unwrap(),
+    ));
+    replay_into(
+        &dir.join("hr_data_2023-01-13_11-40-07.bin"),
+        history.clone(),
+    );
+    let h = history.lock().unwrap();
+    let session = &h.sessions(1).unwrap()[0];
+    let stored = 12_355 * 73;
+    assert_eq!(session.ecg_samples, stored);
+    let mut edf = Vec::new();
+    let r = h.export_edf(session.id, &mut edf).unwrap();
+    assert_eq!(
+        (r.samples, r.filled_samples, r.overlapping_samples),
+        (stored, 0, 0),
+        "{r:?}"
+    );
 }
 
 /// A phone app's log of an H10's Heart Rate Service (`timestamp,rri_ms,hr_bpm`, no ECG) replays

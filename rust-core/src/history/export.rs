@@ -10,8 +10,10 @@
 //! for units; `rr_only` 1 for a window computed from the strap's RR intervals, else 0). RR CSV
 //! columns: `session_id, at_utc, at_ms, rr_ms`.
 //!
-//! EDF+C: one "ECG" signal in µV at the session's rate (values beyond ±32767 µV clipped), chunks
-//! placed by their timestamps; a stretch with no ECG is filled with [`GAP_FILL_UV`] and annotated
+//! EDF+C: one "ECG" signal in µV at the session's rate (values beyond ±32767 µV clipped), each
+//! chunk following the previous one unless its timestamp is more than a couple of samples off
+//! where they ended (a strap slightly off its stored whole-Hz rate adds up to no gap or
+//! overlap); a stretch with no ECG is filled with [`GAP_FILL_UV`] and annotated
 //! `no ECG…`, which StressBeat reads back as missing samples; alerts and recorded gaps are
 //! annotations too. Start date/time in the header are UTC.
 //! A stretch longer than [`MAX_GAP_FILL_S`] (a long disconnection, or a jump of the strap's
@@ -38,9 +40,13 @@ use crate::{
 pub const GAP_FILL_UV: i32 = 0;
 /// Highest stored ECG sampling rate an export accepts (straps stream at 130-1000 Hz).
 const MAX_EXPORT_RATE_HZ: u32 = 10_000;
-/// Chunks that start within this many samples of where the previous one ended are joined as
-/// contiguous (timestamp jitter); farther ahead is a gap, farther back an overlap (skipped).
+/// A chunk that starts within this many samples of where the previous one ended is joined as
+/// contiguous (timestamp jitter, a strap slightly off its stored whole-Hz rate); farther ahead is
+/// a gap, farther back an overlap (skipped).
 const JOIN_TOLERANCE_SAMPLES: i64 = 2;
+/// A joined chunk more than this many samples off where the export's timeline puts it re-bases the
+/// timeline on it, so a rate slightly off never adds up to a gap or an overlap.
+const REBASE_AFTER_SAMPLES: f64 = 1.0;
 /// Longest stretch without ECG filled in an EDF+ export, s (1 h).
 pub const MAX_GAP_FILL_S: i64 = 3600;
 
@@ -55,6 +61,76 @@ pub struct EdfExport {
     pub overlapping_samples: u64,
     /// Annotations written.
     pub annotations: u64,
+}
+
+/// The times of an EDF+ export's ECG samples: from each base (a sample of the file and the time
+/// it was taken) on, one sample per period of the stored rate. A base starts the file, follows
+/// every filled or skipped stretch, and follows a drift of the strap's clock from the stored
+/// rate by more than a sample.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct EdfTimeline {
+    rate_hz: u32,
+    /// (sample of the file, its time, ms UTC), in the file's order; never empty
+    bases: Vec<(u64, i64)>,
+}
+
+/// Where [`EdfTimeline::place`] puts a chunk.
+struct Placement {
+    /// Samples of [`GAP_FILL_UV`] before it.
+    fill: i64,
+    /// Samples missing before it (more than `fill` when the stretch was shortened).
+    missing: i64,
+    /// Its first samples dropped as overlapping the file's end.
+    skip: usize,
+}
+
+impl EdfTimeline {
+    fn new(rate_hz: u32, first_sample_ms: i64) -> Self {
+        Self {
+            rate_hz,
+            bases: vec![(0, first_sample_ms)],
+        }
+    }
+
+    /// Time of the file's first sample, ms UTC.
+    fn first_sample_ms(&self) -> i64 {
+        self.bases.first().map_or(0, |b| b.1)
+    }
+
+    /// Place in the file of the time `ms`, s after its first sample.
+    fn offset_s(&self, ms: i64) -> f64 {
+        let i = self.bases.partition_point(|b| b.1 <= ms).saturating_sub(1);
+        let (at, base_ms) = self.bases.get(i).copied().unwrap_or_default();
+        at as f64 / f64::from(self.rate_hz) + ms.saturating_sub(base_ms) as f64 / 1000.0
+    }
+
+    /// Place a chunk of `len` samples taken from `first_ms` on, the file holding `end` samples.
+    fn place(&mut self, first_ms: i64, end: i64, len: usize) -> Placement {
+        let rate = f64::from(self.rate_hz);
+        let (base_at, base_ms) = self.bases.last().copied().unwrap_or_default();
+        let since_base_ms = first_ms.saturating_sub(base_ms) as f64;
+        let ahead = base_at as f64 + since_base_ms * rate / 1000.0 - end as f64;
+        let whole = ahead.round() as i64;
+        let mut place = Placement {
+            fill: 0,
+            missing: 0,
+            skip: 0,
+        };
+        if whole > JOIN_TOLERANCE_SAMPLES {
+            place.missing = whole;
+            place.fill = whole.min(MAX_GAP_FILL_S * i64::from(self.rate_hz));
+            self.bases.push(((end + place.fill) as u64, first_ms));
+        } else if whole < -JOIN_TOLERANCE_SAMPLES {
+            place.skip = (whole.unsigned_abs() as usize).min(len);
+            if place.skip < len {
+                let kept_ms = first_ms + (place.skip as f64 * 1000.0 / rate).round() as i64;
+                self.bases.push((end as u64, kept_ms));
+            }
+        } else if ahead.abs() > REBASE_AFTER_SAMPLES {
+            self.bases.push((end as u64, first_ms));
+        }
+        place
+    }
 }
 
 /// One CSV field per RFC 4180.
@@ -215,11 +291,9 @@ impl History {
             .map_err(storage_error)?;
         let mut rows = stmt.query(params![session]).map_err(storage_error)?;
         let mut samples: Vec<i32> = Vec::new();
-        let mut rate_and_t0: Option<(u32, i64)> = None;
+        let mut timeline: Option<EdfTimeline> = None;
         // filled stretches as (first sample, sample count, real length in samples)
         let mut filled: Vec<(i64, i64, i64)> = Vec::new();
-        // (time after which, ms removed from the timeline) for each shortened stretch
-        let mut cuts: Vec<(i64, i64)> = Vec::new();
         let mut overlapping = 0u64;
         while let Some(r) = rows.next().map_err(storage_error)? {
             let first_ms: i64 = r.get(0).map_err(storage_error)?;
@@ -240,49 +314,33 @@ impl History {
                     message: format!("ECG chunk with an implausible sampling rate ({rate} Hz)"),
                 });
             }
-            let (rate0, t0) = *rate_and_t0.get_or_insert((rate, first_ms));
-            if rate != rate0 {
+            let timeline = timeline.get_or_insert_with(|| EdfTimeline::new(rate, first_ms));
+            if rate != timeline.rate_hz {
                 return Err(Error::InvalidArgument(
                     "EDF export: the session's ECG chunks have different sampling rates".into(),
                 ));
             }
-            let removed_ms: i64 = cuts.iter().map(|c| c.1).sum();
-            let at =
-                ((first_ms - removed_ms - t0) as f64 * f64::from(rate) / 1000.0).round() as i64;
             let end = samples.len() as i64;
-            let skip = if at > end + JOIN_TOLERANCE_SAMPLES {
-                let max_fill = MAX_GAP_FILL_S * i64::from(rate);
-                let fill = (at - end).min(max_fill);
-                if fill < at - end {
-                    let cut = (at - end - fill) * 1000 / i64::from(rate);
-                    cuts.push((first_ms - 1, cut));
-                }
-                filled.push((end, fill, at - end));
-                samples.resize((end + fill) as usize, GAP_FILL_UV);
-                0
-            } else if at < end - JOIN_TOLERANCE_SAMPLES {
-                (end - at) as usize
-            } else {
-                0
-            };
-            let skip = skip.min(chunk.len());
-            overlapping += skip as u64;
-            samples.extend(chunk.get(skip..).unwrap_or_default());
+            let place = timeline.place(first_ms, end, chunk.len());
+            if place.fill > 0 {
+                filled.push((end, place.fill, place.missing));
+                samples.resize((end + place.fill) as usize, GAP_FILL_UV);
+            }
+            overlapping += place.skip as u64;
+            samples.extend(chunk.get(place.skip..).unwrap_or_default());
         }
-        let Some((rate, t0)) = rate_and_t0 else {
+        let Some(timeline) = timeline else {
             return Err(Error::InvalidArgument(format!(
                 "EDF export: session {session} has no raw ECG"
             )));
         };
+        let (rate, t0) = (timeline.rate_hz, timeline.first_sample_ms());
         // the header holds whole seconds; the first record starts `sub_s` later
         let start_ms = t0.div_euclid(1000) * 1000;
         let sub_s = (t0 - start_ms) as f64 / 1000.0;
         let (year, month, day, hour, minute, second, _) = utc_fields(start_ms);
-        // real time → place in the file (later than a shortened stretch: moved back by its cut)
-        let onset = |ms: i64| {
-            let removed: i64 = cuts.iter().filter(|c| ms > c.0).map(|c| c.1).sum();
-            (ms - removed - start_ms) as f64 / 1000.0
-        };
+        // real time → place in the file, s from the header's start
+        let onset = |ms: i64| sub_s + timeline.offset_s(ms);
         let mut texts: Vec<(f64, Option<f64>, String)> = vec![(
             sub_s,
             None,
