@@ -476,6 +476,42 @@ mod tests {
         assert!(!message.contains("72"));
     }
 
+    /// Another app's database given as the history (a Room database: a `user_version` of its
+    /// own) is `HistoryDamaged`, not a storage problem to retry, and is left byte for byte as it
+    /// was.
+    #[test]
+    fn another_apps_database_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        for user_version in [1, crate::history::SCHEMA_VERSION] {
+            let db = dir.path().join(format!("room{user_version}.db"));
+            {
+                let c = rusqlite::Connection::open(&db).unwrap();
+                c.execute_batch(
+                    "CREATE TABLE room_master_table (id INTEGER PRIMARY KEY, identity_hash TEXT);
+                     CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT);",
+                )
+                .unwrap();
+                c.pragma_update(None, "user_version", user_version).unwrap();
+            }
+            let before = std::fs::read(&db).unwrap();
+            let config = StressMonitorConfig {
+                database_path: db.to_string_lossy().into_owned(),
+                stress_model_path: None,
+                beat_model_path: None,
+                strict_models: false,
+                alerts: None,
+                utc_offset_minutes: 0,
+                retention: None,
+            };
+            let e = StressMonitor::new(config).map(drop).unwrap_err();
+            assert!(
+                matches!(e, StressBeatError::HistoryDamaged { .. }),
+                "user_version {user_version}: {e:?}"
+            );
+            assert_eq!(std::fs::read(&db).unwrap(), before);
+        }
+    }
+
     #[test]
     fn version_is_set() {
         assert!(!core_version().is_empty());

@@ -92,6 +92,35 @@ const MIGRATIONS: &[&str] = &[
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
+/// The tables of every schema version (migration 1 creates them; none drops one).
+const HISTORY_TABLES: [&str; 7] = [
+    "meta",
+    "sessions",
+    "windows",
+    "rr",
+    "ecg_chunks",
+    "alerts",
+    "gaps",
+];
+
+/// Whether the database has every table of [`HISTORY_TABLES`] (another program's database with
+/// a `user_version` of its own has not).
+pub(crate) fn has_history_tables(conn: &Connection) -> Result<bool> {
+    for name in HISTORY_TABLES {
+        let found: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .map_err(storage_error)?;
+        if found == 0 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 /// The database's `user_version`.
 pub(crate) fn version(conn: &Connection) -> Result<u32> {
     conn.pragma_query_value(None, "user_version", |r| r.get::<_, u32>(0))

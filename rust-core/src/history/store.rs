@@ -150,8 +150,9 @@ impl History {
     /// Open (creating if needed, unless read-only) the database at `path` and migrate it to
     /// [`schema::SCHEMA_VERSION`]. A file that is not a database gives
     /// [`StorageErrorKind::Corrupt`]; one from a newer build [`StorageErrorKind::NewerSchema`];
-    /// a directory [`StorageErrorKind::CannotOpen`]; read-only, a file without the schema (empty)
-    /// [`StorageErrorKind::NotAHistory`].
+    /// a directory [`StorageErrorKind::CannotOpen`]; another program's database (whatever its
+    /// `user_version`), or read-only a file without the schema (empty),
+    /// [`StorageErrorKind::NotAHistory`]. A file refused is left unchanged.
     pub fn open(path: impl AsRef<Path>, options: HistoryOptions) -> Result<Self> {
         // SQLite reports a directory as a disk I/O error
         if path.as_ref().is_dir() {
@@ -194,14 +195,16 @@ impl History {
         // the first statement that reads the file: a non-database fails here
         let current = schema::version(&conn)?;
         // no StressBeat build ever wrote this file: nothing to read, and another program's
-        // tables are not ours to add to
-        let foreign = current == 0
-            && conn
-                .query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-                    r.get::<_, i64>(0)
-                })
-                .map_err(storage_error)?
-                > 0;
+        // tables (whatever its `user_version`) are not ours to add to
+        let foreign = if current == 0 {
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(storage_error)?
+                > 0
+        } else {
+            !schema::has_history_tables(&conn)?
+        };
         if foreign || (options.read_only && current == 0) {
             return Err(Error::Storage {
                 kind: StorageErrorKind::NotAHistory,

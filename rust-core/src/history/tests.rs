@@ -217,6 +217,40 @@ fn a_directory_or_a_file_without_the_schema_says_what_it_is() {
     assert_eq!(tables, 1);
 }
 
+/// Another program's database with a `user_version` of its own (Android's Room sets one) is
+/// refused as not a history, writable or read-only, and left byte for byte as it was (before, it
+/// was switched to WAL, then failed with "no such table" or opened as an empty history).
+#[test]
+fn another_programs_database_with_a_user_version_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    for user_version in [1, SCHEMA_VERSION, SCHEMA_VERSION + 3] {
+        let path = dir.path().join(format!("other{user_version}.db"));
+        {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            // one of its tables has a name of ours
+            c.execute_batch("CREATE TABLE sessions (id INTEGER PRIMARY KEY, note TEXT);")
+                .unwrap();
+            c.pragma_update(None, "user_version", user_version).unwrap();
+        }
+        let before = std::fs::read(&path).unwrap();
+        for read_only in [false, true] {
+            let options = HistoryOptions {
+                read_only,
+                ..Default::default()
+            };
+            let e = History::open(&path, options).unwrap_err();
+            assert!(e.to_string().contains("not a StressBeat history"), "{e}");
+            assert_eq!(kind(e), StorageErrorKind::NotAHistory, "v{user_version}");
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), before, "v{user_version}");
+        assert!(
+            !dir.path()
+                .join(format!("other{user_version}.db-wal"))
+                .exists()
+        );
+    }
+}
+
 #[test]
 fn appends_wait_for_the_commit_interval_then_commit_together() {
     let mut h = History::open_in_memory(HistoryOptions {
