@@ -117,7 +117,7 @@ pub fn collect(history: &History, session: SessionId) -> Result<ReportData, Stri
         let why = "no ECG in this session (a heart-rate-only strap: RR intervals only)";
         (Vec::new(), Some(why.to_string()))
     } else {
-        match example_beats(history, session, s.started_at_ms) {
+        match example_beats(history, session) {
             Ok(b) if b.is_empty() => (b, Some("no beats found in the stored ECG".to_string())),
             Ok(b) => (b, None),
             Err(why) => (Vec::new(), Some(why)),
@@ -132,14 +132,13 @@ pub fn collect(history: &History, session: SessionId) -> Result<ReportData, Stri
 }
 
 /// Beats at evenly spread times of the session's stored raw ECG (exported as EDF+ and read back,
-/// so the report sees exactly what an export would).
-fn example_beats(history: &History, session: SessionId, t0: i64) -> Result<Vec<BeatImage>, String> {
+/// so the report sees exactly what an export would; each dated by the export's timeline).
+fn example_beats(history: &History, session: SessionId) -> Result<Vec<BeatImage>, String> {
     let mut bytes = Vec::new();
-    history
+    let export = history
         .export_edf(session, &mut bytes)
         .map_err(|e| format!("no raw ECG stored ({e})"))?;
     let rec = edf::parse(&bytes).map_err(|e| format!("stored ECG unreadable ({e})"))?;
-    // The export starts at the first stored sample, close to the session's start (`t0`).
     let Some(sig) = rec.signals.iter().find(|s| !s.samples.is_empty()) else {
         return Ok(Vec::new());
     };
@@ -173,7 +172,7 @@ fn example_beats(history: &History, session: SessionId, t0: i64) -> Result<Vec<B
             .render_beat(&mv[p - pre..p + post], &mut pixels)
             .map_err(|e| e.to_string())?;
         out.push(BeatImage {
-            at_ms: t0 + (p as f64 * 1000.0 / fs).round() as i64,
+            at_ms: export.timeline.sample_time_ms(p as u64),
             pixels,
         });
     }
@@ -713,7 +712,9 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use stressbeat_core::history::HistoryOptions;
+    use stressbeat_core::history::{
+        EcgChunk, EndReason, HistoryOptions, HistorySink, SessionStart, SourceKind,
+    };
 
     fn count(img: &RgbImage, a: PlotArea, color: Rgb<u8>) -> usize {
         (a.y..a.y + a.h)
@@ -754,5 +755,64 @@ mod tests {
         assert_eq!(render(&collect(&w, run.session).unwrap()), img);
         // An unknown session is an error.
         assert!(collect(&w, run.session + 1).is_err());
+    }
+
+    /// A beat image is dated by when its R-peak was taken: the ECG began a minute after the
+    /// session (the strap took that long to stream) and stopped for two hours halfway (the
+    /// export fills one hour only). Before, a beat was dated as the session's start plus its
+    /// place in the export: a minute early, and an hour early after the gap.
+    #[test]
+    fn beats_are_dated_by_when_their_ecg_was_taken() {
+        const FRAME: usize = 73;
+        let history = History::open_in_memory(HistoryOptions::default()).unwrap();
+        let run = crate::demo::simulate_into(history, 3.0, 11).unwrap();
+        let mut w = run.history.lock().unwrap();
+        // the simulated session's ECG, stored again in frames with known times
+        let mut bytes = Vec::new();
+        w.export_edf(run.session, &mut bytes).unwrap();
+        let ecg = edf::parse(&bytes).unwrap().signals.remove(0);
+        let fs = ecg.sampling_rate_hz;
+        let uv: Vec<i32> = ecg.samples.iter().map(|&v| v.round() as i32).collect();
+        let started = 1_900_000_000_000;
+        let first_ecg_ms = started + 60_000;
+        let half = uv.len() / FRAME / 2 * FRAME;
+        let taken_ms = |i: usize| {
+            let resumed = if i < half { 0.0 } else { 7_200_000.0 };
+            first_ecg_ms as f64 + resumed + i as f64 * 1000.0 / fs
+        };
+        let session = w
+            .begin_session(&SessionStart {
+                started_at_ms: started,
+                source: SourceKind::Simulator,
+                device_model: None,
+                device_identity: None,
+            })
+            .unwrap();
+        for (k, frame) in uv.chunks(FRAME).enumerate() {
+            let chunk = EcgChunk {
+                first_sample_ms: taken_ms(k * FRAME).round() as i64,
+                sampling_rate_hz: fs as u32,
+                samples_uv: frame,
+            };
+            w.append_ecg(session, &chunk).unwrap();
+        }
+        let end = taken_ms(uv.len()).round() as i64;
+        w.end_session(session, end, EndReason::Stopped).unwrap();
+        let beats = collect(&w, session).unwrap().beats;
+        assert_eq!(beats.len(), BEAT_IMAGES);
+        // each beat within a sample of an R-peak's time, two of them after the gap
+        let peaks: Vec<f64> = detect_peaks(&ecg.to_millivolts().unwrap(), fs)
+            .into_iter()
+            .map(taken_ms)
+            .collect();
+        for b in &beats {
+            let off = peaks
+                .iter()
+                .map(|&t| (b.at_ms as f64 - t).abs())
+                .fold(f64::INFINITY, f64::min);
+            assert!(off <= 1000.0 / fs, "a beat {off} ms from any R-peak");
+        }
+        let after_gap = beats.iter().filter(|b| b.at_ms as f64 >= taken_ms(half));
+        assert_eq!(after_gap.count(), BEAT_IMAGES / 2);
     }
 }

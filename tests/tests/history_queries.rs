@@ -609,8 +609,8 @@ fn edf_export_bounds_a_jump_of_the_strap_clock() {
 /// A strap 0.05 Hz off the 130 Hz it is stored at (the rate is stored in whole Hz), for an
 /// hour: every stored sample exported once and in order, with no fill and no overlap (before,
 /// each chunk was placed by its time from the first at the stored rate: the 0.04 % added up to
-/// fake gaps or dropped samples); an alert stays beside the sample taken at its time; a real
-/// hole of 18 frames is still filled.
+/// fake gaps or dropped samples); an alert stays beside the sample taken at its time, and the
+/// export's timeline dates every sample; a real hole of 18 frames is still filled.
 #[test]
 fn edf_export_of_a_strap_slightly_off_its_stored_rate() {
     const FRAME: usize = 73;
@@ -661,6 +661,9 @@ fn edf_export_of_a_strap_slightly_off_its_stored_rate() {
                 value(i) as f32,
                 "{true_hz} Hz: sample {i}"
             );
+            // and the export's timeline knows when it was taken, to within a sample
+            let dated = r.timeline.sample_time_ms(at as u64);
+            assert!((dated - taken_ms(i)).abs() <= 8, "{true_hz} Hz: sample {i}");
         }
         let alert = rec
             .annotations

@@ -13,7 +13,7 @@
 //! EDF+C: one "ECG" signal in µV at the session's rate (values beyond ±32767 µV clipped), each
 //! chunk following the previous one unless its timestamp is more than a couple of samples off
 //! where they ended (a strap slightly off its stored whole-Hz rate adds up to no gap or
-//! overlap); a stretch with no ECG is filled with [`GAP_FILL_UV`] and annotated
+//! overlap: [`EdfTimeline`]); a stretch with no ECG is filled with [`GAP_FILL_UV`] and annotated
 //! `no ECG…`, which StressBeat reads back as missing samples; alerts and recorded gaps are
 //! annotations too. Start date/time in the header are UTC.
 //! A stretch longer than [`MAX_GAP_FILL_S`] (a long disconnection, or a jump of the strap's
@@ -44,14 +44,14 @@ const MAX_EXPORT_RATE_HZ: u32 = 10_000;
 /// contiguous (timestamp jitter, a strap slightly off its stored whole-Hz rate); farther ahead is
 /// a gap, farther back an overlap (skipped).
 const JOIN_TOLERANCE_SAMPLES: i64 = 2;
-/// A joined chunk more than this many samples off where the export's timeline puts it re-bases the
+/// A joined chunk more than this many samples off where [`EdfTimeline`] puts it re-bases the
 /// timeline on it, so a rate slightly off never adds up to a gap or an overlap.
 const REBASE_AFTER_SAMPLES: f64 = 1.0;
 /// Longest stretch without ECG filled in an EDF+ export, s (1 h).
 pub const MAX_GAP_FILL_S: i64 = 3600;
 
 /// What [`History::export_edf`] wrote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EdfExport {
     /// ECG samples in the file (gap fill included, record padding excluded).
     pub samples: u64,
@@ -61,6 +61,8 @@ pub struct EdfExport {
     pub overlapping_samples: u64,
     /// Annotations written.
     pub annotations: u64,
+    /// When each sample of the file's ECG signal was taken.
+    pub timeline: EdfTimeline,
 }
 
 /// The times of an EDF+ export's ECG samples: from each base (a sample of the file and the time
@@ -68,7 +70,7 @@ pub struct EdfExport {
 /// every filled or skipped stretch, and follows a drift of the strap's clock from the stored
 /// rate by more than a sample.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct EdfTimeline {
+pub struct EdfTimeline {
     rate_hz: u32,
     /// (sample of the file, its time, ms UTC), in the file's order; never empty
     bases: Vec<(u64, i64)>,
@@ -93,8 +95,20 @@ impl EdfTimeline {
     }
 
     /// Time of the file's first sample, ms UTC.
-    fn first_sample_ms(&self) -> i64 {
+    pub fn first_sample_ms(&self) -> i64 {
         self.bases.first().map_or(0, |b| b.1)
+    }
+
+    /// Time sample `index` of the file's ECG signal was taken, ms UTC (in a filled stretch:
+    /// counted on from the data before it).
+    pub fn sample_time_ms(&self, index: u64) -> i64 {
+        let i = self
+            .bases
+            .partition_point(|b| b.0 <= index)
+            .saturating_sub(1);
+        let (at, ms) = self.bases.get(i).copied().unwrap_or_default();
+        let periods = index.saturating_sub(at) as f64;
+        ms.saturating_add((periods * 1000.0 / f64::from(self.rate_hz)).round() as i64)
     }
 
     /// Place in the file of the time `ms`, s after its first sample.
@@ -407,6 +421,7 @@ impl History {
             filled_samples: filled.iter().map(|(_, n, _)| *n as u64).sum(),
             overlapping_samples: overlapping,
             annotations: annotations.len() as u64,
+            timeline,
         })
     }
 }
