@@ -310,14 +310,10 @@ pub fn export(args: &ExportArgs) -> Result<(), String> {
         None => default_db_path()?,
     };
     let h = open_ro(&path)?;
-    if let (Ok(a), Ok(b)) = (path.canonicalize(), out.canonicalize())
-        && a == b
-    {
-        return Err(format!(
-            "--out {} is the history database itself",
-            out.display()
-        ));
-    }
+    stressbeat_core::history::check_export_path(&path, out).map_err(|e| match e {
+        stressbeat_core::Error::InvalidArgument(why) => format!("--out {why}"),
+        other => other.to_string(),
+    })?;
     // a failed export (an unknown session, a full disk) leaves the file at `out` as it was;
     // the error names the requested file, not the temporary one beside it
     let written = stressbeat_core::io::write_replacing(

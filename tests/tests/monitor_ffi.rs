@@ -901,6 +901,24 @@ fn a_failed_export_leaves_the_chosen_file_alone() {
         .unwrap();
     assert!(rows > 0);
     assert_ne!(std::fs::read_to_string(&chosen).unwrap(), "keep me");
+    // an export over the history's own files is refused, and the history stays readable
+    for own in ["h.db", "h.db-wal", "h.db.lock"] {
+        let own = dir.path().join(own);
+        let before = std::fs::metadata(&own).unwrap().len();
+        let err = m
+            .export_session(
+                id,
+                stressbeat_core::ffi::ExportFormat::WindowsCsv,
+                own.to_string_lossy().into_owned(),
+            )
+            .unwrap_err();
+        assert!(
+            matches!(&err, StressBeatError::InvalidArgument { message } if message.contains("history database")),
+            "{err:?}"
+        );
+        assert!(std::fs::metadata(&own).unwrap().len() >= before);
+    }
+    assert_eq!(m.sessions(10).unwrap().len(), 1);
     // a query's own mistake is named as such
     let StressBeatError::InvalidArgument { message } = m.timeline(5, 5, 10).unwrap_err() else {
         panic!()

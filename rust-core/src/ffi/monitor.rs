@@ -1033,6 +1033,8 @@ pub struct StressMonitor {
     /// results. `None` where the database could not be opened a second time (then queries use
     /// `history`).
     reader: Option<Mutex<History>>,
+    /// Where the history is (an export must not replace it).
+    database_path: std::path::PathBuf,
     /// Local time zone offset, minutes east of UTC (daily summaries; the alert engine has its
     /// own copy for quiet hours).
     utc_offset_minutes: AtomicI32,
@@ -1351,6 +1353,7 @@ impl StressMonitor {
                 ),
                 history,
                 reader,
+                database_path: config.database_path.clone().into(),
                 utc_offset_minutes: AtomicI32::new(config.utc_offset_minutes),
                 retention,
                 shut_down: AtomicBool::new(false),
@@ -1737,7 +1740,8 @@ impl StressMonitor {
     /// the user only) and renamed over it when complete: on any error an existing file at
     /// `path` is left as it was. A device or link (Android's `/proc/self/fd/N` from the file
     /// picker) is written directly. Errors:
-    /// `InvalidArgument` (no such session; EDF: no raw ECG), `FileNotFound` (its folder does
+    /// `InvalidArgument` (no such session; EDF: no raw ECG; `path` is the history database or
+    /// one of its files), `FileNotFound` (its folder does
     /// not exist), `CannotReadFile` (the file cannot be written), `Storage`.
     pub fn export_session(
         &self,
@@ -1746,6 +1750,7 @@ impl StressMonitor {
         path: String,
     ) -> Result<u64, StressBeatError> {
         self.query("export_session", |h| {
+            history::check_export_path(&self.database_path, Path::new(&path))?;
             crate::io::write_replacing(
                 Path::new(&path),
                 |out| {

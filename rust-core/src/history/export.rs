@@ -147,6 +147,28 @@ impl EdfTimeline {
     }
 }
 
+/// Refuse an export to `out` that would replace the history at `database` or one of its files
+/// (`-wal`, `-shm`, `.lock`): an export is written beside `out` and renamed over it.
+pub fn check_export_path(database: &std::path::Path, out: &std::path::Path) -> Result<()> {
+    let Ok(out) = out.canonicalize() else {
+        return Ok(()); // not there yet: not the database
+    };
+    for suffix in ["", "-wal", "-shm", ".lock"] {
+        let mut name = database.as_os_str().to_owned();
+        name.push(suffix);
+        if std::path::Path::new(&name)
+            .canonicalize()
+            .is_ok_and(|f| f == out)
+        {
+            return Err(Error::InvalidArgument(format!(
+                "{} is the history database itself or one of its files",
+                out.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// One CSV field per RFC 4180.
 fn csv_field(out: &mut String, v: &str) {
     if v.contains([',', '"', '\r', '\n']) {

@@ -19,7 +19,7 @@ mod schema;
 mod store;
 mod time;
 
-pub use export::{EdfExport, EdfTimeline, GAP_FILL_UV, MAX_GAP_FILL_S};
+pub use export::{EdfExport, EdfTimeline, GAP_FILL_UV, MAX_GAP_FILL_S, check_export_path};
 pub use memory::{MemoryHistory, MemorySession};
 pub use query::{
     AlertRow, DailySummary, DayBounds, RetentionPolicy, RetentionReport, SessionDetail,
