@@ -427,13 +427,14 @@ fn calibrate(path: &Path, opts: &LoadOptions) -> Result<(PersonalBaseline, u64),
     let length_ms = source.length_ms();
     let mut engines = new_engines()?;
     let start = now_unix_ms();
-    // Planned for the whole recording; closed below on the windows it took when the source ends.
+    // Planned for the whole recording; the session's end closes it on the windows it took.
     engines
         .stress
         .start_calibration(start, length_ms.max(30_000));
     let monitor = new_monitor(engines, None);
     let degraded = Arc::new(Mutex::new(Vec::<String>::new()));
-    let d = degraded.clone();
+    let failure = Arc::new(Mutex::new(None::<CalibrationError>));
+    let (d, f) = (degraded.clone(), failure.clone());
     let _status = monitor.subscribe(
         EventKind::Status,
         Arc::new(move |ev: &MonitorEvent| {
@@ -443,9 +444,14 @@ fn calibrate(path: &Path, opts: &LoadOptions) -> Result<(PersonalBaseline, u64),
             {
                 d.push(x.to_string());
             }
+            // ended with the recording, on the windows it took
+            if let MonitorEvent::CalibrationEnded(CalibrationEvent::Failed(e)) = ev
+                && let Ok(mut f) = f.lock()
+            {
+                *f = Some(*e);
+            }
         }),
     );
-    let failure = Arc::new(Mutex::new(None::<CalibrationError>));
     let f = failure.clone();
     let _stress = monitor.subscribe(
         EventKind::Stress,
@@ -472,15 +478,10 @@ fn calibrate(path: &Path, opts: &LoadOptions) -> Result<(PersonalBaseline, u64),
         )
         .map_err(|e| e.to_string())?;
     monitor.wait();
-    let mut e = monitor
+    let e = monitor
         .engines()
         .lock()
         .map_err(|_| "engine lock poisoned")?;
-    if let Some(CalibrationEvent::Failed(why)) = e.stress.finish_calibration_now()
-        && let Ok(mut f) = failure.lock()
-    {
-        *f = Some(why);
-    }
     match e.stress.baseline() {
         Some(b) if b.origin == BaselineOrigin::Calibrated => Ok((b.clone(), b.windows)),
         _ => {

@@ -745,3 +745,66 @@ fn a_requested_calibration_is_timed_from_its_anchor_on_the_sessions_clock() {
     assert!(!e.is_calibrating());
     assert!(e.update(&window(6 * MIN, 0.3)).score.is_some());
 }
+
+/// A calibration does not outlive its session: the session's end finishes it on the windows it
+/// took (a request made during the session and not started yet fails with it); the next
+/// session, whatever its clock (a day later, or a replay stamped in the past), is scored.
+/// A request made between sessions starts with the next one.
+#[test]
+fn a_calibration_ends_with_its_session() {
+    const DAY: i64 = 24 * 60 * MIN;
+    let next_session = |e: &mut StressEngine, at: i64| {
+        e.reset_stream();
+        e.anchor_calibration(at);
+        let u = e.update(&window(at + WINDOW_MS, 0.3));
+        (u.calibration, u.score.is_some())
+    };
+    // stopped after 90 s of a 5-minute calibration: 13 windows are enough
+    let mut e = engine();
+    e.request_calibration(5 * MIN);
+    e.reset_stream();
+    e.anchor_calibration(0);
+    drive(&mut e, 25_000, 90_000, |t| window(t, 0.3));
+    assert_eq!(
+        e.end_stream(90_000),
+        Some(CalibrationEvent::Completed { windows: 13 })
+    );
+    assert_eq!(e.baseline().unwrap().origin, BaselineOrigin::Calibrated);
+    assert_eq!(e.end_stream(90_000), None, "nothing runs any more");
+    assert_eq!(next_session(&mut e.clone(), DAY), (None, true));
+    assert_eq!(next_session(&mut e, -DAY), (None, true));
+
+    // stopped after 45 s: too few windows; the baseline stays as it was
+    let mut e = engine();
+    e.start_calibration(0, 5 * MIN);
+    drive(&mut e, 25_000, 45_000, |t| window(t, 0.3));
+    assert!(matches!(
+        e.end_stream(45_000),
+        Some(CalibrationEvent::Failed(CalibrationError::TooFewWindows {
+            accepted: 4,
+            ..
+        }))
+    ));
+    assert!(e.baseline().is_none());
+    assert_eq!(next_session(&mut e, DAY), (None, true));
+
+    // asked for in the session's last seconds, after its last window
+    let mut e = engine();
+    e.request_calibration(2 * MIN);
+    assert!(matches!(
+        e.end_stream(MIN),
+        Some(CalibrationEvent::Failed(CalibrationError::TooFewWindows {
+            accepted: 0,
+            ..
+        }))
+    ));
+    assert!(!e.is_calibrating());
+
+    // asked for between sessions: runs in the next one, from its start
+    e.request_calibration(2 * MIN);
+    assert!(matches!(
+        next_session(&mut e, DAY),
+        (Some(CalibrationEvent::Progress { remaining_ms, .. }), false)
+            if remaining_ms == 2 * MIN - WINDOW_MS
+    ));
+}

@@ -319,6 +319,87 @@ fn calibration_progress_outcome_and_baseline() {
     m.shutdown().unwrap();
 }
 
+/// A calibration still running when its session ends ends with it (`CalibrationEnded` just
+/// before `Finished`): one with enough windows completes and its baseline is kept, one asked
+/// for seconds before a stop fails; neither carries into the next session, here a simulation
+/// run ahead of real time and so stamped before the one it follows.
+#[test]
+fn a_calibration_ends_with_its_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let m = StressMonitor::new(config(&db)).unwrap();
+    let log = Arc::new(Log::default());
+    let _s = m.subscribe_stress(log.clone());
+    let _t = m.subscribe_status(log.clone());
+    let take = || {
+        let stress = std::mem::take(&mut *log.stress.lock().unwrap());
+        let status = std::mem::take(&mut *log.status.lock().unwrap());
+        let n = status.len();
+        assert!(matches!(status[n - 1], MonitorStatus::Finished { .. }));
+        let outcome = match status[n - 2] {
+            MonitorStatus::CalibrationEnded { outcome } => Some(outcome),
+            _ => None,
+        };
+        (stress, outcome)
+    };
+    let scored_without_calibration = |stress: &[StressUpdate]| {
+        stress.iter().all(|u| u.calibration.is_none()) && stress.iter().any(|u| u.score.is_some())
+    };
+
+    // 5 min asked for, the session ends after 2
+    m.start_calibration(300).unwrap();
+    m.start(simulator(2.0, "")).unwrap();
+    m.wait_until_finished().unwrap();
+    let (stress, outcome) = take();
+    assert!(matches!(
+        stress.last().unwrap().calibration,
+        Some(CalibrationProgress::Running { .. })
+    ));
+    let Some(CalibrationProgress::Completed { windows }) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(windows >= 12, "{windows}");
+    let baseline = m
+        .personal_baseline()
+        .unwrap()
+        .expect("the calibrated baseline");
+    assert!(baseline.calibrated, "{baseline:?}");
+
+    m.start(simulator(3.0, "")).unwrap();
+    m.wait_until_finished().unwrap();
+    let (stress, outcome) = take();
+    assert_eq!(outcome, None);
+    assert!(scored_without_calibration(&stress));
+
+    // asked for during a live session stopped before its first window
+    m.start(live_simulator()).unwrap();
+    m.start_calibration(120).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    m.stop().unwrap();
+    let (stress, outcome) = take();
+    assert!(stress.is_empty(), "{stress:?}");
+    assert!(
+        matches!(
+            outcome,
+            Some(CalibrationProgress::Failed {
+                accepted_windows: 0,
+                ..
+            })
+        ),
+        "{outcome:?}"
+    );
+    m.start(simulator(3.0, "")).unwrap();
+    m.wait_until_finished().unwrap();
+    let (stress, outcome) = take();
+    assert_eq!(outcome, None);
+    assert!(scored_without_calibration(&stress));
+    m.shutdown().unwrap();
+    // the completed calibration was stored
+    let m = StressMonitor::new(config(&db)).unwrap();
+    assert!(m.personal_baseline().unwrap().unwrap().calibrated);
+    m.shutdown().unwrap();
+}
+
 /// A fake platform BLE stack answering like an H10 (the replies of ../shared/docs/protocols.md).
 struct FakeH10 {
     session: Mutex<Option<Arc<stressbeat_core::ffi::StrapSession>>>,

@@ -736,6 +736,83 @@ fn a_finished_calibration_is_stored_at_once() {
     );
 }
 
+/// A calibration still running when its session ends ends with it, on the windows it took:
+/// reported just before `Finished` (a completed one stored, a failed one leaving the baseline as
+/// it was), never carried into the next session, here one stamped before it (a replay).
+#[test]
+fn a_calibration_running_when_its_session_ends_ends_with_it() {
+    use stressbeat_core::engine::{BaselineOrigin, CalibrationError, CalibrationEvent};
+    use stressbeat_core::history::HistorySink;
+    use stressbeat_core::monitor::pipeline::BASELINE_PROFILE;
+
+    let history = Arc::new(Mutex::new(MemoryHistory::default()));
+    let m = monitor(history.clone());
+    let (log, _subs) = record_all(&m);
+    let session = |minutes: f64| -> Vec<MonitorEvent> {
+        log.lock().unwrap().clear();
+        run_on(&m, &calm(minutes, 3));
+        log.lock().unwrap().clone()
+    };
+    let ended = |events: &[MonitorEvent]| -> Option<CalibrationEvent> {
+        let n = events.len();
+        assert!(matches!(events[n - 1], MonitorEvent::Finished { .. }));
+        match &events[n - 2] {
+            MonitorEvent::CalibrationEnded(outcome) => Some(*outcome),
+            _ => None,
+        }
+    };
+    let calibrating = |events: &[MonitorEvent]| {
+        events.iter().any(
+            |e| matches!(e, MonitorEvent::Stress { update, .. } if update.calibration.is_some()),
+        )
+    };
+    let request = |ms: i64| m.engines().lock().unwrap().stress.request_calibration(ms);
+
+    // 5 min asked for, stopped after 2: completed on the windows it took, and stored
+    request(300_000);
+    let first = session(2.0);
+    let Some(CalibrationEvent::Completed { windows }) = ended(&first) else {
+        panic!("{:?}", ended(&first))
+    };
+    assert!(windows >= 12, "{windows} windows");
+    let engines = m.engines();
+    let baseline = engines.lock().unwrap().stress.baseline().cloned().unwrap();
+    assert_eq!(baseline.origin, BaselineOrigin::Calibrated);
+    let (json, _) = history
+        .lock()
+        .unwrap()
+        .load_baseline(BASELINE_PROFILE)
+        .unwrap()
+        .expect("the calibrated baseline is stored");
+    assert_eq!(json, serde_json::to_string(&baseline).unwrap());
+
+    // the next session is scored, not calibrated
+    let next = session(1.0);
+    assert_eq!(ended(&next), None);
+    assert!(!calibrating(&next));
+    assert!(
+        next.iter()
+            .any(|e| matches!(e, MonitorEvent::Stress { update, .. } if update.score.is_some()))
+    );
+
+    // stopped after 45 s: too few windows; the baseline stays
+    let before = engines.lock().unwrap().stress.baseline().cloned();
+    request(300_000);
+    let short = session(0.75);
+    assert!(matches!(
+        ended(&short),
+        Some(CalibrationEvent::Failed(
+            CalibrationError::TooFewWindows { .. }
+        ))
+    ));
+    assert_eq!(
+        engines.lock().unwrap().stress.baseline().cloned(),
+        before,
+        "a failed calibration changes nothing"
+    );
+    assert!(!calibrating(&session(1.0)));
+}
+
 /// An analyzer that always fails (a bug): every step that closes a window panics.
 struct Broken;
 impl WindowAnalyzer for Broken {

@@ -267,6 +267,9 @@ extension LiveState {
                 s.degraded.insert(.ecgUnusable)
             case .ecgResumed:
                 s.degraded.remove(.ecgUnusable)
+            case let .calibrationEnded(outcome):
+                // one still running when the session ended: its outcome, just before .finished
+                s.calibration = CalibrationState(outcome)
             case let .finished(id, windows, reason):
                 s.session = .finished(sessionId: id, windows: windows, reason: reason)
                 if s.calibration.isRunning { s.calibration = .notRunning }

@@ -90,7 +90,7 @@ final class LiveStateTests: XCTestCase {
 
     /// A calibration asked for with no session running waits for the next session (the core
     /// times it from that session's start) and runs from its SessionStarted; asked for during a
-    /// session it runs at once.
+    /// session it runs at once. Cut short by the session's end, it shows the core's outcome.
     func testCalibrationAskedForBeforeASessionStartsWithIt() {
         var s = LiveState().reduced(.calibrationRequested(durationS: 180))
         XCTAssertEqual(s.calibration, .pending(durationS: 180))
@@ -115,6 +115,12 @@ final class LiveStateTests: XCTestCase {
                                                                  durationS: 120))))
         XCTAssertEqual(s.calibration.progress, 0.75)
         XCTAssertEqual(UserText.calibration(s.calibration), "Calibrating: sit calmly (30 s left, 2 calm windows)")
+        // one the session's end cut short: its outcome, which .finished keeps
+        let cutShort = s.reduced(.status(.calibrationEnded(outcome: .failed(acceptedWindows: 2, neededWindows: 12,
+                                                                              poorSignalWindows: 0,
+                                                                              irregularRhythmWindows: 0))))
+            .reduced(.status(.finished(sessionId: 4, windows: 9, endReason: .stopped)))
+        XCTAssertEqual(cutShort.calibration, .failed(accepted: 2, needed: 12, poorSignal: 0, irregularRhythm: 0))
         s = s.reduced(.status(.finished(sessionId: 4, windows: 9, endReason: .stopped)))
         XCTAssertEqual(s.calibration, .notRunning)
         XCTAssertEqual(s.reduced(.calibrationRequested(durationS: 90)).calibration, .pending(durationS: 90))

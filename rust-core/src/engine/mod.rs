@@ -518,9 +518,10 @@ impl StressEngine {
     }
 
     /// Ask for a calibration of `duration_ms` that starts at the next
-    /// [`StressEngine::anchor_calibration`] (the monitor calls it when a session begins and at
-    /// every step): the caller's clock (the phone's) may differ from the session's, e.g. a
-    /// replay stamped in the past, and a session may begin minutes after the request.
+    /// [`StressEngine::anchor_calibration`] (the monitor calls it when a session begins, at
+    /// every step and, through [`StressEngine::end_stream`], when it ends): the caller's clock
+    /// (the phone's) may differ from the session's, e.g. a replay stamped in the past, and a
+    /// session may begin minutes after the request.
     pub fn request_calibration(&mut self, duration_ms: i64) {
         self.state.calibration = None;
         self.state.requested_calibration_ms = Some(duration_ms);
@@ -550,6 +551,15 @@ impl StressEngine {
     pub fn finish_calibration_now(&mut self) -> Option<CalibrationEvent> {
         self.state.calibration.as_ref()?;
         Some(self.finish_calibration())
+    }
+
+    /// The recording session ended at `at_ms`: a calibration running, or asked for during it
+    /// and not started yet, ends now on the windows it took, so none carries into the next
+    /// session. Its outcome; `None` when none ran. (One asked for between sessions starts with
+    /// the next.)
+    pub fn end_stream(&mut self, at_ms: i64) -> Option<CalibrationEvent> {
+        self.anchor_calibration(at_ms);
+        self.finish_calibration_now()
     }
 
     /// A new recording session: restart smoothing and state (the baseline stays).

@@ -360,7 +360,8 @@ pub struct StressUpdate {
     pub rmssd_ms: Option<f32>,
     /// Beats of the window by class.
     pub beats: BeatCounts,
-    /// While a calibration runs (see `startCalibration`): its progress, then its outcome.
+    /// While a calibration runs (see `startCalibration`): its progress, then its outcome (one
+    /// the session's end cuts short: `MonitorStatus.CalibrationEnded`).
     pub calibration: Option<CalibrationProgress>,
 }
 
@@ -542,6 +543,14 @@ pub enum MonitorStatus {
     EcgResumed {
         /// First sample of the resumed stream, Unix ms.
         at_ms: i64,
+    },
+    /// A calibration still running when the session ended ended with it, on the windows it had
+    /// taken: `Completed` (the new baseline is in use and stored) or `Failed`. It comes before
+    /// `Finished`; one that ends within the session is reported on its
+    /// `StressUpdate.calibration` instead.
+    CalibrationEnded {
+        /// `Completed` or `Failed`.
+        outcome: CalibrationProgress,
     },
     /// The session ended and is stored.
     Finished {
@@ -931,6 +940,9 @@ fn status(ev: &MonitorEvent) -> Option<MonitorStatus> {
             reason: reason.clone(),
         },
         MonitorEvent::EcgResumed { at_ms } => MonitorStatus::EcgResumed { at_ms: *at_ms },
+        MonitorEvent::CalibrationEnded(outcome) => MonitorStatus::CalibrationEnded {
+            outcome: calibration_progress(*outcome),
+        },
         MonitorEvent::Finished {
             session_id,
             windows,
@@ -1458,6 +1470,8 @@ impl StressMonitor {
     /// Start a calibration of the personal baseline lasting `durationS` seconds (sit calmly):
     /// windows feed it instead of being scored; `StressUpdate.calibration` reports its progress
     /// and outcome. The baseline is stored as soon as it completes and kept for later sessions.
+    /// One still running when the session ends ends then, on the windows it took
+    /// (`MonitorStatus.CalibrationEnded`): it never carries into the next session.
     /// It needs enough calm, clean windows (12 with the defaults, one every 5 s): at least 60 s
     /// during a session, 85 s before one (its first window ends 30 s in, later still if the
     /// strap takes time to connect); 2–5 minutes leave room for movement or a noisy stretch.

@@ -156,6 +156,11 @@ pub enum MonitorEvent {
         /// First sample of the resumed stream, Unix ms.
         at_ms: i64,
     },
+    /// A calibration still running when the session ended ended with it, on the windows it had
+    /// taken (before [`MonitorEvent::Finished`]; a completed one's baseline is stored with
+    /// the session). One that ends within the session is reported on its window's
+    /// [`MonitorEvent::Stress`] instead.
+    CalibrationEnded(crate::engine::CalibrationEvent),
     /// The session ended (source finished or stopped) and is stored.
     Finished {
         /// History id (0 when not stored).

@@ -27,7 +27,8 @@ pub enum EventKind {
     Alert,
     /// [`MonitorEvent::Connection`].
     Connection,
-    /// Session started/finished, battery, gaps, degradations, ECG resumed.
+    /// Session started/finished, battery, gaps, degradations, ECG resumed, a calibration ended
+    /// with its session.
     Status,
 }
 
@@ -46,6 +47,7 @@ impl EventKind {
             | MonitorEvent::Gap { .. }
             | MonitorEvent::Degraded(_)
             | MonitorEvent::EcgResumed { .. }
+            | MonitorEvent::CalibrationEnded(_)
             | MonitorEvent::Finished { .. } => Self::Status,
         }
     }

@@ -327,9 +327,10 @@ impl Pipeline {
         }
     }
 
-    /// End of the session: score what can be scored, close the session in the history (with
-    /// the engine's baseline). A source that ended because its strap was lost for good ends
-    /// the session as [`EndReason::Disconnected`].
+    /// End of the session: score what can be scored, end a calibration still running on the
+    /// windows it took ([`MonitorEvent::CalibrationEnded`]), close the session in the history
+    /// (with the engine's baseline). A source that ended because its strap was lost for good
+    /// ends the session as [`EndReason::Disconnected`].
     pub fn finish(&mut self, reason: EndReason, out: &mut Vec<MonitorEvent>) {
         let reason = match reason {
             EndReason::SourceEnded if self.link_failed => EndReason::Disconnected,
@@ -343,6 +344,8 @@ impl Pipeline {
         self.close_windows_until(self.front.next_index(), out);
         self.close_rr_windows(self.heart_rate_at_ms, true, out);
         self.analyze_pending(out);
+        let calibration = relock(&self.engines).stress.end_stream(self.last_ms);
+        out.extend(calibration.map(MonitorEvent::CalibrationEnded));
         self.after(first, self.last_ms, out);
         self.end_stored(reason, out);
         out.push(MonitorEvent::Finished {

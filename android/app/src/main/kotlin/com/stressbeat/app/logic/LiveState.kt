@@ -195,6 +195,8 @@ object LiveReducer {
         is MonitorStatus.StorageFailed -> state.copy(notices = state.notices + Notice.STORAGE_FAILED)
         is MonitorStatus.EcgUnusable -> state.copy(notices = state.notices + Notice.ECG_UNUSABLE)
         is MonitorStatus.EcgResumed -> state.copy(notices = state.notices - Notice.ECG_UNUSABLE)
+        // one still running when the session ended: its outcome, just before Finished
+        is MonitorStatus.CalibrationEnded -> state.copy(calibration = calibration(st.outcome))
         is MonitorStatus.Finished -> state.copy(
             session = SessionStatus.Finished(st.sessionId, st.windows.toLong(), st.endReason),
             calibration = state.calibration.takeUnless { it is Calibration.Running },

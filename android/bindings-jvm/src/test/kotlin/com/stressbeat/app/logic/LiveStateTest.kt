@@ -103,6 +103,12 @@ class LiveStateTest {
         assertFalse(Calibration.cancellable(null, requestedBeforeSession = false))
         assertFalse(Calibration.cancellable(Calibration.Completed(12), requestedBeforeSession = true))
         assertFalse(Calibration.cancellable(Calibration.Failed(3, 12, 9, 0), requestedBeforeSession = false))
+        // one the session's end cut short: its outcome, which Finished keeps
+        var s = LiveState(calibration = running(100))
+        s = LiveReducer.reduce(s, LiveEvent.StatusEvent(
+            MonitorStatus.CalibrationEnded(CalibrationProgress.Failed(2u, 12u, 0u, 0u))))
+        s = LiveReducer.reduce(s, LiveEvent.StatusEvent(MonitorStatus.Finished(4, 9u, SessionEndReason.STOPPED)))
+        assertEquals(Calibration.Failed(2, 12, 0, 0), s.calibration)
     }
 
     /**
