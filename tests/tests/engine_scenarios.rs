@@ -391,6 +391,56 @@ fn calibration_from_a_bad_signal_fails_and_keeps_the_old_baseline() {
     assert!(e.update(&window(3 * MIN, 0.2)).score.is_some());
 }
 
+/// A window the scoring gate refuses for its signal (an implausible heart rate: a detection
+/// failure; too few beats) is not learned by a calibration either: it counts as poor signal and
+/// its heart rate does not become the calm level.
+#[test]
+fn calibration_leaves_out_the_windows_the_quality_gate_refuses() {
+    let mut e = engine();
+    e.start_calibration(0, 2 * MIN);
+    let updates = drive(&mut e, 0, 2 * MIN, |t| {
+        let mut w = window(t, 0.3);
+        match t / STEP_MS % 3 {
+            0 => w.hr_bpm = Some(250.0),
+            1 => w.beat_counts.n = 10,
+            _ => {}
+        }
+        w
+    });
+    assert!(matches!(
+        updates[2].reason,
+        Some(NoScoreReason::ImplausibleHeartRate { bpm }) if bpm == 250.0
+    ));
+    assert!(matches!(
+        updates[0].reason,
+        Some(NoScoreReason::TooFewBeats { beats: 10, .. })
+    ));
+    assert_eq!(
+        updates.last().unwrap().calibration,
+        Some(CalibrationEvent::Failed(CalibrationError::TooFewWindows {
+            accepted: 8,
+            needed: 12,
+            rejected: RejectedWindows {
+                poor_signal: 16,
+                ectopy: 0
+            }
+        }))
+    );
+
+    // enough clean windows among them: the calm level is theirs alone
+    let mut e = engine();
+    e.start_calibration(0, 2 * MIN);
+    drive(&mut e, 0, 2 * MIN, |t| {
+        let mut w = window(t, 0.3);
+        if t / STEP_MS % 4 == 0 {
+            w.hr_bpm = Some(250.0);
+        }
+        w
+    });
+    let b = e.baseline().expect("calibrated");
+    assert_eq!((b.windows, b.hr_bpm.mean), (18, 70.0));
+}
+
 /// A clean window whose beats are `ectopic` of 40 non-N (ventricular).
 fn with_ectopy(t: i64, p: f32, ectopic: u32) -> WindowObservation {
     let mut w = window(t, p);

@@ -240,7 +240,8 @@ pub enum CalibrationError {
 /// Windows a calibration did not take, by cause.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RejectedWindows {
-    /// Usable fraction too low, or nothing to learn from.
+    /// Usable fraction too low, nothing to learn from, or too few beats or an implausible
+    /// heart rate (the engine's scoring gate).
     pub poor_signal: u32,
     /// More non-N beats than [`BaselineConfig::max_ectopic_fraction`], or RR intervals more
     /// irregular than [`BaselineConfig::max_rr_irregularity`].
@@ -282,12 +283,21 @@ impl Calibration {
         let r = self.baseline.learn(obs, &self.config, None);
         match r {
             Ok(()) => self.accepted += 1,
-            Err(BaselineRejection::IrregularRhythm) => self.rejections.ectopy += 1,
-            Err(BaselineRejection::PoorSignal | BaselineRejection::NothingToLearn) => {
-                self.rejections.poor_signal += 1
-            }
+            Err(why) => self.reject(why),
         }
         r
+    }
+
+    /// Count a window left out for `why` without adding it (e.g. one the engine's scoring gate
+    /// refuses).
+    pub fn reject(&mut self, why: BaselineRejection) {
+        let count = match why {
+            BaselineRejection::IrregularRhythm => &mut self.rejections.ectopy,
+            BaselineRejection::PoorSignal | BaselineRejection::NothingToLearn => {
+                &mut self.rejections.poor_signal
+            }
+        };
+        *count += 1;
     }
 
     /// Whether the planned duration has elapsed at `now_ms`.

@@ -597,9 +597,17 @@ impl StressEngine {
         // a request nobody anchored starts with this window
         self.anchor_calibration(at);
 
+        let gate = self.quality_gate(obs);
         if let Some(cal) = self.state.calibration.as_mut() {
-            // Rejections are counted in the calibration itself.
-            let added = cal.add(obs);
+            // Rejections are counted in the calibration itself. A window the gate refuses for
+            // its signal (too few beats, an implausible heart rate) is not learned either.
+            let added = match gate {
+                Err(reason) if reason.is_signal_problem() => {
+                    cal.reject(BaselineRejection::PoorSignal);
+                    Err(BaselineRejection::PoorSignal)
+                }
+                _ => cal.add(obs),
+            };
             let remaining_ms = cal.remaining_ms(at);
             let due = cal.is_due(at);
             out.calibration = Some(CalibrationEvent::Progress {
@@ -614,7 +622,7 @@ impl StressEngine {
                 ectopic_fraction: obs.beat_counts.ectopic_fraction(),
                 allowed: self.config.baseline.max_ectopic_fraction,
             };
-            out.reason = Some(match self.quality_gate(obs) {
+            out.reason = Some(match gate {
                 Err(NoScoreReason::IrregularRhythm { .. }) => ectopy,
                 Err(reason) => reason,
                 Ok(()) if !obs.rr_only && added == Err(BaselineRejection::IrregularRhythm) => {
@@ -630,7 +638,7 @@ impl StressEngine {
             return out;
         }
 
-        match self.score_window(obs) {
+        match gate.and_then(|()| self.score_window(obs)) {
             Ok(scored) => {
                 let tau = self.config.smoothing_tau_ms;
                 let smooth = self.state.smoother.push(scored.probability, at, tau);
@@ -745,9 +753,9 @@ impl StressEngine {
         }
     }
 
-    /// Quality gate, then the baseline-relative probability and its confidence.
+    /// The baseline-relative probability of a window the quality gate passed, and its
+    /// confidence.
     fn score_window(&self, obs: &WindowObservation) -> std::result::Result<Scored, NoScoreReason> {
-        self.quality_gate(obs)?;
         let c = &self.config;
         let pm = obs.model_probability.and_then(valid_probability);
         let pf = obs.fallback_probability.and_then(valid_probability);
