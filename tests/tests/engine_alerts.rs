@@ -44,6 +44,15 @@ impl Rig {
         rig
     }
 
+    /// A new session at `start_ms` (on the alert engine kept from the last one), streaming.
+    fn next_session(&mut self, start_ms: i64) {
+        self.alerts.start_session(start_ms);
+        let out = self.alerts.on_link(start_ms, LinkStatus::Streaming);
+        self.collect(out);
+        self.stress = StressEngine::new(EngineConfig::default()).unwrap();
+        self.t = start_ms;
+    }
+
     fn collect(&mut self, out: stressbeat_core::engine::AlertOutput) {
         self.shown.extend(out.alerts);
         self.suppressed.extend(out.suppressed);
@@ -403,12 +412,7 @@ fn a_session_stamped_before_the_last_one_still_alerts() {
     rig.run(5, poor);
     assert_eq!(rig.kinds(), [AlertKind::SignalLost]);
     // the next session begins an hour before the first one
-    let earlier = start - 60 * MIN;
-    rig.alerts.start_session(earlier);
-    let out = rig.alerts.on_link(earlier, LinkStatus::Streaming);
-    rig.collect(out);
-    rig.stress = StressEngine::new(EngineConfig::default()).unwrap();
-    rig.t = earlier;
+    rig.next_session(start - 60 * MIN);
     rig.stress(2, 0.2);
     rig.run(5, poor);
     assert_eq!(
@@ -417,4 +421,91 @@ fn a_session_stamped_before_the_last_one_still_alerts() {
         "suppressed: {:?}",
         rig.suppressed
     );
+}
+
+/// A session stamped before the last one (a replay) does not make the engine forget the alerts
+/// in its future: the next real session is still held back by the stress cooldown and the
+/// hourly limit of the alerts shown just before it.
+#[test]
+fn a_replay_in_between_forgets_no_alert() {
+    let start = DAY0 + 10 * 60 * MIN;
+    let mut rig = Rig::new(AlertPolicy::default(), start);
+    let high_for_7_min = |rig: &mut Rig| {
+        rig.stress(2, 0.2);
+        rig.stress(7, 0.95);
+    };
+    high_for_7_min(&mut rig);
+    let first = rig.shown[0].at_ms;
+    // a replay stored two hours before: alerts as usual
+    rig.next_session(start - 120 * MIN);
+    high_for_7_min(&mut rig);
+    assert_eq!(rig.shown.len(), 2, "{:?}", rig.suppressed);
+    // the next real session, 15 min after the first alert
+    rig.next_session(first + 15 * MIN);
+    high_for_7_min(&mut rig);
+    assert_eq!(rig.shown.len(), 2, "the first alert's 30 min cooldown");
+    assert_eq!(
+        rig.suppressed.last().unwrap().cause,
+        SuppressionCause::Cooldown
+    );
+
+    // the hourly limit: two disconnections shown, a replay, a third one within the hour
+    let policy = AlertPolicy {
+        max_per_hour: 2,
+        signal_cooldown_ms: 0,
+        ..AlertPolicy::default()
+    };
+    let mut a = AlertEngine::new(policy).unwrap();
+    let shown: Vec<usize> = [start, start + 5 * MIN, start - 60 * MIN, start + 15 * MIN]
+        .into_iter()
+        .map(|t| {
+            a.start_session(t);
+            disconnection(&mut a, t)
+        })
+        .collect();
+    assert_eq!(shown, [1, 1, 1, 0]);
+}
+
+/// A 2-minute disconnection at `t`: the disconnection alerts shown (0 or 1).
+fn disconnection(a: &mut AlertEngine, t: i64) -> usize {
+    a.on_link(t, LinkStatus::Streaming);
+    a.on_link(t, LinkStatus::Disconnected);
+    let shown = a.tick(t + 2 * MIN).alerts.len();
+    a.on_link(t + 3 * MIN, LinkStatus::Streaming);
+    shown
+}
+
+/// The alerts remembered for cooldowns and the rate limit stay few: those of the last day, and
+/// a bounded number when sessions keep being stamped before the last one.
+#[test]
+fn the_alerts_remembered_stay_bounded() {
+    let remembered = |a: &AlertEngine| {
+        let state = serde_json::to_value(a.state()).unwrap();
+        state["shown"].as_array().unwrap().len()
+    };
+    let policy = AlertPolicy {
+        signal_cooldown_ms: 0,
+        ..AlertPolicy::default()
+    };
+    let mut a = AlertEngine::new(policy.clone()).unwrap();
+    // a week of sessions with a disconnection every 10 min
+    let mut t = DAY0;
+    while t < DAY0 + 7 * 24 * 60 * MIN {
+        a.start_session(t);
+        disconnection(&mut a, t);
+        t += 10 * MIN;
+    }
+    assert!(remembered(&a) <= 12, "{}", remembered(&a));
+    // after a session, replays each stamped a minute before the last: none is held back by
+    // the others, which lie in its future
+    let mut a = AlertEngine::new(policy).unwrap();
+    let shown: usize = (0..500)
+        .map(|i| {
+            let at = DAY0 - i * MIN;
+            a.start_session(at);
+            disconnection(&mut a, at)
+        })
+        .sum();
+    assert_eq!(shown, 500);
+    assert!(remembered(&a) <= 2 * 24 * 4, "{}", remembered(&a));
 }

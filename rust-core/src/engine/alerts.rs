@@ -16,9 +16,10 @@
 //!   reads at least `battery_rearm_percent` (hysteresis). Suppressed at night, it fires at the
 //!   first reading or tick after the quiet hours.
 //! - Quiet hours, cooldown (per kind) and the rate limit (rolling hour and day, all kinds together)
-//!   apply to every alert except resolutions, which only follow an alert that was shown.
-
-use std::collections::VecDeque;
+//!   apply to every alert except resolutions, which only follow an alert that was shown. They
+//!   count the alerts shown in the span before the alert's time: alerts ahead of it (shown in a
+//!   session stored later, when this one is a replay stamped in the past) are not counted, nor
+//!   forgotten.
 
 use serde::{Deserialize, Serialize};
 
@@ -272,8 +273,10 @@ pub struct AlertState {
     pub utc_offset_minutes: i32,
     /// Suppressed alerts by cause.
     pub counts: SuppressionCounts,
-    shown_times: VecDeque<i64>,
-    last_shown: Vec<(AlertKind, i64)>,
+    /// Alerts shown (resolutions aside): kind and time. Kept for as long as a cooldown or the
+    /// rate limit can count them (see `AlertEngine::forget_shown`).
+    #[serde(default)]
+    shown: Vec<(AlertKind, i64)>,
     high_since: Option<i64>,
     /// Windows of the current high episode, and how many of them were scored.
     #[serde(default)]
@@ -305,8 +308,7 @@ impl Default for AlertState {
         Self {
             utc_offset_minutes: 0,
             counts: SuppressionCounts::default(),
-            shown_times: VecDeque::new(),
-            last_shown: Vec::new(),
+            shown: Vec::new(),
             high_since: None,
             high_windows: 0,
             high_scored: 0,
@@ -369,13 +371,11 @@ impl AlertEngine {
     }
 
     /// A new monitoring session: the battery alert may fire again; stress, signal and link
-    /// tracking restart (cooldowns, rate-limit history and counts stay, except alerts shown
-    /// after `at_ms`: a session stored before an earlier one, such as a replay, or a clock set
-    /// back, is not held back by its own future).
+    /// tracking restart (cooldowns, rate-limit history and counts stay; a session stored before
+    /// an earlier one, such as a replay, or a clock set back, is not held back by the alerts in
+    /// its future, which still count for a later session).
     pub fn start_session(&mut self, at_ms: i64) {
         let s = &mut self.state;
-        s.shown_times.retain(|&t| t <= at_ms);
-        s.last_shown.retain(|&(_, t)| t <= at_ms);
         s.battery_shown_this_session = false;
         s.battery_armed = true;
         s.battery_pending = None;
@@ -569,7 +569,7 @@ impl AlertEngine {
                 duration(now - since)
             )
         });
-        let last = self.last_shown(AlertKind::SustainedHighStress);
+        let last = self.last_shown(AlertKind::SustainedHighStress, now);
         self.state.next_stress_due = Some(match (shown, last) {
             (false, Some(t)) if now < t + self.policy.stress_cooldown_ms => {
                 t + self.policy.stress_cooldown_ms
@@ -591,19 +591,61 @@ impl AlertEngine {
             AlertKind::SignalLost | AlertKind::StrapDisconnected => p.signal_cooldown_ms,
             _ => 0,
         };
-        if self
-            .last_shown(kind)
-            .is_some_and(|t| now.saturating_sub(t) < cooldown)
-        {
+        if self.shown_within(Some(kind), now, cooldown) > 0 {
             return Some(SuppressionCause::Cooldown);
         }
-        let times = &self.state.shown_times;
-        let in_last = |span: i64| times.iter().filter(|t| now - **t < span).count();
-        if in_last(HOUR_MS) >= p.max_per_hour as usize || in_last(DAY_MS) >= p.max_per_day as usize
+        if self.shown_within(None, now, HOUR_MS) >= p.max_per_hour as usize
+            || self.shown_within(None, now, DAY_MS) >= p.max_per_day as usize
         {
             return Some(SuppressionCause::RateLimit);
         }
         None
+    }
+
+    /// Alerts of `kind` (`None`: of any kind) shown in the `span_ms` up to `now`; those after
+    /// `now` do not count.
+    fn shown_within(&self, kind: Option<AlertKind>, now: i64, span_ms: i64) -> usize {
+        self.state
+            .shown
+            .iter()
+            .filter(|&&(k, t)| {
+                kind.is_none_or(|kind| kind == k) && (0..span_ms).contains(&now.saturating_sub(t))
+            })
+            .count()
+    }
+
+    /// The latest alert of `kind` shown at or before `now`.
+    fn last_shown(&self, kind: AlertKind, now: i64) -> Option<i64> {
+        self.state
+            .shown
+            .iter()
+            .filter(|&&(k, t)| k == kind && t <= now)
+            .map(|&(_, t)| t)
+            .max()
+    }
+
+    /// Forget the shown alerts no cooldown or rate limit can count any more: those a day (or the
+    /// longest cooldown) before `now` and, ahead of `now` (a session stored before an earlier
+    /// one), before the latest one. Sessions stamped back and forth could still pile them up: at
+    /// most twice what the hourly limit lets through in that span stay, the oldest forgotten
+    /// first.
+    fn forget_shown(&mut self, now: i64) {
+        let p = &self.policy;
+        let keep = DAY_MS.max(p.stress_cooldown_ms).max(p.signal_cooldown_ms);
+        let shown = &mut self.state.shown;
+        let latest = shown.iter().map(|&(_, t)| t).fold(now, i64::max);
+        shown.retain(|&(_, t)| {
+            let reference = if t <= now { now } else { latest };
+            reference.saturating_sub(t) < keep
+        });
+        let hours = keep.unsigned_abs().div_ceil(HOUR_MS.unsigned_abs());
+        let most = hours
+            .saturating_mul(2)
+            .saturating_mul(p.max_per_hour.into());
+        if shown.len() as u64 > most {
+            shown.sort_unstable_by_key(|&(_, t)| t);
+            shown.drain(..shown.len() - most as usize);
+        }
     }
 
     /// Show or suppress an alert; returns whether it was shown.
@@ -629,15 +671,8 @@ impl AlertEngine {
             });
             return false;
         }
-        let times = &mut self.state.shown_times;
-        times.push_back(now);
-        while times.front().is_some_and(|t| now - *t >= DAY_MS) {
-            times.pop_front();
-        }
-        match self.state.last_shown.iter_mut().find(|(k, _)| *k == kind) {
-            Some(entry) => entry.1 = now,
-            None => self.state.last_shown.push((kind, now)),
-        }
+        self.state.shown.push((kind, now));
+        self.forget_shown(now);
         if kind == AlertKind::BatteryLow {
             self.state.battery_shown_this_session = true;
         }
@@ -655,14 +690,6 @@ impl AlertEngine {
             from_ms: from.min(now),
             to_ms: now,
         });
-    }
-
-    fn last_shown(&self, kind: AlertKind) -> Option<i64> {
-        self.state
-            .last_shown
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .map(|(_, t)| *t)
     }
 }
 
