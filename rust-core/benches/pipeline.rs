@@ -99,7 +99,7 @@ impl Runner {
         }
     }
 
-    /// One step of `step_ms`; returns (alive, windows scored in it).
+    /// One step of `step_ms`; returns (alive, windows analysed in it).
     fn step(&mut self, step_ms: i64) -> (bool, usize) {
         let alive = self
             .pipeline
@@ -114,11 +114,11 @@ impl Runner {
         (alive, windows)
     }
 
-    /// The whole session; returns the windows scored.
+    /// The whole session; returns the windows analysed.
     fn run(mut self, step_ms: i64) -> u64 {
         while self.step(step_ms).0 {}
         self.pipeline.finish(EndReason::SourceEnded, &mut self.out);
-        self.pipeline.windows_scored()
+        self.pipeline.windows_analysed()
     }
 }
 

@@ -335,7 +335,11 @@ fn a_calibration_ends_with_its_session() {
         let stress = std::mem::take(&mut *log.stress.lock().unwrap());
         let status = std::mem::take(&mut *log.status.lock().unwrap());
         let n = status.len();
-        assert!(matches!(status[n - 1], MonitorStatus::Finished { .. }));
+        // every window analysed counts, scored or not (none is while calibrating)
+        let MonitorStatus::Finished { windows, .. } = status[n - 1] else {
+            panic!("{status:?}")
+        };
+        assert_eq!(windows, stress.len() as u64);
         let outcome = match status[n - 2] {
             MonitorStatus::CalibrationEnded { outcome } => Some(outcome),
             _ => None,

@@ -556,7 +556,7 @@ pub enum MonitorStatus {
     Finished {
         /// Its history id.
         session_id: i64,
-        /// Windows scored.
+        /// Windows analysed (one `StressUpdate` each, scored or not).
         windows: u64,
         /// Why (never `Interrupted`).
         end_reason: SessionEndReason,

@@ -165,7 +165,7 @@ pub enum MonitorEvent {
     Finished {
         /// History id (0 when not stored).
         session_id: i64,
-        /// Windows scored.
+        /// Windows analysed (one [`MonitorEvent::Stress`] each, scored or not).
         windows: u64,
         /// Why it ended (as stored).
         reason: crate::history::EndReason,

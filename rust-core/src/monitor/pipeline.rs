@@ -103,7 +103,7 @@ pub struct Pipeline {
     sensor_events: Vec<SensorEvent>,
     windows: Vec<WindowSignal>,
     observations: Vec<WindowObservation>,
-    windows_scored: u64,
+    windows_analysed: u64,
     /// Unix ms = source ms + offset.
     offset_ms: i64,
     last_ms: i64,
@@ -134,7 +134,7 @@ impl std::fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pipeline")
             .field("session_id", &self.session_id)
-            .field("windows_scored", &self.windows_scored)
+            .field("windows_analysed", &self.windows_analysed)
             .finish_non_exhaustive()
     }
 }
@@ -170,7 +170,7 @@ impl Pipeline {
             sensor_events: Vec::with_capacity(256),
             windows: Vec::with_capacity(cfg.max_batch),
             observations: Vec::with_capacity(cfg.max_batch),
-            windows_scored: 0,
+            windows_analysed: 0,
             offset_ms: 0,
             last_ms: 0,
             last_flush_ms: 0,
@@ -186,9 +186,9 @@ impl Pipeline {
         })
     }
 
-    /// Windows scored so far.
-    pub fn windows_scored(&self) -> u64 {
-        self.windows_scored
+    /// Windows analysed so far (one [`MonitorEvent::Stress`] each, scored or not).
+    pub fn windows_analysed(&self) -> u64 {
+        self.windows_analysed
     }
 
     /// The history id of the session (0 when not stored).
@@ -350,7 +350,7 @@ impl Pipeline {
         self.end_stored(reason, out);
         out.push(MonitorEvent::Finished {
             session_id: self.session_id,
-            windows: self.windows_scored,
+            windows: self.windows_analysed,
             reason,
         });
     }
@@ -557,7 +557,7 @@ impl Pipeline {
             let mut engines = relock(&self.engines);
             for observation in self.observations.drain(..) {
                 let update = engines.stress.update(&observation);
-                self.windows_scored += 1;
+                self.windows_analysed += 1;
                 out.push(MonitorEvent::Stress {
                     update,
                     observation,

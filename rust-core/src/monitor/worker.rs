@@ -240,7 +240,7 @@ fn run_session(run: Run, hub: &Hub, stop: &AtomicBool, over: &AtomicBool) {
         }
         out.push(super::events::MonitorEvent::Finished {
             session_id: pipeline.session_id(),
-            windows: pipeline.windows_scored(),
+            windows: pipeline.windows_analysed(),
             reason: EndReason::Error,
         });
     }
