@@ -138,7 +138,7 @@ impl RetentionConfig {
 /// Rows `applyRetention` deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, uniffi::Record)]
 pub struct RetentionSummary {
-    /// Scored windows.
+    /// Stress windows (scored or not).
     pub windows: u64,
     /// RR intervals.
     pub rr_intervals: u64,
