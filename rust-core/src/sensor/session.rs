@@ -20,8 +20,11 @@
 //! evenly between the previous frame's timestamp and this one's. Sensor time is mapped to the
 //! phone clock with an offset aligned at the first frame and tracked (minimum-latency filter) to
 //! follow drift. Duplicates are dropped, a small reorder buffer puts late frames back in order,
-//! a single frame with an implausible timestamp is dropped as corrupt, and a confirmed jump of the
-//! sensor clock re-aligns the mapping ([`SensorEvent::TimestampJump`]).
+//! a frame whose timestamp follows on from the stream's (by whole frames) is taken however late
+//! or early it arrives (the link's latency changed: a stall, a burst; not the sensor clock), a
+//! single frame with an implausible timestamp is dropped as corrupt, and a confirmed jump of the
+//! sensor clock re-aligns the mapping ([`SensorEvent::TimestampJump`]). A forward jump by a few
+//! whole frames cannot be told from frames lost while the latency dropped: it is taken as those.
 
 use std::collections::VecDeque;
 
@@ -59,7 +62,8 @@ pub struct SessionConfig {
     pub max_reconnect_attempts: Option<u32>,
     /// ECG frames held back to put out-of-order frames back in order (each ≈ 0.56 s of latency).
     pub reorder_depth: usize,
-    /// A sensor-vs-phone elapsed-time mismatch above this is a clock jump (or a corrupt frame).
+    /// A sensor-vs-phone elapsed-time mismatch above this, in a frame that does not follow on
+    /// from the stream, is a clock jump (or a corrupt frame).
     pub jump_threshold_ms: i64,
     /// While the strap refuses the ECG stream, ask again this often (heart rate goes on).
     pub ecg_retry_ms: i64,
@@ -783,29 +787,52 @@ impl Session {
         self.accept(at, frame);
     }
 
-    /// Does a frame's timestamp fit the sensor→phone mapping (arrival latency within
-    /// [-FORWARD_SLACK, jump_threshold]) and come after what was delivered?
+    /// Does a frame's timestamp come after what was delivered, and either fit the stream (a
+    /// frame swapped with a few successors, or one following on from the newest: the sensor clock
+    /// ran on, whatever the link's latency did) or, if not, the sensor→phone mapping (arrival
+    /// latency within [-FORWARD_SLACK, jump_threshold])?
     fn plausible(&self, at: i64, ts_ns: u64) -> bool {
         let Some(offset) = self.tl.offset_ms else {
             return true;
         };
-        let lat = at as f64 - ts_ns as f64 / 1e6 - offset;
-        if lat < -FORWARD_SLACK_MS || lat > self.cfg.jump_threshold_ms as f64 {
-            return false;
-        }
         // Older than what was delivered, or behind the newest frame by anything but a few whole
-        // frames (a frame swapped with its successors): the clock went back.
+        // frames: the clock went back.
         if self.tl.last_ts_ns.is_some_and(|l| ts_ns < l) {
             return false;
         }
-        match self.tl.newest_ts_ns {
-            Some(newest) if ts_ns < newest => {
-                let frame_ns = self.tl.interval_ns * self.tl.frame_len as f64;
-                let k = (newest - ts_ns) as f64 / frame_ns;
-                k.round() <= MAX_REORDER_FRAMES && (k - k.round()).abs() <= 0.05
-            }
-            _ => true,
+        if let Some(newest) = self.tl.newest_ts_ns
+            && ts_ns < newest
+        {
+            return self
+                .whole_frames(newest - ts_ns)
+                .is_some_and(|k| k <= MAX_REORDER_FRAMES);
         }
+        let lat = at as f64 - ts_ns as f64 / 1e6 - offset;
+        self.follows_on(ts_ns)
+            || (-FORWARD_SLACK_MS..=self.cfg.jump_threshold_ms as f64).contains(&lat)
+    }
+
+    /// Does a frame stamped `ts_ns` follow on from the newest frame: the next one, or the next
+    /// after frames lost (at most a silence timeout's worth)? Then the sensor clock ran on.
+    fn follows_on(&self, ts_ns: u64) -> bool {
+        let Some(newest) = self.tl.newest_ts_ns else {
+            return false;
+        };
+        let most = self.cfg.silence_timeout_ms as f64 * 1e6 / self.frame_ns();
+        ts_ns
+            .checked_sub(newest)
+            .and_then(|d| self.whole_frames(d))
+            .is_some_and(|k| k >= 1.0 && k <= most.max(1.0))
+    }
+
+    /// `d_ns` in frames (of the last frame's length), if it is a whole number of them (± 5 %).
+    fn whole_frames(&self, d_ns: u64) -> Option<f64> {
+        let k = d_ns as f64 / self.frame_ns();
+        ((k - k.round()).abs() <= 0.05).then_some(k.round())
+    }
+
+    fn frame_ns(&self) -> f64 {
+        self.tl.interval_ns * self.tl.frame_len as f64
     }
 
     fn clock_jump(&mut self, at: i64, jump_ms: i64) {
@@ -949,8 +976,9 @@ impl Session {
     }
 }
 
-/// A frame may arrive at most this much "before" the mapped time of its last sample (jitter of
-/// the offset estimate) before it counts as a forward clock jump.
+/// A frame that does not follow on from the stream may arrive at most this much "before" the
+/// mapped time of its last sample (jitter of the offset estimate) before it counts as a forward
+/// clock jump.
 const FORWARD_SLACK_MS: f64 = 400.0;
 
 /// How many whole frames a late (reordered) frame may lag the newest one.
@@ -1360,5 +1388,180 @@ mod tests {
             },
         ));
         assert!(matches!(s.state(), ConnectionState::Failed { .. }));
+    }
+
+    // --- ECG timing ------------------------------------------------------------------------
+
+    /// Sensor time of one 73-sample frame at 130 Hz, ns.
+    const FRAME_NS: u64 = 73 * 1_000_000_000 / 130;
+
+    /// Configured and streaming ECG.
+    fn streaming() -> Session {
+        let mut s = configured(512);
+        s.handle(cp(40, &H10_START_REPLY));
+        s.drain_commands();
+        s
+    }
+
+    /// Sensor timestamp of frame `k` of a continuous stream.
+    fn frame_ts(k: u64) -> u64 {
+        700_000_000_000_000_000 + k * FRAME_NS
+    }
+
+    /// Frame `k` stamped `ts_ns`; its samples are their indices in the stream.
+    fn ecg_frame(k: u64, ts_ns: u64) -> TransportEventKind {
+        let samples: Vec<i32> = (0..73).map(|i| (k * 73 + i) as i32).collect();
+        TransportEventKind::Notification {
+            characteristic: Characteristic::PmdData,
+            value: crate::protocol::pmd::encode_ecg_frame(ts_ns, &samples).unwrap(),
+        }
+    }
+
+    /// Phone time of frame `k`'s arrival with the link's usual latency (30 ms), ms.
+    fn on_time(k: u64) -> i64 {
+        130 + (k * FRAME_NS / 1_000_000) as i64
+    }
+
+    /// Feed frames `(k, sensor timestamp, arrival)`, then stop; every event.
+    fn stream(
+        s: &mut Session,
+        frames: impl IntoIterator<Item = (u64, u64, i64)>,
+    ) -> Vec<SensorEvent> {
+        let mut last = 0;
+        for (k, ts, at) in frames {
+            s.handle(ev(at, ecg_frame(k, ts)));
+            s.tick(at);
+            last = at;
+        }
+        s.stop(last + 10);
+        let mut events = Vec::new();
+        s.drain_events_into(&mut events);
+        events
+    }
+
+    fn chunks(events: &[SensorEvent]) -> Vec<&EcgChunk> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                SensorEvent::Ecg(c) => Some(c),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn samples(events: &[SensorEvent]) -> Vec<i32> {
+        chunks(events)
+            .iter()
+            .flat_map(|c| c.samples_uv.iter().copied())
+            .collect()
+    }
+
+    fn jumps_and_gaps(events: &[SensorEvent]) -> Vec<&SensorEvent> {
+        events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    SensorEvent::TimestampJump { .. } | SensorEvent::Gap { .. }
+                )
+            })
+            .collect()
+    }
+
+    /// Every sample of frames `0..frames`, in order, no jump nor gap, and the last one placed
+    /// within 2 ms of its true time (the arrival of its frame on time).
+    fn assert_seamless(events: &[SensorEvent], frames: u64) {
+        let reported = jumps_and_gaps(events);
+        assert!(reported.is_empty(), "{reported:?}");
+        assert!(samples(events) == (0..frames as i32 * 73).collect::<Vec<_>>());
+        let last = chunks(events).last().unwrap().last_sample_ms();
+        let misplaced = last - on_time(frames - 1) as f64;
+        assert!(misplaced.abs() < 2.0, "last sample {misplaced:+.1} ms off");
+    }
+
+    /// A first frame that came late (a burst at the stream's start) sets too high an offset; the
+    /// next frames, on time, lower it: no clock jump.
+    #[test]
+    fn a_late_first_frame_is_a_drop_of_latency_not_a_clock_jump() {
+        for late_ms in [401, 1_500] {
+            let mut s = streaming();
+            let late = |k| if k == 0 { late_ms } else { 0 };
+            let events = stream(
+                &mut s,
+                (0..200).map(|k| (k, frame_ts(k), on_time(k) + late(k))),
+            );
+            assert_seamless(&events, 200);
+        }
+    }
+
+    /// A link stall of 3.9 s: the frames held back come in a burst (the first two swapped), none
+    /// lost; the sensor clock ran on.
+    #[test]
+    fn a_stall_delivered_in_a_burst_is_not_a_clock_jump() {
+        let mut s = streaming();
+        let burst = on_time(27) - 10;
+        let mut frames: Vec<_> = (0..200)
+            .map(|k| {
+                let at = match k {
+                    20 => burst + 1,
+                    21 => burst,
+                    22..27 => burst + k as i64 - 20,
+                    _ => on_time(k),
+                };
+                (k, frame_ts(k), at)
+            })
+            .collect();
+        frames.swap(20, 21);
+        let events = stream(&mut s, frames);
+        assert_seamless(&events, 200);
+    }
+
+    /// A stall that lost 6 frames, the two after them 3.5-4 s late: a gap of exactly those.
+    #[test]
+    fn a_stall_that_lost_frames_reports_just_those() {
+        let mut s = streaming();
+        let late = on_time(27) + 3_500;
+        let frames = (0..20).chain(26..200).map(|k| {
+            let at = match k {
+                26 | 27 => late + k as i64 - 26,
+                28.. => on_time(k).max(late + 2),
+                _ => on_time(k),
+            };
+            (k, frame_ts(k), at)
+        });
+        let events = stream(&mut s, frames);
+        let reported: Vec<_> = jumps_and_gaps(&events)
+            .into_iter()
+            .map(|e| match e {
+                SensorEvent::Gap {
+                    missing_samples,
+                    cause,
+                    ..
+                } => (*missing_samples, *cause),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(reported, [(6 * 73, GapCause::FramesMissing)]);
+        assert_eq!(samples(&events).len(), 194 * 73);
+    }
+
+    /// A sensor clock that jumps forward still makes a jump: by a fraction of a frame, or by
+    /// whole frames, more than a silent link would have lost.
+    #[test]
+    fn a_sensor_clock_jumping_forward_is_still_a_jump() {
+        for jump_ns in [1_300_000_000, 20 * FRAME_NS] {
+            let mut s = streaming();
+            let frames = (0..60).map(|k| {
+                let ts = frame_ts(k) + if k >= 30 { jump_ns } else { 0 };
+                (k, ts, on_time(k))
+            });
+            let events = stream(&mut s, frames);
+            let reported = jumps_and_gaps(&events);
+            assert!(
+                matches!(reported[..], [SensorEvent::TimestampJump { .. }]),
+                "{reported:?}"
+            );
+            assert!(samples(&events) == (0..60 * 73).collect::<Vec<_>>());
+        }
     }
 }
