@@ -13,8 +13,10 @@
 //! refuses the ECG stream (an error status, e.g. another app holds it) is not dropped: it streams
 //! heart rate only ([`SensorEvent::EcgRefused`]) and the start is retried every `ecg_retry_ms`.
 //! Link loss → reconnect with exponential backoff (seeded jitter) and resume (re-subscribe,
-//! restart ECG); the samples lost are reported as a [`SensorEvent::Gap`]. The stream is always
-//! stopped (`03 00`) before a deliberate disconnect and on [`Session::stop`].
+//! restart ECG); the samples lost are reported as a [`SensorEvent::Gap`]. Once a start was
+//! written (answered or not, unless refused), the stream is stopped (`03 00`) before a deliberate
+//! disconnect and on [`Session::stop`]. ECG frames that come before the start's reply show that the
+//! stream runs: the session streams at the first of them.
 //!
 //! ECG timing: the sensor timestamp of a frame is the time of its last sample; samples are spread
 //! evenly between the previous frame's timestamp and this one's. Sensor time is mapped to the
@@ -158,6 +160,9 @@ pub struct Session {
     mtu: u16,
     pmd: bool,
     ecg_started: bool,
+    /// A start of the ECG stream was written on this link and neither refused nor stopped since:
+    /// the strap may be streaming even if its reply was lost.
+    ecg_requested: bool,
     /// When to ask again for the ECG stream the strap refused.
     ecg_retry_at: Option<i64>,
     rate: u16,
@@ -190,6 +195,7 @@ impl Session {
             mtu: 23,
             pmd: false,
             ecg_started: false,
+            ecg_requested: false,
             ecg_retry_at: None,
             rate,
             resolution,
@@ -254,8 +260,8 @@ impl Session {
             self.state,
             ConnectionState::Configuring | ConnectionState::Streaming
         );
-        if linked && self.ecg_started {
-            self.cmd_write(STOP_ECG.to_vec());
+        if linked {
+            self.stop_ecg();
         }
         if linked || self.step == Step::Link {
             self.expect_disconnect = true;
@@ -351,7 +357,7 @@ impl Session {
         {
             // One try, heart rate going on: a refusal or no answer waits for the next.
             self.ecg_retry_at = None;
-            self.cmd_write(decode::start_ecg_command(self.rate, self.resolution));
+            self.start_ecg();
             self.await_step(Step::Start, now_ms);
             self.retries = self.cfg.max_retries;
         }
@@ -389,6 +395,19 @@ impl Session {
         });
     }
 
+    fn start_ecg(&mut self) {
+        self.cmd_write(decode::start_ecg_command(self.rate, self.resolution));
+        self.ecg_requested = true;
+    }
+
+    /// Stop the ECG stream if it was asked for (a strap left streaming drains its battery).
+    fn stop_ecg(&mut self) {
+        if self.ecg_requested {
+            self.cmd_write(STOP_ECG.to_vec());
+            self.ecg_requested = false;
+        }
+    }
+
     fn on_connected(&mut self, at: i64, mtu: u16) {
         if self.step != Step::Link {
             return;
@@ -396,6 +415,7 @@ impl Session {
         self.mtu = mtu;
         self.expect_disconnect = false;
         self.ecg_started = false;
+        self.ecg_requested = false;
         self.set_state(ConnectionState::Configuring);
         if self.cfg.ecg && mtu < MIN_ECG_MTU {
             self.commands.push_back(TransportCommand::RequestMtu {
@@ -456,9 +476,7 @@ impl Session {
 
     /// Drop the link on purpose (stop the stream first), then reconnect.
     fn drop_link(&mut self, at: i64, cause: GapCause) {
-        if self.ecg_started {
-            self.cmd_write(STOP_ECG.to_vec());
-        }
+        self.stop_ecg();
         self.expect_disconnect = true;
         self.commands.push_back(TransportCommand::Disconnect);
         self.lost(at, cause);
@@ -466,6 +484,7 @@ impl Session {
 
     fn lost(&mut self, at: i64, cause: GapCause) {
         self.ecg_started = false;
+        self.ecg_requested = false;
         self.ecg_retry_at = None;
         self.step = Step::Nothing;
         self.deadline = None;
@@ -544,7 +563,7 @@ impl Session {
                 characteristic: Characteristic::PmdControlPoint,
             }),
             Step::Settings => self.cmd_write(GET_ECG_SETTINGS.to_vec()),
-            Step::Start => self.cmd_write(decode::start_ecg_command(self.rate, self.resolution)),
+            Step::Start => self.start_ecg(),
             Step::Link | Step::Nothing => return,
         }
         self.await_step(step, now);
@@ -665,6 +684,10 @@ impl Session {
             } => (opcode, status, settings),
             decode::Cp::Reply { .. } => return,
         };
+        if opcode == 0x02 && !matches!(status, 0 | 6) {
+            // Refused: nothing of ours streams (another app's stream is left alone).
+            self.ecg_requested = false;
+        }
         match (self.step, opcode) {
             (Step::Settings, 0x01) => {
                 if status != 0 {
@@ -678,7 +701,7 @@ impl Session {
                 if (self.tl.interval_ns - nominal).abs() > nominal * 0.05 {
                     self.tl.interval_ns = nominal;
                 }
-                self.cmd_write(decode::start_ecg_command(self.rate, self.resolution));
+                self.start_ecg();
                 self.retries = 0;
                 self.await_step(Step::Start, at);
             }
@@ -688,14 +711,7 @@ impl Session {
                 if matches!(status, 0 | 6)
                     && (self.step == Step::Start || self.ecg_retry_at.is_some()) =>
             {
-                self.ecg_retry_at = None;
-                self.ecg_started = true;
-                self.events.push_back(SensorEvent::StreamStarted {
-                    at_ms: at,
-                    sample_rate_hz: self.rate,
-                    resolution_bits: self.resolution,
-                });
-                self.streaming(at);
+                self.stream_started(at);
             }
             (Step::Start, 0x02) if status == 10 => {
                 // Invalid MTU: ask again, then retry the start (while heart rate streams after a
@@ -712,6 +728,17 @@ impl Session {
             (Step::Start, 0x02) => self.refused(at, status),
             _ => {}
         }
+    }
+
+    fn stream_started(&mut self, at: i64) {
+        self.ecg_retry_at = None;
+        self.ecg_started = true;
+        self.events.push_back(SensorEvent::StreamStarted {
+            at_ms: at,
+            sample_rate_hz: self.rate,
+            resolution_bits: self.resolution,
+        });
+        self.streaming(at);
     }
 
     /// The strap answered an ECG request with an error `status`: retry; after `max_retries`, it
@@ -734,7 +761,7 @@ impl Session {
         self.tl.pending_cause = Some(GapCause::StreamRestarted);
         self.tl.suspect = None;
         self.set_state(ConnectionState::Configuring);
-        self.cmd_write(decode::start_ecg_command(self.rate, self.resolution));
+        self.start_ecg();
         self.retries = 0;
         self.await_step(Step::Start, at);
     }
@@ -742,13 +769,18 @@ impl Session {
     // --- ECG frames -----------------------------------------------------------------------
 
     fn on_pmd_data(&mut self, at: i64, v: &[u8]) {
-        if !self.ecg_started {
+        let awaiting_start = self.step == Step::Start && self.ecg_requested;
+        if !self.ecg_started && !awaiting_start {
             return;
         }
         let Some(frame) = decode::ecg_frame(v) else {
             self.stats.corrupt_frames_dropped += 1;
             return;
         };
+        if !self.ecg_started {
+            // Frames before the start's reply (lost, or still on its way): the stream runs.
+            self.stream_started(at);
+        }
         self.last_data_ms = at;
         if self.tl.recent.contains(&frame.timestamp_ns) {
             self.stats.duplicates_dropped += 1;
@@ -1300,16 +1332,7 @@ mod tests {
         s.handle(cp(40, &H10_START_REPLY));
         s.drain_commands();
         s.stop(100);
-        assert_eq!(
-            s.drain_commands(),
-            [
-                TransportCommand::Write {
-                    characteristic: Characteristic::PmdControlPoint,
-                    value: STOP_ECG.to_vec()
-                },
-                TransportCommand::Disconnect
-            ]
-        );
+        assert_eq!(s.drain_commands(), stop_then_disconnect());
         assert_eq!(s.state(), &ConnectionState::Stopped);
     }
 
@@ -1563,5 +1586,64 @@ mod tests {
             );
             assert!(samples(&events) == (0..60 * 73).collect::<Vec<_>>());
         }
+    }
+
+    // --- starting and stopping the stream ----------------------------------------------------
+
+    fn stop_then_disconnect() -> [TransportCommand; 2] {
+        [
+            TransportCommand::Write {
+                characteristic: Characteristic::PmdControlPoint,
+                value: STOP_ECG.to_vec(),
+            },
+            TransportCommand::Disconnect,
+        ]
+    }
+
+    /// The start was written and its reply lost: the strap may be streaming, so the stream is
+    /// stopped before the link is dropped (the reply timed out three times) and on stop.
+    #[test]
+    fn an_unanswered_start_is_stopped_before_a_disconnect() {
+        let mut s = configured(512);
+        s.tick(30 + 5_000);
+        s.tick(30 + 10_000);
+        s.drain_commands();
+        s.tick(30 + 15_000);
+        assert_eq!(s.drain_commands(), stop_then_disconnect());
+        assert_eq!(s.state(), &ConnectionState::Reconnecting { attempt: 1 });
+
+        let mut s = configured(512);
+        s.drain_commands();
+        s.stop(100);
+        assert_eq!(s.drain_commands(), stop_then_disconnect());
+    }
+
+    /// A strap that refused the stream (another app holds it) is not told to stop it.
+    #[test]
+    fn a_refused_stream_is_not_stopped() {
+        let mut s = configured(512);
+        for at in [40, 50, 60] {
+            s.handle(cp(at, &[0xF0, 0x02, 0x00, 12, 0x00]));
+        }
+        s.drain_commands();
+        s.stop(100);
+        assert_eq!(s.drain_commands(), [TransportCommand::Disconnect]);
+    }
+
+    /// ECG frames before the start's reply show that the stream runs: they are kept, and the
+    /// session streams without waiting for the reply (no retries, no reconnection).
+    #[test]
+    fn ecg_frames_before_the_start_reply_start_the_stream() {
+        let mut s = configured(512);
+        s.drain_commands();
+        let events = stream(&mut s, (0..40).map(|k| (k, frame_ts(k), on_time(k))));
+        let started = events
+            .iter()
+            .filter(|e| matches!(e, SensorEvent::StreamStarted { .. }))
+            .count();
+        assert_eq!(started, 1);
+        assert_seamless(&events, 40);
+        assert_eq!(s.drain_commands(), stop_then_disconnect());
+        assert_eq!(s.stats().reconnects, 0);
     }
 }
