@@ -494,7 +494,6 @@ impl Session {
         }
         self.tl.recent.clear();
         self.tl.newest_ts_ns = None;
-        self.tl.suspect = None;
         self.attempt += 1;
         if let Some(max) = self.cfg.max_reconnect_attempts
             && self.attempt > max
@@ -759,7 +758,6 @@ impl Session {
         self.ecg_started = false;
         self.flush_frames();
         self.tl.pending_cause = Some(GapCause::StreamRestarted);
-        self.tl.suspect = None;
         self.set_state(ConnectionState::Configuring);
         self.start_ecg();
         self.retries = 0;
@@ -813,9 +811,7 @@ impl Session {
             }
             return;
         }
-        if self.tl.suspect.take().is_some() {
-            self.stats.corrupt_frames_dropped += 1;
-        }
+        self.drop_suspect();
         self.accept(at, frame);
     }
 
@@ -913,9 +909,18 @@ impl Session {
         }
     }
 
+    /// Deliver the frames held for reordering. A frame held undecided (a clock jump or a corrupt
+    /// frame) counts as dropped: no later frame will decide it.
     fn flush_frames(&mut self) {
         for f in std::mem::take(&mut self.tl.buffer) {
             self.deliver(f);
+        }
+        self.drop_suspect();
+    }
+
+    fn drop_suspect(&mut self) {
+        if self.tl.suspect.take().is_some() {
+            self.stats.corrupt_frames_dropped += 1;
         }
     }
 
@@ -1585,6 +1590,35 @@ mod tests {
                 "{reported:?}"
             );
             assert!(samples(&events) == (0..60 * 73).collect::<Vec<_>>());
+        }
+    }
+
+    /// A frame held undecided (a clock jump or a corrupt frame: here the H10's clock reset) when
+    /// the session stops or loses the link counts as dropped: every frame is delivered or counted.
+    #[test]
+    fn an_undecided_frame_counts_as_dropped_on_stop_and_link_loss() {
+        for lose_link in [false, true] {
+            let mut s = streaming();
+            for k in 0..10 {
+                s.handle(ev(on_time(k), ecg_frame(k, frame_ts(k))));
+            }
+            let reset_ns = crate::protocol::timing::H10_RESET_PMD_NS + 10_000_000_000;
+            s.handle(ev(on_time(10), ecg_frame(10, reset_ns)));
+            let later = on_time(10) + 100;
+            if lose_link {
+                s.handle(ev(
+                    later,
+                    TransportEventKind::Disconnected { reason: "x".into() },
+                ));
+            } else {
+                s.stop(later);
+            }
+            let stats = s.stats();
+            assert_eq!(
+                (stats.frames_delivered, stats.corrupt_frames_dropped),
+                (10, 1),
+                "link lost: {lose_link}"
+            );
         }
     }
 
