@@ -161,7 +161,7 @@ pub fn parse(text: &str, opts: &CsvOptions) -> Result<Signal, CsvError> {
         )));
     }
 
-    // One pass over the rows, keeping only the samples (and the time column's running span).
+    // One pass over the rows, keeping only the samples (and the time columns' steps).
     let mut samples = Vec::with_capacity(text.len() / (first.len() + 1));
     let mut time_axes: Vec<TimeAxis> = time_cols
         .iter()

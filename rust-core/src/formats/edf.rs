@@ -91,20 +91,35 @@ impl Header {
     }
 }
 
-/// A fixed-width ASCII field at `offset` (the whole header must be printable ASCII, EDF §2.1).
-fn field(bytes: &[u8], offset: usize, width: usize) -> Result<&str, ParseError> {
+/// The `width` header bytes at `offset`, refused (naming the byte) if any is `bad`.
+fn raw_field<'a>(
+    bytes: &'a [u8],
+    offset: usize,
+    width: usize,
+    bad: impl Fn(u8) -> bool,
+    what_bad: &str,
+) -> Result<&'a [u8], ParseError> {
     let raw = bytes
         .get(offset..offset + width)
         .ok_or_else(|| ParseError::at_byte(bytes.len() as u64, "truncated header"))?;
-    if let Some(bad) = raw.iter().position(|b| !(0x20..=0x7e).contains(b)) {
-        return Err(ParseError::at_byte(
-            (offset + bad) as u64,
-            format!(
-                "header byte 0x{:02x} is not printable ASCII",
-                raw.get(bad).copied().unwrap_or(0)
-            ),
-        ));
+    match raw.iter().position(|&b| bad(b)) {
+        Some(i) => Err(ParseError::at_byte(
+            (offset + i) as u64,
+            format!("header byte 0x{:02x} is {what_bad}", raw[i]),
+        )),
+        None => Ok(raw),
     }
+}
+
+/// A fixed-width ASCII field at `offset` (the whole header must be printable ASCII, EDF §2.1).
+fn field(bytes: &[u8], offset: usize, width: usize) -> Result<&str, ParseError> {
+    let raw = raw_field(
+        bytes,
+        offset,
+        width,
+        |b| !(0x20..=0x7e).contains(&b),
+        "not printable ASCII",
+    )?;
     // printable ASCII is valid UTF-8
     Ok(std::str::from_utf8(raw).unwrap_or_default().trim())
 }
@@ -114,18 +129,13 @@ fn field(bytes: &[u8], offset: usize, width: usize) -> Result<&str, ParseError> 
 /// such bytes are read as UTF-8 when valid, else as Latin-1; NUL is padding. Other control
 /// bytes are refused.
 fn text_field(bytes: &[u8], offset: usize, width: usize) -> Result<String, ParseError> {
-    let raw = bytes
-        .get(offset..offset + width)
-        .ok_or_else(|| ParseError::at_byte(bytes.len() as u64, "truncated header"))?;
-    if let Some(bad) = raw.iter().position(|&b| (b < 0x20 && b != 0) || b == 0x7f) {
-        return Err(ParseError::at_byte(
-            (offset + bad) as u64,
-            format!(
-                "header byte 0x{:02x} is a control character",
-                raw.get(bad).copied().unwrap_or(0)
-            ),
-        ));
-    }
+    let raw = raw_field(
+        bytes,
+        offset,
+        width,
+        |b| (b < 0x20 && b != 0) || b == 0x7f,
+        "a control character",
+    )?;
     let text = match std::str::from_utf8(raw) {
         Ok(s) => s.to_string(),
         Err(_) => raw.iter().map(|&b| char::from(b)).collect(),
