@@ -7,7 +7,7 @@ use clap::Args;
 use serde::Serialize;
 use stressbeat_core::{
     analysis,
-    engine::{BaselineConfig, EngineConfig, NoScoreReason},
+    engine::{EngineConfig, NoScoreReason},
     io::Input,
     model::{BeatClass, BeatClassifier, HrvFallback, ModelSignal, StressModel},
     model_input::stress::{StressWindow, StressWindowConfig, select_baseline, stress_windows},
@@ -95,8 +95,9 @@ const UNSCORED: &str = "too little usable signal (noise, lead off or too few bea
 /// Why a window has no score.
 #[derive(Debug, Clone, PartialEq)]
 enum NoScore {
-    /// Too little usable signal (quality, beats, a feature that could not be computed).
-    Signal,
+    /// Too little usable signal (quality, a feature that could not be computed), or the
+    /// monitor's signal gate (too few beats, an implausible heart rate).
+    Signal(Option<NoScoreReason>),
     /// The monitor's rhythm gate: too many non-N beats, or too irregular intervals.
     Rhythm(NoScoreReason),
 }
@@ -104,7 +105,8 @@ enum NoScore {
 impl NoScore {
     fn message(&self) -> String {
         match self {
-            NoScore::Signal => UNSCORED.into(),
+            NoScore::Signal(None) => UNSCORED.into(),
+            NoScore::Signal(Some(reason)) => reason.message(),
             NoScore::Rhythm(reason) => reason.message(),
         }
     }
@@ -186,7 +188,7 @@ impl Scorer {
             .map(|(w, p)| WindowScore {
                 start_s: w.start_s,
                 end_s: w.end_s,
-                probability: p.ok_or(NoScore::Signal),
+                probability: p.ok_or(NoScore::Signal(None)),
             })
             .collect())
     }
@@ -246,10 +248,11 @@ fn analysed(args: &RecordingArgs) -> Result<Analysed, String> {
 
 type Scored = Vec<WindowScore>;
 
-/// The monitor's rhythm gate on scored windows: one with too many non-N beats (`peak_classes`,
-/// 130 Hz R-peaks with their class; empty: not checked) or too irregular intervals gets no
-/// score, as on the phone.
-fn apply_rhythm_gate(
+/// The monitor's scoring gate on scored windows ([`EngineConfig::stress_window_gate`]): one with
+/// too few beats, an implausible heart rate, too many non-N beats (`peak_classes`, 130 Hz R-peaks
+/// with their class; empty: not checked) or too irregular intervals gets no score, as on the
+/// phone.
+fn apply_engine_gate(
     scored: &mut Scored,
     windows: &[StressWindow],
     peak_classes: &[(usize, BeatClass)],
@@ -259,9 +262,12 @@ fn apply_rhythm_gate(
         if score.probability.is_err() {
             continue;
         }
-        let counts = w.beat_counts(peak_classes);
-        if let Some(reason) = config.rhythm_gate(w.is_rr_only(), &counts, w.rr_irregularity) {
-            score.probability = Err(NoScore::Rhythm(reason));
+        match config.stress_window_gate(w, &w.beat_counts(peak_classes)) {
+            Some(reason) if reason.is_signal_problem() => {
+                score.probability = Err(NoScore::Signal(Some(reason)));
+            }
+            Some(reason) => score.probability = Err(NoScore::Rhythm(reason)),
+            None => {}
         }
     }
 }
@@ -321,7 +327,8 @@ struct BaselineJson {
     windows: usize,
     /// Windows admitted (their mean features are the baseline).
     admitted: usize,
-    /// Left out: poor signal, or a feature that could not be computed (too few beats).
+    /// Left out: poor signal, a feature that could not be computed, too few beats or an
+    /// implausible heart rate.
     poor_signal: usize,
     /// Left out: more than 10 % of beats not N (beat-type model), or RR intervals too irregular
     /// (e.g. atrial fibrillation).
@@ -329,7 +336,7 @@ struct BaselineJson {
 }
 
 /// The personal baseline of `--baseline`: its windows admitted by the rule the monitor's
-/// calibration uses (signal quality, at most 10 % non-N beats).
+/// calibration uses (signal quality, beats and heart rate, at most 10 % non-N beats).
 fn personal_baseline(args: &StressArgs, path: &Path) -> Result<(Vec<f32>, BaselineJson), String> {
     // A recording of its own: PATH's channel, rate and unit do not apply to it.
     let base_args = RecordingArgs {
@@ -345,7 +352,7 @@ fn personal_baseline(args: &StressArgs, path: &Path) -> Result<(Vec<f32>, Baseli
     let base = analysed(&base_args).map_err(|e| baseline_error(&e))?;
     let classes = peak_classes(&base, "the baseline's");
     let windows = base.windows;
-    let config = BaselineConfig::default();
+    let config = EngineConfig::default();
     let selection = select_baseline(&windows, &classes, &config);
     let report = BaselineJson {
         windows: windows.len(),
@@ -361,7 +368,7 @@ fn personal_baseline(args: &StressArgs, path: &Path) -> Result<(Vec<f32>, Baseli
             report.windows,
             report.poor_signal,
             report.irregular_rhythm,
-            config.max_ectopic_fraction * 100.0
+            config.baseline.max_ectopic_fraction * 100.0
         )
     })?;
     Ok((features, report))
@@ -414,7 +421,7 @@ pub fn stress(args: &StressArgs) -> Result<(), String> {
         None => (None, None),
     };
     let mut scored = scorer.score(&input, baseline.as_deref())?;
-    apply_rhythm_gate(
+    apply_engine_gate(
         &mut scored,
         &input.windows,
         &peak_classes(&input, "the recording's"),
@@ -451,7 +458,10 @@ pub fn stress(args: &StressArgs) -> Result<(), String> {
                 .map_or_else(|_| "n/a".into(), |p| format!("{p:.2}")),
             match &w.probability {
                 Ok(p) => if *p >= threshold { "yes" } else { "no" }.into(),
-                Err(NoScore::Signal) => "no score (too little usable signal)".into(),
+                Err(NoScore::Signal(Some(NoScoreReason::ImplausibleHeartRate { .. }))) => {
+                    "no score (implausible heart rate)".into()
+                }
+                Err(NoScore::Signal(_)) => "no score (too little usable signal)".into(),
                 Err(NoScore::Rhythm(_)) => "no score (irregular rhythm)".into(),
             },
         ]);
@@ -492,6 +502,7 @@ pub fn stress(args: &StressArgs) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use stressbeat_core::model_input::stress::HRV_FEATURE_NAMES;
 
     #[test]
     fn baseline_errors_name_the_baseline_options() {
@@ -504,11 +515,56 @@ mod tests {
     }
 
     #[test]
+    fn the_engines_gate_refuses_an_implausible_heart_rate() {
+        // two scorable 30 s windows, 70 and 250 bpm (beats 0.857 and 0.24 s apart)
+        let window = |rr_s: f32| {
+            let beats = (30.0 / rr_s) as usize;
+            let mut features = vec![0.0; HRV_FEATURE_NAMES.len()];
+            features[0] = 60.0 / rr_s;
+            StressWindow {
+                start_s: 0.0,
+                end_s: 30.0,
+                start_sample: 0,
+                end_sample: 3900,
+                usable_fraction: 1.0,
+                features,
+                peaks: (0..beats)
+                    .map(|k| (k as f32 * rr_s * 130.0) as usize)
+                    .collect(),
+                rr_s: vec![rr_s; beats - 1],
+                rr_beat_counts: None,
+                rr_irregularity: Some(0.0),
+            }
+        };
+        let windows = [window(0.857), window(0.24)];
+        assert!(windows.iter().all(StressWindow::is_scorable));
+        let mut scored: Scored = windows
+            .iter()
+            .map(|w| WindowScore {
+                start_s: w.start_s,
+                end_s: w.end_s,
+                probability: Ok(0.5),
+            })
+            .collect();
+        apply_engine_gate(&mut scored, &windows, &[]);
+        assert_eq!(scored[0].probability, Ok(0.5));
+        assert!(matches!(
+            scored[1].probability,
+            Err(NoScore::Signal(Some(
+                NoScoreReason::ImplausibleHeartRate { .. }
+            )))
+        ));
+        // and the baseline leaves it out as poor signal, as the live calibration does
+        let base = select_baseline(&windows, &[], &EngineConfig::default());
+        assert_eq!((base.admitted, base.poor_signal), (1, 1));
+    }
+
+    #[test]
     fn a_verdict_needs_half_the_windows_scored() {
         let window = |i: usize, p: Option<f32>| WindowScore {
             start_s: i as f64 * 5.0,
             end_s: i as f64 * 5.0 + 30.0,
-            probability: p.ok_or(NoScore::Signal),
+            probability: p.ok_or(NoScore::Signal(None)),
         };
         let mostly_noise: Scored = (0..10).map(|i| window(i, (i < 4).then_some(0.9))).collect();
         let s = summarize(&mostly_noise, 0.5);

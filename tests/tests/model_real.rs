@@ -8,7 +8,7 @@ use std::path::Path;
 
 use stressbeat_core::{
     analysis::{AnalysisOptions, select_span},
-    engine::BaselineConfig,
+    engine::{BaselineConfig, EngineConfig},
     io::{LoadOptions, load_recording},
     model::{BeatClass, BeatClassifier, ModelSignal, StressModel},
     model_input::{
@@ -72,7 +72,7 @@ fn eegmat_task_scores_above_rest_with_a_personal_baseline() {
             &StressWindowConfig::default(),
         )
         .unwrap();
-        let baseline = select_baseline(&base_windows, &[], &BaselineConfig::default())
+        let baseline = select_baseline(&base_windows, &[], &EngineConfig::default())
             .features
             .unwrap();
         let rest = mean_stress(model, &signal(&rest_path, Some(60.0), None), &baseline);
@@ -103,9 +103,12 @@ fn baseline_windows_with_ectopic_beats_are_left_out_as_the_reference_says() {
     };
     let model = BeatClassifier::embedded().unwrap();
     // the ectopy rule alone: the RR-irregularity rule reads the intervals, not the classes
-    let config = BaselineConfig {
-        max_rr_irregularity: f32::INFINITY,
-        ..BaselineConfig::default()
+    let config = EngineConfig {
+        baseline: BaselineConfig {
+            max_rr_irregularity: f32::INFINITY,
+            ..BaselineConfig::default()
+        },
+        ..EngineConfig::default()
     };
     let (mut windows, mut agree, mut reference_rejected) = (0, 0, 0);
     for record in ["106", "119"] {

@@ -221,7 +221,7 @@ fn ecg_path(rest: &Path, task: &Path) -> Option<Vec<Scored>> {
         ModelSignal::from_span(&span(p, from, to)).unwrap()
     };
     let base = signal(rest, None, Some(BASELINE_S));
-    let baseline = select_baseline(&windows_of(&base), &[], &BaselineConfig::default()).features?;
+    let baseline = select_baseline(&windows_of(&base), &[], &EngineConfig::default()).features?;
     let rest_s = span(rest, None, None).duration_s();
     let mut out = Vec::new();
     for (path, from, offset) in [(rest, Some(BASELINE_S), BASELINE_S), (task, None, rest_s)] {

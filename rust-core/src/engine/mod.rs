@@ -17,6 +17,7 @@ pub mod score;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::model_input::stress::StressWindow;
 
 pub use alerts::{
     Alert, AlertEngine, AlertKind, AlertOutput, AlertPolicy, AlertState, LinkStatus, NOT_MEDICAL,
@@ -368,6 +369,48 @@ fn default_max_ectopic_fraction() -> f32 {
 }
 
 impl EngineConfig {
+    /// The signal part of the scoring gate (the monitor's, and `stressbeat stress`'s): why a
+    /// window with this usable fraction, this many beats and this heart rate gets no score, or
+    /// `None`. A non-finite or above-1 usable fraction is a broken quality index: no usable
+    /// signal.
+    pub fn signal_gate(
+        &self,
+        usable_fraction: f32,
+        beats: u32,
+        hr_bpm: Option<f32>,
+    ) -> Option<NoScoreReason> {
+        if !(usable_fraction >= self.min_usable_fraction && usable_fraction <= 1.0) {
+            return Some(NoScoreReason::PoorSignal {
+                usable_fraction: sane_fraction(usable_fraction),
+                required: self.min_usable_fraction,
+            });
+        }
+        if beats < self.min_beats {
+            return Some(NoScoreReason::TooFewBeats {
+                beats,
+                required: self.min_beats,
+            });
+        }
+        match hr_bpm {
+            Some(bpm) if !(bpm >= self.hr_range_bpm.0 && bpm <= self.hr_range_bpm.1) => {
+                let bpm = if bpm.is_finite() { bpm } else { 0.0 };
+                Some(NoScoreReason::ImplausibleHeartRate { bpm })
+            }
+            _ => None,
+        }
+    }
+
+    /// The whole scoring gate on a window cut offline ([`StressWindow`], its beats
+    /// `beat_counts`): [`Self::signal_gate`], then [`Self::rhythm_gate`], as a live window gets.
+    pub fn stress_window_gate(
+        &self,
+        window: &StressWindow,
+        beat_counts: &BeatCounts,
+    ) -> Option<NoScoreReason> {
+        self.signal_gate(window.usable_fraction, beat_counts.total(), window.hr_bpm())
+            .or_else(|| self.rhythm_gate(window.is_rr_only(), beat_counts, window.rr_irregularity))
+    }
+
     /// The rhythm part of the scoring gate (the monitor's, and `stressbeat stress`'s): why a
     /// window with these beats and intervals gets no score, or `None`.
     pub fn rhythm_gate(
@@ -721,33 +764,15 @@ impl StressEngine {
         }
     }
 
-    /// The quality gate before any estimate: usable fraction, beats, plausible heart rate, for
-    /// ECG windows the share of non-N beats, and the RR irregularity.
+    /// The quality gate before any estimate ([`EngineConfig::signal_gate`], then
+    /// [`EngineConfig::rhythm_gate`]).
     fn quality_gate(&self, obs: &WindowObservation) -> std::result::Result<(), NoScoreReason> {
         let c = &self.config;
-        // Non-finite or above 1 is a broken quality index: treated as no usable signal.
-        let usable = obs.usable_fraction;
-        if !(usable >= c.min_usable_fraction && usable <= 1.0) {
-            return Err(NoScoreReason::PoorSignal {
-                usable_fraction: sane_fraction(usable),
-                required: c.min_usable_fraction,
-            });
-        }
         let beats = obs.beat_counts.total();
-        if beats < c.min_beats {
-            return Err(NoScoreReason::TooFewBeats {
-                beats,
-                required: c.min_beats,
-            });
-        }
-        match obs.hr_bpm {
-            Some(bpm) if !(bpm >= c.hr_range_bpm.0 && bpm <= c.hr_range_bpm.1) => {
-                let bpm = if bpm.is_finite() { bpm } else { 0.0 };
-                return Err(NoScoreReason::ImplausibleHeartRate { bpm });
-            }
-            _ => {}
-        }
-        match c.rhythm_gate(obs.rr_only, &obs.beat_counts, obs.rr_irregularity) {
+        match c
+            .signal_gate(obs.usable_fraction, beats, obs.hr_bpm)
+            .or_else(|| c.rhythm_gate(obs.rr_only, &obs.beat_counts, obs.rr_irregularity))
+        {
             Some(reason) => Err(reason),
             None => Ok(()),
         }

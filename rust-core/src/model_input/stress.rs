@@ -22,7 +22,7 @@
 use super::MODEL_RATE_HZ;
 use super::beat::{BEAT_LEN, BEAT_PRE, beat_window, median_in_place};
 use crate::dsp::quality::{QualityConfig, WindowQuality, assess_quality};
-use crate::engine::{BaselineConfig, BaselineRejection, BeatCounts};
+use crate::engine::{BaselineRejection, BeatCounts, EngineConfig};
 use crate::error::{Error, Result};
 use crate::hrv::{RrCorrection, clean_rr, hrv_metrics, rr_usable_fraction};
 use crate::imaging::{Channel, IMAGE_PIXELS, Imager, WindowData};
@@ -107,6 +107,11 @@ impl StressWindow {
             &self.features[..]
         };
         self.usable_fraction >= MIN_USABLE_FRACTION && computable.iter().all(|v| v.is_finite())
+    }
+
+    /// Its heart rate (the `hr_bpm` feature), bpm; `None` where it could not be computed.
+    pub fn hr_bpm(&self) -> Option<f32> {
+        self.features.first().copied().filter(|v| v.is_finite())
     }
 
     /// Its beats by class: an RR-only window's own counts, else its peaks looked up in
@@ -320,23 +325,30 @@ pub struct BaselineSelection {
     pub irregular_rhythm: usize,
 }
 
-/// Personal baseline from the stress windows of a calm recording, admitting windows by the stress
-/// engine's own rule ([`BaselineConfig::admits`]: signal quality, ectopy, RR irregularity) and
-/// only when scorable; the baseline is the element-wise mean of the admitted windows' features.
+/// Personal baseline from the stress windows of a calm recording, admitting windows as the live
+/// calibration does: scorable, passing the engine's signal gate ([`EngineConfig::signal_gate`]:
+/// enough beats, a plausible heart rate) and its baseline rule
+/// ([`BaselineConfig::admits`](crate::engine::BaselineConfig::admits): signal quality, ectopy,
+/// RR irregularity). The baseline is the element-wise mean of the admitted windows' features.
 ///
 /// `peak_classes`: the beat class of R-peaks (130 Hz index, increasing). A peak without a class
 /// counts as N, as in the monitor; with no classes at all only the quality rule applies.
 pub fn select_baseline(
     windows: &[StressWindow],
     peak_classes: &[(usize, BeatClass)],
-    config: &BaselineConfig,
+    config: &EngineConfig,
 ) -> BaselineSelection {
     let mut sum = vec![0.0f64; HRV_FEATURE_NAMES.len()];
     let mut out = BaselineSelection::default();
     for w in windows {
         let counts = w.beat_counts(peak_classes);
-        let admitted = if w.is_scorable() {
-            config.admits(w.usable_fraction, &counts, w.rr_irregularity)
+        let signal_refused = config
+            .stress_window_gate(w, &counts)
+            .is_some_and(|reason| reason.is_signal_problem());
+        let admitted = if w.is_scorable() && !signal_refused {
+            config
+                .baseline
+                .admits(w.usable_fraction, &counts, w.rr_irregularity)
         } else {
             Err(BaselineRejection::PoorSignal)
         };
@@ -498,7 +510,7 @@ mod tests {
             );
             assert_eq!(win.rr_s.len() + 1, win.peaks.len());
         }
-        let base = select_baseline(&w, &[], &BaselineConfig::default());
+        let base = select_baseline(&w, &[], &EngineConfig::default());
         assert_eq!(
             (base.admitted, base.poor_signal, base.irregular_rhythm),
             (9, 0, 0)
@@ -520,7 +532,7 @@ mod tests {
             .map(|&p| (p, BeatClass::V))
             .collect();
         assert_eq!(classes.len(), 5);
-        let base = select_baseline(&w, &classes, &BaselineConfig::default());
+        let base = select_baseline(&w, &classes, &EngineConfig::default());
         assert_eq!(
             (base.admitted, base.poor_signal, base.irregular_rhythm),
             (8, 0, 1)
@@ -529,8 +541,34 @@ mod tests {
         assert!((f64::from(base.features.unwrap()[1]) - mean_nn).abs() < 1e-3);
         // peaks without a class count as N
         let unclassified = [(peaks[0] + 1, BeatClass::V)];
-        let base = select_baseline(&w, &unclassified, &BaselineConfig::default());
+        let base = select_baseline(&w, &unclassified, &EngineConfig::default());
         assert_eq!(base.admitted, 9);
+    }
+
+    #[test]
+    fn baseline_applies_the_engines_signal_gate() {
+        let times = beat_times(70.0, |i| if i % 2 == 0 { 0.8 } else { 0.9 });
+        let (x, peaks) = synth(MODEL_RATE_HZ, &times, 70.0);
+        let w = stress_windows(&x, &peaks, &StressWindowConfig::default()).unwrap();
+        assert!(w.iter().all(|w| w.is_scorable() && w.hr_bpm().is_some()));
+        // a heart rate of ~71 bpm outside the plausible range, then too few beats: as the live
+        // calibration, every window is left out for its signal
+        for config in [
+            EngineConfig {
+                hr_range_bpm: (30.0, 60.0),
+                ..EngineConfig::default()
+            },
+            EngineConfig {
+                min_beats: 40,
+                ..EngineConfig::default()
+            },
+        ] {
+            let base = select_baseline(&w, &[], &config);
+            assert_eq!(
+                (base.features, base.admitted, base.poor_signal),
+                (None, 0, w.len())
+            );
+        }
     }
 
     #[test]
@@ -543,7 +581,7 @@ mod tests {
                 .all(|w| !w.is_scorable() && w.usable_fraction == 0.0)
         );
         assert!(w[0].features.iter().all(|v| v.is_nan()));
-        let base = select_baseline(&w, &[], &BaselineConfig::default());
+        let base = select_baseline(&w, &[], &EngineConfig::default());
         assert_eq!(
             (base.features, base.admitted, base.poor_signal),
             (None, 0, 3)
