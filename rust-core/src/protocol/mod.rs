@@ -42,6 +42,12 @@ pub enum ProtocolError {
     /// Bytes left over after the last field.
     #[error("byte {at}: {count} unexpected trailing byte(s)")]
     Trailing { at: usize, count: usize },
+    /// A multi-packet control-point reply that cannot be assembled ([`pmd::ReplyAssembler`]).
+    #[error("byte {at}: {problem}")]
+    Reassembly {
+        at: usize,
+        problem: pmd::ReassemblyError,
+    },
 }
 
 impl ProtocolError {
@@ -52,7 +58,8 @@ impl ProtocolError {
             | ProtocolError::Invalid { at, .. }
             | ProtocolError::UnknownMeasurement { at, .. }
             | ProtocolError::UnsupportedFrameType { at, .. }
-            | ProtocolError::Trailing { at, .. } => at,
+            | ProtocolError::Trailing { at, .. }
+            | ProtocolError::Reassembly { at, .. } => at,
         }
     }
 
@@ -63,7 +70,8 @@ impl ProtocolError {
             | ProtocolError::Invalid { at, .. }
             | ProtocolError::UnknownMeasurement { at, .. }
             | ProtocolError::UnsupportedFrameType { at, .. }
-            | ProtocolError::Trailing { at, .. } => *at += base,
+            | ProtocolError::Trailing { at, .. }
+            | ProtocolError::Reassembly { at, .. } => *at += base,
         }
         self
     }

@@ -390,7 +390,7 @@ pub enum ControlPointMessage {
     },
 }
 
-/// Decode one control-point value (a single packet; see [`ReplyAssembler`] for `more`).
+/// Decode one control-point value (a single packet; [`ReplyAssembler`] assembles replies of several).
 pub fn decode_control_point(bytes: &[u8]) -> Result<ControlPointMessage> {
     let mut r = Reader::new(bytes);
     match r.u8("control point message id")? {
@@ -424,15 +424,42 @@ pub fn decode_control_point(bytes: &[u8]) -> Result<ControlPointMessage> {
     }
 }
 
-/// Assembles multi-packet replies: a reply with `more ≠ 0` is followed by packets
-/// `[more u8][params…]` (as Polar's SDK reads them) whose parameters are appended.
+/// Why a multi-packet control-point reply cannot be assembled ([`ReplyAssembler`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum ReassemblyError {
+    /// A reply to another command (opcode or measurement) came before the pending reply's last
+    /// packet; both are dropped.
+    #[error(
+        "reply to opcode {opcode:#04x} (type {measurement:#04x}) before the end of the reply to opcode {pending_opcode:#04x} (type {pending_measurement:#04x})"
+    )]
+    Interleaved {
+        pending_opcode: u8,
+        pending_measurement: u8,
+        opcode: u8,
+        measurement: u8,
+    },
+    /// The parameters would exceed [`MAX_REPLY_PARAMS`] bytes (a `more` that never ends).
+    #[error("reply parameters of {len} bytes exceed {max}")]
+    TooLong { len: usize, max: usize },
+}
+
+/// Assembles multi-packet replies as Polar's SDK does (polar-ble-sdk `BlePMDClient.kt`
+/// `sendPmdCommand`, `BlePmdClient.swift` `sendControlPointCommand`): each packet of a reply is a
+/// whole reply packet `F0 <opcode> <type> <status> <more> <params…>`, `more` (read only when the
+/// status is success) says another follows, and the parameters of all are appended. A device's
+/// stop (`01 …`) and a features read (`0F …`) pass through a pending reply; a reply to another
+/// opcode or measurement before the last packet, or more than [`MAX_REPLY_PARAMS`] parameter
+/// bytes, is a [`ProtocolError::Reassembly`] and drops the pending reply. A continuation whose
+/// start was lost cannot be told from a reply of its own (the packets look alike).
+/// Bounded: at most [`MAX_REPLY_PARAMS`] bytes are held.
 #[derive(Debug, Clone, Default)]
 pub struct ReplyAssembler {
     pending: Option<ControlResponse>,
 }
 
-/// The most parameter bytes an assembled reply may hold (a guard against a stuck `more`).
-pub const MAX_REPLY_PARAMS: usize = 64 * 1024;
+/// The most parameter bytes an assembled reply may hold (settings replies are tens of bytes; a
+/// guard against a `more` that never ends).
+pub const MAX_REPLY_PARAMS: usize = 4096;
 
 impl ReplyAssembler {
     pub fn new() -> Self {
@@ -444,33 +471,65 @@ impl ReplyAssembler {
         self.pending.is_some()
     }
 
-    /// Feed one indication; returns a message once complete.
+    /// Drop an incomplete reply (a new link: its rest will not come).
+    pub fn reset(&mut self) {
+        self.pending = None;
+    }
+
+    /// Feed one control-point value; returns a message once complete. A malformed value is an
+    /// error that leaves a pending reply pending.
     pub fn push(&mut self, bytes: &[u8]) -> Result<Option<ControlPointMessage>> {
-        if let Some(mut resp) = self.pending.take() {
-            let mut r = Reader::new(bytes);
-            let more = r.u8("continuation more")? != 0;
-            if resp.params.len() + r.remaining() > MAX_REPLY_PARAMS {
-                return Err(ProtocolError::Invalid {
+        let mut packet = match decode_control_point(bytes)? {
+            ControlPointMessage::Response(r) => r,
+            other => return Ok(Some(other)),
+        };
+        packet.more &= packet.status.is_success();
+        let mut resp = match self.pending.take() {
+            None => {
+                if packet.params.len() > MAX_REPLY_PARAMS {
+                    return Err(too_long(packet.params.len()));
+                }
+                packet
+            }
+            Some(p)
+                if (p.opcode, p.measurement_byte) != (packet.opcode, packet.measurement_byte) =>
+            {
+                return Err(ProtocolError::Reassembly {
                     at: 1,
-                    what: "assembled reply length",
-                    value: (resp.params.len() + r.remaining()) as u64,
+                    problem: ReassemblyError::Interleaved {
+                        pending_opcode: p.opcode,
+                        pending_measurement: p.measurement_byte,
+                        opcode: packet.opcode,
+                        measurement: packet.measurement_byte,
+                    },
                 });
             }
-            resp.params.extend_from_slice(r.rest());
-            if more {
-                self.pending = Some(resp);
-                return Ok(None);
+            Some(mut p) => {
+                let len = p.params.len() + packet.params.len();
+                if len > MAX_REPLY_PARAMS {
+                    return Err(too_long(len));
+                }
+                p.params.extend_from_slice(&packet.params);
+                p.more = packet.more;
+                p
             }
-            return Ok(Some(ControlPointMessage::Response(resp)));
+        };
+        if resp.more {
+            self.pending = Some(resp);
+            return Ok(None);
         }
-        match decode_control_point(bytes)? {
-            ControlPointMessage::Response(mut resp) if resp.more => {
-                resp.more = false;
-                self.pending = Some(resp);
-                Ok(None)
-            }
-            msg => Ok(Some(msg)),
-        }
+        resp.more = false;
+        Ok(Some(ControlPointMessage::Response(resp)))
+    }
+}
+
+fn too_long(len: usize) -> ProtocolError {
+    ProtocolError::Reassembly {
+        at: RESPONSE_PARAMS_AT,
+        problem: ReassemblyError::TooLong {
+            len,
+            max: MAX_REPLY_PARAMS,
+        },
     }
 }
 
@@ -1038,32 +1097,145 @@ mod tests {
         assert_eq!(r.status, ResponseStatus::InvalidMtu);
     }
 
+    /// Polar's SDK reads every packet of a multi-packet reply as a whole reply packet
+    /// `F0 <opcode> <type> <status> <more> <params…>` and appends the parameters of each.
     #[test]
-    fn multi_packet_reply_and_device_stop() {
+    fn multi_packet_reply_as_the_sdk_sends_it() {
         let mut a = ReplyAssembler::new();
         assert_eq!(
             a.push(&hex("F0 01 02 00 01 00 04 19 00 32 00")).unwrap(),
             None
         );
         assert!(a.is_pending());
-        assert_eq!(a.push(&hex("01 64 00 C8 00")).unwrap(), None);
-        let Some(ControlPointMessage::Response(r)) = a.push(&hex("00 01 01 10 00")).unwrap() else {
+        assert_eq!(a.push(&hex("F0 01 02 00 01 64 00 C8")).unwrap(), None);
+        let Some(ControlPointMessage::Response(r)) =
+            a.push(&hex("F0 01 02 00 00 00 01 01 10 00")).unwrap()
+        else {
             panic!()
         };
         assert!(!a.is_pending() && !r.more);
+        assert_eq!(
+            (r.opcode, r.measurement(), r.status),
+            (1, Some(MeasurementType::Acc), ResponseStatus::Success)
+        );
         let s = r.settings().unwrap();
         assert_eq!(
             (s.sample_rates, s.resolutions),
             (vec![25, 50, 100, 200], vec![16])
         );
+        // a single-packet reply passes through
+        assert_eq!(
+            a.push(&hex("F0 02 00 00 00")).unwrap(),
+            decode_control_point(&hex("F0 02 00 00 00")).ok()
+        );
+    }
+
+    #[test]
+    fn device_stop_and_features_pass_through_a_pending_reply() {
+        let mut a = ReplyAssembler::new();
+        assert_eq!(a.push(&hex("F0 01 00 00 01 00 01 82")).unwrap(), None);
         assert_eq!(
             a.push(&hex("01 00")).unwrap(),
             Some(ControlPointMessage::MeasurementStopped { params: vec![0] })
         );
+        assert_eq!(
+            a.push(&hex("0F 05 00")).unwrap(),
+            Some(ControlPointMessage::Features(MeasurementSet(5)))
+        );
+        assert!(a.is_pending());
+        let Some(ControlPointMessage::Response(r)) =
+            a.push(&hex("F0 01 00 00 00 00 01 01 0E 00")).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(r.settings().unwrap(), Settings::h10_ecg());
+    }
+
+    #[test]
+    fn an_error_reply_is_complete_whatever_its_more_byte() {
+        // As in Polar's SDK: `more` is read only on success.
+        let mut a = ReplyAssembler::new();
+        let Some(ControlPointMessage::Response(r)) = a.push(&hex("F0 02 00 0A 01")).unwrap() else {
+            panic!()
+        };
+        assert_eq!(r.status, ResponseStatus::InvalidMtu);
+        assert!(!a.is_pending());
+    }
+
+    #[test]
+    fn unassemblable_replies_are_typed_errors() {
+        // a reply to another command before the pending one ended: both are dropped
+        let mut a = ReplyAssembler::new();
+        assert_eq!(a.push(&hex("F0 01 00 00 01 00 01 82")).unwrap(), None);
+        let e = a.push(&hex("F0 02 00 00 00")).unwrap_err();
+        assert_eq!(
+            e,
+            ProtocolError::Reassembly {
+                at: 1,
+                problem: ReassemblyError::Interleaved {
+                    pending_opcode: 1,
+                    pending_measurement: 0,
+                    opcode: 2,
+                    measurement: 0,
+                },
+            }
+        );
+        assert!(!a.is_pending());
+        assert!(e.to_string().starts_with("byte 1: "), "{e}");
+        // the same opcode for another measurement is another reply too
+        assert_eq!(a.push(&hex("F0 01 00 00 01 00 01 82")).unwrap(), None);
+        assert!(matches!(
+            a.push(&hex("F0 01 02 00 00 00")),
+            Err(ProtocolError::Reassembly {
+                problem: ReassemblyError::Interleaved { .. },
+                ..
+            })
+        ));
+        // a `more` that never ends stops at MAX_REPLY_PARAMS
+        let mut packet = hex("F0 01 00 00 01");
+        packet.extend([0u8; 200]);
+        let mut err = None;
+        for _ in 0..=MAX_REPLY_PARAMS / 200 {
+            match a.push(&packet) {
+                Ok(None) => {}
+                Ok(Some(m)) => panic!("{m:?}"),
+                Err(e) => {
+                    err = Some(e);
+                    break;
+                }
+            }
+        }
+        assert!(
+            matches!(
+                err,
+                Some(ProtocolError::Reassembly {
+                    at: RESPONSE_PARAMS_AT,
+                    problem: ReassemblyError::TooLong {
+                        max: MAX_REPLY_PARAMS,
+                        ..
+                    },
+                })
+            ),
+            "{err:?}"
+        );
+        assert!(!a.is_pending());
+        // malformed packets: errors, the pending reply kept
+        assert_eq!(a.push(&hex("F0 01 00 00 01 00")).unwrap(), None);
         assert!(matches!(
             a.push(&[]),
             Err(ProtocolError::Truncated { at: 0, .. })
         ));
+        assert!(matches!(
+            a.push(&hex("F0 01")),
+            Err(ProtocolError::Truncated { at: 2, .. })
+        ));
+        assert!(matches!(
+            a.push(&hex("77 01")),
+            Err(ProtocolError::Invalid { at: 0, .. })
+        ));
+        assert!(a.is_pending());
+        a.reset();
+        assert!(!a.is_pending());
         assert!(matches!(
             decode_control_point(&hex("F0 01 00")),
             Err(ProtocolError::Truncated { at: 3, .. })
