@@ -388,3 +388,40 @@ fn seed_sweep_gaps_match() {
         }
     }
 }
+
+/// A strap whose control-point replies come in several indications (3 parameter bytes each):
+/// the session assembles the settings reply and streams as with one packet.
+#[test]
+fn replies_split_over_indications_stream_as_with_one() {
+    let strap = SimStrap::new(StrapConfig {
+        split_replies: Some(3),
+        seed: 7,
+        ..StrapConfig::default()
+    });
+    let mut src = SessionSource::new(
+        Session::new(SessionConfig {
+            seed: 7,
+            ..SessionConfig::default()
+        }),
+        strap,
+    );
+    let mut events = Vec::new();
+    for now in (0..=30_000).step_by(10) {
+        src.poll(now, &mut events);
+    }
+    let started: Vec<(u16, u16)> = events
+        .iter()
+        .filter_map(|e| match e {
+            SensorEvent::StreamStarted {
+                sample_rate_hz,
+                resolution_bits,
+                ..
+            } => Some((*sample_rate_hz, *resolution_bits)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(started, [(130, 14)]);
+    let stats = src.session.stats();
+    assert_eq!(stats.control_point_errors, 0, "{stats:?}");
+    assert!(stats.frames_delivered > 30, "{stats:?}");
+}

@@ -1,7 +1,7 @@
 //! The few byte layouts the session needs (../shared/docs/protocols.md). Kept minimal and private to the
 //! sensor module, delegating to `crate::protocol`.
 
-use crate::protocol::{hrs, pmd};
+use crate::protocol::{ProtocolError, hrs, pmd};
 
 /// A parsed PMD ECG data frame (µV samples).
 #[derive(Debug, Clone, PartialEq)]
@@ -62,8 +62,14 @@ pub(crate) enum Cp {
     Stopped,
 }
 
-pub(crate) fn control_point(b: &[u8]) -> Option<Cp> {
-    Some(match pmd::decode_control_point(b).ok()? {
+/// Feed a control-point value to `replies` (which assembles replies of several indications):
+/// `Ok(None)` while a reply is incomplete; an error for a malformed value or a reply that cannot
+/// be assembled.
+pub(crate) fn control_point(
+    replies: &mut pmd::ReplyAssembler,
+    b: &[u8],
+) -> Result<Option<Cp>, ProtocolError> {
+    Ok(replies.push(b)?.map(|msg| match msg {
         pmd::ControlPointMessage::Response(r) => {
             let settings = r
                 .settings()
@@ -80,7 +86,7 @@ pub(crate) fn control_point(b: &[u8]) -> Option<Cp> {
             ecg: set.contains(pmd::MeasurementType::Ecg),
         },
         pmd::ControlPointMessage::MeasurementStopped { .. } => Cp::Stopped,
-    })
+    }))
 }
 
 /// `02 00` + sample rate + resolution TLVs.
@@ -105,8 +111,9 @@ mod tests {
         let reply = [
             0xF0, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01, 0x82, 0x00, 0x01, 0x01, 0x0E, 0x00,
         ];
+        let mut replies = pmd::ReplyAssembler::new();
         assert_eq!(
-            control_point(&reply).unwrap(),
+            control_point(&mut replies, &reply).unwrap().unwrap(),
             Cp::Reply {
                 opcode: 1,
                 measurement: 0,
@@ -115,10 +122,13 @@ mod tests {
             }
         );
         assert_eq!(
-            control_point(&[0x0F, 0x05, 0x00]),
-            Some(Cp::Features { ecg: true })
+            control_point(&mut replies, &[0x0F, 0x05, 0x00]),
+            Ok(Some(Cp::Features { ecg: true }))
         );
-        assert_eq!(control_point(&[0x01, 0x00]), Some(Cp::Stopped));
+        assert_eq!(
+            control_point(&mut replies, &[0x01, 0x00]),
+            Ok(Some(Cp::Stopped))
+        );
         let hr = heart_rate(&[0x10, 0x3C, 0x37, 0x04, 0x07, 0x03]).unwrap();
         assert_eq!(hr.bpm, 60);
         assert!((hr.rr_ms[0] - 1053.7).abs() < 0.1 && (hr.rr_ms[1] - 756.8).abs() < 0.1);

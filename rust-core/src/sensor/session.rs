@@ -5,7 +5,9 @@
 //! Flow: `start` → Connect → on Connected: RequestMtu (if the link's MTU is < 232), subscribe
 //! HR + battery (notify), read battery, subscribe the PMD control point (indicate) and PMD data
 //! (notify), read the control point (features), write "get ECG settings" (`01 00`), parse the
-//! reply, write "start ECG" (130 Hz, 14-bit), stream. A strap without PMD (the subscribe fails, or
+//! reply (assembled when the strap sends it in several indications: `pmd::ReplyAssembler`; a
+//! value that is malformed or cannot be assembled is dropped and counted), write "start ECG"
+//! (130 Hz, 14-bit), stream. A strap without PMD (the subscribe fails, or
 //! features lack ECG) streams heart rate only.
 //!
 //! Every awaited reply has a deadline checked in [`Session::tick`]; a step is retried
@@ -35,6 +37,7 @@ use super::events::{ConnectionState, EcgChunk, GapCause, SensorEvent};
 use super::transport::{
     Characteristic, Subscription, TransportCommand, TransportEvent, TransportEventKind,
 };
+use crate::protocol::pmd;
 
 /// ATT MTU needed for a 229-byte ECG notification.
 pub const MIN_ECG_MTU: u16 = 232;
@@ -111,6 +114,8 @@ pub struct SessionStats {
     pub reconnects: u64,
     pub stream_restarts: u64,
     pub step_timeouts: u64,
+    /// Control-point values dropped: malformed, or a reply that could not be assembled.
+    pub control_point_errors: u64,
 }
 
 /// The reply the session is waiting for.
@@ -173,6 +178,8 @@ pub struct Session {
     latest_ms: Option<i64>,
     contact: Option<Option<bool>>,
     tl: Timeline,
+    /// Assembles control-point replies sent in several indications.
+    replies: pmd::ReplyAssembler,
     commands: VecDeque<TransportCommand>,
     events: VecDeque<SensorEvent>,
     stats: SessionStats,
@@ -207,6 +214,7 @@ impl Session {
                 interval_ns: 1e9 / f64::from(rate.max(1)),
                 ..Timeline::default()
             },
+            replies: pmd::ReplyAssembler::new(),
             commands: VecDeque::new(),
             events: VecDeque::new(),
             stats: SessionStats::default(),
@@ -413,6 +421,8 @@ impl Session {
             return;
         }
         self.mtu = mtu;
+        // the rest of a reply begun on the last link will not come
+        self.replies.reset();
         self.expect_disconnect = false;
         self.ecg_started = false;
         self.ecg_requested = false;
@@ -651,8 +661,14 @@ impl Session {
     }
 
     fn on_control_point(&mut self, at: i64, v: &[u8]) {
-        let Some(msg) = decode::control_point(v) else {
-            return;
+        let msg = match decode::control_point(&mut self.replies, v) {
+            Ok(Some(msg)) => msg,
+            Ok(None) => return, // more packets of the reply follow
+            Err(e) => {
+                self.stats.control_point_errors += 1;
+                log::debug!("session: control-point value dropped: {e}");
+                return;
+            }
         };
         let (opcode, status, (rates, res)) = match msg {
             decode::Cp::Features { ecg } => {
@@ -1210,6 +1226,40 @@ mod tests {
         s.handle(cp(1_050, &H10_START_REPLY));
         assert_eq!(s.state(), &ConnectionState::Streaming);
         assert_eq!(s.stats().stream_restarts, 1);
+    }
+
+    /// A settings reply in several indications (a small MTU, a strap with more settings), here
+    /// split inside the sample-rate TLV, starts the stream with the settings of all of them.
+    #[test]
+    fn a_settings_reply_split_over_indications_is_assembled() {
+        let mut s = features_read(512);
+        s.drain_commands();
+        // 200 Hz, 12 bits
+        s.handle(cp(30, &[0xF0, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0xC8]));
+        assert!(writes(&s.drain_commands()).is_empty());
+        s.handle(cp(
+            31,
+            &[0xF0, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01, 0x01, 0x0C, 0x00],
+        ));
+        assert_eq!(
+            writes(&s.drain_commands()),
+            [decode::start_ecg_command(200, 12)]
+        );
+        assert_eq!(s.stats().control_point_errors, 0);
+        // a reply to another command before the last packet: dropped and counted
+        s.handle(cp(40, &[0xF0, 0x01, 0x00, 0x00, 0x01, 0x00]));
+        s.handle(cp(41, &H10_START_REPLY));
+        assert_eq!(s.stats().control_point_errors, 1);
+        assert_eq!(s.state(), &ConnectionState::Configuring);
+        // the start is asked again when its reply does not come
+        s.tick(10_000);
+        assert_eq!(
+            writes(&s.drain_commands()),
+            [decode::start_ecg_command(200, 12)]
+        );
+        s.handle(cp(10_010, &H10_START_REPLY));
+        assert_eq!(s.state(), &ConnectionState::Streaming);
+        assert_eq!(s.stats().control_point_errors, 1);
     }
 
     /// While heart rate streams after a refusal, a retry answered "invalid MTU" asks for the MTU

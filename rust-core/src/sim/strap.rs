@@ -9,7 +9,8 @@
 //! `02 00 00 01 82 00 01 01 0E 00` → `F0 02 00 00 00`, then 229-byte ECG frames (73 samples,
 //! timestamp = sensor ns since 2000 of the last sample); a start on an MTU < 232 → status 10; a
 //! start while streaming → 6; other settings → 5; stop `03 00` → `F0 03 00 00 00`; other types
-//! → 3 (not supported: the simulator has no ACC). Heart-rate notifications every ~1 s with the RR
+//! → 3 (not supported: the simulator has no ACC); with `split_replies`, a reply comes in several
+//! whole reply packets (`more` set on all but the last). Heart-rate notifications every ~1 s with the RR
 //! of the beats since the last one (1/1024 s) and the contact bits (lead-off: "no contact", no
 //! RR, flat ECG; 45 s off the body and the strap drops the link until contact returns). A link
 //! loss stops the stream (a real H10 needs a new start after reconnecting).
@@ -78,6 +79,10 @@ pub struct StrapConfig {
     pub lead_off_style: LeadOff,
     /// A connect the strap cannot answer fails after this long.
     pub connect_timeout_ms: i64,
+    /// Send control-point replies in packets of at most this many parameter bytes, each a whole
+    /// reply packet with `more` set on all but the last (as a strap does whose reply does not fit
+    /// one indication); `None`: one packet.
+    pub split_replies: Option<usize>,
 }
 
 impl Default for StrapConfig {
@@ -96,6 +101,7 @@ impl Default for StrapConfig {
             battery_pct: 87,
             lead_off_style: LeadOff::Flat,
             connect_timeout_ms: 30_000,
+            split_replies: None,
         }
     }
 }
@@ -412,14 +418,16 @@ impl SimStrap {
                 }
                 let reply = self.control_point(value);
                 if self.subs.cp {
-                    self.push(
-                        now_ms + latency,
-                        None,
-                        TransportEventKind::Notification {
-                            characteristic: Characteristic::PmdControlPoint,
-                            value: reply,
-                        },
-                    );
+                    for value in split_reply(&reply, self.cfg.split_replies) {
+                        self.push(
+                            now_ms + latency,
+                            None,
+                            TransportEventKind::Notification {
+                                characteristic: Characteristic::PmdControlPoint,
+                                value,
+                            },
+                        );
+                    }
                 }
             }
             TransportCommand::Write { .. } => {
@@ -950,6 +958,27 @@ impl BasicPhone {
     }
 }
 
+/// A reply `F0 op type status more params…` as packets of at most `per_packet` parameter bytes.
+fn split_reply(reply: &[u8], per_packet: Option<usize>) -> Vec<Vec<u8>> {
+    let (Some(n), Some((header, params))) = (per_packet, reply.split_at_checked(5)) else {
+        return vec![reply.to_vec()];
+    };
+    if params.len() <= n || n == 0 {
+        return vec![reply.to_vec()];
+    }
+    let chunks = params.chunks(n);
+    let last = chunks.len() - 1;
+    chunks
+        .enumerate()
+        .map(|(i, chunk)| {
+            let mut p = header.to_vec();
+            p[4] = u8::from(i < last);
+            p.extend_from_slice(chunk);
+            p
+        })
+        .collect()
+}
+
 fn write_cp(v: &[u8]) -> TransportCommand {
     TransportCommand::Write {
         characteristic: Characteristic::PmdControlPoint,
@@ -1005,6 +1034,32 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn split_replies_are_whole_reply_packets() {
+        assert_eq!(
+            split_reply(&ECG_SETTINGS_REPLY, Some(3)),
+            [
+                vec![0xF0, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x82],
+                vec![0xF0, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x01],
+                vec![0xF0, 0x01, 0x00, 0x00, 0x00, 0x0E, 0x00],
+            ]
+        );
+        let mut a = pmd::ReplyAssembler::new();
+        let mut out = Vec::new();
+        for p in split_reply(&ECG_SETTINGS_REPLY, Some(3)) {
+            out.extend(a.push(&p).unwrap());
+        }
+        assert_eq!(
+            out,
+            [pmd::decode_control_point(&ECG_SETTINGS_REPLY).unwrap()]
+        );
+        assert_eq!(
+            split_reply(&[0xF0, 0x02, 0x00, 0x00, 0x00], Some(3)).len(),
+            1
+        );
+        assert_eq!(split_reply(&ECG_SETTINGS_REPLY, None).len(), 1);
     }
 
     #[test]
