@@ -383,8 +383,9 @@ pub enum ControlPointMessage {
     Response(ControlResponse),
     /// `0F b1 b2`: the features (a read of the control point).
     Features(MeasurementSet),
-    /// `01 …`: the device stopped a stream itself. The bytes after `01` are kept raw
-    /// (their layout is not in `../shared/docs/protocols.md`).
+    /// `01 …`: the device stopped a stream itself. The bytes after `01` are kept raw: Polar's
+    /// SDK reads each as a measurement type whose stream was stopped (not in
+    /// `../shared/docs/protocols.md`).
     MeasurementStopped {
         params: Vec<u8>,
     },

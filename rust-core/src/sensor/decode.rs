@@ -58,8 +58,9 @@ pub(crate) enum Cp {
     },
     /// Features read: ECG supported?
     Features { ecg: bool },
-    /// The strap stopped the stream itself.
-    Stopped,
+    /// The strap stopped a stream itself: the ECG one among them? (`01 <types…>`; without types,
+    /// taken to be ours.)
+    Stopped { ecg: bool },
 }
 
 /// Feed a control-point value to `replies` (which assembles replies of several indications):
@@ -85,7 +86,11 @@ pub(crate) fn control_point(
         pmd::ControlPointMessage::Features(set) => Cp::Features {
             ecg: set.contains(pmd::MeasurementType::Ecg),
         },
-        pmd::ControlPointMessage::MeasurementStopped { .. } => Cp::Stopped,
+        // the measurement types stopped, as Polar's SDK reads them (BlePMDClient.kt,
+        // BlePmdClient.swift: each byte after `01` closes that type's stream)
+        pmd::ControlPointMessage::MeasurementStopped { params } => Cp::Stopped {
+            ecg: params.is_empty() || params.contains(&pmd::MeasurementType::Ecg.code()),
+        },
     }))
 }
 
@@ -127,7 +132,11 @@ mod tests {
         );
         assert_eq!(
             control_point(&mut replies, &[0x01, 0x00]),
-            Ok(Some(Cp::Stopped))
+            Ok(Some(Cp::Stopped { ecg: true }))
+        );
+        assert_eq!(
+            control_point(&mut replies, &[0x01, 0x02]),
+            Ok(Some(Cp::Stopped { ecg: false }))
         );
         let hr = heart_rate(&[0x10, 0x3C, 0x37, 0x04, 0x07, 0x03]).unwrap();
         assert_eq!(hr.bpm, 60);

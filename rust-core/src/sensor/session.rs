@@ -684,8 +684,8 @@ impl Session {
                 }
                 return;
             }
-            decode::Cp::Stopped => {
-                if self.state == ConnectionState::Streaming && self.ecg_started {
+            decode::Cp::Stopped { ecg } => {
+                if ecg && self.state == ConnectionState::Streaming && self.ecg_started {
                     log::debug!("sensor: strap stopped the stream; restarting");
                     self.restart_stream(at);
                 }
@@ -1226,6 +1226,32 @@ mod tests {
         s.handle(cp(1_050, &H10_START_REPLY));
         assert_eq!(s.state(), &ConnectionState::Streaming);
         assert_eq!(s.stats().stream_restarts, 1);
+    }
+
+    /// A strap's stop names the measurements it stopped (`01 <types…>`, as Polar's SDK reads
+    /// it): a stop of another measurement (ACC) leaves the ECG stream alone.
+    #[test]
+    fn a_strap_stopping_another_measurement_leaves_the_ecg_stream() {
+        let mut s = configured(512);
+        s.handle(cp(40, &H10_START_REPLY));
+        s.drain_commands();
+        s.handle(cp(1_000, &[0x01, 0x02]));
+        assert!(writes(&s.drain_commands()).is_empty());
+        assert_eq!(s.state(), &ConnectionState::Streaming);
+        assert_eq!(s.stats().stream_restarts, 0);
+        // ECG among the stopped ones, or no types given: restart
+        for (k, stop) in [&[0x01, 0x02, 0x00][..], &[0x01][..]]
+            .into_iter()
+            .enumerate()
+        {
+            s.handle(cp(2_000 + 1_000 * k as i64, stop));
+            assert_eq!(
+                writes(&s.drain_commands()),
+                [decode::start_ecg_command(130, 14)]
+            );
+            s.handle(cp(2_050 + 1_000 * k as i64, &H10_START_REPLY));
+            assert_eq!(s.stats().stream_restarts, k as u64 + 1);
+        }
     }
 
     /// A settings reply in several indications (a small MTU, a strap with more settings), here
