@@ -63,8 +63,21 @@ impl HeartRateMeasurement {
         self.rr_1024.iter().map(|&r| rr_to_ms(r))
     }
 
-    /// Decode a 0x2A37 value. Reserved flag bits 5-7 are ignored; an odd trailing RR byte is an error.
+    /// Decode a 0x2A37 value strictly. Reserved flag bits 5-7 are ignored; an odd trailing RR
+    /// byte, or bytes after the heart rate (and energy) without the RR flag, are an error.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
+        match Self::decode_lenient(bytes)? {
+            (m, None) => Ok(m),
+            (_, Some(tail)) => Err(tail),
+        }
+    }
+
+    /// Decode a 0x2A37 value as Polar's iOS SDK reads it (polar-ble-sdk `BleHrClient.swift`):
+    /// a malformed tail (an odd byte after the RR intervals, bytes after the heart rate without
+    /// the RR flag) does not lose the heart rate and the whole RR intervals; it is left out and
+    /// returned as the error [`Self::decode`] gives for it. A value whose flags, heart rate or
+    /// announced energy are truncated is an error.
+    pub fn decode_lenient(bytes: &[u8]) -> Result<(Self, Option<ProtocolError>)> {
         let mut r = Reader::new(bytes);
         let flags = r.u8("flags")?;
         let bpm_u16 = flags & FLAG_U16 != 0;
@@ -87,20 +100,25 @@ impl HeartRateMeasurement {
             None
         };
         let mut rr_1024 = Vec::new();
-        if flags & FLAG_RR != 0 {
+        let tail = if flags & FLAG_RR != 0 {
             rr_1024.reserve(r.remaining() / 2);
-            while r.remaining() > 0 {
+            while r.remaining() >= 2 {
                 rr_1024.push(r.u16("RR interval")?);
             }
-        }
-        r.finish()?;
-        Ok(Self {
-            bpm,
-            bpm_u16,
-            contact,
-            energy_kj,
-            rr_1024,
-        })
+            r.u16("RR interval").err().filter(|_| r.remaining() > 0)
+        } else {
+            r.finish().err()
+        };
+        Ok((
+            Self {
+                bpm,
+                bpm_u16,
+                contact,
+                energy_kj,
+                rr_1024,
+            },
+            tail,
+        ))
     }
 
     /// Encode as a 0x2A37 value. The heart rate is written as u16 when `bpm_u16` is set or it
@@ -243,6 +261,26 @@ mod tests {
             HeartRateMeasurement::decode(&[0x00, 0x3C, 0x00]),
             Err(ProtocolError::Trailing { at: 2, count: 1 })
         ));
+        // leniently, the heart rate and the whole intervals are kept, the tail's error told
+        let (m, tail) =
+            HeartRateMeasurement::decode_lenient(&[0x10, 0x3C, 0x37, 0x04, 0x07]).unwrap();
+        assert_eq!((m.bpm, m.rr_1024), (60, vec![1079]));
+        assert!(matches!(
+            tail,
+            Some(ProtocolError::Truncated {
+                at: 4,
+                needed: 1,
+                ..
+            })
+        ));
+        let (m, tail) = HeartRateMeasurement::decode_lenient(&[0x00, 0x3C, 0x00]).unwrap();
+        assert_eq!((m.bpm, m.rr_1024.len()), (60, 0));
+        assert_eq!(tail, Some(ProtocolError::Trailing { at: 2, count: 1 }));
+        let (m, tail) = HeartRateMeasurement::decode_lenient(&[0x10, 0x3C, 0x37, 0x04]).unwrap();
+        assert_eq!((m.rr_1024, tail), (vec![1079], None));
+        // a truncated heart rate or energy is not a tail
+        assert!(HeartRateMeasurement::decode_lenient(&[0x01, 0x3C]).is_err());
+        assert!(HeartRateMeasurement::decode_lenient(&[0x18, 0x3C, 0x01]).is_err());
     }
 
     #[test]

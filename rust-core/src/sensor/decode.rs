@@ -28,16 +28,21 @@ pub(crate) struct HeartRate {
     pub bpm: u16,
     pub contact: Option<bool>,
     pub rr_ms: Vec<f64>,
+    /// The malformed tail left out (an odd byte after the RR intervals, …).
+    pub tail_error: Option<ProtocolError>,
 }
 
-pub(crate) fn heart_rate(b: &[u8]) -> Option<HeartRate> {
-    let m = hrs::HeartRateMeasurement::decode(b).ok()?;
-    Some(HeartRate {
+/// Decode a Heart Rate Measurement, keeping the heart rate and whole intervals of a value with a
+/// malformed tail ([`hrs::HeartRateMeasurement::decode_lenient`]).
+pub(crate) fn heart_rate(b: &[u8]) -> Result<HeartRate, ProtocolError> {
+    let (m, tail_error) = hrs::HeartRateMeasurement::decode_lenient(b)?;
+    Ok(HeartRate {
         bpm: m.bpm,
         contact: m.contact.detected(),
         // an RR of 0 is no interval (seen from straps losing the beat); it would fail every
         // consumer downstream (HRV, the history's positive-interval check)
         rr_ms: m.rr_ms().filter(|&ms| ms > 0.0).collect(),
+        tail_error,
     })
 }
 
@@ -143,7 +148,12 @@ mod tests {
         assert!((hr.rr_ms[0] - 1053.7).abs() < 0.1 && (hr.rr_ms[1] - 756.8).abs() < 0.1);
         // an RR of 0 is left out, the rest of the value kept
         let hr = heart_rate(&[0x10, 0x3C, 0x00, 0x00, 0x00, 0x04]).unwrap();
+        assert_eq!((hr.bpm, hr.rr_ms, hr.tail_error), (60, vec![1000.0], None));
+        // an odd trailing byte: the heart rate and the whole interval kept, the tail told
+        let hr = heart_rate(&[0x10, 0x3C, 0x00, 0x04, 0x07]).unwrap();
         assert_eq!((hr.bpm, hr.rr_ms), (60, vec![1000.0]));
+        assert!(hr.tail_error.is_some());
+        assert!(heart_rate(&[0x01, 0x3C]).is_err());
         let mut f = vec![0u8; 10];
         f.extend([0x02, 0x80, 0xFF]);
         assert_eq!(ecg_frame(&f).unwrap().samples_uv, [-32766]);

@@ -116,6 +116,9 @@ pub struct SessionStats {
     pub step_timeouts: u64,
     /// Control-point values dropped: malformed, or a reply that could not be assembled.
     pub control_point_errors: u64,
+    /// Malformed Heart Rate Measurements: dropped (truncated heart rate or energy), or kept
+    /// without their malformed tail (an odd byte after the RR intervals, …).
+    pub heart_rate_errors: u64,
 }
 
 /// The reply the session is waiting for.
@@ -639,9 +642,18 @@ impl Session {
     }
 
     fn on_hr(&mut self, at: i64, v: &[u8]) {
-        let Some(hr) = decode::heart_rate(v) else {
-            return;
+        let hr = match decode::heart_rate(v) {
+            Ok(hr) => hr,
+            Err(e) => {
+                self.stats.heart_rate_errors += 1;
+                log::debug!("session: heart rate value dropped: {e}");
+                return;
+            }
         };
+        if let Some(e) = &hr.tail_error {
+            self.stats.heart_rate_errors += 1;
+            log::debug!("session: heart rate kept without its malformed tail: {e}");
+        }
         if !self.ecg_started {
             self.last_data_ms = at;
         }
@@ -1252,6 +1264,47 @@ mod tests {
             s.handle(cp(2_050 + 1_000 * k as i64, &H10_START_REPLY));
             assert_eq!(s.stats().stream_restarts, k as u64 + 1);
         }
+    }
+
+    /// A Heart Rate Measurement whose tail is malformed (an odd byte after the RR intervals,
+    /// bytes after the heart rate without the RR flag) keeps its heart rate and whole intervals,
+    /// as Polar's iOS SDK does.
+    #[test]
+    fn a_heart_rate_with_a_malformed_tail_keeps_its_rate() {
+        let mut s = configured(512);
+        s.handle(cp(40, &H10_START_REPLY));
+        let hr = |v: &[u8]| {
+            ev(
+                50,
+                TransportEventKind::Notification {
+                    characteristic: Characteristic::HeartRateMeasurement,
+                    value: v.to_vec(),
+                },
+            )
+        };
+        s.handle(hr(&[0x10, 0x3C, 0x37, 0x04, 0x07]));
+        s.handle(hr(&[0x00, 0x3D, 0x00]));
+        let mut events = Vec::new();
+        s.drain_events_into(&mut events);
+        let beats: Vec<(u16, Vec<f64>)> = events
+            .iter()
+            .filter_map(|e| match e {
+                SensorEvent::HeartRate { bpm, rr_ms, .. } => Some((*bpm, rr_ms.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(beats.len(), 2, "{events:?}");
+        assert_eq!(beats[0].0, 60);
+        assert_eq!(beats[0].1.len(), 1);
+        assert!((beats[0].1[0] - 1053.7).abs() < 0.1, "{beats:?}");
+        assert_eq!(beats[1], (61, vec![]));
+        assert_eq!(s.stats().heart_rate_errors, 2);
+        // a truncated heart rate is dropped, and counted
+        let n = events.len();
+        s.handle(hr(&[0x01, 0x3C]));
+        s.drain_events_into(&mut events);
+        assert_eq!(events.len(), n);
+        assert_eq!(s.stats().heart_rate_errors, 3);
     }
 
     /// A settings reply in several indications (a small MTU, a strap with more settings), here
