@@ -69,9 +69,15 @@ pub struct ReplayArgs {
     /// PNG report (default: next to the database, named after it and the session).
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Channel index of FILE to replay (default: the first ECG-like lead, MLII where present).
+    #[arg(long)]
+    channel: Option<usize>,
     /// A calm recording of the same person: calibrates the personal baseline first.
     #[arg(long)]
     baseline: Option<PathBuf>,
+    /// The baseline's channel index (`--channel` applies to FILE only).
+    #[arg(long, requires = "baseline")]
+    baseline_channel: Option<usize>,
     /// CSV only: sampling rate in Hz (otherwise taken from a time column).
     #[arg(long, value_name = "HZ", value_parser = crate::args::sampling_rate, allow_negative_numbers = true)]
     fs: Option<f64>,
@@ -420,9 +426,13 @@ pub(crate) fn simulate_into(
     )
 }
 
-/// Calibrate a baseline on `path` (nothing stored); returns it with a line saying how it went.
-fn calibrate(path: &Path, opts: &LoadOptions) -> Result<(PersonalBaseline, u64), String> {
-    let (source, pacing) = replay_source(path, None, opts)
+/// Calibrate a baseline on `path`, its `channel` (nothing stored); returns it with a line saying how it went.
+fn calibrate(
+    path: &Path,
+    opts: &LoadOptions,
+    channel: Option<usize>,
+) -> Result<(PersonalBaseline, u64), String> {
+    let (source, pacing) = replay_source(path, None, opts, channel)
         .map_err(|e| format!("baseline recording: {}", crate::recording_error(path, e)))?;
     let length_ms = source.length_ms();
     let mut engines = new_engines()?;
@@ -519,7 +529,7 @@ pub fn replay(args: &ReplayArgs) -> Result<(), String> {
     }
     // the recording is read before anything is created
     let opts = crate::load_options(args.fs, args.unit);
-    let (source, pacing) = replay_source(&args.file, None, &opts)
+    let (source, pacing) = replay_source(&args.file, None, &opts, args.channel)
         .map_err(|e| crate::recording_error(&args.file, e))?;
     let db = resolve_db(args.db.as_deref())?;
     println!("History database: {}", db.display());
@@ -528,6 +538,7 @@ pub fn replay(args: &ReplayArgs) -> Result<(), String> {
         let (baseline, windows) = calibrate(
             b,
             &crate::load_options(args.baseline_fs, args.baseline_unit),
+            args.baseline_channel,
         )?;
         println!(
             "Personal baseline from {} ({windows} windows): HR {:.1} bpm, RMSSD {:.1} ms",

@@ -44,18 +44,7 @@ impl EcgSpan {
 
 /// Pick the channel and time range of `opts`, converted to millivolts.
 pub fn select_span(rec: &Recording, opts: &AnalysisOptions) -> Result<EcgSpan> {
-    let channel = match opts.channel {
-        Some(c) if c < rec.signals.len() => c,
-        Some(c) => {
-            return Err(Error::InvalidArgument(format!(
-                "channel {c} does not exist (the recording has {} channels)",
-                rec.signals.len()
-            )));
-        }
-        None => rec
-            .default_ecg_channel()
-            .ok_or_else(|| Error::InsufficientSignal("the recording has no channels".into()))?,
-    };
+    let channel = rec.channel_or_default(opts.channel)?;
     let sig = &rec.signals[channel];
     let fs = sig.sampling_rate_hz;
     validate_sampling_rate(fs)?;

@@ -182,16 +182,31 @@ pub fn load_input(path: &Path, opts: &LoadOptions) -> Result<Input> {
 
 /// A file as the events a live strap would have sent (phone ms from its start): a Polar capture
 /// (by its magic or `.bin`), any recording [`load_recording`] reads, or an RR log (a
-/// heart-rate-only strap), a CSV read as `opts` says. See [`replay`].
-pub fn replay_events(path: &Path, opts: &LoadOptions) -> Result<Vec<(i64, SensorEvent)>> {
+/// heart-rate-only strap), a CSV read as `opts` says. See [`replay`]. `channel`: the recording's
+/// channel to replay (default: its ECG channel); a capture and an RR log have channel 0 only.
+pub fn replay_events(
+    path: &Path,
+    opts: &LoadOptions,
+    channel: Option<usize>,
+) -> Result<Vec<(i64, SensorEvent)>> {
     refuse_directory(path)?;
     let bytes = read_bytes(path)?;
+    let one_channel = |what: &str| match channel {
+        Some(c) if c != 0 => Err(Error::InvalidArgument(format!(
+            "channel {c} does not exist ({what} has one channel, 0)"
+        ))),
+        _ => Ok(()),
+    };
     if replay::is_capture(path, &bytes) {
+        one_channel("a Polar capture")?;
         return replay::capture_events(path, &bytes);
     }
     match load_input(path, opts)? {
-        Input::Recording(rec) => replay::recording_events(&rec),
-        Input::RrLog(log) => Ok(replay::rr_log_events(&log)),
+        Input::Recording(rec) => replay::recording_events(&rec, channel),
+        Input::RrLog(log) => {
+            one_channel("an RR-interval log")?;
+            Ok(replay::rr_log_events(&log))
+        }
     }
 }
 
@@ -532,6 +547,21 @@ mod tests {
         std::fs::write(&misnamed, capture(20, &[], usize::MAX, 0)).unwrap();
         let r = load_recording(&misnamed, &LoadOptions::default()).unwrap();
         assert_eq!(r.signals[0].samples.len(), 20 * 73);
+        // one channel: `replay --channel 1` is refused, `--channel 0` replays it
+        let opts = LoadOptions::default();
+        let e = replay_events(&misnamed, &opts, Some(1)).unwrap_err();
+        assert!(
+            e.to_string().contains("a Polar capture has one channel"),
+            "{e}"
+        );
+        assert!(!replay_events(&misnamed, &opts, Some(0)).unwrap().is_empty());
+        let log = dir.path().join("rr.csv");
+        std::fs::write(&log, "rr_ms\n800\n810\n790\n").unwrap();
+        let e = replay_events(&log, &opts, Some(1)).unwrap_err();
+        assert!(
+            e.to_string().contains("an RR-interval log has one channel"),
+            "{e}"
+        );
         let missing = load_recording(&dir.path().join("none"), &LoadOptions::default());
         assert!(
             matches!(&missing, Err(Error::Io { .. }))
@@ -550,7 +580,9 @@ mod tests {
         assert!(e.contains("is a directory"), "{e}");
         let e = load_input(dir.path(), &opts).unwrap_err().to_string();
         assert!(e.contains("is a directory"), "{e}");
-        let e = replay_events(dir.path(), &opts).unwrap_err().to_string();
+        let e = replay_events(dir.path(), &opts, None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("is a directory"), "{e}");
         let dat = dir.path().join("only.dat");
         std::fs::write(&dat, [0u8; 64]).unwrap();

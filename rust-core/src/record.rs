@@ -163,6 +163,22 @@ pub fn is_beat_symbol(symbol: &str) -> bool {
 }
 
 impl Recording {
+    /// The channel to analyse: `channel` when the recording has it, else
+    /// [`Self::default_ecg_channel`]. Errors: a channel it lacks ([`Error::InvalidArgument`]), no
+    /// channels at all ([`Error::InsufficientSignal`]).
+    pub fn channel_or_default(&self, channel: Option<usize>) -> crate::Result<usize> {
+        match channel {
+            Some(c) if c < self.signals.len() => Ok(c),
+            Some(c) => Err(crate::Error::InvalidArgument(format!(
+                "channel {c} does not exist (the recording has {} channels)",
+                self.signals.len()
+            ))),
+            None => self.default_ecg_channel().ok_or_else(|| {
+                crate::Error::InsufficientSignal("the recording has no channels".into())
+            }),
+        }
+    }
+
     /// Index of the default analysis channel: MLII when present, else the first ECG-like label,
     /// else channel 0.
     pub fn default_ecg_channel(&self) -> Option<usize> {

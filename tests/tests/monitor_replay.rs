@@ -71,7 +71,7 @@ fn replay_into(path: &std::path::Path, history: SharedHistory) -> (Vec<MonitorEv
             )
         })
         .collect();
-    let (source, pacing) = replay_source(path, None, &Default::default()).unwrap();
+    let (source, pacing) = replay_source(path, None, &Default::default(), None).unwrap();
     let info = SessionInfo {
         start: SessionStart {
             started_at_ms: STARTED_AT_MS,

@@ -113,7 +113,7 @@ fn monitor_path(rest: &Path, task: &Path, polled: bool, rest_ecg: bool) -> Vec<S
     notifications(task, task_t0, &mut events);
     if rest_ecg {
         let rec = load_recording(rest, &LoadOptions::default()).unwrap();
-        events.extend(recording_events(&rec).unwrap());
+        events.extend(recording_events(&rec, None).unwrap());
         events.sort_by_key(|(at, _)| *at);
     }
 

@@ -15,7 +15,7 @@ fn polar_capture_replays_every_frame() {
     };
     let p = dir.join("pmd_capture/hr_data_2023-01-13_11-40-07.bin");
     let src = ReplaySource::from_events(
-        replay_events(&p, &Default::default()).expect("open"),
+        replay_events(&p, &Default::default(), None).expect("open"),
         None,
         ManualClock::default(),
     );
@@ -52,7 +52,7 @@ fn wfdb_record_replays_paced_without_sleeping() {
     };
     let p = dir.join("101.hea");
     let mut src = ReplaySource::from_events(
-        replay_events(&p, &Default::default()).expect("open"),
+        replay_events(&p, &Default::default(), None).expect("open"),
         Some(60.0),
         ManualClock::default(),
     );

@@ -1231,6 +1231,7 @@ impl StressMonitor {
                     Path::new(&path),
                     speed,
                     &crate::io::LoadOptions::default(),
+                    None,
                 )?;
                 let file_name = super::file_name(&path);
                 let ahead_ms = speed.is_none_or(|s| s > 1.0).then(|| src.length_ms());

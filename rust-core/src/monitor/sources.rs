@@ -86,12 +86,14 @@ pub fn simulator_source(spec: &SimulatorSpec) -> TimeLimited<SessionSource<SimSt
 pub const MAX_REPLAY_SPEED: f64 = 1_000.0;
 
 /// A file replayed: `speed` `None` = as fast as possible (virtual clock), else that multiple
-/// of real time, at most [`MAX_REPLAY_SPEED`]; `opts` for a CSV. Returns the source and the
+/// of real time, at most [`MAX_REPLAY_SPEED`]; `opts` for a CSV; `channel` the recording's
+/// channel (default: its ECG channel, [`crate::io::replay_events`]). Returns the source and the
 /// pacing to run it with.
 pub fn replay_source(
     path: &Path,
     speed: Option<f64>,
     opts: &crate::io::LoadOptions,
+    channel: Option<usize>,
 ) -> crate::Result<(ReplaySource<ManualClock>, Pacing)> {
     let paced = speed.filter(|s| s.is_finite() && *s > 0.0 && *s <= MAX_REPLAY_SPEED);
     let (source_speed, pacing) = match paced {
@@ -100,7 +102,7 @@ pub fn replay_source(
         Some(s) => (Some(s), Pacing::RealTime { step_ms: 100 }),
     };
     let source = ReplaySource::from_events(
-        crate::io::replay_events(path, opts)?,
+        crate::io::replay_events(path, opts, channel)?,
         source_speed,
         ManualClock::default(),
     );

@@ -387,13 +387,16 @@ pub fn rr_log_events(log: &[RrEntry]) -> Vec<(i64, SensorEvent)> {
 /// Samples per ECG chunk of a replayed recording (an H10 frame's).
 const CHUNK: usize = 73;
 
-/// A recording's default ECG channel as 73-sample ECG chunks (µV), times from 0; a stretch of
-/// missing (non-finite) samples is a [`GapCause::FramesMissing`] gap, as lost frames are live. A
-/// channel whose unit is not a voltage is refused, as the analyses refuse it.
-pub fn recording_events(rec: &crate::record::Recording) -> Result<Vec<(i64, SensorEvent)>> {
-    let ch = rec
-        .default_ecg_channel()
-        .ok_or_else(|| Error::InvalidArgument("no ECG channel in the recording".into()))?;
+/// A recording's `channel` (default: its ECG channel,
+/// [`Recording::channel_or_default`](crate::record::Recording::channel_or_default)) as 73-sample
+/// ECG chunks (µV), times from 0; a stretch of missing (non-finite) samples is a
+/// [`GapCause::FramesMissing`] gap, as lost frames are live. A channel whose unit is not a voltage
+/// is refused, as the analyses refuse it.
+pub fn recording_events(
+    rec: &crate::record::Recording,
+    channel: Option<usize>,
+) -> Result<Vec<(i64, SensorEvent)>> {
+    let ch = rec.channel_or_default(channel)?;
     let sig = &rec.signals[ch];
     let to_uv = sig.require_millivolt_factor(ch)? * 1000.0;
     let interval_ms = 1000.0 / sig.sampling_rate_hz;
@@ -465,12 +468,37 @@ mod tests {
     #[test]
     fn a_channel_not_in_a_voltage_is_refused_as_the_analyses_refuse_it() {
         let rec = |unit: &str| recording("ecg_raw", unit, vec![1.0; 146]);
-        let e = recording_events(&rec("raw")).unwrap_err();
+        let e = recording_events(&rec("raw"), None).unwrap_err();
         let analysis = crate::analysis::select_span(&rec("raw"), &Default::default()).unwrap_err();
         assert!(e.to_string().contains("not a voltage"), "{e}");
         assert_eq!(e.to_string(), analysis.to_string());
-        let events = recording_events(&rec("mV")).unwrap();
+        let events = recording_events(&rec("mV"), None).unwrap();
         assert!(matches!(&events[0].1, SensorEvent::Ecg(c) if c.samples_uv[0] == 1000));
+    }
+
+    /// `replay --channel`: the channel asked for, else the ECG-labelled one; a channel the
+    /// recording lacks is refused as the analyses refuse it.
+    #[test]
+    fn a_recording_replays_the_channel_asked_for() {
+        let mut rec = recording("EDA", "mV", vec![2.0; 146]);
+        rec.signals.push(crate::record::Signal {
+            label: "ECG".into(),
+            ..rec.signals[0].clone()
+        });
+        rec.signals[1].samples.fill(1.0);
+        let first_uv = |channel| match &recording_events(&rec, channel).unwrap()[0].1 {
+            SensorEvent::Ecg(c) => c.samples_uv[0],
+            e => panic!("{e:?}"),
+        };
+        assert_eq!((first_uv(None), first_uv(Some(0))), (1000, 2000));
+        let e = recording_events(&rec, Some(2)).unwrap_err();
+        let options = crate::analysis::AnalysisOptions {
+            channel: Some(2),
+            ..Default::default()
+        };
+        let analysis = crate::analysis::select_span(&rec, &options).unwrap_err();
+        assert_eq!(e.to_string(), analysis.to_string());
+        assert!(e.to_string().contains("channel 2 does not exist"), "{e}");
     }
 
     /// Missing samples in a recording (WFDB's invalid value, an export's unrecorded stretch)
@@ -480,7 +508,7 @@ mod tests {
         let mut samples = vec![1.0f32; 400];
         samples[100..230].fill(f32::NAN);
         samples[..3].fill(f32::NAN);
-        let events = recording_events(&recording("ECG", "mV", samples)).unwrap();
+        let events = recording_events(&recording("ECG", "mV", samples), None).unwrap();
         let gaps: Vec<(f64, f64, u64)> = events
             .iter()
             .filter_map(|(_, e)| match e {
