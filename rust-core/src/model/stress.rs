@@ -198,6 +198,19 @@ impl StressModel {
         }
     }
 
+    /// Baseline value of model feature `j` (vocabulary index `i`) from `baseline`: the population
+    /// value where the baseline has none (NaN: e.g. the R/T amplitudes of a baseline learnt from
+    /// a strap's RR intervals), whether or not the output depends on it. A window's own required
+    /// features are checked before scoring ([`StressWindow::is_scorable`]); its baseline's are not.
+    fn baseline_value(&self, baseline: &[f32], i: usize) -> f32 {
+        let v = baseline[i];
+        if v.is_finite() {
+            v
+        } else {
+            self.fallback.population_baseline[i]
+        }
+    }
+
     /// The model's HRV-only fallback.
     pub fn fallback(&self) -> &HrvFallback {
         &self.fallback
@@ -213,7 +226,8 @@ impl StressModel {
     /// - `images`: per window, [`Self::image_len`] bytes (channels in [`Self::image_channels`]
     ///   order, each `side × side` row-major);
     /// - `features`: per window, the [`CORE_VOCABULARY`]`.hrv_features` values, raw;
-    /// - `baseline`: the person's baseline in the same order, or `None` for the population one.
+    /// - `baseline`: the person's baseline in the same order, or `None` for the population one;
+    ///   a feature it lacks (NaN) takes the population value.
     pub fn predict(
         &self,
         images: &[u8],
@@ -240,8 +254,7 @@ impl StressModel {
         let base: Vec<f32> = self
             .feature_index
             .iter()
-            .enumerate()
-            .map(|(j, &i)| baseline.map_or(population[i], |b| self.input_value(b, j, i)))
+            .map(|&i| baseline.map_or(population[i], |b| self.baseline_value(b, i)))
             .collect();
         let has_baseline = if baseline.is_some() { 1.0 } else { 0.0 };
         let mut out = Vec::with_capacity(rows);
@@ -335,6 +348,34 @@ mod tests {
             }
         }
         out
+    }
+
+    /// A personal baseline learnt from a strap's RR intervals has no R/T amplitudes (NaN). A
+    /// model whose output depends on every feature (no `required_features`) still scores ECG
+    /// windows against it: the amplitudes' baseline is the population value, not NaN (which made
+    /// every probability NaN, printed as `"stress_probability": null` with `"stressed": false`).
+    #[test]
+    fn a_baseline_without_amplitudes_takes_their_population_values() {
+        let (onnx, json) = embedded_files(Task::Stress).unwrap();
+        let mut meta: serde_json::Value = serde_json::from_slice(json).unwrap();
+        meta.as_object_mut().unwrap().remove("required_features");
+        let model = StressModel::load(onnx, &serde_json::to_vec(&meta).unwrap()).unwrap();
+        assert_eq!(
+            model.required_features().len(),
+            CORE_VOCABULARY.hrv_features.len()
+        );
+        let x = rows(&model, 8);
+        let mut b = rows(&model, 1);
+        b[7] *= 1.2;
+        let p = model.predict(&[], &x, Some(&b)).unwrap();
+        assert!(p.iter().all(|v| v.is_finite()), "{p:?}");
+        let mut rr_only = b.clone();
+        rr_only[7..].fill(f32::NAN);
+        let q = model.predict(&[], &x, Some(&rr_only)).unwrap();
+        let mut with_population = b.clone();
+        with_population[7..].copy_from_slice(&model.fallback.population_baseline[7..]);
+        let expected = model.predict(&[], &x, Some(&with_population)).unwrap();
+        assert_eq!(q, expected);
     }
 
     /// The embedded model's `required_features` declaration is checked against its graph: what
