@@ -215,10 +215,9 @@ fn analysed(args: &RecordingArgs) -> Result<Analysed, String> {
                 &StressWindowConfig::default(),
             )
             .map_err(|e| e.to_string())?;
-            let offset = signal.offset_s();
             for w in &mut windows {
-                w.start_s += offset;
-                w.end_s += offset;
+                w.start_s = signal.record_time_s(w.start_sample);
+                w.end_s = signal.record_time_s(w.end_sample);
             }
             Ok(Analysed {
                 windows,

@@ -9,7 +9,10 @@ use stressbeat_e2e::dataset;
 use serde_json::Value;
 use stressbeat_core::{
     io::{LoadOptions, load_recording},
-    model_input::beat::{AamiClass, aami_class},
+    model_input::{
+        beat::{AamiClass, aami_class},
+        passes_through,
+    },
 };
 
 fn stressbeat() -> Command {
@@ -225,6 +228,43 @@ fn stress_json_schema_and_times_relative_to_the_file() {
     assert!((s["stress_probability"].as_f64().unwrap() - mean).abs() < 1e-5);
     assert!(2 * scored.len() >= windows.len(), "{s}");
     assert_eq!(s["stressed"].as_bool().unwrap(), mean >= 0.5);
+}
+
+/// A Polar H10 capture (≈ 130.05 Hz) is taken at its own rate, not resampled: its windows' times
+/// are the times of their samples in the file (at 130 a second they drifted 1.4 s an hour, so
+/// the window said to start at 3000 s without `--from` was not the one `--from 3000` gives).
+#[test]
+fn stress_times_of_a_signal_taken_at_its_own_rate_follow_its_rate() {
+    let Some(bin) =
+        dataset("polar_h10").map(|d| d.join("pmd_capture/hr_data_2023-01-13_11-40-07.bin"))
+    else {
+        return;
+    };
+    let path = bin.to_str().unwrap();
+    let peaks = run_json(&["peaks", path, "--to", "10", "--json"]);
+    let fs = peaks["sampling_rate_hz"].as_f64().unwrap();
+    assert!(passes_through(fs) && (fs - 130.0).abs() > 0.02, "{fs} Hz");
+    let starts = |from: &str| -> Vec<f64> {
+        let v = run_json(&["stress", path, "--from", from, "--to", "3100", "--json"]);
+        v["windows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["start_s"].as_f64().unwrap())
+            .collect()
+    };
+    let whole = starts("0");
+    // a window steps 650 samples (5 s at 130 Hz), i.e. 650 / fs s of the file
+    for (i, &s) in whole.iter().enumerate() {
+        assert!(
+            (s - i as f64 * 650.0 / fs).abs() < 1e-6,
+            "window {i}: {s} s"
+        );
+    }
+    let from = starts("3000");
+    let first = (3000.0 * fs).round() / fs;
+    assert!((from[0] - first).abs() < 1e-9, "{}", from[0]);
+    assert!((from[1] - first - 650.0 / fs).abs() < 1e-6, "{}", from[1]);
 }
 
 /// A calm recording full of PVCs (the Polar H10 capture with a quarter of its beats V) gives no

@@ -40,6 +40,18 @@ impl ModelSignal {
         self.start_sample as f64 / self.sampling_rate_hz
     }
 
+    /// Seconds from the start of the recording to 130 Hz index `index_130hz` of the span. A
+    /// signal taken as it is ([`passes_through`], e.g. a Polar H10 at ≈ 130.05 Hz) runs at the
+    /// recording's own rate, so its index is not `index / 130` s: that drifts by ≈ 1.4 s an hour.
+    pub fn record_time_s(&self, index_130hz: usize) -> f64 {
+        let rate = if passes_through(self.sampling_rate_hz) {
+            self.sampling_rate_hz
+        } else {
+            MODEL_RATE_HZ
+        };
+        self.offset_s() + index_130hz as f64 / rate
+    }
+
     /// A 130 Hz index of the span as a sample index of the whole recording (its own sampling;
     /// the same index where the signal was taken as it is, [`passes_through`]).
     pub fn record_sample(&self, index_130hz: usize) -> usize {
@@ -48,5 +60,37 @@ impl ModelSignal {
         }
         self.start_sample
             + (index_130hz as f64 * self.sampling_rate_hz / MODEL_RATE_HZ).round() as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signal(fs: f64, start_sample: usize) -> ModelSignal {
+        ModelSignal {
+            sampling_rate_hz: fs,
+            start_sample,
+            samples_130hz: Vec::new(),
+            peaks_130hz: Vec::new(),
+        }
+    }
+
+    /// A 130 Hz index is at the same time as the recording sample it maps to.
+    #[test]
+    fn a_model_rate_index_has_the_time_of_its_recording_sample() {
+        // resampled: index k is at k / 130 s; taken as it is (a Polar H10's 130.05 Hz): k / fs
+        for (fs, start) in [(360.0, 0), (500.0, 5150), (130.0, 260), (130.05, 1300)] {
+            let s = signal(fs, start);
+            let k = 130 * 3600;
+            let at_sample = s.record_sample(k) as f64 / fs;
+            assert!(
+                (s.record_time_s(k) - at_sample).abs() < 0.5 / fs,
+                "{fs} Hz: {} s vs sample {} at {at_sample} s",
+                s.record_time_s(k),
+                s.record_sample(k)
+            );
+        }
+        assert_eq!(signal(500.0, 5150).record_time_s(650), 10.3 + 5.0);
     }
 }
