@@ -56,14 +56,17 @@ pub struct ImagesArgs {
 
 /// Run `stressbeat images`.
 pub fn images(args: &ImagesArgs) -> Result<(), String> {
-    let channels: Vec<Channel> = if args.channels.is_empty() {
-        Channel::ALL.to_vec()
-    } else {
-        args.channels
-            .iter()
-            .map(|n| Channel::from_name(n).map_err(|e| e.to_string()))
-            .collect::<Result<_, _>>()?
-    };
+    let mut channels: Vec<Channel> = Vec::new();
+    for name in &args.channels {
+        let c = Channel::from_name(name).map_err(|e| e.to_string())?;
+        // a channel given twice is drawn once (its files would be written and counted twice)
+        if !channels.contains(&c) {
+            channels.push(c);
+        }
+    }
+    if channels.is_empty() {
+        channels = Channel::ALL.to_vec();
+    }
     let recording = RecordingArgs {
         path: args.path.clone(),
         channel: args.lead,

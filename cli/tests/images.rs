@@ -103,3 +103,41 @@ fn images_rejects_an_unknown_channel() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown image channel"));
 }
+
+/// A channel given twice is drawn once: the count printed is the number of files written (the
+/// window channels were written twice over the same files and counted twice).
+#[test]
+fn images_counts_each_file_once_when_a_channel_is_repeated() {
+    let Some(hea) = dataset("mitdb").map(|d| d.join("101.hea")) else {
+        return;
+    };
+    let out_dir =
+        std::env::temp_dir().join(format!("stressbeat-images-twice-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let out = stressbeat()
+        .args(["images", hea.to_str().unwrap(), "--to", "60", "--out"])
+        .arg(&out_dir)
+        .args(["--channel", "tachogram", "--channel", "poincare"])
+        .args([
+            "--channel",
+            "tachogram",
+            "--channel",
+            "beat",
+            "--channel",
+            "beat",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let files = std::fs::read_dir(&out_dir).unwrap().count();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("wrote {files} PNG files")),
+        "{files} files; {stdout}"
+    );
+    std::fs::remove_dir_all(&out_dir).unwrap();
+}
