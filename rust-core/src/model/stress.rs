@@ -198,7 +198,7 @@ impl StressModel {
         }
     }
 
-    /// Baseline value of model feature `j` (vocabulary index `i`) from `baseline`: the population
+    /// Baseline value of vocabulary feature `i` from `baseline`: the population
     /// value where the baseline has none (NaN: e.g. the R/T amplitudes of a baseline learnt from
     /// a strap's RR intervals), whether or not the output depends on it. A window's own required
     /// features are checked before scoring ([`StressWindow::is_scorable`]); its baseline's are not.
