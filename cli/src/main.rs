@@ -11,6 +11,8 @@ mod history;
 mod images;
 mod live_view;
 mod npy;
+mod peaks;
+mod plot;
 mod recording;
 mod report;
 mod simulate;
@@ -51,7 +53,7 @@ enum Command {
     /// like the demo.
     Replay(demo::ReplayArgs),
     /// Detect R-peaks in a recording (WFDB .hea, EDF/EDF+ or CSV).
-    Peaks(RecordingArgs),
+    Peaks(peaks::PeaksArgs),
     /// HRV metrics and signal quality of a recording, or of an RR-interval log.
     Hrv(RecordingArgs),
     /// Draw the model's input images of a recording into PNG files (one per beat / 30 s window).
@@ -283,7 +285,7 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Peaks(args) => peaks(&args),
+        Command::Peaks(args) => peaks::peaks(&args),
         Command::Hrv(args) => hrv(&args),
         Command::Images(args) => images::images(&args),
         Command::EvalPeaks { dir, json } => eval_peaks(&dir, json),
@@ -335,63 +337,6 @@ fn print_result_json<T: Serialize>(result: &T) -> Result<(), String> {
         result,
         note: NOT_MEDICAL,
     })
-}
-
-#[derive(Serialize)]
-struct PeaksJson {
-    sampling_rate_hz: f64,
-    peaks: Vec<usize>,
-}
-
-fn peaks(args: &RecordingArgs) -> Result<(), String> {
-    let rec = args.load()?;
-    let span = args.select_span(&rec)?;
-    let peaks = analysis::detect_peaks(&span).map_err(|e| args.error(e))?;
-    let fs = span.sampling_rate_hz;
-    if args.json {
-        return print_result_json(&PeaksJson {
-            sampling_rate_hz: fs,
-            peaks,
-        });
-    }
-    println!(
-        "{}: channel {} ({}), {} Hz, {:.1} s, {} R-peaks",
-        rec.name,
-        span.channel,
-        span.label,
-        fmt_hz(fs),
-        span.duration_s(),
-        peaks.len()
-    );
-    // ECG missing between two beats (lost frames, a disconnection): no RR interval
-    let missing_between = |a: usize, b: usize| {
-        let at = |p: usize| p - span.start_sample;
-        !stressbeat_core::hrv::spans_only_signal(&span.samples_mv, at(a), at(b))
-    };
-    let mut gaps = 0;
-    let mut t = table::Table::new(&["#", "sample", "time (s)", "RR (ms)"]);
-    for (i, &p) in peaks.iter().enumerate() {
-        let rr = match i.checked_sub(1).map(|k| peaks[k]) {
-            None => String::new(),
-            Some(prev) if missing_between(prev, p) => {
-                gaps += 1;
-                "gap".into()
-            }
-            Some(prev) => format!("{:.1}", (p - prev) as f64 * 1000.0 / fs),
-        };
-        t.row(vec![
-            (i + 1).to_string(),
-            p.to_string(),
-            format!("{:.3}", p as f64 / fs),
-            rr,
-        ]);
-    }
-    print!("{t}");
-    if gaps > 0 {
-        println!("gap: ECG missing between the two beats, so no RR interval ({gaps} in this span)");
-    }
-    println!("{NOT_MEDICAL}");
-    Ok(())
 }
 
 fn hrv(args: &RecordingArgs) -> Result<(), String> {

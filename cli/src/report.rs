@@ -1,23 +1,22 @@
 //! The PNG session report, drawn from the history alone (same history, same PNG): title, session
 //! facts, heart rate and stress score over time (calm / elevated / high bands, alerts marked, gaps
 //! shaded), example beat images, an HRV summary and the "not a medical device" footer.
-//!
-//! Drawing uses a few primitives on an RGB buffer and the 8×8 bitmap font (`font8x8`) scaled up;
-//! no system fonts.
+//! Drawn with [`crate::plot`].
 
 use std::path::Path;
 
-use font8x8::legacy::BASIC_LEGACY;
 use image::{Rgb, RgbImage};
 use stressbeat_core::{
-    dsp::{
-        filter::{EcgFilter, EcgFilterConfig},
-        rpeak::detect_peaks,
-    },
+    dsp::rpeak::detect_peaks,
     engine::Hysteresis,
     formats::edf,
     history::{History, SessionDetail, SessionId, TimelinePoint, format_utc_iso},
     imaging::{IMAGE_PIXELS, IMAGE_SIZE, Imager},
+};
+
+use crate::plot::{
+    ALERT, Canvas, GAP, GRID, HR_LINE, INK, MUTED, PlotArea, SCORE_LINE, clock_text,
+    display_filtered, hr_range, plot_series, save_png, ticks, time_axis, value_axis, x_of, y_of,
 };
 
 /// Width of the report, pixels.
@@ -29,30 +28,9 @@ const BEAT_IMAGES: usize = 4;
 /// Beat images are drawn at this multiple of their 128 px size.
 const BEAT_SCALE: u32 = 2;
 
-const WHITE: Rgb<u8> = Rgb([255, 255, 255]);
-const INK: Rgb<u8> = Rgb([30, 30, 40]);
-const MUTED: Rgb<u8> = Rgb([110, 110, 120]);
-const GRID: Rgb<u8> = Rgb([225, 225, 230]);
-const GAP: Rgb<u8> = Rgb([200, 200, 205]);
-const HR_LINE: Rgb<u8> = Rgb([200, 40, 60]);
-const SCORE_LINE: Rgb<u8> = Rgb([30, 60, 160]);
-const ALERT: Rgb<u8> = Rgb([230, 90, 0]);
 const CALM_BAND: Rgb<u8> = Rgb([226, 243, 228]);
 const ELEVATED_BAND: Rgb<u8> = Rgb([252, 244, 214]);
 const HIGH_BAND: Rgb<u8> = Rgb([250, 222, 222]);
-
-/// A plot's area on the canvas, pixels (left, top, width, height).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PlotArea {
-    /// Left edge.
-    pub x: u32,
-    /// Top edge.
-    pub y: u32,
-    /// Width.
-    pub w: u32,
-    /// Height.
-    pub h: u32,
-}
 
 /// Heart-rate plot area.
 pub const HR_PLOT: PlotArea = PlotArea {
@@ -156,14 +134,8 @@ fn example_beats(history: &History, session: SessionId) -> Result<Vec<BeatImage>
                 .all(|x| x.is_finite() && *x != 0.0)
         })
         .collect();
-    // Drawn band-passed without phase shift (forward and backward): no baseline wander.
-    let mut mv = mv;
-    let mut filter = EcgFilter::new(fs, &EcgFilterConfig::default()).map_err(|e| e.to_string())?;
-    for _ in 0..2 {
-        filter.reset();
-        filter.process_in_place(&mut mv);
-        mv.reverse();
-    }
+    // drawn without phase shift or baseline wander
+    let mv = display_filtered(&mv, fs)?;
     let mut out = Vec::new();
     for k in 0..BEAT_IMAGES.min(usable.len()) {
         let p = usable[(2 * k + 1) * usable.len() / (2 * BEAT_IMAGES)];
@@ -186,17 +158,7 @@ pub fn write_report(
     path: &Path,
 ) -> Result<ReportSummary, String> {
     let data = collect(history, session)?;
-    let img = render(&data);
-    // health data: readable by the user only, like the history
-    let cannot = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", path.display());
-    stressbeat_core::io::write_replacing(
-        path,
-        |out| {
-            img.write_to(out, image::ImageFormat::Png)
-                .map_err(|e| cannot(&e))
-        },
-        |e| cannot(&e),
-    )?;
+    save_png(&render(&data), path)?;
     Ok(ReportSummary {
         points: data.timeline.len(),
         beats: data.beats.len(),
@@ -260,17 +222,7 @@ pub fn render(data: &ReportData) -> RgbImage {
     c.text(HR_PLOT.x, HR_PLOT.y - 26, "Heart rate (bpm)", 2, INK);
     c.frame(HR_PLOT, GRID);
     shade_gaps(&mut c, HR_PLOT, data, t0, t1);
-    for v in ticks(lo, hi) {
-        let y = y_of(HR_PLOT, v, lo, hi);
-        c.hline(HR_PLOT.x, HR_PLOT.x + HR_PLOT.w, y, GRID);
-        c.text_right(
-            HR_PLOT.x - 8,
-            y.saturating_sub(7),
-            &format!("{v:.0}"),
-            2,
-            MUTED,
-        );
-    }
+    value_axis(&mut c, HR_PLOT, &ticks(lo, hi), (lo, hi), 0, true);
     plot_series(
         &mut c,
         HR_PLOT,
@@ -282,7 +234,7 @@ pub fn render(data: &ReportData) -> RgbImage {
         max_step_ms(data),
         HR_LINE,
     );
-    time_axis(&mut c, HR_PLOT, t0, t1);
+    time_axis(&mut c, HR_PLOT, t0, t1, t0);
 
     // Stress score with bands and alerts.
     let h = Hysteresis::default();
@@ -311,16 +263,8 @@ pub fn render(data: &ReportData) -> RgbImage {
     }
     c.frame(SCORE_PLOT, GRID);
     shade_gaps(&mut c, SCORE_PLOT, data, t0, t1);
-    for v in [0.0, 25.0, 50.0, 75.0, 100.0] {
-        let y = y_of(SCORE_PLOT, v, 0.0, 100.0);
-        c.text_right(
-            SCORE_PLOT.x - 8,
-            y.saturating_sub(7),
-            &format!("{v:.0}"),
-            2,
-            MUTED,
-        );
-    }
+    let quarters = [0.0, 25.0, 50.0, 75.0, 100.0];
+    value_axis(&mut c, SCORE_PLOT, &quarters, (0.0, 100.0), 0, false);
     for a in &data.detail.alerts {
         let x = x_of(SCORE_PLOT, a.at_ms, t0, t1);
         c.vline(x, SCORE_PLOT.y, SCORE_PLOT.y + SCORE_PLOT.h, ALERT);
@@ -352,7 +296,7 @@ pub fn render(data: &ReportData) -> RgbImage {
             INK,
         );
     }
-    time_axis(&mut c, SCORE_PLOT, t0, t1);
+    time_axis(&mut c, SCORE_PLOT, t0, t1, t0);
 
     // Example beats.
     c.text(
@@ -439,15 +383,8 @@ pub fn render(data: &ReportData) -> RgbImage {
         );
     }
 
-    c.fill_rect(0, HEIGHT - 44, WIDTH, 44, Rgb([240, 240, 244]));
-    c.text(
-        20,
-        HEIGHT - 30,
-        "Not a medical device. For personal insight only, not for diagnosis.",
-        2,
-        INK,
-    );
-    c.img
+    c.footer();
+    c.into_image()
 }
 
 /// Beat classes as shares (windows overlap, so the stored counts are not beat counts).
@@ -475,105 +412,11 @@ fn max_step_ms(data: &ReportData) -> i64 {
     (2 * bucket).max(15_000)
 }
 
-fn hr_range(hr: &[(i64, f64)]) -> (f64, f64) {
-    let (lo, hi) = hr
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &(_, v)| {
-            (lo.min(v), hi.max(v))
-        });
-    if !lo.is_finite() {
-        return (40.0, 120.0);
-    }
-    let lo = ((lo - 5.0) / 10.0).floor() * 10.0;
-    let hi = ((hi + 5.0) / 10.0).ceil() * 10.0;
-    (lo.max(0.0), hi.max(lo + 20.0))
-}
-
-fn ticks(lo: f64, hi: f64) -> Vec<f64> {
-    let step = if hi - lo > 80.0 { 20.0 } else { 10.0 };
-    let mut v = (lo / step).ceil() * step;
-    let mut out = Vec::new();
-    while v <= hi + 1e-9 {
-        out.push(v);
-        v += step;
-    }
-    out
-}
-
-fn x_of(a: PlotArea, t: i64, t0: i64, t1: i64) -> u32 {
-    let f = ((t - t0) as f64 / (t1 - t0).max(1) as f64).clamp(0.0, 1.0);
-    a.x + (f * f64::from(a.w - 1)).round() as u32
-}
-
-fn y_of(a: PlotArea, v: f64, lo: f64, hi: f64) -> u32 {
-    let f = ((v - lo) / (hi - lo)).clamp(0.0, 1.0);
-    a.y + a.h - 1 - (f * f64::from(a.h - 1)).round() as u32
-}
-
 fn shade_gaps(c: &mut Canvas, a: PlotArea, data: &ReportData, t0: i64, t1: i64) {
     for g in &data.detail.gaps {
         let x0 = x_of(a, g.from_ms, t0, t1);
         let x1 = x_of(a, g.to_ms, t0, t1).max(x0 + 1);
         c.fill_rect(x0, a.y + 1, x1 - x0, a.h - 2, GAP);
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn plot_series(
-    c: &mut Canvas,
-    a: PlotArea,
-    pts: &[(i64, f64)],
-    t0: i64,
-    t1: i64,
-    lo: f64,
-    hi: f64,
-    max_step_ms: i64,
-    color: Rgb<u8>,
-) {
-    for w in pts.windows(2) {
-        let ((ta, va), (tb, vb)) = (w[0], w[1]);
-        if tb - ta > max_step_ms {
-            continue;
-        }
-        let (xa, ya) = (x_of(a, ta, t0, t1), y_of(a, va, lo, hi));
-        let (xb, yb) = (x_of(a, tb, t0, t1), y_of(a, vb, lo, hi));
-        c.line(xa, ya, xb, yb, color);
-        c.line(xa, ya + 1, xb, yb + 1, color);
-    }
-    if let [(t, v)] = pts {
-        let (x, y) = (x_of(a, *t, t0, t1), y_of(a, *v, lo, hi));
-        c.fill_rect(x.saturating_sub(2), y.saturating_sub(2), 5, 5, color);
-    }
-}
-
-fn time_axis(c: &mut Canvas, a: PlotArea, t0: i64, t1: i64) {
-    let span = t1 - t0;
-    let step = [
-        10_000i64, 30_000, 60_000, 120_000, 300_000, 600_000, 1_800_000, 3_600_000, 7_200_000,
-        14_400_000,
-    ]
-    .into_iter()
-    .find(|s| span / s <= 8)
-    .unwrap_or(14_400_000);
-    let mut t = 0;
-    while t <= span {
-        let x = x_of(a, t0 + t, t0, t1);
-        c.vline(x, a.y + a.h, a.y + a.h + 5, MUTED);
-        let label = clock_text(t);
-        let half = 8 * label.len() as u32;
-        let lx = x.saturating_sub(half).max(a.x).min(WIDTH - 2 * half - 2);
-        c.text(lx, a.y + a.h + 10, &label, 2, MUTED);
-        t += step;
-    }
-}
-
-/// Elapsed time as "m:ss" or "h:mm:ss".
-fn clock_text(ms: i64) -> String {
-    let s = ms.max(0) / 1000;
-    if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-    } else {
-        format!("{}:{:02}", s / 60, s % 60)
     }
 }
 
@@ -588,123 +431,6 @@ fn duration_text(ms: i64) -> String {
 
 fn opt(v: Option<f64>, unit: &str) -> String {
     v.map_or_else(|| "-".to_string(), |x| format!("{x:.1} {unit}"))
-}
-
-/// An RGB canvas with the drawing primitives the report needs (clipped at the edges).
-struct Canvas {
-    img: RgbImage,
-}
-
-impl Canvas {
-    fn new(w: u32, h: u32) -> Self {
-        Self {
-            img: RgbImage::from_pixel(w, h, WHITE),
-        }
-    }
-
-    fn put(&mut self, x: u32, y: u32, color: Rgb<u8>) {
-        if x < self.img.width() && y < self.img.height() {
-            self.img.put_pixel(x, y, color);
-        }
-    }
-
-    fn fill_rect(&mut self, x: u32, y: u32, w: u32, h: u32, color: Rgb<u8>) {
-        for yy in y..y.saturating_add(h).min(self.img.height()) {
-            for xx in x..x.saturating_add(w).min(self.img.width()) {
-                self.img.put_pixel(xx, yy, color);
-            }
-        }
-    }
-
-    fn hline(&mut self, x0: u32, x1: u32, y: u32, color: Rgb<u8>) {
-        self.fill_rect(x0, y, x1.saturating_sub(x0), 1, color);
-    }
-
-    fn vline(&mut self, x: u32, y0: u32, y1: u32, color: Rgb<u8>) {
-        self.fill_rect(x, y0, 1, y1.saturating_sub(y0), color);
-    }
-
-    fn frame(&mut self, a: PlotArea, color: Rgb<u8>) {
-        self.hline(a.x, a.x + a.w, a.y, color);
-        self.hline(a.x, a.x + a.w, a.y + a.h - 1, color);
-        self.vline(a.x, a.y, a.y + a.h, color);
-        self.vline(a.x + a.w - 1, a.y, a.y + a.h, color);
-    }
-
-    /// Bresenham line.
-    fn line(&mut self, x0: u32, y0: u32, x1: u32, y1: u32, color: Rgb<u8>) {
-        let (mut x, mut y) = (i64::from(x0), i64::from(y0));
-        let (x1, y1) = (i64::from(x1), i64::from(y1));
-        let (dx, dy) = ((x1 - x).abs(), -(y1 - y).abs());
-        let (sx, sy) = (if x < x1 { 1 } else { -1 }, if y < y1 { 1 } else { -1 });
-        let mut err = dx + dy;
-        loop {
-            self.put(x as u32, y as u32, color);
-            if x == x1 && y == y1 {
-                break;
-            }
-            let e2 = 2 * err;
-            if e2 >= dy {
-                err += dy;
-                x += sx;
-            }
-            if e2 <= dx {
-                err += dx;
-                y += sy;
-            }
-        }
-    }
-
-    /// ASCII text from the 8×8 font at `scale` (other characters print as '?').
-    fn text(&mut self, x: u32, y: u32, s: &str, scale: u32, color: Rgb<u8>) {
-        for (i, ch) in s.chars().enumerate() {
-            let code = if ch.is_ascii() {
-                ch as usize
-            } else {
-                '?' as usize
-            };
-            let glyph = BASIC_LEGACY[code];
-            let gx = x + i as u32 * 8 * scale;
-            for (row, bits) in glyph.iter().enumerate() {
-                for col in 0..8u32 {
-                    if bits >> col & 1 == 1 {
-                        self.fill_rect(
-                            gx + col * scale,
-                            y + row as u32 * scale,
-                            scale,
-                            scale,
-                            color,
-                        );
-                    }
-                }
-            }
-        }
-    }
-
-    /// Text ending at `right`.
-    fn text_right(&mut self, right: u32, y: u32, s: &str, scale: u32, color: Rgb<u8>) {
-        let w = s.len() as u32 * 8 * scale;
-        self.text(right.saturating_sub(w), y, s, scale, color);
-    }
-
-    /// A 128×128 grayscale image, inverted (dark line on white), scaled by `scale`.
-    fn gray_image(&mut self, x: u32, y: u32, pixels: &[u8], scale: u32) {
-        let n = IMAGE_SIZE as u32;
-        for (i, &p) in pixels.iter().enumerate().take(IMAGE_PIXELS) {
-            let (px, py) = (i as u32 % n, i as u32 / n);
-            let v = 255 - p;
-            self.fill_rect(x + px * scale, y + py * scale, scale, scale, Rgb([v, v, v]));
-        }
-        self.frame(
-            PlotArea {
-                x,
-                y,
-                w: n * scale,
-                h: n * scale,
-            },
-            GRID,
-        );
-    }
 }
 
 #[cfg(test)]

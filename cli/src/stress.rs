@@ -14,9 +14,14 @@ use stressbeat_core::{
     monitor::{PipelineConfig, rr_windows::log_windows},
 };
 
+use image::{Rgb, RgbImage};
+
 use crate::{
-    NOT_MEDICAL, RecordingArgs, args, beats::classify_beats, model_file_error, print_result_json,
-    table,
+    NOT_MEDICAL, RecordingArgs, args,
+    beats::classify_beats,
+    model_file_error,
+    plot::{self, ALERT, Canvas, GAP, GRID, HR_LINE, INK, MUTED, PlotArea, SCORE_LINE},
+    print_result_json, table,
 };
 
 /// Arguments of `stressbeat stress`.
@@ -53,6 +58,10 @@ pub struct StressArgs {
     /// A stress model (`.onnx` with its `.json` beside it) instead of the embedded one.
     #[arg(long, value_name = "FILE.onnx")]
     model: Option<PathBuf>,
+    /// Also draw the windows as a PNG: heart rate and stress probability over time, the
+    /// threshold, and which windows have no score and why.
+    #[arg(long, value_name = "FILE.png")]
+    plot: Option<PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -440,6 +449,20 @@ pub fn stress(args: &StressArgs) -> Result<(), String> {
             }
         })
         .collect();
+    if let Some(path) = &args.plot {
+        let title = args.recording.path.file_name().map(|n| n.to_string_lossy());
+        plot::save_png(
+            &render_figure(&StressFigure {
+                title: title.unwrap_or_default().into_owned(),
+                baseline: baseline_text(baseline_report.as_ref()),
+                summary: summary_text(&summary),
+                scored: &scored,
+                hr_bpm: input.windows.iter().map(StressWindow::hr_bpm).collect(),
+                threshold,
+            }),
+            path,
+        )?;
+    }
     if args.recording.json {
         return print_result_json(&StressJson {
             windows,
@@ -466,36 +489,208 @@ pub fn stress(args: &StressArgs) -> Result<(), String> {
         ]);
     }
     print!("{t}");
-    let baseline_line = match &baseline_report {
+    println!(
+        "Baseline: {}. Windows of 30 s every 5 s; stressed means probability ≥ {threshold}.",
+        baseline_text(baseline_report.as_ref())
+    );
+    println!("{}", summary_text(&summary));
+    if let Some(path) = &args.plot {
+        println!("Plot: {}", path.display());
+    }
+    println!("{NOT_MEDICAL}");
+    Ok(())
+}
+
+/// Which baseline scored the windows.
+fn baseline_text(report: Option<&BaselineJson>) -> String {
+    match report {
         Some(b) => format!(
             "personal (from --baseline: {} of {} windows; left out: {} for poor signal, {} for \
              an irregular rhythm)",
             b.admitted, b.windows, b.poor_signal, b.irregular_rhythm
         ),
         None => "population (no --baseline given)".into(),
-    };
-    println!(
-        "Baseline: {baseline_line}. Windows of 30 s every 5 s; stressed means probability ≥ \
-         {threshold}."
-    );
+    }
+}
+
+/// The recording's verdict in words.
+fn summary_text(summary: &SummaryJson) -> String {
     match (summary.stress_probability, summary.stressed) {
-        (Some(p), Some(stressed)) => println!(
+        (Some(p), Some(stressed)) => format!(
             "Summary: mean stress probability {p:.2} over {} of {} windows: {}.",
             summary.scored_windows,
             summary.windows,
             if stressed { "stressed" } else { "not stressed" }
         ),
-        (Some(p), None) => println!(
+        (Some(p), None) => format!(
             "Summary: no verdict: {} (mean stress probability of those windows {p:.2}).",
             summary.note.as_deref().unwrap_or(UNSCORED)
         ),
-        (None, _) => println!(
+        (None, _) => format!(
             "Summary: no score: {}.",
             summary.note.as_deref().unwrap_or(UNSCORED)
         ),
     }
-    println!("{NOT_MEDICAL}");
-    Ok(())
+}
+
+/// What `--plot` draws.
+struct StressFigure<'a> {
+    /// The recording's file name.
+    title: String,
+    /// [`baseline_text`].
+    baseline: String,
+    /// [`summary_text`].
+    summary: String,
+    scored: &'a [WindowScore],
+    /// Each window's heart rate (bpm), as `scored`.
+    hr_bpm: Vec<Option<f32>>,
+    threshold: f32,
+}
+
+const FIGURE_WIDTH: u32 = 1200;
+const FIGURE_HEIGHT: u32 = 860;
+/// Under the title and up to five lines of baseline and summary.
+const HR_AREA: PlotArea = PlotArea {
+    x: 90,
+    y: 220,
+    w: 1070,
+    h: 180,
+};
+const PROBABILITY_AREA: PlotArea = PlotArea {
+    x: 90,
+    y: 470,
+    w: 1070,
+    h: 220,
+};
+/// Background of a window refused for its rhythm (a poor-signal one is [`plot::GAP`]).
+const RHYTHM_BAND: Rgb<u8> = Rgb([250, 226, 196]);
+
+/// Draw the windows: heart rate, then the stress probability with the threshold, each window's
+/// 5 s slot shaded where it has no score (grey: poor signal, amber: irregular rhythm).
+fn render_figure(f: &StressFigure<'_>) -> RgbImage {
+    let mut c = Canvas::new(FIGURE_WIDTH, FIGURE_HEIGHT);
+    let right = FIGURE_WIDTH - 20;
+    c.text(20, 16, &format!("StressBeat stress: {}", f.title), 3, INK);
+    let y = c.text_wrapped(20, 54, right, &format!("Baseline: {}", f.baseline), 2, INK);
+    c.text_wrapped(20, y, right, &f.summary, 2, MUTED);
+    let ms = |s: f64| (s * 1000.0).round() as i64;
+    let (Some(first), Some(last)) = (f.scored.first(), f.scored.last()) else {
+        c.text(HR_AREA.x, HR_AREA.y, "no 30 s window in this span", 2, INK);
+        c.footer();
+        return c.into_image();
+    };
+    let (t0, t1) = (ms(first.start_s), ms(last.end_s).max(ms(first.start_s) + 1));
+    let mids: Vec<i64> = f
+        .scored
+        .iter()
+        .map(|w| ms((w.start_s + w.end_s) / 2.0))
+        .collect();
+    let step = window_step_ms(&mids);
+
+    let hr: Vec<(i64, f64)> = mids
+        .iter()
+        .zip(&f.hr_bpm)
+        .filter_map(|(&t, hr)| Some((t, f64::from((*hr)?))))
+        .collect();
+    let (lo, hi) = plot::hr_range(&hr);
+    c.text(
+        HR_AREA.x,
+        HR_AREA.y - 26,
+        "Heart rate of each window (bpm)",
+        2,
+        INK,
+    );
+    // where the rhythm is irregular, the corrected intervals' heart rate is unreliable too
+    shade_unscored(&mut c, HR_AREA, f.scored, &mids, step, (t0, t1));
+    c.frame(HR_AREA, GRID);
+    plot::value_axis(&mut c, HR_AREA, &plot::ticks(lo, hi), (lo, hi), 0, true);
+    plot::plot_series(&mut c, HR_AREA, &hr, t0, t1, lo, hi, 2 * step, HR_LINE);
+    plot::time_axis(&mut c, HR_AREA, t0, t1, 0);
+
+    let a = PROBABILITY_AREA;
+    c.text(
+        a.x,
+        a.y - 26,
+        "Stress probability of each 30 s window (at its middle)",
+        2,
+        INK,
+    );
+    shade_unscored(&mut c, a, f.scored, &mids, step, (t0, t1));
+    c.frame(a, GRID);
+    let quarters = [0.0, 0.25, 0.5, 0.75, 1.0];
+    plot::value_axis(&mut c, a, &quarters, (0.0, 1.0), 2, true);
+    let threshold = f64::from(f.threshold);
+    let y = plot::y_of(a, threshold, 0.0, 1.0);
+    c.hline(a.x, a.x + a.w, y, ALERT);
+    let label = format!("stressed at >= {threshold:.2}");
+    c.text_right(a.x + a.w - 6, y.saturating_sub(20), &label, 2, ALERT);
+    let p: Vec<(i64, f64)> = f
+        .scored
+        .iter()
+        .zip(&mids)
+        .filter_map(|(w, &t)| Some((t, f64::from(*w.probability.as_ref().ok()?))))
+        .collect();
+    // a window without a score breaks the line
+    plot::plot_series(&mut c, a, &p, t0, t1, 0.0, 1.0, step * 3 / 2, SCORE_LINE);
+    for &(t, v) in &p {
+        let (x, y) = (plot::x_of(a, t, t0, t1), plot::y_of(a, v, 0.0, 1.0));
+        c.fill_rect(x.saturating_sub(1), y.saturating_sub(1), 4, 4, SCORE_LINE);
+    }
+    plot::time_axis(&mut c, a, t0, t1, 0);
+
+    let mut x = a.x;
+    let legend_y = a.y + a.h + 44;
+    for (color, text) in [
+        (SCORE_LINE, "stress probability"),
+        (GAP, "no score (signal)"),
+        (RHYTHM_BAND, "no score (rhythm)"),
+    ] {
+        c.fill_rect(x, legend_y, 16, 16, color);
+        c.text(x + 24, legend_y, text, 2, MUTED);
+        x += 24 + 16 * text.len() as u32 + 32;
+    }
+    c.text(
+        a.x,
+        legend_y + 30,
+        "time: m:ss (h:mm:ss) from the start of the recording",
+        2,
+        MUTED,
+    );
+    c.footer();
+    c.into_image()
+}
+
+/// Shade the `step`-wide slot around each window's middle where it has no score: grey for poor
+/// signal, amber for an irregular rhythm.
+fn shade_unscored(
+    c: &mut Canvas,
+    a: PlotArea,
+    scored: &[WindowScore],
+    mids: &[i64],
+    step: i64,
+    (t0, t1): (i64, i64),
+) {
+    for (w, &mid) in scored.iter().zip(mids) {
+        let shade = match w.probability {
+            Ok(_) => continue,
+            Err(NoScore::Rhythm(_)) => RHYTHM_BAND,
+            Err(NoScore::Signal(_)) => GAP,
+        };
+        let x0 = plot::x_of(a, mid - step / 2, t0, t1);
+        let x1 = plot::x_of(a, mid + step / 2, t0, t1).max(x0 + 1);
+        c.fill_rect(x0, a.y + 1, x1 - x0, a.h - 2, shade);
+    }
+}
+
+/// The usual step between windows (the median; 5 s with fewer than two).
+fn window_step_ms(mids: &[i64]) -> i64 {
+    let mut steps: Vec<i64> = mids
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .filter(|&d| d > 0)
+        .collect();
+    steps.sort_unstable();
+    steps.get(steps.len() / 2).copied().unwrap_or(5_000)
 }
 
 #[cfg(test)]
@@ -579,6 +774,66 @@ mod tests {
                 .note
                 .unwrap()
                 .contains("shorter")
+        );
+    }
+
+    #[test]
+    fn the_figure_shows_each_windows_probability_or_why_it_has_none() {
+        let rhythm = NoScore::Rhythm(NoScoreReason::IrregularRhythm {
+            ectopic_fraction: 0.3,
+            allowed: 0.2,
+        });
+        let outcomes = [
+            Ok(0.8),
+            Ok(0.7),
+            Err(rhythm),
+            Err(NoScore::Signal(None)),
+            Ok(0.2),
+            Ok(0.3),
+        ];
+        let scored: Scored = outcomes
+            .into_iter()
+            .enumerate()
+            .map(|(i, probability)| WindowScore {
+                start_s: 100.0 + i as f64 * 5.0,
+                end_s: 130.0 + i as f64 * 5.0,
+                probability,
+            })
+            .collect();
+        let f = StressFigure {
+            title: "x.edf".into(),
+            baseline: baseline_text(None),
+            summary: "Summary: -".into(),
+            scored: &scored,
+            hr_bpm: vec![Some(70.0); scored.len()],
+            threshold: 0.5,
+        };
+        let img = render_figure(&f);
+        assert_eq!(img.dimensions(), (FIGURE_WIDTH, FIGURE_HEIGHT));
+        let a = PROBABILITY_AREA;
+        let (t0, t1) = (100_000, 155_000);
+        for w in &scored {
+            let x = plot::x_of(a, ((w.start_s + w.end_s) * 500.0) as i64, t0, t1);
+            let px = |y: u32| *img.get_pixel(x, y);
+            match &w.probability {
+                Ok(p) => {
+                    assert_eq!(px(plot::y_of(a, f64::from(*p), 0.0, 1.0)), SCORE_LINE);
+                    assert_eq!(px(a.y + 5), plot::WHITE);
+                }
+                Err(NoScore::Rhythm(_)) => assert_eq!(px(a.y + 5), RHYTHM_BAND),
+                Err(NoScore::Signal(_)) => assert_eq!(px(a.y + 5), GAP),
+            }
+        }
+        assert_eq!(*img.get_pixel(a.x + 3, plot::y_of(a, 0.5, 0.0, 1.0)), ALERT);
+        // no windows: a figure that says so
+        let empty = StressFigure {
+            scored: &[],
+            hr_bpm: Vec::new(),
+            ..f
+        };
+        assert_eq!(
+            render_figure(&empty).dimensions(),
+            (FIGURE_WIDTH, FIGURE_HEIGHT)
         );
     }
 }
