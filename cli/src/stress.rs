@@ -429,11 +429,8 @@ pub fn stress(args: &StressArgs) -> Result<(), String> {
         None => (None, None),
     };
     let mut scored = scorer.score(&input, baseline.as_deref())?;
-    apply_engine_gate(
-        &mut scored,
-        &input.windows,
-        &peak_classes(&input, "the recording's"),
-    );
+    let classes = peak_classes(&input, "the recording's");
+    apply_engine_gate(&mut scored, &input.windows, &classes);
     let threshold = scorer.threshold();
     let summary = summarize(&scored, threshold);
     let windows: Vec<WindowJson> = scored
@@ -457,7 +454,9 @@ pub fn stress(args: &StressArgs) -> Result<(), String> {
                 baseline: baseline_text(baseline_report.as_ref()),
                 summary: summary_text(&summary),
                 scored: &scored,
-                hr_bpm: input.windows.iter().map(StressWindow::hr_bpm).collect(),
+                hr_bpm: (input.windows.iter())
+                    .map(|w| w.heart_rate_bpm(&w.beat_counts(&classes)))
+                    .collect(),
                 threshold,
             }),
             path,
@@ -600,7 +599,7 @@ fn render_figure(f: &StressFigure<'_>) -> RgbImage {
         2,
         INK,
     );
-    // where the rhythm is irregular, the corrected intervals' heart rate is unreliable too
+    // the heart rate of a window without a score is shaded as its probability is
     shade_unscored(&mut c, HR_AREA, f.scored, &mids, step, (t0, t1));
     c.frame(HR_AREA, GRID);
     plot::value_axis(&mut c, HR_AREA, &plot::ticks(lo, hi), (lo, hi), 0, true);
@@ -728,6 +727,7 @@ mod tests {
                 rr_s: vec![rr_s; beats - 1],
                 rr_beat_counts: None,
                 rr_irregularity: Some(0.0),
+                beat_rate_bpm: Some(60.0 / rr_s),
             }
         };
         let windows = [window(0.857), window(0.24)];

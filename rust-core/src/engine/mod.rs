@@ -89,7 +89,8 @@ pub struct WindowObservation {
     pub end_ms: i64,
     /// Fraction (0-1) of the window judged usable by the signal-quality index.
     pub usable_fraction: f32,
-    /// Mean heart rate, bpm.
+    /// Mean heart rate, bpm ([`crate::model_input::stress::StressWindow::heart_rate_bpm`]; the
+    /// model's `hr_bpm` feature is in `features`).
     pub hr_bpm: Option<f32>,
     /// RMSSD, ms.
     pub rmssd_ms: Option<f32>,
@@ -407,8 +408,12 @@ impl EngineConfig {
         window: &StressWindow,
         beat_counts: &BeatCounts,
     ) -> Option<NoScoreReason> {
-        self.signal_gate(window.usable_fraction, beat_counts.total(), window.hr_bpm())
-            .or_else(|| self.rhythm_gate(window.is_rr_only(), beat_counts, window.rr_irregularity))
+        self.signal_gate(
+            window.usable_fraction,
+            beat_counts.total(),
+            window.heart_rate_bpm(beat_counts),
+        )
+        .or_else(|| self.rhythm_gate(window.is_rr_only(), beat_counts, window.rr_irregularity))
     }
 
     /// The rhythm part of the scoring gate (the monitor's, and `stressbeat stress`'s): why a

@@ -354,7 +354,8 @@ pub struct StressUpdate {
     pub rr_only: bool,
     /// Usable signal fraction of the window, 0–1.
     pub usable_fraction: f32,
-    /// Mean heart rate, bpm.
+    /// Mean heart rate, bpm: of the corrected NN intervals, or, where beats are often not
+    /// normal or the intervals irregular, of every detected beat (`StressWindow::heart_rate_bpm`).
     pub hr_bpm: Option<f32>,
     /// RMSSD, ms.
     pub rmssd_ms: Option<f32>,

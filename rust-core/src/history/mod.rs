@@ -162,7 +162,7 @@ pub struct WindowRecord {
     pub end_ms: i64,
     /// Fraction (0–1) of the window judged usable by the signal-quality index.
     pub usable_fraction: f64,
-    /// Mean heart rate, bpm.
+    /// Mean heart rate, bpm ([`crate::model_input::stress::StressWindow::heart_rate_bpm`]).
     pub mean_hr_bpm: Option<f64>,
     /// RMSSD, ms.
     pub rmssd_ms: Option<f64>,

@@ -22,9 +22,10 @@
 use super::MODEL_RATE_HZ;
 use super::beat::{BEAT_LEN, BEAT_PRE, beat_window, median_in_place};
 use crate::dsp::quality::{QualityConfig, WindowQuality, assess_quality};
+use crate::engine::baseline::DEFAULT_MAX_RR_IRREGULARITY;
 use crate::engine::{BaselineRejection, BeatCounts, EngineConfig};
 use crate::error::{Error, Result};
-use crate::hrv::{RrCorrection, clean_rr, hrv_metrics, rr_usable_fraction};
+use crate::hrv::{CleanOptions, RrCorrection, clean_rr, hrv_metrics, rr_usable_fraction};
 use crate::imaging::{Channel, IMAGE_PIXELS, Imager, WindowData};
 use crate::model::BeatClass;
 
@@ -92,7 +93,17 @@ pub struct StressWindow {
     pub rr_beat_counts: Option<BeatCounts>,
     /// [`crate::hrv::rr_irregularity`] of the window's raw intervals (before any correction).
     pub rr_irregularity: Option<f32>,
+    /// Heart rate counting every detected beat: 60 000 / the mean raw RR interval (ms, those in
+    /// the plausible range, no correction); `None` without one.
+    pub beat_rate_bpm: Option<f32>,
 }
+
+/// Above this share of non-N beats (the share a calibration window may hold,
+/// `BaselineConfig::max_ectopic_fraction`'s default) a window's heart rate is
+/// [`StressWindow::beat_rate_bpm`]: the artefact correction assumes rare ectopy, and on runs of
+/// bigeminy or trigeminy it merges or misplaces beats (a real H10 recording at 88 bpm gave
+/// 49.7 bpm, and ~100 bpm where 86 beats a minute were detected).
+pub const CORRECTED_HR_MAX_NON_N: f32 = 0.1;
 
 /// The [`HRV_FEATURE_NAMES`] computed from RR intervals alone (all but the two amplitudes).
 pub const RR_FEATURES: usize = 7;
@@ -112,6 +123,24 @@ impl StressWindow {
     /// Its heart rate (the `hr_bpm` feature), bpm; `None` where it could not be computed.
     pub fn hr_bpm(&self) -> Option<f32> {
         self.features.first().copied().filter(|v| v.is_finite())
+    }
+
+    /// Its heart rate to show and store, with its beats `beat_counts`
+    /// ([`Self::beat_counts`]): the `hr_bpm` feature (corrected NN intervals) in a sinus-like
+    /// rhythm, else [`Self::beat_rate_bpm`], which counts every beat. Not sinus-like: more than
+    /// [`CORRECTED_HR_MAX_NON_N`] of the beats not N (an RR-only window: corrected intervals), or
+    /// raw intervals more irregular than the rhythm gate's default allows (atrial fibrillation, a
+    /// regular trigeminy the correction cannot see), where the mean of instantaneous rates is
+    /// pulled up by the short intervals.
+    pub fn heart_rate_bpm(&self, beat_counts: &BeatCounts) -> Option<f32> {
+        let irregular = self
+            .rr_irregularity
+            .is_some_and(|v| v > DEFAULT_MAX_RR_IRREGULARITY);
+        if irregular || beat_counts.ectopic_fraction() > CORRECTED_HR_MAX_NON_N {
+            self.beat_rate_bpm
+        } else {
+            self.hr_bpm()
+        }
     }
 
     /// Its beats by class: an RR-only window's own counts, else its peaks looked up in
@@ -168,6 +197,8 @@ struct RrFeatures {
     correction: RrCorrection,
     /// [`crate::hrv::rr_irregularity`] of the raw intervals.
     irregularity: Option<f32>,
+    /// [`StressWindow::beat_rate_bpm`].
+    beat_rate_bpm: Option<f32>,
 }
 
 /// [`RrFeatures`] of the R-peaks `peaks` (one window; 130 Hz indices into `samples_130hz`), with
@@ -201,7 +232,18 @@ fn rr_features(rr_raw_ms: &[f64]) -> RrFeatures {
         rr_s: rr.iter().map(|&v| (v / 1000.0) as f32).collect(),
         correction,
         irregularity: crate::hrv::rr_irregularity(rr_raw_ms).map(|v| v as f32),
+        beat_rate_bpm: beat_rate_bpm(rr_raw_ms),
     }
+}
+
+/// [`StressWindow::beat_rate_bpm`] of raw intervals (ms).
+fn beat_rate_bpm(rr_raw_ms: &[f64]) -> Option<f32> {
+    let o = CleanOptions::default();
+    let (sum, n) = rr_raw_ms
+        .iter()
+        .filter(|&&r| r.is_finite() && (o.min_rr_ms..=o.max_rr_ms).contains(&r))
+        .fold((0.0, 0usize), |(sum, n), &r| (sum + r, n + 1));
+    (n > 0).then(|| (60_000.0 * n as f64 / sum) as f32)
 }
 
 /// A window of a strap that sends only RR intervals (Heart Rate Service, no ECG): `rr_ms` are the
@@ -227,6 +269,7 @@ pub fn rr_window(rr_ms: &[f64], window_s: f64) -> StressWindow {
             ..BeatCounts::default()
         }),
         rr_irregularity: rr.irregularity,
+        beat_rate_bpm: rr.beat_rate_bpm,
     }
 }
 
@@ -306,6 +349,7 @@ pub fn stress_windows(
             rr_beat_counts: None,
             rr_s: rr.rr_s,
             rr_irregularity: rr.irregularity,
+            beat_rate_bpm: rr.beat_rate_bpm,
         });
     }
     Ok(out)
@@ -624,6 +668,45 @@ mod tests {
         let mut ecg = steady.clone();
         ecg.rr_beat_counts = None;
         assert!(!ecg.is_scorable());
+    }
+
+    /// The heart rate shown and stored: the corrected intervals' while ectopy is rare (a missed
+    /// beat is put back), every detected beat's when it is not. On the trigeminy of a real H10
+    /// recording (`polar_h10/detectpvc` at 160 s: short 430, long 1014, normal 715 ms) the
+    /// correction's `hr_bpm` was far from the 83 beats a minute detected.
+    #[test]
+    fn the_heart_rate_counts_ectopic_beats_when_they_are_frequent() {
+        let trigeminy: Vec<f64> = [715.0, 430.0, 1014.0].repeat(14);
+        let beat_rate = 60_000.0 * 42.0 / trigeminy.iter().sum::<f64>();
+        let w = rr_window(&trigeminy, 30.0);
+        assert_eq!(w.beat_rate_bpm, Some(beat_rate as f32));
+        let hr = w.heart_rate_bpm(&w.beat_counts(&[])).unwrap();
+        assert!(
+            (f64::from(hr) - beat_rate).abs() < 1e-3,
+            "{hr} vs {beat_rate}"
+        );
+        // an ECG window of the same beats, a third of them V by the beat-type model
+        let classified = BeatCounts {
+            n: 28,
+            v: 14,
+            ..BeatCounts::default()
+        };
+        assert_eq!(w.heart_rate_bpm(&classified), w.beat_rate_bpm);
+        // a missed beat in sinus rhythm: the corrected rate, not the raw one (one beat short)
+        let mut missed: Vec<f64> = (0..35).map(|k| 800.0 + 25.0 * (k as f64).sin()).collect();
+        missed[17] = 1600.0;
+        let w = rr_window(&missed, 30.0);
+        let hr = w.heart_rate_bpm(&w.beat_counts(&[])).unwrap();
+        assert!((hr - 75.0).abs() < 0.5, "{hr}");
+        assert!(w.beat_rate_bpm.unwrap() < 73.5);
+        // 10 % ectopic beats (the share a calibration may hold) keep the corrected rate
+        let few = BeatCounts {
+            n: 36,
+            v: 4,
+            ..BeatCounts::default()
+        };
+        assert_eq!(w.heart_rate_bpm(&few), w.hr_bpm());
+        assert_eq!(rr_window(&[], 30.0).beat_rate_bpm, None);
     }
 
     #[test]

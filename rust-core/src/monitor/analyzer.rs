@@ -211,7 +211,7 @@ impl WindowAnalyzer for ModelAnalyzer {
                 };
                 obs.usable_fraction = sw.usable_fraction;
                 obs.rr_irregularity = sw.rr_irregularity;
-                obs.hr_bpm = f("hr_bpm");
+                obs.hr_bpm = sw.heart_rate_bpm(&obs.beat_counts);
                 obs.rmssd_ms = f("rmssd_ms");
                 obs.sdnn_ms = f("sdnn_ms");
                 if sw.is_scorable() {
