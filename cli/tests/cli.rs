@@ -71,36 +71,47 @@ fn hrv_json_has_metrics_and_quality() {
 }
 
 /// HRV assumes sinus rhythm: the Polar H10 capture with frequent PVCs (11 % of its intervals
-/// corrected) gets a warning, in the table and the JSON; a healthy person's rest recording (under
-/// 2 %) does not.
+/// corrected, successive intervals 46 % apart) gets both warnings, in the table and the JSON; a
+/// 30 s span of its trigeminy, which the correction leaves whole (0 corrected), still gets the
+/// irregularity one (before, no warning with an RMSSD of 324 ms); a healthy person's rest
+/// recording (under 2 % corrected) gets none.
 #[test]
-fn hrv_warns_when_many_intervals_needed_correction() {
+fn hrv_warns_when_the_rhythm_is_not_sinus() {
     let Some(data) = dataset("polar_h10").zip(dataset("eegmat")) else {
         return;
     };
-    let run = |path: &PathBuf, json: bool| {
-        let mut cmd = stressbeat();
-        cmd.args(["hrv", path.to_str().unwrap()]);
-        if json {
-            cmd.arg("--json");
-        }
-        let out = cmd.output().unwrap();
+    let run = |path: &PathBuf, args: &[&str]| {
+        let out = stressbeat()
+            .args(["hrv", path.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap();
         assert!(out.status.success());
         String::from_utf8(out.stdout).unwrap()
     };
+    let warnings = |path: &PathBuf, args: &[&str]| -> Vec<String> {
+        let v: serde_json::Value =
+            serde_json::from_str(&run(path, &[args, &["--json"]].concat())).unwrap();
+        let w = v["warnings"].as_array().unwrap();
+        w.iter().map(|w| w.as_str().unwrap().to_owned()).collect()
+    };
     let pvcs = data.0.join("detectpvc/polar_h10.csv");
-    let text = run(&pvcs, false);
+    let text = run(&pvcs, &[]);
     assert!(
         text.contains("Warning: 11.0 % of the RR intervals needed correction"),
         "{text}"
     );
-    let v: serde_json::Value = serde_json::from_str(&run(&pvcs, true)).unwrap();
-    let warnings = v["warnings"].as_array().unwrap();
-    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        text.contains("Warning: successive RR intervals differ by 46 %"),
+        "{text}"
+    );
+    assert_eq!(warnings(&pvcs, &[]).len(), 2);
+    let trigeminy = warnings(&pvcs, &["--from", "169.8", "--to", "199.8"]);
+    assert_eq!(trigeminy.len(), 1, "{trigeminy:?}");
+    assert!(trigeminy[0].contains("the rhythm is irregular"));
     let rest = data.1.join("Subject01_1.edf");
-    assert!(!run(&rest, false).contains("Warning"));
-    let v: serde_json::Value = serde_json::from_str(&run(&rest, true)).unwrap();
-    assert_eq!(v["warnings"].as_array().map(Vec::len), Some(0));
+    assert!(!run(&rest, &[]).contains("Warning"));
+    assert!(warnings(&rest, &[]).is_empty());
 }
 
 #[test]

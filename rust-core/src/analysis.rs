@@ -6,6 +6,7 @@ use crate::{
         quality::{QualityConfig, assess_quality},
         rpeak::{DetectorConfig, detect_peaks_with},
     },
+    engine::baseline::DEFAULT_MAX_RR_IRREGULARITY,
     error::{Error, Result},
     eval::{self, EvalOptions, Score},
     formats::rr_log,
@@ -117,11 +118,13 @@ pub const MIN_RELIABLE_INTERVALS: u32 = 30;
 
 /// Why a recording's figures may be unreliable: a span shorter than the signal-quality window
 /// (`ecg_span_s`, ECG only), little usable signal, few RR intervals
-/// ([`MIN_RELIABLE_INTERVALS`]), or many corrected ones
-/// ([`hrv::MAX_RELIABLE_CORRECTED_FRACTION`]).
+/// ([`MIN_RELIABLE_INTERVALS`]), many corrected ones
+/// ([`hrv::MAX_RELIABLE_CORRECTED_FRACTION`]), or raw intervals `rr_ms` more irregular than
+/// sinus rhythm (the scoring gate's limit, [`DEFAULT_MAX_RR_IRREGULARITY`]).
 fn reliability_warnings(
     ecg_span_s: Option<f64>,
     usable_fraction: f64,
+    rr_ms: &[f64],
     hrv: Option<&HrvMetrics>,
 ) -> Vec<String> {
     let mut out = Vec::new();
@@ -150,6 +153,20 @@ fn reliability_warnings(
             hrv::MAX_RELIABLE_CORRECTED_FRACTION * 100.0
         ));
     }
+    // a regular run of ectopic beats (bigeminy, trigeminy) can escape the correction whole; in
+    // noise (warned above) the detections, not the rhythm, are irregular
+    let irregular = hrv::rr_irregularity(rr_ms)
+        .filter(|&v| v > f64::from(DEFAULT_MAX_RR_IRREGULARITY))
+        .filter(|_| usable_fraction >= MIN_RELIABLE_USABLE_FRACTION);
+    if let Some(v) = irregular {
+        out.push(format!(
+            "successive RR intervals differ by {:.0} % of the interval (median; sinus rhythm stays \
+             under {:.0} %): the rhythm is irregular (frequent ectopic beats or atrial \
+             fibrillation), and HRV figures, which assume sinus rhythm, are unreliable",
+            v * 100.0,
+            DEFAULT_MAX_RR_IRREGULARITY * 100.0
+        ));
+    }
     out
 }
 
@@ -174,7 +191,7 @@ pub fn analyze(rec: &Recording, opts: &AnalysisOptions) -> Result<RecordingSumma
         duration_s: span.duration_s(),
         beat_count: peaks.len() as u32,
         usable_fraction,
-        warnings: reliability_warnings(Some(span.duration_s()), usable_fraction, hrv.as_ref()),
+        warnings: reliability_warnings(Some(span.duration_s()), usable_fraction, &rr, hrv.as_ref()),
         hrv,
     })
 }
@@ -248,7 +265,7 @@ pub fn analyze_rr_log(
         duration_s: (to - from) / 1000.0,
         beat_count: u32::try_from(rr.len()).unwrap_or(u32::MAX),
         usable_fraction,
-        warnings: reliability_warnings(None, usable_fraction, hrv.as_ref()),
+        warnings: reliability_warnings(None, usable_fraction, &rr, hrv.as_ref()),
         hrv,
     })
 }
