@@ -38,11 +38,12 @@ pub fn peaks(args: &PeaksArgs) -> Result<(), String> {
     let peaks = analysis::detect_peaks(&span).map_err(|e| rec_args.error(e))?;
     let fs = span.sampling_rate_hz;
     let rr_ms = rr_intervals_ms(&span, &peaks);
-    let plotted_s = match &args.plot {
+    // (the file, the seconds it shows)
+    let plotted = match &args.plot {
         Some(path) => {
             let (img, shown_s) = render_strip(&rec.name, &span, &peaks, &rr_ms)?;
             plot::save_png(&img, path)?;
-            Some(shown_s)
+            Some((path, shown_s))
         }
         None => None,
     };
@@ -80,7 +81,7 @@ pub fn peaks(args: &PeaksArgs) -> Result<(), String> {
     if gaps > 0 {
         println!("gap: ECG missing between the two beats, so no RR interval ({gaps} in this span)");
     }
-    if let (Some(path), Some(shown_s)) = (&args.plot, plotted_s) {
+    if let Some((path, shown_s)) = plotted {
         let part = if shown_s + 1e-9 < span.duration_s() {
             format!(" (the first {shown_s:.0} s of the span)")
         } else {
@@ -96,14 +97,14 @@ pub fn peaks(args: &PeaksArgs) -> Result<(), String> {
 /// between the two beats (lost frames, a disconnection).
 fn rr_intervals_ms(span: &EcgSpan, peaks: &[usize]) -> Vec<Option<f64>> {
     let at = |p: usize| p - span.start_sample;
-    let mut out = Vec::with_capacity(peaks.len());
-    out.push(None);
-    out.extend(peaks.windows(2).map(|w| {
+    let intervals = peaks.windows(2).map(|w| {
         stressbeat_core::hrv::spans_only_signal(&span.samples_mv, at(w[0]), at(w[1]))
             .then(|| (w[1] - w[0]) as f64 * 1000.0 / span.sampling_rate_hz)
-    }));
-    out.truncate(peaks.len());
-    out
+    });
+    std::iter::once(None)
+        .chain(intervals)
+        .take(peaks.len())
+        .collect()
 }
 
 /// Seconds of ECG per strip row.

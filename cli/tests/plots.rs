@@ -9,6 +9,14 @@ fn stressbeat() -> Command {
     Command::new(env!("CARGO_BIN_EXE_stressbeat"))
 }
 
+/// Run `cmd`, which must succeed; its stdout.
+fn stdout_of(cmd: &mut Command) -> Vec<u8> {
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    out.stdout
+}
+
 /// The strip's layout (cli/src/peaks.rs): rows of 10 s from y = 150 every 130 px, 1070 px wide
 /// from x = 90; each R-peak ticked at the top of its row.
 const STRIP_TOP: u32 = 150;
@@ -22,17 +30,12 @@ fn the_peaks_strip_marks_every_peak_the_json_lists() {
     };
     let dir = tempfile::tempdir().unwrap();
     let png = dir.path().join("strip.png");
-    let out = stressbeat()
-        .args(["peaks", hea.to_str().unwrap(), "--from", "60", "--to", "90"])
-        .args(["--json", "--plot", png.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = stdout_of(
+        stressbeat()
+            .args(["peaks", hea.to_str().unwrap(), "--from", "60", "--to", "90"])
+            .args(["--json", "--plot", png.to_str().unwrap()]),
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let v: serde_json::Value = serde_json::from_slice(&out).expect("JSON on stdout");
     let peaks: Vec<u64> = v["peaks"]
         .as_array()
         .unwrap()
@@ -58,18 +61,13 @@ fn the_stress_plot_is_written_and_named() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let png = tmp.path().join("stress.png");
-    let out = stressbeat()
-        .args(["stress", dir.join("Subject03_2.edf").to_str().unwrap()])
-        .args(["--baseline", dir.join("Subject03_1.edf").to_str().unwrap()])
-        .args(["--plot", png.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = stdout_of(
+        stressbeat()
+            .args(["stress", dir.join("Subject03_2.edf").to_str().unwrap()])
+            .args(["--baseline", dir.join("Subject03_1.edf").to_str().unwrap()])
+            .args(["--plot", png.to_str().unwrap()]),
     );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = String::from_utf8(out).unwrap();
     assert!(text.contains(&format!("Plot: {}", png.display())), "{text}");
     let img = image::open(&png).unwrap().to_rgb8();
     assert_eq!(img.dimensions(), (1200, 860));
