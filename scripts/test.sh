@@ -12,6 +12,8 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -q -- -D warnings
 echo "== Rust tests (profile ci: optimised, no LTO; the end-to-end tests run whole databases)"
 cargo test --workspace --exclude uniffi-bindgen --profile ci --locked
+echo "== on-device test runners (stand-ins for adb and xcrun; docs/qa-on-device.md)"
+PROFILE=ci bash scripts/test-device-runners.sh
 echo "== Kotlin bindings (JVM)"
 PROFILE=ci bash scripts/test-kotlin.sh
 echo "== Swift bindings (swiftlang in a Debian trixie chroot)"

@@ -13,6 +13,19 @@ pub fn data_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data")
 }
 
+/// A file of this repository by its path from the root (`models/stress.json`,
+/// `tests/fixtures/…`). The root is `STRESSBEAT_REPO` when set, so test executables run away from
+/// the source tree (on a device: scripts/device/android-runner.sh pushes `models/` and
+/// `tests/fixtures/` beside them), else the workspace they were built in.
+pub fn repo_file(relative: &str) -> PathBuf {
+    std::env::var_os("STRESSBEAT_REPO")
+        .map_or_else(
+            || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."),
+            PathBuf::from,
+        )
+        .join(relative)
+}
+
 /// The path of a data subfolder, or `None` (after printing why) when the shared data is absent.
 /// In CI (`CI` set) a missing folder is a failure, not a skip.
 pub fn dataset(sub: &str) -> Option<PathBuf> {

@@ -24,7 +24,7 @@ use stressbeat_core::hrv::{clean_rr, correction::find_artifacts, hrv_metrics};
 const LFHF_LOMB_TOL: f64 = 0.05;
 
 fn fixture() -> Value {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/hrv_neurokit2.json");
+    let p = stressbeat_e2e::repo_file("tests/fixtures/hrv_neurokit2.json");
     serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
 }
 

@@ -2,8 +2,6 @@
 //! typed error (never a panic).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
-
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use stressbeat_core::{
@@ -16,9 +14,7 @@ use stressbeat_core::{
 };
 
 fn model_file(name: &str) -> Vec<u8> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../models")
-        .join(name);
+    let p = stressbeat_e2e::repo_file(&format!("models/{name}"));
     std::fs::read(&p).unwrap_or_else(|e| {
         panic!(
             "{}: {e} (the shipped models belong in models/)",

@@ -343,7 +343,7 @@ fn a_healthy_heart_rate_rising_under_stress_is_not_called_s() {
 /// loads in a core that computes nine, gets its own six in its own order, and still finds V.
 #[test]
 fn a_v2_model_reading_six_rr_columns_still_works() {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/beat-type-v2.onnx");
+    let fixture = stressbeat_e2e::repo_file("tests/fixtures/beat-type-v2.onnx");
     let model = BeatClassifier::load_from_path(&fixture).unwrap();
     let names = &model.metadata().beat.as_ref().unwrap().rr_features;
     assert_eq!(names.len(), 6);
