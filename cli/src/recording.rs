@@ -182,7 +182,6 @@ impl Recording {
                 label: "ECG",
                 unit: "uV",
                 sampling_rate_hz: 130,
-                samples: &self.ecg,
             };
             // no wall-clock start in the file (the capture holds the strap's own times)
             let start = edf::EdfStart {
@@ -193,7 +192,7 @@ impl Recording {
                 minute: 0,
                 second: 0,
             };
-            edf::write_edf_plus(&mut f, &signal, &start, 0.0, &notes)
+            edf::write_edf_plus(&mut f, &signal, &self.ecg, &start, 0.0, &notes)
                 .and_then(|_| f.flush())
                 .map_err(|e| format!("cannot write {}: {e}", self.edf_path.display()))?;
             Some((self.capture_path.clone(), self.edf_path.clone()))

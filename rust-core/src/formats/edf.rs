@@ -553,19 +553,18 @@ pub fn write_edf(
     samples: &[i32],
     start: (&str, &str),
 ) -> std::io::Result<()> {
-    write_file(
-        out,
-        &WriteSpec {
-            label,
-            unit,
-            sampling_rate_hz,
-            samples,
-            start_date: start.0,
-            start_time: start.1,
-            recording: &format!("Startdate X X X {EQUIPMENT}"),
-            plus: None,
-        },
-    )
+    let header = WriteHeader {
+        label,
+        unit,
+        sampling_rate_hz,
+        samples: samples.len() as u64,
+        start_date: start.0,
+        start_time: start.1,
+        recording: &format!("Startdate X X X {EQUIPMENT}"),
+    };
+    let mut w = EdfPlusWriter::start(out, &header, None)?;
+    w.push(samples)?;
+    w.finish().map(drop)
 }
 
 /// One annotation for [`write_edf_plus`].
@@ -579,17 +578,15 @@ pub struct EdfAnnotation<'a> {
     pub text: &'a str,
 }
 
-/// The one ordinary signal [`write_edf_plus`] writes.
+/// The one ordinary signal of an EDF+ file ([`write_edf_plus`], [`EdfPlusWriter`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EdfSignal<'a> {
     /// Label (e.g. "ECG").
     pub label: &'a str,
-    /// Physical unit of `samples` (e.g. "uV").
+    /// Physical unit of the samples (e.g. "uV").
     pub unit: &'a str,
     /// Sampling rate, Hz (the samples per 1-second record).
     pub sampling_rate_hz: u32,
-    /// Samples; digital = physical, clamped to ±32767.
-    pub samples: &'a [i32],
 }
 
 /// The civil start of an EDF+ file (whole seconds; a sub-second start goes in the first
@@ -611,59 +608,40 @@ pub struct EdfStart {
 }
 
 /// Write one signal as an EDF+C file with an "EDF Annotations" signal (EDFbrowser reads it):
-/// 1-second data records, samples as in [`write_edf`], patient "X X X X" (anonymous), record `r`
-/// starting `first_record_onset_s + r` seconds after `start`, and each annotation in the record
-/// holding its onset (the first record for earlier ones, the last for later ones).
+/// 1-second data records, samples (digital = physical, clamped to ±32767) as in [`write_edf`],
+/// patient "X X X X" (anonymous), record `r` starting `first_record_onset_s + r` seconds after
+/// `start`, and each annotation in the record holding its onset (the first record for earlier
+/// ones, the last for later ones). [`EdfPlusWriter`] writes the same file piece by piece.
 pub fn write_edf_plus(
     out: &mut impl std::io::Write,
     signal: &EdfSignal<'_>,
+    samples: &[i32],
     start: &EdfStart,
     first_record_onset_s: f64,
     annotations: &[EdfAnnotation<'_>],
 ) -> std::io::Result<()> {
-    const MONTHS: [&str; 12] = [
-        "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
-    ];
-    let month = MONTHS
-        .get(start.month.saturating_sub(1) as usize)
-        .copied()
-        .unwrap_or("JAN");
-    let recording = format!(
-        "Startdate {:02}-{month}-{:04} X X {EQUIPMENT}",
-        start.day, start.year
-    );
-    let start_date = format!(
-        "{:02}.{:02}.{:02}",
-        start.day,
-        start.month,
-        start.year.rem_euclid(100)
-    );
-    let start_time = format!("{:02}.{:02}.{:02}", start.hour, start.minute, start.second);
-    write_file(
+    let mut w = EdfPlusWriter::new(
         out,
-        &WriteSpec {
-            label: signal.label,
-            unit: signal.unit,
-            sampling_rate_hz: signal.sampling_rate_hz,
-            samples: signal.samples,
-            start_date: &start_date,
-            start_time: &start_time,
-            recording: &recording,
-            plus: Some((first_record_onset_s, annotations)),
-        },
-    )
+        signal,
+        samples.len() as u64,
+        start,
+        first_record_onset_s,
+        annotations,
+    )?;
+    w.push(samples)?;
+    w.finish().map(drop)
 }
 
-/// What [`write_file`] writes; `plus` = (first record onset, annotations) for EDF+C.
-struct WriteSpec<'a> {
+/// The fixed header fields of a file [`EdfPlusWriter`] writes.
+struct WriteHeader<'a> {
     label: &'a str,
     unit: &'a str,
     sampling_rate_hz: u32,
-    samples: &'a [i32],
+    /// Samples the file will hold (its record count follows).
+    samples: u64,
     start_date: &'a str,
     start_time: &'a str,
     recording: &'a str,
-    plus: Option<(f64, &'a [EdfAnnotation<'a>])>,
 }
 
 /// Seconds as a TAL number: "+" or "-", at most 3 decimals, no trailing zeros (EDF+ §2.2.2).
@@ -678,110 +656,260 @@ fn tal_seconds(v: f64, signed: bool) -> String {
     }
 }
 
-/// The annotation bytes of every record: a time-keeping TAL, then the record's annotations.
-fn annotation_records(
+/// The annotation signal of an EDF+ file: each record's time-keeping TAL, written as the
+/// record is, and the annotations' TALs by record.
+#[derive(Debug)]
+struct AnnotationSignal {
     first_onset_s: f64,
-    records: usize,
-    notes: &[EdfAnnotation<'_>],
-) -> Vec<Vec<u8>> {
-    let mut blocks: Vec<Vec<u8>> = (0..records)
-        .map(|r| format!("{}\x14\x14\0", tal_seconds(first_onset_s + r as f64, true)).into_bytes())
-        .collect();
-    for a in notes {
-        let r = ((a.onset_s - first_onset_s).floor().max(0.0) as usize).min(records - 1);
-        let text: String = a
-            .text
-            .chars()
-            .filter(|c| !matches!(c, '\0' | '\x14' | '\x15'))
-            .collect();
-        let mut tal = tal_seconds(a.onset_s, true);
-        if let Some(d) = a.duration_s {
-            tal.push('\x15');
-            tal.push_str(&tal_seconds(d, false));
-        }
-        tal.push('\x14');
-        tal.push_str(&text);
-        tal.push_str("\x14\0");
-        if let Some(block) = blocks.get_mut(r) {
-            block.extend(tal.bytes());
-        }
-    }
-    blocks
+    /// (record, TAL bytes), by record
+    notes: Vec<(u64, Vec<u8>)>,
+    next_note: usize,
+    /// Samples per record: room for the fullest record.
+    samples_per_record: usize,
 }
 
-fn write_file(out: &mut impl std::io::Write, spec: &WriteSpec<'_>) -> std::io::Result<()> {
-    fn field(out: &mut Vec<u8>, v: &str, width: usize) {
-        let mut b: Vec<u8> = v
-            .bytes()
-            .filter(|c| (0x20..0x7F).contains(c))
-            .take(width)
+impl AnnotationSignal {
+    fn new(first_onset_s: f64, records: u64, notes: &[EdfAnnotation<'_>]) -> Self {
+        let mut by_record: Vec<(u64, Vec<u8>)> = notes
+            .iter()
+            .map(|a| {
+                let r = ((a.onset_s - first_onset_s).floor().max(0.0) as u64).min(records - 1);
+                let text: String = a
+                    .text
+                    .chars()
+                    .filter(|c| !matches!(c, '\0' | '\x14' | '\x15'))
+                    .collect();
+                let mut tal = tal_seconds(a.onset_s, true);
+                if let Some(d) = a.duration_s {
+                    tal.push('\x15');
+                    tal.push_str(&tal_seconds(d, false));
+                }
+                tal.push('\x14');
+                tal.push_str(&text);
+                tal.push_str("\x14\0");
+                (r, tal.into_bytes())
+            })
             .collect();
-        b.resize(width, b' ');
-        out.extend(b);
+        by_record.sort_by_key(|(r, _)| *r); // stable: a record's notes keep their order
+        let mut fullest = 0;
+        let mut i = 0;
+        for r in 0..records {
+            let mut len = Self::time_keeping(first_onset_s, r).len();
+            while let Some((_, tal)) = by_record.get(i).filter(|(nr, _)| *nr == r) {
+                len += tal.len();
+                i += 1;
+            }
+            fullest = fullest.max(len);
+        }
+        Self {
+            first_onset_s,
+            notes: by_record,
+            next_note: 0,
+            samples_per_record: fullest.div_ceil(2),
+        }
     }
-    let n = spec.sampling_rate_hz.max(1) as usize;
-    let records = spec.samples.len().div_ceil(n).max(1);
-    let annotations = spec
-        .plus
-        .map(|(onset, notes)| annotation_records(onset, records, notes));
-    // samples per record of the annotation signal: room for the fullest record
-    let annotation_spr = annotations
-        .as_ref()
-        .map(|a| a.iter().map(Vec::len).max().unwrap_or(0).div_ceil(2));
-    let ns = 1 + usize::from(annotation_spr.is_some());
-    let mut h = Vec::with_capacity((ns + 1) * BLOCK);
-    field(&mut h, "0", 8);
-    field(&mut h, "X X X X", 80);
-    field(&mut h, spec.recording, 80);
-    field(&mut h, spec.start_date, 8);
-    field(&mut h, spec.start_time, 8);
-    field(&mut h, &((ns + 1) * BLOCK).to_string(), 8);
-    field(&mut h, if spec.plus.is_some() { "EDF+C" } else { "" }, 44);
-    field(&mut h, &records.to_string(), 8);
-    field(&mut h, "1", 8);
-    field(&mut h, &ns.to_string(), 4);
-    // each header field for every signal in turn: (ECG, annotations)
-    let columns: [(&str, &str, usize); 9] = [
-        (spec.label, ANNOTATIONS_LABEL, 16),
-        ("ECG electrodes", "", 80),
-        (spec.unit, "", 8),
-        ("-32768", "-1", 8),
-        ("32767", "1", 8),
-        ("-32768", "-32768", 8),
-        ("32767", "32767", 8),
-        ("", "", 80),
-        ("", "", 8), // samples per record: below
-    ];
-    for (i, (ecg, ann, width)) in columns.iter().enumerate() {
-        let (ecg, ann) = if i == 8 {
-            (n.to_string(), annotation_spr.unwrap_or(0).to_string())
-        } else {
-            ((*ecg).to_string(), (*ann).to_string())
+
+    fn time_keeping(first_onset_s: f64, record: u64) -> String {
+        format!(
+            "{}\x14\x14\0",
+            tal_seconds(first_onset_s + record as f64, true)
+        )
+    }
+
+    /// Append record `r`'s annotation bytes, padded to the signal's size.
+    fn append_record(&mut self, r: u64, out: &mut Vec<u8>) {
+        let start = out.len();
+        out.extend(Self::time_keeping(self.first_onset_s, r).bytes());
+        while let Some((_, tal)) = self.notes.get(self.next_note).filter(|(nr, _)| *nr == r) {
+            out.extend(tal);
+            self.next_note += 1;
+        }
+        out.resize(start + 2 * self.samples_per_record, 0);
+    }
+}
+
+/// Writes an EDF+C file ([`write_edf_plus`]) piece by piece, so that a long recording is never
+/// held in memory whole: the header first (so the number of samples is given up front), then
+/// [`push`](Self::push) the samples in order and [`finish`](Self::finish). Memory: one data
+/// record and the annotations.
+#[derive(Debug)]
+pub struct EdfPlusWriter<W: std::io::Write> {
+    out: W,
+    samples_per_record: usize,
+    /// Samples the header declares.
+    declared: u64,
+    /// Room in its records (the last one padded with zeros).
+    capacity: u64,
+    written: u64,
+    /// The ECG bytes of the record being filled.
+    record: Vec<u8>,
+    next_record: u64,
+    annotations: Option<AnnotationSignal>,
+}
+
+impl<W: std::io::Write> EdfPlusWriter<W> {
+    /// Write the header of an EDF+C file of `samples` samples of `signal` (see
+    /// [`write_edf_plus`] for the other arguments).
+    pub fn new(
+        out: W,
+        signal: &EdfSignal<'_>,
+        samples: u64,
+        start: &EdfStart,
+        first_record_onset_s: f64,
+        annotations: &[EdfAnnotation<'_>],
+    ) -> std::io::Result<Self> {
+        const MONTHS: [&str; 12] = [
+            "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+        ];
+        let month = MONTHS
+            .get(start.month.saturating_sub(1) as usize)
+            .copied()
+            .unwrap_or("JAN");
+        let recording = format!(
+            "Startdate {:02}-{month}-{:04} X X {EQUIPMENT}",
+            start.day, start.year
+        );
+        let start_date = format!(
+            "{:02}.{:02}.{:02}",
+            start.day,
+            start.month,
+            start.year.rem_euclid(100)
+        );
+        let start_time = format!("{:02}.{:02}.{:02}", start.hour, start.minute, start.second);
+        let header = WriteHeader {
+            label: signal.label,
+            unit: signal.unit,
+            sampling_rate_hz: signal.sampling_rate_hz,
+            samples,
+            start_date: &start_date,
+            start_time: &start_time,
+            recording: &recording,
         };
-        field(&mut h, &ecg, *width);
-        if annotation_spr.is_some() {
-            field(&mut h, &ann, *width);
-        }
+        Self::start(out, &header, Some((first_record_onset_s, annotations)))
     }
-    for _ in 0..ns {
-        field(&mut h, "", 32);
-    }
-    out.write_all(&h)?;
-    let mut rec = Vec::with_capacity(2 * n + 2 * annotation_spr.unwrap_or(0));
-    for r in 0..records {
-        rec.clear();
-        for k in 0..n {
-            let v = spec.samples.get(r * n + k).copied().unwrap_or(0);
-            rec.extend((v.clamp(-32768, 32767) as i16).to_le_bytes());
+
+    /// Write the header; `plus` = (first record onset, annotations) for EDF+C.
+    fn start(
+        mut out: W,
+        spec: &WriteHeader<'_>,
+        plus: Option<(f64, &[EdfAnnotation<'_>])>,
+    ) -> std::io::Result<Self> {
+        fn field(out: &mut Vec<u8>, v: &str, width: usize) {
+            let mut b: Vec<u8> = v
+                .bytes()
+                .filter(|c| (0x20..0x7F).contains(c))
+                .take(width)
+                .collect();
+            b.resize(width, b' ');
+            out.extend(b);
         }
-        if let (Some(blocks), Some(spr)) = (&annotations, annotation_spr) {
-            let block = blocks.get(r).map(Vec::as_slice).unwrap_or_default();
-            rec.extend(block);
-            rec.resize(2 * n + 2 * spr, 0);
+        let n = spec.sampling_rate_hz.max(1) as usize;
+        let records = spec.samples.div_ceil(n as u64).max(1);
+        let annotations = plus.map(|(onset, notes)| AnnotationSignal::new(onset, records, notes));
+        let annotation_spr = annotations.as_ref().map(|a| a.samples_per_record);
+        let ns = 1 + usize::from(annotation_spr.is_some());
+        let mut h = Vec::with_capacity((ns + 1) * BLOCK);
+        field(&mut h, "0", 8);
+        field(&mut h, "X X X X", 80);
+        field(&mut h, spec.recording, 80);
+        field(&mut h, spec.start_date, 8);
+        field(&mut h, spec.start_time, 8);
+        field(&mut h, &((ns + 1) * BLOCK).to_string(), 8);
+        field(&mut h, if plus.is_some() { "EDF+C" } else { "" }, 44);
+        field(&mut h, &records.to_string(), 8);
+        field(&mut h, "1", 8);
+        field(&mut h, &ns.to_string(), 4);
+        // each header field for every signal in turn: (ECG, annotations)
+        let columns: [(&str, &str, usize); 9] = [
+            (spec.label, ANNOTATIONS_LABEL, 16),
+            ("ECG electrodes", "", 80),
+            (spec.unit, "", 8),
+            ("-32768", "-1", 8),
+            ("32767", "1", 8),
+            ("-32768", "-32768", 8),
+            ("32767", "32767", 8),
+            ("", "", 80),
+            ("", "", 8), // samples per record: below
+        ];
+        for (i, (ecg, ann, width)) in columns.iter().enumerate() {
+            let (ecg, ann) = if i == 8 {
+                (n.to_string(), annotation_spr.unwrap_or(0).to_string())
+            } else {
+                ((*ecg).to_string(), (*ann).to_string())
+            };
+            field(&mut h, &ecg, *width);
+            if annotation_spr.is_some() {
+                field(&mut h, &ann, *width);
+            }
         }
-        out.write_all(&rec)?;
+        for _ in 0..ns {
+            field(&mut h, "", 32);
+        }
+        out.write_all(&h)?;
+        Ok(Self {
+            out,
+            samples_per_record: n,
+            declared: spec.samples,
+            capacity: records * n as u64,
+            written: 0,
+            record: Vec::with_capacity(2 * n + 2 * annotation_spr.unwrap_or(0)),
+            next_record: 0,
+            annotations,
+        })
     }
-    Ok(())
+
+    /// Write the next samples (digital = physical, clamped to ±32767).
+    pub fn push(&mut self, samples: &[i32]) -> std::io::Result<()> {
+        samples.iter().try_for_each(|&v| self.push_one(v))
+    }
+
+    /// Write `count` samples of the value `v` (a filled stretch).
+    pub fn push_repeated(&mut self, v: i32, count: u64) -> std::io::Result<()> {
+        (0..count).try_for_each(|_| self.push_one(v))
+    }
+
+    fn push_one(&mut self, v: i32) -> std::io::Result<()> {
+        if self.written >= self.declared {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "EDF writer: more samples than the header declares",
+            ));
+        }
+        self.write_sample(v)
+    }
+
+    fn write_sample(&mut self, v: i32) -> std::io::Result<()> {
+        self.record
+            .extend((v.clamp(-32768, 32767) as i16).to_le_bytes());
+        self.written += 1;
+        if self.record.len() == 2 * self.samples_per_record {
+            if let Some(a) = self.annotations.as_mut() {
+                a.append_record(self.next_record, &mut self.record);
+            }
+            self.out.write_all(&self.record)?;
+            self.record.clear();
+            self.next_record += 1;
+        }
+        Ok(())
+    }
+
+    /// Pad the last record with zeros and hand the output back. Fails when fewer samples were
+    /// pushed than the header declares.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        if self.written < self.declared {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "EDF writer: {} samples fewer than the header declares",
+                    self.declared - self.written
+                ),
+            ));
+        }
+        while self.written < self.capacity {
+            self.write_sample(0)?;
+        }
+        Ok(self.out)
+    }
 }
 
 #[cfg(test)]
@@ -1065,6 +1193,34 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_writer_refuses_more_or_fewer_samples_than_its_header_declares() {
+        let signal = EdfSignal {
+            label: "ECG",
+            unit: "uV",
+            sampling_rate_hz: 130,
+        };
+        let start = EdfStart {
+            year: 2026,
+            month: 11,
+            day: 25,
+            hour: 0,
+            minute: 0,
+            second: 0,
+        };
+        let mut w = EdfPlusWriter::new(Vec::new(), &signal, 200, &start, 0.0, &[]).unwrap();
+        w.push(&[1; 199]).unwrap();
+        assert!(w.finish().is_err(), "one sample short");
+        // the last record's padding is the writer's, not room for more samples
+        let mut w = EdfPlusWriter::new(Vec::new(), &signal, 200, &start, 0.0, &[]).unwrap();
+        w.push(&[1; 200]).unwrap();
+        assert!(w.push_repeated(1, 1).is_err());
+        // no samples: one record of zeros, as before the writer streamed
+        let w = EdfPlusWriter::new(Vec::new(), &signal, 0, &start, 0.0, &[]).unwrap();
+        let rec = parse(&w.finish().unwrap()).unwrap();
+        assert_eq!(rec.signals[0].samples, vec![0.0; 130]);
+    }
+
+    #[test]
     fn write_edf_plus_reads_back_with_annotations() {
         let samples: Vec<i32> = (0..650).map(|i| (i * 53 % 3000) - 1500).collect();
         let notes = [
@@ -1097,9 +1253,8 @@ pub(crate) mod tests {
             label: "ECG",
             unit: "uV",
             sampling_rate_hz: 130,
-            samples: &samples,
         };
-        write_edf_plus(&mut buf, &signal, &start, 0.25, &notes).unwrap();
+        write_edf_plus(&mut buf, &signal, &samples, &start, 0.25, &notes).unwrap();
         let header = parse_header(&buf).unwrap();
         assert_eq!(header.kind, Kind::EdfPlusContinuous);
         assert_eq!(header.recording, "Startdate 21-NOV-2026 X X StressBeat");
@@ -1129,6 +1284,13 @@ pub(crate) mod tests {
                 (605, "alarm: élevé", None)
             ]
         );
+        // written piece by piece (a filled stretch among them), the file is the same
+        let mut w = EdfPlusWriter::new(Vec::new(), &signal, 650, &start, 0.25, &notes).unwrap();
+        w.push(&samples[..100]).unwrap();
+        w.push(&samples[100..130]).unwrap();
+        w.push_repeated(samples[130], 1).unwrap();
+        w.push(&samples[131..]).unwrap();
+        assert_eq!(w.finish().unwrap(), buf);
         assert_eq!(tal_seconds(-0.5, true), "-0.5");
         assert_eq!(tal_seconds(3.0, true), "+3");
         assert_eq!(tal_seconds(1.2345, false), "1.234");
