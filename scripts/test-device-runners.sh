@@ -84,10 +84,8 @@ chmod +x "$tmp/echo-args"
 args=("two words" "it's" '$HOME' '"q"' 'a;b' '')
 expected=$(printf '[%s]\n' "${args[@]}"; printf 'no newline at the end')
 for runner in "$android" "$ios"; do
-  set +e
-  out=$("$runner" "$tmp/echo-args" "${args[@]}")
-  status=$?
-  set -e
+  status=0
+  out=$("$runner" "$tmp/echo-args" "${args[@]}") || status=$?
   check "$(basename "$runner"): arguments and output" test "$out" == "$expected"
   check "$(basename "$runner"): exit status 7" test "$status" -eq 7
 done
@@ -111,10 +109,8 @@ check "every chosen test was built" test "$(wc -l <<<"$executables")" -eq "${#te
 while read -r name exe; do
   for runner in "$android" "$ios"; do
     [[ $runner == "$ios" && $name == history_crash ]] && continue # one run of the minute-long kill test
-    set +e
-    "$runner" "$exe" >"$tmp/out" 2>&1
-    status=$?
-    set -e
+    status=0
+    "$runner" "$exe" >"$tmp/out" 2>&1 || status=$?
     passed=$(sed -n 's/^test result: ok\. \([0-9]*\) passed.*/\1/p' "$tmp/out")
     check "$(basename "$runner"): $name passes ($passed tests)" test "$status" -eq 0 -a "${passed:-0}" -gt 0
     if [[ $status -ne 0 ]]; then tail -20 "$tmp/out" >&2; fi
@@ -127,10 +123,8 @@ check "each executable is removed from the device after its run" \
 check "pushes are --sync" test "$(grep -c '^push ' "$tmp/adb.log")" -eq "$(grep -c '^push --sync ' "$tmp/adb.log")"
 
 exe=$(awk '$1 == "hrv_neurokit2" { print $2 }' <<<"$executables")
-set +e
-"$android" "$exe" --no-such-option >/dev/null 2>&1
-status=$?
-set -e
+status=0
+"$android" "$exe" --no-such-option >/dev/null 2>&1 || status=$?
 check "a failing test run fails the runner (status $status)" test "$status" -ne 0
 
 echo "== scripts/test-on-device.sh android: cargo ndk gets the runner"
@@ -151,11 +145,9 @@ echo x86_64-linux-android
 EOF
 chmod +x "$tmp/bin/cargo-ndk" "$tmp/bin/rustup"
 : >"$FAKE_ADB_LOG"
-set +e
+status=0
 PATH=$tmp/bin:$PATH bash scripts/test-on-device.sh android -- -p stressbeat-e2e --profile "$profile" \
-  --locked --test hrv_neurokit2 >"$tmp/out" 2>&1
-status=$?
-set -e
+  --locked --test hrv_neurokit2 >"$tmp/out" 2>&1 || status=$?
 check "the emulator's ABI chosen and the tests run through adb" \
   test "$status" -eq 0 -a "$(grep -c '^shell .*bin/hrv_neurokit2' "$FAKE_ADB_LOG")" -eq 1
 if [[ $status -ne 0 ]]; then tail -20 "$tmp/out" >&2; fi
