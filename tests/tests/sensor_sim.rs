@@ -7,7 +7,9 @@
 
 use stressbeat_core::dsp::rpeak::detect_peaks;
 use stressbeat_core::sensor::source::{SensorSource, SessionSource};
-use stressbeat_core::sensor::{ConnectionState, GapCause, SensorEvent, Session, SessionConfig};
+use stressbeat_core::sensor::{
+    ConnectionState, EcgChunk, GapCause, SensorEvent, Session, SessionConfig,
+};
 use stressbeat_core::sim::faults::{FaultConfig, FaultKind};
 use stressbeat_core::sim::strap::{GroundTruth, SimStrap, StrapConfig};
 
@@ -20,11 +22,16 @@ struct Run {
 }
 
 fn run(spec: &str, seconds: i64, seed: u64) -> Run {
+    run_strap(spec, seconds, seed, StrapConfig::default())
+}
+
+/// [`run`] against a strap configured otherwise (`faults` and `seed` are set from the others).
+fn run_strap(spec: &str, seconds: i64, seed: u64, strap: StrapConfig) -> Run {
     let faults = FaultConfig::parse(spec).expect("spec");
     let strap = SimStrap::new(StrapConfig {
         faults,
         seed,
-        ..StrapConfig::default()
+        ..strap
     });
     let mut src = SessionSource::new(
         Session::new(SessionConfig {
@@ -283,12 +290,57 @@ fn timestamp_jumps_realigned_without_phantom_gaps() {
     assert_peaks(&r, 0.99);
 }
 
+/// Between two chunks with nothing reported between them (no gap, jump or connection change),
+/// the second starts one sample interval (± a quarter of it) after the first ends: times never
+/// step back (a history export would drop samples there) nor jump ahead (it would pad).
+fn assert_contiguous(r: &Run) {
+    let mut prev: Option<&EcgChunk> = None;
+    for e in &r.events {
+        match e {
+            SensorEvent::Ecg(c) => {
+                if let Some(p) = prev {
+                    let step = c.first_sample_ms - p.last_sample_ms();
+                    assert!(
+                        (step / c.sample_interval_ms - 1.0).abs() < 0.25,
+                        "chunk at {:.1} ms starts {step:+.1} ms after the previous one ends",
+                        c.first_sample_ms
+                    );
+                }
+                prev = Some(c);
+            }
+            SensorEvent::Gap { .. }
+            | SensorEvent::TimestampJump { .. }
+            | SensorEvent::Connection(_) => prev = None,
+            _ => {}
+        }
+    }
+}
+
 #[test]
 fn clock_drift_followed() {
     for (spec, seed) in [("drift=200ppm", 7), ("drift=-200ppm", 8)] {
         let r = run(spec, 150, seed);
         assert_clean_stop(&r);
         assert_gaps_match(&r, 0, 50.0);
+        assert_contiguous(&r);
+        assert_peaks(&r, 0.99);
+    }
+}
+
+/// Link stalls of up to 4 s (below the silence timeout), six a minute: the held-back frames come in a burst, late; the
+/// sample times run on without a step, and nothing is reported lost.
+#[test]
+fn link_stalls_keep_sample_times_contiguous() {
+    for (spec, seed) in [("", 40), ("drift=200ppm", 41), ("drift=-200ppm", 42)] {
+        let strap = StrapConfig {
+            stalls_per_min: 6.0,
+            max_stall_ms: 4_000.0,
+            ..StrapConfig::default()
+        };
+        let r = run_strap(spec, 180, seed, strap);
+        assert_clean_stop(&r);
+        assert_gaps_match(&r, 0, 50.0);
+        assert_contiguous(&r);
         assert_peaks(&r, 0.99);
     }
 }
@@ -380,6 +432,7 @@ fn seed_sweep_gaps_match() {
             assert_clean_stop(&r);
             let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 assert_gaps_match(&r, tol, t_tol);
+                assert_contiguous(&r);
                 // Many short runs: one spurious peak in ~80 beats is 98.8 %; the single-class
                 // tests above hold the 99 % bar.
                 assert_peaks(&r, 0.98);

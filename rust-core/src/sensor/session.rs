@@ -23,12 +23,14 @@
 //! ECG timing: the sensor timestamp of a frame is the time of its last sample; samples are spread
 //! evenly between the previous frame's timestamp and this one's. Sensor time is mapped to the
 //! phone clock with an offset aligned at the first frame and tracked (minimum-latency filter) to
-//! follow drift. Duplicates are dropped, a small reorder buffer puts late frames back in order,
-//! a frame whose timestamp follows on from the stream's (by whole frames) is taken however late
-//! or early it arrives (the link's latency changed: a stall, a burst; not the sensor clock), a
-//! single frame with an implausible timestamp is dropped as corrupt, and a confirmed jump of the
-//! sensor clock re-aligns the mapping ([`SensorEvent::TimestampJump`]). A forward jump by a few
-//! whole frames cannot be told from frames lost while the latency dropped: it is taken as those.
+//! follow drift; samples are placed with an offset that follows the estimate slowly
+//! ([`MAX_SLEW_PPM`]), so consecutive chunks stay contiguous when it moves. Duplicates are
+//! dropped, a small reorder buffer puts late frames back in order, a frame whose timestamp
+//! follows on from the stream's (by whole frames) is taken however late or early it arrives (the
+//! link's latency changed: a stall, a burst; not the sensor clock), a single frame with an
+//! implausible timestamp is dropped as corrupt, and a confirmed jump of the sensor clock
+//! re-aligns the mapping ([`SensorEvent::TimestampJump`]). A forward jump by a few whole frames
+//! cannot be told from frames lost while the latency dropped: it is taken as those.
 
 use std::collections::VecDeque;
 
@@ -134,8 +136,12 @@ enum Step {
 /// Sensor-clock → phone-clock mapping and continuity of delivered frames.
 #[derive(Debug, Default)]
 struct Timeline {
-    /// phone_ms = sensor_ns / 1e6 + offset_ms
+    /// Estimated mapping: phone_ms = sensor_ns / 1e6 + offset_ms.
     offset_ms: Option<f64>,
+    /// The offset delivered samples are placed with: it follows `offset_ms` at most
+    /// [`MAX_SLEW_PPM`] of the stream's time, so a new latency minimum or a stall never makes
+    /// the sample times step back or ahead.
+    placed_offset_ms: Option<f64>,
     /// Last delivered frame: sensor timestamp and phone time of its last sample.
     last_ts_ns: Option<u64>,
     last_sample_ms: f64,
@@ -898,6 +904,7 @@ impl Session {
             .push_back(SensorEvent::TimestampJump { at_ms: at, jump_ms });
         // Re-align: continuity from the phone clock.
         self.tl.offset_ms = None;
+        self.tl.placed_offset_ms = None;
         self.tl.last_ts_ns = None;
         self.tl.recent.clear();
         self.tl.newest_ts_ns = None;
@@ -905,12 +912,17 @@ impl Session {
     }
 
     fn accept(&mut self, at: i64, frame: decode::EcgFrame) {
-        // Track the sensor→phone offset: minimum latency, slowly released (drift).
+        // Track the sensor→phone offset: minimum latency, slowly released (drift), never faster
+        // than the clocks can drift apart over the sensor time this frame adds (so the late
+        // frames of a stall do not lift it, and the next on-time frame need not pull times back).
         let obs = at as f64 - frame.timestamp_ns as f64 / 1e6;
+        let added_ms = self.tl.newest_ts_ns.map_or(0.0, |newest| {
+            frame.timestamp_ns.saturating_sub(newest) as f64 / 1e6
+        });
         self.tl.offset_ms = Some(match self.tl.offset_ms {
             None => obs,
             Some(o) if obs < o => obs,
-            Some(o) => o + (obs - o) * 0.002,
+            Some(o) => o + ((obs - o) * 0.002).min(added_ms * MAX_DRIFT_PPM * 1e-6),
         });
         if self.tl.recent.len() >= 16 {
             self.tl.recent.pop_front();
@@ -957,7 +969,15 @@ impl Session {
         if n == 0 {
             return;
         }
-        let offset = self.tl.offset_ms.unwrap_or(0.0);
+        let estimate = self.tl.offset_ms.unwrap_or(0.0);
+        let offset = match self.tl.placed_offset_ms {
+            Some(placed) => {
+                let most = self.frame_ns() / 1e6 * MAX_SLEW_PPM * 1e-6;
+                placed + (estimate - placed).clamp(-most, most)
+            }
+            None => estimate,
+        };
+        self.tl.placed_offset_ms = Some(offset);
         let mut last_ms = f.timestamp_ns as f64 / 1e6 + offset;
         let nominal = 1e9 / f64::from(self.rate.max(1));
         let mut interval_ns = self.tl.interval_ns;
@@ -1008,6 +1028,7 @@ impl Session {
                     let first = self.tl.last_sample_ms + (missing + 1) as f64 * interval_ns / 1e6;
                     let new_last = first + (n - 1) as f64 * interval_ns / 1e6;
                     self.tl.offset_ms = Some(new_last - f.timestamp_ns as f64 / 1e6);
+                    self.tl.placed_offset_ms = self.tl.offset_ms;
                     last_ms = new_last;
                     if missing > 0 {
                         self.gap(self.tl.last_sample_ms, first, missing, cause);
@@ -1040,6 +1061,14 @@ impl Session {
         });
     }
 }
+
+/// The most the strap's and the phone's clocks drift apart, ppm (BLE allows a 500 ppm sleep
+/// clock; the H10's runs within tens of ppm).
+const MAX_DRIFT_PPM: f64 = 500.0;
+
+/// How fast the placement of samples follows the offset estimate, ppm of the stream's time
+/// (0.56 ms per 73-sample frame: a 30 ms correction takes 30 s).
+const MAX_SLEW_PPM: f64 = 1000.0;
 
 /// A frame that does not follow on from the stream may arrive at most this much "before" the
 /// mapped time of its last sample (jitter of the offset estimate) before it counts as a forward
@@ -1634,6 +1663,20 @@ mod tests {
         let last = chunks(events).last().unwrap().last_sample_ms();
         let misplaced = last - on_time(frames - 1) as f64;
         assert!(misplaced.abs() < 2.0, "last sample {misplaced:+.1} ms off");
+        assert_contiguous(events);
+    }
+
+    /// Each chunk starts one sample interval (± a quarter of it) after the previous one ends:
+    /// times neither step back nor jump ahead (an export would drop or pad samples there).
+    fn assert_contiguous(events: &[SensorEvent]) {
+        for w in chunks(events).windows(2) {
+            let step = w[1].first_sample_ms - w[0].last_sample_ms();
+            assert!(
+                (step / w[1].sample_interval_ms - 1.0).abs() < 0.25,
+                "chunk at {:.1} ms starts {step:+.1} ms after the previous one ends",
+                w[1].first_sample_ms
+            );
+        }
     }
 
     /// A first frame that came late (a burst at the stream's start) sets too high an offset; the
