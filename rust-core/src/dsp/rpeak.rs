@@ -26,6 +26,10 @@
 //!   and stays so while the input shows no peak at all (flat line);
 //!   the detector re-learns after `relearn_after_s` without any QRS (amplitude change, lead
 //!   re-attached) or after a gap of invalid (NaN/inf) samples longer than `max_invalid_gap_s`;
+//!   without a rhythm yet (fewer than two RR intervals since learning: no search-back), it
+//!   re-learns already after `searchback_rr_factor × max_rr_s` (3.3 s) without a QRS, from the
+//!   peaks held since the last one (an artefact while learning set a level no beat reaches;
+//!   those beats are found, late, instead of lost);
 //! - search-back only considers candidates at least `max(refractory, RR/2)` after the
 //!   previous beat (skips T-waves) and may recover several missed beats in a row; when even
 //!   `THR2` finds nothing, the signal level is halved once per mean RR of silence (at most
@@ -50,7 +54,8 @@
 //! R-wave in normal operation: band-pass delay + integration window + hold ≈ 0.39 s
 //! (386 ms at 360 Hz, 400 ms at 130 Hz). Peaks recovered by search-back come about
 //! 1.66 × mean RR after the previous beat (later after signal-level halvings), peaks of the
-//! learning phase when it ends (2 s); none later than [`RPeakDetector::max_latency_samples`]
+//! learning phase when it ends (2 s), peaks held while there was no rhythm when it re-learns
+//! (3.3 s after the last QRS); none later than [`RPeakDetector::max_latency_samples`]
 //! (≈ 7.7 s, reached only with RR ≥ 2 s and two halvings). [`Peak::reported_at`] tells each
 //! peak's actual delay.
 
@@ -192,6 +197,11 @@ pub struct RPeakDetector {
     learning: bool,
     learn_sum: f64,
     learn_count: u64,
+    /// Sum and count of the integrated signal since the last QRS (re-learning from held peaks).
+    quiet_sum: f64,
+    quiet_count: u64,
+    /// Silence after a QRS that re-learns while there is no rhythm yet.
+    no_rhythm_relearn: u64,
     spk: f64,
     npk: f64,
     last_qrs: Option<u64>,
@@ -308,6 +318,9 @@ impl RPeakDetector {
             learning: true,
             learn_sum: 0.0,
             learn_count: 0,
+            quiet_sum: 0.0,
+            quiet_count: 0,
+            no_rhythm_relearn: (cfg.searchback_rr_factor * cfg.max_rr_s * fs).ceil() as u64,
             spk: 0.0,
             npk: 0.0,
             last_qrs: None,
@@ -455,6 +468,9 @@ impl RPeakDetector {
         if self.learning {
             self.learn_sum += f;
             self.learn_count += 1;
+        } else {
+            self.quiet_sum += f;
+            self.quiet_count += 1;
         }
         // local maximum at n-1?
         if self.f1 > self.f2 && self.f1 >= f && self.cand.is_none_or(|c| self.f1 > c.value) {
@@ -479,8 +495,12 @@ impl RPeakDetector {
             if self.sb_dirty || self.n >= self.sb_wake {
                 self.searchback();
             }
-            if self.last_qrs.is_some_and(|q| self.n > q + self.relearn) {
-                self.restart_learning_keep_filters();
+            if let Some(q) = self.last_qrs {
+                if self.rr_len < 2 && self.n > q + self.no_rhythm_relearn {
+                    self.relearn_from_held_peaks();
+                } else if self.n > q + self.relearn {
+                    self.restart_learning_keep_filters();
+                }
             }
         }
     }
@@ -497,6 +517,24 @@ impl RPeakDetector {
         self.sb_wake = u64::MAX;
         self.decay_at = u64::MAX;
         self.decays = 0;
+    }
+
+    /// No rhythm since learning: the level came from an artefact (or the amplitude fell at
+    /// once). Learn again from the peaks held since the last QRS and classify them.
+    fn relearn_from_held_peaks(&mut self) {
+        if self.cands_len == 0 {
+            self.restart_learning_keep_filters();
+            return;
+        }
+        self.learn_sum = self.quiet_sum;
+        self.learn_count = self.quiet_count;
+        self.last_qrs = None;
+        self.rr_len = 0;
+        self.sb_dirty = false;
+        self.sb_wake = u64::MAX;
+        self.decay_at = u64::MAX;
+        self.decays = 0;
+        self.end_learning();
     }
 
     fn max_abs(&self, ring: &[f32], from: u64, to: u64) -> f32 {
@@ -571,6 +609,8 @@ impl RPeakDetector {
         };
         self.spk = if b > 0.0 { b } else { a };
         self.npk = 0.5 * mean.min(self.spk);
+        self.quiet_sum = 0.0;
+        self.quiet_count = 0;
         // classify what was seen while learning, in order
         let n = self.cands_len;
         let mut tmp = [FeaturePeak::default(); MAX_CANDIDATES];
@@ -673,6 +713,8 @@ impl RPeakDetector {
         self.spk = w * v + (1.0 - w) * self.spk;
         self.decay_at = u64::MAX;
         self.decays = 0;
+        self.quiet_sum = 0.0;
+        self.quiet_count = 0;
         if let Some(last) = self.last_qrs {
             let rr = ((p.k - last) as f64).min(self.cfg.max_rr_s * self.fs);
             self.rr[self.rr_pos] = rr;
@@ -925,6 +967,29 @@ pub(crate) mod tests {
         truth.sort_unstable();
         let found = detect_peaks(&x, fs);
         assert_matches(&found, &truth, 3);
+    }
+
+    /// A movement artefact while learning (as at the start of BioPsyKit's Vp01: 40 mV against
+    /// 4 mV beats) sets a level no beat reaches, and no rhythm forms to search back from: the
+    /// detector re-learns from the peaks it held and finds those beats (before, it waited 8 s).
+    #[test]
+    fn artefact_while_learning_does_not_hide_the_following_beats() {
+        for fs in [130.0, 256.0, 360.0] {
+            let beats = regular(0.75, 20.0);
+            let (mut x, truth) = synth(fs, &beats, 20.0);
+            for (i, v) in x.iter_mut().enumerate() {
+                let t = i as f64 / fs;
+                let spike = |c: f64, a: f64| a * (-0.5 * ((t - c) / 0.01).powi(2)).exp();
+                *v += (spike(0.15, 40.0) + spike(0.19, -6.0) + spike(0.26, 12.0)) as f32;
+            }
+            let found = detect_peaks(&x, fs);
+            let after: Vec<usize> = found
+                .iter()
+                .copied()
+                .filter(|&k| k as f64 > 0.4 * fs)
+                .collect();
+            assert_matches(&after, &truth, 2);
+        }
     }
 
     #[test]
