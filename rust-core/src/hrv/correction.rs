@@ -27,7 +27,9 @@
 //!
 //!    Iterated while the number of detected artefacts decreases (NeuroKit2 `iterative=True`).
 //!    Deviations from NeuroKit2: beat times stay real-valued (NeuroKit2 casts to integer samples);
-//!    counts are summed over all iterations (NeuroKit2 returns only the last iteration's indices).
+//!    the counts are of beats, each counted once, by its first correction, however many passes
+//!    move it again (NeuroKit2 returns only the last pass's indices; summing the passes counted
+//!    a bigeminal run's beats up to 9 times over).
 //!
 //! Limits: designed for sinus rhythm with occasional ectopy; in atrial fibrillation or bigeminy
 //! "corrected" beats are invented, not found — the counts are a quality flag, not a diagnosis.
@@ -98,6 +100,7 @@ pub fn clean_rr_with(rr_ms: &[f64], opts: &CleanOptions) -> (Vec<f64>, RrCorrect
         t += r;
         peaks.push(t);
     }
+    let mut counter = FixCounter::new(peaks.len());
     let mut found = find_artifacts(&peaks);
     let mut n_current = found.total();
     for pass in 0..opts.max_iterations {
@@ -112,14 +115,52 @@ pub fn clean_rr_with(rr_ms: &[f64], opts: &CleanOptions) -> (Vec<f64>, RrCorrect
         } else if n_current == 0 {
             break;
         }
-        corr.extra += count(found.extra.len());
-        corr.missed += count(found.missed.len());
-        corr.ectopic += count(found.ectopic.len());
-        corr.artefacts += count(found.longshort.len());
-        peaks = correct_artifacts(&found, peaks);
+        peaks = correct_artifacts(&found, peaks, &mut counter);
     }
+    corr.extra += counter.extra;
+    corr.missed += counter.missed;
+    corr.ectopic += counter.ectopic;
+    corr.artefacts += counter.longshort;
     let clean = peaks.windows(2).map(|w| w[1] - w[0]).collect();
     (clean, corr)
+}
+
+/// Counts the Lipponen–Tarvainen corrections per beat of the series it started from: each beat
+/// once, by its first correction; an inserted beat is one `missed` (moving it later adds nothing).
+#[derive(Debug)]
+struct FixCounter {
+    /// For each beat of the current series, its index in the original one (None: inserted).
+    origin: Vec<Option<usize>>,
+    /// Original beats already counted.
+    counted: Vec<bool>,
+    extra: u32,
+    missed: u32,
+    ectopic: u32,
+    longshort: u32,
+}
+
+impl FixCounter {
+    fn new(beats: usize) -> Self {
+        Self {
+            origin: (0..beats).map(Some).collect(),
+            counted: vec![false; beats],
+            extra: 0,
+            missed: 0,
+            ectopic: 0,
+            longshort: 0,
+        }
+    }
+
+    /// Beat `k` of the current series is corrected; true when it was not counted yet.
+    fn first_fix(&mut self, k: usize) -> bool {
+        match self.origin.get(k).copied().flatten() {
+            Some(o) if !self.counted[o] => {
+                self.counted[o] = true;
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Each part of a split interval is shorter than this share of the local median …
@@ -203,10 +244,6 @@ fn merge_split_beats(rr: &[f64], opts: &CleanOptions) -> (Vec<f64>, u32) {
         }
     }
     (out, u32::try_from(merge.len()).unwrap_or(u32::MAX))
-}
-
-fn count(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// Beat indices (into the beat-time array) of each artefact class.
@@ -377,7 +414,7 @@ pub fn find_artifacts(peaks: &[f64]) -> Artifacts {
 
 /// Applies the corrections to beat times (NeuroKit2 `_correct_artifacts`): delete extra beats,
 /// insert missed ones midway, move ectopic and long/short beats midway between their neighbours.
-fn correct_artifacts(a: &Artifacts, mut peaks: Vec<f64>) -> Vec<f64> {
+fn correct_artifacts(a: &Artifacts, mut peaks: Vec<f64>, counter: &mut FixCounter) -> Vec<f64> {
     let shift = |src: &[usize], idx: &[usize], up: bool| -> Vec<usize> {
         let mut v: Vec<usize> = idx
             .iter()
@@ -399,7 +436,11 @@ fn correct_artifacts(a: &Artifacts, mut peaks: Vec<f64>) -> Vec<f64> {
         extra.dedup();
         for &e in extra.iter().rev() {
             if e < peaks.len() {
+                if counter.first_fix(e) {
+                    counter.extra += 1;
+                }
                 peaks.remove(e);
+                counter.origin.remove(e);
             }
         }
         missed = shift(&extra, &missed, false);
@@ -416,11 +457,13 @@ fn correct_artifacts(a: &Artifacts, mut peaks: Vec<f64>) -> Vec<f64> {
         for &m in valid.iter().rev() {
             let mid = peaks[m - 1] + (peaks[m] - peaks[m - 1]) / 2.0;
             peaks.insert(m, mid);
+            counter.origin.insert(m, None);
+            counter.missed += 1;
         }
         ectopic = shift(&missed, &ectopic, true);
         longshort = shift(&missed, &longshort, true);
     }
-    for idx in [ectopic, longshort] {
+    for (idx, is_ectopic) in [(ectopic, true), (longshort, false)] {
         // NeuroKit2 `_correct_misaligned`: valid 1 < idx < len − 1, new positions from the
         // uncorrected neighbours.
         let moved: Vec<(usize, f64)> = idx
@@ -430,8 +473,21 @@ fn correct_artifacts(a: &Artifacts, mut peaks: Vec<f64>) -> Vec<f64> {
             .collect();
         for (k, p) in moved {
             peaks[k] = p;
+            if counter.first_fix(k) {
+                *(if is_ectopic {
+                    &mut counter.ectopic
+                } else {
+                    &mut counter.longshort
+                }) += 1;
+            }
         }
-        peaks.sort_by(f64::total_cmp);
+        // Moving two neighbours can swap them: sort the beats with their origins.
+        let mut order: Vec<usize> = (0..peaks.len()).collect();
+        order.sort_by(|&i, &j| peaks[i].total_cmp(&peaks[j]));
+        if order.iter().enumerate().any(|(i, &j)| i != j) {
+            peaks = order.iter().map(|&i| peaks[i]).collect();
+            counter.origin = order.iter().map(|&i| counter.origin[i]).collect();
+        }
     }
     peaks
 }
@@ -504,6 +560,34 @@ mod tests {
             0,
             "the stage goes with Lipponen–Tarvainen"
         );
+    }
+
+    /// A bigeminal stretch (short-long pairs, as in QT Database sel39) is "corrected" pass after
+    /// pass; each beat counts once: the count is the number of beats whose time changed (summed
+    /// over the passes, it was 81 here, and 885 % of sel39's beats).
+    #[test]
+    fn bigeminy_counts_each_beat_once() {
+        let mut rr = base();
+        for (i, r) in rr.iter_mut().enumerate().skip(60).take(80) {
+            *r *= if i % 2 == 0 { 0.75 } else { 1.25 };
+        }
+        let (clean, corr) = clean_rr(&rr);
+        assert_eq!((corr.missed, corr.extra, clean.len()), (0, 0, rr.len()));
+        let times = |rr: &[f64]| {
+            rr.iter()
+                .scan(0.0, |t, r| {
+                    *t += r;
+                    Some(*t)
+                })
+                .collect::<Vec<f64>>()
+        };
+        let moved = times(&rr)
+            .iter()
+            .zip(times(&clean))
+            .filter(|(a, b)| (*a - b).abs() > 1e-6)
+            .count();
+        assert!(moved > 20, "{moved}");
+        assert_eq!(corr.total() as usize, moved, "{corr:?}");
     }
 
     #[test]

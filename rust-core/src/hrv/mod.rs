@@ -30,7 +30,7 @@ pub use frequency::{BandPowers, lomb_scargle_band_powers};
 
 use crate::error::{Error, Result};
 
-/// What the RR cleaning changed.
+/// What the RR cleaning changed, in beats (each counted once, by its first correction).
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
 pub struct RrCorrection {
     /// Ectopic beats (short-long pairs) whose intervals were replaced.
@@ -61,6 +61,9 @@ pub struct HrvMetrics {
     pub sdnn_ms: f64,
     pub rmssd_ms: f64,
     pub pnn50_pct: f64,
+    /// Mean of the beat-to-beat heart rate (60000 / NN): above 60000 / `mean_nn_ms` when the
+    /// intervals vary (by under 1 % in sinus rhythm, far more in arrhythmia). The stress model's
+    /// heart-rate input.
     pub mean_hr_bpm: f64,
     pub lf_ms2: Option<f64>,
     pub hf_ms2: Option<f64>,
@@ -77,9 +80,10 @@ pub struct HrvMetrics {
 pub const MAX_RELIABLE_CORRECTED_FRACTION: f64 = 0.05;
 
 impl HrvMetrics {
-    /// Share (0–1) of the intervals that artefact or ectopic correction changed.
+    /// Share (0–1) of the intervals that artefact or ectopic correction changed (beats counted
+    /// once each; inserted and removed beats can make the count exceed the intervals kept).
     pub fn corrected_fraction(&self) -> f64 {
-        f64::from(self.correction.total()) / f64::from(self.n_intervals.max(1))
+        (f64::from(self.correction.total()) / f64::from(self.n_intervals.max(1))).min(1.0)
     }
 }
 
