@@ -37,7 +37,7 @@ pub struct ImagesArgs {
     /// tachogram_000021600.png). Default: all.
     #[arg(long = "channel", value_name = "NAME")]
     channels: Vec<String>,
-    /// ECG lead index (default: the first ECG-like lead, MLII where present).
+    /// ECG lead index (default: the first ECG-like lead, MLII where present; never one labelled as another signal, e.g. EEG or Resp).
     #[arg(long)]
     lead: Option<usize>,
     /// Start of the span, seconds from the start of the recording.
@@ -87,6 +87,12 @@ pub fn images(args: &ImagesArgs) -> Result<(), String> {
     let fs = span.sampling_rate_hz;
     let signal = &span.samples_mv;
     let mut imager = Imager::with_sampling_rate(fs).map_err(|e| e.to_string())?;
+    if args.out.exists() && !args.out.is_dir() {
+        return Err(format!(
+            "{}: exists and is not a folder (--out names the folder the PNGs go to)",
+            args.out.display()
+        ));
+    }
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let mut img = vec![0u8; IMAGE_PIXELS];
     let mut written = 0usize;

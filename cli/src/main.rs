@@ -100,7 +100,7 @@ struct RecordingArgs {
     /// capture (raw PMD frames, as `stressbeat record` writes); `hrv` and `stress` also read an
     /// RR-interval log (a CSV with an `rr`, `rri`, `ibi` or `nn` column: a strap without ECG).
     path: PathBuf,
-    /// Channel index (default: the first ECG-like lead, MLII where present).
+    /// Channel index (default: the first ECG-like lead, MLII where present; never one labelled as another signal, e.g. EEG or Resp).
     #[arg(long)]
     channel: Option<usize>,
     /// Start of the analysed span, seconds from the start of the recording.
@@ -398,7 +398,11 @@ fn hrv_table(h: &stressbeat_core::hrv::HrvMetrics) -> table::Table {
         ("SDNN", format!("{:.1}", h.sdnn_ms), "ms"),
         ("RMSSD", format!("{:.1}", h.rmssd_ms), "ms"),
         ("pNN50", format!("{:.1}", h.pnn50_pct), "%"),
-        ("mean HR", format!("{:.1}", h.mean_hr_bpm), "bpm"),
+        (
+            "mean HR (of 60000 / NN)",
+            format!("{:.1}", h.mean_hr_bpm),
+            "bpm",
+        ),
         ("LF (0.04-0.15 Hz)", opt(h.lf_ms2, 0), "ms²"),
         ("HF (0.15-0.4 Hz)", opt(h.hf_ms2, 0), "ms²"),
         ("LF/HF", opt(h.lf_hf, 2), ""),

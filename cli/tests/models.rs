@@ -117,15 +117,25 @@ fn beats_finds_v_where_the_reference_says_v() {
 }
 
 /// `beats` on a noise-only record (NSTDB `bw`, electrodes placed where the ECG is not visible)
-/// says its beats are unreliable; on a clean record it does not.
+/// says its beats are unreliable; on a clean record it does not. Its channels are labelled
+/// `noise1` and `noise2`: only a channel named with `--channel` is analysed.
 #[test]
 fn beats_warn_when_little_signal_is_usable() {
     let (Some(nstdb), Some(mitdb)) = (dataset("nstdb"), dataset("mitdb")) else {
         return;
     };
-    let run = |path: PathBuf| {
+    let bw = nstdb.join("bw.hea");
+    let refused = stressbeat()
+        .args(["beats", bw.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no ECG channel"), "{stderr}");
+    let run = |path: PathBuf, extra: &[&str]| {
         let out = stressbeat()
             .args(["beats", path.to_str().unwrap(), "--json"])
+            .args(extra)
             .output()
             .unwrap();
         assert!(out.status.success());
@@ -133,10 +143,10 @@ fn beats_warn_when_little_signal_is_usable() {
         let usable = v["usable_fraction"].as_f64().unwrap();
         (usable, String::from_utf8_lossy(&out.stderr).into_owned())
     };
-    let (usable, stderr) = run(nstdb.join("bw.hea"));
+    let (usable, stderr) = run(bw, &["--channel", "0"]);
     assert!(usable < 0.5, "{usable}");
     assert!(stderr.contains("unreliable"), "{stderr}");
-    let (usable, stderr) = run(mitdb.join("101.hea"));
+    let (usable, stderr) = run(mitdb.join("101.hea"), &[]);
     assert!(usable > 0.9, "{usable}");
     assert!(!stderr.contains("unreliable"), "{stderr}");
 }

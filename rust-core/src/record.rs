@@ -46,6 +46,11 @@ impl Signal {
     pub fn is_ecg_like(&self) -> bool {
         is_ecg_label(&self.label)
     }
+
+    /// Whether the label names another kind of signal ([`is_non_ecg_label`]).
+    pub fn is_known_non_ecg(&self) -> bool {
+        is_non_ecg_label(&self.label)
+    }
 }
 
 /// Factor from `unit` to millivolts; `None` for non-voltage units.
@@ -102,6 +107,62 @@ const LEAD_NAMES: &[&str] = &[
     "MLI", "MLII", "MLIII", "ML2", "I", "II", "III", "AVR", "AVL", "AVF", "V", "V1", "V2", "V3",
     "V4", "V5", "V6", "D3", "CM5", "CM2", "CM4", "CC5", "MV2", "ML5", "MV1",
 ];
+
+/// First words of channel labels that name a signal other than an ECG: EEG, EOG, EMG,
+/// respiration, oximetry and pulse, blood pressure, temperature, skin conductance, motion,
+/// markers, and the MIT-BIH noise stress test's noise records.
+const NON_ECG_WORDS: &[&str] = &[
+    "EEG",
+    "EOG",
+    "EMG",
+    "RESP",
+    "RESPIRATION",
+    "THOR",
+    "THORAX",
+    "ABDO",
+    "ABDOMEN",
+    "AIRFLOW",
+    "FLOW",
+    "SPO2",
+    "SAO2",
+    "PLETH",
+    "PPG",
+    "PULSE",
+    "ABP",
+    "ART",
+    "BP",
+    "NBP",
+    "PAP",
+    "CVP",
+    "ICP",
+    "TEMP",
+    "TEMPERATURE",
+    "GSR",
+    "EDA",
+    "SCL",
+    "ACC",
+    "ACCEL",
+    "GYRO",
+    "NOISE",
+    "NOISE1",
+    "NOISE2",
+    "EVENT",
+    "MARKER",
+    "STATUS",
+    "POSITION",
+    "LIGHT",
+    "SNORE",
+];
+
+/// Whether a channel label names a signal that is not an ECG: its first word is one of
+/// [`NON_ECG_WORDS`] ("EEG Fp1-Ref", "Resp chest", "noise1"), and it names no ECG lead.
+pub fn is_non_ecg_label(label: &str) -> bool {
+    let upper = label.trim().to_ascii_uppercase();
+    let first = upper
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .find(|w| !w.is_empty());
+    first.is_some_and(|w| NON_ECG_WORDS.contains(&w)) && !is_ecg_label(label)
+}
 
 /// Whether a channel label names an ECG lead: a word starting with ECG or EKG ("ECG",
 /// "ECG1", "Chest ECG", "EKG II"), or a lead name, alone or after "Lead" ("MLII", "V5",
@@ -165,7 +226,8 @@ pub fn is_beat_symbol(symbol: &str) -> bool {
 impl Recording {
     /// The channel to analyse: `channel` when the recording has it, else
     /// [`Self::default_ecg_channel`]. Errors: a channel it lacks ([`Error::InvalidArgument`]), no
-    /// channels at all ([`Error::InsufficientSignal`]).
+    /// channels at all ([`Error::InsufficientSignal`]), only channels whose labels name other
+    /// signals ([`Error::FileOption`]: the caller may still name one).
     pub fn channel_or_default(&self, channel: Option<usize>) -> crate::Result<usize> {
         match channel {
             Some(c) if c < self.signals.len() => Ok(c),
@@ -173,14 +235,30 @@ impl Recording {
                 "channel {c} does not exist (the recording has {} channels)",
                 self.signals.len()
             ))),
+            None if self.signals.is_empty() => Err(crate::Error::InsufficientSignal(
+                "the recording has no channels".into(),
+            )),
             None => self.default_ecg_channel().ok_or_else(|| {
-                crate::Error::InsufficientSignal("the recording has no channels".into())
+                let labels: Vec<String> = self
+                    .signals
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| format!("{i}: {:?}", s.label))
+                    .collect();
+                crate::Error::FileOption {
+                    file: self.name.clone(),
+                    what: format!(
+                        "no ECG channel (channels {}); name one with --channel to analyse it anyway",
+                        labels.join(", ")
+                    ),
+                }
             }),
         }
     }
 
     /// Index of the default analysis channel: MLII when present, else the first ECG-like label,
-    /// else channel 0.
+    /// else the first channel whose label does not name another signal (EEG, respiration, …);
+    /// `None` without such a channel.
     pub fn default_ecg_channel(&self) -> Option<usize> {
         if self.signals.is_empty() {
             return None;
@@ -190,14 +268,17 @@ impl Recording {
             l == "MLII" || l == "ML2" || l == "II" || l == "ECG II" || l == "ECG LEAD II"
         });
         let channel = mlii.or_else(|| self.signals.iter().position(Signal::is_ecg_like));
-        if channel.is_none() && self.signals.len() > 1 {
+        if channel.is_some() {
+            return channel;
+        }
+        let unknown = self.signals.iter().position(|s| !s.is_known_non_ecg())?;
+        if self.signals.len() > 1 {
             log::warn!(
-                "no channel label names an ECG lead; analysing channel 0 ({:?}) of {}",
-                self.signals[0].label,
+                "no channel label names an ECG lead; analysing channel {unknown} of {}",
                 self.signals.len()
             );
         }
-        Some(channel.unwrap_or(0))
+        Some(unknown)
     }
 
     /// Beat annotations (see [`BEAT_SYMBOLS`]).
@@ -219,6 +300,57 @@ impl Recording {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_ecg_labels() {
+        for l in [
+            "EEG Fp1-Ref",
+            "Resp chest",
+            "noise1",
+            "SpO2",
+            "ABP",
+            "EMG",
+            "acc_x",
+            "GSR",
+        ] {
+            assert!(is_non_ecg_label(l), "{l}");
+        }
+        for l in [
+            "MLII", "ECG", "Fp1", "ch1", "", "column 2", "A1", "HR", "EEG/ECG",
+        ] {
+            assert!(!is_non_ecg_label(l), "{l}");
+        }
+    }
+
+    /// The default channel skips channels named as other signals; with nothing else, there is
+    /// none, and the error says how to name one (a named one is analysed as asked).
+    #[test]
+    fn default_channel_is_never_a_named_non_ecg_signal() {
+        let rec = |labels: &[&str]| Recording {
+            name: "r".into(),
+            signals: labels
+                .iter()
+                .map(|l| Signal {
+                    label: (*l).into(),
+                    unit: "mV".into(),
+                    sampling_rate_hz: 130.0,
+                    samples: Vec::new(),
+                })
+                .collect(),
+            ..Recording::default()
+        };
+        assert_eq!(rec(&["EEG Fz", "ECG"]).default_ecg_channel(), Some(1));
+        assert_eq!(rec(&["Resp", "ch2"]).default_ecg_channel(), Some(1));
+        assert_eq!(rec(&["ch1"]).default_ecg_channel(), Some(0));
+        let eeg = rec(&["EEG Fp1", "noise1"]);
+        assert_eq!(eeg.default_ecg_channel(), None);
+        let err = eeg.channel_or_default(None).unwrap_err().to_string();
+        assert!(
+            err.contains("no ECG channel") && err.contains("--channel"),
+            "{err}"
+        );
+        assert_eq!(eeg.channel_or_default(Some(1)).unwrap(), 1);
+    }
 
     #[test]
     fn ecg_labels() {

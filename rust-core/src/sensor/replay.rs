@@ -391,7 +391,8 @@ const CHUNK: usize = 73;
 /// [`Recording::channel_or_default`](crate::record::Recording::channel_or_default)) as 73-sample
 /// ECG chunks (µV), times from 0; a stretch of missing (non-finite) samples is a
 /// [`GapCause::FramesMissing`] gap, as lost frames are live. A channel whose unit is not a voltage
-/// is refused, as the analyses refuse it.
+/// is refused, as the analyses refuse it, and so is one without a single sample (an EDF with no
+/// data records): replaying it would store an empty session.
 pub fn recording_events(
     rec: &crate::record::Recording,
     channel: Option<usize>,
@@ -399,6 +400,12 @@ pub fn recording_events(
     let ch = rec.channel_or_default(channel)?;
     let sig = &rec.signals[ch];
     let to_uv = sig.require_millivolt_factor(ch)? * 1000.0;
+    if !sig.samples.iter().any(|x| x.is_finite()) {
+        return Err(crate::Error::InsufficientSignal(format!(
+            "channel {ch} holds no samples ({} s recorded)",
+            sig.duration_s()
+        )));
+    }
     let interval_ms = 1000.0 / sig.sampling_rate_hz;
     let time = |i: usize| i as f64 * interval_ms;
     let samples = &sig.samples;
@@ -474,6 +481,20 @@ mod tests {
         assert_eq!(e.to_string(), analysis.to_string());
         let events = recording_events(&rec("mV"), None).unwrap();
         assert!(matches!(&events[0].1, SensorEvent::Ecg(c) if c.samples_uv[0] == 1000));
+    }
+
+    /// A channel without a sample (an EDF with no data records) or with only missing ones is
+    /// refused: replaying it stored an empty session.
+    #[test]
+    fn a_channel_without_samples_is_refused() {
+        for samples in [Vec::new(), vec![f32::NAN; 300]] {
+            let e = recording_events(&recording("ECG", "mV", samples), None).unwrap_err();
+            assert!(
+                matches!(e, crate::Error::InsufficientSignal(_))
+                    && e.to_string().contains("no samples"),
+                "{e}"
+            );
+        }
     }
 
     /// `replay --channel`: the channel asked for, else the ECG-labelled one; a channel the
