@@ -18,8 +18,8 @@
 //!   `timestamp`, `*datetime*`, …; of several, the one with the fewest repeated times in the
 //!   first rows, e.g. a sensor's per-sample time rather than a phone's per-packet time) as rows
 //!   per second over its steps. Numeric times are seconds unless the name says `ms`/`us`/`ns`,
-//!   or their size says epoch ms/µs/ns; text times are `[YYYY-MM-DD ]HH:MM:SS[.frac]`. With
-//!   neither, [`CsvError::NeedsSamplingRate`].
+//!   or their size says epoch ms/µs/ns; text times are `[YYYY-MM-DD[ T]]HH:MM:SS[.frac]`, with
+//!   an optional ISO 8601 zone (`Z`, `+02:00`). With neither, [`CsvError::NeedsSamplingRate`].
 //! - Lost rows: a step of the time column longer than [`GAP_STEPS`] typical steps is a gap; the
 //!   rate is taken from the other steps, and the gap's missing samples are NaN (a strap's lost
 //!   packets in a Polar Sensor Logger export), unless a given `--fs` disagrees with the time
@@ -418,7 +418,7 @@ fn canonical_unit(text: &str) -> Option<&'static str> {
 
 fn is_time_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    let base = n.split(['(', '[', ' ']).next().unwrap_or(&n);
+    let base = n.split(['(', '[']).next().unwrap_or(&n).trim();
     base.contains("time") || base.contains("date") || matches!(base, "t" | "ts" | "t_s" | "t_ms")
 }
 
@@ -455,14 +455,16 @@ pub(crate) fn time_unit_s(name: &str, first: f64) -> f64 {
     }
 }
 
-/// A text time `[YYYY-MM-DD[ T]]HH:MM:SS[.frac]` as (days since 1970, seconds of the day);
-/// kept apart so that differences stay exact to the microsecond.
+/// A text time `[YYYY-MM-DD[ T]]HH:MM:SS[.frac][Z|±HH[:MM]]` as (days since 1970, seconds of
+/// the day, UTC when an offset is given); kept apart so that differences stay exact to the
+/// microsecond.
 fn parse_clock_time(s: &str) -> Option<(i64, f64)> {
     let s = s.trim();
     let (date, clock) = match s.rsplit_once([' ', 'T']) {
         Some((d, c)) => (Some(d.trim()), c),
         None => (None, s),
     };
+    let (clock, offset_s) = split_utc_offset(clock)?;
     let mut hms = clock.split(':');
     let h: u32 = hms.next()?.parse().ok()?;
     let m: u32 = hms.next()?.parse().ok()?;
@@ -487,7 +489,33 @@ fn parse_clock_time(s: &str) -> Option<(i64, f64)> {
         }
         None => 0,
     };
-    Some((days, f64::from(h) * 3600.0 + f64::from(m) * 60.0 + sec))
+    Some((
+        days,
+        f64::from(h) * 3600.0 + f64::from(m) * 60.0 + sec - offset_s,
+    ))
+}
+
+/// `HH:MM:SS[.frac]` and its ISO 8601 zone suffix in seconds east of UTC (`Z`: 0; none: 0).
+fn split_utc_offset(clock: &str) -> Option<(&str, f64)> {
+    if let Some(c) = clock.strip_suffix(['Z', 'z']) {
+        return Some((c, 0.0));
+    }
+    let Some(i) = clock.rfind(['+', '-']) else {
+        return Some((clock, 0.0));
+    };
+    let (c, zone) = clock.split_at(i);
+    let sign = if zone.starts_with('-') { -1.0 } else { 1.0 };
+    let digits: String = zone[1..].chars().filter(|&ch| ch != ':').collect();
+    if !matches!(digits.len(), 2 | 4) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let hours: f64 = digits[..2].parse().ok()?;
+    let minutes: f64 = if digits.len() == 4 {
+        digits[2..].parse().ok()?
+    } else {
+        0.0
+    };
+    (hours <= 14.0 && minutes < 60.0).then_some((c, sign * (hours * 3600.0 + minutes * 60.0)))
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
@@ -720,6 +748,19 @@ mod tests {
         let s = parse(clock, &opts(None, None)).unwrap();
         assert!((s.sampling_rate_hz - 250.0).abs() < 1e-6);
         assert_eq!(s.unit, "raw");
+        // ISO 8601 with a zone (UTC, or an offset that changes between rows: DST), and a time
+        // column whose name has the word "timestamp" after another one
+        for text in [
+            "Phone timestamp,ecg [uV]\n2022-06-14T09:00:00.000Z,1\n2022-06-14T09:00:00.004Z,2\n",
+            "time,ecg\n2022-03-27T01:59:59.996+01:00,1\n2022-03-27T03:00:00.000+02:00,2\n",
+            "time,ecg\n2022-03-27 00:59:59.996-0000,1\n2022-03-27 01:00:00.000+00,2\n",
+        ] {
+            let s = parse(text, &opts(None, None)).unwrap();
+            assert!((s.sampling_rate_hz - 250.0).abs() < 1e-6, "{text}");
+        }
+        for bad in ["12:00:00+2", "12:00:00+25:00", "12:00:00+0a:00"] {
+            assert_eq!(parse_clock_time(bad), None, "{bad}");
+        }
     }
 
     /// A 130 Hz sensor's per-sample times (ns) with 73-sample packets `lost`, as a Polar Sensor
