@@ -10,7 +10,7 @@ use clap::Args;
 use stressbeat_core::{
     engine::{
         AlertEngine, AlertPolicy, BaselineOrigin, CalibrationError, CalibrationEvent, EngineConfig,
-        PersonalBaseline, StressEngine,
+        Hysteresis, PersonalBaseline, StressEngine,
     },
     history::{History, HistorySink, SessionDetail, SessionStart, SourceKind},
     io::LoadOptions,
@@ -69,7 +69,7 @@ pub struct ReplayArgs {
     /// PNG report (default: next to the database, named after it and the session).
     #[arg(long)]
     report: Option<PathBuf>,
-    /// Channel index of FILE to replay (default: the first ECG-like lead, MLII where present).
+    /// Channel index of FILE to replay (default: the first ECG-like lead, MLII where present; never one labelled as another signal, e.g. EEG or Resp).
     #[arg(long)]
     channel: Option<usize>,
     /// A calm recording of the same person: calibrates the personal baseline first.
@@ -332,9 +332,17 @@ fn print_summary(d: &SessionDetail, counts: &LiveCounts, wall_s: f64, what: &str
         println!("time by state: {}", states.join(", "));
     }
     if d.mean_score.is_some() {
+        let h = Hysteresis::default();
         println!(
             "(the score, 0-100, is the app's: smoothed and relative to the personal baseline, \
-             whose calm level is 20; `stressbeat stress` prints the model's probability per window)"
+             whose calm level is 20; `stressbeat stress` prints the model's probability per window. \
+             A state is entered at {:.0} (elevated) or {:.0} (high), left below {:.0} or {:.0}, and \
+             held at least {} s, so a score and its state can differ)",
+            h.elevated_enter,
+            h.high_enter,
+            h.elevated_exit,
+            h.high_exit,
+            h.min_dwell_ms / 1000
         );
     }
     for a in &d.alerts {

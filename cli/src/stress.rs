@@ -99,7 +99,7 @@ struct StressJson {
     baseline: Option<BaselineJson>,
 }
 
-const UNSCORED: &str = "too little usable signal (noise, lead off or too few beats): no score";
+const UNSCORED: &str = "too little usable signal (noise, lead off or too few beats)";
 
 /// Why a window has no score.
 #[derive(Debug, Clone, PartialEq)]
@@ -294,7 +294,7 @@ fn summarize(scored: &Scored, threshold: f32) -> SummaryJson {
     let mean = (!probs.is_empty()).then(|| probs.iter().sum::<f32>() / probs.len() as f32);
     let enough = probs.len() as f64 >= MIN_SCORED_FRACTION * scored.len() as f64;
     let note = if scored.is_empty() {
-        Some("the recording is shorter than one 30 s window".to_string())
+        Some("the analysed span is shorter than one 30 s window".to_string())
     } else if mean.is_none() && rhythm == 0 {
         Some(UNSCORED.to_string())
     } else if mean.is_none() {
