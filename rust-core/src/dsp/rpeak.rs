@@ -511,12 +511,7 @@ impl RPeakDetector {
         self.learn_sum = 0.0;
         self.learn_count = 0;
         self.cands_len = 0;
-        self.last_qrs = None;
-        self.rr_len = 0;
-        self.sb_dirty = false;
-        self.sb_wake = u64::MAX;
-        self.decay_at = u64::MAX;
-        self.decays = 0;
+        self.forget_rhythm();
     }
 
     /// No rhythm since learning: the level came from an artefact (or the amplitude fell at
@@ -528,13 +523,18 @@ impl RPeakDetector {
         }
         self.learn_sum = self.quiet_sum;
         self.learn_count = self.quiet_count;
+        self.forget_rhythm();
+        self.end_learning();
+    }
+
+    /// Before learning again: no last QRS, no RR history, no search-back pending.
+    fn forget_rhythm(&mut self) {
         self.last_qrs = None;
         self.rr_len = 0;
         self.sb_dirty = false;
         self.sb_wake = u64::MAX;
         self.decay_at = u64::MAX;
         self.decays = 0;
-        self.end_learning();
     }
 
     fn max_abs(&self, ring: &[f32], from: u64, to: u64) -> f32 {
