@@ -69,7 +69,8 @@ pub struct ReplayArgs {
     /// PNG report (default: next to the database, named after it and the session).
     #[arg(long)]
     report: Option<PathBuf>,
-    /// Channel index of FILE to replay (default: the first ECG-like lead, MLII where present; never one labelled as another signal, e.g. EEG or Resp).
+    /// Channel index of FILE to replay (default: the first ECG-like lead, MLII where present;
+    /// never one labelled as another signal, e.g. EEG or Resp).
     #[arg(long)]
     channel: Option<usize>,
     /// A calm recording of the same person: calibrates the personal baseline first.

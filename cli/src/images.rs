@@ -37,7 +37,8 @@ pub struct ImagesArgs {
     /// tachogram_000021600.png). Default: all.
     #[arg(long = "channel", value_name = "NAME")]
     channels: Vec<String>,
-    /// ECG lead index (default: the first ECG-like lead, MLII where present; never one labelled as another signal, e.g. EEG or Resp).
+    /// ECG lead index (default: the first ECG-like lead, MLII where present; never one labelled
+    /// as another signal, e.g. EEG or Resp).
     #[arg(long)]
     lead: Option<usize>,
     /// Start of the span, seconds from the start of the recording.

@@ -327,8 +327,8 @@ fn clock_drift_followed() {
     }
 }
 
-/// Link stalls of up to 4 s (below the silence timeout), six a minute: the held-back frames come in a burst, late; the
-/// sample times run on without a step, and nothing is reported lost.
+/// Link stalls of up to 4 s (below the silence timeout), six a minute: the held-back frames
+/// come in a burst, late; the sample times run on without a step, and nothing is reported lost.
 #[test]
 fn link_stalls_keep_sample_times_contiguous() {
     for (spec, seed) in [("", 40), ("drift=200ppm", 41), ("drift=-200ppm", 42)] {

@@ -505,16 +505,17 @@ fn split_utc_offset(clock: &str) -> Option<(&str, f64)> {
     };
     let (c, zone) = clock.split_at(i);
     let sign = if zone.starts_with('-') { -1.0 } else { 1.0 };
-    let digits: String = zone[1..].chars().filter(|&ch| ch != ':').collect();
-    if !matches!(digits.len(), 2 | 4) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    let z = &zone[1..];
+    let (hh, mm) = match z.len() {
+        2 => (z, "00"),
+        4 => z.split_at(2),
+        5 if z.as_bytes()[2] == b':' => (&z[..2], &z[3..]),
+        _ => return None,
+    };
+    if !(hh.bytes().chain(mm.bytes())).all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let hours: f64 = digits[..2].parse().ok()?;
-    let minutes: f64 = if digits.len() == 4 {
-        digits[2..].parse().ok()?
-    } else {
-        0.0
-    };
+    let (hours, minutes): (f64, f64) = (hh.parse().ok()?, mm.parse().ok()?);
     (hours <= 14.0 && minutes < 60.0).then_some((c, sign * (hours * 3600.0 + minutes * 60.0)))
 }
 

@@ -117,48 +117,46 @@ pub fn clean_rr_with(rr_ms: &[f64], opts: &CleanOptions) -> (Vec<f64>, RrCorrect
         }
         peaks = correct_artifacts(&found, peaks, &mut counter);
     }
-    corr.extra += counter.extra;
-    corr.missed += counter.missed;
-    corr.ectopic += counter.ectopic;
-    corr.artefacts += counter.longshort;
+    let fixed = counter.counts;
+    corr.extra += fixed.extra;
+    corr.missed += fixed.missed;
+    corr.ectopic += fixed.ectopic;
+    corr.artefacts += fixed.artefacts;
     let clean = peaks.windows(2).map(|w| w[1] - w[0]).collect();
     (clean, corr)
 }
 
 /// Counts the Lipponen–Tarvainen corrections per beat of the series it started from: each beat
 /// once, by its first correction; an inserted beat is one `missed` (moving it later adds nothing).
+/// Long/short beats count as `artefacts`.
 #[derive(Debug)]
 struct FixCounter {
     /// For each beat of the current series, its index in the original one (None: inserted).
     origin: Vec<Option<usize>>,
     /// Original beats already counted.
     counted: Vec<bool>,
-    extra: u32,
-    missed: u32,
-    ectopic: u32,
-    longshort: u32,
+    counts: RrCorrection,
 }
+
+/// Which count of [`RrCorrection`] a correction adds to.
+type CountOf = fn(&mut RrCorrection) -> &mut u32;
 
 impl FixCounter {
     fn new(beats: usize) -> Self {
         Self {
             origin: (0..beats).map(Some).collect(),
             counted: vec![false; beats],
-            extra: 0,
-            missed: 0,
-            ectopic: 0,
-            longshort: 0,
+            counts: RrCorrection::default(),
         }
     }
 
-    /// Beat `k` of the current series is corrected; true when it was not counted yet.
-    fn first_fix(&mut self, k: usize) -> bool {
-        match self.origin.get(k).copied().flatten() {
-            Some(o) if !self.counted[o] => {
-                self.counted[o] = true;
-                true
-            }
-            _ => false,
+    /// Beat `k` of the current series is corrected: counted in `count` unless it already was.
+    fn fix(&mut self, k: usize, count: CountOf) {
+        if let Some(o) = self.origin.get(k).copied().flatten()
+            && !self.counted[o]
+        {
+            self.counted[o] = true;
+            *count(&mut self.counts) += 1;
         }
     }
 }
@@ -436,9 +434,7 @@ fn correct_artifacts(a: &Artifacts, mut peaks: Vec<f64>, counter: &mut FixCounte
         extra.dedup();
         for &e in extra.iter().rev() {
             if e < peaks.len() {
-                if counter.first_fix(e) {
-                    counter.extra += 1;
-                }
+                counter.fix(e, |c| &mut c.extra);
                 peaks.remove(e);
                 counter.origin.remove(e);
             }
@@ -458,12 +454,16 @@ fn correct_artifacts(a: &Artifacts, mut peaks: Vec<f64>, counter: &mut FixCounte
             let mid = peaks[m - 1] + (peaks[m] - peaks[m - 1]) / 2.0;
             peaks.insert(m, mid);
             counter.origin.insert(m, None);
-            counter.missed += 1;
+            counter.counts.missed += 1;
         }
         ectopic = shift(&missed, &ectopic, true);
         longshort = shift(&missed, &longshort, true);
     }
-    for (idx, is_ectopic) in [(ectopic, true), (longshort, false)] {
+    let moves: [(Vec<usize>, CountOf); 2] = [
+        (ectopic, |c| &mut c.ectopic),
+        (longshort, |c| &mut c.artefacts),
+    ];
+    for (idx, count) in moves {
         // NeuroKit2 `_correct_misaligned`: valid 1 < idx < len − 1, new positions from the
         // uncorrected neighbours.
         let moved: Vec<(usize, f64)> = idx
@@ -473,21 +473,13 @@ fn correct_artifacts(a: &Artifacts, mut peaks: Vec<f64>, counter: &mut FixCounte
             .collect();
         for (k, p) in moved {
             peaks[k] = p;
-            if counter.first_fix(k) {
-                *(if is_ectopic {
-                    &mut counter.ectopic
-                } else {
-                    &mut counter.longshort
-                }) += 1;
-            }
+            counter.fix(k, count);
         }
         // Moving two neighbours can swap them: sort the beats with their origins.
-        let mut order: Vec<usize> = (0..peaks.len()).collect();
-        order.sort_by(|&i, &j| peaks[i].total_cmp(&peaks[j]));
-        if order.iter().enumerate().any(|(i, &j)| i != j) {
-            peaks = order.iter().map(|&i| peaks[i]).collect();
-            counter.origin = order.iter().map(|&i| counter.origin[i]).collect();
-        }
+        let mut beats: Vec<(f64, Option<usize>)> =
+            peaks.into_iter().zip(counter.origin.drain(..)).collect();
+        beats.sort_by(|a, b| a.0.total_cmp(&b.0));
+        (peaks, counter.origin) = beats.into_iter().unzip();
     }
     peaks
 }
