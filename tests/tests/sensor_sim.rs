@@ -345,6 +345,38 @@ fn link_stalls_keep_sample_times_contiguous() {
     }
 }
 
+/// Stalls longer than the silence timeout while heart rate keeps arriving: the ECG stream is
+/// restarted over the link, not the link; the stalled frames still count, so each gap is the
+/// samples the restart really cost (a true gap), not the stall. Seed 46 has two restarts
+/// pending at once (a stall right after a restart).
+#[test]
+fn ecg_stalls_beyond_the_silence_timeout_restart_the_stream_not_the_link() {
+    for seed in [43, 46, 48] {
+        let strap = StrapConfig {
+            stalls_per_min: 1.5,
+            max_stall_ms: 9_000.0,
+            ..StrapConfig::default()
+        };
+        let r = run_strap("", 240, seed, strap);
+        assert_clean_stop(&r);
+        assert!(r.stats.silent_stream_restarts >= 3, "{:?}", r.stats);
+        assert_eq!(
+            (r.stats.reconnects, r.stats.timestamp_jumps),
+            (0, 0),
+            "{:?}",
+            r.stats
+        );
+        assert_gaps_match(&r, 2, 200.0);
+        assert!(
+            gaps(&r).iter().any(|g| g.3 == GapCause::StreamRestarted),
+            "{:?}",
+            gaps(&r)
+        );
+        assert_contiguous(&r);
+        assert_peaks(&r, 0.99);
+    }
+}
+
 #[test]
 fn disconnects_reconnect_resume_and_report_gaps() {
     let r = run("disconnect=50s/8s", 180, 9);

@@ -22,6 +22,14 @@ pub(crate) fn ecg_frame(bytes: &[u8]) -> Option<EcgFrame> {
     })
 }
 
+/// A data frame of another measurement than ECG (what an ACC stream started by another app
+/// on the phone sends to every subscriber): the header is whole and names a known type.
+pub(crate) fn other_measurement_frame(bytes: &[u8]) -> bool {
+    bytes.len() > pmd::FRAME_HEADER_LEN
+        && pmd::MeasurementType::from_code(bytes[0] & 0x3F)
+            .is_some_and(|m| m != pmd::MeasurementType::Ecg)
+}
+
 /// A decoded Heart Rate Measurement.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct HeartRate {

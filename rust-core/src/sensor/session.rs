@@ -15,7 +15,8 @@
 //! refuses the ECG stream (an error status, e.g. another app holds it) is not dropped: it streams
 //! heart rate only ([`SensorEvent::EcgRefused`]) and the start is retried every `ecg_retry_ms`.
 //! Link loss → reconnect with exponential backoff (seeded jitter) and resume (re-subscribe,
-//! restart ECG); the samples lost are reported as a [`SensorEvent::Gap`]. Once a start was
+//! restart ECG); the samples lost are reported as a [`SensorEvent::Gap`]. An ECG stream that
+//! falls silent while heart rate still arrives is restarted over the link first. Once a start was
 //! written (answered or not, unless refused), the stream is stopped (`03 00`) before a deliberate
 //! disconnect and on [`Session::stop`]. ECG frames that come before the start's reply show that the
 //! stream runs: the session streams at the first of them.
@@ -57,7 +58,9 @@ pub struct SessionConfig {
     pub reply_timeout_ms: i64,
     /// Retries of one configuration step before reconnecting.
     pub max_retries: u32,
-    /// No data for this long while streaming → the strap is considered silent → reconnect.
+    /// No data for this long while streaming (ECG, once it streams) → the strap is silent →
+    /// reconnect. An ECG stream that falls silent while heart rate arrives is restarted first
+    /// (stop, start) over the working link; if it stays silent, the link is re-established.
     pub silence_timeout_ms: i64,
     /// Reconnect backoff: first delay, cap, and jitter fraction (± of the delay).
     pub backoff_initial_ms: i64,
@@ -110,11 +113,17 @@ pub struct SessionStats {
     pub duplicates_dropped: u64,
     pub late_frames_dropped: u64,
     pub corrupt_frames_dropped: u64,
+    /// Well-formed data frames of another measurement (ACC that another app on the phone
+    /// started): ignored.
+    pub other_measurement_frames: u64,
     pub gaps: u64,
     pub missing_samples: u64,
     pub timestamp_jumps: u64,
     pub reconnects: u64,
     pub stream_restarts: u64,
+    /// Restarts of an ECG stream that fell silent while heart rate kept arriving (counted in
+    /// `stream_restarts` too).
+    pub silent_stream_restarts: u64,
     pub step_timeouts: u64,
     /// Control-point values dropped: malformed, or a reply that could not be assembled.
     pub control_point_errors: u64,
@@ -152,12 +161,18 @@ struct Timeline {
     /// Newest accepted sensor timestamp and the last frame length (samples).
     newest_ts_ns: Option<u64>,
     frame_len: usize,
+    /// Phone times of the first and the latest restart of the stream over the link, until a
+    /// frame sampled after the latest comes: a frame sampled after the first starts a new phase
+    /// (not whole frames after the newest) and may come late, in a stall's burst.
+    restarts_ms: Option<(f64, f64)>,
     /// A frame whose timestamp disagreed with the clock, held until the next frame says whether
     /// it is a jump (keep) or a corrupt frame (drop).
     suspect: Option<(i64, decode::EcgFrame)>,
     buffer: Vec<decode::EcgFrame>,
-    /// Cause for the next gap (set on link loss / restart).
+    /// Cause for the next gap (set on link loss / restart), and when it was set: frames sampled
+    /// before then (a stall's burst after a restart) do not clear it.
     pending_cause: Option<GapCause>,
+    pending_cause_at_ms: f64,
 }
 
 /// The connection state machine. See the module documentation.
@@ -183,6 +198,11 @@ pub struct Session {
     resolution: u16,
     expect_disconnect: bool,
     last_data_ms: i64,
+    /// The latest Heart Rate Measurement on this link.
+    last_heart_rate_ms: Option<i64>,
+    /// The ECG stream was restarted for silence and no frame came since: silence again drops
+    /// the link.
+    silent_stream_restarted: bool,
     /// The latest time the caller gave (start, an event, a tick).
     latest_ms: Option<i64>,
     contact: Option<Option<bool>>,
@@ -217,6 +237,8 @@ impl Session {
             resolution,
             expect_disconnect: false,
             last_data_ms: 0,
+            last_heart_rate_ms: None,
+            silent_stream_restarted: false,
             latest_ms: None,
             contact: None,
             tl: Timeline {
@@ -361,6 +383,19 @@ impl Session {
         if self.state == ConnectionState::Streaming
             && now_ms - self.last_data_ms >= self.cfg.silence_timeout_ms
         {
+            if self.ecg_started && !self.silent_stream_restarted && self.heart_rate_flows(now_ms) {
+                // The link works, the ECG stream does not: restart it (stop, start) rather than
+                // the link; a stream that stays silent then drops the link.
+                log::debug!(
+                    "sensor: no ECG for {} ms while heart rate arrives; restarting the stream",
+                    now_ms - self.last_data_ms
+                );
+                self.stats.silent_stream_restarts += 1;
+                self.silent_stream_restarted = true;
+                self.stop_ecg();
+                self.restart_stream(now_ms);
+                return;
+            }
             log::debug!(
                 "sensor: no data for {} ms; reconnecting",
                 now_ms - self.last_data_ms
@@ -378,6 +413,12 @@ impl Session {
             self.await_step(Step::Start, now_ms);
             self.retries = self.cfg.max_retries;
         }
+    }
+
+    /// Did a Heart Rate Measurement arrive within the silence timeout?
+    fn heart_rate_flows(&self, now_ms: i64) -> bool {
+        self.last_heart_rate_ms
+            .is_some_and(|t| now_ms - t < self.cfg.silence_timeout_ms)
     }
 
     // ---------------------------------------------------------------------------------------
@@ -434,6 +475,8 @@ impl Session {
         self.replies.reset();
         self.expect_disconnect = false;
         self.ecg_started = false;
+        self.last_heart_rate_ms = None;
+        self.silent_stream_restarted = false;
         self.ecg_requested = false;
         self.set_state(ConnectionState::Configuring);
         if self.cfg.ecg && mtu < MIN_ECG_MTU {
@@ -510,9 +553,11 @@ impl Session {
         self.flush_frames();
         if self.tl.last_ts_ns.is_some() {
             self.tl.pending_cause = Some(cause);
+            self.tl.pending_cause_at_ms = at as f64;
         }
         self.tl.recent.clear();
         self.tl.newest_ts_ns = None;
+        self.tl.restarts_ms = None;
         self.attempt += 1;
         if let Some(max) = self.cfg.max_reconnect_attempts
             && self.attempt > max
@@ -660,6 +705,7 @@ impl Session {
             self.stats.heart_rate_errors += 1;
             log::debug!("session: heart rate kept without its malformed tail: {e}");
         }
+        self.last_heart_rate_ms = Some(at);
         if !self.ecg_started {
             self.last_data_ms = at;
         }
@@ -792,6 +838,9 @@ impl Session {
         self.ecg_started = false;
         self.flush_frames();
         self.tl.pending_cause = Some(GapCause::StreamRestarted);
+        self.tl.pending_cause_at_ms = at as f64;
+        let first = self.tl.restarts_ms.map_or(at as f64, |(first, _)| first);
+        self.tl.restarts_ms = Some((first, at as f64));
         self.set_state(ConnectionState::Configuring);
         self.start_ecg();
         self.retries = 0;
@@ -806,7 +855,11 @@ impl Session {
             return;
         }
         let Some(frame) = decode::ecg_frame(v) else {
-            self.stats.corrupt_frames_dropped += 1;
+            if decode::other_measurement_frame(v) {
+                self.stats.other_measurement_frames += 1;
+            } else {
+                self.stats.corrupt_frames_dropped += 1;
+            }
             return;
         };
         if !self.ecg_started {
@@ -814,6 +867,7 @@ impl Session {
             self.stream_started(at);
         }
         self.last_data_ms = at;
+        self.silent_stream_restarted = false;
         if self.tl.recent.contains(&frame.timestamp_ns) {
             self.stats.duplicates_dropped += 1;
             return;
@@ -870,7 +924,13 @@ impl Session {
                 .is_some_and(|k| k <= MAX_REORDER_FRAMES);
         }
         let lat = at as f64 - ts_ns as f64 / 1e6 - offset;
+        // the first frame of a restarted stream: sampled after the restart, however late
+        let after_restart = self
+            .tl
+            .restarts_ms
+            .is_some_and(|(first, _)| at as f64 - lat >= first && lat >= -FORWARD_SLACK_MS);
         self.follows_on(ts_ns)
+            || after_restart
             || (-FORWARD_SLACK_MS..=self.cfg.jump_threshold_ms as f64).contains(&lat)
     }
 
@@ -908,6 +968,7 @@ impl Session {
         self.tl.last_ts_ns = None;
         self.tl.recent.clear();
         self.tl.newest_ts_ns = None;
+        self.tl.restarts_ms = None;
         self.tl.pending_cause.get_or_insert(GapCause::ClockJump);
     }
 
@@ -919,11 +980,19 @@ impl Session {
         let added_ms = self.tl.newest_ts_ns.map_or(0.0, |newest| {
             frame.timestamp_ns.saturating_sub(newest) as f64 / 1e6
         });
-        self.tl.offset_ms = Some(match self.tl.offset_ms {
+        let offset = match self.tl.offset_ms {
             None => obs,
             Some(o) if obs < o => obs,
             Some(o) => o + ((obs - o) * 0.002).min(added_ms * MAX_DRIFT_PPM * 1e-6),
-        });
+        };
+        self.tl.offset_ms = Some(offset);
+        if self
+            .tl
+            .restarts_ms
+            .is_some_and(|(_, latest)| frame.timestamp_ns as f64 / 1e6 + offset >= latest)
+        {
+            self.tl.restarts_ms = None;
+        }
         if self.tl.recent.len() >= 16 {
             self.tl.recent.pop_front();
         }
@@ -988,7 +1057,9 @@ impl Session {
                 if (per - nominal).abs() <= nominal * 0.05 {
                     interval_ns = per;
                     self.tl.interval_ns += (per - self.tl.interval_ns) * 0.05;
-                    self.tl.pending_cause = None;
+                    if last_ms >= self.tl.pending_cause_at_ms {
+                        self.tl.pending_cause = None;
+                    }
                 } else {
                     let total = (d / self.tl.interval_ns).round() as i64;
                     let missing = (total - n as i64).max(0) as u64;
@@ -1606,6 +1677,106 @@ mod tests {
     /// Phone time of frame `k`'s arrival with the link's usual latency (30 ms), ms.
     fn on_time(k: u64) -> i64 {
         130 + (k * FRAME_NS / 1_000_000) as i64
+    }
+
+    fn heart_rate_at(at: i64) -> TransportEvent {
+        ev(
+            at,
+            TransportEventKind::Notification {
+                characteristic: Characteristic::HeartRateMeasurement,
+                value: vec![0x10, 60, 0x00, 0x04],
+            },
+        )
+    }
+
+    /// ECG that stops while heart rate goes on (the link works): the stream is restarted over
+    /// the link, no reconnection; the frames that come after it are kept, the samples between
+    /// reported as a gap of the restart. A stream that stays silent then drops the link.
+    #[test]
+    fn an_ecg_stream_silent_while_heart_rate_arrives_is_restarted_not_the_link() {
+        let mut s = streaming();
+        for k in 0..5 {
+            s.handle(ev(on_time(k), ecg_frame(k, frame_ts(k)))); // the last at 2,376 ms
+        }
+        for t in (1_000..=8_000).step_by(1_000) {
+            s.handle(heart_rate_at(t));
+            s.tick(t);
+        }
+        assert_eq!(
+            writes(&s.drain_commands()),
+            [STOP_ECG.to_vec(), decode::start_ecg_command(130, 14)]
+        );
+        assert_eq!(s.stats().reconnects, 0);
+        assert_eq!(s.stats().silent_stream_restarts, 1);
+        s.handle(cp(8_060, &[0xF0, 0x03, 0x00, 0x00, 0x00]));
+        s.handle(cp(8_080, &H10_START_REPLY));
+        assert_eq!(s.state(), &ConnectionState::Streaming);
+        // frames resume at frame 17: one gap of 12 frames, caused by the restart
+        for k in 17..22 {
+            s.handle(ev(on_time(k), ecg_frame(k, frame_ts(k))));
+        }
+        s.stop(13_000);
+        let mut events = Vec::new();
+        s.drain_events_into(&mut events);
+        let gaps: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                SensorEvent::Gap {
+                    missing_samples,
+                    cause,
+                    ..
+                } => Some((*missing_samples, *cause)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(gaps, [(12 * 73, GapCause::StreamRestarted)]);
+        assert_eq!(s.stats().samples_delivered, 10 * 73);
+        assert_eq!(s.stats().timestamp_jumps, 0);
+
+        // silent again after a restart that brought no frame: the link is dropped
+        let mut s = streaming();
+        s.handle(ev(on_time(0), ecg_frame(0, frame_ts(0))));
+        let mut t = 1_000;
+        while s.stats().reconnects == 0 && t < 30_000 {
+            s.handle(heart_rate_at(t));
+            if s.state() == &ConnectionState::Configuring {
+                s.handle(cp(t + 50, &H10_START_REPLY));
+            }
+            s.tick(t + 100);
+            t += 1_000;
+        }
+        assert_eq!(s.stats().silent_stream_restarts, 1);
+        assert_eq!(s.stats().reconnects, 1);
+        // restarted at the tick of 6,100 ms (5 s after the frame), answered at 7,050, dropped
+        // at the tick of 12,100
+        assert_eq!(t, 12_000 + 1_000, "dropped at the tick of {} ms", t - 900);
+    }
+
+    /// ACC frames (another app started ACC on the strap; notifications go to every subscriber)
+    /// are not ECG, and not corrupt either.
+    #[test]
+    fn frames_of_another_measurement_are_ignored_not_counted_corrupt() {
+        let mut s = streaming();
+        let data = |at, value| {
+            ev(
+                at,
+                TransportEventKind::Notification {
+                    characteristic: Characteristic::PmdData,
+                    value,
+                },
+            )
+        };
+        s.handle(ev(on_time(0), ecg_frame(0, frame_ts(0))));
+        let acc = pmd::encode_acc_frame(frame_ts(1), 1, &[[0, 0, 1000]; 36]).unwrap();
+        s.handle(data(on_time(1) - 100, acc));
+        let mut truncated = pmd::encode_ecg_frame(frame_ts(1), &[10; 73]).unwrap();
+        truncated.truncate(12);
+        s.handle(data(on_time(1) - 50, truncated));
+        s.handle(ev(on_time(1), ecg_frame(1, frame_ts(1))));
+        s.stop(on_time(1) + 10);
+        assert_eq!(s.stats().other_measurement_frames, 1);
+        assert_eq!(s.stats().corrupt_frames_dropped, 1);
+        assert_eq!(s.stats().frames_delivered, 2);
     }
 
     /// Feed frames `(k, sensor timestamp, arrival)`, then stop; every event.
