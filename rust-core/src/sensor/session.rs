@@ -161,9 +161,10 @@ struct Timeline {
     /// Newest accepted sensor timestamp and the last frame length (samples).
     newest_ts_ns: Option<u64>,
     frame_len: usize,
-    /// Phone times of the first and the latest restart of the stream over the link, until a
-    /// frame sampled after the latest comes: a frame sampled after the first starts a new phase
-    /// (not whole frames after the newest) and may come late, in a stall's burst.
+    /// Phone times of the first and the latest restart of the stream (over the link, or the
+    /// link lost), until a frame sampled after the latest comes: a frame sampled after the first
+    /// starts a new phase (not whole frames after the newest) and may come late (a stall's
+    /// burst, a slow link after a reconnection); it is no clock jump.
     restarts_ms: Option<(f64, f64)>,
     /// A frame whose timestamp disagreed with the clock, held until the next frame says whether
     /// it is a jump (keep) or a corrupt frame (drop).
@@ -557,7 +558,8 @@ impl Session {
         }
         self.tl.recent.clear();
         self.tl.newest_ts_ns = None;
-        self.tl.restarts_ms = None;
+        // the stream will start again in a new phase, its first frames possibly late
+        self.tl.restarts_ms = Some((at as f64, at as f64));
         self.attempt += 1;
         if let Some(max) = self.cfg.max_reconnect_attempts
             && self.attempt > max
@@ -1963,6 +1965,66 @@ mod tests {
                 "link lost: {lose_link}"
             );
         }
+    }
+
+    /// After a reconnection the stream starts in a new sample phase, and its first frames may
+    /// come late (here 3.5 s, beyond the jump threshold: a burst after a slow link). They were
+    /// sampled after the link was lost, so they are the stream going on, not a clock jump: the
+    /// gap is measured on the sensor clock.
+    #[test]
+    fn late_first_frames_after_a_reconnection_are_no_clock_jump() {
+        let mut s = streaming();
+        for k in 0..10 {
+            s.handle(ev(on_time(k), ecg_frame(k, frame_ts(k))));
+        }
+        let lost_at = on_time(9) + 100;
+        s.handle(ev(
+            lost_at,
+            TransportEventKind::Disconnected { reason: "x".into() },
+        ));
+        s.tick(lost_at + 1_500);
+        assert_eq!(s.drain_commands(), [TransportCommand::Connect]);
+        s.handle(ev(
+            lost_at + 2_000,
+            TransportEventKind::Connected { mtu: 512 },
+        ));
+        s.handle(ev(
+            lost_at + 2_010,
+            TransportEventKind::ReadResult {
+                characteristic: Characteristic::PmdControlPoint,
+                value: H10_FEATURES.to_vec(),
+            },
+        ));
+        s.handle(cp(lost_at + 2_020, &H10_ECG_SETTINGS_REPLY));
+        s.handle(cp(lost_at + 2_030, &H10_START_REPLY));
+        // the new stream: 40 samples off the old phase, frames from k = 15 on, the first six
+        // arriving together 3.5 s late
+        let shift = 40 * FRAME_NS / 73;
+        let ts = |k: u64| frame_ts(k) + shift;
+        let burst_at = on_time(20) + 3_500;
+        for k in 15..21 {
+            s.handle(ev(burst_at, ecg_frame(k, ts(k))));
+        }
+        for k in 21..40 {
+            s.handle(ev(on_time(k).max(burst_at) + 5, ecg_frame(k, ts(k))));
+        }
+        s.stop(on_time(40));
+        let mut events = Vec::new();
+        s.drain_events_into(&mut events);
+        assert_eq!(s.stats().timestamp_jumps, 0, "{:?}", s.stats());
+        let gaps: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                SensorEvent::Gap {
+                    missing_samples,
+                    cause,
+                    ..
+                } => Some((*missing_samples, *cause)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(gaps, [(5 * 73 + 40, GapCause::LinkLost)]);
+        assert_eq!(s.stats().frames_delivered, 10 + 25);
     }
 
     // --- starting and stopping the stream ----------------------------------------------------
