@@ -1681,6 +1681,21 @@ mod tests {
         130 + (k * FRAME_NS / 1_000_000) as i64
     }
 
+    /// The gaps among `events`: (missing samples, cause).
+    fn gap_lengths(events: &[SensorEvent]) -> Vec<(u64, GapCause)> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                SensorEvent::Gap {
+                    missing_samples,
+                    cause,
+                    ..
+                } => Some((*missing_samples, *cause)),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn heart_rate_at(at: i64) -> TransportEvent {
         ev(
             at,
@@ -1720,18 +1735,7 @@ mod tests {
         s.stop(13_000);
         let mut events = Vec::new();
         s.drain_events_into(&mut events);
-        let gaps: Vec<_> = events
-            .iter()
-            .filter_map(|e| match e {
-                SensorEvent::Gap {
-                    missing_samples,
-                    cause,
-                    ..
-                } => Some((*missing_samples, *cause)),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(gaps, [(12 * 73, GapCause::StreamRestarted)]);
+        assert_eq!(gap_lengths(&events), [(12 * 73, GapCause::StreamRestarted)]);
         assert_eq!(s.stats().samples_delivered, 10 * 73);
         assert_eq!(s.stats().timestamp_jumps, 0);
 
@@ -2012,18 +2016,7 @@ mod tests {
         let mut events = Vec::new();
         s.drain_events_into(&mut events);
         assert_eq!(s.stats().timestamp_jumps, 0, "{:?}", s.stats());
-        let gaps: Vec<_> = events
-            .iter()
-            .filter_map(|e| match e {
-                SensorEvent::Gap {
-                    missing_samples,
-                    cause,
-                    ..
-                } => Some((*missing_samples, *cause)),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(gaps, [(5 * 73 + 40, GapCause::LinkLost)]);
+        assert_eq!(gap_lengths(&events), [(5 * 73 + 40, GapCause::LinkLost)]);
         assert_eq!(s.stats().frames_delivered, 10 + 25);
     }
 
