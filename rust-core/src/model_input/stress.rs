@@ -720,6 +720,7 @@ mod tests {
             kurtosis: 0.0,
             qrs_kurtosis: 0.0,
             hf_ratio: 0.0,
+            recurrence: 0.0,
             clipped_fraction: 0.0,
             invalid_fraction: 0.0,
         };
