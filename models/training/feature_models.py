@@ -39,7 +39,7 @@ import metrics
 import onnx_export
 import stress_data
 
-MODEL_VERSION = "2.1.2"  # 2.1: the HR z-score candidates (hr_z) joined the family; 2.1.1: retrained on the export with the split-beat RR stage; 2.1.2: on the export with per-window signal quality (as live)
+MODEL_VERSION = "2.1.3"  # 2.1: the HR z-score candidates (hr_z) joined the family; 2.1.1: retrained on the export with the split-beat RR stage; 2.1.2: on the export with per-window signal quality (as live); 2.1.3: with the recurrence test in it
 INNER_FOLDS = 5  # default; 0 = leave one subject out
 SE_BOOT = 200  # bootstrap resamples of the inner subjects for the one-standard-error rule
 RULES = ["best_auc", "auc_1se"]

@@ -48,7 +48,7 @@ def main() -> None:
     ap.add_argument("--models", required=True, help="the repository's models/ directory")
     ap.add_argument("--kaggle", help="report of beats.kaggle (optional, quoted in the metadata)")
     ap.add_argument("--name", default="beat-type")
-    ap.add_argument("--version", default="8.0.0")
+    ap.add_argument("--version", default="8.0.1")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work", help="where the float model is kept for comparison (default: a temp dir)")
     args = ap.parse_args()
