@@ -352,10 +352,10 @@ fn recurrence_score(recurrence: f32, qrs_kurtosis: f32) -> f32 {
 /// The recurrence test's beats and scratch, sized once for a window.
 #[derive(Debug, Clone)]
 struct Recurrence {
-    /// Energy envelope: the QRS band squared, averaged over 100 ms.
+    /// Energy envelope: the QRS band squared, summed over 100 ms.
     envelope: Vec<f32>,
     beats: Vec<usize>,
-    /// Half-width of a beat's segment (150 ms: a wide QRS fits), of the envelope's average (50 ms),
+    /// Half-width of a beat's segment (150 ms: a wide QRS fits), of the envelope's sum (50 ms),
     /// of the alignment search (25 ms), the refractory period (300 ms) and the longest gap (2 s).
     half_beat: usize,
     half_average: usize,
