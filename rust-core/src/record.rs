@@ -231,10 +231,14 @@ impl Recording {
     pub fn channel_or_default(&self, channel: Option<usize>) -> crate::Result<usize> {
         match channel {
             Some(c) if c < self.signals.len() => Ok(c),
-            Some(c) => Err(crate::Error::InvalidArgument(format!(
-                "channel {c} does not exist (the recording has {} channels)",
-                self.signals.len()
-            ))),
+            Some(c) => Err(crate::Error::InvalidArgument(match self.signals.len() {
+                0 => format!("channel {c} does not exist (the recording has no channels)"),
+                1 => format!("channel {c} does not exist (the recording has one channel, 0)"),
+                n => format!(
+                    "channel {c} does not exist (the recording has {n} channels, 0 to {})",
+                    n - 1
+                ),
+            })),
             None if self.signals.is_empty() => Err(crate::Error::InsufficientSignal(
                 "the recording has no channels".into(),
             )),
@@ -350,6 +354,11 @@ mod tests {
             "{err}"
         );
         assert_eq!(eeg.channel_or_default(Some(1)).unwrap(), 1);
+        // a channel the recording lacks: the error names the ones it has (numbered from 0)
+        let missing = |r: &Recording| r.channel_or_default(Some(2)).unwrap_err().to_string();
+        assert!(missing(&eeg).ends_with("(the recording has 2 channels, 0 to 1)"));
+        assert!(missing(&rec(&["ECG"])).ends_with("(the recording has one channel, 0)"));
+        assert!(missing(&rec(&[])).ends_with("(the recording has no channels)"));
     }
 
     #[test]
