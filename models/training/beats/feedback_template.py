@@ -29,8 +29,8 @@ import numpy as np
 import torch
 
 from . import metrics
-from .data import LABELS, BeatSet, load_beats, load_extra, record_folds
-from .train import TrainConfig, fit
+from .data import DS1, LABELS, BeatSet, load_beats, load_extra, record_folds
+from .train import TrainConfig, fit, predict_probabilities
 
 
 @dataclass
@@ -44,13 +44,39 @@ class RingRule:
     add: bool = False  # the template is a third channel beside the plain one instead of replacing it
 
 
-def _order(data: BeatSet, peaks: np.ndarray, extra: BeatSet | None, extra_peaks: np.ndarray | None,
-           record: int) -> list[tuple[bool, int]]:
-    """(is_extra, row) of every exported detection of `record`, in R-peak order."""
-    rows = [(int(peaks[i]), False, int(i)) for i in np.flatnonzero(data.records == record)]
-    if extra is not None:
-        rows += [(int(extra_peaks[i]), True, int(i)) for i in np.flatnonzero(extra.records == record)]
-    return [(is_extra, i) for _, is_extra, i in sorted(rows)]
+@dataclass
+class Detections:
+    """An export's labelled beats and its detections without a reference beat, with R-peaks."""
+
+    labelled: BeatSet
+    peaks: np.ndarray
+    extra: BeatSet | None  # None for an export without them
+    extra_peaks: np.ndarray | None
+
+    @classmethod
+    def load(cls, directory: str, records: list[int] | None = None) -> "Detections":
+        """The export in `directory`, restricted to `records` (default: every exported record)."""
+        d = Path(directory)
+        extra = load_extra(directory, "all")
+        every = cls(load_beats(directory, "all"), np.load(d / "peaks.npy"), extra,
+                    None if extra is None else np.load(d / "extra_peaks.npy"))
+        return every if records is None else every.of_records(records)
+
+    def of_records(self, records) -> "Detections":
+        """The rows of `records` only."""
+        keep = np.isin(self.labelled.records, records)
+        if self.extra is None:
+            return Detections(self.labelled.subset(keep), self.peaks[keep], None, None)
+        held = np.isin(self.extra.records, records)
+        return Detections(self.labelled.subset(keep), self.peaks[keep], self.extra.subset(held),
+                          self.extra_peaks[held])
+
+    def in_order(self, record: int) -> list[tuple[BeatSet, int]]:
+        """(set, row) of every detection of `record` (labelled or extra), in R-peak order."""
+        rows = [(int(self.peaks[i]), 0, int(i)) for i in np.flatnonzero(self.labelled.records == record)]
+        if self.extra is not None:
+            rows += [(int(self.extra_peaks[i]), 1, int(i)) for i in np.flatnonzero(self.extra.records == record)]
+        return [(self.extra if is_extra else self.labelled, i) for _, is_extra, i in sorted(rows)]
 
 
 class Ring:
@@ -78,93 +104,70 @@ class Ring:
             self.since_last = 0
 
 
-def reference_templates(data: BeatSet, peaks: np.ndarray, extra: BeatSet | None, extra_peaks: np.ndarray | None,
-                        rule: RingRule) -> np.ndarray:
+def reference_templates(det: Detections, rule: RingRule) -> np.ndarray:
     """Training templates: the ring fed by the reference labels (extra detections never enter)."""
+    data = det.labelled
     out = data.beats[:, 1].copy()
     for record in np.unique(data.records):
         ring = Ring(rule)
-        for is_extra, i in _order(data, peaks, extra, extra_peaks, record):
-            if is_extra:
-                ring.push(extra.beats[i, 0], -1)
-            else:
+        for src, i in det.in_order(record):
+            if src is data:
                 out[i] = ring.template(data.beats[i, 1])
-                ring.push(data.beats[i, 0], int(data.labels[i]))
+            ring.push(src.beats[i, 0], int(data.labels[i]) if src is data else -1)
     return out
 
 
-def training_set(data: BeatSet, peaks: np.ndarray, extra: BeatSet | None, extra_peaks: np.ndarray | None,
-                 rule: RingRule) -> BeatSet:
-    """`data` with the reference-fed template as its template channel (or beside it)."""
-    fed = reference_templates(data, peaks, extra, extra_peaks, rule)[:, None]
+def training_set(det: Detections, rule: RingRule) -> BeatSet:
+    """The labelled beats with the reference-fed template as their template channel (or beside it)."""
+    data = det.labelled
+    fed = reference_templates(det, rule)[:, None]
     beats = np.concatenate([data.beats, fed], 1) if rule.add else np.concatenate([data.beats[:, :1], fed], 1)
     return BeatSet(beats, data.rr, data.labels, data.records, data.meta)
 
 
 @torch.no_grad()
-def feedback_predict(model, data: BeatSet, peaks: np.ndarray, extra: BeatSet | None, extra_peaks: np.ndarray | None,
-                     rule: RingRule) -> np.ndarray:
+def feedback_predict(model, det: Detections, rule: RingRule) -> np.ndarray:
     """Test: beat after beat, the template from the beats the model called N. The class of every
-    labelled row of `data`."""
+    labelled row."""
     model.eval()
-    pred = np.full(len(data.labels), -1, np.int64)
-    for record in np.unique(data.records):
+    pred = np.full(len(det.labelled.labels), -1, np.int64)
+    for record in np.unique(det.labelled.records):
         ring = Ring(rule)
-        for is_extra, i in _order(data, peaks, extra, extra_peaks, record):
-            src = extra if is_extra else data
+        for src, i in det.in_order(record):
             window, plain = src.beats[i, 0], src.beats[i, 1]
             x = np.stack([window] + ([plain] if rule.add else []) + [ring.template(plain)])[None]
             cls = int(model(torch.from_numpy(x), torch.from_numpy(src.rr[i:i + 1])).argmax(1))
-            if not is_extra:
+            if src is det.labelled:
                 pred[i] = cls
             ring.push(window, cls)
     return pred
 
 
-def _load(directory: str, records: str | None):
-    """Labelled beats, their R-peaks, the extra detections and theirs, of `records` (None: DS1)."""
-    data = load_beats(directory, records)
-    all_records = np.load(Path(directory) / "records.npy")
-    peaks = np.load(Path(directory) / "peaks.npy")[np.isin(all_records, np.unique(data.records))]
-    extra = load_extra(directory, records)
-    extra_peaks = None if extra is None else np.load(Path(directory) / "extra_peaks.npy")
-    if extra is not None:
-        keep = np.isin(extra.records, np.unique(data.records))
-        extra, extra_peaks = extra.subset(keep), extra_peaks[keep]
-    return data, peaks, extra, extra_peaks
-
-
-def cross_validate(data, peaks, extra, extra_peaks, cfg: TrainConfig, rule: RingRule, seed: int,
-                   n_folds: int) -> dict:
+def cross_validate(ds1: Detections, cfg: TrainConfig, rule: RingRule, seed: int, n_folds: int) -> dict:
     """Patient-wise CV as `beats.cv` (same folds and seeds), the test beat by beat."""
-    trained = training_set(data, peaks, extra, extra_peaks, rule)
+    data = ds1.labelled
+    trained = training_set(ds1, rule)
     start = time.time()
     pred = np.full(len(data.labels), -1, np.int64)
     for i, test_records in enumerate(record_folds(data.records, n_folds)):
         test = np.isin(data.records, test_records)
         model = fit(trained.subset(~test), cfg, seed=seed + i)
-        held = np.isin(extra.records, test_records) if extra is not None else None
-        pred[test] = feedback_predict(model, data.subset(test), peaks[test],
-                                      None if extra is None else extra.subset(held),
-                                      None if extra is None else extra_peaks[held], rule)
+        pred[test] = feedback_predict(model, ds1.of_records(test_records), rule)
         part = metrics.summary(data.labels[test], pred[test], data.records[test], reps=0)["pooled"]
         print(f"[{time.time() - start:5.0f}s] fold {i + 1} {test_records}: {metrics.fmt(part)}", flush=True)
     assert (pred >= 0).all()
     return {"torch": metrics.summary(data.labels, pred, data.records)}
 
 
-def external_test(data, peaks, extra, extra_peaks, directory: str, cfg: TrainConfig, rule: RingRule,
-                  seed: int) -> dict:
+def external_test(ds1: Detections, directory: str, cfg: TrainConfig, rule: RingRule, seed: int) -> dict:
     """Final models on all DS1, plain and feedback template (same seed), scored on other patients."""
-    ext, ext_peaks, ext_extra, ext_extra_peaks = _load(directory, "all")
-    plain = fit(data, cfg, seed=seed)
-    with torch.no_grad():
-        plain_pred = plain(torch.from_numpy(ext.beats), torch.from_numpy(ext.rr)).argmax(1).numpy()
-    model = fit(training_set(data, peaks, extra, extra_peaks, rule), cfg, seed=seed)
-    pred = feedback_predict(model, ext, ext_peaks, ext_extra, ext_extra_peaks, rule)
+    ext = Detections.load(directory)
+    plain_pred = predict_probabilities(fit(ds1.labelled, cfg, seed=seed), ext.labelled).argmax(1)
+    pred = feedback_predict(fit(training_set(ds1, rule), cfg, seed=seed), ext, rule)
+    labels, records = ext.labelled.labels, ext.labelled.records
     return {"external": directory,
-            "plain": metrics.summary(ext.labels, plain_pred, ext.records),
-            "feedback": metrics.summary(ext.labels, pred, ext.records)}
+            "plain": metrics.summary(labels, plain_pred, records),
+            "feedback": metrics.summary(labels, pred, records)}
 
 
 def main() -> None:
@@ -188,11 +191,11 @@ def main() -> None:
     torch.set_num_threads(1)
     cfg = TrainConfig(**json.loads(Path(args.cv).read_text())["config"])
     rule = RingRule(args.size, args.stale, args.ring_classes, args.keep_stale, args.add)
-    ds1 = _load(args.data, None)
+    ds1 = Detections.load(args.data, DS1)
     if args.external:
-        result = external_test(*ds1, args.external, cfg, rule, args.seed)
+        result = external_test(ds1, args.external, cfg, rule, args.seed)
     else:
-        result = cross_validate(*ds1, cfg, rule, args.seed, args.folds)
+        result = cross_validate(ds1, cfg, rule, args.seed, args.folds)
     report = {"variant": "template of the beats classified N (reference labels in training, the model's own "
                          "calls in the test, beat by beat)",
               "rule": asdict(rule), "seed": args.seed, "config": cfg.to_dict(), **result}
