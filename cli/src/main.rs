@@ -465,6 +465,9 @@ struct ScoreJson {
     f1: f64,
     median_error_ms: f64,
     p95_error_ms: f64,
+    /// Of detected RR − reference RR (consecutive beats both matched).
+    p95_rr_error_ms: f64,
+    rr_errors_over_20_ms: usize,
 }
 
 impl From<&eval::Score> for ScoreJson {
@@ -480,6 +483,8 @@ impl From<&eval::Score> for ScoreJson {
             f1: s.f1(),
             median_error_ms: s.median_abs_error_ms(),
             p95_error_ms: s.p95_abs_error_ms(),
+            p95_rr_error_ms: s.p95_abs_rr_error_ms(),
+            rr_errors_over_20_ms: s.rr_errors_over(20.0),
         }
     }
 }
@@ -553,6 +558,8 @@ fn eval_peaks(dir: &Path, json: bool) -> Result<(), String> {
         "F1 %",
         "median ms",
         "p95 ms",
+        "RR p95 ms",
+        "RR >20 ms",
     ]);
     let row = |s: &eval::Score| {
         vec![
@@ -566,6 +573,8 @@ fn eval_peaks(dir: &Path, json: bool) -> Result<(), String> {
             or_na(s.f1() * 100.0, 2),
             or_na(s.median_abs_error_ms(), 1),
             or_na(s.p95_abs_error_ms(), 1),
+            or_na(s.p95_abs_rr_error_ms(), 1),
+            s.rr_errors_over(20.0).to_string(),
         ]
     };
     for r in &records {
@@ -575,7 +584,9 @@ fn eval_peaks(dir: &Path, json: bool) -> Result<(), String> {
     print!("{t}");
     println!(
         "Matching window ±{tolerance_ms} ms, beat annotations only, each matched once; \
-         ventricular flutter episodes ([ … ]) excluded."
+         ventricular flutter episodes ([ … ]) excluded. median / p95 ms: |detection − reference|; \
+         RR p95 ms / RR >20 ms: |detected RR − reference RR| of consecutive beats both found \
+         (its 95th percentile; how many exceed 20 ms, a fiducial that jumped)."
     );
     if !skipped.is_empty() {
         let names: Vec<&str> = skipped.iter().map(|s| s.record.as_str()).collect();

@@ -12,6 +12,10 @@
 //! - Scoring starts at `start_s` (bxb's default is 5 minutes, EC57's learning period; ours is 0:
 //!   the whole record is scored, which is stricter for a detector with a 2 s learning phase).
 //! - Timing error = detection − reference of each matched pair; statistics on its absolute value.
+//! - RR error = detected RR − reference RR of two consecutive reference beats both matched (the
+//!   change of timing error from one beat to the next): a constant offset from the reference's
+//!   fiducial convention cancels, a fiducial that jumps between deflections (the R-wave of one
+//!   beat, the S-wave of the next) does not; it is what the HRV figures inherit.
 //!
 //! Totals are gross: counts summed over records, timing errors pooled.
 
@@ -47,6 +51,8 @@ pub struct Score {
     pub fp: usize,
     /// Signed timing errors (detection − reference) of matched pairs, ms.
     pub timing_errors_ms: Vec<f64>,
+    /// Detected RR − reference RR of consecutive reference beats both matched, ms.
+    pub rr_errors_ms: Vec<f64>,
     /// Reference beats without a detection (annotation samples).
     pub missed: Vec<i64>,
     /// Detections without a reference beat.
@@ -95,6 +101,14 @@ impl Score {
     pub fn p95_abs_error_ms(&self) -> f64 {
         abs_quantile(&self.timing_errors_ms, 0.95)
     }
+    /// 95th percentile of the absolute RR error, ms.
+    pub fn p95_abs_rr_error_ms(&self) -> f64 {
+        abs_quantile(&self.rr_errors_ms, 0.95)
+    }
+    /// RR errors larger than `ms` in absolute value (a fiducial that jumped).
+    pub fn rr_errors_over(&self, ms: f64) -> usize {
+        self.rr_errors_ms.iter().filter(|e| e.abs() > ms).count()
+    }
     /// Mean signed timing error (bias), ms.
     pub fn mean_error_ms(&self) -> f64 {
         if self.timing_errors_ms.is_empty() {
@@ -106,7 +120,7 @@ impl Score {
     /// One line summary.
     pub fn summary(&self) -> String {
         format!(
-            "{:>8} TP {:>6} FN {:>4} FP {:>4}  Se {:.3}% +P {:.3}% F1 {:.3}%  |err| median {:.1} ms p95 {:.1} ms bias {:+.1} ms",
+            "{:>8} TP {:>6} FN {:>4} FP {:>4}  Se {:.3}% +P {:.3}% F1 {:.3}%  |err| median {:.1} ms p95 {:.1} ms bias {:+.1} ms  |RR err| p95 {:.1} ms, > 20 ms {}",
             self.name,
             self.tp,
             self.fn_,
@@ -116,7 +130,9 @@ impl Score {
             100.0 * self.f1(),
             self.median_abs_error_ms(),
             self.p95_abs_error_ms(),
-            self.mean_error_ms()
+            self.mean_error_ms(),
+            self.p95_abs_rr_error_ms(),
+            self.rr_errors_over(20.0)
         )
     }
 }
@@ -173,6 +189,7 @@ pub fn score_record(
         ..Score::default()
     };
     let mut lo = 0usize; // first detection that can still match
+    let mut previous_error_ms: Option<f64> = None; // of the previous reference, when matched
     for (ri, &r) in refs.iter().enumerate() {
         while lo < dets.len() && dets[lo] < r - tol {
             lo += 1;
@@ -195,13 +212,17 @@ pub fn score_record(
             Some(b) => {
                 used[b] = true;
                 score.tp += 1;
-                score
-                    .timing_errors_ms
-                    .push((dets[b] - r) as f64 * 1000.0 / annotation_rate_hz);
+                let error_ms = (dets[b] - r) as f64 * 1000.0 / annotation_rate_hz;
+                score.timing_errors_ms.push(error_ms);
+                if let Some(previous) = previous_error_ms {
+                    score.rr_errors_ms.push(error_ms - previous);
+                }
+                previous_error_ms = Some(error_ms);
             }
             None => {
                 score.fn_ += 1;
                 score.missed.push(r);
+                previous_error_ms = None;
             }
         }
     }
@@ -226,6 +247,7 @@ pub fn gross(name: &str, scores: &[Score]) -> Score {
         t.fn_ += s.fn_;
         t.fp += s.fp;
         t.timing_errors_ms.extend_from_slice(&s.timing_errors_ms);
+        t.rr_errors_ms.extend_from_slice(&s.rr_errors_ms);
         t.missed.extend_from_slice(&s.missed);
         t.false_positives.extend_from_slice(&s.false_positives);
     }
@@ -260,6 +282,24 @@ mod tests {
         assert!((s.f1() - 4.0 / 6.0).abs() < 1e-12);
         assert_eq!(s.median_abs_error_ms(), 2.0);
         assert_eq!(s.p95_abs_error_ms(), 10.0);
+    }
+
+    #[test]
+    fn rr_error_is_the_change_of_timing_error_between_consecutive_matched_beats() {
+        let a: Vec<Annotation> = (1..=6).map(|i| ann(i * 800, "N")).collect();
+        // a constant 40 ms offset cancels
+        let offset: Vec<i64> = (1..=6).map(|i| i * 800 + 40).collect();
+        let s = score_record("x", &a, 1000.0, &offset, &EvalOptions::default());
+        assert_eq!(s.rr_errors_ms, vec![0.0; 5]);
+        assert_eq!(s.p95_abs_rr_error_ms(), 0.0);
+        // a fiducial alternating between +0 and +40 ms does not; the missed 4th beat (no
+        // detection near 3200) breaks the pairs 3-4 and 4-5
+        let jumping = [800, 1640, 2400, 4040, 4800];
+        let s = score_record("x", &a, 1000.0, &jumping, &EvalOptions::default());
+        assert_eq!(s.fn_, 1);
+        assert_eq!(s.rr_errors_ms, vec![40.0, -40.0, -40.0]);
+        assert_eq!(s.p95_abs_rr_error_ms(), 40.0);
+        assert_eq!((s.rr_errors_over(20.0), s.rr_errors_over(40.0)), (3, 0));
     }
 
     #[test]

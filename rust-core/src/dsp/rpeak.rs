@@ -49,6 +49,14 @@
 //!   negative one is `negative_preference` (1.5) times larger (inverted leads, QS complexes,
 //!   many PVCs). So `Peak::index` is in the input's own sampling and sits on the R-wave, or
 //!   on the dominant deflection of inverted / ventricular beats, as MIT-BIH annotates them.
+//!   The lead's polarity is remembered: a beat whose two deflections are about equal (an RS
+//!   complex, common on a chest strap) takes the one its predecessors took, so that the fiducial
+//!   does not jump between R and S from beat to beat (a jump of 20-40 ms that every RR interval
+//!   and HRV figure inherits). The lead is "negative" while the median log ratio
+//!   |negative| / positive of the last [`POLARITY_BEATS`] beats is above log `negative_preference`
+//!   (with a hysteresis of [`POLARITY_HYSTERESIS`]; the first beat sets it); only a beat whose
+//!   ratio is [`POLARITY_OWN_SHAPE`] times off that median (another shape: a PVC) is judged on
+//!   its own ratio.
 //!
 //! Latency: a peak is reported at most [`RPeakDetector::nominal_latency_samples`] after the
 //! R-wave in normal operation: band-pass delay + integration window + hold ≈ 0.39 s
@@ -151,6 +159,14 @@ struct FeaturePeak {
     slope: f32,
 }
 
+/// Beats whose deflection ratios decide the lead's polarity.
+pub const POLARITY_BEATS: usize = 9;
+/// The median log ratio must pass log `negative_preference` by this to switch the lead.
+pub const POLARITY_HYSTERESIS: f32 = 0.15;
+/// A beat whose ratio differs from the lead's median ratio by more than this factor has another
+/// shape (a PVC): its own dominant deflection is taken, whatever the lead's polarity.
+pub const POLARITY_OWN_SHAPE: f32 = 2.0;
+
 const MAX_CANDIDATES: usize = 64;
 const MAX_PENDING: usize = 32;
 const RR_HISTORY: usize = 8;
@@ -220,6 +236,11 @@ pub struct RPeakDetector {
     pending_len: usize,
     last_valid: f32,
     invalid_run: u32,
+    /// ln(|negative| / positive deflection) of the last located beats (ring).
+    polarity_logs: [f32; POLARITY_BEATS],
+    polarity_len: usize,
+    polarity_pos: usize,
+    negative_lead: bool,
 }
 
 /// How many (mean) RR intervals after a beat the search-back may still report a peak:
@@ -338,6 +359,10 @@ impl RPeakDetector {
             pending_len: 0,
             last_valid: 0.0,
             invalid_run: 0,
+            polarity_logs: [0.0; POLARITY_BEATS],
+            polarity_len: 0,
+            polarity_pos: 0,
+            negative_lead: false,
         })
     }
 
@@ -796,7 +821,7 @@ impl RPeakDetector {
                 imin = t;
             }
         }
-        let positive = -vmin <= self.cfg.negative_preference * vmax;
+        let positive = self.take_positive(vmax, vmin);
         let (index, amplitude) = if positive { (imax, vmax) } else { (imin, vmin) };
         if self.last_reported.is_some_and(|l| index <= l) {
             return None;
@@ -808,6 +833,39 @@ impl RPeakDetector {
             searchback,
             reported_at: self.n,
         })
+    }
+
+    /// Which deflection of a beat (`vmax` ≥ 0 ≥ `vmin` around the local median) is its R-peak:
+    /// the lead's polarity unless the beat's own ratio clearly says otherwise; then remember
+    /// the beat's ratio.
+    fn take_positive(&mut self, vmax: f32, vmin: f32) -> bool {
+        const FLOOR: f32 = 1e-6;
+        let log_ratio = ((-vmin).max(FLOOR) / vmax.max(FLOOR)).ln().clamp(-4.0, 4.0);
+        let threshold = self.cfg.negative_preference.max(FLOOR).ln();
+        let own_positive = log_ratio <= threshold;
+        let positive = if self.polarity_len == 0 {
+            self.negative_lead = !own_positive; // the first beat sets the lead's polarity
+            own_positive
+        } else {
+            let mut sorted = self.polarity_logs;
+            let recent = &mut sorted[..self.polarity_len];
+            recent.sort_unstable_by(f32::total_cmp);
+            let median = recent[self.polarity_len / 2];
+            if median > threshold + POLARITY_HYSTERESIS {
+                self.negative_lead = true;
+            } else if median < threshold - POLARITY_HYSTERESIS {
+                self.negative_lead = false;
+            }
+            if (log_ratio - median).abs() > POLARITY_OWN_SHAPE.ln() {
+                own_positive // a beat of another shape (a PVC) keeps its own dominant deflection
+            } else {
+                !self.negative_lead
+            }
+        };
+        self.polarity_logs[self.polarity_pos] = log_ratio;
+        self.polarity_pos = (self.polarity_pos + 1) % POLARITY_BEATS;
+        self.polarity_len = (self.polarity_len + 1).min(POLARITY_BEATS);
+        positive
     }
 
     fn enqueue(&mut self, p: Peak) {
@@ -967,6 +1025,40 @@ pub(crate) mod tests {
         truth.sort_unstable();
         let found = detect_peaks(&x, fs);
         assert_matches(&found, &truth, 3);
+    }
+
+    /// An RS complex whose S wave is now shallower, now deeper than 1.5 × the R wave (as on
+    /// a chest lead, or EEGMAT's Subject04): once the lead's polarity is settled (its first
+    /// [`POLARITY_BEATS`] beats), every R-peak on the same deflection.
+    #[test]
+    fn rs_complexes_keep_one_deflection() {
+        for fs in [130.0, 250.0, 500.0] {
+            let beats = regular(0.75, 60.0);
+            let n = (60.0 * fs) as usize;
+            let mut x = vec![0.0f32; n];
+            let s_depths = [1.25, 1.7, 1.4, 1.8, 1.3, 1.6];
+            for (k, &b) in beats.iter().enumerate() {
+                for (offset, amplitude) in [(0.0, 1.0), (0.04, -s_depths[k % s_depths.len()])] {
+                    let c = b + offset;
+                    for (i, v) in x.iter_mut().enumerate() {
+                        let t = i as f64 / fs - c;
+                        *v += (amplitude * (-0.5 * (t / 0.01).powi(2)).exp()) as f32;
+                    }
+                }
+            }
+            let found = detect_peaks(&x, fs);
+            assert_eq!(found.len(), beats.len(), "{fs} Hz: {found:?}");
+            let on_s: Vec<bool> = found
+                .iter()
+                .zip(&beats)
+                .skip(POLARITY_BEATS)
+                .map(|(&f, &b)| f as f64 / fs - b > 0.02)
+                .collect();
+            assert!(
+                on_s.iter().all(|&s| s == on_s[0]),
+                "{fs} Hz: R-peaks jump between R and S: {on_s:?}"
+            );
+        }
     }
 
     /// A movement artefact while learning (as at the start of BioPsyKit's Vp01: 40 mV against
