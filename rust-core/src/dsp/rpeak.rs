@@ -1061,6 +1061,19 @@ pub(crate) mod tests {
         }
     }
 
+    /// The lead's polarity is remembered, not fixed: a strap turned over mid-recording inverts
+    /// every beat, whose ratio is then far off the remembered median, so each is judged alone
+    /// (on its dominant, now negative, deflection) until the median follows.
+    #[test]
+    fn an_inverted_lead_is_followed_at_once() {
+        let fs = 130.0;
+        let (mut x, truth) = synth(fs, &regular(0.8, 60.0), 60.0);
+        let half = x.len() / 2;
+        x[half..].iter_mut().for_each(|v| *v = -*v);
+        let found = detect_peaks(&x, fs);
+        assert_matches(&found, &truth, 1);
+    }
+
     /// A movement artefact while learning (as at the start of BioPsyKit's Vp01: 40 mV against
     /// 4 mV beats) sets a level no beat reaches, and no rhythm forms to search back from: the
     /// detector re-learns from the peaks it held and finds those beats (before, it waited 8 s).
