@@ -8,7 +8,9 @@ as a live session would (each beat's class feeds the next beat's template). If n
 last `stale` detections was N, the ring is emptied and the plain template (channel 1 of the
 export) is used until a beat is called N again, so a change of morphology cannot freeze a stale
 template (`--keep-stale`, the first version screened: the ring is kept and the plain template used
-only while no N call is recent, which froze record 124 at one seed).
+only while no N call is recent, which froze record 124 at one seed). `--admit-correlation R`: a
+beat of any class also enters when its window correlates at least R with the current template
+(session 35, against the external exercise test's false V calls; it did not remove them).
 
 Detections without a reference beat (the export's extra detections, outside ventricular flutter)
 take part in the order of beats: their windows enter the ring only when the model calls them N
@@ -42,6 +44,7 @@ class RingRule:
     classes: str = "N"  # classes whose windows enter the ring
     keep_stale: bool = False  # while stale, keep the ring (first version) instead of emptying it
     add: bool = False  # the template is a third channel beside the plain one instead of replacing it
+    admit_correlation: float | None = None  # also enters when it correlates this well with the template
 
 
 @dataclass
@@ -79,6 +82,11 @@ class Detections:
         return [(self.extra if is_extra else self.labelled, i) for _, is_extra, i in sorted(rows)]
 
 
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    return float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum() + 1e-12))
+
+
 class Ring:
     """The last windows called a ring class and how many detections ago the last one was."""
 
@@ -97,9 +105,16 @@ class Ring:
             return plain
         return np.median(np.stack(self.windows), 0)
 
+    def resembles(self, window: np.ndarray) -> bool:
+        """Whatever its class, a window this close to the current template follows a drifting
+        morphology into the ring (`admit_correlation`)."""
+        threshold = self.rule.admit_correlation
+        return (threshold is not None and bool(self.windows)
+                and correlation(window, np.median(np.stack(self.windows), 0)) >= threshold)
+
     def push(self, window: np.ndarray, cls: int) -> None:
         self.since_last += 1
-        if cls in self.classes:
+        if cls in self.classes or self.resembles(window):
             self.windows = (self.windows + [window])[-self.rule.size:]
             self.since_last = 0
 
@@ -183,6 +198,8 @@ def main() -> None:
     ap.add_argument("--ring-classes", default=RingRule.classes, help="classes whose beats enter the template, e.g. NS")
     ap.add_argument("--keep-stale", action="store_true", help="keep the ring while stale (first version)")
     ap.add_argument("--add", action="store_true", help="a third channel beside the plain template")
+    ap.add_argument("--admit-correlation", type=float,
+                    help="a beat of any class also enters when its window correlates this well with the template")
     ap.add_argument("--external", help="instead of the CV: final models (plain and feedback template, same "
                                         "seed) trained on all DS1, scored on this `dataset beats --records "
                                         "qtdb-other` export")
@@ -190,7 +207,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     cfg = TrainConfig(**json.loads(Path(args.cv).read_text())["config"])
-    rule = RingRule(args.size, args.stale, args.ring_classes, args.keep_stale, args.add)
+    rule = RingRule(args.size, args.stale, args.ring_classes, args.keep_stale, args.add, args.admit_correlation)
     ds1 = Detections.load(args.data, DS1)
     if args.external:
         result = external_test(ds1, args.external, cfg, rule, args.seed)
