@@ -125,6 +125,27 @@ fn eval_peaks_json_totals() {
     let records = v["records"].as_array().unwrap();
     assert_eq!(records.len(), 3, "118e00, 118e12, 118e24 are annotated");
     assert!(v["total"]["true_positives"].as_u64().unwrap() > 5000);
+    assert_eq!(v["resampled_to_130_hz"], false);
+    assert!(v["total"]["rr_errors_over_20_ms"].as_u64().is_some());
+    // at a strap's rate the same beats are found, at the records' own 360 Hz positions
+    let out = stressbeat()
+        .args([
+            "eval-peaks",
+            dir.to_str().unwrap(),
+            "--strap-rate",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let strap = json(&out);
+    assert_eq!(strap["resampled_to_130_hz"], true);
+    let se = |v: &serde_json::Value| v["total"]["sensitivity"].as_f64().unwrap();
+    assert!(
+        se(&strap) > 0.97 && (se(&strap) - se(&v)).abs() < 0.01,
+        "{strap}"
+    );
+    let median = strap["total"]["median_error_ms"].as_f64().unwrap();
+    assert!(median < 8.0, "one sample at 130 Hz is 7.7 ms: {median}");
 }
 
 #[test]

@@ -11,6 +11,7 @@ use crate::{
     eval::{self, EvalOptions, Score},
     formats::rr_log,
     hrv::{self, HrvMetrics},
+    model_input::{Resampler, resample_to_model_rate},
     record::Recording,
     text::compact_number,
 };
@@ -271,16 +272,32 @@ pub fn analyze_rr_log(
 }
 
 /// Detect R-peaks on the default ECG channel of an annotated record and score them against its
-/// beat annotations (see [`crate::eval`] for the rules).
-pub fn evaluate_record(rec: &Recording) -> Result<Score> {
+/// beat annotations (see [`crate::eval`] for the rules). With `at_model_rate`, the channel is
+/// first resampled to [`crate::model_input::MODEL_RATE_HZ`] by the core's anti-aliased resampler, as the models see
+/// it and as a Polar H10 streams it, and the peaks are mapped back to the record's rate.
+pub fn evaluate_record(rec: &Recording, at_model_rate: bool) -> Result<Score> {
     let span = select_span(rec, &AnalysisOptions::default())?;
-    let peaks = detect_peaks(&span)?;
+    let fs = span.sampling_rate_hz;
+    // span samples per detector sample
+    let (peaks, step) = if at_model_rate {
+        let step = Resampler::new(fs)?.ratio();
+        let x = resample_to_model_rate(&span.samples_mv, fs)?;
+        (
+            detect_peaks_with(&x, fs / step, DetectorConfig::default())?,
+            step,
+        )
+    } else {
+        (
+            detect_peaks_with(&span.samples_mv, fs, DetectorConfig::default())?,
+            1.0,
+        )
+    };
     // annotations count in the record's frame rate, which differs from the channel's rate in
     // multi-frequency records
-    let k = rec.annotation_rate_hz / span.sampling_rate_hz;
+    let k = rec.annotation_rate_hz / fs;
     let detections: Vec<i64> = peaks
         .iter()
-        .map(|&p| (p as f64 * k).round() as i64)
+        .map(|&p| ((p as f64 * step + span.start_sample as f64) * k).round() as i64)
         .collect();
     Ok(eval::score_record(
         &rec.name,
