@@ -478,6 +478,9 @@ struct ScoreJson {
     /// Of detected RR − reference RR (consecutive beats both matched).
     p95_rr_error_ms: f64,
     rr_errors_over_20_ms: usize,
+    /// RMSSD of the reference's NN intervals, by the reference times and by their detections.
+    rmssd_reference_ms: f64,
+    rmssd_detected_ms: f64,
 }
 
 impl From<&eval::Score> for ScoreJson {
@@ -495,6 +498,8 @@ impl From<&eval::Score> for ScoreJson {
             p95_error_ms: s.p95_abs_error_ms(),
             p95_rr_error_ms: s.p95_abs_rr_error_ms(),
             rr_errors_over_20_ms: s.rr_errors_over(20.0),
+            rmssd_reference_ms: s.rmssd_reference_ms(),
+            rmssd_detected_ms: s.rmssd_detected_ms(),
         }
     }
 }
@@ -571,6 +576,7 @@ fn eval_peaks(dir: &Path, strap_rate: bool, json: bool) -> Result<(), String> {
         "p95 ms",
         "RR p95 ms",
         "RR >20 ms",
+        "RMSSD ref / det ms",
     ]);
     let row = |s: &eval::Score| {
         vec![
@@ -586,6 +592,11 @@ fn eval_peaks(dir: &Path, strap_rate: bool, json: bool) -> Result<(), String> {
             or_na(s.p95_abs_error_ms(), 1),
             or_na(s.p95_abs_rr_error_ms(), 1),
             s.rr_errors_over(20.0).to_string(),
+            format!(
+                "{} / {}",
+                or_na(s.rmssd_reference_ms(), 1),
+                or_na(s.rmssd_detected_ms(), 1)
+            ),
         ]
     };
     for r in &records {
@@ -600,7 +611,9 @@ fn eval_peaks(dir: &Path, strap_rate: bool, json: bool) -> Result<(), String> {
         "Matching window ±{tolerance_ms} ms, beat annotations only, each matched once; \
          ventricular flutter episodes ([ … ]) excluded. median / p95 ms: |detection − reference|; \
          RR p95 ms / RR >20 ms: |detected RR − reference RR| of consecutive beats both found \
-         (its 95th percentile; how many exceed 20 ms, a fiducial that jumped)."
+         (its 95th percentile; how many exceed 20 ms, a fiducial that jumped). RMSSD of the \
+         reference's NN intervals (N beats, both found) by the reference times / by their \
+         detections (TOTAL: pooled)."
     );
     if !skipped.is_empty() {
         let names: Vec<&str> = skipped.iter().map(|s| s.record.as_str()).collect();

@@ -16,9 +16,14 @@
 //!   change of timing error from one beat to the next): a constant offset from the reference's
 //!   fiducial convention cancels, a fiducial that jumps between deflections (the R-wave of one
 //!   beat, the S-wave of the next) does not; it is what the HRV figures inherit.
+//! - RMSSD, reference and detected: over the successive differences of NN intervals (two
+//!   consecutive reference beats of the AAMI class N, both matched), each interval once from the
+//!   reference beat times and once from their detections' times. The detector's own false or
+//!   missed beats are left out (they break the run), so the two differ only by the fiducials.
 //!
-//! Totals are gross: counts summed over records, timing errors pooled.
+//! Totals are gross: counts summed over records, timing errors and NN differences pooled.
 
+use crate::model_input::beat::{AamiClass, aami_class};
 use crate::record::{Annotation, is_beat_symbol};
 
 /// Scoring options.
@@ -53,6 +58,9 @@ pub struct Score {
     pub timing_errors_ms: Vec<f64>,
     /// Detected RR − reference RR of consecutive reference beats both matched, ms.
     pub rr_errors_ms: Vec<f64>,
+    /// Successive differences of NN intervals, (from the reference times, from the
+    /// detections' times), ms.
+    pub nn_successive_ms: Vec<(f64, f64)>,
     /// Reference beats without a detection (annotation samples).
     pub missed: Vec<i64>,
     /// Detections without a reference beat.
@@ -77,6 +85,14 @@ fn abs_quantile(v: &[f64], q: f64) -> f64 {
     a.sort_by(f64::total_cmp);
     let i = ((q * a.len() as f64).ceil() as usize).clamp(1, a.len()) - 1;
     a[i]
+}
+
+fn root_mean_square(v: impl ExactSizeIterator<Item = f64>) -> f64 {
+    let n = v.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    (v.map(|x| x * x).sum::<f64>() / n as f64).sqrt()
 }
 
 impl Score {
@@ -109,6 +125,14 @@ impl Score {
     pub fn rr_errors_over(&self, ms: f64) -> usize {
         self.rr_errors_ms.iter().filter(|e| e.abs() > ms).count()
     }
+    /// RMSSD of the NN intervals by the reference beat times, ms; NaN without any.
+    pub fn rmssd_reference_ms(&self) -> f64 {
+        root_mean_square(self.nn_successive_ms.iter().map(|d| d.0))
+    }
+    /// RMSSD of the same NN intervals by their detections' times, ms; NaN without any.
+    pub fn rmssd_detected_ms(&self) -> f64 {
+        root_mean_square(self.nn_successive_ms.iter().map(|d| d.1))
+    }
     /// Mean signed timing error (bias), ms.
     pub fn mean_error_ms(&self) -> f64 {
         if self.timing_errors_ms.is_empty() {
@@ -120,7 +144,7 @@ impl Score {
     /// One line summary.
     pub fn summary(&self) -> String {
         format!(
-            "{:>8} TP {:>6} FN {:>4} FP {:>4}  Se {:.3}% +P {:.3}% F1 {:.3}%  |err| median {:.1} ms p95 {:.1} ms bias {:+.1} ms  |RR err| p95 {:.1} ms, > 20 ms {}",
+            "{:>8} TP {:>6} FN {:>4} FP {:>4}  Se {:.3}% +P {:.3}% F1 {:.3}%  |err| median {:.1} ms p95 {:.1} ms bias {:+.1} ms  |RR err| p95 {:.1} ms, > 20 ms {}  RMSSD {:.1} / {:.1} ms",
             self.name,
             self.tp,
             self.fn_,
@@ -132,7 +156,9 @@ impl Score {
             self.p95_abs_error_ms(),
             self.mean_error_ms(),
             self.p95_abs_rr_error_ms(),
-            self.rr_errors_over(20.0)
+            self.rr_errors_over(20.0),
+            self.rmssd_reference_ms(),
+            self.rmssd_detected_ms()
         )
     }
 }
@@ -173,11 +199,11 @@ pub fn score_record(
     };
     let start = (opts.start_s * annotation_rate_hz).round() as i64;
     let keep = |t: i64| t >= start && !spans.iter().any(|&(a, b)| t >= a && t < b);
-    let mut refs: Vec<i64> = annotations
+    // (sample, AAMI class N)
+    let mut refs: Vec<(i64, bool)> = annotations
         .iter()
-        .filter(|a| is_beat_symbol(&a.symbol))
-        .map(|a| a.sample)
-        .filter(|&t| keep(t))
+        .filter(|a| is_beat_symbol(&a.symbol) && keep(a.sample))
+        .map(|a| (a.sample, aami_class(&a.symbol) == Some(AamiClass::N)))
         .collect();
     refs.sort_unstable();
     let mut dets: Vec<i64> = detections.iter().copied().filter(|&t| keep(t)).collect();
@@ -189,12 +215,16 @@ pub fn score_record(
         ..Score::default()
     };
     let mut lo = 0usize; // first detection that can still match
-    let mut previous_error_ms: Option<f64> = None; // of the previous reference, when matched
-    for (ri, &r) in refs.iter().enumerate() {
+    let ms = 1000.0 / annotation_rate_hz;
+    // the previous reference when matched: (its sample, its detection, N), and the NN interval
+    // ending at it, (reference, detected) ms
+    let mut previous: Option<(i64, i64, bool)> = None;
+    let mut previous_nn: Option<(f64, f64)> = None;
+    for (ri, &(r, normal)) in refs.iter().enumerate() {
         while lo < dets.len() && dets[lo] < r - tol {
             lo += 1;
         }
-        let next_ref = refs.get(ri + 1).copied();
+        let next_ref = refs.get(ri + 1).map(|&(t, _)| t);
         let mut best: Option<usize> = None;
         let mut j = lo;
         while j < dets.len() && dets[j] <= r + tol {
@@ -212,17 +242,29 @@ pub fn score_record(
             Some(b) => {
                 used[b] = true;
                 score.tp += 1;
-                let error_ms = (dets[b] - r) as f64 * 1000.0 / annotation_rate_hz;
-                score.timing_errors_ms.push(error_ms);
-                if let Some(previous) = previous_error_ms {
-                    score.rr_errors_ms.push(error_ms - previous);
+                let d = dets[b];
+                score.timing_errors_ms.push((d - r) as f64 * ms);
+                let mut nn = None;
+                if let Some((pr, pd, previous_normal)) = previous {
+                    let (reference_rr, detected_rr) = ((r - pr) as f64 * ms, (d - pd) as f64 * ms);
+                    score.rr_errors_ms.push(detected_rr - reference_rr);
+                    if previous_normal && normal {
+                        if let Some((pr_rr, pd_rr)) = previous_nn {
+                            score
+                                .nn_successive_ms
+                                .push((reference_rr - pr_rr, detected_rr - pd_rr));
+                        }
+                        nn = Some((reference_rr, detected_rr));
+                    }
                 }
-                previous_error_ms = Some(error_ms);
+                previous = Some((r, d, normal));
+                previous_nn = nn;
             }
             None => {
                 score.fn_ += 1;
                 score.missed.push(r);
-                previous_error_ms = None;
+                previous = None;
+                previous_nn = None;
             }
         }
     }
@@ -248,6 +290,7 @@ pub fn gross(name: &str, scores: &[Score]) -> Score {
         t.fp += s.fp;
         t.timing_errors_ms.extend_from_slice(&s.timing_errors_ms);
         t.rr_errors_ms.extend_from_slice(&s.rr_errors_ms);
+        t.nn_successive_ms.extend_from_slice(&s.nn_successive_ms);
         t.missed.extend_from_slice(&s.missed);
         t.false_positives.extend_from_slice(&s.false_positives);
     }
@@ -300,6 +343,34 @@ mod tests {
         assert_eq!(s.rr_errors_ms, vec![40.0, -40.0, -40.0]);
         assert_eq!(s.p95_abs_rr_error_ms(), 40.0);
         assert_eq!((s.rr_errors_over(20.0), s.rr_errors_over(40.0)), (3, 0));
+    }
+
+    #[test]
+    fn rmssd_over_nn_intervals_by_reference_and_by_detection_times() {
+        // N beats 800 ms apart, one 900 ms interval, a V beat (no NN interval beside it)
+        let times = [0, 800, 1600, 2500, 3300, 3800, 4900, 5700, 6500];
+        let a: Vec<Annotation> = times
+            .iter()
+            .map(|&t| ann(1000 + t, if t == 3800 { "V" } else { "N" }))
+            .collect();
+        // detections exact except the 3rd beat's fiducial 20 ms late
+        let dets: Vec<i64> = times
+            .iter()
+            .map(|&t| 1000 + t + if t == 1600 { 20 } else { 0 })
+            .collect();
+        let s = score_record("x", &a, 1000.0, &dets, &EvalOptions::default());
+        // NN runs 800, 800, 900, 800 | V | 800, 800; detected 800, 820, 880, 800 | 800, 800
+        assert_eq!(
+            s.nn_successive_ms,
+            vec![(0.0, 20.0), (100.0, 60.0), (-100.0, -80.0), (0.0, 0.0)]
+        );
+        assert!((s.rmssd_reference_ms() - (20_000.0f64 / 4.0).sqrt()).abs() < 1e-9);
+        assert!((s.rmssd_detected_ms() - (10_400.0f64 / 4.0).sqrt()).abs() < 1e-9);
+        assert!(
+            score_record("x", &a[..2], 1000.0, &dets, &EvalOptions::default())
+                .rmssd_reference_ms()
+                .is_nan()
+        );
     }
 
     #[test]
