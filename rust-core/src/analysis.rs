@@ -273,8 +273,9 @@ pub fn analyze_rr_log(
 
 /// Detect R-peaks on the default ECG channel of an annotated record and score them against its
 /// beat annotations (see [`crate::eval`] for the rules). With `at_model_rate`, the channel is
-/// first resampled to [`crate::model_input::MODEL_RATE_HZ`] by the core's anti-aliased resampler, as the models see
-/// it and as a Polar H10 streams it, and the peaks are mapped back to the record's rate.
+/// first resampled to [`crate::model_input::MODEL_RATE_HZ`] by the core's anti-aliased
+/// resampler, as the models see it and as a Polar H10 streams it, and the peaks are mapped back
+/// to the record's rate.
 pub fn evaluate_record(rec: &Recording, at_model_rate: bool) -> Result<Score> {
     let span = select_span(rec, &AnalysisOptions::default())?;
     let fs = span.sampling_rate_hz;
