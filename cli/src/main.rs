@@ -609,11 +609,12 @@ fn eval_peaks(dir: &Path, strap_rate: bool, json: bool) -> Result<(), String> {
     }
     println!(
         "Matching window ±{tolerance_ms} ms, beat annotations only, each matched once; \
-         ventricular flutter episodes ([ … ]) excluded. median / p95 ms: |detection − reference|; \
+         ventricular flutter episodes ([ … ]) excluded.\n\
+         median / p95 ms: |detection − reference|.\n\
          RR p95 ms / RR >20 ms: |detected RR − reference RR| of consecutive beats both found \
-         (its 95th percentile; how many exceed 20 ms, a fiducial that jumped). RMSSD of the \
-         reference's NN intervals (N beats, both found) by the reference times / by their \
-         detections (TOTAL: pooled)."
+         (its 95th percentile; how many exceed 20 ms, a fiducial that jumped).\n\
+         RMSSD ref / det: of the reference's NN intervals (N beats, both found) by the reference \
+         times / by their detections (TOTAL: pooled)."
     );
     if !skipped.is_empty() {
         let names: Vec<&str> = skipped.iter().map(|s| s.record.as_str()).collect();
