@@ -11,7 +11,7 @@ use crate::{
     eval::{self, EvalOptions, Score},
     formats::rr_log,
     hrv::{self, HrvMetrics},
-    model_input::{Resampler, resample_to_model_rate},
+    model_input::Resampler,
     record::Recording,
     text::compact_number,
 };
@@ -279,27 +279,24 @@ pub fn analyze_rr_log(
 pub fn evaluate_record(rec: &Recording, at_model_rate: bool) -> Result<Score> {
     let span = select_span(rec, &AnalysisOptions::default())?;
     let fs = span.sampling_rate_hz;
-    // span samples per detector sample
-    let (peaks, step) = if at_model_rate {
-        let step = Resampler::new(fs)?.ratio();
-        let x = resample_to_model_rate(&span.samples_mv, fs)?;
-        (
-            detect_peaks_with(&x, fs / step, DetectorConfig::default())?,
-            step,
-        )
+    // R-peak positions in the channel's samples
+    let positions: Vec<f64> = if at_model_rate {
+        let mut resampler = Resampler::new(fs)?;
+        let mut x = Vec::new();
+        resampler.push(&span.samples_mv, &mut x);
+        resampler.finish(&mut x);
+        let step = resampler.ratio(); // channel samples per detector sample
+        detect_peaks_with(&x, fs / step, DetectorConfig::default())?
+            .iter()
+            .map(|&p| p as f64 * step + span.start_sample as f64)
+            .collect()
     } else {
-        (
-            detect_peaks_with(&span.samples_mv, fs, DetectorConfig::default())?,
-            1.0,
-        )
+        detect_peaks(&span)?.iter().map(|&p| p as f64).collect()
     };
     // annotations count in the record's frame rate, which differs from the channel's rate in
     // multi-frequency records
     let k = rec.annotation_rate_hz / fs;
-    let detections: Vec<i64> = peaks
-        .iter()
-        .map(|&p| ((p as f64 * step + span.start_sample as f64) * k).round() as i64)
-        .collect();
+    let detections: Vec<i64> = positions.iter().map(|&p| (p * k).round() as i64).collect();
     Ok(eval::score_record(
         &rec.name,
         &rec.annotations,
