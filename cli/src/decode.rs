@@ -134,6 +134,7 @@ fn hrm(args: &HexArgs) -> Result<(), String> {
             .collect();
         println!("RR intervals: {}", list.join(", "));
     }
+    println!("{}", crate::NOT_MEDICAL);
     Ok(())
 }
 

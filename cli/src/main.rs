@@ -610,6 +610,8 @@ fn eval_peaks(dir: &Path, strap_rate: bool, json: bool) -> Result<(), String> {
     println!(
         "Matching window ±{tolerance_ms} ms, beat annotations only, each matched once; \
          ventricular flutter episodes ([ … ]) excluded.\n\
+         Detections are timed between samples (the parabola through each R-peak sample and \
+         its neighbours), as HRV uses them; reference marks are whole samples.\n\
          median / p95 ms: |detection − reference|.\n\
          RR p95 ms / RR >20 ms: |detected RR − reference RR| of consecutive beats both found \
          (its 95th percentile; how many exceed 20 ms, a fiducial that jumped).\n\

@@ -7,6 +7,7 @@ use clap::Args;
 use image::RgbImage;
 use serde::Serialize;
 use stressbeat_core::analysis::{self, EcgSpan};
+use stressbeat_core::dsp::rpeak::refined_interval;
 
 use crate::{
     NOT_MEDICAL, RecordingArgs, fmt_hz,
@@ -98,8 +99,9 @@ pub fn peaks(args: &PeaksArgs) -> Result<(), String> {
 fn rr_intervals_ms(span: &EcgSpan, peaks: &[usize]) -> Vec<Option<f64>> {
     let at = |p: usize| p - span.start_sample;
     let intervals = peaks.windows(2).map(|w| {
-        stressbeat_core::hrv::spans_only_signal(&span.samples_mv, at(w[0]), at(w[1]))
-            .then(|| (w[1] - w[0]) as f64 * 1000.0 / span.sampling_rate_hz)
+        stressbeat_core::hrv::spans_only_signal(&span.samples_mv, at(w[0]), at(w[1])).then(|| {
+            refined_interval(&span.samples_mv, at(w[0]), at(w[1])) * 1000.0 / span.sampling_rate_hz
+        })
     });
     std::iter::once(None)
         .chain(intervals)

@@ -98,7 +98,7 @@ fn hrv_warns_when_the_rhythm_is_not_sinus() {
     let pvcs = data.0.join("detectpvc/polar_h10.csv");
     let text = run(&pvcs, &[]);
     assert!(
-        text.contains("Warning: 11.2 % of the RR intervals needed correction"),
+        text.contains("Warning: 11.6 % of the RR intervals needed correction"),
         "{text}"
     );
     assert!(

@@ -73,6 +73,7 @@ fn hrm_human() {
     let s = String::from_utf8(out.stdout).unwrap();
     assert!(s.contains("heart rate: 60 bpm"), "{s}");
     assert!(s.contains("1053.7 ms") && s.contains("756.8 ms"), "{s}");
+    assert!(s.contains("not a medical device"), "{s}");
 }
 
 #[test]

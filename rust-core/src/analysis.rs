@@ -4,7 +4,7 @@ use crate::{
     dsp::{
         filter::validate_sampling_rate,
         quality::{QualityConfig, assess_quality},
-        rpeak::{DetectorConfig, detect_peaks_with},
+        rpeak::{DetectorConfig, detect_peaks_with, refined_position},
     },
     engine::baseline::DEFAULT_MAX_RR_IRREGULARITY,
     error::{Error, Result},
@@ -279,7 +279,7 @@ pub fn analyze_rr_log(
 pub fn evaluate_record(rec: &Recording, at_model_rate: bool) -> Result<Score> {
     let span = select_span(rec, &AnalysisOptions::default())?;
     let fs = span.sampling_rate_hz;
-    // R-peak positions in the channel's samples
+    // R-peak positions in the channel's samples, refined between samples as HRV uses them
     let positions: Vec<f64> = if at_model_rate {
         let mut resampler = Resampler::new(fs)?;
         let mut x = Vec::new();
@@ -288,15 +288,20 @@ pub fn evaluate_record(rec: &Recording, at_model_rate: bool) -> Result<Score> {
         let step = resampler.ratio(); // channel samples per detector sample
         detect_peaks_with(&x, fs / step, DetectorConfig::default())?
             .iter()
-            .map(|&p| p as f64 * step + span.start_sample as f64)
+            .map(|&p| refined_position(&x, p) * step + span.start_sample as f64)
             .collect()
     } else {
-        detect_peaks(&span)?.iter().map(|&p| p as f64).collect()
+        detect_peaks(&span)?
+            .iter()
+            .map(|&p| {
+                refined_position(&span.samples_mv, p - span.start_sample) + span.start_sample as f64
+            })
+            .collect()
     };
     // annotations count in the record's frame rate, which differs from the channel's rate in
     // multi-frequency records
     let k = rec.annotation_rate_hz / fs;
-    let detections: Vec<i64> = positions.iter().map(|&p| (p * k).round() as i64).collect();
+    let detections: Vec<f64> = positions.iter().map(|&p| p * k).collect();
     Ok(eval::score_record(
         &rec.name,
         &rec.annotations,

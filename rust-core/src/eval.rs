@@ -1,7 +1,8 @@
 //! Detector scoring in the manner of WFDB `bxb` / ANSI/AAMI EC57 (beat-by-beat comparison).
 //!
 //! - Reference beats are the annotations whose symbol is a beat label
-//!   ([`crate::record::is_beat_symbol`]); detections are sample indices at the annotation rate.
+//!   ([`crate::record::is_beat_symbol`]); detections are sample positions at the annotation
+//!   rate, fractional where the detector refines its peaks between samples.
 //! - A detection matches a reference beat if they are at most `tolerance_s` apart (150 ms as in
 //!   EC57). Each reference and each detection matches at most once; matching is greedy in time
 //!   order, each reference taking the nearest still-unmatched detection, except that a detection
@@ -63,8 +64,8 @@ pub struct Score {
     pub nn_successive_ms: Vec<(f64, f64)>,
     /// Reference beats without a detection (annotation samples).
     pub missed: Vec<i64>,
-    /// Detections without a reference beat.
-    pub false_positives: Vec<i64>,
+    /// Detections without a reference beat (positions at the annotation rate).
+    pub false_positives: Vec<f64>,
 }
 
 /// `a / b`; NaN when `b` is 0 (nothing to score: no reference beats, or no detections).
@@ -184,12 +185,12 @@ pub fn vf_spans(ann: &[Annotation]) -> Vec<(i64, i64)> {
     spans
 }
 
-/// Score `detections` (sample indices at `annotation_rate_hz`) against the beat annotations.
+/// Score `detections` (sample positions at `annotation_rate_hz`) against the beat annotations.
 pub fn score_record(
     name: &str,
     annotations: &[Annotation],
     annotation_rate_hz: f64,
-    detections: &[i64],
+    detections: &[f64],
     opts: &EvalOptions,
 ) -> Score {
     let spans = if opts.exclude_vf {
@@ -197,18 +198,18 @@ pub fn score_record(
     } else {
         Vec::new()
     };
-    let start = (opts.start_s * annotation_rate_hz).round() as i64;
-    let keep = |t: i64| t >= start && !spans.iter().any(|&(a, b)| t >= a && t < b);
+    let start = opts.start_s * annotation_rate_hz;
+    let keep = |t: f64| t >= start && !spans.iter().any(|&(a, b)| t >= a as f64 && t < b as f64);
     // (sample, AAMI class N)
     let mut refs: Vec<(i64, bool)> = annotations
         .iter()
-        .filter(|a| is_beat_symbol(&a.symbol) && keep(a.sample))
+        .filter(|a| is_beat_symbol(&a.symbol) && keep(a.sample as f64))
         .map(|a| (a.sample, aami_class(&a.symbol) == Some(AamiClass::N)))
         .collect();
     refs.sort_unstable();
-    let mut dets: Vec<i64> = detections.iter().copied().filter(|&t| keep(t)).collect();
-    dets.sort_unstable();
-    let tol = (opts.tolerance_s * annotation_rate_hz).round() as i64;
+    let mut dets: Vec<f64> = detections.iter().copied().filter(|&t| keep(t)).collect();
+    dets.sort_unstable_by(f64::total_cmp);
+    let tol = (opts.tolerance_s * annotation_rate_hz).round();
     let mut used = vec![false; dets.len()];
     let mut score = Score {
         name: name.to_string(),
@@ -218,13 +219,14 @@ pub fn score_record(
     let ms = 1000.0 / annotation_rate_hz;
     // the previous reference when matched: (its sample, its detection, N), and the NN interval
     // ending at it, (reference, detected) ms
-    let mut previous: Option<(i64, i64, bool)> = None;
+    let mut previous: Option<(f64, f64, bool)> = None;
     let mut previous_nn: Option<(f64, f64)> = None;
-    for (ri, &(r, normal)) in refs.iter().enumerate() {
+    for (ri, &(reference, normal)) in refs.iter().enumerate() {
+        let r = reference as f64;
         while lo < dets.len() && dets[lo] < r - tol {
             lo += 1;
         }
-        let next_ref = refs.get(ri + 1).map(|&(t, _)| t);
+        let next_ref = refs.get(ri + 1).map(|&(t, _)| t as f64);
         let mut best: Option<usize> = None;
         let mut j = lo;
         while j < dets.len() && dets[j] <= r + tol {
@@ -243,10 +245,10 @@ pub fn score_record(
                 used[b] = true;
                 score.tp += 1;
                 let d = dets[b];
-                score.timing_errors_ms.push((d - r) as f64 * ms);
+                score.timing_errors_ms.push((d - r) * ms);
                 let mut nn = None;
                 if let Some((pr, pd, previous_normal)) = previous {
-                    let (reference_rr, detected_rr) = ((r - pr) as f64 * ms, (d - pd) as f64 * ms);
+                    let (reference_rr, detected_rr) = ((r - pr) * ms, (d - pd) * ms);
                     score.rr_errors_ms.push(detected_rr - reference_rr);
                     if previous_normal && normal {
                         if let Some((pr_rr, pd_rr)) = previous_nn {
@@ -262,7 +264,7 @@ pub fn score_record(
             }
             None => {
                 score.fn_ += 1;
-                score.missed.push(r);
+                score.missed.push(reference);
                 previous = None;
                 previous_nn = None;
             }
@@ -318,7 +320,13 @@ mod tests {
     fn counts_and_timing() {
         let a = vec![ann(100, "N"), ann(400, "V"), ann(700, "+"), ann(1000, "N")];
         // 100 → 102 (TP), 400 missed, 1000 → 990 (TP), 2000 FP; "+" is not a beat
-        let s = score_record("x", &a, 1000.0, &[102, 990, 2000], &EvalOptions::default());
+        let s = score_record(
+            "x",
+            &a,
+            1000.0,
+            &[102.0, 990.0, 2000.0],
+            &EvalOptions::default(),
+        );
         assert_eq!((s.tp, s.fn_, s.fp), (2, 1, 1));
         assert_eq!(s.timing_errors_ms, vec![2.0, -10.0]);
         assert!((s.sensitivity() - 2.0 / 3.0).abs() < 1e-12);
@@ -331,13 +339,13 @@ mod tests {
     fn rr_error_is_the_change_of_timing_error_between_consecutive_matched_beats() {
         let a: Vec<Annotation> = (1..=6).map(|i| ann(i * 800, "N")).collect();
         // a constant 40 ms offset cancels
-        let offset: Vec<i64> = (1..=6).map(|i| i * 800 + 40).collect();
+        let offset: Vec<f64> = (1..=6).map(|i| (i * 800 + 40) as f64).collect();
         let s = score_record("x", &a, 1000.0, &offset, &EvalOptions::default());
         assert_eq!(s.rr_errors_ms, vec![0.0; 5]);
         assert_eq!(s.p95_abs_rr_error_ms(), 0.0);
         // a fiducial alternating between +0 and +40 ms does not; the missed 4th beat (no
         // detection near 3200) breaks the pairs 3-4 and 4-5
-        let jumping = [800, 1640, 2400, 4040, 4800];
+        let jumping = [800.0, 1640.0, 2400.0, 4040.0, 4800.0];
         let s = score_record("x", &a, 1000.0, &jumping, &EvalOptions::default());
         assert_eq!(s.fn_, 1);
         assert_eq!(s.rr_errors_ms, vec![40.0, -40.0, -40.0]);
@@ -354,9 +362,9 @@ mod tests {
             .map(|&t| ann(1000 + t, if t == 3800 { "V" } else { "N" }))
             .collect();
         // detections exact except the 3rd beat's fiducial 20 ms late
-        let dets: Vec<i64> = times
+        let dets: Vec<f64> = times
             .iter()
-            .map(|&t| 1000 + t + if t == 1600 { 20 } else { 0 })
+            .map(|&t| (1000 + t + if t == 1600 { 20 } else { 0 }) as f64)
             .collect();
         let s = score_record("x", &a, 1000.0, &dets, &EvalOptions::default());
         // NN runs 800, 800, 900, 800 | V | 800, 800; detected 800, 820, 880, 800 | 800, 800
@@ -379,7 +387,7 @@ mod tests {
         assert_eq!((s.tp, s.fn_, s.fp), (0, 0, 0));
         assert!(s.sensitivity().is_nan() && s.positive_predictivity().is_nan() && s.f1().is_nan());
         assert!(s.median_abs_error_ms().is_nan());
-        let only_false = score_record("x", &[], 1000.0, &[5], &EvalOptions::default());
+        let only_false = score_record("x", &[], 1000.0, &[5.0], &EvalOptions::default());
         assert!(only_false.sensitivity().is_nan());
         assert_eq!(only_false.positive_predictivity(), 0.0);
     }
@@ -397,7 +405,7 @@ mod tests {
             "x",
             &a,
             1000.0,
-            &[99, 101, 300, 450, 805],
+            &[99.0, 101.0, 300.0, 450.0, 805.0],
             &EvalOptions::default(),
         );
         // 99 matches 100; 101 is an extra (FP); 300 and 450 lie in VF; 805 matches 800
@@ -407,9 +415,9 @@ mod tests {
     #[test]
     fn tolerance_is_150_ms() {
         let a = vec![ann(1000, "N")];
-        let s = score_record("x", &a, 1000.0, &[1150], &EvalOptions::default());
+        let s = score_record("x", &a, 1000.0, &[1150.0], &EvalOptions::default());
         assert_eq!(s.tp, 1);
-        let s = score_record("x", &a, 1000.0, &[1151], &EvalOptions::default());
+        let s = score_record("x", &a, 1000.0, &[1151.0], &EvalOptions::default());
         assert_eq!((s.tp, s.fn_, s.fp), (0, 1, 1));
     }
 }

@@ -102,8 +102,10 @@ fn qtdb_annotated_records_250hz() {
         t.positive_predictivity()
     );
     // RS complexes (sel308's recovery, sel871): 988 RR errors over 20 ms before the detector
-    // remembered the lead's polarity, 611 with it
-    assert!(t.rr_errors_over(20.0) <= 700, "{}", t.summary());
+    // remembered the lead's polarity, 611 with it; 788 with R-peaks refined between samples,
+    // because the reference marks are whole samples 4 ms apart: 423 errors of exactly 20 ms,
+    // not counted before, now spread on both sides of 20 (errors over 30 ms: 355 → 352)
+    assert!(t.rr_errors_over(20.0) <= 850, "{}", t.summary());
 }
 
 #[test]
@@ -124,20 +126,32 @@ fn nstdb_118e12() {
 #[test]
 fn mitdb_resampled_to_130hz() {
     let Some(dir) = dataset("mitdb") else { return };
-    let scores: Vec<Score> = annotated(&dir)
+    let (scores, native): (Vec<Score>, Vec<Score>) = annotated(&dir)
         .iter()
         .map(|h| {
             let r = load_recording(h, &LoadOptions::default()).unwrap();
-            analysis::evaluate_record(&r, true).unwrap()
+            let at_130 = analysis::evaluate_record(&r, true).unwrap();
+            (at_130, analysis::evaluate_record(&r, false).unwrap())
         })
-        .collect();
+        .unzip();
     // HRV as the references time the beats: each record's RMSSD of its NN intervals by their
-    // detections within 10 % of that by the reference marks (worst 8.3 %, 116; median 1.3 %)
-    for s in scores.iter().filter(|s| s.rmssd_reference_ms() > 0.0) {
+    // detections within 5 % of that by the reference marks (worst 4.0 %, median 0.2 %; on whole
+    // 130 Hz samples, before R-peaks were refined between them: worst 8.3 %, median 1.3 %), and
+    // within 3 % of ours at the record's own 360 Hz (worst 1.6 %; on whole samples 6.9 %)
+    for (s, n) in scores.iter().zip(&native) {
+        if s.rmssd_reference_ms().is_nan() {
+            continue;
+        }
         let (reference, detected) = (s.rmssd_reference_ms(), s.rmssd_detected_ms());
         assert!(
-            (detected / reference - 1.0).abs() <= 0.10,
+            (detected / reference - 1.0).abs() <= 0.05,
             "{}: RMSSD {detected:.1} ms against the reference's {reference:.1}",
+            s.name
+        );
+        let at_360 = n.rmssd_detected_ms();
+        assert!(
+            (detected / at_360 - 1.0).abs() <= 0.03,
+            "{}: RMSSD {detected:.1} ms at 130 Hz, {at_360:.1} at 360 Hz",
             s.name
         );
     }

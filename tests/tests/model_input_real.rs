@@ -35,9 +35,9 @@ fn mitdb_resampled_keeps_detector_accuracy() {
         assert_eq!(streamed, x, "{name}");
 
         let k = rec.annotation_rate_hz / MODEL_RATE_HZ;
-        let dets: Vec<i64> = detect_peaks(&x, MODEL_RATE_HZ)
+        let dets: Vec<f64> = detect_peaks(&x, MODEL_RATE_HZ)
             .iter()
-            .map(|&p| (p as f64 * k).round() as i64)
+            .map(|&p| p as f64 * k)
             .collect();
         let s = score_record(
             &rec.name,

@@ -11,9 +11,9 @@ use stressbeat_core::sim::ecgsyn::{
 
 fn score(x: &[f32], beats: &[TrueBeat], fs: f64) -> Score {
     let mv: Vec<f32> = x.iter().map(|v| v / 1000.0).collect();
-    let dets: Vec<i64> = detect_peaks(&mv, fs)
+    let dets: Vec<f64> = detect_peaks(&mv, fs)
         .into_iter()
-        .map(|i| i as i64)
+        .map(|i| i as f64)
         .collect();
     score_record(
         "sim",

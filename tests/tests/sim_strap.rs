@@ -104,9 +104,9 @@ fn clean_stream_decodes_and_detector_keeps_accuracy() {
     // detector on the delivered samples vs the true beats (shifted to the first delivered sample)
     let first = truth.delivered_frames()[0].first_sample;
     let fs = truth.fs_hz;
-    let dets: Vec<i64> = detect_peaks(&ecg, fs)
+    let dets: Vec<f64> = detect_peaks(&ecg, fs)
         .into_iter()
-        .map(|i| i as i64 + first as i64)
+        .map(|i| (i as u64 + first) as f64)
         .collect();
     let refs: Vec<_> = annotations(&truth.beats)
         .into_iter()

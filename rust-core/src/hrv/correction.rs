@@ -27,6 +27,7 @@
 //!
 //!    Iterated while the number of detected artefacts decreases (NeuroKit2 `iterative=True`).
 //!    Deviations from NeuroKit2: beat times stay real-valued (NeuroKit2 casts to integer samples);
+//!    a threshold under 0.001 ms counts as 0, as NeuroKit2 treats exactly 0 (rounding noise);
 //!    the counts are of beats, each counted once, by its first correction, however many passes
 //!    move it again (NeuroKit2 returns only the last pass's indices; summing the passes counted
 //!    a bigeminal run's beats up to 9 times over).
@@ -290,10 +291,19 @@ fn threshold(x: &[f64]) -> Vec<f64> {
     })
 }
 
+/// Thresholds under this (ms) count as 0: the intervals around are equal but for rounding
+/// (beats timed between samples, of one shape, give 800 and 799.9999999999995 ms), and dividing
+/// by rounding noise would flag every beat of an exactly regular or alternating series.
+const MIN_THRESHOLD_MS: f64 = 1e-3;
+
 /// x / threshold, NaN where the threshold is 0 (NeuroKit2; NaN fails every comparison, so such
-/// beats are never flagged).
+/// beats are never flagged) or under [`MIN_THRESHOLD_MS`].
 fn normalise(x: f64, th: f64) -> f64 {
-    if th == 0.0 { f64::NAN } else { x / th }
+    if th < MIN_THRESHOLD_MS {
+        f64::NAN
+    } else {
+        x / th
+    }
 }
 
 /// numpy `pad(x, 2, "reflect")` index mapping.
@@ -590,6 +600,19 @@ mod tests {
         assert_eq!(c.len(), rr.len());
         for (a, b) in c.iter().zip(&rr) {
             assert!((a - b).abs() < 1e-9);
+        }
+    }
+
+    /// An exactly regular or alternating series whose intervals differ only by rounding (beats
+    /// timed between samples) has nothing to correct: its thresholds are rounding noise.
+    #[test]
+    fn rounding_noise_is_not_an_artefact() {
+        let noise = |i: usize| [0.0, 1e-13, -5e-13, 9e-13][i % 4];
+        for pattern in [[800.0, 800.0], [800.0, 900.0]] {
+            let rr: Vec<f64> = (0..60).map(|i| pattern[i % 2] + noise(i)).collect();
+            let (c, corr) = clean_rr(&rr);
+            assert_eq!(corr, RrCorrection::default(), "{pattern:?}");
+            assert!(c.iter().zip(&rr).all(|(a, b)| (a - b).abs() < 1e-9));
         }
     }
 

@@ -28,6 +28,7 @@ pub mod frequency;
 pub use correction::{CleanOptions, clean_rr, clean_rr_with};
 pub use frequency::{BandPowers, lomb_scargle_band_powers};
 
+use crate::dsp::rpeak::refined_position;
 use crate::error::{Error, Result};
 
 /// What the RR cleaning changed, in beats (each counted once, by its first correction).
@@ -166,14 +167,14 @@ pub fn median(v: &mut [f64]) -> f64 {
     }
 }
 
-/// RR intervals (ms) between consecutive peaks (indices into `samples` at `fs`), except those
-/// that span missing signal (non-finite samples: a gap, lost frames), whose beats in between
-/// were not seen.
+/// RR intervals (ms) between consecutive peaks (indices into `samples` at `fs`, each refined to
+/// a fractional sample by [`refined_position`]), except those that span missing signal
+/// (non-finite samples: a gap, lost frames), whose beats in between were not seen.
 pub fn rr_intervals_ms(samples: &[f32], peaks: &[usize], fs: f64) -> Vec<f64> {
     peaks
         .windows(2)
         .filter(|w| w[1] > w[0] && spans_only_signal(samples, w[0], w[1]))
-        .map(|w| (w[1] - w[0]) as f64 * 1000.0 / fs)
+        .map(|w| (refined_position(samples, w[1]) - refined_position(samples, w[0])) * 1000.0 / fs)
         .collect()
 }
 

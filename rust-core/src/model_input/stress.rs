@@ -28,6 +28,7 @@ use crate::error::{Error, Result};
 use crate::hrv::{CleanOptions, RrCorrection, clean_rr, hrv_metrics, rr_usable_fraction};
 use crate::imaging::{Channel, IMAGE_PIXELS, Imager, WindowData};
 use crate::model::BeatClass;
+use std::ops::Range;
 
 /// Names of [`StressWindow::features`], in column order.
 pub const HRV_FEATURE_NAMES: [&str; 9] = [
@@ -201,10 +202,12 @@ struct RrFeatures {
     beat_rate_bpm: Option<f32>,
 }
 
-/// [`RrFeatures`] of the R-peaks `peaks` (one window; 130 Hz indices into `samples_130hz`), with
-/// the R/T amplitudes.
-fn window_features(samples_130hz: &[f32], peaks: &[usize]) -> RrFeatures {
-    let rr_raw = crate::hrv::rr_intervals_ms(samples_130hz, peaks, MODEL_RATE_HZ);
+/// [`RrFeatures`] of the R-peaks `peaks` (130 Hz indices into `samples_130hz`) of the window
+/// `window`, with the R/T amplitudes. The R-peaks are timed between samples on the window's own
+/// samples, as the live monitor, which holds only the window, times them.
+fn window_features(samples_130hz: &[f32], peaks: &[usize], window: Range<usize>) -> RrFeatures {
+    let in_window: Vec<usize> = peaks.iter().map(|p| p - window.start).collect();
+    let rr_raw = crate::hrv::rr_intervals_ms(&samples_130hz[window], &in_window, MODEL_RATE_HZ);
     let mut out = rr_features(&rr_raw);
     let (r_amp, t_amp) = beat_amplitudes(samples_130hz, peaks);
     out.features[7] = r_amp;
@@ -330,7 +333,7 @@ pub fn stress_windows(
         let a = peaks.partition_point(|&p| p < start);
         let b = peaks.partition_point(|&p| p < end);
         let in_window = &peaks[a..b.max(a)];
-        let rr = window_features(samples_130hz, in_window);
+        let rr = window_features(samples_130hz, in_window, start..end);
         // quality from the window's own samples, as the live monitor sees it
         let quality = assess_quality(
             &samples_130hz[start..end],

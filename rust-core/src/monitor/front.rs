@@ -5,6 +5,7 @@
 use super::events::{EcgBatch, HeartRateSource, HeartRateUpdate, MonitorEvent, QualityUpdate};
 use super::rate::RateAdapter;
 use super::ring::{PeakRing, SampleRing};
+use crate::dsp::rpeak::peak_offset;
 use crate::dsp::{QualityConfig, RPeakDetector, SignalQuality, WindowQuality};
 use crate::sensor::EcgChunk;
 use std::collections::VecDeque;
@@ -239,7 +240,9 @@ impl EcgFrontEnd {
 
     fn on_peak(&mut self, index: u64, out: &mut Vec<MonitorEvent>) {
         if let Some(prev) = self.peaks.last() {
-            let rr = (index.saturating_sub(prev)) as f64 * 1000.0 / MODEL_RATE_HZ;
+            let samples = index.saturating_sub(prev) as f64;
+            let rr = (samples + self.peak_offset(index) - self.peak_offset(prev)).max(0.0) * 1000.0
+                / MODEL_RATE_HZ;
             // a peak just after a gap may be the detector's response to the step where the
             // signal resumes: its intervals are not bridged
             let guard = (GAP_GUARD_S * MODEL_RATE_HZ).ceil() as u64;
@@ -279,6 +282,12 @@ impl EcgFrontEnd {
             }
         }
         self.peaks.push(index);
+    }
+
+    /// How far the R-peak at `index` lies from that sample, as the offline analysis refines it
+    /// ([`peak_offset`]).
+    fn peak_offset(&self, index: u64) -> f64 {
+        peak_offset(index, |i| self.samples.get(i))
     }
 
     fn emit_heart_rate(&mut self, out: &mut Vec<MonitorEvent>) {

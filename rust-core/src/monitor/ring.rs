@@ -38,6 +38,13 @@ impl SampleRing {
         self.next += 1;
     }
 
+    /// The sample at absolute index `index`, if still held.
+    pub fn get(&self, index: u64) -> Option<f32> {
+        (self.oldest_index()..self.next)
+            .contains(&index)
+            .then(|| self.buf[(index % self.buf.len() as u64) as usize])
+    }
+
     /// Copy samples `[from, to)` into `out` (cleared first). `false` when the span is not (or no
     /// longer) fully held.
     pub fn copy_span(&self, from: u64, to: u64, out: &mut Vec<f32>) -> bool {
