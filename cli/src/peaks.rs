@@ -7,7 +7,7 @@ use clap::Args;
 use image::RgbImage;
 use serde::Serialize;
 use stressbeat_core::analysis::{self, EcgSpan};
-use stressbeat_core::dsp::rpeak::refined_interval;
+use stressbeat_core::dsp::rpeak::{refined_interval, refined_position};
 
 use crate::{
     NOT_MEDICAL, RecordingArgs, fmt_hz,
@@ -29,7 +29,10 @@ pub struct PeaksArgs {
 #[derive(Serialize)]
 struct PeaksJson {
     sampling_rate_hz: f64,
+    /// R-peaks, sample indices of the recording.
     peaks: Vec<usize>,
+    /// Their times (s from the recording's start), refined between samples as RR intervals are.
+    times_s: Vec<f64>,
 }
 
 pub fn peaks(args: &PeaksArgs) -> Result<(), String> {
@@ -39,6 +42,13 @@ pub fn peaks(args: &PeaksArgs) -> Result<(), String> {
     let peaks = analysis::detect_peaks(&span).map_err(|e| rec_args.error(e))?;
     let fs = span.sampling_rate_hz;
     let rr_ms = rr_intervals_ms(&span, &peaks);
+    let times_s: Vec<f64> = peaks
+        .iter()
+        .map(|&p| {
+            let refined = refined_position(&span.samples_mv, p - span.start_sample);
+            (refined + span.start_sample as f64) / fs
+        })
+        .collect();
     // (the file, the seconds it shows)
     let plotted = match &args.plot {
         Some(path) => {
@@ -52,6 +62,7 @@ pub fn peaks(args: &PeaksArgs) -> Result<(), String> {
         return print_result_json(&PeaksJson {
             sampling_rate_hz: fs,
             peaks,
+            times_s,
         });
     }
     println!(
@@ -64,7 +75,7 @@ pub fn peaks(args: &PeaksArgs) -> Result<(), String> {
         peaks.len()
     );
     let mut t = table::Table::new(&["#", "sample", "time (s)", "RR (ms)"]);
-    for (i, (&p, rr)) in peaks.iter().zip(&rr_ms).enumerate() {
+    for (i, ((&p, time_s), rr)) in peaks.iter().zip(&times_s).zip(&rr_ms).enumerate() {
         let rr = match rr {
             _ if i == 0 => String::new(),
             None => "gap".into(),
@@ -73,7 +84,7 @@ pub fn peaks(args: &PeaksArgs) -> Result<(), String> {
         t.row(vec![
             (i + 1).to_string(),
             p.to_string(),
-            format!("{:.3}", p as f64 / fs),
+            format!("{time_s:.3}"),
             rr,
         ]);
     }

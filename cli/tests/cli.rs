@@ -51,6 +51,21 @@ fn peaks_json_shape_and_range() {
     // 101 runs at ~60-80 bpm: 60-80 beats per minute
     assert!((55..=85).contains(&peaks.len()), "{} peaks", peaks.len());
     assert!(peaks.windows(2).all(|w| w[0] < w[1]));
+    // their times, refined between samples: within 1.5 samples of each peak, not all on one
+    let times: Vec<f64> = v["times_s"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_f64().unwrap())
+        .collect();
+    assert_eq!(times.len(), peaks.len());
+    let offsets: Vec<f64> = times
+        .iter()
+        .zip(&peaks)
+        .map(|(t, &p)| t * 360.0 - p as f64)
+        .collect();
+    assert!(offsets.iter().all(|o| o.abs() <= 1.5 + 1e-6), "{offsets:?}");
+    assert!(offsets.iter().any(|o| o.abs() > 0.01), "{offsets:?}");
 }
 
 #[test]
