@@ -104,8 +104,9 @@ struct RecordingArgs {
     /// capture (raw PMD frames, as `stressbeat record` writes); `hrv` and `stress` also read an
     /// RR-interval log (a CSV with an `rr`, `rri`, `ibi` or `nn` column: a strap without ECG).
     path: PathBuf,
-    /// Channel index (default: the first ECG-like lead, MLII where present; never one labelled
-    /// as another signal, e.g. EEG or Resp).
+    /// Channel index (default: a CSV's ECG column, else the first ECG-like lead, MLII where
+    /// present; never one labelled as another signal, e.g. EEG or Resp). A CSV's channels are
+    /// its signal columns in file order, from 0.
     #[arg(long)]
     channel: Option<usize>,
     /// Start of the analysed span, seconds from the start of the recording.

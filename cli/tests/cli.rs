@@ -348,3 +348,44 @@ fn an_absurd_sampling_rate_is_refused_in_a_few_characters() {
         "{err}"
     );
 }
+
+/// A CSV's signal columns are channels: the ECG one by default, another with `--channel`.
+#[test]
+fn csv_columns_are_channels() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("two_leads.csv");
+    // 30 s at 250 Hz: column a beats every 0.8 s, column b every 1.0 s (Gaussian R waves, mV)
+    let beat = |t: f64, rr: f64| {
+        let d = (t % rr) - rr / 2.0;
+        1.2 * (-0.5 * (d / 0.012).powi(2)).exp()
+    };
+    let mut text = String::from("time_s,a,b\n");
+    for n in 0..7500 {
+        let t = n as f64 / 250.0;
+        text.push_str(&format!("{t:.3},{:.4},{:.4}\n", beat(t, 0.8), beat(t, 1.0)));
+    }
+    std::fs::write(&path, text).unwrap();
+    let peaks = |args: &[&str]| -> usize {
+        let out = stressbeat()
+            .arg("peaks")
+            .arg(&path)
+            .args(args)
+            .arg("--json")
+            .output()
+            .unwrap();
+        json(&out)["peaks"].as_array().unwrap().len()
+    };
+    let (default, a, b) = (
+        peaks(&[]),
+        peaks(&["--channel", "0"]),
+        peaks(&["--channel", "1"]),
+    );
+    assert_eq!(default, b, "the last numeric column is the ECG one");
+    assert!((29..=31).contains(&b) && (36..=38).contains(&a), "{a} {b}");
+    let out = stressbeat()
+        .args(["peaks", path.to_str().unwrap(), "--channel", "2"])
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert!(err.contains("2 channels, 0 to 1"), "{err}");
+}

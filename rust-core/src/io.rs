@@ -314,6 +314,7 @@ fn capture_recording(path: &Path, bytes: &[u8]) -> Result<Recording> {
         }],
         annotations: Vec::new(),
         annotation_rate_hz: rate,
+        ecg_channel_hint: None,
     })
 }
 
@@ -346,6 +347,7 @@ pub fn read_wfdb(header_path: &Path) -> Result<Recording> {
         signals: signals.into_iter().flatten().collect(),
         annotations,
         annotation_rate_hz: header.frame_rate_hz,
+        ecg_channel_hint: None,
     })
 }
 
@@ -381,7 +383,7 @@ pub fn read_csv(path: &Path, opts: &LoadOptions) -> Result<Recording> {
         unit: opts.csv_unit.as_deref(),
     };
     let file = path.display().to_string();
-    let signal = csv::parse(&text, &csv_opts).map_err(|e| match e {
+    let csv = csv::parse_channels(&text, &csv_opts).map_err(|e| match e {
         csv::CsvError::Parse(p) => Error::format(path, p),
         csv::CsvError::NeedsSamplingRate => Error::FileOption {
             file: file.clone(),
@@ -398,9 +400,10 @@ pub fn read_csv(path: &Path, opts: &LoadOptions) -> Result<Recording> {
     })?;
     Ok(Recording {
         name: record_name(path),
-        annotation_rate_hz: signal.sampling_rate_hz,
-        signals: vec![signal],
+        annotation_rate_hz: csv.signals[csv.ecg].sampling_rate_hz,
+        signals: csv.signals,
         annotations: Vec::new(),
+        ecg_channel_hint: Some(csv.ecg),
     })
 }
 

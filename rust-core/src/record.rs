@@ -211,6 +211,9 @@ pub struct Recording {
     pub annotations: Vec<Annotation>,
     /// Rate in which [`Annotation::sample`] counts (WFDB: the frame rate; EDF: the fastest signal).
     pub annotation_rate_hz: f64,
+    /// The channel the file itself marks as its ECG (a CSV's ECG column), analysed by default;
+    /// `None` where the labels decide ([`Self::default_ecg_channel`]).
+    pub ecg_channel_hint: Option<usize>,
 }
 
 /// WFDB beat annotation symbols (the beat labels `bxb` scores; everything else is a non-beat).
@@ -225,7 +228,7 @@ pub fn is_beat_symbol(symbol: &str) -> bool {
 
 impl Recording {
     /// The channel to analyse: `channel` when the recording has it, else
-    /// [`Self::default_ecg_channel`]. Errors: a channel it lacks ([`Error::InvalidArgument`]), no
+    /// [`Self::ecg_channel_hint`], else [`Self::default_ecg_channel`]. Errors: a channel it lacks ([`Error::InvalidArgument`]), no
     /// channels at all ([`Error::InsufficientSignal`]), only channels whose labels name other
     /// signals ([`Error::FileOption`]: the caller may still name one).
     pub fn channel_or_default(&self, channel: Option<usize>) -> crate::Result<usize> {
@@ -242,7 +245,11 @@ impl Recording {
             None if self.signals.is_empty() => Err(crate::Error::InsufficientSignal(
                 "the recording has no channels".into(),
             )),
-            None => self.default_ecg_channel().ok_or_else(|| {
+            None => self
+                .ecg_channel_hint
+                .filter(|&c| c < self.signals.len())
+                .or_else(|| self.default_ecg_channel())
+                .ok_or_else(|| {
                 let labels: Vec<String> = self
                     .signals
                     .iter()
@@ -359,6 +366,18 @@ mod tests {
         assert!(missing(&eeg).ends_with("(the recording has 2 channels, 0 to 1)"));
         assert!(missing(&rec(&["ECG"])).ends_with("(the recording has one channel, 0)"));
         assert!(missing(&rec(&[])).ends_with("(the recording has no channels)"));
+        // the file's own mark (a CSV's ECG column) comes before the labels, a named one first
+        let marked = Recording {
+            ecg_channel_hint: Some(1),
+            ..rec(&["ECG", "ch2"])
+        };
+        assert_eq!(marked.channel_or_default(None).unwrap(), 1);
+        assert_eq!(marked.channel_or_default(Some(0)).unwrap(), 0);
+        let beyond = Recording {
+            ecg_channel_hint: Some(5),
+            ..rec(&["ECG", "ch2"])
+        };
+        assert_eq!(beyond.channel_or_default(None).unwrap(), 0);
     }
 
     #[test]

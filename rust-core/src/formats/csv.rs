@@ -1,4 +1,5 @@
-//! Delimited text recordings (CSV, TSV, `;`-separated) with one ECG column.
+//! Delimited text recordings (CSV, TSV, `;`-separated): an ECG column, and any other signal
+//! columns as further channels.
 //!
 //! Layout: optional `#` comment lines, one header row (optional: a first row of numbers only is
 //! data, its columns named `column 1`, `column 2`, …), then one row per sample. Delimiter
@@ -27,6 +28,11 @@
 //!   (bursts: a logger stamping each packet's samples at arrival).
 //! - An empty cell in the ECG column, or `NaN`/`NA`/`null`, is a missing sample (NaN); any other
 //!   non-number is an error.
+//! - Channels: every column that is neither a time column nor a heart-rate / RR column and holds a
+//!   number (or a missing sample) in the first data row, in file order (`time,ch1,ch2` gives two,
+//!   `ch1` and `ch2`); [`CsvRecording::ecg`] is the ECG column above, the one analysed unless the
+//!   caller names another. A column other than the ECG one with a non-number further down is left
+//!   out (logged), not an error. Each channel gets its unit as above.
 
 use crate::{
     dsp::filter::{MAX_SAMPLING_RATE_HZ, MIN_SAMPLING_RATE_HZ},
@@ -64,8 +70,23 @@ pub enum CsvError {
 const PLAUSIBLE_RATE_HZ: std::ops::RangeInclusive<f64> =
     MIN_SAMPLING_RATE_HZ..=MAX_SAMPLING_RATE_HZ;
 
-/// Parse a delimited text file into its ECG signal.
+/// The signals of a delimited text file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsvRecording {
+    /// One per signal column, in file order.
+    pub signals: Vec<Signal>,
+    /// Index in `signals` of the ECG column (see the module docs).
+    pub ecg: usize,
+}
+
+/// Parse a delimited text file into its ECG signal (see [`parse_channels`]).
 pub fn parse(text: &str, opts: &CsvOptions) -> Result<Signal, CsvError> {
+    let mut rec = parse_channels(text, opts)?;
+    Ok(rec.signals.swap_remove(rec.ecg))
+}
+
+/// Parse a delimited text file into its signal columns.
+pub fn parse_channels(text: &str, opts: &CsvOptions) -> Result<CsvRecording, CsvError> {
     if let Some(u) = opts.unit
         && millivolt_factor(u).is_none()
     {
@@ -161,8 +182,23 @@ pub fn parse(text: &str, opts: &CsvOptions) -> Result<Signal, CsvError> {
         )));
     }
 
+    // The signal columns: the ECG one, and the others holding a number (or nothing) in the first
+    // row; a column is dropped (None) at its first non-number, except the ECG one, which errors.
+    let capacity = text.len() / (first.len() + 1);
+    let mut channels: Vec<(usize, Option<Vec<f32>>)> = (0..names.len())
+        .filter(|&c| {
+            c == col
+                || (!time_cols.contains(&c)
+                    && !is_heart_rate_name(&names[c])
+                    && row
+                        .get(c)
+                        .is_some_and(|v| is_missing(v) || parse_number(v, delimiter).is_some()))
+        })
+        .map(|c| (c, Some(Vec::with_capacity(capacity))))
+        .collect();
+
     // One pass over the rows, keeping only the samples (and the time columns' steps).
-    let mut samples = Vec::with_capacity(text.len() / (first.len() + 1));
+    let mut rows = 0usize;
     let mut time_axes: Vec<TimeAxis> = time_cols
         .iter()
         .map(|&c| TimeAxis::new(&names[c], c, delimiter))
@@ -177,19 +213,33 @@ pub fn parse(text: &str, opts: &CsvOptions) -> Result<Signal, CsvError> {
             )
             .into());
         }
-        let cell = row.get(col).unwrap_or_default();
-        let v = if is_missing(cell) {
-            f32::NAN
-        } else {
-            parse_number(cell, delimiter).ok_or_else(|| {
-                ParseError::at_line(ln, format!("{name:?} value {cell:?} is not a number"))
-            })? as f32
-        };
-        samples.push(v);
+        for (c, column) in &mut channels {
+            let Some(samples) = column.as_mut() else {
+                continue;
+            };
+            let cell = row.get(*c).unwrap_or_default();
+            let v = if is_missing(cell) {
+                f32::NAN
+            } else if let Some(v) = parse_number(cell, delimiter) {
+                v as f32
+            } else if *c == col {
+                return Err(ParseError::at_line(
+                    ln,
+                    format!("{name:?} value {cell:?} is not a number"),
+                )
+                .into());
+            } else {
+                log::info!("column {:?} left out: line {ln} is not a number", names[*c]);
+                *column = None;
+                continue;
+            };
+            samples.push(v);
+        }
         for axis in &mut time_axes {
             axis.push(row.get(axis.column).unwrap_or_default(), ln);
         }
-        if samples.len() == TIME_COLUMN_CHOICE_ROWS {
+        rows += 1;
+        if rows == TIME_COLUMN_CHOICE_ROWS {
             keep_best_time_axis(&mut time_axes);
         }
         let Some(next) = data.next() else { break };
@@ -221,23 +271,37 @@ pub fn parse(text: &str, opts: &CsvOptions) -> Result<Signal, CsvError> {
         }
         (None, None) => return Err(CsvError::NeedsSamplingRate),
     };
-    let samples = fill_gaps(samples, &gaps, sampling_rate_hz, column)?;
-    let stated = units_row
-        .as_ref()
-        .and_then(|r| r.get(col))
-        .and_then(|u| canonical_unit(u));
-    let unit = match (opts.unit, stated.or_else(|| unit_in_name(&name))) {
-        (Some(u), _) => u.to_string(),
-        (None, Some(u)) => u.to_string(),
-        (None, None) if name.to_ascii_lowercase().contains("raw") => "raw".to_string(),
-        (None, None) => infer_unit(&samples, sampling_rate_hz).to_string(),
-    };
-    Ok(Signal {
-        label: name,
-        unit,
-        sampling_rate_hz,
-        samples,
-    })
+    check_gaps(&gaps, sampling_rate_hz, column)?;
+    // the ECG column is never dropped; its index counts the kept columns before it
+    let ecg = channels
+        .iter()
+        .filter(|(c, samples)| *c < col && samples.is_some())
+        .count();
+    let signals: Vec<Signal> = channels
+        .into_iter()
+        .filter_map(|(c, samples)| Some((c, samples?)))
+        .map(|(c, samples)| {
+            let samples = fill_gaps(samples, &gaps, sampling_rate_hz);
+            let name = names[c].clone();
+            let stated = units_row
+                .as_ref()
+                .and_then(|r| r.get(c))
+                .and_then(|u| canonical_unit(u));
+            let unit = match (opts.unit, stated.or_else(|| unit_in_name(&name))) {
+                (Some(u), _) => u.to_string(),
+                (None, Some(u)) => u.to_string(),
+                (None, None) if name.to_ascii_lowercase().contains("raw") => "raw".to_string(),
+                (None, None) => infer_unit(&samples, sampling_rate_hz).to_string(),
+            };
+            Signal {
+                label: name,
+                unit,
+                sampling_rate_hz,
+                samples,
+            }
+        })
+        .collect();
+    Ok(CsvRecording { signals, ecg })
 }
 
 /// How far (relative) a caller's sampling rate may be from a time column's estimate.
@@ -272,17 +336,15 @@ fn keep_best_time_axis(axes: &mut Vec<TimeAxis>) {
 }
 
 /// `samples` with each gap's missing samples (at `fs`) inserted as NaN before its row.
-fn fill_gaps(
-    samples: Vec<f32>,
-    gaps: &[TimeGap],
-    fs: f64,
-    column: &str,
-) -> Result<Vec<f32>, CsvError> {
+/// Errors when `gaps` add up to more than [`MAX_HOLES_S`]; logs them.
+fn check_gaps(gaps: &[TimeGap], fs: f64, column: &str) -> Result<(), CsvError> {
     if gaps.is_empty() {
-        return Ok(samples);
+        return Ok(());
     }
-    let missing = |g: &TimeGap| ((g.seconds * fs).round() as usize).saturating_sub(1);
-    let total: usize = gaps.iter().map(missing).fold(0, usize::saturating_add);
+    let total: usize = gaps
+        .iter()
+        .map(|g| missing_samples(g, fs))
+        .fold(0, usize::saturating_add);
     let total_s = total as f64 / fs;
     if total_s > MAX_HOLES_S {
         return Err(ParseError::in_part(
@@ -298,16 +360,30 @@ fn fill_gaps(
         "column {column:?} skips rows {} times ({total_s:.1} s in all): read as missing samples",
         gaps.len()
     );
+    Ok(())
+}
+
+/// Samples a gap leaves out.
+fn missing_samples(g: &TimeGap, fs: f64) -> usize {
+    ((g.seconds * fs).round() as usize).saturating_sub(1)
+}
+
+/// `samples` with NaN for the rows each gap left out (checked by [`check_gaps`]).
+fn fill_gaps(samples: Vec<f32>, gaps: &[TimeGap], fs: f64) -> Vec<f32> {
+    if gaps.is_empty() {
+        return samples;
+    }
+    let total: usize = gaps.iter().map(|g| missing_samples(g, fs)).sum();
     let mut out = Vec::with_capacity(samples.len() + total);
     let mut from = 0;
     for g in gaps {
         let row = g.row.min(samples.len());
         out.extend_from_slice(&samples[from..row]);
-        out.extend(std::iter::repeat_n(f32::NAN, missing(g)));
+        out.extend(std::iter::repeat_n(f32::NAN, missing_samples(g, fs)));
         from = row;
     }
     out.extend_from_slice(&samples[from..]);
-    Ok(out)
+    out
 }
 
 /// One row's fields, kept in one reused buffer (no allocation per row once it has grown).
@@ -506,6 +582,9 @@ fn split_utc_offset(clock: &str) -> Option<(&str, f64)> {
     let (c, zone) = clock.split_at(i);
     let sign = if zone.starts_with('-') { -1.0 } else { 1.0 };
     let z = &zone[1..];
+    if !z.is_ascii() {
+        return None; // (and byte offsets below would split a character)
+    }
     let (hh, mm) = match z.len() {
         2 => (z, "00"),
         4 => z.split_at(2),
@@ -847,6 +926,54 @@ mod tests {
         );
     }
 
+    /// Every signal column is a channel, in file order; the ECG one is marked. Time and
+    /// heart-rate columns are not channels; a column with a non-number further down is left out;
+    /// units and lost rows apply to each channel.
+    #[test]
+    fn every_signal_column_is_a_channel() {
+        let two = "time_s,ch1,ch2 (uV)\n0,0.1,100\n0.01,0.2,200\n0.02,0.3,300\n";
+        let r = parse_channels(two, &opts(None, None)).unwrap();
+        let labels: Vec<&str> = r.signals.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(labels, ["ch1", "ch2 (uV)"]);
+        assert_eq!(r.ecg, 1); // the last numeric column, as before
+        assert_eq!(r.signals[0].samples, [0.1, 0.2, 0.3]);
+        assert_eq!(r.signals[1].unit, "uV");
+        assert!(r.signals.iter().all(|s| s.sampling_rate_hz == 100.0));
+
+        let strap = "time,ecg,hr,rr\n0,0.1,,\n0.01,0.2,90,421\n0.02,0.3,,\n";
+        let r = parse_channels(strap, &opts(None, None)).unwrap();
+        assert_eq!(
+            (r.signals.len(), r.ecg, r.signals[0].label.as_str()),
+            (1, 0, "ecg")
+        );
+
+        // `marker` holds text on its second row: left out, and the ECG column's index follows
+        let marked = "t,marker,resp,ecg\n0,1,5,0.1\n0.01,start,6,0.2\n0.02,2,7,0.3\n";
+        let r = parse_channels(marked, &opts(None, Some("mV"))).unwrap();
+        let labels: Vec<&str> = r.signals.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!((labels.as_slice(), r.ecg), (["resp", "ecg"].as_slice(), 1));
+        assert!(
+            r.signals
+                .iter()
+                .all(|s| s.unit == "mV" && s.samples.len() == 3)
+        );
+        assert_eq!(
+            parse(marked, &opts(None, None)).unwrap().samples,
+            [0.1, 0.2, 0.3]
+        );
+
+        // lost rows are missing samples in every channel
+        let mut lossy = String::from("time,a,ecg\n");
+        for n in (0..400).filter(|n| !(100..150).contains(n)) {
+            lossy.push_str(&format!("{},{},{}\n", n as f64 / 100.0, n % 5, n % 7));
+        }
+        let r = parse_channels(&lossy, &opts(None, None)).unwrap();
+        for s in &r.signals {
+            assert_eq!(s.samples.len(), 400, "{}", s.label);
+            assert_eq!(s.samples.iter().filter(|v| v.is_nan()).count(), 50);
+        }
+    }
+
     #[test]
     fn ecg_columns_by_their_lead_names() {
         for (header, want) in [
@@ -965,6 +1092,8 @@ mod tests {
         assert!(parse("ecg\n", &opts(Some(1.0), None)).is_err());
         assert!(parse("a,ecg\n1,2\n3\n", &opts(Some(1.0), None)).is_err());
         assert!(parse("a,ecg\n\"1,2\n", &opts(Some(1.0), None)).is_err());
+        // a time whose "zone" holds a multi-byte character (found by the fuzzer: it panicked)
+        assert!(parse("time,ecg\n1209708721+0µv,1\n121,2\n", &opts(None, None)).is_err());
         assert!(
             parse("time,ecg\n0,1\n5,2\n", &opts(None, None))
                 .unwrap_err()

@@ -424,6 +424,7 @@ pub fn parse(bytes: &[u8]) -> Result<Recording, ParseError> {
         signals,
         annotations,
         annotation_rate_hz,
+        ecg_channel_hint: None,
     })
 }
 

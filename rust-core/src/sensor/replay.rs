@@ -469,6 +469,7 @@ mod tests {
             }],
             annotations: Vec::new(),
             annotation_rate_hz: 130.0,
+            ecg_channel_hint: None,
         }
     }
 
