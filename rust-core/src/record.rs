@@ -228,9 +228,10 @@ pub fn is_beat_symbol(symbol: &str) -> bool {
 
 impl Recording {
     /// The channel to analyse: `channel` when the recording has it, else
-    /// [`Self::ecg_channel_hint`], else [`Self::default_ecg_channel`]. Errors: a channel it lacks ([`Error::InvalidArgument`]), no
-    /// channels at all ([`Error::InsufficientSignal`]), only channels whose labels name other
-    /// signals ([`Error::FileOption`]: the caller may still name one).
+    /// [`Self::ecg_channel_hint`], else [`Self::default_ecg_channel`]. Errors: a channel it lacks
+    /// ([`Error::InvalidArgument`]), no channels at all ([`Error::InsufficientSignal`]), only
+    /// channels whose labels name other signals ([`Error::FileOption`]: the caller may still name
+    /// one).
     pub fn channel_or_default(&self, channel: Option<usize>) -> crate::Result<usize> {
         match channel {
             Some(c) if c < self.signals.len() => Ok(c),
@@ -245,11 +246,7 @@ impl Recording {
             None if self.signals.is_empty() => Err(crate::Error::InsufficientSignal(
                 "the recording has no channels".into(),
             )),
-            None => self
-                .ecg_channel_hint
-                .filter(|&c| c < self.signals.len())
-                .or_else(|| self.default_ecg_channel())
-                .ok_or_else(|| {
+            None => self.hinted_or_default_channel().ok_or_else(|| {
                 let labels: Vec<String> = self
                     .signals
                     .iter()
@@ -265,6 +262,14 @@ impl Recording {
                 }
             }),
         }
+    }
+
+    /// [`Self::ecg_channel_hint`] when the recording has that channel, else
+    /// [`Self::default_ecg_channel`].
+    fn hinted_or_default_channel(&self) -> Option<usize> {
+        self.ecg_channel_hint
+            .filter(|&c| c < self.signals.len())
+            .or_else(|| self.default_ecg_channel())
     }
 
     /// Index of the default analysis channel: MLII when present, else the first ECG-like label,

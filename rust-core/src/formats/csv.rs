@@ -229,7 +229,8 @@ pub fn parse_channels(text: &str, opts: &CsvOptions) -> Result<CsvRecording, Csv
                 )
                 .into());
             } else {
-                log::info!("column {:?} left out: line {ln} is not a number", names[*c]);
+                // (its position, not its name: a header may hold anything)
+                log::info!("column {} left out: line {ln} is not a number", *c + 1);
                 *column = None;
                 continue;
             };
