@@ -7,7 +7,7 @@ use clap::Args;
 use image::RgbImage;
 use serde::Serialize;
 use stressbeat_core::analysis::{self, EcgSpan};
-use stressbeat_core::dsp::rpeak::{refined_interval, refined_position};
+use stressbeat_core::dsp::rpeak::refined_interval;
 
 use crate::{
     NOT_MEDICAL, RecordingArgs, fmt_hz,
@@ -42,13 +42,7 @@ pub fn peaks(args: &PeaksArgs) -> Result<(), String> {
     let peaks = analysis::detect_peaks(&span).map_err(|e| rec_args.error(e))?;
     let fs = span.sampling_rate_hz;
     let rr_ms = rr_intervals_ms(&span, &peaks);
-    let times_s: Vec<f64> = peaks
-        .iter()
-        .map(|&p| {
-            let refined = refined_position(&span.samples_mv, p - span.start_sample);
-            (refined + span.start_sample as f64) / fs
-        })
-        .collect();
+    let times_s: Vec<f64> = peaks.iter().map(|&p| span.refined_peak(p) / fs).collect();
     // (the file, the seconds it shows)
     let plotted = match &args.plot {
         Some(path) => {

@@ -42,6 +42,12 @@ impl EcgSpan {
     pub fn duration_s(&self) -> f64 {
         self.samples_mv.len() as f64 / self.sampling_rate_hz
     }
+
+    /// The R-peak at channel sample `peak` (as [`detect_peaks`] gives it), refined between
+    /// samples ([`refined_position`]), as a fractional channel sample.
+    pub fn refined_peak(&self, peak: usize) -> f64 {
+        refined_position(&self.samples_mv, peak - self.start_sample) + self.start_sample as f64
+    }
 }
 
 /// Pick the channel and time range of `opts`, converted to millivolts.
@@ -293,9 +299,7 @@ pub fn evaluate_record(rec: &Recording, at_model_rate: bool) -> Result<Score> {
     } else {
         detect_peaks(&span)?
             .iter()
-            .map(|&p| {
-                refined_position(&span.samples_mv, p - span.start_sample) + span.start_sample as f64
-            })
+            .map(|&p| span.refined_peak(p))
             .collect()
     };
     // annotations count in the record's frame rate, which differs from the channel's rate in

@@ -79,12 +79,6 @@ pub struct CsvRecording {
     pub ecg: usize,
 }
 
-/// Parse a delimited text file into its ECG signal (see [`parse_channels`]).
-pub fn parse(text: &str, opts: &CsvOptions) -> Result<Signal, CsvError> {
-    let mut rec = parse_channels(text, opts)?;
-    Ok(rec.signals.swap_remove(rec.ecg))
-}
-
 /// Parse a delimited text file into its signal columns.
 pub fn parse_channels(text: &str, opts: &CsvOptions) -> Result<CsvRecording, CsvError> {
     if let Some(u) = opts.unit
@@ -780,6 +774,12 @@ impl<'a> TimeAxis<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The ECG channel of a delimited text file.
+    fn parse(text: &str, opts: &CsvOptions) -> Result<Signal, CsvError> {
+        let mut rec = parse_channels(text, opts)?;
+        Ok(rec.signals.swap_remove(rec.ecg))
+    }
 
     fn opts(fs: Option<f64>, unit: Option<&str>) -> CsvOptions<'_> {
         CsvOptions {
