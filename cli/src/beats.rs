@@ -33,24 +33,6 @@ pub(crate) fn classify_beats(
     Ok(inputs.peaks.iter().copied().zip(predictions).collect())
 }
 
-/// How far a model-rate R-peak may be from the recording-rate one it is reported as.
-const SAME_BEAT_S: f64 = 0.05;
-
-/// The recording-rate R-peak (as `stressbeat peaks` finds it) nearest to `sample`, within
-/// [`SAME_BEAT_S`]; else `sample` itself. The beat's sample then agrees with `peaks` exactly,
-/// instead of carrying the 130 Hz grid's rounding (±1.4 samples at 360 Hz).
-fn nearest_peak(native_peaks: &[usize], sample: usize, fs: f64) -> usize {
-    let i = native_peaks.partition_point(|&p| p < sample);
-    let candidates = [i.checked_sub(1), Some(i)];
-    candidates
-        .into_iter()
-        .flatten()
-        .filter_map(|j| native_peaks.get(j).copied())
-        .min_by_key(|&p| p.abs_diff(sample))
-        .filter(|&p| p.abs_diff(sample) as f64 <= SAME_BEAT_S * fs)
-        .unwrap_or(sample)
-}
-
 #[derive(Serialize)]
 struct BeatJson {
     sample: usize,
@@ -95,11 +77,13 @@ pub fn beats(args: &BeatsArgs) -> Result<(), String> {
     let beats: Vec<BeatJson> = classify_beats(model, &signal)?
         .iter()
         .map(|&(p, pred)| BeatJson {
-            sample: nearest_peak(
-                &native_peaks,
-                signal.record_sample(p),
-                span.sampling_rate_hz,
-            ),
+            // the beat's sample agrees with `peaks` exactly, instead of carrying the 130 Hz
+            // grid's rounding (±1.4 samples at 360 Hz)
+            sample: {
+                let sample = signal.record_sample(p);
+                analysis::nearest_peak(&native_peaks, sample, span.sampling_rate_hz)
+                    .map_or(sample, |i| native_peaks[i])
+            },
             class: pred.class.as_str(),
             confidence: pred.confidence,
         })
@@ -149,21 +133,4 @@ pub fn beats(args: &BeatsArgs) -> Result<(), String> {
     }
     println!("{NOT_MEDICAL}");
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::nearest_peak;
-
-    #[test]
-    fn a_beat_takes_the_recording_rate_peak_within_50_ms() {
-        let peaks = [100, 460, 820];
-        assert_eq!(nearest_peak(&peaks, 101, 360.0), 100);
-        assert_eq!(nearest_peak(&peaks, 458, 360.0), 460);
-        assert_eq!(nearest_peak(&peaks, 830, 360.0), 820);
-        // 20 samples at 360 Hz is 56 ms: not the same beat
-        assert_eq!(nearest_peak(&peaks, 300, 360.0), 300);
-        assert_eq!(nearest_peak(&peaks, 840, 360.0), 840);
-        assert_eq!(nearest_peak(&[], 5, 360.0), 5);
-    }
 }

@@ -396,14 +396,15 @@ fn hrv(args: &RecordingArgs) -> Result<(), String> {
 
 fn hrv_table(h: &stressbeat_core::hrv::HrvMetrics) -> table::Table {
     let opt = |v: Option<f64>, prec: usize| v.map_or("n/a".to_string(), |x| format!("{x:.prec$}"));
-    let mut t = table::Table::new(&["metric", "value", "unit"]);
     let c = &h.correction;
+    let basis = if h.left_out.is_some() {
+        "NN intervals (normal-to-normal)"
+    } else {
+        "NN intervals (after correction)"
+    };
+    let mut t = table::Table::new(&["metric", "value", "unit"]);
     for (name, value, unit) in [
-        (
-            "NN intervals (after correction)",
-            h.n_intervals.to_string(),
-            "",
-        ),
+        (basis, h.n_intervals.to_string(), ""),
         ("mean NN", format!("{:.1}", h.mean_nn_ms), "ms"),
         ("SDNN", format!("{:.1}", h.sdnn_ms), "ms"),
         ("RMSSD", format!("{:.1}", h.rmssd_ms), "ms"),
@@ -419,13 +420,20 @@ fn hrv_table(h: &stressbeat_core::hrv::HrvMetrics) -> table::Table {
         ("SD1", opt(h.sd1_ms, 1), "ms"),
         ("SD2", opt(h.sd2_ms, 1), "ms"),
         ("Baevsky stress index", opt(h.baevsky_stress_index, 1), ""),
-        (
-            "corrected (ectopic/missed/extra/artefact)",
-            format!("{}/{}/{}/{}", c.ectopic, c.missed, c.extra, c.artefacts),
-            "beats",
-        ),
     ] {
         t.row(vec![name.to_string(), value, unit.to_string()]);
+    }
+    match h.left_out {
+        Some(l) => t.row(vec![
+            "left out (beside beats not normal/errors/outliers)".into(),
+            format!("{}/{}/{}", l.not_normal, l.artefacts, l.outliers),
+            "intervals".into(),
+        ]),
+        None => t.row(vec![
+            "corrected (ectopic/missed/extra/artefact)".into(),
+            format!("{}/{}/{}/{}", c.ectopic, c.missed, c.extra, c.artefacts),
+            "beats".into(),
+        ]),
     }
     t
 }

@@ -85,13 +85,13 @@ fn hrv_json_has_metrics_and_quality() {
     assert!(v["hrv"]["rmssd_ms"].as_f64().unwrap() > 0.0);
 }
 
-/// HRV assumes sinus rhythm: the Polar H10 capture with frequent PVCs (11 % of its intervals
-/// corrected, successive intervals 46 % apart) gets both warnings, in the table and the JSON; a
-/// 30 s span of its trigeminy, which the correction leaves whole (0 corrected), still gets the
-/// irregularity one (before, no warning with an RMSSD of 324 ms); a healthy person's rest
-/// recording (under 2 % corrected) gets none.
+/// HRV is of the normal-to-normal intervals: the Polar H10 capture with frequent PVCs leaves out
+/// the intervals beside them and says how many, in the table and the JSON (before, with all
+/// intervals corrected: RMSSD 408 ms, 11.6 % corrected, an irregular rhythm); so does a 30 s span
+/// of its trigeminy, whose 22 NN intervals are also too few (before: RMSSD 324 ms). A healthy
+/// person's rest recording gets no warning.
 #[test]
-fn hrv_warns_when_the_rhythm_is_not_sinus() {
+fn hrv_leaves_out_the_intervals_beside_ectopic_beats_and_says_so() {
     let Some(data) = dataset("polar_h10").zip(dataset("eegmat")) else {
         return;
     };
@@ -104,29 +104,34 @@ fn hrv_warns_when_the_rhythm_is_not_sinus() {
         assert!(out.status.success());
         String::from_utf8(out.stdout).unwrap()
     };
-    let warnings = |path: &PathBuf, args: &[&str]| -> Vec<String> {
-        let v: serde_json::Value =
-            serde_json::from_str(&run(path, &[args, &["--json"]].concat())).unwrap();
+    let json = |path: &PathBuf, args: &[&str]| -> serde_json::Value {
+        serde_json::from_str(&run(path, &[args, &["--json"]].concat())).unwrap()
+    };
+    let warnings = |v: &serde_json::Value| -> Vec<String> {
         let w = v["warnings"].as_array().unwrap();
         w.iter().map(|w| w.as_str().unwrap().to_owned()).collect()
     };
     let pvcs = data.0.join("detectpvc/polar_h10.csv");
     let text = run(&pvcs, &[]);
+    assert!(text.contains("NN intervals (normal-to-normal)"), "{text}");
     assert!(
-        text.contains("Warning: 11.6 % of the RR intervals needed correction"),
+        text.contains("Warning: 61.8 % of the RR intervals were left out"),
         "{text}"
     );
-    assert!(
-        text.contains("Warning: successive RR intervals differ by 46 %"),
-        "{text}"
-    );
-    assert_eq!(warnings(&pvcs, &[]).len(), 2);
-    let trigeminy = warnings(&pvcs, &["--from", "169.8", "--to", "199.8"]);
-    assert_eq!(trigeminy.len(), 1, "{trigeminy:?}");
-    assert!(trigeminy[0].contains("the rhythm is irregular"));
+    let v = json(&pvcs, &[]);
+    assert_eq!(warnings(&v).len(), 1, "{v}");
+    let left_out = &v["hrv"]["left_out"];
+    assert!(left_out["not_normal"].as_u64().unwrap() > 400, "{left_out}");
+    let rmssd = v["hrv"]["rmssd_ms"].as_f64().unwrap();
+    assert!((10.0..40.0).contains(&rmssd), "RMSSD {rmssd}");
+    let trigeminy = json(&pvcs, &["--from", "169.8", "--to", "199.8"]);
+    let trigeminy = warnings(&trigeminy);
+    assert_eq!(trigeminy.len(), 2, "{trigeminy:?}");
+    assert!(trigeminy[0].contains("only 22 RR intervals"));
+    assert!(trigeminy[1].contains("were left out"));
     let rest = data.1.join("Subject01_1.edf");
     assert!(!run(&rest, &[]).contains("Warning"));
-    assert!(warnings(&rest, &[]).is_empty());
+    assert!(warnings(&json(&rest, &[])).is_empty());
 }
 
 #[test]

@@ -523,13 +523,24 @@ fn hrv_and_stress_of_an_rr_log_agree_with_the_ecg_they_came_from() {
     let ecg = run_json(&["hrv", &p(&rest), "--json"]);
     let rr = run_json(&["hrv", &p(&rest_rr), "--json"]);
     assert_eq!(rr["channel_label"], "RR intervals");
-    for k in ["mean_hr_bpm", "sdnn_ms", "rmssd_ms"] {
+    // the log has the ECG's intervals: those it kept and those it left out (4 beats typed S or
+    // V, one outlier); the log, without beat types, corrects 5 of them instead
+    let left_out = &ecg["hrv"]["left_out"];
+    let ecg_intervals = ["not_normal", "artefacts", "outliers"]
+        .iter()
+        .map(|k| left_out[k].as_u64().unwrap())
+        .sum::<u64>()
+        + ecg["hrv"]["n_intervals"].as_u64().unwrap();
+    assert_eq!(ecg_intervals, rr["beat_count"].as_u64().unwrap(), "{ecg}");
+    // so HRV agrees as far as the two ways of handling those intervals allow (measured: mean
+    // HR 62.4 / 62.6 bpm, SDNN 60.1 / 66.9 ms, RMSSD 81.3 / 86.3 ms)
+    for (k, tolerance) in [("mean_hr_bpm", 0.02), ("sdnn_ms", 0.15), ("rmssd_ms", 0.1)] {
         let (a, b) = (
             ecg["hrv"][k].as_f64().unwrap(),
             rr["hrv"][k].as_f64().unwrap(),
         );
         assert!(
-            (a - b).abs() <= 0.02 * a.abs() + 0.5,
+            (a - b).abs() <= tolerance * a.abs() + 0.5,
             "{k}: ECG {a}, RR log {b}"
         );
     }

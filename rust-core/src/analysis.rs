@@ -10,8 +10,9 @@ use crate::{
     error::{Error, Result},
     eval::{self, EvalOptions, Score},
     formats::rr_log,
-    hrv::{self, HrvMetrics},
-    model_input::Resampler,
+    hrv::{self, HrvMetrics, NnSelection},
+    model::{BeatClass, BeatClassifier, ModelSignal},
+    model_input::{Resampler, beat::beat_inputs},
     record::Recording,
     text::compact_number,
 };
@@ -98,7 +99,7 @@ pub struct RecordingSummary {
     pub beat_count: u32,
     /// Fraction (0–1) of the analysed span judged usable by the signal-quality index.
     pub usable_fraction: f64,
-    /// HRV over the whole span after RR cleaning; `None` if too few clean intervals.
+    /// HRV over the span's normal-to-normal intervals (see [`analyze_with`]); `None` if too few.
     pub hrv: Option<HrvMetrics>,
     /// Why these figures may be unreliable, in plain sentences (empty when nothing stands out).
     pub warnings: Vec<String>,
@@ -125,13 +126,13 @@ pub const MIN_RELIABLE_INTERVALS: u32 = 30;
 
 /// Why a recording's figures may be unreliable: a span shorter than the signal-quality window
 /// (`ecg_span_s`, ECG only), little usable signal, few RR intervals
-/// ([`MIN_RELIABLE_INTERVALS`]), many corrected ones
-/// ([`hrv::MAX_RELIABLE_CORRECTED_FRACTION`]), or raw intervals `rr_ms` more irregular than
-/// sinus rhythm (the scoring gate's limit, [`DEFAULT_MAX_RR_IRREGULARITY`]).
+/// ([`MIN_RELIABLE_INTERVALS`]), many corrected or left-out ones
+/// ([`hrv::MAX_RELIABLE_CORRECTED_FRACTION`]), or a rhythm more `irregular` than sinus rhythm
+/// (the scoring gate's limit, [`DEFAULT_MAX_RR_IRREGULARITY`]).
 fn reliability_warnings(
     ecg_span_s: Option<f64>,
     usable_fraction: f64,
-    rr_ms: &[f64],
+    irregularity: Option<f64>,
     hrv: Option<&HrvMetrics>,
 ) -> Vec<String> {
     let mut out = Vec::new();
@@ -160,9 +161,24 @@ fn reliability_warnings(
             hrv::MAX_RELIABLE_CORRECTED_FRACTION * 100.0
         ));
     }
+    if let Some((h, left_out)) = hrv.and_then(|h| Some((h, h.left_out?))) {
+        let share = f64::from(left_out.total()) / f64::from(left_out.total() + h.n_intervals);
+        if share > hrv::MAX_RELIABLE_CORRECTED_FRACTION {
+            out.push(format!(
+                "{:.1} % of the RR intervals were left out (beside beats not of normal type: {}; \
+                 detection errors: {}; outliers: {}): HRV figures are of the {} \
+                 normal-to-normal intervals left",
+                share * 100.0,
+                left_out.not_normal,
+                left_out.artefacts,
+                left_out.outliers,
+                h.n_intervals
+            ));
+        }
+    }
     // a regular run of ectopic beats (bigeminy, trigeminy) can escape the correction whole; in
     // noise (warned above) the detections, not the rhythm, are irregular
-    let irregular = hrv::rr_irregularity(rr_ms)
+    let irregular = irregularity
         .filter(|&v| v > f64::from(DEFAULT_MAX_RR_IRREGULARITY))
         .filter(|_| usable_fraction >= MIN_RELIABLE_USABLE_FRACTION);
     if let Some(v) = irregular {
@@ -177,8 +193,69 @@ fn reliability_warnings(
     out
 }
 
-/// Detect, score quality, and compute HRV over the selected span.
+/// How far a model-rate R-peak may be from the recording-rate one it is taken for.
+pub const SAME_BEAT_S: f64 = 0.05;
+
+/// Index in `peaks` (increasing channel samples at `fs`) of the peak nearest `sample`, if one
+/// lies within [`SAME_BEAT_S`].
+pub fn nearest_peak(peaks: &[usize], sample: usize, fs: f64) -> Option<usize> {
+    let i = peaks.partition_point(|&p| p < sample);
+    [i.checked_sub(1), Some(i)]
+        .into_iter()
+        .flatten()
+        .filter(|&j| j < peaks.len())
+        .min_by_key(|&j| peaks[j].abs_diff(sample))
+        .filter(|&j| peaks[j].abs_diff(sample) as f64 <= SAME_BEAT_S * fs)
+}
+
+/// Whether each of `peaks` (channel samples, as [`detect_peaks`] gives them for `span`) is a
+/// beat `model` calls N. The model reads the span at its own rate with its own R-peaks
+/// ([`ModelSignal`]); a peak it has no class for (no model-rate peak within [`SAME_BEAT_S`],
+/// or one without a full window and both neighbours) is not normal.
+pub fn normal_beats(span: &EcgSpan, peaks: &[usize], model: &BeatClassifier) -> Result<Vec<bool>> {
+    let signal = ModelSignal::from_span(span)?;
+    let inputs = beat_inputs(&signal.samples_130hz, &signal.peaks_130hz);
+    let predictions = model.classify_inputs(&inputs)?;
+    let mut normal = vec![false; peaks.len()];
+    for (&p, prediction) in inputs.peaks.iter().zip(&predictions) {
+        if let Some(i) = nearest_peak(peaks, signal.record_sample(p), span.sampling_rate_hz) {
+            normal[i] = prediction.class == BeatClass::N;
+        }
+    }
+    Ok(normal)
+}
+
+/// The NN intervals of a span's R-peaks (`in_span`: indices into its samples), refined between
+/// samples, with `normal` telling each beat's type ([`hrv::normal_to_normal`]).
+fn nn_intervals(span: &EcgSpan, in_span: &[usize], normal: &[bool]) -> NnSelection {
+    let samples = &span.samples_mv;
+    let ms_per_sample = 1000.0 / span.sampling_rate_hz;
+    let beat_ms: Vec<f64> = in_span
+        .iter()
+        .map(|&p| refined_position(samples, p) * ms_per_sample)
+        .collect();
+    let seen: Vec<bool> = in_span
+        .windows(2)
+        .map(|w| w[1] > w[0] && hrv::spans_only_signal(samples, w[0], w[1]))
+        .collect();
+    hrv::normal_to_normal(&beat_ms, normal, &seen)
+}
+
+/// [`analyze_with`] the embedded beat-type model.
 pub fn analyze(rec: &Recording, opts: &AnalysisOptions) -> Result<RecordingSummary> {
+    analyze_with(rec, opts, BeatClassifier::embedded()?)
+}
+
+/// Detect, score quality, and compute HRV over the selected span. HRV is of the
+/// normal-to-normal intervals: `model` types each beat, and intervals beside a beat not of
+/// normal type, or that are detection errors, are left out ([`hrv::normal_to_normal`]). Where
+/// the beats cannot be typed (a span too short for the model's input), HRV is of all intervals
+/// after artefact correction ([`hrv::analyze_rr`]), with a warning saying so.
+pub fn analyze_with(
+    rec: &Recording,
+    opts: &AnalysisOptions,
+    model: &BeatClassifier,
+) -> Result<RecordingSummary> {
     let span = select_span(rec, opts)?;
     let peaks = detect_peaks(&span)?;
     let usable_fraction = assess_quality(
@@ -189,8 +266,37 @@ pub fn analyze(rec: &Recording, opts: &AnalysisOptions) -> Result<RecordingSumma
     .usable_fraction;
     // the peaks are channel indices; the span's samples start at `start_sample`
     let in_span: Vec<usize> = peaks.iter().map(|p| p - span.start_sample).collect();
-    let rr = hrv::rr_intervals_ms(&span.samples_mv, &in_span, span.sampling_rate_hz);
-    let hrv = hrv::analyze_rr(&rr).ok();
+    let (hrv, irregularity, untyped) = match normal_beats(&span, &peaks, model) {
+        Ok(normal) => {
+            let nn = nn_intervals(&span, &in_span, &normal);
+            let hrv = hrv::nn_metrics(&nn.series).ok().map(|h| HrvMetrics {
+                left_out: Some(nn.left_out),
+                ..h
+            });
+            (hrv, nn.irregularity, None)
+        }
+        Err(e) => {
+            log::warn!("beat types unavailable, HRV of corrected RR intervals: {e}");
+            let rr = hrv::rr_intervals_ms(&span.samples_mv, &in_span, span.sampling_rate_hz);
+            (
+                hrv::analyze_rr(&rr).ok(),
+                hrv::rr_irregularity(&rr),
+                Some(e),
+            )
+        }
+    };
+    let mut warnings = reliability_warnings(
+        Some(span.duration_s()),
+        usable_fraction,
+        irregularity,
+        hrv.as_ref(),
+    );
+    if let Some(e) = untyped {
+        warnings.push(format!(
+            "the beats could not be typed ({e}): HRV is of all RR intervals after artefact \
+             correction, ectopic beats included"
+        ));
+    }
     Ok(RecordingSummary {
         record_name: rec.name.clone(),
         channel_label: span.label.clone(),
@@ -198,7 +304,7 @@ pub fn analyze(rec: &Recording, opts: &AnalysisOptions) -> Result<RecordingSumma
         duration_s: span.duration_s(),
         beat_count: peaks.len() as u32,
         usable_fraction,
-        warnings: reliability_warnings(Some(span.duration_s()), usable_fraction, &rr, hrv.as_ref()),
+        warnings,
         hrv,
     })
 }
@@ -272,7 +378,12 @@ pub fn analyze_rr_log(
         duration_s: (to - from) / 1000.0,
         beat_count: u32::try_from(rr.len()).unwrap_or(u32::MAX),
         usable_fraction,
-        warnings: reliability_warnings(None, usable_fraction, &rr, hrv.as_ref()),
+        warnings: reliability_warnings(
+            None,
+            usable_fraction,
+            hrv::rr_irregularity(&rr),
+            hrv.as_ref(),
+        ),
         hrv,
     })
 }
@@ -313,4 +424,21 @@ pub fn evaluate_record(rec: &Recording, at_model_rate: bool) -> Result<Score> {
         &detections,
         &EvalOptions::default(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nearest_peak;
+
+    #[test]
+    fn a_beat_takes_the_recording_rate_peak_within_50_ms() {
+        let peaks = [100, 460, 820];
+        assert_eq!(nearest_peak(&peaks, 101, 360.0), Some(0));
+        assert_eq!(nearest_peak(&peaks, 458, 360.0), Some(1));
+        assert_eq!(nearest_peak(&peaks, 830, 360.0), Some(2));
+        // 20 samples at 360 Hz is 56 ms: not the same beat
+        assert_eq!(nearest_peak(&peaks, 300, 360.0), None);
+        assert_eq!(nearest_peak(&peaks, 840, 360.0), None);
+        assert_eq!(nearest_peak(&[], 5, 360.0), None);
+    }
 }

@@ -69,12 +69,26 @@ pub struct RrCorrection {
     pub artefacts: u32,
 }
 
+/// RR intervals left out of the normal-to-normal series, and why.
+#[derive(Debug, Clone, Copy, PartialEq, uniffi::Record)]
+pub struct NnLeftOut {
+    /// Intervals beside a beat not of normal type (ectopic, fusion, unknown, or not typed).
+    pub not_normal: u32,
+    /// Intervals between normal beats that are detection errors (implausible, a missed beat,
+    /// an extra detection).
+    pub artefacts: u32,
+    /// Intervals between normal beats more than 20 % off the mean of the NN intervals around.
+    pub outliers: u32,
+}
+
 /// Heart-rate variability of the analysed span. Frequency-domain and non-linear values are
 /// `null`/`nil` when the span is too short for them.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct HrvMetrics {
-    /// NN intervals the metrics come from, after artefact correction (which deletes extra beats
-    /// and inserts missed ones, so it can exceed the intervals detected).
+    /// NN intervals the metrics come from: the normal-to-normal intervals kept (see
+    /// `leftOut`), or, where beats could not be typed, all intervals after artefact correction
+    /// (which deletes extra beats and inserts missed ones, so it can exceed the intervals
+    /// detected).
     pub n_intervals: u32,
     /// Mean NN interval, milliseconds.
     pub mean_nn_ms: f64,
@@ -98,8 +112,11 @@ pub struct HrvMetrics {
     pub sd2_ms: Option<f64>,
     /// Baevsky stress index.
     pub baevsky_stress_index: Option<f64>,
-    /// What the RR cleaning changed.
+    /// What the RR cleaning changed (all zero where `leftOut` is set).
     pub correction: RrCorrection,
+    /// The intervals left out of the normal-to-normal series; `null`/`nil` where the beats could
+    /// not be typed and the intervals were corrected instead.
+    pub left_out: Option<NnLeftOut>,
 }
 
 /// The summary of one analysed recording.
@@ -120,7 +137,7 @@ pub struct RecordingSummary {
     pub mean_hr_bpm: Option<f64>,
     /// Fraction (0–1) of the span judged usable by the signal-quality index.
     pub usable_fraction: f64,
-    /// HRV over the span after RR cleaning; `null`/`nil` if too few clean intervals.
+    /// HRV over the span's normal-to-normal intervals; `null`/`nil` if too few.
     pub hrv: Option<HrvMetrics>,
     /// Why these figures may be unreliable (little usable signal, many corrected RR intervals),
     /// in plain sentences to show with them; empty when nothing stands out.
@@ -154,6 +171,11 @@ impl From<hrv::HrvMetrics> for HrvMetrics {
             sd2_ms: m.sd2_ms,
             baevsky_stress_index: m.baevsky_stress_index,
             correction: m.correction.into(),
+            left_out: m.left_out.map(|l| NnLeftOut {
+                not_normal: l.not_normal,
+                artefacts: l.artefacts,
+                outliers: l.outliers,
+            }),
         }
     }
 }

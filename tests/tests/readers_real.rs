@@ -288,6 +288,8 @@ fn holes_in_a_record_leave_hrv_as_it_was() {
         "101, 30-630 s: SDNN {:.1} → {:.1} ms, RMSSD {:.1} → {:.1} ms",
         whole.sdnn_ms, holed.sdnn_ms, whole.rmssd_ms, holed.rmssd_ms
     );
+    // the beats around the holes are still typed (NN intervals, not corrected ones)
+    assert!(holed.left_out.is_some());
     assert!((holed.sdnn_ms / whole.sdnn_ms - 1.0).abs() < 0.05);
     assert!((holed.rmssd_ms / whole.rmssd_ms - 1.0).abs() < 0.05);
 }

@@ -54,6 +54,16 @@ final class AnalyzeRecordingTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(s.hrv).meanHrBpm, hr, accuracy: 1e-9)
     }
 
+    /// HRV is of the normal-to-normal intervals: every interval is kept or left out for a reason.
+    func testHrvIsOfNormalToNormalIntervals() throws {
+        try requireRecord101()
+        let h = try XCTUnwrap(try analyzeRecording(path: Self.record101, options: nil).hrv)
+        let leftOut = try XCTUnwrap(h.leftOut, "leftOut is nil: the beats were not typed")
+        XCTAssertEqual(h.nIntervals + leftOut.notNormal + leftOut.artefacts + leftOut.outliers, 1867)
+        XCTAssert(leftOut.notNormal < 50, "notNormal \(leftOut.notNormal)")
+        XCTAssertEqual(h.correction, RrCorrection(ectopic: 0, missed: 0, extra: 0, artefacts: 0))
+    }
+
     func testMissingFileIsFileNotFound() {
         XCTAssertThrowsError(try analyzeRecording(path: "/nonexistent/private-dir/none.hea", options: nil)) { error in
             guard case StressBeatError.FileNotFound(let message) = error else {

@@ -65,21 +65,21 @@ fn lomb_psd(t_s: &[f64], y: &[f64], f_hz: f64, fs_mean: f64) -> f64 {
 /// non-finite/non-positive values or a zero-length series. Window-length minimums are the
 /// caller's (see [`super::MIN_LF_WINDOW_S`]).
 pub fn lomb_scargle_band_powers(rr_ms: &[f64]) -> Option<BandPowers> {
+    band_powers_of(&super::NnSeries::contiguous(rr_ms))
+}
+
+/// [`lomb_scargle_band_powers`] of an NN series that may have gaps: each interval sits at the
+/// time it ends, so a gap is a stretch without samples (which Lomb–Scargle needs no filling for).
+pub fn band_powers_of(nn: &super::NnSeries) -> Option<BandPowers> {
+    let rr_ms = nn.intervals_ms();
     if rr_ms.len() < 3 || rr_ms.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
         return None;
     }
     let n = rr_ms.len() as f64;
     let mean = rr_ms.iter().sum::<f64>() / n;
     let y: Vec<f64> = rr_ms.iter().map(|r| r - mean).collect();
-    let mut acc = 0.0;
-    let t_s: Vec<f64> = rr_ms
-        .iter()
-        .map(|r| {
-            acc += r / 1000.0;
-            acc
-        })
-        .collect();
-    let duration = acc;
+    let t_s = nn.end_s();
+    let duration = nn.span_s();
     if duration <= 0.0 {
         return None;
     }
@@ -87,9 +87,9 @@ pub fn lomb_scargle_band_powers(rr_ms: &[f64]) -> Option<BandPowers> {
     let band = |(lo, hi): (f64, f64)| {
         let steps = ((hi - lo) / GRID_STEP_HZ).round() as usize;
         let mut sum = 0.0;
-        let mut prev = lomb_psd(&t_s, &y, lo, fs_mean);
+        let mut prev = lomb_psd(t_s, &y, lo, fs_mean);
         for k in 1..=steps {
-            let cur = lomb_psd(&t_s, &y, lo + k as f64 * GRID_STEP_HZ, fs_mean);
+            let cur = lomb_psd(t_s, &y, lo + k as f64 * GRID_STEP_HZ, fs_mean);
             sum += 0.5 * (prev + cur) * GRID_STEP_HZ;
             prev = cur;
         }

@@ -5,6 +5,8 @@
 //!
 //! Entry points:
 //! - [`hrv_metrics`]: metrics of an RR series exactly as given (no correction);
+//! - [`nn_metrics`]: metrics of an NN series with gaps, where intervals touching beats not of
+//!   normal type were left out ([`nn`]);
 //! - [`clean_rr`]: artefact/ectopic correction (Lipponen & Tarvainen 2019, see [`correction`]);
 //! - [`analyze_rr`]: [`clean_rr`] then [`hrv_metrics`], with the correction counts filled in.
 //!
@@ -24,9 +26,11 @@
 
 pub mod correction;
 pub mod frequency;
+pub mod nn;
 
 pub use correction::{CleanOptions, clean_rr, clean_rr_with};
 pub use frequency::{BandPowers, lomb_scargle_band_powers};
+pub use nn::{LeftOut, NnSelection, NnSeries, normal_to_normal};
 
 use crate::dsp::rpeak::refined_position;
 use crate::error::{Error, Result};
@@ -56,7 +60,8 @@ impl RrCorrection {
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct HrvMetrics {
     /// NN intervals the metrics are computed from: after artefact correction, which deletes
-    /// extra beats and inserts missed ones, so it can exceed the intervals given.
+    /// extra beats and inserts missed ones, so it can exceed the intervals given; or the
+    /// normal-to-normal intervals kept ([`Self::left_out`]).
     pub n_intervals: u32,
     pub mean_nn_ms: f64,
     pub sdnn_ms: f64,
@@ -72,7 +77,12 @@ pub struct HrvMetrics {
     pub sd1_ms: Option<f64>,
     pub sd2_ms: Option<f64>,
     pub baevsky_stress_index: Option<f64>,
+    /// What the artefact correction changed (all zero for an NN series of typed beats, which
+    /// leaves out instead of correcting).
     pub correction: RrCorrection,
+    /// For an NN series of typed beats ([`nn::normal_to_normal`]): the intervals left out, and
+    /// why. `None` when the series was corrected instead (no beat types: RR logs, stress windows).
+    pub left_out: Option<LeftOut>,
 }
 
 /// Above this share of corrected intervals HRV figures are unreliable: they assume sinus rhythm,
@@ -143,17 +153,27 @@ pub const MIN_IRREGULARITY_INTERVALS: usize = 8;
 /// artefacts (the medians ignore them); atrial fibrillation, bigeminy and frequent ectopy are
 /// high. `None` with fewer than [`MIN_IRREGULARITY_INTERVALS`] finite positive intervals.
 pub fn rr_irregularity(rr_ms: &[f64]) -> Option<f64> {
-    let mut rr: Vec<f64> = rr_ms
+    let rr: Vec<f64> = rr_ms
         .iter()
         .copied()
         .filter(|v| v.is_finite() && *v > 0.0)
         .collect();
-    if rr.len() < MIN_IRREGULARITY_INTERVALS {
+    nn_irregularity(&NnSeries::contiguous(&rr))
+}
+
+/// [`rr_irregularity`] of an NN series with gaps: the successive differences are those of
+/// intervals that share a beat. `None` with fewer than [`MIN_IRREGULARITY_INTERVALS`]
+/// intervals or no successive pair.
+pub fn nn_irregularity(nn: &NnSeries) -> Option<f64> {
+    if nn.intervals_ms().len() < MIN_IRREGULARITY_INTERVALS {
         return None;
     }
-    let mut diffs: Vec<f64> = rr.windows(2).map(|w| (w[1] - w[0]).abs()).collect();
+    let mut diffs: Vec<f64> = nn.successive_pairs().map(|(a, b)| (b - a).abs()).collect();
+    if diffs.is_empty() {
+        return None;
+    }
     let spread = median(&mut diffs);
-    Some(spread / median(&mut rr))
+    Some(spread / median(&mut nn.intervals_ms().to_vec()))
 }
 
 /// Median of a non-empty, NaN-free slice (sorts it in place). Panics on an empty slice.
@@ -190,34 +210,58 @@ pub fn spans_only_signal(samples: &[f32], from: usize, to: usize) -> bool {
 /// Errors: [`Error::InvalidArgument`] for a NaN, infinite, zero or negative interval;
 /// [`Error::InsufficientSignal`] for fewer than [`MIN_INTERVALS`] intervals.
 pub fn hrv_metrics(rr_ms: &[f64]) -> Result<HrvMetrics> {
+    nn_metrics(&NnSeries::contiguous(rr_ms))
+}
+
+/// HRV metrics of an NN series that may have gaps ([`nn`]): MeanNN, SDNN, mean HR and the
+/// Baevsky index over all its intervals; RMSSD, pNN50 and SD1/SD2 over the successive pairs
+/// that share a beat; LF/HF by Lomb–Scargle at the intervals' own times. Without gaps it is
+/// [`hrv_metrics`] exactly.
+///
+/// pNN50 is the share of successive differences over 50 ms times (n − 1) / n: NeuroKit2's
+/// NN50 / n where there are no gaps (see the module doc), and not diluted by the gaps where
+/// there are.
+///
+/// Errors: as [`hrv_metrics`]; [`Error::InsufficientSignal`] also without a successive pair.
+pub fn nn_metrics(nn: &NnSeries) -> Result<HrvMetrics> {
+    let rr_ms = nn.intervals_ms();
     validate(rr_ms)?;
     let n = rr_ms.len();
-    if n < MIN_INTERVALS {
+    let pairs = nn.successive_pairs();
+    let n_pairs = pairs.clone().count();
+    if n < MIN_INTERVALS || n_pairs == 0 {
         return Err(Error::InsufficientSignal(format!(
-            "{n} RR interval(s); HRV needs at least {MIN_INTERVALS}"
+            "{n} RR interval(s), {n_pairs} of them successive; HRV needs at least \
+             {MIN_INTERVALS} successive intervals"
         )));
     }
     let mean_nn = mean(rr_ms);
     let sdnn = sample_sd(rr_ms.iter().copied());
-    let diffs = rr_ms.windows(2).map(|w| w[1] - w[0]);
-    let rmssd = (diffs.clone().map(|d| d * d).sum::<f64>() / (n - 1) as f64).sqrt();
+    let diffs = pairs.clone().map(|(a, b)| b - a);
+    let rmssd = (diffs.clone().map(|d| d * d).sum::<f64>() / n_pairs as f64).sqrt();
     let nn50 = diffs.filter(|d| d.abs() > NN50_MS).count();
-    let pnn50 = nn50 as f64 / n as f64 * 100.0;
+    // NeuroKit2's n without gaps; the pairs scaled by n / (n − 1) with them
+    let per = if n_pairs == n - 1 {
+        n as f64
+    } else {
+        n_pairs as f64 * n as f64 / (n - 1) as f64
+    };
+    let pnn50 = nn50 as f64 / per * 100.0;
     let mean_hr = rr_ms.iter().map(|r| 60_000.0 / r).sum::<f64>() / n as f64;
 
-    let (sd1, sd2) = if n >= MIN_NONLINEAR_INTERVALS {
+    let (sd1, sd2) = if n_pairs + 1 >= MIN_NONLINEAR_INTERVALS {
         let inv_sqrt2 = std::f64::consts::FRAC_1_SQRT_2;
-        let sd1 = sample_sd(rr_ms.windows(2).map(|w| (w[0] - w[1]) * inv_sqrt2));
-        let sd2 = sample_sd(rr_ms.windows(2).map(|w| (w[0] + w[1]) * inv_sqrt2));
+        let sd1 = sample_sd(pairs.clone().map(|(a, b)| (a - b) * inv_sqrt2));
+        let sd2 = sample_sd(pairs.map(|(a, b)| (a + b) * inv_sqrt2));
         (Some(sd1), Some(sd2))
     } else {
         (None, None)
     };
 
-    let duration_s = rr_ms.iter().sum::<f64>() / 1000.0;
+    let duration_s = nn.span_s();
     let (mut lf, mut hf, mut lf_hf) = (None, None, None);
     if duration_s >= MIN_HF_WINDOW_S
-        && let Some(p) = lomb_scargle_band_powers(rr_ms)
+        && let Some(p) = frequency::band_powers_of(nn)
     {
         hf = Some(p.hf_ms2);
         if duration_s >= MIN_LF_WINDOW_S {
@@ -240,6 +284,7 @@ pub fn hrv_metrics(rr_ms: &[f64]) -> Result<HrvMetrics> {
         sd2_ms: sd2,
         baevsky_stress_index: baevsky_stress_index(rr_ms),
         correction: RrCorrection::default(),
+        left_out: None,
     })
 }
 

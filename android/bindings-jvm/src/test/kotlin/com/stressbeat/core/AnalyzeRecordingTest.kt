@@ -60,6 +60,18 @@ class AnalyzeRecordingTest {
         assertEquals(hr, s.hrv!!.meanHrBpm, 1e-9)
     }
 
+    /** HRV is of the normal-to-normal intervals: every interval is kept or left out for a reason. */
+    @Test
+    fun hrvIsOfNormalToNormalIntervals() {
+        requireRecord101()
+        val h = analyzeRecording(record101.path, null).hrv!!
+        assertNotNull(h.leftOut, "leftOut is null: the beats were not typed")
+        val leftOut = h.leftOut!!
+        assertEquals(1867u, h.nIntervals + leftOut.notNormal + leftOut.artefacts + leftOut.outliers)
+        assertTrue(leftOut.notNormal < 50u, "notNormal ${leftOut.notNormal}")
+        assertEquals(RrCorrection(0u, 0u, 0u, 0u), h.correction)
+    }
+
     @Test
     fun missingFileIsFileNotFound() {
         val e = assertThrows<StressBeatException.FileNotFound> {
