@@ -2,6 +2,10 @@
 //! 650 000 samples) in `../shared/data/mitdb` (or `STRESSBEAT_DATA`); when the data is absent a
 //! synthetic 360 Hz signal of the same length is used instead, and the bench says so.
 //!
+//! `analyze_recording`: the whole recording pipeline on that record (`analysis::analyze`: R-peaks,
+//! quality, beat types by the embedded model, HRV of the NN intervals), as `stressbeat hrv` and
+//! the apps' `analyzeRecording` run it; skipped without the data.
+//!
 //! `cargo bench -p stressbeat-core --bench detector`
 
 use std::hint::black_box;
@@ -12,13 +16,18 @@ use stressbeat_core::dsp::filter::{EcgFilter, EcgFilterConfig};
 use stressbeat_core::dsp::quality::{QualityConfig, SignalQuality};
 use stressbeat_core::dsp::rpeak::RPeakDetector;
 use stressbeat_core::io::{LoadOptions, load_recording};
+use stressbeat_core::{analysis, record::Recording};
 
-fn signal() -> (Vec<f32>, f64, &'static str) {
+fn mitdb_dir() -> PathBuf {
     let dir = std::env::var("STRESSBEAT_DATA")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"));
-    let mitdb = dir.join("mitdb");
-    let mut heads: Vec<PathBuf> = std::fs::read_dir(&mitdb)
+    dir.join("mitdb")
+}
+
+/// The first MIT-BIH record found, if any.
+fn first_record() -> Option<Recording> {
+    let mut heads: Vec<PathBuf> = std::fs::read_dir(mitdb_dir())
         .map(|d| {
             d.filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.extension().is_some_and(|e| e == "hea"))
@@ -26,9 +35,14 @@ fn signal() -> (Vec<f32>, f64, &'static str) {
         })
         .unwrap_or_default();
     heads.sort();
-    if let Some(r) = heads
+    heads
         .first()
         .and_then(|p| load_recording(p, &LoadOptions::default()).ok())
+}
+
+fn signal() -> (Vec<f32>, f64, &'static str) {
+    let mitdb = mitdb_dir();
+    if let Some(r) = first_record()
         && let Some(ch) = r.default_ecg_channel()
     {
         let s = &r.signals[ch];
@@ -101,6 +115,18 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
+    match first_record() {
+        Some(rec) => {
+            let mut g = c.benchmark_group(format!("mitdb/{}", rec.name));
+            g.sample_size(10);
+            let opts = analysis::AnalysisOptions::default();
+            g.bench_function("analyze_recording", |b| {
+                b.iter(|| black_box(analysis::analyze(black_box(&rec), &opts).is_ok()))
+            });
+            g.finish();
+        }
+        None => eprintln!("NOTE: no MIT-BIH record: analyze_recording skipped"),
+    }
 }
 
 criterion_group!(benches, bench);

@@ -106,6 +106,27 @@ struct Summary {
     corrected_worst: f64,
 }
 
+impl Summary {
+    /// RMSSD's median error under 10 % with at least `within_10` records within 10 %, SDNN's
+    /// median under `sdnn_median`, and RMSSD's median and worst error under these shares of the
+    /// correction's.
+    fn check(&self, within_10: usize, sdnn_median: f64, of_corrected: (f64, f64)) {
+        assert!(
+            self.rmssd_median < 10.0 && self.rmssd_within_10 >= within_10,
+            "RMSSD"
+        );
+        assert!(self.sdnn_median < sdnn_median, "SDNN");
+        assert!(
+            self.rmssd_median < of_corrected.0 * self.corrected_median,
+            "median against the correction"
+        );
+        assert!(
+            self.rmssd_worst < of_corrected.1 * self.corrected_worst,
+            "worst against the correction"
+        );
+    }
+}
+
 fn summary(errors: &[(String, Errors)]) -> Summary {
     let abs =
         |f: fn(&Errors) -> f64| -> Vec<f64> { errors.iter().map(|(_, e)| f(e).abs()).collect() };
@@ -153,16 +174,7 @@ fn mitdb_ds1_nn_hrv_matches_the_reference_nn_intervals() {
         assert!(e.rmssd.abs() < 5.0 && e.sdnn.abs() < 5.0, "{record}");
         assert!(e.rmssd_corrected > 500.0, "{record}: {}", e.rmssd_corrected);
     }
-    assert!(s.rmssd_median < 10.0 && s.rmssd_within_10 >= 12, "RMSSD");
-    assert!(s.sdnn_median < 5.0, "SDNN");
-    assert!(
-        s.rmssd_median < 0.5 * s.corrected_median,
-        "against the correction"
-    );
-    assert!(
-        s.rmssd_worst < 0.2 * s.corrected_worst,
-        "worst against the correction"
-    );
+    s.check(12, 5.0, (0.5, 0.2));
 }
 
 /// Patients the beat model never saw, on leads other than MLII.
@@ -184,14 +196,5 @@ fn qtdb_other_patients_nn_hrv_matches_the_reference_nn_intervals() {
         .collect();
     assert_eq!(errors.len(), 50);
     let s = summary(&errors);
-    assert!(s.rmssd_median < 10.0 && s.rmssd_within_10 >= 25, "RMSSD");
-    assert!(s.sdnn_median < 4.0, "SDNN");
-    assert!(
-        s.rmssd_median < 0.7 * s.corrected_median,
-        "against the correction"
-    );
-    assert!(
-        s.rmssd_worst < 0.5 * s.corrected_worst,
-        "worst against the correction"
-    );
+    s.check(25, 4.0, (0.7, 0.5));
 }

@@ -345,9 +345,23 @@ pub fn rr_usable_fraction(rr_ms: &[f64], corrections: u32, span_ms: f64) -> f64 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ops::Range;
 
     fn close(a: f64, b: f64, tol: f64) -> bool {
         (a - b).abs() <= tol
+    }
+
+    /// `n` intervals drawn uniformly in `range` (ms) by a fixed LCG seeded with `seed`.
+    pub(super) fn random_intervals(mut seed: u64, n: usize, range: Range<f64>) -> Vec<f64> {
+        (0..n)
+            .map(|_| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let unit = (seed >> 11) as f64 / (1u64 << 53) as f64;
+                range.start + (range.end - range.start) * unit
+            })
+            .collect()
     }
 
     #[test]
@@ -374,15 +388,7 @@ mod tests {
         }
         assert_eq!(rr_irregularity(&ectopic), Some(0.0));
         // intervals drawn at random in 600-1000 ms (a fixed LCG): median |ΔRR| ≈ 116 ms of 800
-        let mut seed = 12345u64;
-        let erratic: Vec<f64> = (0..40)
-            .map(|_| {
-                seed = seed
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                600.0 + 400.0 * ((seed >> 11) as f64 / (1u64 << 53) as f64)
-            })
-            .collect();
+        let erratic = random_intervals(12345, 40, 600.0..1000.0);
         let v = rr_irregularity(&erratic).unwrap();
         assert!(v > 0.12, "{v}");
         // hand-computed: 800, 900, 800, 900, ... (odd count): |ΔRR| = 100, median RR 800

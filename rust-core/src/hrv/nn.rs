@@ -152,13 +152,14 @@ pub fn normal_to_normal(beat_ms: &[f64], normal: &[bool], seen: &[bool]) -> NnSe
         start = end + 1;
     }
 
+    let rr_of = |i: usize| beat_ms[i + 1] - beat_ms[i];
     let mut out = NnSelection::default();
     let mut candidates = Vec::with_capacity(n_intervals);
     for i in 0..n_intervals {
         if !seen[i] {
             continue;
         }
-        let rr = beat_ms[i + 1] - beat_ms[i];
+        let rr = rr_of(i);
         if !(normal[i] && normal[i + 1]) {
             out.left_out.not_normal += 1;
         } else if artefact[i] || !(rr >= plausible.min_rr_ms && rr <= plausible.max_rr_ms) {
@@ -167,7 +168,6 @@ pub fn normal_to_normal(beat_ms: &[f64], normal: &[bool], seen: &[bool]) -> NnSe
             candidates.push(i);
         }
     }
-    let rr_of = |i: usize| beat_ms[i + 1] - beat_ms[i];
     out.irregularity = super::nn_irregularity(&series_of(beat_ms, &candidates));
     // prefix sums of the candidates' intervals, for the outlier filter's window means
     let mut sums = Vec::with_capacity(candidates.len() + 1);
@@ -290,15 +290,7 @@ mod tests {
     #[test]
     fn irregularity_is_of_the_normal_intervals_before_the_outlier_filter() {
         // atrial fibrillation types as normal: intervals at random in 500-1100 ms (a fixed LCG)
-        let mut seed = 7u64;
-        let rr: Vec<f64> = (0..200)
-            .map(|_| {
-                seed = seed
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                500.0 + 600.0 * ((seed >> 11) as f64 / (1u64 << 53) as f64)
-            })
-            .collect();
+        let rr = super::super::tests::random_intervals(7, 200, 500.0..1100.0);
         let sel = normal_to_normal(&times(&rr), &[true; 201], &[true; 200]);
         assert!(sel.left_out.outliers > 50, "{:?}", sel.left_out);
         assert!(sel.irregularity.unwrap() > 0.15, "{:?}", sel.irregularity);
