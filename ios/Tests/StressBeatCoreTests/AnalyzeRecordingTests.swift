@@ -120,6 +120,7 @@ final class AnalyzeRecordingTests: XCTestCase {
         ("testAnalyzesRealRecording", testAnalyzesRealRecording),
         ("testOptionsSelectChannelAndSpan", testOptionsSelectChannelAndSpan),
         ("testBeatsAndHeartRate", testBeatsAndHeartRate),
+        ("testHrvIsOfNormalToNormalIntervals", testHrvIsOfNormalToNormalIntervals),
         ("testMissingFileIsFileNotFound", testMissingFileIsFileNotFound),
         ("testCorruptFileIsCorruptRecording", testCorruptFileIsCorruptRecording),
         ("testTruncatedSignalIsCorruptRecording", testTruncatedSignalIsCorruptRecording),
