@@ -7,8 +7,7 @@ use serde::Serialize;
 use stressbeat_core::{
     analysis,
     dsp::{QualityConfig, assess_quality},
-    model::{BeatClass, BeatClassifier, BeatPrediction, ModelSignal},
-    model_input::beat::beat_inputs,
+    model::{BeatClass, BeatClassifier, ModelSignal},
 };
 
 use crate::{NOT_MEDICAL, RecordingArgs, model_file_error, print_result_json, table};
@@ -21,16 +20,6 @@ pub struct BeatsArgs {
     /// A beat-type model (`.onnx` with its `.json` beside it) instead of the embedded one.
     #[arg(long, value_name = "FILE.onnx")]
     model: Option<PathBuf>,
-}
-
-/// Every beat of `signal` with a full window and both neighbours: its 130 Hz R-peak and class.
-pub(crate) fn classify_beats(
-    model: &BeatClassifier,
-    signal: &ModelSignal,
-) -> Result<Vec<(usize, BeatPrediction)>, String> {
-    let inputs = beat_inputs(&signal.samples_130hz, &signal.peaks_130hz);
-    let predictions = model.classify_inputs(&inputs).map_err(|e| e.to_string())?;
-    Ok(inputs.peaks.iter().copied().zip(predictions).collect())
 }
 
 #[derive(Serialize)]
@@ -74,7 +63,9 @@ pub fn beats(args: &BeatsArgs) -> Result<(), String> {
     ) {
         eprintln!("stressbeat: warning: {w}");
     }
-    let beats: Vec<BeatJson> = classify_beats(model, &signal)?
+    let beats: Vec<BeatJson> = model
+        .classify_signal(&signal)
+        .map_err(|e| e.to_string())?
         .iter()
         .map(|&(p, pred)| BeatJson {
             // the beat's sample agrees with `peaks` exactly, instead of carrying the 130 Hz

@@ -17,9 +17,7 @@ use stressbeat_core::{
 use image::{Rgb, RgbImage};
 
 use crate::{
-    NOT_MEDICAL, RecordingArgs, args,
-    beats::classify_beats,
-    model_file_error,
+    NOT_MEDICAL, RecordingArgs, args, model_file_error,
     plot::{self, ALERT, Canvas, GAP, GRID, HR_LINE, INK, MUTED, PlotArea, SCORE_LINE},
     print_result_json, table,
 };
@@ -398,10 +396,7 @@ fn peak_classes(input: &Analysed, whose: &str) -> Vec<(usize, BeatClass)> {
     let Some(signal) = &input.signal else {
         return Vec::new();
     };
-    match BeatClassifier::embedded()
-        .map_err(|e| e.to_string())
-        .and_then(|m| classify_beats(m, signal))
-    {
+    match BeatClassifier::embedded().and_then(|m| m.classify_signal(signal)) {
         Ok(beats) => beats.into_iter().map(|(p, b)| (p, b.class)).collect(),
         Err(e) => {
             eprintln!("stressbeat: warning: {e}; {whose} beats are not checked for ectopy");

@@ -18,6 +18,15 @@ fn json(out: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("valid JSON on stdout")
 }
 
+/// The items of JSON array `v`, each read by `read` (a test fails on anything else).
+fn items<T>(v: &serde_json::Value, read: impl Fn(&serde_json::Value) -> Option<T>) -> Vec<T> {
+    v.as_array()
+        .expect("an array")
+        .iter()
+        .map(|x| read(x).expect("an item of the expected type"))
+        .collect()
+}
+
 #[test]
 fn peaks_json_shape_and_range() {
     let Some(hea) = dataset("mitdb").map(|d| d.join("101.hea")) else {
@@ -37,12 +46,7 @@ fn peaks_json_shape_and_range() {
         .unwrap();
     let v = json(&out);
     assert_eq!(v["sampling_rate_hz"], 360.0);
-    let peaks: Vec<u64> = v["peaks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p.as_u64().unwrap())
-        .collect();
+    let peaks = items(&v["peaks"], serde_json::Value::as_u64);
     // record indices, not span-relative: all inside [60 s, 120 s) at 360 Hz
     assert!(
         peaks.iter().all(|&p| (21_600..43_200).contains(&p)),
@@ -52,12 +56,7 @@ fn peaks_json_shape_and_range() {
     assert!((55..=85).contains(&peaks.len()), "{} peaks", peaks.len());
     assert!(peaks.windows(2).all(|w| w[0] < w[1]));
     // their times, refined between samples: within 1.5 samples of each peak, not all on one
-    let times: Vec<f64> = v["times_s"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t.as_f64().unwrap())
-        .collect();
+    let times = items(&v["times_s"], serde_json::Value::as_f64);
     assert_eq!(times.len(), peaks.len());
     let offsets: Vec<f64> = times
         .iter()
@@ -107,10 +106,7 @@ fn hrv_leaves_out_the_intervals_beside_ectopic_beats_and_says_so() {
     let json = |path: &PathBuf, args: &[&str]| -> serde_json::Value {
         serde_json::from_str(&run(path, &[args, &["--json"]].concat())).unwrap()
     };
-    let warnings = |v: &serde_json::Value| -> Vec<String> {
-        let w = v["warnings"].as_array().unwrap();
-        w.iter().map(|w| w.as_str().unwrap().to_owned()).collect()
-    };
+    let warnings = |v: &serde_json::Value| items(&v["warnings"], |w| w.as_str().map(str::to_owned));
     let pvcs = data.0.join("detectpvc/polar_h10.csv");
     let text = run(&pvcs, &[]);
     assert!(text.contains("NN intervals (normal-to-normal)"), "{text}");

@@ -12,7 +12,7 @@ use crate::{
     formats::rr_log,
     hrv::{self, HrvMetrics, NnSelection},
     model::{BeatClass, BeatClassifier, ModelSignal},
-    model_input::{Resampler, beat::beat_inputs},
+    model_input::Resampler,
     record::Recording,
     text::compact_number,
 };
@@ -214,10 +214,8 @@ pub fn nearest_peak(peaks: &[usize], sample: usize, fs: f64) -> Option<usize> {
 /// or one without a full window and both neighbours) is not normal.
 pub fn normal_beats(span: &EcgSpan, peaks: &[usize], model: &BeatClassifier) -> Result<Vec<bool>> {
     let signal = ModelSignal::from_span(span)?;
-    let inputs = beat_inputs(&signal.samples_130hz, &signal.peaks_130hz);
-    let predictions = model.classify_inputs(&inputs)?;
     let mut normal = vec![false; peaks.len()];
-    for (&p, prediction) in inputs.peaks.iter().zip(&predictions) {
+    for (p, prediction) in model.classify_signal(&signal)? {
         if let Some(i) = nearest_peak(peaks, signal.record_sample(p), span.sampling_rate_hz) {
             normal[i] = prediction.class == BeatClass::N;
         }
@@ -236,7 +234,7 @@ fn nn_intervals(span: &EcgSpan, in_span: &[usize], normal: &[bool]) -> NnSelecti
         .collect();
     let seen: Vec<bool> = in_span
         .windows(2)
-        .map(|w| w[1] > w[0] && hrv::spans_only_signal(samples, w[0], w[1]))
+        .map(|w| hrv::spans_only_signal(samples, w[0], w[1]))
         .collect();
     hrv::normal_to_normal(&beat_ms, normal, &seen)
 }

@@ -193,16 +193,18 @@ pub fn median(v: &mut [f64]) -> f64 {
 pub fn rr_intervals_ms(samples: &[f32], peaks: &[usize], fs: f64) -> Vec<f64> {
     peaks
         .windows(2)
-        .filter(|w| w[1] > w[0] && spans_only_signal(samples, w[0], w[1]))
+        .filter(|w| spans_only_signal(samples, w[0], w[1]))
         .map(|w| (refined_position(samples, w[1]) - refined_position(samples, w[0])) * 1000.0 / fs)
         .collect()
 }
 
-/// Whether `samples[from..=to]` exist and are all finite (no missing signal between two peaks).
+/// Whether peak `from` comes before peak `to` and `samples[from..=to]` exist and are all finite
+/// (no missing signal between the two peaks).
 pub fn spans_only_signal(samples: &[f32], from: usize, to: usize) -> bool {
-    samples
-        .get(from..=to)
-        .is_some_and(|s| s.iter().all(|x| x.is_finite()))
+    from < to
+        && samples
+            .get(from..=to)
+            .is_some_and(|s| s.iter().all(|x| x.is_finite()))
 }
 
 /// HRV metrics of `rr_ms` as given (no artefact correction; see [`analyze_rr`]).

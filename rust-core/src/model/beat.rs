@@ -2,11 +2,15 @@
 
 use once_cell::sync::Lazy;
 
+use super::ModelSignal;
 use super::{
     CORE_VOCABULARY, LoadedModel, ModelError, ModelMetadata, Task, embedded_files,
     metadata::indices_in,
 };
-use crate::{error::Result, model_input::beat::BeatInputs};
+use crate::{
+    error::Result,
+    model_input::beat::{BeatInputs, beat_inputs},
+};
 
 /// Beats per tract run.
 const MAX_BATCH: usize = 256;
@@ -137,6 +141,16 @@ impl BeatClassifier {
     /// Classify the beats of [`crate::model_input::beat::beat_inputs`] (row `i` is `inputs.peaks[i]`).
     pub fn classify_inputs(&self, inputs: &BeatInputs) -> Result<Vec<BeatPrediction>, ModelError> {
         self.classify(&inputs.beats, &inputs.rr)
+    }
+
+    /// Every beat of `signal` with a full window and both neighbours: its 130 Hz R-peak and class.
+    pub fn classify_signal(
+        &self,
+        signal: &ModelSignal,
+    ) -> Result<Vec<(usize, BeatPrediction)>, ModelError> {
+        let inputs = beat_inputs(&signal.samples_130hz, &signal.peaks_130hz);
+        let predictions = self.classify_inputs(&inputs)?;
+        Ok(inputs.peaks.into_iter().zip(predictions).collect())
     }
 }
 
