@@ -18,9 +18,9 @@ use stressbeat_core::{
     model_input::{
         MODEL_RATE_HZ,
         beat::{
-            AAMI_LABELS, BEAT_CHANNELS, BEAT_INPUTS_REVISION, BEAT_LEN, BEAT_PRE,
-            IRREGULARITY_BEATS, LONG_RR_BEATS, LONGER_RR_BEATS, RR_FEATURE_NAMES, TEMPLATE_BEATS,
-            aami_class, beat_inputs,
+            AAMI_LABELS, AamiClass, BEAT_CHANNELS, BEAT_INPUTS_REVISION, BEAT_LEN, BEAT_PRE,
+            CLASSIFIED_N_STALE, IRREGULARITY_BEATS, LONG_RR_BEATS, LONGER_RR_BEATS,
+            RR_FEATURE_NAMES, TEMPLATE_BEATS, TemplateOfN, aami_class, beat_inputs,
         },
         stress::{
             HRV_FEATURE_NAMES, MIN_USABLE_FRACTION, StressWindowConfig, WindowRenderer,
@@ -201,6 +201,7 @@ fn beats(args: &DatasetArgs, records_arg: &str) -> Result<(), String> {
         Vec::new(),
     );
     let mut quality_scores = Vec::new();
+    let mut templates_of_n = Vec::new();
     let (mut k_beats, mut k_labels, mut k_records) = (Vec::new(), Vec::new(), Vec::new());
     let mut extra = ExtraDetections::default();
     let mut per_record = Vec::new();
@@ -240,7 +241,14 @@ fn beats(args: &DatasetArgs, records_arg: &str) -> Result<(), String> {
         let mut kept = 0usize;
         let mut extra_in_vf = 0usize;
         let mut reference_matched = vec![false; reference.len()];
+        // the classified-N template fed by the reference classes (what training sees)
+        let mut ring = TemplateOfN::new(CLASSIFIED_N_STALE);
+        let mut template = [0.0f32; BEAT_LEN];
         for (i, m) in matched.iter().enumerate() {
+            template.copy_from_slice(bi.template(i).unwrap_or(&[0.0; BEAT_LEN]));
+            ring.apply(&mut template);
+            let is_n = m.is_some_and(|m| reference[m].1 == AamiClass::N as usize);
+            ring.record(bi.beat(i).unwrap_or(&[]), is_n);
             let Some(m) = *m else {
                 if in_vf(det_ann[i]) {
                     extra_in_vf += 1;
@@ -258,6 +266,7 @@ fn beats(args: &DatasetArgs, records_arg: &str) -> Result<(), String> {
             class_counts[class] += 1;
             kept += 1;
             beats.extend_from_slice(bi.row(i).unwrap_or(&[]));
+            templates_of_n.extend_from_slice(&template);
             rr.extend_from_slice(bi.rr_features(i).unwrap_or(&[]));
             labels.push(class as i64);
             records.push(record_id);
@@ -328,6 +337,11 @@ fn beats(args: &DatasetArgs, records_arg: &str) -> Result<(), String> {
         &beats,
         &[n, BEAT_CHANNELS, BEAT_LEN],
     )?;
+    write_npy(
+        &out.join("templates_of_n.npy"),
+        &templates_of_n,
+        &[n, BEAT_LEN],
+    )?;
     write_npy(&out.join("rr.npy"), &rr, &[n, RR_FEATURE_NAMES.len()])?;
     write_npy(&out.join("labels.npy"), &labels, &[n])?;
     write_npy(&out.join("records.npy"), &records, &[n])?;
@@ -371,7 +385,8 @@ fn beats(args: &DatasetArgs, records_arg: &str) -> Result<(), String> {
                      "inputs_revision": BEAT_INPUTS_REVISION,
                      "normalisation": "window median subtracted, mV",
                      "channels": ["beat", "template"],
-                     "template_beats": TEMPLATE_BEATS, "long_rr_beats": LONG_RR_BEATS,
+                     "template_beats": TEMPLATE_BEATS, "classified_n_stale": CLASSIFIED_N_STALE,
+                     "long_rr_beats": LONG_RR_BEATS,
                      "longer_rr_beats": LONGER_RR_BEATS, "irregularity_beats": IRREGULARITY_BEATS},
             "labels": AAMI_LABELS,
             "label_counts": totals,
@@ -379,6 +394,7 @@ fn beats(args: &DatasetArgs, records_arg: &str) -> Result<(), String> {
             "match_tolerance_s": MATCH_TOLERANCE_S,
             "files": {
                 "beats.npy": "[n, channels, length] f32", "rr.npy": "[n, R] f32",
+                "templates_of_n.npy": "[n, length] f32: the template of the beats classified N (template rule classified_n), fed by the reference classes; detections without a reference beat never enter",
                 "labels.npy": "[n] i64 (index into labels)", "records.npy": "[n] i32 record number",
                 "peaks.npy": "[n] i64 R-peak sample at 130 Hz",
                 "reference_samples.npy": "[n] i64 matched annotation sample (360 Hz)",

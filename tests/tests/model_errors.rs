@@ -10,7 +10,7 @@ use stressbeat_core::{
         BeatClassifier, CORE_VOCABULARY, HrvFallback, ModelError, OnnxGraph, StressModel,
         TensorSpec, TractStage, sha256_hex,
     },
-    model_input::beat::BEAT_INPUTS_REVISION,
+    model_input::beat::{BEAT_INPUTS_REVISION, TemplateRule},
 };
 
 fn model_file(name: &str) -> Vec<u8> {
@@ -326,6 +326,37 @@ fn bad_metadata_is_bad_metadata() {
         load_stress(&onnx, &m),
         Err(ModelError::BadMetadata { .. })
     ));
+}
+
+/// `beat.template` names the template rule: absent is the previous beats (models up to 8.x);
+/// `classified_n` needs a stale length of at least one and beat inputs of revision 3.
+#[test]
+fn beat_template_rules_load_and_bad_ones_are_bad_metadata() {
+    let (onnx, meta) = beat_files();
+    let rule = |m: &Value| BeatClassifier::load(&onnx, &bytes(m)).map(|b| b.template_rule());
+    let mut m = meta.clone();
+    m["beat"].as_object_mut().unwrap().remove("template");
+    assert_eq!(rule(&m).unwrap(), TemplateRule::Previous);
+    m["beat"]["template"] = json!({"rule": "previous"});
+    assert_eq!(rule(&m).unwrap(), TemplateRule::Previous);
+    m["beat"]["inputs_revision"] = json!(3);
+    m["beat"]["template"] = json!({"rule": "classified_n", "stale": 16});
+    assert_eq!(rule(&m).unwrap(), TemplateRule::ClassifiedN { stale: 16 });
+    for (template, revision) in [
+        (json!({"rule": "classified_n", "stale": 0}), 3),
+        (json!({"rule": "classified_n"}), 3),
+        (json!({"rule": "classified_v", "stale": 16}), 3),
+        (json!("classified_n"), 3),
+        (json!({"rule": "classified_n", "stale": 16}), 2),
+    ] {
+        m["beat"]["template"] = template.clone();
+        m["beat"]["inputs_revision"] = json!(revision);
+        let err = rule(&m).unwrap_err();
+        assert!(
+            matches!(err, ModelError::BadMetadata { .. }),
+            "{template} at revision {revision}: {err:?}"
+        );
+    }
 }
 
 #[test]

@@ -9,7 +9,7 @@ use super::{
 };
 use crate::{
     error::Result,
-    model_input::beat::{BeatInputs, beat_inputs},
+    model_input::beat::{BeatInputs, TemplateOfN, TemplateRule, beat_inputs},
 };
 
 /// Beats per tract run.
@@ -81,10 +81,8 @@ impl BeatClassifier {
     pub fn load(onnx: &[u8], metadata_json: &[u8]) -> Result<Self, ModelError> {
         let loaded = LoadedModel::load(onnx, metadata_json, Task::BeatType)?;
         let beat = loaded.metadata().beat.as_ref();
-        if let Some(revision) = beat
-            .map(|b| b.inputs_revision)
-            .filter(|&r| r < CORE_VOCABULARY.beat_inputs_revision)
-        {
+        // revisions 2 and 3 compute the same inputs under the previous-beats template
+        if let Some(revision) = beat.map(|b| b.inputs_revision).filter(|&r| r < 2) {
             log::warn!(
                 "the beat-type model was trained on beat inputs of revision {revision}; this core \
                  computes revision {} (they differ in beats during unusable signal)",
@@ -106,7 +104,17 @@ impl BeatClassifier {
         self.loaded.metadata()
     }
 
-    /// Classify a batch of beats.
+    /// Which beats the model's template channel is the median of.
+    pub fn template_rule(&self) -> TemplateRule {
+        self.metadata()
+            .beat
+            .as_ref()
+            .map(|b| b.template)
+            .unwrap_or_default()
+    }
+
+    /// Classify a batch of beats as given: their template channel must already follow the model's
+    /// [`Self::template_rule`] (see [`Self::classify_inputs`]).
     ///
     /// - `beats`: per beat, [`CORE_VOCABULARY`]`.beat_channels` × `.beat_length` samples (the
     ///   window and its template, as [`crate::model_input::beat::beat_inputs`] writes them);
@@ -138,9 +146,33 @@ impl BeatClassifier {
         Ok(out)
     }
 
-    /// Classify the beats of [`crate::model_input::beat::beat_inputs`] (row `i` is `inputs.peaks[i]`).
+    /// Classify the beats of one recording, [`crate::model_input::beat::beat_inputs`] (row `i` is
+    /// `inputs.peaks[i]`), under the model's template rule: in batches for
+    /// [`TemplateRule::Previous`], beat by beat for [`TemplateRule::ClassifiedN`].
     pub fn classify_inputs(&self, inputs: &BeatInputs) -> Result<Vec<BeatPrediction>, ModelError> {
-        self.classify(&inputs.beats, &inputs.rr)
+        match self.template_rule().ring() {
+            None => self.classify(&inputs.beats, &inputs.rr),
+            Some(mut ring) => self.classify_following(&mut inputs.clone(), &mut ring),
+        }
+    }
+
+    /// Classify the next beats of a recording or session whose earlier beats went through
+    /// `ring` (a [`TemplateRule::ClassifiedN`] model), beat by beat; each row's template channel
+    /// is replaced by the one the model saw.
+    pub fn classify_following(
+        &self,
+        inputs: &mut BeatInputs,
+        ring: &mut TemplateOfN,
+    ) -> Result<Vec<BeatPrediction>, ModelError> {
+        ring.classify_in_order(
+            inputs,
+            |row, rr| {
+                self.classify(row, rr)?.pop().ok_or_else(|| {
+                    ModelError::BadBatch("the model gave no class for a beat".to_owned())
+                })
+            },
+            |p| p.class == BeatClass::N,
+        )
     }
 
     /// Every beat of `signal` with a full window and both neighbours: its 130 Hz R-peak and class.
@@ -148,8 +180,11 @@ impl BeatClassifier {
         &self,
         signal: &ModelSignal,
     ) -> Result<Vec<(usize, BeatPrediction)>, ModelError> {
-        let inputs = beat_inputs(&signal.samples_130hz, &signal.peaks_130hz);
-        let predictions = self.classify_inputs(&inputs)?;
+        let mut inputs = beat_inputs(&signal.samples_130hz, &signal.peaks_130hz);
+        let predictions = match self.template_rule().ring() {
+            None => self.classify(&inputs.beats, &inputs.rr)?,
+            Some(mut ring) => self.classify_following(&mut inputs, &mut ring)?,
+        };
         Ok(inputs.peaks.into_iter().zip(predictions).collect())
     }
 }

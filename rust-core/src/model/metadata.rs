@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ModelError;
 use crate::imaging::Channel;
+use crate::model_input::beat::TemplateRule;
 
 /// The `format` string of every metadata file this core reads.
 pub const FORMAT: &str = "stressbeat-model/1";
@@ -88,6 +89,10 @@ pub struct BeatSpec {
     /// ([`crate::model_input::beat::BEAT_INPUTS_REVISION`]); 1 when absent (older files).
     #[serde(default = "first_inputs_revision")]
     pub inputs_revision: u32,
+    /// Which beats the template channel is the median of; [`TemplateRule::Previous`] when
+    /// absent (models up to 8.x).
+    #[serde(default)]
+    pub template: TemplateRule,
 }
 
 fn first_inputs_revision() -> u32 {
@@ -417,6 +422,14 @@ impl ModelMetadata {
                 "beat.inputs_revision",
                 vocab.beat_inputs_revision,
                 beat.inputs_revision,
+            ));
+        }
+        if let TemplateRule::ClassifiedN { stale: 0 } = beat.template {
+            return Err(bad("`beat.template.stale` must be at least 1"));
+        }
+        if beat.template != TemplateRule::Previous && beat.inputs_revision < 3 {
+            return Err(bad(
+                "`beat.template` other than `previous` needs `beat.inputs_revision` 3 or later",
             ));
         }
         no_duplicates("beat.rr_features", &beat.rr_features)?;

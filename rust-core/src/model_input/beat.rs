@@ -74,9 +74,14 @@ pub const BEAT_CHANNELS: usize = 2;
 ///   references and the onset steps. Since 2026-11-23 also: an interval across missing
 ///   (non-finite) signal or over 8 s is not an RR interval. The revision stayed 2: no training
 ///   record has either, so the exports and the 8.x models are the same.
-pub const BEAT_INPUTS_REVISION: u32 = 2;
+/// - 3 (9.x): the model's metadata names its template rule ([`TemplateRule`]); a model of
+///   revision 2 or less has [`TemplateRule::Previous`] and the same inputs as under revision 3.
+pub const BEAT_INPUTS_REVISION: u32 = 3;
 /// Previous beats whose median is the template.
 pub const TEMPLATE_BEATS: usize = 16;
+/// Detections without an N call after which [`TemplateRule::ClassifiedN`] gives up its ring
+/// (the rule of the models since 9.0 and of `stressbeat dataset beats`).
+pub const CLASSIFIED_N_STALE: usize = 16;
 /// Previous beats whose pre-RR (with this beat's) give the median of `pre_long_ratio`.
 pub const LONG_RR_BEATS: usize = 64;
 /// Previous beats whose pre-RR (with this beat's) give the median of `pre_longer_ratio`.
@@ -311,6 +316,121 @@ impl RrRing {
         let oldest = (self.next + capacity - n) % capacity;
         out.clear();
         out.extend((0..n).map(|k| self.values[(oldest + k) % capacity]));
+    }
+}
+
+/// Which beats a beat's template is the median of (a beat-type model's `beat.template`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum TemplateRule {
+    /// The previous [`TEMPLATE_BEATS`] beats, whatever they were ([`BeatContext`]; models up to
+    /// 8.x).
+    #[default]
+    Previous,
+    /// The last [`TEMPLATE_BEATS`] beats the model classified N ([`TemplateOfN`]), so that in a
+    /// ventricular run or bigeminy the template stays the person's normal beat. After `stale`
+    /// detections without an N call the ring is emptied and the [`Previous`](Self::Previous)
+    /// template is used until a beat is called N again (a new morphology cannot freeze a stale
+    /// template). Each beat's inputs then depend on the classes of the beats before it: callers
+    /// classify beat by beat ([`TemplateOfN::classify_in_order`]).
+    ClassifiedN {
+        /// Detections without an N call before the ring is given up.
+        stale: usize,
+    },
+}
+
+impl TemplateRule {
+    /// The ring this rule needs, `None` for [`TemplateRule::Previous`].
+    pub fn ring(self) -> Option<TemplateOfN> {
+        match self {
+            TemplateRule::Previous => None,
+            TemplateRule::ClassifiedN { stale } => Some(TemplateOfN::new(stale)),
+        }
+    }
+}
+
+/// The windows of the last [`TEMPLATE_BEATS`] beats classified N and the detections since the
+/// last one ([`TemplateRule::ClassifiedN`]). Fixed size, allocation-free after
+/// [`TemplateOfN::new`]; one per recording or live session, next to its [`BeatContext`].
+#[derive(Debug, Clone)]
+pub struct TemplateOfN {
+    windows: Vec<f32>,
+    n_windows: usize,
+    next_window: usize,
+    since_n: usize,
+    stale: usize,
+    scratch: Vec<f32>,
+}
+
+impl TemplateOfN {
+    /// An empty ring given up after `stale` detections without an N call.
+    pub fn new(stale: usize) -> Self {
+        Self {
+            windows: vec![0.0; TEMPLATE_BEATS * BEAT_LEN],
+            n_windows: 0,
+            next_window: 0,
+            since_n: 0,
+            stale,
+            scratch: Vec::with_capacity(TEMPLATE_BEATS),
+        }
+    }
+
+    /// Replaces `template` (on entry the [`TemplateRule::Previous`] template of the next beat)
+    /// with the median of the ring's windows; leaves it as it is while the ring is empty. Empties
+    /// a ring that went `stale` detections without an N call.
+    pub fn apply(&mut self, template: &mut [f32]) {
+        if self.since_n >= self.stale {
+            self.n_windows = 0;
+            self.next_window = 0;
+        }
+        if self.n_windows == 0 || template.len() != BEAT_LEN {
+            return;
+        }
+        for (k, t) in template.iter_mut().enumerate() {
+            self.scratch.clear();
+            self.scratch
+                .extend((0..self.n_windows).map(|j| self.windows[j * BEAT_LEN + k]));
+            *t = median_in_place(&mut self.scratch);
+        }
+    }
+
+    /// Counts a detection; its window enters the ring when it was classified N (`is_n`). A beat
+    /// without a class counts as not N.
+    pub fn record(&mut self, window: &[f32], is_n: bool) {
+        self.since_n += 1;
+        if !is_n || window.len() != BEAT_LEN {
+            return;
+        }
+        let slot = self.next_window * BEAT_LEN;
+        self.windows[slot..slot + BEAT_LEN].copy_from_slice(window);
+        self.next_window = (self.next_window + 1) % TEMPLATE_BEATS;
+        self.n_windows = (self.n_windows + 1).min(TEMPLATE_BEATS);
+        self.since_n = 0;
+    }
+
+    /// Classifies the rows of `inputs` in order, each as a batch of one: its template channel is
+    /// replaced by the ring's ([`TemplateOfN::apply`]), then `classify(row, rr)` gives its class,
+    /// whose `is_n` decides whether its window enters the ring for the next beats. On an error
+    /// the rows before it are classified and the ring holds them.
+    pub fn classify_in_order<T, E>(
+        &mut self,
+        inputs: &mut BeatInputs,
+        mut classify: impl FnMut(&[f32], &[f32]) -> Result<T, E>,
+        is_n: impl Fn(&T) -> bool,
+    ) -> Result<Vec<T>, E> {
+        let mut out = Vec::with_capacity(inputs.len());
+        let row_len = BEAT_CHANNELS * BEAT_LEN;
+        for (row, rr) in inputs
+            .beats
+            .chunks_exact_mut(row_len)
+            .zip(inputs.rr.chunks_exact(N_RR))
+        {
+            self.apply(&mut row[BEAT_LEN..]);
+            let class = classify(row, rr)?;
+            self.record(&row[..BEAT_LEN], is_n(&class));
+            out.push(class);
+        }
+        Ok(out)
     }
 }
 
@@ -720,6 +840,87 @@ mod tests {
             last = push(if k % 2 == 0 { 1.0 } else { 0.6 });
         }
         assert!((last - 0.4).abs() < 1e-6, "{last}");
+    }
+
+    /// A window whose R-peak is `amp` mV, zero elsewhere.
+    fn spike_window(amp: f32) -> [f32; BEAT_LEN] {
+        let mut w = [0.0; BEAT_LEN];
+        w[BEAT_PRE] = amp;
+        w
+    }
+
+    #[test]
+    fn template_of_n_is_the_median_of_the_last_sixteen_beats_called_n() {
+        let mut ring = TemplateOfN::new(4);
+        let mut t = spike_window(9.0);
+        ring.apply(&mut t);
+        assert_eq!(t[BEAT_PRE], 9.0); // empty ring: the previous-beats template stays
+        for amp in 1..=20 {
+            ring.record(&spike_window(amp as f32), true);
+            ring.record(&spike_window(100.0), false); // bigeminy: never enters
+        }
+        ring.apply(&mut t);
+        assert_eq!(t[BEAT_PRE], 12.5); // median of 5..=20
+        assert!(
+            t.iter()
+                .enumerate()
+                .all(|(i, &v)| i == BEAT_PRE || v == 0.0)
+        );
+        // three more non-N detections (four since the last N): stale, given up
+        for _ in 0..3 {
+            ring.record(&spike_window(100.0), false);
+        }
+        let mut t = spike_window(7.0);
+        ring.apply(&mut t);
+        assert_eq!(t[BEAT_PRE], 7.0);
+        // a new N call starts the ring again, without the windows before the stale stretch
+        ring.record(&spike_window(3.0), true);
+        ring.apply(&mut t);
+        assert_eq!(t[BEAT_PRE], 3.0);
+    }
+
+    #[test]
+    fn classify_in_order_feeds_each_class_to_the_next_beats_template() {
+        // bigeminy: amplitude 1 (normal) and 4 (ventricular) alternate, from a normal first row
+        let (x, peaks) = spikes(60, |k| if k % 2 == 1 { 1.0 } else { 4.0 });
+        let plain = remembering_every_beat(&x, &peaks);
+        let mut fed = plain.clone();
+        let mut ring = TemplateRule::ClassifiedN { stale: 16 }.ring().unwrap();
+        let mut seen = Vec::new();
+        let classes = ring
+            .classify_in_order(
+                &mut fed,
+                |row: &[f32], rr: &[f32]| {
+                    assert_eq!((row.len(), rr.len()), (BEAT_CHANNELS * BEAT_LEN, N_RR));
+                    seen.push(row[BEAT_LEN + BEAT_PRE]);
+                    Ok::<_, ()>(row[BEAT_PRE] < 2.0)
+                },
+                |&is_n| is_n,
+            )
+            .unwrap();
+        assert_eq!(classes.len(), plain.len());
+        assert_eq!(fed.rr, plain.rr);
+        for (i, &template) in seen.iter().enumerate() {
+            assert_eq!(fed.beat(i), plain.beat(i));
+            assert_eq!(fed.template(i).unwrap()[BEAT_PRE], template);
+        }
+        // the first beat (normal) keeps its own window; from then on the template is the normal beat
+        assert_eq!(seen[0], 1.0);
+        assert!(seen[1..].iter().all(|&t| t == 1.0), "{seen:?}");
+        // the previous-beats template of a bigeminy is half ventricular
+        assert_eq!(plain.template(40).unwrap()[BEAT_PRE], 2.5);
+        assert!(TemplateRule::Previous.ring().is_none());
+        // an error stops the loop at that beat
+        let mut calls = 0;
+        let failed = TemplateOfN::new(16).classify_in_order(
+            &mut plain.clone(),
+            |_: &[f32], _: &[f32]| {
+                calls += 1;
+                if calls == 3 { Err("broken") } else { Ok(true) }
+            },
+            |&n| n,
+        );
+        assert_eq!((failed, calls), (Err("broken"), 3));
     }
 
     #[test]

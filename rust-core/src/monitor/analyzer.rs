@@ -11,7 +11,7 @@ use crate::engine::{BeatCounts, WindowObservation};
 use crate::imaging::{Channel, IMAGE_PIXELS};
 use crate::model::{BeatClass, BeatClassifier, HrvFallback, StressModel, Task};
 use crate::model_input::MODEL_RATE_HZ;
-use crate::model_input::beat::{BeatContext, beat_inputs_after};
+use crate::model_input::beat::{BeatContext, TemplateOfN, TemplateRule, beat_inputs_after};
 use crate::model_input::stress::{
     HRV_FEATURE_NAMES, StressWindowConfig, WindowRenderer, rr_window, stress_windows,
 };
@@ -44,6 +44,10 @@ pub trait FallbackScorer: Send + Sync {
 pub trait BeatTyper: Send + Sync {
     /// AAMI class index (0 N, 1 S, 2 V, 3 F, 4 Q) per beat.
     fn classify(&self, beats: &[f32], rr: &[f32]) -> Result<Vec<u8>, String>;
+    /// Which beats the template channel is the median of.
+    fn template_rule(&self) -> TemplateRule {
+        TemplateRule::Previous
+    }
 }
 
 /// Classified beats remembered (absolute 130 Hz index, class), about two windows' worth.
@@ -63,6 +67,8 @@ pub struct ModelAnalyzer {
     classes: VecDeque<(u64, u8)>,
     /// The session's beat history (templates, long RR), fed each beat once, in order.
     beat_context: BeatContext,
+    /// The session's beats classified N, for a [`TemplateRule::ClassifiedN`] beat model.
+    template_of_n: Option<TemplateOfN>,
     /// Absolute 130 Hz index of the last beat fed to `beat_context`.
     last_fed: Option<u64>,
     degradations: Vec<Degradation>,
@@ -92,6 +98,7 @@ impl ModelAnalyzer {
             .map(|s| s.image_channels())
             .unwrap_or_default();
         let scores_rr_windows = stress.as_ref().is_some_and(|s| s.scores_rr_windows());
+        let template_of_n = beats.as_ref().and_then(|b| b.template_rule().ring());
         Self {
             stress,
             fallback,
@@ -103,6 +110,7 @@ impl ModelAnalyzer {
             features: Vec::new(),
             classes: VecDeque::with_capacity(CLASS_CACHE),
             beat_context: BeatContext::new(),
+            template_of_n,
             last_fed: None,
             degradations,
         }
@@ -126,7 +134,7 @@ impl ModelAnalyzer {
             let from = self
                 .last_fed
                 .map_or(0, |q| (q + 1).saturating_sub(w.start_index) as usize);
-            let inputs = beat_inputs_after(
+            let mut inputs = beat_inputs_after(
                 &w.samples_mv,
                 &w.peaks,
                 from,
@@ -135,7 +143,19 @@ impl ModelAnalyzer {
             );
             if let Some(&last) = inputs.peaks.last() {
                 self.last_fed = Some(abs(last));
-                match typer.classify(&inputs.beats, &inputs.rr) {
+                let classified = match self.template_of_n.as_mut() {
+                    None => typer.classify(&inputs.beats, &inputs.rr),
+                    Some(ring) => ring.classify_in_order(
+                        &mut inputs,
+                        |row, rr| {
+                            typer.classify(row, rr)?.pop().ok_or_else(|| {
+                                "the beat-type model gave no class for a beat".to_owned()
+                            })
+                        },
+                        |&class| class == 0,
+                    ),
+                };
+                match classified {
                     Ok(classes) => {
                         for (&p, c) in inputs.peaks.iter().zip(classes) {
                             if self.classes.len() == CLASS_CACHE {
@@ -319,6 +339,10 @@ impl BeatTyper for BeatClassifier {
             })
             .collect())
     }
+
+    fn template_rule(&self) -> TemplateRule {
+        BeatClassifier::template_rule(self)
+    }
 }
 
 #[cfg(test)]
@@ -326,34 +350,59 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use super::*;
-    use crate::model_input::beat::{BEAT_PRE, beat_inputs, peaks_in_clean_signal};
+    use crate::model_input::beat::{
+        BEAT_CHANNELS, BEAT_LEN, BEAT_PRE, beat_inputs, peaks_in_clean_signal,
+    };
 
-    /// Records every row it is asked to classify; calls everything N.
+    /// Records every row it is asked to classify; calls a beat N when its window's R is below
+    /// 3.5 mV, V otherwise.
     #[derive(Default)]
-    struct Recorder(Mutex<(Vec<f32>, Vec<f32>)>);
+    struct Recorder {
+        rule: TemplateRule,
+        seen: Mutex<(Vec<f32>, Vec<f32>)>,
+    }
+
+    fn amplitude_class(row: &[f32]) -> u8 {
+        if row[BEAT_PRE] < 3.5 { 0 } else { 2 }
+    }
 
     impl BeatTyper for Recorder {
         fn classify(&self, beats: &[f32], rr: &[f32]) -> Result<Vec<u8>, String> {
-            let mut seen = self.0.lock().map_err(|e| e.to_string())?;
+            let mut seen = self.seen.lock().map_err(|e| e.to_string())?;
             seen.0.extend_from_slice(beats);
             seen.1.extend_from_slice(rr);
-            Ok(vec![
-                0;
-                rr.len()
-                    / crate::model_input::beat::RR_FEATURE_NAMES.len()
-            ])
+            Ok(beats
+                .chunks_exact(BEAT_CHANNELS * BEAT_LEN)
+                .map(amplitude_class)
+                .collect())
+        }
+
+        fn template_rule(&self) -> TemplateRule {
+            self.rule
         }
     }
 
     #[test]
     fn overlapping_windows_classify_each_beat_once_with_session_templates() {
+        for rule in [
+            TemplateRule::Previous,
+            TemplateRule::ClassifiedN { stale: 3 },
+        ] {
+            overlapping_windows_classify_each_beat_once(rule);
+        }
+    }
+
+    fn overlapping_windows_classify_each_beat_once(rule: TemplateRule) {
         let peaks: Vec<usize> = (1..60).map(|k| k * 100).collect();
         let mut x = vec![0.0f32; 6100];
         for (k, &p) in peaks.iter().enumerate() {
             x[p] = 1.0 + (k % 5) as f32;
             x[p - BEAT_PRE / 2] = 0.1 * (k % 3) as f32;
         }
-        let recorder = Arc::new(Recorder::default());
+        let recorder = Arc::new(Recorder {
+            rule,
+            ..Recorder::default()
+        });
         let mut analyzer = ModelAnalyzer::new(None, None, Some(recorder.clone()), Vec::new());
         let mut out = Vec::new();
         // session-aligned quality, as the pipeline hands it over
@@ -383,9 +432,19 @@ mod tests {
             };
             analyzer.analyze(std::slice::from_ref(&w), None, &mut out);
         }
-        let whole = beat_inputs(&x, &peaks);
-        let seen = recorder.0.lock().unwrap();
-        assert_eq!(seen.1, whole.rr);
-        assert_eq!(seen.0, whole.beats);
+        let mut whole = beat_inputs(&x, &peaks);
+        if let Some(mut ring) = rule.ring() {
+            let classes = ring
+                .classify_in_order(
+                    &mut whole,
+                    |row, _| Ok::<_, ()>(amplitude_class(row)),
+                    |&c| c == 0,
+                )
+                .unwrap();
+            assert!(classes.contains(&0) && classes.contains(&2));
+        }
+        let seen = recorder.seen.lock().unwrap();
+        assert_eq!(seen.1, whole.rr, "{rule:?}");
+        assert_eq!(seen.0, whole.beats, "{rule:?}");
     }
 }
