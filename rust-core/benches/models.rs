@@ -8,8 +8,9 @@
 
 use std::hint::black_box;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use stressbeat_core::model::{BeatClassifier, CORE_VOCABULARY, StressModel};
+use stressbeat_core::model_input::beat::{BeatInputs, CLASSIFIED_N_STALE, TemplateOfN};
 
 /// Stress windows in 5 minutes at a 5 s step.
 const STRESS_BATCH: usize = 55;
@@ -52,6 +53,19 @@ fn beat_type(c: &mut Criterion) {
         group.throughput(Throughput::Elements(batch as u64));
         group.bench_function(format!("batch{batch}"), |b| {
             b.iter(|| model.classify(black_box(&beats), black_box(&rr)))
+        });
+        // the classified-N template rule: beat by beat, each row's template from the ring
+        let inputs = BeatInputs {
+            peaks: (0..batch).collect(),
+            beats: beats.clone(),
+            rr: rr.clone(),
+        };
+        group.bench_function(format!("classified_n_in_order{batch}"), |b| {
+            b.iter_batched(
+                || (inputs.clone(), TemplateOfN::new(CLASSIFIED_N_STALE)),
+                |(mut inputs, mut ring)| model.classify_following(&mut inputs, &mut ring),
+                BatchSize::SmallInput,
+            )
         });
     }
     group.finish();

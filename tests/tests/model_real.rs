@@ -13,7 +13,7 @@ use stressbeat_core::{
     model::{BeatClass, BeatClassifier, ModelSignal, StressModel},
     model_input::{
         MODEL_RATE_HZ,
-        beat::{AamiClass, aami_class, beat_inputs},
+        beat::{AamiClass, TemplateRule, aami_class, beat_inputs},
         stress::{StressWindowConfig, select_baseline, stress_windows},
     },
 };
@@ -391,4 +391,63 @@ fn polar_h10_pvcs_on_a_chest_lead_are_called_v() {
         "{early_then_pause} of {}",
         v.len()
     );
+}
+
+/// The core's beat-by-beat loop under the classified-N template rule gives the classes the
+/// training pipeline's loop gives (Python and onnxruntime, `beats.parity_fixture`, committed as
+/// fixtures) on MIT-BIH 119, a bigeminy, and 203, multiform PVCs in noise and atrial fibrillation:
+/// each beat's template depends on the classes of the beats before it. The two runtimes may
+/// differ on a borderline beat; nothing more. The model is the v9 candidate (a committed
+/// fixture; the beat-type card says why it is not shipped).
+#[test]
+fn classified_n_loop_matches_the_training_pipeline() {
+    let model = BeatClassifier::load_from_path(&stressbeat_e2e::repo_file(
+        "tests/fixtures/beat-type-v9.onnx",
+    ))
+    .unwrap();
+    assert!(matches!(
+        model.template_rule(),
+        TemplateRule::ClassifiedN { .. }
+    ));
+    let Some(dir) = stressbeat_e2e::dataset("mitdb") else {
+        return;
+    };
+    for record in ["119", "203"] {
+        let path =
+            stressbeat_e2e::repo_file(&format!("tests/fixtures/beat-type-parity-{record}.json"));
+        let fixture: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(
+            fixture["onnx_sha256"].as_str().unwrap(),
+            model.metadata().onnx_sha256,
+            "{}: made with another model; regenerate it (models/README.md)",
+            path.display()
+        );
+        let classified = model
+            .classify_signal(&signal(&dir.join(format!("{record}.hea")), None, None))
+            .unwrap();
+        let peaks = fixture["peaks_130hz"].as_array().unwrap();
+        let classes = fixture["classes"].as_array().unwrap();
+        assert_eq!(peaks.len(), classes.len());
+        assert_eq!(classified.len(), peaks.len(), "{record}");
+        let (mut agree, mut core_v, mut python_v) = (0, 0, 0);
+        for ((peak, class), (core_peak, prediction)) in peaks.iter().zip(classes).zip(&classified) {
+            assert_eq!(peak.as_u64().unwrap() as usize, *core_peak, "{record}");
+            let class = class.as_str().unwrap();
+            agree += usize::from(prediction.class.as_str() == class);
+            core_v += usize::from(prediction.class == BeatClass::V);
+            python_v += usize::from(class == "V");
+        }
+        eprintln!(
+            "{record}: {agree} of {} classes agree; V calls core {core_v}, training pipeline \
+             {python_v}",
+            peaks.len()
+        );
+        assert!(python_v > 300, "{record}: {python_v}");
+        assert!(agree as f64 >= 0.995 * peaks.len() as f64, "{record}");
+        assert!(
+            core_v.abs_diff(python_v) * 100 <= python_v,
+            "{record}: {core_v} / {python_v}"
+        );
+    }
 }

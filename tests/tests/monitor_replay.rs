@@ -10,7 +10,7 @@ use stressbeat_core::engine::{
     AlertEngine, AlertPolicy, EngineConfig, NoScoreReason, StressEngine,
 };
 use stressbeat_core::history::{History, HistoryOptions, MemoryHistory, SessionStart, SourceKind};
-use stressbeat_core::model::{BeatClassifier, HrvFallback, StressModel};
+use stressbeat_core::model::{BeatClass, BeatClassifier, HrvFallback, ModelSignal, StressModel};
 use stressbeat_core::monitor::analyzer::ModelAnalyzer;
 use stressbeat_core::monitor::sources::replay_source;
 use stressbeat_core::monitor::{
@@ -19,13 +19,21 @@ use stressbeat_core::monitor::{
 };
 use stressbeat_core::{analysis, io};
 
-struct Fallback;
-impl Parts for Fallback {
+/// The embedded models, or another beat-type model.
+struct Models(BeatClassifier);
+
+impl Default for Models {
+    fn default() -> Self {
+        Self(BeatClassifier::embedded().unwrap().clone())
+    }
+}
+
+impl Parts for Models {
     fn analyzer(&self) -> Box<dyn WindowAnalyzer> {
         Box::new(ModelAnalyzer::new(
             Some(Arc::new(StressModel::embedded().unwrap().clone())),
             Some(Arc::new(HrvFallback::embedded().unwrap())),
-            Some(Arc::new(BeatClassifier::embedded().unwrap().clone())),
+            Some(Arc::new(self.0.clone())),
             Vec::new(),
         ))
     }
@@ -37,16 +45,20 @@ const STARTED_AT_MS: i64 = 1_700_000_000_000;
 /// Replay `path` through a monitor; every event in order, the memory history, seconds taken.
 fn replay(path: &std::path::Path) -> (Vec<MonitorEvent>, MemoryHistory, f64) {
     let history = Arc::new(Mutex::new(MemoryHistory::default()));
-    let (events, secs) = replay_into(path, history.clone());
+    let (events, secs) = replay_into(path, history.clone(), Models::default());
     let h = std::mem::take(&mut *history.lock().unwrap());
     (events, h, secs)
 }
 
 /// Replay `path` through a monitor storing into `history`; every event in order, seconds taken.
-fn replay_into(path: &std::path::Path, history: SharedHistory) -> (Vec<MonitorEvent>, f64) {
+fn replay_into(
+    path: &std::path::Path,
+    history: SharedHistory,
+    models: Models,
+) -> (Vec<MonitorEvent>, f64) {
     let m = Monitor::new(
         PipelineConfig::default(),
-        Box::new(Fallback),
+        Box::new(models),
         Engines {
             stress: StressEngine::new(EngineConfig::default()).unwrap(),
             alerts: AlertEngine::new(AlertPolicy::default()).unwrap(),
@@ -228,6 +240,7 @@ fn polar_h10_capture_exports_every_stored_ecg_sample() {
     replay_into(
         &dir.join("hr_data_2023-01-13_11-40-07.bin"),
         history.clone(),
+        Models::default(),
     );
     let h = history.lock().unwrap();
     let session = &h.sessions(1).unwrap()[0];
@@ -493,4 +506,56 @@ fn polar_h10_live_windows_are_the_offline_windows() {
     assert_eq!(c.usable_differs, 0, "{c:?}");
     assert_eq!(c.hr_differs, 0, "{c:?}");
     assert_eq!(c.rmssd_differs, 0, "{c:?}");
+}
+
+/// Live, the monitor classifies each beat once, in order, and a classified-N model's template
+/// ring follows the session's own calls: on the strap PVC recording its windows count the V
+/// beats that classifying the whole recording at once gives in the same stretches (a window
+/// counts a beat whose successor it does not hold yet as N). The model is
+/// the v9 candidate (a committed fixture; the beat-type card says why it is not shipped).
+#[test]
+fn live_windows_count_the_v_beats_of_a_classified_n_model_on_the_whole_recording() {
+    let Some(dir) = stressbeat_e2e::dataset("polar_h10") else {
+        return;
+    };
+    let path = dir.join("detectpvc/polar_h10.csv");
+    let model = BeatClassifier::load_from_path(&stressbeat_e2e::repo_file(
+        "tests/fixtures/beat-type-v9.onnx",
+    ))
+    .unwrap();
+    let rec = io::load_recording(&path, &Default::default()).unwrap();
+    let signal =
+        ModelSignal::from_span(&analysis::select_span(&rec, &Default::default()).unwrap()).unwrap();
+    let ms = |peak: usize| peak as f64 * 1000.0 / 130.0;
+    let classified = model.classify_signal(&signal).unwrap();
+    // a V beat's time, and by when a window must reach for the beat to be classified in it: its
+    // successor and the end of its own window (59 samples after the R-peak) are in the window
+    let v_at_ms: Vec<(f64, f64)> = classified
+        .windows(2)
+        .filter(|w| w[0].1.class == BeatClass::V)
+        .map(|w| (ms(w[0].0), ms(w[1].0).max(ms(w[0].0 + 59))))
+        .collect();
+    let history = Arc::new(Mutex::new(MemoryHistory::default()));
+    let (events, _) = replay_into(&path, history, Models(model));
+    let (mut live, mut whole) = (0usize, 0usize);
+    for (_, o) in stressbeat_e2e::stress_updates(&events) {
+        let (from, to) = (
+            (o.start_ms - STARTED_AT_MS) as f64,
+            (o.end_ms - STARTED_AT_MS) as f64,
+        );
+        live += o.beat_counts.v as usize;
+        whole += v_at_ms
+            .iter()
+            .filter(|&&(t, ready)| from <= t && ready < to)
+            .count();
+    }
+    eprintln!(
+        "detectpvc: {} V beats in the recording; summed over the windows {live} live, {whole} whole",
+        v_at_ms.len()
+    );
+    assert!(v_at_ms.len() > 200, "{}", v_at_ms.len());
+    assert!(
+        live.abs_diff(whole) * 100 <= whole,
+        "{live} live, {whole} whole"
+    );
 }

@@ -1,6 +1,11 @@
 """Trains the shipped beat-type model on all DS1 records (and the CV's other-patient training sets)
 with the CV-chosen settings, exports it (float and int8 weights), compares the two, and writes
-models/beat-type.{onnx,json}.
+models/beat-type.{onnx,json} and models/reports/beat-type-final.json.
+
+A CV report of `beats.feedback_template` names its template rule ("template", e.g. classified_n,
+stale 16): the model is then trained with that template channel (the reference-fed ring, from the
+export's templates_of_n.npy where it has one) and its metadata records the rule
+(`beat.template`), which the core's ring then follows beat by beat.
 
 python -m beats.final --data /work/datasets/beats --cv ../reports/beat-type-cv.json --models ..
 """
@@ -15,7 +20,8 @@ import numpy as np
 import torch
 
 from .calibrate import inner_offsets
-from .data import LABELS, concat, load_beats
+from .data import DS1, LABELS, BeatSet, concat, load_beats
+from .feedback_template import Detections, RingRule, feedback_loop, ort_classify, rule_of_metadata, training_set
 from .onnx_io import export_float, ort_probabilities, ort_session, quantize_weights_int8, sha256
 from .train import TrainConfig, fit
 
@@ -40,6 +46,15 @@ def pick(pooled: dict, keys=("N_se", "N_ppv", "S_se", "S_ppv", "V_se", "V_ppv", 
     return {k: None if pooled[k] is None else round(pooled[k], 4) for k in keys}
 
 
+def training_data(directory: str, records, rule: RingRule | None, name: str) -> tuple[BeatSet, dict | None]:
+    """An export's beats (`records`: None for DS1, "all"), with the reference-fed template of
+    `rule` as the template channel when there is one, and where those templates came from."""
+    if rule is None:
+        return load_beats(directory, records), None
+    det = Detections.load(directory, DS1 if records is None else None)
+    return training_set(det, rule, f" ({name})")
+
+
 def main() -> None:
     """Trains, exports, quantizes and writes the shipped files and the final report."""
     ap = argparse.ArgumentParser(description=__doc__)
@@ -55,10 +70,17 @@ def main() -> None:
     torch.set_num_threads(1)
     cv = json.loads(Path(args.cv).read_text())
     cfg = TrainConfig(**cv["config"])
-    ds1 = load_beats(args.data)
+    if "rule" in cv and "template" not in cv:
+        raise ValueError(f"{args.cv}: a screen's template rule {cv['rule']} that the core does not implement")
+    # the template rule of a `beats.feedback_template` CV (None: the plain template of the previous beats)
+    rule = rule_of_metadata({"beat": {"template": cv["template"]}}) if "template" in cv else None
+    ds1, ds1_templates = training_data(args.data, None, rule, "DS1")
     # the CV's other-patient training sets (their paths as the CV was given them)
-    extra = [load_beats(d, "all") for d in cv.get("extra_train", [])]
+    extra_sets = [training_data(d, "all", rule, d) for d in cv.get("extra_train", [])]
+    extra = [e for e, _ in extra_sets]
     data = concat(ds1, *extra)
+    if rule is not None and int(data.meta["beat"]["inputs_revision"]) < 3:
+        raise ValueError("a template rule needs an export of inputs_revision 3 or later (the core refuses the model)")
     models = Path(args.models)
     (models / "reports").mkdir(parents=True, exist_ok=True)
     start = time.time()
@@ -74,6 +96,16 @@ def main() -> None:
     quantized = quantize_weights_int8(str(float_path), str(int8_path))
     p_float = ort_probabilities(str(float_path), data)
     p_int8 = ort_probabilities(str(int8_path), data)
+    loop = {}
+    if rule is not None:
+        # as the core runs it: beat by beat over DS1's detections, each file's own calls feeding its ring
+        det = Detections.load(args.data, DS1)
+        calls = {kind: feedback_loop(det, rule, ort_classify(str(path)))
+                 for kind, path in (("float", float_path), ("int8", int8_path))}
+        loop = {"feedback_loop_agreement_float_int8": float(
+            (calls["float"][0].argmax(1) == calls["int8"][0].argmax(1)).mean()),
+            "feedback_loop_extra_agreement_float_int8": float(
+            (calls["float"][1].argmax(1) == calls["int8"][1].argmax(1)).mean()) if len(calls["float"][1]) else None}
     final = {
         "float_model": str(float_path),
         "trained_on": f"all {len(set(ds1.records.tolist()))} DS1 records"
@@ -81,12 +113,17 @@ def main() -> None:
                                 for e, d in zip(extra, cv.get("extra_train", [])))
                       + f", {len(data.labels)} beats",
         "config": cfg.to_dict(),
+        **({"template": cv["template"],
+            "training_templates": {"DS1": ds1_templates,
+                                   **{d: t for d, (_, t) in zip(cv.get("extra_train", []), extra_sets)}}}
+           if rule else {}),
         "logit_offset": model.logit_offset.tolist(),
         "seconds": round(time.time() - start, 1),
         "quantized_tensors": quantized,
         "size_bytes": {"float": float_path.stat().st_size, "int8_weights": int8_path.stat().st_size},
         "training_set_agreement_float_int8": float((p_float.argmax(1) == p_int8.argmax(1)).mean()),
         "max_abs_probability_difference_float_int8": float(np.abs(p_float - p_int8).max()),
+        **loop,
         "onnxruntime_latency_us_median_1_thread": {
             f"{kind}_batch{b}": round(ort_latency_us(str(path), data.beats.shape[1], data.length, n_rr, b), 1)
             for kind, path in (("float", float_path), ("int8_weights", int8_path)) for b in (1, 64)},
@@ -120,7 +157,9 @@ def main() -> None:
         "beat": {"length": data.length, "pre": int(data.meta["beat"]["pre"]),
                  "rr_features": list(data.meta["beat"]["rr_features"]),
                  # exports made before the field existed computed revision 1 or 2: refuse to guess
-                 "inputs_revision": int(data.meta["beat"]["inputs_revision"])},
+                 "inputs_revision": int(data.meta["beat"]["inputs_revision"]),
+                 # the core's ring (`TemplateRule`); absent: the previous 16 beats (models up to 8.x)
+                 **({"template": cv["template"]} if rule else {})},
         "threshold": 0.5,
         "quantization": "int8 weights (symmetric, per output channel, DequantizeLinear), float activations",
         "metrics": metrics,

@@ -14,11 +14,26 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+
+
+def on_time(beats: list[dict], cls: str) -> int:
+    """Beats called `cls` whose pre-RR is within 15 % of the median of the ten before it (the
+    workout's likely false calls; the beat-type card, "Exercise on a real Polar H10")."""
+    samples = [b["sample"] for b in beats]
+    count = 0
+    for i in range(11, len(beats)):
+        if beats[i]["class"] == cls:
+            level = float(np.median(np.diff(samples[i - 11:i])))
+            count += abs(samples[i] - samples[i - 1] - level) <= 0.15 * level
+    return count
+
 
 def summarise(directory: Path) -> dict:
     """The figures of one model directory."""
     strap = json.loads((directory / "strap.json").read_text())
-    workout = Counter(b["class"] for b in json.loads((directory / "workout.json").read_text())["beats"])
+    workout_beats = json.loads((directory / "workout.json").read_text())["beats"]
+    workout = Counter(b["class"] for b in workout_beats)
     external_path = directory / "external.json"
     external = json.loads(external_path.read_text())["all"]["pooled"] if external_path.exists() else None
     return {
@@ -28,6 +43,7 @@ def summarise(directory: Path) -> dict:
             "v_median_confidence": strap["per_class"]["V"]["median_confidence"],
         },
         "workout": {k: workout.get(k, 0) for k in ("N", "S", "V", "F", "Q")},
+        "workout_on_time": {k: on_time(workout_beats, k) for k in ("V", "F")},
         "external_qtdb": None if external is None else {k: round(external[k], 4)
                                                          for k in ("V_se", "V_ppv", "S_se", "S_ppv")},
     }
