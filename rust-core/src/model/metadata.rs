@@ -90,7 +90,7 @@ pub struct BeatSpec {
     #[serde(default = "first_inputs_revision")]
     pub inputs_revision: u32,
     /// Which beats the template channel is the median of; [`TemplateRule::Previous`] when
-    /// absent (models up to 8.x).
+    /// absent (every model up to v8.0.1).
     #[serde(default)]
     pub template: TemplateRule,
 }

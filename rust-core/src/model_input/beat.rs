@@ -74,13 +74,13 @@ pub const BEAT_CHANNELS: usize = 2;
 ///   references and the onset steps. Since 2026-11-23 also: an interval across missing
 ///   (non-finite) signal or over 8 s is not an RR interval. The revision stayed 2: no training
 ///   record has either, so the exports and the 8.x models are the same.
-/// - 3 (9.x): the model's metadata names its template rule ([`TemplateRule`]); a model of
-///   revision 2 or less has [`TemplateRule::Previous`] and the same inputs as under revision 3.
+/// - 3 (2026-11-25): the model's metadata names its template rule ([`TemplateRule`]); a model
+///   of revision 2 or less has [`TemplateRule::Previous`] and the same inputs as under 3.
 pub const BEAT_INPUTS_REVISION: u32 = 3;
 /// Previous beats whose median is the template.
 pub const TEMPLATE_BEATS: usize = 16;
 /// Detections without an N call after which [`TemplateRule::ClassifiedN`] gives up its ring
-/// (the rule of the models since 9.0 and of `stressbeat dataset beats`).
+/// in `stressbeat dataset beats`' export (and in the v9 candidate model, not shipped).
 pub const CLASSIFIED_N_STALE: usize = 16;
 /// Previous beats whose pre-RR (with this beat's) give the median of `pre_long_ratio`.
 pub const LONG_RR_BEATS: usize = 64;
@@ -323,8 +323,8 @@ impl RrRing {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "rule", rename_all = "snake_case")]
 pub enum TemplateRule {
-    /// The previous [`TEMPLATE_BEATS`] beats, whatever they were ([`BeatContext`]; models up to
-    /// 8.x).
+    /// The previous [`TEMPLATE_BEATS`] beats, whatever they were ([`BeatContext`]; the shipped
+    /// model, v8.0.1).
     #[default]
     Previous,
     /// The last [`TEMPLATE_BEATS`] beats the model classified N ([`TemplateOfN`]), so that in a
