@@ -114,11 +114,12 @@ fn baseline_windows_with_ectopic_beats_are_left_out_as_the_reference_says() {
     for record in ["106", "119"] {
         let path = dir.join(format!("{record}.hea"));
         let s = signal(&path, Some(0.0), Some(300.0));
-        let inputs = beat_inputs(&s.samples_130hz, &s.peaks_130hz);
+        let mut inputs = beat_inputs(&s.samples_130hz, &s.peaks_130hz);
+        let predictions = model.classify_inputs(&mut inputs).unwrap();
         let predicted: Vec<(usize, BeatClass)> = inputs
             .peaks
             .iter()
-            .zip(model.classify_inputs(&inputs).unwrap())
+            .zip(predictions)
             .map(|(&p, pred)| (p, pred.class))
             .collect();
         let rec = load_recording(&path, &LoadOptions::default()).unwrap();
@@ -187,8 +188,8 @@ fn class_counts_in(
     let dir = stressbeat_e2e::dataset(dataset)?;
     let path = dir.join(format!("{record}.hea"));
     let s = signal(&path, Some(0.0), Some(seconds));
-    let inputs = beat_inputs(&s.samples_130hz, &s.peaks_130hz);
-    let preds = model.classify_inputs(&inputs).unwrap();
+    let mut inputs = beat_inputs(&s.samples_130hz, &s.peaks_130hz);
+    let preds = model.classify_inputs(&mut inputs).unwrap();
     let wanted = BeatClass::ALL[class as usize];
     let rec = load_recording(&path, &LoadOptions::default()).unwrap();
     let tolerance = (0.15 * s.sampling_rate_hz) as i64;
@@ -316,10 +317,10 @@ fn a_healthy_heart_rate_rising_under_stress_is_not_called_s() {
         ..LoadOptions::default()
     };
     let s = signal_with(&dir.join("ecg_sample_Vp02.csv"), &options, None, None);
-    let inputs = beat_inputs(&s.samples_130hz, &s.peaks_130hz);
+    let mut inputs = beat_inputs(&s.samples_130hz, &s.peaks_130hz);
     let preds = BeatClassifier::embedded()
         .unwrap()
-        .classify_inputs(&inputs)
+        .classify_inputs(&mut inputs)
         .unwrap();
     let median_rr = |from_s: f64, to_s: f64| {
         let mut rr: Vec<f64> = inputs
@@ -369,8 +370,8 @@ fn polar_h10_pvcs_on_a_chest_lead_are_called_v() {
     };
     let model = BeatClassifier::embedded().unwrap();
     let s = signal(&dir.join("detectpvc/polar_h10.csv"), None, None);
-    let inputs = beat_inputs(&s.samples_130hz, &s.peaks_130hz);
-    let preds = model.classify_inputs(&inputs).unwrap();
+    let mut inputs = beat_inputs(&s.samples_130hz, &s.peaks_130hz);
+    let preds = model.classify_inputs(&mut inputs).unwrap();
     let rr: Vec<f64> = inputs
         .peaks
         .windows(2)

@@ -148,11 +148,15 @@ impl BeatClassifier {
 
     /// Classify the beats of one recording, [`crate::model_input::beat::beat_inputs`] (row `i` is
     /// `inputs.peaks[i]`), under the model's template rule: in batches for
-    /// [`TemplateRule::Previous`], beat by beat for [`TemplateRule::ClassifiedN`].
-    pub fn classify_inputs(&self, inputs: &BeatInputs) -> Result<Vec<BeatPrediction>, ModelError> {
+    /// [`TemplateRule::Previous`], beat by beat for [`TemplateRule::ClassifiedN`] (which
+    /// replaces each row's template channel by the one the model saw).
+    pub fn classify_inputs(
+        &self,
+        inputs: &mut BeatInputs,
+    ) -> Result<Vec<BeatPrediction>, ModelError> {
         match self.template_rule().ring() {
             None => self.classify(&inputs.beats, &inputs.rr),
-            Some(mut ring) => self.classify_following(&mut inputs.clone(), &mut ring),
+            Some(mut ring) => self.classify_following(inputs, &mut ring),
         }
     }
 
@@ -181,10 +185,7 @@ impl BeatClassifier {
         signal: &ModelSignal,
     ) -> Result<Vec<(usize, BeatPrediction)>, ModelError> {
         let mut inputs = beat_inputs(&signal.samples_130hz, &signal.peaks_130hz);
-        let predictions = match self.template_rule().ring() {
-            None => self.classify(&inputs.beats, &inputs.rr)?,
-            Some(mut ring) => self.classify_following(&mut inputs, &mut ring)?,
-        };
+        let predictions = self.classify_inputs(&mut inputs)?;
         Ok(inputs.peaks.into_iter().zip(predictions).collect())
     }
 }
