@@ -227,6 +227,7 @@ fn stress_model_is_the_regression_of_its_training_report() {
     assert_eq!(checked, 36);
 }
 
+/// The sums, and one row alone (the core's one-row plan) gives the batch plan's probabilities.
 #[test]
 fn beat_batch_gives_probabilities_that_sum_to_one() {
     let model = BeatClassifier::embedded().unwrap();
@@ -248,6 +249,14 @@ fn beat_batch_gives_probabilities_that_sum_to_one() {
             p.confidence,
             p.probabilities.iter().copied().fold(0.0, f32::max)
         );
+    }
+    for (i, batched) in preds.iter().enumerate().take(20) {
+        let alone = model
+            .classify(&beats[i * len..(i + 1) * len], &rr[i * nrr..(i + 1) * nrr])
+            .unwrap();
+        for (a, b) in alone[0].probabilities.iter().zip(&batched.probabilities) {
+            assert!((a - b).abs() < 1e-5, "row {i}: alone {a}, batched {b}");
+        }
     }
     assert!(matches!(
         model.classify(&beats[..len + 1], &rr[..nrr]),

@@ -398,14 +398,10 @@ fn polar_h10_pvcs_on_a_chest_lead_are_called_v() {
 /// training pipeline's loop gives (Python and onnxruntime, `beats.parity_fixture`, committed as
 /// fixtures) on MIT-BIH 119, a bigeminy, and 203, multiform PVCs in noise and atrial fibrillation:
 /// each beat's template depends on the classes of the beats before it. The two runtimes may
-/// differ on a borderline beat; nothing more. The model is the v9 candidate (a committed
-/// fixture; the beat-type card says why it is not shipped).
+/// differ on a borderline beat; nothing more. The model is the shipped one (v10).
 #[test]
 fn classified_n_loop_matches_the_training_pipeline() {
-    let model = BeatClassifier::load_from_path(&stressbeat_e2e::repo_file(
-        "tests/fixtures/beat-type-v9.onnx",
-    ))
-    .unwrap();
+    let model = BeatClassifier::embedded().unwrap();
     assert!(matches!(
         model.template_rule(),
         TemplateRule::ClassifiedN { .. }

@@ -511,18 +511,15 @@ fn polar_h10_live_windows_are_the_offline_windows() {
 /// Live, the monitor classifies each beat once, in order, and a classified-N model's template
 /// ring follows the session's own calls: on the strap PVC recording its windows count the V
 /// beats that classifying the whole recording at once gives in the same stretches (a window
-/// counts a beat whose successor it does not hold yet as N). The model is
-/// the v9 candidate (a committed fixture; the beat-type card says why it is not shipped).
+/// counts a beat whose successor it does not hold yet as N). The model is the shipped one
+/// (v10).
 #[test]
 fn live_windows_count_the_v_beats_of_a_classified_n_model_on_the_whole_recording() {
     let Some(dir) = stressbeat_e2e::dataset("polar_h10") else {
         return;
     };
     let path = dir.join("detectpvc/polar_h10.csv");
-    let model = BeatClassifier::load_from_path(&stressbeat_e2e::repo_file(
-        "tests/fixtures/beat-type-v9.onnx",
-    ))
-    .unwrap();
+    let model = BeatClassifier::embedded().unwrap();
     let rec = io::load_recording(&path, &Default::default()).unwrap();
     let signal =
         ModelSignal::from_span(&analysis::select_span(&rec, &Default::default()).unwrap()).unwrap();
@@ -536,7 +533,7 @@ fn live_windows_count_the_v_beats_of_a_classified_n_model_on_the_whole_recording
         .map(|w| (ms(w[0].0), ms(w[1].0).max(ms(w[0].0 + 59))))
         .collect();
     let history = Arc::new(Mutex::new(MemoryHistory::default()));
-    let (events, _) = replay_into(&path, history, Models(model));
+    let (events, _) = replay_into(&path, history, Models::default());
     let (mut live, mut whole) = (0usize, 0usize);
     for (_, o) in stressbeat_e2e::stress_updates(&events) {
         let (from, to) = (

@@ -1,4 +1,5 @@
 """Patient-wise cross-validation on MIT-BIH DS1 (folds of whole records), float and int8 ONNX.
+With `--seeds 0,100,200` each fold trains one model per seed and scores their average (`Ensemble`).
 
 python -m beats.cv --data /work/datasets/beats --out ../reports/beat-type-cv.json
 """
@@ -16,7 +17,8 @@ from .calibrate import inner_offsets
 from .data import concat, load_beats, load_extra, missed_references, record_folds
 from .metrics import fmt, summary
 from .onnx_io import export_float, ort_probabilities, quantize_weights_int8
-from .train import TrainConfig, fit, predict_logits, predict_probabilities
+from .model import parse_seeds, stage_parameters
+from .train import TrainConfig, fit_ensemble, predict_logits, predict_probabilities
 
 
 def main() -> None:
@@ -28,6 +30,7 @@ def main() -> None:
     ap.add_argument("--config", default="{}", help="JSON overrides of TrainConfig")
     ap.add_argument("--inner", type=int, default=0, help="inner folds for decision offsets (0: none)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", help="an ensemble: one model per seed (fold i: seed + i), averaged; replaces --seed")
     ap.add_argument("--no-onnx", action="store_true", help="skip the per-fold ONNX float/int8 check")
     ap.add_argument("--extra-train", action="append", default=[],
                     help="another `dataset beats` export (other patients) added to every fold's training set, "
@@ -35,6 +38,9 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     cfg = TrainConfig(**json.loads(args.config))
+    seeds = parse_seeds(args.seeds) if args.seeds else [args.seed]
+    if args.inner and len(seeds) > 1:
+        raise ValueError("--inner (decision offsets) is for a single model, not an ensemble")
     data = load_beats(args.data)
     extra = load_extra(args.data)  # detections without a reference beat, for the EC57 view
     missed = missed_references(data.meta)
@@ -58,12 +64,13 @@ def main() -> None:
     for i, test_records in enumerate(folds):
         test = np.isin(data.records, test_records)
         train, held = concat(data.subset(~test), *extra_train), data.subset(test)
-        model = fit(train, cfg, seed=args.seed + i)
+        model = fit_ensemble(train, cfg, [s + i for s in seeds])
         if args.inner:
             offset = inner_offsets(train, cfg, args.inner, args.seed + i, log)
             model.logit_offset.copy_(torch.from_numpy(offset))
-        offsets.append(model.logit_offset.tolist())
-        rhythm.append(model.rhythm_weight.tolist() + model.rhythm_bias.tolist())
+        fold_offsets, fold_rhythm = stage_parameters(model)
+        offsets.append(fold_offsets)
+        rhythm.append(fold_rhythm)
         logits[test] = predict_logits(model, held)
         probabilities[test] = predict_probabilities(model, held)
         preds["torch"][test] = probabilities[test].argmax(1)
@@ -93,6 +100,8 @@ def main() -> None:
                     "cross-validation by record (patient); normalisation"
                     + (f" and decision offsets ({args.inner}-fold inner CV)" if args.inner else "")
                     + " fit on training records only"
+                    + (f"; each fold's model the average of {len(seeds)} trained with seeds {seeds} (+ fold index)"
+                       if len(seeds) > 1 else "")
                     + (f"; every fold also trains on {sum(len(set(e.records.tolist())) for e in extra_train)} "
                        "records of other patients (" + ", ".join(args.extra_train) + ")" if extra_train else ""),
         "data": args.data,
@@ -101,7 +110,8 @@ def main() -> None:
         "class_counts": np.bincount(data.labels, minlength=5).tolist(),
         "config": cfg.to_dict(),
         "inner_folds": args.inner,
-        "seed": args.seed,
+        "seed": seeds[0],
+        **({"ensemble_seeds": seeds} if len(seeds) > 1 else {}),
         "folds": folds,
         "fold_offsets": offsets,
         "fold_rhythm_stage": rhythm if cfg.rhythm_stage else None,

@@ -24,7 +24,8 @@ from it, and the report records how far they agree with Python's `reference_temp
 
 The CV report has the schema of `beats.cv` (plus "rule", "template" and "training_templates"), so
 `beats.final` and `beats.card` read it; `--onnx` also runs each fold's float and int8 ONNX files
-through the same loop (onnxruntime, one beat per call).
+through the same loop (onnxruntime, one beat per call). `--seeds 0,100,200` cross-validates an
+ensemble: each fold trains one model per seed, and their averaged calls feed the ring.
 
 python -m beats.feedback_template --data /tmp/beats --seed 0 --stale 16 --onnx --out CV.json
 python -m beats.feedback_template --data /tmp/beats --seed 0 --stale 16 --external /tmp/qtdb-other --out EXT.json
@@ -44,7 +45,8 @@ import torch
 from . import metrics
 from .data import DS1, LABELS, BeatSet, load_beats, load_extra, missed_references, record_folds
 from .onnx_io import export_float, ort_session, quantize_weights_int8
-from .train import TrainConfig, fit, predict_probabilities
+from .model import parse_seeds, stage_parameters
+from .train import TrainConfig, fit, fit_ensemble, predict_probabilities
 
 # A beat's classifier in the loop: beat [1, C, L], rr [1, R] (float32) -> its 5 probabilities.
 Classify = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -261,8 +263,8 @@ def feedback_predict(model, det: Detections, rule: RingRule) -> np.ndarray:
     return feedback_loop(det, rule, torch_classify(model))[0].argmax(1)
 
 
-def cross_validate(ds1: Detections, directory: str, cfg: TrainConfig, rule: RingRule, seed: int, n_folds: int,
-                   onnx: bool = False) -> tuple[dict, dict]:
+def cross_validate(ds1: Detections, directory: str, cfg: TrainConfig, rule: RingRule, seeds: list[int],
+                   n_folds: int, onnx: bool = False) -> tuple[dict, dict]:
     """Patient-wise CV as `beats.cv` (same folds and seeds), the test beat by beat: torch, and
     with `onnx` each fold's float and int8 ONNX files through onnxruntime. The report (schema of
     `beats.cv`) and the torch loop's out-of-fold probabilities (labelled and extra rows)."""
@@ -280,9 +282,10 @@ def cross_validate(ds1: Detections, directory: str, cfg: TrainConfig, rule: Ring
     for i, test_records in enumerate(folds):
         test = np.isin(data.records, test_records)
         extra_test = np.zeros(n_extra, bool) if extra is None else np.isin(extra.records, test_records)
-        model = fit(trained.subset(~test), cfg, seed=seed + i)
-        offsets.append(model.logit_offset.tolist())
-        rhythm.append(model.rhythm_weight.tolist() + model.rhythm_bias.tolist())
+        model = fit_ensemble(trained.subset(~test), cfg, [s + i for s in seeds])
+        fold_offsets, fold_rhythm = stage_parameters(model)
+        offsets.append(fold_offsets)
+        rhythm.append(fold_rhythm)
         classifiers = {"torch": torch_classify(model)}
         if onnx:
             export_float(model, data.length, data.rr.shape[1], str(tmp / "f.onnx"))
@@ -309,14 +312,17 @@ def cross_validate(ds1: Detections, directory: str, cfg: TrainConfig, rule: Ring
                     f"template channel: the median of the last {rule.size} beats classified "
                     f"{'/'.join(rule.classes)} (reference labels in training, the fold model's own calls "
                     f"beat by beat in the test), the plain template after {rule.stale} detections without "
-                    "such a call",
+                    "such a call"
+                    + (f"; each fold's model the average of {len(seeds)} trained with seeds {seeds} (+ fold "
+                       "index), whose averaged calls feed the ring" if len(seeds) > 1 else ""),
         "data": directory,
         "extra_train": [],
         "beats": int(n),
         "class_counts": np.bincount(data.labels, minlength=5).tolist(),
         "config": cfg.to_dict(),
         "inner_folds": 0,
-        "seed": seed,
+        "seed": seeds[0],
+        **({"ensemble_seeds": seeds} if len(seeds) > 1 else {}),
         "folds": folds,
         "fold_offsets": offsets,
         "fold_rhythm_stage": rhythm if cfg.rhythm_stage else None,
@@ -353,6 +359,8 @@ def main() -> None:
     ap.add_argument("--cv", default=str(Path(__file__).parents[2] / "reports" / "beat-type-cv.json"),
                     help="CV report whose config is used")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", help="CV of an ensemble: one model per seed (fold i: seed + i), averaged; "
+                                    "replaces --seed")
     ap.add_argument("--folds", type=int, default=11)
     ap.add_argument("--size", type=int, default=RingRule.size, help="windows in the template")
     ap.add_argument("--stale", type=int, default=RingRule.stale,
@@ -376,11 +384,14 @@ def main() -> None:
     variant = ("template of the beats classified N (reference labels in training, the model's own calls in "
                "the test, beat by beat)")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    if args.external and args.seeds:
+        ap.error("--external compares single models (--seed); score an ensemble's final model with beats.external")
     if args.external:
         result = external_test(ds1, args.external, cfg, rule, args.seed)
         report = {"variant": variant, "rule": asdict(rule), "seed": args.seed, "config": cfg.to_dict(), **result}
     else:
-        report, prob = cross_validate(ds1, args.data, cfg, rule, args.seed, args.folds, args.onnx)
+        seeds = parse_seeds(args.seeds) if args.seeds else [args.seed]
+        report, prob = cross_validate(ds1, args.data, cfg, rule, seeds, args.folds, args.onnx)
         # `beats.final` trains a model with this rule; a screen's rule has no "template"
         report = {"variant": variant, "rule": asdict(rule),
                   **({"template": template_metadata(rule)} if is_core_rule(rule) else {}), **report}

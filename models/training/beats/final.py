@@ -7,6 +7,9 @@ stale 16): the model is then trained with that template channel (the reference-f
 export's templates_of_n.npy where it has one) and its metadata records the rule
 (`beat.template`), which the core's ring then follows beat by beat.
 
+A CV report of an ensemble ("ensemble_seeds", `--seeds` of the CV) gives an ensemble: one model
+per seed on all the data, averaged in one graph (`Ensemble`).
+
 python -m beats.final --data /work/datasets/beats --cv ../reports/beat-type-cv.json --models ..
 """
 
@@ -23,7 +26,8 @@ from .calibrate import inner_offsets
 from .data import DS1, LABELS, BeatSet, concat, load_beats
 from .feedback_template import Detections, RingRule, feedback_loop, ort_classify, rule_of_metadata, training_set
 from .onnx_io import export_float, ort_probabilities, ort_session, quantize_weights_int8, sha256
-from .train import TrainConfig, fit
+from .model import stage_parameters
+from .train import TrainConfig, fit_ensemble
 
 
 def ort_latency_us(path: str, channels: int, length: int, n_rr: int, batch: int, reps: int = 300) -> float:
@@ -63,8 +67,8 @@ def main() -> None:
     ap.add_argument("--models", required=True, help="the repository's models/ directory")
     ap.add_argument("--kaggle", help="report of beats.kaggle (optional, quoted in the metadata)")
     ap.add_argument("--name", default="beat-type")
-    ap.add_argument("--version", default="8.0.1")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--version", default="10.0.0")
+    ap.add_argument("--seed", type=int, default=0, help="the seed of a single model (an ensemble's come from the CV)")
     ap.add_argument("--work", help="where the float model is kept for comparison (default: a temp dir)")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -84,7 +88,10 @@ def main() -> None:
     models = Path(args.models)
     (models / "reports").mkdir(parents=True, exist_ok=True)
     start = time.time()
-    model = fit(data, cfg, seed=args.seed, log=print)
+    seeds = cv.get("ensemble_seeds", [args.seed])
+    if cv["inner_folds"] and len(seeds) > 1:
+        raise ValueError("decision offsets (inner folds) are for a single model, not an ensemble")
+    model = fit_ensemble(data, cfg, seeds, log=print)
     if cv["inner_folds"]:
         model.logit_offset.copy_(torch.from_numpy(inner_offsets(data, cfg, cv["inner_folds"], args.seed, print)))
     n_rr = data.rr.shape[1]
@@ -117,7 +124,8 @@ def main() -> None:
             "training_templates": {"DS1": ds1_templates,
                                    **{d: t for d, (_, t) in zip(cv.get("extra_train", []), extra_sets)}}}
            if rule else {}),
-        "logit_offset": model.logit_offset.tolist(),
+        "seeds": seeds,
+        "logit_offset": stage_parameters(model)[0],
         "seconds": round(time.time() - start, 1),
         "quantized_tensors": quantized,
         "size_bytes": {"float": float_path.stat().st_size, "int8_weights": int8_path.stat().st_size},

@@ -181,3 +181,45 @@ class BeatNet(nn.Module):
             return p
         p = p * torch.exp(self.logit_offset)
         return p / p.sum(dim=1, keepdim=True)
+
+
+class Ensemble(nn.Module):
+    """Several BeatNets trained alike with other seeds: their calibrated probabilities averaged,
+    then the on-time gate applied once, to the average. Same inputs and output as one BeatNet."""
+
+    def __init__(self, members: list[BeatNet]):
+        super().__init__()
+        if len({(m.channels, m.on_time_gate) for m in members}) != 1:
+            raise ValueError("ensemble members differ in their channels or on-time gate")
+        self.members = nn.ModuleList(members)
+        self.channels = members[0].channels
+        self.on_time_gate = members[0].on_time_gate
+
+    def calibrated(self, beat: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
+        """The members' calibrated probabilities, averaged."""
+        return torch.stack([m.calibrated(beat, rr) for m in self.members]).mean(dim=0)
+
+    def logits(self, beat: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
+        """Log of the averaged probabilities (an ensemble has no single set of raw logits)."""
+        return torch.log(self.calibrated(beat, rr).clamp_min(1e-12))
+
+    def forward(self, beat: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
+        p = self.calibrated(beat, rr)
+        return p if self.on_time_gate is None else gate_on_time(p, rr, self.on_time_gate)
+
+
+def stage_parameters(model: nn.Module) -> tuple[list, list]:
+    """Decision offsets and rhythm stage (weights, then bias) of a BeatNet, or per member of an
+    Ensemble, for the reports."""
+    nets = list(model.members) if isinstance(model, Ensemble) else [model]
+    offsets = [m.logit_offset.tolist() for m in nets]
+    rhythm = [m.rhythm_weight.tolist() + m.rhythm_bias.tolist() for m in nets]
+    return (offsets, rhythm) if len(nets) > 1 else (offsets[0], rhythm[0])
+
+
+def parse_seeds(text: str) -> list[int]:
+    """`--seeds 0,100,200` → [0, 100, 200]: one model per seed, averaged (`Ensemble`)."""
+    seeds = [int(s) for s in text.split(",") if s.strip()]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds {text!r}: give distinct integers, e.g. 0,100,200")
+    return seeds

@@ -8,7 +8,7 @@ from sklearn.linear_model import LogisticRegression
 from torch import nn
 
 from .data import BeatSet
-from .model import RR_COLUMNS, BeatNet, rhythm_features
+from .model import RR_COLUMNS, BeatNet, Ensemble, rhythm_features
 from .noise import NoiseBank
 
 
@@ -168,6 +168,12 @@ def fit_rhythm_regression(x: np.ndarray, labels: np.ndarray, cfg: TrainConfig) -
     counts = np.bincount(is_s, minlength=2).astype(np.float64)
     weight = (1.0 / np.maximum(counts, cfg.weight_floor)[is_s]) ** cfg.class_weight_power
     return LogisticRegression(C=cfg.rhythm_c, max_iter=2000).fit(x[keep], is_s, sample_weight=weight / weight.mean())
+
+
+def fit_ensemble(data: BeatSet, cfg: TrainConfig, seeds: list[int], log=None) -> nn.Module:
+    """One BeatNet per seed, averaged (`Ensemble`); a single seed gives the plain BeatNet."""
+    members = [fit(data, cfg, seed=s, log=log) for s in seeds]
+    return members[0] if len(members) == 1 else Ensemble(members)
 
 
 @torch.no_grad()

@@ -2,7 +2,8 @@
 //!
 //! A model is an ONNX file and its metadata JSON (`docs/model-format.md`). Loading checks the
 //! metadata against what the core computes and against the graph, then optimises the graph once
-//! (symbolic batch dimension, one thread); the plan is reused for every batch. Both models are
+//! (symbolic batch dimension, one thread; plus a plan for a single row, which tract runs faster);
+//! the plans are reused for every batch. Both models are
 //! embedded in the library ([`StressModel::embedded`], [`BeatClassifier::embedded`]) so the core
 //! works with no files; `load_from_path` replaces them at run time. Every failure is a typed
 //! [`ModelError`] (wrapped as [`crate::Error::Model`]); nothing here panics on bad bytes.

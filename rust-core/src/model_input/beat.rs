@@ -80,7 +80,7 @@ pub const BEAT_INPUTS_REVISION: u32 = 3;
 /// Previous beats whose median is the template.
 pub const TEMPLATE_BEATS: usize = 16;
 /// Detections without an N call after which [`TemplateRule::ClassifiedN`] gives up its ring
-/// in `stressbeat dataset beats`' export (and in the v9 candidate model, not shipped).
+/// in `stressbeat dataset beats`' export (and in the shipped model, v10).
 pub const CLASSIFIED_N_STALE: usize = 16;
 /// Previous beats whose pre-RR (with this beat's) give the median of `pre_long_ratio`.
 pub const LONG_RR_BEATS: usize = 64;
@@ -323,12 +323,13 @@ impl RrRing {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "rule", rename_all = "snake_case")]
 pub enum TemplateRule {
-    /// The previous [`TEMPLATE_BEATS`] beats, whatever they were ([`BeatContext`]; the shipped
-    /// model, v8.0.1).
+    /// The previous [`TEMPLATE_BEATS`] beats, whatever they were ([`BeatContext`]; beat models
+    /// up to v8.0.1).
     #[default]
     Previous,
-    /// The last [`TEMPLATE_BEATS`] beats the model classified N ([`TemplateOfN`]), so that in a
-    /// ventricular run or bigeminy the template stays the person's normal beat. After `stale`
+    /// The last [`TEMPLATE_BEATS`] beats the model classified N ([`TemplateOfN`]; the shipped
+    /// model since v10), so that in a ventricular run or bigeminy the template stays the
+    /// person's normal beat. After `stale`
     /// detections without an N call the ring is emptied and the [`Previous`](Self::Previous)
     /// template is used until a beat is called N again (a new morphology cannot freeze a stale
     /// template). Each beat's inputs then depend on the classes of the beats before it: callers
