@@ -10,7 +10,7 @@ use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use stressbeat_core::model::{BeatClassifier, CORE_VOCABULARY, StressModel};
-use stressbeat_core::model_input::beat::{BeatInputs, CLASSIFIED_N_STALE, TemplateOfN};
+use stressbeat_core::model_input::beat::BeatInputs;
 
 /// Stress windows in 5 minutes at a 5 s step.
 const STRESS_BATCH: usize = 55;
@@ -54,7 +54,8 @@ fn beat_type(c: &mut Criterion) {
         group.bench_function(format!("batch{batch}"), |b| {
             b.iter(|| model.classify(black_box(&beats), black_box(&rr)))
         });
-        // the classified-N template rule: beat by beat, each row's template from the ring
+        // as callers run it, under the model's template rule (classified_n since v10: beat by
+        // beat, each row's template from the ring)
         let inputs = BeatInputs {
             peaks: (0..batch).collect(),
             beats: beats.clone(),
@@ -62,8 +63,8 @@ fn beat_type(c: &mut Criterion) {
         };
         group.bench_function(format!("classified_n_in_order{batch}"), |b| {
             b.iter_batched(
-                || (inputs.clone(), TemplateOfN::new(CLASSIFIED_N_STALE)),
-                |(mut inputs, mut ring)| model.classify_following(&mut inputs, &mut ring),
+                || inputs.clone(),
+                |mut inputs| model.classify_inputs(&mut inputs),
                 BatchSize::SmallInput,
             )
         });

@@ -3,7 +3,7 @@ the QT Database's excerpts of other databases, exported with `stressbeat dataset
 qtdb-other`. Leads are mostly not MLII (a harder test than DS2, closer to a chest strap).
 
 The model's metadata (`<model>.json` beside it, where there is one) names its template rule: for
-`classified_n` (9.x) every detection of a record, labelled or not, is classified beat by beat in
+`classified_n` (v9 on; the shipped v10) every detection of a record, labelled or not, is classified beat by beat in
 R-peak order through onnxruntime, the template from the beats the model called N, as the core
 does (`beats.feedback_template.feedback_loop`); else all rows at once with the export's template.
 
